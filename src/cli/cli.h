@@ -1,0 +1,24 @@
+/*
+ * cli.h - what every floe command receives: the global options, parsed once by main.c.
+ */
+#ifndef FLOE_CLI_H
+#define FLOE_CLI_H
+
+#include <stdbool.h>
+
+struct floe_cli {
+    bool json;         /* --json: machine-readable output on stdout */
+    bool quiet;        /* --quiet: no progress, only results and errors */
+    const char *endpoint_url;
+    const char *region;
+    const char *profile;
+    const char *account_id;
+    const char *prog;  /* argv[0] for messages */
+};
+
+/* A command: argv[0] is the command name; returns the process exit status. */
+typedef int floe_cli_cmd_fn(const struct floe_cli *cli, int argc, char **argv);
+
+int floe_cmd_hash(const struct floe_cli *cli, int argc, char **argv);
+
+#endif

@@ -1,0 +1,106 @@
+/*
+ * main.c - floe's entry point: global options (aws-cli style, accepted anywhere on the line)
+ * and the command table.
+ */
+#include "cli.h"
+
+#include "floe/error.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define FLOE_VERSION_STRING "0.1.0"
+
+struct command {
+    const char *name;
+    floe_cli_cmd_fn *fn;
+    const char *summary;
+};
+
+static const struct command s_commands[] = {
+    {"hash", floe_cmd_hash, "print tree hash, SHA-256 and size of files"},
+};
+
+static void usage(FILE *f, const char *prog)
+{
+    fprintf(f,
+            "usage: %s [--endpoint-url URL] [--region R] [--profile P] [--account-id ID]\n"
+            "          [--json] [--quiet] COMMAND [ARGS]\n\ncommands:\n",
+            prog);
+    for (size_t i = 0; i < sizeof(s_commands) / sizeof(s_commands[0]); i++)
+        fprintf(f, "  %-10s %s\n", s_commands[i].name, s_commands[i].summary);
+    fprintf(f, "\n'%s COMMAND --help' describes a command.\n", prog);
+}
+
+/* Takes a global option's value from "--opt=value" or the next argument. */
+static int take_value(int argc, char **argv, int *i, const char *name, const char **out)
+{
+    size_t n = strlen(name);
+    if (argv[*i][n] == '=') {
+        *out = argv[*i] + n + 1;
+        return 0;
+    }
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "floe: %s needs a value\n", name);
+        return -1;
+    }
+    *out = argv[++*i];
+    return 0;
+}
+
+static bool opt_is(const char *arg, const char *name)
+{
+    size_t n = strlen(name);
+    return strncmp(arg, name, n) == 0 && (arg[n] == 0 || arg[n] == '=');
+}
+
+int main(int argc, char **argv)
+{
+    struct floe_cli cli = {.prog = "floe"};
+    char *rest[argc + 1];
+    int nrest = 0;
+    bool dashdash = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int rc = 0;
+        if (dashdash || a[0] != '-' || strcmp(a, "-") == 0) {
+            rest[nrest++] = argv[i];
+        } else if (strcmp(a, "--") == 0) {
+            dashdash = true;
+            rest[nrest++] = argv[i];
+        } else if (strcmp(a, "--json") == 0) {
+            cli.json = true;
+        } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+            cli.quiet = true;
+        } else if (opt_is(a, "--endpoint-url")) {
+            rc = take_value(argc, argv, &i, "--endpoint-url", &cli.endpoint_url);
+        } else if (opt_is(a, "--region")) {
+            rc = take_value(argc, argv, &i, "--region", &cli.region);
+        } else if (opt_is(a, "--profile")) {
+            rc = take_value(argc, argv, &i, "--profile", &cli.profile);
+        } else if (opt_is(a, "--account-id")) {
+            rc = take_value(argc, argv, &i, "--account-id", &cli.account_id);
+        } else if (strcmp(a, "--version") == 0) {
+            printf("floe %s\n", FLOE_VERSION_STRING);
+            return 0;
+        } else if (nrest == 0 && (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)) {
+            usage(stdout, cli.prog);
+            return 0;
+        } else {
+            rest[nrest++] = argv[i]; /* a command's own option */
+        }
+        if (rc)
+            return 2;
+    }
+    rest[nrest] = NULL;
+    if (nrest == 0) {
+        usage(stderr, cli.prog);
+        return 2;
+    }
+    for (size_t i = 0; i < sizeof(s_commands) / sizeof(s_commands[0]); i++)
+        if (strcmp(rest[0], s_commands[i].name) == 0)
+            return s_commands[i].fn(&cli, nrest, rest);
+    fprintf(stderr, "floe: unknown command '%s'\n", rest[0]);
+    usage(stderr, cli.prog);
+    return 2;
+}

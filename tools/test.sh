@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, builds, runs every test (CTest), then runs the
+# unit and CLI tests again under ASan+UBSan and the thread-pool tests under TSan.
+# Usage: bash tools/test.sh            (from the project root or anywhere)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+JOBS=$(nproc 2>/dev/null || echo 2)
+
+bash tools/install-deps.sh
+
+echo "== build (RelWithDebInfo)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$JOBS"
+echo "== tests"
+ctest --test-dir build --output-on-failure -j"$JOBS"
+
+echo "== build (ASan+UBSan)"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFLOE_SANITIZE=address -DFLOE_BENCH=OFF >/dev/null
+cmake --build build-asan -j"$JOBS"
+echo "== tests under ASan+UBSan (labels unit, cli)"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir build-asan --output-on-failure -j"$JOBS" -L 'unit|cli'
+
+echo "== build (TSan)"
+cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DFLOE_SANITIZE=thread -DFLOE_BENCH=OFF >/dev/null
+cmake --build build-tsan -j"$JOBS" --target test_hashpool test_treehash
+echo "== thread tests under TSan"
+TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure -R 'test_hashpool|test_treehash'
+echo "== all test stages passed"
