@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config
       liburing-dev libcurl4-openssl-dev libssl-dev libxxhash-dev libzstd-dev
       libbenchmark-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev libcmocka-dev
-      openssl xxd)
+      openssl xxd clang-format)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -50,11 +50,11 @@ enum floe_status {
  * left zero / empty. Owned by the caller; not shared between threads.
  */
 struct floe_error {
-    int status;        /* enum floe_status */
-    int sys_errno;     /* errno saved at the failing call, or 0 */
-    int http_status;   /* HTTP status of a service error, or 0 */
-    char code[64];     /* Glacier error code ("ResourceNotFoundException"), or "" */
-    char path[256];    /* the local file involved, or "" */
+    int status;      /* enum floe_status */
+    int sys_errno;   /* errno saved at the failing call, or 0 */
+    int http_status; /* HTTP status of a service error, or 0 */
+    char code[64];   /* Glacier error code ("ResourceNotFoundException"), or "" */
+    char path[256];  /* the local file involved, or "" */
     char message[FLOE_ERROR_MSG_MAX];
 };
 

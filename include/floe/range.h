@@ -73,8 +73,8 @@ FLOE_API int floe_range_parse_content_range(const char *s, struct floe_byte_rang
  * "bytes=S-E" (E clamped to total-1), "bytes=S-", "bytes=-N" (last N bytes). Fails when the
  * text is malformed, S > E, or S >= total.
  */
-FLOE_API int floe_range_parse_http_range(const char *s, uint64_t total,
-                                         struct floe_byte_range *out, struct floe_error *err);
+FLOE_API int floe_range_parse_http_range(const char *s, uint64_t total, struct floe_byte_range *out,
+                                         struct floe_error *err);
 
 /* A download segment size: a power of two MiB (any size from 1 MiB up to 4 GiB). */
 FLOE_API int floe_range_check_segment_size(uint64_t segment_size, struct floe_error *err);

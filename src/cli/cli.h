@@ -7,13 +7,13 @@
 #include <stdbool.h>
 
 struct floe_cli {
-    bool json;         /* --json: machine-readable output on stdout */
-    bool quiet;        /* --quiet: no progress, only results and errors */
+    bool json;  /* --json: machine-readable output on stdout */
+    bool quiet; /* --quiet: no progress, only results and errors */
     const char *endpoint_url;
     const char *region;
     const char *profile;
     const char *account_id;
-    const char *prog;  /* argv[0] for messages */
+    const char *prog; /* argv[0] for messages */
 };
 
 /* A command: argv[0] is the command name; returns the process exit status. */

@@ -61,17 +61,16 @@ int floe_cmd_hash(const struct floe_cli *cli, int argc, char **argv)
             fprintf(stderr, "floe hash: %s\n", err.message);
             failed++;
             if (arr)
-                json_array_append_new(arr, json_pack("{s:s, s:s}", "file", path, "error",
-                                                     err.message));
+                json_array_append_new(arr,
+                                      json_pack("{s:s, s:s}", "file", path, "error", err.message));
             continue;
         }
         char tree[FLOE_HASH_HEX], lin[FLOE_HASH_HEX];
         floe_treehash_hex(r.tree, tree);
         floe_treehash_hex(r.linear, lin);
         if (arr) {
-            json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I}", "file", path,
-                                                 "tree_hash", tree, "sha256", lin, "size",
-                                                 (json_int_t)r.size));
+            json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I}", "file", path, "tree_hash",
+                                                 tree, "sha256", lin, "size", (json_int_t)r.size));
         } else {
             printf("%s  %s  %llu  %s\n", tree, lin, (unsigned long long)r.size, path);
             fflush(stdout);

@@ -74,8 +74,7 @@ int floe_range_check_retrieval(struct floe_byte_range r, uint64_t archive_size,
         return floe_error_set(err, FLOE_E_RANGE,
                               "range %" PRIu64 "-%" PRIu64 " runs past the end of the %" PRIu64
                               "-byte archive (last byte is %" PRIu64 ")",
-                              r.first, r.last, archive_size,
-                              archive_size ? archive_size - 1 : 0);
+                              r.first, r.last, archive_size, archive_size ? archive_size - 1 : 0);
     if (r.first % FLOE_MIB != 0)
         return floe_error_set(err, FLOE_E_RANGE,
                               "range start %" PRIu64 " is not a multiple of 1 MiB (1048576)",
@@ -238,15 +237,14 @@ size_t floe_range_describe(struct floe_byte_range r, uint64_t total, char *buf, 
 {
     char sz[32];
     floe_range_format_size(r.last >= r.first ? floe_range_len(r) : 0, sz, sizeof(sz));
-    const char *kind = floe_range_is_tree_aligned(r, total) ? "tree-hash aligned"
-                       : (r.first % FLOE_MIB == 0 &&
-                          ((r.last + 1) % FLOE_MIB == 0 || r.last + 1 == total))
-                           ? "MiB aligned, not tree-hash aligned"
-                           : "not MiB aligned";
-    return (size_t)snprintf(buf, cap,
-                            "bytes %" PRIu64 "-%" PRIu64 " (%s; leaves %" PRIu64 "-%" PRIu64
-                            "; %s)",
-                            r.first, r.last, sz, r.first / FLOE_MIB, r.last / FLOE_MIB, kind);
+    const char *kind =
+        floe_range_is_tree_aligned(r, total) ? "tree-hash aligned"
+        : (r.first % FLOE_MIB == 0 && ((r.last + 1) % FLOE_MIB == 0 || r.last + 1 == total))
+            ? "MiB aligned, not tree-hash aligned"
+            : "not MiB aligned";
+    return (size_t)snprintf(
+        buf, cap, "bytes %" PRIu64 "-%" PRIu64 " (%s; leaves %" PRIu64 "-%" PRIu64 "; %s)", r.first,
+        r.last, sz, r.first / FLOE_MIB, r.last / FLOE_MIB, kind);
 }
 
 int floe_range_parse_size(const char *s, uint64_t *out, struct floe_error *err)
@@ -267,10 +265,22 @@ int floe_range_parse_size(const char *s, uint64_t *out, struct floe_error *err)
     switch (toupper((unsigned char)*p)) {
     case 0: break;
     case 'B': p++; break;
-    case 'K': shift = 10; p++; break;
-    case 'M': shift = 20; p++; break;
-    case 'G': shift = 30; p++; break;
-    case 'T': shift = 40; p++; break;
+    case 'K':
+        shift = 10;
+        p++;
+        break;
+    case 'M':
+        shift = 20;
+        p++;
+        break;
+    case 'G':
+        shift = 30;
+        p++;
+        break;
+    case 'T':
+        shift = 40;
+        p++;
+        break;
     default: goto bad;
     }
     if (shift) {

@@ -31,11 +31,7 @@ extern "C" {
 #define FLOE_SHA256_BYTES 32
 #define FLOE_SHA256_BLOCK 64
 
-enum floe_sha256_impl {
-    FLOE_SHA256_PORTABLE = 0,
-    FLOE_SHA256_SHANI = 1,
-    FLOE_SHA256_IMPL_COUNT
-};
+enum floe_sha256_impl { FLOE_SHA256_PORTABLE = 0, FLOE_SHA256_SHANI = 1, FLOE_SHA256_IMPL_COUNT };
 
 /* Streaming state. Caller-owned (stack is fine); init before use. Not shared between threads. */
 struct floe_sha256 {

@@ -25,16 +25,14 @@
 #define NI_TARGET __attribute__((target("sha,sse4.1,ssse3")))
 
 static const uint32_t K[64] __attribute__((aligned(16))) = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-    0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-    0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-    0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-    0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-    0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-    0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-    0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-    0xc67178f2,
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 };
 
 bool floe_sha256_ni_cpu_ok(void)
@@ -54,10 +52,10 @@ NI_TARGET static inline void load_state(const uint32_t h[8], __m128i *s0, __m128
 {
     __m128i tmp = _mm_loadu_si128((const __m128i *)&h[0]);
     __m128i st1 = _mm_loadu_si128((const __m128i *)&h[4]);
-    tmp = _mm_shuffle_epi32(tmp, 0xB1);       /* CDAB */
-    st1 = _mm_shuffle_epi32(st1, 0x1B);       /* EFGH */
-    *s0 = _mm_alignr_epi8(tmp, st1, 8);       /* ABEF */
-    *s1 = _mm_blend_epi16(st1, tmp, 0xF0);    /* CDGH */
+    tmp = _mm_shuffle_epi32(tmp, 0xB1);    /* CDAB */
+    st1 = _mm_shuffle_epi32(st1, 0x1B);    /* EFGH */
+    *s0 = _mm_alignr_epi8(tmp, st1, 8);    /* ABEF */
+    *s1 = _mm_blend_epi16(st1, tmp, 0xF0); /* CDGH */
 }
 
 NI_TARGET static inline void store_state(uint32_t h[8], __m128i s0, __m128i s1)
@@ -74,13 +72,13 @@ NI_TARGET static inline void store_state(uint32_t h[8], __m128i s0, __m128i s1)
 #define QUAD(j, M, S0, S1, P)                                                                      \
     do {                                                                                           \
         if ((j) < 4) {                                                                             \
-            M[(j)] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)((P) + 16 * (j))), MASK);  \
+            M[(j)] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)((P) + 16 * (j))), MASK);   \
         } else {                                                                                   \
             __m128i t_ = _mm_sha256msg1_epu32(M[(j)&3], M[((j) + 1) & 3]);                         \
             t_ = _mm_add_epi32(t_, _mm_alignr_epi8(M[((j) + 3) & 3], M[((j) + 2) & 3], 4));        \
             M[(j)&3] = _mm_sha256msg2_epu32(t_, M[((j) + 3) & 3]);                                 \
         }                                                                                          \
-        __m128i m_ = _mm_add_epi32(M[(j)&3], _mm_load_si128((const __m128i *)&K[4 * (j)]));       \
+        __m128i m_ = _mm_add_epi32(M[(j)&3], _mm_load_si128((const __m128i *)&K[4 * (j)]));        \
         S1 = _mm_sha256rnds2_epu32(S1, S0, m_);                                                    \
         m_ = _mm_shuffle_epi32(m_, 0x0E);                                                          \
         S0 = _mm_sha256rnds2_epu32(S0, S1, m_);                                                    \
@@ -94,11 +92,21 @@ NI_TARGET void floe_sha256_ni_blocks(uint32_t h[8], const uint8_t *p, size_t nbl
     while (nblocks--) {
         __m128i a0 = s0, a1 = s1;
         __m128i M[4];
-        QUAD(0, M, s0, s1, p); QUAD(1, M, s0, s1, p); QUAD(2, M, s0, s1, p);
-        QUAD(3, M, s0, s1, p); QUAD(4, M, s0, s1, p); QUAD(5, M, s0, s1, p);
-        QUAD(6, M, s0, s1, p); QUAD(7, M, s0, s1, p); QUAD(8, M, s0, s1, p);
-        QUAD(9, M, s0, s1, p); QUAD(10, M, s0, s1, p); QUAD(11, M, s0, s1, p);
-        QUAD(12, M, s0, s1, p); QUAD(13, M, s0, s1, p); QUAD(14, M, s0, s1, p);
+        QUAD(0, M, s0, s1, p);
+        QUAD(1, M, s0, s1, p);
+        QUAD(2, M, s0, s1, p);
+        QUAD(3, M, s0, s1, p);
+        QUAD(4, M, s0, s1, p);
+        QUAD(5, M, s0, s1, p);
+        QUAD(6, M, s0, s1, p);
+        QUAD(7, M, s0, s1, p);
+        QUAD(8, M, s0, s1, p);
+        QUAD(9, M, s0, s1, p);
+        QUAD(10, M, s0, s1, p);
+        QUAD(11, M, s0, s1, p);
+        QUAD(12, M, s0, s1, p);
+        QUAD(13, M, s0, s1, p);
+        QUAD(14, M, s0, s1, p);
         QUAD(15, M, s0, s1, p);
         s0 = _mm_add_epi32(s0, a0);
         s1 = _mm_add_epi32(s1, a1);
@@ -123,8 +131,22 @@ NI_TARGET void floe_sha256_ni_blocks2(uint32_t ha[8], const uint8_t *pa, uint32_
     while (nblocks--) {
         __m128i a0 = sa0, a1 = sa1, b0 = sb0, b1 = sb1;
         __m128i MA[4], MB[4];
-        QUAD2(0); QUAD2(1); QUAD2(2); QUAD2(3); QUAD2(4); QUAD2(5); QUAD2(6); QUAD2(7);
-        QUAD2(8); QUAD2(9); QUAD2(10); QUAD2(11); QUAD2(12); QUAD2(13); QUAD2(14); QUAD2(15);
+        QUAD2(0);
+        QUAD2(1);
+        QUAD2(2);
+        QUAD2(3);
+        QUAD2(4);
+        QUAD2(5);
+        QUAD2(6);
+        QUAD2(7);
+        QUAD2(8);
+        QUAD2(9);
+        QUAD2(10);
+        QUAD2(11);
+        QUAD2(12);
+        QUAD2(13);
+        QUAD2(14);
+        QUAD2(15);
         sa0 = _mm_add_epi32(sa0, a0);
         sa1 = _mm_add_epi32(sa1, a1);
         sb0 = _mm_add_epi32(sb0, b0);

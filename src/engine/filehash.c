@@ -34,7 +34,7 @@ struct slot {
     uint64_t first_leaf;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    bool busy; /* guarded by mu: a leaf task is running on buf */
+    bool busy;                          /* guarded by mu: a leaf task is running on buf */
     uint8_t (*leaves)[FLOE_HASH_BYTES]; /* where the task writes; owned by the caller */
 };
 
@@ -96,8 +96,8 @@ int floe_filehash(const char *path, struct floe_hashpool *pool, struct floe_file
     off_t seek_probe = lseek(fd, 0, SEEK_CUR);
     bool seekable = !is_stdin && seek_probe >= 0;
     for (int i = 0; i < NSLOTS; i++) {
-        void *m = mmap(NULL, SLOT_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                       -1, 0);
+        void *m =
+            mmap(NULL, SLOT_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (m == MAP_FAILED) {
             rc = floe_error_set_errno(err, FLOE_E_NOMEM, errno, NULL,
                                       "cannot allocate %d read buffers of 16 MiB", NSLOTS);

@@ -36,8 +36,8 @@ struct floe_hashpool {
         struct task *ring;
         size_t head, count;
         bool stopping;
-    } locked;         /* guarded by mu */
-    size_t cap;       /* set at create, then read-only */
+    } locked;          /* guarded by mu */
+    size_t cap;        /* set at create, then read-only */
     unsigned nthreads; /* threads actually started; read-only after create */
     pthread_t *threads;
 };
@@ -84,8 +84,7 @@ int floe_hashpool_new(unsigned nthreads, size_t queue_cap, struct floe_hashpool 
         if (rc) {
             floe_hashpool_destroy(pool);
             return floe_error_set_errno(err, FLOE_E_NOMEM, rc, NULL,
-                                        "could not start hashing thread %u of %u", i + 1,
-                                        nthreads);
+                                        "could not start hashing thread %u of %u", i + 1, nthreads);
         }
         pool->nthreads = i + 1;
     }

@@ -70,8 +70,8 @@ static void test_range_retrieval(void **state)
     (void)state;
     struct floe_error err = {0};
     uint64_t size = 3 * MIB + 5;
-    struct floe_byte_range ok[] = {{0, MIB - 1}, {MIB, 3 * MIB - 1}, {3 * MIB, size - 1},
-                                   {0, size - 1}, {2 * MIB, size - 1}};
+    struct floe_byte_range ok[] = {
+        {0, MIB - 1}, {MIB, 3 * MIB - 1}, {3 * MIB, size - 1}, {0, size - 1}, {2 * MIB, size - 1}};
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
         assert_int_equal(floe_range_check_retrieval(ok[i], size, &err), FLOE_OK);
     expect_err(floe_range_check_retrieval((struct floe_byte_range){1, MIB - 1}, size, &err),
@@ -87,8 +87,9 @@ static void test_range_retrieval(void **state)
     assert_int_equal(floe_range_parse_retrieval("0-1048575", &r, &err), FLOE_OK);
     assert_int_equal(r.first, 0);
     assert_int_equal(r.last, MIB - 1);
-    const char *bad[] = {"", "-5", "5-", "a-b", "1-2-3", " 1-2", "1 -2", "1-2 ",
-                         "99999999999999999999-1", "bytes=0-1", NULL};
+    const char *bad[] = {
+        "",          "-5", "5-", "a-b", "1-2-3", " 1-2", "1 -2", "1-2 ", "99999999999999999999-1",
+        "bytes=0-1", NULL};
     for (int i = 0; bad[i]; i++)
         expect_err(floe_range_parse_retrieval(bad[i], &r, &err), FLOE_E_INVALID_ARG, &err,
                    "START-END");
@@ -138,8 +139,8 @@ static void test_range_tree_aligned_matches_tree(void **state)
                     struct floe_byte_range r = {a * MIB, b == n ? total - 1 : b * MIB - 1};
                     if (floe_range_is_tree_aligned(r, total) != want) {
                         fprintf(stderr, "n=%llu leaves [%llu,%llu): want %d\n",
-                                (unsigned long long)n, (unsigned long long)a,
-                                (unsigned long long)b, want);
+                                (unsigned long long)n, (unsigned long long)a, (unsigned long long)b,
+                                want);
                         fail();
                     }
                 }
@@ -169,8 +170,8 @@ static void test_range_content_range(void **state)
     assert_int_equal(floe_range_parse_content_range("bytes 4194304-8388607/9000000", &r, &err),
                      FLOE_OK);
     assert_int_equal(r.first, 4 * MIB);
-    const char *bad[] = {"bytes 0-1", "bytes=0-1/*", "0-1/*", "bytes 0-1/", "bytes -1/*",
-                         "bytes 0-1/*x", "bytes 0-x/*", "", NULL};
+    const char *bad[] = {"bytes 0-1",    "bytes=0-1/*", "0-1/*", "bytes 0-1/", "bytes -1/*",
+                         "bytes 0-1/*x", "bytes 0-x/*", "",      NULL};
     for (int i = 0; bad[i]; i++)
         expect_err(floe_range_parse_content_range(bad[i], &r, &err), FLOE_E_INVALID_ARG, &err,
                    "Invalid Content-Range");
@@ -198,8 +199,13 @@ static void test_range_http_range(void **state)
                FLOE_E_RANGE, &err, "The start of the range is larger than size");
     expect_err(floe_range_parse_http_range("bytes=5-1", 100, &r, &err), FLOE_E_RANGE, &err,
                "ends before it starts");
-    const char *bad[] = {"bytes 0-4194303/235812776", "bytes=", "bytes=a-b", "bytes=-0",
-                         "bytes=1-2,5-6", "items=0-1", NULL};
+    const char *bad[] = {"bytes 0-4194303/235812776",
+                         "bytes=",
+                         "bytes=a-b",
+                         "bytes=-0",
+                         "bytes=1-2,5-6",
+                         "items=0-1",
+                         NULL};
     for (int i = 0; bad[i]; i++)
         expect_err(floe_range_parse_http_range(bad[i], 100, &r, &err), FLOE_E_INVALID_ARG, &err,
                    "invalid Range");
@@ -241,9 +247,9 @@ static void test_range_sizes(void **state)
     static const struct {
         const char *s;
         uint64_t v;
-    } ok[] = {{"0", 0},           {"4096", 4096},          {"64MiB", 64 * MIB},
-              {"64M", 64 * MIB},  {"64m", 64 * MIB},       {"1GiB", (uint64_t)1 << 30},
-              {"1G", 1ull << 30}, {"512KiB", 512 * 1024},  {"2TiB", 2ull << 40},
+    } ok[] = {{"0", 0},           {"4096", 4096},         {"64MiB", 64 * MIB},
+              {"64M", 64 * MIB},  {"64m", 64 * MIB},      {"1GiB", (uint64_t)1 << 30},
+              {"1G", 1ull << 30}, {"512KiB", 512 * 1024}, {"2TiB", 2ull << 40},
               {"17B", 17},        {"8mb", 8 * MIB}};
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         uint64_t v = 1;

@@ -20,7 +20,7 @@ static void ref(const void *p, size_t n, uint8_t out[32])
 static size_t random_len(void)
 {
     switch (t_rand_below(4)) {
-    case 0: return t_rand_below(200);                  /* around block and padding edges */
+    case 0: return t_rand_below(200); /* around block and padding edges */
     case 1: return t_rand_below(64 * 40);
     case 2: return (1 << 20) - 64 + t_rand_below(130); /* around a leaf */
     default: return t_rand_below(3 << 20);

@@ -248,8 +248,7 @@ static void test_treehash_documented_example(void **state)
         d[i] = (uint8_t)(i % 251);
     uint8_t leaves[4][32], tree[32], lin[32], pair[2][32], root[32];
     floe_treehash_part(d, n, leaves, tree, lin);
-    expect_hex(tree, "c9e0c11a00161b193e0a1b3692ec553d4033a887f2086a7cadd4cd722d87f09f", "doc",
-               n);
+    expect_hex(tree, "c9e0c11a00161b193e0a1b3692ec553d4033a887f2086a7cadd4cd722d87f09f", "doc", n);
     expect_hex(lin, "b01669d77761c4dfdfc8fb927821087bcf5c9ef1f917c4f1f8504e529f19edab", "doc", n);
     expect_hex(leaves[3], "3d9c75a83e954d9ebfc264912bd97910c9286a07a3f50c14900c443f77335a6a",
                "doc leaf 3", n);
