@@ -20,5 +20,6 @@ struct floe_cli {
 typedef int floe_cli_cmd_fn(const struct floe_cli *cli, int argc, char **argv);
 
 int floe_cmd_hash(const struct floe_cli *cli, int argc, char **argv);
+int floe_cmd_vault(const struct floe_cli *cli, int argc, char **argv);
 
 #endif

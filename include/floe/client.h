@@ -1,0 +1,152 @@
+/*
+ * floe/client.h - a Glacier endpoint and one call per API operation.
+ *
+ * struct floe_client holds the endpoint, region, credentials and account, and a transfer
+ * stage (one thread running curl multi) shared by every call and bulk operation made
+ * through it. The calls here are synchronous: they block the calling thread until the answer
+ * (after retries) is in. Service errors come back as FLOE_E_SERVICE / FLOE_E_AUTH /
+ * FLOE_E_NOT_FOUND / FLOE_E_THROTTLED with the Glacier code and message in the floe_error.
+ */
+#ifndef FLOE_CLIENT_H
+#define FLOE_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "floe/error.h"
+#include "floe/treehash.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The local floe-vault that floe targets when no endpoint is configured, and its
+ * documented default credentials. */
+#define FLOE_DEFAULT_ENDPOINT "http://127.0.0.1:9190"
+#define FLOE_LOCAL_ACCESS_KEY "AKIDFLOEVAULTLOCAL"
+#define FLOE_LOCAL_SECRET_KEY "floe-vault-local-secret"
+
+struct floe_client;
+
+struct floe_client_config {
+    const char *endpoint_url;  /* "http://host:port"; NULL = https://glacier.REGION.amazonaws.com */
+    const char *region;        /* NULL = "us-east-1" */
+    const char *access_key_id; /* required */
+    const char *secret_access_key; /* required */
+    const char *session_token;     /* optional */
+    const char *account_id;        /* NULL = "-" (the credentials' account) */
+    unsigned max_connections;      /* parallel requests (0 = 8) */
+    int max_retries;               /* retries per request after the first try (-1 = 0; 0 = 5) */
+    uint32_t retry_base_ms;        /* backoff: first ceiling (0 = 100 ms) */
+    uint32_t retry_cap_ms;         /* backoff: largest ceiling (0 = 20 s) */
+    long stall_timeout_s;          /* abort an attempt making no progress (0 = 60 s) */
+    bool verbose;                  /* curl trace on stderr */
+};
+
+/*
+ * floe_client_new() - check the configuration and start the transfer thread.
+ * cfg      IN: copied (strings duplicated); the caller may free it after the call.
+ * out      OUT: set only on FLOE_OK; free with floe_client_destroy().
+ * Returns  FLOE_OK or FLOE_E_INVALID_ARG (bad endpoint URL, missing credentials, bad region
+ *          or account id; the message says which), FLOE_E_NETWORK (curl init failed).
+ * Threads  a client may be used from several threads at once.
+ */
+FLOE_API int floe_client_new(const struct floe_client_config *cfg, struct floe_client **out,
+                             struct floe_error *err);
+
+/* floe_client_destroy() - cancel what is in flight and free. NULL is fine. */
+FLOE_API void floe_client_destroy(struct floe_client *c);
+
+/* The endpoint URL in use (borrowed from c). */
+FLOE_API const char *floe_client_endpoint(const struct floe_client *c);
+
+struct floe_vault_info {
+    char vault_arn[400];
+    char vault_name[256];
+    char creation_date[40];
+    char last_inventory_date[40]; /* "" when the vault has had no inventory */
+    int64_t number_of_archives;   /* -1 when null */
+    int64_t size_in_bytes;        /* -1 when null */
+};
+
+/* CreateVault. The name is checked locally first (1-255 of A-Za-z0-9_.-). */
+FLOE_API int floe_client_create_vault(struct floe_client *c, const char *vault,
+                                      struct floe_error *err);
+/* DescribeVault; out written only on FLOE_OK. */
+FLOE_API int floe_client_describe_vault(struct floe_client *c, const char *vault,
+                                        struct floe_vault_info *out, struct floe_error *err);
+/* DeleteVault (the service refuses a non-empty vault). */
+FLOE_API int floe_client_delete_vault(struct floe_client *c, const char *vault,
+                                      struct floe_error *err);
+
+/* Called once per vault, in the service's order; return non-zero to stop early. */
+typedef int floe_vault_list_fn(const struct floe_vault_info *v, void *user);
+/* ListVaults, following every Marker until the end (page_limit 0 = service default). */
+FLOE_API int floe_client_list_vaults(struct floe_client *c, unsigned page_limit,
+                                     floe_vault_list_fn *fn, void *user, struct floe_error *err);
+
+struct floe_archive_result {
+    char archive_id[1025];
+    char location[1400];
+    uint8_t tree[FLOE_HASH_BYTES]; /* the tree hash the service computed (checked) */
+};
+
+/*
+ * floe_client_upload_archive() - UploadArchive of one in-memory body (1 byte to 4 GiB).
+ * Computes the tree and linear hashes, signs, sends, and checks the returned checksum.
+ * description  optional (NULL), at most 1,024 printable ASCII characters.
+ */
+FLOE_API int floe_client_upload_archive(struct floe_client *c, const char *vault, const void *data,
+                                        size_t len, const char *description,
+                                        struct floe_archive_result *out, struct floe_error *err);
+
+/* DeleteArchive. */
+FLOE_API int floe_client_delete_archive(struct floe_client *c, const char *vault,
+                                        const char *archive_id, struct floe_error *err);
+
+/* InitiateMultipartUpload; upload_id receives the id (NUL-terminated, < 1025 bytes). */
+FLOE_API int floe_client_initiate_multipart(struct floe_client *c, const char *vault,
+                                            uint64_t part_size, const char *description,
+                                            char upload_id[1025], struct floe_error *err);
+
+/* CompleteMultipartUpload with the archive size and tree hash; the returned checksum is
+ * compared with tree (FLOE_E_CHECKSUM on a difference). */
+FLOE_API int floe_client_complete_multipart(struct floe_client *c, const char *vault,
+                                            const char *upload_id, uint64_t archive_size,
+                                            const uint8_t tree[FLOE_HASH_BYTES],
+                                            struct floe_archive_result *out,
+                                            struct floe_error *err);
+
+/* AbortMultipartUpload. */
+FLOE_API int floe_client_abort_multipart(struct floe_client *c, const char *vault,
+                                         const char *upload_id, struct floe_error *err);
+
+struct floe_part_info {
+    uint64_t first, last; /* inclusive byte range */
+    uint8_t tree[FLOE_HASH_BYTES];
+};
+struct floe_upload_info {
+    char upload_id[1025];
+    char archive_description[1025];
+    char creation_date[40];
+    uint64_t part_size;
+};
+/* Called once per confirmed part; non-zero stops early. */
+typedef int floe_part_list_fn(const struct floe_part_info *p, void *user);
+/* ListParts, all pages. info (optional) receives the upload's own fields. */
+FLOE_API int floe_client_list_parts(struct floe_client *c, const char *vault, const char *upload_id,
+                                    floe_part_list_fn *fn, void *user,
+                                    struct floe_upload_info *info, struct floe_error *err);
+
+/* Called once per in-progress upload; non-zero stops early. */
+typedef int floe_upload_list_fn(const struct floe_upload_info *u, void *user);
+/* ListMultipartUploads, all pages. */
+FLOE_API int floe_client_list_multipart_uploads(struct floe_client *c, const char *vault,
+                                                floe_upload_list_fn *fn, void *user,
+                                                struct floe_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,129 @@
+/*
+ * cmd_vault.c - `floe vault create|describe|list|delete`.
+ */
+#include "cli.h"
+#include "common.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#define VAULT_USAGE "floe vault create|describe|delete VAULT | floe vault list"
+
+static json_t *vault_json(const struct floe_vault_info *v)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "VaultARN", json_string(v->vault_arn));
+    json_object_set_new(o, "VaultName", json_string(v->vault_name));
+    json_object_set_new(o, "CreationDate", json_string(v->creation_date));
+    json_object_set_new(o, "LastInventoryDate",
+                        v->last_inventory_date[0] ? json_string(v->last_inventory_date)
+                                                  : json_null());
+    json_object_set_new(o, "NumberOfArchives",
+                        v->number_of_archives >= 0 ? json_integer(v->number_of_archives)
+                                                   : json_null());
+    json_object_set_new(o, "SizeInBytes",
+                        v->size_in_bytes >= 0 ? json_integer(v->size_in_bytes) : json_null());
+    return o;
+}
+
+static void print_json(json_t *o)
+{
+    json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    fputc('\n', stdout);
+    json_decref(o);
+}
+
+struct list_ctx {
+    json_t *arr;
+    int n;
+};
+
+static int on_vault(const struct floe_vault_info *v, void *user)
+{
+    struct list_ctx *lc = user;
+    lc->n++;
+    if (lc->arr) {
+        json_array_append_new(lc->arr, vault_json(v));
+    } else {
+        char archives[32] = "-", bytes[32] = "-";
+        if (v->number_of_archives >= 0)
+            snprintf(archives, sizeof(archives), "%lld", (long long)v->number_of_archives);
+        if (v->size_in_bytes >= 0)
+            snprintf(bytes, sizeof(bytes), "%lld", (long long)v->size_in_bytes);
+        printf("%-40s %10s %16s  %s\n", v->vault_name, archives, bytes, v->creation_date);
+    }
+    return 0;
+}
+
+int floe_cmd_vault(const struct floe_cli *cli, int argc, char **argv)
+{
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        printf("usage: %s\n", VAULT_USAGE);
+        return 0;
+    }
+    if (argc < 2)
+        return floe_cli_usage_error("vault", VAULT_USAGE, "missing subcommand");
+    const char *sub = argv[1];
+    bool list = strcmp(sub, "list") == 0;
+    if (!list && strcmp(sub, "create") && strcmp(sub, "describe") && strcmp(sub, "delete"))
+        return floe_cli_usage_error("vault", VAULT_USAGE, "unknown subcommand '%s'", sub);
+    for (int i = 2; i < argc; i++)
+        if (argv[i][0] == '-' && argv[i][1])
+            return floe_cli_usage_error("vault", VAULT_USAGE, "unknown option '%s'", argv[i]);
+    if (list ? argc != 2 : argc != 3)
+        return floe_cli_usage_error("vault", VAULT_USAGE,
+                                    list ? "list takes no arguments" : "%s needs exactly one VAULT",
+                                    sub);
+    struct floe_client *c = NULL;
+    if (floe_cli_client(cli, "vault", NULL, &c))
+        return 1;
+    struct floe_error err = {0};
+    int rc;
+    const char *name = list ? NULL : argv[2];
+    if (list) {
+        struct list_ctx lc = {cli->json ? json_array() : NULL, 0};
+        if (!cli->json)
+            printf("%-40s %10s %16s  %s\n", "VAULT", "ARCHIVES", "BYTES", "CREATED");
+        rc = floe_client_list_vaults(c, 0, on_vault, &lc, &err);
+        if (lc.arr) {
+            if (rc == FLOE_OK)
+                print_json(json_pack("{s:o}", "VaultList", lc.arr));
+            else
+                json_decref(lc.arr);
+        }
+    } else if (strcmp(sub, "create") == 0) {
+        rc = floe_client_create_vault(c, name, &err);
+        if (rc == FLOE_OK) {
+            if (cli->json)
+                print_json(json_pack("{s:s}", "VaultName", name));
+            else if (!cli->quiet)
+                printf("created vault %s\n", name);
+        }
+    } else if (strcmp(sub, "describe") == 0) {
+        struct floe_vault_info v;
+        rc = floe_client_describe_vault(c, name, &v, &err);
+        if (rc == FLOE_OK) {
+            if (cli->json) {
+                print_json(vault_json(&v));
+            } else {
+                printf("VaultName         %s\nVaultARN          %s\nCreationDate      %s\n",
+                       v.vault_name, v.vault_arn, v.creation_date);
+                printf("LastInventoryDate %s\n",
+                       v.last_inventory_date[0] ? v.last_inventory_date : "(none yet)");
+                if (v.number_of_archives >= 0)
+                    printf("NumberOfArchives  %lld\n", (long long)v.number_of_archives);
+                if (v.size_in_bytes >= 0)
+                    printf("SizeInBytes       %lld\n", (long long)v.size_in_bytes);
+            }
+        }
+    } else {
+        rc = floe_client_delete_vault(c, name, &err);
+        if (rc == FLOE_OK && !cli->quiet && !cli->json)
+            printf("deleted vault %s\n", name);
+        if (rc == FLOE_OK && cli->json)
+            print_json(json_pack("{s:s}", "VaultName", name));
+    }
+    floe_client_destroy(c);
+    return rc ? floe_cli_fail("vault", &err) : 0;
+}

@@ -1,0 +1,31 @@
+/*
+ * common.h - helpers every network command shares: building a floe_client from the global
+ * options (aws CLI conventions) and reporting errors the same way everywhere.
+ */
+#ifndef FLOE_CLI_COMMON_H
+#define FLOE_CLI_COMMON_H
+
+#include "cli.h"
+#include "floe/client.h"
+#include "floe/error.h"
+
+struct floe_cli_client_opts {
+    unsigned max_connections; /* 0 = default */
+    int max_retries;          /* -1 = default */
+};
+
+/*
+ * floe_cli_client() - a client for the endpoint, region and credentials the global options
+ * and environment select. On failure prints "floe CMD: message" and returns non-zero.
+ */
+int floe_cli_client(const struct floe_cli *cli, const char *cmd,
+                    const struct floe_cli_client_opts *opts, struct floe_client **out);
+
+/* Prints "floe CMD: message" on stderr; returns the exit status for err (1). */
+int floe_cli_fail(const char *cmd, const struct floe_error *err);
+
+/* Exit status for a usage error: prints "floe CMD: message" and the usage line; returns 2. */
+int floe_cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

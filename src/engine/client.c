@@ -1,0 +1,814 @@
+/*
+ * client.c - struct floe_client: endpoint, credentials, request signing, and the synchronous
+ * single-request operations of the Glacier API (vaults, archives, multipart bookkeeping).
+ *
+ * DESIGN
+ * Every request is a "call" (signing inputs) wrapped in a transfer xfer whose prepare hook
+ * signs it with SigV4 at the moment of each attempt, so retries carry a fresh date. The host
+ * value signed is the one curl sends (port included unless it is the scheme's default).
+ * Synchronous operations block on floe_transfer_run(); bulk operations (upload.c) submit
+ * xfers from their own callbacks.
+ */
+#include "client_impl.h"
+
+#include "alloc.h"
+#include "floe/range.h"
+#include "floe/sigv4.h"
+#include "sha256.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_CALL_HEADERS 12
+
+struct floe_call {
+    struct floe_client *client;
+    const char *method;
+    char *path; /* full: /{account}/... */
+    char *query;
+    struct {
+        char *name;
+        char *value;
+    } h[MAX_CALL_HEADERS];
+    size_t nh;
+    const uint8_t *body;
+    size_t body_len;
+    char payload_hex[FLOE_HASH_HEX];
+    bool content_sha256;
+};
+
+char *floe_client_encode(const char *s)
+{
+    static const char hx[] = "0123456789ABCDEF";
+    size_t n = strlen(s);
+    char *out = floe_xmalloc(3 * n + 1), *o = out;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+            *o++ = (char)*p;
+        } else {
+            *o++ = '%';
+            *o++ = hx[*p >> 4];
+            *o++ = hx[*p & 15];
+        }
+    }
+    *o = 0;
+    return out;
+}
+
+int floe_client_check_description(const char *d, struct floe_error *err)
+{
+    if (!d)
+        return FLOE_OK;
+    size_t n = strlen(d);
+    if (n > 1024)
+        return floe_error_set(err, FLOE_E_INVALID_ARG,
+                              "description is %zu characters; Glacier allows at most 1,024", n);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)d[i] < 0x20 || (unsigned char)d[i] > 0x7e)
+            return floe_error_set(err, FLOE_E_INVALID_ARG,
+                                  "description has a character Glacier does not allow at "
+                                  "position %zu (only printable ASCII, 0x20-0x7E)",
+                                  i);
+    return FLOE_OK;
+}
+
+struct floe_call *floe_call_new(struct floe_client *c, const char *method, const char *path,
+                                const char *query)
+{
+    struct floe_call *k = floe_xcalloc(1, sizeof(*k));
+    k->client = c;
+    k->method = method;
+    size_t n = strlen(c->account_id) + strlen(path) + 2;
+    k->path = floe_xmalloc(n);
+    snprintf(k->path, n, "/%s%s", c->account_id, path);
+    k->query = query && *query ? floe_xstrdup(query) : NULL;
+    floe_call_header(k, "x-amz-glacier-version", "2012-06-01");
+    return k;
+}
+
+void floe_call_header(struct floe_call *k, const char *name, const char *value)
+{
+    if (k->nh == MAX_CALL_HEADERS)
+        abort(); /* a programming error: no Glacier call needs more */
+    k->h[k->nh].name = floe_xstrdup(name);
+    k->h[k->nh].value = floe_xstrdup(value);
+    k->nh++;
+}
+
+void floe_call_body(struct floe_call *k, const void *body, size_t len,
+                    const uint8_t linear[FLOE_HASH_BYTES], bool content_sha256)
+{
+    uint8_t h[FLOE_HASH_BYTES];
+    k->body = body;
+    k->body_len = len;
+    if (!linear) {
+        floe_sha256(body, len, h);
+        linear = h;
+    }
+    floe_treehash_hex(linear, k->payload_hex);
+    k->content_sha256 = content_sha256;
+    if (content_sha256)
+        floe_call_header(k, "x-amz-content-sha256", k->payload_hex);
+}
+
+static void call_free(void *p)
+{
+    struct floe_call *k = p;
+    if (!k)
+        return;
+    for (size_t i = 0; i < k->nh; i++) {
+        free(k->h[i].name);
+        free(k->h[i].value);
+    }
+    free(k->path);
+    free(k->query);
+    free(k);
+}
+
+static struct curl_slist *append_header(struct curl_slist *l, const char *name, const char *value)
+{
+    size_t n = strlen(name) + strlen(value) + 3;
+    char *line = floe_xmalloc(n);
+    snprintf(line, n, "%s: %s", name, value);
+    struct curl_slist *r = curl_slist_append(l, line);
+    free(line);
+    return r;
+}
+
+static int call_prepare(struct floe_xfer *x, struct curl_slist **headers, struct floe_error *err)
+{
+    struct floe_call *k = x->req_ctx;
+    struct floe_client *c = k->client;
+    struct floe_sigv4_header sh[MAX_CALL_HEADERS + 1];
+    size_t n = 0;
+    sh[n].name = "host";
+    sh[n++].value = c->host_header;
+    bool has_type = false;
+    for (size_t i = 0; i < k->nh; i++) {
+        sh[n].name = k->h[i].name;
+        sh[n++].value = k->h[i].value;
+        if (strcasecmp(k->h[i].name, "content-type") == 0)
+            has_type = true;
+    }
+    struct floe_sigv4_request req = {
+        .method = k->method,
+        .path = k->path,
+        .query = k->query,
+        .headers = sh,
+        .nheaders = n,
+        .payload_sha256_hex =
+            k->body || k->content_sha256
+                ? k->payload_hex
+                : "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    };
+    struct floe_sigv4_credentials cred = {c->access_key_id, c->secret_access_key, c->session_token};
+    struct floe_sigv4_signed sig;
+    int rc = floe_sigv4_sign(&req, &cred, c->region, "glacier", time(NULL), &sig, err);
+    if (rc)
+        return rc;
+    struct curl_slist *l = NULL;
+    for (size_t i = 0; i < k->nh; i++)
+        l = append_header(l, k->h[i].name, k->h[i].value);
+    l = append_header(l, "X-Amz-Date", sig.amz_date);
+    l = append_header(l, "Authorization", sig.authorization);
+    if (sig.security_token)
+        l = append_header(l, "X-Amz-Security-Token", sig.security_token);
+    if (!has_type)
+        l = curl_slist_append(l, "Content-Type:"); /* no form type on raw bodies */
+    *headers = l;
+    return FLOE_OK;
+}
+
+struct floe_xfer *floe_call_xfer(struct floe_call *k)
+{
+    struct floe_client *c = k->client;
+    size_t n = strlen(c->endpoint) + strlen(k->path) + (k->query ? strlen(k->query) : 0) + 2;
+    char *url = floe_xmalloc(n);
+    snprintf(url, n, "%s%s%s%s", c->endpoint, k->path, k->query ? "?" : "",
+             k->query ? k->query : "");
+    struct floe_xfer *x = floe_xfer_new(k->method, url);
+    free(url);
+    x->body = k->body;
+    x->body_len = k->body_len;
+    x->retry = c->retry;
+    x->prepare = call_prepare;
+    x->req_ctx = k;
+    x->ctx_free = call_free;
+    return x;
+}
+
+int floe_call_run(struct floe_call *k, struct floe_xfer **out, struct floe_error *err)
+{
+    struct floe_xfer *x = floe_call_xfer(k);
+    int rc = floe_transfer_run(k->client->transfer, x);
+    if (rc && err)
+        *err = x->err;
+    *out = x;
+    return rc;
+}
+
+/* ---- client lifecycle ---- */
+
+static int parse_endpoint(const char *url, char **endpoint, char **host, struct floe_error *err)
+{
+    const char *p;
+    bool https;
+    if (strncmp(url, "http://", 7) == 0) {
+        p = url + 7;
+        https = false;
+    } else if (strncmp(url, "https://", 8) == 0) {
+        p = url + 8;
+        https = true;
+    } else {
+        return floe_error_set(err, FLOE_E_INVALID_ARG,
+                              "endpoint URL \"%s\" must start with http:// or https://", url);
+    }
+    size_t hostlen = strcspn(p, "/?#");
+    if (hostlen == 0)
+        return floe_error_set(err, FLOE_E_INVALID_ARG, "endpoint URL \"%s\" has no host", url);
+    const char *rest = p + hostlen;
+    if (*rest && strcmp(rest, "/") != 0)
+        return floe_error_set(err, FLOE_E_INVALID_ARG,
+                              "endpoint URL \"%s\" must not have a path, query or fragment", url);
+    char *hostport = floe_xmalloc(hostlen + 1);
+    memcpy(hostport, p, hostlen);
+    hostport[hostlen] = 0;
+    for (char *q = hostport; *q; q++) {
+        if (!(isalnum((unsigned char)*q) || *q == '.' || *q == '-' || *q == ':' || *q == '[' ||
+              *q == ']' || *q == '_')) {
+            free(hostport);
+            return floe_error_set(err, FLOE_E_INVALID_ARG,
+                                  "endpoint URL \"%s\" has an invalid host", url);
+        }
+    }
+    /* drop a default port from the Host value, as curl does */
+    char *colon = strrchr(hostport, ':');
+    if (colon && !strchr(colon, ']')) {
+        const char *port = colon + 1;
+        if (*port == 0 || strspn(port, "0123456789") != strlen(port)) {
+            free(hostport);
+            return floe_error_set(err, FLOE_E_INVALID_ARG,
+                                  "endpoint URL \"%s\" has an invalid port", url);
+        }
+        if ((https && strcmp(port, "443") == 0) || (!https && strcmp(port, "80") == 0))
+            *colon = 0;
+    }
+    size_t n = strlen(url);
+    *endpoint = floe_xstrdup(url);
+    if (n && (*endpoint)[n - 1] == '/')
+        (*endpoint)[n - 1] = 0;
+    *host = hostport;
+    return FLOE_OK;
+}
+
+static bool valid_region(const char *r)
+{
+    size_t n = strlen(r);
+    if (n == 0 || n > 63)
+        return false;
+    for (; *r; r++)
+        if (!(isalnum((unsigned char)*r) || *r == '-' || *r == '_' || *r == '.'))
+            return false;
+    return true;
+}
+
+static bool valid_account(const char *a)
+{
+    if (strcmp(a, "-") == 0)
+        return true;
+    size_t n = strlen(a);
+    return n == 12 && strspn(a, "0123456789") == 12;
+}
+
+int floe_client_new(const struct floe_client_config *cfg, struct floe_client **out,
+                    struct floe_error *err)
+{
+    const char *region = cfg->region && *cfg->region ? cfg->region : "us-east-1";
+    const char *account = cfg->account_id && *cfg->account_id ? cfg->account_id : "-";
+    if (!valid_region(region))
+        return floe_error_set(err, FLOE_E_INVALID_ARG, "region \"%s\" is not a valid region name",
+                              region);
+    if (!valid_account(account))
+        return floe_error_set(err, FLOE_E_INVALID_ARG, "account id \"%s\" must be '-' or 12 digits",
+                              account);
+    if (!cfg->access_key_id || !*cfg->access_key_id || !cfg->secret_access_key ||
+        !*cfg->secret_access_key)
+        return floe_error_set(err, FLOE_E_AUTH,
+                              "no AWS credentials: set AWS_ACCESS_KEY_ID and "
+                              "AWS_SECRET_ACCESS_KEY, or use a profile in ~/.aws/credentials");
+    char defbuf[200];
+    const char *url = cfg->endpoint_url;
+    if (!url || !*url) {
+        snprintf(defbuf, sizeof(defbuf), "https://glacier.%s.amazonaws.com", region);
+        url = defbuf;
+    }
+    struct floe_client *c = floe_xcalloc(1, sizeof(*c));
+    int rc = parse_endpoint(url, &c->endpoint, &c->host_header, err);
+    if (rc) {
+        free(c);
+        return rc;
+    }
+    c->region = floe_xstrdup(region);
+    c->account_id = floe_xstrdup(account);
+    c->access_key_id = floe_xstrdup(cfg->access_key_id);
+    c->secret_access_key = floe_xstrdup(cfg->secret_access_key);
+    c->session_token =
+        cfg->session_token && *cfg->session_token ? floe_xstrdup(cfg->session_token) : NULL;
+    c->retry.max_retries = cfg->max_retries < 0 ? 0 : cfg->max_retries ? cfg->max_retries : 5;
+    c->retry.base_ms = cfg->retry_base_ms;
+    c->retry.cap_ms = cfg->retry_cap_ms;
+    struct floe_transfer_opts topts = {
+        .max_active = cfg->max_connections,
+        .stall_timeout_s = cfg->stall_timeout_s,
+        .verbose = cfg->verbose,
+    };
+    rc = floe_transfer_new(&topts, &c->transfer, err);
+    if (rc) {
+        floe_client_destroy(c);
+        return rc;
+    }
+    *out = c;
+    return FLOE_OK;
+}
+
+void floe_client_destroy(struct floe_client *c)
+{
+    if (!c)
+        return;
+    floe_transfer_destroy(c->transfer);
+    free(c->endpoint);
+    free(c->host_header);
+    free(c->region);
+    free(c->account_id);
+    free(c->access_key_id);
+    if (c->secret_access_key) {
+        memset(c->secret_access_key, 0, strlen(c->secret_access_key));
+        free(c->secret_access_key);
+    }
+    free(c->session_token);
+    free(c);
+}
+
+const char *floe_client_endpoint(const struct floe_client *c)
+{
+    return c->endpoint;
+}
+
+/* ---- JSON helpers ---- */
+
+static json_t *parse_json(const struct floe_xfer *x, struct floe_error *err)
+{
+    json_error_t je;
+    json_t *doc = x->resp ? json_loadb((const char *)x->resp, x->resp_len, 0, &je) : NULL;
+    if (!doc || !json_is_object(doc)) {
+        json_decref(doc);
+        floe_error_set(err, FLOE_E_SERVICE, "%s %s: the answer is not a JSON object", x->method,
+                       x->url);
+        return NULL;
+    }
+    return doc;
+}
+
+static void copy_str(char *dst, size_t cap, json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    snprintf(dst, cap, "%s", json_is_string(v) ? json_string_value(v) : "");
+}
+
+static int64_t get_int(json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    return json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
+}
+
+static void vault_from_json(json_t *o, struct floe_vault_info *v)
+{
+    copy_str(v->vault_arn, sizeof(v->vault_arn), o, "VaultARN");
+    copy_str(v->vault_name, sizeof(v->vault_name), o, "VaultName");
+    copy_str(v->creation_date, sizeof(v->creation_date), o, "CreationDate");
+    copy_str(v->last_inventory_date, sizeof(v->last_inventory_date), o, "LastInventoryDate");
+    v->number_of_archives = get_int(o, "NumberOfArchives");
+    v->size_in_bytes = get_int(o, "SizeInBytes");
+}
+
+static char *vault_path(const char *vault, const char *suffix)
+{
+    size_t n = strlen(vault) + strlen(suffix) + 10;
+    char *p = floe_xmalloc(n);
+    snprintf(p, n, "/vaults/%s%s", vault, suffix);
+    return p;
+}
+
+/* ---- vaults ---- */
+
+int floe_client_create_vault(struct floe_client *c, const char *vault, struct floe_error *err)
+{
+    int rc = floe_sigv4_vault_name_valid(vault, err);
+    if (rc)
+        return rc;
+    char *path = vault_path(vault, "");
+    struct floe_xfer *x = NULL;
+    rc = floe_call_run(floe_call_new(c, "PUT", path, NULL), &x, err);
+    free(path);
+    floe_xfer_destroy(x);
+    return rc;
+}
+
+int floe_client_describe_vault(struct floe_client *c, const char *vault,
+                               struct floe_vault_info *out, struct floe_error *err)
+{
+    int rc = floe_sigv4_vault_name_valid(vault, err);
+    if (rc)
+        return rc;
+    char *path = vault_path(vault, "");
+    struct floe_xfer *x = NULL;
+    rc = floe_call_run(floe_call_new(c, "GET", path, NULL), &x, err);
+    free(path);
+    if (rc == FLOE_OK) {
+        json_t *doc = parse_json(x, err);
+        if (!doc) {
+            rc = FLOE_E_SERVICE;
+        } else {
+            vault_from_json(doc, out);
+            json_decref(doc);
+        }
+    }
+    floe_xfer_destroy(x);
+    return rc;
+}
+
+int floe_client_delete_vault(struct floe_client *c, const char *vault, struct floe_error *err)
+{
+    int rc = floe_sigv4_vault_name_valid(vault, err);
+    if (rc)
+        return rc;
+    char *path = vault_path(vault, "");
+    struct floe_xfer *x = NULL;
+    rc = floe_call_run(floe_call_new(c, "DELETE", path, NULL), &x, err);
+    free(path);
+    floe_xfer_destroy(x);
+    return rc;
+}
+
+/* Builds "limit=N&marker=M" (either part optional) into buf. */
+static void page_query(char *buf, size_t cap, unsigned limit, const char *marker)
+{
+    buf[0] = 0;
+    size_t n = 0;
+    if (limit)
+        n += (size_t)snprintf(buf, cap, "limit=%u", limit);
+    if (marker && *marker) {
+        char *enc = floe_client_encode(marker);
+        snprintf(buf + n, cap - n, "%smarker=%s", n ? "&" : "", enc);
+        free(enc);
+    }
+}
+
+int floe_client_list_vaults(struct floe_client *c, unsigned page_limit, floe_vault_list_fn *fn,
+                            void *user, struct floe_error *err)
+{
+    char *marker = NULL;
+    int rc = FLOE_OK;
+    for (;;) {
+        char query[2200];
+        page_query(query, sizeof(query), page_limit, marker);
+        struct floe_xfer *x = NULL;
+        rc = floe_call_run(floe_call_new(c, "GET", "/vaults", query), &x, err);
+        if (rc) {
+            floe_xfer_destroy(x);
+            break;
+        }
+        json_t *doc = parse_json(x, err);
+        floe_xfer_destroy(x);
+        if (!doc) {
+            rc = FLOE_E_SERVICE;
+            break;
+        }
+        json_t *list = json_object_get(doc, "VaultList"), *item;
+        size_t i;
+        bool stop = false;
+        json_array_foreach(list, i, item)
+        {
+            struct floe_vault_info v;
+            vault_from_json(item, &v);
+            if (fn(&v, user)) {
+                stop = true;
+                break;
+            }
+        }
+        json_t *m = json_object_get(doc, "Marker");
+        free(marker);
+        marker =
+            json_is_string(m) && *json_string_value(m) ? floe_xstrdup(json_string_value(m)) : NULL;
+        json_decref(doc);
+        if (stop || !marker)
+            break;
+    }
+    free(marker);
+    return rc;
+}
+
+/* ---- archives ---- */
+
+static int check_returned_tree(const struct floe_xfer *x, const uint8_t want[FLOE_HASH_BYTES],
+                               uint8_t got[FLOE_HASH_BYTES], struct floe_error *err)
+{
+    const char *h = floe_xfer_header(x, "x-amz-sha256-tree-hash");
+    if (!h) /* the guide's Complete syntax omits it; never trust it is there */
+        return FLOE_OK;
+    char want_hex[FLOE_HASH_HEX];
+    floe_treehash_hex(want, want_hex);
+    if (floe_treehash_parse_hex(h, got, NULL) != FLOE_OK || memcmp(got, want, FLOE_HASH_BYTES))
+        return floe_error_set(err, FLOE_E_CHECKSUM,
+                              "the service reports tree hash %s but the data hashes to %s", h,
+                              want_hex);
+    return FLOE_OK;
+}
+
+static void archive_result(const struct floe_xfer *x, const uint8_t tree[FLOE_HASH_BYTES],
+                           struct floe_archive_result *out)
+{
+    const char *id = floe_xfer_header(x, "x-amz-archive-id");
+    const char *loc = floe_xfer_header(x, "location");
+    snprintf(out->archive_id, sizeof(out->archive_id), "%s", id ? id : "");
+    snprintf(out->location, sizeof(out->location), "%s", loc ? loc : "");
+    memcpy(out->tree, tree, FLOE_HASH_BYTES);
+}
+
+int floe_client_upload_archive(struct floe_client *c, const char *vault, const void *data,
+                               size_t len, const char *description, struct floe_archive_result *out,
+                               struct floe_error *err)
+{
+    int rc = floe_sigv4_vault_name_valid(vault, err);
+    if (!rc)
+        rc = floe_client_check_description(description, err);
+    if (rc)
+        return rc;
+    if (len == 0)
+        return floe_error_set(err, FLOE_E_INVALID_ARG,
+                              "Glacier does not accept empty archives (0 bytes)");
+    if (len > FLOE_UPLOAD_ARCHIVE_MAX)
+        return floe_error_set(err, FLOE_E_RANGE,
+                              "a single-request upload is at most 4 GiB; use multipart");
+    uint8_t tree[FLOE_HASH_BYTES], linear[FLOE_HASH_BYTES], got[FLOE_HASH_BYTES];
+    char tree_hex[FLOE_HASH_HEX];
+    floe_treehash_part(data, len, NULL, tree, linear);
+    floe_treehash_hex(tree, tree_hex);
+    char *path = vault_path(vault, "/archives");
+    struct floe_call *k = floe_call_new(c, "POST", path, NULL);
+    free(path);
+    if (description && *description)
+        floe_call_header(k, "x-amz-archive-description", description);
+    floe_call_header(k, "x-amz-sha256-tree-hash", tree_hex);
+    floe_call_body(k, data, len, linear, true);
+    struct floe_xfer *x = NULL;
+    rc = floe_call_run(k, &x, err);
+    if (!rc)
+        rc = check_returned_tree(x, tree, got, err);
+    if (!rc && !floe_xfer_header(x, "x-amz-archive-id"))
+        rc = floe_error_set(err, FLOE_E_SERVICE, "UploadArchive answer has no x-amz-archive-id");
+    if (!rc)
+        archive_result(x, tree, out);
+    floe_xfer_destroy(x);
+    return rc;
+}
+
+int floe_client_delete_archive(struct floe_client *c, const char *vault, const char *archive_id,
+                               struct floe_error *err)
+{
+    int rc = floe_sigv4_vault_name_valid(vault, err);
+    if (rc)
+        return rc;
+    char *enc = floe_client_encode(archive_id);
+    size_t n = strlen(enc) + 12;
+    char *suffix = floe_xmalloc(n);
+    snprintf(suffix, n, "/archives/%s", enc);
+    char *path = vault_path(vault, suffix);
+    struct floe_xfer *x = NULL;
+    rc = floe_call_run(floe_call_new(c, "DELETE", path, NULL), &x, err);
+    free(enc);
+    free(suffix);
+    free(path);
+    floe_xfer_destroy(x);
+    return rc;
+}
+
+/* ---- multipart bookkeeping ---- */
+
+static char *upload_path(const char *vault, const char *upload_id)
+{
+    char *enc = floe_client_encode(upload_id);
+    size_t n = strlen(enc) + 24;
+    char *suffix = floe_xmalloc(n);
+    snprintf(suffix, n, "/multipart-uploads/%s", enc);
+    char *path = vault_path(vault, suffix);
+    free(enc);
+    free(suffix);
+    return path;
+}
+
+int floe_client_initiate_multipart(struct floe_client *c, const char *vault, uint64_t part_size,
+                                   const char *description, char upload_id[1025],
+                                   struct floe_error *err)
+{
+    int rc = floe_sigv4_vault_name_valid(vault, err);
+    if (!rc)
+        rc = floe_client_check_description(description, err);
+    if (!rc)
+        rc = floe_range_check_part_size(part_size, err);
+    if (rc)
+        return rc;
+    char *path = vault_path(vault, "/multipart-uploads");
+    struct floe_call *k = floe_call_new(c, "POST", path, NULL);
+    free(path);
+    char ps[32];
+    snprintf(ps, sizeof(ps), "%" PRIu64, part_size);
+    floe_call_header(k, "x-amz-part-size", ps);
+    if (description && *description)
+        floe_call_header(k, "x-amz-archive-description", description);
+    struct floe_xfer *x = NULL;
+    rc = floe_call_run(k, &x, err);
+    if (!rc) {
+        const char *id = floe_xfer_header(x, "x-amz-multipart-upload-id");
+        if (!id || !*id || strlen(id) > 1024)
+            rc = floe_error_set(err, FLOE_E_SERVICE,
+                                "InitiateMultipartUpload answer has no usable "
+                                "x-amz-multipart-upload-id (does this endpoint support "
+                                "multipart uploads?)");
+        else
+            snprintf(upload_id, 1025, "%s", id);
+    }
+    floe_xfer_destroy(x);
+    return rc;
+}
+
+int floe_client_complete_multipart(struct floe_client *c, const char *vault, const char *upload_id,
+                                   uint64_t archive_size, const uint8_t tree[FLOE_HASH_BYTES],
+                                   struct floe_archive_result *out, struct floe_error *err)
+{
+    int rc = floe_sigv4_vault_name_valid(vault, err);
+    if (rc)
+        return rc;
+    char *path = upload_path(vault, upload_id);
+    struct floe_call *k = floe_call_new(c, "POST", path, NULL);
+    free(path);
+    char size[32], tree_hex[FLOE_HASH_HEX];
+    uint8_t got[FLOE_HASH_BYTES];
+    snprintf(size, sizeof(size), "%" PRIu64, archive_size);
+    floe_treehash_hex(tree, tree_hex);
+    floe_call_header(k, "x-amz-archive-size", size);
+    floe_call_header(k, "x-amz-sha256-tree-hash", tree_hex);
+    struct floe_xfer *x = NULL;
+    rc = floe_call_run(k, &x, err);
+    if (!rc)
+        rc = check_returned_tree(x, tree, got, err);
+    if (!rc && !floe_xfer_header(x, "x-amz-archive-id"))
+        rc = floe_error_set(err, FLOE_E_SERVICE,
+                            "CompleteMultipartUpload answer has no x-amz-archive-id");
+    if (!rc)
+        archive_result(x, tree, out);
+    floe_xfer_destroy(x);
+    return rc;
+}
+
+int floe_client_abort_multipart(struct floe_client *c, const char *vault, const char *upload_id,
+                                struct floe_error *err)
+{
+    int rc = floe_sigv4_vault_name_valid(vault, err);
+    if (rc)
+        return rc;
+    char *path = upload_path(vault, upload_id);
+    struct floe_xfer *x = NULL;
+    rc = floe_call_run(floe_call_new(c, "DELETE", path, NULL), &x, err);
+    free(path);
+    floe_xfer_destroy(x);
+    return rc;
+}
+
+static void upload_from_json(json_t *o, struct floe_upload_info *u)
+{
+    copy_str(u->upload_id, sizeof(u->upload_id), o, "MultipartUploadId");
+    copy_str(u->archive_description, sizeof(u->archive_description), o, "ArchiveDescription");
+    copy_str(u->creation_date, sizeof(u->creation_date), o, "CreationDate");
+    int64_t ps = get_int(o, "PartSizeInBytes");
+    u->part_size = ps > 0 ? (uint64_t)ps : 0;
+}
+
+/* Runs GET path?query pages until Marker is null, calling page(doc) for each. */
+static int paged_get(struct floe_client *c, const char *path,
+                     int (*page)(json_t *doc, void *ctx, bool *stop, struct floe_error *err),
+                     void *ctx, struct floe_error *err)
+{
+    char *marker = NULL;
+    int rc = FLOE_OK;
+    for (;;) {
+        char query[2200];
+        page_query(query, sizeof(query), 0, marker);
+        struct floe_xfer *x = NULL;
+        rc = floe_call_run(floe_call_new(c, "GET", path, query), &x, err);
+        json_t *doc = rc ? NULL : parse_json(x, err);
+        floe_xfer_destroy(x);
+        if (!rc && !doc)
+            rc = FLOE_E_SERVICE;
+        if (rc)
+            break;
+        bool stop = false;
+        rc = page(doc, ctx, &stop, err);
+        json_t *m = json_object_get(doc, "Marker");
+        free(marker);
+        marker =
+            json_is_string(m) && *json_string_value(m) ? floe_xstrdup(json_string_value(m)) : NULL;
+        json_decref(doc);
+        if (rc || stop || !marker)
+            break;
+    }
+    free(marker);
+    return rc;
+}
+
+struct parts_ctx {
+    floe_part_list_fn *fn;
+    void *user;
+    struct floe_upload_info *info;
+};
+
+static int parts_page(json_t *doc, void *ctx, bool *stop, struct floe_error *err)
+{
+    struct parts_ctx *pc = ctx;
+    if (pc->info) {
+        upload_from_json(doc, pc->info);
+        pc->info = NULL; /* first page only */
+    }
+    json_t *parts = json_object_get(doc, "Parts"), *item;
+    size_t i;
+    json_array_foreach(parts, i, item)
+    {
+        struct floe_part_info p;
+        json_t *r = json_object_get(item, "RangeInBytes");
+        json_t *h = json_object_get(item, "SHA256TreeHash");
+        if (!json_is_string(r) || !json_is_string(h) ||
+            sscanf(json_string_value(r), "%" SCNu64 "-%" SCNu64, &p.first, &p.last) != 2 ||
+            floe_treehash_parse_hex(json_string_value(h), p.tree, NULL) != FLOE_OK)
+            return floe_error_set(err, FLOE_E_SERVICE, "ListParts returned a malformed part");
+        if (pc->fn(&p, pc->user)) {
+            *stop = true;
+            break;
+        }
+    }
+    return FLOE_OK;
+}
+
+int floe_client_list_parts(struct floe_client *c, const char *vault, const char *upload_id,
+                           floe_part_list_fn *fn, void *user, struct floe_upload_info *info,
+                           struct floe_error *err)
+{
+    int rc = floe_sigv4_vault_name_valid(vault, err);
+    if (rc)
+        return rc;
+    char *path = upload_path(vault, upload_id);
+    struct parts_ctx pc = {fn, user, info};
+    rc = paged_get(c, path, parts_page, &pc, err);
+    free(path);
+    return rc;
+}
+
+struct uploads_ctx {
+    floe_upload_list_fn *fn;
+    void *user;
+};
+
+static int uploads_page(json_t *doc, void *ctx, bool *stop, struct floe_error *err)
+{
+    (void)err;
+    struct uploads_ctx *uc = ctx;
+    json_t *list = json_object_get(doc, "UploadsList"), *item;
+    size_t i;
+    json_array_foreach(list, i, item)
+    {
+        struct floe_upload_info u;
+        upload_from_json(item, &u);
+        if (uc->fn(&u, uc->user)) {
+            *stop = true;
+            break;
+        }
+    }
+    return FLOE_OK;
+}
+
+int floe_client_list_multipart_uploads(struct floe_client *c, const char *vault,
+                                       floe_upload_list_fn *fn, void *user, struct floe_error *err)
+{
+    int rc = floe_sigv4_vault_name_valid(vault, err);
+    if (rc)
+        return rc;
+    char *path = vault_path(vault, "/multipart-uploads");
+    struct uploads_ctx uc = {fn, user};
+    rc = paged_get(c, path, uploads_page, &uc, err);
+    free(path);
+    return rc;
+}

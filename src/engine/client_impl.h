@@ -1,0 +1,54 @@
+/*
+ * client_impl.h - the parts of struct floe_client that engine modules (upload, retrieve)
+ * share, and "calls": the signing inputs of one Glacier request, turned into a transfer xfer.
+ */
+#ifndef FLOE_ENGINE_CLIENT_IMPL_H
+#define FLOE_ENGINE_CLIENT_IMPL_H
+
+#include "floe/client.h"
+#include "transfer.h"
+
+struct floe_client {
+    char *endpoint;    /* scheme://host[:port], no trailing slash */
+    char *host_header; /* what curl sends as Host and we sign */
+    char *region;
+    char *access_key_id;
+    char *secret_access_key;
+    char *session_token; /* NULL when none */
+    char *account_id;
+    struct floe_retry_policy retry;
+    struct floe_transfer *transfer; /* owned; thread-safe */
+};
+
+struct floe_call; /* one request's signing inputs; owned by its xfer once made */
+
+/*
+ * floe_call_new() - start describing a request.
+ * path     IN: the part after /{accountId}, already percent-encoded ("/vaults/v1").
+ * query    IN: raw query ("limit=2&marker=x") or NULL; values already encoded.
+ * Returns  a new call (never NULL). Threads: the caller's until floe_call_xfer().
+ */
+struct floe_call *floe_call_new(struct floe_client *c, const char *method, const char *path,
+                                const char *query);
+/* Adds a header that is sent and signed (copied). */
+void floe_call_header(struct floe_call *k, const char *name, const char *value);
+/*
+ * floe_call_body() - the body (borrowed: must outlive the xfer). linear: its SHA-256 if
+ * already known (copied), else NULL to compute it now. content_sha256: also send it as
+ * x-amz-content-sha256 (uploads).
+ */
+void floe_call_body(struct floe_call *k, const void *body, size_t len,
+                    const uint8_t linear[FLOE_HASH_BYTES], bool content_sha256);
+/* Turns the call into an xfer that signs itself before each attempt; the xfer owns k. */
+struct floe_xfer *floe_call_xfer(struct floe_call *k);
+/* Runs the call synchronously; on return *out (always set) holds the answer; destroy it with
+ * floe_xfer_destroy(). Returns the xfer's status, with err filled on failure. */
+int floe_call_run(struct floe_call *k, struct floe_xfer **out, struct floe_error *err);
+
+/* Percent-encodes s for a path segment or query value (RFC 3986 unreserved kept). */
+char *floe_client_encode(const char *s);
+
+/* Checks an archive/job description: at most 1,024 printable ASCII characters. */
+int floe_client_check_description(const char *d, struct floe_error *err);
+
+#endif

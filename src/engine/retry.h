@@ -1,0 +1,38 @@
+/*
+ * retry.h - which failed HTTP attempts are worth repeating, and how long to wait first.
+ *
+ * Retryable (glacier-api.md 2.11, client retry policy): network failures (connection refused
+ * or reset, timeouts, empty replies, partial transfers), HTTP 5xx, 408 RequestTimeout, 429,
+ * and 400 responses whose Glacier code is ThrottlingException or RequestTimeoutException.
+ * Everything else (other 4xx) fails fast with the server's message.
+ * Backoff is exponential with full jitter: uniform in [0, min(cap, base * 2^attempt)).
+ */
+#ifndef FLOE_ENGINE_RETRY_H
+#define FLOE_ENGINE_RETRY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct floe_retry_policy {
+    int max_retries;  /* retries after the first attempt; 0 = never retry */
+    uint32_t base_ms; /* first backoff ceiling (0 = 100 ms) */
+    uint32_t cap_ms;  /* largest backoff ceiling (0 = 20 s) */
+};
+
+/* True when curl's result code is a transient network failure. */
+bool floe_retry_curl_code_retryable(int curl_code);
+
+/* True when an HTTP answer is retryable; glacier_code may be NULL or "". */
+bool floe_retry_http_retryable(long http_status, const char *glacier_code);
+
+/*
+ * floe_retry_backoff_ms() - delay before retry number attempt (1 = first retry), full jitter.
+ * rng      IN/OUT: caller-owned PRNG state (seed with floe_retry_seed()); not shared between
+ *          threads without a lock.
+ */
+uint32_t floe_retry_backoff_ms(const struct floe_retry_policy *p, int attempt, uint64_t *rng);
+
+/* A seed from getrandom(2) (falls back to the clock and pid). */
+uint64_t floe_retry_seed(void);
+
+#endif

@@ -1,0 +1,572 @@
+/*
+ * transfer.c - the transfer stage: one thread owning a curl multi handle (see transfer.h).
+ *
+ * DESIGN
+ * Threads: submitters push xfers onto `locked.incoming` under mu and wake the thread with
+ * curl_multi_wakeup(). Only the transfer thread touches the CURLM, the easy handles and the
+ * `waiting` list (xfers not yet started, or backing off before a retry).
+ * Loop: move incoming to waiting; start waiting xfers whose not_before has passed while fewer
+ * than max_active are running (prepare() signs each attempt); curl_multi_poll() until a socket
+ * is ready, a wakeup, or the next retry is due; curl_multi_perform(); drain
+ * curl_multi_info_read() and classify each finished attempt: success (2xx), retry after a
+ * full-jitter backoff (network failure, 5xx, 408, 429, throttling), or final failure.
+ * Error bodies are Glacier JSON {code, message, type}; the message reaches the user verbatim.
+ * Stop: destroy sets stopping; the thread cancels everything still waiting or running
+ * (done with "cancelled") and exits.
+ */
+#include "transfer.h"
+
+#include "alloc.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct floe_transfer {
+    CURLM *multi; /* transfer thread only (wakeup: any thread) */
+    pthread_t thread;
+    struct floe_transfer_opts opts; /* read-only after new */
+    pthread_mutex_t mu;
+    struct {
+        struct floe_xfer *incoming_head, *incoming_tail;
+        bool stopping;
+    } locked; /* guarded by mu */
+    /* transfer thread only: */
+    struct floe_xfer *waiting;
+    struct floe_xfer **active; /* max_active slots; NULL = free */
+    unsigned max_active;
+    unsigned running;
+    uint64_t rng;
+};
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+struct floe_xfer *floe_xfer_new(const char *method, const char *url)
+{
+    struct floe_xfer *x = floe_xcalloc(1, sizeof(*x));
+    x->method = method;
+    x->url = floe_xstrdup(url);
+    return x;
+}
+
+static void clear_response(struct floe_xfer *x)
+{
+    for (size_t i = 0; i < x->nrh; i++) {
+        free(x->rh[i].name);
+        free(x->rh[i].value);
+    }
+    free(x->rh);
+    x->rh = NULL;
+    x->nrh = 0;
+    free(x->resp);
+    x->resp = NULL;
+    x->resp_len = 0;
+    x->resp_cap = 0;
+    x->overflow = false;
+    x->http_status = 0;
+}
+
+void floe_xfer_destroy(struct floe_xfer *x)
+{
+    if (!x)
+        return;
+    clear_response(x);
+    if (x->easy)
+        curl_easy_cleanup(x->easy);
+    curl_slist_free_all(x->req_headers);
+    if (x->ctx_free)
+        x->ctx_free(x->req_ctx);
+    free(x->url);
+    free(x);
+}
+
+const char *floe_xfer_header(const struct floe_xfer *x, const char *name)
+{
+    for (size_t i = 0; i < x->nrh; i++)
+        if (strcmp(x->rh[i].name, name) == 0)
+            return x->rh[i].value;
+    return NULL;
+}
+
+static size_t on_header(char *buf, size_t size, size_t n, void *userp)
+{
+    struct floe_xfer *x = userp;
+    size_t len = size * n;
+    if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) { /* a new response (e.g. after 100) */
+        for (size_t i = 0; i < x->nrh; i++) {
+            free(x->rh[i].name);
+            free(x->rh[i].value);
+        }
+        x->nrh = 0;
+        return len;
+    }
+    const char *colon = memchr(buf, ':', len);
+    if (!colon)
+        return len;
+    size_t nlen = (size_t)(colon - buf);
+    const char *v = colon + 1, *end = buf + len;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    x->rh = floe_xrealloc(x->rh, (x->nrh + 1) * sizeof(*x->rh));
+    char *name = floe_xmalloc(nlen + 1);
+    for (size_t i = 0; i < nlen; i++)
+        name[i] = (char)tolower((unsigned char)buf[i]);
+    name[nlen] = 0;
+    char *value = floe_xmalloc((size_t)(end - v) + 1);
+    memcpy(value, v, (size_t)(end - v));
+    value[end - v] = 0;
+    x->rh[x->nrh].name = name;
+    x->rh[x->nrh].value = value;
+    x->nrh++;
+    return len;
+}
+
+static size_t on_body(char *buf, size_t size, size_t n, void *userp)
+{
+    struct floe_xfer *x = userp;
+    size_t len = size * n;
+    long code = 0;
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+    bool error_body = code >= 300;
+    if (x->sink && !error_body) {
+        if (x->resp_len + len > x->sink_cap) {
+            x->overflow = true;
+            return 0; /* aborts the attempt: CURLE_WRITE_ERROR */
+        }
+        memcpy(x->sink + x->resp_len, buf, len);
+        x->resp_len += len;
+        return len;
+    }
+    size_t max = x->resp_max ? x->resp_max : ((size_t)4 << 20);
+    if (x->resp_len + len > max) {
+        if (error_body)
+            return len; /* keep the head of an oversized error body */
+        x->overflow = true;
+        return 0;
+    }
+    if (x->resp_len + len + 1 > x->resp_cap) {
+        size_t cap = x->resp_cap ? x->resp_cap : 4096;
+        while (cap < x->resp_len + len + 1)
+            cap *= 2;
+        x->resp = floe_xrealloc(x->resp, cap);
+        x->resp_cap = cap;
+    }
+    memcpy(x->resp + x->resp_len, buf, len);
+    x->resp_len += len;
+    x->resp[x->resp_len] = 0;
+    return len;
+}
+
+/* Fills x->err from an HTTP error answer; returns the status. */
+static int service_error(struct floe_xfer *x)
+{
+    const char *code = "", *message = "";
+    json_t *doc = NULL;
+    if (x->resp && x->resp_len)
+        doc = json_loadb((const char *)x->resp, x->resp_len, 0, NULL);
+    if (doc && json_is_object(doc)) {
+        json_t *c = json_object_get(doc, "code");
+        if (!json_is_string(c))
+            c = json_object_get(doc, "Code");
+        if (!json_is_string(c))
+            c = json_object_get(doc, "__type");
+        json_t *m = json_object_get(doc, "message");
+        if (!json_is_string(m))
+            m = json_object_get(doc, "Message");
+        if (json_is_string(c))
+            code = json_string_value(c);
+        if (json_is_string(m))
+            message = json_string_value(m);
+    }
+    const char *hdr = floe_xfer_header(x, "x-amzn-errortype");
+    if (!*code && hdr)
+        code = hdr;
+    /* botocore strips anything after ':' and before '#' */
+    const char *hash = strchr(code, '#');
+    if (hash)
+        code = hash + 1;
+    char codebuf[64];
+    snprintf(codebuf, sizeof(codebuf), "%.*s", (int)strcspn(code, ":"), code);
+
+    int status = FLOE_E_SERVICE;
+    if (x->http_status == 403 || strcmp(codebuf, "UnrecognizedClientException") == 0 ||
+        strcmp(codebuf, "MissingAuthenticationTokenException") == 0 ||
+        strcmp(codebuf, "InvalidSignatureException") == 0)
+        status = FLOE_E_AUTH;
+    else if (x->http_status == 404 || strcmp(codebuf, "ResourceNotFoundException") == 0)
+        status = FLOE_E_NOT_FOUND;
+    else if (floe_retry_http_retryable(x->http_status, codebuf) && x->http_status < 500)
+        status = FLOE_E_THROTTLED;
+
+    if (*message) {
+        floe_error_set(&x->err, status, "%s: %s (HTTP %ld)", *codebuf ? codebuf : "Error", message,
+                       x->http_status);
+    } else {
+        /* not Glacier JSON (a proxy, moto's HTML): show the start of the body */
+        char snippet[160] = "";
+        if (x->resp) {
+            size_t k = 0;
+            for (size_t i = 0; i < x->resp_len && k + 1 < sizeof(snippet); i++)
+                snippet[k++] = isprint(x->resp[i]) ? (char)x->resp[i] : ' ';
+            snippet[k] = 0;
+        }
+        floe_error_set(&x->err, status, "HTTP %ld%s%s%s%s", x->http_status, *codebuf ? " " : "",
+                       codebuf, *snippet ? ": " : "", snippet);
+    }
+    snprintf(x->err.code, sizeof(x->err.code), "%s", codebuf);
+    x->err.http_status = (int)x->http_status;
+    json_decref(doc);
+    return status;
+}
+
+static void finish(struct floe_transfer *t, struct floe_xfer *x, int status)
+{
+    (void)t;
+    x->status = status;
+    if (status == FLOE_OK)
+        memset(&x->err, 0, sizeof(x->err));
+    x->done(x);
+}
+
+static int start_attempt(struct floe_transfer *t, struct floe_xfer *x)
+{
+    struct curl_slist *hdrs = NULL;
+    memset(&x->err, 0, sizeof(x->err));
+    clear_response(x);
+    if (x->prepare) {
+        int rc = x->prepare(x, &hdrs, &x->err);
+        if (rc) {
+            curl_slist_free_all(hdrs);
+            return rc;
+        }
+    }
+    hdrs = curl_slist_append(hdrs, "Expect:");
+    curl_slist_free_all(x->req_headers);
+    x->req_headers = hdrs;
+    if (!x->easy)
+        x->easy = curl_easy_init();
+    else
+        curl_easy_reset(x->easy);
+    CURL *e = x->easy;
+    if (!e)
+        return floe_error_set(&x->err, FLOE_E_NOMEM, "curl_easy_init failed");
+    x->curl_err[0] = 0;
+    curl_easy_setopt(e, CURLOPT_URL, x->url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->curl_err);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 512L * 1024);
+    curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 2L * 1024 * 1024);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                     t->opts.connect_timeout_ms ? t->opts.connect_timeout_ms : 10000L);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME,
+                     t->opts.stall_timeout_s ? t->opts.stall_timeout_s : 60L);
+    curl_easy_setopt(e, CURLOPT_VERBOSE, t->opts.verbose ? 1L : 0L);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "floe/0.1");
+    if (strcmp(x->method, "GET") == 0) {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    } else {
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, x->method);
+        if (x->body || strcmp(x->method, "PUT") == 0 || strcmp(x->method, "POST") == 0) {
+            curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->body ? (const char *)x->body : "");
+            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->body_len);
+        }
+    }
+    x->attempts++;
+    CURLMcode mc = curl_multi_add_handle(t->multi, e);
+    if (mc != CURLM_OK)
+        return floe_error_set(&x->err, FLOE_E_NETWORK, "curl_multi_add_handle: %s",
+                              curl_multi_strerror(mc));
+    for (unsigned i = 0; i < t->max_active; i++) {
+        if (!t->active[i]) {
+            t->active[i] = x;
+            break;
+        }
+    }
+    t->running++;
+    return FLOE_OK;
+}
+
+/* Decide what a finished attempt means: FLOE_OK, a final status, or -1 = retry. */
+static int classify(struct floe_xfer *x, CURLcode cc)
+{
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->http_status);
+    if (cc != CURLE_OK) {
+        if (x->overflow)
+            return floe_error_set(&x->err, FLOE_E_SERVICE,
+                                  "response body from %s is larger than expected (%zu bytes)",
+                                  x->url, x->sink ? x->sink_cap : x->resp_max);
+        int status = cc == CURLE_OPERATION_TIMEDOUT ? FLOE_E_TIMEOUT : FLOE_E_NETWORK;
+        floe_error_set(&x->err, status, "%s %s: %s", x->method, x->url,
+                       x->curl_err[0] ? x->curl_err : curl_easy_strerror(cc));
+        return floe_retry_curl_code_retryable(cc) ? -1 : status;
+    }
+    if (x->http_status >= 200 && x->http_status < 300)
+        return FLOE_OK;
+    int status = service_error(x);
+    return floe_retry_http_retryable(x->http_status, x->err.code) ? -1 : status;
+}
+
+static void deactivate(struct floe_transfer *t, struct floe_xfer *x)
+{
+    curl_multi_remove_handle(t->multi, x->easy);
+    for (unsigned i = 0; i < t->max_active; i++)
+        if (t->active[i] == x)
+            t->active[i] = NULL;
+    t->running--;
+}
+
+static void append_waiting(struct floe_transfer *t, struct floe_xfer *list)
+{
+    struct floe_xfer **tail = &t->waiting;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = list;
+}
+
+static void on_attempt_done(struct floe_transfer *t, struct floe_xfer *x, CURLcode cc)
+{
+    deactivate(t, x);
+    int rc = classify(x, cc);
+    if (rc != -1) {
+        finish(t, x, rc);
+        return;
+    }
+    if (x->attempts > x->retry.max_retries) {
+        int status = x->err.status ? x->err.status : FLOE_E_NETWORK;
+        size_t n = strlen(x->err.message);
+        snprintf(x->err.message + n, sizeof(x->err.message) - n, " (gave up after %d attempts)",
+                 x->attempts);
+        finish(t, x, status);
+        return;
+    }
+    uint32_t delay = floe_retry_backoff_ms(&x->retry, x->attempts, &t->rng);
+    if (x->on_retry)
+        x->on_retry(x, &x->err, delay);
+    x->not_before_ms = now_ms() + delay;
+    x->next = NULL;
+    append_waiting(t, x);
+}
+
+static void start_ready(struct floe_transfer *t, uint64_t *next_due)
+{
+    unsigned max = t->max_active;
+    uint64_t now = now_ms();
+    struct floe_xfer **pp = &t->waiting; /* submission order */
+    while (*pp && t->running < max) {
+        struct floe_xfer *x = *pp;
+        if (x->not_before_ms > now) {
+            if (!*next_due || x->not_before_ms < *next_due)
+                *next_due = x->not_before_ms;
+            pp = &x->next;
+            continue;
+        }
+        *pp = x->next;
+        x->next = NULL;
+        int rc = start_attempt(t, x);
+        if (rc)
+            finish(t, x, rc);
+    }
+    for (struct floe_xfer *x = *pp; x; x = x->next)
+        if (x->not_before_ms > now && (!*next_due || x->not_before_ms < *next_due))
+            *next_due = x->not_before_ms;
+}
+
+static void take_incoming(struct floe_transfer *t, bool *stopping)
+{
+    pthread_mutex_lock(&t->mu);
+    struct floe_xfer *in = t->locked.incoming_head;
+    t->locked.incoming_head = t->locked.incoming_tail = NULL;
+    *stopping = t->locked.stopping;
+    pthread_mutex_unlock(&t->mu);
+    append_waiting(t, in);
+}
+
+static void cancel_all(struct floe_transfer *t)
+{
+    for (unsigned i = 0; i < t->max_active; i++) {
+        struct floe_xfer *x = t->active[i];
+        if (!x)
+            continue;
+        deactivate(t, x);
+        floe_error_set(&x->err, FLOE_E_NETWORK, "%s %s: cancelled", x->method, x->url);
+        finish(t, x, FLOE_E_NETWORK);
+    }
+    while (t->waiting) {
+        struct floe_xfer *x = t->waiting;
+        t->waiting = x->next;
+        floe_error_set(&x->err, FLOE_E_NETWORK, "%s %s: cancelled", x->method, x->url);
+        finish(t, x, FLOE_E_NETWORK);
+    }
+}
+
+static void *transfer_main(void *arg)
+{
+    struct floe_transfer *t = arg;
+    for (;;) {
+        bool stopping;
+        take_incoming(t, &stopping);
+        if (stopping) {
+            cancel_all(t);
+            take_incoming(t, &stopping);
+            if (!t->waiting)
+                break;
+            continue;
+        }
+        uint64_t next_due = 0;
+        start_ready(t, &next_due);
+        int timeout = 1000;
+        if (next_due) {
+            uint64_t now = now_ms();
+            timeout = next_due <= now ? 0 : (int)(next_due - now < 1000 ? next_due - now : 1000);
+        }
+        curl_multi_poll(t->multi, NULL, 0, timeout, NULL);
+        int still = 0;
+        curl_multi_perform(t->multi, &still);
+        CURLMsg *msg;
+        int left;
+        while ((msg = curl_multi_info_read(t->multi, &left)) != NULL) {
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            struct floe_xfer *x = NULL;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+            on_attempt_done(t, x, msg->data.result);
+        }
+    }
+    return NULL;
+}
+
+static pthread_once_t s_global_once = PTHREAD_ONCE_INIT;
+static CURLcode s_global_rc;
+
+static void global_init(void)
+{
+    s_global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+int floe_transfer_global_init(struct floe_error *err)
+{
+    pthread_once(&s_global_once, global_init);
+    if (s_global_rc != CURLE_OK)
+        return floe_error_set(err, FLOE_E_NETWORK, "curl_global_init: %s",
+                              curl_easy_strerror(s_global_rc));
+    return FLOE_OK;
+}
+
+int floe_transfer_new(const struct floe_transfer_opts *opts, struct floe_transfer **out,
+                      struct floe_error *err)
+{
+    int rc = floe_transfer_global_init(err);
+    if (rc)
+        return rc;
+    struct floe_transfer *t = floe_xcalloc(1, sizeof(*t));
+    if (opts)
+        t->opts = *opts;
+    t->rng = floe_retry_seed();
+    t->max_active = t->opts.max_active ? t->opts.max_active : 8;
+    t->active = floe_xcalloc(t->max_active, sizeof(*t->active));
+    pthread_mutex_init(&t->mu, NULL);
+    t->multi = curl_multi_init();
+    if (!t->multi) {
+        pthread_mutex_destroy(&t->mu);
+        free(t->active);
+        free(t);
+        return floe_error_set(err, FLOE_E_NETWORK, "curl_multi_init failed");
+    }
+    curl_multi_setopt(t->multi, CURLMOPT_MAXCONNECTS, (long)t->max_active + 4);
+    int prc = pthread_create(&t->thread, NULL, transfer_main, t);
+    if (prc) {
+        curl_multi_cleanup(t->multi);
+        pthread_mutex_destroy(&t->mu);
+        free(t->active);
+        free(t);
+        return floe_error_set_errno(err, FLOE_E_NOMEM, prc, NULL,
+                                    "cannot start the transfer thread");
+    }
+    *out = t;
+    return FLOE_OK;
+}
+
+void floe_transfer_submit(struct floe_transfer *t, struct floe_xfer *x)
+{
+    x->next = NULL;
+    x->not_before_ms = 0;
+    x->attempts = 0;
+    pthread_mutex_lock(&t->mu);
+    if (t->locked.incoming_tail)
+        t->locked.incoming_tail->next = x;
+    else
+        t->locked.incoming_head = x;
+    t->locked.incoming_tail = x;
+    pthread_mutex_unlock(&t->mu);
+    curl_multi_wakeup(t->multi);
+}
+
+struct sync_wait {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+};
+
+static void sync_done(struct floe_xfer *x)
+{
+    struct sync_wait *w = x->user;
+    pthread_mutex_lock(&w->mu);
+    w->done = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+int floe_transfer_run(struct floe_transfer *t, struct floe_xfer *x)
+{
+    struct sync_wait w;
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    w.done = false;
+    x->done = sync_done;
+    x->user = &w;
+    floe_transfer_submit(t, x);
+    pthread_mutex_lock(&w.mu);
+    while (!w.done)
+        pthread_cond_wait(&w.cv, &w.mu);
+    pthread_mutex_unlock(&w.mu);
+    pthread_cond_destroy(&w.cv);
+    pthread_mutex_destroy(&w.mu);
+    x->done = NULL;
+    x->user = NULL;
+    return x->status;
+}
+
+void floe_transfer_destroy(struct floe_transfer *t)
+{
+    if (!t)
+        return;
+    pthread_mutex_lock(&t->mu);
+    t->locked.stopping = true;
+    pthread_mutex_unlock(&t->mu);
+    curl_multi_wakeup(t->multi);
+    pthread_join(t->thread, NULL);
+    curl_multi_cleanup(t->multi);
+    pthread_mutex_destroy(&t->mu);
+    free(t->active);
+    free(t);
+}

@@ -1,0 +1,123 @@
+/*
+ * transfer.h - the transfer stage: one thread running a libcurl multi handle, many HTTP
+ * requests in flight over kept-alive connections, retries with backoff.
+ *
+ * A struct floe_xfer is one logical request (possibly attempted several times). The submitter
+ * fills the request part, then hands the xfer over with floe_transfer_submit(): from then on
+ * the transfer thread owns it and the submitter must not touch it until its done callback
+ * runs (on the transfer thread, exactly once). Before every attempt the transfer thread calls
+ * prepare() so the request is signed afresh (SigV4 dates must be current on a retry).
+ */
+#ifndef FLOE_ENGINE_TRANSFER_H
+#define FLOE_ENGINE_TRANSFER_H
+
+#include "floe/error.h"
+#include "retry.h"
+
+#include <curl/curl.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct floe_xfer;
+struct floe_transfer;
+
+/* Builds this attempt's request headers (signed). Runs on the transfer thread. Return FLOE_OK
+ * or a status (the xfer then fails without being sent). *headers is freed by the transfer. */
+typedef int floe_xfer_prepare_fn(struct floe_xfer *x, struct curl_slist **headers,
+                                 struct floe_error *err);
+/* Called once when the xfer is finished (success, failure after retries, or cancel), on the
+ * transfer thread. Ownership of x returns to whoever the callback hands it to. */
+typedef void floe_xfer_done_fn(struct floe_xfer *x);
+/* Optional: called on the transfer thread before each retry, with the failure that caused
+ * it, so callers can log or count retries. */
+typedef void floe_xfer_retry_fn(struct floe_xfer *x, const struct floe_error *why,
+                                uint32_t delay_ms);
+
+struct floe_http_header {
+    char *name;  /* lower-case */
+    char *value; /* trimmed */
+};
+
+struct floe_xfer {
+    /* ---- request: set by the submitter before submit ---- */
+    const char *method;  /* "GET", "PUT", "POST", "DELETE"; static string */
+    char *url;           /* owned: freed by floe_xfer_destroy() */
+    const uint8_t *body; /* borrowed; must stay valid until done; NULL = no body */
+    size_t body_len;
+    uint8_t *sink; /* optional fixed buffer for the response body (borrowed) */
+    size_t sink_cap;
+    size_t resp_max; /* cap on an in-memory response body (0 = 4 MiB) */
+    struct floe_retry_policy retry;
+    floe_xfer_prepare_fn *prepare;
+    floe_xfer_done_fn *done;
+    floe_xfer_retry_fn *on_retry;
+    void *user;    /* the done callback's context */
+    void *req_ctx; /* prepare()'s context (e.g. the signing inputs); owned when ctx_free set */
+    void (*ctx_free)(void *req_ctx);
+
+    /* ---- result: valid inside done() ---- */
+    int status;            /* FLOE_OK or the failure's status */
+    struct floe_error err; /* detail when status != FLOE_OK */
+    long http_status;      /* last attempt's HTTP status, 0 if none */
+    int attempts;
+    uint8_t *resp;               /* response body when no sink (owned; NUL-terminated) */
+    size_t resp_len;             /* bytes received (into sink or resp) */
+    struct floe_http_header *rh; /* response headers of the last attempt (owned) */
+    size_t nrh;
+
+    /* ---- private to the transfer thread ---- */
+    CURL *easy;
+    struct curl_slist *req_headers;
+    uint64_t not_before_ms;
+    size_t resp_cap;
+    bool overflow;
+    char curl_err[CURL_ERROR_SIZE];
+    struct floe_xfer *next;
+};
+
+/* floe_xfer_new() - a zeroed xfer owning a copy of url. Never NULL. */
+struct floe_xfer *floe_xfer_new(const char *method, const char *url);
+/* floe_xfer_destroy() - free the xfer and everything it owns; NULL is fine. Not while it is
+ * submitted (only after done ran). */
+void floe_xfer_destroy(struct floe_xfer *x);
+/* Response header value by lower-case name, or NULL. Borrowed from x. */
+const char *floe_xfer_header(const struct floe_xfer *x, const char *name);
+
+struct floe_transfer_opts {
+    unsigned max_active;     /* requests in flight at once (0 = 8) */
+    long connect_timeout_ms; /* 0 = 10 s */
+    long stall_timeout_s;    /* fail an attempt that moves < 1 B/s for this long (0 = 60) */
+    bool verbose;            /* curl's own trace on stderr */
+};
+
+/*
+ * floe_transfer_new() - start the transfer thread.
+ * out      OUT: set only on FLOE_OK; destroy with floe_transfer_destroy().
+ * Returns  FLOE_OK, FLOE_E_NETWORK (curl could not initialise), FLOE_E_NOMEM (no thread).
+ * Threads  the transfer may be shared by any number of submitting threads.
+ */
+int floe_transfer_new(const struct floe_transfer_opts *opts, struct floe_transfer **out,
+                      struct floe_error *err);
+
+/* floe_transfer_submit() - hand x to the transfer thread (see ownership above). Any thread,
+ * including the transfer thread itself (from a done callback). */
+void floe_transfer_submit(struct floe_transfer *t, struct floe_xfer *x);
+
+/*
+ * floe_transfer_run() - submit x and wait for it: x->done must be NULL (the call installs its
+ * own); returns x->status. Must not be called on the transfer thread.
+ */
+int floe_transfer_run(struct floe_transfer *t, struct floe_xfer *x);
+
+/*
+ * floe_transfer_destroy() - stop the thread. xfers still queued or in flight finish with
+ * FLOE_E_NETWORK "cancelled" (their done callbacks run on the transfer thread before it
+ * exits). NULL is fine. Must not be called on the transfer thread.
+ */
+void floe_transfer_destroy(struct floe_transfer *t);
+
+/* floe_transfer_global_init() - curl_global_init once per process (thread-safe). */
+int floe_transfer_global_init(struct floe_error *err);
+
+#endif
