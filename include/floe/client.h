@@ -89,6 +89,8 @@ struct floe_archive_result {
     char archive_id[1025];
     char location[1400];
     uint8_t tree[FLOE_HASH_BYTES]; /* the tree hash the service computed (checked) */
+    bool linear_checksum;          /* the service answered with the body's linear SHA-256 instead of
+                                      its tree hash (moto does so above 1 MiB); it matched the data */
 };
 
 /*

@@ -24,6 +24,7 @@ enum floe_status {
     FLOE_E_INVALID_ARG = 100,
     FLOE_E_RANGE = 101,       /* a byte range or size breaks a Glacier rule */
     FLOE_E_UNSUPPORTED = 102, /* valid, but not implemented here */
+    FLOE_E_CANCELLED = 103,   /* stopped on request (Ctrl-C); resumable where it says so */
     /* local resources */
     FLOE_E_NOMEM = 200,
     FLOE_E_IO = 201, /* a local file could not be read or written (errno saved) */

@@ -21,5 +21,6 @@ typedef int floe_cli_cmd_fn(const struct floe_cli *cli, int argc, char **argv);
 
 int floe_cmd_hash(const struct floe_cli *cli, int argc, char **argv);
 int floe_cmd_vault(const struct floe_cli *cli, int argc, char **argv);
+int floe_cmd_upload(const struct floe_cli *cli, int argc, char **argv);
 
 #endif

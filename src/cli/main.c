@@ -20,6 +20,7 @@ struct command {
 static const struct command s_commands[] = {
     {"hash", floe_cmd_hash, "print tree hash, SHA-256 and size of files"},
     {"vault", floe_cmd_vault, "create, describe, list or delete vaults"},
+    {"upload", floe_cmd_upload, "upload files as archives (multipart, parallel, resumable)"},
 };
 
 static void usage(FILE *f, const char *prog)

@@ -14,6 +14,7 @@ const char *floe_strerror(int status)
     case FLOE_E_INVALID_ARG: return "invalid argument";
     case FLOE_E_RANGE: return "byte range or size breaks a Glacier rule";
     case FLOE_E_UNSUPPORTED: return "not supported";
+    case FLOE_E_CANCELLED: return "cancelled";
     case FLOE_E_NOMEM: return "out of memory";
     case FLOE_E_IO: return "local I/O error";
     case FLOE_E_NOT_FOUND: return "not found";

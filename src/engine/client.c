@@ -308,8 +308,10 @@ int floe_client_new(const struct floe_client_config *cfg, struct floe_client **o
         url = defbuf;
     }
     struct floe_client *c = floe_xcalloc(1, sizeof(*c));
+    pthread_mutex_init(&c->mu, NULL);
     int rc = parse_endpoint(url, &c->endpoint, &c->host_header, err);
     if (rc) {
+        pthread_mutex_destroy(&c->mu);
         free(c);
         return rc;
     }
@@ -341,6 +343,9 @@ void floe_client_destroy(struct floe_client *c)
     if (!c)
         return;
     floe_transfer_destroy(c->transfer);
+    floe_reader_destroy(c->locked.reader);
+    floe_hashpool_destroy(c->locked.hashpool);
+    pthread_mutex_destroy(&c->mu);
     free(c->endpoint);
     free(c->host_header);
     free(c->region);
@@ -357,6 +362,30 @@ void floe_client_destroy(struct floe_client *c)
 const char *floe_client_endpoint(const struct floe_client *c)
 {
     return c->endpoint;
+}
+
+int floe_client_hashpool(struct floe_client *c, struct floe_hashpool **out, struct floe_error *err)
+{
+    int rc = FLOE_OK;
+    pthread_mutex_lock(&c->mu);
+    if (!c->locked.hashpool)
+        rc = floe_hashpool_new(0, 0, &c->locked.hashpool, err);
+    if (rc == FLOE_OK)
+        *out = c->locked.hashpool;
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+int floe_client_reader(struct floe_client *c, struct floe_reader **out, struct floe_error *err)
+{
+    int rc = FLOE_OK;
+    pthread_mutex_lock(&c->mu);
+    if (!c->locked.reader)
+        rc = floe_reader_new(NULL, &c->locked.reader, err);
+    if (rc == FLOE_OK)
+        *out = c->locked.reader;
+    pthread_mutex_unlock(&c->mu);
+    return rc;
 }
 
 /* ---- JSON helpers ---- */
@@ -515,19 +544,28 @@ int floe_client_list_vaults(struct floe_client *c, unsigned page_limit, floe_vau
 
 /* ---- archives ---- */
 
+/* Compares the service's x-amz-sha256-tree-hash with ours. linear (optional): the body's
+ * linear SHA-256; a service that echoes that instead (moto) is accepted, *was_linear set. */
 static int check_returned_tree(const struct floe_xfer *x, const uint8_t want[FLOE_HASH_BYTES],
-                               uint8_t got[FLOE_HASH_BYTES], struct floe_error *err)
+                               const uint8_t *linear, bool *was_linear, struct floe_error *err)
 {
     const char *h = floe_xfer_header(x, "x-amz-sha256-tree-hash");
+    uint8_t got[FLOE_HASH_BYTES];
     if (!h) /* the guide's Complete syntax omits it; never trust it is there */
         return FLOE_OK;
     char want_hex[FLOE_HASH_HEX];
     floe_treehash_hex(want, want_hex);
-    if (floe_treehash_parse_hex(h, got, NULL) != FLOE_OK || memcmp(got, want, FLOE_HASH_BYTES))
-        return floe_error_set(err, FLOE_E_CHECKSUM,
-                              "the service reports tree hash %s but the data hashes to %s", h,
-                              want_hex);
-    return FLOE_OK;
+    if (floe_treehash_parse_hex(h, got, NULL) == FLOE_OK) {
+        if (memcmp(got, want, FLOE_HASH_BYTES) == 0)
+            return FLOE_OK;
+        if (linear && memcmp(got, linear, FLOE_HASH_BYTES) == 0) {
+            *was_linear = true;
+            return FLOE_OK;
+        }
+    }
+    return floe_error_set(err, FLOE_E_CHECKSUM,
+                          "the service reports tree hash %s but the data hashes to %s", h,
+                          want_hex);
 }
 
 static void archive_result(const struct floe_xfer *x, const uint8_t tree[FLOE_HASH_BYTES],
@@ -555,7 +593,8 @@ int floe_client_upload_archive(struct floe_client *c, const char *vault, const v
     if (len > FLOE_UPLOAD_ARCHIVE_MAX)
         return floe_error_set(err, FLOE_E_RANGE,
                               "a single-request upload is at most 4 GiB; use multipart");
-    uint8_t tree[FLOE_HASH_BYTES], linear[FLOE_HASH_BYTES], got[FLOE_HASH_BYTES];
+    uint8_t tree[FLOE_HASH_BYTES], linear[FLOE_HASH_BYTES];
+    bool was_linear = false;
     char tree_hex[FLOE_HASH_HEX];
     floe_treehash_part(data, len, NULL, tree, linear);
     floe_treehash_hex(tree, tree_hex);
@@ -569,11 +608,13 @@ int floe_client_upload_archive(struct floe_client *c, const char *vault, const v
     struct floe_xfer *x = NULL;
     rc = floe_call_run(k, &x, err);
     if (!rc)
-        rc = check_returned_tree(x, tree, got, err);
+        rc = check_returned_tree(x, tree, linear, &was_linear, err);
     if (!rc && !floe_xfer_header(x, "x-amz-archive-id"))
         rc = floe_error_set(err, FLOE_E_SERVICE, "UploadArchive answer has no x-amz-archive-id");
-    if (!rc)
+    if (!rc) {
         archive_result(x, tree, out);
+        out->linear_checksum = was_linear;
+    }
     floe_xfer_destroy(x);
     return rc;
 }
@@ -658,7 +699,7 @@ int floe_client_complete_multipart(struct floe_client *c, const char *vault, con
     struct floe_call *k = floe_call_new(c, "POST", path, NULL);
     free(path);
     char size[32], tree_hex[FLOE_HASH_HEX];
-    uint8_t got[FLOE_HASH_BYTES];
+    bool was_linear = false;
     snprintf(size, sizeof(size), "%" PRIu64, archive_size);
     floe_treehash_hex(tree, tree_hex);
     floe_call_header(k, "x-amz-archive-size", size);
@@ -666,12 +707,14 @@ int floe_client_complete_multipart(struct floe_client *c, const char *vault, con
     struct floe_xfer *x = NULL;
     rc = floe_call_run(k, &x, err);
     if (!rc)
-        rc = check_returned_tree(x, tree, got, err);
+        rc = check_returned_tree(x, tree, NULL, &was_linear, err);
     if (!rc && !floe_xfer_header(x, "x-amz-archive-id"))
         rc = floe_error_set(err, FLOE_E_SERVICE,
                             "CompleteMultipartUpload answer has no x-amz-archive-id");
-    if (!rc)
+    if (!rc) {
         archive_result(x, tree, out);
+        out->linear_checksum = false;
+    }
     floe_xfer_destroy(x);
     return rc;
 }

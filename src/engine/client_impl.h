@@ -6,7 +6,11 @@
 #define FLOE_ENGINE_CLIENT_IMPL_H
 
 #include "floe/client.h"
+#include "floe/hashpool.h"
+#include "reader.h"
 #include "transfer.h"
+
+#include <pthread.h>
 
 struct floe_client {
     char *endpoint;    /* scheme://host[:port], no trailing slash */
@@ -18,7 +22,16 @@ struct floe_client {
     char *account_id;
     struct floe_retry_policy retry;
     struct floe_transfer *transfer; /* owned; thread-safe */
+    pthread_mutex_t mu;
+    struct {
+        struct floe_hashpool *hashpool; /* created on first use, shared by bulk operations */
+        struct floe_reader *reader;
+    } locked; /* guarded by mu (the pointers; the objects are thread-safe themselves) */
 };
+
+/* The client's shared hash pool / reader, created on first use. FLOE_OK or a start failure. */
+int floe_client_hashpool(struct floe_client *c, struct floe_hashpool **out, struct floe_error *err);
+int floe_client_reader(struct floe_client *c, struct floe_reader **out, struct floe_error *err);
 
 struct floe_call; /* one request's signing inputs; owned by its xfer once made */
 

@@ -12,10 +12,11 @@ static void test_error_every_status_has_a_name(void **state)
 {
     (void)state;
     static const int all[] = {
-        FLOE_OK,         FLOE_E_INVALID_ARG, FLOE_E_RANGE,          FLOE_E_UNSUPPORTED,
-        FLOE_E_NOMEM,    FLOE_E_IO,          FLOE_E_NOT_FOUND,      FLOE_E_NETWORK,
-        FLOE_E_TIMEOUT,  FLOE_E_SERVICE,     FLOE_E_AUTH,           FLOE_E_THROTTLED,
-        FLOE_E_CHECKSUM, FLOE_E_CORRUPT,     FLOE_E_SOURCE_CHANGED, FLOE_E_CHECKPOINT};
+        FLOE_OK,          FLOE_E_INVALID_ARG, FLOE_E_RANGE,   FLOE_E_UNSUPPORTED,
+        FLOE_E_CANCELLED, FLOE_E_NOMEM,       FLOE_E_IO,      FLOE_E_NOT_FOUND,
+        FLOE_E_NETWORK,   FLOE_E_TIMEOUT,     FLOE_E_SERVICE, FLOE_E_AUTH,
+        FLOE_E_THROTTLED, FLOE_E_CHECKSUM,    FLOE_E_CORRUPT, FLOE_E_SOURCE_CHANGED,
+        FLOE_E_CHECKPOINT};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         const char *s = floe_strerror(all[i]);
         assert_non_null(s);

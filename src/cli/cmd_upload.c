@@ -1,0 +1,293 @@
+/*
+ * cmd_upload.c - `floe upload VAULT FILE... [options]` and `floe upload --resume CHECKPOINT`.
+ *
+ * Each file is one archive. Several files upload at once (one orchestrating thread each,
+ * sharing the client's transfer thread, hash pool and reader; the memory limit is divided
+ * between them). Results print as files finish: text, or one JSON object per line with
+ * --json. Ctrl-C stops cleanly, keeping checkpoints; a second Ctrl-C kills at once.
+ */
+#include "cli.h"
+#include "common.h"
+#include "progress.h"
+
+#include "floe/checkpoint.h"
+#include "floe/range.h"
+#include "floe/upload.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define UPLOAD_USAGE                                                                               \
+    "floe upload VAULT FILE... [--description TEXT] [--part-size SIZE] [--concurrency N]\n"        \
+    "            [--memory-limit SIZE] [--checkpoint PATH] [--keep-checkpoint]\n"                  \
+    "            [--no-checkpoint] [--max-retries N]\n"                                            \
+    "       floe upload --resume CHECKPOINT\n"                                                     \
+    "FILE '-' reads standard input."
+
+static atomic_bool s_cancel;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    atomic_store(&s_cancel, true);
+    signal(SIGINT, SIG_DFL); /* a second Ctrl-C ends the process */
+    signal(SIGTERM, SIG_DFL);
+}
+
+struct job {
+    struct floe_client *client;
+    struct floe_upload_options opts;
+    struct floe_upload_result res;
+    struct floe_error err;
+    int rc;
+    unsigned slot;
+    struct floe_progress_line *pl;
+    pthread_t thread;
+};
+
+static void on_progress(const struct floe_upload_progress *p, void *user)
+{
+    struct job *j = user;
+    floe_progress_update(j->pl, j->slot, p->bytes_done, p->bytes_total);
+}
+
+static void *run_job(void *arg)
+{
+    struct job *j = arg;
+    j->rc = floe_upload_file(j->client, &j->opts, &j->res, &j->err);
+    return NULL;
+}
+
+static pthread_mutex_t s_out_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void print_result(const struct floe_cli *cli, struct job *j)
+{
+    pthread_mutex_lock(&s_out_mu);
+    floe_progress_clear(j->pl);
+    const char *file = j->opts.path;
+    if (j->rc) {
+        fprintf(stderr, "floe upload: %s: %s\n", file, j->err.message);
+        if (cli->json) {
+            json_t *o = json_pack("{s:s, s:s}", "file", file, "error", j->err.message);
+            json_dumpf(o, stdout, JSON_COMPACT);
+            fputc('\n', stdout);
+            json_decref(o);
+        }
+    } else {
+        char tree[FLOE_HASH_HEX];
+        floe_treehash_hex(j->res.tree, tree);
+        double secs = j->res.seconds > 0 ? j->res.seconds : 1e-9;
+        double mbps = (double)j->res.size / secs / 1e6;
+        if (cli->json) {
+            json_t *o =
+                json_pack("{s:s, s:s, s:s, s:I, s:f, s:f}", "file", file, "archive_id",
+                          j->res.archive_id, "tree_hash", tree, "size", (json_int_t)j->res.size,
+                          "seconds", j->res.seconds, "mb_per_s", mbps);
+            if (j->res.parts_resumed)
+                json_object_set_new(o, "parts_resumed", json_integer(j->res.parts_resumed));
+            json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+            fputc('\n', stdout);
+            json_decref(o);
+        } else {
+            printf("%s  %s  %llu bytes  %.2f s  %.1f MB/s  %s\n", j->res.archive_id, tree,
+                   (unsigned long long)j->res.size, j->res.seconds, mbps, file);
+            if (j->res.parts_resumed && !cli->quiet)
+                fprintf(stderr, "floe upload: %s: resumed, %u parts were already uploaded\n", file,
+                        j->res.parts_resumed);
+            if (j->res.linear_checksum && !cli->quiet)
+                fprintf(stderr,
+                        "floe upload: %s: note: the endpoint returned the linear SHA-256 "
+                        "instead of the tree hash; it matched the data\n",
+                        file);
+        }
+    }
+    fflush(stdout);
+    pthread_mutex_unlock(&s_out_mu);
+}
+
+static int parse_size_opt(const char *name, const char *v, uint64_t *out)
+{
+    struct floe_error err = {0};
+    if (floe_range_parse_size(v, out, &err) != FLOE_OK)
+        return floe_cli_usage_error("upload", UPLOAD_USAGE, "%s: %s", name, err.message);
+    return 0;
+}
+
+static int parse_uint_opt(const char *name, const char *v, unsigned max, unsigned *out)
+{
+    char *end = NULL;
+    unsigned long n = strtoul(v, &end, 10);
+    if (!*v || *end || v[0] == '-' || n > max)
+        return floe_cli_usage_error("upload", UPLOAD_USAGE,
+                                    "%s must be a whole number from 0 to %u, not \"%s\"", name, max,
+                                    v);
+    *out = (unsigned)n;
+    return 0;
+}
+
+int floe_cmd_upload(const struct floe_cli *cli, int argc, char **argv)
+{
+    struct floe_upload_options base = {0};
+    const char *resume = NULL;
+    const char *vault = NULL;
+    const char **files = calloc((size_t)argc, sizeof(char *));
+    int nfiles = 0, rc = 0;
+    unsigned conc = 0, retries = 0;
+    bool retries_set = false;
+    struct floe_ckpt_state *st = NULL;
+    for (int i = 1; i < argc && rc == 0; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        bool takes = true;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            printf("usage: %s\n", UPLOAD_USAGE);
+            free(files);
+            return 0;
+        } else if (strcmp(a, "--keep-checkpoint") == 0) {
+            base.keep_checkpoint = true;
+            takes = false;
+        } else if (strcmp(a, "--no-checkpoint") == 0) {
+            base.no_checkpoint = true;
+            takes = false;
+        } else if (a[0] == '-' && a[1] == '-') {
+            if (!v) {
+                rc = floe_cli_usage_error("upload", UPLOAD_USAGE, "%s needs a value", a);
+                break;
+            }
+            if (strcmp(a, "--description") == 0)
+                base.description = v;
+            else if (strcmp(a, "--part-size") == 0) {
+                rc = parse_size_opt(a, v, &base.part_size);
+                struct floe_error e = {0};
+                if (!rc && floe_range_check_part_size(base.part_size, &e) != FLOE_OK)
+                    rc = floe_cli_usage_error("upload", UPLOAD_USAGE, "--part-size: %s", e.message);
+            } else if (strcmp(a, "--memory-limit") == 0)
+                rc = parse_size_opt(a, v, &base.memory_limit);
+            else if (strcmp(a, "--concurrency") == 0)
+                rc = parse_uint_opt(a, v, 256, &conc);
+            else if (strcmp(a, "--max-retries") == 0) {
+                rc = parse_uint_opt(a, v, 100, &retries);
+                retries_set = true;
+            } else if (strcmp(a, "--checkpoint") == 0)
+                base.checkpoint_path = v;
+            else if (strcmp(a, "--resume") == 0)
+                resume = v;
+            else
+                rc = floe_cli_usage_error("upload", UPLOAD_USAGE, "unknown option '%s'", a);
+        } else if (a[0] == '-' && a[1] != 0) {
+            rc = floe_cli_usage_error("upload", UPLOAD_USAGE, "unknown option '%s'", a);
+        } else {
+            takes = false;
+            if (!vault && !resume)
+                vault = a;
+            else
+                files[nfiles++] = a;
+        }
+        if (takes)
+            i++;
+    }
+    if (rc) {
+        free(files);
+        return rc;
+    }
+    if (resume) {
+        if (vault || nfiles) {
+            free(files);
+            return floe_cli_usage_error("upload", UPLOAD_USAGE,
+                                        "--resume takes the checkpoint only (the vault and file "
+                                        "come from it)");
+        }
+        struct floe_error err = {0};
+        if (floe_checkpoint_load(resume, &st, &err) != FLOE_OK) {
+            free(files);
+            return floe_cli_fail("upload", &err);
+        }
+        if (st->header.kind != FLOE_CKPT_UPLOAD) {
+            floe_checkpoint_state_free(st);
+            free(files);
+            fprintf(stderr, "floe upload: %s is not an upload checkpoint\n", resume);
+            return 1;
+        }
+        vault = st->header.vault;
+        files[nfiles++] = st->header.source.path;
+        base.checkpoint_path = resume;
+        base.resume_only = true;
+    }
+    if (!vault || nfiles == 0) {
+        free(files);
+        return floe_cli_usage_error("upload", UPLOAD_USAGE,
+                                    !vault ? "missing VAULT and FILE" : "missing FILE");
+    }
+    if (base.checkpoint_path && nfiles > 1) {
+        free(files);
+        return floe_cli_usage_error("upload", UPLOAD_USAGE,
+                                    "--checkpoint names one journal: give one FILE with it");
+    }
+    int stdin_count = 0;
+    for (int i = 0; i < nfiles; i++)
+        stdin_count += strcmp(files[i], "-") == 0;
+    if (stdin_count > 1) {
+        free(files);
+        return floe_cli_usage_error("upload", UPLOAD_USAGE, "standard input ('-') given twice");
+    }
+
+    struct floe_cli_client_opts copts = {
+        .max_connections =
+            (conc ? conc : FLOE_UPLOAD_DEFAULT_CONCURRENCY) * (unsigned)(nfiles < 4 ? nfiles : 4),
+        .max_retries = retries_set ? (retries ? (int)retries : -1) : 0,
+    };
+    struct floe_client *client = NULL;
+    if (floe_cli_client(cli, "upload", &copts, &client)) {
+        floe_checkpoint_state_free(st);
+        free(files);
+        return 1;
+    }
+    signal(SIGINT, on_sigint);
+    signal(SIGTERM, on_sigint);
+
+    unsigned parallel = nfiles < 4 ? (unsigned)nfiles : 4;
+    struct floe_progress_line *pl =
+        floe_progress_new("upload", (unsigned)nfiles, !cli->quiet && !cli->json);
+    struct job *jobs = calloc((size_t)nfiles, sizeof(struct job));
+    uint64_t mem = base.memory_limit ? base.memory_limit : FLOE_UPLOAD_DEFAULT_MEMORY_LIMIT;
+    int failed = 0;
+    for (int start = 0; start < nfiles; start += (int)parallel) {
+        int end = start + (int)parallel < nfiles ? start + (int)parallel : nfiles;
+        for (int i = start; i < end; i++) {
+            struct job *j = &jobs[i];
+            j->client = client;
+            j->opts = base;
+            j->opts.vault = vault;
+            j->opts.path = files[i];
+            j->opts.concurrency = conc;
+            j->opts.memory_limit = mem / (uint64_t)(end - start);
+            j->opts.cancel = &s_cancel;
+            j->opts.progress = on_progress;
+            j->opts.progress_user = j;
+            j->slot = (unsigned)i;
+            j->pl = pl;
+            if (pthread_create(&j->thread, NULL, run_job, j) != 0)
+                run_job(j), j->thread = 0;
+        }
+        for (int i = start; i < end; i++) {
+            if (jobs[i].thread)
+                pthread_join(jobs[i].thread, NULL);
+            print_result(cli, &jobs[i]);
+            failed += jobs[i].rc != 0;
+        }
+        if (atomic_load(&s_cancel))
+            break;
+    }
+    floe_progress_destroy(pl);
+    free(jobs);
+    floe_client_destroy(client);
+    floe_checkpoint_state_free(st);
+    free(files);
+    if (atomic_load(&s_cancel))
+        return 130;
+    return failed ? 1 : 0;
+}

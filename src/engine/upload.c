@@ -1,0 +1,896 @@
+/*
+ * upload.c - one archive from a file or stream: single Upload Archive, or a resumable parallel
+ * multipart upload through reader -> hash pool -> transfer.
+ *
+ * DESIGN
+ * The calling thread is the orchestrator. It owns the part table, the buffer pool, the
+ * checkpoint journal and every part's state; the stages only ever hold one part each and hand
+ * it back through the orchestrator's event queue:
+ *
+ *   PLANNED --acquire buffer, submit read--> READING --reader done--> HASHING (pool task:
+ *   leaves + linear in one pass, xxh3-128) --> SENDING (signed UploadPart on the transfer
+ *   thread, retried there) --204 + matching checksum--> journal record --> DONE, buffer freed
+ *
+ * A part confirmed by an earlier run (journal record and the service's ListParts agree on its
+ * tree hash) goes PLANNED -> VERIFYING (read + xxh3 only) -> DONE, or stops the upload with
+ * FLOE_E_SOURCE_CHANGED if its bytes are no longer the ones uploaded.
+ *
+ * Ownership: a part (and its buffer) belongs to exactly one stage at a time: the reader from
+ * submit until its callback, the pool task, or the transfer thread from submit until done.
+ * Each callback only pushes the part onto the event queue (mu + cv); all decisions happen on
+ * the orchestrator. Memory is bounded by the buffer pool: min(concurrency + 1,
+ * memory_limit / part_size) buffers; a part starts only when a buffer is free.
+ *
+ * Failure: the first fatal error stops new parts; events are drained until nothing is in
+ * flight, then the error is returned with the journal intact (resumable). A checksum the
+ * service computed differently from ours is retried (the part is re-sent) up to 3 times.
+ * Streams (stdin): the first part is read before anything is sent; a stream shorter than one
+ * part becomes a single Upload Archive. Streams cannot be resumed (no journal).
+ */
+#include "floe/upload.h"
+
+#include "alloc.h"
+#include "bufpool.h"
+#include "checkpoint.h"
+#include "client_impl.h"
+#include "floe/checkpoint.h"
+#include "floe/hashpool.h"
+#include "floe/range.h"
+#include "floe/sigv4.h"
+#include "reader.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#define MAX_CHECKSUM_RESENDS 3
+
+enum part_state {
+    PART_PLANNED,
+    PART_READING,
+    PART_HASHING,
+    PART_SENDING,
+    PART_VERIFYING,
+    PART_DONE,
+    PART_STATE_COUNT
+};
+static const char *const s_state_names[PART_STATE_COUNT] = {"PLANNED", "READING",   "HASHING",
+                                                            "SENDING", "VERIFYING", "DONE"};
+static_assert(PART_STATE_COUNT == 6, "keep s_state_names in sync");
+
+enum ev_kind { EV_READ, EV_HASHED, EV_SENT };
+
+struct upload;
+
+struct part {
+    struct upload *up;
+    uint64_t index, offset, len;
+    enum part_state state;
+    bool verify; /* confirmed earlier: only check the bytes */
+    struct floe_buf *buf;
+    uint8_t tree[FLOE_HASH_BYTES], linear[FLOE_HASH_BYTES];
+    uint8_t xxh[FLOE_CKPT_XXH128_BYTES];
+    uint8_t want_xxh[FLOE_CKPT_XXH128_BYTES]; /* verify: the journal's */
+    struct floe_xfer *xfer;
+    int resends;
+    /* event (owned by the stage that pushes it, then by the orchestrator) */
+    enum ev_kind ev;
+    int ev_status;
+    size_t ev_bytes;
+    struct floe_error ev_err;
+    struct part *ev_next;
+};
+
+struct upload {
+    struct floe_client *client;
+    const struct floe_upload_options *opts;
+    const char *vault;
+    int fd;
+    bool stream;
+    uint64_t size; /* UINT64_MAX for a stream until its end is seen */
+    uint64_t part_size;
+    uint64_t nparts_known; /* parts of a known size; streams grow it as they go */
+    bool stream_ended;
+    struct part **parts; /* parts[i] allocated on first use; addresses stay stable */
+    size_t parts_cap;
+    uint64_t next_start; /* next part index to start */
+    unsigned in_flight;
+    unsigned done_count;
+    struct floe_bufpool *pool;
+    struct floe_reader *reader;
+    struct floe_hashpool *hashpool;
+    struct floe_journal *journal;
+    char upload_id[1025];
+    char ckpt_path[4096];
+    struct timespec t0;
+    uint64_t bytes_done;
+    unsigned parts_sent, parts_resumed;
+    int fatal;
+    struct floe_error fatal_err;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct {
+        struct part *head, *tail;
+    } locked; /* events, guarded by mu */
+};
+
+static double elapsed(const struct upload *u)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - u->t0.tv_sec) + (double)(t.tv_nsec - u->t0.tv_nsec) / 1e9;
+}
+
+static void part_set_state(struct part *p, enum part_state to)
+{
+    static const bool legal[PART_STATE_COUNT][PART_STATE_COUNT] = {
+        [PART_PLANNED] = {[PART_READING] = true, [PART_VERIFYING] = true},
+        [PART_READING] = {[PART_HASHING] = true, [PART_DONE] = true},
+        [PART_HASHING] = {[PART_SENDING] = true},
+        [PART_SENDING] = {[PART_SENDING] = true, [PART_DONE] = true},
+        [PART_VERIFYING] = {[PART_DONE] = true},
+    };
+    if (!legal[p->state][to]) {
+        fprintf(stderr, "floe: internal error: part %" PRIu64 " %s -> %s\n", p->index,
+                s_state_names[p->state], s_state_names[to]);
+        abort();
+    }
+    p->state = to;
+}
+
+static void push_event(struct part *p, enum ev_kind kind)
+{
+    struct upload *u = p->up;
+    p->ev = kind;
+    p->ev_next = NULL;
+    pthread_mutex_lock(&u->mu);
+    if (u->locked.tail)
+        u->locked.tail->ev_next = p;
+    else
+        u->locked.head = p;
+    u->locked.tail = p;
+    pthread_cond_signal(&u->cv);
+    pthread_mutex_unlock(&u->mu);
+}
+
+/* Next event, or NULL after 200 ms without one (so a cancel request is seen promptly). */
+static struct part *pop_event(struct upload *u)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 200 * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&u->mu);
+    while (!u->locked.head)
+        if (pthread_cond_timedwait(&u->cv, &u->mu, &until) == ETIMEDOUT)
+            break;
+    struct part *p = u->locked.head;
+    if (p) {
+        u->locked.head = p->ev_next;
+        if (!u->locked.head)
+            u->locked.tail = NULL;
+    }
+    pthread_mutex_unlock(&u->mu);
+    return p;
+}
+
+static void fail(struct upload *u, int status, const struct floe_error *err)
+{
+    if (u->fatal)
+        return;
+    u->fatal = status;
+    if (err && err != &u->fatal_err)
+        u->fatal_err = *err;
+    u->fatal_err.status = status;
+}
+
+/* ---- stage callbacks (other threads): only record and push ---- */
+
+static void on_read(void *user, int status, size_t bytes, const struct floe_error *err)
+{
+    struct part *p = user;
+    p->ev_status = status;
+    p->ev_bytes = bytes;
+    if (err)
+        p->ev_err = *err;
+    push_event(p, EV_READ);
+}
+
+static void hash_task(void *arg)
+{
+    struct part *p = arg;
+    const uint8_t *d = p->buf->data;
+    if (!p->verify)
+        floe_treehash_part(d, p->len, NULL, p->tree, p->linear);
+    floe_checkpoint_xxh128(d, p->len, p->xxh);
+    p->ev_status = FLOE_OK;
+    push_event(p, EV_HASHED);
+}
+
+static void on_sent(struct floe_xfer *x)
+{
+    struct part *p = x->user;
+    p->ev_status = x->status;
+    if (x->status)
+        p->ev_err = x->err;
+    push_event(p, EV_SENT);
+}
+
+/* ---- orchestrator ---- */
+
+static struct part *part_at(struct upload *u, uint64_t index)
+{
+    if (index >= u->parts_cap) {
+        size_t cap = u->parts_cap ? u->parts_cap : 64;
+        while (cap <= index)
+            cap *= 2;
+        u->parts = floe_xrealloc(u->parts, cap * sizeof(*u->parts));
+        memset(u->parts + u->parts_cap, 0, (cap - u->parts_cap) * sizeof(*u->parts));
+        u->parts_cap = cap;
+    }
+    if (!u->parts[index]) {
+        u->parts[index] = floe_xcalloc(1, sizeof(struct part));
+        u->parts[index]->up = u;
+        u->parts[index]->index = index;
+    }
+    return u->parts[index];
+}
+
+static void progress(struct upload *u)
+{
+    if (!u->opts->progress)
+        return;
+    struct floe_upload_progress pr = {
+        .bytes_done = u->bytes_done,
+        .bytes_total = u->stream && !u->stream_ended ? UINT64_MAX : u->size,
+        .parts_done = u->done_count,
+        .parts_total = u->stream && !u->stream_ended ? 0 : (unsigned)u->nparts_known,
+        .seconds = elapsed(u),
+    };
+    u->opts->progress(&pr, u->opts->progress_user);
+}
+
+static void release(struct upload *u, struct part *p)
+{
+    if (p->buf) {
+        floe_bufpool_release(u->pool, p->buf);
+        p->buf = NULL;
+    }
+}
+
+static void submit_send(struct upload *u, struct part *p)
+{
+    char tree_hex[FLOE_HASH_HEX], range[96];
+    floe_treehash_hex(p->tree, tree_hex);
+    snprintf(range, sizeof(range), "bytes %" PRIu64 "-%" PRIu64 "/*", p->offset,
+             p->offset + p->len - 1);
+    char *enc = floe_client_encode(u->upload_id);
+    size_t n = strlen(u->vault) + strlen(enc) + 40;
+    char *path = floe_xmalloc(n);
+    snprintf(path, n, "/vaults/%s/multipart-uploads/%s", u->vault, enc);
+    struct floe_call *k = floe_call_new(u->client, "PUT", path, NULL);
+    free(path);
+    free(enc);
+    floe_call_header(k, "content-range", range);
+    floe_call_header(k, "x-amz-sha256-tree-hash", tree_hex);
+    floe_call_body(k, p->buf->data, p->len, p->linear, true);
+    floe_xfer_destroy(p->xfer);
+    p->xfer = floe_call_xfer(k);
+    p->xfer->done = on_sent;
+    p->xfer->user = p;
+    floe_transfer_submit(u->client->transfer, p->xfer);
+}
+
+/* Starts part index if a buffer is free; returns false when it could not (no buffer). */
+static bool start_part(struct upload *u, uint64_t index)
+{
+    struct floe_buf *b = floe_bufpool_try_acquire(u->pool);
+    if (!b)
+        return false;
+    struct part *p = part_at(u, index);
+    p->index = index;
+    p->offset = index * u->part_size;
+    p->len = u->stream ? u->part_size
+                       : (u->size - p->offset < u->part_size ? u->size - p->offset : u->part_size);
+    p->buf = b;
+    part_set_state(p, p->verify ? PART_VERIFYING : PART_READING);
+    struct floe_read_req rq = {
+        .fd = u->fd,
+        .offset_bytes = p->offset,
+        .length_bytes = (size_t)p->len,
+        .dest = b->data,
+        .path = u->opts->path,
+        .done = on_read,
+        .user = p,
+    };
+    struct floe_error err = {0};
+    u->in_flight++;
+    if (floe_reader_submit(u->reader, &rq, &err) != FLOE_OK) {
+        u->in_flight--;
+        release(u, p);
+        fail(u, err.status ? err.status : FLOE_E_IO, &err);
+        return false;
+    }
+    return true;
+}
+
+static void handle_read(struct upload *u, struct part *p)
+{
+    if (p->ev_status != FLOE_OK) {
+        u->in_flight--;
+        release(u, p);
+        fail(u, p->ev_status, &p->ev_err);
+        return;
+    }
+    if (u->stream) {
+        if (p->ev_bytes < p->len) { /* the stream ended inside (or before) this part */
+            u->stream_ended = true;
+            p->len = p->ev_bytes;
+            u->size = p->offset + p->len;
+            u->nparts_known = p->len ? p->index + 1 : p->index;
+        } else {
+            u->nparts_known = p->index + 1;
+        }
+        if (p->len == 0) { /* nothing left: this part does not exist */
+            u->in_flight--;
+            release(u, p);
+            part_set_state(p, PART_DONE);
+            return;
+        }
+        if (!u->stream_ended && p->index + 1 >= FLOE_MAX_PARTS) {
+            u->in_flight--;
+            release(u, p);
+            struct floe_error e = {0};
+            floe_error_set(&e, FLOE_E_RANGE,
+                           "standard input is longer than 10,000 parts of %" PRIu64
+                           " MiB; use a larger --part-size",
+                           u->part_size >> 20);
+            fail(u, FLOE_E_RANGE, &e);
+            return;
+        }
+    } else if (p->ev_bytes != p->len) {
+        u->in_flight--;
+        release(u, p);
+        struct floe_error e = {0};
+        floe_error_set_errno(&e, FLOE_E_SOURCE_CHANGED, 0, u->opts->path,
+                             "%s shrank while being uploaded (part %" PRIu64 " read %zu of %" PRIu64
+                             " bytes)",
+                             u->opts->path, p->index, p->ev_bytes, p->len);
+        fail(u, FLOE_E_SOURCE_CHANGED, &e);
+        return;
+    }
+    if (p->state == PART_READING)
+        part_set_state(p, PART_HASHING);
+    floe_hashpool_submit(u->hashpool, hash_task, p);
+}
+
+static void part_done(struct upload *u, struct part *p)
+{
+    u->in_flight--;
+    release(u, p);
+    part_set_state(p, PART_DONE);
+    u->done_count++;
+    u->bytes_done += p->len;
+    progress(u);
+}
+
+static void handle_hashed(struct upload *u, struct part *p)
+{
+    if (p->state == PART_VERIFYING) {
+        if (memcmp(p->xxh, p->want_xxh, sizeof(p->xxh)) != 0) {
+            u->in_flight--;
+            release(u, p);
+            struct floe_error e = {0};
+            floe_error_set(&e, FLOE_E_SOURCE_CHANGED,
+                           "%s changed since part %" PRIu64 " (bytes %" PRIu64 "-%" PRIu64
+                           ") was uploaded; refusing to complete a corrupt archive. Delete "
+                           "the checkpoint %s to upload it afresh",
+                           u->opts->path, p->index, p->offset, p->offset + p->len - 1,
+                           u->ckpt_path);
+            fail(u, FLOE_E_SOURCE_CHANGED, &e);
+            return;
+        }
+        u->parts_resumed++;
+        part_done(u, p);
+        return;
+    }
+    if (u->fatal) { /* stopping: do not send */
+        u->in_flight--;
+        release(u, p);
+        return;
+    }
+    part_set_state(p, PART_SENDING);
+    submit_send(u, p);
+}
+
+static void handle_sent(struct upload *u, struct part *p)
+{
+    if (p->ev_status != FLOE_OK) {
+        u->in_flight--;
+        release(u, p);
+        struct floe_error e = p->ev_err;
+        size_t n = strlen(e.message);
+        snprintf(e.message + n, sizeof(e.message) - n, " (part %" PRIu64 ")", p->index);
+        fail(u, p->ev_status, &e);
+        return;
+    }
+    const char *h = floe_xfer_header(p->xfer, "x-amz-sha256-tree-hash");
+    uint8_t got[FLOE_HASH_BYTES];
+    if (h && (floe_treehash_parse_hex(h, got, NULL) != FLOE_OK ||
+              memcmp(got, p->tree, FLOE_HASH_BYTES) != 0)) {
+        if (++p->resends <= MAX_CHECKSUM_RESENDS && !u->fatal) {
+            part_set_state(p, PART_SENDING);
+            floe_transfer_submit(u->client->transfer, p->xfer);
+            return;
+        }
+        u->in_flight--;
+        release(u, p);
+        char want[FLOE_HASH_HEX];
+        floe_treehash_hex(p->tree, want);
+        struct floe_error e = {0};
+        floe_error_set(&e, FLOE_E_CHECKSUM,
+                       "part %" PRIu64 ": the service computed tree hash %s, the data hashes "
+                       "to %s (sent %d times)",
+                       p->index, h, want, p->resends);
+        fail(u, FLOE_E_CHECKSUM, &e);
+        return;
+    }
+    if (u->journal) {
+        struct floe_ckpt_part rec = {
+            .index = p->index, .offset_bytes = p->offset, .length_bytes = p->len};
+        memcpy(rec.tree_hash, p->tree, FLOE_HASH_BYTES);
+        memcpy(rec.xxh128, p->xxh, sizeof(rec.xxh128));
+        struct floe_error e = {0};
+        if (floe_journal_append_part(u->journal, &rec, &e) != FLOE_OK) {
+            u->in_flight--;
+            release(u, p);
+            fail(u, FLOE_E_CHECKPOINT, &e);
+            return;
+        }
+    }
+    u->parts_sent++;
+    part_done(u, p);
+}
+
+static bool all_started(const struct upload *u)
+{
+    if (u->stream)
+        return u->stream_ended;
+    return u->next_start >= u->nparts_known;
+}
+
+/* Runs parts until all are done or a failure has drained. */
+static int run_parts(struct upload *u)
+{
+    for (;;) {
+        bool cancelled = u->opts->cancel && atomic_load(u->opts->cancel);
+        if (cancelled && !u->fatal) {
+            struct floe_error e = {0};
+            floe_error_set(&e, FLOE_E_CANCELLED, "interrupted");
+            fail(u, FLOE_E_CANCELLED, &e);
+        }
+        while (!u->fatal && !all_started(u) && (!u->stream || u->next_start < FLOE_MAX_PARTS)) {
+            struct part *p = part_at(u, u->next_start);
+            if (p->state == PART_DONE) { /* stream part 0, already handled */
+                u->next_start++;
+                continue;
+            }
+            if (!start_part(u, u->next_start))
+                break;
+            u->next_start++;
+        }
+        if (u->in_flight == 0)
+            break;
+        struct part *p = pop_event(u);
+        if (!p)
+            continue;
+        switch (p->ev) {
+        case EV_READ: handle_read(u, p); break;
+        case EV_HASHED: handle_hashed(u, p); break;
+        case EV_SENT: handle_sent(u, p); break;
+        }
+    }
+    if (u->fatal)
+        return u->fatal;
+    return FLOE_OK;
+}
+
+/* ---- planning, checkpoint, finish ---- */
+
+int floe_upload_checkpoint_path(struct floe_client *client, const char *vault, const char *path,
+                                char *out, size_t cap, struct floe_error *err)
+{
+    char abs[PATH_MAX];
+    struct stat st;
+    if (!realpath(path, abs) || stat(abs, &st) != 0)
+        return floe_error_set_errno(err, FLOE_E_IO, errno, path, "cannot open %s", path);
+    char key[PATH_MAX + 2048];
+    /* not size or mtime: the same command on a changed file must find the journal and refuse */
+    int n = snprintf(key, sizeof(key), "%s\n%s\n%s\n%s", client->endpoint, client->account_id,
+                     vault, abs);
+    XXH64_hash_t h = XXH3_64bits(key, (size_t)n);
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    char dir[PATH_MAX];
+    if (xdg && *xdg)
+        snprintf(dir, sizeof(dir), "%s/floe", xdg);
+    else if (home && *home)
+        snprintf(dir, sizeof(dir), "%s/.cache/floe", home);
+    else
+        snprintf(dir, sizeof(dir), "/tmp/floe-%u", (unsigned)getuid());
+    /* mkdir -p for the two levels we may need */
+    char parent[PATH_MAX];
+    snprintf(parent, sizeof(parent), "%s", dir);
+    char *slash = strrchr(parent, '/');
+    if (slash && slash != parent) {
+        *slash = 0;
+        mkdir(parent, 0700);
+    }
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return floe_error_set_errno(err, FLOE_E_IO, errno, dir,
+                                    "cannot create the checkpoint directory %s", dir);
+    snprintf(out, cap, "%s/upload-%016llx.ckpt", dir, (unsigned long long)h);
+    return FLOE_OK;
+}
+
+static int open_source(struct upload *u, struct floe_error *err)
+{
+    const char *path = u->opts->path;
+    if (strcmp(path, "-") == 0) {
+        u->fd = 0;
+    } else {
+        u->fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (u->fd < 0)
+            return floe_error_set_errno(err, FLOE_E_IO, errno, path, "cannot open %s", path);
+    }
+    struct stat st;
+    if (fstat(u->fd, &st) != 0)
+        return floe_error_set_errno(err, FLOE_E_IO, errno, path, "cannot stat %s", path);
+    if (S_ISDIR(st.st_mode))
+        return floe_error_set_errno(err, FLOE_E_IO, EISDIR, path, "cannot upload %s", path);
+    u->stream = !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode);
+    u->size = u->stream ? UINT64_MAX : (uint64_t)st.st_size;
+    if (!u->stream && st.st_size == 0)
+        return floe_error_set(err, FLOE_E_INVALID_ARG,
+                              "%s is empty: Glacier does not accept empty archives", path);
+    return FLOE_OK;
+}
+
+/* Reads a whole small source into one buffer and sends it as a single Upload Archive. */
+static int single_upload(struct upload *u, struct floe_buf *b, size_t len,
+                         struct floe_upload_result *out, struct floe_error *err)
+{
+    struct floe_archive_result ar;
+    int rc = floe_client_upload_archive(u->client, u->vault, b->data, len, u->opts->description,
+                                        &ar, err);
+    if (rc)
+        return rc;
+    memset(out, 0, sizeof(*out));
+    snprintf(out->archive_id, sizeof(out->archive_id), "%s", ar.archive_id);
+    memcpy(out->tree, ar.tree, FLOE_HASH_BYTES);
+    out->size = len;
+    out->part_size = u->part_size;
+    out->parts_sent = 1;
+    out->linear_checksum = ar.linear_checksum;
+    return FLOE_OK;
+}
+
+struct reconcile {
+    struct upload *u;
+    const struct floe_ckpt_state *st;
+};
+
+static int on_server_part(const struct floe_part_info *sp, void *user)
+{
+    struct reconcile *rc = user;
+    struct upload *u = rc->u;
+    if (sp->first % u->part_size != 0)
+        return 0;
+    uint64_t index = sp->first / u->part_size;
+    const struct floe_ckpt_part *jp = floe_checkpoint_find_part(rc->st, index);
+    if (!jp || jp->offset_bytes != sp->first || jp->length_bytes != sp->last - sp->first + 1 ||
+        memcmp(jp->tree_hash, sp->tree, FLOE_HASH_BYTES) != 0)
+        return 0; /* not confirmed by both: send it again */
+    struct part *p = part_at(u, index);
+    p->verify = true;
+    memcpy(p->tree, jp->tree_hash, FLOE_HASH_BYTES);
+    memcpy(p->want_xxh, jp->xxh128, sizeof(p->want_xxh));
+    return 0;
+}
+
+/* Loads and checks an existing journal; sets upload id, part size and verified parts. */
+static int resume_from(struct upload *u, struct floe_ckpt_state *st, struct floe_error *err)
+{
+    const struct floe_ckpt_header *h = &st->header;
+    if (h->kind != FLOE_CKPT_UPLOAD)
+        return floe_error_set(err, FLOE_E_CHECKPOINT, "%s is a %s checkpoint, not an upload's",
+                              u->ckpt_path, floe_checkpoint_kind_name(h->kind));
+    if (strcmp(h->vault, u->vault) != 0)
+        return floe_error_set(err, FLOE_E_CHECKPOINT, "checkpoint %s belongs to vault %s, not %s",
+                              u->ckpt_path, h->vault, u->vault);
+    if (strcmp(h->endpoint, u->client->endpoint) != 0)
+        return floe_error_set(err, FLOE_E_CHECKPOINT, "checkpoint %s was made against %s, not %s",
+                              u->ckpt_path, h->endpoint, u->client->endpoint);
+    if (!h->upload_id[0])
+        return floe_error_set(err, FLOE_E_CHECKPOINT, "checkpoint %s has no upload id",
+                              u->ckpt_path);
+    int rc = floe_checkpoint_check_source(h, u->opts->path, u->fd, err);
+    if (rc)
+        return rc;
+    u->part_size = h->part_size_bytes;
+    snprintf(u->upload_id, sizeof(u->upload_id), "%s", h->upload_id);
+    struct reconcile r = {u, st};
+    rc = floe_client_list_parts(u->client, u->vault, u->upload_id, on_server_part, &r, NULL, err);
+    if (rc == FLOE_E_NOT_FOUND) {
+        size_t n = strlen(err->message);
+        snprintf(err->message + n, sizeof(err->message) - n,
+                 " - the multipart upload in checkpoint %s no longer exists (completed, "
+                 "aborted or expired); delete the checkpoint to upload afresh",
+                 u->ckpt_path);
+    }
+    return rc;
+}
+
+static int finish_multipart(struct upload *u, struct floe_upload_result *out,
+                            struct floe_error *err)
+{
+    uint64_t n = u->nparts_known;
+    uint8_t(*trees)[FLOE_HASH_BYTES] = floe_xcalloc(n ? n : 1, FLOE_HASH_BYTES);
+    for (uint64_t i = 0; i < n; i++)
+        memcpy(trees[i], u->parts[i]->tree, FLOE_HASH_BYTES);
+    uint8_t tree[FLOE_HASH_BYTES];
+    floe_treehash_combine((const uint8_t(*)[FLOE_HASH_BYTES])trees, n, tree);
+    free(trees);
+    struct floe_archive_result ar;
+    int rc =
+        floe_client_complete_multipart(u->client, u->vault, u->upload_id, u->size, tree, &ar, err);
+    if (rc)
+        return rc;
+    if (u->journal) {
+        struct floe_error e = {0};
+        floe_journal_mark_complete(u->journal, ar.archive_id, u->size, tree, &e);
+    }
+    memset(out, 0, sizeof(*out));
+    snprintf(out->archive_id, sizeof(out->archive_id), "%s", ar.archive_id);
+    memcpy(out->tree, tree, FLOE_HASH_BYTES);
+    out->size = u->size;
+    out->multipart = true;
+    out->part_size = u->part_size;
+    out->parts_sent = u->parts_sent;
+    out->parts_resumed = u->parts_resumed;
+    return FLOE_OK;
+}
+
+static int make_pool(struct upload *u, struct floe_error *err)
+{
+    uint64_t limit =
+        u->opts->memory_limit ? u->opts->memory_limit : FLOE_UPLOAD_DEFAULT_MEMORY_LIMIT;
+    unsigned conc = u->opts->concurrency ? u->opts->concurrency : FLOE_UPLOAD_DEFAULT_CONCURRENCY;
+    if (u->part_size > limit)
+        return floe_error_set(err, FLOE_E_RANGE,
+                              "part size %" PRIu64 " MiB does not fit in --memory-limit %" PRIu64
+                              " MiB; raise the limit or lower --part-size",
+                              u->part_size >> 20, limit >> 20);
+    uint64_t count = limit / u->part_size;
+    if (count > conc + 1)
+        count = conc + 1;
+    if (!u->stream && u->nparts_known && count > u->nparts_known)
+        count = u->nparts_known;
+    struct floe_bufpool_options bo = {
+        .buf_size_bytes = (size_t)u->part_size,
+        .count = (unsigned)count,
+        .memory_limit_bytes = limit,
+    };
+    return floe_bufpool_new(&bo, &u->pool, err);
+}
+
+int floe_upload_file(struct floe_client *client, const struct floe_upload_options *opts,
+                     struct floe_upload_result *out, struct floe_error *err)
+{
+    struct upload *u = floe_xcalloc(1, sizeof(*u));
+    struct floe_ckpt_state *st = NULL;
+    struct floe_buf *first = NULL;
+    int rc = FLOE_OK;
+    u->client = client;
+    u->opts = opts;
+    u->vault = opts->vault;
+    u->fd = -1;
+    pthread_mutex_init(&u->mu, NULL);
+    pthread_cond_init(&u->cv, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &u->t0);
+
+    rc = floe_sigv4_vault_name_valid(opts->vault, err);
+    if (!rc)
+        rc = floe_client_check_description(opts->description, err);
+    if (!rc && opts->part_size)
+        rc = floe_range_check_part_size(opts->part_size, err);
+    if (!rc)
+        rc = open_source(u, err);
+    if (!rc)
+        rc = floe_client_reader(client, &u->reader, err);
+    if (!rc)
+        rc = floe_client_hashpool(client, &u->hashpool, err);
+    if (rc)
+        goto out;
+
+    /* checkpoint: an existing journal for this source means resume */
+    bool use_journal = !opts->no_checkpoint && !u->stream;
+    if (u->stream && opts->resume_only) {
+        rc = floe_error_set(err, FLOE_E_CHECKPOINT, "standard input cannot be resumed");
+        goto out;
+    }
+    if (use_journal) {
+        if (opts->checkpoint_path)
+            snprintf(u->ckpt_path, sizeof(u->ckpt_path), "%s", opts->checkpoint_path);
+        else if ((rc = floe_upload_checkpoint_path(client, u->vault, opts->path, u->ckpt_path,
+                                                   sizeof(u->ckpt_path), err)))
+            goto out;
+        if (access(u->ckpt_path, F_OK) == 0) {
+            rc = floe_journal_open(u->ckpt_path, NULL, &u->journal, &st, err);
+            if (!rc && st->complete) { /* finished before: report it again */
+                memset(out, 0, sizeof(*out));
+                snprintf(out->archive_id, sizeof(out->archive_id), "%s", st->header.archive_id);
+                memcpy(out->tree, st->header.tree_hash, FLOE_HASH_BYTES);
+                out->size = st->complete_size_bytes;
+                out->multipart = true;
+                out->part_size = st->header.part_size_bytes;
+                out->parts_resumed = (unsigned)st->part_count;
+                snprintf(out->checkpoint_path, sizeof(out->checkpoint_path), "%s", u->ckpt_path);
+                goto out;
+            }
+            if (!rc)
+                rc = resume_from(u, st, err);
+            if (rc)
+                goto out;
+        } else if (opts->resume_only) {
+            rc = floe_error_set_errno(err, FLOE_E_CHECKPOINT, ENOENT, u->ckpt_path,
+                                      "cannot resume: no checkpoint %s", u->ckpt_path);
+            goto out;
+        }
+    }
+    if (!u->part_size) {
+        uint64_t planned_for = u->stream ? 0 : u->size;
+        rc = floe_range_plan_part_size(planned_for, opts->part_size, FLOE_UPLOAD_DEFAULT_PART_SIZE,
+                                       &u->part_size, err);
+        if (rc)
+            goto out;
+    }
+    u->nparts_known = u->stream ? 0 : floe_range_part_count(u->size, u->part_size);
+    if ((rc = make_pool(u, err)))
+        goto out;
+
+    if (u->stream) { /* read part 0 first: a short stream is a single upload */
+        if ((rc = floe_bufpool_acquire(u->pool, &first, err)))
+            goto out;
+        size_t got = 0;
+        rc = floe_reader_read(u->reader, u->fd, 0, first->data, (size_t)u->part_size, opts->path,
+                              &got, err);
+        if (rc)
+            goto out;
+        if (got == 0) {
+            rc = floe_error_set(err, FLOE_E_INVALID_ARG,
+                                "standard input is empty: Glacier does not accept empty "
+                                "archives");
+            goto out;
+        }
+        if (got < u->part_size) {
+            rc = single_upload(u, first, got, out, err);
+            goto out;
+        }
+    } else if (u->nparts_known == 1 && !u->journal) {
+        if ((rc = floe_bufpool_acquire(u->pool, &first, err)))
+            goto out;
+        size_t got = 0;
+        rc = floe_reader_read(u->reader, u->fd, 0, first->data, (size_t)u->size, opts->path, &got,
+                              err);
+        if (!rc && got != u->size)
+            rc = floe_error_set(err, FLOE_E_SOURCE_CHANGED, "%s shrank while being read",
+                                opts->path);
+        if (!rc)
+            rc = single_upload(u, first, got, out, err);
+        goto out;
+    }
+
+    if (!u->upload_id[0]) {
+        rc = floe_client_initiate_multipart(client, u->vault, u->part_size, opts->description,
+                                            u->upload_id, err);
+        if (rc)
+            goto out;
+        if (use_journal) {
+            struct floe_ckpt_header h = {.kind = FLOE_CKPT_UPLOAD,
+                                         .part_size_bytes = u->part_size,
+                                         .total_size_bytes = u->size};
+            snprintf(h.endpoint, sizeof(h.endpoint), "%s", client->endpoint);
+            snprintf(h.vault, sizeof(h.vault), "%s", u->vault);
+            snprintf(h.account_id, sizeof(h.account_id), "%s", client->account_id);
+            if (strlen(u->upload_id) >= sizeof(h.upload_id))
+                rc = floe_error_set(err, FLOE_E_CHECKPOINT,
+                                    "upload id of %zu bytes is too long for the checkpoint; "
+                                    "use --no-checkpoint",
+                                    strlen(u->upload_id));
+            else
+                memcpy(h.upload_id, u->upload_id, strlen(u->upload_id) + 1);
+            if (!rc)
+                rc = floe_checkpoint_source_stat(opts->path, u->fd, &h.source, err);
+            if (!rc) {
+                struct floe_journal_options jo = {.overwrite = true};
+                rc = floe_journal_create(u->ckpt_path, &h, &jo, &u->journal, err);
+            }
+            if (rc) {
+                struct floe_error ignore = {0};
+                floe_client_abort_multipart(client, u->vault, u->upload_id, &ignore);
+                goto out;
+            }
+        }
+    }
+    if (first) { /* stream: part 0 is already in memory */
+        struct part *p = part_at(u, 0);
+        p->index = 0;
+        p->offset = 0;
+        p->len = u->part_size;
+        p->buf = first;
+        first = NULL;
+        p->state = PART_READING;
+        p->ev_status = FLOE_OK;
+        p->ev_bytes = (size_t)u->part_size;
+        u->in_flight++;
+        u->next_start = 1;
+        handle_read(u, p);
+    }
+    rc = run_parts(u);
+    if (rc) {
+        *err = u->fatal_err;
+        if (u->journal && (u->parts_sent || u->parts_resumed)) {
+            size_t n = strlen(err->message);
+            snprintf(err->message + n, sizeof(err->message) - n,
+                     "\n%u parts are confirmed in checkpoint %s: run the same command again "
+                     "(or floe upload --resume %s) to continue",
+                     u->parts_sent + u->parts_resumed, u->ckpt_path, u->ckpt_path);
+        }
+        goto out;
+    }
+    rc = finish_multipart(u, out, err);
+    if (rc)
+        goto out;
+    if (u->journal) {
+        snprintf(out->checkpoint_path, sizeof(out->checkpoint_path), "%s", u->ckpt_path);
+        floe_journal_destroy(u->journal);
+        u->journal = NULL;
+        if (!opts->keep_checkpoint) {
+            struct floe_error e = {0};
+            floe_journal_remove(u->ckpt_path, &e);
+        }
+    }
+out:
+    if (rc == FLOE_OK)
+        out->seconds = elapsed(u);
+    if (first)
+        floe_bufpool_release(u->pool, first);
+    for (size_t i = 0; i < u->parts_cap; i++) {
+        if (u->parts[i])
+            floe_xfer_destroy(u->parts[i]->xfer);
+        free(u->parts[i]);
+    }
+    free(u->parts);
+    floe_bufpool_destroy(u->pool);
+    floe_journal_destroy(u->journal);
+    floe_checkpoint_state_free(st);
+    if (u->fd > 0)
+        close(u->fd);
+    pthread_cond_destroy(&u->cv);
+    pthread_mutex_destroy(&u->mu);
+    free(u);
+    return rc;
+}

@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""A small HTTP/1.1 fault-injecting reverse proxy for floe's tests.
+
+It forwards every request to an upstream (floe-vault) unchanged, except that requests matching
+a rule get a fault instead:
+  status:CODE[:GLACIER_CODE]  answer CODE with a Glacier JSON error, body drained, keep-alive
+  reset                       close the connection without answering (after reading the body)
+  delay:SECONDS               sleep before forwarding (for timeouts)
+Rules: --rule 'METHOD PATH_REGEX FAULT COUNT' fires on the first COUNT matching requests
+(COUNT 0 = always). The proxy writes its port to --port-file and logs one line per request
+("FAULT ..." or "PASS ...") to --log. Stopped by PID (SIGTERM).
+"""
+import argparse
+import http.client
+import json
+import re
+import socketserver
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler
+
+HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te",
+       "trailer"}
+
+
+class Rule:
+    def __init__(self, text):
+        method, pattern, fault, count = text.split()
+        self.method, self.pattern, self.fault, self.left = method, re.compile(pattern), fault, int(count)
+        self.always = self.left == 0
+        self.lock = threading.Lock()
+
+    def take(self, method, path):
+        if self.method not in ("*", method) or not self.pattern.search(path):
+            return False
+        with self.lock:
+            if self.always:
+                return True
+            if self.left > 0:
+                self.left -= 1
+                return True
+        return False
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def _body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        chunks = []
+        while n > 0:
+            c = self.rfile.read(min(n, 1 << 20))
+            if not c:
+                break
+            chunks.append(c)
+            n -= len(c)
+        return b"".join(chunks)
+
+    def _log(self, what):
+        with self.server.log_lock:
+            self.server.log.write(f"{what} {self.command} {self.path}\n")
+            self.server.log.flush()
+
+    def _handle(self):
+        body = self._body()
+        for rule in self.server.rules:
+            if rule.take(self.command, self.path):
+                self._log("FAULT " + rule.fault)
+                kind = rule.fault.split(":")
+                if kind[0] == "reset":
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
+                if kind[0] == "delay":
+                    time.sleep(float(kind[1]))
+                    break
+                if kind[0] == "status":
+                    code = int(kind[1])
+                    gcode = kind[2] if len(kind) > 2 else "ServiceUnavailableException"
+                    payload = json.dumps({"code": gcode, "message": "injected by faultproxy",
+                                          "type": "Server" if code >= 500 else "Client"}).encode()
+                    self.send_response(code)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
+        else:
+            self._log("PASS")
+        up = http.client.HTTPConnection(self.server.upstream_host, self.server.upstream_port,
+                                        timeout=300)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
+        up.request(self.command, self.path, body=body if body or self.command in ("PUT", "POST") else None,
+                   headers=headers)
+        r = up.getresponse()
+        data = r.read()
+        self.send_response_only(r.status, r.reason)
+        for k, v in r.getheaders():
+            if k.lower() not in HOP and k.lower() != "content-length":
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        up.close()
+
+    do_GET = do_PUT = do_POST = do_DELETE = _handle
+
+
+class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--upstream", required=True, help="host:port of the real server")
+    ap.add_argument("--port-file", required=True)
+    ap.add_argument("--log", required=True)
+    ap.add_argument("--rule", action="append", default=[])
+    a = ap.parse_args()
+    srv = Server(("127.0.0.1", 0), Handler)
+    srv.upstream_host, port = a.upstream.rsplit(":", 1)
+    srv.upstream_port = int(port)
+    srv.rules = [Rule(r) for r in a.rule]
+    srv.log = open(a.log, "a")
+    srv.log_lock = threading.Lock()
+    with open(a.port_file + ".tmp", "w") as f:
+        f.write(str(srv.server_address[1]))
+    import os
+    os.rename(a.port_file + ".tmp", a.port_file)
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
