@@ -17,6 +17,14 @@ static void hash_usage(FILE *f)
                "prints: TREE_HASH  SHA256  SIZE  NAME\n");
 }
 
+static void print_json_line(json_t *o)
+{
+    json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    fputc('\n', stdout);
+    fflush(stdout);
+    json_decref(o);
+}
+
 int floe_cmd_hash(const struct floe_cli *cli, int argc, char **argv)
 {
     int nfiles = 0, failed = 0;
@@ -47,7 +55,7 @@ int floe_cmd_hash(const struct floe_cli *cli, int argc, char **argv)
         fprintf(stderr, "floe hash: %s\n", err.message);
         return 1;
     }
-    json_t *arr = cli->json ? json_array() : NULL;
+    bool json = cli->json; /* one JSON object per line, as every floe command */
     dashdash = false;
     for (int i = 1; i < argc; i++) {
         if (!dashdash && strcmp(argv[i], "--") == 0) {
@@ -60,26 +68,20 @@ int floe_cmd_hash(const struct floe_cli *cli, int argc, char **argv)
         if (floe_filehash(path, pool, &r, &err) != FLOE_OK) {
             fprintf(stderr, "floe hash: %s\n", err.message);
             failed++;
-            if (arr)
-                json_array_append_new(arr,
-                                      json_pack("{s:s, s:s}", "file", path, "error", err.message));
+            if (json)
+                print_json_line(json_pack("{s:s, s:s}", "file", path, "error", err.message));
             continue;
         }
         char tree[FLOE_HASH_HEX], lin[FLOE_HASH_HEX];
         floe_treehash_hex(r.tree, tree);
         floe_treehash_hex(r.linear, lin);
-        if (arr) {
-            json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I}", "file", path, "tree_hash",
-                                                 tree, "sha256", lin, "size", (json_int_t)r.size));
+        if (json) {
+            print_json_line(json_pack("{s:s, s:s, s:s, s:I}", "file", path, "tree_hash", tree,
+                                      "sha256", lin, "size", (json_int_t)r.size));
         } else {
             printf("%s  %s  %llu  %s\n", tree, lin, (unsigned long long)r.size, path);
             fflush(stdout);
         }
-    }
-    if (arr) {
-        json_dumpf(arr, stdout, JSON_INDENT(2));
-        fputc('\n', stdout);
-        json_decref(arr);
     }
     floe_hashpool_destroy(pool);
     return failed ? 1 : 0;

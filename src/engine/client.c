@@ -38,6 +38,8 @@ struct floe_call {
     size_t nh;
     const uint8_t *body;
     size_t body_len;
+    size_t (*body_read)(void *ctx, uint64_t offset, uint8_t *dst, size_t n);
+    void *body_ctx;
     char payload_hex[FLOE_HASH_HEX];
     bool content_sha256;
 };
@@ -114,6 +116,19 @@ void floe_call_body(struct floe_call *k, const void *body, size_t len,
     k->content_sha256 = content_sha256;
     if (content_sha256)
         floe_call_header(k, "x-amz-content-sha256", k->payload_hex);
+}
+
+void floe_call_body_stream(struct floe_call *k, uint64_t len, const uint8_t linear[FLOE_HASH_BYTES],
+                           size_t (*read)(void *ctx, uint64_t offset, uint8_t *dst, size_t n),
+                           void *ctx)
+{
+    k->body = NULL;
+    k->body_len = (size_t)len;
+    k->body_read = read;
+    k->body_ctx = ctx;
+    floe_treehash_hex(linear, k->payload_hex);
+    k->content_sha256 = true;
+    floe_call_header(k, "x-amz-content-sha256", k->payload_hex);
 }
 
 static void call_free(void *p)
@@ -195,6 +210,8 @@ struct floe_xfer *floe_call_xfer(struct floe_call *k)
     free(url);
     x->body = k->body;
     x->body_len = k->body_len;
+    x->body_read = k->body_read;
+    x->body_ctx = k->body_ctx;
     x->retry = c->retry;
     x->prepare = call_prepare;
     x->req_ctx = k;

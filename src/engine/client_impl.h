@@ -52,6 +52,11 @@ void floe_call_header(struct floe_call *k, const char *name, const char *value);
  */
 void floe_call_body(struct floe_call *k, const void *body, size_t len,
                     const uint8_t linear[FLOE_HASH_BYTES], bool content_sha256);
+/* As floe_call_body(), but the body is streamed by read(ctx, offset, dst, n) on the transfer
+ * thread (see struct floe_xfer body_read); linear is required (known from a hash pass). */
+void floe_call_body_stream(struct floe_call *k, uint64_t len, const uint8_t linear[FLOE_HASH_BYTES],
+                           size_t (*read)(void *ctx, uint64_t offset, uint8_t *dst, size_t n),
+                           void *ctx);
 /* Turns the call into an xfer that signs itself before each attempt; the xfer owns k. */
 struct floe_xfer *floe_call_xfer(struct floe_call *k);
 /* Runs the call synchronously; on return *out (always set) holds the answer; destroy it with

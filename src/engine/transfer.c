@@ -169,6 +169,21 @@ static size_t on_body(char *buf, size_t size, size_t n, void *userp)
     return len;
 }
 
+static size_t on_read_body(char *dst, size_t size, size_t n, void *userp)
+{
+    struct floe_xfer *x = userp;
+    size_t want = size * n;
+    if (x->read_off >= x->body_len)
+        return 0;
+    if (want > x->body_len - x->read_off)
+        want = (size_t)(x->body_len - x->read_off);
+    size_t got = x->body_read(x->body_ctx, x->read_off, (uint8_t *)dst, want);
+    if (got == 0)
+        return CURL_READFUNC_ABORT;
+    x->read_off += got;
+    return got;
+}
+
 /* Fills x->err from an HTTP error answer; returns the status. */
 static int service_error(struct floe_xfer *x)
 {
@@ -286,7 +301,13 @@ static int start_attempt(struct floe_transfer *t, struct floe_xfer *x)
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
     } else {
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, x->method);
-        if (x->body || strcmp(x->method, "PUT") == 0 || strcmp(x->method, "POST") == 0) {
+        if (x->body_read) {
+            x->read_off = 0;
+            curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+            curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read_body);
+            curl_easy_setopt(e, CURLOPT_READDATA, x);
+            curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)x->body_len);
+        } else if (x->body || strcmp(x->method, "PUT") == 0 || strcmp(x->method, "POST") == 0) {
             curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->body ? (const char *)x->body : "");
             curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->body_len);
         }

@@ -45,6 +45,11 @@ struct floe_xfer {
     char *url;           /* owned: freed by floe_xfer_destroy() */
     const uint8_t *body; /* borrowed; must stay valid until done; NULL = no body */
     size_t body_len;
+    /* Alternatively a streamed body of body_len bytes: body_read(body_ctx, offset, dst, n)
+     * fills dst with the bytes at offset (n > 0) and returns how many it wrote (0 = failure,
+     * which aborts the attempt). Called on the transfer thread; each attempt starts at 0. */
+    size_t (*body_read)(void *body_ctx, uint64_t offset, uint8_t *dst, size_t n);
+    void *body_ctx;
     uint8_t *sink; /* optional fixed buffer for the response body (borrowed) */
     size_t sink_cap;
     size_t resp_max; /* cap on an in-memory response body (0 = 4 MiB) */
@@ -70,6 +75,7 @@ struct floe_xfer {
     CURL *easy;
     struct curl_slist *req_headers;
     uint64_t not_before_ms;
+    uint64_t read_off;
     size_t resp_cap;
     bool overflow;
     char curl_err[CURL_ERROR_SIZE];

@@ -97,6 +97,8 @@ struct upload {
     const char *vault;
     int fd;
     bool stream;
+    bool streaming; /* parts too large to buffer: hash pass, then sent from the file */
+    unsigned concurrency;
     uint64_t size; /* UINT64_MAX for a stream until its end is seen */
     uint64_t part_size;
     uint64_t nparts_known; /* parts of a known size; streams grow it as they go */
@@ -134,7 +136,7 @@ static double elapsed(const struct upload *u)
 static void part_set_state(struct part *p, enum part_state to)
 {
     static const bool legal[PART_STATE_COUNT][PART_STATE_COUNT] = {
-        [PART_PLANNED] = {[PART_READING] = true, [PART_VERIFYING] = true},
+        [PART_PLANNED] = {[PART_READING] = true, [PART_VERIFYING] = true, [PART_HASHING] = true},
         [PART_READING] = {[PART_HASHING] = true, [PART_DONE] = true},
         [PART_HASHING] = {[PART_SENDING] = true},
         [PART_SENDING] = {[PART_SENDING] = true, [PART_DONE] = true},
@@ -220,6 +222,57 @@ static void hash_task(void *arg)
     push_event(p, EV_HASHED);
 }
 
+/* Streaming mode: hash a part straight from the file in 8 MiB reads (no part buffer). */
+static void hash_from_file_task(void *arg)
+{
+    struct part *p = arg;
+    struct upload *u = p->up;
+    const size_t chunk = (size_t)8 << 20;
+    uint8_t *buf = floe_xmalloc(chunk);
+    struct floe_treehash *th = p->verify ? NULL : floe_treehash_new(FLOE_TREEHASH_LINEAR);
+    XXH3_state_t *xs = XXH3_createState();
+    XXH3_128bits_reset(xs);
+    p->ev_status = FLOE_OK;
+    for (uint64_t off = 0; off < p->len;) {
+        size_t want = p->len - off < chunk ? (size_t)(p->len - off) : chunk;
+        ssize_t r = pread(u->fd, buf, want, (off_t)(p->offset + off));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            p->ev_status = r < 0 ? FLOE_E_IO : FLOE_E_SOURCE_CHANGED;
+            floe_error_set_errno(&p->ev_err, p->ev_status, r < 0 ? errno : 0, u->opts->path,
+                                 r < 0 ? "cannot read %s" : "%s shrank while being uploaded",
+                                 u->opts->path);
+            break;
+        }
+        if (th)
+            floe_treehash_update(th, buf, (size_t)r);
+        XXH3_128bits_update(xs, buf, (size_t)r);
+        off += (uint64_t)r;
+    }
+    if (th)
+        floe_treehash_final(th, p->tree, p->linear);
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, XXH3_128bits_digest(xs));
+    memcpy(p->xxh, c.digest, sizeof(p->xxh));
+    XXH3_freeState(xs);
+    floe_treehash_destroy(th);
+    free(buf);
+    push_event(p, EV_HASHED);
+}
+
+/* Streaming mode: the transfer thread pulls the part's bytes from the file. */
+static size_t read_part_body(void *ctx, uint64_t offset, uint8_t *dst, size_t n)
+{
+    struct part *p = ctx;
+    for (;;) {
+        ssize_t r = pread(p->up->fd, dst, n, (off_t)(p->offset + offset));
+        if (r < 0 && errno == EINTR)
+            continue;
+        return r > 0 ? (size_t)r : 0;
+    }
+}
+
 static void on_sent(struct floe_xfer *x)
 {
     struct part *p = x->user;
@@ -286,7 +339,10 @@ static void submit_send(struct upload *u, struct part *p)
     free(enc);
     floe_call_header(k, "content-range", range);
     floe_call_header(k, "x-amz-sha256-tree-hash", tree_hex);
-    floe_call_body(k, p->buf->data, p->len, p->linear, true);
+    if (u->streaming)
+        floe_call_body_stream(k, p->len, p->linear, read_part_body, p);
+    else
+        floe_call_body(k, p->buf->data, p->len, p->linear, true);
     floe_xfer_destroy(p->xfer);
     p->xfer = floe_call_xfer(k);
     p->xfer->done = on_sent;
@@ -294,9 +350,21 @@ static void submit_send(struct upload *u, struct part *p)
     floe_transfer_submit(u->client->transfer, p->xfer);
 }
 
-/* Starts part index if a buffer is free; returns false when it could not (no buffer). */
+/* Starts part index if a buffer (or, streaming, a concurrency slot) is free; returns false
+ * when it could not. */
 static bool start_part(struct upload *u, uint64_t index)
 {
+    if (u->streaming) {
+        if (u->in_flight >= u->concurrency)
+            return false;
+        struct part *p = part_at(u, index);
+        p->offset = index * u->part_size;
+        p->len = u->size - p->offset < u->part_size ? u->size - p->offset : u->part_size;
+        part_set_state(p, p->verify ? PART_VERIFYING : PART_HASHING);
+        u->in_flight++;
+        floe_hashpool_submit(u->hashpool, hash_from_file_task, p);
+        return true;
+    }
     struct floe_buf *b = floe_bufpool_try_acquire(u->pool);
     if (!b)
         return false;
@@ -389,6 +457,12 @@ static void part_done(struct upload *u, struct part *p)
 
 static void handle_hashed(struct upload *u, struct part *p)
 {
+    if (p->ev_status != FLOE_OK) {
+        u->in_flight--;
+        release(u, p);
+        fail(u, p->ev_status, &p->ev_err);
+        return;
+    }
     if (p->state == PART_VERIFYING) {
         if (memcmp(p->xxh, p->want_xxh, sizeof(p->xxh)) != 0) {
             u->in_flight--;
@@ -678,18 +752,26 @@ static int make_pool(struct upload *u, struct floe_error *err)
     uint64_t limit =
         u->opts->memory_limit ? u->opts->memory_limit : FLOE_UPLOAD_DEFAULT_MEMORY_LIMIT;
     unsigned conc = u->opts->concurrency ? u->opts->concurrency : FLOE_UPLOAD_DEFAULT_CONCURRENCY;
-    if (u->part_size > limit)
+    u->concurrency = conc;
+    if (u->part_size * 2 > limit && !u->stream && u->nparts_known > 1) {
+        /* two part buffers do not fit: hash each part from the file, then stream it */
+        u->streaming = true;
+        return FLOE_OK;
+    }
+    /* a single-request upload needs one buffer of the file's size only */
+    uint64_t bufsize = !u->stream && u->nparts_known == 1 ? u->size : u->part_size;
+    if (bufsize > limit)
         return floe_error_set(err, FLOE_E_RANGE,
                               "part size %" PRIu64 " MiB does not fit in --memory-limit %" PRIu64
                               " MiB; raise the limit or lower --part-size",
                               u->part_size >> 20, limit >> 20);
-    uint64_t count = limit / u->part_size;
+    uint64_t count = limit / bufsize;
     if (count > conc + 1)
         count = conc + 1;
     if (!u->stream && u->nparts_known && count > u->nparts_known)
         count = u->nparts_known;
     struct floe_bufpool_options bo = {
-        .buf_size_bytes = (size_t)u->part_size,
+        .buf_size_bytes = (size_t)bufsize,
         .count = (unsigned)count,
         .memory_limit_bytes = limit,
     };

@@ -56,14 +56,14 @@ class FloeHash(unittest.TestCase):
         path, data = self.files["odd"]
         r = self.run_floe("--json", "hash", path)
         self.assertEqual(r.returncode, 0, r.stderr)
-        doc = json.loads(r.stdout)
+        doc = [json.loads(line) for line in r.stdout.decode().splitlines()]
         self.assertEqual(len(doc), 1)
         self.assertEqual(doc[0]["file"], path)
         self.assertEqual((doc[0]["tree_hash"], doc[0]["sha256"]), ref(data))
         self.assertEqual(doc[0]["size"], len(data))
         # --json after the command works too (aws-cli style)
         r2 = self.run_floe("hash", path, "--json")
-        self.assertEqual(json.loads(r2.stdout), doc)
+        self.assertEqual([json.loads(x) for x in r2.stdout.decode().splitlines()], doc)
 
     def test_stdin(self):
         _, data = self.files["big"]
@@ -85,7 +85,7 @@ class FloeHash(unittest.TestCase):
         self.assertEqual(out[0].split()[0], ref(data)[0])
         rj = self.run_floe("--json", "hash", missing, good)
         self.assertEqual(rj.returncode, 1)
-        doc = json.loads(rj.stdout)
+        doc = [json.loads(line) for line in rj.stdout.decode().splitlines()]
         self.assertIn("error", doc[0])
         self.assertEqual(doc[1]["tree_hash"], ref(data)[0])
 

@@ -1,0 +1,119 @@
+"""Start and stop the servers floe's Python tests talk to: floe-vault, moto, and the fault
+proxy. Each binds 127.0.0.1 on a free port chosen by the server itself (port 0 + port file),
+is started by the test and stopped by PID."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LOCAL_AK = "AKIDFLOEVAULTLOCAL"
+LOCAL_SK = "floe-vault-local-secret"
+LOCAL_ACCOUNT = "123456789012"
+
+
+def _wait_port_file(path, proc, what, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode} before listening")
+        try:
+            with open(path) as f:
+                text = f.read().strip()
+            if text:
+                return int(text)
+        except (FileNotFoundError, ValueError):
+            pass
+        time.sleep(0.02)
+    raise RuntimeError(f"{what} did not write {path} within {timeout}s")
+
+
+class Server:
+    def __init__(self, proc, port, workdir, log_path=None):
+        self.proc, self.port, self.workdir, self.log_path = proc, port, workdir, log_path
+        self.url = f"http://127.0.0.1:{port}"
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, sig)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+    def log(self):
+        if self.log_path and os.path.exists(self.log_path):
+            with open(self.log_path) as f:
+                return f.read()
+        return ""
+
+
+def start_vault(binary, data_dir=None, extra=()):
+    workdir = tempfile.mkdtemp(prefix="floe-vault-test-")
+    data_dir = data_dir or os.path.join(workdir, "data")
+    port_file = os.path.join(workdir, "port")
+    log_path = os.path.join(workdir, "vault.log")
+    log = open(log_path, "w")
+    proc = subprocess.Popen([binary, "--listen", "127.0.0.1:0", "--data-dir", data_dir,
+                             "--port-file", port_file, "--job-delay", "instant", *extra],
+                            stdout=log, stderr=subprocess.STDOUT)
+    port = _wait_port_file(port_file, proc, "floe-vault")
+    s = Server(proc, port, workdir, log_path)
+    s.data_dir = data_dir
+    return s
+
+
+def start_moto():
+    workdir = tempfile.mkdtemp(prefix="floe-moto-")
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    log_path = os.path.join(workdir, "moto.log")
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
+                             str(port)], stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("moto.server exited early: " + open(log_path).read())
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return Server(proc, port, workdir, log_path)
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("moto.server did not start")
+
+
+def start_faultproxy(upstream_port, rules):
+    workdir = tempfile.mkdtemp(prefix="floe-proxy-")
+    port_file = os.path.join(workdir, "port")
+    log_path = os.path.join(workdir, "proxy.log")
+    args = [sys.executable, os.path.join(HERE, "faultproxy.py"), "--upstream",
+            f"127.0.0.1:{upstream_port}", "--port-file", port_file, "--log", log_path]
+    for r in rules:
+        args += ["--rule", r]
+    proc = subprocess.Popen(args)
+    port = _wait_port_file(port_file, proc, "faultproxy")
+    return Server(proc, port, workdir, log_path)
+
+
+def client_env(tmpdir, ak=LOCAL_AK, sk=LOCAL_SK):
+    """Environment for floe / aws / boto3 subprocesses: explicit credentials, empty aws config
+    files, a private cache dir for floe's checkpoints."""
+    env = dict(os.environ)
+    for k in list(env):
+        if k.startswith("AWS_"):
+            del env[k]
+    cfg = os.path.join(tmpdir, "aws-config")
+    cred = os.path.join(tmpdir, "aws-credentials")
+    for p in (cfg, cred):
+        open(p, "a").close()
+    env.update(AWS_ACCESS_KEY_ID=ak, AWS_SECRET_ACCESS_KEY=sk, AWS_DEFAULT_REGION="us-east-1",
+               AWS_CONFIG_FILE=cfg, AWS_SHARED_CREDENTIALS_FILE=cred,
+               XDG_CACHE_HOME=os.path.join(tmpdir, "cache"), FLOE_RETRY_BASE_MS="20")
+    return env

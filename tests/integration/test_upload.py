@@ -1,0 +1,364 @@
+#!/usr/bin/env python3
+"""floe upload against a floe-vault it starts: single and multipart uploads, stdin, resume after
+kill -9, a changed source refused, injected 503s / resets, and every error a user can hit.
+Each archive's tree hash is checked against botocore's calculate_tree_hash, and archives are
+read back with boto3 (a client nobody here wrote).
+
+usage: test_upload.py FLOE_BINARY FLOE_VAULT_BINARY
+"""
+import hashlib
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helpers"))
+import servers  # noqa: E402
+
+import boto3  # noqa: E402
+import botocore.utils  # noqa: E402
+from botocore.config import Config  # noqa: E402
+
+FLOE = VAULT_BIN = None
+MIB = 1 << 20
+
+
+def tree_hash(data):
+    return botocore.utils.calculate_tree_hash(io.BytesIO(data))
+
+
+class UploadTests(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="floe-upload-test-")
+        cls.vault = servers.start_vault(VAULT_BIN)
+        cls.env = servers.client_env(cls.tmp.name)
+        cls.glacier = boto3.client("glacier", endpoint_url=cls.vault.url, region_name="us-east-1",
+                                   aws_access_key_id=servers.LOCAL_AK,
+                                   aws_secret_access_key=servers.LOCAL_SK,
+                                   config=Config(retries={"max_attempts": 1}))
+        cls.glacier.create_vault(vaultName="up")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.vault.stop()
+        cls.tmp.cleanup()
+
+    # ---- helpers ----
+    def file(self, name, data):
+        path = os.path.join(self.tmp.name, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
+
+    def floe(self, *args, endpoint=None, stdin=None, env=None, timeout=300):
+        cmd = [FLOE, "--endpoint-url", endpoint or self.vault.url, *args]
+        return subprocess.run(cmd, input=stdin, capture_output=True, timeout=timeout,
+                              env=env or self.env)
+
+    def upload_json(self, *args, **kw):
+        r = self.floe("--json", "upload", *args, **kw)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        lines = [json.loads(x) for x in r.stdout.decode().splitlines()]
+        return lines
+
+    def read_back(self, archive_id, vault="up"):
+        job = self.glacier.initiate_job(vaultName=vault, jobParameters={
+            "Type": "archive-retrieval", "ArchiveId": archive_id, "Tier": "Expedited"})
+        for _ in range(200):
+            d = self.glacier.describe_job(vaultName=vault, jobId=job["jobId"])
+            if d["Completed"]:
+                break
+            time.sleep(0.05)
+        self.assertEqual(d["StatusCode"], "Succeeded")
+        return self.glacier.get_job_output(vaultName=vault, jobId=job["jobId"])["body"].read()
+
+    def check_archive(self, out, data, name):
+        self.assertEqual(out["file"], name)
+        self.assertEqual(out["size"], len(data))
+        self.assertEqual(out["tree_hash"], tree_hash(data))
+        self.assertGreater(out["mb_per_s"], 0)
+        self.assertEqual(self.read_back(out["archive_id"]), data)
+
+    # ---- sizes and shapes ----
+    def test_one_byte(self):
+        data = b"\x07"
+        p = self.file("one", data)
+        (out,) = self.upload_json("up", p)
+        self.check_archive(out, data, p)
+
+    def test_exact_part_multiple_is_multipart(self):
+        data = os.urandom(4 * MIB)
+        p = self.file("four", data)
+        (out,) = self.upload_json("up", p, "--part-size", "1MiB", "--concurrency", "3")
+        self.check_archive(out, data, p)
+
+    def test_part_plus_one_byte(self):
+        data = os.urandom(4 * MIB + 1)
+        p = self.file("fourplus", data)
+        (out,) = self.upload_json("up", p, "--part-size", "1M", "--description", "part plus one")
+        self.check_archive(out, data, p)
+
+    def test_larger_file_odd_size(self):
+        data = os.urandom(48 * MIB + 17)
+        p = self.file("big", data)
+        (out,) = self.upload_json("up", p, "--part-size", "8MiB", "--concurrency", "4",
+                                  "--memory-limit", "40MiB")
+        self.check_archive(out, data, p)
+
+    def test_stdin_multipart_and_single(self):
+        data = os.urandom(3 * MIB + 12345)
+        (out,) = self.upload_json("up", "-", "--part-size", "1MiB", stdin=data)
+        self.check_archive(out, data, "-")
+        small = b"hello from stdin\n"
+        (out,) = self.upload_json("up", "-", stdin=small)
+        self.check_archive(out, small, "-")
+
+    def test_several_files_at_once(self):
+        datas = [os.urandom(n) for n in (1, 2 * MIB + 3, 5 * MIB)]
+        paths = [self.file(f"multi{i}", d) for i, d in enumerate(datas)]
+        outs = self.upload_json("up", *paths, "--part-size", "1MiB")
+        self.assertEqual(len(outs), 3)
+        by_file = {o["file"]: o for o in outs}
+        for p, d in zip(paths, datas):
+            self.check_archive(by_file[p], d, p)
+
+    def test_text_output(self):
+        data = os.urandom(2 * MIB)
+        p = self.file("text", data)
+        r = self.floe("upload", "up", p, "--part-size", "1MiB")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        fields = r.stdout.decode().split()
+        self.assertEqual(fields[1], tree_hash(data))
+        self.assertEqual(fields[2], str(len(data)))
+        self.assertEqual(fields[-1], p)
+
+    # ---- errors a user can hit ----
+    def test_empty_file_refused(self):
+        p = self.file("empty", b"")
+        r = self.floe("upload", "up", p)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("does not accept empty archives", r.stderr.decode())
+        r = self.floe("upload", "up", "-", stdin=b"")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("standard input is empty", r.stderr.decode())
+
+    def test_missing_and_unreadable(self):
+        r = self.floe("upload", "up", os.path.join(self.tmp.name, "nope"))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("No such file", r.stderr.decode())
+        r = self.floe("upload", "up", self.tmp.name)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("Is a directory", r.stderr.decode())
+
+    def test_vault_missing(self):
+        p = self.file("novault", b"abc")
+        r = self.floe("upload", "no-such-vault", p)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("ResourceNotFoundException", r.stderr.decode())
+
+    def test_bad_credentials(self):
+        p = self.file("badcred", b"abc")
+        env = servers.client_env(self.tmp.name, sk="wrong-secret")
+        r = self.floe("upload", "up", p, env=env)
+        self.assertEqual(r.returncode, 1)
+        err = r.stderr.decode()
+        self.assertIn("InvalidSignatureException", err)
+        self.assertIn("403", err)
+        env = servers.client_env(self.tmp.name, ak="AKIDUNKNOWN")
+        r = self.floe("upload", "up", p, env=env)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("UnrecognizedClientException", r.stderr.decode())
+
+    def test_bad_options(self):
+        p = self.file("opts", b"abc")
+        for args, msg in [(["--part-size", "3MiB"], "not a power of two"),
+                          (["--part-size", "8GiB"], "outside 1 MiB..4096"),
+                          (["--part-size", "1.5G"], "not a whole number"),
+                          (["--concurrency", "x"], "--concurrency must be a whole number"),
+                          (["--description", "caf\u00e9"], "printable ASCII"),
+                          (["--bogus"], "unknown option '--bogus'")]:
+            r = self.floe("upload", "up", p, *args)
+            self.assertNotEqual(r.returncode, 0, args)
+            self.assertIn(msg, r.stderr.decode(), args)
+        r = self.floe("upload", "up")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("missing FILE", r.stderr.decode())
+        r = self.floe("upload", "bad/vault", p)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("vault name", r.stderr.decode())
+
+    def test_parts_larger_than_memory_limit_stream_from_the_file(self):
+        data = os.urandom(5 * MIB + 3)
+        p = self.file("streamed", data)
+        (out,) = self.upload_json("up", p, "--part-size", "2MiB", "--memory-limit", "3MiB")
+        self.check_archive(out, data, p)
+
+    def test_memory_limit_too_small_for_stdin(self):
+        r = self.floe("upload", "up", "-", "--part-size", "2MiB", "--memory-limit", "1MiB",
+                      stdin=os.urandom(3 * MIB))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("does not fit in --memory-limit", r.stderr.decode())
+
+    # ---- faults, resume ----
+    def test_injected_503_and_resets_still_correct(self):
+        proxy = servers.start_faultproxy(self.vault.port, [
+            "PUT multipart-uploads status:503 3",
+            "PUT multipart-uploads reset 2",
+            "POST multipart-uploads/ status:500 1",
+            "POST multipart-uploads$ status:400:ThrottlingException 1"])
+        try:
+            data = os.urandom(6 * MIB + 99)
+            p = self.file("faulty", data)
+            (out,) = self.upload_json("up", p, "--part-size", "1MiB", endpoint=proxy.url)
+            self.check_archive(out, data, p)
+            log = proxy.log()
+            self.assertEqual(log.count("FAULT status:503"), 3)
+            self.assertEqual(log.count("FAULT reset"), 2)
+            self.assertEqual(log.count("FAULT status:500"), 1)
+            self.assertEqual(log.count("FAULT status:400:ThrottlingException"), 1)
+        finally:
+            proxy.stop()
+
+    def test_client_error_fails_fast_and_resume_completes(self):
+        proxy = servers.start_faultproxy(self.vault.port, [
+            "PUT multipart-uploads status:400:InvalidParameterValueException 1"])
+        ckpt = os.path.join(self.tmp.name, "failfast.ckpt")
+        data = os.urandom(5 * MIB)
+        p = self.file("failfast", data)
+        try:
+            r = self.floe("upload", "up", p, "--part-size", "1MiB", "--concurrency", "1",
+                          "--checkpoint", ckpt, endpoint=proxy.url)
+        finally:
+            proxy.stop()
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("InvalidParameterValueException", r.stderr.decode())
+        self.assertEqual(proxy.log().count("FAULT"), 1)  # not retried
+        self.assertTrue(os.path.exists(ckpt))
+        (out,) = self.upload_json("--resume", ckpt)
+        self.check_archive(out, data, p)
+        self.assertFalse(os.path.exists(ckpt))  # removed after success
+
+    def test_resume_after_kill_9(self):
+        proxy = servers.start_faultproxy(self.vault.port, ["PUT multipart-uploads delay:0.15 0"])
+        data = os.urandom(40 * MIB)
+        p = self.file("killed", data)
+        ckpt = os.path.join(self.tmp.name, "killed.ckpt")
+        try:
+            proc = subprocess.Popen([FLOE, "--endpoint-url", proxy.url, "upload", "up", p,
+                                     "--part-size", "1MiB", "--concurrency", "2", "--checkpoint",
+                                     ckpt], env=self.env, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE)
+            deadline = time.time() + 60
+            while time.time() < deadline and proxy.log().count("PASS PUT") < 8:
+                time.sleep(0.05)
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+        finally:
+            proxy.stop()
+        self.assertEqual(proc.returncode, -signal.SIGKILL)
+        self.assertTrue(os.path.exists(ckpt))
+        # the same command again (without the proxy) finishes, sending only what is missing
+        (out,) = self.upload_json("up", p, "--part-size", "1MiB", "--checkpoint", ckpt)
+        self.assertGreaterEqual(out.get("parts_resumed", 0), 4)
+        self.assertLess(out.get("parts_resumed", 0), 40)
+        self.check_archive(out, data, p)
+
+    def test_changed_source_refused(self):
+        data = bytearray(os.urandom(6 * MIB))
+        p = self.file("changing", bytes(data))
+        ckpt = os.path.join(self.tmp.name, "changing.ckpt")
+        slow = servers.start_faultproxy(self.vault.port, ["PUT multipart-uploads delay:0.2 0"])
+        try:
+            proc = subprocess.Popen([FLOE, "--endpoint-url", slow.url, "upload", "up", p,
+                                     "--part-size", "1MiB", "--concurrency", "1",
+                                     "--checkpoint", ckpt], env=self.env,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            deadline = time.time() + 60
+            while time.time() < deadline and slow.log().count("PASS PUT") < 3:
+                time.sleep(0.05)
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+        finally:
+            slow.stop()
+        # same size, same mtime restored, different bytes in part 0: its xxh3 catches it
+        st = os.stat(p)
+        data[10] ^= 0xFF
+        with open(p, "r+b") as f:
+            f.write(bytes(data))
+        os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
+        r = self.floe("upload", "up", p, "--part-size", "1MiB", "--checkpoint", ckpt)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("changed since part 0", r.stderr.decode())
+        # a different size is caught from the file's identity alone
+        with open(p, "ab") as f:
+            f.write(b"more")
+        r = self.floe("upload", "up", p, "--part-size", "1MiB", "--checkpoint", ckpt)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("size", r.stderr.decode())
+        self.assertTrue(os.path.exists(ckpt))  # kept: nothing was completed
+
+    def test_resume_without_checkpoint(self):
+        r = self.floe("upload", "--resume", os.path.join(self.tmp.name, "absent.ckpt"))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("absent.ckpt", r.stderr.decode())
+
+
+class MotoTests(unittest.TestCase):
+    """floe against moto's server: single-request uploads (moto has no multipart)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="floe-moto-test-")
+        cls.moto = servers.start_moto()
+        cls.env = servers.client_env(cls.tmp.name, ak="AKIDMOTO", sk="moto-secret")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.moto.stop()
+        cls.tmp.cleanup()
+
+    def floe(self, *args, stdin=None):
+        return subprocess.run([FLOE, "--endpoint-url", self.moto.url, *args], input=stdin,
+                              capture_output=True, timeout=120, env=self.env)
+
+    def test_vault_and_upload_against_moto(self):
+        r = self.floe("vault", "create", "mv")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.floe("--json", "vault", "list")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("mv", [v["VaultName"] for v in json.loads(r.stdout)["VaultList"]])
+        data = os.urandom(3 * MIB + 5)
+        path = os.path.join(self.tmp.name, "m.bin")
+        with open(path, "wb") as f:
+            f.write(data)
+        r = self.floe("--json", "upload", "mv", path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = json.loads(r.stdout)
+        self.assertEqual(out["tree_hash"], tree_hash(data))
+        # boto3 reads back what floe uploaded
+        g = boto3.client("glacier", endpoint_url=self.moto.url, region_name="us-east-1",
+                         aws_access_key_id="AKIDMOTO", aws_secret_access_key="moto-secret",
+                         config=Config(retries={"max_attempts": 1}))
+        job = g.initiate_job(vaultName="mv", jobParameters={
+            "Type": "archive-retrieval", "ArchiveId": out["archive_id"], "Tier": "Expedited"})
+        for _ in range(100):
+            if g.describe_job(vaultName="mv", jobId=job["jobId"])["Completed"]:
+                break
+            time.sleep(0.1)
+        body = g.get_job_output(vaultName="mv", jobId=job["jobId"])["body"].read()
+        self.assertEqual(hashlib.sha256(body).digest(), hashlib.sha256(data).digest())
+        r = self.floe("vault", "describe", "no-such")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("Vault not found", r.stderr.decode())
+
+
+if __name__ == "__main__":
+    FLOE, VAULT_BIN = sys.argv[1], sys.argv[2]
+    del sys.argv[1:3]
+    unittest.main(verbosity=2)
