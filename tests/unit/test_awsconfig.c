@@ -1,0 +1,152 @@
+/*
+ * test_awsconfig.c - credentials, region and endpoint found in the aws CLI's order, and the
+ * errors a user can hit (unknown profile, no credentials for a remote endpoint).
+ */
+#include "t_util.h"
+
+#include "awsconfig.h"
+#include "floe/client.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static char *s_cred, *s_conf;
+
+static void clear_env(void)
+{
+    const char *vars[] = {"AWS_ACCESS_KEY_ID",        "AWS_SECRET_ACCESS_KEY",
+                          "AWS_SESSION_TOKEN",        "AWS_PROFILE",
+                          "AWS_DEFAULT_PROFILE",      "AWS_REGION",
+                          "AWS_DEFAULT_REGION",       "AWS_ENDPOINT_URL",
+                          "AWS_ENDPOINT_URL_GLACIER", NULL};
+    for (int i = 0; vars[i]; i++)
+        unsetenv(vars[i]);
+    setenv("AWS_SHARED_CREDENTIALS_FILE", s_cred, 1);
+    setenv("AWS_CONFIG_FILE", s_conf, 1);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    const char cred[] = "# comment\n[default]\naws_access_key_id = AKDEFAULT\n"
+                        "aws_secret_access_key = skdefault\n\n[work]\n"
+                        "aws_access_key_id=AKWORK\naws_secret_access_key=skwork\n"
+                        "aws_session_token = tokwork\n";
+    const char conf[] = "[default]\nregion = eu-west-1\n[profile work]\nregion = ap-south-1\n"
+                        "endpoint_url = http://127.0.0.1:7777\ns3 =\n  region = ignored\n"
+                        "[profile confonly]\naws_access_key_id = AKCONF\n"
+                        "aws_secret_access_key = skconf\n";
+    s_cred = t_write_temp("credentials", cred, sizeof(cred) - 1);
+    s_conf = t_write_temp("config", conf, sizeof(conf) - 1);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    free(s_cred);
+    free(s_conf);
+    t_cleanup_temp();
+    return 0;
+}
+
+static void test_awsconfig_default_profile_from_files(void **state)
+{
+    (void)state;
+    clear_env();
+    struct floe_cli cli = {0};
+    struct floe_awsconfig c;
+    struct floe_error err = {0};
+    assert_int_equal(floe_awsconfig_resolve(&cli, &c, &err), FLOE_OK);
+    assert_string_equal(c.access_key_id, "AKDEFAULT");
+    assert_string_equal(c.secret_access_key, "skdefault");
+    assert_null(c.session_token);
+    assert_string_equal(c.region, "eu-west-1");
+    assert_string_equal(c.endpoint_url, FLOE_DEFAULT_ENDPOINT);
+    floe_awsconfig_free(&c);
+}
+
+static void test_awsconfig_env_beats_files_unless_profile_given(void **state)
+{
+    (void)state;
+    clear_env();
+    setenv("AWS_ACCESS_KEY_ID", "AKENV", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "skenv", 1);
+    setenv("AWS_DEFAULT_REGION", "us-west-2", 1);
+    struct floe_cli cli = {0};
+    struct floe_awsconfig c;
+    struct floe_error err = {0};
+    assert_int_equal(floe_awsconfig_resolve(&cli, &c, &err), FLOE_OK);
+    assert_string_equal(c.access_key_id, "AKENV");
+    assert_string_equal(c.region, "us-west-2");
+    assert_string_equal(c.credentials_source, "environment");
+    floe_awsconfig_free(&c);
+    setenv("AWS_REGION", "ca-central-1", 1); /* AWS_REGION wins over AWS_DEFAULT_REGION */
+    cli.profile = "work";                    /* an explicit profile ignores env credentials */
+    assert_int_equal(floe_awsconfig_resolve(&cli, &c, &err), FLOE_OK);
+    assert_string_equal(c.access_key_id, "AKWORK");
+    assert_string_equal(c.session_token, "tokwork");
+    assert_string_equal(c.region, "ca-central-1");
+    assert_string_equal(c.endpoint_url, "http://127.0.0.1:7777");
+    floe_awsconfig_free(&c);
+    cli.region = "sa-east-1";
+    cli.endpoint_url = "http://127.0.0.1:1234";
+    assert_int_equal(floe_awsconfig_resolve(&cli, &c, &err), FLOE_OK);
+    assert_string_equal(c.region, "sa-east-1");
+    assert_string_equal(c.endpoint_url, "http://127.0.0.1:1234");
+    floe_awsconfig_free(&c);
+}
+
+static void test_awsconfig_profile_env_and_config_only_credentials(void **state)
+{
+    (void)state;
+    clear_env();
+    setenv("AWS_PROFILE", "confonly", 1);
+    setenv("AWS_ENDPOINT_URL_GLACIER", "http://127.0.0.1:9999", 1);
+    setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1111", 1);
+    struct floe_cli cli = {0};
+    struct floe_awsconfig c;
+    struct floe_error err = {0};
+    assert_int_equal(floe_awsconfig_resolve(&cli, &c, &err), FLOE_OK);
+    assert_string_equal(c.access_key_id, "AKCONF");
+    assert_string_equal(c.credentials_source, "config file");
+    assert_string_equal(c.region, "us-east-1"); /* no region anywhere */
+    assert_string_equal(c.endpoint_url, "http://127.0.0.1:9999");
+    floe_awsconfig_free(&c);
+}
+
+static void test_awsconfig_errors(void **state)
+{
+    (void)state;
+    clear_env();
+    struct floe_cli cli = {.profile = "nosuch"};
+    struct floe_awsconfig c;
+    struct floe_error err = {0};
+    assert_int_equal(floe_awsconfig_resolve(&cli, &c, &err), FLOE_E_INVALID_ARG);
+    assert_non_null(strstr(err.message, "the profile \"nosuch\" is in neither"));
+    floe_awsconfig_free(&c);
+
+    /* no credentials at all: the local default endpoint gets floe-vault's default pair ... */
+    setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/creds", 1);
+    setenv("AWS_CONFIG_FILE", "/nonexistent/config", 1);
+    struct floe_cli none = {0};
+    assert_int_equal(floe_awsconfig_resolve(&none, &c, &err), FLOE_OK);
+    assert_string_equal(c.access_key_id, FLOE_LOCAL_ACCESS_KEY);
+    floe_awsconfig_free(&c);
+    /* ... a remote endpoint gets a clear error */
+    none.endpoint_url = "https://glacier.us-east-1.amazonaws.com";
+    assert_int_equal(floe_awsconfig_resolve(&none, &c, &err), FLOE_E_AUTH);
+    assert_non_null(strstr(err.message, "no AWS credentials found"));
+    floe_awsconfig_free(&c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_awsconfig_default_profile_from_files),
+        cmocka_unit_test(test_awsconfig_env_beats_files_unless_profile_given),
+        cmocka_unit_test(test_awsconfig_profile_env_and_config_only_credentials),
+        cmocka_unit_test(test_awsconfig_errors),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
