@@ -404,12 +404,15 @@ static void handle_read(struct upload *u, struct part *p)
         return;
     }
     if (u->stream) {
-        if (p->ev_bytes < p->len) { /* the stream ended inside (or before) this part */
-            u->stream_ended = true;
+        /* stream reads complete in order, so the first short one marks the true end */
+        if (p->ev_bytes < p->len) {
             p->len = p->ev_bytes;
-            u->size = p->offset + p->len;
-            u->nparts_known = p->len ? p->index + 1 : p->index;
-        } else {
+            if (!u->stream_ended) {
+                u->stream_ended = true;
+                u->size = p->offset + p->len;
+                u->nparts_known = p->len ? p->index + 1 : p->index;
+            }
+        } else if (!u->stream_ended) {
             u->nparts_known = p->index + 1;
         }
         if (p->len == 0) { /* nothing left: this part does not exist */
