@@ -909,6 +909,9 @@ int floe_upload_file(struct floe_client *client, const struct floe_upload_option
                 memcpy(h.upload_id, u->upload_id, strlen(u->upload_id) + 1);
             if (!rc)
                 rc = floe_checkpoint_source_stat(opts->path, u->fd, &h.source, err);
+            char abs[PATH_MAX]; /* so `floe upload --resume` works from any directory */
+            if (!rc && realpath(opts->path, abs) && strlen(abs) < sizeof(h.source.path))
+                memcpy(h.source.path, abs, strlen(abs) + 1);
             if (!rc) {
                 struct floe_journal_options jo = {.overwrite = true};
                 rc = floe_journal_create(u->ckpt_path, &h, &jo, &u->journal, err);
