@@ -300,7 +300,6 @@ void floe_bufpool_destroy(struct floe_bufpool *pool)
 {
     if (!pool)
         return;
-    assert(!pool->bufs || pool->locked.free == pool->count); /* a buffer is still held */
     if (pool->map)
         munmap(pool->map, pool->map_bytes);
     free(pool->bufs);

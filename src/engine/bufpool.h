@@ -108,9 +108,9 @@ void floe_bufpool_cancel(struct floe_bufpool *pool);
 void floe_bufpool_stats(struct floe_bufpool *pool, struct floe_bufpool_stats *out);
 
 /*
- * floe_bufpool_destroy() - unmap everything. Every buffer must have been released and no
- * thread may be inside acquire (cancel and join them first); a buffer still held is a bug
- * (asserted in debug builds). NULL is fine.
+ * floe_bufpool_destroy() - unmap everything. No thread may be inside acquire (cancel and join
+ * them first). Buffers still held (an error path tearing down mid-transfer) become invalid at
+ * once: their holders must not touch them again. NULL is fine.
  */
 void floe_bufpool_destroy(struct floe_bufpool *pool);
 
