@@ -1,17 +1,291 @@
 /*
- * main.c - floe-vault, the local Glacier-compatible server. Placeholder until the server
- * issue lands: it states that it does not serve yet and exits non-zero, so nothing mistakes it
- * for a working server.
+ * main.c - floe-vault, the local Glacier-compatible server: command line, signals, startup.
+ *
+ *   floe-vault --listen HOST:PORT --data-dir DIR [--port-file F] [--access-key K
+ *              --secret-key S] [--account-id ID] [--region R]
+ *              [--job-delay instant|Expedited=S,Standard=S,Bulk=S] [--job-expiry S]
+ *              [--notify TOPIC_ARN=URL ...] [--log-level error|warn|info|debug] [--no-auth]
+ *
+ * The first line on stdout is the base URL (flushed at once); --port-file receives the port
+ * (written to a temp file and renamed, so readers never see a partial number). SIGTERM and
+ * SIGINT stop the server cleanly: they are blocked in every thread and taken by sigwait() here.
  */
+#include "server.h"
+
+#include "alloc.h"
+#include "vutil.h"
+
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <unistd.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: floe-vault --listen HOST:PORT --data-dir DIR [--port-file F]\n"
+            "                  [--access-key K --secret-key S] [--account-id ID] [--region R]\n"
+            "                  [--job-delay instant|Expedited=S,Standard=S,Bulk=S]\n"
+            "                  [--job-expiry SECONDS] [--notify TOPIC_ARN=URL ...]\n"
+            "                  [--log-level error|warn|info|debug] [--no-auth]\n"
+            "defaults: access key %s, secret key %s, account %s, region %s,\n"
+            "          job delays Expedited=1,Standard=3,Bulk=5 seconds, job expiry 86400 s\n",
+            FLOE_VAULT_DEFAULT_ACCESS_KEY, FLOE_VAULT_DEFAULT_SECRET_KEY,
+            FLOE_VAULT_DEFAULT_ACCOUNT, FLOE_VAULT_DEFAULT_REGION);
+}
+
+static int parse_seconds(const char *s, int64_t *ms)
+{
+    char *end = NULL;
+    double v = strtod(s, &end);
+    if (!*s || end == s || *end || !(v >= 0) || v > 1e9)
+        return -1;
+    *ms = (int64_t)(v * 1000.0 + 0.5);
+    return 0;
+}
+
+static int parse_delays(const char *s, struct floe_vconfig *cfg)
+{
+    static const char *names[FLOE_VTIER_COUNT] = {"Expedited", "Standard", "Bulk"};
+    if (strcmp(s, "instant") == 0) {
+        for (int i = 0; i < FLOE_VTIER_COUNT; i++)
+            cfg->delay_ms[i] = 0;
+        return 0;
+    }
+    char *copy = floe_xstrdup(s), *save = NULL, *item;
+    int rc = 0;
+    for (item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(item, '=');
+        int tier = -1;
+        if (eq) {
+            *eq = '\0';
+            for (int i = 0; i < FLOE_VTIER_COUNT; i++)
+                if (strcmp(item, names[i]) == 0)
+                    tier = i;
+        }
+        if (tier < 0 || parse_seconds(eq + 1, &cfg->delay_ms[tier]) != 0) {
+            rc = -1;
+            break;
+        }
+    }
+    free(copy);
+    return rc;
+}
+
+static int parse_listen(const char *s, struct floe_vconfig *cfg)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s || !colon[1])
+        return -1;
+    size_t hl = (size_t)(colon - s);
+    if (s[0] == '[' && hl >= 2 && s[hl - 1] == ']') {
+        s++;
+        hl -= 2;
+    }
+    free(cfg->host);
+    cfg->host = floe_xmalloc(hl + 1);
+    memcpy(cfg->host, s, hl);
+    cfg->host[hl] = '\0';
+    uint64_t port;
+    if (floe_vutil_parse_u64(colon + 1, &port) != 0 || port > 65535)
+        return -1;
+    free(cfg->port);
+    cfg->port = floe_xstrdup(colon + 1);
+    return 0;
+}
+
+static void replace(char **dst, const char *v)
+{
+    free(*dst);
+    *dst = floe_xstrdup(v);
+}
+
+static int write_port_file(const char *path, unsigned port)
+{
+    size_t n = strlen(path) + 8;
+    char *tmp = floe_xmalloc(n);
+    snprintf(tmp, n, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    int rc = -1;
+    if (f) {
+        fprintf(f, "%u\n", port);
+        if (fclose(f) == 0 && rename(tmp, path) == 0)
+            rc = 0;
+    }
+    free(tmp);
+    return rc;
+}
+
+static void free_config(struct floe_vconfig *cfg)
+{
+    free(cfg->host);
+    free(cfg->port);
+    free(cfg->data_dir);
+    free(cfg->port_file);
+    free(cfg->access_key);
+    free(cfg->secret_key);
+    free(cfg->account_id);
+    free(cfg->region);
+    for (int i = 0; i < cfg->nnotify; i++) {
+        free(cfg->notify[i].topic_arn);
+        free(cfg->notify[i].url);
+    }
+    free(cfg->notify);
+}
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
-        printf("floe-vault 0.1.0 (not yet serving)\n");
-        return 0;
+    static const struct option opts[] = {
+        {"listen", required_argument, NULL, 'l'},
+        {"data-dir", required_argument, NULL, 'd'},
+        {"port-file", required_argument, NULL, 'p'},
+        {"access-key", required_argument, NULL, 'a'},
+        {"secret-key", required_argument, NULL, 's'},
+        {"account-id", required_argument, NULL, 'A'},
+        {"region", required_argument, NULL, 'r'},
+        {"job-delay", required_argument, NULL, 'j'},
+        {"job-expiry", required_argument, NULL, 'e'},
+        {"notify", required_argument, NULL, 'n'},
+        {"log-level", required_argument, NULL, 'L'},
+        {"no-auth", no_argument, NULL, 'N'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    struct floe_vserver srv = {0};
+    struct floe_error err = {0};
+    int status = 2, c;
+    bool key = false, secret = false;
+    floe_vconfig_defaults(&srv.cfg);
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l':
+            if (parse_listen(optarg, &srv.cfg) != 0) {
+                fprintf(stderr, "floe-vault: --listen wants HOST:PORT, got \"%s\"\n", optarg);
+                goto out;
+            }
+            break;
+        case 'd': replace(&srv.cfg.data_dir, optarg); break;
+        case 'p': replace(&srv.cfg.port_file, optarg); break;
+        case 'a':
+            replace(&srv.cfg.access_key, optarg);
+            key = true;
+            break;
+        case 's':
+            replace(&srv.cfg.secret_key, optarg);
+            secret = true;
+            break;
+        case 'A': {
+            uint64_t id;
+            if (strlen(optarg) != 12 || floe_vutil_parse_u64(optarg, &id) != 0) {
+                fprintf(stderr, "floe-vault: --account-id wants 12 digits, got \"%s\"\n", optarg);
+                goto out;
+            }
+            replace(&srv.cfg.account_id, optarg);
+            break;
+        }
+        case 'r': replace(&srv.cfg.region, optarg); break;
+        case 'j':
+            if (parse_delays(optarg, &srv.cfg) != 0) {
+                fprintf(stderr,
+                        "floe-vault: --job-delay wants instant or Expedited=S,Standard=S,Bulk=S "
+                        "(seconds), got \"%s\"\n",
+                        optarg);
+                goto out;
+            }
+            break;
+        case 'e':
+            if (parse_seconds(optarg, &srv.cfg.job_expiry_ms) != 0) {
+                fprintf(stderr, "floe-vault: --job-expiry wants seconds, got \"%s\"\n", optarg);
+                goto out;
+            }
+            break;
+        case 'n': {
+            const char *eq = strchr(optarg, '=');
+            if (!eq || eq == optarg || !eq[1]) {
+                fprintf(stderr, "floe-vault: --notify wants TOPIC_ARN=URL, got \"%s\"\n", optarg);
+                goto out;
+            }
+            srv.cfg.notify = floe_xrealloc(srv.cfg.notify,
+                                           (size_t)(srv.cfg.nnotify + 1) * sizeof(*srv.cfg.notify));
+            struct floe_vnotify_target *t = &srv.cfg.notify[srv.cfg.nnotify++];
+            t->topic_arn = floe_xmalloc((size_t)(eq - optarg) + 1);
+            memcpy(t->topic_arn, optarg, (size_t)(eq - optarg));
+            t->topic_arn[eq - optarg] = '\0';
+            t->url = floe_xstrdup(eq + 1);
+            break;
+        }
+        case 'L': {
+            static const char *levels[] = {"error", "warn", "info", "debug"};
+            int lv = -1;
+            for (int i = 0; i < 4; i++)
+                if (strcmp(optarg, levels[i]) == 0)
+                    lv = i;
+            if (lv < 0) {
+                fprintf(stderr, "floe-vault: --log-level wants error|warn|info|debug\n");
+                goto out;
+            }
+            srv.cfg.log_level = lv;
+            break;
+        }
+        case 'N': srv.cfg.no_auth = true; break;
+        case 'h':
+            usage(stdout);
+            status = 0;
+            goto out;
+        case 'V':
+            printf("floe-vault 0.1.0\n");
+            status = 0;
+            goto out;
+        default: usage(stderr); goto out;
+        }
     }
-    fprintf(stderr, "floe-vault: the server is not implemented yet\n");
-    return 1;
+    if (optind < argc) {
+        fprintf(stderr, "floe-vault: unexpected argument \"%s\"\n", argv[optind]);
+        goto out;
+    }
+    if (!srv.cfg.host || !srv.cfg.data_dir) {
+        fprintf(stderr, "floe-vault: --listen and --data-dir are required\n");
+        usage(stderr);
+        goto out;
+    }
+    if (key != secret) {
+        fprintf(stderr, "floe-vault: --access-key and --secret-key go together\n");
+        goto out;
+    }
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* every thread started below inherits it */
+    signal(SIGPIPE, SIG_IGN);
+
+    status = 1;
+    if (floe_vserver_start(&srv, &err) != FLOE_OK) {
+        fprintf(stderr, "floe-vault: %s\n", err.message);
+        goto out;
+    }
+    bool v6 = strchr(srv.cfg.host, ':') != NULL;
+    printf("http://%s%s%s:%u\n", v6 ? "[" : "", srv.cfg.host, v6 ? "]" : "", srv.port);
+    fflush(stdout);
+    if (srv.cfg.port_file && write_port_file(srv.cfg.port_file, srv.port) != 0) {
+        fprintf(stderr, "floe-vault: cannot write --port-file %s\n", srv.cfg.port_file);
+        floe_vserver_stop(&srv);
+        goto out;
+    }
+    floe_vlog(&srv, FLOE_VLOG_INFO, "serving %s on port %u (account %s, region %s%s)",
+              srv.cfg.data_dir, srv.port, srv.cfg.account_id, srv.cfg.region,
+              srv.cfg.no_auth ? ", signatures NOT checked" : "");
+    int sig = 0;
+    sigwait(&set, &sig);
+    floe_vlog(&srv, FLOE_VLOG_INFO, "signal %d: shutting down", sig);
+    floe_vserver_stop(&srv);
+    status = 0;
+out:
+    free_config(&srv.cfg);
+    return status;
 }

@@ -1,0 +1,183 @@
+/*
+ * api_archives.c - UploadArchive (streamed, verified, durable before 201) and DeleteArchive.
+ *
+ * An archive uploaded in one request is one segment (index 0) owned by the archive id; its
+ * part_size is its own size. Deletion marks the row (deleted_ms): retrieval jobs that already
+ * staged its bytes keep serving them, and the scheduler's garbage collection removes the data
+ * once no such job remains.
+ */
+#include "api.h"
+
+#include "errors.h"
+#include "policy.h"
+#include "server.h"
+#include "store_db.h"
+#include "upload.h"
+#include "vutil.h"
+#include "floe/range.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void floe_vapi_upload_data(struct floe_vreq *rq, const char *data, size_t n)
+{
+    floe_vupload_data(rq, data, n);
+}
+
+/* The optional x-amz-archive-description; false after answering 400. */
+bool floe_vapi_description(struct floe_vreq *rq, char **out)
+{
+    const char *d = floe_vreq_header(rq, "x-amz-archive-description");
+    *out = NULL;
+    if (!d)
+        return true;
+    if (!floe_vutil_desc_valid(d)) {
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
+                        "Invalid archive description: at most %d printable ASCII characters "
+                        "(0x20-0x7E) are allowed (got %zu bytes)",
+                        FLOE_VDESC_MAX, strlen(d));
+        return false;
+    }
+    *out = strdup(d);
+    return true;
+}
+
+void floe_vapi_upload_archive_begin(struct floe_vreq *rq)
+{
+    char *desc = NULL;
+    if (!floe_vapi_vault_exists(rq) || !floe_vapi_description(rq, &desc))
+        return;
+    struct floe_vupload *up = floe_vupload_begin(rq);
+    if (!up) {
+        free(desc);
+        return;
+    }
+    up->description = desc;
+    if (up->expect_bytes == 0) {
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
+                        "Invalid Content-Length: 0 (an archive must have at least 1 byte)");
+        return;
+    }
+    if (up->expect_bytes > FLOE_UPLOAD_ARCHIVE_MAX)
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
+                        "Invalid Content-Length: %llu (UploadArchive takes at most %llu bytes; "
+                        "use a multipart upload)",
+                        (unsigned long long)up->expect_bytes,
+                        (unsigned long long)FLOE_UPLOAD_ARCHIVE_MAX);
+}
+
+void floe_vapi_upload_archive_end(struct floe_vreq *rq)
+{
+    struct floe_vupload *up = rq->op;
+    struct floe_error err = {0};
+    char id[FLOE_VID_ARCHIVE_LEN + 1];
+    if (!floe_vupload_finish(rq, up))
+        return;
+    floe_vutil_id(id, FLOE_VID_ARCHIVE_LEN, false);
+    int64_t now = floe_vutil_now_ms();
+    struct floe_vdb *db = rq->srv->db;
+    bool vault_gone = false;
+    floe_vdb_lock(db);
+    int rc = floe_vdb_begin(db, &err);
+    if (!rc) {
+        sqlite3_stmt *st = floe_vdb_stmt(db, "SELECT 1 FROM vaults WHERE name = ?");
+        floe_vdb_bind(st, "t", rq->vault);
+        vault_gone = sqlite3_step(st) != SQLITE_ROW;
+        sqlite3_reset(st);
+        if (vault_gone)
+            rc = FLOE_E_NOT_FOUND;
+    }
+    if (!rc)
+        rc = floe_vdb_exec(db, &err,
+                           "INSERT INTO archives(id, vault, description, created_ms, size,"
+                           " tree_hash, part_size, nparts, seg_owner) VALUES(?1, ?2, ?3, ?4, ?5,"
+                           " ?6, ?5, 1, ?1)",
+                           "tttiit", id, rq->vault, up->description, now, (int64_t)up->w.bytes,
+                           up->tree_hex);
+    if (!rc)
+        rc = floe_vdb_exec(db, &err,
+                           "INSERT INTO segments(owner, idx, blob, len, tree_hash, leaves)"
+                           " VALUES(?, 0, ?, ?, ?, ?)",
+                           "ttitb", id, up->w.name, (int64_t)up->w.bytes, up->tree_hex, up->leaves,
+                           (int64_t)(up->nleaves * FLOE_HASH_BYTES));
+    if (!rc)
+        rc = floe_vdb_exec(db, &err, "UPDATE vaults SET changed_ms = ? WHERE name = ?", "it", now,
+                           rq->vault);
+    if (!rc)
+        rc = floe_vdb_commit(db, &err);
+    else
+        floe_vdb_rollback(db);
+    if (!rc)
+        floe_vupload_keep(up);
+    floe_vdb_unlock(db);
+    if (vault_gone) {
+        floe_vapi_vault_not_found(rq);
+        return;
+    }
+    if (rc) {
+        floe_vapi_internal(rq, &err);
+        return;
+    }
+    floe_vapi_location(rq, "/archives/", id);
+    floe_vreq_set_header(rq, "x-amz-archive-id", id);
+    floe_vreq_set_header(rq, "x-amz-sha256-tree-hash", up->tree_hex);
+    floe_vreq_reply_empty(rq, 201);
+}
+
+void floe_vapi_delete_archive(struct floe_vreq *rq)
+{
+    struct floe_error err = {0};
+    struct floe_vdb *db = rq->srv->db;
+    char why[512] = "", other[512] = "";
+    bool denied = false, missing_vault = false;
+    int rc = FLOE_OK;
+    int64_t now = floe_vutil_now_ms();
+    floe_vdb_lock(db);
+    sqlite3_stmt *st = floe_vdb_stmt(db, "SELECT 1 FROM vaults WHERE name = ?");
+    floe_vdb_bind(st, "t", rq->vault);
+    missing_vault = sqlite3_step(st) != SQLITE_ROW;
+    sqlite3_reset(st);
+    if (!missing_vault) {
+        st = floe_vdb_stmt(db, "SELECT vault, created_ms FROM archives WHERE id = ? AND"
+                               " deleted_ms IS NULL");
+        floe_vdb_bind(st, "t", rq->id);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            if (strcmp(floe_vdb_text(st, 0), rq->vault) != 0) {
+                floe_vserver_vault_arn(rq->srv, rq->vault, other, sizeof(other));
+            } else {
+                int64_t created = floe_vdb_int(st, 1);
+                sqlite3_reset(st);
+                denied = floe_vpolicy_lock_denies_locked(
+                    rq->srv, rq->vault, "glacier:DeleteArchive", created, why, sizeof(why));
+                if (!denied) {
+                    rc = floe_vdb_begin(db, &err);
+                    if (!rc)
+                        rc = floe_vdb_exec(db, &err,
+                                           "UPDATE archives SET deleted_ms = ? WHERE id = ?", "it",
+                                           now, rq->id);
+                    if (!rc)
+                        rc = floe_vdb_exec(db, &err,
+                                           "UPDATE vaults SET changed_ms = ? WHERE name = ?", "it",
+                                           now, rq->vault);
+                    if (!rc)
+                        rc = floe_vdb_commit(db, &err);
+                    else
+                        floe_vdb_rollback(db);
+                }
+            }
+        }
+        sqlite3_reset(st);
+    }
+    floe_vdb_unlock(db);
+    if (missing_vault)
+        floe_vapi_vault_not_found(rq);
+    else if (other[0])
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER, "Invalid vault name: %s", other);
+    else if (denied)
+        floe_verr_reply(rq, FLOE_VERR_ACCESS_DENIED, "%s", why);
+    else if (rc)
+        floe_vapi_internal(rq, &err);
+    else
+        floe_vreq_reply_empty(rq, 204);
+}

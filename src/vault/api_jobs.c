@@ -1,0 +1,737 @@
+/*
+ * api_jobs.c - InitiateJob (validation of every JobParameters field), ListJobs, DescribeJob
+ * and GetJobOutput (whole or ranged, streamed from the archive's segment files; the
+ * x-amz-sha256-tree-hash header under the tree-hash-aligned rule of glacier-api.md 3.4,
+ * computed from stored leaf hashes).
+ */
+#include "api.h"
+
+#include "alloc.h"
+#include "errors.h"
+#include "jobs.h"
+#include "server.h"
+#include "store_blob.h"
+#include "store_db.h"
+#include "vutil.h"
+#include "floe/range.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *s_tiers[FLOE_VTIER_COUNT] = {"Expedited", "Standard", "Bulk"};
+
+static void job_not_found(struct floe_vreq *rq)
+{
+    floe_verr_reply(rq, FLOE_VERR_NOT_FOUND, "The job ID was not found: %s", rq->id);
+}
+
+/* Optional string member: true with *out NULL when absent; false after answering 400. */
+static bool opt_string(struct floe_vreq *rq, json_t *o, const char *name, const char **out)
+{
+    json_t *v = json_object_get(o, name);
+    *out = NULL;
+    if (!v || json_is_null(v))
+        return true;
+    if (!json_is_string(v)) {
+        floe_verr_reply(rq, FLOE_VERR_SERIALIZATION, "%s must be a string", name);
+        return false;
+    }
+    *out = json_string_value(v);
+    return true;
+}
+
+/* Reject a member that does not apply to this job type. */
+static bool forbid(struct floe_vreq *rq, json_t *o, const char *name, const char *type)
+{
+    json_t *v = json_object_get(o, name);
+    if (v && !json_is_null(v)) {
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER, "%s is not allowed for %s jobs", name,
+                        type);
+        return false;
+    }
+    return true;
+}
+
+struct job_spec {
+    const char *type, *action, *archive_id, *desc, *sns, *tier, *format;
+    const char *inv_start, *inv_end, *inv_limit, *inv_marker;
+    int tier_index;
+    uint64_t range_first, range_last, archive_size;
+    bool has_range;
+    char archive_tree[FLOE_HASH_HEX];
+    char *select_json;
+    char output_path[1200];
+};
+
+static bool check_inventory_params(struct floe_vreq *rq, json_t *p, struct job_spec *js)
+{
+    static const char *const allowed[] = {"StartDate", "EndDate", "Limit", "Marker", NULL};
+    const char *key;
+    json_t *v;
+    int64_t start = 0, end = 0, ms;
+    char id[FLOE_VID_MAX];
+    uint64_t lim;
+    if (!json_is_object(p)) {
+        floe_verr_reply(rq, FLOE_VERR_SERIALIZATION,
+                        "InventoryRetrievalParameters must be a JSON object");
+        return false;
+    }
+    json_object_foreach(p, key, v)
+    {
+        bool ok = false;
+        for (const char *const *a = allowed; *a; a++)
+            ok = ok || strcmp(*a, key) == 0;
+        if (!ok) {
+            floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
+                            "Unknown field in InventoryRetrievalParameters: %s", key);
+            return false;
+        }
+    }
+    if (!opt_string(rq, p, "StartDate", &js->inv_start) ||
+        !opt_string(rq, p, "EndDate", &js->inv_end) ||
+        !opt_string(rq, p, "Limit", &js->inv_limit) ||
+        !opt_string(rq, p, "Marker", &js->inv_marker))
+        return false;
+    if (js->inv_start && floe_vutil_parse_iso(js->inv_start, &start) != 0) {
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
+                        "Invalid StartDate: %s (want ISO 8601 UTC, e.g. 2013-03-20T17:03:43Z)",
+                        js->inv_start);
+        return false;
+    }
+    if (js->inv_end && floe_vutil_parse_iso(js->inv_end, &end) != 0) {
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
+                        "Invalid EndDate: %s (want ISO 8601 UTC, e.g. 2013-03-20T17:03:43Z)",
+                        js->inv_end);
+        return false;
+    }
+    if (js->inv_start && js->inv_end && start >= end) {
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
+                        "The StartDate %s must be before the EndDate %s", js->inv_start,
+                        js->inv_end);
+        return false;
+    }
+    if (js->inv_limit && (floe_vutil_parse_u64(js->inv_limit, &lim) != 0 || lim < 1)) {
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
+                        "Invalid Limit: %s (want a positive integer)", js->inv_limit);
+        return false;
+    }
+    if (js->inv_marker && floe_vjobs_marker_decode(js->inv_marker, &ms, id, sizeof(id)) != 0) {
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER, "Invalid inventory Marker: %s",
+                        js->inv_marker);
+        return false;
+    }
+    return true;
+}
+
+static bool check_select(struct floe_vreq *rq, json_t *body, struct job_spec *js)
+{
+    json_t *sp = json_object_get(body, "SelectParameters");
+    json_t *ol = json_object_get(body, "OutputLocation");
+    if (!sp || !json_is_object(sp)) {
+        floe_verr_reply(rq, sp ? FLOE_VERR_SERIALIZATION : FLOE_VERR_MISSING_PARAMETER,
+                        "SelectParameters (a JSON object) is required for select jobs");
+        return false;
+    }
+    if (!ol || !json_is_object(ol)) {
+        floe_verr_reply(rq, ol ? FLOE_VERR_SERIALIZATION : FLOE_VERR_MISSING_PARAMETER,
+                        "OutputLocation (a JSON object) is required for select jobs");
+        return false;
+    }
+    json_t *expr = json_object_get(sp, "Expression");
+    json_t *etype = json_object_get(sp, "ExpressionType");
+    if (!json_is_string(expr) || json_string_length(expr) == 0 ||
+        json_string_length(expr) > 128000) {
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
+                        "SelectParameters.Expression must be a string of 1 to 128000 characters");
+        return false;
+    }
+    if (!json_is_string(etype) || strcmp(json_string_value(etype), "SQL") != 0) {
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
+                        "SelectParameters.ExpressionType must be SQL");
+        return false;
+    }
+    json_t *s3 = json_object_get(ol, "S3");
+    json_t *bucket = json_object_get(s3, "BucketName");
+    json_t *prefix = json_object_get(s3, "Prefix");
+    if (!json_is_object(s3) || !json_is_string(bucket) || !json_is_string(prefix) ||
+        json_string_length(prefix) > 512) {
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
+                        "OutputLocation.S3 needs BucketName and a Prefix of at most 512 bytes");
+        return false;
+    }
+    json_t *keep = json_pack("{s:O, s:O}", "SelectParameters", sp, "OutputLocation", ol);
+    js->select_json = json_dumps(keep, JSON_COMPACT);
+    json_decref(keep);
+    snprintf(js->output_path, sizeof(js->output_path), "%s", json_string_value(prefix));
+    return true;
+}
+
+/* Bytes of archive retrievals initiated in the last hour (lock held). */
+static int64_t recent_retrieval_bytes_locked(struct floe_vreq *rq, int64_t now)
+{
+    sqlite3_stmt *st =
+        floe_vdb_stmt(rq->srv->db, "SELECT COALESCE(SUM(range_last - range_first + 1), 0) FROM"
+                                   " jobs WHERE action = 'ArchiveRetrieval' AND created_ms > ?");
+    floe_vdb_bind(st, "i", now - 3600 * 1000);
+    sqlite3_step(st);
+    int64_t v = floe_vdb_int(st, 0);
+    sqlite3_reset(st);
+    return v;
+}
+
+/* PolicyEnforcedException when a BytesPerHour retrieval policy would be exceeded. */
+static bool retrieval_policy_allows_locked(struct floe_vreq *rq, uint64_t bytes, int64_t now)
+{
+    sqlite3_stmt *st =
+        floe_vdb_stmt(rq->srv->db, "SELECT value FROM settings WHERE key = 'retrieval-policy'");
+    json_t *p = NULL;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        p = json_loads(floe_vdb_text(st, 0), 0, NULL);
+    sqlite3_reset(st);
+    json_t *rule = json_array_get(json_object_get(p, "Rules"), 0);
+    const char *strategy = json_string_value(json_object_get(rule, "Strategy"));
+    bool ok = true;
+    if (strategy && strcmp(strategy, "BytesPerHour") == 0) {
+        json_int_t limit = json_integer_value(json_object_get(rule, "BytesPerHour"));
+        if ((int64_t)bytes + recent_retrieval_bytes_locked(rq, now) > (int64_t)limit)
+            ok = false;
+    }
+    json_decref(p);
+    return ok;
+}
+
+void floe_vapi_initiate_job(struct floe_vreq *rq)
+{
+    static const char *const allowed[] = {"Type",
+                                          "ArchiveId",
+                                          "Description",
+                                          "SNSTopic",
+                                          "Tier",
+                                          "RetrievalByteRange",
+                                          "Format",
+                                          "InventoryRetrievalParameters",
+                                          "SelectParameters",
+                                          "OutputLocation",
+                                          NULL};
+    static const char *const outer_allowed[] = {"Type",
+                                                "ArchiveId",
+                                                "Description",
+                                                "SNSTopic",
+                                                "Tier",
+                                                "RetrievalByteRange",
+                                                "Format",
+                                                "InventoryRetrievalParameters",
+                                                "SelectParameters",
+                                                "OutputLocation",
+                                                "jobParameters",
+                                                NULL};
+    struct job_spec js = {0};
+    struct floe_error err = {0};
+    const char *range_s = NULL;
+    char job_id[FLOE_VID_JOB_LEN + 1];
+    if (!floe_vapi_vault_exists(rq))
+        return;
+    json_t *outer = NULL, *body = floe_vapi_parse_json_object(rq, outer_allowed);
+    if (!body)
+        return;
+    json_t *wrapped = json_object_get(body, "jobParameters");
+    if (wrapped) {
+        /* the guide's {"jobParameters": {...}} form */
+        outer = body;
+        body = json_incref(wrapped);
+        if (json_object_size(outer) != 1 || !json_is_object(body)) {
+            floe_verr_reply(rq, FLOE_VERR_SERIALIZATION,
+                            "jobParameters must be a JSON object and the only member");
+            goto out;
+        }
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v)
+    {
+        bool ok = false;
+        for (const char *const *a = allowed; *a; a++)
+            ok = ok || strcmp(*a, key) == 0;
+        if (!ok) {
+            floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER, "Unknown field in request body: %s",
+                            key);
+            goto out;
+        }
+    }
+    if (!opt_string(rq, body, "Type", &js.type) ||
+        !opt_string(rq, body, "ArchiveId", &js.archive_id) ||
+        !opt_string(rq, body, "Description", &js.desc) ||
+        !opt_string(rq, body, "SNSTopic", &js.sns) || !opt_string(rq, body, "Tier", &js.tier) ||
+        !opt_string(rq, body, "RetrievalByteRange", &range_s) ||
+        !opt_string(rq, body, "Format", &js.format))
+        goto out;
+    if (!js.type) {
+        floe_verr_reply(rq, FLOE_VERR_MISSING_PARAMETER, "Required parameter Type is missing");
+        goto out;
+    }
+    if (js.desc && !floe_vutil_desc_valid(js.desc)) {
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
+                        "Invalid job description: at most %d printable ASCII characters "
+                        "(0x20-0x7E) are allowed",
+                        FLOE_VDESC_MAX);
+        goto out;
+    }
+    if (js.sns && (strncmp(js.sns, "arn:aws:sns:", 12) != 0 || strlen(js.sns) > 256)) {
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
+                        "Invalid SNSTopic: %s (want an SNS topic ARN)", js.sns);
+        goto out;
+    }
+    js.tier_index = FLOE_VTIER_STANDARD;
+    if (js.tier) {
+        js.tier_index = -1;
+        for (int i = 0; i < FLOE_VTIER_COUNT; i++)
+            if (strcmp(js.tier, s_tiers[i]) == 0)
+                js.tier_index = i;
+        if (js.tier_index < 0) {
+            floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
+                            "Invalid Tier: %s (valid values: Expedited, Standard, Bulk)", js.tier);
+            goto out;
+        }
+    }
+    js.tier = s_tiers[js.tier_index];
+    bool archive = strcmp(js.type, "archive-retrieval") == 0;
+    bool inventory = strcmp(js.type, "inventory-retrieval") == 0;
+    bool select = strcmp(js.type, "select") == 0;
+    if (!archive && !inventory && !select) {
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
+                        "Invalid job type: %s (valid values: archive-retrieval, "
+                        "inventory-retrieval, select)",
+                        js.type);
+        goto out;
+    }
+    if (archive || select) {
+        js.action = archive ? "ArchiveRetrieval" : "Select";
+        if (!forbid(rq, body, "Format", js.type) ||
+            !forbid(rq, body, "InventoryRetrievalParameters", js.type))
+            goto out;
+        if (archive && (!forbid(rq, body, "SelectParameters", js.type) ||
+                        !forbid(rq, body, "OutputLocation", js.type)))
+            goto out;
+        if (select && !forbid(rq, body, "RetrievalByteRange", js.type))
+            goto out;
+        if (!js.archive_id) {
+            floe_verr_reply(rq, FLOE_VERR_MISSING_PARAMETER,
+                            "Required parameter ArchiveId is missing for %s jobs", js.type);
+            goto out;
+        }
+        if (select && !check_select(rq, body, &js))
+            goto out;
+    } else {
+        js.action = "InventoryRetrieval";
+        if (!forbid(rq, body, "ArchiveId", js.type) ||
+            !forbid(rq, body, "RetrievalByteRange", js.type) ||
+            !forbid(rq, body, "SelectParameters", js.type) ||
+            !forbid(rq, body, "OutputLocation", js.type))
+            goto out;
+        if (js.format && strcmp(js.format, "CSV") != 0 && strcmp(js.format, "JSON") != 0) {
+            floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
+                            "Invalid Format: %s (valid values: CSV, JSON)", js.format);
+            goto out;
+        }
+        if (!js.format)
+            js.format = "JSON";
+        json_t *p = json_object_get(body, "InventoryRetrievalParameters");
+        if (p && !json_is_null(p) && !check_inventory_params(rq, p, &js))
+            goto out;
+    }
+
+    floe_vutil_id(job_id, FLOE_VID_JOB_LEN, false);
+    int64_t now = floe_vutil_now_ms();
+    struct floe_vdb *db = rq->srv->db;
+    enum { OK, NO_ARCHIVE, BAD_RANGE, POLICY, FAILED } outcome = OK;
+    floe_vdb_lock(db);
+    if (js.archive_id) {
+        sqlite3_stmt *st = floe_vdb_stmt(db, "SELECT size, tree_hash FROM archives WHERE id = ?"
+                                             " AND vault = ? AND deleted_ms IS NULL");
+        floe_vdb_bind(st, "tt", js.archive_id, rq->vault);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            js.archive_size = (uint64_t)floe_vdb_int(st, 0);
+            snprintf(js.archive_tree, sizeof(js.archive_tree), "%s", floe_vdb_text(st, 1));
+        } else {
+            outcome = NO_ARCHIVE;
+        }
+        sqlite3_reset(st);
+    }
+    if (outcome == OK && archive) {
+        struct floe_byte_range r = {0, js.archive_size - 1};
+        if (range_s && (floe_range_parse_retrieval(range_s, &r, &err) != FLOE_OK ||
+                        floe_range_check_retrieval(r, js.archive_size, &err) != FLOE_OK))
+            outcome = BAD_RANGE;
+        js.range_first = r.first;
+        js.range_last = r.last;
+        if (outcome == OK && !retrieval_policy_allows_locked(rq, floe_range_len(r), now))
+            outcome = POLICY;
+    }
+    if (outcome == OK) {
+        char out_path[1300] = "";
+        if (select)
+            snprintf(out_path, sizeof(out_path), "%s/%s/", js.output_path, job_id);
+        int rc = floe_vdb_exec(
+            db, &err,
+            "INSERT INTO jobs(id, vault, action, archive_id, description, sns_topic, tier,"
+            " created_ms, due_ms, status, status_message, range_first, range_last, archive_size,"
+            " archive_tree_hash, format, inv_start, inv_end, inv_limit, inv_marker, select_json,"
+            " output_path) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, 'InProgress', 'Operation in"
+            " progress.', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "tttttttiiiiitttttttt", job_id, rq->vault, js.action, js.archive_id, js.desc, js.sns,
+            js.tier, now, now + rq->srv->cfg.delay_ms[js.tier_index],
+            archive ? (int64_t)js.range_first : (int64_t)0,
+            archive ? (int64_t)js.range_last : (int64_t)0,
+            archive ? (int64_t)js.archive_size : (int64_t)0, archive ? js.archive_tree : NULL,
+            inventory ? js.format : NULL, js.inv_start, js.inv_end, js.inv_limit, js.inv_marker,
+            js.select_json, select ? out_path : NULL);
+        if (rc)
+            outcome = FAILED;
+        snprintf(js.output_path, sizeof(js.output_path), "%s", out_path);
+    }
+    floe_vdb_unlock(db);
+    switch (outcome) {
+    case NO_ARCHIVE:
+        floe_verr_reply(rq, FLOE_VERR_NOT_FOUND, "The archive ID was not found: %s", js.archive_id);
+        goto out;
+    case BAD_RANGE:
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER, "Invalid RetrievalByteRange: %s (%s)",
+                        range_s, err.message);
+        goto out;
+    case POLICY:
+        floe_verr_reply(rq, FLOE_VERR_POLICY_ENFORCED,
+                        "InitiateJob request denied by current data retrieval policy");
+        goto out;
+    case FAILED: floe_vapi_internal(rq, &err); goto out;
+    case OK: break;
+    }
+    if (rq->srv->cfg.delay_ms[js.tier_index] == 0)
+        floe_vjobs_complete(rq->srv, job_id);
+    else
+        floe_vjobs_kick(rq->srv->jobs);
+    floe_vapi_location(rq, "/jobs/", job_id);
+    floe_vreq_set_header(rq, "x-amz-job-id", job_id);
+    if (select)
+        floe_vreq_set_header(rq, "x-amz-job-output-path", js.output_path);
+    floe_vreq_reply_empty(rq, 202);
+out:
+    free(js.select_json);
+    json_decref(body);
+    json_decref(outer);
+}
+
+static const char *s_job_by_id =
+    "SELECT " FLOE_VJOBS_COLUMNS " FROM jobs WHERE id = ? AND vault = ?";
+
+void floe_vapi_describe_job(struct floe_vreq *rq)
+{
+    json_t *o = NULL;
+    if (!floe_vapi_vault_exists(rq))
+        return;
+    floe_vdb_lock(rq->srv->db);
+    sqlite3_stmt *st = floe_vdb_stmt(rq->srv->db, s_job_by_id);
+    floe_vdb_bind(st, "tt", rq->id, rq->vault);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        o = floe_vjobs_row_json(rq->srv, st);
+    sqlite3_reset(st);
+    floe_vdb_unlock(rq->srv->db);
+    if (!o) {
+        job_not_found(rq);
+        return;
+    }
+    floe_vapi_reply_json(rq, 200, o);
+}
+
+void floe_vapi_list_jobs(struct floe_vreq *rq)
+{
+    int64_t limit, from = 0;
+    const char *marker = floe_vreq_param(rq, "marker");
+    const char *code = floe_vreq_param(rq, "statuscode");
+    const char *completed = floe_vreq_param(rq, "completed");
+    if (!floe_vapi_parse_limit(rq, 50, &limit))
+        return;
+    if (code && strcmp(code, "InProgress") != 0 && strcmp(code, "Succeeded") != 0 &&
+        strcmp(code, "Failed") != 0) {
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER, "The job status code is not valid: %s",
+                        code);
+        return;
+    }
+    if (completed && strcmp(completed, "true") != 0 && strcmp(completed, "false") != 0) {
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
+                        "The completed value is not valid: %s (want true or false)", completed);
+        return;
+    }
+    if (!floe_vapi_vault_exists(rq))
+        return;
+    bool bad_marker = false;
+    json_t *list = json_array(), *next = json_null();
+    floe_vdb_lock(rq->srv->db);
+    if (marker && *marker) {
+        sqlite3_stmt *m =
+            floe_vdb_stmt(rq->srv->db, "SELECT seq FROM jobs WHERE id = ? AND vault = ?");
+        floe_vdb_bind(m, "tt", marker, rq->vault);
+        if (sqlite3_step(m) == SQLITE_ROW)
+            from = floe_vdb_int(m, 0);
+        else
+            bad_marker = true;
+        sqlite3_reset(m);
+    }
+    sqlite3_stmt *st = floe_vdb_stmt(
+        rq->srv->db, "SELECT " FLOE_VJOBS_COLUMNS " FROM jobs WHERE vault = ?1 AND seq >= ?2"
+                     " AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR (?4 = 'true') = (status"
+                     " <> 'InProgress')) ORDER BY seq LIMIT ?5");
+    floe_vdb_bind(st, "titti", rq->vault, from, code, completed, limit + 1);
+    int64_t n = 0;
+    while (!bad_marker && sqlite3_step(st) == SQLITE_ROW) {
+        if (n++ == limit) {
+            json_decref(next);
+            next = json_string(floe_vdb_text(st, 0));
+            break;
+        }
+        json_array_append_new(list, floe_vjobs_row_json(rq->srv, st));
+    }
+    sqlite3_reset(st);
+    floe_vdb_unlock(rq->srv->db);
+    if (bad_marker) {
+        json_decref(list);
+        json_decref(next);
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER, "Invalid marker: %s", marker);
+        return;
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "JobList", list);
+    json_object_set_new(o, "Marker", next);
+    floe_vapi_reply_json(rq, 200, o);
+}
+
+/* The body of a job output: consecutive pieces of open files. */
+struct piece {
+    int fd;
+    uint64_t file_off; /* where the piece starts in its file */
+    uint64_t len;
+};
+
+struct reader {
+    struct piece *p;
+    size_t n;
+    size_t cur;         /* piece holding the next byte */
+    uint64_t cur_start; /* response offset of piece cur */
+};
+
+static ssize_t read_body(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct reader *r = cls;
+    while (r->cur < r->n && pos >= r->cur_start + r->p[r->cur].len) {
+        r->cur_start += r->p[r->cur].len;
+        r->cur++;
+    }
+    if (r->cur >= r->n)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    struct piece *pc = &r->p[r->cur];
+    uint64_t in = pos - r->cur_start;
+    uint64_t left = pc->len - in;
+    size_t want = max < left ? max : (size_t)left;
+    ssize_t k;
+    do {
+        k = pread(pc->fd, buf, want, (off_t)(pc->file_off + in));
+    } while (k < 0 && errno == EINTR);
+    if (k <= 0)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    return k;
+}
+
+static void free_reader(void *cls)
+{
+    struct reader *r = cls;
+    for (size_t i = 0; i < r->n; i++)
+        if (r->p[i].fd >= 0)
+            close(r->p[i].fd);
+    free(r->p);
+    free(r);
+}
+
+/* Open the files holding archive bytes [first, last] (lock held). */
+static int open_archive_range_locked(struct floe_vreq *rq, const char *seg_owner,
+                                     uint64_t part_size, uint64_t first, uint64_t last,
+                                     struct reader *r, struct floe_error *err)
+{
+    sqlite3_stmt *st =
+        floe_vdb_stmt(rq->srv->db, "SELECT idx, blob, len FROM segments WHERE"
+                                   " owner = ? AND idx BETWEEN ? AND ? ORDER BY idx");
+    floe_vdb_bind(st, "tii", seg_owner, (int64_t)(first / part_size), (int64_t)(last / part_size));
+    size_t cap = 0;
+    uint64_t covered = 0;
+    int rc = FLOE_OK;
+    while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+        uint64_t start = (uint64_t)floe_vdb_int(st, 0) * part_size;
+        uint64_t len = (uint64_t)floe_vdb_int(st, 2);
+        uint64_t a = first > start ? first : start;
+        uint64_t b = last < start + len - 1 ? last : start + len - 1;
+        if (a > b)
+            continue;
+        if (r->n == cap) {
+            cap = cap ? cap * 2 : 8;
+            r->p = floe_xrealloc(r->p, cap * sizeof(*r->p));
+        }
+        int fd = floe_vblob_open_read(rq->srv->blobs, floe_vdb_text(st, 1));
+        if (fd < 0) {
+            rc = floe_error_set_errno(err, FLOE_E_IO, errno, floe_vdb_text(st, 1),
+                                      "cannot open archive data %s", floe_vdb_text(st, 1));
+            break;
+        }
+        r->p[r->n++] = (struct piece){.fd = fd, .file_off = a - start, .len = b - a + 1};
+        covered += b - a + 1;
+    }
+    sqlite3_reset(st);
+    if (!rc && covered != last - first + 1)
+        rc = floe_error_set(err, FLOE_E_CORRUPT, "archive data of %s is incomplete", seg_owner);
+    return rc;
+}
+
+void floe_vapi_get_job_output(struct floe_vreq *rq)
+{
+    struct floe_error err = {0};
+    struct reader *r = floe_xcalloc(1, sizeof(*r));
+    struct floe_vdb *db = rq->srv->db;
+    enum { OK, NOT_FOUND, NOT_READY, BAD_RANGE, RANGE_START, FAILED } outcome = OK;
+    char tree_hex[FLOE_HASH_HEX] = "", *desc = NULL, ctype[32] = "application/octet-stream";
+    const char *range_h = floe_vreq_header(rq, "Range");
+    struct floe_byte_range dl = {0, 0};
+    uint64_t total = 0;
+    bool partial = false;
+    if (!floe_vapi_vault_exists(rq)) {
+        free(r);
+        return;
+    }
+    floe_vdb_lock(db);
+    sqlite3_stmt *st =
+        floe_vdb_stmt(db, "SELECT j.action, j.status, j.range_first, j.range_last,"
+                          " j.inventory_size, j.output_blob, j.format, j.tree_hash,"
+                          " a.seg_owner, a.part_size, a.size, a.description FROM jobs j"
+                          " LEFT JOIN archives a ON a.id = j.archive_id WHERE j.id = ?"
+                          " AND j.vault = ?");
+    floe_vdb_bind(st, "tt", rq->id, rq->vault);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        outcome = NOT_FOUND;
+        goto unlock;
+    }
+    if (strcmp(floe_vdb_text(st, 1), "Succeeded") != 0) {
+        outcome = NOT_READY;
+        goto unlock;
+    }
+    bool archive = strcmp(floe_vdb_text(st, 0), "ArchiveRetrieval") == 0;
+    uint64_t rf = (uint64_t)floe_vdb_int(st, 2), rl = (uint64_t)floe_vdb_int(st, 3);
+    total = archive ? rl - rf + 1 : (uint64_t)floe_vdb_int(st, 4);
+    if (range_h) {
+        if (floe_range_parse_http_range(range_h, total, &dl, &err) != FLOE_OK) {
+            uint64_t s = 0;
+            const char *p = strncmp(range_h, "bytes=", 6) == 0 ? range_h + 6 : NULL;
+            const char *dash = p ? strchr(p, '-') : NULL;
+            char num[32];
+            if (p && dash && (size_t)(dash - p) < sizeof(num) && dash > p) {
+                memcpy(num, p, (size_t)(dash - p));
+                num[dash - p] = '\0';
+                if (floe_vutil_parse_u64(num, &s) == 0 && s >= total) {
+                    outcome = RANGE_START;
+                    goto unlock;
+                }
+            }
+            outcome = BAD_RANGE;
+            goto unlock;
+        }
+        partial = true;
+    } else {
+        dl.first = 0;
+        dl.last = total - 1;
+    }
+    if (archive) {
+        if (floe_vdb_text(st, 11))
+            desc = floe_xstrdup(floe_vdb_text(st, 11));
+        char *owner = floe_xstrdup(floe_vdb_text(st, 8));
+        uint64_t ps = (uint64_t)floe_vdb_int(st, 9), asize = (uint64_t)floe_vdb_int(st, 10);
+        struct floe_byte_range job_r = {rf, rl}, abs_r = {rf + dl.first, rf + dl.last};
+        if (floe_vdb_text(st, 7) && dl.first == 0 && dl.last == total - 1) {
+            snprintf(tree_hex, sizeof(tree_hex), "%s", floe_vdb_text(st, 7));
+        } else if (floe_range_is_tree_aligned(job_r, asize) &&
+                   floe_range_is_tree_aligned(abs_r, asize)) {
+            uint8_t h[FLOE_HASH_BYTES];
+            sqlite3_reset(st);
+            if (floe_vjobs_range_tree_hash(rq->srv, owner, ps, abs_r.first, abs_r.last, h, &err) ==
+                FLOE_OK)
+                floe_treehash_hex(h, tree_hex);
+        }
+        sqlite3_reset(st);
+        if (open_archive_range_locked(rq, owner, ps, abs_r.first, abs_r.last, r, &err))
+            outcome = FAILED;
+        free(owner);
+    } else {
+        snprintf(ctype, sizeof(ctype), "%s",
+                 floe_vdb_text(st, 6) && strcmp(floe_vdb_text(st, 6), "CSV") == 0
+                     ? "text/csv"
+                     : "application/json");
+        int fd = floe_vblob_open_read(rq->srv->blobs, floe_vdb_text(st, 5));
+        if (fd < 0) {
+            floe_error_set_errno(&err, FLOE_E_IO, errno, NULL, "cannot open inventory output");
+            outcome = FAILED;
+        } else {
+            r->p = floe_xcalloc(1, sizeof(*r->p));
+            r->p[0] = (struct piece){.fd = fd, .file_off = dl.first, .len = dl.last - dl.first + 1};
+            r->n = 1;
+        }
+    }
+unlock:
+    sqlite3_reset(st);
+    floe_vdb_unlock(db);
+    switch (outcome) {
+    case NOT_FOUND: job_not_found(rq); break;
+    case NOT_READY:
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
+                        "The job is not currently available for download: %s", rq->id);
+        break;
+    case RANGE_START:
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
+                        "The start of the range is larger than size of retrieved data: %s",
+                        range_h);
+        break;
+    case BAD_RANGE:
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER, "Invalid Range: %s (%s)", range_h,
+                        err.message);
+        break;
+    case FAILED: floe_vapi_internal(rq, &err); break;
+    case OK: break;
+    }
+    if (outcome != OK) {
+        free_reader(r);
+        free(desc);
+        return;
+    }
+    uint64_t len = dl.last - dl.first + 1;
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(len, 256 * 1024, read_body, r, free_reader);
+    if (!resp) {
+        free_reader(r);
+        free(desc);
+        floe_vapi_internal(rq, NULL);
+        return;
+    }
+    MHD_add_response_header(resp, "Content-Type", ctype);
+    MHD_add_response_header(resp, "Accept-Ranges", "bytes");
+    if (partial) {
+        char cr[96];
+        snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu", (unsigned long long)dl.first,
+                 (unsigned long long)dl.last, (unsigned long long)total);
+        MHD_add_response_header(resp, "Content-Range", cr);
+    }
+    if (tree_hex[0])
+        MHD_add_response_header(resp, "x-amz-sha256-tree-hash", tree_hex);
+    if (desc)
+        MHD_add_response_header(resp, "x-amz-archive-description", desc);
+    free(desc);
+    rq->resp.custom = resp;
+    rq->resp.status = partial ? 206 : 200;
+}

@@ -1,0 +1,503 @@
+/*
+ * api_multipart.c - the six multipart operations.
+ *
+ * Each part is one blob and one segments row (owner = upload id, idx = first / part size)
+ * carrying the part's length, tree hash and 1 MiB leaf hashes. Parts may arrive in any order,
+ * concurrently, and again (the row is replaced and the old blob removed after the commit:
+ * last write wins). Complete checks coverage and sizes from the rows, combines the part tree
+ * hashes (valid because every part but the last is the power-of-two part size, which it
+ * checks), and in one transaction inserts the archive whose segments are the upload's parts
+ * (archives.seg_owner = upload id): no byte is copied or re-read. The upload row is kept as
+ * 'completed' so a repeated Complete returns the same archive id.
+ */
+#include "api.h"
+
+#include "alloc.h"
+#include "errors.h"
+#include "server.h"
+#include "store_blob.h"
+#include "store_db.h"
+#include "upload.h"
+#include "vutil.h"
+#include "floe/range.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void upload_not_found(struct floe_vreq *rq)
+{
+    floe_verr_reply(rq, FLOE_VERR_NOT_FOUND, "The upload ID was not found: %s", rq->id);
+}
+
+void floe_vapi_initiate_mpu(struct floe_vreq *rq)
+{
+    const char *ps = floe_vreq_header(rq, "x-amz-part-size");
+    uint64_t part_size = 0;
+    char *desc = NULL, id[FLOE_VID_UPLOAD_LEN + 1];
+    struct floe_error err = {0};
+    if (!floe_vapi_vault_exists(rq))
+        return;
+    if (!ps) {
+        floe_verr_reply(rq, FLOE_VERR_MISSING_PARAMETER,
+                        "Required header x-amz-part-size is missing");
+        return;
+    }
+    if (floe_vutil_parse_u64(ps, &part_size) != 0 ||
+        floe_range_check_part_size(part_size, NULL) != FLOE_OK) {
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
+                        "Invalid part size: %s. Part size must not be null, must be a power of two "
+                        "and be between 1048576 and 4294967296 bytes.",
+                        ps);
+        return;
+    }
+    if (!floe_vapi_description(rq, &desc))
+        return;
+    floe_vutil_id(id, FLOE_VID_UPLOAD_LEN, false);
+    int64_t now = floe_vutil_now_ms();
+    floe_vdb_lock(rq->srv->db);
+    int rc = floe_vdb_exec(rq->srv->db, &err,
+                           "INSERT INTO uploads(id, vault, description, part_size, created_ms,"
+                           " state, touched_ms) VALUES(?, ?, ?, ?, ?, 'open', ?)",
+                           "tttiii", id, rq->vault, desc, (int64_t)part_size, now, now);
+    floe_vdb_unlock(rq->srv->db);
+    free(desc);
+    if (rc) {
+        floe_vapi_internal(rq, &err);
+        return;
+    }
+    floe_vapi_location(rq, "/multipart-uploads/", id);
+    floe_vreq_set_header(rq, "x-amz-multipart-upload-id", id);
+    floe_vreq_reply_empty(rq, 201);
+}
+
+static json_t *upload_json(struct floe_vreq *rq, sqlite3_stmt *st)
+{
+    /* columns: id, description, part_size, created_ms */
+    char arn[512], iso[FLOE_VTIME_ISO_MAX];
+    floe_vserver_vault_arn(rq->srv, rq->vault, arn, sizeof(arn));
+    floe_vutil_iso(floe_vdb_int(st, 3), true, iso);
+    json_t *o = json_object();
+    json_object_set_new(o, "ArchiveDescription",
+                        floe_vdb_text(st, 1) ? json_string(floe_vdb_text(st, 1)) : json_null());
+    json_object_set_new(o, "CreationDate", json_string(iso));
+    json_object_set_new(o, "MultipartUploadId", json_string(floe_vdb_text(st, 0)));
+    json_object_set_new(o, "PartSizeInBytes", json_integer(floe_vdb_int(st, 2)));
+    json_object_set_new(o, "VaultARN", json_string(arn));
+    return o;
+}
+
+void floe_vapi_list_mpus(struct floe_vreq *rq)
+{
+    int64_t limit, from = 0;
+    const char *marker = floe_vreq_param(rq, "marker");
+    bool bad_marker = false;
+    if (!floe_vapi_parse_limit(rq, 50, &limit) || !floe_vapi_vault_exists(rq))
+        return;
+    json_t *list = json_array(), *next = json_null();
+    floe_vdb_lock(rq->srv->db);
+    if (marker && *marker) {
+        sqlite3_stmt *m = floe_vdb_stmt(rq->srv->db, "SELECT rowid FROM uploads WHERE id = ? AND"
+                                                     " vault = ? AND state = 'open'");
+        floe_vdb_bind(m, "tt", marker, rq->vault);
+        if (sqlite3_step(m) == SQLITE_ROW)
+            from = floe_vdb_int(m, 0);
+        else
+            bad_marker = true;
+        sqlite3_reset(m);
+    }
+    sqlite3_stmt *st =
+        floe_vdb_stmt(rq->srv->db, "SELECT id, description, part_size, created_ms FROM uploads"
+                                   " WHERE vault = ? AND state = 'open' AND rowid >= ?"
+                                   " ORDER BY rowid LIMIT ?");
+    floe_vdb_bind(st, "tii", rq->vault, from, limit + 1);
+    int64_t n = 0;
+    while (!bad_marker && sqlite3_step(st) == SQLITE_ROW) {
+        if (n++ == limit) {
+            json_decref(next);
+            next = json_string(floe_vdb_text(st, 0));
+            break;
+        }
+        json_array_append_new(list, upload_json(rq, st));
+    }
+    sqlite3_reset(st);
+    floe_vdb_unlock(rq->srv->db);
+    if (bad_marker) {
+        json_decref(list);
+        json_decref(next);
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER, "Invalid marker: %s", marker);
+        return;
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "Marker", next);
+    json_object_set_new(o, "UploadsList", list);
+    floe_vapi_reply_json(rq, 200, o);
+}
+
+/* The open upload rq->id of rq->vault: part size and description; lock held. */
+static bool open_upload_locked(struct floe_vreq *rq, uint64_t *part_size)
+{
+    sqlite3_stmt *st = floe_vdb_stmt(rq->srv->db, "SELECT part_size FROM uploads WHERE id = ?"
+                                                  " AND vault = ? AND state = 'open'");
+    floe_vdb_bind(st, "tt", rq->id, rq->vault);
+    bool ok = sqlite3_step(st) == SQLITE_ROW;
+    if (ok)
+        *part_size = (uint64_t)floe_vdb_int(st, 0);
+    sqlite3_reset(st);
+    return ok;
+}
+
+void floe_vapi_upload_part_begin(struct floe_vreq *rq)
+{
+    uint64_t part_size = 0;
+    struct floe_byte_range r;
+    struct floe_error err = {0};
+    if (!floe_vapi_vault_exists(rq))
+        return;
+    floe_vdb_lock(rq->srv->db);
+    bool found = open_upload_locked(rq, &part_size);
+    floe_vdb_unlock(rq->srv->db);
+    if (!found) {
+        upload_not_found(rq);
+        return;
+    }
+    const char *cr = floe_vreq_header(rq, "Content-Range");
+    if (!cr) {
+        floe_verr_reply(rq, FLOE_VERR_MISSING_PARAMETER,
+                        "Required header Content-Range is missing");
+        return;
+    }
+    if (floe_range_parse_content_range(cr, &r, &err) != FLOE_OK) {
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER, "Invalid Content-Range: %s", cr);
+        return;
+    }
+    struct floe_vupload *up = floe_vupload_begin(rq);
+    if (!up)
+        return;
+    uint64_t len = floe_range_len(r);
+    if (len != up->expect_bytes) {
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
+                        "Content-Range: %s is incompatible with Content-Length: %llu", cr,
+                        (unsigned long long)up->expect_bytes);
+        return;
+    }
+    if (r.first % part_size != 0) {
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
+                        "Content-Range: %s does not start at a multiple of the part size %llu", cr,
+                        (unsigned long long)part_size);
+        return;
+    }
+    if (len > part_size) {
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
+                        "Content-Range: %s is larger than the part size %llu", cr,
+                        (unsigned long long)part_size);
+        return;
+    }
+    if (r.first / part_size >= FLOE_MAX_PARTS) {
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
+                        "Content-Range: %s is part %llu; an upload has at most %u parts", cr,
+                        (unsigned long long)(r.first / part_size + 1), FLOE_MAX_PARTS);
+        return;
+    }
+    up->first = r.first;
+    up->part_size = part_size;
+}
+
+void floe_vapi_upload_part_end(struct floe_vreq *rq)
+{
+    struct floe_vupload *up = rq->op;
+    struct floe_error err = {0};
+    char old[FLOE_VBLOB_NAME_LEN + 1] = "";
+    uint64_t part_size = 0;
+    if (!floe_vupload_finish(rq, up))
+        return;
+    struct floe_vdb *db = rq->srv->db;
+    int64_t idx = (int64_t)(up->first / up->part_size);
+    floe_vdb_lock(db);
+    int rc = floe_vdb_begin(db, &err);
+    bool found = !rc && open_upload_locked(rq, &part_size);
+    if (!rc && found) {
+        sqlite3_stmt *st =
+            floe_vdb_stmt(db, "SELECT blob FROM segments WHERE owner = ? AND idx = ?");
+        floe_vdb_bind(st, "ti", rq->id, idx);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            snprintf(old, sizeof(old), "%s", floe_vdb_text(st, 0));
+        sqlite3_reset(st);
+        rc = floe_vdb_exec(db, &err,
+                           "INSERT OR REPLACE INTO segments(owner, idx, blob, len, tree_hash,"
+                           " leaves) VALUES(?, ?, ?, ?, ?, ?)",
+                           "tititb", rq->id, idx, up->w.name, (int64_t)up->w.bytes, up->tree_hex,
+                           up->leaves, (int64_t)(up->nleaves * FLOE_HASH_BYTES));
+        if (!rc)
+            rc = floe_vdb_exec(db, &err, "UPDATE uploads SET touched_ms = ? WHERE id = ?", "it",
+                               floe_vutil_now_ms(), rq->id);
+    }
+    if (!rc && found)
+        rc = floe_vdb_commit(db, &err);
+    else
+        floe_vdb_rollback(db);
+    if (!rc && found)
+        floe_vupload_keep(up);
+    floe_vdb_unlock(db);
+    if (rc) {
+        floe_vapi_internal(rq, &err);
+        return;
+    }
+    if (!found) {
+        upload_not_found(rq);
+        return;
+    }
+    if (old[0] && strcmp(old, up->w.name) != 0)
+        floe_vblob_unlink(rq->srv->blobs, old);
+    floe_vreq_set_header(rq, "x-amz-sha256-tree-hash", up->tree_hex);
+    floe_vreq_reply_empty(rq, 204);
+}
+
+void floe_vapi_complete_mpu(struct floe_vreq *rq)
+{
+    const char *size_s = floe_vreq_header(rq, "x-amz-archive-size");
+    const char *hash_s = floe_vreq_header(rq, "x-amz-sha256-tree-hash");
+    uint64_t size = 0, part_size = 0;
+    uint8_t want[FLOE_HASH_BYTES];
+    struct floe_error err = {0};
+    char msg[512] = "", archive_id[FLOE_VID_ARCHIVE_LEN + 1] = "", want_hex[FLOE_HASH_HEX];
+    if (!floe_vapi_vault_exists(rq))
+        return;
+    if (!size_s) {
+        floe_verr_reply(rq, FLOE_VERR_MISSING_PARAMETER,
+                        "Required header x-amz-archive-size is missing");
+        return;
+    }
+    if (!hash_s) {
+        floe_verr_reply(rq, FLOE_VERR_MISSING_PARAMETER,
+                        "Required header x-amz-sha256-tree-hash is missing");
+        return;
+    }
+    if (floe_vutil_parse_u64(size_s, &size) != 0) {
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER, "Invalid x-amz-archive-size: %s", size_s);
+        return;
+    }
+    if (strlen(hash_s) != 64 || floe_treehash_parse_hex(hash_s, want, &err) != FLOE_OK) {
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER, "Invalid x-amz-sha256-tree-hash: %s",
+                        hash_s);
+        return;
+    }
+    floe_treehash_hex(want, want_hex);
+    struct floe_vdb *db = rq->srv->db;
+    enum { DONE, NOT_FOUND, INVALID, FAILED } outcome = DONE;
+    floe_vdb_lock(db);
+    sqlite3_stmt *st = floe_vdb_stmt(db, "SELECT state, part_size, description, archive_id, size,"
+                                         " tree_hash FROM uploads WHERE id = ? AND vault = ?");
+    floe_vdb_bind(st, "tt", rq->id, rq->vault);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        outcome = NOT_FOUND;
+    } else if (strcmp(floe_vdb_text(st, 0), "completed") == 0) {
+        /* a repeated Complete with the same values returns the same archive */
+        if ((uint64_t)floe_vdb_int(st, 4) == size && strcmp(floe_vdb_text(st, 5), want_hex) == 0)
+            snprintf(archive_id, sizeof(archive_id), "%s", floe_vdb_text(st, 3));
+        else
+            outcome = NOT_FOUND;
+    } else if (strcmp(floe_vdb_text(st, 0), "open") != 0) {
+        outcome = NOT_FOUND;
+    }
+    part_size = (uint64_t)floe_vdb_int(st, 1);
+    char *desc = floe_vdb_text(st, 2) ? floe_xstrdup(floe_vdb_text(st, 2)) : NULL;
+    sqlite3_reset(st);
+    if (outcome != DONE || archive_id[0])
+        goto unlock;
+
+    /* the parts must be 0..n-1, all of the part size but the last, summing to size */
+    st = floe_vdb_stmt(db, "SELECT idx, len, tree_hash FROM segments WHERE owner = ? ORDER BY idx");
+    floe_vdb_bind(st, "t", rq->id);
+    uint8_t(*hashes)[FLOE_HASH_BYTES] = NULL;
+    size_t n = 0, cap = 0;
+    uint64_t total = 0, prev_len = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        uint64_t idx = (uint64_t)floe_vdb_int(st, 0), len = (uint64_t)floe_vdb_int(st, 1);
+        if (idx != n) {
+            snprintf(msg, sizeof(msg),
+                     "Part %llu (bytes %llu-%llu) was never uploaded; the parts do not cover the"
+                     " archive",
+                     (unsigned long long)n, (unsigned long long)(n * part_size),
+                     (unsigned long long)((n + 1) * part_size - 1));
+            break;
+        }
+        if (n > 0 && prev_len != part_size) {
+            snprintf(msg, sizeof(msg),
+                     "Part %llu has %llu bytes; every part but the last must be the part size"
+                     " %llu",
+                     (unsigned long long)(n - 1), (unsigned long long)prev_len,
+                     (unsigned long long)part_size);
+            break;
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            hashes = floe_xrealloc(hashes, cap * sizeof(*hashes));
+        }
+        floe_treehash_parse_hex(floe_vdb_text(st, 2), hashes[n], NULL);
+        total += len;
+        prev_len = len;
+        n++;
+    }
+    sqlite3_reset(st);
+    if (!msg[0] && n == 0)
+        snprintf(msg, sizeof(msg), "The multipart upload %s has no parts", rq->id);
+    if (!msg[0] && total != size)
+        snprintf(msg, sizeof(msg),
+                 "Invalid x-amz-archive-size: %llu; the uploaded parts hold %llu bytes",
+                 (unsigned long long)size, (unsigned long long)total);
+    if (!msg[0]) {
+        uint8_t got[FLOE_HASH_BYTES];
+        floe_treehash_combine((const uint8_t(*)[FLOE_HASH_BYTES])hashes, n, got);
+        if (memcmp(got, want, FLOE_HASH_BYTES) != 0)
+            snprintf(msg, sizeof(msg), "Invalid x-amz-sha256-tree-hash: %s", hash_s);
+    }
+    free(hashes);
+    if (msg[0]) {
+        outcome = INVALID;
+        goto unlock;
+    }
+    floe_vutil_id(archive_id, FLOE_VID_ARCHIVE_LEN, false);
+    int64_t now = floe_vutil_now_ms();
+    int rc = floe_vdb_begin(db, &err);
+    if (!rc)
+        rc = floe_vdb_exec(db, &err,
+                           "INSERT INTO archives(id, vault, description, created_ms, size,"
+                           " tree_hash, part_size, nparts, seg_owner) VALUES(?, ?, ?, ?, ?, ?, ?,"
+                           " ?, ?)",
+                           "tttiitiit", archive_id, rq->vault, desc, now, (int64_t)size, want_hex,
+                           (int64_t)part_size, (int64_t)n, rq->id);
+    if (!rc)
+        rc = floe_vdb_exec(db, &err,
+                           "UPDATE uploads SET state = 'completed', archive_id = ?, size = ?,"
+                           " tree_hash = ?, touched_ms = ? WHERE id = ?",
+                           "titit", archive_id, (int64_t)size, want_hex, now, rq->id);
+    if (!rc)
+        rc = floe_vdb_exec(db, &err, "UPDATE vaults SET changed_ms = ? WHERE name = ?", "it", now,
+                           rq->vault);
+    if (!rc)
+        rc = floe_vdb_commit(db, &err);
+    else
+        floe_vdb_rollback(db);
+    if (rc)
+        outcome = FAILED;
+unlock:
+    floe_vdb_unlock(db);
+    free(desc);
+    switch (outcome) {
+    case NOT_FOUND: upload_not_found(rq); return;
+    case INVALID: floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER, "%s", msg); return;
+    case FAILED: floe_vapi_internal(rq, &err); return;
+    case DONE: break;
+    }
+    floe_vapi_location(rq, "/archives/", archive_id);
+    floe_vreq_set_header(rq, "x-amz-archive-id", archive_id);
+    floe_vreq_set_header(rq, "x-amz-sha256-tree-hash", want_hex);
+    floe_vreq_reply_empty(rq, 201);
+}
+
+void floe_vapi_abort_mpu(struct floe_vreq *rq)
+{
+    struct floe_error err = {0};
+    struct floe_vdb *db = rq->srv->db;
+    char(*blobs)[FLOE_VBLOB_NAME_LEN + 1] = NULL;
+    size_t nb = 0, cap = 0;
+    int rc = FLOE_OK;
+    bool found = false;
+    if (!floe_vapi_vault_exists(rq))
+        return;
+    floe_vdb_lock(db);
+    sqlite3_stmt *st = floe_vdb_stmt(db, "SELECT state FROM uploads WHERE id = ? AND vault = ?");
+    floe_vdb_bind(st, "tt", rq->id, rq->vault);
+    const char *state = sqlite3_step(st) == SQLITE_ROW ? floe_vdb_text(st, 0) : NULL;
+    bool open = state && strcmp(state, "open") == 0;
+    found = state && strcmp(state, "completed") != 0;
+    sqlite3_reset(st);
+    if (open) {
+        st = floe_vdb_stmt(db, "SELECT blob FROM segments WHERE owner = ?");
+        floe_vdb_bind(st, "t", rq->id);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            if (nb == cap) {
+                cap = cap ? cap * 2 : 16;
+                blobs = floe_xrealloc(blobs, cap * sizeof(*blobs));
+            }
+            snprintf(blobs[nb++], FLOE_VBLOB_NAME_LEN + 1, "%s", floe_vdb_text(st, 0));
+        }
+        sqlite3_reset(st);
+        rc = floe_vdb_begin(db, &err);
+        if (!rc)
+            rc = floe_vdb_exec(db, &err, "DELETE FROM segments WHERE owner = ?", "t", rq->id);
+        if (!rc)
+            rc = floe_vdb_exec(db, &err,
+                               "UPDATE uploads SET state = 'aborted', touched_ms = ? WHERE id = ?",
+                               "it", floe_vutil_now_ms(), rq->id);
+        if (!rc)
+            rc = floe_vdb_commit(db, &err);
+        else
+            floe_vdb_rollback(db);
+        if (rc)
+            nb = 0;
+    }
+    floe_vdb_unlock(db);
+    for (size_t i = 0; i < nb; i++)
+        floe_vblob_unlink(rq->srv->blobs, blobs[i]);
+    free(blobs);
+    if (rc)
+        floe_vapi_internal(rq, &err);
+    else if (!found)
+        upload_not_found(rq);
+    else
+        floe_vreq_reply_empty(rq, 204);
+}
+
+void floe_vapi_list_parts(struct floe_vreq *rq)
+{
+    int64_t limit;
+    uint64_t from = 0;
+    const char *marker = floe_vreq_param(rq, "marker");
+    if (!floe_vapi_parse_limit(rq, 50, &limit) || !floe_vapi_vault_exists(rq))
+        return;
+    if (marker && *marker && floe_vutil_parse_u64(marker, &from) != 0) {
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER, "Invalid marker: %s", marker);
+        return;
+    }
+    json_t *o = NULL;
+    floe_vdb_lock(rq->srv->db);
+    sqlite3_stmt *st =
+        floe_vdb_stmt(rq->srv->db, "SELECT id, description, part_size, created_ms FROM uploads"
+                                   " WHERE id = ? AND vault = ? AND state = 'open'");
+    floe_vdb_bind(st, "tt", rq->id, rq->vault);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        uint64_t part_size = (uint64_t)floe_vdb_int(st, 2);
+        o = upload_json(rq, st);
+        sqlite3_reset(st);
+        json_t *parts = json_array(), *next = json_null();
+        st = floe_vdb_stmt(rq->srv->db, "SELECT idx, len, tree_hash FROM segments WHERE owner = ?"
+                                        " AND idx >= ? ORDER BY idx LIMIT ?");
+        floe_vdb_bind(st, "tii", rq->id, (int64_t)from, limit + 1);
+        int64_t n = 0;
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            if (n++ == limit) {
+                json_decref(next);
+                next = json_string(floe_vdb_text(st, 0));
+                break;
+            }
+            uint64_t first = (uint64_t)floe_vdb_int(st, 0) * part_size;
+            char range[64];
+            snprintf(range, sizeof(range), "%llu-%llu", (unsigned long long)first,
+                     (unsigned long long)(first + (uint64_t)floe_vdb_int(st, 1) - 1));
+            json_array_append_new(parts, json_pack("{s:s, s:s}", "RangeInBytes", range,
+                                                   "SHA256TreeHash", floe_vdb_text(st, 2)));
+        }
+        json_object_set_new(o, "Marker", next);
+        json_object_set_new(o, "Parts", parts);
+    }
+    sqlite3_reset(st);
+    floe_vdb_unlock(rq->srv->db);
+    if (!o) {
+        upload_not_found(rq);
+        return;
+    }
+    floe_vapi_reply_json(rq, 200, o);
+}

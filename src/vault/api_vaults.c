@@ -1,0 +1,340 @@
+/*
+ * api_vaults.c - CreateVault, DescribeVault, DeleteVault, ListVaults, and the helpers every
+ * api_*.c shares (vault lookup, limit parsing, strict JSON bodies, internal errors).
+ *
+ * Vault statistics are live: NumberOfArchives and SizeInBytes count the archives present now
+ * and LastInventoryDate is the time of the last archive change (null before the first one).
+ * The real service reports them as of a daily inventory; a local server has no reason to lag.
+ */
+#include "api.h"
+
+#include "alloc.h"
+#include "errors.h"
+#include "policy.h"
+#include "server.h"
+#include "store_blob.h"
+#include "store_db.h"
+#include "vutil.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define VAULT_LIMIT 1000
+
+void floe_vapi_internal(struct floe_vreq *rq, const struct floe_error *err)
+{
+    floe_vlog(rq->srv, FLOE_VLOG_ERROR, "%s %s: %s", rq->method, rq->path,
+              err ? err->message : "internal error");
+    floe_verr_reply(rq, FLOE_VERR_SERVICE_UNAVAILABLE,
+                    "The service cannot complete the request: %s",
+                    err ? err->message : "internal error");
+}
+
+void floe_vapi_vault_not_found(struct floe_vreq *rq)
+{
+    char arn[512];
+    floe_vserver_vault_arn(rq->srv, rq->vault ? rq->vault : "", arn, sizeof(arn));
+    floe_verr_reply(rq, FLOE_VERR_NOT_FOUND, "Vault not found for ARN: %s", arn);
+}
+
+static bool vault_exists_locked(struct floe_vreq *rq)
+{
+    sqlite3_stmt *st = floe_vdb_stmt(rq->srv->db, "SELECT 1 FROM vaults WHERE name = ?");
+    floe_vdb_bind(st, "t", rq->vault);
+    bool ok = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_reset(st);
+    return ok;
+}
+
+bool floe_vapi_vault_exists(struct floe_vreq *rq)
+{
+    floe_vdb_lock(rq->srv->db);
+    bool ok = vault_exists_locked(rq);
+    floe_vdb_unlock(rq->srv->db);
+    if (!ok)
+        floe_vapi_vault_not_found(rq);
+    return ok;
+}
+
+bool floe_vapi_parse_limit(struct floe_vreq *rq, int64_t def, int64_t *out)
+{
+    const char *s = floe_vreq_param(rq, "limit");
+    uint64_t v;
+    if (!s) {
+        *out = def;
+        return true;
+    }
+    if (floe_vutil_parse_u64(s, &v) != 0 || v < 1 || v > 1000) {
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
+                        "Invalid limit: %s (want an integer from 1 to 1000)", s);
+        return false;
+    }
+    *out = (int64_t)v;
+    return true;
+}
+
+json_t *floe_vapi_parse_json_object(struct floe_vreq *rq, const char *const *allowed)
+{
+    json_error_t jerr;
+    json_t *o;
+    if (!rq->body_len)
+        o = json_object();
+    else
+        o = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!o) {
+        floe_verr_reply(rq, FLOE_VERR_SERIALIZATION,
+                        "The request body is not valid JSON: %s (line %d, column %d)", jerr.text,
+                        jerr.line, jerr.column);
+        return NULL;
+    }
+    if (!json_is_object(o)) {
+        floe_verr_reply(rq, FLOE_VERR_SERIALIZATION, "The request body must be a JSON object");
+        json_decref(o);
+        return NULL;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(o, key, v)
+    {
+        bool ok = false;
+        for (const char *const *a = allowed; a && *a; a++)
+            ok = ok || strcmp(*a, key) == 0;
+        if (!ok) {
+            floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER, "Unknown field in request body: %s",
+                            key);
+            json_decref(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
+void floe_vapi_reply_json(struct floe_vreq *rq, unsigned status, json_t *o)
+{
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (!s) {
+        floe_vapi_internal(rq, NULL);
+        return;
+    }
+    floe_vreq_reply_body(rq, status, "application/json", s, strlen(s));
+}
+
+void floe_vapi_location(struct floe_vreq *rq, const char *suffix, const char *id)
+{
+    char loc[1024];
+    snprintf(loc, sizeof(loc), "/%s/vaults/%s%s%s", rq->srv->cfg.account_id, rq->vault,
+             suffix ? suffix : "", id ? id : "");
+    floe_vreq_set_header(rq, "Location", loc);
+}
+
+void floe_vapi_create_vault(struct floe_vreq *rq)
+{
+    struct floe_error err = {0};
+    if (floe_sigv4_vault_name_valid(rq->vault, &err) != FLOE_OK) {
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER, "Invalid vault name: %s", err.message);
+        return;
+    }
+    floe_vdb_lock(rq->srv->db);
+    int rc = FLOE_OK;
+    bool exists = vault_exists_locked(rq), full = false;
+    if (!exists) {
+        sqlite3_stmt *st = floe_vdb_stmt(rq->srv->db, "SELECT COUNT(*) FROM vaults");
+        full = sqlite3_step(st) == SQLITE_ROW && floe_vdb_int(st, 0) >= VAULT_LIMIT;
+        sqlite3_reset(st);
+        if (!full)
+            rc = floe_vdb_exec(rq->srv->db, &err,
+                               "INSERT INTO vaults(name, created_ms) VALUES(?, ?)", "ti", rq->vault,
+                               floe_vutil_now_ms());
+    }
+    floe_vdb_unlock(rq->srv->db);
+    if (full) {
+        floe_verr_reply(rq, FLOE_VERR_LIMIT_EXCEEDED,
+                        "The number of vaults would exceed the limit of %d per account and region",
+                        VAULT_LIMIT);
+        return;
+    }
+    if (rc) {
+        floe_vapi_internal(rq, &err);
+        return;
+    }
+    floe_vapi_location(rq, NULL, NULL);
+    floe_vreq_reply_empty(rq, 201);
+}
+
+/* DescribeVault object of the vault row in st (name, created_ms, changed_ms); lock held. */
+static json_t *vault_json_locked(struct floe_vreq *rq, sqlite3_stmt *st)
+{
+    char arn[512], iso[FLOE_VTIME_ISO_MAX];
+    const char *name = floe_vdb_text(st, 0);
+    floe_vserver_vault_arn(rq->srv, name, arn, sizeof(arn));
+    json_t *o = json_object();
+    json_object_set_new(o, "VaultARN", json_string(arn));
+    json_object_set_new(o, "VaultName", json_string(name));
+    floe_vutil_iso(floe_vdb_int(st, 1), true, iso);
+    json_object_set_new(o, "CreationDate", json_string(iso));
+    if (floe_vdb_is_null(st, 2)) {
+        json_object_set_new(o, "LastInventoryDate", json_null());
+    } else {
+        floe_vutil_iso(floe_vdb_int(st, 2), true, iso);
+        json_object_set_new(o, "LastInventoryDate", json_string(iso));
+    }
+    sqlite3_stmt *c =
+        floe_vdb_stmt(rq->srv->db, "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM archives"
+                                   " WHERE vault = ? AND deleted_ms IS NULL");
+    floe_vdb_bind(c, "t", name);
+    sqlite3_step(c);
+    json_object_set_new(o, "NumberOfArchives", json_integer(floe_vdb_int(c, 0)));
+    json_object_set_new(o, "SizeInBytes", json_integer(floe_vdb_int(c, 1)));
+    sqlite3_reset(c);
+    return o;
+}
+
+void floe_vapi_describe_vault(struct floe_vreq *rq)
+{
+    json_t *o = NULL;
+    floe_vdb_lock(rq->srv->db);
+    sqlite3_stmt *st = floe_vdb_stmt(
+        rq->srv->db, "SELECT name, created_ms, changed_ms FROM vaults WHERE name = ?");
+    floe_vdb_bind(st, "t", rq->vault);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        o = vault_json_locked(rq, st);
+    sqlite3_reset(st);
+    floe_vdb_unlock(rq->srv->db);
+    if (!o) {
+        floe_vapi_vault_not_found(rq);
+        return;
+    }
+    floe_vapi_reply_json(rq, 200, o);
+}
+
+void floe_vapi_delete_vault(struct floe_vreq *rq)
+{
+    struct floe_error err = {0};
+    char(*blobs)[FLOE_VBLOB_NAME_LEN + 1] = NULL;
+    size_t nblobs = 0, cap = 0;
+    enum { OK, MISSING, NOT_EMPTY, DENIED, FAILED } outcome = OK;
+    char why[512] = "";
+    floe_vdb_lock(rq->srv->db);
+    struct floe_vdb *db = rq->srv->db;
+    if (!vault_exists_locked(rq)) {
+        outcome = MISSING;
+        goto unlock;
+    }
+    sqlite3_stmt *st = floe_vdb_stmt(db, "SELECT (SELECT COUNT(*) FROM archives WHERE vault = ?1"
+                                         " AND deleted_ms IS NULL) + (SELECT COUNT(*) FROM uploads"
+                                         " WHERE vault = ?1 AND state = 'open')");
+    floe_vdb_bind(st, "t", rq->vault);
+    sqlite3_step(st);
+    bool busy = floe_vdb_int(st, 0) > 0;
+    sqlite3_reset(st);
+    if (busy) {
+        outcome = NOT_EMPTY;
+        goto unlock;
+    }
+    if (floe_vpolicy_lock_denies_locked(rq->srv, rq->vault, "glacier:DeleteVault", -1, why,
+                                        sizeof(why))) {
+        outcome = DENIED;
+        goto unlock;
+    }
+    if (floe_vdb_begin(db, &err) != FLOE_OK) {
+        outcome = FAILED;
+        goto unlock;
+    }
+    st = floe_vdb_stmt(db, "SELECT blob FROM segments WHERE owner IN (SELECT seg_owner FROM"
+                           " archives WHERE vault = ?1) OR owner IN (SELECT id FROM uploads"
+                           " WHERE vault = ?1) UNION ALL SELECT output_blob FROM jobs WHERE"
+                           " vault = ?1 AND output_blob IS NOT NULL");
+    floe_vdb_bind(st, "t", rq->vault);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (nblobs == cap) {
+            cap = cap ? cap * 2 : 16;
+            blobs = floe_xrealloc(blobs, cap * sizeof(*blobs));
+        }
+        snprintf(blobs[nblobs++], FLOE_VBLOB_NAME_LEN + 1, "%s", floe_vdb_text(st, 0));
+    }
+    sqlite3_reset(st);
+    static const char *const purge[] = {
+        "DELETE FROM segments WHERE owner IN (SELECT seg_owner FROM archives WHERE vault = ?1)"
+        " OR owner IN (SELECT id FROM uploads WHERE vault = ?1)",
+        "DELETE FROM archives WHERE vault = ?1",
+        "DELETE FROM uploads WHERE vault = ?1",
+        "DELETE FROM jobs WHERE vault = ?1",
+        "DELETE FROM tags WHERE vault = ?1",
+        "DELETE FROM vaults WHERE name = ?1",
+    };
+    int rc = FLOE_OK;
+    for (size_t i = 0; i < sizeof(purge) / sizeof(purge[0]) && !rc; i++)
+        rc = floe_vdb_exec(db, &err, purge[i], "t", rq->vault);
+    if (!rc)
+        rc = floe_vdb_commit(db, &err);
+    else
+        floe_vdb_rollback(db);
+    if (rc) {
+        outcome = FAILED;
+        nblobs = 0;
+    }
+unlock:
+    floe_vdb_unlock(db);
+    for (size_t i = 0; i < nblobs; i++)
+        floe_vblob_unlink(rq->srv->blobs, blobs[i]);
+    free(blobs);
+    char arn[512];
+    floe_vserver_vault_arn(rq->srv, rq->vault, arn, sizeof(arn));
+    switch (outcome) {
+    case OK: floe_vreq_reply_empty(rq, 204); break;
+    case MISSING: floe_vapi_vault_not_found(rq); break;
+    case NOT_EMPTY:
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
+                        "Vault not empty or recently written to: %s", arn);
+        break;
+    case DENIED: floe_verr_reply(rq, FLOE_VERR_ACCESS_DENIED, "%s", why); break;
+    case FAILED: floe_vapi_internal(rq, &err); break;
+    }
+}
+
+void floe_vapi_list_vaults(struct floe_vreq *rq)
+{
+    int64_t limit;
+    const char *marker = floe_vreq_param(rq, "marker");
+    char prefix[256];
+    const char *from = "";
+    if (!floe_vapi_parse_limit(rq, 10, &limit))
+        return;
+    snprintf(prefix, sizeof(prefix), "arn:aws:glacier:%s:%s:vaults/", rq->srv->cfg.region,
+             rq->srv->cfg.account_id);
+    if (marker && *marker) {
+        if (strncmp(marker, prefix, strlen(prefix)) != 0 || !marker[strlen(prefix)]) {
+            floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
+                            "Invalid marker: %s (expected a vault ARN from a previous ListVaults)",
+                            marker);
+            return;
+        }
+        from = marker + strlen(prefix);
+    }
+    json_t *list = json_array(), *next = json_null();
+    floe_vdb_lock(rq->srv->db);
+    sqlite3_stmt *st =
+        floe_vdb_stmt(rq->srv->db, "SELECT name, created_ms, changed_ms FROM vaults WHERE name >= ?"
+                                   " ORDER BY name LIMIT ?");
+    floe_vdb_bind(st, "ti", from, limit + 1);
+    int64_t n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (n++ == limit) {
+            char arn[512];
+            floe_vserver_vault_arn(rq->srv, floe_vdb_text(st, 0), arn, sizeof(arn));
+            json_decref(next);
+            next = json_string(arn);
+            break;
+        }
+        json_array_append_new(list, vault_json_locked(rq, st));
+    }
+    sqlite3_reset(st);
+    floe_vdb_unlock(rq->srv->db);
+    json_t *o = json_object();
+    json_object_set_new(o, "Marker", next);
+    json_object_set_new(o, "VaultList", list);
+    floe_vapi_reply_json(rq, 200, o);
+}

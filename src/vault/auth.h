@@ -1,0 +1,32 @@
+/*
+ * auth.h - request authentication for floe-vault: SigV4 verification of every request with
+ * the configured credentials (floe_sigv4_verify), and the account id of the path ("-" or the
+ * configured id; any other id is 403 AccessDeniedException).
+ *
+ * Threads: safe from any thread; reads only the read-only configuration.
+ */
+#ifndef FLOE_VAULT_AUTH_H
+#define FLOE_VAULT_AUTH_H
+
+#include <stdbool.h>
+
+#include "vreq.h"
+
+/*
+ * floe_vauth_check() - verify rq's signature.
+ * payload_hex  IN: hex SHA-256 of the body, or NULL to take x-amz-content-sha256 (uploads:
+ *              the body is then checked against that header after it is read).
+ * Returns  true when the request may proceed; false after answering the Glacier error
+ *          (MissingAuthenticationTokenException 400, IncompleteSignatureException 400,
+ *          UnrecognizedClientException 400, InvalidSignatureException 403, ...).
+ * With --no-auth, only a well-formed Authorization header is required.
+ */
+bool floe_vauth_check(struct floe_vreq *rq, const char *payload_hex);
+
+/*
+ * floe_vauth_account() - check the path's account id (rq->seg[0]).
+ * Returns  true, or false after answering 403 AccessDeniedException.
+ */
+bool floe_vauth_account(struct floe_vreq *rq);
+
+#endif

@@ -1,0 +1,446 @@
+/*
+ * http.c - libmicrohttpd glue (see http.h).
+ *
+ * DESIGN
+ * Thread per connection (MHD_USE_THREAD_PER_CONNECTION). Handlers block on fsync and on the
+ * database mutex; with a shared polling pool one slow fsync would stall every connection on
+ * that pool thread, while a thread per connection only stalls its own client. Connections are
+ * few (tens) for a local server, so the thread cost is small.
+ *
+ * Request life:
+ *   1. URI log callback: the raw request target is saved (MHD later unescapes its own copy;
+ *      SigV4 needs the bytes as sent).
+ *   2. First access-handler call (headers complete): collect headers, parse path and query,
+ *      check header size, find the route. Upload routes are authenticated now, with the
+ *      payload hash taken from x-amz-content-sha256, and their begin handler validates the
+ *      headers; the body then streams into the handler without ever being held whole.
+ *   3. Body calls: uploads -> handler data(); others -> buffered up to FLOE_VHTTP_BODY_MAX.
+ *   4. Final call: others are authenticated with the body's SHA-256 and run.
+ * An error found before the body is read does not close the connection: the body is drained
+ * and discarded, then the error is sent. Clients (urllib3) write the whole body before
+ * reading, so closing early would turn a clear 4xx into a connection reset.
+ * Request completion (MHD_OPTION_NOTIFY_COMPLETED, also on client abort or timeout) logs the
+ * request and frees it; an upload cut short never reached its commit, so its blob is removed.
+ */
+#include "http.h"
+
+#include "alloc.h"
+#include "auth.h"
+#include "errors.h"
+#include "router.h"
+#include "server.h"
+#include "sha256.h"
+#include "vutil.h"
+#include "floe/treehash.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Bodies of rejected requests are drained up to this size; larger ones close the connection. */
+#define DISCARD_MAX ((uint64_t)5 << 30)
+
+struct floe_vhttp {
+    struct MHD_Daemon *d;
+    int lfd;
+    struct floe_vserver *srv;
+};
+
+enum phase { PH_NEW = 0, PH_BODY, PH_DONE };
+
+/* Per-request state private to http.c, allocated together with the public request. */
+struct http_req {
+    struct floe_vreq rq; /* first member: http_req * == floe_vreq * */
+    enum phase phase;
+    bool discard;    /* an answer is decided; drain the body */
+    bool stream;     /* an upload route: body goes to route->data */
+    bool target_bad; /* the path could not be parsed */
+    enum floe_vroute_result route_result;
+};
+
+static void *uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct http_req *h = floe_xcalloc(1, sizeof(*h));
+    h->rq.srv = cls;
+    h->rq.raw_uri = floe_xstrdup(uri ? uri : "");
+    h->rq.start_ms = floe_vutil_now_ms();
+    return h;
+}
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    (*(size_t *)cls)++;
+    return MHD_YES;
+}
+
+static enum MHD_Result add_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    struct floe_vreq *rq = cls;
+    rq->headers[rq->nheaders].name = key;
+    rq->headers[rq->nheaders].value = value ? value : "";
+    rq->header_bytes += strlen(key) + (value ? strlen(value) : 0) + 4;
+    rq->nheaders++;
+    return MHD_YES;
+}
+
+static bool parse_query(struct floe_vreq *rq)
+{
+    const char *q = rq->query;
+    size_t cap = 0;
+    while (*q) {
+        const char *amp = strchr(q, '&');
+        size_t len = amp ? (size_t)(amp - q) : strlen(q);
+        if (len) {
+            const char *eq = memchr(q, '=', len);
+            size_t nlen = eq ? (size_t)(eq - q) : len;
+            size_t vlen = eq ? len - nlen - 1 : 0;
+            if (rq->nparams == cap) {
+                cap = cap ? cap * 2 : 4;
+                rq->params = floe_xrealloc(rq->params, cap * sizeof(*rq->params));
+            }
+            struct floe_vparam *p = &rq->params[rq->nparams];
+            p->name = floe_xmalloc(nlen + 1);
+            p->value = floe_xmalloc(vlen + 1);
+            rq->nparams++;
+            if (floe_vutil_pct_decode(q, nlen, p->name, nlen + 1, false) < 0 ||
+                floe_vutil_pct_decode(eq ? eq + 1 : "", vlen, p->value, vlen + 1, false) < 0)
+                return false;
+        }
+        q += len;
+        if (*q == '&')
+            q++;
+    }
+    return true;
+}
+
+/* Split the raw target into path segments (decoded) and query parameters. */
+static bool parse_target(struct floe_vreq *rq)
+{
+    const char *u = rq->raw_uri;
+    const char *qm = strchr(u, '?');
+    size_t plen = qm ? (size_t)(qm - u) : strlen(u);
+    rq->path = floe_xmalloc(plen + 1);
+    memcpy(rq->path, u, plen);
+    rq->path[plen] = '\0';
+    rq->query = floe_xstrdup(qm ? qm + 1 : "");
+    if (plen == 0 || u[0] != '/')
+        return false;
+    const char *p = rq->path + 1;
+    while (*p) {
+        const char *slash = strchr(p, '/');
+        size_t len = slash ? (size_t)(slash - p) : strlen(p);
+        if (rq->nseg >= FLOE_VREQ_MAX_SEGMENTS || len == 0)
+            return false;
+        char *seg = floe_xmalloc(len + 1);
+        rq->seg[rq->nseg++] = seg;
+        if (floe_vutil_pct_decode(p, len, seg, len + 1, true) < 0)
+            return false;
+        if (!strcmp(seg, ".") || !strcmp(seg, ".."))
+            return false;
+        p += len;
+        if (*p == '/') {
+            p++;
+            if (!*p)
+                return false; /* trailing slash */
+        }
+    }
+    return parse_query(rq);
+}
+
+static void log_request(struct http_req *h, const char *how)
+{
+    struct floe_vreq *rq = &h->rq;
+    floe_vlog(rq->srv, FLOE_VLOG_INFO, "%s %s%s%s -> %u %s (%lld ms)%s%s",
+              rq->method ? rq->method : "?", rq->path ? rq->path : rq->raw_uri,
+              rq->query && *rq->query ? "?" : "", rq->query ? rq->query : "", rq->resp.status,
+              rq->route ? rq->route->name : "-", (long long)(floe_vutil_now_ms() - rq->start_ms),
+              how ? " " : "", how ? how : "");
+}
+
+static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_req *h)
+{
+    struct floe_vreq *rq = &h->rq;
+    struct MHD_Response *r;
+    if (!rq->resp.status)
+        floe_verr_reply(rq, FLOE_VERR_SERVICE_UNAVAILABLE, "The operation produced no response");
+    if (rq->resp.custom) {
+        r = rq->resp.custom;
+        rq->resp.custom = NULL;
+    } else {
+        r = MHD_create_response_from_buffer(rq->resp.body_len, rq->resp.body,
+                                            rq->resp.body ? MHD_RESPMEM_MUST_FREE
+                                                          : MHD_RESPMEM_PERSISTENT);
+        if (!r)
+            return MHD_NO;
+        rq->resp.body = NULL;
+        if (rq->resp.content_type)
+            MHD_add_response_header(r, "Content-Type", rq->resp.content_type);
+    }
+    MHD_add_response_header(r, "x-amzn-RequestId", rq->request_id);
+    for (int i = 0; i < rq->resp.nhdr; i++)
+        MHD_add_response_header(r, rq->resp.hdr[i].name, rq->resp.hdr[i].value);
+    if (rq->resp.close)
+        MHD_add_response_header(r, "Connection", "close");
+    h->phase = PH_DONE;
+    enum MHD_Result ret = MHD_queue_response(conn, rq->resp.status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* An answer is decided before the body was read: drain it, or close if it is huge. */
+static enum MHD_Result answer_early(struct MHD_Connection *conn, struct http_req *h)
+{
+    struct floe_vreq *rq = &h->rq;
+    if (rq->has_length && rq->content_length == 0)
+        return send_response(conn, h);
+    if (rq->has_length && rq->content_length <= DISCARD_MAX) {
+        h->discard = true;
+        return MHD_YES;
+    }
+    rq->resp.close = true;
+    return send_response(conn, h);
+}
+
+static void start_request(struct http_req *h, struct MHD_Connection *conn, const char *method)
+{
+    struct floe_vreq *rq = &h->rq;
+    rq->method = method;
+    floe_vutil_id(rq->request_id, 52, true);
+    size_t n = 0;
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, &n);
+    rq->headers = floe_xcalloc(n ? n : 1, sizeof(*rq->headers));
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, add_header, rq);
+    const char *cl = floe_vreq_header(rq, "Content-Length");
+    const char *te = floe_vreq_header(rq, "Transfer-Encoding");
+    if (cl && !te && floe_vutil_parse_u64(cl, &rq->content_length) == 0)
+        rq->has_length = true;
+    else if (!cl && !te)
+        rq->has_length = true; /* no body */
+
+    if (rq->header_bytes > FLOE_VHTTP_HEADERS_MAX) {
+        floe_verr_reply(rq, FLOE_VERR_BAD_REQUEST,
+                        "Request headers are too large: %zu bytes (limit %u)", rq->header_bytes,
+                        FLOE_VHTTP_HEADERS_MAX);
+        return;
+    }
+    h->target_bad = !parse_target(rq);
+    if (!h->target_bad)
+        h->route_result = floe_vroute_find(rq, &rq->route);
+    if (h->target_bad || h->route_result != FLOE_VROUTE_OK || !rq->route->begin)
+        return; /* buffered: authenticated once the body is in */
+    h->stream = true;
+    if (!floe_vauth_check(rq, NULL) || !floe_vauth_account(rq))
+        return;
+    rq->route->begin(rq);
+}
+
+/* After authentication: path, route and account errors, then the handler. */
+static void run_buffered(struct http_req *h)
+{
+    struct floe_vreq *rq = &h->rq;
+    uint8_t digest[FLOE_HASH_BYTES];
+    char hex[FLOE_HASH_HEX];
+    floe_sha256(rq->body ? rq->body : "", rq->body_len, digest);
+    floe_treehash_hex(digest, hex);
+    if (!floe_vauth_check(rq, hex))
+        return;
+    if (h->target_bad) {
+        floe_verr_reply(rq, FLOE_VERR_BAD_REQUEST,
+                        "Invalid request path: empty, '.' or '..' segments and encoded '/' or "
+                        "NUL are not allowed: %s",
+                        rq->path ? rq->path : rq->raw_uri);
+        return;
+    }
+    if (h->route_result == FLOE_VROUTE_NO_PATH) {
+        floe_verr_reply(rq, FLOE_VERR_UNKNOWN_OPERATION, "No Glacier operation has the path %s",
+                        rq->path);
+        return;
+    }
+    if (h->route_result == FLOE_VROUTE_NO_METHOD) {
+        floe_verr_reply(rq, FLOE_VERR_UNKNOWN_OPERATION, "No Glacier operation matches %s %s%s%s",
+                        rq->method, rq->path, *rq->query ? "?" : "", rq->query);
+        return;
+    }
+    if (!floe_vauth_account(rq))
+        return;
+    const char *version = floe_vreq_header(rq, "x-amz-glacier-version");
+    if (version && strcmp(version, "2012-06-01") != 0) {
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
+                        "Invalid x-amz-glacier-version: %s (this server speaks 2012-06-01)",
+                        version);
+        return;
+    }
+    rq->route->run(rq);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    struct http_req *h = *con_cls;
+    if (!h) {
+        h = uri_log(cls, url, conn);
+        *con_cls = h;
+    }
+    struct floe_vreq *rq = &h->rq;
+    if (h->phase == PH_DONE) {
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (h->phase == PH_NEW) {
+        h->phase = PH_BODY;
+        start_request(h, conn, method);
+        if (rq->resp.status)
+            return answer_early(conn, h);
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (h->discard)
+            return MHD_YES;
+        if (h->stream) {
+            rq->route->data(rq, upload_data, n);
+            if (rq->resp.status)
+                h->discard = true;
+            return MHD_YES;
+        }
+        if (rq->body_len + n > FLOE_VHTTP_BODY_MAX) {
+            floe_verr_reply(rq, FLOE_VERR_BAD_REQUEST, "Request body is larger than %u bytes",
+                            FLOE_VHTTP_BODY_MAX);
+            return answer_early(conn, h);
+        }
+        if (rq->body_len + n + 1 > rq->body_cap) {
+            rq->body_cap = (rq->body_len + n + 1) * 2;
+            rq->body = floe_xrealloc(rq->body, rq->body_cap);
+        }
+        memcpy(rq->body + rq->body_len, upload_data, n);
+        rq->body_len += n;
+        rq->body[rq->body_len] = '\0';
+        return MHD_YES;
+    }
+    if (!rq->resp.status) {
+        if (h->stream)
+            rq->route->end(rq);
+        else
+            run_buffered(h);
+    }
+    return send_response(conn, h);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct http_req *h = *con_cls;
+    if (!h)
+        return;
+    const char *how = NULL;
+    if (toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED)
+        how = "(timed out; nothing stored)";
+    else if (toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT)
+        how = "(client closed the connection)";
+    else if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        how = "(terminated)";
+    if (h->rq.method)
+        log_request(h, how);
+    floe_vreq_free(&h->rq);
+    *con_cls = NULL;
+}
+
+static int listen_on(const char *host, const char *port, unsigned *bound, struct floe_error *err)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    int gai = getaddrinfo(host, port, &hints, &res);
+    if (gai != 0) {
+        floe_error_set(err, FLOE_E_NETWORK, "cannot resolve %s:%s: %s", host, port,
+                       gai_strerror(gai));
+        return -1;
+    }
+    int fd = -1, saved = 0;
+    for (struct addrinfo *a = res; a; a = a->ai_next) {
+        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+        if (fd < 0) {
+            saved = errno;
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, 128) == 0)
+            break;
+        saved = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+        floe_error_set_errno(err, FLOE_E_NETWORK, saved, NULL, "cannot listen on %s:%s", host,
+                             port);
+        return -1;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    char sport[16];
+    getnameinfo((struct sockaddr *)&ss, sl, NULL, 0, sport, sizeof(sport), NI_NUMERICSERV);
+    uint64_t p = 0;
+    floe_vutil_parse_u64(sport, &p);
+    *bound = (unsigned)p;
+    return fd;
+}
+
+int floe_vhttp_start(struct floe_vserver *srv, unsigned *port, struct floe_vhttp **out,
+                     struct floe_error *err)
+{
+    struct floe_vhttp *h = floe_xcalloc(1, sizeof(*h));
+    int rc = FLOE_OK;
+    unsigned bound = 0;
+    h->srv = srv;
+    h->lfd = listen_on(srv->cfg.host, srv->cfg.port, &bound, err);
+    if (h->lfd < 0) {
+        rc = FLOE_E_NETWORK;
+        goto out;
+    }
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                     MHD_USE_POLL | MHD_USE_ITC;
+    if (srv->cfg.log_level >= FLOE_VLOG_DEBUG)
+        flags |= MHD_USE_ERROR_LOG;
+    h->d = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET, h->lfd,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256u << 10), MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)300, MHD_OPTION_URI_LOG_CALLBACK, uri_log, srv, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, srv, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+    if (!h->d) {
+        rc = floe_error_set(err, FLOE_E_NETWORK, "libmicrohttpd could not start on %s:%s",
+                            srv->cfg.host, srv->cfg.port);
+        goto out;
+    }
+    h->lfd = -1; /* MHD owns it now */
+    *port = bound;
+    *out = h;
+    h = NULL;
+out:
+    floe_vhttp_stop(h);
+    return rc;
+}
+
+void floe_vhttp_stop(struct floe_vhttp *h)
+{
+    if (!h)
+        return;
+    if (h->d)
+        MHD_stop_daemon(h->d);
+    if (h->lfd >= 0)
+        close(h->lfd);
+    free(h);
+}

@@ -1,0 +1,33 @@
+/*
+ * http.h - floe-vault's HTTP front end on libmicrohttpd: listens, turns each request into a
+ * struct floe_vreq, authenticates it, routes it to its handler, streams upload bodies to the
+ * handler as they arrive, and sends the response the handler built.
+ *
+ * Threads: MHD runs one thread per connection; a request lives on its connection's thread.
+ */
+#ifndef FLOE_VAULT_HTTP_H
+#define FLOE_VAULT_HTTP_H
+
+#include "floe/error.h"
+
+struct floe_vserver;
+struct floe_vhttp;
+
+/* Largest buffered (non-upload) request body; Select expressions (128 KB) fit. */
+#define FLOE_VHTTP_BODY_MAX (1u << 20)
+/* Largest total size of request header names and values answered with a JSON error. */
+#define FLOE_VHTTP_HEADERS_MAX (16u << 10)
+
+/*
+ * floe_vhttp_start() - bind cfg.host:cfg.port and serve.
+ * port     OUT: the bound port (useful with port 0); set only on FLOE_OK.
+ * out      OUT: set only on FLOE_OK; stop with floe_vhttp_stop().
+ * Returns  FLOE_OK or FLOE_E_NETWORK (message names the address and the reason).
+ */
+int floe_vhttp_start(struct floe_vserver *srv, unsigned *port, struct floe_vhttp **out,
+                     struct floe_error *err);
+
+/* floe_vhttp_stop() - stop accepting, close connections, join threads. NULL is fine. */
+void floe_vhttp_stop(struct floe_vhttp *h);
+
+#endif

@@ -1,0 +1,152 @@
+/*
+ * policy.c - vault lock policy evaluation (see policy.h).
+ */
+#include "policy.h"
+
+#include "server.h"
+#include "store_db.h"
+#include "vutil.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool action_matches(json_t *a, const char *action)
+{
+    if (json_is_string(a)) {
+        const char *s = json_string_value(a);
+        return strcmp(s, "*") == 0 || strcmp(s, "glacier:*") == 0 || strcasecmp(s, action) == 0;
+    }
+    if (json_is_array(a)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(a, i, v)
+        {
+            if (action_matches(v, action))
+                return true;
+        }
+    }
+    return false;
+}
+
+static bool number_of(json_t *v, double *out)
+{
+    if (json_is_number(v)) {
+        *out = json_number_value(v);
+        return true;
+    }
+    if (json_is_string(v)) {
+        char *end = NULL;
+        *out = strtod(json_string_value(v), &end);
+        return end && !*end && end != json_string_value(v);
+    }
+    if (json_is_array(v) && json_array_size(v) == 1)
+        return number_of(json_array_get(v, 0), out);
+    return false;
+}
+
+/* True when every condition holds (so the Deny applies). */
+static bool conditions_hold(json_t *cond, double age_days, bool have_age)
+{
+    const char *op;
+    json_t *kv;
+    if (!cond)
+        return true;
+    if (!json_is_object(cond))
+        return false;
+    json_object_foreach(cond, op, kv)
+    {
+        const char *key;
+        json_t *val;
+        if (!json_is_object(kv))
+            return false;
+        json_object_foreach(kv, key, val)
+        {
+            double limit;
+            if (strcasecmp(key, "glacier:ArchiveAgeInDays") != 0 || !have_age ||
+                !number_of(val, &limit))
+                return false;
+            bool holds;
+            if (strcmp(op, "NumericLessThan") == 0)
+                holds = age_days < limit;
+            else if (strcmp(op, "NumericLessThanEquals") == 0)
+                holds = age_days <= limit;
+            else if (strcmp(op, "NumericGreaterThan") == 0)
+                holds = age_days > limit;
+            else if (strcmp(op, "NumericGreaterThanEquals") == 0)
+                holds = age_days >= limit;
+            else
+                return false;
+            if (!holds)
+                return false;
+        }
+    }
+    return true;
+}
+
+bool floe_vpolicy_denies(const char *policy_json, const char *action, int64_t archive_created_ms,
+                         int64_t now_ms, char *why, size_t why_cap)
+{
+    json_t *doc = policy_json ? json_loads(policy_json, 0, NULL) : NULL;
+    bool denied = false;
+    if (!doc)
+        return false;
+    json_t *stmts = json_object_get(doc, "Statement");
+    size_t n = json_is_array(stmts) ? json_array_size(stmts) : (stmts ? 1 : 0);
+    /* ages are whole days, as IAM evaluates glacier:ArchiveAgeInDays */
+    double age = archive_created_ms >= 0 ? (double)((now_ms - archive_created_ms) / 86400000) : 0;
+    for (size_t i = 0; i < n && !denied; i++) {
+        json_t *s = json_is_array(stmts) ? json_array_get(stmts, i) : stmts;
+        json_t *effect = json_object_get(s, "Effect");
+        if (!json_is_string(effect) || strcmp(json_string_value(effect), "Deny") != 0)
+            continue;
+        if (!action_matches(json_object_get(s, "Action"), action))
+            continue;
+        if (!conditions_hold(json_object_get(s, "Condition"), age, archive_created_ms >= 0))
+            continue;
+        denied = true;
+        json_t *sid = json_object_get(s, "Sid");
+        snprintf(why, why_cap, "%s is denied by the vault lock policy%s%s%s", action,
+                 json_is_string(sid) ? " (statement " : "",
+                 json_is_string(sid) ? json_string_value(sid) : "", json_is_string(sid) ? ")" : "");
+    }
+    json_decref(doc);
+    return denied;
+}
+
+bool floe_vpolicy_lock_denies_locked(struct floe_vserver *srv, const char *vault,
+                                     const char *action, int64_t archive_created_ms, char *why,
+                                     size_t why_cap)
+{
+    int64_t now = floe_vutil_now_ms();
+    bool denied = false;
+    sqlite3_stmt *st = floe_vdb_stmt(srv->db, "SELECT lock_policy, lock_state, lock_expires_ms"
+                                              " FROM vaults WHERE name = ?");
+    floe_vdb_bind(st, "t", vault);
+    if (sqlite3_step(st) == SQLITE_ROW && floe_vdb_text(st, 0)) {
+        const char *state = floe_vdb_text(st, 1);
+        bool active = state && (strcmp(state, "Locked") == 0 ||
+                                (strcmp(state, "InProgress") == 0 && floe_vdb_int(st, 2) > now));
+        if (active)
+            denied = floe_vpolicy_denies(floe_vdb_text(st, 0), action, archive_created_ms, now, why,
+                                         why_cap);
+    }
+    sqlite3_reset(st);
+    return denied;
+}
+
+bool floe_vpolicy_valid(const char *policy_json, char *why, size_t why_cap)
+{
+    json_error_t jerr;
+    json_t *doc = json_loads(policy_json, JSON_REJECT_DUPLICATES, &jerr);
+    bool ok = false;
+    if (!doc)
+        snprintf(why, why_cap, "Policy is not valid JSON: %s", jerr.text);
+    else if (!json_is_object(doc) || !json_object_get(doc, "Statement"))
+        snprintf(why, why_cap, "Policy must be a JSON object with a Statement");
+    else
+        ok = true;
+    json_decref(doc);
+    return ok;
+}

@@ -1,0 +1,250 @@
+/*
+ * store_db.c - the SQLite metadata store (see store_db.h).
+ *
+ * DESIGN
+ * One connection, one mutex. floe-vault's metadata work is a handful of indexed row reads and
+ * writes per request, far cheaper than the request's body I/O and fsync, so a single
+ * serialised connection costs little and makes every multi-row change (Complete Multipart
+ * Upload, part replacement, job completion) trivially atomic. Durability: journal_mode=WAL
+ * with synchronous=FULL, so COMMIT returns only after the WAL is fsynced; a 2xx is sent after
+ * COMMIT. kill -9 at any moment leaves either the old or the new state of a transaction.
+ *
+ * Prepared statements are cached by the address of their SQL text (string literals), which
+ * avoids re-parsing on hot paths (upload part, describe job) without a hash table.
+ */
+#include "store_db.h"
+
+#include "alloc.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STMT_CACHE 160
+
+struct floe_vdb {
+    pthread_mutex_t mu;
+    sqlite3 *h; /* guarded by mu */
+    struct {
+        const char *sql;
+        sqlite3_stmt *st;
+    } cache[STMT_CACHE]; /* guarded by mu */
+    int ncache;
+};
+
+static const char *s_schema =
+    "CREATE TABLE IF NOT EXISTS vaults("
+    " name TEXT PRIMARY KEY, created_ms INTEGER NOT NULL, changed_ms INTEGER,"
+    " notify_topic TEXT, notify_events TEXT, access_policy TEXT,"
+    " lock_policy TEXT, lock_state TEXT, lock_id TEXT, lock_created_ms INTEGER,"
+    " lock_expires_ms INTEGER);"
+    "CREATE TABLE IF NOT EXISTS archives("
+    " id TEXT PRIMARY KEY, vault TEXT NOT NULL, description TEXT, created_ms INTEGER NOT NULL,"
+    " size INTEGER NOT NULL, tree_hash TEXT NOT NULL, part_size INTEGER NOT NULL,"
+    " nparts INTEGER NOT NULL, seg_owner TEXT NOT NULL, deleted_ms INTEGER);"
+    "CREATE INDEX IF NOT EXISTS archives_by_vault ON archives(vault, created_ms, id);"
+    "CREATE TABLE IF NOT EXISTS uploads("
+    " id TEXT PRIMARY KEY, vault TEXT NOT NULL, description TEXT, part_size INTEGER NOT NULL,"
+    " created_ms INTEGER NOT NULL, state TEXT NOT NULL, archive_id TEXT, size INTEGER,"
+    " tree_hash TEXT, touched_ms INTEGER);"
+    "CREATE TABLE IF NOT EXISTS segments("
+    " owner TEXT NOT NULL, idx INTEGER NOT NULL, blob TEXT NOT NULL, len INTEGER NOT NULL,"
+    " tree_hash TEXT NOT NULL, leaves BLOB NOT NULL, PRIMARY KEY(owner, idx));"
+    "CREATE INDEX IF NOT EXISTS segments_by_blob ON segments(blob);"
+    "CREATE TABLE IF NOT EXISTS jobs("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, vault TEXT NOT NULL,"
+    " action TEXT NOT NULL, archive_id TEXT, description TEXT, sns_topic TEXT, tier TEXT,"
+    " created_ms INTEGER NOT NULL, due_ms INTEGER NOT NULL, status TEXT NOT NULL,"
+    " status_message TEXT, completed_ms INTEGER, expires_ms INTEGER, range_first INTEGER,"
+    " range_last INTEGER, archive_size INTEGER, archive_tree_hash TEXT, tree_hash TEXT,"
+    " inventory_size INTEGER, format TEXT, inv_start TEXT, inv_end TEXT, inv_limit TEXT,"
+    " inv_marker TEXT, next_marker TEXT, output_blob TEXT, select_json TEXT,"
+    " output_path TEXT);"
+    "CREATE INDEX IF NOT EXISTS jobs_by_vault ON jobs(vault, seq);"
+    "CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs(status, due_ms);"
+    "CREATE INDEX IF NOT EXISTS jobs_by_output ON jobs(output_blob);"
+    "CREATE TABLE IF NOT EXISTS tags(vault TEXT NOT NULL, key TEXT NOT NULL,"
+    " value TEXT NOT NULL, PRIMARY KEY(vault, key));"
+    "CREATE TABLE IF NOT EXISTS capacity(id TEXT PRIMARY KEY, start_ms INTEGER NOT NULL,"
+    " expires_ms INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);";
+
+int floe_vdb_open(const char *path, struct floe_vdb **out, struct floe_error *err)
+{
+    struct floe_vdb *db = floe_xcalloc(1, sizeof(*db));
+    int rc = FLOE_OK;
+    char *emsg = NULL;
+    pthread_mutex_init(&db->mu, NULL);
+    if (sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        rc = floe_error_set(err, FLOE_E_IO, "cannot open database %s: %s", path,
+                            db->h ? sqlite3_errmsg(db->h) : "out of memory");
+        goto out;
+    }
+    sqlite3_busy_timeout(db->h, 5000);
+    if (sqlite3_exec(db->h,
+                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;",
+                     NULL, NULL, &emsg) != SQLITE_OK ||
+        sqlite3_exec(db->h, s_schema, NULL, NULL, &emsg) != SQLITE_OK) {
+        rc = floe_error_set(err, FLOE_E_IO, "cannot prepare database %s: %s", path,
+                            emsg ? emsg : "unknown error");
+        goto out;
+    }
+    *out = db;
+    db = NULL;
+out:
+    sqlite3_free(emsg);
+    floe_vdb_close(db);
+    return rc;
+}
+
+void floe_vdb_close(struct floe_vdb *db)
+{
+    if (!db)
+        return;
+    for (int i = 0; i < db->ncache; i++)
+        sqlite3_finalize(db->cache[i].st);
+    if (db->h)
+        sqlite3_close(db->h);
+    pthread_mutex_destroy(&db->mu);
+    free(db);
+}
+
+void floe_vdb_lock(struct floe_vdb *db)
+{
+    pthread_mutex_lock(&db->mu);
+}
+
+void floe_vdb_unlock(struct floe_vdb *db)
+{
+    pthread_mutex_unlock(&db->mu);
+}
+
+sqlite3_stmt *floe_vdb_stmt(struct floe_vdb *db, const char *sql)
+{
+    for (int i = 0; i < db->ncache; i++) {
+        if (db->cache[i].sql == sql) {
+            sqlite3_reset(db->cache[i].st);
+            sqlite3_clear_bindings(db->cache[i].st);
+            return db->cache[i].st;
+        }
+    }
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK || db->ncache >= STMT_CACHE) {
+        fprintf(stderr, "floe-vault: cannot prepare \"%s\": %s\n", sql, sqlite3_errmsg(db->h));
+        abort();
+    }
+    db->cache[db->ncache].sql = sql;
+    db->cache[db->ncache].st = st;
+    db->ncache++;
+    return st;
+}
+
+static void vbind(sqlite3_stmt *st, const char *fmt, va_list ap)
+{
+    int i = 1;
+    if ((int)strlen(fmt ? fmt : "") != sqlite3_bind_parameter_count(st)) {
+        /* a programming error: the format must name every parameter of the statement */
+        fprintf(stderr, "floe-vault: bind format \"%s\" does not fit \"%s\"\n", fmt ? fmt : "",
+                sqlite3_sql(st));
+        abort();
+    }
+    for (const char *f = fmt; f && *f; f++, i++) {
+        switch (*f) {
+        case 't': {
+            const char *s = va_arg(ap, const char *);
+            if (s)
+                sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+            else
+                sqlite3_bind_null(st, i);
+            break;
+        }
+        case 'i': sqlite3_bind_int64(st, i, va_arg(ap, int64_t)); break;
+        case 'b': {
+            const void *p = va_arg(ap, const void *);
+            int64_t n = va_arg(ap, int64_t);
+            sqlite3_bind_blob64(st, i, p, (sqlite3_uint64)n, SQLITE_TRANSIENT);
+            break;
+        }
+        default: sqlite3_bind_null(st, i); break;
+        }
+    }
+}
+
+void floe_vdb_bind(sqlite3_stmt *st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vbind(st, fmt, ap);
+    va_end(ap);
+}
+
+int floe_vdb_exec(struct floe_vdb *db, struct floe_error *err, const char *sql, const char *fmt,
+                  ...)
+{
+    sqlite3_stmt *st = floe_vdb_stmt(db, sql);
+    va_list ap;
+    va_start(ap, fmt);
+    vbind(st, fmt, ap);
+    va_end(ap);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    }
+    if (rc != SQLITE_DONE)
+        return floe_error_set(err, FLOE_E_IO, "database error: %s", sqlite3_errmsg(db->h));
+    sqlite3_reset(st);
+    return FLOE_OK;
+}
+
+static int simple(struct floe_vdb *db, const char *sql, struct floe_error *err)
+{
+    char *emsg = NULL;
+    if (sqlite3_exec(db->h, sql, NULL, NULL, &emsg) != SQLITE_OK) {
+        int rc = floe_error_set(err, FLOE_E_IO, "database error (%s): %s", sql,
+                                emsg ? emsg : sqlite3_errmsg(db->h));
+        sqlite3_free(emsg);
+        return rc;
+    }
+    return FLOE_OK;
+}
+
+int floe_vdb_begin(struct floe_vdb *db, struct floe_error *err)
+{
+    return simple(db, "BEGIN IMMEDIATE", err);
+}
+
+int floe_vdb_commit(struct floe_vdb *db, struct floe_error *err)
+{
+    int rc = simple(db, "COMMIT", err);
+    if (rc)
+        floe_vdb_rollback(db);
+    return rc;
+}
+
+void floe_vdb_rollback(struct floe_vdb *db)
+{
+    if (!sqlite3_get_autocommit(db->h))
+        sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int64_t floe_vdb_changes(struct floe_vdb *db)
+{
+    return sqlite3_changes(db->h);
+}
+
+const char *floe_vdb_text(sqlite3_stmt *st, int col)
+{
+    return (const char *)sqlite3_column_text(st, col);
+}
+
+int64_t floe_vdb_int(sqlite3_stmt *st, int col)
+{
+    return sqlite3_column_int64(st, col);
+}
+
+int floe_vdb_is_null(sqlite3_stmt *st, int col)
+{
+    return sqlite3_column_type(st, col) == SQLITE_NULL;
+}

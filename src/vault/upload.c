@@ -1,0 +1,135 @@
+/*
+ * upload.c - streaming body receiver (see upload.h).
+ *
+ * DESIGN
+ * Bytes are hashed and written exactly once, as MHD hands them over (up to the connection's
+ * read buffer at a time); memory is constant whatever the archive size. The blob is created
+ * under a fresh random name before the first byte and becomes durable (fdatasync + directory
+ * fsync) only after both hashes match, so a mismatch, a client abort, a timeout or a crash
+ * leaves nothing but an unreferenced file that the request cleanup (or the start-up sweep)
+ * removes.
+ */
+#include "upload.h"
+
+#include "alloc.h"
+#include "api.h"
+#include "errors.h"
+#include "server.h"
+#include "vutil.h"
+#include "floe/range.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void free_op(struct floe_vreq *rq)
+{
+    struct floe_vupload *up = rq->op;
+    if (!up)
+        return;
+    if (!up->kept)
+        floe_vblob_discard(rq->srv->blobs, &up->w);
+    floe_treehash_destroy(up->th);
+    free(up->leaves);
+    free(up->description);
+    free(up->upload_id);
+    free(up);
+    rq->op = NULL;
+}
+
+static bool parse_hash_header(struct floe_vreq *rq, const char *name, uint8_t out[32])
+{
+    const char *v = floe_vreq_header(rq, name);
+    struct floe_error err = {0};
+    if (!v) {
+        floe_verr_reply(rq, FLOE_VERR_MISSING_PARAMETER, "Required header %s is missing", name);
+        return false;
+    }
+    if (strlen(v) != 64 || floe_treehash_parse_hex(v, out, &err) != FLOE_OK) {
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
+                        "Invalid %s: %s (want 64 hexadecimal characters)", name, v);
+        return false;
+    }
+    return true;
+}
+
+struct floe_vupload *floe_vupload_begin(struct floe_vreq *rq)
+{
+    struct floe_vupload *up = floe_xcalloc(1, sizeof(*up));
+    struct floe_error err = {0};
+    up->w.fd = -1;
+    rq->op = up;
+    rq->op_free = free_op;
+    if (!rq->has_length || !floe_vreq_header(rq, "Content-Length")) {
+        floe_verr_reply(rq, FLOE_VERR_MISSING_PARAMETER,
+                        "Required header Content-Length is missing (chunked uploads are not "
+                        "accepted)");
+        return NULL;
+    }
+    if (!parse_hash_header(rq, "x-amz-sha256-tree-hash", up->want_tree) ||
+        !parse_hash_header(rq, "x-amz-content-sha256", up->want_linear))
+        return NULL;
+    up->expect_bytes = rq->content_length;
+    if (floe_vblob_create(rq->srv->blobs, &up->w, &err) != FLOE_OK) {
+        floe_vapi_internal(rq, &err);
+        return NULL;
+    }
+    up->th = floe_treehash_new(FLOE_TREEHASH_LINEAR | FLOE_TREEHASH_KEEP_LEAVES);
+    return up;
+}
+
+void floe_vupload_data(struct floe_vreq *rq, const char *data, size_t n)
+{
+    struct floe_vupload *up = rq->op;
+    struct floe_error err = {0};
+    if (!up || up->w.fd < 0)
+        return;
+    floe_treehash_update(up->th, data, n);
+    if (floe_vblob_write(&up->w, data, n, &err) != FLOE_OK)
+        floe_vapi_internal(rq, &err);
+}
+
+bool floe_vupload_finish(struct floe_vreq *rq, struct floe_vupload *up)
+{
+    uint8_t linear[FLOE_HASH_BYTES];
+    char want_hex[FLOE_HASH_HEX], got_hex[FLOE_HASH_HEX];
+    struct floe_error err = {0};
+    if (up->w.bytes != up->expect_bytes) {
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
+                        "Request body has %llu bytes but Content-Length is %llu",
+                        (unsigned long long)up->w.bytes, (unsigned long long)up->expect_bytes);
+        return false;
+    }
+    floe_treehash_final(up->th, up->tree, linear);
+    if (memcmp(linear, up->want_linear, FLOE_HASH_BYTES) != 0) {
+        floe_treehash_hex(up->want_linear, want_hex);
+        floe_treehash_hex(linear, got_hex);
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
+                        "x-amz-content-sha256 mismatch: expected %s, computed %s", want_hex,
+                        got_hex);
+        return false;
+    }
+    if (memcmp(up->tree, up->want_tree, FLOE_HASH_BYTES) != 0) {
+        floe_treehash_hex(up->want_tree, want_hex);
+        floe_treehash_hex(up->tree, got_hex);
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
+                        "Checksum mismatch: expected %s, computed %s", want_hex, got_hex);
+        return false;
+    }
+    floe_treehash_hex(up->tree, up->tree_hex);
+    size_t n = 0;
+    const uint8_t(*lv)[FLOE_HASH_BYTES] = floe_treehash_leaf_hashes(up->th, &n);
+    up->nleaves = n;
+    up->leaves = floe_xmalloc(n ? n * FLOE_HASH_BYTES : 1);
+    if (n)
+        memcpy(up->leaves, lv, n * FLOE_HASH_BYTES);
+    if (floe_vblob_finish(rq->srv->blobs, &up->w, &err) != FLOE_OK) {
+        floe_vapi_internal(rq, &err);
+        return false;
+    }
+    return true;
+}
+
+void floe_vupload_keep(struct floe_vupload *up)
+{
+    up->kept = true;
+}
