@@ -154,6 +154,16 @@ int floe_cmd_upload(const struct floe_cli *cli, int argc, char **argv)
             base.no_checkpoint = true;
             takes = false;
         } else if (a[0] == '-' && a[1] == '-') {
+            static const char *const known[] = {"--description", "--part-size", "--memory-limit",
+                                                "--concurrency", "--max-retries", "--checkpoint",
+                                                "--resume", NULL};
+            bool is_known = false;
+            for (int k = 0; known[k]; k++)
+                is_known |= strcmp(a, known[k]) == 0;
+            if (!is_known) {
+                rc = floe_cli_usage_error("upload", UPLOAD_USAGE, "unknown option '%s'", a);
+                break;
+            }
             if (!v) {
                 rc = floe_cli_usage_error("upload", UPLOAD_USAGE, "%s needs a value", a);
                 break;
@@ -240,8 +250,13 @@ int floe_cmd_upload(const struct floe_cli *cli, int argc, char **argv)
             (conc ? conc : FLOE_UPLOAD_DEFAULT_CONCURRENCY) * (unsigned)(nfiles < 4 ? nfiles : 4),
         .max_retries = retries_set ? (retries ? (int)retries : -1) : 0,
     };
+    struct floe_cli eff = *cli;
+    if (st && !eff.endpoint_url) /* resume where the checkpoint was made */
+        eff.endpoint_url = st->header.endpoint;
+    if (st && !eff.account_id && st->header.account_id[0])
+        eff.account_id = st->header.account_id;
     struct floe_client *client = NULL;
-    if (floe_cli_client(cli, "upload", &copts, &client)) {
+    if (floe_cli_client(&eff, "upload", &copts, &client)) {
         floe_checkpoint_state_free(st);
         free(files);
         return 1;

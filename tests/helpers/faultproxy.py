@@ -121,8 +121,9 @@ def main():
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--log", required=True)
     ap.add_argument("--rule", action="append", default=[])
+    ap.add_argument("--port", type=int, default=0, help="port to bind (0 = a free one)")
     a = ap.parse_args()
-    srv = Server(("127.0.0.1", 0), Handler)
+    srv = Server(("127.0.0.1", a.port), Handler)
     srv.upstream_host, port = a.upstream.rsplit(":", 1)
     srv.upstream_port = int(port)
     srv.rules = [Rule(r) for r in a.rule]

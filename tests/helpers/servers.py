@@ -89,12 +89,13 @@ def start_moto():
     raise RuntimeError("moto.server did not start")
 
 
-def start_faultproxy(upstream_port, rules):
+def start_faultproxy(upstream_port, rules, port=0):
     workdir = tempfile.mkdtemp(prefix="floe-proxy-")
     port_file = os.path.join(workdir, "port")
     log_path = os.path.join(workdir, "proxy.log")
     args = [sys.executable, os.path.join(HERE, "faultproxy.py"), "--upstream",
-            f"127.0.0.1:{upstream_port}", "--port-file", port_file, "--log", log_path]
+            f"127.0.0.1:{upstream_port}", "--port-file", port_file, "--log", log_path,
+            "--port", str(port)]
     for r in rules:
         args += ["--rule", r]
     proc = subprocess.Popen(args)

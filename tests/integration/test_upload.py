@@ -57,7 +57,8 @@ class UploadTests(unittest.TestCase):
         return path
 
     def floe(self, *args, endpoint=None, stdin=None, env=None, timeout=300):
-        cmd = [FLOE, "--endpoint-url", endpoint or self.vault.url, *args]
+        cmd = [FLOE, *args] if endpoint == "" else [FLOE, "--endpoint-url",
+                                                     endpoint or self.vault.url, *args]
         return subprocess.run(cmd, input=stdin, capture_output=True, timeout=timeout,
                               env=env or self.env)
 
@@ -240,7 +241,16 @@ class UploadTests(unittest.TestCase):
         self.assertIn("InvalidParameterValueException", r.stderr.decode())
         self.assertEqual(proxy.log().count("FAULT"), 1)  # not retried
         self.assertTrue(os.path.exists(ckpt))
-        (out,) = self.upload_json("--resume", ckpt)
+        # resuming against another endpoint than the checkpoint's is refused ...
+        r = self.floe("upload", "--resume", ckpt)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("was made against " + proxy.url, r.stderr.decode())
+        # ... without --endpoint-url, --resume uses the checkpoint's (a new proxy there)
+        proxy2 = servers.start_faultproxy(self.vault.port, [], port=proxy.port)
+        try:
+            (out,) = self.upload_json("--resume", ckpt, endpoint="")
+        finally:
+            proxy2.stop()
         self.check_archive(out, data, p)
         self.assertFalse(os.path.exists(ckpt))  # removed after success
 
@@ -252,10 +262,10 @@ class UploadTests(unittest.TestCase):
         try:
             proc = subprocess.Popen([FLOE, "--endpoint-url", proxy.url, "upload", "up", p,
                                      "--part-size", "1MiB", "--concurrency", "2", "--checkpoint",
-                                     ckpt], env=self.env, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE)
+                                     ckpt], env=self.env, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
             deadline = time.time() + 60
-            while time.time() < deadline and proxy.log().count("PASS PUT") < 8:
+            while time.time() < deadline and proxy.log().count("FAULT delay") < 8:
                 time.sleep(0.05)
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
@@ -263,8 +273,14 @@ class UploadTests(unittest.TestCase):
             proxy.stop()
         self.assertEqual(proc.returncode, -signal.SIGKILL)
         self.assertTrue(os.path.exists(ckpt))
-        # the same command again (without the proxy) finishes, sending only what is missing
-        (out,) = self.upload_json("up", p, "--part-size", "1MiB", "--checkpoint", ckpt)
+        # the same command again finishes, sending only what is missing (the same endpoint:
+        # a pass-through proxy on the same port)
+        again = servers.start_faultproxy(self.vault.port, [], port=proxy.port)
+        try:
+            (out,) = self.upload_json("up", p, "--part-size", "1MiB", "--checkpoint", ckpt,
+                                      endpoint=again.url)
+        finally:
+            again.stop()
         self.assertGreaterEqual(out.get("parts_resumed", 0), 4)
         self.assertLess(out.get("parts_resumed", 0), 40)
         self.check_archive(out, data, p)
@@ -280,7 +296,7 @@ class UploadTests(unittest.TestCase):
                                      "--checkpoint", ckpt], env=self.env,
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             deadline = time.time() + 60
-            while time.time() < deadline and slow.log().count("PASS PUT") < 3:
+            while time.time() < deadline and slow.log().count("FAULT delay") < 3:
                 time.sleep(0.05)
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
@@ -292,15 +308,21 @@ class UploadTests(unittest.TestCase):
         with open(p, "r+b") as f:
             f.write(bytes(data))
         os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
-        r = self.floe("upload", "up", p, "--part-size", "1MiB", "--checkpoint", ckpt)
-        self.assertEqual(r.returncode, 1, r.stdout)
-        self.assertIn("changed since part 0", r.stderr.decode())
-        # a different size is caught from the file's identity alone
-        with open(p, "ab") as f:
-            f.write(b"more")
-        r = self.floe("upload", "up", p, "--part-size", "1MiB", "--checkpoint", ckpt)
-        self.assertEqual(r.returncode, 1)
-        self.assertIn("size", r.stderr.decode())
+        again = servers.start_faultproxy(self.vault.port, [], port=slow.port)
+        try:
+            r = self.floe("upload", "up", p, "--part-size", "1MiB", "--checkpoint", ckpt,
+                          endpoint=again.url)
+            self.assertEqual(r.returncode, 1, r.stdout)
+            self.assertIn("changed since part 0", r.stderr.decode())
+            # a different size is caught from the file's identity alone
+            with open(p, "ab") as f:
+                f.write(b"more")
+            r = self.floe("upload", "up", p, "--part-size", "1MiB", "--checkpoint", ckpt,
+                          endpoint=again.url)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("size", r.stderr.decode())
+        finally:
+            again.stop()
         self.assertTrue(os.path.exists(ckpt))  # kept: nothing was completed
 
     def test_resume_without_checkpoint(self):
