@@ -294,7 +294,7 @@ class UploadTests(unittest.TestCase):
             proc = subprocess.Popen([FLOE, "--endpoint-url", slow.url, "upload", "up", p,
                                      "--part-size", "1MiB", "--concurrency", "1",
                                      "--checkpoint", ckpt], env=self.env,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             deadline = time.time() + 60
             while time.time() < deadline and slow.log().count("FAULT delay") < 3:
                 time.sleep(0.05)
