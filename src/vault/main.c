@@ -269,14 +269,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "floe-vault: %s\n", err.message);
         goto out;
     }
-    bool v6 = strchr(srv.cfg.host, ':') != NULL;
-    printf("http://%s%s%s:%u\n", v6 ? "[" : "", srv.cfg.host, v6 ? "]" : "", srv.port);
-    fflush(stdout);
     if (srv.cfg.port_file && write_port_file(srv.cfg.port_file, srv.port) != 0) {
         fprintf(stderr, "floe-vault: cannot write --port-file %s\n", srv.cfg.port_file);
         floe_vserver_stop(&srv);
         goto out;
     }
+    /* after the port file, so whoever reads the URL can also read the file */
+    bool v6 = strchr(srv.cfg.host, ':') != NULL;
+    printf("http://%s%s%s:%u\n", v6 ? "[" : "", srv.cfg.host, v6 ? "]" : "", srv.port);
+    fflush(stdout);
     floe_vlog(&srv, FLOE_VLOG_INFO, "serving %s on port %u (account %s, region %s%s)",
               srv.cfg.data_dir, srv.port, srv.cfg.account_id, srv.cfg.region,
               srv.cfg.no_auth ? ", signatures NOT checked" : "");
