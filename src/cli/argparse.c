@@ -1,0 +1,87 @@
+/*
+ * argparse.c - shared option parsing for the retrieval-side commands (see argparse.h).
+ */
+#include "argparse.h"
+
+#include "common.h"
+#include "floe/range.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct floe_cli_opt *find(const struct floe_cli_opt *opts, const char *a, size_t n)
+{
+    for (const struct floe_cli_opt *o = opts; o && o->name; o++) {
+        if (strlen(o->name) == n && strncmp(o->name, a, n) == 0)
+            return o;
+        if (o->alias && strlen(o->alias) == n && strncmp(o->alias, a, n) == 0)
+            return o;
+    }
+    return NULL;
+}
+
+int floe_cli_parse(const char *cmd, const char *usage, int argc, char **argv, int start,
+                   const struct floe_cli_opt *opts, const char **pos, int max_pos, int *npos)
+{
+    bool dashdash = false;
+    *npos = 0;
+    for (int i = start; i < argc; i++) {
+        const char *a = argv[i];
+        if (!dashdash && strcmp(a, "--") == 0) {
+            dashdash = true;
+            continue;
+        }
+        if (!dashdash && (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)) {
+            printf("usage: %s\n", usage);
+            return -1;
+        }
+        if (dashdash || a[0] != '-' || strcmp(a, "-") == 0) {
+            if (*npos >= max_pos)
+                return floe_cli_usage_error(cmd, usage, "unexpected argument '%s'", a);
+            pos[(*npos)++] = a;
+            continue;
+        }
+        const char *eq = strchr(a, '=');
+        size_t n = eq ? (size_t)(eq - a) : strlen(a);
+        const struct floe_cli_opt *o = find(opts, a, n);
+        if (!o)
+            return floe_cli_usage_error(cmd, usage, "unknown option '%.*s'", (int)n, a);
+        if (o->flag) {
+            if (eq)
+                return floe_cli_usage_error(cmd, usage, "%s takes no value", o->name);
+            *o->flag = true;
+            continue;
+        }
+        if (eq) {
+            *o->value = eq + 1;
+        } else if (i + 1 < argc) {
+            *o->value = argv[++i];
+        } else {
+            return floe_cli_usage_error(cmd, usage, "%s needs a value", o->name);
+        }
+    }
+    return 0;
+}
+
+int floe_cli_parse_size(const char *cmd, const char *usage, const char *name, const char *v,
+                        uint64_t *out)
+{
+    struct floe_error err = {0};
+    if (floe_range_parse_size(v, out, &err) != FLOE_OK)
+        return floe_cli_usage_error(cmd, usage, "%s: %s", name, err.message);
+    return 0;
+}
+
+int floe_cli_parse_uint(const char *cmd, const char *usage, const char *name, const char *v,
+                        uint64_t max, uint64_t *out)
+{
+    char *end = NULL;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (!*v || *end || v[0] == '-' || n > max)
+        return floe_cli_usage_error(cmd, usage,
+                                    "%s must be a whole number from 0 to %llu, not \"%s\"", name,
+                                    (unsigned long long)max, v);
+    *out = n;
+    return 0;
+}

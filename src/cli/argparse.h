@@ -1,0 +1,36 @@
+/*
+ * argparse.h - the option parsing the job, retrieve, inventory and notify commands share:
+ * "--name VALUE", "--name=VALUE", flags, "-o FILE", and "--" to end options (an archive id may
+ * start with '-': pass it after "--" or as --archive-id=-abc).
+ */
+#ifndef FLOE_CLI_ARGPARSE_H
+#define FLOE_CLI_ARGPARSE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct floe_cli_opt {
+    const char *name;   /* "--tier"; a one-letter alias goes in alias ("-o") */
+    const char *alias;  /* optional */
+    const char **value; /* an option with a value: receives it (borrowed from argv) */
+    bool *flag;         /* a flag: set to true */
+};
+
+/*
+ * floe_cli_parse() - parse argv[start..argc) against opts; other words are positionals.
+ * pos      OUT: up to max_pos positionals (borrowed from argv); *npos their count.
+ * Returns  0 (parsed), 2 (usage error printed as "floe CMD: ..." with the usage line), or -1
+ *          (--help was given: usage printed on stdout; the command should exit 0).
+ */
+int floe_cli_parse(const char *cmd, const char *usage, int argc, char **argv, int start,
+                   const struct floe_cli_opt *opts, const char **pos, int max_pos, int *npos);
+
+/* Parses a size option ("64MiB"); 0 or 2 (usage error printed). */
+int floe_cli_parse_size(const char *cmd, const char *usage, const char *name, const char *v,
+                        uint64_t *out);
+
+/* Parses a whole number in [0, max]; 0 or 2 (usage error printed). */
+int floe_cli_parse_uint(const char *cmd, const char *usage, const char *name, const char *v,
+                        uint64_t max, uint64_t *out);
+
+#endif

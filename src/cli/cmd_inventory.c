@@ -1,0 +1,208 @@
+/*
+ * cmd_inventory.c - `floe inventory VAULT`: start an inventory retrieval (or use --job-id),
+ * wait, download it (verified transport, parallel segments), then print a table of archives,
+ * or keep the raw output with -o FILE --raw. With --limit the inventory comes in pages: each
+ * completed job's Marker starts the next job until the marker is null.
+ *
+ * Parsing streams (floe/inventory.h): rows are printed as they are parsed, so a vault with a
+ * million archives needs no more memory than one with ten.
+ */
+#include "argparse.h"
+#include "cli.h"
+#include "common.h"
+#include "jobfmt.h"
+
+#include "floe/inventory.h"
+#include "floe/jobs.h"
+#include "floe/retrieve.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define INVENTORY_USAGE                                                                            \
+    "floe inventory VAULT [--format JSON|CSV] [-o FILE [--raw]] [--start-date DATE]\n"             \
+    "               [--end-date DATE] [--limit N] [--marker MARKER] [--job-id JOB_ID]\n"           \
+    "               [--timeout SECONDS] [--poll-interval SECONDS]\n"                               \
+    "Prints ARCHIVE_ID SIZE CREATION_DATE DESCRIPTION per archive (--json: one object each).\n"    \
+    "-o FILE --raw keeps the service's output instead (page N > 1 goes to FILE.N);\n"              \
+    "-o FILE alone writes the table there."
+
+struct table {
+    const struct floe_cli *cli;
+    FILE *out;
+};
+
+static int print_row(const struct floe_inventory_archive *a, void *user)
+{
+    struct table *t = user;
+    if (t->cli->json) {
+        char tree[FLOE_HASH_HEX] = "";
+        if (a->has_tree_hash)
+            floe_treehash_hex(a->tree_hash, tree);
+        json_t *o = json_pack("{s:s, s:I, s:s, s:s, s:s}", "ArchiveId", a->archive_id, "Size",
+                              (json_int_t)a->size, "CreationDate", a->creation_date,
+                              "ArchiveDescription", a->description, "SHA256TreeHash", tree);
+        json_dumpf(o, t->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        fputc('\n', t->out);
+        json_decref(o);
+    } else {
+        fprintf(t->out, "%s  %llu  %s  %s\n", a->archive_id, (unsigned long long)a->size,
+                a->creation_date, a->description);
+    }
+    return 0;
+}
+
+static int parse_seconds(const char *name, const char *v, uint64_t *ms)
+{
+    char *end = NULL;
+    double s = strtod(v, &end);
+    if (!*v || *end || s < 0 || s > 1e9)
+        return floe_cli_usage_error("inventory", INVENTORY_USAGE,
+                                    "%s must be a number of seconds, not \"%s\"", name, v);
+    *ms = (uint64_t)(s * 1000);
+    return 0;
+}
+
+static void on_wait(const struct floe_job_info *j, double waited, void *user)
+{
+    const struct floe_cli *cli = user;
+    if (cli->quiet || cli->json || !j->completed)
+        return;
+    fprintf(stderr, "floe inventory: job %s %s after %.0f s\n", j->job_id, j->status_code, waited);
+}
+
+int floe_cmd_inventory(const struct floe_cli *cli, int argc, char **argv)
+{
+    const char *format = NULL, *out = NULL, *start = NULL, *end = NULL, *limit = NULL,
+               *marker = NULL, *job_id = NULL, *timeout = NULL, *poll = NULL;
+    bool raw = false;
+    const struct floe_cli_opt opts[] = {
+        {"--format", NULL, &format, NULL},
+        {"--output", "-o", &out, NULL},
+        {"--start-date", NULL, &start, NULL},
+        {"--end-date", NULL, &end, NULL},
+        {"--limit", NULL, &limit, NULL},
+        {"--marker", NULL, &marker, NULL},
+        {"--job-id", NULL, &job_id, NULL},
+        {"--timeout", NULL, &timeout, NULL},
+        {"--poll-interval", NULL, &poll, NULL},
+        {"--raw", NULL, NULL, &raw},
+        {NULL, NULL, NULL, NULL},
+    };
+    const char *pos[1];
+    int npos = 0;
+    int rc = floe_cli_parse("inventory", INVENTORY_USAGE, argc, argv, 1, opts, pos, 1, &npos);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    if (npos < 1)
+        return floe_cli_usage_error("inventory", INVENTORY_USAGE, "missing VAULT");
+    if (raw && !out)
+        return floe_cli_usage_error("inventory", INVENTORY_USAGE, "--raw needs -o FILE");
+    const char *vault = pos[0];
+    struct floe_job_inventory_params ip = {
+        .format = format, .start_date = start, .end_date = end, .marker = marker};
+    if (limit &&
+        floe_cli_parse_uint("inventory", INVENTORY_USAGE, "--limit", limit, UINT64_MAX, &ip.limit))
+        return 2;
+    uint64_t t = 0, p = 0;
+    if ((timeout && parse_seconds("--timeout", timeout, &t)) ||
+        (poll && parse_seconds("--poll-interval", poll, &p)))
+        return 2;
+    struct floe_job_wait_options wo = {
+        .first_interval_ms = (uint32_t)p,
+        .max_interval_ms = p ? (uint32_t)(p * 8 > 900000 ? 900000 : p * 8) : 0,
+        .timeout_ms = timeout && t == 0 ? 1 : t,
+        .cancel = floe_cli_cancel_on_sigint(),
+        .progress = on_wait,
+        .progress_user = (void *)cli,
+    };
+    struct floe_client *c = NULL;
+    if (floe_cli_client(cli, "inventory", NULL, &c))
+        return 1;
+    struct table tb = {cli, stdout};
+    if (out && !raw && strcmp(out, "-") != 0) {
+        tb.out = fopen(out, "w");
+        if (!tb.out) {
+            floe_client_destroy(c);
+            fprintf(stderr, "floe inventory: cannot create %s\n", out);
+            return 1;
+        }
+    }
+    struct floe_error err = {0};
+    struct floe_job_info *job = calloc(1, sizeof(*job));
+    char *next_marker = marker ? strdup(marker) : NULL;
+    char id[FLOE_JOB_ID_MAX];
+    uint64_t archives = 0, bytes = 0;
+    for (unsigned page = 1;; page++) {
+        if (job_id && page == 1) {
+            snprintf(id, sizeof(id), "%s", job_id);
+        } else {
+            ip.marker = next_marker;
+            if ((rc = floe_job_initiate_inventory(c, vault, &ip, id, &err)))
+                break;
+            if (!cli->quiet && !cli->json)
+                fprintf(stderr, "floe inventory: job %s initiated\n", id);
+        }
+        if ((rc = floe_job_wait(c, vault, id, &wo, job, &err)))
+            break;
+        char path[4200];
+        bool keep = raw;
+        if (raw) {
+            if (page == 1)
+                snprintf(path, sizeof(path), "%s", out);
+            else
+                snprintf(path, sizeof(path), "%s.%u", out, page);
+        } else {
+            const char *tmp = getenv("TMPDIR");
+            snprintf(path, sizeof(path), "%s/floe-inventory-%d-%u", tmp && *tmp ? tmp : "/tmp",
+                     (int)getpid(), page);
+        }
+        struct floe_download_options d = {
+            .vault = vault,
+            .job_id = id,
+            .output_path = path,
+            .no_checkpoint = true,
+            .job = job,
+            .cancel = wo.cancel,
+        };
+        struct floe_download_result r;
+        rc = floe_job_output_download(c, &d, &r, &err);
+        if (rc)
+            break;
+        if (!keep) {
+            struct floe_inventory_summary sum;
+            rc = floe_inventory_parse_file(path, FLOE_INVENTORY_AUTO, print_row, &tb, &sum, &err);
+            unlink(path);
+            if (rc)
+                break;
+            archives += sum.archives;
+            bytes += sum.total_size_bytes;
+        } else if (!cli->quiet) {
+            fprintf(stderr, "floe inventory: wrote %s (%llu bytes)\n", path,
+                    (unsigned long long)r.size);
+        }
+        free(next_marker);
+        next_marker = job->inventory_marker[0] ? strdup(job->inventory_marker) : NULL;
+        if (!next_marker)
+            break;
+        if (!ip.limit && job->inventory_limit[0]) /* a --job-id page: keep its page size */
+            ip.limit = strtoull(job->inventory_limit, NULL, 10);
+    }
+    if (tb.out != stdout)
+        fclose(tb.out);
+    fflush(stdout);
+    free(next_marker);
+    free(job);
+    floe_client_destroy(c);
+    if (rc == FLOE_E_CANCELLED)
+        return 130;
+    if (rc)
+        return floe_cli_fail("inventory", &err);
+    if (!raw && !cli->quiet && !cli->json)
+        fprintf(stderr, "floe inventory: %llu archives, %llu bytes\n", (unsigned long long)archives,
+                (unsigned long long)bytes);
+    return 0;
+}

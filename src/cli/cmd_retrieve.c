@@ -1,0 +1,167 @@
+/*
+ * cmd_retrieve.c - `floe retrieve VAULT ARCHIVE_ID -o FILE`: initiate an archive retrieval,
+ * wait for it, download it in parallel verified segments, in one command that is resumable as
+ * a whole (the checkpoint remembers the job id from before the job is initiated).
+ */
+#include "argparse.h"
+#include "cli.h"
+#include "common.h"
+#include "jobfmt.h"
+#include "progress.h"
+
+#include "floe/range.h"
+#include "floe/retrieve.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RETRIEVE_USAGE                                                                             \
+    "floe retrieve VAULT ARCHIVE_ID -o FILE [--range START-END] [--tier TIER]\n"                   \
+    "              [--description TEXT] [--sns-topic ARN] [--segment-size SIZE]\n"                 \
+    "              [--concurrency N] [--memory-limit SIZE] [--checkpoint PATH]\n"                  \
+    "              [--keep-checkpoint] [--no-checkpoint] [--timeout SECONDS]\n"                    \
+    "              [--poll-interval SECONDS]\n"                                                    \
+    "ARCHIVE_ID may start with '-': put it after '--' or use --archive-id=ID.\n"                   \
+    "FILE '-' is standard output (not resumable)."
+
+struct ui {
+    const struct floe_cli *cli;
+    struct floe_progress_line *pl;
+};
+
+static void on_phase(enum floe_retrieve_phase phase, const char *job_id, void *user)
+{
+    struct ui *ui = user;
+    if (ui->cli->quiet || ui->cli->json)
+        return;
+    if (phase == FLOE_RETRIEVE_INITIATED)
+        fprintf(stderr, "floe retrieve: job %s initiated; waiting for it to complete\n", job_id);
+    else if (phase == FLOE_RETRIEVE_RESUMED)
+        fprintf(stderr, "floe retrieve: resuming job %s from the checkpoint\n", job_id);
+    else
+        fprintf(stderr, "floe retrieve: job %s is ready; downloading\n", job_id);
+}
+
+static void on_wait(const struct floe_job_info *j, double waited, void *user)
+{
+    struct ui *ui = user;
+    if (ui->cli->quiet || ui->cli->json || !j->completed)
+        return;
+    fprintf(stderr, "floe retrieve: job %s %s after %.0f s\n", j->job_id, j->status_code, waited);
+}
+
+static int parse_seconds(const char *name, const char *v, uint64_t *ms)
+{
+    char *end = NULL;
+    double s = strtod(v, &end);
+    if (!*v || *end || s < 0 || s > 1e9)
+        return floe_cli_usage_error("retrieve", RETRIEVE_USAGE,
+                                    "%s must be a number of seconds, not \"%s\"", name, v);
+    *ms = (uint64_t)(s * 1000);
+    return 0;
+}
+
+int floe_cmd_retrieve(const struct floe_cli *cli, int argc, char **argv)
+{
+    const char *out = NULL, *range = NULL, *tier = NULL, *desc = NULL, *topic = NULL, *seg = NULL,
+               *conc = NULL, *mem = NULL, *ckpt = NULL, *archive = NULL, *timeout = NULL,
+               *poll = NULL;
+    bool keep = false, nockpt = false;
+    const struct floe_cli_opt opts[] = {
+        {"--output", "-o", &out, NULL},
+        {"--range", NULL, &range, NULL},
+        {"--tier", NULL, &tier, NULL},
+        {"--description", NULL, &desc, NULL},
+        {"--sns-topic", NULL, &topic, NULL},
+        {"--segment-size", NULL, &seg, NULL},
+        {"--concurrency", NULL, &conc, NULL},
+        {"--memory-limit", NULL, &mem, NULL},
+        {"--checkpoint", NULL, &ckpt, NULL},
+        {"--archive-id", NULL, &archive, NULL},
+        {"--timeout", NULL, &timeout, NULL},
+        {"--poll-interval", NULL, &poll, NULL},
+        {"--keep-checkpoint", NULL, NULL, &keep},
+        {"--no-checkpoint", NULL, NULL, &nockpt},
+        {NULL, NULL, NULL, NULL},
+    };
+    const char *pos[2];
+    int npos = 0;
+    int rc = floe_cli_parse("retrieve", RETRIEVE_USAGE, argc, argv, 1, opts, pos, 2, &npos);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    if (npos < 1 || (!archive && npos < 2))
+        return floe_cli_usage_error("retrieve", RETRIEVE_USAGE, "missing VAULT or ARCHIVE_ID");
+    if (archive && npos > 1)
+        return floe_cli_usage_error("retrieve", RETRIEVE_USAGE, "ARCHIVE_ID given twice");
+    if (!out)
+        return floe_cli_usage_error("retrieve", RETRIEVE_USAGE,
+                                    "-o FILE is required (- for standard output)");
+    struct floe_retrieve_options o = {
+        .archive_id = archive ? archive : pos[1],
+        .tier = tier,
+        .description = desc,
+        .sns_topic = topic,
+        .download =
+            {
+                .vault = pos[0],
+                .output_path = out,
+                .checkpoint_path = ckpt,
+                .keep_checkpoint = keep,
+                .no_checkpoint = nockpt,
+            },
+    };
+    struct floe_error err = {0};
+    if (range) {
+        if (floe_range_parse_retrieval(range, &o.range, &err) != FLOE_OK)
+            return floe_cli_usage_error("retrieve", RETRIEVE_USAGE, "--range: %s", err.message);
+        o.has_range = true;
+    }
+    uint64_t n = 0;
+    if (seg && floe_cli_parse_size("retrieve", RETRIEVE_USAGE, "--segment-size", seg,
+                                   &o.download.segment_size))
+        return 2;
+    if (mem && floe_cli_parse_size("retrieve", RETRIEVE_USAGE, "--memory-limit", mem,
+                                   &o.download.memory_limit))
+        return 2;
+    if (conc && floe_cli_parse_uint("retrieve", RETRIEVE_USAGE, "--concurrency", conc, 256, &n))
+        return 2;
+    o.download.concurrency = (unsigned)n;
+    uint64_t t = 0, p = 0;
+    if ((timeout && parse_seconds("--timeout", timeout, &t)) ||
+        (poll && parse_seconds("--poll-interval", poll, &p)))
+        return 2;
+    o.wait.timeout_ms = timeout && t == 0 ? 1 : t;
+    o.wait.first_interval_ms = (uint32_t)p;
+    if (p)
+        o.wait.max_interval_ms = (uint32_t)(p * 8 > 900000 ? 900000 : p * 8);
+
+    struct floe_cli_client_opts copts = {
+        .max_connections = n ? (unsigned)n : FLOE_RETRIEVE_DEFAULT_CONCURRENCY,
+    };
+    struct floe_client *c = NULL;
+    if (floe_cli_client(cli, "retrieve", &copts, &c))
+        return 1;
+    struct ui ui = {cli, floe_progress_new("retrieve", 1, !cli->quiet && !cli->json)};
+    o.download.cancel = floe_cli_cancel_on_sigint();
+    o.download.progress = floe_cli_download_progress;
+    o.download.progress_user = ui.pl;
+    o.wait.progress = on_wait;
+    o.wait.progress_user = &ui;
+    o.phase = on_phase;
+    o.phase_user = &ui;
+    struct floe_download_result r;
+    char job_id[FLOE_JOB_ID_MAX] = "";
+    rc = floe_retrieve_archive(c, &o, &r, job_id, &err);
+    floe_progress_clear(ui.pl);
+    floe_progress_destroy(ui.pl);
+    floe_client_destroy(c);
+    if (rc == FLOE_E_CANCELLED) {
+        fprintf(stderr, "floe retrieve: %s\n", err.message);
+        return 130;
+    }
+    if (rc)
+        return floe_cli_fail("retrieve", &err);
+    floe_cli_print_download(cli, "retrieve", job_id, out, &r);
+    return 0;
+}

@@ -1,0 +1,1174 @@
+/*
+ * retrieve.c - job output downloads: parallel ranged GETs, every segment verified against the
+ * service's tree hash before it is written at its offset and recorded in the checkpoint; and
+ * floe_retrieve_archive(), the initiate -> wait -> download sequence, resumable as a whole.
+ *
+ * DESIGN
+ * The calling thread is the orchestrator. It owns the segment table, the buffer pool, the
+ * journal and every segment's state; the stages hold one segment each and hand it back
+ * through the orchestrator's event queue (mu + cv), exactly as upload.c does:
+ *
+ *   PLANNED --buffer free--> FETCHING (GET .../output, Range, body straight into the buffer;
+ *   the transfer thread retries 5xx/throttling/resets) --> HASHING (hash pool task: 1 MiB
+ *   leaves two at a time, combined; xxh3-128) --header matches--> VERIFIED --> WRITING (writer
+ *   thread, io_uring pwrite at the offset) --> journal SEGMENT_DONE --> DONE, buffer released.
+ *
+ * A hash that does not match the x-amz-sha256-tree-hash header sends the segment back to
+ * FETCHING (at most FLOE_RETRIEVE_MAX_FETCHES fetches), then the download fails naming the
+ * byte range. A segment without the header (a server that sends none, or an unaligned range)
+ * is written and counted as unverified; the final check covers it.
+ *
+ * Planning: segments are power-of-two MiB and aligned to multiples of their size in ARCHIVE
+ * offsets (job range start + output offset). For a tree-hash-aligned job the range start is a
+ * multiple of the segment size (or the output is one segment), so every segment is a node of
+ * the archive's tree and the segment hashes combine into the job's SHA256TreeHash. An output
+ * of unknown size (moto describes archive jobs with size 0) starts with one probing segment
+ * whose answer (Content-Range total, or a 200 with the whole body) fixes the plan.
+ *
+ * Resume: the journal records verified segments (offset, length, tree hash, xxh3-128). On a
+ * rerun each recorded segment is re-read from "<output>.floe-part" and its xxh3 compared; a
+ * match is DONE without a request, a mismatch is fetched again. The output file is renamed
+ * into place only after the final check, so a file at the output path is always complete.
+ * Standard output: no journal; verified segments are written strictly in order (the earliest
+ * unwritten segment always holds a buffer, since segments start in order, so it cannot stall).
+ *
+ * Failure: the first fatal error stops new segments; events drain until nothing is in flight;
+ * the journal stays (resumable) unless the whole-output hash itself failed, in which case the
+ * journal and the partial file are removed, because a recorded segment is known to be bad but
+ * not which one.
+ */
+#include "floe/retrieve.h"
+
+#include "alloc.h"
+#include "bufpool.h"
+#include "checkpoint.h"
+#include "client_impl.h"
+#include "floe/checkpoint.h"
+#include "floe/hashpool.h"
+#include "floe/range.h"
+#include "floe/sigv4.h"
+#include "writer.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#define MAX_SEGMENTS 65536u
+
+static const char *const s_verify_names[FLOE_VERIFY_COUNT] = {"none", "segments", "whole"};
+
+const char *floe_verification_name(enum floe_verification v)
+{
+    return (unsigned)v < FLOE_VERIFY_COUNT ? s_verify_names[v] : "unknown";
+}
+
+enum seg_state {
+    SEG_PLANNED,
+    SEG_FETCHING,
+    SEG_HASHING,
+    SEG_VERIFIED,
+    SEG_WRITING,
+    SEG_DONE,
+    SEG_STATE_COUNT
+};
+static const char *const s_state_names[SEG_STATE_COUNT] = {"PLANNED",  "FETCHING", "HASHING",
+                                                           "VERIFIED", "WRITING",  "DONE"};
+static_assert(SEG_STATE_COUNT == 6, "keep s_state_names in sync");
+
+enum ev_kind { EV_FETCHED, EV_HASHED, EV_WRITTEN };
+
+struct dl;
+
+struct seg {
+    struct dl *d;
+    uint64_t index, off, len; /* output-relative */
+    enum seg_state state;
+    bool probe;      /* size unknown: this request also discovers it */
+    bool had_header; /* the last fetch carried x-amz-sha256-tree-hash */
+    int fetches;
+    struct floe_buf *buf;
+    struct floe_xfer *xfer;
+    uint8_t want[FLOE_HASH_BYTES]; /* the header's value */
+    uint8_t tree[FLOE_HASH_BYTES];
+    uint8_t xxh[FLOE_CKPT_XXH128_BYTES];
+    /* event (owned by the stage that pushes it, then by the orchestrator) */
+    enum ev_kind ev;
+    int ev_status;
+    struct floe_error ev_err;
+    struct seg *ev_next;
+};
+
+struct dl {
+    struct floe_client *client;
+    const struct floe_download_options *opts;
+    const char *vault;
+    char job_id[FLOE_JOB_ID_MAX];
+    struct floe_job_info job;
+    char *output_path; /* user's path */
+    char *part_path;   /* output + suffix; NULL for stdout */
+    int fd;
+    bool to_stdout;
+    uint64_t total; /* UINT64_MAX until known */
+    uint64_t archive_first;
+    uint64_t seg_size;
+    uint64_t nseg;
+    struct seg **segs;
+    unsigned concurrency;
+    uint64_t next_start;
+    uint64_t next_write; /* stdout: next segment to hand to the writer */
+    unsigned fetching, in_flight;
+    unsigned done_count, fetched, resumed, refetched;
+    bool unverified; /* some segment had no header */
+    uint64_t bytes_done;
+    struct floe_bufpool *pool;
+    struct floe_hashpool *hashpool;
+    struct floe_writer *writer;
+    struct floe_journal *journal;
+    char ckpt_path[4096];
+    struct timespec t0;
+    int fatal;
+    struct floe_error fatal_err;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct {
+        struct seg *head, *tail;
+    } locked; /* events, guarded by mu */
+};
+
+/* ---- planning (pure) ---- */
+
+uint64_t floe_retrieve_plan(uint64_t total, uint64_t archive_first, uint64_t segment_size,
+                            uint64_t index, struct floe_byte_range *seg)
+{
+    if (total == 0 || segment_size == 0)
+        return 0;
+    uint64_t first_len = segment_size - archive_first % segment_size;
+    if (first_len > total)
+        first_len = total;
+    uint64_t rest = total - first_len;
+    uint64_t count = 1 + rest / segment_size + (rest % segment_size != 0);
+    if (seg && index < count) {
+        uint64_t start = index == 0 ? 0 : first_len + (index - 1) * segment_size;
+        uint64_t len = index == 0 ? first_len : segment_size;
+        if (start + len > total)
+            len = total - start;
+        seg->first = start;
+        seg->last = start + len - 1;
+    }
+    return count;
+}
+
+int floe_retrieve_pick_segment_size(uint64_t total, uint64_t requested, uint64_t *out,
+                                    struct floe_error *err)
+{
+    uint64_t s = requested ? requested : FLOE_RETRIEVE_DEFAULT_SEGMENT_SIZE;
+    if (requested) {
+        int rc = floe_range_check_segment_size(requested, err);
+        if (rc)
+            return rc;
+    }
+    while (total != UINT64_MAX && s < FLOE_PART_SIZE_MAX && total / s >= MAX_SEGMENTS)
+        s *= 2;
+    *out = s;
+    return FLOE_OK;
+}
+
+/* ---- small helpers ---- */
+
+static double elapsed(const struct dl *d)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - d->t0.tv_sec) + (double)(t.tv_nsec - d->t0.tv_nsec) / 1e9;
+}
+
+static void seg_set_state(struct seg *s, enum seg_state to)
+{
+    static const bool legal[SEG_STATE_COUNT][SEG_STATE_COUNT] = {
+        [SEG_PLANNED] = {[SEG_FETCHING] = true, [SEG_DONE] = true},
+        [SEG_FETCHING] = {[SEG_HASHING] = true},
+        [SEG_HASHING] = {[SEG_FETCHING] = true, [SEG_VERIFIED] = true},
+        [SEG_VERIFIED] = {[SEG_WRITING] = true},
+        [SEG_WRITING] = {[SEG_DONE] = true},
+    };
+    if (!legal[s->state][to]) {
+        fprintf(stderr, "floe: internal error: segment %" PRIu64 " %s -> %s\n", s->index,
+                s_state_names[s->state], s_state_names[to]);
+        abort();
+    }
+    s->state = to;
+}
+
+static void fail(struct dl *d, int status, const struct floe_error *err)
+{
+    if (d->fatal)
+        return;
+    d->fatal = status;
+    if (err && err != &d->fatal_err)
+        d->fatal_err = *err;
+    d->fatal_err.status = status;
+}
+
+static void push_event(struct seg *s, enum ev_kind kind)
+{
+    struct dl *d = s->d;
+    s->ev = kind;
+    s->ev_next = NULL;
+    pthread_mutex_lock(&d->mu);
+    if (d->locked.tail)
+        d->locked.tail->ev_next = s;
+    else
+        d->locked.head = s;
+    d->locked.tail = s;
+    pthread_cond_signal(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+}
+
+/* Next event, or NULL after 200 ms without one (so a cancel request is seen promptly). */
+static struct seg *pop_event(struct dl *d)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 200 * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&d->mu);
+    while (!d->locked.head)
+        if (pthread_cond_timedwait(&d->cv, &d->mu, &until) == ETIMEDOUT)
+            break;
+    struct seg *s = d->locked.head;
+    if (s) {
+        d->locked.head = s->ev_next;
+        if (!d->locked.head)
+            d->locked.tail = NULL;
+    }
+    pthread_mutex_unlock(&d->mu);
+    return s;
+}
+
+/* "bytes 0-33554431 of the output (archive bytes 1048576-34603007)" */
+static void describe_range(const struct dl *d, uint64_t off, uint64_t len, char *buf, size_t cap)
+{
+    if (d->archive_first)
+        snprintf(buf, cap,
+                 "bytes %" PRIu64 "-%" PRIu64 " of the output (archive bytes %" PRIu64 "-%" PRIu64
+                 ")",
+                 off, off + len - 1, d->archive_first + off, d->archive_first + off + len - 1);
+    else
+        snprintf(buf, cap, "bytes %" PRIu64 "-%" PRIu64, off, off + len - 1);
+}
+
+static void progress(struct dl *d)
+{
+    if (!d->opts->progress)
+        return;
+    struct floe_download_progress p = {
+        .bytes_done = d->bytes_done,
+        .bytes_total = d->total,
+        .segments_done = d->done_count,
+        .segments_total = (unsigned)d->nseg,
+        .seconds = elapsed(d),
+    };
+    d->opts->progress(&p, d->opts->progress_user);
+}
+
+static void release(struct dl *d, struct seg *s)
+{
+    if (s->buf) {
+        floe_bufpool_release(d->pool, s->buf);
+        s->buf = NULL;
+    }
+}
+
+/* Grows the table to d->nseg entries and fills every new entry's plan. */
+static void plan_segments(struct dl *d, uint64_t from)
+{
+    d->segs = floe_xrealloc(d->segs, (size_t)d->nseg * sizeof(*d->segs));
+    for (uint64_t i = from; i < d->nseg; i++) {
+        struct seg *s = floe_xcalloc(1, sizeof(*s));
+        struct floe_byte_range r;
+        floe_retrieve_plan(d->total, d->archive_first, d->seg_size, i, &r);
+        s->d = d;
+        s->index = i;
+        s->off = r.first;
+        s->len = floe_range_len(r);
+        d->segs[i] = s;
+    }
+}
+
+/* ---- stage callbacks (other threads): only record and push ---- */
+
+static void on_fetched(struct floe_xfer *x)
+{
+    struct seg *s = x->user;
+    s->ev_status = x->status;
+    if (x->status)
+        s->ev_err = x->err;
+    push_event(s, EV_FETCHED);
+}
+
+static void hash_task(void *arg)
+{
+    struct seg *s = arg;
+    const uint8_t *data = s->buf->data;
+    uint64_t n = floe_treehash_leaf_count(s->len);
+    uint8_t(*leaves)[FLOE_HASH_BYTES] = floe_xmalloc((size_t)(n ? n : 1) * FLOE_HASH_BYTES);
+    floe_treehash_leaves(data, (size_t)s->len, leaves);
+    floe_treehash_combine((const uint8_t(*)[FLOE_HASH_BYTES])leaves, (size_t)n, s->tree);
+    free(leaves);
+    floe_checkpoint_xxh128(data, (size_t)s->len, s->xxh);
+    s->ev_status = FLOE_OK;
+    push_event(s, EV_HASHED);
+}
+
+static void on_written(void *user, int status, const struct floe_error *err)
+{
+    struct seg *s = user;
+    s->ev_status = status;
+    if (err)
+        s->ev_err = *err;
+    push_event(s, EV_WRITTEN);
+}
+
+/* ---- orchestrator ---- */
+
+static void submit_fetch(struct dl *d, struct seg *s)
+{
+    char *enc = floe_client_encode(d->job_id);
+    size_t n = strlen(d->vault) + strlen(enc) + 32;
+    char *path = floe_xmalloc(n);
+    snprintf(path, n, "/vaults/%s/jobs/%s/output", d->vault, enc);
+    free(enc);
+    struct floe_call *k = floe_call_new(d->client, "GET", path, NULL);
+    free(path);
+    /* a probe, or the whole output in one request, may receive more than the description
+     * says (moto reports 10000 bytes for every inventory): allow up to the buffer */
+    uint64_t want = s->probe || d->nseg == 1 ? s->buf->cap : s->len;
+    if (s->probe || d->nseg > 1) {
+        char range[80];
+        snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, s->off, s->off + want - 1);
+        floe_call_header(k, "range", range);
+    }
+    floe_xfer_destroy(s->xfer);
+    s->xfer = floe_call_xfer(k);
+    s->xfer->sink = s->buf->data;
+    s->xfer->sink_cap = (size_t)want;
+    s->xfer->done = on_fetched;
+    s->xfer->user = s;
+    s->fetches++;
+    d->fetching++;
+    seg_set_state(s, SEG_FETCHING);
+    floe_transfer_submit(d->client->transfer, s->xfer);
+}
+
+static bool start_segment(struct dl *d, struct seg *s)
+{
+    struct floe_buf *b = floe_bufpool_try_acquire(d->pool);
+    if (!b)
+        return false;
+    s->buf = b;
+    d->in_flight++;
+    submit_fetch(d, s);
+    return true;
+}
+
+/* s leaves flight (done or given up): its buffer goes back to the pool. */
+static void leave_flight(struct dl *d, struct seg *s)
+{
+    d->in_flight--;
+    release(d, s);
+}
+
+static void fail_seg(struct dl *d, struct seg *s, int status, const char *fmt, const char *detail)
+{
+    char where[160];
+    struct floe_error e = {0};
+    describe_range(d, s->off, s->len, where, sizeof(where));
+    floe_error_set(&e, status, fmt, where, detail);
+    leave_flight(d, s);
+    fail(d, status, &e);
+}
+
+/* The size discovered by a probing fetch; plans the remaining segments. */
+static int finish_probe(struct dl *d, struct seg *s, struct floe_error *err)
+{
+    struct floe_xfer *x = s->xfer;
+    uint64_t total = x->resp_len;
+    const char *cr = floe_xfer_header(x, "content-range");
+    if (x->http_status == 206 && cr) {
+        const char *slash = strrchr(cr, '/');
+        char *end = NULL;
+        unsigned long long t = slash ? strtoull(slash + 1, &end, 10) : 0;
+        if (!slash || !end || *end || t == 0)
+            return floe_error_set(err, FLOE_E_SERVICE,
+                                  "GetJobOutput answered Content-Range \"%s\" without a total", cr);
+        total = t;
+    }
+    if (total == 0)
+        return floe_error_set(err, FLOE_E_SERVICE, "the job output is empty");
+    d->total = total;
+    s->probe = false;
+    d->nseg = floe_retrieve_plan(total, d->archive_first, d->seg_size, 0, NULL);
+    struct floe_byte_range r;
+    floe_retrieve_plan(total, d->archive_first, d->seg_size, 0, &r);
+    s->len = floe_range_len(r);
+    plan_segments(d, 1);
+    return FLOE_OK;
+}
+
+static void handle_fetched(struct dl *d, struct seg *s)
+{
+    struct floe_xfer *x = s->xfer;
+    d->fetching--;
+    if (s->ev_status) {
+        struct floe_error e = s->ev_err;
+        char where[160];
+        describe_range(d, s->off, s->len, where, sizeof(where));
+        size_t n = strlen(e.message);
+        if (x->http_status == 200 && (s->probe || d->nseg > 1))
+            snprintf(e.message + n, sizeof(e.message) - n,
+                     " (fetching %s; the endpoint seems to ignore Range: use a --segment-size "
+                     "larger than the output)",
+                     where);
+        else
+            snprintf(e.message + n, sizeof(e.message) - n, " (fetching %s)", where);
+        leave_flight(d, s);
+        fail(d, s->ev_status, &e);
+        return;
+    }
+    if (s->probe) {
+        struct floe_error e = {0};
+        if (finish_probe(d, s, &e) != FLOE_OK) {
+            leave_flight(d, s);
+            fail(d, e.status, &e);
+            return;
+        }
+    } else if (x->http_status == 206) {
+        const char *cr = floe_xfer_header(x, "content-range");
+        struct floe_byte_range got;
+        if (!cr || floe_range_parse_content_range(cr, &got, NULL) != FLOE_OK ||
+            got.first != s->off || got.last != s->off + s->len - 1) {
+            fail_seg(d, s, FLOE_E_SERVICE, "asked for %s, the answer has Content-Range %s", cr);
+            return;
+        }
+    }
+    if (!s->probe && d->nseg == 1 && x->http_status == 200 && x->resp_len != s->len &&
+        x->resp_len > 0) {
+        /* the whole output without Range: its length is the truth, whatever the job said */
+        d->total = x->resp_len;
+        s->len = x->resp_len;
+    }
+    if (x->resp_len != s->len) {
+        char detail[64];
+        snprintf(detail, sizeof(detail), "%zu", x->resp_len);
+        fail_seg(d, s, FLOE_E_SERVICE, "asked for %s, received %s bytes", detail);
+        return;
+    }
+    if (!d->fatal) /* the stop is drained below otherwise */
+        d->fetched++;
+    const char *h = floe_xfer_header(x, "x-amz-sha256-tree-hash");
+    s->had_header = h != NULL;
+    if (h && floe_treehash_parse_hex(h, s->want, NULL) != FLOE_OK) {
+        fail_seg(d, s, FLOE_E_SERVICE, "%s: malformed x-amz-sha256-tree-hash \"%s\"", h);
+        return;
+    }
+    seg_set_state(s, SEG_HASHING);
+    floe_hashpool_submit(d->hashpool, hash_task, s);
+}
+
+static void submit_write(struct dl *d, struct seg *s)
+{
+    seg_set_state(s, SEG_WRITING);
+    struct floe_write_req rq = {
+        .fd = d->fd,
+        .offset_bytes = s->off,
+        .src = s->buf->data,
+        .length_bytes = (size_t)s->len,
+        .path = d->to_stdout ? "standard output" : d->part_path,
+        .done = on_written,
+        .user = s,
+    };
+    struct floe_error e = {0};
+    if (floe_writer_submit(d->writer, &rq, &e) != FLOE_OK) {
+        leave_flight(d, s);
+        fail(d, e.status, &e);
+    }
+}
+
+/* stdout: hands verified segments to the writer strictly in index order. */
+static void flush_ordered(struct dl *d)
+{
+    while (d->next_write < d->nseg && d->segs[d->next_write]->state == SEG_VERIFIED)
+        submit_write(d, d->segs[d->next_write++]);
+}
+
+static void handle_hashed(struct dl *d, struct seg *s)
+{
+    if (s->had_header && memcmp(s->tree, s->want, FLOE_HASH_BYTES) != 0) {
+        if (s->fetches < FLOE_RETRIEVE_MAX_FETCHES && !d->fatal) {
+            d->refetched++;
+            submit_fetch(d, s); /* HASHING -> FETCHING, same buffer */
+            return;
+        }
+        char want[FLOE_HASH_HEX], got[FLOE_HASH_HEX], detail[300];
+        floe_treehash_hex(s->want, want);
+        floe_treehash_hex(s->tree, got);
+        snprintf(detail, sizeof(detail),
+                 "Glacier's x-amz-sha256-tree-hash is %s but the received bytes hash to %s "
+                 "(fetched %d times)",
+                 want, got, s->fetches);
+        fail_seg(d, s, FLOE_E_CHECKSUM, "%s failed verification: %s", detail);
+        return;
+    }
+    if (d->fatal) {
+        leave_flight(d, s);
+        return;
+    }
+    if (!s->had_header)
+        d->unverified = true;
+    seg_set_state(s, SEG_VERIFIED);
+    if (d->to_stdout)
+        flush_ordered(d);
+    else
+        submit_write(d, s);
+}
+
+static void handle_written(struct dl *d, struct seg *s)
+{
+    if (s->ev_status) {
+        leave_flight(d, s);
+        fail(d, s->ev_status, &s->ev_err);
+        return;
+    }
+    if (d->journal) {
+        struct floe_ckpt_part rec = {
+            .index = s->index, .offset_bytes = s->off, .length_bytes = s->len};
+        memcpy(rec.tree_hash, s->tree, FLOE_HASH_BYTES);
+        memcpy(rec.xxh128, s->xxh, sizeof(rec.xxh128));
+        struct floe_error e = {0};
+        if (floe_journal_append_part(d->journal, &rec, &e) != FLOE_OK) {
+            leave_flight(d, s);
+            fail(d, FLOE_E_CHECKPOINT, &e);
+            return;
+        }
+    }
+    seg_set_state(s, SEG_DONE);
+    d->done_count++;
+    d->bytes_done += s->len;
+    leave_flight(d, s);
+    progress(d);
+}
+
+static int run_segments(struct dl *d)
+{
+    for (;;) {
+        if (d->opts->cancel && atomic_load(d->opts->cancel) && !d->fatal) {
+            struct floe_error e = {0};
+            floe_error_set(&e, FLOE_E_CANCELLED, "interrupted");
+            fail(d, FLOE_E_CANCELLED, &e);
+        }
+        while (!d->fatal && d->next_start < d->nseg && d->fetching < d->concurrency) {
+            struct seg *s = d->segs[d->next_start];
+            if (s->state == SEG_DONE) {
+                d->next_start++;
+                continue;
+            }
+            if (s->probe && d->next_start > 0)
+                break;
+            if (!start_segment(d, s))
+                break;
+            d->next_start++;
+            if (s->probe)
+                break; /* nothing else is planned until the probe answers */
+        }
+        if (d->to_stdout)
+            while (d->next_write < d->nseg && d->segs[d->next_write]->state == SEG_DONE)
+                d->next_write++;
+        if (d->in_flight == 0)
+            break;
+        struct seg *s = pop_event(d);
+        if (!s)
+            continue;
+        switch (s->ev) {
+        case EV_FETCHED: handle_fetched(d, s); break;
+        case EV_HASHED: handle_hashed(d, s); break;
+        case EV_WRITTEN: handle_written(d, s); break;
+        }
+        if (d->to_stdout && !d->fatal)
+            flush_ordered(d);
+    }
+    return d->fatal;
+}
+
+/* ---- checkpoint path, output files ---- */
+
+static char *absolute_path(const char *path)
+{
+    char *dup1 = floe_xstrdup(path), *dup2 = floe_xstrdup(path);
+    char dir[PATH_MAX];
+    char *out = NULL;
+    if (realpath(dirname(dup1), dir)) {
+        const char *base = basename(dup2);
+        size_t n = strlen(dir) + strlen(base) + 2;
+        out = floe_xmalloc(n);
+        snprintf(out, n, "%s/%s", dir, base);
+    } else {
+        out = floe_xstrdup(path);
+    }
+    free(dup1);
+    free(dup2);
+    return out;
+}
+
+int floe_retrieve_checkpoint_path(struct floe_client *client, const char *vault, const char *key,
+                                  const char *output_path, char *out, size_t cap,
+                                  struct floe_error *err)
+{
+    char *abs = absolute_path(output_path);
+    size_t kn = strlen(client->endpoint) + strlen(client->account_id) + strlen(vault) +
+                strlen(key) + strlen(abs) + 8;
+    char *k = floe_xmalloc(kn);
+    int n = snprintf(k, kn, "%s\n%s\n%s\n%s\n%s", client->endpoint, client->account_id, vault, key,
+                     abs);
+    XXH64_hash_t h = XXH3_64bits(k, (size_t)n);
+    free(k);
+    free(abs);
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    char dir[PATH_MAX];
+    if (xdg && *xdg)
+        snprintf(dir, sizeof(dir), "%s/floe", xdg);
+    else if (home && *home)
+        snprintf(dir, sizeof(dir), "%s/.cache/floe", home);
+    else
+        snprintf(dir, sizeof(dir), "/tmp/floe-%u", (unsigned)getuid());
+    char parent[PATH_MAX];
+    snprintf(parent, sizeof(parent), "%s", dir);
+    char *slash = strrchr(parent, '/');
+    if (slash && slash != parent) {
+        *slash = 0;
+        mkdir(parent, 0700);
+    }
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return floe_error_set_errno(err, FLOE_E_IO, errno, dir,
+                                    "cannot create the checkpoint directory %s", dir);
+    snprintf(out, cap, "%s/download-%016llx.ckpt", dir, (unsigned long long)h);
+    return FLOE_OK;
+}
+
+/* Checks recorded segments against the partial file; marks the good ones DONE. */
+static int adopt_journal(struct dl *d, const struct floe_ckpt_state *st, struct floe_error *err)
+{
+    if (!st || !st->part_count || d->total == UINT64_MAX || d->to_stdout)
+        return FLOE_OK;
+    struct floe_buf *b = NULL;
+    int rc = floe_bufpool_acquire(d->pool, &b, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < st->part_count; i++) {
+        const struct floe_ckpt_part *p = &st->parts[i];
+        if (p->index >= d->nseg)
+            continue;
+        struct seg *s = d->segs[p->index];
+        if (s->state == SEG_DONE || p->offset_bytes != s->off || p->length_bytes != s->len ||
+            s->len > b->cap)
+            continue;
+        ssize_t got = pread(d->fd, b->data, (size_t)s->len, (off_t)s->off);
+        if (got != (ssize_t)s->len)
+            continue;
+        uint8_t x[FLOE_CKPT_XXH128_BYTES];
+        floe_checkpoint_xxh128(b->data, (size_t)s->len, x);
+        if (memcmp(x, p->xxh128, sizeof(x)) != 0)
+            continue; /* the file lost or changed those bytes: fetch again */
+        memcpy(s->tree, p->tree_hash, FLOE_HASH_BYTES);
+        seg_set_state(s, SEG_DONE);
+        d->done_count++;
+        d->resumed++;
+        d->bytes_done += s->len;
+    }
+    floe_bufpool_release(d->pool, b);
+    return FLOE_OK;
+}
+
+/* Checks that a journal describes this download. */
+static int check_journal(struct dl *d, const struct floe_ckpt_state *st, struct floe_error *err)
+{
+    const struct floe_ckpt_header *h = &st->header;
+    if (h->kind != FLOE_CKPT_DOWNLOAD)
+        return floe_error_set(err, FLOE_E_CHECKPOINT, "%s is an %s checkpoint, not a download's",
+                              d->ckpt_path, floe_checkpoint_kind_name(h->kind));
+    if (strcmp(h->vault, d->vault) != 0)
+        return floe_error_set(err, FLOE_E_CHECKPOINT, "checkpoint %s belongs to vault %s, not %s",
+                              d->ckpt_path, h->vault, d->vault);
+    if (strcmp(h->endpoint, d->client->endpoint) != 0)
+        return floe_error_set(err, FLOE_E_CHECKPOINT, "checkpoint %s was made against %s, not %s",
+                              d->ckpt_path, h->endpoint, d->client->endpoint);
+    if (h->job_id[0] && strcmp(h->job_id, d->job_id) != 0)
+        return floe_error_set(err, FLOE_E_CHECKPOINT,
+                              "checkpoint %s is for job %s, not %s; delete it to start afresh",
+                              d->ckpt_path, h->job_id, d->job_id);
+    if (strcmp(h->output_path, d->output_path) != 0)
+        return floe_error_set(err, FLOE_E_CHECKPOINT, "checkpoint %s writes %s, not %s",
+                              d->ckpt_path, h->output_path, d->output_path);
+    if (h->total_size_bytes != FLOE_CKPT_SIZE_UNKNOWN && d->total != UINT64_MAX &&
+        h->total_size_bytes != d->total)
+        return floe_error_set(err, FLOE_E_CHECKPOINT,
+                              "checkpoint %s is for an output of %" PRIu64
+                              " bytes; the job's output has %" PRIu64,
+                              d->ckpt_path, h->total_size_bytes, d->total);
+    return FLOE_OK;
+}
+
+static int make_journal(struct dl *d, struct floe_error *err)
+{
+    struct floe_ckpt_header h = {.kind = FLOE_CKPT_DOWNLOAD,
+                                 .part_size_bytes = d->seg_size,
+                                 .total_size_bytes =
+                                     d->total == UINT64_MAX ? FLOE_CKPT_SIZE_UNKNOWN : d->total};
+    snprintf(h.endpoint, sizeof(h.endpoint), "%s", d->client->endpoint);
+    snprintf(h.vault, sizeof(h.vault), "%s", d->vault);
+    snprintf(h.account_id, sizeof(h.account_id), "%s", d->client->account_id);
+    if (strlen(d->job_id) >= sizeof(h.job_id) || strlen(d->job.archive_id) >= sizeof(h.archive_id))
+        return floe_error_set(err, FLOE_E_CHECKPOINT,
+                              "the job or archive id is too long for a checkpoint; use "
+                              "--no-checkpoint");
+    snprintf(h.job_id, sizeof(h.job_id), "%s", d->job_id);
+    snprintf(h.archive_id, sizeof(h.archive_id), "%s", d->job.archive_id);
+    if (strlen(d->output_path) >= sizeof(h.output_path))
+        return floe_error_set(err, FLOE_E_CHECKPOINT, "output path too long for a checkpoint");
+    snprintf(h.output_path, sizeof(h.output_path), "%s", d->output_path);
+    h.has_tree_hash = d->job.has_tree_hash;
+    memcpy(h.tree_hash, d->job.tree_hash, FLOE_HASH_BYTES);
+    struct floe_journal_options jo = {.overwrite = true};
+    return floe_journal_create(d->ckpt_path, &h, &jo, &d->journal, err);
+}
+
+static int open_output(struct dl *d, bool keep, struct floe_error *err)
+{
+    if (d->to_stdout) {
+        d->fd = STDOUT_FILENO;
+        return FLOE_OK;
+    }
+    int flags = O_RDWR | O_CREAT | O_CLOEXEC | (keep ? 0 : O_TRUNC);
+    d->fd = open(d->part_path, flags, 0644);
+    if (d->fd < 0)
+        return floe_error_set_errno(err, FLOE_E_IO, errno, d->part_path, "cannot create %s",
+                                    d->part_path);
+    return FLOE_OK;
+}
+
+static int make_pool(struct dl *d, struct floe_error *err)
+{
+    uint64_t limit =
+        d->opts->memory_limit ? d->opts->memory_limit : FLOE_RETRIEVE_DEFAULT_MEMORY_LIMIT;
+    uint64_t bufsize = d->seg_size; /* mapped lazily: a small output touches few pages */
+    if (bufsize > limit)
+        return floe_error_set(err, FLOE_E_RANGE,
+                              "segment size %" PRIu64 " MiB does not fit in --memory-limit %" PRIu64
+                              " MiB; raise the limit or lower --segment-size",
+                              bufsize >> 20, limit >> 20);
+    uint64_t count = limit / bufsize;
+    if (count > d->concurrency + 2)
+        count = d->concurrency + 2;
+    if (d->total != UINT64_MAX && count > d->nseg)
+        count = d->nseg;
+    if (count == 0)
+        count = 1;
+    struct floe_bufpool_options bo = {
+        .buf_size_bytes = (size_t)bufsize,
+        .count = (unsigned)count,
+        .memory_limit_bytes = limit,
+    };
+    return floe_bufpool_new(&bo, &d->pool, err);
+}
+
+/* The hash the whole output must have, if the job states one. */
+static bool expected_tree(const struct dl *d, uint8_t out[FLOE_HASH_BYTES])
+{
+    if (d->job.has_tree_hash) {
+        memcpy(out, d->job.tree_hash, FLOE_HASH_BYTES);
+        return true;
+    }
+    if (d->job.has_archive_tree_hash && d->archive_first == 0 && d->job.archive_size_bytes > 0 &&
+        d->total == (uint64_t)d->job.archive_size_bytes) {
+        memcpy(out, d->job.archive_tree_hash, FLOE_HASH_BYTES);
+        return true;
+    }
+    return false;
+}
+
+static void drop_outputs(struct dl *d)
+{
+    struct floe_error ignore = {0};
+    if (d->journal) {
+        floe_journal_destroy(d->journal);
+        d->journal = NULL;
+        floe_journal_remove(d->ckpt_path, &ignore);
+    }
+    if (d->part_path)
+        unlink(d->part_path);
+}
+
+/* After every segment is DONE: the whole-output check, then the file goes into place. */
+static int finish(struct dl *d, struct floe_download_result *out, struct floe_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    bool composable = d->nseg == 1 || d->archive_first % d->seg_size == 0;
+    uint8_t want[FLOE_HASH_BYTES];
+    bool has_want = expected_tree(d, want);
+    enum floe_verification v = d->unverified ? FLOE_VERIFY_NONE : FLOE_VERIFY_SEGMENTS;
+    if (composable) {
+        uint8_t(*trees)[FLOE_HASH_BYTES] = floe_xmalloc((size_t)d->nseg * FLOE_HASH_BYTES);
+        for (uint64_t i = 0; i < d->nseg; i++)
+            memcpy(trees[i], d->segs[i]->tree, FLOE_HASH_BYTES);
+        floe_treehash_combine((const uint8_t(*)[FLOE_HASH_BYTES])trees, (size_t)d->nseg, out->tree);
+        free(trees);
+        out->has_tree = true;
+        if (has_want) {
+            if (memcmp(out->tree, want, FLOE_HASH_BYTES) != 0) {
+                char w[FLOE_HASH_HEX], g[FLOE_HASH_HEX], where[160];
+                floe_treehash_hex(want, w);
+                floe_treehash_hex(out->tree, g);
+                describe_range(d, 0, d->total, where, sizeof(where));
+                drop_outputs(d);
+                return floe_error_set(err, FLOE_E_CHECKSUM,
+                                      "the downloaded output (%s) hashes to %s but the job's "
+                                      "SHA256TreeHash is %s; nothing was kept: run again to "
+                                      "download afresh",
+                                      where, g, w);
+            }
+            v = FLOE_VERIFY_WHOLE;
+        }
+    }
+    if (!d->to_stdout) {
+        if (ftruncate(d->fd, (off_t)d->total) != 0 || fsync(d->fd) != 0)
+            return floe_error_set_errno(err, FLOE_E_IO, errno, d->part_path, "cannot finish %s",
+                                        d->part_path);
+        if (rename(d->part_path, d->output_path) != 0)
+            return floe_error_set_errno(err, FLOE_E_IO, errno, d->output_path,
+                                        "cannot rename %s to %s", d->part_path, d->output_path);
+    }
+    if (d->journal) {
+        struct floe_error e = {0};
+        floe_journal_mark_complete(d->journal, NULL, d->total, out->tree, &e);
+        floe_journal_destroy(d->journal);
+        d->journal = NULL;
+        snprintf(out->checkpoint_path, sizeof(out->checkpoint_path), "%s", d->ckpt_path);
+        if (!d->opts->keep_checkpoint)
+            floe_journal_remove(d->ckpt_path, &e);
+    }
+    out->size = d->total;
+    out->verification = v;
+    out->segment_size = d->seg_size;
+    out->segments = (unsigned)d->nseg;
+    out->segments_fetched = d->fetched;
+    out->segments_resumed = d->resumed;
+    out->segments_refetched = d->refetched;
+    return FLOE_OK;
+}
+
+/*
+ * The download itself. journal/st: an already open journal of floe_retrieve_archive() and its
+ * replayed state (both may be NULL); ownership of the journal passes to d.
+ */
+static int download(struct floe_client *client, const struct floe_download_options *opts,
+                    struct floe_journal *journal, struct floe_ckpt_state *st,
+                    struct floe_download_result *out, struct floe_error *err)
+{
+    struct dl *d = floe_xcalloc(1, sizeof(*d));
+    struct floe_ckpt_state *own_st = NULL;
+    int rc = FLOE_OK;
+    d->client = client;
+    d->opts = opts;
+    d->vault = opts->vault;
+    d->fd = -1;
+    d->journal = journal;
+    d->total = UINT64_MAX;
+    pthread_mutex_init(&d->mu, NULL);
+    pthread_cond_init(&d->cv, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &d->t0);
+
+    rc = floe_sigv4_vault_name_valid(opts->vault, err);
+    if (rc)
+        goto out;
+    if (!opts->job_id || !*opts->job_id || strlen(opts->job_id) >= FLOE_JOB_ID_MAX) {
+        rc = floe_error_set(err, FLOE_E_INVALID_ARG, "a job id is required");
+        goto out;
+    }
+    if (!opts->output_path || !*opts->output_path) {
+        rc = floe_error_set(err, FLOE_E_INVALID_ARG, "an output path is required (- for stdout)");
+        goto out;
+    }
+    if (opts->segment_size && (rc = floe_range_check_segment_size(opts->segment_size, err)))
+        goto out;
+    snprintf(d->job_id, sizeof(d->job_id), "%s", opts->job_id);
+    d->to_stdout = strcmp(opts->output_path, "-") == 0;
+    d->output_path = floe_xstrdup(opts->output_path);
+    if (!d->to_stdout) {
+        size_t n = strlen(opts->output_path) + sizeof(FLOE_RETRIEVE_PART_SUFFIX);
+        d->part_path = floe_xmalloc(n);
+        snprintf(d->part_path, n, "%s%s", opts->output_path, FLOE_RETRIEVE_PART_SUFFIX);
+    }
+    d->concurrency = opts->concurrency ? opts->concurrency : FLOE_RETRIEVE_DEFAULT_CONCURRENCY;
+
+    if (opts->job)
+        d->job = *opts->job;
+    else if ((rc = floe_job_describe(client, d->vault, d->job_id, &d->job, err)))
+        goto out;
+    if (!d->job.completed || strcmp(d->job.status_code, "Succeeded") != 0) {
+        rc = floe_error_set(
+            err, FLOE_E_SERVICE, "job %s is %s, not ready for download%s%s (floe job wait %s %s)",
+            d->job_id, d->job.status_code[0] ? d->job.status_code : "not done",
+            d->job.status_message[0] ? ": " : "", d->job.status_message, d->vault, d->job_id);
+        goto out;
+    }
+    d->total = floe_job_output_size(&d->job);
+    if (d->total == 0) {
+        rc = floe_error_set(err, FLOE_E_SERVICE, "job %s has an empty output", d->job_id);
+        goto out;
+    }
+    d->archive_first = d->job.has_range ? d->job.range.first : 0;
+
+    /* the journal: an existing one means resume */
+    bool use_journal = !d->to_stdout && !opts->no_checkpoint;
+    if (use_journal && !d->journal) {
+        if (opts->checkpoint_path)
+            snprintf(d->ckpt_path, sizeof(d->ckpt_path), "%s", opts->checkpoint_path);
+        else if ((rc = floe_retrieve_checkpoint_path(client, d->vault, d->job_id, d->output_path,
+                                                     d->ckpt_path, sizeof(d->ckpt_path), err)))
+            goto out;
+        if (access(d->ckpt_path, F_OK) == 0) {
+            if ((rc = floe_journal_open(d->ckpt_path, NULL, &d->journal, &own_st, err)))
+                goto out;
+            st = own_st;
+        }
+    } else if (d->journal) {
+        snprintf(d->ckpt_path, sizeof(d->ckpt_path), "%s", floe_journal_path(d->journal));
+    }
+    if (st && (rc = check_journal(d, st, err)))
+        goto out;
+    uint64_t requested = opts->segment_size;
+    if (st && st->part_count && st->header.part_size_bytes &&
+        floe_range_check_segment_size(st->header.part_size_bytes, NULL) == FLOE_OK)
+        requested = st->header.part_size_bytes; /* the recorded segments' size */
+    if ((rc = floe_retrieve_pick_segment_size(d->total, requested, &d->seg_size, err)))
+        goto out;
+    if (d->total == UINT64_MAX) {
+        d->nseg = 1;
+        plan_segments(d, 0);
+        d->segs[0]->probe = true;
+        d->segs[0]->len = d->seg_size;
+    } else {
+        d->nseg = floe_retrieve_plan(d->total, d->archive_first, d->seg_size, 0, NULL);
+        plan_segments(d, 0);
+    }
+    bool resuming = st && st->part_count && d->part_path && access(d->part_path, F_OK) == 0;
+    if ((rc = open_output(d, resuming, err)))
+        goto out;
+    if (use_journal && !d->journal && (rc = make_journal(d, err)))
+        goto out;
+    if ((rc = make_pool(d, err)))
+        goto out;
+    if (resuming && (rc = adopt_journal(d, st, err)))
+        goto out;
+    if ((rc = floe_client_hashpool(client, &d->hashpool, err)))
+        goto out;
+    if ((rc = floe_writer_new(FLOE_WRITER_AUTO, 0, &d->writer, err)))
+        goto out;
+    progress(d);
+    rc = run_segments(d);
+    floe_writer_destroy(d->writer); /* every write has completed (run_segments drained) */
+    d->writer = NULL;
+    if (rc) {
+        *err = d->fatal_err;
+        if (d->journal && d->done_count && rc != FLOE_E_CHECKSUM) {
+            size_t n = strlen(err->message);
+            snprintf(err->message + n, sizeof(err->message) - n,
+                     "\n%u of %" PRIu64 " segments are confirmed in checkpoint %s: run the same "
+                     "command again to continue",
+                     d->done_count, d->nseg, d->ckpt_path);
+        }
+        goto out;
+    }
+    rc = finish(d, out, err);
+out:
+    if (rc == FLOE_OK)
+        out->seconds = elapsed(d);
+    floe_writer_destroy(d->writer);
+    for (uint64_t i = 0; i < d->nseg && d->segs; i++) {
+        if (d->segs[i]) {
+            floe_xfer_destroy(d->segs[i]->xfer);
+            if (d->segs[i]->buf)
+                floe_bufpool_release(d->pool, d->segs[i]->buf);
+        }
+        free(d->segs[i]);
+    }
+    free(d->segs);
+    floe_bufpool_destroy(d->pool);
+    floe_journal_destroy(d->journal);
+    floe_checkpoint_state_free(own_st);
+    if (d->fd >= 0 && !d->to_stdout)
+        close(d->fd);
+    free(d->output_path);
+    free(d->part_path);
+    pthread_cond_destroy(&d->cv);
+    pthread_mutex_destroy(&d->mu);
+    free(d);
+    return rc;
+}
+
+int floe_job_output_download(struct floe_client *client, const struct floe_download_options *opts,
+                             struct floe_download_result *out, struct floe_error *err)
+{
+    return download(client, opts, NULL, NULL, out, err);
+}
+
+/* ---- initiate, wait, download ---- */
+
+int floe_retrieve_archive(struct floe_client *client, const struct floe_retrieve_options *opts,
+                          struct floe_download_result *out, char job_id[FLOE_JOB_ID_MAX],
+                          struct floe_error *err)
+{
+    const struct floe_download_options *dopt = &opts->download;
+    struct floe_journal *j = NULL;
+    struct floe_ckpt_state *st = NULL;
+    struct floe_job_info *job = floe_xcalloc(1, sizeof(*job));
+    char id[FLOE_JOB_ID_MAX] = "", ckpt[4096] = "";
+    int rc = floe_sigv4_vault_name_valid(dopt->vault, err);
+    if (rc)
+        goto out;
+    if (!opts->archive_id || !*opts->archive_id) {
+        rc = floe_error_set(err, FLOE_E_INVALID_ARG, "an archive id is required");
+        goto out;
+    }
+    struct floe_job_retrieval_params rp = {
+        .archive_id = opts->archive_id,
+        .has_range = opts->has_range,
+        .range = opts->range,
+        .tier = opts->tier,
+        .sns_topic = opts->sns_topic,
+        .description = opts->description,
+    };
+    bool use_journal = !dopt->no_checkpoint && dopt->output_path && strcmp(dopt->output_path, "-");
+    if (use_journal) {
+        char key[FLOE_JOB_ID_MAX + 64];
+        if (opts->has_range)
+            snprintf(key, sizeof(key), "archive:%s:%" PRIu64 "-%" PRIu64, opts->archive_id,
+                     opts->range.first, opts->range.last);
+        else
+            snprintf(key, sizeof(key), "archive:%s:all", opts->archive_id);
+        if (dopt->checkpoint_path)
+            snprintf(ckpt, sizeof(ckpt), "%s", dopt->checkpoint_path);
+        else if ((rc = floe_retrieve_checkpoint_path(client, dopt->vault, key, dopt->output_path,
+                                                     ckpt, sizeof(ckpt), err)))
+            goto out;
+        if (access(ckpt, F_OK) == 0) {
+            if ((rc = floe_journal_open(ckpt, NULL, &j, &st, err)))
+                goto out;
+            if (st->header.kind != FLOE_CKPT_DOWNLOAD ||
+                strcmp(st->header.archive_id, opts->archive_id) != 0) {
+                rc = floe_error_set(err, FLOE_E_CHECKPOINT,
+                                    "checkpoint %s is not a retrieval of archive %s", ckpt,
+                                    opts->archive_id);
+                goto out;
+            }
+            snprintf(id, sizeof(id), "%s", st->header.job_id);
+        }
+    }
+    if (id[0]) {
+        if (job_id)
+            snprintf(job_id, FLOE_JOB_ID_MAX, "%s", id);
+        if (opts->phase)
+            opts->phase(FLOE_RETRIEVE_RESUMED, id, opts->phase_user);
+    } else {
+        /* journal first, so a crash right after Initiate Job still knows the job id; a
+         * refused initiation (bad range, tier) removes it again */
+        if (j == NULL && use_journal) {
+            struct floe_ckpt_header h = {
+                .kind = FLOE_CKPT_DOWNLOAD,
+                .part_size_bytes =
+                    dopt->segment_size ? dopt->segment_size : FLOE_RETRIEVE_DEFAULT_SEGMENT_SIZE,
+                .total_size_bytes = FLOE_CKPT_SIZE_UNKNOWN};
+            snprintf(h.endpoint, sizeof(h.endpoint), "%s", client->endpoint);
+            snprintf(h.vault, sizeof(h.vault), "%s", dopt->vault);
+            snprintf(h.account_id, sizeof(h.account_id), "%s", client->account_id);
+            if (strlen(opts->archive_id) >= sizeof(h.archive_id) ||
+                strlen(dopt->output_path) >= sizeof(h.output_path)) {
+                rc = floe_error_set(err, FLOE_E_CHECKPOINT,
+                                    "archive id or output path too long for a checkpoint; use "
+                                    "--no-checkpoint");
+                goto out;
+            }
+            snprintf(h.archive_id, sizeof(h.archive_id), "%s", opts->archive_id);
+            snprintf(h.output_path, sizeof(h.output_path), "%s", dopt->output_path);
+            struct floe_journal_options jo = {.overwrite = true};
+            if ((rc = floe_journal_create(ckpt, &h, &jo, &j, err)))
+                goto out;
+        }
+        rc = floe_job_initiate_retrieval(client, dopt->vault, &rp, id, err);
+        if (rc) {
+            if (j) { /* nothing happened: leave no checkpoint behind */
+                struct floe_error ignore = {0};
+                floe_journal_destroy(j);
+                j = NULL;
+                floe_journal_remove(ckpt, &ignore);
+            }
+            goto out;
+        }
+        if (job_id)
+            snprintf(job_id, FLOE_JOB_ID_MAX, "%s", id);
+        if (j && (rc = floe_journal_set_job_id(j, id, err)))
+            goto out;
+        if (opts->phase)
+            opts->phase(FLOE_RETRIEVE_INITIATED, id, opts->phase_user);
+    }
+    struct floe_job_wait_options wo = opts->wait;
+    if (!wo.cancel)
+        wo.cancel = dopt->cancel;
+    rc = floe_job_wait(client, dopt->vault, id, &wo, job, err);
+    if (rc == FLOE_E_NOT_FOUND && j) {
+        size_t n = strlen(err->message);
+        snprintf(err->message + n, sizeof(err->message) - n,
+                 " - job %s from checkpoint %s no longer exists (its output expires about 24 h "
+                 "after completion); delete the checkpoint to start a new retrieval",
+                 id, ckpt);
+    }
+    if (rc == FLOE_E_TIMEOUT && j) {
+        size_t n = strlen(err->message);
+        snprintf(err->message + n, sizeof(err->message) - n,
+                 "\nthe job id is kept in checkpoint %s: run the same command again to keep "
+                 "waiting",
+                 ckpt);
+    }
+    if (rc)
+        goto out;
+    if (opts->phase)
+        opts->phase(FLOE_RETRIEVE_READY, id, opts->phase_user);
+    struct floe_download_options d = *dopt;
+    d.job_id = id;
+    d.job = job;
+    if (j)
+        d.checkpoint_path = ckpt;
+    if (st) { /* the header was written before the job existed: fill in the job id */
+        snprintf(st->header.job_id, sizeof(st->header.job_id), "%s", id);
+    }
+    rc = download(client, &d, j, st, out, err);
+    j = NULL; /* download owns it now */
+out:
+    floe_journal_destroy(j);
+    floe_checkpoint_state_free(st);
+    free(job);
+    return rc;
+}
