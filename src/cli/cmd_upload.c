@@ -154,9 +154,9 @@ int floe_cmd_upload(const struct floe_cli *cli, int argc, char **argv)
             base.no_checkpoint = true;
             takes = false;
         } else if (a[0] == '-' && a[1] == '-') {
-            static const char *const known[] = {"--description", "--part-size", "--memory-limit",
-                                                "--concurrency", "--max-retries", "--checkpoint",
-                                                "--resume", NULL};
+            static const char *const known[] = {
+                "--description", "--part-size",  "--memory-limit", "--concurrency",
+                "--max-retries", "--checkpoint", "--resume",       NULL};
             bool is_known = false;
             for (int k = 0; known[k]; k++)
                 is_known |= strcmp(a, known[k]) == 0;
