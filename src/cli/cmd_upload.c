@@ -87,6 +87,12 @@ static void print_result(const struct floe_cli *cli, struct job *j)
                 json_pack("{s:s, s:s, s:s, s:I, s:f, s:f}", "file", file, "archive_id",
                           j->res.archive_id, "tree_hash", tree, "size", (json_int_t)j->res.size,
                           "seconds", j->res.seconds, "mb_per_s", mbps);
+            json_object_set_new(o, "part_size", json_integer((json_int_t)j->res.part_size));
+            json_object_set_new(
+                o, "parts",
+                json_integer(j->res.multipart ? (json_int_t)((j->res.size + j->res.part_size - 1) /
+                                                             j->res.part_size)
+                                              : 1));
             if (j->res.parts_resumed)
                 json_object_set_new(o, "parts_resumed", json_integer(j->res.parts_resumed));
             json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);

@@ -331,6 +331,59 @@ class UploadTests(unittest.TestCase):
         self.assertIn("absent.ckpt", r.stderr.decode())
 
 
+class TenThousandParts(unittest.TestCase):
+    """The 10,000-part edge: 10,000 MiB in 1 MiB parts is exactly Glacier's part limit. The
+    source is a sparse file (no disk used); the server stores the 10,000 MiB, so the test
+    needs that much free space and says so when it is not there."""
+
+    def test_exactly_ten_thousand_parts(self):
+        tmp = tempfile.mkdtemp(prefix="floe-10k-")
+        free = os.statvfs(tmp).f_bavail * os.statvfs(tmp).f_frsize
+        need = 10000 * MIB * 3 // 2
+        if free < need:
+            self.skipTest(f"needs {need >> 30} GiB free in {tmp}, has {free >> 30} GiB")
+        vault = servers.start_vault(VAULT_BIN, data_dir=os.path.join(tmp, "data"))
+        try:
+            env = servers.client_env(tmp)
+            src = os.path.join(tmp, "sparse.bin")
+            with open(src, "wb") as f:
+                f.truncate(10000 * MIB)
+            base = [FLOE, "--endpoint-url", vault.url]
+            r = subprocess.run(base + ["vault", "create", "big"], env=env, capture_output=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            r = subprocess.run(base + ["--json", "upload", "big", src, "--part-size", "1MiB",
+                                       "--concurrency", "8"], env=env, capture_output=True,
+                               timeout=900)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            out = json.loads(r.stdout)
+            self.assertEqual(out["parts"], 10000)
+            self.assertEqual(out["part_size"], MIB)
+            zeros = bytes(MIB)
+
+            class Zeros:  # 10,000 MiB of zeros for botocore, without the memory
+                left = 10000
+
+                def read(self, n):
+                    assert n == MIB
+                    if not self.left:
+                        return b""
+                    self.left -= 1
+                    return zeros
+
+            self.assertEqual(out["tree_hash"], botocore.utils.calculate_tree_hash(Zeros()))
+            # one byte more no longer fits in 10,000 parts of 1 MiB: the plan raises the part
+            # size (checked without sending anything: a missing vault fails after planning)
+            with open(src, "ab") as f:
+                f.write(b"x")
+            r = subprocess.run(base + ["--json", "upload", "no-such-vault", src, "--part-size",
+                                       "1MiB"], env=env, capture_output=True, timeout=120)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("ResourceNotFoundException", r.stderr.decode())
+        finally:
+            vault.stop()
+            subprocess.run(["rm", "-rf", tmp])
+
+
 class MotoTests(unittest.TestCase):
     """floe against moto's server: single-request uploads (moto has no multipart)."""
 
