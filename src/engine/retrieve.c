@@ -959,6 +959,11 @@ static int download(struct floe_client *client, const struct floe_download_optio
     }
     if (st && (rc = check_journal(d, st, err)))
         goto out;
+    if (st && st->complete) { /* finished before (--keep-checkpoint): download afresh */
+        floe_journal_destroy(d->journal);
+        d->journal = NULL;
+        st = NULL;
+    }
     uint64_t requested = opts->segment_size;
     if (st && st->part_count && st->header.part_size_bytes &&
         floe_range_check_segment_size(st->header.part_size_bytes, NULL) == FLOE_OK)

@@ -1,0 +1,347 @@
+#!/usr/bin/env python3
+"""floe's retrieval side against floe-vault on 127.0.0.1 (started here, stopped by PID):
+whole and ranged retrievals (first MiB, last partial MiB, unaligned range rejected before
+sending), every tier, standard output, inventory in JSON and CSV with date filters and
+markers, wait timeout, failed job, expired output, a corrupt segment (caught, retried, then a
+failure naming the byte range), kill -9 and resume, and a full disk on the output.
+
+usage: test_retrieve.py FLOE FLOE_VAULT
+"""
+import os
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+import retrieve_helper as rh
+from retrieve_helper import MIB, vault_helper
+
+FLOE = FLOE_VAULT = None
+FAULTPROXY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helpers",
+                          "faultproxy.py")
+
+
+def pattern(n, seed=0):
+    """n deterministic bytes that differ in every MiB."""
+    base = bytes((i * 7 + seed) % 251 for i in range(MIB + 3))
+    out = bytearray()
+    k = 0
+    while len(out) < n:
+        out += base[k % 97:]
+        k += 1
+    return bytes(out[:n])
+
+
+class Retrieve(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="floe-retrieve-")
+        cls.vault = vault_helper.Vault(FLOE_VAULT)
+        cls.floe = rh.Floe(FLOE, cls.vault.url, cls.tmp.name)
+        cls.floe.run("vault", "create", "v")
+        cls.data = pattern(9 * MIB + 5)
+        cls.aid = cls.vault.upload("v", cls.data, "nine mebibytes")  # raw SigV4, like boto3
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.vault.close()
+        cls.tmp.cleanup()
+
+    def path(self, name):
+        return os.path.join(self.tmp.name, name)
+
+    def test_whole_archive_parallel_segments(self):
+        out = self.path("whole.bin")
+        r = self.floe.json("retrieve", "v", "-o", out, "--segment-size", "2MiB",
+                           "--concurrency", "3", "--", self.aid)[0]
+        with open(out, "rb") as f:
+            self.assertEqual(f.read(), self.data)
+        self.assertEqual(r["verified"], "whole")
+        self.assertEqual(r["segments"], 5)
+        self.assertEqual(r["tree_hash"], vault_helper.tree_hash(self.data))
+        self.assertFalse(os.path.exists(out + ".floe-part"))
+
+    def test_first_mib_and_last_partial_mib(self):
+        for rng, lo, hi in (("0-1048575", 0, MIB), ("9437184-9437188", 9 * MIB, 9 * MIB + 5),
+                            ("4194304-8388607", 4 * MIB, 8 * MIB)):
+            with self.subTest(range=rng):
+                out = self.path("range.bin")
+                r = self.floe.json("retrieve", "v", "-o", out, "--range", rng,
+                                   "--segment-size", "1MiB", "--", self.aid)[0]
+                with open(out, "rb") as f:
+                    self.assertEqual(f.read(), self.data[lo:hi])
+                self.assertEqual(r["verified"], "whole")
+
+    def test_unaligned_range_rejected_before_sending(self):
+        proxy = rh.CorruptProxy(self.vault.port)
+        try:
+            f = rh.Floe(FLOE, proxy.url, self.tmp.name)
+            for rng, msg in (("100-1048675", b"not a multiple of 1 MiB"),
+                             ("2097152-1048575", b"ends before it starts")):
+                p = f.run("retrieve", "v", "-o", self.path("x.bin"), "--range", rng, "--",
+                          self.aid, check=False)
+                self.assertNotEqual(p.returncode, 0)
+                self.assertIn(msg, p.stderr)
+                p = f.run("job", "initiate-retrieval", "v", "--range", rng, "--", self.aid,
+                          check=False)
+                self.assertNotEqual(p.returncode, 0)
+                self.assertIn(msg, p.stderr)
+            # with the archive size known, an end inside a MiB is refused locally too
+            p = f.run("job", "initiate-retrieval", "v", "--range", "0-1000",
+                      "--archive-size", str(len(self.data)), "--", self.aid, check=False)
+            self.assertIn(b"neither one byte before a multiple of 1 MiB", p.stderr)
+            self.assertEqual([e for e in proxy.log if e[0] == "POST"], [])
+            self.assertFalse(os.path.exists(self.path("x.bin")))
+        finally:
+            proxy.close()
+
+    def test_every_tier_and_job_commands(self):
+        for tier in ("Expedited", "Standard", "Bulk", "bulk"):
+            with self.subTest(tier=tier):
+                j = self.floe.json("job", "initiate-retrieval", "v", "--tier", tier,
+                                   "--description", "tier " + tier, "--", self.aid)[0]["JobId"]
+                d = self.floe.json("job", "wait", "v", j, "--interval", "0.05",
+                                   "--timeout", "30")[0]
+                self.assertEqual(d["Tier"].lower(), tier.lower())
+                self.assertEqual(d["StatusCode"], "Succeeded")
+                self.assertEqual(d["JobDescription"], "tier " + tier)
+                self.assertEqual(d["SHA256TreeHash"], vault_helper.tree_hash(self.data))
+        p = self.floe.run("job", "initiate-retrieval", "v", "--tier", "Fast", "--", self.aid,
+                          check=False)
+        self.assertIn(b"not one of Expedited, Standard, Bulk", p.stderr)
+        jobs = self.floe.json("job", "list", "v", "--completed", "true", "--page-size", "2")
+        self.assertGreaterEqual(len(jobs), 4)  # several pages of 2
+        self.assertTrue(all(j["Completed"] for j in jobs))
+        self.assertEqual(self.floe.json("job", "list", "v", "--status-code", "InProgress"), [])
+        p = self.floe.run("job", "list", "v", "--status-code", "Done", check=False)
+        self.assertIn(b"not InProgress, Succeeded or Failed", p.stderr)
+
+    def test_job_output_to_stdout_in_order(self):
+        j = self.floe.json("job", "initiate-retrieval", "v", "--", self.aid)[0]["JobId"]
+        self.floe.run("job", "wait", "v", j, "--interval", "0.05")
+        p = self.floe.run("-q", "job", "output", "v", j, "-o", "-", "--segment-size", "1MiB",
+                          "--concurrency", "4")
+        self.assertEqual(p.stdout, self.data)
+
+    def test_corrupt_segment_is_refetched_then_fails(self):
+        j = self.floe.json("job", "initiate-retrieval", "v", "--", self.aid)[0]["JobId"]
+        self.floe.run("job", "wait", "v", j, "--interval", "0.05")
+        proxy = rh.CorruptProxy(self.vault.port, r"/output bytes=2097152-", 1)
+        try:
+            f = rh.Floe(FLOE, proxy.url, self.tmp.name)
+            out = self.path("corrupt.bin")
+            r = f.json("job", "output", "v", j, "-o", out, "--segment-size", "1MiB")[0]
+            self.assertEqual(proxy.corrupted, 1)
+            self.assertEqual(r["segments_refetched"], 1)
+            self.assertEqual(r["verified"], "whole")
+            with open(out, "rb") as fh:
+                self.assertEqual(fh.read(), self.data)
+            os.unlink(out)
+            proxy.set(r"/output bytes=3145728-", -1)  # always corrupt segment 3
+            p = f.run("job", "output", "v", j, "-o", out, "--segment-size", "1MiB",
+                      check=False)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn(b"bytes 3145728-4194303 failed verification", p.stderr)
+            self.assertIn(b"fetched 3 times", p.stderr)
+            self.assertFalse(os.path.exists(out))  # never a corrupt file at the output path
+        finally:
+            proxy.close()
+
+    def test_kill9_and_resume(self):
+        data = pattern(48 * MIB, seed=3)
+        aid = self.vault.upload("v", data)
+        j = self.floe.json("job", "initiate-retrieval", "v", "--", aid)[0]["JobId"]
+        self.floe.run("job", "wait", "v", j, "--interval", "0.05")
+        out = self.path("resume.bin")
+        ckpt = self.path("resume.ckpt")
+        # slow every output GET a little so the kill lands mid-download
+        proxy = rh.CorruptProxy(self.vault.port, r"^$", 0, delay_s=0.15)
+        try:
+            f = rh.Floe(FLOE, proxy.url, self.tmp.name)
+            p = f.popen("job", "output", "v", j, "-o", out, "--segment-size", "1MiB",
+                        "--concurrency", "2", "--checkpoint", ckpt)
+            part = out + ".floe-part"
+            ok = vault_helper.wait_for(
+                lambda: os.path.exists(ckpt) and os.path.getsize(ckpt) > 2000, 30)
+            self.assertTrue(ok, "no checkpoint records appeared")
+            os.kill(p.pid, signal.SIGKILL)
+            p.wait(10)
+            p.stdout.close()
+            p.stderr.close()
+            self.assertTrue(os.path.exists(part))
+            self.assertFalse(os.path.exists(out))
+            time.sleep(0.5)  # requests in flight at the kill finish at the proxy
+            before = len([e for e in proxy.log if "/output" in e[1]])
+            r = f.json("job", "output", "v", j, "-o", out, "--segment-size", "1MiB",
+                       "--checkpoint", ckpt)[0]
+            after = len([e for e in proxy.log if "/output" in e[1]])
+            self.assertGreater(r["segments_resumed"], 0)
+            self.assertEqual(r["segments_resumed"] + r["segments_fetched"], 48)
+            self.assertEqual(after - before, r["segments_fetched"])  # only missing ones
+            self.assertEqual(r["verified"], "whole")
+            with open(out, "rb") as fh:
+                self.assertEqual(fh.read(), data)
+            self.assertFalse(os.path.exists(ckpt))
+        finally:
+            proxy.close()
+
+    def test_retrieve_resumes_the_same_job(self):
+        """floe retrieve interrupted after initiation keeps the job id in its checkpoint."""
+        out = self.path("again.bin")
+        ckpt = self.path("again.ckpt")
+        slow = vault_helper.Vault(FLOE_VAULT, extra=("--job-delay",
+                                                     "Expedited=1,Standard=1,Bulk=1"))
+        try:
+            f = rh.Floe(FLOE, slow.url, self.tmp.name)
+            f.run("vault", "create", "s")
+            aid = slow.upload("s", self.data[:3 * MIB])
+            p = f.run("retrieve", "s", "-o", out, "--checkpoint", ckpt, "--timeout", "0",
+                      "--", aid, check=False)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn(b"still in progress", p.stderr)
+            self.assertIn(b"run the same command again", p.stderr)
+            p = f.run("retrieve", "s", "-o", out, "--checkpoint", ckpt, "--poll-interval",
+                      "0.2", "--", aid)
+            self.assertIn(b"resuming job", p.stderr)
+            jobs = f.json("job", "list", "s")
+            self.assertEqual(len(jobs), 1)  # the rerun initiated nothing new
+            with open(out, "rb") as fh:
+                self.assertEqual(fh.read(), self.data[:3 * MIB])
+        finally:
+            slow.close()
+
+    def test_wait_timeout_and_failed_job(self):
+        slow = vault_helper.Vault(FLOE_VAULT, extra=("--job-delay",
+                                                     "Expedited=1,Standard=30,Bulk=30"))
+        try:
+            f = rh.Floe(FLOE, slow.url, self.tmp.name)
+            f.run("vault", "create", "s")
+            aid = slow.upload("s", b"x" * 1000)
+            j = f.json("job", "initiate-retrieval", "s", "--", aid)[0]["JobId"]
+            t0 = time.time()
+            p = f.run("job", "wait", "s", j, "--timeout", "0.5", "--interval", "0.1",
+                      check=False)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn(b"still in progress after", p.stderr)
+            self.assertLess(time.time() - t0, 10)
+            p = f.run("job", "output", "s", j, "-o", self.path("early.bin"), check=False)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn(b"not ready for download", p.stderr)
+            # an archive deleted before the job completes makes the job fail
+            j2 = f.json("job", "initiate-retrieval", "s", "--tier", "Expedited", "--",
+                        aid)[0]["JobId"]
+            slow.client().delete_archive(vaultName="s", archiveId=aid)
+            p = f.run("job", "wait", "s", j2, "--interval", "0.2", "--timeout", "20",
+                      check=False)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn(b"Failed", p.stderr)
+        finally:
+            slow.close()
+
+    def test_output_expired(self):
+        """An expired job answers 404 ResourceNotFoundException (AWS keeps output ~24 h;
+        floe-vault only expires jobs on its 30 s scheduler tick, so the answer is injected
+        with tests/helpers/faultproxy.py, started and stopped by PID)."""
+        j = self.floe.json("job", "initiate-retrieval", "v", "--", self.aid)[0]["JobId"]
+        self.floe.run("job", "wait", "v", j, "--interval", "0.05")
+        pf, log = self.path("fp.port"), self.path("fp.log")
+        fp = subprocess.Popen([sys.executable, FAULTPROXY, "--upstream",
+                               "127.0.0.1:%d" % self.vault.port, "--port-file", pf, "--log",
+                               log, "--rule", "GET /jobs/ status:404:ResourceNotFoundException 0"])
+        try:
+            self.assertTrue(vault_helper.wait_for(lambda: os.path.exists(pf), 10))
+            with open(pf) as fh:
+                f = rh.Floe(FLOE, "http://127.0.0.1:%s" % fh.read().strip(), self.tmp.name)
+            out = self.path("late.bin")
+            p = f.run("job", "output", "v", j, "-o", out, check=False)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn(b"ResourceNotFoundException", p.stderr)
+            self.assertFalse(os.path.exists(out))
+            # floe retrieve resuming an expired job from its checkpoint says what to do
+            ckpt = self.path("late.ckpt")
+            self.floe.run("retrieve", "v", "-o", out, "--checkpoint", ckpt, "--timeout", "0",
+                          "--keep-checkpoint", "--", self.aid)
+            os.unlink(out)
+            p = f.run("retrieve", "v", "-o", out, "--checkpoint", ckpt, "--", self.aid,
+                      check=False)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn(b"delete the checkpoint to start a new retrieval", p.stderr)
+        finally:
+            fp.terminate()
+            fp.wait(10)
+
+    def test_disk_full_keeps_checkpoint(self):
+        j = self.floe.json("job", "initiate-retrieval", "v", "--", self.aid)[0]["JobId"]
+        self.floe.run("job", "wait", "v", j, "--interval", "0.05")
+        out = self.path("full.bin")
+        ckpt = self.path("full.ckpt")
+
+        def limit():
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (4 * MIB, 4 * MIB))
+        p = self.floe.run("job", "output", "v", j, "-o", out, "--segment-size", "1MiB",
+                          "--concurrency", "1", "--checkpoint", ckpt, check=False,
+                          preexec_fn=limit)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn(b"cannot grow past offset", p.stderr)
+        self.assertIn(b"run the same command again", p.stderr)
+        self.assertTrue(os.path.exists(ckpt))
+        self.assertFalse(os.path.exists(out))
+        r = self.floe.json("job", "output", "v", j, "-o", out, "--segment-size", "1MiB",
+                           "--checkpoint", ckpt)[0]
+        self.assertGreaterEqual(r["segments_resumed"], 3)
+        with open(out, "rb") as fh:
+            self.assertEqual(fh.read(), self.data)
+
+    def test_inventory_formats_filters_markers(self):
+        f = self.floe
+        f.run("vault", "create", "inv")
+        descs = ['plain', 'comma, and "quotes"', 'back\\slash "q"', 'tail']
+        ids = [self.vault.upload("inv", b"z" * (100 + i), d) for i, d in enumerate(descs)]
+        for fmt in ("JSON", "CSV"):
+            with self.subTest(format=fmt):
+                rows = f.json("inventory", "inv", "--format", fmt, "--poll-interval", "0.05")
+                self.assertEqual(sorted(r["ArchiveId"] for r in rows), sorted(ids))
+                got = {r["ArchiveId"]: r["ArchiveDescription"] for r in rows}
+                self.assertEqual(got, dict(zip(ids, descs)))
+                self.assertEqual({r["Size"] for r in rows}, {100, 101, 102, 103})
+                raw = self.path("inv." + fmt.lower())
+                f.run("inventory", "inv", "--format", fmt, "-o", raw, "--raw")
+                with open(raw, "rb") as fh:
+                    head = fh.read(20)
+                self.assertTrue(head.startswith(b"{") if fmt == "JSON"
+                                else head.startswith(b"ArchiveId,"))
+        # markers: pages of one archive each until the marker is null
+        rows = f.json("inventory", "inv", "--limit", "1", "--poll-interval", "0.05")
+        self.assertEqual(sorted(r["ArchiveId"] for r in rows), sorted(ids))
+        # date filters
+        rows = f.json("inventory", "inv", "--start-date", "2999-01-01T00:00:00Z")
+        self.assertEqual(rows, [])
+        rows = f.json("inventory", "inv", "--end-date", "2999-01-01T00:00:00Z",
+                      "--format", "CSV")
+        self.assertEqual(len(rows), 4)
+        p = f.run("inventory", "inv", "--start-date", "yesterday", check=False)
+        self.assertIn(b"not an ISO-8601 UTC time", p.stderr)
+
+    def test_notifications(self):
+        f = self.floe
+        topic = "arn:aws:sns:us-east-1:123456789012:t"
+        p = f.run("notify", "get", "v", check=False)
+        self.assertEqual(p.returncode, 1)
+        f.run("notify", "set", "v", "--sns-topic", topic, "--events",
+              "ArchiveRetrievalCompleted")
+        got = f.json("notify", "get", "v")[0]
+        self.assertEqual(got, {"SNSTopic": topic, "Events": ["ArchiveRetrievalCompleted"]})
+        f.run("notify", "delete", "v")
+        self.assertEqual(f.run("notify", "get", "v", check=False).returncode, 1)
+        p = f.run("notify", "set", "v", "--sns-topic", topic, "--events", "Nope", check=False)
+        self.assertEqual(p.returncode, 2)
+
+
+if __name__ == "__main__":
+    FLOE, FLOE_VAULT = sys.argv[1], sys.argv[2]
+    del sys.argv[1:3]
+    unittest.main(verbosity=2)
