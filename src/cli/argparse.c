@@ -21,6 +21,21 @@ static const struct floe_cli_opt *find(const struct floe_cli_opt *opts, const ch
     return NULL;
 }
 
+/* An archive, job or upload id: at least 40 characters of the URL-safe base64 alphabet. No
+ * option is that long, so such a token is taken as the positional id even when it starts with
+ * '-' (ids from the service do; aws users must write --archive-id=-... for them). */
+static bool looks_like_id(const char *a)
+{
+    size_t n = strlen(a);
+    if (n < 40)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((a[i] >= 'A' && a[i] <= 'Z') || (a[i] >= 'a' && a[i] <= 'z') ||
+              (a[i] >= '0' && a[i] <= '9') || a[i] == '-' || a[i] == '_'))
+            return false;
+    return true;
+}
+
 int floe_cli_parse(const char *cmd, const char *usage, int argc, char **argv, int start,
                    const struct floe_cli_opt *opts, const char **pos, int max_pos, int *npos)
 {
@@ -45,6 +60,12 @@ int floe_cli_parse(const char *cmd, const char *usage, int argc, char **argv, in
         const char *eq = strchr(a, '=');
         size_t n = eq ? (size_t)(eq - a) : strlen(a);
         const struct floe_cli_opt *o = find(opts, a, n);
+        if (!o && looks_like_id(a)) { /* Glacier ids may start with '-' (or "--") */
+            if (*npos >= max_pos)
+                return floe_cli_usage_error(cmd, usage, "unexpected argument '%s'", a);
+            pos[(*npos)++] = a;
+            continue;
+        }
         if (!o)
             return floe_cli_usage_error(cmd, usage, "unknown option '%.*s'", (int)n, a);
         if (o->flag) {

@@ -213,6 +213,18 @@ class Retrieve(unittest.TestCase):
         finally:
             slow.close()
 
+    def test_ids_starting_with_dash_are_ids_not_options(self):
+        # the service's ids may begin with '-': such a token is taken as the id, not an option
+        fake = "-" + "A" * 91
+        for args in (("job", "describe", "v", fake), ("job", "wait", "v", fake, "--timeout", "1"),
+                     ("retrieve", "v", fake, "-o", self.path("dash.bin"))):
+            p = self.floe.run(*args, check=False)
+            self.assertEqual(p.returncode, 1, args)
+            self.assertIn(b"ResourceNotFoundException", p.stderr, args)
+        p = self.floe.run("job", "describe", "v", "-x", check=False)  # short: still an option
+        self.assertEqual(p.returncode, 2)
+        self.assertIn(b"unknown option '-x'", p.stderr)
+
     def test_wait_timeout_and_failed_job(self):
         slow = vault_helper.Vault(FLOE_VAULT, extra=("--job-delay",
                                                      "Expedited=1,Standard=30,Bulk=30"))
