@@ -184,6 +184,16 @@ static size_t on_read_body(char *dst, size_t size, size_t n, void *userp)
     return got;
 }
 
+/* curl rewinds a streamed body when it re-sends on a fresh connection within one attempt. */
+static int on_seek_body(void *userp, curl_off_t offset, int origin)
+{
+    struct floe_xfer *x = userp;
+    if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > x->body_len)
+        return CURL_SEEKFUNC_CANTSEEK;
+    x->read_off = (uint64_t)offset;
+    return CURL_SEEKFUNC_OK;
+}
+
 /* Fills x->err from an HTTP error answer; returns the status. */
 static int service_error(struct floe_xfer *x)
 {
@@ -306,6 +316,8 @@ static int start_attempt(struct floe_transfer *t, struct floe_xfer *x)
             curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
             curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read_body);
             curl_easy_setopt(e, CURLOPT_READDATA, x);
+            curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, on_seek_body);
+            curl_easy_setopt(e, CURLOPT_SEEKDATA, x);
             curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)x->body_len);
         } else if (x->body || strcmp(x->method, "PUT") == 0 || strcmp(x->method, "POST") == 0) {
             curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->body ? (const char *)x->body : "");

@@ -54,6 +54,8 @@
 #include <xxhash.h>
 
 #define MAX_CHECKSUM_RESENDS 3
+#define HASH_CHUNK ((size_t)4 << 20) /* streaming mode: largest read of the hash pass */
+#define HASH_CHUNK_MIN ((size_t)64 << 10)
 
 enum part_state {
     PART_PLANNED,
@@ -108,7 +110,9 @@ struct upload {
     uint64_t next_start; /* next part index to start */
     unsigned in_flight;
     unsigned done_count;
-    struct floe_bufpool *pool;
+    struct floe_bufpool *pool;   /* buffered mode: one part per buffer */
+    struct floe_bufpool *chunks; /* streaming mode: chunk buffers for the hash pass */
+    size_t chunk;                /* their size: HASH_CHUNK, less under a small memory limit */
     struct floe_reader *reader;
     struct floe_hashpool *hashpool;
     struct floe_journal *journal;
@@ -222,33 +226,121 @@ static void hash_task(void *arg)
     push_event(p, EV_HASHED);
 }
 
-/* Streaming mode: hash a part straight from the file in 8 MiB reads (no part buffer). */
+/* Streaming mode: one chunk read through the reader (io_uring), waited for by a pool task. */
+struct chunk_read {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done; /* guarded by mu */
+    int status;
+    size_t got;
+    struct floe_error err;
+};
+
+static void on_chunk(void *user, int status, size_t bytes, const struct floe_error *err)
+{
+    struct chunk_read *c = user;
+    pthread_mutex_lock(&c->mu);
+    c->status = status;
+    c->got = bytes;
+    if (err)
+        c->err = *err;
+    c->done = true;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
+static int chunk_submit(struct upload *u, struct chunk_read *c, uint8_t *dst, uint64_t off,
+                        size_t len)
+{
+    c->done = false;
+    struct floe_read_req rq = {.fd = u->fd,
+                               .offset_bytes = off,
+                               .length_bytes = len,
+                               .dest = dst,
+                               .path = u->opts->path,
+                               .done = on_chunk,
+                               .user = c};
+    int rc = floe_reader_submit(u->reader, &rq, &c->err);
+    if (rc) {
+        c->done = true;
+        c->status = rc;
+    }
+    return rc;
+}
+
+static void chunk_wait(struct chunk_read *c)
+{
+    pthread_mutex_lock(&c->mu);
+    while (!c->done)
+        pthread_cond_wait(&c->cv, &c->mu);
+    pthread_mutex_unlock(&c->mu);
+}
+
+/*
+ * Streaming mode: hash a part straight from the file, HASH_CHUNK at a time, double-buffered:
+ * the reader fills one chunk while this pool thread hashes the other. The two chunk buffers
+ * come from the upload's small chunk pool (2 per pool thread, so acquiring never waits long)
+ * and stay hot in cache; no part-sized buffer is ever touched.
+ */
 static void hash_from_file_task(void *arg)
 {
     struct part *p = arg;
     struct upload *u = p->up;
-    const size_t chunk = (size_t)8 << 20;
-    uint8_t *buf = floe_xmalloc(chunk);
+    struct floe_buf *bufs[2] = {NULL, NULL};
+    struct chunk_read cr[2];
     struct floe_treehash *th = p->verify ? NULL : floe_treehash_new(FLOE_TREEHASH_LINEAR);
     XXH3_state_t *xs = XXH3_createState();
     XXH3_128bits_reset(xs);
     p->ev_status = FLOE_OK;
-    for (uint64_t off = 0; off < p->len;) {
-        size_t want = p->len - off < chunk ? (size_t)(p->len - off) : chunk;
-        ssize_t r = pread(u->fd, buf, want, (off_t)(p->offset + off));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            p->ev_status = r < 0 ? FLOE_E_IO : FLOE_E_SOURCE_CHANGED;
-            floe_error_set_errno(&p->ev_err, p->ev_status, r < 0 ? errno : 0, u->opts->path,
-                                 r < 0 ? "cannot read %s" : "%s shrank while being uploaded",
-                                 u->opts->path);
+    for (int i = 0; i < 2; i++) {
+        pthread_mutex_init(&cr[i].mu, NULL);
+        pthread_cond_init(&cr[i].cv, NULL);
+        cr[i].done = true;
+        memset(&cr[i].err, 0, sizeof(cr[i].err));
+        if (floe_bufpool_acquire(u->chunks, &bufs[i], &p->ev_err) != FLOE_OK)
+            p->ev_status = FLOE_E_NOMEM;
+    }
+    int cur = 0;
+    uint64_t off = 0;
+    size_t want = p->len < u->chunk ? (size_t)p->len : u->chunk;
+    if (p->ev_status == FLOE_OK && chunk_submit(u, &cr[0], bufs[0]->data, p->offset, want))
+        p->ev_status = cr[0].status;
+    while (p->ev_status == FLOE_OK && off < p->len) {
+        chunk_wait(&cr[cur]);
+        if (cr[cur].status != FLOE_OK) {
+            p->ev_status = cr[cur].status;
+            p->ev_err = cr[cur].err;
             break;
         }
+        if (cr[cur].got != want) {
+            p->ev_status = FLOE_E_SOURCE_CHANGED;
+            floe_error_set(&p->ev_err, FLOE_E_SOURCE_CHANGED, "%s shrank while being uploaded",
+                           u->opts->path);
+            break;
+        }
+        uint64_t next_off = off + want;
+        size_t next_want = 0;
+        if (next_off < p->len) {
+            next_want = p->len - next_off < u->chunk ? (size_t)(p->len - next_off) : u->chunk;
+            if (chunk_submit(u, &cr[!cur], bufs[!cur]->data, p->offset + next_off, next_want)) {
+                p->ev_status = cr[!cur].status;
+                p->ev_err = cr[!cur].err;
+                break;
+            }
+        }
         if (th)
-            floe_treehash_update(th, buf, (size_t)r);
-        XXH3_128bits_update(xs, buf, (size_t)r);
-        off += (uint64_t)r;
+            floe_treehash_update(th, bufs[cur]->data, want);
+        XXH3_128bits_update(xs, bufs[cur]->data, want);
+        off = next_off;
+        want = next_want;
+        cur = !cur;
+    }
+    for (int i = 0; i < 2; i++) {
+        chunk_wait(&cr[i]); /* never release a buffer a read still writes into */
+        if (bufs[i])
+            floe_bufpool_release(u->chunks, bufs[i]);
+        pthread_cond_destroy(&cr[i].cv);
+        pthread_mutex_destroy(&cr[i].mu);
     }
     if (th)
         floe_treehash_final(th, p->tree, p->linear);
@@ -257,7 +349,6 @@ static void hash_from_file_task(void *arg)
     memcpy(p->xxh, c.digest, sizeof(p->xxh));
     XXH3_freeState(xs);
     floe_treehash_destroy(th);
-    free(buf);
     push_event(p, EV_HASHED);
 }
 
@@ -756,10 +847,22 @@ static int make_pool(struct upload *u, struct floe_error *err)
         u->opts->memory_limit ? u->opts->memory_limit : FLOE_UPLOAD_DEFAULT_MEMORY_LIMIT;
     unsigned conc = u->opts->concurrency ? u->opts->concurrency : FLOE_UPLOAD_DEFAULT_CONCURRENCY;
     u->concurrency = conc;
-    if (u->part_size * 2 > limit && !u->stream && u->nparts_known > 1) {
-        /* two part buffers do not fit: hash each part from the file, then stream it */
+    if (!u->stream && u->nparts_known > 1 && !getenv("FLOE_UPLOAD_BUFFERED")) {
+        /* A file can be read twice: hash each part from it through small cache-hot chunks,
+         * then let curl stream the part from the file. On this machine that costs less CPU
+         * than reading whole parts into buffers (fresh part-sized memory is expensive to touch
+         * and curl copies a buffer anyway) and keeps memory tiny (docs/architecture.md). */
         u->streaming = true;
-        return FLOE_OK;
+        unsigned nt = floe_hashpool_threads(u->hashpool);
+        uint64_t per = limit / (2 * (uint64_t)nt);
+        u->chunk = per >= HASH_CHUNK ? HASH_CHUNK : (size_t)per & ~(HASH_CHUNK_MIN - 1);
+        if (u->chunk < HASH_CHUNK_MIN)
+            return floe_error_set(err, FLOE_E_RANGE,
+                                  "--memory-limit %" PRIu64 " KiB is below the %zu KiB the hash "
+                                  "pass needs (two 64 KiB reads per hashing thread)",
+                                  limit >> 10, (HASH_CHUNK_MIN >> 10) * 2 * nt);
+        struct floe_bufpool_options co = {.buf_size_bytes = u->chunk, .count = 2 * nt};
+        return floe_bufpool_new(&co, &u->chunks, err);
     }
     /* a single-request upload needs one buffer of the file's size only */
     uint64_t bufsize = !u->stream && u->nparts_known == 1 ? u->size : u->part_size;
@@ -973,6 +1076,7 @@ out:
     }
     free(u->parts);
     floe_bufpool_destroy(u->pool);
+    floe_bufpool_destroy(u->chunks);
     floe_journal_destroy(u->journal);
     floe_checkpoint_state_free(st);
     if (u->fd > 0)

@@ -208,23 +208,26 @@ class UploadTests(unittest.TestCase):
 
     # ---- faults, resume ----
     def test_injected_503_and_resets_still_correct(self):
-        proxy = servers.start_faultproxy(self.vault.port, [
-            "PUT multipart-uploads status:503 3",
-            "PUT multipart-uploads reset 2",
-            "POST multipart-uploads/ status:500 1",
-            "POST multipart-uploads$ status:400:ThrottlingException 1"])
-        try:
-            data = os.urandom(6 * MIB + 99)
-            p = self.file("faulty", data)
-            (out,) = self.upload_json("up", p, "--part-size", "1MiB", endpoint=proxy.url)
-            self.check_archive(out, data, p)
-            log = proxy.log()
-            self.assertEqual(log.count("FAULT status:503"), 3)
-            self.assertEqual(log.count("FAULT reset"), 2)
-            self.assertEqual(log.count("FAULT status:500"), 1)
-            self.assertEqual(log.count("FAULT status:400:ThrottlingException"), 1)
-        finally:
-            proxy.stop()
+        # both part paths: streamed from the file (default) and whole parts in memory
+        for mode_env in ({}, {"FLOE_UPLOAD_BUFFERED": "1"}):
+            proxy = servers.start_faultproxy(self.vault.port, [
+                "PUT multipart-uploads status:503 3",
+                "PUT multipart-uploads reset 2",
+                "POST multipart-uploads/ status:500 1",
+                "POST multipart-uploads$ status:400:ThrottlingException 1"])
+            try:
+                data = os.urandom(6 * MIB + 99)
+                p = self.file("faulty", data)
+                (out,) = self.upload_json("up", p, "--part-size", "1MiB", endpoint=proxy.url,
+                                          env={**self.env, **mode_env})
+                self.check_archive(out, data, p)
+                log = proxy.log()
+                self.assertEqual(log.count("FAULT status:503"), 3)
+                self.assertEqual(log.count("FAULT reset"), 2)
+                self.assertEqual(log.count("FAULT status:500"), 1)
+                self.assertEqual(log.count("FAULT status:400:ThrottlingException"), 1)
+            finally:
+                proxy.stop()
 
     def test_client_error_fails_fast_and_resume_completes(self):
         proxy = servers.start_faultproxy(self.vault.port, [
