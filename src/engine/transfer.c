@@ -140,6 +140,12 @@ static size_t on_body(char *buf, size_t size, size_t n, void *userp)
     long code = 0;
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
     bool error_body = code >= 300;
+    if (x->body_write && !error_body) {
+        if (x->body_write(x->body_ctx, (const uint8_t *)buf, len) != len)
+            return 0; /* aborts the attempt: CURLE_WRITE_ERROR */
+        x->resp_len += len;
+        return len;
+    }
     if (x->sink && !error_body) {
         if (x->resp_len + len > x->sink_cap) {
             x->overflow = true;
@@ -270,6 +276,8 @@ static int start_attempt(struct floe_transfer *t, struct floe_xfer *x)
     struct curl_slist *hdrs = NULL;
     memset(&x->err, 0, sizeof(x->err));
     clear_response(x);
+    if (x->body_write && x->body_restart && x->attempts > 0)
+        x->body_restart(x->body_ctx);
     if (x->prepare) {
         int rc = x->prepare(x, &hdrs, &x->err);
         if (rc) {

@@ -50,6 +50,12 @@ struct floe_xfer {
      * which aborts the attempt). Called on the transfer thread; each attempt starts at 0. */
     size_t (*body_read)(void *body_ctx, uint64_t offset, uint8_t *dst, size_t n);
     void *body_ctx;
+    /* Optional: a successful (2xx) response body is handed to body_write(body_ctx, src, n)
+     * as it arrives (instead of sink / resp); return n to continue, anything else aborts the
+     * attempt. Called on the transfer thread; a retried attempt starts the body again, after
+     * body_restart(body_ctx) if set. */
+    size_t (*body_write)(void *body_ctx, const uint8_t *src, size_t n);
+    void (*body_restart)(void *body_ctx);
     uint8_t *sink; /* optional fixed buffer for the response body (borrowed) */
     size_t sink_cap;
     size_t resp_max; /* cap on an in-memory response body (0 = 4 MiB) */
