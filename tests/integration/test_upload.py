@@ -129,6 +129,44 @@ class UploadTests(unittest.TestCase):
         for p, d in zip(paths, datas):
             self.check_archive(by_file[p], d, p)
 
+    def test_progress_only_on_a_terminal(self):
+        import pty
+        data = os.urandom(8 * MIB)
+        p = self.file("progress", data)
+        slow = servers.start_faultproxy(self.vault.port, ["PUT multipart-uploads delay:0.15 0"])
+        try:
+            # stderr on a pseudo-terminal: a status line with bytes, MB/s and ETA
+            master, slave = pty.openpty()
+            proc = subprocess.Popen([FLOE, "--endpoint-url", slow.url, "upload", "up", p,
+                                     "--part-size", "1MiB", "--concurrency", "2"],
+                                    env=self.env, stdout=subprocess.PIPE, stderr=slave)
+            os.close(slave)
+            seen = b""
+            while True:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+            proc.wait(timeout=60)
+            proc.stdout.close()
+            os.close(master)
+            self.assertEqual(proc.returncode, 0)
+            self.assertIn(b"MB/s", seen)
+            self.assertIn(b"ETA", seen)
+            self.assertIn(b"MiB / 8.0 MiB", seen)
+            # piped: nothing but the result line; --quiet the same
+            for extra in ((), ("--quiet",)):
+                r = self.floe(*extra, "upload", "up", p, "--part-size", "1MiB",
+                              endpoint=slow.url)
+                self.assertEqual(r.returncode, 0)
+                self.assertEqual(r.stderr, b"")
+                self.assertEqual(len(r.stdout.decode().splitlines()), 1)
+        finally:
+            slow.stop()
+
     def test_text_output(self):
         data = os.urandom(2 * MIB)
         p = self.file("text", data)
