@@ -45,9 +45,13 @@ int floe_cli_client(const struct floe_cli *cli, const char *cmd,
             .max_retries = opts ? opts->max_retries : 0,
             .verbose = getenv("FLOE_CURL_VERBOSE") != NULL,
         };
+        /* test and tuning knobs: backoff base and the stall timeout of one attempt */
         const char *base = getenv("FLOE_RETRY_BASE_MS");
         if (base)
             cfg.retry_base_ms = (uint32_t)strtoul(base, NULL, 10);
+        const char *stall = getenv("FLOE_STALL_TIMEOUT_S");
+        if (stall)
+            cfg.stall_timeout_s = strtol(stall, NULL, 10);
         rc = floe_client_new(&cfg, out, &err);
     }
     floe_awsconfig_free(&ac);

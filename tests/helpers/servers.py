@@ -61,6 +61,7 @@ def start_vault(binary, data_dir=None, extra=()):
     proc = subprocess.Popen([binary, "--listen", "127.0.0.1:0", "--data-dir", data_dir,
                              "--port-file", port_file, "--job-delay", "instant", *extra],
                             stdout=log, stderr=subprocess.STDOUT)
+    log.close()  # the child keeps its own descriptor
     port = _wait_port_file(port_file, proc, "floe-vault")
     s = Server(proc, port, workdir, log_path)
     s.data_dir = data_dir
@@ -74,8 +75,9 @@ def start_moto():
     port = sock.getsockname()[1]
     sock.close()
     log_path = os.path.join(workdir, "moto.log")
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
-                             str(port)], stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
+                                 str(port)], stdout=log, stderr=subprocess.STDOUT)
     deadline = time.time() + 30
     while time.time() < deadline:
         if proc.poll() is not None:

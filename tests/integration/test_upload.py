@@ -267,6 +267,76 @@ class UploadTests(unittest.TestCase):
             finally:
                 proxy.stop()
 
+    def test_stalled_request_times_out_and_is_retried(self):
+        proxy = servers.start_faultproxy(self.vault.port, ["PUT multipart-uploads delay:4 1"])
+        try:
+            data = os.urandom(3 * MIB)
+            p = self.file("stall", data)
+            t0 = time.time()
+            (out,) = self.upload_json("up", p, "--part-size", "1MiB", endpoint=proxy.url,
+                                      env={**self.env, "FLOE_STALL_TIMEOUT_S": "1"})
+            self.check_archive(out, data, p)
+            self.assertEqual(proxy.log().count("FAULT delay:4"), 1)
+            self.assertLess(time.time() - t0, 30)
+        finally:
+            proxy.stop()
+
+    def test_max_retries_bounds_attempts(self):
+        proxy = servers.start_faultproxy(self.vault.port, ["PUT multipart-uploads status:503 0"])
+        try:
+            p = self.file("noretry", os.urandom(2 * MIB))
+            r = self.floe("upload", "up", p, "--part-size", "1MiB", "--max-retries", "2",
+                          "--concurrency", "1", endpoint=proxy.url)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("gave up after 3 attempts", r.stderr.decode())
+            self.assertIn("ServiceUnavailableException", r.stderr.decode())
+        finally:
+            proxy.stop()
+
+    def test_ctrl_c_keeps_checkpoint_and_resumes(self):
+        proxy = servers.start_faultproxy(self.vault.port, ["PUT multipart-uploads delay:0.2 0"])
+        data = os.urandom(20 * MIB)
+        p = self.file("sigint", data)
+        ckpt = os.path.join(self.tmp.name, "sigint.ckpt")
+        try:
+            proc = subprocess.Popen([FLOE, "--endpoint-url", proxy.url, "upload", "up", p,
+                                     "--part-size", "1MiB", "--concurrency", "2", "--checkpoint",
+                                     ckpt], env=self.env, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.PIPE)
+            deadline = time.time() + 60
+            while time.time() < deadline and proxy.log().count("FAULT delay") < 6:
+                time.sleep(0.05)
+            os.kill(proc.pid, signal.SIGINT)
+            err = proc.communicate(timeout=60)[1].decode()
+            self.assertEqual(proc.returncode, 130, err)
+            self.assertIn("interrupted", err)
+            self.assertIn("floe upload --resume " + ckpt, err)
+            self.assertTrue(os.path.exists(ckpt))
+            (out,) = self.upload_json("--resume", ckpt, endpoint=proxy.url)
+            self.assertGreater(out.get("parts_resumed", 0), 0)
+            self.check_archive(out, data, p)
+        finally:
+            proxy.stop()
+
+    def test_credentials_from_a_profile(self):
+        cred = os.path.join(self.tmp.name, "profile-creds")
+        with open(cred, "w") as f:
+            f.write("[local]\naws_access_key_id = %s\naws_secret_access_key = %s\n"
+                    "[wrong]\naws_access_key_id = %s\naws_secret_access_key = nope\n"
+                    % (servers.LOCAL_AK, servers.LOCAL_SK, servers.LOCAL_AK))
+        env = {k: v for k, v in self.env.items()
+               if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+        env["AWS_SHARED_CREDENTIALS_FILE"] = cred
+        p = self.file("profiled", b"profile upload")
+        r = self.floe("--profile", "local", "upload", "up", p, env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.floe("upload", "up", p, env={**env, "AWS_PROFILE": "wrong"})
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("InvalidSignatureException", r.stderr.decode())
+        r = self.floe("--profile", "absent", "upload", "up", p, env=env)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn('the profile "absent" is in neither', r.stderr.decode())
+
     def test_client_error_fails_fast_and_resume_completes(self):
         proxy = servers.start_faultproxy(self.vault.port, [
             "PUT multipart-uploads status:400:InvalidParameterValueException 1"])
