@@ -417,7 +417,7 @@ int floe_vhttp_start(struct floe_vserver *srv, unsigned *port, struct floe_vhttp
         flags |= MHD_USE_ERROR_LOG;
     h->d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET, h->lfd,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256u << 10), MHD_OPTION_CONNECTION_TIMEOUT,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(1024u << 10), MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)300, MHD_OPTION_URI_LOG_CALLBACK, uri_log, srv, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, srv, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
     if (!h->d) {

@@ -13,6 +13,7 @@
 #include "server.h"
 
 #include "alloc.h"
+#include "store_blob.h"
 #include "vutil.h"
 
 #include <getopt.h>
@@ -139,21 +140,14 @@ static void free_config(struct floe_vconfig *cfg)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"listen", required_argument, NULL, 'l'},
-        {"data-dir", required_argument, NULL, 'd'},
-        {"port-file", required_argument, NULL, 'p'},
-        {"access-key", required_argument, NULL, 'a'},
-        {"secret-key", required_argument, NULL, 's'},
-        {"account-id", required_argument, NULL, 'A'},
-        {"region", required_argument, NULL, 'r'},
-        {"job-delay", required_argument, NULL, 'j'},
-        {"job-expiry", required_argument, NULL, 'e'},
-        {"notify", required_argument, NULL, 'n'},
-        {"log-level", required_argument, NULL, 'L'},
-        {"no-auth", no_argument, NULL, 'N'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
+        {"listen", required_argument, NULL, 'l'},     {"data-dir", required_argument, NULL, 'd'},
+        {"port-file", required_argument, NULL, 'p'},  {"access-key", required_argument, NULL, 'a'},
+        {"secret-key", required_argument, NULL, 's'}, {"account-id", required_argument, NULL, 'A'},
+        {"region", required_argument, NULL, 'r'},     {"job-delay", required_argument, NULL, 'j'},
+        {"job-expiry", required_argument, NULL, 'e'}, {"notify", required_argument, NULL, 'n'},
+        {"log-level", required_argument, NULL, 'L'},  {"no-auth", no_argument, NULL, 'N'},
+        {"blob-io", required_argument, NULL, 'B'},    {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},          {NULL, 0, NULL, 0},
     };
     struct floe_vserver srv = {0};
     struct floe_error err = {0};
@@ -232,6 +226,19 @@ int main(int argc, char **argv)
             break;
         }
         case 'N': srv.cfg.no_auth = true; break;
+        case 'B': {
+            int io = -1;
+            for (int i = 0; i < FLOE_VBLOB_IO_COUNT; i++)
+                if (strcmp(optarg, floe_vblob_io_names[i]) == 0)
+                    io = i;
+            if (io < 0) {
+                fprintf(stderr, "floe-vault: --blob-io wants direct|buffered, got \"%s\"\n",
+                        optarg);
+                goto out;
+            }
+            srv.cfg.blob_io = io;
+            break;
+        }
         case 'h':
             usage(stdout);
             status = 0;

@@ -99,6 +99,7 @@ int floe_vserver_start(struct floe_vserver *srv, struct floe_error *err)
     rc = floe_vblob_open(dir, &srv->blobs, err);
     if (rc)
         goto out;
+    floe_vblob_set_io(srv->blobs, (enum floe_vblob_io)srv->cfg.blob_io);
     floe_vdb_lock(srv->db);
     size_t swept = floe_vblob_sweep(srv->blobs, blob_referenced, srv->db);
     floe_vdb_unlock(srv->db);

@@ -44,6 +44,7 @@ struct floe_vconfig {
     struct floe_vnotify_target *notify; /* --notify TOPIC_ARN=URL, nnotify entries */
     int nnotify;
     int log_level; /* enum floe_vlog_level */
+    int blob_io;   /* enum floe_vblob_io: how upload bodies are written (--blob-io) */
     bool no_auth;
 };
 

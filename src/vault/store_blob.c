@@ -7,6 +7,19 @@
  * row that makes the bytes visible is written only after fdatasync of the file and fsync of
  * the directory. Readers open by name; an unlinked blob stays readable through open fds, so
  * a download racing an archive deletion finishes normally.
+ *
+ * Streamed writers (request bodies): the body is copied into 4 MiB page-aligned staging
+ * buffers; each full buffer becomes one O_DIRECT write at its offset, submitted to the
+ * writer's own io_uring without waiting, and the next buffer is filled meanwhile. Buffers are
+ * used round-robin, so when the one to fill next is still in flight the thread waits for its
+ * completion: at most FLOE_VBLOB_STAGE_DEPTH - 1 writes are in flight and memory stays fixed.
+ * A short write is resubmitted for its remainder; -EAGAIN is resubmitted; any other error is
+ * remembered and reported by the next write or by finish. Before a writer releases its
+ * buffers (finish or discard) every write in flight is reaped, so a buffer is never reused
+ * while the kernel may still read it. Why: buffered writes cost a page-cache copy plus
+ * ext4 delayed-allocation and writeback work per byte, and the dirty pages of a part were
+ * only written back by the final fdatasync, with the disk idle during the transfer (see
+ * docs/performance.md, floe-vault).
  */
 #include "store_blob.h"
 
@@ -16,15 +29,48 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <liburing.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define DIRECT_ALIGN 4096u
+
+const char *const floe_vblob_io_names[FLOE_VBLOB_IO_COUNT] = {"direct", "buffered"};
+
 struct floe_vblob {
-    int dirfd;  /* <data-dir>/blobs, O_DIRECTORY; read-only after open */
-    char *path; /* for messages */
+    int dirfd;             /* <data-dir>/blobs, O_DIRECTORY; read-only after open */
+    char *path;            /* for messages */
+    enum floe_vblob_io io; /* set before serving, then read-only */
+    pthread_mutex_t pool_mu;
+    struct {
+        void *free[FLOE_VBLOB_STAGE_MAX]; /* idle staging buffers */
+        size_t nfree;
+        size_t nalloc; /* buffers that exist (idle or lent) */
+    } locked;          /* guarded by pool_mu */
+};
+
+/* One slot per staging buffer of a streamed writer. */
+struct direct_slot {
+    unsigned char *buf;
+    uint64_t off; /* file offset of buf[0] */
+    size_t len;   /* bytes to write (padded to DIRECT_ALIGN for the tail) */
+    size_t done;  /* bytes the kernel has written so far */
+    bool inflight;
+};
+
+struct floe_vblob_direct {
+    struct io_uring ring;
+    struct direct_slot slot[FLOE_VBLOB_STAGE_DEPTH];
+    unsigned cur; /* slot being filled */
+    size_t fill;  /* bytes in slot[cur].buf */
+    unsigned inflight;
+    uint64_t alloc_bytes; /* fallocate()d length (aligned up) */
+    int error;            /* first failed write: positive errno, 0 if none */
 };
 
 int floe_vblob_open(const char *data_dir, struct floe_vblob **out, struct floe_error *err)
@@ -33,6 +79,7 @@ int floe_vblob_open(const char *data_dir, struct floe_vblob **out, struct floe_e
     int rc = FLOE_OK;
     size_t n = strlen(data_dir) + 8;
     b->dirfd = -1;
+    pthread_mutex_init(&b->pool_mu, NULL);
     b->path = floe_xmalloc(n);
     snprintf(b->path, n, "%s/blobs", data_dir);
     if (mkdir(b->path, 0700) != 0 && errno != EEXIST) {
@@ -57,32 +104,289 @@ void floe_vblob_close(struct floe_vblob *b)
         return;
     if (b->dirfd >= 0)
         close(b->dirfd);
+    for (size_t i = 0; i < b->locked.nfree; i++)
+        free(b->locked.free[i]);
+    pthread_mutex_destroy(&b->pool_mu);
     free(b->path);
     free(b);
 }
 
-int floe_vblob_create(struct floe_vblob *b, struct floe_vblob_writer *w, struct floe_error *err)
+void floe_vblob_set_io(struct floe_vblob *b, enum floe_vblob_io io)
+{
+    b->io = io;
+}
+
+/* Take FLOE_VBLOB_STAGE_DEPTH staging buffers, or none (false) if the pool is at its limit or
+ * memory is short (the caller then writes buffered). */
+static bool pool_take(struct floe_vblob *b, struct direct_slot *slots)
+{
+    size_t have = 0, want = FLOE_VBLOB_STAGE_DEPTH, reserved = 0;
+    pthread_mutex_lock(&b->pool_mu);
+    bool ok = b->locked.nfree + (FLOE_VBLOB_STAGE_MAX - b->locked.nalloc) >= want;
+    while (ok && have < want && b->locked.nfree)
+        slots[have++].buf = b->locked.free[--b->locked.nfree];
+    if (ok) {
+        reserved = want - have; /* counted now, allocated below outside the lock */
+        b->locked.nalloc += reserved;
+    }
+    pthread_mutex_unlock(&b->pool_mu);
+    for (; ok && have < want; have++, reserved--) {
+        void *p = NULL;
+        if (posix_memalign(&p, (size_t)2 << 20, FLOE_VBLOB_STAGE_BYTES) != 0) {
+            ok = false;
+            break;
+        }
+        madvise(p, FLOE_VBLOB_STAGE_BYTES, MADV_HUGEPAGE); /* cheap first touch if THP is on */
+        slots[have].buf = p;
+    }
+    if (!ok && (have || reserved)) {
+        pthread_mutex_lock(&b->pool_mu);
+        b->locked.nalloc -= reserved;
+        while (have)
+            b->locked.free[b->locked.nfree++] = slots[--have].buf;
+        pthread_mutex_unlock(&b->pool_mu);
+        for (size_t i = 0; i < want; i++)
+            slots[i].buf = NULL;
+    }
+    return ok;
+}
+
+static void pool_give(struct floe_vblob *b, struct direct_slot *slots)
+{
+    pthread_mutex_lock(&b->pool_mu);
+    for (unsigned i = 0; i < FLOE_VBLOB_STAGE_DEPTH; i++) {
+        if (slots[i].buf)
+            b->locked.free[b->locked.nfree++] = slots[i].buf;
+        slots[i].buf = NULL;
+    }
+    pthread_mutex_unlock(&b->pool_mu);
+}
+
+static int open_new(struct floe_vblob *b, int flags, struct floe_vblob_writer *w)
 {
     for (int attempt = 0; attempt < 8; attempt++) {
         char name[FLOE_VBLOB_NAME_LEN + 1];
         floe_vutil_id(name, FLOE_VBLOB_NAME_LEN, true);
-        int fd = openat(b->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        int fd = openat(b->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | flags, 0600);
         if (fd >= 0) {
             w->fd = fd;
             w->bytes = 0;
+            w->flushed = 0;
+            w->direct = NULL;
             memcpy(w->name, name, sizeof(name));
-            return FLOE_OK;
+            return 0;
         }
         if (errno != EEXIST)
-            return floe_error_set_errno(err, FLOE_E_IO, errno, b->path,
-                                        "cannot create a blob in %s", b->path);
+            return errno;
     }
-    return floe_error_set(err, FLOE_E_IO, "cannot find a free blob name in %s", b->path);
+    return EEXIST;
+}
+
+int floe_vblob_create(struct floe_vblob *b, struct floe_vblob_writer *w, struct floe_error *err)
+{
+    int e = open_new(b, 0, w);
+    if (e == EEXIST)
+        return floe_error_set(err, FLOE_E_IO, "cannot find a free blob name in %s", b->path);
+    if (e)
+        return floe_error_set_errno(err, FLOE_E_IO, e, b->path, "cannot create a blob in %s",
+                                    b->path);
+    return FLOE_OK;
+}
+
+/* ---- streamed (O_DIRECT + io_uring) writers ---- */
+
+static void direct_submit_slot(struct floe_vblob_direct *d, int fd, unsigned i)
+{
+    struct direct_slot *s = &d->slot[i];
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&d->ring);
+    /* Never NULL: the ring has more entries than there are slots, one SQE per slot. */
+    io_uring_prep_write(sqe, fd, s->buf + s->done, (unsigned)(s->len - s->done), s->off + s->done);
+    io_uring_sqe_set_data64(sqe, i);
+    io_uring_submit(&d->ring);
+}
+
+/* Reap one completion (waiting for it); resubmits short writes and -EAGAIN. */
+static void direct_reap_one(struct floe_vblob_direct *d, int fd)
+{
+    struct io_uring_cqe *cqe = NULL;
+    int r;
+    do
+        r = io_uring_wait_cqe(&d->ring, &cqe);
+    while (r == -EINTR);
+    if (r < 0) { /* the ring itself failed: nothing more will complete */
+        if (!d->error)
+            d->error = -r;
+        for (unsigned i = 0; i < FLOE_VBLOB_STAGE_DEPTH; i++)
+            d->slot[i].inflight = false;
+        d->inflight = 0;
+        return;
+    }
+    unsigned i = (unsigned)io_uring_cqe_get_data64(cqe);
+    int res = cqe->res;
+    io_uring_cqe_seen(&d->ring, cqe);
+    struct direct_slot *s = &d->slot[i];
+    if (res == -EAGAIN || res == -EINTR || (res > 0 && s->done + (size_t)res < s->len)) {
+        if (res > 0)
+            s->done += (size_t)res;
+        direct_submit_slot(d, fd, i);
+        return;
+    }
+    if (res < 0 && !d->error)
+        d->error = -res;
+    if (res == 0 && !d->error)
+        d->error = EIO; /* no progress on a regular file: treat as an I/O error */
+    s->inflight = false;
+    d->inflight--;
+}
+
+static void direct_drain(struct floe_vblob_direct *d, int fd)
+{
+    while (d->inflight)
+        direct_reap_one(d, fd);
+}
+
+static void direct_free(struct floe_vblob *b, struct floe_vblob_writer *w)
+{
+    struct floe_vblob_direct *d = w->direct;
+    if (!d)
+        return;
+    direct_drain(d, w->fd);
+    io_uring_queue_exit(&d->ring);
+    pool_give(b, d->slot);
+    free(d);
+    w->direct = NULL;
+}
+
+int floe_vblob_create_stream(struct floe_vblob *b, uint64_t size_bytes, struct floe_vblob_writer *w,
+                             struct floe_error *err)
+{
+    if (b->io != FLOE_VBLOB_IO_DIRECT || size_bytes < FLOE_VBLOB_STREAM_MIN)
+        return floe_vblob_create(b, w, err);
+    struct floe_vblob_direct *d = floe_xcalloc(1, sizeof(*d));
+    if (io_uring_queue_init(2 * FLOE_VBLOB_STAGE_DEPTH, &d->ring, 0) < 0) {
+        free(d); /* no io_uring here (seccomp, old kernel): buffered */
+        return floe_vblob_create(b, w, err);
+    }
+    if (!pool_take(b, d->slot)) {
+        io_uring_queue_exit(&d->ring);
+        free(d); /* every staging buffer is in use by other uploads: buffered */
+        return floe_vblob_create(b, w, err);
+    }
+    int e = open_new(b, O_DIRECT, w);
+    if (e == EINVAL) { /* the file system has no O_DIRECT: buffered */
+        io_uring_queue_exit(&d->ring);
+        pool_give(b, d->slot);
+        free(d);
+        return floe_vblob_create(b, w, err);
+    }
+    w->direct = d;
+    if (e) {
+        direct_free(b, w);
+        if (e == EEXIST)
+            return floe_error_set(err, FLOE_E_IO, "cannot find a free blob name in %s", b->path);
+        return floe_error_set_errno(err, FLOE_E_IO, e, b->path, "cannot create a blob in %s",
+                                    b->path);
+    }
+    d->alloc_bytes = (size_bytes + DIRECT_ALIGN - 1) / DIRECT_ALIGN * DIRECT_ALIGN;
+    if (fallocate(w->fd, 0, 0, (off_t)d->alloc_bytes) != 0) {
+        e = errno;
+        if (e != EOPNOTSUPP && e != ENOSYS) {
+            floe_vblob_discard(b, w);
+            return floe_error_set_errno(err, FLOE_E_IO, e, b->path,
+                                        "cannot reserve %llu bytes for a blob in %s",
+                                        (unsigned long long)size_bytes, b->path);
+        }
+        d->alloc_bytes = 0;
+    }
+    return FLOE_OK;
+}
+
+bool floe_vblob_is_direct(const struct floe_vblob_writer *w)
+{
+    return w->direct != NULL;
+}
+
+/* Send the slot being filled (len bytes, already padded) and move to the next free slot. */
+static void direct_flush_cur(struct floe_vblob_direct *d, int fd, size_t len)
+{
+    struct direct_slot *s = &d->slot[d->cur];
+    s->len = len;
+    s->done = 0;
+    s->inflight = true;
+    d->inflight++;
+    direct_submit_slot(d, fd, d->cur);
+    d->cur = (d->cur + 1) % FLOE_VBLOB_STAGE_DEPTH;
+    d->slot[d->cur].off = s->off + len;
+    d->fill = 0;
+    while (d->slot[d->cur].inflight)
+        direct_reap_one(d, fd);
+}
+
+static int direct_write(struct floe_vblob_writer *w, const char *p, size_t n,
+                        struct floe_error *err)
+{
+    struct floe_vblob_direct *d = w->direct;
+    while (n && !d->error) {
+        size_t take = FLOE_VBLOB_STAGE_BYTES - d->fill;
+        if (take > n)
+            take = n;
+        memcpy(d->slot[d->cur].buf + d->fill, p, take);
+        d->fill += take;
+        p += take;
+        n -= take;
+        w->bytes += take;
+        if (d->fill == FLOE_VBLOB_STAGE_BYTES)
+            direct_flush_cur(d, w->fd, FLOE_VBLOB_STAGE_BYTES);
+    }
+    if (d->error)
+        return floe_error_set_errno(err, FLOE_E_IO, d->error, w->name, "cannot write blob %s",
+                                    w->name);
+    return FLOE_OK;
+}
+
+/* Write the zero-padded tail, wait for every write, trim the file to its real length. */
+static int direct_complete(struct floe_vblob_writer *w, struct floe_error *err)
+{
+    struct floe_vblob_direct *d = w->direct;
+    if (d->fill && !d->error) {
+        size_t padded = (d->fill + DIRECT_ALIGN - 1) / DIRECT_ALIGN * DIRECT_ALIGN;
+        memset(d->slot[d->cur].buf + d->fill, 0, padded - d->fill);
+        direct_flush_cur(d, w->fd, padded);
+    }
+    direct_drain(d, w->fd);
+    if (d->error)
+        return floe_error_set_errno(err, FLOE_E_IO, d->error, w->name, "cannot write blob %s",
+                                    w->name);
+    struct stat st;
+    if (fstat(w->fd, &st) != 0 || (uint64_t)st.st_size != w->bytes) {
+        if (ftruncate(w->fd, (off_t)w->bytes) != 0)
+            return floe_error_set_errno(err, FLOE_E_IO, errno, w->name,
+                                        "cannot set the length of blob %s", w->name);
+    }
+    return FLOE_OK;
+}
+
+/* ---- buffered writers ---- */
+
+/* Start writeback of what was written since the last call, and wait for the step before it,
+ * so at most two steps of dirty pages are pending and fdatasync only waits for the tail. */
+static void write_behind(struct floe_vblob_writer *w)
+{
+    if (w->bytes - w->flushed < FLOE_VBLOB_WRITE_BEHIND)
+        return;
+    if (w->flushed >= FLOE_VBLOB_WRITE_BEHIND)
+        sync_file_range(w->fd, (off_t)(w->flushed - FLOE_VBLOB_WRITE_BEHIND),
+                        (off_t)FLOE_VBLOB_WRITE_BEHIND, SYNC_FILE_RANGE_WAIT_BEFORE);
+    sync_file_range(w->fd, (off_t)w->flushed, (off_t)(w->bytes - w->flushed),
+                    SYNC_FILE_RANGE_WRITE);
+    w->flushed = w->bytes;
 }
 
 int floe_vblob_write(struct floe_vblob_writer *w, const void *p, size_t n, struct floe_error *err)
 {
     const char *c = p;
+    if (w->direct)
+        return direct_write(w, c, n, err);
     while (n) {
         ssize_t k = write(w->fd, c, n);
         if (k < 0) {
@@ -95,12 +399,19 @@ int floe_vblob_write(struct floe_vblob_writer *w, const void *p, size_t n, struc
         n -= (size_t)k;
         w->bytes += (uint64_t)k;
     }
+    write_behind(w);
     return FLOE_OK;
 }
 
 int floe_vblob_finish(struct floe_vblob *b, struct floe_vblob_writer *w, struct floe_error *err)
 {
     int rc = FLOE_OK;
+    if (w->direct) {
+        rc = direct_complete(w, err);
+        direct_free(b, w);
+        if (rc)
+            goto out;
+    }
     if (fdatasync(w->fd) != 0) {
         rc = floe_error_set_errno(err, FLOE_E_IO, errno, w->name, "cannot sync blob %s", w->name);
         goto out;
@@ -121,6 +432,7 @@ out:
 
 void floe_vblob_discard(struct floe_vblob *b, struct floe_vblob_writer *w)
 {
+    direct_free(b, w);
     if (w->fd >= 0)
         close(w->fd);
     w->fd = -1;

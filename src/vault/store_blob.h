@@ -11,7 +11,20 @@
  * Write protocol (durability): create (O_EXCL) -> write -> floe_vblob_finish() = fdatasync +
  * close + fsync(blobs/) -> database COMMIT -> 2xx. Nothing is ever renamed or rewritten.
  *
- * Threads: the store is read-only after open; writers and readers belong to one thread each.
+ * Two ways to write (docs/internals/vault.md, "Upload data path"):
+ *   - streamed (floe_vblob_create_stream, request bodies of 1 MiB or more): O_DIRECT writes of
+ *     4 MiB staging buffers submitted through an io_uring as each fills, so the disk works
+ *     while the body is still arriving and being hashed, and no byte goes through the page
+ *     cache. The file is fallocate()d to its announced size first (writes inside i_size do not
+ *     serialise on ext4's inode lock); the last block is written zero-padded to 4 KiB and the
+ *     file truncated to its real length before fdatasync. Staging buffers come from a pool in
+ *     the store (at most FLOE_VBLOB_STAGE_MAX, allocated on first use, kept until close).
+ *   - buffered (floe_vblob_create, small bodies, inventories, and the fallback when O_DIRECT,
+ *     io_uring or a staging buffer is unavailable): write() into the page cache, with
+ *     sync_file_range() write-behind every 8 MiB so fdatasync only waits for the tail.
+ *
+ * Threads: the store's configuration is read-only after open; its staging pool has its own
+ * mutex. Writers and readers belong to one thread each.
  */
 #ifndef FLOE_VAULT_STORE_BLOB_H
 #define FLOE_VAULT_STORE_BLOB_H
@@ -23,14 +36,26 @@
 #include "floe/error.h"
 
 #define FLOE_VBLOB_NAME_LEN 32
+#define FLOE_VBLOB_STAGE_BYTES ((size_t)4 << 20)    /* one O_DIRECT write */
+#define FLOE_VBLOB_STAGE_DEPTH 4                    /* staging buffers per streamed blob */
+#define FLOE_VBLOB_STAGE_MAX 32                     /* staging buffers in the pool (128 MiB) */
+#define FLOE_VBLOB_STREAM_MIN ((uint64_t)1 << 20)   /* smaller bodies are written buffered */
+#define FLOE_VBLOB_WRITE_BEHIND ((uint64_t)8 << 20) /* buffered: sync_file_range step */
 
-struct floe_vblob; /* the blob directory */
+struct floe_vblob;        /* the blob directory */
+struct floe_vblob_direct; /* private state of a streamed (O_DIRECT) writer */
+
+/* How floe_vblob_create_stream() writes (--blob-io): direct with buffered fallback, or never. */
+enum floe_vblob_io { FLOE_VBLOB_IO_DIRECT = 0, FLOE_VBLOB_IO_BUFFERED, FLOE_VBLOB_IO_COUNT };
+extern const char *const floe_vblob_io_names[FLOE_VBLOB_IO_COUNT];
 
 /* One blob being written. Zero it before floe_vblob_create(); fd is -1 when closed. */
 struct floe_vblob_writer {
     int fd;
     char name[FLOE_VBLOB_NAME_LEN + 1];
     uint64_t bytes;
+    uint64_t flushed;                 /* buffered: bytes handed to writeback so far */
+    struct floe_vblob_direct *direct; /* NULL: buffered writes */
 };
 
 /*
@@ -41,8 +66,23 @@ struct floe_vblob_writer {
 int floe_vblob_open(const char *data_dir, struct floe_vblob **out, struct floe_error *err);
 void floe_vblob_close(struct floe_vblob *b);
 
+/* floe_vblob_set_io() - choose the streamed write mode; call before serving. */
+void floe_vblob_set_io(struct floe_vblob *b, enum floe_vblob_io io);
+
 /* floe_vblob_create() - a new empty blob with a fresh random name. Returns FLOE_OK/FLOE_E_IO. */
 int floe_vblob_create(struct floe_vblob *b, struct floe_vblob_writer *w, struct floe_error *err);
+
+/*
+ * floe_vblob_create_stream() - a new blob for a body of size_bytes announced bytes: streamed
+ * (O_DIRECT through io_uring) when the mode, the size, the file system, io_uring and the
+ * staging pool allow it, else buffered. Either way the same write/finish/discard calls apply.
+ * Returns FLOE_OK or FLOE_E_IO (cannot create, or no space for size_bytes).
+ */
+int floe_vblob_create_stream(struct floe_vblob *b, uint64_t size_bytes, struct floe_vblob_writer *w,
+                             struct floe_error *err);
+
+/* Whether w writes through O_DIRECT (for logs and tests). */
+bool floe_vblob_is_direct(const struct floe_vblob_writer *w);
 
 /* floe_vblob_write() - append n bytes (retries short writes). Returns FLOE_OK or FLOE_E_IO. */
 int floe_vblob_write(struct floe_vblob_writer *w, const void *p, size_t n, struct floe_error *err);

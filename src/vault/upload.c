@@ -3,8 +3,10 @@
  *
  * DESIGN
  * Bytes are hashed and written exactly once, as MHD hands them over (up to the connection's
- * read buffer at a time); memory is constant whatever the archive size. The blob is created
- * under a fresh random name before the first byte and becomes durable (fdatasync + directory
+ * read buffer at a time), hashed while they are still in the CPU cache from the socket copy;
+ * memory is constant whatever the archive size. The blob (streamed: O_DIRECT writes behind
+ * the hash, store_blob.h) is created under a fresh random name with the first body byte,
+ * after the handler accepted the headers, and becomes durable (fdatasync + directory
  * fsync) only after both hashes match, so a mismatch, a client abort, a timeout or a crash
  * leaves nothing but an unreferenced file that the request cleanup (or the start-up sweep)
  * removes.
@@ -55,7 +57,6 @@ static bool parse_hash_header(struct floe_vreq *rq, const char *name, uint8_t ou
 struct floe_vupload *floe_vupload_begin(struct floe_vreq *rq)
 {
     struct floe_vupload *up = floe_xcalloc(1, sizeof(*up));
-    struct floe_error err = {0};
     up->w.fd = -1;
     rq->op = up;
     rq->op_free = free_op;
@@ -69,30 +70,45 @@ struct floe_vupload *floe_vupload_begin(struct floe_vreq *rq)
         !parse_hash_header(rq, "x-amz-content-sha256", up->want_linear))
         return NULL;
     up->expect_bytes = rq->content_length;
-    if (floe_vblob_create(rq->srv->blobs, &up->w, &err) != FLOE_OK) {
-        floe_vapi_internal(rq, &err);
-        return NULL;
-    }
     up->th = floe_treehash_new(FLOE_TREEHASH_LINEAR | FLOE_TREEHASH_KEEP_LEAVES);
     return up;
+}
+
+/* The blob is created with the first body bytes, once the handler has accepted the headers:
+ * a request rejected by its headers never creates (or fallocates) anything. */
+static bool create_blob(struct floe_vreq *rq, struct floe_vupload *up)
+{
+    struct floe_error err = {0};
+    if (up->created)
+        return up->w.fd >= 0;
+    up->created = true;
+    if (floe_vblob_create_stream(rq->srv->blobs, up->expect_bytes, &up->w, &err) != FLOE_OK) {
+        floe_vapi_internal(rq, &err);
+        return false;
+    }
+    return true;
 }
 
 void floe_vupload_data(struct floe_vreq *rq, const char *data, size_t n)
 {
     struct floe_vupload *up = rq->op;
     struct floe_error err = {0};
-    if (!up || up->w.fd < 0)
+    if (!up || !create_blob(rq, up))
         return;
     floe_treehash_update(up->th, data, n);
-    if (floe_vblob_write(&up->w, data, n, &err) != FLOE_OK)
+    if (floe_vblob_write(&up->w, data, n, &err) != FLOE_OK) {
+        floe_vblob_discard(rq->srv->blobs, &up->w);
         floe_vapi_internal(rq, &err);
+    }
 }
 
-bool floe_vupload_finish(struct floe_vreq *rq, struct floe_vupload *up)
+static bool check_and_sync(struct floe_vreq *rq, struct floe_vupload *up)
 {
     uint8_t linear[FLOE_HASH_BYTES];
     char want_hex[FLOE_HASH_HEX], got_hex[FLOE_HASH_HEX];
     struct floe_error err = {0};
+    if (!create_blob(rq, up))
+        return false;
     if (up->w.bytes != up->expect_bytes) {
         floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
                         "Request body has %llu bytes but Content-Length is %llu",
@@ -127,6 +143,15 @@ bool floe_vupload_finish(struct floe_vreq *rq, struct floe_vupload *up)
         return false;
     }
     return true;
+}
+
+bool floe_vupload_finish(struct floe_vreq *rq, struct floe_vupload *up)
+{
+    if (check_and_sync(rq, up))
+        return true;
+    /* Removed before the error is answered: a client that sees the 4xx/5xx finds nothing. */
+    floe_vblob_discard(rq->srv->blobs, &up->w);
+    return false;
 }
 
 void floe_vupload_keep(struct floe_vupload *up)

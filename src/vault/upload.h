@@ -25,6 +25,7 @@ struct floe_vupload {
     uint8_t want_linear[FLOE_HASH_BYTES];
     uint64_t expect_bytes;
     bool kept;
+    bool created; /* the blob was created (at the first body byte) */
     /* filled by floe_vupload_finish() */
     uint8_t tree[FLOE_HASH_BYTES];
     char tree_hex[FLOE_HASH_HEX];
