@@ -17,9 +17,9 @@ ctest --test-dir build --output-on-failure -j"$JOBS"
 echo "== build (ASan+UBSan)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFLOE_SANITIZE=address -DFLOE_BENCH=OFF >/dev/null
 cmake --build build-asan -j"$JOBS"
-echo "== tests under ASan+UBSan (labels unit, cli)"
+echo "== tests under ASan+UBSan (every label but slow and style)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --test-dir build-asan --output-on-failure -j"$JOBS" -L 'unit|cli'
+    ctest --test-dir build-asan --output-on-failure -j"$JOBS" -LE 'slow|style'
 
 echo "== build (TSan)"
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DFLOE_SANITIZE=thread -DFLOE_BENCH=OFF >/dev/null
