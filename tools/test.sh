@@ -26,4 +26,11 @@ cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DFLOE_SANITIZE=thread -DFLOE_
 cmake --build build-tsan -j"$JOBS" --target test_hashpool test_treehash test_bufpool test_reader
 echo "== thread tests under TSan"
 TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure -R 'test_hashpool|test_treehash|test_bufpool|test_reader'
+echo "== upload pipeline (reader, hash pool, transfer, orchestrator) under TSan"
+cmake --build build-tsan -j"$JOBS" --target floe
+cmake --build build -j"$JOBS" --target floe-vault
+TSAN_OPTIONS=halt_on_error=1 python3 tests/integration/test_upload.py build-tsan/floe \
+    build/src/vault/floe-vault UploadTests.test_larger_file_odd_size \
+    UploadTests.test_several_files_at_once UploadTests.test_injected_503_and_resets_still_correct \
+    UploadTests.test_stdin_multipart_and_single UploadTests.test_resume_after_kill_9
 echo "== all test stages passed"
