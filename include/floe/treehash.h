@@ -96,6 +96,10 @@ FLOE_API void floe_treehash_leaves(const void *data, size_t n, uint8_t (*leaves)
 FLOE_API void floe_treehash_combine(const uint8_t (*nodes)[FLOE_HASH_BYTES], size_t count,
                                     uint8_t out[FLOE_HASH_BYTES]);
 
+/* floe_treehash_kernel_name() - the SHA-256 kernel in use: "shani" (our two-stream SHA-NI
+ * kernel) or "portable" (OpenSSL); FLOE_SHA256=portable selects the latter. Static string. */
+FLOE_API const char *floe_treehash_kernel_name(void);
+
 /* floe_treehash_hex() - lower-case hex of a 32-byte hash into out (65 bytes). */
 FLOE_API void floe_treehash_hex(const uint8_t hash[FLOE_HASH_BYTES], char out[FLOE_HASH_HEX]);
 

@@ -21,6 +21,7 @@ static const struct command s_commands[] = {
     {"hash", floe_cmd_hash, "print tree hash, SHA-256 and size of files"},
     {"vault", floe_cmd_vault, "create, describe, list or delete vaults"},
     {"upload", floe_cmd_upload, "upload files as archives (multipart, parallel, resumable)"},
+    {"bench", floe_cmd_bench, "measure hashing on this CPU, or upload throughput to a vault"},
     {"job", floe_cmd_job, "initiate, describe, list, wait for jobs; download job output"},
     {"retrieve", floe_cmd_retrieve, "retrieve an archive: initiate, wait, verified download"},
     {"inventory", floe_cmd_inventory, "list a vault's archives (inventory retrieval)"},

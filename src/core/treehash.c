@@ -217,6 +217,11 @@ void floe_treehash_combine(const uint8_t (*nodes)[FLOE_HASH_BYTES], size_t count
     peaks_root(&pk, out);
 }
 
+const char *floe_treehash_kernel_name(void)
+{
+    return floe_sha256_impl_name(floe_sha256_impl());
+}
+
 void floe_treehash_hex(const uint8_t hash[FLOE_HASH_BYTES], char out[FLOE_HASH_HEX])
 {
     static const char hx[] = "0123456789abcdef";

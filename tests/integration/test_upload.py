@@ -167,6 +167,31 @@ class UploadTests(unittest.TestCase):
         finally:
             slow.stop()
 
+    def test_bench_command(self):
+        r = self.floe("--json", "bench", "--size", "4MiB", "--runs", "1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        doc = json.loads(r.stdout)
+        self.assertIn(doc["kernel"], ("shani", "portable"))
+        self.assertEqual(len(doc["cases"]), 6)
+        self.assertTrue(all(c["gb_per_s"] > 0 for c in doc["cases"]))
+        self.glacier.create_vault(vaultName="benchv")
+        r = self.floe("--json", "bench", "upload", "benchv", "--size", "3MiB", "--part-size",
+                      "1MiB", "--runs", "2")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        doc = json.loads(r.stdout)
+        self.assertEqual(doc["size"], 3 * MIB)
+        self.assertGreater(doc["mb_per_s"], 0)
+        self.assertGreater(doc["peak_rss_kib"], 0)
+        # the benchmark's archives were deleted afterwards
+        self.assertEqual(self.glacier.describe_vault(vaultName="benchv")["NumberOfArchives"], 0)
+        for args, msg in [(("bench", "upload"), "needs a VAULT"),
+                          (("bench", "frob"), "unknown benchmark 'frob'"),
+                          (("bench", "--runs", "0"), "--runs must be at least 1"),
+                          (("bench", "--size", "12"), "at least 1MiB")]:
+            r = self.floe(*args)
+            self.assertEqual(r.returncode, 2, args)
+            self.assertIn(msg, r.stderr.decode(), args)
+
     def test_text_output(self):
         data = os.urandom(2 * MIB)
         p = self.file("text", data)
