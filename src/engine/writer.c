@@ -13,6 +13,8 @@
  * With writes in flight the thread waits for a completion for at most 2 ms, then looks at the
  * FIFO again, so new work is never held up by a slow write for long. A completion that wrote
  * fewer bytes than asked is resubmitted from where it stopped; -EINTR/-EAGAIN are resubmitted;
+ * EINVAL on a request that has a fallback fd (O_DIRECT refused: misaligned, or a file system
+ * without direct I/O) continues it on the fallback fd, in either mode;
  * any other error completes the request with FLOE_E_IO, errno, path and offset. Every request
  * completes exactly once, on this thread. Destroy drains the FIFO and the ring before joining.
  */
@@ -38,6 +40,7 @@ struct wreq {
     struct floe_write_req req;
     size_t done_bytes;
     bool stream;
+    bool fell_back; /* now writing to req.fallback_fd */
     struct wreq *next;
 };
 
@@ -90,6 +93,16 @@ static void complete(struct wreq *r, int sys_errno)
     free(r);
 }
 
+/* EINVAL from an fd with a fallback: continue the request on the fallback fd. */
+static bool try_fallback(struct wreq *r, int sys_errno)
+{
+    if (sys_errno != EINVAL || !r->req.has_fallback || r->fell_back)
+        return false;
+    r->req.fd = r->req.fallback_fd;
+    r->fell_back = true;
+    return true;
+}
+
 /* Blocking write of what is left of r; completes it. */
 static void serve_sync(struct wreq *r)
 {
@@ -101,7 +114,7 @@ static void serve_sync(struct wreq *r)
                                        (off_t)(r->req.offset_bytes + r->done_bytes));
         if (k < 0) {
             int e = errno;
-            if (e == EINTR || e == EAGAIN)
+            if (e == EINTR || e == EAGAIN || try_fallback(r, e))
                 continue;
             complete(r, e);
             return;
@@ -135,7 +148,7 @@ static void on_cqe(struct floe_writer *w, struct wreq *r, int res)
 {
     w->inflight--;
     if (res < 0) {
-        if (res == -EINTR || res == -EAGAIN) {
+        if (res == -EINTR || res == -EAGAIN || try_fallback(r, -res)) {
             r->next = w->retry_head;
             w->retry_head = r;
             return;
@@ -323,7 +336,15 @@ int floe_writer_write(struct floe_writer *w, int fd, uint64_t offset_bytes, cons
     struct sync_wait sw = {.done = false};
     pthread_mutex_init(&sw.mu, NULL);
     pthread_cond_init(&sw.cv, NULL);
-    struct floe_write_req rq = {fd, offset_bytes, src, length_bytes, path, sync_done, &sw};
+    struct floe_write_req rq = {
+        .fd = fd,
+        .offset_bytes = offset_bytes,
+        .src = src,
+        .length_bytes = length_bytes,
+        .path = path,
+        .done = sync_done,
+        .user = &sw,
+    };
     int rc = floe_writer_submit(w, &rq, err);
     if (rc == FLOE_OK) {
         pthread_mutex_lock(&sw.mu);

@@ -12,6 +12,9 @@
  * stream: offset_bytes is ignored and requests are written one after another, in submission
  * order, with write(); the submitter decides the order.
  *
+ * Direct I/O: fd may be opened with O_DIRECT (the submitter keeps src, offset and length
+ * aligned); a request with a fallback fd finishes there if the direct write is refused.
+ *
  * When io_uring is unavailable (ENOSYS, EPERM) the same thread serves requests with pwrite().
  * Queueing never blocks: the submitter bounds memory (each request's src is one of its pool
  * buffers). Processes writing large files should ignore SIGXFSZ so an exceeded file size
@@ -48,6 +51,11 @@ struct floe_write_req {
     const char *path;          /* optional, for messages; borrowed until done runs */
     floe_writer_done_fn *done; /* required */
     void *user;
+    /* Optional: when fd refuses a write with EINVAL (an O_DIRECT fd and a misaligned buffer,
+     * offset or length, or a file system without direct I/O), the rest of the request is
+     * written to fallback_fd instead (a buffered fd of the same file). */
+    bool has_fallback;
+    int fallback_fd; /* borrowed like fd */
 };
 
 /*

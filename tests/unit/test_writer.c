@@ -1,7 +1,8 @@
 /*
  * test_writer.c - the io_uring writer stage: writes at offsets in any order, standard-output
  * style streams in order, both modes (io_uring, sync), disk full (/dev/full -> ENOSPC) and the
- * file size limit (RLIMIT_FSIZE -> EFBIG) reported with path and offset.
+ * file size limit (RLIMIT_FSIZE -> EFBIG) reported with path and offset, and O_DIRECT writes
+ * that fall back to a buffered fd when the direct write is refused (EINVAL).
  */
 #include "t_util.h"
 
@@ -62,7 +63,13 @@ static void write_out_of_order(enum floe_writer_mode mode)
     struct counter c = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, {0}};
     for (size_t k = 0; k < n; k++) {
         size_t i = (k * 7) % n; /* a permutation: offsets arrive out of order */
-        struct floe_write_req rq = {fd, i * seg, data + i * seg, seg, path, on_done, &c};
+        struct floe_write_req rq = {.fd = fd,
+                                    .offset_bytes = i * seg,
+                                    .src = data + i * seg,
+                                    .length_bytes = seg,
+                                    .path = path,
+                                    .done = on_done,
+                                    .user = &c};
         struct floe_error err = {0};
         assert_int_equal(floe_writer_submit(w, &rq, &err), FLOE_OK);
     }
@@ -101,7 +108,13 @@ static void test_writer_stream_in_order(void **state)
     char chunks[10][8];
     for (int i = 0; i < 10; i++) {
         snprintf(chunks[i], sizeof(chunks[i]), "<%05d>", i);
-        struct floe_write_req rq = {p[1], 999, chunks[i], 7, "pipe", on_done, &c};
+        struct floe_write_req rq = {.fd = p[1],
+                                    .offset_bytes = 999,
+                                    .src = chunks[i],
+                                    .length_bytes = 7,
+                                    .path = "pipe",
+                                    .done = on_done,
+                                    .user = &c};
         struct floe_error err = {0};
         assert_int_equal(floe_writer_submit(w, &rq, &err), FLOE_OK);
     }
@@ -165,12 +178,81 @@ static void test_writer_file_size_limit_is_efbig(void **state)
     }
 }
 
+/* Aligned requests go to the O_DIRECT fd; misaligned ones finish on the fallback fd, or fail
+ * with EINVAL when there is none. Both modes. */
+static void test_writer_direct_io_falls_back(void **state)
+{
+    (void)state;
+    const size_t blk = 4096, n = 16 * blk;
+    uint8_t *data = aligned_alloc(blk, n + blk);
+    t_fill_random(data, n + blk);
+    for (int mode = FLOE_WRITER_URING; mode <= FLOE_WRITER_SYNC; mode++) {
+        struct floe_writer *w = NULL;
+        if (new_writer((enum floe_writer_mode)mode, &w) != FLOE_OK)
+            continue;
+        char *path = t_write_temp("direct.bin", "", 0);
+        int fd = open(path, O_RDWR);
+        int dfd = open(path, O_WRONLY | O_DIRECT);
+        if (dfd < 0) {
+            print_message("O_DIRECT unsupported on the temp directory; test skipped\n");
+            close(fd);
+            free(path);
+            floe_writer_destroy(w);
+            break;
+        }
+        struct counter c = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, {0}};
+        struct floe_error err = {0};
+        /* aligned: two halves, direct */
+        for (size_t k = 0; k < 2; k++) {
+            struct floe_write_req rq = {.fd = dfd,
+                                        .offset_bytes = k * n / 2,
+                                        .src = data + k * n / 2,
+                                        .length_bytes = n / 2,
+                                        .path = path,
+                                        .done = on_done,
+                                        .user = &c,
+                                        .has_fallback = true,
+                                        .fallback_fd = fd};
+            assert_int_equal(floe_writer_submit(w, &rq, &err), FLOE_OK);
+        }
+        /* misaligned source, offset and length: refused by O_DIRECT, written buffered */
+        struct floe_write_req odd = {.fd = dfd,
+                                     .offset_bytes = n + 100,
+                                     .src = data + 1,
+                                     .length_bytes = 1000,
+                                     .path = path,
+                                     .done = on_done,
+                                     .user = &c,
+                                     .has_fallback = true,
+                                     .fallback_fd = fd};
+        assert_int_equal(floe_writer_submit(w, &odd, &err), FLOE_OK);
+        floe_writer_destroy(w); /* drains */
+        assert_int_equal(c.done, 3);
+        assert_int_equal(c.failed, 0);
+        uint8_t *back = malloc(n + 1100);
+        assert_int_equal(pread(fd, back, n + 1100, 0), (ssize_t)(n + 1100));
+        assert_memory_equal(back, data, n);
+        assert_memory_equal(back + n + 100, data + 1, 1000);
+        /* without a fallback the refusal is the request's failure */
+        assert_int_equal(new_writer((enum floe_writer_mode)mode, &w), FLOE_OK);
+        int rc = floe_writer_write(w, dfd, 100, data + 1, 1000, path, &err);
+        assert_int_equal(rc, FLOE_E_IO);
+        assert_int_equal(err.sys_errno, EINVAL);
+        floe_writer_destroy(w);
+        free(back);
+        close(dfd);
+        close(fd);
+        free(path);
+    }
+    free(data);
+}
+
 static void test_writer_rejects_bad_requests(void **state)
 {
     (void)state;
     struct floe_writer *w = NULL;
     new_writer(FLOE_WRITER_AUTO, &w);
-    struct floe_write_req rq = {1, 0, NULL, 10, NULL, NULL, NULL};
+    struct floe_write_req rq = {.fd = 1, .length_bytes = 10};
     struct floe_error err = {0};
     assert_int_equal(floe_writer_submit(w, &rq, &err), FLOE_E_INVALID_ARG);
     assert_non_null(floe_writer_mode_name(floe_writer_mode(w)));
@@ -187,6 +269,7 @@ int main(void)
         cmocka_unit_test(test_writer_stream_in_order),
         cmocka_unit_test(test_writer_disk_full_is_enospc),
         cmocka_unit_test(test_writer_file_size_limit_is_efbig),
+        cmocka_unit_test(test_writer_direct_io_falls_back),
         cmocka_unit_test(test_writer_rejects_bad_requests),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
