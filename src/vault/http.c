@@ -21,6 +21,18 @@
  * reading, so closing early would turn a clear 4xx into a connection reset.
  * Request completion (MHD_OPTION_NOTIFY_COMPLETED, also on client abort or timeout) logs the
  * request and frees it; an upload cut short never reached its commit, so its blob is removed.
+ *
+ * Stalled bodies (--request-timeout, default 60 s): libmicrohttpd's own idle timeout closes a
+ * connection without a word (and shuts the socket for writing before telling us), so a
+ * watchdog thread answers instead. Every request whose body is still arriving is on a list
+ * (guarded by `mu`) with the time of its last body bytes. When that is older than the
+ * timeout, the watchdog takes the request's own mutex (only with trylock: the connection
+ * thread holds it while it processes body bytes, which means the body is not stalled),
+ * marks it timed out, removes its blob (the connection thread will not touch the upload
+ * again: it checks the mark under the same mutex), writes a complete 408
+ * RequestTimeoutException response on the socket and shuts the socket down. libmicrohttpd
+ * then sees the connection end and completes the request as usual. The list lock is taken
+ * before a request's mutex, never after; completion unlists a request before freeing it.
  */
 #include "http.h"
 
@@ -36,6 +48,8 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,10 +60,21 @@
 /* Bodies of rejected requests are drained up to this size; larger ones close the connection. */
 #define DISCARD_MAX ((uint64_t)5 << 30)
 
+struct http_req;
+
 struct floe_vhttp {
     struct MHD_Daemon *d;
     int lfd;
     struct floe_vserver *srv;
+    int64_t timeout_ms; /* --request-timeout; 0: no watchdog. Read-only after start */
+    pthread_t watchdog;
+    bool watchdog_started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct {
+        struct http_req *head; /* requests whose body is still arriving */
+        bool stopping;
+    } locked; /* guarded by mu */
 };
 
 enum phase { PH_NEW = 0, PH_BODY, PH_DONE };
@@ -62,15 +87,124 @@ struct http_req {
     bool stream;     /* an upload route: body goes to route->data */
     bool target_bad; /* the path could not be parsed */
     enum floe_vroute_result route_result;
+    /* stall watchdog (see DESIGN) */
+    struct floe_vhttp *http;
+    int fd;                       /* the connection's socket; set when listed */
+    bool listed;                  /* on http->locked.head; changed under http->mu */
+    struct http_req *prev, *next; /* guarded by http->mu */
+    pthread_mutex_t mu;           /* held by the connection thread while it handles body bytes */
+    bool timed_out;               /* guarded by mu: the watchdog answered 408 */
+    _Atomic int64_t last_body_ms; /* when body bytes last arrived */
 };
 
 static void *uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
 {
+    struct floe_vhttp *http = cls;
     struct http_req *h = floe_xcalloc(1, sizeof(*h));
-    h->rq.srv = cls;
+    h->http = http;
+    h->fd = -1;
+    pthread_mutex_init(&h->mu, NULL);
+    h->rq.srv = http->srv;
     h->rq.raw_uri = floe_xstrdup(uri ? uri : "");
     h->rq.start_ms = floe_vutil_now_ms();
+    atomic_store(&h->last_body_ms, h->rq.start_ms);
     return h;
+}
+
+/* Put a request whose body is still to come under the watchdog. */
+static void watch(struct http_req *h, struct MHD_Connection *conn)
+{
+    struct floe_vhttp *http = h->http;
+    if (!http->timeout_ms)
+        return;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!ci)
+        return;
+    h->fd = ci->connect_fd;
+    atomic_store(&h->last_body_ms, floe_vutil_now_ms());
+    pthread_mutex_lock(&http->mu);
+    h->next = http->locked.head;
+    if (h->next)
+        h->next->prev = h;
+    h->prev = NULL;
+    http->locked.head = h;
+    h->listed = true;
+    pthread_mutex_unlock(&http->mu);
+}
+
+static void unwatch(struct http_req *h)
+{
+    struct floe_vhttp *http = h->http;
+    pthread_mutex_lock(&http->mu);
+    if (h->listed) {
+        if (h->prev)
+            h->prev->next = h->next;
+        else
+            http->locked.head = h->next;
+        if (h->next)
+            h->next->prev = h->prev;
+        h->listed = false;
+    }
+    pthread_mutex_unlock(&http->mu);
+}
+
+/* Watchdog: h is listed, its mutex held, its body stalled. Answer 408 and end the connection. */
+static void time_out_locked(struct http_req *h, int64_t idle_ms)
+{
+    struct floe_vreq *rq = &h->rq;
+    char msg[160], head[512];
+    size_t len = 0;
+    h->timed_out = true;
+    if (rq->op_free)
+        rq->op_free(rq); /* an upload's blob goes before anyone hears of the timeout */
+    snprintf(msg, sizeof(msg), "The upload body stalled: no bytes for %.1f seconds",
+             (double)idle_ms / 1000.0);
+    char *body = floe_verr_json(floe_verr_code(FLOE_VERR_REQUEST_TIMEOUT), msg,
+                                floe_verr_status(FLOE_VERR_REQUEST_TIMEOUT), &len);
+    int n = snprintf(head, sizeof(head),
+                     "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\n"
+                     "x-amzn-RequestId: %s\r\nx-amzn-ErrorType: %s\r\n"
+                     "Connection: close\r\nContent-Length: %zu\r\n\r\n",
+                     rq->request_id, floe_verr_code(FLOE_VERR_REQUEST_TIMEOUT), len);
+    /* Small enough for any socket buffer; a client that is gone just loses it. */
+    if (n > 0 && (size_t)n < sizeof(head) &&
+        send(h->fd, head, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) == n)
+        (void)!send(h->fd, body, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    free(body);
+    shutdown(h->fd, SHUT_RDWR); /* wakes the connection thread, which ends the request */
+    rq->resp.status = floe_verr_status(FLOE_VERR_REQUEST_TIMEOUT); /* for the log line */
+}
+
+static void *watchdog_main(void *arg)
+{
+    struct floe_vhttp *http = arg;
+    int64_t tick_ms = http->timeout_ms / 4;
+    if (tick_ms > 1000)
+        tick_ms = 1000;
+    if (tick_ms < 10)
+        tick_ms = 10;
+    pthread_mutex_lock(&http->mu);
+    while (!http->locked.stopping) {
+        int64_t now = floe_vutil_now_ms();
+        for (struct http_req *h = http->locked.head; h; h = h->next) {
+            int64_t idle = now - atomic_load(&h->last_body_ms);
+            if (idle < http->timeout_ms || pthread_mutex_trylock(&h->mu) != 0)
+                continue;
+            idle = now - atomic_load(&h->last_body_ms);
+            if (!h->timed_out && idle >= http->timeout_ms)
+                time_out_locked(h, idle);
+            pthread_mutex_unlock(&h->mu);
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += (long)(tick_ms % 1000) * 1000000L;
+        ts.tv_sec += (time_t)(tick_ms / 1000) + ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&http->cv, &http->mu, &ts);
+    }
+    pthread_mutex_unlock(&http->mu);
+    return NULL;
 }
 
 static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -281,6 +415,34 @@ static void run_buffered(struct http_req *h)
     rq->route->run(rq);
 }
 
+/* Body bytes of a request (h->mu held). */
+static enum MHD_Result body_bytes(struct MHD_Connection *conn, struct http_req *h, const char *data,
+                                  size_t n)
+{
+    struct floe_vreq *rq = &h->rq;
+    if (h->discard || h->timed_out)
+        return MHD_YES;
+    if (h->stream) {
+        rq->route->data(rq, data, n);
+        if (rq->resp.status)
+            h->discard = true;
+        return MHD_YES;
+    }
+    if (rq->body_len + n > FLOE_VHTTP_BODY_MAX) {
+        floe_verr_reply(rq, FLOE_VERR_BAD_REQUEST, "Request body is larger than %u bytes",
+                        FLOE_VHTTP_BODY_MAX);
+        return answer_early(conn, h);
+    }
+    if (rq->body_len + n + 1 > rq->body_cap) {
+        rq->body_cap = (rq->body_len + n + 1) * 2;
+        rq->body = floe_xrealloc(rq->body, rq->body_cap);
+    }
+    memcpy(rq->body + rq->body_len, data, n);
+    rq->body_len += n;
+    rq->body[rq->body_len] = '\0';
+    return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -298,35 +460,28 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (h->phase == PH_NEW) {
         h->phase = PH_BODY;
         start_request(h, conn, method);
+        enum MHD_Result ret = MHD_YES;
         if (rq->resp.status)
-            return answer_early(conn, h);
-        return MHD_YES;
+            ret = answer_early(conn, h);
+        if (h->phase == PH_BODY && !(rq->has_length && rq->content_length == 0))
+            watch(h, conn);
+        return ret;
     }
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (h->discard)
-            return MHD_YES;
-        if (h->stream) {
-            rq->route->data(rq, upload_data, n);
-            if (rq->resp.status)
-                h->discard = true;
-            return MHD_YES;
-        }
-        if (rq->body_len + n > FLOE_VHTTP_BODY_MAX) {
-            floe_verr_reply(rq, FLOE_VERR_BAD_REQUEST, "Request body is larger than %u bytes",
-                            FLOE_VHTTP_BODY_MAX);
-            return answer_early(conn, h);
-        }
-        if (rq->body_len + n + 1 > rq->body_cap) {
-            rq->body_cap = (rq->body_len + n + 1) * 2;
-            rq->body = floe_xrealloc(rq->body, rq->body_cap);
-        }
-        memcpy(rq->body + rq->body_len, upload_data, n);
-        rq->body_len += n;
-        rq->body[rq->body_len] = '\0';
-        return MHD_YES;
+        pthread_mutex_lock(&h->mu);
+        enum MHD_Result ret = body_bytes(conn, h, upload_data, n);
+        atomic_store(&h->last_body_ms, floe_vutil_now_ms());
+        pthread_mutex_unlock(&h->mu);
+        return ret;
     }
+    unwatch(h);
+    pthread_mutex_lock(&h->mu);
+    bool timed_out = h->timed_out;
+    pthread_mutex_unlock(&h->mu);
+    if (timed_out)
+        return MHD_NO; /* already answered 408 on the socket */
     if (!rq->resp.status) {
         if (h->stream)
             rq->route->end(rq);
@@ -342,8 +497,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     struct http_req *h = *con_cls;
     if (!h)
         return;
+    unwatch(h); /* the watchdog cannot reach h after this */
     const char *how = NULL;
-    if (toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED)
+    if (h->timed_out)
+        how = "(body stalled: answered 408, nothing stored)";
+    else if (toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED)
         how = "(timed out; nothing stored)";
     else if (toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT)
         how = "(client closed the connection)";
@@ -352,6 +510,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (h->rq.method)
         log_request(h, how);
     floe_vreq_free(&h->rq);
+    pthread_mutex_destroy(&h->mu);
     *con_cls = NULL;
 }
 
@@ -406,6 +565,13 @@ int floe_vhttp_start(struct floe_vserver *srv, unsigned *port, struct floe_vhttp
     int rc = FLOE_OK;
     unsigned bound = 0;
     h->srv = srv;
+    h->timeout_ms = srv->cfg.request_timeout_ms;
+    pthread_mutex_init(&h->mu, NULL);
+    pthread_cond_init(&h->cv, NULL);
+    /* libmicrohttpd's idle timeout (silent close) stays above ours (a 408 answer) */
+    unsigned mhd_timeout_s = (unsigned)(h->timeout_ms / 1000) + 30;
+    if (mhd_timeout_s < 300)
+        mhd_timeout_s = 300;
     h->lfd = listen_on(srv->cfg.host, srv->cfg.port, &bound, err);
     if (h->lfd < 0) {
         rc = FLOE_E_NETWORK;
@@ -416,16 +582,23 @@ int floe_vhttp_start(struct floe_vserver *srv, unsigned *port, struct floe_vhttp
     if (srv->cfg.log_level >= FLOE_VLOG_DEBUG)
         flags |= MHD_USE_ERROR_LOG;
     h->d = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET, h->lfd,
+        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, h->lfd,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(1024u << 10), MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)300, MHD_OPTION_URI_LOG_CALLBACK, uri_log, srv, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, srv, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+        mhd_timeout_s, MHD_OPTION_URI_LOG_CALLBACK, uri_log, h, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, h, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
     if (!h->d) {
         rc = floe_error_set(err, FLOE_E_NETWORK, "libmicrohttpd could not start on %s:%s",
                             srv->cfg.host, srv->cfg.port);
         goto out;
     }
     h->lfd = -1; /* MHD owns it now */
+    if (h->timeout_ms) {
+        if (pthread_create(&h->watchdog, NULL, watchdog_main, h) != 0) {
+            rc = floe_error_set(err, FLOE_E_NETWORK, "cannot start the request watchdog");
+            goto out;
+        }
+        h->watchdog_started = true;
+    }
     *port = bound;
     *out = h;
     h = NULL;
@@ -439,8 +612,17 @@ void floe_vhttp_stop(struct floe_vhttp *h)
     if (!h)
         return;
     if (h->d)
-        MHD_stop_daemon(h->d);
+        MHD_stop_daemon(h->d); /* completes (and unlists) every request */
+    if (h->watchdog_started) {
+        pthread_mutex_lock(&h->mu);
+        h->locked.stopping = true;
+        pthread_cond_signal(&h->cv);
+        pthread_mutex_unlock(&h->mu);
+        pthread_join(h->watchdog, NULL);
+    }
     if (h->lfd >= 0)
         close(h->lfd);
+    pthread_cond_destroy(&h->cv);
+    pthread_mutex_destroy(&h->mu);
     free(h);
 }

@@ -1,10 +1,14 @@
 /*
  * main.c - floe-vault, the local Glacier-compatible server: command line, signals, startup.
  *
- *   floe-vault --listen HOST:PORT --data-dir DIR [--port-file F] [--access-key K
+ *   floe-vault [--listen HOST:PORT] [--data-dir DIR] [--port-file F] [--access-key K
  *              --secret-key S] [--account-id ID] [--region R]
  *              [--job-delay instant|Expedited=S,Standard=S,Bulk=S] [--job-expiry S]
+ *              [--request-timeout S] [--blob-io direct|buffered]
  *              [--notify TOPIC_ARN=URL ...] [--log-level error|warn|info|debug] [--no-auth]
+ *
+ * Without options it serves http://127.0.0.1:9190 (floe's default endpoint) from
+ * $XDG_DATA_HOME/floe-vault or ~/.local/share/floe-vault.
  *
  * The first line on stdout is the base URL (flushed at once); --port-file receives the port
  * (written to a temp file and renamed, so readers never see a partial number). SIGTERM and
@@ -27,15 +31,22 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: floe-vault --listen HOST:PORT --data-dir DIR [--port-file F]\n"
+            "usage: floe-vault [--listen HOST:PORT] [--data-dir DIR] [--port-file F]\n"
             "                  [--access-key K --secret-key S] [--account-id ID] [--region R]\n"
             "                  [--job-delay instant|Expedited=S,Standard=S,Bulk=S]\n"
-            "                  [--job-expiry SECONDS] [--notify TOPIC_ARN=URL ...]\n"
+            "                  [--job-expiry SECONDS] [--request-timeout SECONDS]\n"
+            "                  [--blob-io direct|buffered] [--notify TOPIC_ARN=URL ...]\n"
             "                  [--log-level error|warn|info|debug] [--no-auth]\n"
-            "defaults: access key %s, secret key %s, account %s, region %s,\n"
-            "          job delays Expedited=1,Standard=3,Bulk=5 seconds, job expiry 86400 s\n",
-            FLOE_VAULT_DEFAULT_ACCESS_KEY, FLOE_VAULT_DEFAULT_SECRET_KEY,
-            FLOE_VAULT_DEFAULT_ACCOUNT, FLOE_VAULT_DEFAULT_REGION);
+            "defaults: listen %s:%s (floe's default endpoint; port 0 picks a free one),\n"
+            "          data dir $XDG_DATA_HOME/floe-vault or ~/.local/share/floe-vault\n"
+            "          (created if missing),\n"
+            "          access key %s, secret key %s, account %s, region %s,\n"
+            "          job delays Expedited=1,Standard=3,Bulk=5 seconds, job expiry 86400 s,\n"
+            "          request timeout %d s (a stalled upload body is answered 408; 0: never),\n"
+            "          blob io direct (O_DIRECT writes behind the hash; buffered if unsupported)\n",
+            FLOE_VAULT_DEFAULT_HOST, FLOE_VAULT_DEFAULT_PORT, FLOE_VAULT_DEFAULT_ACCESS_KEY,
+            FLOE_VAULT_DEFAULT_SECRET_KEY, FLOE_VAULT_DEFAULT_ACCOUNT, FLOE_VAULT_DEFAULT_REGION,
+            FLOE_VAULT_DEFAULT_REQUEST_TIMEOUT_S);
 }
 
 static int parse_seconds(const char *s, int64_t *ms)
@@ -140,14 +151,23 @@ static void free_config(struct floe_vconfig *cfg)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"listen", required_argument, NULL, 'l'},     {"data-dir", required_argument, NULL, 'd'},
-        {"port-file", required_argument, NULL, 'p'},  {"access-key", required_argument, NULL, 'a'},
-        {"secret-key", required_argument, NULL, 's'}, {"account-id", required_argument, NULL, 'A'},
-        {"region", required_argument, NULL, 'r'},     {"job-delay", required_argument, NULL, 'j'},
-        {"job-expiry", required_argument, NULL, 'e'}, {"notify", required_argument, NULL, 'n'},
-        {"log-level", required_argument, NULL, 'L'},  {"no-auth", no_argument, NULL, 'N'},
-        {"blob-io", required_argument, NULL, 'B'},    {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},          {NULL, 0, NULL, 0},
+        {"listen", required_argument, NULL, 'l'},
+        {"data-dir", required_argument, NULL, 'd'},
+        {"port-file", required_argument, NULL, 'p'},
+        {"access-key", required_argument, NULL, 'a'},
+        {"secret-key", required_argument, NULL, 's'},
+        {"account-id", required_argument, NULL, 'A'},
+        {"region", required_argument, NULL, 'r'},
+        {"job-delay", required_argument, NULL, 'j'},
+        {"job-expiry", required_argument, NULL, 'e'},
+        {"notify", required_argument, NULL, 'n'},
+        {"log-level", required_argument, NULL, 'L'},
+        {"no-auth", no_argument, NULL, 'N'},
+        {"blob-io", required_argument, NULL, 'B'},
+        {"request-timeout", required_argument, NULL, 'T'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
     };
     struct floe_vserver srv = {0};
     struct floe_error err = {0};
@@ -194,6 +214,13 @@ int main(int argc, char **argv)
         case 'e':
             if (parse_seconds(optarg, &srv.cfg.job_expiry_ms) != 0) {
                 fprintf(stderr, "floe-vault: --job-expiry wants seconds, got \"%s\"\n", optarg);
+                goto out;
+            }
+            break;
+        case 'T':
+            if (parse_seconds(optarg, &srv.cfg.request_timeout_ms) != 0) {
+                fprintf(stderr, "floe-vault: --request-timeout wants seconds, got \"%s\"\n",
+                        optarg);
                 goto out;
             }
             break;
@@ -254,9 +281,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "floe-vault: unexpected argument \"%s\"\n", argv[optind]);
         goto out;
     }
-    if (!srv.cfg.host || !srv.cfg.data_dir) {
-        fprintf(stderr, "floe-vault: --listen and --data-dir are required\n");
-        usage(stderr);
+    if (!srv.cfg.data_dir && !(srv.cfg.data_dir = floe_vconfig_default_data_dir())) {
+        fprintf(stderr, "floe-vault: neither XDG_DATA_HOME nor HOME is set: give --data-dir\n");
         goto out;
     }
     if (key != secret) {

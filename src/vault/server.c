@@ -27,6 +27,9 @@
 
 void floe_vconfig_defaults(struct floe_vconfig *cfg)
 {
+    cfg->host = floe_xstrdup(FLOE_VAULT_DEFAULT_HOST);
+    cfg->port = floe_xstrdup(FLOE_VAULT_DEFAULT_PORT);
+    cfg->request_timeout_ms = FLOE_VAULT_DEFAULT_REQUEST_TIMEOUT_S * 1000LL;
     cfg->access_key = floe_xstrdup(FLOE_VAULT_DEFAULT_ACCESS_KEY);
     cfg->secret_key = floe_xstrdup(FLOE_VAULT_DEFAULT_SECRET_KEY);
     cfg->account_id = floe_xstrdup(FLOE_VAULT_DEFAULT_ACCOUNT);
@@ -37,6 +40,43 @@ void floe_vconfig_defaults(struct floe_vconfig *cfg)
     cfg->job_expiry_ms = 24LL * 3600 * 1000;
     cfg->upload_expiry_ms = 24LL * 3600 * 1000;
     cfg->log_level = FLOE_VLOG_WARN;
+}
+
+char *floe_vconfig_default_data_dir(void)
+{
+    const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+    const char *base = NULL, *sub = "";
+    if (xdg && xdg[0] == '/')
+        base = xdg;
+    else if (home && home[0]) {
+        base = home;
+        sub = "/.local/share";
+    }
+    if (!base)
+        return NULL;
+    size_t n = strlen(base) + strlen(sub) + sizeof("/floe-vault");
+    char *p = floe_xmalloc(n);
+    snprintf(p, n, "%s%s/floe-vault", base, sub);
+    return p;
+}
+
+/* mkdir -p: every missing component, mode 0700 (an existing directory is fine). */
+static int make_dirs(const char *dir)
+{
+    char *p = floe_xstrdup(dir);
+    int rc = 0;
+    for (char *s = p + 1; *s && !rc; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0700) != 0 && errno != EEXIST)
+            rc = errno;
+        *s = '/';
+    }
+    if (!rc && mkdir(p, 0700) != 0 && errno != EEXIST)
+        rc = errno;
+    free(p);
+    return rc;
 }
 
 void floe_vlog(const struct floe_vserver *srv, int level, const char *fmt, ...)
@@ -87,8 +127,9 @@ int floe_vserver_start(struct floe_vserver *srv, struct floe_error *err)
 {
     int rc = FLOE_OK;
     const char *dir = srv->cfg.data_dir;
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return floe_error_set_errno(err, FLOE_E_IO, errno, dir, "cannot create data dir %s", dir);
+    int e = make_dirs(dir);
+    if (e)
+        return floe_error_set_errno(err, FLOE_E_IO, e, dir, "cannot create data dir %s", dir);
     size_t n = strlen(dir) + 32;
     char *path = floe_xmalloc(n);
     snprintf(path, n, "%s/floe-vault.db", dir);

@@ -41,6 +41,7 @@ struct floe_vconfig {
     int64_t delay_ms[FLOE_VTIER_COUNT]; /* job completion delay per tier */
     int64_t job_expiry_ms;              /* how long finished jobs and their output stay */
     int64_t upload_expiry_ms;           /* idle multipart uploads are removed after this */
+    int64_t request_timeout_ms;         /* a body with no bytes for this long: 408; 0: never */
     struct floe_vnotify_target *notify; /* --notify TOPIC_ARN=URL, nnotify entries */
     int nnotify;
     int log_level; /* enum floe_vlog_level */
@@ -52,6 +53,10 @@ struct floe_vconfig {
 #define FLOE_VAULT_DEFAULT_SECRET_KEY "floe-vault-local-secret"
 #define FLOE_VAULT_DEFAULT_ACCOUNT "123456789012"
 #define FLOE_VAULT_DEFAULT_REGION "us-east-1"
+/* floe's default endpoint (FLOE_DEFAULT_ENDPOINT) is http://127.0.0.1:9190 */
+#define FLOE_VAULT_DEFAULT_HOST "127.0.0.1"
+#define FLOE_VAULT_DEFAULT_PORT "9190"
+#define FLOE_VAULT_DEFAULT_REQUEST_TIMEOUT_S 60
 
 struct floe_vdb;
 struct floe_vblob;
@@ -69,12 +74,20 @@ struct floe_vserver {
     unsigned port; /* the bound port */
 };
 
-/* floe_vconfig_defaults() - fill every default (delays 1/3/5 s, expiry 24 h, creds above). */
+/* floe_vconfig_defaults() - fill every default (listen 127.0.0.1:9190, delays 1/3/5 s, expiry
+ * 24 h, request timeout 60 s, creds above); data_dir stays NULL (see floe_vconfig_data_dir). */
 void floe_vconfig_defaults(struct floe_vconfig *cfg);
 
 /*
- * floe_vserver_start() - open <data_dir> (created if missing), the database and blob store,
- * remove orphans of interrupted requests, start the scheduler, the notifier and HTTP.
+ * floe_vconfig_default_data_dir() - $XDG_DATA_HOME/floe-vault, else $HOME/.local/share/floe-vault
+ * (an empty or relative XDG_DATA_HOME is ignored, as the XDG spec says). Returns a malloc'd
+ * path, or NULL when neither variable is usable.
+ */
+char *floe_vconfig_default_data_dir(void);
+
+/*
+ * floe_vserver_start() - open <data_dir> (created with its parents if missing), the database and
+ * blob store, remove orphans of interrupted requests, start the scheduler, the notifier and HTTP.
  * srv      IN/OUT: cfg filled by the caller; the handles are set on FLOE_OK.
  * Returns  FLOE_OK, FLOE_E_IO (data dir), FLOE_E_NETWORK (cannot listen).
  */
