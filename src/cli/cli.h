@@ -27,5 +27,11 @@ int floe_cmd_job(const struct floe_cli *cli, int argc, char **argv);
 int floe_cmd_retrieve(const struct floe_cli *cli, int argc, char **argv);
 int floe_cmd_inventory(const struct floe_cli *cli, int argc, char **argv);
 int floe_cmd_notify(const struct floe_cli *cli, int argc, char **argv);
+int floe_cmd_archive(const struct floe_cli *cli, int argc, char **argv);
+int floe_cmd_multipart(const struct floe_cli *cli, int argc, char **argv);
+int floe_cmd_policy(const struct floe_cli *cli, int argc, char **argv);
+int floe_cmd_capacity(const struct floe_cli *cli, int argc, char **argv);
+/* `floe vault policy|lock|tag ...` (cmd_vault_sub.c); argv[0] is "vault". */
+int floe_cmd_vault_sub(const struct floe_cli *cli, int argc, char **argv);
 
 #endif

@@ -65,6 +65,8 @@ int floe_cmd_vault(const struct floe_cli *cli, int argc, char **argv)
     if (argc < 2)
         return floe_cli_usage_error("vault", VAULT_USAGE, "missing subcommand");
     const char *sub = argv[1];
+    if (strcmp(sub, "policy") == 0 || strcmp(sub, "lock") == 0 || strcmp(sub, "tag") == 0)
+        return floe_cmd_vault_sub(cli, argc, argv); /* sub-resources: cmd_vault_sub.c */
     bool list = strcmp(sub, "list") == 0;
     if (!list && strcmp(sub, "create") && strcmp(sub, "describe") && strcmp(sub, "delete"))
         return floe_cli_usage_error("vault", VAULT_USAGE, "unknown subcommand '%s'", sub);

@@ -19,13 +19,18 @@ struct command {
 
 static const struct command s_commands[] = {
     {"hash", floe_cmd_hash, "print tree hash, SHA-256 and size of files"},
-    {"vault", floe_cmd_vault, "create, describe, list or delete vaults"},
+    {"vault", floe_cmd_vault,
+     "create, describe, list or delete vaults; their access policy, lock and tags"},
+    {"archive", floe_cmd_archive, "delete an archive"},
+    {"multipart", floe_cmd_multipart, "list, inspect or abort unfinished multipart uploads"},
     {"upload", floe_cmd_upload, "upload files as archives (multipart, parallel, resumable)"},
     {"bench", floe_cmd_bench, "measure hashing on this CPU, or upload throughput to a vault"},
     {"job", floe_cmd_job, "initiate, describe, list, wait for jobs; download job output"},
     {"retrieve", floe_cmd_retrieve, "retrieve an archive: initiate, wait, verified download"},
     {"inventory", floe_cmd_inventory, "list a vault's archives (inventory retrieval)"},
     {"notify", floe_cmd_notify, "set, get or delete a vault's notification configuration"},
+    {"policy", floe_cmd_policy, "set or get the account's data retrieval policy"},
+    {"capacity", floe_cmd_capacity, "purchase or list provisioned capacity units"},
 };
 
 static void usage(FILE *f, const char *prog)
