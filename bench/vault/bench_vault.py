@@ -38,8 +38,10 @@ def upload_curl(v, path_file, size, tree, lin):
         "x-amz-content-sha256": lin})
     botocore.auth.SigV4Auth(botocore.credentials.Credentials(vh.ACCESS_KEY, vh.SECRET_KEY),
                             "glacier", vh.REGION).add_auth(req)
+    # -T streams the file (cached) as it sends; --data-binary @file would first read all of it
+    # into a fresh buffer per request, which costs the shared cores more than the server's copy
     cmd = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
-           "--data-binary", "@" + path_file, "-H", "Content-Type:", "-H", "Expect:", url]
+           "-T", path_file, "-H", "Content-Type:", "-H", "Expect:", url]
     for k, val in req.headers.items():
         cmd += ["-H", "%s: %s" % (k, val)]
     out = subprocess.run(cmd, capture_output=True, check=True).stdout
