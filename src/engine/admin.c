@@ -111,7 +111,7 @@ int floe_admin_check_policy(const char *policy, struct floe_error *err)
                               "the policy is %zu bytes; Glacier allows at most %d", n,
                               FLOE_ADMIN_POLICY_MAX);
     json_error_t je;
-    json_t *doc = json_loads(policy, JSON_REJECT_DUPLICATES, &je);
+    json_t *doc = json_loads(policy, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (!doc)
         return floe_error_set(err, FLOE_E_INVALID_ARG,
                               "the policy is not valid JSON: %s (line %d, column %d)", je.text,
