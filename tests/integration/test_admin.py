@@ -75,10 +75,7 @@ class Admin(unittest.TestCase):
         return name
 
     def aws(self, *args):
-        aws = shutil.which("aws")
-        if not aws:
-            self.skipTest("aws CLI not installed")
-        p = subprocess.run([aws, "--endpoint-url", self.vault.url, *args], env=self.env,
+        p = subprocess.run([shutil.which("aws"), "--endpoint-url", self.vault.url, *args], env=self.env,
                            capture_output=True, text=True, timeout=60)
         self.assertEqual(p.returncode, 0, p.stderr)
         return json.loads(p.stdout) if p.stdout.strip() else None
@@ -244,7 +241,10 @@ class Admin(unittest.TestCase):
         self.fails(1, "ResourceNotFoundException", "vault", "lock", "get", v)
         lock_id = self.floe("vault", "lock", "initiate", v, "--policy", DENY_DELETE).stdout.strip()
         self.assertRegex(lock_id, r"^[A-Za-z0-9]{24}$")
-        seen = self.aws("glacier", "get-vault-lock", "--account-id", "-", "--vault-name", v)
+        if shutil.which("aws"):
+            seen = self.aws("glacier", "get-vault-lock", "--account-id", "-", "--vault-name", v)
+        else:  # the aws CLI is optional here; boto3 reads the same answer
+            seen = self.g.get_vault_lock(vaultName=v)
         self.assertEqual(seen["State"], "InProgress")
         self.assertEqual(seen["Policy"], DENY_DELETE)
         [got] = self.json("vault", "lock", "get", v)
