@@ -8,7 +8,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#define VAULT_USAGE "floe vault create|describe|delete VAULT | floe vault list"
+#define VAULT_USAGE                                                                                \
+    "floe vault create|describe|delete VAULT | floe vault list\n"                                  \
+    "       floe vault policy set|get|delete VAULT ...   (access policy)\n"                        \
+    "       floe vault lock initiate|get|complete|abort VAULT ...\n"                               \
+    "       floe vault tag add|remove|list VAULT ...\n"                                            \
+    "'floe vault policy|lock|tag --help' describes those."
 
 static json_t *vault_json(const struct floe_vault_info *v)
 {
