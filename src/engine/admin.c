@@ -8,8 +8,8 @@
  * paged. Inputs are checked here before anything is sent (policy JSON and size, tag rules,
  * the retrieval-policy rule), so a mistake gets a precise local message and costs no request.
  * Answers are parsed completely and checked before any callback runs, so a list callback
- * never sees half a malformed answer. parse_json() and copy_str() are copies of the static
- * helpers of the same name in client.c.
+ * never sees half a malformed answer. floe_call_json() and floe_json_copy_str() are the shared
+ * helpers of helpers of the same name in client.c.
  */
 #include "floe/admin.h"
 
@@ -29,34 +29,6 @@ static_assert(sizeof(s_strategy_names) / sizeof(s_strategy_names[0]) ==
               "one name per retrieval strategy");
 
 /* ---- helpers ---- */
-
-/* A JSON object answer, or NULL with FLOE_E_SERVICE in err (copy of client.c's). */
-static json_t *parse_json(const struct floe_xfer *x, const char *op, struct floe_error *err)
-{
-    json_error_t je;
-    json_t *doc = x->resp ? json_loadb((const char *)x->resp, x->resp_len, 0, &je) : NULL;
-    if (!doc || !json_is_object(doc)) {
-        json_decref(doc);
-        floe_error_set(err, FLOE_E_SERVICE, "%s: the answer is not a JSON object", op);
-        return NULL;
-    }
-    return doc;
-}
-
-static void copy_str(char *dst, size_t cap, json_t *obj, const char *key)
-{
-    json_t *v = json_object_get(obj, key);
-    snprintf(dst, cap, "%s", json_is_string(v) ? json_string_value(v) : "");
-}
-
-/* "/vaults/VAULT/SUFFIX"; the vault name is already checked (it never needs encoding). */
-static char *vault_path(const char *vault, const char *suffix)
-{
-    size_t n = strlen(vault) + strlen(suffix) + 10;
-    char *p = floe_xmalloc(n);
-    snprintf(p, n, "/vaults/%s%s", vault, suffix);
-    return p;
-}
 
 /* Runs one call with an optional JSON body (borrowed text) and no interesting answer. */
 static int run_simple(struct floe_client *c, const char *method, const char *path,
@@ -80,7 +52,7 @@ static int get_json(struct floe_client *c, const char *path, const char *op, jso
     struct floe_xfer *x = NULL;
     int rc = floe_call_run(floe_call_new(c, "GET", path, NULL), &x, err);
     if (rc == FLOE_OK) {
-        json_t *doc = parse_json(x, op, err);
+        json_t *doc = floe_call_json(x, op, err);
         if (doc)
             *out = doc;
         else
@@ -140,7 +112,7 @@ int floe_admin_set_access_policy(struct floe_client *client, const char *vault, 
     int rc = check_vault_policy(vault, policy, err);
     if (rc)
         return rc;
-    char *path = vault_path(vault, "/access-policy");
+    char *path = floe_client_vault_path(vault, "/access-policy");
     char *body = policy_body(policy);
     rc = run_simple(client, "PUT", path, NULL, body, err);
     free(body);
@@ -154,7 +126,7 @@ int floe_admin_get_access_policy(struct floe_client *client, const char *vault, 
     int rc = floe_sigv4_vault_name_valid(vault, err);
     if (rc)
         return rc;
-    char *path = vault_path(vault, "/access-policy");
+    char *path = floe_client_vault_path(vault, "/access-policy");
     json_t *doc = NULL;
     rc = get_json(client, path, "GetVaultAccessPolicy", &doc, err);
     free(path);
@@ -176,7 +148,7 @@ int floe_admin_delete_access_policy(struct floe_client *client, const char *vaul
     int rc = floe_sigv4_vault_name_valid(vault, err);
     if (rc)
         return rc;
-    char *path = vault_path(vault, "/access-policy");
+    char *path = floe_client_vault_path(vault, "/access-policy");
     rc = run_simple(client, "DELETE", path, NULL, NULL, err);
     free(path);
     return rc;
@@ -190,7 +162,7 @@ int floe_admin_initiate_lock(struct floe_client *client, const char *vault, cons
     int rc = check_vault_policy(vault, policy, err);
     if (rc)
         return rc;
-    char *path = vault_path(vault, "/lock-policy");
+    char *path = floe_client_vault_path(vault, "/lock-policy");
     char *body = policy_body(policy);
     struct floe_call *k = floe_call_new(client, "POST", path, NULL);
     floe_call_header(k, "content-type", "application/json");
@@ -217,7 +189,7 @@ int floe_admin_get_lock(struct floe_client *client, const char *vault, struct fl
     int rc = floe_sigv4_vault_name_valid(vault, err);
     if (rc)
         return rc;
-    char *path = vault_path(vault, "/lock-policy");
+    char *path = floe_client_vault_path(vault, "/lock-policy");
     json_t *doc = NULL;
     rc = get_json(client, path, "GetVaultLock", &doc, err);
     free(path);
@@ -230,9 +202,9 @@ int floe_admin_get_lock(struct floe_client *client, const char *vault, struct fl
     } else {
         struct floe_vault_lock l = {0};
         l.policy = floe_xstrdup(json_string_value(p));
-        copy_str(l.state, sizeof(l.state), doc, "State");
-        copy_str(l.expiration_date, sizeof(l.expiration_date), doc, "ExpirationDate");
-        copy_str(l.creation_date, sizeof(l.creation_date), doc, "CreationDate");
+        floe_json_copy_str(l.state, sizeof(l.state), doc, "State");
+        floe_json_copy_str(l.expiration_date, sizeof(l.expiration_date), doc, "ExpirationDate");
+        floe_json_copy_str(l.creation_date, sizeof(l.creation_date), doc, "CreationDate");
         *out = l;
     }
     json_decref(doc);
@@ -263,7 +235,7 @@ int floe_admin_complete_lock(struct floe_client *client, const char *vault, cons
     size_t n = strlen(enc) + 16;
     char *suffix = floe_xmalloc(n);
     snprintf(suffix, n, "/lock-policy/%s", enc);
-    char *path = vault_path(vault, suffix);
+    char *path = floe_client_vault_path(vault, suffix);
     rc = run_simple(client, "POST", path, NULL, NULL, err);
     free(path);
     free(suffix);
@@ -276,7 +248,7 @@ int floe_admin_abort_lock(struct floe_client *client, const char *vault, struct 
     int rc = floe_sigv4_vault_name_valid(vault, err);
     if (rc)
         return rc;
-    char *path = vault_path(vault, "/lock-policy");
+    char *path = floe_client_vault_path(vault, "/lock-policy");
     rc = run_simple(client, "DELETE", path, NULL, NULL, err);
     free(path);
     return rc;
@@ -395,7 +367,7 @@ int floe_admin_add_tags(struct floe_client *client, const char *vault, const str
     json_t *o = json_pack("{s:o}", "Tags", map);
     char *body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
-    char *path = vault_path(vault, "/tags");
+    char *path = floe_client_vault_path(vault, "/tags");
     rc = run_simple(client, "POST", path, "operation=add", body, err);
     free(path);
     free(body);
@@ -418,7 +390,7 @@ int floe_admin_remove_tags(struct floe_client *client, const char *vault, const 
     json_t *o = json_pack("{s:o}", "TagKeys", arr);
     char *body = json_dumps(o, JSON_COMPACT);
     json_decref(o);
-    char *path = vault_path(vault, "/tags");
+    char *path = floe_client_vault_path(vault, "/tags");
     rc = run_simple(client, "POST", path, "operation=remove", body, err);
     free(path);
     free(body);
@@ -431,7 +403,7 @@ int floe_admin_list_tags(struct floe_client *client, const char *vault, floe_tag
     int rc = floe_sigv4_vault_name_valid(vault, err);
     if (rc)
         return rc;
-    char *path = vault_path(vault, "/tags");
+    char *path = floe_client_vault_path(vault, "/tags");
     json_t *doc = NULL;
     rc = get_json(client, path, "ListTagsForVault", &doc, err);
     free(path);
@@ -587,9 +559,10 @@ int floe_admin_list_capacity(struct floe_client *client, floe_capacity_list_fn *
         json_array_foreach(list, i, item)
         {
             struct floe_capacity cap;
-            copy_str(cap.capacity_id, sizeof(cap.capacity_id), item, "CapacityId");
-            copy_str(cap.start_date, sizeof(cap.start_date), item, "StartDate");
-            copy_str(cap.expiration_date, sizeof(cap.expiration_date), item, "ExpirationDate");
+            floe_json_copy_str(cap.capacity_id, sizeof(cap.capacity_id), item, "CapacityId");
+            floe_json_copy_str(cap.start_date, sizeof(cap.start_date), item, "StartDate");
+            floe_json_copy_str(cap.expiration_date, sizeof(cap.expiration_date), item,
+                               "ExpirationDate");
             if (fn(&cap, user))
                 break;
         }

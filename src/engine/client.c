@@ -405,44 +405,52 @@ int floe_client_reader(struct floe_client *c, struct floe_reader **out, struct f
     return rc;
 }
 
-/* ---- JSON helpers ---- */
+/* ---- JSON helpers (shared by every engine module that reads answers) ---- */
 
-static json_t *parse_json(const struct floe_xfer *x, struct floe_error *err)
+json_t *floe_call_json(const struct floe_xfer *x, const char *op, struct floe_error *err)
 {
     json_error_t je;
     json_t *doc = x->resp ? json_loadb((const char *)x->resp, x->resp_len, 0, &je) : NULL;
     if (!doc || !json_is_object(doc)) {
         json_decref(doc);
-        floe_error_set(err, FLOE_E_SERVICE, "%s %s: the answer is not a JSON object", x->method,
-                       x->url);
+        floe_error_set(err, FLOE_E_SERVICE, "%s: the answer is not a JSON object", op);
         return NULL;
     }
     return doc;
 }
 
-static void copy_str(char *dst, size_t cap, json_t *obj, const char *key)
+void floe_json_copy_str(char *dst, size_t cap, json_t *obj, const char *key)
 {
     json_t *v = json_object_get(obj, key);
     snprintf(dst, cap, "%s", json_is_string(v) ? json_string_value(v) : "");
 }
 
-static int64_t get_int(json_t *obj, const char *key)
+int64_t floe_json_get_int(json_t *obj, const char *key)
 {
     json_t *v = json_object_get(obj, key);
-    return json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
+    if (json_is_integer(v))
+        return json_integer_value(v) >= 0 ? (int64_t)json_integer_value(v) : -1;
+    if (json_is_string(v)) { /* tolerate numbers sent as strings */
+        char *end = NULL;
+        long long n = strtoll(json_string_value(v), &end, 10);
+        if (end && end != json_string_value(v) && !*end && n >= 0)
+            return n;
+    }
+    return -1;
 }
 
 static void vault_from_json(json_t *o, struct floe_vault_info *v)
 {
-    copy_str(v->vault_arn, sizeof(v->vault_arn), o, "VaultARN");
-    copy_str(v->vault_name, sizeof(v->vault_name), o, "VaultName");
-    copy_str(v->creation_date, sizeof(v->creation_date), o, "CreationDate");
-    copy_str(v->last_inventory_date, sizeof(v->last_inventory_date), o, "LastInventoryDate");
-    v->number_of_archives = get_int(o, "NumberOfArchives");
-    v->size_in_bytes = get_int(o, "SizeInBytes");
+    floe_json_copy_str(v->vault_arn, sizeof(v->vault_arn), o, "VaultARN");
+    floe_json_copy_str(v->vault_name, sizeof(v->vault_name), o, "VaultName");
+    floe_json_copy_str(v->creation_date, sizeof(v->creation_date), o, "CreationDate");
+    floe_json_copy_str(v->last_inventory_date, sizeof(v->last_inventory_date), o,
+                       "LastInventoryDate");
+    v->number_of_archives = floe_json_get_int(o, "NumberOfArchives");
+    v->size_in_bytes = floe_json_get_int(o, "SizeInBytes");
 }
 
-static char *vault_path(const char *vault, const char *suffix)
+char *floe_client_vault_path(const char *vault, const char *suffix)
 {
     size_t n = strlen(vault) + strlen(suffix) + 10;
     char *p = floe_xmalloc(n);
@@ -457,7 +465,7 @@ int floe_client_create_vault(struct floe_client *c, const char *vault, struct fl
     int rc = floe_sigv4_vault_name_valid(vault, err);
     if (rc)
         return rc;
-    char *path = vault_path(vault, "");
+    char *path = floe_client_vault_path(vault, "");
     struct floe_xfer *x = NULL;
     rc = floe_call_run(floe_call_new(c, "PUT", path, NULL), &x, err);
     free(path);
@@ -471,12 +479,12 @@ int floe_client_describe_vault(struct floe_client *c, const char *vault,
     int rc = floe_sigv4_vault_name_valid(vault, err);
     if (rc)
         return rc;
-    char *path = vault_path(vault, "");
+    char *path = floe_client_vault_path(vault, "");
     struct floe_xfer *x = NULL;
     rc = floe_call_run(floe_call_new(c, "GET", path, NULL), &x, err);
     free(path);
     if (rc == FLOE_OK) {
-        json_t *doc = parse_json(x, err);
+        json_t *doc = floe_call_json(x, x->url, err);
         if (!doc) {
             rc = FLOE_E_SERVICE;
         } else {
@@ -493,7 +501,7 @@ int floe_client_delete_vault(struct floe_client *c, const char *vault, struct fl
     int rc = floe_sigv4_vault_name_valid(vault, err);
     if (rc)
         return rc;
-    char *path = vault_path(vault, "");
+    char *path = floe_client_vault_path(vault, "");
     struct floe_xfer *x = NULL;
     rc = floe_call_run(floe_call_new(c, "DELETE", path, NULL), &x, err);
     free(path);
@@ -529,7 +537,7 @@ int floe_client_list_vaults(struct floe_client *c, unsigned page_limit, floe_vau
             floe_xfer_destroy(x);
             break;
         }
-        json_t *doc = parse_json(x, err);
+        json_t *doc = floe_call_json(x, x->url, err);
         floe_xfer_destroy(x);
         if (!doc) {
             rc = FLOE_E_SERVICE;
@@ -615,7 +623,7 @@ int floe_client_upload_archive(struct floe_client *c, const char *vault, const v
     char tree_hex[FLOE_HASH_HEX];
     floe_treehash_part(data, len, NULL, tree, linear);
     floe_treehash_hex(tree, tree_hex);
-    char *path = vault_path(vault, "/archives");
+    char *path = floe_client_vault_path(vault, "/archives");
     struct floe_call *k = floe_call_new(c, "POST", path, NULL);
     free(path);
     if (description && *description)
@@ -646,7 +654,7 @@ int floe_client_delete_archive(struct floe_client *c, const char *vault, const c
     size_t n = strlen(enc) + 12;
     char *suffix = floe_xmalloc(n);
     snprintf(suffix, n, "/archives/%s", enc);
-    char *path = vault_path(vault, suffix);
+    char *path = floe_client_vault_path(vault, suffix);
     struct floe_xfer *x = NULL;
     rc = floe_call_run(floe_call_new(c, "DELETE", path, NULL), &x, err);
     free(enc);
@@ -664,7 +672,7 @@ static char *upload_path(const char *vault, const char *upload_id)
     size_t n = strlen(enc) + 24;
     char *suffix = floe_xmalloc(n);
     snprintf(suffix, n, "/multipart-uploads/%s", enc);
-    char *path = vault_path(vault, suffix);
+    char *path = floe_client_vault_path(vault, suffix);
     free(enc);
     free(suffix);
     return path;
@@ -681,7 +689,7 @@ int floe_client_initiate_multipart(struct floe_client *c, const char *vault, uin
         rc = floe_range_check_part_size(part_size, err);
     if (rc)
         return rc;
-    char *path = vault_path(vault, "/multipart-uploads");
+    char *path = floe_client_vault_path(vault, "/multipart-uploads");
     struct floe_call *k = floe_call_new(c, "POST", path, NULL);
     free(path);
     char ps[32];
@@ -752,10 +760,11 @@ int floe_client_abort_multipart(struct floe_client *c, const char *vault, const 
 
 static void upload_from_json(json_t *o, struct floe_upload_info *u)
 {
-    copy_str(u->upload_id, sizeof(u->upload_id), o, "MultipartUploadId");
-    copy_str(u->archive_description, sizeof(u->archive_description), o, "ArchiveDescription");
-    copy_str(u->creation_date, sizeof(u->creation_date), o, "CreationDate");
-    int64_t ps = get_int(o, "PartSizeInBytes");
+    floe_json_copy_str(u->upload_id, sizeof(u->upload_id), o, "MultipartUploadId");
+    floe_json_copy_str(u->archive_description, sizeof(u->archive_description), o,
+                       "ArchiveDescription");
+    floe_json_copy_str(u->creation_date, sizeof(u->creation_date), o, "CreationDate");
+    int64_t ps = floe_json_get_int(o, "PartSizeInBytes");
     u->part_size = ps > 0 ? (uint64_t)ps : 0;
 }
 
@@ -771,7 +780,7 @@ static int paged_get(struct floe_client *c, const char *path,
         page_query(query, sizeof(query), 0, marker);
         struct floe_xfer *x = NULL;
         rc = floe_call_run(floe_call_new(c, "GET", path, query), &x, err);
-        json_t *doc = rc ? NULL : parse_json(x, err);
+        json_t *doc = rc ? NULL : floe_call_json(x, x->url, err);
         floe_xfer_destroy(x);
         if (!rc && !doc)
             rc = FLOE_E_SERVICE;
@@ -866,7 +875,7 @@ int floe_client_list_multipart_uploads(struct floe_client *c, const char *vault,
     int rc = floe_sigv4_vault_name_valid(vault, err);
     if (rc)
         return rc;
-    char *path = vault_path(vault, "/multipart-uploads");
+    char *path = floe_client_vault_path(vault, "/multipart-uploads");
     struct uploads_ctx uc = {fn, user};
     rc = paged_get(c, path, uploads_page, &uc, err);
     free(path);

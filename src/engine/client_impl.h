@@ -10,6 +10,7 @@
 #include "reader.h"
 #include "transfer.h"
 
+#include <jansson.h>
 #include <pthread.h>
 
 struct floe_client {
@@ -65,6 +66,21 @@ int floe_call_run(struct floe_call *k, struct floe_xfer **out, struct floe_error
 
 /* Percent-encodes s for a path segment or query value (RFC 3986 unreserved kept). */
 char *floe_client_encode(const char *s);
+
+/* "/vaults/VAULT" + suffix (malloc'd); the vault name must already be valid (no encoding). */
+char *floe_client_vault_path(const char *vault, const char *suffix);
+
+/*
+ * floe_call_json() - the answer of x as a JSON object (the caller json_decref()s it), or NULL
+ * with FLOE_E_SERVICE "<op>: the answer is not a JSON object" in err.
+ */
+json_t *floe_call_json(const struct floe_xfer *x, const char *op, struct floe_error *err);
+/* Copies the string member key of obj into dst (cap bytes, truncated); "" when absent or not
+ * a string (JSON null included). */
+void floe_json_copy_str(char *dst, size_t cap, json_t *obj, const char *key);
+/* The integer member key of obj (also a decimal string, as some fields are), or -1 when
+ * absent, null or not a non-negative integer. */
+int64_t floe_json_get_int(json_t *obj, const char *key);
 
 /* Checks an archive/job description: at most 1,024 printable ASCII characters. */
 int floe_client_check_description(const char *d, struct floe_error *err);
