@@ -166,7 +166,10 @@ void floe_sha256_update2(struct floe_sha256 *a, const void *pa, struct floe_sha2
         }
         size_t nb = n / FLOE_SHA256_BLOCK;
         if (nb) {
-            floe_sha256_ni_blocks2(a->u.ni.h, pa, b->u.ni.h, pb, nb);
+            if (pa == pb) /* leaf + linear over the same bytes: share the schedule */
+                floe_sha256_ni_blocks2_same(a->u.ni.h, b->u.ni.h, pa, nb);
+            else
+                floe_sha256_ni_blocks2(a->u.ni.h, pa, b->u.ni.h, pb, nb);
             size_t done = nb * FLOE_SHA256_BLOCK;
             a->u.ni.nbytes += done;
             b->u.ni.nbytes += done;

@@ -83,6 +83,8 @@ void floe_sha256_x2(const void *pa, size_t na, const void *pb, size_t nb,
 void floe_sha256_ni_blocks(uint32_t h[8], const uint8_t *p, size_t nblocks);
 void floe_sha256_ni_blocks2(uint32_t ha[8], const uint8_t *pa, uint32_t hb[8], const uint8_t *pb,
                             size_t nblocks);
+/* As blocks2, for two states consuming the same bytes (schedule computed once). */
+void floe_sha256_ni_blocks2_same(uint32_t ha[8], uint32_t hb[8], const uint8_t *p, size_t nblocks);
 bool floe_sha256_ni_cpu_ok(void);
 
 #ifdef __cplusplus

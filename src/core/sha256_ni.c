@@ -158,6 +158,63 @@ NI_TARGET void floe_sha256_ni_blocks2(uint32_t ha[8], const uint8_t *pa, uint32_
     store_state(hb, sb0, sb1);
 }
 
+/*
+ * Two states over the SAME message (a part's current leaf and its linear hash): the message
+ * schedule, the K additions and the shuffles are computed once and feed both states' rounds.
+ */
+#define QUAD_SHARED(j)                                                                             \
+    do {                                                                                           \
+        if ((j) < 4) {                                                                             \
+            M[(j)] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * (j))), MASK);     \
+        } else {                                                                                   \
+            __m128i t_ = _mm_sha256msg1_epu32(M[(j)&3], M[((j) + 1) & 3]);                         \
+            t_ = _mm_add_epi32(t_, _mm_alignr_epi8(M[((j) + 3) & 3], M[((j) + 2) & 3], 4));        \
+            M[(j)&3] = _mm_sha256msg2_epu32(t_, M[((j) + 3) & 3]);                                 \
+        }                                                                                          \
+        __m128i m_ = _mm_add_epi32(M[(j)&3], _mm_load_si128((const __m128i *)&K[4 * (j)]));        \
+        __m128i h_ = _mm_shuffle_epi32(m_, 0x0E);                                                  \
+        sa1 = _mm_sha256rnds2_epu32(sa1, sa0, m_);                                                 \
+        sb1 = _mm_sha256rnds2_epu32(sb1, sb0, m_);                                                 \
+        sa0 = _mm_sha256rnds2_epu32(sa0, sa1, h_);                                                 \
+        sb0 = _mm_sha256rnds2_epu32(sb0, sb1, h_);                                                 \
+    } while (0)
+
+NI_TARGET void floe_sha256_ni_blocks2_same(uint32_t ha[8], uint32_t hb[8], const uint8_t *p,
+                                           size_t nblocks)
+{
+    const __m128i MASK = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+    __m128i sa0, sa1, sb0, sb1;
+    load_state(ha, &sa0, &sa1);
+    load_state(hb, &sb0, &sb1);
+    while (nblocks--) {
+        __m128i a0 = sa0, a1 = sa1, b0 = sb0, b1 = sb1;
+        __m128i M[4];
+        QUAD_SHARED(0);
+        QUAD_SHARED(1);
+        QUAD_SHARED(2);
+        QUAD_SHARED(3);
+        QUAD_SHARED(4);
+        QUAD_SHARED(5);
+        QUAD_SHARED(6);
+        QUAD_SHARED(7);
+        QUAD_SHARED(8);
+        QUAD_SHARED(9);
+        QUAD_SHARED(10);
+        QUAD_SHARED(11);
+        QUAD_SHARED(12);
+        QUAD_SHARED(13);
+        QUAD_SHARED(14);
+        QUAD_SHARED(15);
+        sa0 = _mm_add_epi32(sa0, a0);
+        sa1 = _mm_add_epi32(sa1, a1);
+        sb0 = _mm_add_epi32(sb0, b0);
+        sb1 = _mm_add_epi32(sb1, b1);
+        p += 64;
+    }
+    store_state(ha, sa0, sa1);
+    store_state(hb, sb0, sb1);
+}
+
 #else /* not x86: no SHA-NI; the portable path is always used */
 
 bool floe_sha256_ni_cpu_ok(void)
@@ -172,5 +229,9 @@ void floe_sha256_ni_blocks2(uint32_t ha[8], const uint8_t *pa, uint32_t hb[8], c
                             size_t nblocks)
 {
     (void)ha, (void)pa, (void)hb, (void)pb, (void)nblocks;
+}
+void floe_sha256_ni_blocks2_same(uint32_t ha[8], uint32_t hb[8], const uint8_t *p, size_t nblocks)
+{
+    (void)ha, (void)hb, (void)p, (void)nblocks;
 }
 #endif
