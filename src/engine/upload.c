@@ -8,11 +8,12 @@
  * it back through the orchestrator's event queue:
  *
  *   PLANNED --acquire buffer, submit read--> READING --reader done--> HASHING (pool task:
- *   leaves + linear in one pass, xxh3-128) --> SENDING (signed UploadPart on the transfer
+ *   leaves + linear in one pass) --> SENDING (signed UploadPart on the transfer
  *   thread, retried there) --204 + matching checksum--> journal record --> DONE, buffer freed
  *
  * A part confirmed by an earlier run (journal record and the service's ListParts agree on its
- * tree hash) goes PLANNED -> VERIFYING (read + xxh3 only) -> DONE, or stops the upload with
+ * tree hash) goes PLANNED -> VERIFYING (read + leaf hashes only: its tree hash must still be
+ * the confirmed one) -> DONE, or stops the upload with
  * FLOE_E_SOURCE_CHANGED if its bytes are no longer the ones uploaded.
  *
  * Ownership: a part (and its buffer) belongs to exactly one stage at a time: the reader from
@@ -81,8 +82,7 @@ struct part {
     bool verify; /* confirmed earlier: only check the bytes */
     struct floe_buf *buf;
     uint8_t tree[FLOE_HASH_BYTES], linear[FLOE_HASH_BYTES];
-    uint8_t xxh[FLOE_CKPT_XXH128_BYTES];
-    uint8_t want_xxh[FLOE_CKPT_XXH128_BYTES]; /* verify: the journal's */
+    uint8_t want_tree[FLOE_HASH_BYTES]; /* verify: the tree hash the journal and service hold */
     struct floe_xfer *xfer;
     int resends;
     /* event (owned by the stage that pushes it, then by the orchestrator) */
@@ -219,9 +219,14 @@ static void hash_task(void *arg)
 {
     struct part *p = arg;
     const uint8_t *d = p->buf->data;
-    if (!p->verify)
+    if (p->verify) { /* resume check: leaves only */
+        struct floe_treehash *th = floe_treehash_new(0);
+        floe_treehash_update(th, d, p->len);
+        floe_treehash_final(th, p->tree, NULL);
+        floe_treehash_destroy(th);
+    } else {
         floe_treehash_part(d, p->len, NULL, p->tree, p->linear);
-    floe_checkpoint_xxh128(d, p->len, p->xxh);
+    }
     p->ev_status = FLOE_OK;
     push_event(p, EV_HASHED);
 }
@@ -288,9 +293,7 @@ static void hash_from_file_task(void *arg)
     struct upload *u = p->up;
     struct floe_buf *bufs[2] = {NULL, NULL};
     struct chunk_read cr[2];
-    struct floe_treehash *th = p->verify ? NULL : floe_treehash_new(FLOE_TREEHASH_LINEAR);
-    XXH3_state_t *xs = XXH3_createState();
-    XXH3_128bits_reset(xs);
+    struct floe_treehash *th = floe_treehash_new(p->verify ? 0 : FLOE_TREEHASH_LINEAR);
     p->ev_status = FLOE_OK;
     for (int i = 0; i < 2; i++) {
         pthread_mutex_init(&cr[i].mu, NULL);
@@ -328,9 +331,7 @@ static void hash_from_file_task(void *arg)
                 break;
             }
         }
-        if (th)
-            floe_treehash_update(th, bufs[cur]->data, want);
-        XXH3_128bits_update(xs, bufs[cur]->data, want);
+        floe_treehash_update(th, bufs[cur]->data, want);
         off = next_off;
         want = next_want;
         cur = !cur;
@@ -342,12 +343,7 @@ static void hash_from_file_task(void *arg)
         pthread_cond_destroy(&cr[i].cv);
         pthread_mutex_destroy(&cr[i].mu);
     }
-    if (th)
-        floe_treehash_final(th, p->tree, p->linear);
-    XXH128_canonical_t c;
-    XXH128_canonicalFromHash(&c, XXH3_128bits_digest(xs));
-    memcpy(p->xxh, c.digest, sizeof(p->xxh));
-    XXH3_freeState(xs);
+    floe_treehash_final(th, p->tree, p->verify ? NULL : p->linear);
     floe_treehash_destroy(th);
     push_event(p, EV_HASHED);
 }
@@ -558,7 +554,7 @@ static void handle_hashed(struct upload *u, struct part *p)
         return;
     }
     if (p->state == PART_VERIFYING) {
-        if (memcmp(p->xxh, p->want_xxh, sizeof(p->xxh)) != 0) {
+        if (memcmp(p->tree, p->want_tree, FLOE_HASH_BYTES) != 0) {
             u->in_flight--;
             release(u, p);
             struct floe_error e = {0};
@@ -620,7 +616,8 @@ static void handle_sent(struct upload *u, struct part *p)
         struct floe_ckpt_part rec = {
             .index = p->index, .offset_bytes = p->offset, .length_bytes = p->len};
         memcpy(rec.tree_hash, p->tree, FLOE_HASH_BYTES);
-        memcpy(rec.xxh128, p->xxh, sizeof(rec.xxh128));
+        /* rec.xxh128 stays zero: a resume re-checks a part by its tree hash, which is
+         * computed anyway, rather than pay an xxh3 pass on every upload */
         struct floe_error e = {0};
         if (floe_journal_append_part(u->journal, &rec, &e) != FLOE_OK) {
             u->in_flight--;
@@ -773,8 +770,7 @@ static int on_server_part(const struct floe_part_info *sp, void *user)
         return 0; /* not confirmed by both: send it again */
     struct part *p = part_at(u, index);
     p->verify = true;
-    memcpy(p->tree, jp->tree_hash, FLOE_HASH_BYTES);
-    memcpy(p->want_xxh, jp->xxh128, sizeof(p->want_xxh));
+    memcpy(p->want_tree, jp->tree_hash, FLOE_HASH_BYTES);
     return 0;
 }
 
