@@ -627,6 +627,8 @@ static void handle_sent(struct upload *u, struct part *p)
         }
     }
     u->parts_sent++;
+    floe_xfer_destroy(p->xfer); /* its curl handle is ~16 KB: memory must not grow per part */
+    p->xfer = NULL;
     part_done(u, p);
 }
 
