@@ -6,6 +6,7 @@ a rule get a fault instead:
   status:CODE[:GLACIER_CODE]  answer CODE with a Glacier JSON error, body drained, keep-alive
   reset                       close the connection without answering (after reading the body)
   delay:SECONDS               sleep before forwarding (for timeouts)
+  badhash                     forward, but answer with a wrong x-amz-sha256-tree-hash
 Rules: --rule 'METHOD PATH_REGEX FAULT COUNT' fires on the first COUNT matching requests
 (COUNT 0 = always). The proxy writes its port to --port-file and logs one line per request
 ("FAULT ..." or "PASS ...") to --log. Stopped by PID (SIGTERM).
@@ -67,8 +68,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def _handle(self):
         body = self._body()
+        badhash = False
         for rule in self.server.rules:
             if rule.take(self.command, self.path):
+                badhash = rule.fault == "badhash"
                 self._log("FAULT " + rule.fault)
                 kind = rule.fault.split(":")
                 if kind[0] == "reset":
@@ -77,6 +80,8 @@ class Handler(BaseHTTPRequestHandler):
                     return
                 if kind[0] == "delay":
                     time.sleep(float(kind[1]))
+                    break
+                if kind[0] == "badhash":
                     break
                 if kind[0] == "status":
                     code = int(kind[1])
@@ -101,6 +106,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response_only(r.status, r.reason)
         for k, v in r.getheaders():
             if k.lower() not in HOP and k.lower() != "content-length":
+                if badhash and k.lower() == "x-amz-sha256-tree-hash":
+                    v = "0" * 64
                 self.send_header(k, v)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()

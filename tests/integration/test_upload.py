@@ -276,6 +276,8 @@ class UploadTests(unittest.TestCase):
             proxy = servers.start_faultproxy(self.vault.port, [
                 "PUT multipart-uploads status:503 3",
                 "PUT multipart-uploads reset 2",
+                "PUT multipart-uploads status:429:TooManyRequests 1",
+                "PUT multipart-uploads status:408:RequestTimeoutException 1",
                 "POST multipart-uploads/ status:500 1",
                 "POST multipart-uploads$ status:400:ThrottlingException 1"])
             try:
@@ -289,8 +291,106 @@ class UploadTests(unittest.TestCase):
                 self.assertEqual(log.count("FAULT reset"), 2)
                 self.assertEqual(log.count("FAULT status:500"), 1)
                 self.assertEqual(log.count("FAULT status:400:ThrottlingException"), 1)
+                self.assertEqual(log.count("FAULT status:429"), 1)
+                self.assertEqual(log.count("FAULT status:408"), 1)
             finally:
                 proxy.stop()
+
+    def test_wrong_checksum_from_the_service(self):
+        data = os.urandom(3 * MIB)
+        p = self.file("badhash", data)
+        # once on a part: the part is sent again and the archive is right
+        proxy = servers.start_faultproxy(self.vault.port, ["PUT multipart-uploads badhash 1"])
+        try:
+            (out,) = self.upload_json("up", p, "--part-size", "1MiB", endpoint=proxy.url)
+            self.check_archive(out, data, p)
+            self.assertEqual(proxy.log().count("FAULT badhash"), 1)
+        finally:
+            proxy.stop()
+        # always on a part: it fails naming the part, after re-sending it
+        proxy = servers.start_faultproxy(self.vault.port, ["PUT multipart-uploads badhash 0"])
+        try:
+            r = self.floe("upload", "up", p, "--part-size", "1MiB", "--concurrency", "1",
+                          endpoint=proxy.url)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("the service computed tree hash 0000", r.stderr.decode())
+            self.assertIn("sent 4 times", r.stderr.decode())
+        finally:
+            proxy.stop()
+        # on Complete (and on a single-request upload): refused, never reported as success
+        for rule, args in (("POST multipart-uploads/ badhash 0", ("--part-size", "1MiB")),
+                           ("POST archives badhash 0", ())):
+            proxy = servers.start_faultproxy(self.vault.port, [rule])
+            try:
+                r = self.floe("upload", "up", p, *args, endpoint=proxy.url)
+                self.assertEqual(r.returncode, 1, rule)
+                self.assertIn("the service reports tree hash 0000", r.stderr.decode())
+                self.assertEqual(r.stdout, b"")
+            finally:
+                proxy.stop()
+
+    def test_account_id(self):
+        p = self.file("acct", b"account")
+        r = self.floe("--account-id", servers.LOCAL_ACCOUNT, "upload", "up", p)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.floe("--account-id", "999999999999", "upload", "up", p)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("AccessDeniedException", r.stderr.decode())
+        r = self.floe("--account-id", "12345", "upload", "up", p)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("must be '-' or 12 digits", r.stderr.decode())
+
+    def test_vault_commands(self):
+        names = [f"vc-{i:02d}" for i in range(13)]  # more than one page (10 per page)
+        for n in names:
+            r = self.floe("vault", "create", n)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.floe("--json", "vault", "list")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        listed = [v["VaultName"] for v in json.loads(r.stdout)["VaultList"]]
+        self.assertTrue(set(names) <= set(listed))
+        self.assertEqual(listed, sorted(listed))
+        r = self.floe("--json", "vault", "describe", "vc-03")
+        d = json.loads(r.stdout)
+        self.assertEqual(d["VaultName"], "vc-03")
+        self.assertEqual(d["VaultARN"],
+                         f"arn:aws:glacier:us-east-1:{servers.LOCAL_ACCOUNT}:vaults/vc-03")
+        self.assertEqual(d["NumberOfArchives"], 0)
+        r = self.floe("vault", "delete", "vc-03")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.floe("vault", "describe", "vc-03")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("ResourceNotFoundException", r.stderr.decode())
+        self.assertIn("Vault not found", r.stderr.decode())
+        # a vault with an archive is not deleted
+        p = self.file("keep", b"x")
+        self.assertEqual(self.floe("upload", "vc-04", p).returncode, 0)
+        r = self.floe("vault", "delete", "vc-04")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("Vault not empty", r.stderr.decode())
+        for args, code, msg in [(("vault",), 2, "missing subcommand"),
+                                (("vault", "frob", "x"), 2, "unknown subcommand 'frob'"),
+                                (("vault", "create"), 2, "needs exactly one VAULT"),
+                                (("vault", "create", "caf\u00e9"), 1, "vault name"),
+                                (("vault", "create", "a" * 256), 1, "vault name")]:
+            r = self.floe(*args)
+            self.assertEqual(r.returncode, code, args)
+            self.assertIn(msg, r.stderr.decode(), args)
+
+    @unittest.skipUnless(os.geteuid() == 0 and os.path.exists("/usr/bin/setpriv"),
+                         "needs root and setpriv to run floe as an unprivileged user")
+    def test_unreadable_file(self):
+        p = self.file("secret", b"top secret")
+        os.chmod(p, 0o600)  # owned by root: nobody cannot read it
+        cache = tempfile.mkdtemp(prefix="floe-nobody-")
+        os.chmod(cache, 0o777)
+        env = {**self.env, "XDG_CACHE_HOME": cache, "HOME": cache}
+        r = subprocess.run(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
+                            "--clear-groups", FLOE, "--endpoint-url", self.vault.url, "upload",
+                            "up", p], env=env, capture_output=True, timeout=60)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("Permission denied", r.stderr.decode())
+        self.assertIn(p, r.stderr.decode())
 
     def test_stalled_request_times_out_and_is_retried(self):
         proxy = servers.start_faultproxy(self.vault.port, ["PUT multipart-uploads delay:4 1"])
