@@ -4,19 +4,48 @@
  * floe_retrieve_archive(), the initiate -> wait -> download sequence, resumable as a whole.
  *
  * DESIGN
- * The calling thread is the orchestrator. It owns the segment table, the buffer pool, the
- * journal and every segment's state; the stages hold one segment each and hand it back
- * through the orchestrator's event queue (mu + cv), exactly as upload.c does:
+ * The calling thread is the orchestrator. It owns the segment table, the journal and every
+ * segment's state; the stages hold a segment (or a chunk of one) and hand it back through the
+ * orchestrator's event queue (mu + cv), as upload.c does. Two modes, fixed per download:
  *
- *   PLANNED --buffer free--> FETCHING (GET .../output, Range, body straight into the buffer;
- *   the transfer thread retries 5xx/throttling/resets) --> HASHING (hash pool task: 1 MiB
- *   leaves two at a time, combined; xxh3-128) --header matches--> VERIFIED --> WRITING (writer
- *   thread, io_uring pwrite at the offset) --> journal SEGMENT_DONE --> DONE, buffer released.
+ * Streaming (a file output of known size and more than one segment: the normal case). The
+ * body of each GET is consumed as it arrives, in CHUNK_BYTES (2 MiB) chunks of a small
+ * recycled ring (2 x concurrency + 4 chunks, ~24 MiB):
  *
- * A hash that does not match the x-amz-sha256-tree-hash header sends the segment back to
- * FETCHING (at most FLOE_RETRIEVE_MAX_FETCHES fetches), then the download fails naming the
- * byte range. A segment without the header (a server that sends none, or an unaligned range)
- * is written and counted as unverified; the final check covers it.
+ *   transfer thread: body_write copies the bytes into the segment's current chunk
+ *     (non-temporal stores); a full chunk (or the segment's last bytes) goes to the hash pool
+ *   hash pool: the chunk's 1 MiB leaves (two streams per core) into the segment's leaf array,
+ *     then a write request for the chunk at its offset (O_DIRECT when aligned)
+ *   writer thread: on completion the chunk buffer goes back to the ring and EV_CHUNK to the
+ *     orchestrator
+ *
+ *   PLANNED --> FETCHING --(answer complete AND every chunk it produced hashed and written)-->
+ *   HASHING (combine the leaves, compare with x-amz-sha256-tree-hash) --> VERIFIED -->
+ *   journal SEGMENT_DONE --> DONE
+ *
+ * The bytes are in the part file before they are verified; that is harmless because nothing
+ * trusts the part file except through the journal, and a segment is journaled only once its
+ * hash matched AND all its writes completed. A curl-level retry restarts the body
+ * (body_restart) only after the failed attempt's chunks have all been written, so an old write
+ * can never land after a new one at the same offset; a refetch after a hash mismatch happens
+ * when every chunk is written by construction.
+ *
+ * Buffered (standard output; an output of unknown size, which starts with a probe; a single
+ * segment; FLOE_RETRIEVE_STREAMING=0): one pool buffer per segment in flight, the body goes
+ * straight into it (curl sink):
+ *
+ *   PLANNED --buffer free--> FETCHING --> HASHING (hash pool task: leaves, combined)
+ *   --header matches--> VERIFIED --> WRITING (writer thread, at the offset; stdout in order)
+ *   --> journal SEGMENT_DONE --> DONE, buffer released.
+ *
+ * Both modes: a hash that does not match the header sends the segment back to FETCHING (at
+ * most FLOE_RETRIEVE_MAX_FETCHES fetches), then the download fails naming the byte range. A
+ * segment without the header (a server that sends none, or an unaligned range) is written and
+ * counted as unverified; the final check covers it. File writes use a second descriptor opened
+ * O_DIRECT (FLOE_DIRECT_IO=0 disables it) when offset and buffer are 4 KiB-aligned: copying
+ * into fresh page-cache pages cost more CPU than hashing on this kind of VM, and the final
+ * fsync then has almost nothing to flush. The writer falls back to the buffered descriptor on
+ * EINVAL (file systems without direct I/O).
  *
  * Planning: segments are power-of-two MiB and aligned to multiples of their size in ARCHIVE
  * offsets (job range start + output offset). For a tree-hash-aligned job the range start is a
@@ -25,10 +54,15 @@
  * of unknown size (moto describes archive jobs with size 0) starts with one probing segment
  * whose answer (Content-Range total, or a 200 with the whole body) fixes the plan.
  *
- * Resume: the journal records verified segments (offset, length, tree hash, xxh3-128). On a
- * rerun each recorded segment is re-read from "<output>.floe-part" and its xxh3 compared; a
- * match is DONE without a request, a mismatch is fetched again. The output file is renamed
- * into place only after the final check, so a file at the output path is always complete.
+ * Resume and durability: the journal records verified, written segments (offset, length,
+ * tree hash; the xxh3-128 field is left zero). A record is appended (and fdatasync'ed by the
+ * journal) without syncing the data first: it is a claim that a rerun checks, never trusts. On
+ * a rerun each recorded segment is re-read from "<output>.floe-part" and re-hashed on the hash
+ * pool; matching the recorded tree hash makes it DONE without a request, anything else (bytes
+ * lost in a crash, a truncated or edited file) fetches it again. (Journals that recorded an
+ * xxh3-128 are checked with that.) Durability of the output matters only at the end: finish()
+ * truncates to size, fsyncs, and only then renames the part file into place, so a file at the
+ * output path is always complete.
  * Standard output: no journal; verified segments are written strictly in order (the earliest
  * unwritten segment always holds a buffer, since segments start in order, so it cannot stall).
  *
@@ -63,8 +97,12 @@
 #include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
 
 #define MAX_SEGMENTS 65536u
+#define CHUNK_BYTES ((size_t)2 << 20) /* streaming: two leaves, one hash task, one write */
 #define DIO_ALIGN 4096u /* O_DIRECT alignment of offsets, lengths and buffers (>= any block) */
 
 static const char *const s_verify_names[FLOE_VERIFY_COUNT] = {"none", "segments", "whole"};
@@ -87,9 +125,32 @@ static const char *const s_state_names[SEG_STATE_COUNT] = {"PLANNED",  "FETCHING
                                                            "VERIFIED", "WRITING",  "DONE"};
 static_assert(SEG_STATE_COUNT == 6, "keep s_state_names in sync");
 
-enum ev_kind { EV_FETCHED, EV_HASHED, EV_WRITTEN };
+enum ev_kind { EV_FETCHED, EV_HASHED, EV_WRITTEN, EV_CHUNK };
 
 struct dl;
+struct seg;
+struct chunk;
+
+/* A queued event: owned by the stage that pushes it, then by the orchestrator. */
+struct ev {
+    enum ev_kind kind;
+    struct seg *s;
+    struct chunk *c; /* EV_CHUNK only */
+    struct ev *next;
+};
+
+/* Streaming mode: CHUNK_BYTES (or the segment's tail) of one segment, in one pool buffer.
+ * Made and filled by the transfer thread, then owned by the hash task, then by the writer;
+ * its done callback releases the buffer and hands the struct to the orchestrator. */
+struct chunk {
+    struct seg *s;
+    struct floe_buf *buf;
+    uint64_t off; /* output offset */
+    size_t len;
+    int status; /* FLOE_OK or the write's failure */
+    struct floe_error err;
+    struct ev ev;
+};
 
 struct seg {
     struct dl *d;
@@ -102,12 +163,22 @@ struct seg {
     struct floe_xfer *xfer;
     uint8_t want[FLOE_HASH_BYTES]; /* the header's value */
     uint8_t tree[FLOE_HASH_BYTES];
-    uint8_t xxh[FLOE_CKPT_XXH128_BYTES];
-    /* event (owned by the stage that pushes it, then by the orchestrator) */
-    enum ev_kind ev;
+    /* the segment's own events (at most one queued at a time) */
+    struct ev ev;
     int ev_status;
     struct floe_error ev_err;
-    struct seg *ev_next;
+    /* streaming mode (see DESIGN) */
+    uint8_t (*leaves)[FLOE_HASH_BYTES]; /* one per MiB; hash tasks write disjoint entries */
+    bool body_done;                     /* orchestrator: EV_FETCHED seen for this fetch */
+    unsigned chunks_done;               /* orchestrator: EV_CHUNK events seen (all fetches) */
+    unsigned chunks_sent;               /* transfer thread: chunks handed off (all fetches);
+                                           read by the orchestrator after EV_FETCHED */
+    atomic_uint chunks_finished;        /* writer thread: chunks whose write completed */
+    struct chunk *cur;                  /* transfer thread: the chunk being filled */
+    int chunk_status;                   /* orchestrator: first failed chunk write */
+    struct floe_error chunk_err;
+    uint64_t recv; /* transfer thread: body bytes of this attempt */
+    bool overflow; /* transfer thread: the answer is longer than asked */
 };
 
 struct dl {
@@ -121,6 +192,7 @@ struct dl {
     int fd;            /* buffered: reads on resume, final truncate/fsync, misaligned writes */
     int dfd;           /* the same file opened O_DIRECT, or -1 (stdout, unsupported, disabled) */
     bool to_stdout;
+    bool streaming; /* chunks hashed and written as they arrive (else whole-segment buffers) */
     uint64_t total; /* UINT64_MAX until known */
     uint64_t archive_first;
     uint64_t seg_size;
@@ -134,6 +206,12 @@ struct dl {
     bool unverified; /* some segment had no header */
     uint64_t bytes_done;
     struct floe_bufpool *pool;
+    struct {
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        struct floe_buf **q; /* FIFO of free chunk buffers */
+        unsigned cap, head, count;
+    } ring; /* streaming: every pool buffer, recycled oldest first */
     struct floe_hashpool *hashpool;
     struct floe_writer *writer;
     struct floe_journal *journal;
@@ -144,7 +222,7 @@ struct dl {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     struct {
-        struct seg *head, *tail;
+        struct ev *head, *tail;
     } locked; /* events, guarded by mu */
 };
 
@@ -201,7 +279,7 @@ static void seg_set_state(struct seg *s, enum seg_state to)
         [SEG_PLANNED] = {[SEG_FETCHING] = true, [SEG_DONE] = true},
         [SEG_FETCHING] = {[SEG_HASHING] = true},
         [SEG_HASHING] = {[SEG_FETCHING] = true, [SEG_VERIFIED] = true},
-        [SEG_VERIFIED] = {[SEG_WRITING] = true},
+        [SEG_VERIFIED] = {[SEG_WRITING] = true, [SEG_DONE] = true}, /* DONE: streamed */
         [SEG_WRITING] = {[SEG_DONE] = true},
     };
     if (!legal[s->state][to]) {
@@ -222,23 +300,29 @@ static void fail(struct dl *d, int status, const struct floe_error *err)
     d->fatal_err.status = status;
 }
 
-static void push_event(struct seg *s, enum ev_kind kind)
+static void push_ev(struct dl *d, struct ev *e)
 {
-    struct dl *d = s->d;
-    s->ev = kind;
-    s->ev_next = NULL;
+    e->next = NULL;
     pthread_mutex_lock(&d->mu);
     if (d->locked.tail)
-        d->locked.tail->ev_next = s;
+        d->locked.tail->next = e;
     else
-        d->locked.head = s;
-    d->locked.tail = s;
+        d->locked.head = e;
+    d->locked.tail = e;
     pthread_cond_signal(&d->cv);
     pthread_mutex_unlock(&d->mu);
 }
 
+static void push_event(struct seg *s, enum ev_kind kind)
+{
+    s->ev.kind = kind;
+    s->ev.s = s;
+    s->ev.c = NULL;
+    push_ev(s->d, &s->ev);
+}
+
 /* Next event, or NULL after 200 ms without one (so a cancel request is seen promptly). */
-static struct seg *pop_event(struct dl *d)
+static struct ev *pop_event(struct dl *d)
 {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
@@ -251,14 +335,14 @@ static struct seg *pop_event(struct dl *d)
     while (!d->locked.head)
         if (pthread_cond_timedwait(&d->cv, &d->mu, &until) == ETIMEDOUT)
             break;
-    struct seg *s = d->locked.head;
-    if (s) {
-        d->locked.head = s->ev_next;
+    struct ev *e = d->locked.head;
+    if (e) {
+        d->locked.head = e->next;
         if (!d->locked.head)
             d->locked.tail = NULL;
     }
     pthread_mutex_unlock(&d->mu);
-    return s;
+    return e;
 }
 
 /* "bytes 0-33554431 of the output (archive bytes 1048576-34603007)" */
@@ -313,9 +397,16 @@ static void plan_segments(struct dl *d, uint64_t from)
 
 /* ---- stage callbacks (other threads): only record and push ---- */
 
+static void ring_put(struct dl *d, struct floe_buf *b);
+
 static void on_fetched(struct floe_xfer *x)
 {
     struct seg *s = x->user;
+    if (s->cur) { /* the body stopped short: this chunk was never handed off */
+        ring_put(s->d, s->cur->buf);
+        free(s->cur);
+        s->cur = NULL;
+    }
     s->ev_status = x->status;
     if (x->status)
         s->ev_err = x->err;
@@ -331,7 +422,6 @@ static void hash_task(void *arg)
     floe_treehash_leaves(data, (size_t)s->len, leaves);
     floe_treehash_combine((const uint8_t(*)[FLOE_HASH_BYTES])leaves, (size_t)n, s->tree);
     free(leaves);
-    floe_checkpoint_xxh128(data, (size_t)s->len, s->xxh);
     s->ev_status = FLOE_OK;
     push_event(s, EV_HASHED);
 }
@@ -343,6 +433,180 @@ static void on_written(void *user, int status, const struct floe_error *err)
     if (err)
         s->ev_err = *err;
     push_event(s, EV_WRITTEN);
+}
+
+/* ---- streaming mode: the body is hashed and written in chunks as it arrives ---- */
+
+/* Direct I/O for a write when the offset and buffer are block-aligned: the bytes go from our
+ * buffer to the device, never copied into the page cache (on this kind of VM that copy into
+ * fresh pages costs more CPU than hashing the bytes). The output's last write is padded with
+ * zeros to the block (buf has room: its capacity is a multiple of 1 MiB); finish() truncates
+ * the file to its size. Anything else stays buffered. */
+static void prefer_direct(const struct dl *d, struct floe_write_req *rq, struct floe_buf *buf)
+{
+    size_t len = rq->length_bytes;
+    size_t padded = (len + DIO_ALIGN - 1) & ~(size_t)(DIO_ALIGN - 1);
+    if (d->dfd < 0 || rq->offset_bytes % DIO_ALIGN || (uintptr_t)rq->src % DIO_ALIGN ||
+        (uint8_t *)rq->src != buf->data || padded > buf->cap)
+        return;
+    if (padded != len) {
+        if (rq->offset_bytes + len != d->total)
+            return; /* padding would overwrite the next bytes of the output */
+        memset(buf->data + len, 0, padded - len);
+    }
+    rq->fd = d->dfd;
+    rq->length_bytes = padded;
+    rq->has_fallback = true;
+    rq->fallback_fd = d->fd;
+}
+
+/* Streaming chunk buffers are reused oldest first (the pool's LIFO hands back the buffer
+ * released last: see docs/internals/retrieve.md for why that is slow here). */
+static struct floe_buf *ring_get(struct dl *d)
+{
+    pthread_mutex_lock(&d->ring.mu);
+    while (d->ring.count == 0)
+        pthread_cond_wait(&d->ring.cv, &d->ring.mu);
+    struct floe_buf *b = d->ring.q[d->ring.head];
+    d->ring.head = (d->ring.head + 1) % d->ring.cap;
+    d->ring.count--;
+    pthread_mutex_unlock(&d->ring.mu);
+    return b;
+}
+
+static void ring_put(struct dl *d, struct floe_buf *b)
+{
+    pthread_mutex_lock(&d->ring.mu);
+    d->ring.q[(d->ring.head + d->ring.count) % d->ring.cap] = b;
+    d->ring.count++;
+    pthread_cond_signal(&d->ring.cv);
+    pthread_mutex_unlock(&d->ring.mu);
+}
+
+/* Writer thread: the chunk is in the file (or failed); its buffer goes back to the pool. */
+static void on_chunk_written(void *user, int status, const struct floe_error *err)
+{
+    struct chunk *c = user;
+    struct seg *s = c->s;
+    c->status = status;
+    if (status && err)
+        c->err = *err;
+    ring_put(s->d, c->buf);
+    c->buf = NULL;
+    atomic_fetch_add(&s->chunks_finished, 1);
+    c->ev.kind = EV_CHUNK;
+    c->ev.s = s;
+    c->ev.c = c;
+    push_ev(s->d, &c->ev);
+}
+
+/* Hash pool: the chunk's leaves (chunks start on leaf boundaries of their segment), then the
+ * write at its offset. */
+static void chunk_task(void *arg)
+{
+    struct chunk *c = arg;
+    struct seg *s = c->s;
+    struct dl *d = s->d;
+    floe_treehash_leaves(c->buf->data, c->len,
+                         s->leaves + (c->off - s->off) / FLOE_TREEHASH_LEAF_BYTES);
+    struct floe_write_req rq = {
+        .fd = d->fd,
+        .offset_bytes = c->off,
+        .src = c->buf->data,
+        .length_bytes = c->len,
+        .path = d->part_path,
+        .done = on_chunk_written,
+        .user = c,
+    };
+    prefer_direct(d, &rq, c->buf);
+    struct floe_error e = {0};
+    if (floe_writer_submit(d->writer, &rq, &e) != FLOE_OK)
+        on_chunk_written(c, e.status, &e);
+}
+
+/* curl's receive buffer -> a chunk, with non-temporal stores: the chunk is read next by a
+ * hash thread on the other core and then by the device, so there is no point pulling its
+ * lines into this core's cache; plain memcpy into recycled chunks measured 1.5-4x slower
+ * (docs/internals/retrieve.md). The sfence orders the stores before the hand-off. */
+static void copy_to_chunk(uint8_t *dst, const uint8_t *src, size_t n)
+{
+#if defined(__x86_64__)
+    while (n && ((uintptr_t)dst & 15)) {
+        *dst++ = *src++;
+        n--;
+    }
+    while (n >= 64) {
+        __m128i a = _mm_loadu_si128((const __m128i *)src);
+        __m128i b = _mm_loadu_si128((const __m128i *)(src + 16));
+        __m128i c = _mm_loadu_si128((const __m128i *)(src + 32));
+        __m128i e = _mm_loadu_si128((const __m128i *)(src + 48));
+        _mm_stream_si128((__m128i *)dst, a);
+        _mm_stream_si128((__m128i *)(dst + 16), b);
+        _mm_stream_si128((__m128i *)(dst + 32), c);
+        _mm_stream_si128((__m128i *)(dst + 48), e);
+        src += 64;
+        dst += 64;
+        n -= 64;
+    }
+    _mm_sfence();
+#endif
+    memcpy(dst, src, n);
+}
+
+/* Transfer thread: body bytes of a 2xx answer. Blocks while every chunk buffer is taken (the
+ * pool holds more chunks than segments in flight, so one always comes back). */
+static size_t on_body(void *ctx, const uint8_t *src, size_t n)
+{
+    struct seg *s = ctx;
+    struct dl *d = s->d;
+    if (n > s->len - s->recv) {
+        s->overflow = true;
+        return 0; /* aborts the attempt */
+    }
+    size_t left = n;
+    while (left) {
+        if (!s->cur) {
+            struct floe_buf *b = ring_get(d);
+            s->cur = floe_xcalloc(1, sizeof(*s->cur));
+            s->cur->s = s;
+            s->cur->buf = b;
+            s->cur->off = s->off + s->recv;
+        }
+        struct chunk *c = s->cur;
+        size_t k = CHUNK_BYTES - c->len;
+        if (k > left)
+            k = left;
+        copy_to_chunk(c->buf->data + c->len, src, k);
+        c->len += k;
+        s->recv += k;
+        src += k;
+        left -= k;
+        if (c->len == CHUNK_BYTES || s->recv == s->len) {
+            s->cur = NULL;
+            s->chunks_sent++;
+            floe_hashpool_submit(d->hashpool, chunk_task, c);
+        }
+    }
+    return n;
+}
+
+/* Transfer thread: an attempt failed and the body starts again. Chunks of the failed attempt
+ * may still be hashing or writing; wait for them (rare, and bounded by a few chunk writes) so
+ * an old write can never land after a new one at the same offset. */
+static void on_body_restart(void *ctx)
+{
+    struct seg *s = ctx;
+    if (s->cur) {
+        ring_put(s->d, s->cur->buf);
+        free(s->cur);
+        s->cur = NULL;
+    }
+    s->recv = 0;
+    s->overflow = false;
+    while (atomic_load(&s->chunks_finished) != s->chunks_sent) {
+        struct timespec ms = {0, 1000000L};
+        nanosleep(&ms, NULL);
+    }
 }
 
 /* ---- orchestrator ---- */
@@ -366,8 +630,17 @@ static void submit_fetch(struct dl *d, struct seg *s)
     }
     floe_xfer_destroy(s->xfer);
     s->xfer = floe_call_xfer(k);
-    s->xfer->sink = s->buf->data;
-    s->xfer->sink_cap = (size_t)want;
+    if (d->streaming) {
+        s->recv = 0;
+        s->overflow = false;
+        s->body_done = false;
+        s->xfer->body_write = on_body;
+        s->xfer->body_restart = on_body_restart;
+        s->xfer->body_ctx = s;
+    } else {
+        s->xfer->sink = s->buf->data;
+        s->xfer->sink_cap = (size_t)want;
+    }
     s->xfer->done = on_fetched;
     s->xfer->user = s;
     s->fetches++;
@@ -378,6 +651,13 @@ static void submit_fetch(struct dl *d, struct seg *s)
 
 static bool start_segment(struct dl *d, struct seg *s)
 {
+    if (d->streaming) {
+        if (!s->leaves)
+            s->leaves = floe_xmalloc((size_t)floe_treehash_leaf_count(s->len) * FLOE_HASH_BYTES);
+        d->in_flight++;
+        submit_fetch(d, s);
+        return true;
+    }
     struct floe_buf *b = floe_bufpool_try_acquire(d->pool);
     if (!b)
         return false;
@@ -392,6 +672,8 @@ static void leave_flight(struct dl *d, struct seg *s)
 {
     d->in_flight--;
     release(d, s);
+    free(s->leaves);
+    s->leaves = NULL;
 }
 
 static void fail_seg(struct dl *d, struct seg *s, int status, const char *fmt, const char *detail)
@@ -431,14 +713,65 @@ static int finish_probe(struct dl *d, struct seg *s, struct floe_error *err)
     return FLOE_OK;
 }
 
+static void after_fetch(struct dl *d, struct seg *s);
+static void handle_hashed(struct dl *d, struct seg *s);
+static void settle(struct dl *d, struct seg *s);
+
 static void handle_fetched(struct dl *d, struct seg *s)
 {
-    struct floe_xfer *x = s->xfer;
     d->fetching--;
+    if (!d->streaming) {
+        after_fetch(d, s);
+        return;
+    }
+    s->body_done = true;
+    settle(d, s);
+}
+
+/* Streaming: once the answer is complete and every chunk it produced is hashed and written,
+ * the segment is checked like a buffered one. */
+static void settle(struct dl *d, struct seg *s)
+{
+    if (!s->body_done || s->chunks_done != s->chunks_sent)
+        return;
+    s->body_done = false;
+    if (s->chunk_status && !s->ev_status) {
+        int status = s->chunk_status;
+        struct floe_error e = s->chunk_err;
+        s->chunk_status = 0;
+        leave_flight(d, s);
+        fail(d, status, &e);
+        return;
+    }
+    s->chunk_status = 0;
+    after_fetch(d, s);
+}
+
+static void handle_chunk(struct dl *d, struct chunk *c)
+{
+    struct seg *s = c->s;
+    s->chunks_done++;
+    if (c->status && !s->chunk_status) {
+        s->chunk_status = c->status;
+        s->chunk_err = c->err;
+    }
+    free(c);
+    settle(d, s);
+}
+
+/* The answer of a fetch is complete (and, streaming, hashed and written): check it. */
+static void after_fetch(struct dl *d, struct seg *s)
+{
+    struct floe_xfer *x = s->xfer;
     if (s->ev_status) {
         struct floe_error e = s->ev_err;
         char where[160];
         describe_range(d, s->off, s->len, where, sizeof(where));
+        if (s->overflow) {
+            e.status = s->ev_status = FLOE_E_SERVICE;
+            snprintf(e.message, sizeof(e.message),
+                     "the answer is longer than the %" PRIu64 " bytes asked for", s->len);
+        }
         size_t n = strlen(e.message);
         if (x->http_status == 200 && (s->probe || d->nseg > 1))
             snprintf(e.message + n, sizeof(e.message) - n,
@@ -488,6 +821,13 @@ static void handle_fetched(struct dl *d, struct seg *s)
         return;
     }
     seg_set_state(s, SEG_HASHING);
+    if (d->streaming) { /* the leaves are known: combine them */
+        floe_treehash_combine((const uint8_t(*)[FLOE_HASH_BYTES])s->leaves,
+                              (size_t)floe_treehash_leaf_count(s->len), s->tree);
+        s->ev_status = FLOE_OK;
+        handle_hashed(d, s);
+        return;
+    }
     floe_hashpool_submit(d->hashpool, hash_task, s);
 }
 
@@ -503,19 +843,8 @@ static void submit_write(struct dl *d, struct seg *s)
         .done = on_written,
         .user = s,
     };
-    /* Direct I/O when the offset and buffer are block-aligned: the bytes go from the segment
-     * buffer to the device, never copied into the page cache (which on this kind of VM costs
-     * more CPU than hashing them). A last segment of a partial block is padded with zeros to
-     * the block; finish() truncates the file to its size. */
-    size_t padded = (size_t)((s->len + DIO_ALIGN - 1) & ~(uint64_t)(DIO_ALIGN - 1));
-    if (d->dfd >= 0 && s->off % DIO_ALIGN == 0 && (uintptr_t)s->buf->data % DIO_ALIGN == 0 &&
-        padded <= s->buf->cap) {
-        memset(s->buf->data + s->len, 0, padded - (size_t)s->len);
-        rq.fd = d->dfd;
-        rq.length_bytes = padded;
-        rq.has_fallback = true;
-        rq.fallback_fd = d->fd;
-    }
+    if (!d->to_stdout)
+        prefer_direct(d, &rq, s->buf);
     struct floe_error e = {0};
     if (floe_writer_submit(d->writer, &rq, &e) != FLOE_OK) {
         leave_flight(d, s);
@@ -529,6 +858,8 @@ static void flush_ordered(struct dl *d)
     while (d->next_write < d->nseg && d->segs[d->next_write]->state == SEG_VERIFIED)
         submit_write(d, d->segs[d->next_write++]);
 }
+
+static void record_done(struct dl *d, struct seg *s);
 
 static void handle_hashed(struct dl *d, struct seg *s)
 {
@@ -555,7 +886,9 @@ static void handle_hashed(struct dl *d, struct seg *s)
     if (!s->had_header)
         d->unverified = true;
     seg_set_state(s, SEG_VERIFIED);
-    if (d->to_stdout)
+    if (d->streaming)
+        record_done(d, s); /* its bytes are already written */
+    else if (d->to_stdout)
         flush_ordered(d);
     else
         submit_write(d, s);
@@ -568,11 +901,17 @@ static void handle_written(struct dl *d, struct seg *s)
         fail(d, s->ev_status, &s->ev_err);
         return;
     }
+    record_done(d, s);
+}
+
+/* Verified and written: the journal record, then DONE. The record does not wait for the data
+ * to be durable: a resume re-hashes every recorded segment (see adopt_journal). */
+static void record_done(struct dl *d, struct seg *s)
+{
     if (d->journal) {
         struct floe_ckpt_part rec = {
             .index = s->index, .offset_bytes = s->off, .length_bytes = s->len};
-        memcpy(rec.tree_hash, s->tree, FLOE_HASH_BYTES);
-        memcpy(rec.xxh128, s->xxh, sizeof(rec.xxh128));
+        memcpy(rec.tree_hash, s->tree, FLOE_HASH_BYTES); /* xxh128 stays zero: see adopt */
         struct floe_error e = {0};
         if (floe_journal_append_part(d->journal, &rec, &e) != FLOE_OK) {
             leave_flight(d, s);
@@ -595,7 +934,10 @@ static int run_segments(struct dl *d)
             floe_error_set(&e, FLOE_E_CANCELLED, "interrupted");
             fail(d, FLOE_E_CANCELLED, &e);
         }
-        while (!d->fatal && d->next_start < d->nseg && d->fetching < d->concurrency) {
+        /* streaming: a segment stays in flight until its last chunk is written, and each one
+         * in flight may hold one partly filled chunk, so in_flight bounds the chunks held */
+        while (!d->fatal && d->next_start < d->nseg &&
+               (d->streaming ? d->in_flight : d->fetching) < d->concurrency) {
             struct seg *s = d->segs[d->next_start];
             if (s->state == SEG_DONE) {
                 d->next_start++;
@@ -614,13 +956,14 @@ static int run_segments(struct dl *d)
                 d->next_write++;
         if (d->in_flight == 0)
             break;
-        struct seg *s = pop_event(d);
-        if (!s)
+        struct ev *e = pop_event(d);
+        if (!e)
             continue;
-        switch (s->ev) {
-        case EV_FETCHED: handle_fetched(d, s); break;
-        case EV_HASHED: handle_hashed(d, s); break;
-        case EV_WRITTEN: handle_written(d, s); break;
+        switch (e->kind) {
+        case EV_FETCHED: handle_fetched(d, e->s); break;
+        case EV_HASHED: handle_hashed(d, e->s); break;
+        case EV_WRITTEN: handle_written(d, e->s); break;
+        case EV_CHUNK: handle_chunk(d, e->c); break;
         }
         if (d->to_stdout && !d->fatal)
             flush_ordered(d);
@@ -683,29 +1026,62 @@ int floe_retrieve_checkpoint_path(struct floe_client *client, const char *vault,
     return FLOE_OK;
 }
 
+/* Whether the partial file still holds the bytes the record p confirmed: they must hash to
+ * the recorded tree hash (journals of builds that recorded an xxh3-128 of the bytes are
+ * checked against that instead). Reads the segment in steps of b's capacity (1 MiB multiple). */
+static bool segment_still_there(struct dl *d, const struct seg *s, const struct floe_ckpt_part *p,
+                                struct floe_buf *b)
+{
+    static const uint8_t zero[FLOE_CKPT_XXH128_BYTES];
+    bool by_xxh = memcmp(p->xxh128, zero, sizeof(zero)) != 0;
+    uint64_t nleaves = floe_treehash_leaf_count(s->len);
+    uint8_t(*leaves)[FLOE_HASH_BYTES] = floe_xmalloc((size_t)nleaves * FLOE_HASH_BYTES);
+    XXH3_state_t *xs = XXH3_createState();
+    XXH3_128bits_reset(xs);
+    bool ok = true;
+    for (uint64_t at = 0; ok && at < s->len; at += b->cap) {
+        size_t n = (size_t)(s->len - at < b->cap ? s->len - at : b->cap);
+        ok = pread(d->fd, b->data, n, (off_t)(s->off + at)) == (ssize_t)n;
+        if (ok && by_xxh)
+            XXH3_128bits_update(xs, b->data, n);
+        else if (ok)
+            floe_hashpool_leaves(d->hashpool, b->data, n, leaves + at / FLOE_TREEHASH_LEAF_BYTES);
+    }
+    if (ok && by_xxh) {
+        XXH128_canonical_t c;
+        XXH128_canonicalFromHash(&c, XXH3_128bits_digest(xs));
+        ok = memcmp(c.digest, p->xxh128, sizeof(c.digest)) == 0;
+    } else if (ok) {
+        uint8_t tree[FLOE_HASH_BYTES];
+        floe_treehash_combine((const uint8_t(*)[FLOE_HASH_BYTES])leaves, (size_t)nleaves, tree);
+        ok = memcmp(tree, p->tree_hash, FLOE_HASH_BYTES) == 0;
+    }
+    XXH3_freeState(xs);
+    free(leaves);
+    return ok;
+}
+
 /* Checks recorded segments against the partial file; marks the good ones DONE. */
 static int adopt_journal(struct dl *d, const struct floe_ckpt_state *st, struct floe_error *err)
 {
     if (!st || !st->part_count || d->total == UINT64_MAX || d->to_stdout)
         return FLOE_OK;
     struct floe_buf *b = NULL;
-    int rc = floe_bufpool_acquire(d->pool, &b, err);
-    if (rc)
-        return rc;
+    if (d->streaming) {
+        b = ring_get(d);
+    } else {
+        int rc = floe_bufpool_acquire(d->pool, &b, err);
+        if (rc)
+            return rc;
+    }
     for (size_t i = 0; i < st->part_count; i++) {
         const struct floe_ckpt_part *p = &st->parts[i];
         if (p->index >= d->nseg)
             continue;
         struct seg *s = d->segs[p->index];
-        if (s->state == SEG_DONE || p->offset_bytes != s->off || p->length_bytes != s->len ||
-            s->len > b->cap)
+        if (s->state == SEG_DONE || p->offset_bytes != s->off || p->length_bytes != s->len)
             continue;
-        ssize_t got = pread(d->fd, b->data, (size_t)s->len, (off_t)s->off);
-        if (got != (ssize_t)s->len)
-            continue;
-        uint8_t x[FLOE_CKPT_XXH128_BYTES];
-        floe_checkpoint_xxh128(b->data, (size_t)s->len, x);
-        if (memcmp(x, p->xxh128, sizeof(x)) != 0)
+        if (!segment_still_there(d, s, p, b))
             continue; /* the file lost or changed those bytes: fetch again */
         memcpy(s->tree, p->tree_hash, FLOE_HASH_BYTES);
         seg_set_state(s, SEG_DONE);
@@ -713,7 +1089,10 @@ static int adopt_journal(struct dl *d, const struct floe_ckpt_state *st, struct 
         d->resumed++;
         d->bytes_done += s->len;
     }
-    floe_bufpool_release(d->pool, b);
+    if (d->streaming)
+        ring_put(d, b);
+    else
+        floe_bufpool_release(d->pool, b);
     return FLOE_OK;
 }
 
@@ -791,6 +1170,33 @@ static int make_pool(struct dl *d, struct floe_error *err)
 {
     uint64_t limit =
         d->opts->memory_limit ? d->opts->memory_limit : FLOE_RETRIEVE_DEFAULT_MEMORY_LIMIT;
+    if (d->streaming) {
+        /* each segment in flight may hold one partly filled chunk; the rest keep both hash
+         * threads and the writer busy. Small and reused: fresh memory is expensive to touch */
+        uint64_t need = (uint64_t)(d->concurrency + 2) * CHUNK_BYTES;
+        if (need > limit)
+            return floe_error_set(err, FLOE_E_RANGE,
+                                  "--memory-limit %" PRIu64 " MiB is below the %" PRIu64
+                                  " MiB that --concurrency %u needs (2 MiB per segment in "
+                                  "flight, plus 4 MiB)",
+                                  limit >> 20, need >> 20, d->concurrency);
+        uint64_t count = 2 * (uint64_t)d->concurrency + 4;
+        if (count > limit / CHUNK_BYTES)
+            count = limit / CHUNK_BYTES;
+        struct floe_bufpool_options bo = {
+            .buf_size_bytes = CHUNK_BYTES,
+            .count = (unsigned)count,
+            .memory_limit_bytes = limit,
+        };
+        int rc = floe_bufpool_new(&bo, &d->pool, err);
+        if (rc)
+            return rc;
+        d->ring.q = floe_xcalloc((size_t)count, sizeof(*d->ring.q));
+        d->ring.cap = (unsigned)count;
+        for (struct floe_buf *b; (b = floe_bufpool_try_acquire(d->pool)) != NULL;)
+            d->ring.q[d->ring.count++] = b;
+        return FLOE_OK;
+    }
     uint64_t bufsize = d->seg_size; /* mapped lazily: a small output touches few pages */
     if (bufsize > limit)
         return floe_error_set(err, FLOE_E_RANGE,
@@ -877,6 +1283,13 @@ static int finish(struct dl *d, struct floe_download_result *out, struct floe_er
         if (rename(d->part_path, d->output_path) != 0)
             return floe_error_set_errno(err, FLOE_E_IO, errno, d->output_path,
                                         "cannot rename %s to %s", d->part_path, d->output_path);
+        char *dup = floe_xstrdup(d->output_path); /* the rename itself survives a crash */
+        int dfd = open(dirname(dup), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            (void)fsync(dfd);
+            close(dfd);
+        }
+        free(dup);
     }
     if (d->journal) {
         struct floe_error e = {0};
@@ -917,6 +1330,8 @@ static int download(struct floe_client *client, const struct floe_download_optio
     d->total = UINT64_MAX;
     pthread_mutex_init(&d->mu, NULL);
     pthread_cond_init(&d->cv, NULL);
+    pthread_mutex_init(&d->ring.mu, NULL);
+    pthread_cond_init(&d->ring.cv, NULL);
     clock_gettime(CLOCK_MONOTONIC, &d->t0);
 
     rc = floe_sigv4_vault_name_valid(opts->vault, err);
@@ -998,6 +1413,9 @@ static int download(struct floe_client *client, const struct floe_download_optio
         d->nseg = floe_retrieve_plan(d->total, d->archive_first, d->seg_size, 0, NULL);
         plan_segments(d, 0);
     }
+    const char *env = getenv("FLOE_RETRIEVE_STREAMING");
+    d->streaming =
+        !d->to_stdout && d->total != UINT64_MAX && d->nseg > 1 && !(env && strcmp(env, "0") == 0);
     bool resuming = st && st->part_count && d->part_path && access(d->part_path, F_OK) == 0;
     if ((rc = open_output(d, resuming, err)))
         goto out;
@@ -1005,9 +1423,9 @@ static int download(struct floe_client *client, const struct floe_download_optio
         goto out;
     if ((rc = make_pool(d, err)))
         goto out;
-    if (resuming && (rc = adopt_journal(d, st, err)))
-        goto out;
     if ((rc = floe_client_hashpool(client, &d->hashpool, err)))
+        goto out;
+    if (resuming && (rc = adopt_journal(d, st, err)))
         goto out;
     if ((rc = floe_writer_new(FLOE_WRITER_AUTO, 0, &d->writer, err)))
         goto out;
@@ -1034,12 +1452,16 @@ out:
     for (uint64_t i = 0; i < d->nseg && d->segs; i++) {
         if (d->segs[i]) {
             floe_xfer_destroy(d->segs[i]->xfer);
+            free(d->segs[i]->leaves);
             if (d->segs[i]->buf)
                 floe_bufpool_release(d->pool, d->segs[i]->buf);
         }
         free(d->segs[i]);
     }
     free(d->segs);
+    for (unsigned i = 0; i < d->ring.count; i++)
+        floe_bufpool_release(d->pool, d->ring.q[(d->ring.head + i) % d->ring.cap]);
+    free(d->ring.q);
     floe_bufpool_destroy(d->pool);
     floe_journal_destroy(d->journal);
     floe_checkpoint_state_free(own_st);
@@ -1051,6 +1473,8 @@ out:
     free(d->part_path);
     pthread_cond_destroy(&d->cv);
     pthread_mutex_destroy(&d->mu);
+    pthread_cond_destroy(&d->ring.cv);
+    pthread_mutex_destroy(&d->ring.mu);
     free(d);
     return rc;
 }

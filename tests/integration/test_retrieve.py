@@ -3,18 +3,28 @@
 whole and ranged retrievals (first MiB, last partial MiB, unaligned range rejected before
 sending), every tier, standard output, inventory in JSON and CSV with date filters and
 markers, wait timeout, failed job, expired output, a corrupt segment (caught, retried, then a
-failure naming the byte range), kill -9 and resume, and a full disk on the output.
+failure naming the byte range), kill -9 and resume, and a full disk on the output; segments of
+several chunks in every write mode (streamed or buffered, O_DIRECT or not), a connection cut
+mid-body (curl retries, the body restarts), and resume re-hashing what the journal recorded.
 
 usage: test_retrieve.py FLOE FLOE_VAULT
 """
+import http.client
 import os
+import re
 import resource
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
+from http.server import BaseHTTPRequestHandler
+
+import socketserver
 
 import retrieve_helper as rh
 from retrieve_helper import MIB, vault_helper
@@ -33,6 +43,64 @@ def pattern(n, seed=0):
         out += base[k % 97:]
         k += 1
     return bytes(out[:n])
+
+
+class CutProxy:
+    """Forwards to floe-vault; the first `count` GET answers whose "PATH RANGE" matches
+    `pat` send their headers and only part of the body, then the connection is closed."""
+
+    def __init__(self, upstream_port, pat, count):
+        self.lock, self.log, self.left, self.cuts = threading.Lock(), [], count, 0
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, fmt, *args):
+                pass
+
+            def do_GET(self):
+                up = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=60)
+                up.request("GET", self.path, headers={
+                    k: v for k, v in self.headers.items() if k.lower() not in rh.HOP})
+                r = up.getresponse()
+                data = r.read()
+                up.close()
+                key = self.path + " " + self.headers.get("Range", "")
+                with proxy.lock:
+                    proxy.log.append(key)
+                    cut = bool(re.search(pat, key)) and proxy.left > 0 and r.status in (200, 206)
+                    if cut:
+                        proxy.left -= 1
+                        proxy.cuts += 1
+                self.send_response_only(r.status, r.reason)
+                for k, v in r.getheaders():
+                    if k.lower() not in rh.HOP and k.lower() != "content-length":
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if not cut:
+                    self.wfile.write(data)
+                    return
+                self.wfile.write(data[:len(data) // 2 + 12345])  # into the second chunk
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+
+        class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+            def handle_error(self, request, client_address):
+                pass
+
+        self.srv = Server(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d" % self.srv.server_address[1]
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
 
 
 class Retrieve(unittest.TestCase):
@@ -305,6 +373,95 @@ class Retrieve(unittest.TestCase):
         r = self.floe.json("job", "output", "v", j, "-o", out, "--segment-size", "1MiB",
                            "--checkpoint", ckpt)[0]
         self.assertGreaterEqual(r["segments_resumed"], 3)
+        with open(out, "rb") as fh:
+            self.assertEqual(fh.read(), self.data)
+
+    def test_segments_of_several_chunks_in_every_write_mode(self):
+        """4 MiB segments are streamed as two 2 MiB chunks each; the 5-byte tail is padded to a
+        block for O_DIRECT and truncated away. Same bytes and hash in every mode."""
+        j = self.floe.json("job", "initiate-retrieval", "v", "--", self.aid)[0]["JobId"]
+        self.floe.run("job", "wait", "v", j, "--interval", "0.05")
+        for streaming in ("1", "0"):
+            for direct in ("1", "0"):
+                with self.subTest(streaming=streaming, direct=direct):
+                    f = rh.Floe(FLOE, self.vault.url, self.tmp.name)
+                    f.env.update(FLOE_RETRIEVE_STREAMING=streaming, FLOE_DIRECT_IO=direct)
+                    out = self.path("modes.bin")
+                    r = f.json("job", "output", "v", j, "-o", out, "--segment-size", "4MiB",
+                               "--concurrency", "2")[0]
+                    self.assertEqual(r["verified"], "whole")
+                    self.assertEqual(r["segments"], 3)
+                    self.assertEqual(os.path.getsize(out), len(self.data))
+                    with open(out, "rb") as fh:
+                        self.assertEqual(fh.read(), self.data)
+                    os.unlink(out)
+
+    def test_streamed_segment_corrupt_or_cut_mid_body(self):
+        j = self.floe.json("job", "initiate-retrieval", "v", "--", self.aid)[0]["JobId"]
+        self.floe.run("job", "wait", "v", j, "--interval", "0.05")
+        out = self.path("streamed.bin")
+        # a connection cut halfway through segment 1: curl retries, the body starts again
+        cut = CutProxy(self.vault.port, r"/output bytes=4194304-", 1)
+        try:
+            f = rh.Floe(FLOE, cut.url, self.tmp.name)
+            r = f.json("job", "output", "v", j, "-o", out, "--segment-size", "4MiB")[0]
+            self.assertEqual(cut.cuts, 1)
+            self.assertEqual(len([k for k in cut.log if "bytes=4194304-" in k]), 2)
+            self.assertEqual(r["segments_refetched"], 0)
+            self.assertEqual(r["verified"], "whole")
+            with open(out, "rb") as fh:
+                self.assertEqual(fh.read(), self.data)
+            os.unlink(out)
+        finally:
+            cut.close()
+        # a flipped byte in a two-chunk segment: caught, fetched again; always: a failure
+        proxy = rh.CorruptProxy(self.vault.port, r"/output bytes=4194304-", 1)
+        try:
+            f = rh.Floe(FLOE, proxy.url, self.tmp.name)
+            r = f.json("job", "output", "v", j, "-o", out, "--segment-size", "4MiB")[0]
+            self.assertEqual(proxy.corrupted, 1)
+            self.assertEqual(r["segments_refetched"], 1)
+            with open(out, "rb") as fh:
+                self.assertEqual(fh.read(), self.data)
+            os.unlink(out)
+            proxy.set(r"/output bytes=4194304-", -1)
+            p = f.run("job", "output", "v", j, "-o", out, "--segment-size", "4MiB",
+                      check=False)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn(b"bytes 4194304-8388607 failed verification", p.stderr)
+            self.assertFalse(os.path.exists(out))
+        finally:
+            proxy.close()
+
+    def test_resume_rehashes_recorded_segments(self):
+        """A journal record is a claim: a recorded segment whose bytes changed in the part
+        file is fetched again, the others are kept."""
+        j = self.floe.json("job", "initiate-retrieval", "v", "--", self.aid)[0]["JobId"]
+        self.floe.run("job", "wait", "v", j, "--interval", "0.05")
+        out, ckpt = self.path("rehash.bin"), self.path("rehash.ckpt")
+        part = out + ".floe-part"
+
+        def limit():
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (4 * MIB, 4 * MIB))
+        args = ("job", "output", "v", j, "-o", out, "--segment-size", "1MiB", "--checkpoint",
+                ckpt)
+        p = self.floe.run(*args, "--concurrency", "1", check=False, preexec_fn=limit)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        shutil.copy(part, part + ".bak")
+        shutil.copy(ckpt, ckpt + ".bak")
+        kept = self.floe.json(*args)[0]["segments_resumed"]
+        self.assertGreaterEqual(kept, 3)
+        os.replace(part + ".bak", part)
+        os.replace(ckpt + ".bak", ckpt)
+        with open(part, "r+b") as fh:  # segment 0 no longer holds what was verified
+            fh.seek(100)
+            b = fh.read(1)
+            fh.seek(100)
+            fh.write(bytes([b[0] ^ 1]))
+        r = self.floe.json(*args)[0]
+        self.assertEqual(r["segments_resumed"], kept - 1)
+        self.assertEqual(r["segments_fetched"], 10 - (kept - 1))
         with open(out, "rb") as fh:
             self.assertEqual(fh.read(), self.data)
 
