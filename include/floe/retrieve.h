@@ -5,11 +5,13 @@
  * The output is split into segments of a power-of-two MiB, aligned to the ARCHIVE (a ranged
  * job's segments start at multiples of the segment size in archive offsets), so every segment
  * of a tree-hash-aligned job is itself a node of the archive's tree: the service sends its
- * x-amz-sha256-tree-hash, floe hashes the received bytes on the hash pool and compares before
- * the segment is written (io_uring, at its offset) and recorded in the checkpoint. At the end
- * the segment hashes are combined (composition property) and compared with the job's
- * SHA256TreeHash. Output goes to "<path>.floe-part" and is renamed to <path> only once
- * everything is verified; "-" streams to standard output in order.
+ * x-amz-sha256-tree-hash, floe hashes the received bytes on the hash pool (in 2 MiB chunks as
+ * they arrive, written at their offset with io_uring, O_DIRECT when aligned) and compares
+ * before the segment is recorded in the checkpoint. At the end the segment hashes are combined
+ * (composition property) and compared with the job's SHA256TreeHash. Output goes to
+ * "<path>.floe-part" and is renamed to <path> only once everything is verified and fsynced, so
+ * a file at <path> is always complete; "-" streams to standard output in order, each segment
+ * written only after it is verified. See docs/internals/retrieve.md.
  */
 #ifndef FLOE_RETRIEVE_H
 #define FLOE_RETRIEVE_H
