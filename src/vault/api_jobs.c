@@ -425,8 +425,10 @@ out:
     json_decref(outer);
 }
 
+/* A finished job past its expiry is gone at once, not only at the next cleanup tick. */
 static const char *s_job_by_id =
-    "SELECT " FLOE_VJOBS_COLUMNS " FROM jobs WHERE id = ? AND vault = ?";
+    "SELECT " FLOE_VJOBS_COLUMNS " FROM jobs WHERE id = ? AND vault = ?"
+    " AND (expires_ms IS NULL OR expires_ms > ?)";
 
 void floe_vapi_describe_job(struct floe_vreq *rq)
 {
@@ -435,7 +437,7 @@ void floe_vapi_describe_job(struct floe_vreq *rq)
         return;
     floe_vdb_lock(rq->srv->db);
     sqlite3_stmt *st = floe_vdb_stmt(rq->srv->db, s_job_by_id);
-    floe_vdb_bind(st, "tt", rq->id, rq->vault);
+    floe_vdb_bind(st, "tti", rq->id, rq->vault, floe_vutil_now_ms());
     if (sqlite3_step(st) == SQLITE_ROW)
         o = floe_vjobs_row_json(rq->srv, st);
     sqlite3_reset(st);
@@ -484,8 +486,9 @@ void floe_vapi_list_jobs(struct floe_vreq *rq)
     sqlite3_stmt *st = floe_vdb_stmt(
         rq->srv->db, "SELECT " FLOE_VJOBS_COLUMNS " FROM jobs WHERE vault = ?1 AND seq >= ?2"
                      " AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR (?4 = 'true') = (status"
-                     " <> 'InProgress')) ORDER BY seq LIMIT ?5");
-    floe_vdb_bind(st, "titti", rq->vault, from, code, completed, limit + 1);
+                     " <> 'InProgress')) AND (expires_ms IS NULL OR expires_ms > ?6)"
+                     " ORDER BY seq LIMIT ?5");
+    floe_vdb_bind(st, "tittii", rq->vault, from, code, completed, limit + 1, floe_vutil_now_ms());
     int64_t n = 0;
     while (!bad_marker && sqlite3_step(st) == SQLITE_ROW) {
         if (n++ == limit) {
@@ -614,8 +617,8 @@ void floe_vapi_get_job_output(struct floe_vreq *rq)
                           " j.inventory_size, j.output_blob, j.format, j.tree_hash,"
                           " a.seg_owner, a.part_size, a.size, a.description FROM jobs j"
                           " LEFT JOIN archives a ON a.id = j.archive_id WHERE j.id = ?"
-                          " AND j.vault = ?");
-    floe_vdb_bind(st, "tt", rq->id, rq->vault);
+                          " AND j.vault = ? AND (j.expires_ms IS NULL OR j.expires_ms > ?)");
+    floe_vdb_bind(st, "tti", rq->id, rq->vault, floe_vutil_now_ms());
     if (sqlite3_step(st) != SQLITE_ROW) {
         outcome = NOT_FOUND;
         goto unlock;

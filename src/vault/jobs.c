@@ -278,7 +278,8 @@ static int build_inventory(struct floe_vserver *srv, const char *vault, const ch
     if (rc)
         return rc;
     floe_vserver_vault_arn(srv, vault, arn, sizeof(arn));
-    floe_vutil_iso(now, false, iso);
+    int64_t asof = now - srv->cfg.inventory_staleness_ms;
+    floe_vutil_iso(asof, false, iso);
     if (csv) {
         rc = put(&w, "ArchiveId,ArchiveDescription,CreationDate,Size,SHA256TreeHash\n", err);
     } else {
@@ -291,12 +292,14 @@ static int build_inventory(struct floe_vserver *srv, const char *vault, const ch
         if (!rc)
             rc = put(&w, ",\"ArchiveList\":[", err);
     }
-    sqlite3_stmt *st = floe_vdb_stmt(
-        srv->db, "SELECT id, description, created_ms, size, tree_hash FROM archives"
-                 " WHERE vault = ?1 AND deleted_ms IS NULL AND created_ms >= ?2 AND created_ms < ?3"
-                 " AND (created_ms > ?4 OR (created_ms = ?4 AND id > ?5))"
-                 " ORDER BY created_ms, id");
-    floe_vdb_bind(st, "tiiit", vault, start_ms, end_ms, marker_ms, marker_id);
+    /* the snapshot: archives that existed at `asof` (created by then, not yet deleted) */
+    sqlite3_stmt *st =
+        floe_vdb_stmt(srv->db, "SELECT id, description, created_ms, size, tree_hash FROM archives"
+                               " WHERE vault = ?1 AND (deleted_ms IS NULL OR deleted_ms > ?6)"
+                               " AND created_ms <= ?6 AND created_ms >= ?2 AND created_ms < ?3"
+                               " AND (created_ms > ?4 OR (created_ms = ?4 AND id > ?5))"
+                               " ORDER BY created_ms, id");
+    floe_vdb_bind(st, "tiiiti", vault, start_ms, end_ms, marker_ms, marker_id, asof);
     uint64_t n = 0;
     res->next_marker[0] = '\0';
     int64_t last_ms = 0;

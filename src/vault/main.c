@@ -4,7 +4,7 @@
  *   floe-vault [--listen HOST:PORT] [--data-dir DIR] [--port-file F] [--access-key K
  *              --secret-key S] [--account-id ID] [--region R]
  *              [--job-delay instant|Expedited=S,Standard=S,Bulk=S] [--job-expiry S]
- *              [--request-timeout S] [--blob-io direct|buffered]
+ *              [--inventory-staleness S] [--request-timeout S] [--blob-io direct|buffered]
  *              [--notify TOPIC_ARN=URL ...] [--log-level error|warn|info|debug] [--no-auth]
  *
  * Without options it serves http://127.0.0.1:9190 (floe's default endpoint) from
@@ -34,7 +34,8 @@ static void usage(FILE *f)
             "usage: floe-vault [--listen HOST:PORT] [--data-dir DIR] [--port-file F]\n"
             "                  [--access-key K --secret-key S] [--account-id ID] [--region R]\n"
             "                  [--job-delay instant|Expedited=S,Standard=S,Bulk=S]\n"
-            "                  [--job-expiry SECONDS] [--request-timeout SECONDS]\n"
+            "                  [--job-expiry SECONDS] [--inventory-staleness SECONDS]\n"
+            "                  [--request-timeout SECONDS]\n"
             "                  [--blob-io direct|buffered] [--notify TOPIC_ARN=URL ...]\n"
             "                  [--log-level error|warn|info|debug] [--no-auth]\n"
             "defaults: listen %s:%s (floe's default endpoint; port 0 picks a free one),\n"
@@ -42,6 +43,8 @@ static void usage(FILE *f)
             "          (created if missing),\n"
             "          access key %s, secret key %s, account %s, region %s,\n"
             "          job delays Expedited=1,Standard=3,Bulk=5 seconds, job expiry 86400 s,\n"
+            "          inventory staleness 0 s (an inventory lists the vault as it was that long\n"
+            "          before the job completed; 86400 emulates Glacier's daily inventory),\n"
             "          request timeout %d s (a stalled upload body is answered 408; 0: never),\n"
             "          blob io direct (O_DIRECT writes behind the hash; buffered if unsupported)\n",
             FLOE_VAULT_DEFAULT_HOST, FLOE_VAULT_DEFAULT_PORT, FLOE_VAULT_DEFAULT_ACCESS_KEY,
@@ -160,6 +163,7 @@ int main(int argc, char **argv)
         {"region", required_argument, NULL, 'r'},
         {"job-delay", required_argument, NULL, 'j'},
         {"job-expiry", required_argument, NULL, 'e'},
+        {"inventory-staleness", required_argument, NULL, 'I'},
         {"notify", required_argument, NULL, 'n'},
         {"log-level", required_argument, NULL, 'L'},
         {"no-auth", no_argument, NULL, 'N'},
@@ -214,6 +218,13 @@ int main(int argc, char **argv)
         case 'e':
             if (parse_seconds(optarg, &srv.cfg.job_expiry_ms) != 0) {
                 fprintf(stderr, "floe-vault: --job-expiry wants seconds, got \"%s\"\n", optarg);
+                goto out;
+            }
+            break;
+        case 'I':
+            if (parse_seconds(optarg, &srv.cfg.inventory_staleness_ms) != 0) {
+                fprintf(stderr, "floe-vault: --inventory-staleness wants seconds, got \"%s\"\n",
+                        optarg);
                 goto out;
             }
             break;

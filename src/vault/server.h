@@ -40,6 +40,7 @@ struct floe_vconfig {
     char *region;
     int64_t delay_ms[FLOE_VTIER_COUNT]; /* job completion delay per tier */
     int64_t job_expiry_ms;              /* how long finished jobs and their output stay */
+    int64_t inventory_staleness_ms;     /* inventories show the vault as of completion - this */
     int64_t upload_expiry_ms;           /* idle multipart uploads are removed after this */
     int64_t request_timeout_ms;         /* a body with no bytes for this long: 408; 0: never */
     struct floe_vnotify_target *notify; /* --notify TOPIC_ARN=URL, nnotify entries */

@@ -62,6 +62,59 @@ def read_response(s):
     return status, hdrs, body
 
 
+class ExpiryAndStaleness(unittest.TestCase):
+    """--job-expiry takes effect when a job is read (not only at the cleanup tick), and
+    --inventory-staleness makes an inventory show the vault as it was that long ago."""
+
+    def test_expired_job_is_gone_at_once(self):
+        v = vh.Vault(BIN, extra=("--job-delay", "instant", "--job-expiry", "1"))
+        try:
+            g = v.client()
+            g.create_vault(vaultName="e")
+            aid = v.upload("e", b"expiring")
+            jid = g.initiate_job(vaultName="e", jobParameters={
+                "Type": "archive-retrieval", "ArchiveId": aid})["jobId"]
+            for _ in range(100):
+                if g.describe_job(vaultName="e", jobId=jid)["Completed"]:
+                    break
+                time.sleep(0.05)
+            self.assertEqual(g.get_job_output(vaultName="e", jobId=jid)["body"].read(),
+                             b"expiring")
+            time.sleep(1.3)
+            for call in (lambda: g.describe_job(vaultName="e", jobId=jid),
+                         lambda: g.get_job_output(vaultName="e", jobId=jid)):
+                with self.assertRaises(g.exceptions.ResourceNotFoundException):
+                    call()
+            self.assertEqual(g.list_jobs(vaultName="e")["JobList"], [])
+        finally:
+            v.close()
+
+    def test_inventory_staleness(self):
+        v = vh.Vault(BIN, extra=("--job-delay", "instant", "--inventory-staleness", "2"))
+        try:
+            g = v.client()
+            g.create_vault(vaultName="s")
+            aid = v.upload("s", b"new archive")
+
+            def inventory():
+                jid = g.initiate_job(vaultName="s", jobParameters={
+                    "Type": "inventory-retrieval"})["jobId"]
+                for _ in range(100):
+                    if g.describe_job(vaultName="s", jobId=jid)["Completed"]:
+                        break
+                    time.sleep(0.05)
+                out = json.loads(g.get_job_output(vaultName="s", jobId=jid)["body"].read())
+                return [a["ArchiveId"] for a in out["ArchiveList"]]
+
+            self.assertEqual(inventory(), [])  # not in the snapshot of 2 s ago
+            time.sleep(2.3)
+            self.assertEqual(inventory(), [aid])
+            g.delete_archive(vaultName="s", archiveId=aid)
+            self.assertEqual(inventory(), [aid])  # deleted after the snapshot: still listed
+        finally:
+            v.close()
+
+
 class RequestTimeout(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
