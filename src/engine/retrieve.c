@@ -483,7 +483,7 @@ static void ring_put(struct dl *d, struct floe_buf *b)
     pthread_mutex_unlock(&d->ring.mu);
 }
 
-/* Writer thread: the chunk is in the file (or failed); its buffer goes back to the pool. */
+/* Writer thread: the chunk is in the file (or failed); its buffer goes back to the ring. */
 static void on_chunk_written(void *user, int status, const struct floe_error *err)
 {
     struct chunk *c = user;
