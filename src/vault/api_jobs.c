@@ -65,7 +65,7 @@ struct job_spec {
     bool has_range;
     char archive_tree[FLOE_HASH_HEX];
     char *select_json;
-    char output_path[1200];
+    char output_path[1300]; /* the S3 prefix, then prefix/job-id/ */
 };
 
 static bool check_inventory_params(struct floe_vreq *rq, json_t *p, struct job_spec *js)

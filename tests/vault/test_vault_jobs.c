@@ -102,6 +102,8 @@ static int teardown(void **state)
     floe_vdb_close(s_srv.db);
     floe_vblob_close(s_srv.blobs);
     free(s_srv.cfg.data_dir);
+    free(s_srv.cfg.host);
+    free(s_srv.cfg.port);
     free(s_srv.cfg.access_key);
     free(s_srv.cfg.secret_key);
     free(s_srv.cfg.account_id);
