@@ -40,38 +40,6 @@ static char *jobs_path(const char *vault, const char *job_id, const char *suffix
     return p;
 }
 
-static json_t *parse_body(const struct floe_xfer *x, const char *op, struct floe_error *err)
-{
-    json_error_t je;
-    json_t *doc = x->resp ? json_loadb((const char *)x->resp, x->resp_len, 0, &je) : NULL;
-    if (!doc || !json_is_object(doc)) {
-        json_decref(doc);
-        floe_error_set(err, FLOE_E_SERVICE, "%s: the answer is not a JSON object", op);
-        return NULL;
-    }
-    return doc;
-}
-
-static void copy_str(char *dst, size_t cap, json_t *obj, const char *key)
-{
-    json_t *v = json_object_get(obj, key);
-    snprintf(dst, cap, "%s", json_is_string(v) ? json_string_value(v) : "");
-}
-
-static int64_t get_int(json_t *obj, const char *key)
-{
-    json_t *v = json_object_get(obj, key);
-    if (json_is_integer(v))
-        return (int64_t)json_integer_value(v);
-    if (json_is_string(v)) { /* tolerate numbers sent as strings */
-        char *end = NULL;
-        long long n = strtoll(json_string_value(v), &end, 10);
-        if (end && !*end && n >= 0)
-            return n;
-    }
-    return -1;
-}
-
 static bool get_hash(json_t *obj, const char *key, uint8_t out[FLOE_HASH_BYTES])
 {
     json_t *v = json_object_get(obj, key);
@@ -81,20 +49,20 @@ static bool get_hash(json_t *obj, const char *key, uint8_t out[FLOE_HASH_BYTES])
 static void job_from_json(json_t *o, struct floe_job_info *j)
 {
     memset(j, 0, sizeof(*j));
-    copy_str(j->job_id, sizeof(j->job_id), o, "JobId");
-    copy_str(j->job_description, sizeof(j->job_description), o, "JobDescription");
-    copy_str(j->action, sizeof(j->action), o, "Action");
-    copy_str(j->archive_id, sizeof(j->archive_id), o, "ArchiveId");
-    copy_str(j->vault_arn, sizeof(j->vault_arn), o, "VaultARN");
-    copy_str(j->creation_date, sizeof(j->creation_date), o, "CreationDate");
-    copy_str(j->completion_date, sizeof(j->completion_date), o, "CompletionDate");
+    floe_json_copy_str(j->job_id, sizeof(j->job_id), o, "JobId");
+    floe_json_copy_str(j->job_description, sizeof(j->job_description), o, "JobDescription");
+    floe_json_copy_str(j->action, sizeof(j->action), o, "Action");
+    floe_json_copy_str(j->archive_id, sizeof(j->archive_id), o, "ArchiveId");
+    floe_json_copy_str(j->vault_arn, sizeof(j->vault_arn), o, "VaultARN");
+    floe_json_copy_str(j->creation_date, sizeof(j->creation_date), o, "CreationDate");
+    floe_json_copy_str(j->completion_date, sizeof(j->completion_date), o, "CompletionDate");
     j->completed = json_is_true(json_object_get(o, "Completed"));
-    copy_str(j->status_code, sizeof(j->status_code), o, "StatusCode");
-    copy_str(j->status_message, sizeof(j->status_message), o, "StatusMessage");
-    j->archive_size_bytes = get_int(o, "ArchiveSizeInBytes");
-    j->inventory_size_bytes = get_int(o, "InventorySizeInBytes");
-    copy_str(j->sns_topic, sizeof(j->sns_topic), o, "SNSTopic");
-    copy_str(j->tier, sizeof(j->tier), o, "Tier");
+    floe_json_copy_str(j->status_code, sizeof(j->status_code), o, "StatusCode");
+    floe_json_copy_str(j->status_message, sizeof(j->status_message), o, "StatusMessage");
+    j->archive_size_bytes = floe_json_get_int(o, "ArchiveSizeInBytes");
+    j->inventory_size_bytes = floe_json_get_int(o, "InventorySizeInBytes");
+    floe_json_copy_str(j->sns_topic, sizeof(j->sns_topic), o, "SNSTopic");
+    floe_json_copy_str(j->tier, sizeof(j->tier), o, "Tier");
     j->has_tree_hash = get_hash(o, "SHA256TreeHash", j->tree_hash);
     j->has_archive_tree_hash = get_hash(o, "ArchiveSHA256TreeHash", j->archive_tree_hash);
     json_t *r = json_object_get(o, "RetrievalByteRange");
@@ -102,11 +70,12 @@ static void job_from_json(json_t *o, struct floe_job_info *j)
                    floe_range_parse_retrieval(json_string_value(r), &j->range, NULL) == FLOE_OK;
     json_t *inv = json_object_get(o, "InventoryRetrievalParameters");
     if (json_is_object(inv)) {
-        copy_str(j->inventory_format, sizeof(j->inventory_format), inv, "Format");
-        copy_str(j->inventory_start_date, sizeof(j->inventory_start_date), inv, "StartDate");
-        copy_str(j->inventory_end_date, sizeof(j->inventory_end_date), inv, "EndDate");
-        copy_str(j->inventory_limit, sizeof(j->inventory_limit), inv, "Limit");
-        copy_str(j->inventory_marker, sizeof(j->inventory_marker), inv, "Marker");
+        floe_json_copy_str(j->inventory_format, sizeof(j->inventory_format), inv, "Format");
+        floe_json_copy_str(j->inventory_start_date, sizeof(j->inventory_start_date), inv,
+                           "StartDate");
+        floe_json_copy_str(j->inventory_end_date, sizeof(j->inventory_end_date), inv, "EndDate");
+        floe_json_copy_str(j->inventory_limit, sizeof(j->inventory_limit), inv, "Limit");
+        floe_json_copy_str(j->inventory_marker, sizeof(j->inventory_marker), inv, "Marker");
     }
 }
 
@@ -307,7 +276,7 @@ int floe_job_describe(struct floe_client *c, const char *vault, const char *job_
     rc = floe_call_run(floe_call_new(c, "GET", path, NULL), &x, err);
     free(path);
     if (!rc) {
-        json_t *doc = parse_body(x, "DescribeJob", err);
+        json_t *doc = floe_call_json(x, "DescribeJob", err);
         if (!doc) {
             rc = FLOE_E_SERVICE;
         } else {
@@ -352,7 +321,7 @@ int floe_job_list(struct floe_client *c, const char *vault, const struct floe_jo
             snprintf(query + n, sizeof(query) - n, "%sstatuscode=%s", n ? "&" : "", f->status_code);
         struct floe_xfer *x = NULL;
         rc = floe_call_run(floe_call_new(c, "GET", path, query), &x, err);
-        json_t *doc = rc ? NULL : parse_body(x, "ListJobs", err);
+        json_t *doc = rc ? NULL : floe_call_json(x, "ListJobs", err);
         floe_xfer_destroy(x);
         if (!rc && !doc)
             rc = FLOE_E_SERVICE;
@@ -460,10 +429,7 @@ out:
 
 static char *notify_path(const char *vault)
 {
-    size_t n = strlen(vault) + 48;
-    char *p = floe_xmalloc(n);
-    snprintf(p, n, "/vaults/%s/notification-configuration", vault);
-    return p;
+    return floe_client_vault_path(vault, "/notification-configuration");
 }
 
 int floe_job_set_notifications(struct floe_client *c, const char *vault,
@@ -510,7 +476,7 @@ int floe_job_get_notifications(struct floe_client *c, const char *vault,
     rc = floe_call_run(floe_call_new(c, "GET", path, NULL), &x, err);
     free(path);
     if (!rc) {
-        json_t *doc = parse_body(x, "GetVaultNotifications", err);
+        json_t *doc = floe_call_json(x, "GetVaultNotifications", err);
         if (!doc) {
             rc = FLOE_E_SERVICE;
         } else {
@@ -519,7 +485,7 @@ int floe_job_get_notifications(struct floe_client *c, const char *vault,
             if (!json_is_object(cfg))
                 cfg = doc;
             struct floe_vault_notifications n = {0};
-            copy_str(n.sns_topic, sizeof(n.sns_topic), cfg, "SNSTopic");
+            floe_json_copy_str(n.sns_topic, sizeof(n.sns_topic), cfg, "SNSTopic");
             json_t *ev = json_object_get(cfg, "Events"), *e;
             size_t i;
             json_array_foreach(ev, i, e)
