@@ -65,7 +65,7 @@ struct job_spec {
     bool has_range;
     char archive_tree[FLOE_HASH_HEX];
     char *select_json;
-    char output_path[1300]; /* the S3 prefix, then prefix/job-id/ */
+    char output_path[1200]; /* the S3 prefix (<= 512 bytes), then prefix/job-id/ */
 };
 
 static bool check_inventory_params(struct floe_vreq *rq, json_t *p, struct job_spec *js)
@@ -373,9 +373,9 @@ void floe_vapi_initiate_job(struct floe_vreq *rq)
             outcome = POLICY;
     }
     if (outcome == OK) {
-        char out_path[1300] = "";
+        char out_path[1200] = "";
         if (select)
-            snprintf(out_path, sizeof(out_path), "%s/%s/", js.output_path, job_id);
+            snprintf(out_path, sizeof(out_path), "%.1024s/%.92s/", js.output_path, job_id);
         int rc = floe_vdb_exec(
             db, &err,
             "INSERT INTO jobs(id, vault, action, archive_id, description, sns_topic, tier,"
