@@ -1417,11 +1417,11 @@ static int download(struct floe_client *client, const struct floe_download_optio
     d->streaming =
         !d->to_stdout && d->total != UINT64_MAX && d->nseg > 1 && !(env && strcmp(env, "0") == 0);
     bool resuming = st && st->part_count && d->part_path && access(d->part_path, F_OK) == 0;
+    if ((rc = make_pool(d, err))) /* before any file exists: a refused limit leaves none */
+        goto out;
     if ((rc = open_output(d, resuming, err)))
         goto out;
     if (use_journal && !d->journal && (rc = make_journal(d, err)))
-        goto out;
-    if ((rc = make_pool(d, err)))
         goto out;
     if ((rc = floe_client_hashpool(client, &d->hashpool, err)))
         goto out;

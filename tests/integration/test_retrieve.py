@@ -396,6 +396,29 @@ class Retrieve(unittest.TestCase):
                         self.assertEqual(fh.read(), self.data)
                     os.unlink(out)
 
+    def test_streaming_memory_is_chunks_not_segments(self):
+        """Streaming holds 2 MiB chunks, not segments: 4 MiB segments, 4 in flight, fit in
+        12 MiB; a limit below what the concurrency needs is refused with the numbers, before
+        any file or checkpoint is created."""
+        j = self.floe.json("job", "initiate-retrieval", "v", "--", self.aid)[0]["JobId"]
+        self.floe.run("job", "wait", "v", j, "--interval", "0.05")
+        out = self.path("small-memory.bin")
+        r = self.floe.json("job", "output", "v", j, "-o", out, "--segment-size", "4MiB",
+                           "--memory-limit", "12MiB", "--concurrency", "4")[0]
+        self.assertEqual(r["verified"], "whole")
+        os.unlink(out)
+        cache = os.path.join(self.tmp.name, "cache", "floe")
+        ckpts = lambda: sorted(os.listdir(cache)) if os.path.isdir(cache) else []
+        before = ckpts()
+        p = self.floe.run("job", "output", "v", j, "-o", out, "--segment-size", "4MiB",
+                          "--memory-limit", "8MiB", "--concurrency", "4", check=False)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn(b"--memory-limit 8 MiB is below the 12 MiB that --concurrency 4 needs",
+                      p.stderr)
+        self.assertFalse(os.path.exists(out))
+        self.assertFalse(os.path.exists(out + ".floe-part"))
+        self.assertEqual(ckpts(), before)
+
     def test_streamed_segment_corrupt_or_cut_mid_body(self):
         j = self.floe.json("job", "initiate-retrieval", "v", "--", self.aid)[0]["JobId"]
         self.floe.run("job", "wait", "v", j, "--interval", "0.05")
