@@ -77,6 +77,7 @@
 #include "bufpool.h"
 #include "checkpoint.h"
 #include "client_impl.h"
+#include "evq.h"
 #include "floe/checkpoint.h"
 #include "floe/hashpool.h"
 #include "floe/range.h"
@@ -136,7 +137,7 @@ struct ev {
     enum ev_kind kind;
     struct seg *s;
     struct chunk *c; /* EV_CHUNK only */
-    struct ev *next;
+    struct floe_evq_node node;
 };
 
 /* Streaming mode: CHUNK_BYTES (or the segment's tail) of one segment, in one pool buffer.
@@ -219,11 +220,7 @@ struct dl {
     struct timespec t0;
     int fatal;
     struct floe_error fatal_err;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    struct {
-        struct ev *head, *tail;
-    } locked; /* events, guarded by mu */
+    struct floe_evq events; /* stage callbacks -> orchestrator */
 };
 
 /* ---- planning (pure) ---- */
@@ -302,15 +299,7 @@ static void fail(struct dl *d, int status, const struct floe_error *err)
 
 static void push_ev(struct dl *d, struct ev *e)
 {
-    e->next = NULL;
-    pthread_mutex_lock(&d->mu);
-    if (d->locked.tail)
-        d->locked.tail->next = e;
-    else
-        d->locked.head = e;
-    d->locked.tail = e;
-    pthread_cond_signal(&d->cv);
-    pthread_mutex_unlock(&d->mu);
+    floe_evq_push(&d->events, &e->node);
 }
 
 static void push_event(struct seg *s, enum ev_kind kind)
@@ -324,25 +313,8 @@ static void push_event(struct seg *s, enum ev_kind kind)
 /* Next event, or NULL after 200 ms without one (so a cancel request is seen promptly). */
 static struct ev *pop_event(struct dl *d)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_nsec += 200 * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&d->mu);
-    while (!d->locked.head)
-        if (pthread_cond_timedwait(&d->cv, &d->mu, &until) == ETIMEDOUT)
-            break;
-    struct ev *e = d->locked.head;
-    if (e) {
-        d->locked.head = e->next;
-        if (!d->locked.head)
-            d->locked.tail = NULL;
-    }
-    pthread_mutex_unlock(&d->mu);
-    return e;
+    struct floe_evq_node *n = floe_evq_pop(&d->events, 200);
+    return n ? FLOE_EVQ_CONTAINER(n, struct ev, node) : NULL;
 }
 
 /* "bytes 0-33554431 of the output (archive bytes 1048576-34603007)" */
@@ -1328,8 +1300,7 @@ static int download(struct floe_client *client, const struct floe_download_optio
     d->dfd = -1;
     d->journal = journal;
     d->total = UINT64_MAX;
-    pthread_mutex_init(&d->mu, NULL);
-    pthread_cond_init(&d->cv, NULL);
+    floe_evq_init(&d->events);
     pthread_mutex_init(&d->ring.mu, NULL);
     pthread_cond_init(&d->ring.cv, NULL);
     clock_gettime(CLOCK_MONOTONIC, &d->t0);
@@ -1471,8 +1442,7 @@ out:
         close(d->dfd);
     free(d->output_path);
     free(d->part_path);
-    pthread_cond_destroy(&d->cv);
-    pthread_mutex_destroy(&d->mu);
+    floe_evq_cleanup(&d->events);
     pthread_cond_destroy(&d->ring.cv);
     pthread_mutex_destroy(&d->ring.mu);
     free(d);

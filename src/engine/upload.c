@@ -34,6 +34,7 @@
 #include "bufpool.h"
 #include "checkpoint.h"
 #include "client_impl.h"
+#include "evq.h"
 #include "floe/checkpoint.h"
 #include "floe/hashpool.h"
 #include "floe/range.h"
@@ -90,7 +91,7 @@ struct part {
     int ev_status;
     size_t ev_bytes;
     struct floe_error ev_err;
-    struct part *ev_next;
+    struct floe_evq_node ev_node;
 };
 
 struct upload {
@@ -123,11 +124,7 @@ struct upload {
     unsigned parts_sent, parts_resumed;
     int fatal;
     struct floe_error fatal_err;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    struct {
-        struct part *head, *tail;
-    } locked; /* events, guarded by mu */
+    struct floe_evq events; /* stage callbacks -> orchestrator */
 };
 
 static double elapsed(const struct upload *u)
@@ -156,41 +153,15 @@ static void part_set_state(struct part *p, enum part_state to)
 
 static void push_event(struct part *p, enum ev_kind kind)
 {
-    struct upload *u = p->up;
     p->ev = kind;
-    p->ev_next = NULL;
-    pthread_mutex_lock(&u->mu);
-    if (u->locked.tail)
-        u->locked.tail->ev_next = p;
-    else
-        u->locked.head = p;
-    u->locked.tail = p;
-    pthread_cond_signal(&u->cv);
-    pthread_mutex_unlock(&u->mu);
+    floe_evq_push(&p->up->events, &p->ev_node);
 }
 
 /* Next event, or NULL after 200 ms without one (so a cancel request is seen promptly). */
 static struct part *pop_event(struct upload *u)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_nsec += 200 * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&u->mu);
-    while (!u->locked.head)
-        if (pthread_cond_timedwait(&u->cv, &u->mu, &until) == ETIMEDOUT)
-            break;
-    struct part *p = u->locked.head;
-    if (p) {
-        u->locked.head = p->ev_next;
-        if (!u->locked.head)
-            u->locked.tail = NULL;
-    }
-    pthread_mutex_unlock(&u->mu);
-    return p;
+    struct floe_evq_node *n = floe_evq_pop(&u->events, 200);
+    return n ? FLOE_EVQ_CONTAINER(n, struct part, ev_node) : NULL;
 }
 
 static void fail(struct upload *u, int status, const struct floe_error *err)
@@ -893,8 +864,7 @@ int floe_upload_file(struct floe_client *client, const struct floe_upload_option
     u->opts = opts;
     u->vault = opts->vault;
     u->fd = -1;
-    pthread_mutex_init(&u->mu, NULL);
-    pthread_cond_init(&u->cv, NULL);
+    floe_evq_init(&u->events);
     clock_gettime(CLOCK_MONOTONIC, &u->t0);
 
     rc = floe_sigv4_vault_name_valid(opts->vault, err);
@@ -1079,8 +1049,7 @@ out:
     floe_checkpoint_state_free(st);
     if (u->fd > 0)
         close(u->fd);
-    pthread_cond_destroy(&u->cv);
-    pthread_mutex_destroy(&u->mu);
+    floe_evq_cleanup(&u->events);
     free(u);
     return rc;
 }
