@@ -281,6 +281,34 @@ class Retrieve(unittest.TestCase):
         finally:
             slow.close()
 
+    def test_archives_uploaded_by_aws_cli_and_boto3(self):
+        # clients nobody here wrote upload; floe retrieves in verified parallel segments
+        data = pattern(5 * MIB + 333, seed=9)
+        src = self.path("interop-src.bin")
+        with open(src, "wb") as f:
+            f.write(data)
+        env = dict(os.environ)
+        for k in list(env):
+            if k.startswith("AWS_"):
+                del env[k]
+        env.update(AWS_ACCESS_KEY_ID=vault_helper.ACCESS_KEY,
+                   AWS_SECRET_ACCESS_KEY=vault_helper.SECRET_KEY,
+                   AWS_DEFAULT_REGION=vault_helper.REGION,
+                   AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
+        p = subprocess.run(["aws", "--endpoint-url", self.vault.url, "glacier", "upload-archive",
+                            "--account-id", "-", "--vault-name", "v", "--body", src],
+                           capture_output=True, env=env, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        cli_id = __import__("json").loads(p.stdout)["archiveId"]
+        boto_id = self.vault.client().upload_archive(vaultName="v", body=data)["archiveId"]
+        for aid in (cli_id, boto_id):
+            out = self.path("interop-out.bin")
+            r = self.floe.json("retrieve", "v", "-o", out, "--segment-size", "1MiB",
+                               "--concurrency", "3", "--", aid)[0]
+            with open(out, "rb") as f:
+                self.assertEqual(f.read(), data)
+            self.assertEqual(r["verified"], "whole")
+
     def test_ids_starting_with_dash_are_ids_not_options(self):
         # the service's ids may begin with '-': such a token is taken as the id, not an option
         fake = "-" + "A" * 91

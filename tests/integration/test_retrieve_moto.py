@@ -72,6 +72,25 @@ class Moto(unittest.TestCase):
                 self.assertEqual(r["verified"], "none")  # moto sends no hashes
                 self.assertEqual(r["size"], n)
 
+    def test_retrieve_aws_cli_upload(self):
+        data = os.urandom(2 * rh.MIB + 77)
+        src = os.path.join(self.tmp.name, "cli-src.bin")
+        with open(src, "wb") as f:
+            f.write(data)
+        env = dict(self.floe.env) if hasattr(self.floe, "env") else dict(os.environ)
+        env.update(AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="y",
+                   AWS_DEFAULT_REGION="us-east-1")
+        p = subprocess.run(["aws", "--endpoint-url", self.url, "glacier", "upload-archive",
+                            "--account-id", "-", "--vault-name", "m", "--body", src],
+                           capture_output=True, env=env, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        aid = __import__("json").loads(p.stdout)["archiveId"]
+        out = os.path.join(self.tmp.name, "cli-out.bin")
+        self.floe.json("retrieve", "m", "-o", out, "--tier", "Expedited", "--poll-interval",
+                       "0.2", "--", aid)
+        with open(out, "rb") as f:
+            self.assertEqual(f.read(), data)
+
     def test_inventory_and_jobs(self):
         self.glacier.upload_archive(vaultName="m", body=b"inv", archiveDescription="d1")
         rows = self.floe.json("inventory", "m", "--format", "CSV", "--poll-interval", "0.5",
