@@ -67,6 +67,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1066,4 +1067,31 @@ int floe_journal_remove(const char *path, struct floe_error *err)
         return floe_error_set_errno(err, FLOE_E_IO, e, path, "cannot remove checkpoint %s", path);
     }
     return sync_dir_of(path, err);
+}
+
+int floe_checkpoint_default_path(const char *kind, const char *key, size_t key_len, char *out,
+                                 size_t cap, struct floe_error *err)
+{
+    XXH64_hash_t h = XXH3_64bits(key, key_len);
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    char dir[PATH_MAX];
+    if (xdg && *xdg)
+        snprintf(dir, sizeof(dir), "%s/floe", xdg);
+    else if (home && *home)
+        snprintf(dir, sizeof(dir), "%s/.cache/floe", home);
+    else
+        snprintf(dir, sizeof(dir), "/tmp/floe-%u", (unsigned)getuid());
+    /* mkdir -p for the two levels that may be missing (~/.cache, then floe) */
+    char parent[PATH_MAX];
+    snprintf(parent, sizeof(parent), "%s", dir);
+    char *slash = strrchr(parent, '/');
+    if (slash && slash != parent) {
+        *slash = 0;
+        mkdir(parent, 0700);
+    }
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return floe_error_set_errno(err, FLOE_E_IO, errno, dir,
+                                    "cannot create the checkpoint directory %s", dir);
+    snprintf(out, cap, "%s/%s-%016llx.ckpt", dir, kind, (unsigned long long)h);
+    return FLOE_OK;
 }

@@ -109,4 +109,15 @@ void floe_journal_destroy(struct floe_journal *j);
  */
 int floe_journal_remove(const char *path, struct floe_error *err);
 
+/*
+ * floe_checkpoint_default_path() - where a journal lives when the user names none:
+ * $XDG_CACHE_HOME/floe (else ~/.cache/floe, else /tmp/floe-UID), created 0700 if missing,
+ * file "<kind>-<16 hex digits of xxh3-64(key)>.ckpt". The key identifies the transfer (endpoint,
+ * account, vault, and the source or output), so running the same command again finds it.
+ * Returns FLOE_OK or FLOE_E_IO (the directory cannot be created; message names it).
+ * Threads: safe from any thread.
+ */
+int floe_checkpoint_default_path(const char *kind, const char *key, size_t key_len, char *out,
+                                 size_t cap, struct floe_error *err);
+
 #endif

@@ -973,29 +973,10 @@ int floe_retrieve_checkpoint_path(struct floe_client *client, const char *vault,
     char *k = floe_xmalloc(kn);
     int n = snprintf(k, kn, "%s\n%s\n%s\n%s\n%s", client->endpoint, client->account_id, vault, key,
                      abs);
-    XXH64_hash_t h = XXH3_64bits(k, (size_t)n);
+    int rc = floe_checkpoint_default_path("download", k, (size_t)n, out, cap, err);
     free(k);
     free(abs);
-    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    char dir[PATH_MAX];
-    if (xdg && *xdg)
-        snprintf(dir, sizeof(dir), "%s/floe", xdg);
-    else if (home && *home)
-        snprintf(dir, sizeof(dir), "%s/.cache/floe", home);
-    else
-        snprintf(dir, sizeof(dir), "/tmp/floe-%u", (unsigned)getuid());
-    char parent[PATH_MAX];
-    snprintf(parent, sizeof(parent), "%s", dir);
-    char *slash = strrchr(parent, '/');
-    if (slash && slash != parent) {
-        *slash = 0;
-        mkdir(parent, 0700);
-    }
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return floe_error_set_errno(err, FLOE_E_IO, errno, dir,
-                                    "cannot create the checkpoint directory %s", dir);
-    snprintf(out, cap, "%s/download-%016llx.ckpt", dir, (unsigned long long)h);
-    return FLOE_OK;
+    return rc;
 }
 
 /* Whether the partial file still holds the bytes the record p confirmed: they must hash to

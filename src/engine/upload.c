@@ -53,7 +53,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #define MAX_CHECKSUM_RESENDS 3
 #define HASH_CHUNK ((size_t)4 << 20) /* streaming mode: largest read of the hash pass */
@@ -659,28 +658,7 @@ int floe_upload_checkpoint_path(struct floe_client *client, const char *vault, c
     /* not size or mtime: the same command on a changed file must find the journal and refuse */
     int n = snprintf(key, sizeof(key), "%s\n%s\n%s\n%s", client->endpoint, client->account_id,
                      vault, abs);
-    XXH64_hash_t h = XXH3_64bits(key, (size_t)n);
-    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    char dir[PATH_MAX];
-    if (xdg && *xdg)
-        snprintf(dir, sizeof(dir), "%s/floe", xdg);
-    else if (home && *home)
-        snprintf(dir, sizeof(dir), "%s/.cache/floe", home);
-    else
-        snprintf(dir, sizeof(dir), "/tmp/floe-%u", (unsigned)getuid());
-    /* mkdir -p for the two levels we may need */
-    char parent[PATH_MAX];
-    snprintf(parent, sizeof(parent), "%s", dir);
-    char *slash = strrchr(parent, '/');
-    if (slash && slash != parent) {
-        *slash = 0;
-        mkdir(parent, 0700);
-    }
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return floe_error_set_errno(err, FLOE_E_IO, errno, dir,
-                                    "cannot create the checkpoint directory %s", dir);
-    snprintf(out, cap, "%s/upload-%016llx.ckpt", dir, (unsigned long long)h);
-    return FLOE_OK;
+    return floe_checkpoint_default_path("upload", key, (size_t)n, out, cap, err);
 }
 
 static int open_source(struct upload *u, struct floe_error *err)
