@@ -1091,8 +1091,8 @@ static int make_journal(struct dl *d, struct floe_error *err)
         return floe_error_set(err, FLOE_E_CHECKPOINT,
                               "the job or archive id is too long for a checkpoint; use "
                               "--no-checkpoint");
-    snprintf(h.job_id, sizeof(h.job_id), "%s", d->job_id);
-    snprintf(h.archive_id, sizeof(h.archive_id), "%s", d->job.archive_id);
+    memcpy(h.job_id, d->job_id, strlen(d->job_id) + 1); /* lengths checked just above */
+    memcpy(h.archive_id, d->job.archive_id, strlen(d->job.archive_id) + 1);
     if (strlen(d->output_path) >= sizeof(h.output_path))
         return floe_error_set(err, FLOE_E_CHECKPOINT, "output path too long for a checkpoint");
     snprintf(h.output_path, sizeof(h.output_path), "%s", d->output_path);
@@ -1563,7 +1563,15 @@ int floe_retrieve_archive(struct floe_client *client, const struct floe_retrieve
     if (j)
         d.checkpoint_path = ckpt;
     if (st) { /* the header was written before the job existed: fill in the job id */
-        snprintf(st->header.job_id, sizeof(st->header.job_id), "%s", id);
+        size_t n = strlen(id);
+        if (n >= sizeof(st->header.job_id)) {
+            rc = floe_error_set(err, FLOE_E_CHECKPOINT,
+                                "job id of %zu bytes is too long for a checkpoint; use "
+                                "--no-checkpoint",
+                                n);
+            goto out;
+        }
+        memcpy(st->header.job_id, id, n + 1);
     }
     rc = download(client, &d, j, st, out, err);
     j = NULL; /* download owns it now */
