@@ -64,7 +64,7 @@ tools = {
     "floe": lambda out: [floe, "--endpoint-url", url, "--quiet", "job", "output", "bench", job,
                          "-o", out, *shlex.split(floe_args)],
     "awscli": lambda out: ["aws", "--endpoint-url", url, "glacier", "get-job-output",
-                           "--account-id", "-", "--vault-name", "bench", "--job-id", job, out],
+                           "--account-id", "-", "--vault-name", "bench", "--job-id=" + job, out],
     "boto3": lambda out: [sys.executable, "-c", boto, out],
     "openssl": lambda out: ["openssl", "dgst", "-sha256", src],
 }

@@ -29,7 +29,17 @@ class AwsCli(unittest.TestCase):
         cls.tmp.cleanup()
 
     def aws(self, *args, ok=True):
-        cmd = ["aws", "glacier", *args, "--endpoint-url", self.v.url, "--account-id", "-",
+        # Glacier ids are base64url and may start with '-'; the aws CLI's argparse reads such a
+        # value as an option unless it is joined to its flag, as AWS's own docs advise.
+        joined, i = [], 0
+        while i < len(args):
+            if args[i].endswith("-id") and args[i].startswith("--") and i + 1 < len(args):
+                joined.append(args[i] + "=" + args[i + 1])
+                i += 2
+            else:
+                joined.append(args[i])
+                i += 1
+        cmd = ["aws", "glacier", *joined, "--endpoint-url", self.v.url, "--account-id", "-",
                "--output", "json"]
         r = subprocess.run(cmd, env=self.env, capture_output=True, timeout=120)
         if ok:
