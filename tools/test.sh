@@ -33,5 +33,5 @@ TSAN_OPTIONS=halt_on_error=1 python3 tests/integration/test_upload.py build-tsan
     build/src/vault/floe-vault UploadTests.test_larger_file_odd_size \
     UploadTests.test_several_files_at_once UploadTests.test_injected_503_and_resets_still_correct \
     UploadTests.test_stdin_multipart_and_single UploadTests.test_resume_after_kill_9
-cmake --build build-tsan -j"$JOBS" --target floe-vault && for t in test_interop_boto3 test_server_options; do TSAN_OPTIONS=halt_on_error=1 python3 tests/vault/$t.py build-tsan/src/vault/floe-vault || exit 1; done  # floe-vault's threads (connections, watchdog, scheduler, notifier) under TSan
+cmake --build build-tsan -j"$JOBS" --target floe-vault && for t in interop/test_interop_boto3 vault/test_server_options; do TSAN_OPTIONS=halt_on_error=1 python3 tests/$t.py build-tsan/src/vault/floe-vault || exit 1; done  # floe-vault's threads (connections, watchdog, scheduler, notifier) under TSan
 echo "== all test stages passed"

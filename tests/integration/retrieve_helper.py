@@ -13,7 +13,7 @@ import time
 from http.server import BaseHTTPRequestHandler
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "vault"))
+sys.path.insert(0, os.path.join(HERE, "..", "helpers"))
 import vault_helper  # noqa: E402  (floe-vault start/stop by PID, boto3 clients)
 
 MIB = 1 << 20

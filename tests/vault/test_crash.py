@@ -17,7 +17,7 @@ import botocore.auth
 import botocore.awsrequest
 import botocore.credentials
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helpers"))
 import vault_helper as vh  # noqa: E402
 
 BIN = None

@@ -13,7 +13,7 @@ import tempfile
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helpers"))
 import vault_helper as vh  # noqa: E402
 import botocore.auth  # noqa: E402
 import botocore.awsrequest  # noqa: E402
