@@ -121,7 +121,8 @@ FLOE_API const struct floe_ckpt_part *floe_checkpoint_find_part(const struct flo
 
 /*
  * floe_checkpoint_source_stat() - fill a source identity from fstat(fd), or stat(path) when
- * fd < 0. A non-regular file (pipe, stdin) gets size FLOE_CKPT_SIZE_UNKNOWN.
+ * fd < 0. A block device opened as fd gets its size in bytes; any other non-regular file
+ * (pipe, stdin) gets size FLOE_CKPT_SIZE_UNKNOWN.
  * path     IN: copied into out->path (truncation is an error).
  * out      OUT: set only on FLOE_OK.
  * Returns  FLOE_OK; FLOE_E_NOT_FOUND; FLOE_E_IO (errno saved); FLOE_E_INVALID_ARG (path too
@@ -140,6 +141,15 @@ FLOE_API int floe_checkpoint_source_stat(const char *path, int fd, struct floe_c
  */
 FLOE_API int floe_checkpoint_check_source(const struct floe_ckpt_header *hdr, const char *path,
                                           int fd, struct floe_error *err);
+
+/*
+ * floe_checkpoint_source_diff() - does now differ from was in size, mtime or inode? Writes the
+ * differences ("size was 1048576 bytes, now 1048577; mtime was ..., now ...") to msg (cap
+ * bytes, NUL-terminated, "" when equal). Pure; any thread.
+ */
+FLOE_API bool floe_checkpoint_source_diff(const struct floe_ckpt_source *was,
+                                          const struct floe_ckpt_source *now, char *msg,
+                                          size_t cap);
 
 /* floe_checkpoint_xxh128() - xxh3-128 of data[0..n) in canonical byte order, as recorded. */
 FLOE_API void floe_checkpoint_xxh128(const void *data, size_t n,

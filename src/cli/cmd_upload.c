@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define UPLOAD_USAGE                                                                               \
     "floe upload VAULT FILE... [--description TEXT] [--part-size SIZE] [--concurrency N]\n"        \
@@ -210,6 +211,12 @@ int floe_cmd_upload(const struct floe_cli *cli, int argc, char **argv)
         free(files);
         return rc;
     }
+    if (resume && base.no_checkpoint) {
+        free(files);
+        return floe_cli_usage_error("upload", UPLOAD_USAGE,
+                                    "--resume continues from its checkpoint: it cannot be used "
+                                    "with --no-checkpoint");
+    }
     if (resume) {
         if (vault || nfiles) {
             free(files);
@@ -249,6 +256,22 @@ int floe_cmd_upload(const struct floe_cli *cli, int argc, char **argv)
     if (stdin_count > 1) {
         free(files);
         return floe_cli_usage_error("upload", UPLOAD_USAGE, "standard input ('-') given twice");
+    }
+    /* one file named twice (a.bin ./a.bin) would be two uploads sharing one checkpoint */
+    for (int i = 0; i < nfiles; i++) {
+        struct stat si, sj;
+        if (strcmp(files[i], "-") == 0 || stat(files[i], &si) != 0 || !S_ISREG(si.st_mode))
+            continue;
+        for (int j = i + 1; j < nfiles; j++) {
+            if (strcmp(files[j], "-") != 0 && stat(files[j], &sj) == 0 && si.st_dev == sj.st_dev &&
+                si.st_ino == sj.st_ino) {
+                int urc = floe_cli_usage_error("upload", UPLOAD_USAGE,
+                                               "%s and %s are the same file: give it once",
+                                               files[i], files[j]);
+                free(files);
+                return urc;
+            }
+        }
     }
 
     struct floe_cli_client_opts copts = {

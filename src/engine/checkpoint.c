@@ -73,7 +73,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h> /* BLKGETSIZE64 */
+#include <stdatomic.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -675,6 +678,9 @@ int floe_checkpoint_source_stat(const char *path, int fd, struct floe_ckpt_sourc
     }
     memcpy(s.path, p, strlen(p) + 1);
     s.size_bytes = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : FLOE_CKPT_SIZE_UNKNOWN;
+    uint64_t dev_bytes = 0;
+    if (S_ISBLK(st.st_mode) && fd >= 0 && ioctl(fd, BLKGETSIZE64, &dev_bytes) == 0)
+        s.size_bytes = dev_bytes;
     s.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
     s.inode = (uint64_t)st.st_ino;
     s.device = (uint64_t)st.st_dev;
@@ -711,6 +717,31 @@ __attribute__((format(printf, 3, 4))) static void msg_add(char *msg, size_t *n, 
         *n = *n + (size_t)w < FLOE_ERROR_MSG_MAX - 1 ? *n + (size_t)w : FLOE_ERROR_MSG_MAX - 1;
 }
 
+bool floe_checkpoint_source_diff(const struct floe_ckpt_source *was,
+                                 const struct floe_ckpt_source *now, char *msg, size_t cap)
+{
+    char buf[FLOE_ERROR_MSG_MAX] = "";
+    size_t n = 0;
+    if (now->size_bytes == FLOE_CKPT_SIZE_UNKNOWN)
+        msg_add(buf, &n, "; size was %" PRIu64 " bytes, now it is not a regular file",
+                was->size_bytes);
+    else if (now->size_bytes != was->size_bytes)
+        msg_add(buf, &n, "; size was %" PRIu64 " bytes, now %" PRIu64, was->size_bytes,
+                now->size_bytes);
+    if (now->mtime_ns != was->mtime_ns) {
+        char a[48], b[48];
+        fmt_ns(was->mtime_ns, a, sizeof(a));
+        fmt_ns(now->mtime_ns, b, sizeof(b));
+        msg_add(buf, &n, "; mtime was %s, now %s", a, b);
+    }
+    if (now->inode != was->inode)
+        msg_add(buf, &n, "; inode was %" PRIu64 ", now %" PRIu64 " (the file was replaced)",
+                was->inode, now->inode);
+    if (cap)
+        snprintf(msg, cap, "%s", n ? buf + 2 : "");
+    return n != 0;
+}
+
 int floe_checkpoint_check_source(const struct floe_ckpt_header *hdr, const char *path, int fd,
                                  struct floe_error *err)
 {
@@ -724,27 +755,11 @@ int floe_checkpoint_check_source(const struct floe_ckpt_header *hdr, const char 
     int rc = floe_checkpoint_source_stat(path, fd, &now, err);
     if (rc)
         return rc;
-    char msg[FLOE_ERROR_MSG_MAX] = "";
-    size_t n = 0;
-    if (now.size_bytes == FLOE_CKPT_SIZE_UNKNOWN)
-        msg_add(msg, &n, "; size was %" PRIu64 " bytes, now it is not a regular file",
-                was->size_bytes);
-    else if (now.size_bytes != was->size_bytes)
-        msg_add(msg, &n, "; size was %" PRIu64 " bytes, now %" PRIu64, was->size_bytes,
-                now.size_bytes);
-    if (now.mtime_ns != was->mtime_ns) {
-        char a[48], b[48];
-        fmt_ns(was->mtime_ns, a, sizeof(a));
-        fmt_ns(now.mtime_ns, b, sizeof(b));
-        msg_add(msg, &n, "; mtime was %s, now %s", a, b);
-    }
-    if (now.inode != was->inode)
-        msg_add(msg, &n, "; inode was %" PRIu64 ", now %" PRIu64 " (the file was replaced)",
-                was->inode, now.inode);
-    if (n == 0)
+    char msg[FLOE_ERROR_MSG_MAX - 128];
+    if (!floe_checkpoint_source_diff(was, &now, msg, sizeof(msg)))
         return FLOE_OK;
     return floe_error_set(err, FLOE_E_SOURCE_CHANGED,
-                          "source %s changed since the checkpoint was written: %s", path, msg + 2);
+                          "source %s changed since the checkpoint was written: %s", path, msg);
 }
 
 /* ---- writing ---- */
@@ -858,7 +873,10 @@ int floe_journal_create(const char *path, const struct floe_ckpt_header *hdr,
     rc = check_header_strings(hdr, err);
     if (rc)
         goto out;
-    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= sizeof(tmp)) {
+    static atomic_uint s_tmp_seq; /* two journals of one process never share a temp name */
+    unsigned seq = atomic_fetch_add(&s_tmp_seq, 1);
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld.%u", path, (long)getpid(), seq) >=
+        sizeof(tmp)) {
         rc = floe_error_set(err, FLOE_E_INVALID_ARG, "checkpoint path is too long");
         goto out;
     }

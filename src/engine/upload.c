@@ -50,6 +50,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h> /* BLKGETSIZE64 */
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -85,6 +87,9 @@ struct part {
     uint8_t want_tree[FLOE_HASH_BYTES]; /* verify: the tree hash the journal and service hold */
     struct floe_xfer *xfer;
     int resends;
+    /* streaming send: why the transfer thread could not read the part (read_part_body) */
+    bool read_failed;
+    int read_errno; /* 0: the file ended early */
     /* event (owned by the stage that pushes it, then by the orchestrator) */
     enum ev_kind ev;
     int ev_status;
@@ -98,7 +103,10 @@ struct upload {
     const struct floe_upload_options *opts;
     const char *vault;
     int fd;
+    bool is_stdin; /* FILE "-": never journaled, whatever fd 0 is */
     bool stream;
+    bool src0_ok;
+    struct floe_ckpt_source src0; /* the source when it was opened (not for streams) */
     bool streaming; /* parts too large to buffer: hash pass, then sent from the file */
     unsigned concurrency;
     uint64_t size; /* UINT64_MAX for a stream until its end is seen */
@@ -326,6 +334,10 @@ static size_t read_part_body(void *ctx, uint64_t offset, uint8_t *dst, size_t n)
         ssize_t r = pread(p->up->fd, dst, n, (off_t)(p->offset + offset));
         if (r < 0 && errno == EINTR)
             continue;
+        if (r <= 0) { /* curl aborts the attempt; on_sent says why */
+            p->read_failed = true;
+            p->read_errno = r < 0 ? errno : 0;
+        }
         return r > 0 ? (size_t)r : 0;
     }
 }
@@ -336,6 +348,15 @@ static void on_sent(struct floe_xfer *x)
     p->ev_status = x->status;
     if (x->status)
         p->ev_err = x->err;
+    if (x->status && p->read_failed) { /* not the network's fault: the file */
+        const char *path = p->up->opts->path;
+        if (p->read_errno)
+            p->ev_status = floe_error_set_errno(&p->ev_err, FLOE_E_IO, p->read_errno, path,
+                                                "cannot read %s", path);
+        else
+            p->ev_status = floe_error_set(&p->ev_err, FLOE_E_SOURCE_CHANGED,
+                                          "%s shrank while being uploaded", path);
+    }
     push_event(p, EV_SENT);
 }
 
@@ -396,6 +417,8 @@ static void submit_send(struct upload *u, struct part *p)
     free(enc);
     floe_call_header(k, "content-range", range);
     floe_call_header(k, "x-amz-sha256-tree-hash", tree_hex);
+    p->read_failed = false;
+    p->read_errno = 0;
     if (u->streaming)
         floe_call_body_stream(k, p->len, p->linear, read_part_body, p);
     else
@@ -478,7 +501,7 @@ static void handle_read(struct upload *u, struct part *p)
             part_set_state(p, PART_DONE);
             return;
         }
-        if (!u->stream_ended && p->index + 1 >= FLOE_MAX_PARTS) {
+        if (p->index >= FLOE_MAX_PARTS) { /* a probe past 10,000 full parts found more */
             u->in_flight--;
             release(u, p);
             struct floe_error e = {0};
@@ -619,7 +642,7 @@ static int run_parts(struct upload *u)
             floe_error_set(&e, FLOE_E_CANCELLED, "interrupted");
             fail(u, FLOE_E_CANCELLED, &e);
         }
-        while (!u->fatal && !all_started(u) && (!u->stream || u->next_start < FLOE_MAX_PARTS)) {
+        while (!u->fatal && !all_started(u) && (!u->stream || u->next_start <= FLOE_MAX_PARTS)) {
             struct part *p = part_at(u, u->next_start);
             if (p->state == PART_DONE) { /* stream part 0, already handled */
                 u->next_start++;
@@ -664,7 +687,8 @@ int floe_upload_checkpoint_path(struct floe_client *client, const char *vault, c
 static int open_source(struct upload *u, struct floe_error *err)
 {
     const char *path = u->opts->path;
-    if (strcmp(path, "-") == 0) {
+    u->is_stdin = strcmp(path, "-") == 0;
+    if (u->is_stdin) {
         u->fd = 0;
     } else {
         u->fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -678,10 +702,31 @@ static int open_source(struct upload *u, struct floe_error *err)
         return floe_error_set_errno(err, FLOE_E_IO, EISDIR, path, "cannot upload %s", path);
     u->stream = !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode);
     u->size = u->stream ? UINT64_MAX : (uint64_t)st.st_size;
-    if (!u->stream && st.st_size == 0)
+    if (S_ISBLK(st.st_mode) && ioctl(u->fd, BLKGETSIZE64, &u->size) != 0) /* st_size is 0 */
+        return floe_error_set_errno(err, FLOE_E_IO, errno, path, "cannot get the size of %s", path);
+    if (!u->stream && u->size == 0)
         return floe_error_set(err, FLOE_E_INVALID_ARG,
                               "%s is empty: Glacier does not accept empty archives", path);
+    if (!u->stream) {
+        struct floe_error ignore = {0};
+        u->src0_ok = floe_checkpoint_source_stat(path, u->fd, &u->src0, &ignore) == FLOE_OK;
+    }
     return FLOE_OK;
+}
+
+/* FLOE_OK when the source still has the size, mtime and inode it had when opened; else
+ * FLOE_E_SOURCE_CHANGED naming what changed ("while being read/uploaded" = doing). */
+static int check_unchanged(struct upload *u, const char *doing, struct floe_error *err)
+{
+    struct floe_ckpt_source now;
+    struct floe_error ignore = {0};
+    char diff[FLOE_ERROR_MSG_MAX - 256];
+    if (!u->src0_ok || floe_checkpoint_source_stat(u->opts->path, u->fd, &now, &ignore) != FLOE_OK)
+        return FLOE_OK;
+    if (!floe_checkpoint_source_diff(&u->src0, &now, diff, sizeof(diff)))
+        return FLOE_OK;
+    return floe_error_set(err, FLOE_E_SOURCE_CHANGED, "%s changed while being %s: %s",
+                          u->opts->path, doing, diff);
 }
 
 /* Reads a whole small source into one buffer and sends it as a single Upload Archive. */
@@ -742,6 +787,14 @@ static int resume_from(struct upload *u, struct floe_ckpt_state *st, struct floe
         return floe_error_set(err, FLOE_E_CHECKPOINT, "checkpoint %s has no upload id",
                               u->ckpt_path);
     int rc = floe_checkpoint_check_source(h, u->opts->path, u->fd, err);
+    if (rc == FLOE_E_SOURCE_CHANGED) {
+        size_t n = strlen(err->message);
+        snprintf(err->message + n, sizeof(err->message) - n,
+                 " - its parts no longer match the file. To upload the file as it is now, delete "
+                 "the checkpoint %s (the unfinished upload can be aborted with `floe multipart "
+                 "abort %s %s`)",
+                 u->ckpt_path, u->vault, h->upload_id);
+    }
     if (rc)
         return rc;
     u->part_size = h->part_size_bytes;
@@ -815,8 +868,10 @@ static int make_pool(struct upload *u, struct floe_error *err)
     uint64_t bufsize = !u->stream && u->nparts_known == 1 ? u->size : u->part_size;
     if (bufsize > limit)
         return floe_error_set(err, FLOE_E_RANGE,
-                              "part size %" PRIu64 " MiB does not fit in --memory-limit %" PRIu64
-                              " MiB; raise the limit or lower --part-size",
+                              "part size %" PRIu64
+                              " MiB does not fit in the memory limit of %" PRIu64
+                              " MiB (--memory-limit, shared by the files uploaded at once); "
+                              "raise the limit or lower --part-size",
                               u->part_size >> 20, limit >> 20);
     uint64_t count = limit / bufsize;
     if (count > conc + 1)
@@ -860,8 +915,14 @@ int floe_upload_file(struct floe_client *client, const struct floe_upload_option
         goto out;
 
     /* checkpoint: an existing journal for this source means resume */
-    bool use_journal = !opts->no_checkpoint && !u->stream;
-    if (u->stream && opts->resume_only) {
+    bool use_journal = !opts->no_checkpoint && !u->stream && !u->is_stdin;
+    if (opts->resume_only && opts->no_checkpoint) {
+        rc = floe_error_set(err, FLOE_E_INVALID_ARG,
+                            "resuming needs the checkpoint: --resume and --no-checkpoint "
+                            "cannot be used together");
+        goto out;
+    }
+    if ((u->stream || u->is_stdin) && opts->resume_only) {
         rc = floe_error_set(err, FLOE_E_CHECKPOINT, "standard input cannot be resumed");
         goto out;
     }
@@ -873,7 +934,31 @@ int floe_upload_file(struct floe_client *client, const struct floe_upload_option
             goto out;
         if (access(u->ckpt_path, F_OK) == 0) {
             rc = floe_journal_open(u->ckpt_path, NULL, &u->journal, &st, err);
-            if (!rc && st->complete) { /* finished before: report it again */
+            if (!rc && st->complete) {
+                rc = floe_checkpoint_check_source(&st->header, opts->path, u->fd, err);
+                if (rc == FLOE_E_SOURCE_CHANGED && !opts->resume_only) {
+                    /* a finished upload of an earlier version of the file: the journal is
+                     * spent (its archive exists); upload the file as it is now */
+                    floe_journal_destroy(u->journal);
+                    u->journal = NULL;
+                    floe_checkpoint_state_free(st);
+                    st = NULL;
+                    memset(err, 0, sizeof(*err));
+                    rc = floe_journal_remove(u->ckpt_path, err);
+                    if (rc)
+                        goto out;
+                    goto fresh;
+                }
+                if (rc == FLOE_E_SOURCE_CHANGED) {
+                    size_t n = strlen(err->message);
+                    snprintf(err->message + n, sizeof(err->message) - n,
+                             " - checkpoint %s records a finished upload of the earlier file "
+                             "(archive %s); there is nothing to resume",
+                             u->ckpt_path, st->header.archive_id);
+                }
+                if (rc)
+                    goto out;
+                /* finished before, and the file is unchanged: report that archive again */
                 memset(out, 0, sizeof(*out));
                 snprintf(out->archive_id, sizeof(out->archive_id), "%s", st->header.archive_id);
                 memcpy(out->tree, st->header.tree_hash, FLOE_HASH_BYTES);
@@ -894,6 +979,7 @@ int floe_upload_file(struct floe_client *client, const struct floe_upload_option
             goto out;
         }
     }
+fresh:
     if (!u->part_size) {
         uint64_t planned_for = u->stream ? 0 : u->size;
         rc = floe_range_plan_part_size(planned_for, opts->part_size, FLOE_UPLOAD_DEFAULT_PART_SIZE,
@@ -932,6 +1018,8 @@ int floe_upload_file(struct floe_client *client, const struct floe_upload_option
         if (!rc && got != u->size)
             rc = floe_error_set(err, FLOE_E_SOURCE_CHANGED, "%s shrank while being read",
                                 opts->path);
+        if (!rc)
+            rc = check_unchanged(u, "read", err);
         if (!rc)
             rc = single_upload(u, first, got, out, err);
         goto out;
@@ -995,7 +1083,31 @@ int floe_upload_file(struct floe_client *client, const struct floe_upload_option
                      "\n%u parts are confirmed in checkpoint %s: run the same command again "
                      "(or floe upload --resume %s) to continue",
                      u->parts_sent + u->parts_resumed, u->ckpt_path, u->ckpt_path);
+        } else if (!u->journal && u->upload_id[0]) {
+            /* no journal (stdin, --no-checkpoint): nothing can resume it, so do not leave the
+             * service holding its parts */
+            struct floe_error ignore = {0};
+            if (floe_client_abort_multipart(client, u->vault, u->upload_id, &ignore) == FLOE_OK) {
+                size_t n = strlen(err->message);
+                snprintf(err->message + n, sizeof(err->message) - n,
+                         " (the unfinished multipart upload was aborted)");
+            }
         }
+        goto out;
+    }
+    if (!u->stream && (rc = check_unchanged(u, "uploaded", err)) != FLOE_OK) {
+        /* its parts may mix two versions of the file: never complete such an archive */
+        struct floe_error ignore = {0};
+        floe_client_abort_multipart(client, u->vault, u->upload_id, &ignore);
+        if (u->journal) {
+            floe_journal_destroy(u->journal);
+            u->journal = NULL;
+            floe_journal_remove(u->ckpt_path, &ignore);
+        }
+        size_t n = strlen(err->message);
+        snprintf(err->message + n, sizeof(err->message) - n,
+                 " - the archive was not completed (its multipart upload was aborted); run the "
+                 "command again to upload the file as it is now");
         goto out;
     }
     rc = finish_multipart(u, out, err);

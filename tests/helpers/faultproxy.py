@@ -7,6 +7,8 @@ a rule get a fault instead:
   reset                       close the connection without answering (after reading the body)
   delay:SECONDS               sleep before forwarding (for timeouts)
   badhash                     forward, but answer with a wrong x-amz-sha256-tree-hash
+  slowbody:BYTES_PER_S        read the request body at that rate (logged when the body
+                              starts: "FAULT slowbody"), then forward it
 Rules: --rule 'METHOD PATH_REGEX FAULT COUNT' fires on the first COUNT matching requests
 (COUNT 0 = always). The proxy writes its port to --port-file and logs one line per request
 ("FAULT ..." or "PASS ...") to --log. Stopped by PID (SIGTERM).
@@ -50,15 +52,18 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         pass
 
-    def _body(self):
+    def _body(self, rate=0):
         n = int(self.headers.get("Content-Length") or 0)
         chunks = []
+        step = min(1 << 20, max(1, rate // 10)) if rate else 1 << 20
         while n > 0:
-            c = self.rfile.read(min(n, 1 << 20))
+            c = self.rfile.read(min(n, step))
             if not c:
                 break
             chunks.append(c)
             n -= len(c)
+            if rate:
+                time.sleep(len(c) / rate)
         return b"".join(chunks)
 
     def _log(self, what):
@@ -67,9 +72,17 @@ class Handler(BaseHTTPRequestHandler):
             self.server.log.flush()
 
     def _handle(self):
-        body = self._body()
+        rate = 0
+        for rule in self.server.rules:
+            if rule.fault.startswith("slowbody:") and rule.take(self.command, self.path):
+                self._log("FAULT " + rule.fault)
+                rate = int(rule.fault.split(":")[1])
+                break
+        body = self._body(rate)
         badhash = False
         for rule in self.server.rules:
+            if rule.fault.startswith("slowbody:"):
+                continue
             if rule.take(self.command, self.path):
                 badhash = rule.fault == "badhash"
                 self._log("FAULT " + rule.fault)
