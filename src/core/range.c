@@ -131,6 +131,8 @@ int floe_range_parse_retrieval(const char *s, struct floe_byte_range *out, struc
                               s ? s : "");
     if (r.first > r.last)
         return floe_error_set(err, FLOE_E_RANGE, "range \"%s\" ends before it starts", s);
+    if (r.last == UINT64_MAX) /* its length would not fit in 64 bits */
+        return floe_error_set(err, FLOE_E_RANGE, "range \"%s\" is too large", s);
     *out = r;
     return FLOE_OK;
 }
@@ -152,7 +154,7 @@ int floe_range_parse_content_range(const char *s, struct floe_byte_range *out,
         goto bad;
     if (*p)
         goto bad;
-    if (r.first > r.last)
+    if (r.first > r.last || r.last == UINT64_MAX) /* the length must fit in 64 bits */
         return floe_error_set(err, FLOE_E_RANGE, "Invalid Content-Range: %s", s);
     *out = r;
     return FLOE_OK;

@@ -376,7 +376,7 @@ static bool tag_text_ok(const char *s, size_t min, size_t max, bool key)
         if (*p >= 0x80)
             continue; /* Unicode letters */
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              strchr(" _./=+-@:", *p)))
+              strchr(" _./=+-@", *p)))
             return false;
     }
     if (key && strncmp(s, "aws:", 4) == 0)
@@ -410,15 +410,15 @@ void floe_vapi_add_tags(struct floe_vreq *rq)
     {
         if (!tag_text_ok(k, 1, 128, true)) {
             floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
-                            "Invalid tag key: %s (1-128 letters, digits, spaces or _ . / = + - @ "
-                            ": and not starting with aws:)",
+                            "Invalid tag key: %s (1-128 letters, digits, spaces or _ . / = + - @, "
+                            "not starting with aws:)",
                             k);
             goto out;
         }
-        if (!json_is_string(v) || !tag_text_ok(json_string_value(v), 0, 256, false)) {
+        if (!json_is_string(v) || !tag_text_ok(json_string_value(v), 0, 255, false)) {
             floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
-                            "Invalid value for tag %s (0-256 letters, digits, spaces or _ . / = + "
-                            "- @ :)",
+                            "Invalid value for tag %s (0-255 letters, digits, spaces or _ . / = + "
+                            "- @)",
                             k);
             goto out;
         }

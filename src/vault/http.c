@@ -343,6 +343,19 @@ static enum MHD_Result answer_early(struct MHD_Connection *conn, struct http_req
     return send_response(conn, h);
 }
 
+/* x-amz-glacier-version, when sent, must be the one API version there is; replies if not. */
+static bool version_ok(struct floe_vreq *rq)
+{
+    const char *version = floe_vreq_header(rq, "x-amz-glacier-version");
+    if (version && strcmp(version, "2012-06-01") != 0) {
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
+                        "Invalid x-amz-glacier-version: %s (this server speaks 2012-06-01)",
+                        version);
+        return false;
+    }
+    return true;
+}
+
 static void start_request(struct http_req *h, struct MHD_Connection *conn, const char *method)
 {
     struct floe_vreq *rq = &h->rq;
@@ -371,7 +384,7 @@ static void start_request(struct http_req *h, struct MHD_Connection *conn, const
     if (h->target_bad || h->route_result != FLOE_VROUTE_OK || !rq->route->begin)
         return; /* buffered: authenticated once the body is in */
     h->stream = true;
-    if (!floe_vauth_check(rq, NULL) || !floe_vauth_account(rq))
+    if (!floe_vauth_check(rq, NULL) || !floe_vauth_account(rq) || !version_ok(rq))
         return;
     rq->route->begin(rq);
 }
@@ -405,13 +418,8 @@ static void run_buffered(struct http_req *h)
     }
     if (!floe_vauth_account(rq))
         return;
-    const char *version = floe_vreq_header(rq, "x-amz-glacier-version");
-    if (version && strcmp(version, "2012-06-01") != 0) {
-        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
-                        "Invalid x-amz-glacier-version: %s (this server speaks 2012-06-01)",
-                        version);
+    if (!version_ok(rq))
         return;
-    }
     rq->route->run(rq);
 }
 

@@ -7,17 +7,40 @@
 #include "store_db.h"
 #include "vutil.h"
 
+#include <ctype.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* IAM's wildcard match of an action name: '*' any run, '?' one character, case-insensitive. */
+static bool glob_match(const char *pat, const char *s)
+{
+    const char *star = NULL, *resume = NULL;
+    while (*s) {
+        if (*pat == '*') {
+            star = pat++;
+            resume = s;
+        } else if (*pat == '?' ||
+                   (*pat && tolower((unsigned char)*pat) == tolower((unsigned char)*s))) {
+            pat++;
+            s++;
+        } else if (star) {
+            pat = star + 1;
+            s = ++resume;
+        } else {
+            return false;
+        }
+    }
+    while (*pat == '*')
+        pat++;
+    return *pat == 0;
+}
+
 static bool action_matches(json_t *a, const char *action)
 {
-    if (json_is_string(a)) {
-        const char *s = json_string_value(a);
-        return strcmp(s, "*") == 0 || strcmp(s, "glacier:*") == 0 || strcasecmp(s, action) == 0;
-    }
+    if (json_is_string(a))
+        return glob_match(json_string_value(a), action);
     if (json_is_array(a)) {
         size_t i;
         json_t *v;
@@ -28,6 +51,16 @@ static bool action_matches(json_t *a, const char *action)
         }
     }
     return false;
+}
+
+/* Does the statement name the action: Action matches it, or NotAction does not? */
+static bool statement_covers(json_t *stmt, const char *action)
+{
+    json_t *a = json_object_get(stmt, "Action");
+    if (a)
+        return action_matches(a, action);
+    json_t *na = json_object_get(stmt, "NotAction");
+    return na && !action_matches(na, action);
 }
 
 static bool number_of(json_t *v, double *out)
@@ -101,7 +134,7 @@ bool floe_vpolicy_denies(const char *policy_json, const char *action, int64_t ar
         json_t *effect = json_object_get(s, "Effect");
         if (!json_is_string(effect) || strcmp(json_string_value(effect), "Deny") != 0)
             continue;
-        if (!action_matches(json_object_get(s, "Action"), action))
+        if (!statement_covers(s, action))
             continue;
         if (!conditions_hold(json_object_get(s, "Condition"), age, archive_created_ms >= 0))
             continue;

@@ -19,10 +19,11 @@ struct floe_vserver;
  * floe_vpolicy_denies() - does policy_json deny action for an archive created at
  * archive_created_ms (-1: not an archive action) at now_ms?
  * why      OUT: the reason when true.
- * Evaluated: Statement (object or array) with Effect "Deny", Action (string or array; exact,
- * "glacier:*" or "*"), and Condition operators NumericLessThan / NumericLessThanEquals /
- * NumericGreaterThan / NumericGreaterThanEquals on "glacier:ArchiveAgeInDays". A statement
- * with any other condition key does not apply (fail open, like an unknown key in IAM).
+ * Evaluated: Statement (object or array) with Effect "Deny", Action or NotAction (string or
+ * array; IAM wildcards '*' and '?', case-insensitive: "glacier:Delete*"), and Condition operators
+ * NumericLessThan / NumericLessThanEquals / NumericGreaterThan / NumericGreaterThanEquals on
+ * "glacier:ArchiveAgeInDays". A statement with any other condition key does not apply (fail open,
+ * like an unknown key in IAM).
  */
 bool floe_vpolicy_denies(const char *policy_json, const char *action, int64_t archive_created_ms,
                          int64_t now_ms, char *why, size_t why_cap);

@@ -177,6 +177,14 @@ static void test_range_content_range(void **state)
                    "Invalid Content-Range");
     expect_err(floe_range_parse_content_range("bytes 909994937-909994936/*", &r, &err),
                FLOE_E_RANGE, &err, "Invalid Content-Range: bytes 909994937-909994936/*");
+    /* a last byte of 2^64-1 would make the length wrap to 0 */
+    expect_err(floe_range_parse_content_range("bytes 0-18446744073709551615/*", &r, &err),
+               FLOE_E_RANGE, &err, "Invalid Content-Range");
+    assert_int_equal(floe_range_parse_content_range("bytes 0-18446744073709551614/*", &r, &err),
+                     FLOE_OK);
+    assert_true(floe_range_len(r) == UINT64_MAX);
+    expect_err(floe_range_parse_retrieval("0-18446744073709551615", &r, &err), FLOE_E_RANGE, &err,
+               "too large");
 }
 
 static void test_range_http_range(void **state)

@@ -140,6 +140,20 @@ class Errors(unittest.TestCase):
                  "Checksum mismatch: expected %s, computed %s" % (bad, vh.tree_hash(data)))
         self.assertEqual(self.blobs(), before)
 
+    def test_wrong_api_version(self):
+        v = {"x-amz-glacier-version": "2099-01-01"}
+        msg = "Invalid x-amz-glacier-version: 2099-01-01 (this server speaks 2012-06-01)"
+        self.err(self.v.request("GET", "/-/vaults", headers=v), 400,
+                 "InvalidParameterValueException", msg)
+        # streamed bodies (Upload Archive, Upload Part) are checked before anything is stored
+        before = self.blobs()
+        data = b"versioned"
+        self.err(self.v.request("POST", "/-/vaults/ev/archives", data,
+                                dict(v, **{"x-amz-sha256-tree-hash": vh.tree_hash(data)}),
+                                content_sha=vh.sha256(data)),
+                 400, "InvalidParameterValueException", msg)
+        self.assertEqual(self.blobs(), before)
+
     def test_upload_missing_and_malformed_headers(self):
         data = b"abc"
         self.err(self.v.request("POST", "/-/vaults/ev/archives", data, content_sha=vh.sha256(data)),
@@ -218,6 +232,9 @@ class Errors(unittest.TestCase):
                  "Content-Range: bytes 0-4194303/* is incompatible with Content-Length: %d" % MIB)
         self.err(put("bytes 5-4/*"), 400, "InvalidParameterValueException",
                  "Invalid Content-Range: bytes 5-4/*")
+        # a last byte of 2^64-1 wraps the length to 0: an empty part must not be stored
+        self.err(put("bytes 0-18446744073709551615/*", b""), 400, "InvalidParameterValueException",
+                 "Invalid Content-Range: bytes 0-18446744073709551615/*")
         self.err(put("bytes 1-1048576/*"), 400, "InvalidParameterValueException",
                  contains="multiple of the part size")
         big = os.urandom(2 * MIB)
@@ -375,6 +392,16 @@ class Errors(unittest.TestCase):
         self.err(self.v.request("POST", "/-/vaults/lk/lock-policy/WRONG"), 403,
                  "AccessDeniedException")
         self.err(self.v.request("DELETE", "/-/vaults/lk"), 403, "AccessDeniedException")
+        # IAM wildcards and NotAction deny too, once locked
+        for name, stmt in (("lw", {"Effect": "Deny", "Action": "glacier:Delete*"}),
+                           ("ln", {"Effect": "Deny", "NotAction": ["glacier:Upload*"]})):
+            self.assertEqual(self.v.request("PUT", "/-/vaults/" + name)[0], 201)
+            pol = json.dumps({"Policy": json.dumps({"Statement": [stmt]})})
+            st, hd, _ = self.v.request("POST", "/-/vaults/%s/lock-policy" % name, pol.encode())
+            self.assertEqual(st, 201)
+            self.assertEqual(self.v.request("POST", "/-/vaults/%s/lock-policy/%s" %
+                                            (name, hd["x-amz-lock-id"]))[0], 204)
+            self.err(self.v.request("DELETE", "/-/vaults/" + name), 403, "AccessDeniedException")
 
     def test_tag_limits(self):
         self.assertEqual(self.v.request("PUT", "/-/vaults/tg")[0], 201)
@@ -385,7 +412,9 @@ class Errors(unittest.TestCase):
         self.err(add({"one-more": "v"}), 400, "LimitExceededException")
         self.err(add({"k%d" % j: "v" for j in range(11)}), 400, "InvalidParameterValueException")
         self.err(add({"aws:x": "v"}), 400, "InvalidParameterValueException")
-        self.err(add({"k": "v" * 257}), 400, "InvalidParameterValueException")
+        self.err(add({"k": "v" * 256}), 400, "InvalidParameterValueException")
+        self.err(add({"a:b": "v"}), 400, "InvalidParameterValueException")
+        self.err(add({"k": "c:d"}), 400, "InvalidParameterValueException")
         self.err(self.v.request("POST", "/-/vaults/tg/tags?operation=remove", b'{"TagKeys": []}'),
                  400, "InvalidParameterValueException")
 

@@ -188,6 +188,20 @@ static void test_policy_archive_age(void **state)
                                     "glacier:DeleteVault", -1, now, why, sizeof(why)));
     assert_false(floe_vpolicy_denies("{\"Statement\":{\"Effect\":\"Allow\",\"Action\":\"*\"}}",
                                      "glacier:DeleteVault", -1, now, why, sizeof(why)));
+    /* IAM wildcards and NotAction */
+    const char *wild = "{\"Statement\":{\"Effect\":\"Deny\",\"Action\":\"glacier:delete*\"}}";
+    assert_true(floe_vpolicy_denies(wild, "glacier:DeleteArchive", now, now, why, sizeof(why)));
+    assert_true(floe_vpolicy_denies(wild, "glacier:DeleteVault", -1, now, why, sizeof(why)));
+    assert_false(floe_vpolicy_denies(wild, "glacier:UploadArchive", -1, now, why, sizeof(why)));
+    const char *q = "{\"Statement\":{\"Effect\":\"Deny\",\"Action\":[\"glacier:Delete?ault\"]}}";
+    assert_true(floe_vpolicy_denies(q, "glacier:DeleteVault", -1, now, why, sizeof(why)));
+    assert_false(floe_vpolicy_denies(q, "glacier:DeleteArchive", now, now, why, sizeof(why)));
+    const char *notact = "{\"Statement\":{\"Effect\":\"Deny\",\"NotAction\":[\"glacier:Upload*\","
+                         "\"glacier:Get*\"]}}";
+    assert_true(floe_vpolicy_denies(notact, "glacier:DeleteArchive", now, now, why, sizeof(why)));
+    assert_false(floe_vpolicy_denies(notact, "glacier:UploadArchive", -1, now, why, sizeof(why)));
+    assert_false(floe_vpolicy_denies("{\"Statement\":{\"Effect\":\"Deny\"}}",
+                                     "glacier:DeleteArchive", now, now, why, sizeof(why)));
     assert_true(floe_vpolicy_valid("{\"Statement\":[]}", why, sizeof(why)));
     assert_false(floe_vpolicy_valid("{\"Statement\":", why, sizeof(why)));
     assert_false(floe_vpolicy_valid("[]", why, sizeof(why)));
