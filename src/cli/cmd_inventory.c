@@ -16,7 +16,9 @@
 #include "floe/jobs.h"
 #include "floe/retrieve.h"
 
+#include <errno.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,9 +193,16 @@ int floe_cmd_inventory(const struct floe_cli *cli, int argc, char **argv)
         if (!ip.limit && job->inventory_limit[0]) /* a --job-id page: keep its page size */
             ip.limit = strtoull(job->inventory_limit, NULL, 10);
     }
-    if (tb.out != stdout)
-        fclose(tb.out);
-    fflush(stdout);
+    /* a table that could not be written (disk full) is a failure, not a success */
+    int werr = ferror(tb.out) ? EIO : 0;
+    bool to_file = tb.out != stdout;
+    if (to_file && fclose(tb.out) != 0)
+        werr = errno;
+    if ((fflush(stdout) != 0 || ferror(stdout)) && !werr)
+        werr = errno ? errno : EIO;
+    if (werr && !rc)
+        rc = floe_error_set_errno(&err, FLOE_E_IO, werr, NULL, "cannot write the inventory to %s",
+                                  to_file ? out : "standard output");
     free(next_marker);
     free(job);
     floe_client_destroy(c);

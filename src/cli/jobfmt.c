@@ -143,10 +143,12 @@ void floe_cli_print_download(const struct floe_cli *cli, const char *cmd, const 
                       v, "seconds", r->seconds, "mb_per_s", mbps, "segments", (int)r->segments,
                       "segments_fetched", (int)r->segments_fetched, "segments_resumed",
                       (int)r->segments_resumed, "segments_refetched", (int)r->segments_refetched);
-        json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        fputc('\n', stdout);
+        /* with -o - the data is on stdout: the summary must not join it */
+        FILE *to = strcmp(path, "-") == 0 ? stderr : stdout;
+        json_dumpf(o, to, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        fputc('\n', to);
         json_decref(o);
-        fflush(stdout);
+        fflush(to);
     } else if (strcmp(path, "-") != 0) {
         printf("%s  %llu bytes  %.2f s  %.1f MB/s  verified: %s  %s\n", *tree ? tree : "-",
                (unsigned long long)r->size, r->seconds, mbps, v, path);

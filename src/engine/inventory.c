@@ -644,7 +644,9 @@ int floe_inventory_parser_finish(struct floe_inventory_parser *p,
             rc = perr(p, "the document ends early (truncated download?)");
     } else if (!rc && p->format == FLOE_INVENTORY_CSV) {
         if (p->cs == CS_QUOTED || p->cs == CS_QUOTED_BS)
-            rc = perr(p, "the document ends inside a quoted field");
+            rc = perr(p, "the document ends inside a quoted field (Glacier does not escape a "
+                         "backslash, so a description ending in \\ is ambiguous in CSV: "
+                         "use --format JSON)");
         else if (p->row_started)
             rc = csv_end_row(p);
         if (!rc && !p->header_done)

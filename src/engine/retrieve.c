@@ -159,6 +159,7 @@ struct seg {
     enum seg_state state;
     bool probe;      /* size unknown: this request also discovers it */
     bool had_header; /* the last fetch carried x-amz-sha256-tree-hash */
+    bool dropped;    /* stdout, after a failure: verified but never to be written */
     int fetches;
     struct floe_buf *buf;
     struct floe_xfer *xfer;
@@ -812,6 +813,7 @@ static void submit_write(struct dl *d, struct seg *s)
         .src = s->buf->data,
         .length_bytes = (size_t)s->len,
         .path = d->to_stdout ? "standard output" : d->part_path,
+        .sequential = d->to_stdout, /* in order at stdout's position, even into a file */
         .done = on_written,
         .user = s,
     };
@@ -821,6 +823,19 @@ static void submit_write(struct dl *d, struct seg *s)
     if (floe_writer_submit(d->writer, &rq, &e) != FLOE_OK) {
         leave_flight(d, s);
         fail(d, e.status, &e);
+    }
+}
+
+/* stdout, once the download has failed (or was cancelled): the verified segments waiting for
+ * their turn will never be written; take them out of flight so the loop can end. */
+static void drop_unwritten(struct dl *d)
+{
+    for (size_t i = d->next_write; i < d->nseg; i++) {
+        struct seg *s = d->segs[i];
+        if (s->state == SEG_VERIFIED && !s->dropped) {
+            s->dropped = true;
+            leave_flight(d, s);
+        }
     }
 }
 
@@ -926,6 +941,8 @@ static int run_segments(struct dl *d)
         if (d->to_stdout)
             while (d->next_write < d->nseg && d->segs[d->next_write]->state == SEG_DONE)
                 d->next_write++;
+        if (d->to_stdout && d->fatal)
+            drop_unwritten(d);
         if (d->in_flight == 0)
             break;
         struct ev *e = pop_event(d);
@@ -941,6 +958,21 @@ static int run_segments(struct dl *d)
             flush_ordered(d);
     }
     return d->fatal;
+}
+
+/* The size of the segments a journal recorded, from their offsets (segment i starts at
+ * i * size), or a lone first segment's length; 0 when the records do not tell. The header's
+ * size is not enough: `floe retrieve` writes it before the job runs, and a later run may have
+ * downloaded with another --segment-size. */
+static uint64_t recorded_segment_size(const struct floe_ckpt_state *st)
+{
+    for (size_t i = 0; i < st->part_count; i++)
+        if (st->parts[i].index > 0 && st->parts[i].offset_bytes % st->parts[i].index == 0)
+            return st->parts[i].offset_bytes / st->parts[i].index;
+    for (size_t i = 0; i < st->part_count; i++)
+        if (st->parts[i].index == 0)
+            return st->parts[i].length_bytes;
+    return 0;
 }
 
 /* ---- checkpoint path, output files ---- */
@@ -1351,9 +1383,14 @@ static int download(struct floe_client *client, const struct floe_download_optio
         st = NULL;
     }
     uint64_t requested = opts->segment_size;
-    if (st && st->part_count && st->header.part_size_bytes &&
-        floe_range_check_segment_size(st->header.part_size_bytes, NULL) == FLOE_OK)
-        requested = st->header.part_size_bytes; /* the recorded segments' size */
+    if (st && st->part_count) { /* resume at the recorded segments' size */
+        uint64_t rec = recorded_segment_size(st);
+        if (rec && floe_range_check_segment_size(rec, NULL) == FLOE_OK)
+            requested = rec;
+        else if (st->header.part_size_bytes &&
+                 floe_range_check_segment_size(st->header.part_size_bytes, NULL) == FLOE_OK)
+            requested = st->header.part_size_bytes;
+    }
     if ((rc = floe_retrieve_pick_segment_size(d->total, requested, &d->seg_size, err)))
         goto out;
     if (d->total == UINT64_MAX) {
@@ -1545,6 +1582,18 @@ int floe_retrieve_archive(struct floe_client *client, const struct floe_retrieve
                  " - job %s from checkpoint %s no longer exists (its output expires about 24 h "
                  "after completion); delete the checkpoint to start a new retrieval",
                  id, ckpt);
+    }
+    if (rc == FLOE_E_SERVICE && j && strcmp(err->code, "JobFailed") == 0) {
+        /* a failed job has no output to resume: do not keep pointing at it */
+        struct floe_error ignore = {0};
+        floe_journal_destroy(j);
+        j = NULL;
+        bool removed = floe_journal_remove(ckpt, &ignore) == FLOE_OK;
+        size_t n = strlen(err->message);
+        snprintf(err->message + n, sizeof(err->message) - n, "%s",
+                 removed ? " - its checkpoint was removed: run the command again to start "
+                           "a new retrieval job"
+                         : "");
     }
     if (rc == FLOE_E_TIMEOUT && j) {
         size_t n = strlen(err->message);

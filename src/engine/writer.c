@@ -293,7 +293,7 @@ int floe_writer_submit(struct floe_writer *w, const struct floe_write_req *req,
         return floe_error_set(err, FLOE_E_INVALID_ARG, "write request without done or source");
     struct wreq *r = floe_xcalloc(1, sizeof(*r));
     r->req = *req;
-    r->stream = is_stream(req->fd);
+    r->stream = req->sequential || is_stream(req->fd);
     pthread_mutex_lock(&w->mu);
     if (w->locked.stopping) {
         pthread_mutex_unlock(&w->mu);

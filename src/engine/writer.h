@@ -44,8 +44,12 @@ enum floe_writer_mode {
 typedef void floe_writer_done_fn(void *user, int status, const struct floe_error *err);
 
 struct floe_write_req {
-    int fd;                    /* borrowed: must stay open until done runs */
-    uint64_t offset_bytes;     /* seekable fds only */
+    int fd;                /* borrowed: must stay open until done runs */
+    uint64_t offset_bytes; /* seekable fds only, unless sequential */
+    /* Write at fd's current position with write(2), in submission order, even when fd is a
+     * regular file (stdout redirected to one: `> file`, or after other output). Pipes and
+     * other non-seekable fds are always written so. */
+    bool sequential;
     const void *src;           /* length_bytes readable; borrowed until done runs */
     size_t length_bytes;       /* 0 completes at once */
     const char *path;          /* optional, for messages; borrowed until done runs */

@@ -10,6 +10,7 @@ mid-body (curl retries, the body restarts), and resume re-hashing what the journ
 usage: test_retrieve.py FLOE FLOE_VAULT
 """
 import http.client
+import json
 import os
 import re
 import resource
@@ -194,6 +195,42 @@ class Retrieve(unittest.TestCase):
                           "--concurrency", "4")
         self.assertEqual(p.stdout, self.data)
 
+    def test_stdout_failure_ends_instead_of_hanging(self):
+        # segment 0 never verifies while later ones do and wait for their turn on stdout
+        j = self.floe.json("job", "initiate-retrieval", "v", "--", self.aid)[0]["JobId"]
+        self.floe.run("job", "wait", "v", j, "--interval", "0.05")
+        proxy = rh.CorruptProxy(self.vault.port, r"/output bytes=0-", -1)
+        try:
+            f = rh.Floe(FLOE, proxy.url, self.tmp.name)
+            p = f.run("-q", "job", "output", "v", j, "-o", "-", "--segment-size", "1MiB",
+                      "--concurrency", "4", check=False, timeout=60)
+        finally:
+            proxy.close()
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"failed verification", p.stderr)
+        self.assertEqual(p.stdout, b"")  # nothing after the bad segment either
+
+    def test_stdout_redirected_to_a_file_and_json(self):
+        j = self.floe.json("job", "initiate-retrieval", "v", "--", self.aid)[0]["JobId"]
+        self.floe.run("job", "wait", "v", j, "--interval", "0.05")
+        # `(echo hello; floe ... -o -) > out`: the data follows what is already written
+        out = self.path("redirected.bin")
+        with open(out, "wb") as fh:
+            fh.write(b"hello\n")
+            fh.flush()
+            p = subprocess.run([FLOE, "--endpoint-url", self.vault.url, "--json", "job",
+                                "output", "v", j, "-o", "-", "--segment-size", "1MiB",
+                                "--concurrency", "4"], env=self.floe.env, stdout=fh,
+                               stderr=subprocess.PIPE, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(out, "rb") as fh:
+            self.assertEqual(fh.read(), b"hello\n" + self.data)
+        # --json with -o -: the summary goes to stderr, never into the data
+        summary = json.loads(p.stderr.decode().strip().splitlines()[-1])
+        self.assertEqual((summary["file"], summary["size"]), ("-", len(self.data)))
+        p = self.floe.run("--json", "job", "output", "v", j, "-o", "-")
+        self.assertEqual(p.stdout, self.data)
+
     def test_corrupt_segment_is_refetched_then_fails(self):
         j = self.floe.json("job", "initiate-retrieval", "v", "--", self.aid)[0]["JobId"]
         self.floe.run("job", "wait", "v", j, "--interval", "0.05")
@@ -281,6 +318,37 @@ class Retrieve(unittest.TestCase):
         finally:
             slow.close()
 
+    def test_retrieve_resumes_at_the_recorded_segment_size(self):
+        """The checkpoint is written (with the default segment size) before the job is ready;
+        a later run that downloads with another --segment-size and fails part-way must still
+        be resumed from its recorded segments."""
+        out = self.path("resize.bin")
+        ckpt = self.path("resize.ckpt")
+        slow = vault_helper.Vault(FLOE_VAULT, extra=("--job-delay",
+                                                     "Expedited=1,Standard=1,Bulk=1"))
+        proxy = rh.CorruptProxy(slow.port, r"bytes=5242880-", -1)  # segment 5 never verifies
+        try:
+            f = rh.Floe(FLOE, proxy.url, self.tmp.name)
+            f.run("vault", "create", "s")
+            aid = slow.upload("s", self.data)
+            p = f.run("retrieve", "s", "-o", out, "--checkpoint", ckpt, "--timeout", "0",
+                      "--", aid, check=False)
+            self.assertIn(b"still in progress", p.stderr)
+            p = f.run("retrieve", "s", "-o", out, "--checkpoint", ckpt, "--poll-interval",
+                      "0.2", "--segment-size", "1MiB", "--concurrency", "1", "--", aid,
+                      check=False)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn(b"failed verification", p.stderr)
+            proxy.set(r"^$", 0)
+            r = f.json("retrieve", "s", "-o", out, "--checkpoint", ckpt, "--", aid)[0]
+            self.assertGreaterEqual(r["segments_resumed"], 5)
+            self.assertEqual(r["segments"], 10)
+            with open(out, "rb") as fh:
+                self.assertEqual(fh.read(), self.data)
+        finally:
+            proxy.close()
+            slow.close()
+
     def test_archives_uploaded_by_aws_cli_and_boto3(self):
         # clients nobody here wrote upload; floe retrieves in verified parallel segments
         data = pattern(5 * MIB + 333, seed=9)
@@ -346,6 +414,19 @@ class Retrieve(unittest.TestCase):
                       check=False)
             self.assertEqual(p.returncode, 1)
             self.assertIn(b"Failed", p.stderr)
+            # floe retrieve whose job fails: the checkpoint does not keep pointing at it
+            aid2 = slow.upload("s", b"y" * 1000)
+            ckpt = self.path("failed.ckpt")
+            p = f.run("retrieve", "s", "-o", self.path("failed.bin"), "--checkpoint", ckpt,
+                      "--tier", "Expedited", "--timeout", "0", "--", aid2, check=False)
+            self.assertIn(b"still in progress", p.stderr)
+            slow.client().delete_archive(vaultName="s", archiveId=aid2)
+            p = f.run("retrieve", "s", "-o", self.path("failed.bin"), "--checkpoint", ckpt,
+                      "--poll-interval", "0.2", "--", aid2, check=False)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn(b"Failed", p.stderr)
+            self.assertIn(b"checkpoint was removed", p.stderr)
+            self.assertFalse(os.path.exists(ckpt))
         finally:
             slow.close()
 
@@ -545,6 +626,16 @@ class Retrieve(unittest.TestCase):
         self.assertEqual(len(rows), 4)
         p = f.run("inventory", "inv", "--start-date", "yesterday", check=False)
         self.assertIn(b"not an ISO-8601 UTC time", p.stderr)
+
+    def test_inventory_table_write_error_fails(self):
+        for args in (["-o", "/dev/full"], []):
+            with open("/dev/full", "wb") as full:
+                p = subprocess.run([FLOE, "--endpoint-url", self.vault.url, "-q", "inventory",
+                                    "v", *args], env=self.floe.env, stdout=full,
+                                   stderr=subprocess.PIPE, timeout=120)
+            self.assertEqual(p.returncode, 1, args)
+            self.assertIn(b"cannot write the inventory", p.stderr)
+            self.assertIn(b"No space left on device", p.stderr)
 
     def test_notifications(self):
         f = self.floe
