@@ -1237,6 +1237,10 @@ static int finish(struct dl *d, struct floe_download_result *out, struct floe_er
     bool composable = d->nseg == 1 || d->archive_first % d->seg_size == 0;
     uint8_t want[FLOE_HASH_BYTES];
     bool has_want = expected_tree(d, want);
+    /* a resumed segment's journal record does not say whether the service sent it a tree hash;
+     * without the job's SHA256TreeHash to check the whole, claim nothing for it */
+    if (!has_want && d->resumed)
+        d->unverified = true;
     enum floe_verification v = d->unverified ? FLOE_VERIFY_NONE : FLOE_VERIFY_SEGMENTS;
     if (composable) {
         uint8_t(*trees)[FLOE_HASH_BYTES] = floe_xmalloc((size_t)d->nseg * FLOE_HASH_BYTES);
