@@ -17,8 +17,12 @@
  *
  * CSV: states FIELD_START, UNQUOTED, QUOTED, QUOTED_BACKSLASH, AFTER_QUOTE, CR. In a quoted
  * field, backslash-quote is a literal quote and a backslash before anything else is itself
- * (Glacier does not escape backslashes), so the service's `1\\"2` reads back as `1\"2`. The
- * header row maps column names to positions; later rows are archives.
+ * (Glacier does not escape backslashes), so the service's `1\\"2` reads back as `1\"2`. That
+ * makes a field ending in a backslash (`"end\"`) look like an escaped quote; the reader keeps
+ * the last such quote as a candidate close and, when the field then runs into a line break (a
+ * description holds none) or a quote is followed by anything but a separator, reads the field
+ * as ending there and the bytes since as the rest of the row. The header row maps column names
+ * to positions; later rows are archives.
  */
 #include "floe/inventory.h"
 
@@ -104,6 +108,11 @@ struct floe_inventory_parser {
     int row_cols;
     bool header_done;
     bool row_started;
+    /* Glacier does not escape a backslash, so a quoted field ending in one ("end\") reads as
+     * an escaped quote. The last such quote of the open field is a candidate close: cand is
+     * 1 + the field's length before it, raw the bytes fed since. */
+    size_t cand;
+    struct sbuf raw;
 };
 
 static int perr(struct floe_inventory_parser *p, const char *what)
@@ -492,6 +501,7 @@ static int csv_end_field(struct floe_inventory_parser *p)
     }
     p->col++;
     sbuf_clear(&p->field);
+    p->cand = 0;
     return FLOE_OK;
 }
 
@@ -518,24 +528,59 @@ static int csv_end_row(struct floe_inventory_parser *p)
     return rc;
 }
 
+static int csv_byte(struct floe_inventory_parser *p, unsigned char c);
+static int csv_step(struct floe_inventory_parser *p, unsigned char c);
+
+/* The candidate quote was the field's end after all: the field is what came before it plus
+ * the backslash, and the bytes since are read again as what follows a closing quote. */
+static int csv_backtrack(struct floe_inventory_parser *p, unsigned char c)
+{
+    p->field.len = p->cand - 1;
+    if (!sbuf_put(&p->field, '\\'))
+        return perr(p, "a field is longer than 1 MiB");
+    struct sbuf again = p->raw;
+    p->raw = (struct sbuf){0};
+    p->cand = 0;
+    p->cs = CS_AFTER_QUOTE;
+    int rc = FLOE_OK;
+    for (size_t i = 0; i < again.len && !rc; i++)
+        rc = csv_byte(p, (unsigned char)again.p[i]);
+    free(again.p);
+    return rc ? rc : csv_byte(p, c);
+}
+
+/* One byte of CSV, remembering the bytes after a candidate close (see csv_backtrack). */
 static int csv_byte(struct floe_inventory_parser *p, unsigned char c)
+{
+    if (p->cand && (p->cs == CS_QUOTED || p->cs == CS_QUOTED_BS) && (c == '\n' || c == '\r'))
+        return csv_backtrack(p, c); /* descriptions hold no line breaks: it was the close */
+    if (p->cand && p->cs == CS_AFTER_QUOTE && c != ',' && c != '\n' && c != '\r')
+        return csv_backtrack(p, c); /* not a field's end after that quote: it was earlier */
+    if (p->cand && !sbuf_put(&p->raw, (char)c))
+        return perr(p, "a field is longer than 1 MiB");
+    return csv_step(p, c);
+}
+
+static int csv_step(struct floe_inventory_parser *p, unsigned char c)
 {
     switch (p->cs) {
     case CS_CR:
         p->cs = CS_FIELD_START;
         if (c == '\n')
             return FLOE_OK; /* \r\n: the row already ended at \r */
-        return csv_byte(p, c);
+        return csv_step(p, c);
     case CS_QUOTED_BS:
         p->cs = CS_QUOTED;
         if (c == '"') {
+            p->cand = p->field.len + 1;
+            sbuf_clear(&p->raw);
             if (!sbuf_put(&p->field, '"'))
                 return perr(p, "a field is longer than 1 MiB");
             return FLOE_OK;
         }
         if (!sbuf_put(&p->field, '\\'))
             return perr(p, "a field is longer than 1 MiB");
-        return csv_byte(p, c);
+        return csv_step(p, c);
     case CS_QUOTED:
         if (c == '\\') {
             p->cs = CS_QUOTED_BS;
@@ -643,10 +688,11 @@ int floe_inventory_parser_finish(struct floe_inventory_parser *p,
         if (!rc && (!p->top_done || p->lx != LX_WS))
             rc = perr(p, "the document ends early (truncated download?)");
     } else if (!rc && p->format == FLOE_INVENTORY_CSV) {
-        if (p->cs == CS_QUOTED || p->cs == CS_QUOTED_BS)
-            rc = perr(p, "the document ends inside a quoted field (Glacier does not escape a "
-                         "backslash, so a description ending in \\ is ambiguous in CSV: "
-                         "use --format JSON)");
+        bool quoted = p->cs == CS_QUOTED || p->cs == CS_QUOTED_BS;
+        if (quoted && p->cand)
+            rc = csv_byte(p, '\n'); /* the last field ended in a backslash: see csv_backtrack */
+        else if (quoted)
+            rc = perr(p, "the document ends inside a quoted field (truncated download?)");
         else if (p->row_started)
             rc = csv_end_row(p);
         if (!rc && !p->header_done)
@@ -673,6 +719,7 @@ void floe_inventory_parser_destroy(struct floe_inventory_parser *p)
         free(p->f[i].p);
     free(p->tok.p);
     free(p->field.p);
+    free(p->raw.p);
     free(p);
 }
 

@@ -600,7 +600,7 @@ class Retrieve(unittest.TestCase):
     def test_inventory_formats_filters_markers(self):
         f = self.floe
         f.run("vault", "create", "inv")
-        descs = ['plain', 'comma, and "quotes"', 'back\\slash "q"', 'tail']
+        descs = ['plain', 'comma, and "quotes"', 'back\\slash "q"', 'tail', 'ends in \\']
         ids = [self.vault.upload("inv", b"z" * (100 + i), d) for i, d in enumerate(descs)]
         for fmt in ("JSON", "CSV"):
             with self.subTest(format=fmt):
@@ -608,7 +608,7 @@ class Retrieve(unittest.TestCase):
                 self.assertEqual(sorted(r["ArchiveId"] for r in rows), sorted(ids))
                 got = {r["ArchiveId"]: r["ArchiveDescription"] for r in rows}
                 self.assertEqual(got, dict(zip(ids, descs)))
-                self.assertEqual({r["Size"] for r in rows}, {100, 101, 102, 103})
+                self.assertEqual({r["Size"] for r in rows}, {100, 101, 102, 103, 104})
                 raw = self.path("inv." + fmt.lower())
                 f.run("inventory", "inv", "--format", fmt, "-o", raw, "--raw")
                 with open(raw, "rb") as fh:
@@ -623,7 +623,7 @@ class Retrieve(unittest.TestCase):
         self.assertEqual(rows, [])
         rows = f.json("inventory", "inv", "--end-date", "2999-01-01T00:00:00Z",
                       "--format", "CSV")
-        self.assertEqual(len(rows), 4)
+        self.assertEqual(len(rows), 5)
         p = f.run("inventory", "inv", "--start-date", "yesterday", check=False)
         self.assertIn(b"not an ISO-8601 UTC time", p.stderr)
 

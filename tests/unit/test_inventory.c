@@ -164,6 +164,48 @@ static void test_inventory_csv_backslash_quotes_and_crlf(void **state)
     }
 }
 
+#define H "6b9d4cf8697bd3af6aa1b590a0b27b337da5b18988dbcc619a3e608a554a1e62"
+
+/* Glacier does not escape a backslash: a description ending in one is served as "end\", which
+ * reads like an escaped quote; the reader must find the real end of the field. */
+static void test_inventory_csv_description_ending_in_backslash(void **state)
+{
+    (void)state;
+    const char *docs[] = {
+        /* as floe-vault writes it (only the description quoted), \n and \r\n, last row too */
+        "ArchiveId,ArchiveDescription,CreationDate,Size,SHA256TreeHash\n"
+        "id1,\"end\\\",2012-05-15T17:19:46.700Z,10," H "\n"
+        "id2,\"mid \\\" quote\\\",2012-05-15T17:19:47Z,20," H "\r\n"
+        "id3,\"x\\\",2012-05-15T17:19:48Z,30," H "",
+        /* every field quoted */
+        "\"ArchiveId\",\"ArchiveDescription\",\"CreationDate\",\"Size\",\"SHA256TreeHash\"\n"
+        "\"id1\",\"end\\\",\"2012-05-15T17:19:46.700Z\",\"10\",\"" H "\"\n"
+        "\"id2\",\"mid \\\" quote\\\",\"2012-05-15T17:19:47Z\",\"20\",\"" H "\"\n"
+        "\"id3\",\"x\\\",\"2012-05-15T17:19:48Z\",\"30\",\"" H "\"\n",
+        /* the description is the last column */
+        "ArchiveId,Size,ArchiveDescription\nid1,10,\"end\\\"\nid2,20,\"mid \\\" quote\\\"\n"
+        "id3,30,\"x\\\"",
+    };
+    for (size_t d = 0; d < 3; d++) {
+        for (size_t step = 0; step < 4; step++) {
+            struct seen s;
+            struct floe_inventory_summary sum;
+            struct floe_error err = {0};
+            int rc = parse(docs[d], step, FLOE_INVENTORY_CSV, &s, &sum, &err);
+            if (rc)
+                fprintf(stderr, "document %zu, fed %zu bytes at a time: %s\n", d, step,
+                        err.message);
+            assert_int_equal(rc, FLOE_OK);
+            assert_int_equal(s.n, 3);
+            assert_string_equal(s.descs[0], "end\\");
+            assert_string_equal(s.descs[1], "mid \" quote\\");
+            assert_string_equal(s.descs[2], "x\\");
+            assert_string_equal(s.ids[2], "id3");
+            assert_int_equal(sum.total_size_bytes, 60);
+        }
+    }
+}
+
 static void test_inventory_csv_errors(void **state)
 {
     (void)state;
@@ -296,6 +338,7 @@ int main(void)
         cmocka_unit_test(test_inventory_json_any_chunking),
         cmocka_unit_test(test_inventory_json_empty_and_errors),
         cmocka_unit_test(test_inventory_csv_backslash_quotes_and_crlf),
+        cmocka_unit_test(test_inventory_csv_description_ending_in_backslash),
         cmocka_unit_test(test_inventory_csv_errors),
         cmocka_unit_test(test_inventory_callback_stops),
         cmocka_unit_test(test_inventory_million_json_flat_memory),
