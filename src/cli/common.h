@@ -11,7 +11,7 @@
 
 struct floe_cli_client_opts {
     unsigned max_connections; /* 0 = default */
-    int max_retries;          /* -1 = default */
+    int max_retries;          /* as floe_client_config: 0 = the default (5), -1 = none */
 };
 
 /*

@@ -17,6 +17,8 @@
 #include "sha256.h"
 
 #include <ctype.h>
+#include <strings.h>
+#include <arpa/inet.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -159,6 +161,18 @@ static int call_prepare(struct floe_xfer *x, struct curl_slist **headers, struct
 {
     struct floe_call *k = x->req_ctx;
     struct floe_client *c = k->client;
+    /* a "." or ".." segment (a vault named "..", an id "."): curl would drop it from the path
+     * it sends, so the request would reach another resource, or fail its signature */
+    for (const char *seg = k->path; seg && *seg;) {
+        seg += *seg == '/';
+        size_t len = strcspn(seg, "/");
+        if ((len == 1 && seg[0] == '.') || (len == 2 && seg[0] == '.' && seg[1] == '.'))
+            return floe_error_set(err, FLOE_E_INVALID_ARG,
+                                  "\"%.*s\" cannot be used as a vault name or id: it is a "
+                                  "relative path segment in the request URL",
+                                  (int)len, seg);
+        seg += len;
+    }
     struct floe_sigv4_header sh[MAX_CALL_HEADERS + 1];
     size_t n = 0;
     sh[n].name = "host";
@@ -231,14 +245,20 @@ int floe_call_run(struct floe_call *k, struct floe_xfer **out, struct floe_error
 
 /* ---- client lifecycle ---- */
 
+/*
+ * Splits scheme://host[:port][/] and rebuilds both the URL curl is given and the Host value that
+ * is signed from the same normalised parts (scheme in lower case, IPv6 literal in canonical form,
+ * port without leading zeros and omitted from Host when it is the scheme's default), so what
+ * curl sends is exactly what was signed.
+ */
 static int parse_endpoint(const char *url, char **endpoint, char **host, struct floe_error *err)
 {
     const char *p;
     bool https;
-    if (strncmp(url, "http://", 7) == 0) {
+    if (strncasecmp(url, "http://", 7) == 0) {
         p = url + 7;
         https = false;
-    } else if (strncmp(url, "https://", 8) == 0) {
+    } else if (strncasecmp(url, "https://", 8) == 0) {
         p = url + 8;
         https = true;
     } else {
@@ -246,40 +266,69 @@ static int parse_endpoint(const char *url, char **endpoint, char **host, struct 
                               "endpoint URL \"%s\" must start with http:// or https://", url);
     }
     size_t hostlen = strcspn(p, "/?#");
-    if (hostlen == 0)
-        return floe_error_set(err, FLOE_E_INVALID_ARG, "endpoint URL \"%s\" has no host", url);
     const char *rest = p + hostlen;
     if (*rest && strcmp(rest, "/") != 0)
         return floe_error_set(err, FLOE_E_INVALID_ARG,
                               "endpoint URL \"%s\" must not have a path, query or fragment", url);
-    char *hostport = floe_xmalloc(hostlen + 1);
-    memcpy(hostport, p, hostlen);
-    hostport[hostlen] = 0;
-    for (char *q = hostport; *q; q++) {
-        if (!(isalnum((unsigned char)*q) || *q == '.' || *q == '-' || *q == ':' || *q == '[' ||
-              *q == ']' || *q == '_')) {
-            free(hostport);
+    char name[256] = "", port[16] = "";
+    const char *portp = NULL;
+    if (hostlen && p[0] == '[') { /* [IPv6] */
+        const char *close = memchr(p, ']', hostlen);
+        char lit[64];
+        struct in6_addr a6;
+        size_t n = close ? (size_t)(close - p - 1) : 0;
+        if (!close || n == 0 || n >= sizeof(lit))
             return floe_error_set(err, FLOE_E_INVALID_ARG,
-                                  "endpoint URL \"%s\" has an invalid host", url);
-        }
-    }
-    /* drop a default port from the Host value, as curl does */
-    char *colon = strrchr(hostport, ':');
-    if (colon && !strchr(colon, ']')) {
-        const char *port = colon + 1;
-        if (*port == 0 || strspn(port, "0123456789") != strlen(port)) {
-            free(hostport);
+                                  "endpoint URL \"%s\" has an invalid IPv6 address", url);
+        memcpy(lit, p + 1, n);
+        lit[n] = 0;
+        char canon[INET6_ADDRSTRLEN];
+        if (inet_pton(AF_INET6, lit, &a6) != 1 || !inet_ntop(AF_INET6, &a6, canon, sizeof(canon)))
             return floe_error_set(err, FLOE_E_INVALID_ARG,
-                                  "endpoint URL \"%s\" has an invalid port", url);
+                                  "endpoint URL \"%s\" has an invalid IPv6 address", url);
+        snprintf(name, sizeof(name), "[%s]", canon);
+        if (close + 1 < rest) {
+            if (close[1] != ':')
+                return floe_error_set(err, FLOE_E_INVALID_ARG,
+                                      "endpoint URL \"%s\" has an invalid host", url);
+            portp = close + 2;
         }
-        if ((https && strcmp(port, "443") == 0) || (!https && strcmp(port, "80") == 0))
-            *colon = 0;
+    } else {
+        const char *colon = memchr(p, ':', hostlen);
+        size_t n = colon ? (size_t)(colon - p) : hostlen;
+        if (n == 0)
+            return floe_error_set(err, FLOE_E_INVALID_ARG, "endpoint URL \"%s\" has no host", url);
+        if (n >= sizeof(name))
+            return floe_error_set(err, FLOE_E_INVALID_ARG,
+                                  "endpoint URL \"%s\" has a host name longer than 255 characters",
+                                  url);
+        for (size_t i = 0; i < n; i++)
+            if (!(isalnum((unsigned char)p[i]) || p[i] == '.' || p[i] == '-' || p[i] == '_'))
+                return floe_error_set(err, FLOE_E_INVALID_ARG,
+                                      "endpoint URL \"%s\" has an invalid host", url);
+        memcpy(name, p, n);
+        name[n] = 0;
+        portp = colon ? colon + 1 : NULL;
     }
-    size_t n = strlen(url);
-    *endpoint = floe_xstrdup(url);
-    if (n && (*endpoint)[n - 1] == '/')
-        (*endpoint)[n - 1] = 0;
-    *host = hostport;
+    if (portp) {
+        size_t n = (size_t)(rest - portp);
+        unsigned long v = 0;
+        bool digits = n > 0 && n < 12;
+        for (size_t i = 0; digits && i < n; i++) {
+            digits = isdigit((unsigned char)portp[i]);
+            v = v * 10 + (unsigned long)(portp[i] - '0');
+        }
+        if (!digits || v == 0 || v > 65535)
+            return floe_error_set(err, FLOE_E_INVALID_ARG,
+                                  "endpoint URL \"%s\" has an invalid port (1 to 65535)", url);
+        snprintf(port, sizeof(port), "%lu", v);
+    }
+    bool default_port = !*port || strcmp(port, https ? "443" : "80") == 0;
+    size_t cap = strlen(name) + strlen(port) + 16;
+    *endpoint = floe_xmalloc(cap);
+    snprintf(*endpoint, cap, "%s://%s%s%s", https ? "https" : "http", name, *port ? ":" : "", port);
+    *host = floe_xmalloc(cap);
+    snprintf(*host, cap, "%s%s%s", name, default_port ? "" : ":", default_port ? "" : port);
     return FLOE_OK;
 }
 

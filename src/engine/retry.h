@@ -5,7 +5,7 @@
  * or reset, timeouts, empty replies, partial transfers), HTTP 5xx, 408 RequestTimeout, 429,
  * and 400 responses whose Glacier code is ThrottlingException or RequestTimeoutException.
  * Everything else (other 4xx) fails fast with the server's message.
- * Backoff is exponential with full jitter: uniform in [0, min(cap, base * 2^attempt)).
+ * Backoff is exponential with full jitter: uniform in [0, min(cap, base * 2^(attempt-1))].
  */
 #ifndef FLOE_ENGINE_RETRY_H
 #define FLOE_ENGINE_RETRY_H

@@ -253,8 +253,12 @@ static int service_error(struct floe_xfer *x)
                 snippet[k++] = isprint(x->resp[i]) ? (char)x->resp[i] : ' ';
             snippet[k] = 0;
         }
-        floe_error_set(&x->err, status, "HTTP %ld%s%s%s%s", x->http_status, *codebuf ? " " : "",
-                       codebuf, *snippet ? ": " : "", snippet);
+        const char *loc = floe_xfer_header(x, "location");
+        floe_error_set(&x->err, status, "%s %s: HTTP %ld%s%s%s%s%s%s", x->method, x->url,
+                       x->http_status, *codebuf ? " " : "", codebuf, loc ? " (redirected to " : "",
+                       loc ? loc : "", loc ? ")" : "", *snippet ? ": " : "");
+        size_t n = strlen(x->err.message);
+        snprintf(x->err.message + n, sizeof(x->err.message) - n, "%s", snippet);
     }
     snprintf(x->err.code, sizeof(x->err.code), "%s", codebuf);
     x->err.http_status = (int)x->http_status;
@@ -355,7 +359,10 @@ static int classify(struct floe_xfer *x, CURLcode cc)
         if (x->overflow)
             return floe_error_set(&x->err, FLOE_E_SERVICE,
                                   "response body from %s is larger than expected (%zu bytes)",
-                                  x->url, x->sink ? x->sink_cap : x->resp_max);
+                                  x->url,
+                                  x->sink       ? x->sink_cap
+                                  : x->resp_max ? x->resp_max
+                                                : ((size_t)4 << 20));
         int status = cc == CURLE_OPERATION_TIMEDOUT ? FLOE_E_TIMEOUT : FLOE_E_NETWORK;
         floe_error_set(&x->err, status, "%s %s: %s", x->method, x->url,
                        x->curl_err[0] ? x->curl_err : curl_easy_strerror(cc));
@@ -395,12 +402,21 @@ static void on_attempt_done(struct floe_transfer *t, struct floe_xfer *x, CURLco
     if (x->attempts > x->retry.max_retries) {
         int status = x->err.status ? x->err.status : FLOE_E_NETWORK;
         size_t n = strlen(x->err.message);
-        snprintf(x->err.message + n, sizeof(x->err.message) - n, " (gave up after %d attempts)",
-                 x->attempts);
+        snprintf(x->err.message + n, sizeof(x->err.message) - n, " (gave up after %d attempt%s)",
+                 x->attempts, x->attempts == 1 ? "" : "s");
         finish(t, x, status);
         return;
     }
     uint32_t delay = floe_retry_backoff_ms(&x->retry, x->attempts, &t->rng);
+    /* a service that says when to come back (429/503 Retry-After: seconds) is believed, up to
+     * a minute */
+    const char *ra = floe_xfer_header(x, "retry-after");
+    if (ra && *ra && strspn(ra, "0123456789") == strlen(ra) && strlen(ra) < 6) {
+        unsigned long s = strtoul(ra, NULL, 10);
+        uint32_t ms = (uint32_t)(s > 60 ? 60 : s) * 1000u;
+        if (ms > delay)
+            delay = ms;
+    }
     if (x->on_retry)
         x->on_retry(x, &x->err, delay);
     x->not_before_ms = now_ms() + delay;

@@ -3,7 +3,9 @@
 
 It forwards every request to an upstream (floe-vault) unchanged, except that requests matching
 a rule get a fault instead:
-  status:CODE[:GLACIER_CODE]  answer CODE with a Glacier JSON error, body drained, keep-alive
+  status:CODE[:GLACIER_CODE[:RETRY_AFTER]]
+                              answer CODE with a Glacier JSON error, body drained, keep-alive
+                              (and a Retry-After: SECONDS header when given)
   reset                       close the connection without answering (after reading the body)
   delay:SECONDS               sleep before forwarding (for timeouts)
   badhash                     forward, but answer with a wrong x-amz-sha256-tree-hash
@@ -102,6 +104,8 @@ class Handler(BaseHTTPRequestHandler):
                     payload = json.dumps({"code": gcode, "message": "injected by faultproxy",
                                           "type": "Server" if code >= 500 else "Client"}).encode()
                     self.send_response(code)
+                    if len(kind) > 3:
+                        self.send_header("Retry-After", kind[3])
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()

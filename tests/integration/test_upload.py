@@ -670,6 +670,46 @@ class UploadTests(unittest.TestCase):
         finally:
             subprocess.run(["losetup", "-d", dev])
 
+    def test_endpoint_url_forms(self):
+        port = self.vault.port
+        # what is signed is what curl sends: a port with leading zeros, an upper-case scheme
+        for url in (f"http://127.0.0.1:0{port}", f"HTTP://127.0.0.1:{port}/"):
+            r = self.floe("vault", "list", endpoint=url)
+            self.assertEqual(r.returncode, 0, (url, r.stderr))
+        for url, why in (("http://:%d" % port, "has no host"),
+                         ("http://127.0.0.1:70000", "invalid port"),
+                         ("http://127.0.0.1:", "invalid port"),
+                         ("http://[::zz]:80", "invalid IPv6"),
+                         ("http://127.0.0.1:80/vaults", "must not have a path"),
+                         ("ftp://127.0.0.1", "must start with http")):
+            r = self.floe("vault", "list", endpoint=url)
+            self.assertEqual(r.returncode, 1, url)
+            self.assertIn(why, r.stderr.decode(), url)
+
+    def test_retry_after_is_honoured(self):
+        data = os.urandom(2 * MIB)
+        p = self.file("retryafter", data)
+        proxy = servers.start_faultproxy(self.vault.port, [
+            "PUT multipart-uploads status:503:ServiceUnavailableException:2 1"])
+        env = dict(self.env, FLOE_RETRY_BASE_MS="1")
+        try:
+            t0 = time.time()
+            (out,) = self.upload_json("up", p, "--part-size", "1MiB", endpoint=proxy.url,
+                                      env=env)
+            took = time.time() - t0
+        finally:
+            proxy.stop()
+        self.check_archive(out, data, p)
+        # with a 1 ms backoff base only the service's Retry-After: 2 explains the wait
+        self.assertGreaterEqual(took, 2.0)
+
+    def test_dot_names_are_refused_before_sending(self):
+        for args in (["vault", "create", "."], ["vault", "describe", ".."],
+                     ["archive", "delete", "up", ".."]):
+            r = self.floe(*args)
+            self.assertEqual(r.returncode, 1, args)
+            self.assertIn("relative path segment", r.stderr.decode(), args)
+
     def test_same_file_twice_refused(self):
         p = self.file("twice", b"twice")
         r = self.floe("upload", "up", p, os.path.join(self.tmp.name, ".", "twice"))
