@@ -1,7 +1,8 @@
 /*
  * awsconfig.c - aws CLI style discovery of credentials, region and endpoint (awsconfig.h).
- * The INI reader understands [section] headers, "key = value" lines, '#' and ';' comments,
- * and skips indented continuation lines (nested settings such as "s3 =").
+ * The INI reader reads what Python's configparser (the aws CLI's) reads: [section] headers,
+ * "key = value" and "key: value" lines with keys in any case, '#' and ';' comments, lines of
+ * any length; it skips indented continuation lines (nested settings such as "s3 =").
  */
 #include "awsconfig.h"
 
@@ -24,27 +25,46 @@ static char *trim(char *s)
     return s;
 }
 
-/* Looks up key in [section] of an INI file; returns a malloc'd value or NULL. *found_section
- * is set when the section exists. */
-static char *ini_get(const char *path, const char *section, const char *key, bool *found_section)
+/* Is the (trimmed) section header text the one profile is kept under? The credentials file
+ * names a profile bare ([dev]); the config file as [profile dev] (any spacing), and the
+ * default profile as [default] or [profile default]. */
+static bool section_is(const char *sec, const char *profile, bool config_file)
+{
+    if (!config_file || strcmp(profile, "default") == 0)
+        if (strcmp(sec, profile) == 0)
+            return true;
+    if (!config_file || strncmp(sec, "profile", 7) != 0 || !isspace((unsigned char)sec[7]))
+        return false;
+    const char *name = sec + 8;
+    while (isspace((unsigned char)*name))
+        name++;
+    return strcmp(name, profile) == 0;
+}
+
+/* Looks up key in profile's section of an INI file, as Python's configparser reads it (which
+ * is what the aws CLI uses): "key = value" or "key: value", keys in any case, lines of any
+ * length. Returns a malloc'd value or NULL; *found_section is set when the section exists. */
+static char *ini_get(const char *path, const char *profile, bool config_file, const char *key,
+                     bool *found_section)
 {
     FILE *f = path ? fopen(path, "r") : NULL;
     if (!f)
         return NULL;
-    char line[4096];
+    char *line = NULL;
+    size_t cap = 0;
     bool in = false;
     char *val = NULL;
-    while (fgets(line, sizeof(line), f)) {
+    while (getline(&line, &cap, f) >= 0) {
         if (line[0] == ' ' || line[0] == '\t')
             continue; /* nested value */
         char *s = trim(line);
         if (*s == '#' || *s == ';' || *s == 0)
             continue;
         if (*s == '[') {
-            char *end = strchr(s, ']');
+            char *end = strrchr(s, ']');
             if (end) {
                 *end = 0;
-                in = strcmp(trim(s + 1), section) == 0;
+                in = section_is(trim(s + 1), profile, config_file);
                 if (in && found_section)
                     *found_section = true;
             }
@@ -52,15 +72,19 @@ static char *ini_get(const char *path, const char *section, const char *key, boo
         }
         if (!in)
             continue;
-        char *eq = strchr(s, '=');
-        if (!eq)
+        char *eq = s + strcspn(s, "=:");
+        if (!*eq)
             continue;
         *eq = 0;
-        if (strcmp(trim(s), key) == 0) {
+        char *k = trim(s);
+        for (char *c = k; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+        if (strcmp(k, key) == 0) {
             free(val);
             val = floe_xstrdup(trim(eq + 1));
         }
     }
+    free(line);
     fclose(f);
     return val;
 }
@@ -68,9 +92,15 @@ static char *ini_get(const char *path, const char *section, const char *key, boo
 static char *home_file(const char *env, const char *rel)
 {
     const char *p = getenv(env);
+    const char *home = getenv("HOME");
+    if (p && *p && p[0] == '~' && (p[1] == '/' || p[1] == 0) && home) { /* as the aws CLI does */
+        size_t n = strlen(home) + strlen(p) + 1;
+        char *out = floe_xmalloc(n);
+        snprintf(out, n, "%s%s", home, p + 1);
+        return out;
+    }
     if (p && *p)
         return floe_xstrdup(p);
-    const char *home = getenv("HOME");
     if (!home)
         return NULL;
     size_t n = strlen(home) + strlen(rel) + 2;
@@ -106,28 +136,32 @@ int floe_awsconfig_resolve(const struct floe_cli *cli, struct floe_awsconfig *ou
 
     char *cred_file = home_file("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials");
     char *conf_file = home_file("AWS_CONFIG_FILE", ".aws/config");
-    char conf_section[300];
-    if (strcmp(profile, "default") == 0)
-        snprintf(conf_section, sizeof(conf_section), "default");
-    else
-        snprintf(conf_section, sizeof(conf_section), "profile %s", profile);
     bool in_creds = false, in_conf = false;
+    const char *env_ak = env_nonempty("AWS_ACCESS_KEY_ID");
+    const char *env_sk = env_nonempty("AWS_SECRET_ACCESS_KEY");
+    if (!explicit_profile && (env_ak != NULL) != (env_sk != NULL)) {
+        free(cred_file);
+        free(conf_file);
+        return floe_error_set(err, FLOE_E_AUTH,
+                              "partial credentials in the environment: %s is set but %s is not",
+                              env_ak ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
+                              env_ak ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
+    }
 
     /* credentials */
-    if (!explicit_profile && env_nonempty("AWS_ACCESS_KEY_ID") &&
-        env_nonempty("AWS_SECRET_ACCESS_KEY")) {
+    if (!explicit_profile && env_ak && env_sk) {
         out->access_key_id = floe_xstrdup(getenv("AWS_ACCESS_KEY_ID"));
         out->secret_access_key = floe_xstrdup(getenv("AWS_SECRET_ACCESS_KEY"));
         out->session_token = dup_or_null(env_nonempty("AWS_SESSION_TOKEN"));
         out->credentials_source = "environment";
     }
     if (!out->access_key_id) {
-        char *ak = ini_get(cred_file, profile, "aws_access_key_id", &in_creds);
-        char *sk = ini_get(cred_file, profile, "aws_secret_access_key", NULL);
+        char *ak = ini_get(cred_file, profile, false, "aws_access_key_id", &in_creds);
+        char *sk = ini_get(cred_file, profile, false, "aws_secret_access_key", NULL);
         if (ak && sk) {
             out->access_key_id = ak;
             out->secret_access_key = sk;
-            out->session_token = ini_get(cred_file, profile, "aws_session_token", NULL);
+            out->session_token = ini_get(cred_file, profile, false, "aws_session_token", NULL);
             out->credentials_source = "shared credentials file";
         } else {
             free(ak);
@@ -135,20 +169,20 @@ int floe_awsconfig_resolve(const struct floe_cli *cli, struct floe_awsconfig *ou
         }
     }
     if (!out->access_key_id) {
-        char *ak = ini_get(conf_file, conf_section, "aws_access_key_id", &in_conf);
-        char *sk = ini_get(conf_file, conf_section, "aws_secret_access_key", NULL);
+        char *ak = ini_get(conf_file, profile, true, "aws_access_key_id", &in_conf);
+        char *sk = ini_get(conf_file, profile, true, "aws_secret_access_key", NULL);
         if (ak && sk) {
             out->access_key_id = ak;
             out->secret_access_key = sk;
-            out->session_token = ini_get(conf_file, conf_section, "aws_session_token", NULL);
+            out->session_token = ini_get(conf_file, profile, true, "aws_session_token", NULL);
             out->credentials_source = "config file";
         } else {
             free(ak);
             free(sk);
         }
     }
-    free(ini_get(conf_file, conf_section, "region", &in_conf)); /* notes the section exists */
-    free(ini_get(cred_file, profile, "aws_access_key_id", &in_creds));
+    free(ini_get(conf_file, profile, true, "region", &in_conf)); /* notes the section exists */
+    free(ini_get(cred_file, profile, false, "aws_access_key_id", &in_creds));
 
     /* region */
     const char *r = cli->region;
@@ -156,7 +190,7 @@ int floe_awsconfig_resolve(const struct floe_cli *cli, struct floe_awsconfig *ou
         r = env_nonempty("AWS_REGION");
     if (!r)
         r = env_nonempty("AWS_DEFAULT_REGION");
-    out->region = r ? floe_xstrdup(r) : ini_get(conf_file, conf_section, "region", NULL);
+    out->region = r ? floe_xstrdup(r) : ini_get(conf_file, profile, true, "region", NULL);
     if (!out->region)
         out->region = floe_xstrdup("us-east-1");
 
@@ -167,12 +201,13 @@ int floe_awsconfig_resolve(const struct floe_cli *cli, struct floe_awsconfig *ou
     if (!e)
         e = env_nonempty("AWS_ENDPOINT_URL");
     out->endpoint_url =
-        e ? floe_xstrdup(e) : ini_get(conf_file, conf_section, "endpoint_url", NULL);
+        e ? floe_xstrdup(e) : ini_get(conf_file, profile, true, "endpoint_url", NULL);
     if (!out->endpoint_url)
         out->endpoint_url = floe_xstrdup(FLOE_DEFAULT_ENDPOINT);
 
     int rc = FLOE_OK;
-    if (explicit_profile && !in_creds && !in_conf) {
+    bool named = explicit_profile || strcmp(profile, "default") != 0; /* --profile, AWS_PROFILE */
+    if (named && !in_creds && !in_conf) {
         rc = floe_error_set(err, FLOE_E_INVALID_ARG, "the profile \"%s\" is in neither %s nor %s",
                             profile, cred_file ? cred_file : "~/.aws/credentials",
                             conf_file ? conf_file : "~/.aws/config");
@@ -181,6 +216,11 @@ int floe_awsconfig_resolve(const struct floe_cli *cli, struct floe_awsconfig *ou
             out->access_key_id = floe_xstrdup(FLOE_LOCAL_ACCESS_KEY);
             out->secret_access_key = floe_xstrdup(FLOE_LOCAL_SECRET_KEY);
             out->credentials_source = "floe-vault local default";
+        } else if (explicit_profile) {
+            rc = floe_error_set(err, FLOE_E_AUTH,
+                                "profile \"%s\" has no credentials: add aws_access_key_id and "
+                                "aws_secret_access_key to it in %s",
+                                profile, cred_file ? cred_file : "~/.aws/credentials");
         } else {
             rc = floe_error_set(err, FLOE_E_AUTH,
                                 "no AWS credentials found: set AWS_ACCESS_KEY_ID and "

@@ -4,6 +4,7 @@
  * hashed; the exit status is then 1.
  */
 #include "cli.h"
+#include "common.h"
 
 #include "floe/filehash.h"
 
@@ -69,15 +70,17 @@ int floe_cmd_hash(const struct floe_cli *cli, int argc, char **argv)
             fprintf(stderr, "floe hash: %s\n", err.message);
             failed++;
             if (json)
-                print_json_line(json_pack("{s:s, s:s}", "file", path, "error", err.message));
+                print_json_line(json_pack("{s:o, s:o}", "file", floe_cli_jstr(path), "error",
+                                          floe_cli_jstr(err.message)));
             continue;
         }
         char tree[FLOE_HASH_HEX], lin[FLOE_HASH_HEX];
         floe_treehash_hex(r.tree, tree);
         floe_treehash_hex(r.linear, lin);
         if (json) {
-            print_json_line(json_pack("{s:s, s:s, s:s, s:I}", "file", path, "tree_hash", tree,
-                                      "sha256", lin, "size", (json_int_t)r.size));
+            print_json_line(json_pack("{s:o, s:s, s:s, s:I}", "file", floe_cli_jstr(path),
+                                      "tree_hash", tree, "sha256", lin, "size",
+                                      (json_int_t)r.size));
         } else {
             printf("%s  %s  %llu  %s\n", tree, lin, (unsigned long long)r.size, path);
             fflush(stdout);

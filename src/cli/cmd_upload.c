@@ -73,7 +73,8 @@ static void print_result(const struct floe_cli *cli, struct job *j)
     if (j->rc) {
         fprintf(stderr, "floe upload: %s: %s\n", file, j->err.message);
         if (cli->json) {
-            json_t *o = json_pack("{s:s, s:s}", "file", file, "error", j->err.message);
+            json_t *o = json_pack("{s:o, s:o}", "file", floe_cli_jstr(file), "error",
+                                  floe_cli_jstr(j->err.message));
             json_dumpf(o, stdout, JSON_COMPACT);
             fputc('\n', stdout);
             json_decref(o);
@@ -85,9 +86,9 @@ static void print_result(const struct floe_cli *cli, struct job *j)
         double mbps = (double)j->res.size / secs / 1e6;
         if (cli->json) {
             json_t *o =
-                json_pack("{s:s, s:s, s:s, s:I, s:f, s:f}", "file", file, "archive_id",
-                          j->res.archive_id, "tree_hash", tree, "size", (json_int_t)j->res.size,
-                          "seconds", j->res.seconds, "mb_per_s", mbps);
+                json_pack("{s:o, s:s, s:s, s:I, s:f, s:f}", "file", floe_cli_jstr(file),
+                          "archive_id", j->res.archive_id, "tree_hash", tree, "size",
+                          (json_int_t)j->res.size, "seconds", j->res.seconds, "mb_per_s", mbps);
             json_object_set_new(o, "part_size", json_integer((json_int_t)j->res.part_size));
             json_object_set_new(
                 o, "parts",

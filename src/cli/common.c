@@ -7,7 +7,9 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 int floe_cli_fail(const char *cmd, const struct floe_error *err)
 {
@@ -58,4 +60,48 @@ int floe_cli_client(const struct floe_cli *cli, const char *cmd,
     if (rc)
         return floe_cli_fail(cmd, &err);
     return 0;
+}
+
+/* Length of the valid UTF-8 sequence at p (1-4), or 0 when it is not one. */
+static size_t utf8_len(const unsigned char *p)
+{
+    if (p[0] < 0x80)
+        return 1;
+    size_t n = p[0] >= 0xF0 && p[0] <= 0xF4 ? 4 : p[0] >= 0xE0 ? 3 : p[0] >= 0xC2 ? 2 : 0;
+    if (!n || p[0] > 0xF4)
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+    uint32_t cp = p[0] & (0x7F >> n);
+    for (size_t i = 1; i < n; i++)
+        cp = cp << 6 | (p[i] & 0x3F);
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0; /* overlong, out of range, or a surrogate */
+    return n;
+}
+
+json_t *floe_cli_jstr(const char *s)
+{
+    size_t n = strlen(s);
+    char *out = malloc(3 * n + 1), *o = out;
+    if (!out)
+        return json_string("");
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        size_t k = utf8_len(p);
+        if (k) {
+            memcpy(o, p, k);
+            o += k;
+            p += k;
+        } else {
+            memcpy(o, "\xEF\xBF\xBD", 3); /* U+FFFD */
+            o += 3;
+            p++;
+        }
+    }
+    *o = 0;
+    json_t *j = json_string(out);
+    free(out);
+    return j ? j : json_string("");
 }

@@ -7,6 +7,8 @@
 
 #include "cli.h"
 #include "floe/client.h"
+
+#include <jansson.h>
 #include "floe/error.h"
 
 struct floe_cli_client_opts {
@@ -20,6 +22,13 @@ struct floe_cli_client_opts {
  */
 int floe_cli_client(const struct floe_cli *cli, const char *cmd,
                     const struct floe_cli_client_opts *opts, struct floe_client **out);
+
+/*
+ * floe_cli_jstr() - a JSON string of s for --json output. File names need not be UTF-8 (JSON
+ * text must be): each byte that is not part of valid UTF-8 becomes U+FFFD. Never NULL; the
+ * caller owns the reference (json_pack "o" takes it).
+ */
+json_t *floe_cli_jstr(const char *s);
 
 /* Prints "floe CMD: message" on stderr; returns the exit status for err (1). */
 int floe_cli_fail(const char *cmd, const struct floe_error *err);

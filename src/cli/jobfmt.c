@@ -137,12 +137,12 @@ void floe_cli_print_download(const struct floe_cli *cli, const char *cmd, const 
     double mbps = (double)r->size / secs / 1e6;
     const char *v = floe_verification_name(r->verification);
     if (cli->json) {
-        json_t *o =
-            json_pack("{s:s, s:s, s:I, s:s, s:s, s:f, s:f, s:i, s:i, s:i, s:i}", "file", path,
-                      "job_id", job_id, "size", (json_int_t)r->size, "tree_hash", tree, "verified",
-                      v, "seconds", r->seconds, "mb_per_s", mbps, "segments", (int)r->segments,
-                      "segments_fetched", (int)r->segments_fetched, "segments_resumed",
-                      (int)r->segments_resumed, "segments_refetched", (int)r->segments_refetched);
+        json_t *o = json_pack(
+            "{s:o, s:s, s:I, s:s, s:s, s:f, s:f, s:i, s:i, s:i, s:i}", "file", floe_cli_jstr(path),
+            "job_id", job_id, "size", (json_int_t)r->size, "tree_hash", tree, "verified", v,
+            "seconds", r->seconds, "mb_per_s", mbps, "segments", (int)r->segments,
+            "segments_fetched", (int)r->segments_fetched, "segments_resumed",
+            (int)r->segments_resumed, "segments_refetched", (int)r->segments_refetched);
         /* with -o - the data is on stdout: the summary must not join it */
         FILE *to = strcmp(path, "-") == 0 ? stderr : stdout;
         json_dumpf(o, to, JSON_COMPACT | JSON_PRESERVE_ORDER);

@@ -710,6 +710,24 @@ class UploadTests(unittest.TestCase):
             self.assertEqual(r.returncode, 1, args)
             self.assertIn("relative path segment", r.stderr.decode(), args)
 
+    def test_json_with_a_non_utf8_file_name(self):
+        data = os.urandom(3000)
+        name = os.path.join(self.tmp.name.encode(), b"bad\xff.bin")
+        with open(name, "wb") as f:
+            f.write(data)
+        r = subprocess.run([FLOE, "--endpoint-url", self.vault.url, "--json", "upload", "up",
+                            name], capture_output=True, timeout=120, env=self.env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = json.loads(r.stdout)  # valid JSON, the archive id not lost
+        self.assertTrue(out["file"].endswith("bad\ufffd.bin"))
+        self.assertEqual(self.read_back(out["archive_id"]), data)
+        r = subprocess.run([FLOE, "--json", "hash", name, name + b".missing"],
+                           capture_output=True, timeout=60)
+        self.assertEqual(r.returncode, 1)
+        lines = [json.loads(x) for x in r.stdout.splitlines()]
+        self.assertEqual(lines[0]["tree_hash"], tree_hash(data))
+        self.assertIn("error", lines[1])
+
     def test_same_file_twice_refused(self):
         p = self.file("twice", b"twice")
         r = self.floe("upload", "up", p, os.path.join(self.tmp.name, ".", "twice"))

@@ -140,6 +140,103 @@ static void test_awsconfig_errors(void **state)
     floe_awsconfig_free(&c);
 }
 
+/* Files as Python's configparser (the aws CLI's reader) reads them. */
+static void test_awsconfig_configparser_forms(void **state)
+{
+    (void)state;
+    clear_env();
+    char token[5001];
+    memset(token, 'T', sizeof(token) - 1);
+    token[sizeof(token) - 1] = 0;
+    char cred[6000];
+    int n = snprintf(cred, sizeof(cred),
+                     "[upper]\nAWS_ACCESS_KEY_ID = AKUP\nAws_Secret_Access_Key=skup\n"
+                     "[colon]\naws_access_key_id: AKCOLON\naws_secret_access_key : skcolon\n"
+                     "aws_session_token = %s\n",
+                     token);
+    char *credp = t_write_temp("creds2", cred, (size_t)n);
+    const char conf[] = "[profile  spaced]\nregion = sa-east-1\naws_access_key_id = AKSP\n"
+                        "aws_secret_access_key = sksp\n[profile default]\nregion = eu-west-3\n";
+    char *confp = t_write_temp("config2", conf, sizeof(conf) - 1);
+    setenv("AWS_SHARED_CREDENTIALS_FILE", credp, 1);
+    setenv("AWS_CONFIG_FILE", confp, 1);
+    struct floe_awsconfig c;
+    struct floe_error err = {0};
+    struct floe_cli up = {.profile = "upper"};
+    assert_int_equal(floe_awsconfig_resolve(&up, &c, &err), FLOE_OK);
+    assert_string_equal(c.access_key_id, "AKUP");
+    assert_string_equal(c.secret_access_key, "skup");
+    floe_awsconfig_free(&c);
+    struct floe_cli colon = {.profile = "colon"};
+    assert_int_equal(floe_awsconfig_resolve(&colon, &c, &err), FLOE_OK);
+    assert_string_equal(c.access_key_id, "AKCOLON");
+    assert_string_equal(c.session_token, token); /* 5,000 characters, not cut */
+    floe_awsconfig_free(&c);
+    struct floe_cli spaced = {.profile = "spaced"};
+    assert_int_equal(floe_awsconfig_resolve(&spaced, &c, &err), FLOE_OK);
+    assert_string_equal(c.access_key_id, "AKSP");
+    assert_string_equal(c.region, "sa-east-1");
+    floe_awsconfig_free(&c);
+    struct floe_cli dflt = {0}; /* [profile default] in the config file is the default */
+    assert_int_equal(floe_awsconfig_resolve(&dflt, &c, &err), FLOE_OK);
+    assert_string_equal(c.region, "eu-west-3");
+    floe_awsconfig_free(&c);
+    /* ~ in the file variables is the home directory */
+    char *home = strdup(credp);
+    *strrchr(home, '/') = 0;
+    char *old_home = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
+    setenv("HOME", home, 1);
+    char tilde[600];
+    snprintf(tilde, sizeof(tilde), "~/%s", strrchr(credp, '/') + 1);
+    setenv("AWS_SHARED_CREDENTIALS_FILE", tilde, 1);
+    assert_int_equal(floe_awsconfig_resolve(&up, &c, &err), FLOE_OK);
+    assert_string_equal(c.access_key_id, "AKUP");
+    floe_awsconfig_free(&c);
+    if (old_home)
+        setenv("HOME", old_home, 1);
+    free(old_home);
+    free(home);
+    free(credp);
+    free(confp);
+}
+
+static void test_awsconfig_more_errors(void **state)
+{
+    (void)state;
+    clear_env();
+    struct floe_awsconfig c;
+    struct floe_error err = {0};
+    struct floe_cli none = {0};
+    /* one half of a key pair in the environment is an error, not a silent switch to files */
+    setenv("AWS_ACCESS_KEY_ID", "AKENVONLY", 1);
+    assert_int_equal(floe_awsconfig_resolve(&none, &c, &err), FLOE_E_AUTH);
+    assert_non_null(strstr(err.message, "AWS_SECRET_ACCESS_KEY is not"));
+    floe_awsconfig_free(&c);
+    clear_env();
+    setenv("AWS_SECRET_ACCESS_KEY", "skenvonly", 1);
+    assert_int_equal(floe_awsconfig_resolve(&none, &c, &err), FLOE_E_AUTH);
+    assert_non_null(strstr(err.message, "AWS_ACCESS_KEY_ID is not"));
+    floe_awsconfig_free(&c);
+    /* a misspelt AWS_PROFILE is an error, as in the aws CLI */
+    clear_env();
+    setenv("AWS_PROFILE", "nope", 1);
+    assert_int_equal(floe_awsconfig_resolve(&none, &c, &err), FLOE_E_INVALID_ARG);
+    assert_non_null(strstr(err.message, "the profile \"nope\""));
+    floe_awsconfig_free(&c);
+    /* --profile naming a profile without keys: say so, not "set AWS_ACCESS_KEY_ID" */
+    clear_env();
+    struct floe_cli work = {.profile = "work", .endpoint_url = "https://glacier.example"};
+    const char conf[] = "[profile regonly]\nregion = eu-north-1\n";
+    char *confp = t_write_temp("config3", conf, sizeof(conf) - 1);
+    setenv("AWS_CONFIG_FILE", confp, 1);
+    setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/creds", 1);
+    work.profile = "regonly";
+    assert_int_equal(floe_awsconfig_resolve(&work, &c, &err), FLOE_E_AUTH);
+    assert_non_null(strstr(err.message, "profile \"regonly\" has no credentials"));
+    floe_awsconfig_free(&c);
+    free(confp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -147,6 +244,8 @@ int main(void)
         cmocka_unit_test(test_awsconfig_env_beats_files_unless_profile_given),
         cmocka_unit_test(test_awsconfig_profile_env_and_config_only_credentials),
         cmocka_unit_test(test_awsconfig_errors),
+        cmocka_unit_test(test_awsconfig_configparser_forms),
+        cmocka_unit_test(test_awsconfig_more_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
