@@ -147,11 +147,31 @@ int floe_cmd_upload(const struct floe_cli *cli, int argc, char **argv)
     unsigned conc = 0, retries = 0;
     bool retries_set = false;
     struct floe_ckpt_state *st = NULL;
+    bool dashdash = false; /* after "--" everything is VAULT or FILE */
     for (int i = 1; i < argc && rc == 0; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         bool takes = true;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+        char opt[32];
+        const char *eq = !dashdash && a[0] == '-' && a[1] == '-' ? strchr(a, '=') : NULL;
+        if (eq) { /* --name=value */
+            snprintf(opt, sizeof(opt), "%.*s", (int)(eq - a) < 31 ? (int)(eq - a) : 31, a);
+            a = opt;
+            v = eq + 1;
+        }
+        if (dashdash || (a[0] != '-' || a[1] == 0)) {
+            takes = false;
+            if (!vault && !resume)
+                vault = a;
+            else
+                files[nfiles++] = a;
+        } else if (strcmp(a, "--") == 0) {
+            dashdash = true;
+            takes = false;
+        } else if (eq && (strcmp(a, "--keep-checkpoint") == 0 ||
+                          strcmp(a, "--no-checkpoint") == 0 || strcmp(a, "--help") == 0)) {
+            rc = floe_cli_usage_error("upload", UPLOAD_USAGE, "%s takes no value", a);
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             printf("usage: %s\n", UPLOAD_USAGE);
             free(files);
             return 0;
@@ -196,16 +216,10 @@ int floe_cmd_upload(const struct floe_cli *cli, int argc, char **argv)
                 resume = v;
             else
                 rc = floe_cli_usage_error("upload", UPLOAD_USAGE, "unknown option '%s'", a);
-        } else if (a[0] == '-' && a[1] != 0) {
-            rc = floe_cli_usage_error("upload", UPLOAD_USAGE, "unknown option '%s'", a);
         } else {
-            takes = false;
-            if (!vault && !resume)
-                vault = a;
-            else
-                files[nfiles++] = a;
+            rc = floe_cli_usage_error("upload", UPLOAD_USAGE, "unknown option '%s'", a);
         }
-        if (takes)
+        if (takes && !eq)
             i++;
     }
     if (rc) {

@@ -75,10 +75,21 @@ int floe_cmd_vault(const struct floe_cli *cli, int argc, char **argv)
     bool list = strcmp(sub, "list") == 0;
     if (!list && strcmp(sub, "create") && strcmp(sub, "describe") && strcmp(sub, "delete"))
         return floe_cli_usage_error("vault", VAULT_USAGE, "unknown subcommand '%s'", sub);
-    for (int i = 2; i < argc; i++)
-        if (argv[i][0] == '-' && argv[i][1])
+    const char *pos[2] = {NULL, NULL};
+    int npos = 0;
+    bool dashdash = false; /* after "--" a vault name may start with '-' */
+    for (int i = 2; i < argc; i++) {
+        if (!dashdash && strcmp(argv[i], "--") == 0) {
+            dashdash = true;
+            continue;
+        }
+        if (!dashdash && argv[i][0] == '-' && argv[i][1])
             return floe_cli_usage_error("vault", VAULT_USAGE, "unknown option '%s'", argv[i]);
-    if (list ? argc != 2 : argc != 3)
+        if (npos < 2)
+            pos[npos] = argv[i];
+        npos++;
+    }
+    if (list ? npos != 0 : npos != 1)
         return floe_cli_usage_error("vault", VAULT_USAGE,
                                     list ? "list takes no arguments" : "%s needs exactly one VAULT",
                                     sub);
@@ -87,7 +98,7 @@ int floe_cmd_vault(const struct floe_cli *cli, int argc, char **argv)
         return 1;
     struct floe_error err = {0};
     int rc;
-    const char *name = list ? NULL : argv[2];
+    const char *name = list ? NULL : pos[0];
     if (list) {
         struct list_ctx lc = {cli->json ? json_array() : NULL, 0};
         if (!cli->json)

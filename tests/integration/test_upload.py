@@ -728,6 +728,27 @@ class UploadTests(unittest.TestCase):
         self.assertEqual(lines[0]["tree_hash"], tree_hash(data))
         self.assertIn("error", lines[1])
 
+    def test_option_equals_and_double_dash(self):
+        data = os.urandom(2 * MIB + 1)
+        p = self.file("-dash.bin", data)
+        r = subprocess.run([os.path.abspath(FLOE), "--endpoint-url", self.vault.url, "--json",
+                            "upload", "--part-size=1MiB", "--description=equals form", "up", "--",
+                            "-dash.bin"], cwd=self.tmp.name, capture_output=True, timeout=120,
+                           env=self.env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = json.loads(r.stdout)
+        self.assertEqual((out["part_size"], out["parts"]), (MIB, 3))
+        self.assertEqual(self.read_back(out["archive_id"]), data)
+        r = self.floe("upload", "up", p, "--no-checkpoint=yes")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("takes no value", r.stderr.decode())
+        # a vault whose name starts with '-' is reachable after "--"
+        for sub in ("create", "describe", "delete"):
+            r = self.floe("vault", sub, "--", "-dash")
+            self.assertEqual(r.returncode, 0, (sub, r.stderr))
+        r = self.floe("vault", "describe", "-dash")
+        self.assertEqual(r.returncode, 2)
+
     def test_same_file_twice_refused(self):
         p = self.file("twice", b"twice")
         r = self.floe("upload", "up", p, os.path.join(self.tmp.name, ".", "twice"))
