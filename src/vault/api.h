@@ -48,6 +48,13 @@ floe_vapi_fn floe_vapi_set_notifications, floe_vapi_get_notifications,
  */
 bool floe_vapi_vault_exists(struct floe_vreq *rq);
 
+/*
+ * floe_vapi_vault_exists_locked() - the same check without an answer, for a handler that holds
+ * the database lock across the check and its write (so a concurrent DeleteVault cannot commit
+ * in between and leave an upload, job or tag in a vault that no longer exists).
+ */
+bool floe_vapi_vault_exists_locked(struct floe_vreq *rq);
+
 /* Answer 404 "Vault not found for ARN: <arn>" for rq->vault. */
 void floe_vapi_vault_not_found(struct floe_vreq *rq);
 

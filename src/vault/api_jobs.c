@@ -348,9 +348,11 @@ void floe_vapi_initiate_job(struct floe_vreq *rq)
     floe_vutil_id(job_id, FLOE_VID_JOB_LEN, false);
     int64_t now = floe_vutil_now_ms();
     struct floe_vdb *db = rq->srv->db;
-    enum { OK, NO_ARCHIVE, BAD_RANGE, POLICY, FAILED } outcome = OK;
+    enum { OK, NO_VAULT, NO_ARCHIVE, BAD_RANGE, POLICY, FAILED } outcome = OK;
     floe_vdb_lock(db);
-    if (js.archive_id) {
+    if (!floe_vapi_vault_exists_locked(rq)) /* deleted since the check above */
+        outcome = NO_VAULT;
+    if (outcome == OK && js.archive_id) {
         sqlite3_stmt *st = floe_vdb_stmt(db, "SELECT size, tree_hash FROM archives WHERE id = ?"
                                              " AND vault = ? AND deleted_ms IS NULL");
         floe_vdb_bind(st, "tt", js.archive_id, rq->vault);
@@ -396,6 +398,7 @@ void floe_vapi_initiate_job(struct floe_vreq *rq)
     }
     floe_vdb_unlock(db);
     switch (outcome) {
+    case NO_VAULT: floe_vapi_vault_not_found(rq); goto out;
     case NO_ARCHIVE:
         floe_verr_reply(rq, FLOE_VERR_NOT_FOUND, "The archive ID was not found: %s", js.archive_id);
         goto out;

@@ -57,6 +57,12 @@ void floe_vapi_initiate_mpu(struct floe_vreq *rq)
     floe_vutil_id(id, FLOE_VID_UPLOAD_LEN, false);
     int64_t now = floe_vutil_now_ms();
     floe_vdb_lock(rq->srv->db);
+    if (!floe_vapi_vault_exists_locked(rq)) { /* deleted since the check above */
+        floe_vdb_unlock(rq->srv->db);
+        free(desc);
+        floe_vapi_vault_not_found(rq);
+        return;
+    }
     int rc = floe_vdb_exec(rq->srv->db, &err,
                            "INSERT INTO uploads(id, vault, description, part_size, created_ms,"
                            " state, touched_ms) VALUES(?, ?, ?, ?, ?, 'open', ?)",

@@ -424,9 +424,13 @@ void floe_vapi_add_tags(struct floe_vreq *rq)
         }
     }
     struct floe_vdb *db = rq->srv->db;
-    bool over = false;
+    bool over = false, gone = false;
     floe_vdb_lock(db);
     int rc = floe_vdb_begin(db, &err);
+    if (!rc && !floe_vapi_vault_exists_locked(rq)) { /* deleted since the check above */
+        gone = true;
+        rc = FLOE_E_NOT_FOUND;
+    }
     json_object_foreach(tags, k, v)
     {
         if (!rc)
@@ -446,7 +450,9 @@ void floe_vapi_add_tags(struct floe_vreq *rq)
     else
         floe_vdb_rollback(db);
     floe_vdb_unlock(db);
-    if (over)
+    if (gone)
+        floe_vapi_vault_not_found(rq);
+    else if (over)
         floe_verr_reply(rq, FLOE_VERR_LIMIT_EXCEEDED, "The vault would have more than %d tags",
                         TAGS_PER_VAULT);
     else if (rc)

@@ -39,7 +39,7 @@ void floe_vapi_vault_not_found(struct floe_vreq *rq)
     floe_verr_reply(rq, FLOE_VERR_NOT_FOUND, "Vault not found for ARN: %s", arn);
 }
 
-static bool vault_exists_locked(struct floe_vreq *rq)
+bool floe_vapi_vault_exists_locked(struct floe_vreq *rq)
 {
     sqlite3_stmt *st = floe_vdb_stmt(rq->srv->db, "SELECT 1 FROM vaults WHERE name = ?");
     floe_vdb_bind(st, "t", rq->vault);
@@ -51,7 +51,7 @@ static bool vault_exists_locked(struct floe_vreq *rq)
 bool floe_vapi_vault_exists(struct floe_vreq *rq)
 {
     floe_vdb_lock(rq->srv->db);
-    bool ok = vault_exists_locked(rq);
+    bool ok = floe_vapi_vault_exists_locked(rq);
     floe_vdb_unlock(rq->srv->db);
     if (!ok)
         floe_vapi_vault_not_found(rq);
@@ -139,7 +139,7 @@ void floe_vapi_create_vault(struct floe_vreq *rq)
     }
     floe_vdb_lock(rq->srv->db);
     int rc = FLOE_OK;
-    bool exists = vault_exists_locked(rq), full = false;
+    bool exists = floe_vapi_vault_exists_locked(rq), full = false;
     if (!exists) {
         sqlite3_stmt *st = floe_vdb_stmt(rq->srv->db, "SELECT COUNT(*) FROM vaults");
         full = sqlite3_step(st) == SQLITE_ROW && floe_vdb_int(st, 0) >= VAULT_LIMIT;
@@ -219,7 +219,7 @@ void floe_vapi_delete_vault(struct floe_vreq *rq)
     char why[512] = "";
     floe_vdb_lock(rq->srv->db);
     struct floe_vdb *db = rq->srv->db;
-    if (!vault_exists_locked(rq)) {
+    if (!floe_vapi_vault_exists_locked(rq)) {
         outcome = MISSING;
         goto unlock;
     }

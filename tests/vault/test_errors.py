@@ -403,6 +403,47 @@ class Errors(unittest.TestCase):
                                             (name, hd["x-amz-lock-id"]))[0], 204)
             self.err(self.v.request("DELETE", "/-/vaults/" + name), 403, "AccessDeniedException")
 
+    def test_no_ghosts_when_a_vault_is_deleted_during_creates(self):
+        """InitiateMultipartUpload, InitiateJob and AddTagsToVault racing DeleteVault: when the
+        delete wins, nothing may be left behind for a new vault of the same name. A stress check
+        of the invariant: the window it guards (check, then write) is microseconds wide, so it
+        rarely lands here; the fix holds by construction (the check runs under the lock of the
+        write)."""
+        import botocore.exceptions
+        from concurrent.futures import ThreadPoolExecutor
+        g = self.v.client()
+
+        def attempt(fn):
+            try:
+                fn()
+                return True
+            except botocore.exceptions.ClientError:
+                return False
+
+        def one_round(i):
+            name = "race%d" % i
+            g.create_vault(vaultName=name)
+            with ThreadPoolExecutor(4) as ex:
+                fs = [ex.submit(attempt, lambda: g.initiate_multipart_upload(
+                          vaultName=name, partSize=str(MIB))),
+                      ex.submit(attempt, lambda: g.initiate_job(
+                          vaultName=name, jobParameters={"Type": "inventory-retrieval"})),
+                      ex.submit(attempt, lambda: g.add_tags_to_vault(vaultName=name,
+                                                                     Tags={"k": "v"})),
+                      ex.submit(attempt, lambda: g.delete_vault(vaultName=name))]
+                deleted = fs[3].result()
+            if not deleted:
+                return None
+            g.create_vault(vaultName=name)
+            left = (g.list_multipart_uploads(vaultName=name)["UploadsList"],
+                    g.list_jobs(vaultName=name)["JobList"],
+                    g.list_tags_for_vault(vaultName=name)["Tags"])
+            return name if any(left) else None
+
+        with ThreadPoolExecutor(4) as ex:
+            ghosts = [n for n in ex.map(one_round, range(160)) if n]
+        self.assertEqual(ghosts, [])
+
     def test_tag_limits(self):
         self.assertEqual(self.v.request("PUT", "/-/vaults/tg")[0], 201)
         add = lambda tags: self.v.request("POST", "/-/vaults/tg/tags?operation=add",
