@@ -106,3 +106,20 @@ int floe_cli_parse_uint(const char *cmd, const char *usage, const char *name, co
     *out = n;
     return 0;
 }
+
+int floe_cli_parse_seconds(const char *cmd, const char *usage, const char *name, const char *v,
+                           uint64_t *ms)
+{
+    char *end = NULL;
+    double s = strtod(v, &end);
+    if (!*v || *end || !(s >= 0) || s > 1e9)
+        return floe_cli_usage_error(cmd, usage, "%s must be a number of seconds, not \"%s\"", name,
+                                    v);
+    *ms = (uint64_t)(s * 1000);
+    return 0;
+}
+
+uint32_t floe_cli_interval_ms(uint64_t ms)
+{
+    return ms > 3600000 ? 3600000u : (uint32_t)ms;
+}

@@ -30,6 +30,14 @@ int floe_cli_parse_size(const char *cmd, const char *usage, const char *name, co
                         uint64_t *out);
 
 /* Parses a whole number in [0, max]; 0 or 2 (usage error printed). */
+/* A number of seconds (fractions allowed, 0 to 1e9) into *ms; a usage error (2) otherwise. */
+int floe_cli_parse_seconds(const char *cmd, const char *usage, const char *name, const char *v,
+                           uint64_t *ms);
+
+/* A polling interval in ms as the 32-bit field the wait options hold, at most one hour (a larger
+ * value would otherwise wrap around to a short one). */
+uint32_t floe_cli_interval_ms(uint64_t ms);
+
 int floe_cli_parse_uint(const char *cmd, const char *usage, const char *name, const char *v,
                         uint64_t max, uint64_t *out);
 

@@ -57,17 +57,6 @@ static int print_row(const struct floe_inventory_archive *a, void *user)
     return 0;
 }
 
-static int parse_seconds(const char *name, const char *v, uint64_t *ms)
-{
-    char *end = NULL;
-    double s = strtod(v, &end);
-    if (!*v || *end || s < 0 || s > 1e9)
-        return floe_cli_usage_error("inventory", INVENTORY_USAGE,
-                                    "%s must be a number of seconds, not \"%s\"", name, v);
-    *ms = (uint64_t)(s * 1000);
-    return 0;
-}
-
 static void on_wait(const struct floe_job_info *j, double waited, void *user)
 {
     const struct floe_cli *cli = user;
@@ -110,11 +99,12 @@ int floe_cmd_inventory(const struct floe_cli *cli, int argc, char **argv)
         floe_cli_parse_uint("inventory", INVENTORY_USAGE, "--limit", limit, UINT64_MAX, &ip.limit))
         return 2;
     uint64_t t = 0, p = 0;
-    if ((timeout && parse_seconds("--timeout", timeout, &t)) ||
-        (poll && parse_seconds("--poll-interval", poll, &p)))
+    if ((timeout &&
+         floe_cli_parse_seconds("inventory", INVENTORY_USAGE, "--timeout", timeout, &t)) ||
+        (poll && floe_cli_parse_seconds("inventory", INVENTORY_USAGE, "--poll-interval", poll, &p)))
         return 2;
     struct floe_job_wait_options wo = {
-        .first_interval_ms = (uint32_t)p,
+        .first_interval_ms = floe_cli_interval_ms(p),
         .max_interval_ms = p ? (uint32_t)(p * 8 > 900000 ? 900000 : p * 8) : 0,
         .timeout_ms = timeout && t == 0 ? 1 : t,
         .cancel = floe_cli_cancel_on_sigint(),

@@ -88,7 +88,7 @@ static int cmd_initiate_retrieval(const struct floe_cli *cli, int argc, char **a
     struct floe_error err = {0};
     if (range) {
         if (floe_range_parse_retrieval(range, &p.range, &err) != FLOE_OK)
-            return floe_cli_fail("job", &err);
+            return floe_cli_usage_error("job", JOB_USAGE, "--range: %s", err.message);
         p.has_range = true;
     }
     if (asize && floe_cli_parse_size("job", JOB_USAGE, "--archive-size", asize, &p.archive_size))
@@ -224,17 +224,6 @@ static void on_wait(const struct floe_job_info *j, double waited, void *user)
 }
 
 /* Parses seconds (whole or fractional) into ms; 0 or 2. */
-static int parse_seconds(const char *name, const char *v, uint64_t *ms)
-{
-    char *end = NULL;
-    double s = strtod(v, &end);
-    if (!*v || *end || s < 0 || s > 1e9)
-        return floe_cli_usage_error("job", JOB_USAGE, "%s must be a number of seconds, not \"%s\"",
-                                    name, v);
-    *ms = (uint64_t)(s * 1000);
-    return 0;
-}
-
 static int cmd_wait(const struct floe_cli *cli, int argc, char **argv)
 {
     const char *timeout = NULL, *interval = NULL, *maxint = NULL;
@@ -252,13 +241,13 @@ static int cmd_wait(const struct floe_cli *cli, int argc, char **argv)
     if (npos < 2)
         return usage_err("wait needs VAULT and JOB_ID%s", "");
     uint64_t t = 0, i = 0, m = 0;
-    if ((timeout && parse_seconds("--timeout", timeout, &t)) ||
-        (interval && parse_seconds("--interval", interval, &i)) ||
-        (maxint && parse_seconds("--max-interval", maxint, &m)))
+    if ((timeout && floe_cli_parse_seconds("job", JOB_USAGE, "--timeout", timeout, &t)) ||
+        (interval && floe_cli_parse_seconds("job", JOB_USAGE, "--interval", interval, &i)) ||
+        (maxint && floe_cli_parse_seconds("job", JOB_USAGE, "--max-interval", maxint, &m)))
         return 2;
     struct floe_job_wait_options wo = {
-        .first_interval_ms = (uint32_t)(i ? i : 0),
-        .max_interval_ms = (uint32_t)(m ? m : 0),
+        .first_interval_ms = floe_cli_interval_ms(i),
+        .max_interval_ms = floe_cli_interval_ms(m),
         .timeout_ms = t,
         .cancel = floe_cli_cancel_on_sigint(),
         .progress = on_wait,
@@ -300,6 +289,8 @@ static int cmd_output(const struct floe_cli *cli, int argc, char **argv)
         return usage_err("output needs VAULT and JOB_ID%s", "");
     if (!out && npos == 3)
         out = pos[2];
+    else if (npos == 3)
+        return usage_err("unexpected argument '%s' (the output is already given with -o)", pos[2]);
     if (!out)
         return usage_err("output needs -o FILE (or - for standard output)%s", "");
     struct floe_download_options o = {

@@ -101,6 +101,14 @@ int floe_cmd_notify(const struct floe_cli *cli, int argc, char **argv)
                 printf(" InventoryRetrievalCompleted");
             printf("\n");
         }
+    } else if (cli->json) { /* set / delete: say what now holds, as vault delete does */
+        json_t *o =
+            json_pack("{s:s, s:s}", "VaultName", vault, "Notifications", set ? "set" : "deleted");
+        json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        fputc('\n', stdout);
+        json_decref(o);
+    } else if (!cli->quiet) {
+        printf("%s notifications of vault %s\n", set ? "set" : "deleted", vault);
     }
     return 0;
 }

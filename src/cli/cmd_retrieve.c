@@ -51,17 +51,6 @@ static void on_wait(const struct floe_job_info *j, double waited, void *user)
     fprintf(stderr, "floe retrieve: job %s %s after %.0f s\n", j->job_id, j->status_code, waited);
 }
 
-static int parse_seconds(const char *name, const char *v, uint64_t *ms)
-{
-    char *end = NULL;
-    double s = strtod(v, &end);
-    if (!*v || *end || s < 0 || s > 1e9)
-        return floe_cli_usage_error("retrieve", RETRIEVE_USAGE,
-                                    "%s must be a number of seconds, not \"%s\"", name, v);
-    *ms = (uint64_t)(s * 1000);
-    return 0;
-}
-
 int floe_cmd_retrieve(const struct floe_cli *cli, int argc, char **argv)
 {
     const char *out = NULL, *range = NULL, *tier = NULL, *desc = NULL, *topic = NULL, *seg = NULL,
@@ -128,11 +117,11 @@ int floe_cmd_retrieve(const struct floe_cli *cli, int argc, char **argv)
         return 2;
     o.download.concurrency = (unsigned)n;
     uint64_t t = 0, p = 0;
-    if ((timeout && parse_seconds("--timeout", timeout, &t)) ||
-        (poll && parse_seconds("--poll-interval", poll, &p)))
+    if ((timeout && floe_cli_parse_seconds("retrieve", RETRIEVE_USAGE, "--timeout", timeout, &t)) ||
+        (poll && floe_cli_parse_seconds("retrieve", RETRIEVE_USAGE, "--poll-interval", poll, &p)))
         return 2;
     o.wait.timeout_ms = timeout && t == 0 ? 1 : t;
-    o.wait.first_interval_ms = (uint32_t)p;
+    o.wait.first_interval_ms = floe_cli_interval_ms(p);
     if (p)
         o.wait.max_interval_ms = (uint32_t)(p * 8 > 900000 ? 900000 : p * 8);
 

@@ -1325,8 +1325,15 @@ static int download(struct floe_client *client, const struct floe_download_optio
     rc = floe_sigv4_vault_name_valid(opts->vault, err);
     if (rc)
         goto out;
-    if (!opts->job_id || !*opts->job_id || strlen(opts->job_id) >= FLOE_JOB_ID_MAX) {
+    if (!opts->job_id || !*opts->job_id) {
         rc = floe_error_set(err, FLOE_E_INVALID_ARG, "a job id is required");
+        goto out;
+    }
+    if (strlen(opts->job_id) >= FLOE_JOB_ID_MAX) {
+        rc = floe_error_set(err, FLOE_E_INVALID_ARG,
+                            "job id of %zu characters is too long to be a Glacier job id (at most "
+                            "%d)",
+                            strlen(opts->job_id), FLOE_JOB_ID_MAX - 1);
         goto out;
     }
     if (!opts->output_path || !*opts->output_path) {

@@ -148,15 +148,17 @@ class Retrieve(unittest.TestCase):
         proxy = rh.CorruptProxy(self.vault.port)
         try:
             f = rh.Floe(FLOE, proxy.url, self.tmp.name)
-            for rng, msg in (("100-1048675", b"not a multiple of 1 MiB"),
-                             ("2097152-1048575", b"ends before it starts")):
+            # a malformed range is a usage error (2) in both commands; a well-formed one that
+            # breaks Glacier's alignment rule is refused by the library (1), still unsent
+            for rng, msg, code in (("100-1048675", b"not a multiple of 1 MiB", 1),
+                                   ("2097152-1048575", b"ends before it starts", 2)):
                 p = f.run("retrieve", "v", "-o", self.path("x.bin"), "--range", rng, "--",
                           self.aid, check=False)
-                self.assertNotEqual(p.returncode, 0)
+                self.assertEqual(p.returncode, code, rng)
                 self.assertIn(msg, p.stderr)
                 p = f.run("job", "initiate-retrieval", "v", "--range", rng, "--", self.aid,
                           check=False)
-                self.assertNotEqual(p.returncode, 0)
+                self.assertEqual(p.returncode, code, rng)
                 self.assertIn(msg, p.stderr)
             # with the archive size known, an end inside a MiB is refused locally too
             p = f.run("job", "initiate-retrieval", "v", "--range", "0-1000",
@@ -642,12 +644,22 @@ class Retrieve(unittest.TestCase):
         topic = "arn:aws:sns:us-east-1:123456789012:t"
         p = f.run("notify", "get", "v", check=False)
         self.assertEqual(p.returncode, 1)
-        f.run("notify", "set", "v", "--sns-topic", topic, "--events",
-              "ArchiveRetrievalCompleted")
+        self.assertEqual(f.json("notify", "set", "v", "--sns-topic", topic, "--events",
+                                "ArchiveRetrievalCompleted"),
+                         [{"VaultName": "v", "Notifications": "set"}])
         got = f.json("notify", "get", "v")[0]
         self.assertEqual(got, {"SNSTopic": topic, "Events": ["ArchiveRetrievalCompleted"]})
-        f.run("notify", "delete", "v")
+        self.assertEqual(f.json("notify", "delete", "v"),
+                         [{"VaultName": "v", "Notifications": "deleted"}])
         self.assertEqual(f.run("notify", "get", "v", check=False).returncode, 1)
+        # job output: a second output name, an overlong job id, a wrapping poll interval
+        p = f.run("job", "output", "v", "J" * 50, "-o", self.path("o1"), self.path("o2"),
+                  check=False)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn(b"unexpected argument", p.stderr)
+        p = f.run("job", "output", "v", "J" * 2000, "-o", self.path("o1"), check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"too long to be a Glacier job id", p.stderr)
         p = f.run("notify", "set", "v", "--sns-topic", topic, "--events", "Nope", check=False)
         self.assertEqual(p.returncode, 2)
 
