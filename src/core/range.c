@@ -318,5 +318,10 @@ size_t floe_range_format_size(uint64_t bytes, char *buf, size_t cap)
     uint64_t unit = (uint64_t)1 << (10 * u);
     if (bytes % unit == 0)
         return (size_t)snprintf(buf, cap, "%" PRIu64 " %s", bytes / unit, units[u]);
-    return (size_t)snprintf(buf, cap, "%.2f %s", (double)bytes / (double)unit, units[u]);
+    double v = (double)bytes / (double)unit;
+    if (v >= 1023.995 && u < 5) { /* would print as "1024.00": name the next unit */
+        u++;
+        v /= 1024;
+    }
+    return (size_t)snprintf(buf, cap, "%.2f %s", v, units[u]);
 }

@@ -160,7 +160,7 @@ out:
         munmap(slots[i].buf, SLOT_BYTES);
     }
     free(leaves);
-    if (fd > 0)
+    if (fd >= 0 && !is_stdin)
         close(fd);
     return rc;
 }

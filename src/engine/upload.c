@@ -1137,7 +1137,7 @@ out:
     floe_bufpool_destroy(u->chunks);
     floe_journal_destroy(u->journal);
     floe_checkpoint_state_free(st);
-    if (u->fd > 0)
+    if (u->fd >= 0 && !u->is_stdin)
         close(u->fd);
     floe_evq_cleanup(&u->events);
     free(u);

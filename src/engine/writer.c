@@ -23,6 +23,7 @@
 #include "alloc.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <inttypes.h>
 #include <liburing.h>
 #include <pthread.h>
@@ -114,7 +115,12 @@ static void serve_sync(struct wreq *r)
                                        (off_t)(r->req.offset_bytes + r->done_bytes));
         if (k < 0) {
             int e = errno;
-            if (e == EINTR || e == EAGAIN || try_fallback(r, e))
+            if (e == EAGAIN || e == EWOULDBLOCK) { /* a non-blocking pipe is full: wait for room */
+                struct pollfd pfd = {.fd = r->req.fd, .events = POLLOUT};
+                poll(&pfd, 1, 1000);
+                continue;
+            }
+            if (e == EINTR || try_fallback(r, e))
                 continue;
             complete(r, e);
             return;
@@ -222,8 +228,10 @@ static void *writer_main(void *arg)
         unsigned head, seen = 0;
         io_uring_for_each_cqe(&w->ring, head, cqe)
         {
-            on_cqe(w, io_uring_cqe_get_data(cqe), cqe->res);
             seen++;
+            if (cqe->user_data == LIBURING_UDATA_TIMEOUT)
+                continue; /* the wait's own timeout on kernels without EXT_ARG */
+            on_cqe(w, io_uring_cqe_get_data(cqe), cqe->res);
         }
         io_uring_cq_advance(&w->ring, seen);
     }

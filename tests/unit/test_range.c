@@ -159,6 +159,20 @@ static void test_range_tree_aligned_matches_tree(void **state)
     assert_false(floe_range_is_tree_aligned((struct floe_byte_range){MIB, 3 * MIB - 1}, g));
 }
 
+static void test_range_format_size_near_a_unit(void **state)
+{
+    (void)state;
+    char b[32];
+    floe_range_format_size(1048575, b, sizeof(b)); /* never "1024.00 KiB" */
+    assert_string_equal(b, "1.00 MiB");
+    floe_range_format_size(1073741823, b, sizeof(b));
+    assert_string_equal(b, "1.00 GiB");
+    floe_range_format_size(1536, b, sizeof(b));
+    assert_string_equal(b, "1.50 KiB");
+    floe_range_format_size(3 * 1048576, b, sizeof(b));
+    assert_string_equal(b, "3 MiB");
+}
+
 static void test_range_content_range(void **state)
 {
     (void)state;
@@ -294,6 +308,7 @@ int main(void)
         cmocka_unit_test(test_range_retrieval),
         cmocka_unit_test(test_range_tree_aligned_matches_tree),
         cmocka_unit_test(test_range_content_range),
+        cmocka_unit_test(test_range_format_size_near_a_unit),
         cmocka_unit_test(test_range_http_range),
         cmocka_unit_test(test_range_segments),
         cmocka_unit_test(test_range_sizes),

@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -126,6 +127,75 @@ static void test_writer_stream_in_order(void **state)
     assert_int_equal(got, 70);
     assert_string_equal(buf, "<00000><00001><00002><00003><00004><00005><00006><00007><00008>"
                              "<00009>");
+}
+
+/* A slow reader on a non-blocking pipe (stdout may inherit O_NONBLOCK): the writer waits for
+ * room instead of spinning on EAGAIN, and every byte arrives in order. */
+struct slow_reader {
+    int fd;
+    uint8_t *got;
+    size_t len, n;
+};
+
+static void *read_slowly(void *arg)
+{
+    struct slow_reader *r = arg;
+    for (;;) {
+        usleep(20000);
+        ssize_t k = read(r->fd, r->got + r->n, r->len - r->n < 65536 ? r->len - r->n : 65536);
+        if (k <= 0)
+            break;
+        r->n += (size_t)k;
+    }
+    return NULL;
+}
+
+static void writer_waits_on_full_pipe(enum floe_writer_mode mode)
+{
+    struct floe_writer *w = NULL;
+    if (new_writer(mode, &w) != FLOE_OK)
+        return;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(fcntl(p[1], F_SETFL, fcntl(p[1], F_GETFL) | O_NONBLOCK), 0);
+    size_t len = 1 << 20;
+    uint8_t *data = malloc(len);
+    t_fill_random(data, len);
+    struct slow_reader r = {p[0], malloc(len), len, 0};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, read_slowly, &r), 0);
+    struct rusage r0, r1;
+    struct timespec t0, t1;
+    getrusage(RUSAGE_SELF, &r0);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct floe_error err = {0};
+    assert_int_equal(floe_writer_write(w, p[1], 0, data, len, "pipe", &err), FLOE_OK);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    getrusage(RUSAGE_SELF, &r1);
+    close(p[1]);
+    pthread_join(t, NULL);
+    close(p[0]);
+    floe_writer_destroy(w);
+    assert_int_equal(r.n, len);
+    assert_memory_equal(r.got, data, len);
+    double wall = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    double cpu = (double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec + r1.ru_stime.tv_sec -
+                          r0.ru_stime.tv_sec) +
+                 (double)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec + r1.ru_stime.tv_usec -
+                          r0.ru_stime.tv_usec) /
+                     1e6;
+    /* the reader needs ~0.3 s to drain 1 MiB; a spinning writer burns a whole core meanwhile */
+    print_message("%s: %.2f s wall, %.2f s CPU\n", floe_writer_mode_name(mode), wall, cpu);
+    assert_true(cpu < 0.5 * wall);
+    free(data);
+    free(r.got);
+}
+
+static void test_writer_waits_on_full_nonblocking_pipe(void **state)
+{
+    (void)state;
+    writer_waits_on_full_pipe(FLOE_WRITER_SYNC);
+    writer_waits_on_full_pipe(FLOE_WRITER_URING);
 }
 
 static void test_writer_disk_full_is_enospc(void **state)
@@ -267,6 +337,7 @@ int main(void)
         cmocka_unit_test(test_writer_offsets_uring),
         cmocka_unit_test(test_writer_offsets_sync),
         cmocka_unit_test(test_writer_stream_in_order),
+        cmocka_unit_test(test_writer_waits_on_full_nonblocking_pipe),
         cmocka_unit_test(test_writer_disk_full_is_enospc),
         cmocka_unit_test(test_writer_file_size_limit_is_efbig),
         cmocka_unit_test(test_writer_direct_io_falls_back),
