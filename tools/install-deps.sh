@@ -15,10 +15,21 @@ for p in "${PKGS[@]}"; do
     fi
 done
 
+# the tests and the demo are driven by python3 (the machine's, with boto3/moto; Debian's only
+# when there is none at all)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+
 if [ ${#missing[@]} -gt 0 ]; then
     echo "install-deps: installing ${missing[*]}"
     SUDO=""
-    if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+    if [ "$(id -u)" -ne 0 ]; then
+        if ! command -v sudo >/dev/null 2>&1; then
+            echo "install-deps: ERROR: missing packages (${missing[*]}) and not root, with no" \
+                 "sudo to install them: run this as root or install them first" >&2
+            exit 1
+        fi
+        SUDO="sudo"
+    fi
     export DEBIAN_FRONTEND=noninteractive
     $SUDO apt-get update -qq
     $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
@@ -37,6 +48,9 @@ done
 if ! aws --version >/dev/null 2>&1; then
     echo "install-deps: ERROR: the 'aws' command (awscli 1.x) does not run; the interop tests need it" >&2
     fail=1
+elif ! aws --version 2>&1 | grep -q '^aws-cli/1\.'; then
+    echo "install-deps: note: the interop tests were written against awscli 1.x; found" \
+         "$(aws --version 2>&1 | head -1)" >&2
 fi
 if [ "$fail" -ne 0 ]; then
     exit 1

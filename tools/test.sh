@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The test command: installs what is missing, builds, runs every test (CTest), then runs the
-# unit and CLI tests again under ASan+UBSan and the thread-pool tests under TSan.
+# The test command: installs what is missing, builds, runs every test (CTest), then runs every
+# test but the slow 10,000-part edge and the style check again under ASan+UBSan, and the
+# threaded parts under TSan.
 # Usage: bash tools/test.sh            (from the project root or anywhere)
 set -euo pipefail
 cd "$(dirname "$0")/.."

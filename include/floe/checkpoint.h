@@ -79,7 +79,8 @@ struct floe_ckpt_part {
     uint64_t offset_bytes; /* its first byte in the archive / output */
     uint64_t length_bytes;
     uint8_t tree_hash[FLOE_CKPT_HASH_BYTES]; /* as confirmed by the server */
-    uint8_t xxh128[FLOE_CKPT_XXH128_BYTES];  /* of the bytes: fast local re-check on resume */
+    uint8_t xxh128[FLOE_CKPT_XXH128_BYTES];  /* zero in new journals; checked when non-zero
+                                                (downloads) */
 };
 
 /* A replayed journal. */

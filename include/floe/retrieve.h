@@ -63,7 +63,7 @@ struct floe_download_options {
     uint64_t segment_size;           /* power of two MiB; 0 = 32 MiB (raised for huge outputs) */
     unsigned concurrency;            /* segments fetched at once; 0 = 4 */
     uint64_t memory_limit;           /* bytes of segment buffers; 0 = 1 GiB */
-    const char *checkpoint_path;     /* NULL = derived under ~/.cache/floe */
+    const char *checkpoint_path;     /* NULL = floe_checkpoint_default_path() */
     bool no_checkpoint;              /* no journal: an interruption starts over */
     bool keep_checkpoint;            /* keep the journal after success */
     const struct floe_job_info *job; /* optional: a fresh description (saves a DescribeJob) */
@@ -140,9 +140,10 @@ FLOE_API int floe_retrieve_archive(struct floe_client *client,
 
 /*
  * floe_retrieve_checkpoint_path() - the journal path used when checkpoint_path is NULL:
- * ~/.cache/floe/download-<xxh3 of endpoint, account, vault, key, absolute output path>.ckpt
- * (XDG_CACHE_HOME honoured). key is the job id (floe_job_output_download) or
- * "archive:<id>:<range>" (floe_retrieve_archive). Returns FLOE_OK or FLOE_E_IO.
+ * $XDG_CACHE_HOME/floe (else ~/.cache/floe, else /tmp/floe-UID)/download-<xxh3 of endpoint,
+ * account, vault, key, absolute output path>.ckpt (XDG_CACHE_HOME honoured). key is the job id
+ * (floe_job_output_download) or "archive:<id>:<range>" (floe_retrieve_archive). Returns FLOE_OK or
+ * FLOE_E_IO.
  */
 FLOE_API int floe_retrieve_checkpoint_path(struct floe_client *client, const char *vault,
                                            const char *key, const char *output_path, char *out,

@@ -40,7 +40,7 @@ struct floe_upload_options {
     uint64_t part_size;          /* 0 = 64 MiB; raised to fit 10,000 parts */
     unsigned concurrency;        /* parts in flight (0 = 4) */
     uint64_t memory_limit;       /* bytes of part buffers (0 = 1 GiB) */
-    const char *checkpoint_path; /* journal path; NULL = derived under ~/.cache/floe */
+    const char *checkpoint_path; /* journal path; NULL = floe_checkpoint_default_path() */
     bool no_checkpoint;          /* never write a journal (no resume) */
     bool keep_checkpoint;        /* keep the journal after success */
     bool resume_only;            /* fail unless the journal exists (floe upload --resume) */
@@ -80,10 +80,10 @@ FLOE_API int floe_upload_file(struct floe_client *client, const struct floe_uplo
 
 /*
  * floe_upload_checkpoint_path() - the journal path floe_upload_file() derives when
- * opts->checkpoint_path is NULL: ~/.cache/floe/upload-<xxh3 of endpoint, account, vault,
- * absolute path>.ckpt (XDG_CACHE_HOME honoured). Size and mtime are deliberately not part of
- * the key: running the same command on a changed file finds the journal and is refused.
- * Returns FLOE_OK or FLOE_E_IO.
+ * opts->checkpoint_path is NULL: $XDG_CACHE_HOME/floe (else ~/.cache/floe, else
+ * /tmp/floe-UID)/upload-<xxh3 of endpoint, account, vault, absolute path>.ckpt (XDG_CACHE_HOME
+ * honoured). Size and mtime are deliberately not part of the key: running the same command on a
+ * changed file finds the journal and is refused. Returns FLOE_OK or FLOE_E_IO.
  */
 FLOE_API int floe_upload_checkpoint_path(struct floe_client *client, const char *vault,
                                          const char *path, char *out, size_t cap,

@@ -289,6 +289,10 @@ int floe_cmd_bench(const struct floe_cli *cli, int argc, char **argv)
     if (strcmp(what, "hash") == 0) {
         if (npos > 1)
             return floe_cli_usage_error("bench", BENCH_USAGE, "bench hash takes no arguments");
+        if (part_s || conc_s || keep)
+            return floe_cli_usage_error("bench", BENCH_USAGE,
+                                        "--part-size, --concurrency and --keep are for bench "
+                                        "upload");
         if (!size)
             size = (uint64_t)256 << 20;
         if (size < FLOE_MIB)

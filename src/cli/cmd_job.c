@@ -35,7 +35,8 @@
     "       floe job output VAULT JOB_ID -o FILE [--segment-size SIZE] [--concurrency N]\n"        \
     "                [--memory-limit SIZE] [--checkpoint PATH] [--keep-checkpoint]\n"              \
     "                [--no-checkpoint]\n"                                                          \
-    "ARCHIVE_ID may start with '-': put it after '--'. FILE '-' is standard output."
+    "ARCHIVE_ID may start with '-': put it after '--' or write --archive-id=ID. -o is also\n"      \
+    "--output; FILE '-' is standard output. --status-code is also --statuscode (the API's name)."
 
 static int usage_err(const char *fmt, const char *arg)
 {

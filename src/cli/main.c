@@ -37,8 +37,9 @@ static void usage(FILE *f, const char *prog)
 {
     fprintf(f,
             "usage: %s [--endpoint-url URL] [--region R] [--profile P] [--account-id ID]\n"
-            "          [--json] [--quiet] COMMAND [ARGS]\n\ncommands:\n",
-            prog);
+            "          [--json] [--quiet|-q] COMMAND [ARGS]\n"
+            "       %s --version\n\ncommands:\n",
+            prog, prog);
     for (size_t i = 0; i < sizeof(s_commands) / sizeof(s_commands[0]); i++)
         fprintf(f, "  %-10s %s\n", s_commands[i].name, s_commands[i].summary);
     fprintf(f, "\n'%s COMMAND --help' describes a command.\n", prog);

@@ -23,6 +23,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
@@ -118,8 +119,16 @@ static void replace(char **dst, const char *v)
     *dst = floe_xstrdup(v);
 }
 
+/* Writes "PORT\n" to path atomically (a temp file renamed over it), so a reader never sees a
+ * partial number. Refuses to replace anything but a regular file (a device such as /dev/null,
+ * a directory): renaming over it would replace the device node itself. */
 static int write_port_file(const char *path, unsigned port)
 {
+    struct stat st;
+    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        fprintf(stderr, "floe-vault: --port-file %s exists and is not a regular file\n", path);
+        return -1;
+    }
     size_t n = strlen(path) + 8;
     char *tmp = floe_xmalloc(n);
     snprintf(tmp, n, "%s.tmp", path);
@@ -293,7 +302,8 @@ int main(int argc, char **argv)
         goto out;
     }
     if (!srv.cfg.data_dir && !(srv.cfg.data_dir = floe_vconfig_default_data_dir())) {
-        fprintf(stderr, "floe-vault: neither XDG_DATA_HOME nor HOME is set: give --data-dir\n");
+        fprintf(stderr,
+                "floe-vault: neither an absolute XDG_DATA_HOME nor HOME is set: give --data-dir\n");
         goto out;
     }
     if (key != secret) {

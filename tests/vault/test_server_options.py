@@ -6,6 +6,7 @@ $XDG_DATA_HOME/floe-vault or ~/.local/share/floe-vault, created with its parents
 Usage: test_server_options.py <floe-vault binary>."""
 import json
 import os
+import stat
 import socket
 import subprocess
 import sys
@@ -254,6 +255,18 @@ class Defaults(unittest.TestCase):
         r = subprocess.run([BIN, "--request-timeout", "soon"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 2)
         self.assertIn("--request-timeout wants seconds", r.stderr)
+
+    def test_port_file_never_replaces_a_non_regular_file(self):
+        # renaming the temp file over a device (say /dev/null, as root) would replace the node
+        with tempfile.TemporaryDirectory(prefix="floe-portfile-") as d:
+            fifo = os.path.join(d, "fifo")
+            os.mkfifo(fifo)
+            r = subprocess.run([BIN, "--listen", "127.0.0.1:0", "--data-dir",
+                                os.path.join(d, "data"), "--port-file", fifo],
+                               capture_output=True, text=True, timeout=30)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("is not a regular file", r.stderr)
+            self.assertTrue(stat.S_ISFIFO(os.lstat(fifo).st_mode))
 
 
 if __name__ == "__main__":
