@@ -16,7 +16,6 @@
 
 #include <jansson.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,16 +27,6 @@
     "            [--no-checkpoint] [--max-retries N]\n"                                            \
     "       floe upload --resume CHECKPOINT\n"                                                     \
     "FILE '-' reads standard input."
-
-static atomic_bool s_cancel;
-
-static void on_sigint(int sig)
-{
-    (void)sig;
-    atomic_store(&s_cancel, true);
-    signal(SIGINT, SIG_DFL); /* a second Ctrl-C ends the process */
-    signal(SIGTERM, SIG_DFL);
-}
 
 struct job {
     struct floe_client *client;
@@ -305,8 +294,7 @@ int floe_cmd_upload(const struct floe_cli *cli, int argc, char **argv)
         free(files);
         return 1;
     }
-    signal(SIGINT, on_sigint);
-    signal(SIGTERM, on_sigint);
+    atomic_bool *cancel = floe_cli_cancel_on_sigint();
 
     unsigned parallel = nfiles < 4 ? (unsigned)nfiles : 4;
     struct floe_progress_line *pl =
@@ -324,7 +312,7 @@ int floe_cmd_upload(const struct floe_cli *cli, int argc, char **argv)
             j->opts.path = files[i];
             j->opts.concurrency = conc;
             j->opts.memory_limit = mem / (uint64_t)(end - start);
-            j->opts.cancel = &s_cancel;
+            j->opts.cancel = cancel;
             j->opts.progress = on_progress;
             j->opts.progress_user = j;
             j->slot = (unsigned)i;
@@ -338,7 +326,7 @@ int floe_cmd_upload(const struct floe_cli *cli, int argc, char **argv)
             print_result(cli, &jobs[i]);
             failed += jobs[i].rc != 0;
         }
-        if (atomic_load(&s_cancel))
+        if (atomic_load(cancel))
             break;
     }
     floe_progress_destroy(pl);
@@ -346,7 +334,7 @@ int floe_cmd_upload(const struct floe_cli *cli, int argc, char **argv)
     floe_client_destroy(client);
     floe_checkpoint_state_free(st);
     free(files);
-    if (atomic_load(&s_cancel))
+    if (atomic_load(cancel))
         return 130;
     return failed ? 1 : 0;
 }

@@ -5,6 +5,7 @@
 
 #include "awsconfig.h"
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -104,4 +105,22 @@ json_t *floe_cli_jstr(const char *s)
     json_t *j = json_string(out);
     free(out);
     return j ? j : json_string("");
+}
+
+static atomic_bool s_cancel;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    atomic_store(&s_cancel, true);
+    signal(SIGINT, SIG_DFL); /* a second Ctrl-C ends the process */
+    signal(SIGTERM, SIG_DFL);
+}
+
+atomic_bool *floe_cli_cancel_on_sigint(void)
+{
+    signal(SIGINT, on_sigint);
+    signal(SIGTERM, on_sigint);
+    signal(SIGXFSZ, SIG_IGN);
+    return &s_cancel;
 }

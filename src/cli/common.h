@@ -9,6 +9,7 @@
 #include "floe/client.h"
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include "floe/error.h"
 
 struct floe_cli_client_opts {
@@ -29,6 +30,13 @@ int floe_cli_client(const struct floe_cli *cli, const char *cmd,
  * caller owns the reference (json_pack "o" takes it).
  */
 json_t *floe_cli_jstr(const char *s);
+
+/*
+ * floe_cli_cancel_on_sigint() - install SIGINT/SIGTERM handlers that set the returned flag
+ * (a second signal kills at once), and ignore SIGXFSZ so a file size limit becomes EFBIG.
+ * Returns a process-wide flag.
+ */
+atomic_bool *floe_cli_cancel_on_sigint(void);
 
 /* Prints "floe CMD: message" on stderr; returns the exit status for err (1). */
 int floe_cli_fail(const char *cmd, const struct floe_error *err);

@@ -1,5 +1,5 @@
 /*
- * jobfmt.c - job printing, Ctrl-C handling and the download runner shared by `floe job`,
+ * jobfmt.c - job printing and the download runner shared by `floe job`,
  * `floe retrieve` and `floe inventory` (see jobfmt.h).
  */
 #include "jobfmt.h"
@@ -8,27 +8,8 @@
 #include "progress.h"
 
 #include <jansson.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
-
-static atomic_bool s_cancel;
-
-static void on_sigint(int sig)
-{
-    (void)sig;
-    atomic_store(&s_cancel, true);
-    signal(SIGINT, SIG_DFL); /* a second Ctrl-C ends the process */
-    signal(SIGTERM, SIG_DFL);
-}
-
-atomic_bool *floe_cli_cancel_on_sigint(void)
-{
-    signal(SIGINT, on_sigint);
-    signal(SIGTERM, on_sigint);
-    signal(SIGXFSZ, SIG_IGN);
-    return &s_cancel;
-}
 
 static void set_str(json_t *o, const char *k, const char *v)
 {

@@ -6,7 +6,6 @@
 #ifndef FLOE_CLI_JOBFMT_H
 #define FLOE_CLI_JOBFMT_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "cli.h"
@@ -19,13 +18,6 @@
  * with Glacier's field names either way.
  */
 void floe_cli_print_job(const struct floe_cli *cli, const struct floe_job_info *j, bool detailed);
-
-/*
- * floe_cli_cancel_on_sigint() - install SIGINT/SIGTERM handlers that set the returned flag
- * (a second signal kills at once), and ignore SIGXFSZ so a file size limit becomes EFBIG.
- * Returns a process-wide flag.
- */
-atomic_bool *floe_cli_cancel_on_sigint(void);
 
 /* Text or JSON line describing a finished download (stdout; notes on stderr). */
 void floe_cli_print_download(const struct floe_cli *cli, const char *cmd, const char *job_id,
