@@ -12,32 +12,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 SIZE_MIB=${1:-2048}
 RUNS=${2:-5}
-bash tools/install-deps.sh >/dev/null
-cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DFLOE_TESTS=OFF >/dev/null
-cmake --build build-bench -j"$(nproc)" --target floe floe-vault >/dev/null
-FLOE=$PWD/build-bench/floe
-VAULT=$PWD/build-bench/src/vault/floe-vault
-work=$(mktemp -d "${TMPDIR:-/tmp}/floe-downbench.XXXXXX")
-vpid=""
-cleanup() {
-    if [ -n "$vpid" ]; then kill "$vpid" 2>/dev/null || true; wait "$vpid" 2>/dev/null || true; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-export AWS_ACCESS_KEY_ID=AKIDFLOEVAULTLOCAL AWS_SECRET_ACCESS_KEY=floe-vault-local-secret \
-       AWS_DEFAULT_REGION=us-east-1 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
-       XDG_CACHE_HOME=$work/cache
-
-file=$work/data.bin
-head -c $((SIZE_MIB * 1048576)) /dev/urandom > "$file"
-
-"$VAULT" --listen 127.0.0.1:0 --data-dir "$work/vd" --port-file "$work/port" \
-    --job-delay instant > "$work/vault.log" 2>&1 &
-vpid=$!
-for _ in $(seq 200); do [ -s "$work/port" ] && break; sleep 0.05; done
-[ -s "$work/port" ] || { echo "floe-vault did not start:"; cat "$work/vault.log"; exit 1; }
-url=http://127.0.0.1:$(cat "$work/port")
-"$FLOE" --endpoint-url "$url" vault create bench >/dev/null
+. bench/e2e/common.sh
+bench_setup downbench "$SIZE_MIB"
+start_vault
 archive=$("$FLOE" --endpoint-url "$url" --json upload bench "$file" |
           python3 -c "import json,sys; print(json.load(sys.stdin)['archive_id'])")
 job=$("$FLOE" --endpoint-url "$url" --json job initiate-retrieval bench -- "$archive" |

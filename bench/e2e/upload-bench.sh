@@ -8,33 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 SIZE_MIB=${1:-2048}
 RUNS=${2:-3}
-bash tools/install-deps.sh >/dev/null
-cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DFLOE_TESTS=OFF >/dev/null
-cmake --build build-bench -j"$(nproc)" --target floe floe-vault >/dev/null
-FLOE=$PWD/build-bench/floe
-VAULT=$PWD/build-bench/src/vault/floe-vault
-work=$(mktemp -d "${TMPDIR:-/tmp}/floe-upbench.XXXXXX")
-vpid=""
-cleanup() { [ -n "$vpid" ] && kill "$vpid" 2>/dev/null && wait "$vpid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-file=$work/data.bin
-head -c $((SIZE_MIB * 1048576)) /dev/urandom > "$file"
-cat "$file" > /dev/null
-export AWS_ACCESS_KEY_ID=AKIDFLOEVAULTLOCAL AWS_SECRET_ACCESS_KEY=floe-vault-local-secret \
-       AWS_DEFAULT_REGION=us-east-1 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
-       XDG_CACHE_HOME=$work/cache
-
-start_vault() {
-    rm -rf "$work/vd" "$work/port"
-    "$VAULT" --listen 127.0.0.1:0 --data-dir "$work/vd" --port-file "$work/port" \
-        --job-delay instant > "$work/vault.log" 2>&1 &
-    vpid=$!
-    for _ in $(seq 200); do [ -s "$work/port" ] && break; sleep 0.05; done
-    port=$(cat "$work/port")
-    url=http://127.0.0.1:$port
-    "$FLOE" --endpoint-url "$url" vault create bench >/dev/null
-}
-stop_vault() { kill "$vpid"; wait "$vpid" 2>/dev/null || true; vpid=""; }
+. bench/e2e/common.sh
+bench_setup upbench "$SIZE_MIB"
 
 # measure NAME CMD...: appends "name elapsed user sys maxrss_kb" to $work/results
 measure() {

@@ -1,0 +1,47 @@
+# bench/e2e/common.sh - what the end-to-end benchmarks share; sourced from the project root.
+#   bench_setup NAME SIZE_MIB   installs what is missing, builds floe and floe-vault (Release,
+#                               build-bench/), makes $work (removed on exit, any floe-vault
+#                               stopped), exports floe-vault's local credentials, and writes
+#                               $file: SIZE_MIB MiB of random bytes, left in the page cache.
+#   start_vault                 a floe-vault on a free loopback port with an empty data dir and
+#                               instant jobs; sets $vpid and $url and creates vault "bench".
+#   stop_vault                  stops it (by PID).
+# Sets FLOE and VAULT (the binaries).
+
+bench_cleanup() {
+    if [ -n "${vpid:-}" ]; then kill "$vpid" 2>/dev/null || true; wait "$vpid" 2>/dev/null || true; fi
+    rm -rf "$work"
+}
+
+bench_setup() {
+    local name=$1 size_mib=$2
+    bash tools/install-deps.sh >/dev/null
+    cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DFLOE_TESTS=OFF >/dev/null
+    cmake --build build-bench -j"$(nproc)" --target floe floe-vault >/dev/null
+    FLOE=$PWD/build-bench/floe
+    VAULT=$PWD/build-bench/src/vault/floe-vault
+    work=$(mktemp -d "${TMPDIR:-/tmp}/floe-$name.XXXXXX")
+    vpid=""
+    trap bench_cleanup EXIT
+    export AWS_ACCESS_KEY_ID=AKIDFLOEVAULTLOCAL AWS_SECRET_ACCESS_KEY=floe-vault-local-secret \
+           AWS_DEFAULT_REGION=us-east-1 AWS_CONFIG_FILE=/dev/null \
+           AWS_SHARED_CREDENTIALS_FILE=/dev/null XDG_CACHE_HOME=$work/cache
+    file=$work/data.bin
+    head -c $((size_mib * 1048576)) /dev/urandom > "$file"
+    cat "$file" > /dev/null
+}
+
+start_vault() {
+    rm -rf "$work/vd" "$work/port"
+    "$VAULT" --listen 127.0.0.1:0 --data-dir "$work/vd" --port-file "$work/port" \
+        --job-delay instant > "$work/vault.log" 2>&1 &
+    vpid=$!
+    for _ in $(seq 200); do [ -s "$work/port" ] && break; sleep 0.05; done
+    [ -s "$work/port" ] || { echo "floe-vault did not start:"; cat "$work/vault.log"; exit 1; }
+    url=http://127.0.0.1:$(cat "$work/port")
+    "$FLOE" --endpoint-url "$url" vault create bench >/dev/null
+}
+
+stop_vault() {
+    kill "$vpid"; wait "$vpid" 2>/dev/null || true; vpid=""
+}
