@@ -1,5 +1,5 @@
 /*
- * argparse.h - the option parsing the job, retrieve, inventory and notify commands share:
+ * argparse.h - the option parsing the upload, job, retrieve, inventory and notify commands share:
  * "--name VALUE", "--name=VALUE", flags, "-o FILE", and "--" to end options (an archive id may
  * start with '-': pass it after "--" or as --archive-id=-abc).
  */
@@ -29,7 +29,6 @@ int floe_cli_parse(const char *cmd, const char *usage, int argc, char **argv, in
 int floe_cli_parse_size(const char *cmd, const char *usage, const char *name, const char *v,
                         uint64_t *out);
 
-/* Parses a whole number in [0, max]; 0 or 2 (usage error printed). */
 /* A number of seconds (fractions allowed, 0 to 1e9) into *ms; a usage error (2) otherwise. */
 int floe_cli_parse_seconds(const char *cmd, const char *usage, const char *name, const char *v,
                            uint64_t *ms);
@@ -38,6 +37,7 @@ int floe_cli_parse_seconds(const char *cmd, const char *usage, const char *name,
  * value would otherwise wrap around to a short one). */
 uint32_t floe_cli_interval_ms(uint64_t ms);
 
+/* Parses a whole number in [0, max]; 0 or 2 (usage error printed). */
 int floe_cli_parse_uint(const char *cmd, const char *usage, const char *name, const char *v,
                         uint64_t max, uint64_t *out);
 

@@ -6,6 +6,7 @@
  * between them). Results print as files finish: text, or one JSON object per line with
  * --json. Ctrl-C stops cleanly, keeping checkpoints; a second Ctrl-C kills at once.
  */
+#include "argparse.h"
 #include "cli.h"
 #include "common.h"
 #include "progress.h"
@@ -106,136 +107,69 @@ static void print_result(const struct floe_cli *cli, struct job *j)
     pthread_mutex_unlock(&s_out_mu);
 }
 
-static int parse_size_opt(const char *name, const char *v, uint64_t *out)
-{
-    struct floe_error err = {0};
-    if (floe_range_parse_size(v, out, &err) != FLOE_OK)
-        return floe_cli_usage_error("upload", UPLOAD_USAGE, "%s: %s", name, err.message);
-    return 0;
-}
-
-static int parse_uint_opt(const char *name, const char *v, unsigned max, unsigned *out)
-{
-    char *end = NULL;
-    unsigned long n = strtoul(v, &end, 10);
-    if (!*v || *end || v[0] == '-' || n > max)
-        return floe_cli_usage_error("upload", UPLOAD_USAGE,
-                                    "%s must be a whole number from 0 to %u, not \"%s\"", name, max,
-                                    v);
-    *out = (unsigned)n;
-    return 0;
-}
-
 int floe_cmd_upload(const struct floe_cli *cli, int argc, char **argv)
 {
     struct floe_upload_options base = {0};
-    const char *resume = NULL;
-    const char *vault = NULL;
-    const char **files = calloc((size_t)argc, sizeof(char *));
-    int nfiles = 0, rc = 0;
-    unsigned conc = 0, retries = 0;
-    bool retries_set = false;
+    const char *resume = NULL, *part_s = NULL, *mem_s = NULL, *conc_s = NULL, *retries_s = NULL;
+    const struct floe_cli_opt opts[] = {
+        {"--description", NULL, &base.description, NULL},
+        {"--part-size", NULL, &part_s, NULL},
+        {"--memory-limit", NULL, &mem_s, NULL},
+        {"--concurrency", NULL, &conc_s, NULL},
+        {"--max-retries", NULL, &retries_s, NULL},
+        {"--checkpoint", NULL, &base.checkpoint_path, NULL},
+        {"--resume", NULL, &resume, NULL},
+        {"--keep-checkpoint", NULL, NULL, &base.keep_checkpoint},
+        {"--no-checkpoint", NULL, NULL, &base.no_checkpoint},
+        {NULL, NULL, NULL, NULL},
+    };
+    const char **pos = calloc((size_t)argc, sizeof(char *));
+    int npos = 0;
+    int rc = floe_cli_parse("upload", UPLOAD_USAGE, argc, argv, 1, opts, pos, argc, &npos);
+    uint64_t conc = 0, retries = 0;
+    struct floe_error perr = {0};
+    if (!rc && part_s)
+        rc = floe_cli_parse_size("upload", UPLOAD_USAGE, "--part-size", part_s, &base.part_size);
+    if (!rc && part_s && floe_range_check_part_size(base.part_size, &perr) != FLOE_OK)
+        rc = floe_cli_usage_error("upload", UPLOAD_USAGE, "--part-size: %s", perr.message);
+    if (!rc && mem_s)
+        rc = floe_cli_parse_size("upload", UPLOAD_USAGE, "--memory-limit", mem_s,
+                                 &base.memory_limit);
+    if (!rc && conc_s)
+        rc = floe_cli_parse_uint("upload", UPLOAD_USAGE, "--concurrency", conc_s, 256, &conc);
+    if (!rc && retries_s)
+        rc = floe_cli_parse_uint("upload", UPLOAD_USAGE, "--max-retries", retries_s, 100, &retries);
+    bool retries_set = retries_s != NULL;
+    /* VAULT FILE...; with --resume there are none (checked below) */
+    const char *vault = !resume && npos ? pos[0] : NULL;
+    const char **files = vault ? pos + 1 : pos;
+    int nfiles = vault ? npos - 1 : npos;
     struct floe_ckpt_state *st = NULL;
-    bool dashdash = false; /* after "--" everything is VAULT or FILE */
-    for (int i = 1; i < argc && rc == 0; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        bool takes = true;
-        char opt[32];
-        const char *eq = !dashdash && a[0] == '-' && a[1] == '-' ? strchr(a, '=') : NULL;
-        if (eq) { /* --name=value */
-            snprintf(opt, sizeof(opt), "%.*s", (int)(eq - a) < 31 ? (int)(eq - a) : 31, a);
-            a = opt;
-            v = eq + 1;
-        }
-        if (dashdash || (a[0] != '-' || a[1] == 0)) {
-            takes = false;
-            if (!vault && !resume)
-                vault = a;
-            else
-                files[nfiles++] = a;
-        } else if (strcmp(a, "--") == 0) {
-            dashdash = true;
-            takes = false;
-        } else if (eq && (strcmp(a, "--keep-checkpoint") == 0 ||
-                          strcmp(a, "--no-checkpoint") == 0 || strcmp(a, "--help") == 0)) {
-            rc = floe_cli_usage_error("upload", UPLOAD_USAGE, "%s takes no value", a);
-        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            printf("usage: %s\n", UPLOAD_USAGE);
-            free(files);
-            return 0;
-        } else if (strcmp(a, "--keep-checkpoint") == 0) {
-            base.keep_checkpoint = true;
-            takes = false;
-        } else if (strcmp(a, "--no-checkpoint") == 0) {
-            base.no_checkpoint = true;
-            takes = false;
-        } else if (a[0] == '-' && a[1] == '-') {
-            static const char *const known[] = {
-                "--description", "--part-size",  "--memory-limit", "--concurrency",
-                "--max-retries", "--checkpoint", "--resume",       NULL};
-            bool is_known = false;
-            for (int k = 0; known[k]; k++)
-                is_known |= strcmp(a, known[k]) == 0;
-            if (!is_known) {
-                rc = floe_cli_usage_error("upload", UPLOAD_USAGE, "unknown option '%s'", a);
-                break;
-            }
-            if (!v) {
-                rc = floe_cli_usage_error("upload", UPLOAD_USAGE, "%s needs a value", a);
-                break;
-            }
-            if (strcmp(a, "--description") == 0)
-                base.description = v;
-            else if (strcmp(a, "--part-size") == 0) {
-                rc = parse_size_opt(a, v, &base.part_size);
-                struct floe_error e = {0};
-                if (!rc && floe_range_check_part_size(base.part_size, &e) != FLOE_OK)
-                    rc = floe_cli_usage_error("upload", UPLOAD_USAGE, "--part-size: %s", e.message);
-            } else if (strcmp(a, "--memory-limit") == 0)
-                rc = parse_size_opt(a, v, &base.memory_limit);
-            else if (strcmp(a, "--concurrency") == 0)
-                rc = parse_uint_opt(a, v, 256, &conc);
-            else if (strcmp(a, "--max-retries") == 0) {
-                rc = parse_uint_opt(a, v, 100, &retries);
-                retries_set = true;
-            } else if (strcmp(a, "--checkpoint") == 0)
-                base.checkpoint_path = v;
-            else if (strcmp(a, "--resume") == 0)
-                resume = v;
-            else
-                rc = floe_cli_usage_error("upload", UPLOAD_USAGE, "unknown option '%s'", a);
-        } else {
-            rc = floe_cli_usage_error("upload", UPLOAD_USAGE, "unknown option '%s'", a);
-        }
-        if (takes && !eq)
-            i++;
-    }
     if (rc) {
-        free(files);
-        return rc;
+        free(pos);
+        return rc < 0 ? 0 : rc;
     }
     if (resume && base.no_checkpoint) {
-        free(files);
+        free(pos);
         return floe_cli_usage_error("upload", UPLOAD_USAGE,
                                     "--resume continues from its checkpoint: it cannot be used "
                                     "with --no-checkpoint");
     }
     if (resume) {
         if (vault || nfiles) {
-            free(files);
+            free(pos);
             return floe_cli_usage_error("upload", UPLOAD_USAGE,
                                         "--resume takes the checkpoint only (the vault and file "
                                         "come from it)");
         }
         struct floe_error err = {0};
         if (floe_checkpoint_load(resume, &st, &err) != FLOE_OK) {
-            free(files);
+            free(pos);
             return floe_cli_fail("upload", &err);
         }
         if (st->header.kind != FLOE_CKPT_UPLOAD) {
             floe_checkpoint_state_free(st);
-            free(files);
+            free(pos);
             fprintf(stderr, "floe upload: %s is not an upload checkpoint\n", resume);
             return 1;
         }
@@ -245,12 +179,12 @@ int floe_cmd_upload(const struct floe_cli *cli, int argc, char **argv)
         base.resume_only = true;
     }
     if (!vault || nfiles == 0) {
-        free(files);
+        free(pos);
         return floe_cli_usage_error("upload", UPLOAD_USAGE,
                                     !vault ? "missing VAULT and FILE" : "missing FILE");
     }
     if (base.checkpoint_path && nfiles > 1) {
-        free(files);
+        free(pos);
         return floe_cli_usage_error("upload", UPLOAD_USAGE,
                                     "--checkpoint names one journal: give one FILE with it");
     }
@@ -258,7 +192,7 @@ int floe_cmd_upload(const struct floe_cli *cli, int argc, char **argv)
     for (int i = 0; i < nfiles; i++)
         stdin_count += strcmp(files[i], "-") == 0;
     if (stdin_count > 1) {
-        free(files);
+        free(pos);
         return floe_cli_usage_error("upload", UPLOAD_USAGE, "standard input ('-') given twice");
     }
     /* one file named twice (a.bin ./a.bin) would be two uploads sharing one checkpoint */
@@ -272,15 +206,15 @@ int floe_cmd_upload(const struct floe_cli *cli, int argc, char **argv)
                 int urc = floe_cli_usage_error("upload", UPLOAD_USAGE,
                                                "%s and %s are the same file: give it once",
                                                files[i], files[j]);
-                free(files);
+                free(pos);
                 return urc;
             }
         }
     }
 
     struct floe_cli_client_opts copts = {
-        .max_connections =
-            (conc ? conc : FLOE_UPLOAD_DEFAULT_CONCURRENCY) * (unsigned)(nfiles < 4 ? nfiles : 4),
+        .max_connections = (unsigned)(conc ? conc : FLOE_UPLOAD_DEFAULT_CONCURRENCY) *
+                           (unsigned)(nfiles < 4 ? nfiles : 4),
         .max_retries = retries_set ? (retries ? (int)retries : -1) : 0,
     };
     struct floe_cli eff = *cli;
@@ -291,7 +225,7 @@ int floe_cmd_upload(const struct floe_cli *cli, int argc, char **argv)
     struct floe_client *client = NULL;
     if (floe_cli_client(&eff, "upload", &copts, &client)) {
         floe_checkpoint_state_free(st);
-        free(files);
+        free(pos);
         return 1;
     }
     atomic_bool *cancel = floe_cli_cancel_on_sigint();
@@ -310,7 +244,7 @@ int floe_cmd_upload(const struct floe_cli *cli, int argc, char **argv)
             j->opts = base;
             j->opts.vault = vault;
             j->opts.path = files[i];
-            j->opts.concurrency = conc;
+            j->opts.concurrency = (unsigned)conc;
             j->opts.memory_limit = mem / (uint64_t)(end - start);
             j->opts.cancel = cancel;
             j->opts.progress = on_progress;
@@ -333,7 +267,7 @@ int floe_cmd_upload(const struct floe_cli *cli, int argc, char **argv)
     free(jobs);
     floe_client_destroy(client);
     floe_checkpoint_state_free(st);
-    free(files);
+    free(pos);
     if (atomic_load(cancel))
         return 130;
     return failed ? 1 : 0;
