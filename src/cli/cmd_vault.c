@@ -1,6 +1,7 @@
 /*
  * cmd_vault.c - `floe vault create|describe|list|delete`.
  */
+#include "argparse.h"
 #include "cli.h"
 #include "common.h"
 
@@ -75,20 +76,12 @@ int floe_cmd_vault(const struct floe_cli *cli, int argc, char **argv)
     bool list = strcmp(sub, "list") == 0;
     if (!list && strcmp(sub, "create") && strcmp(sub, "describe") && strcmp(sub, "delete"))
         return floe_cli_usage_error("vault", VAULT_USAGE, "unknown subcommand '%s'", sub);
+    const struct floe_cli_opt none[] = {{NULL, NULL, NULL, NULL}};
     const char *pos[2] = {NULL, NULL};
-    int npos = 0;
-    bool dashdash = false; /* after "--" a vault name may start with '-' */
-    for (int i = 2; i < argc; i++) {
-        if (!dashdash && strcmp(argv[i], "--") == 0) {
-            dashdash = true;
-            continue;
-        }
-        if (!dashdash && argv[i][0] == '-' && argv[i][1])
-            return floe_cli_usage_error("vault", VAULT_USAGE, "unknown option '%s'", argv[i]);
-        if (npos < 2)
-            pos[npos] = argv[i];
-        npos++;
-    }
+    int npos = 0; /* after "--" a vault name may start with '-' */
+    int prc = floe_cli_parse("vault", VAULT_USAGE, argc, argv, 2, none, pos, 2, &npos);
+    if (prc)
+        return prc < 0 ? 0 : prc;
     if (list ? npos != 0 : npos != 1)
         return floe_cli_usage_error("vault", VAULT_USAGE,
                                     list ? "list takes no arguments" : "%s needs exactly one VAULT",
