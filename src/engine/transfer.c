@@ -133,6 +133,12 @@ static size_t on_header(char *buf, size_t size, size_t n, void *userp)
     return len;
 }
 
+/* The cap on an in-memory response body (resp_max, 0 = 4 MiB). */
+static size_t resp_limit(const struct floe_xfer *x)
+{
+    return x->resp_max ? x->resp_max : ((size_t)4 << 20);
+}
+
 static size_t on_body(char *buf, size_t size, size_t n, void *userp)
 {
     struct floe_xfer *x = userp;
@@ -155,7 +161,7 @@ static size_t on_body(char *buf, size_t size, size_t n, void *userp)
         x->resp_len += len;
         return len;
     }
-    size_t max = x->resp_max ? x->resp_max : ((size_t)4 << 20);
+    size_t max = resp_limit(x);
     if (x->resp_len + len > max) {
         if (error_body)
             return len; /* keep the head of an oversized error body */
@@ -359,10 +365,7 @@ static int classify(struct floe_xfer *x, CURLcode cc)
         if (x->overflow)
             return floe_error_set(&x->err, FLOE_E_SERVICE,
                                   "response body from %s is larger than expected (%zu bytes)",
-                                  x->url,
-                                  x->sink       ? x->sink_cap
-                                  : x->resp_max ? x->resp_max
-                                                : ((size_t)4 << 20));
+                                  x->url, x->sink ? x->sink_cap : resp_limit(x));
         int status = cc == CURLE_OPERATION_TIMEDOUT ? FLOE_E_TIMEOUT : FLOE_E_NETWORK;
         floe_error_set(&x->err, status, "%s %s: %s", x->method, x->url,
                        x->curl_err[0] ? x->curl_err : curl_easy_strerror(cc));
