@@ -50,8 +50,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/fs.h> /* BLKGETSIZE64 */
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -105,7 +103,6 @@ struct upload {
     int fd;
     bool is_stdin; /* FILE "-": never journaled, whatever fd 0 is */
     bool stream;
-    bool src0_ok;
     struct floe_ckpt_source src0; /* the source when it was opened (not for streams) */
     bool streaming; /* parts too large to buffer: hash pass, then sent from the file */
     unsigned concurrency;
@@ -701,16 +698,20 @@ static int open_source(struct upload *u, struct floe_error *err)
     if (S_ISDIR(st.st_mode))
         return floe_error_set_errno(err, FLOE_E_IO, EISDIR, path, "cannot upload %s", path);
     u->stream = !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode);
-    u->size = u->stream ? UINT64_MAX : (uint64_t)st.st_size;
-    if (S_ISBLK(st.st_mode) && ioctl(u->fd, BLKGETSIZE64, &u->size) != 0) /* st_size is 0 */
-        return floe_error_set_errno(err, FLOE_E_IO, errno, path, "cannot get the size of %s", path);
-    if (!u->stream && u->size == 0)
+    u->size = UINT64_MAX;
+    if (u->stream)
+        return FLOE_OK;
+    /* the source's identity, kept to notice a change, and its size (a block device's comes from
+     * the device: its st_size is 0) */
+    int rc = floe_checkpoint_source_stat(path, u->fd, &u->src0, err);
+    if (rc)
+        return rc;
+    if (u->src0.size_bytes == FLOE_CKPT_SIZE_UNKNOWN)
+        return floe_error_set(err, FLOE_E_IO, "cannot get the size of %s", path);
+    u->size = u->src0.size_bytes;
+    if (u->size == 0)
         return floe_error_set(err, FLOE_E_INVALID_ARG,
                               "%s is empty: Glacier does not accept empty archives", path);
-    if (!u->stream) {
-        struct floe_error ignore = {0};
-        u->src0_ok = floe_checkpoint_source_stat(path, u->fd, &u->src0, &ignore) == FLOE_OK;
-    }
     return FLOE_OK;
 }
 
@@ -721,7 +722,7 @@ static int check_unchanged(struct upload *u, const char *doing, struct floe_erro
     struct floe_ckpt_source now;
     struct floe_error ignore = {0};
     char diff[FLOE_ERROR_MSG_MAX - 256];
-    if (!u->src0_ok || floe_checkpoint_source_stat(u->opts->path, u->fd, &now, &ignore) != FLOE_OK)
+    if (u->stream || floe_checkpoint_source_stat(u->opts->path, u->fd, &now, &ignore) != FLOE_OK)
         return FLOE_OK;
     if (!floe_checkpoint_source_diff(&u->src0, &now, diff, sizeof(diff)))
         return FLOE_OK;
