@@ -6,7 +6,7 @@
  */
 #include "awsconfig.h"
 
-#include "alloc.h"
+#include "need.h"
 #include "floe/client.h"
 
 #include <ctype.h>
@@ -81,7 +81,7 @@ static char *ini_get(const char *path, const char *profile, bool config_file, co
             *c = (char)tolower((unsigned char)*c);
         if (strcmp(k, key) == 0) {
             free(val);
-            val = floe_xstrdup(trim(eq + 1));
+            val = floe_cli_strdup(trim(eq + 1));
         }
     }
     free(line);
@@ -95,16 +95,16 @@ static char *home_file(const char *env, const char *rel)
     const char *home = getenv("HOME");
     if (p && *p && p[0] == '~' && (p[1] == '/' || p[1] == 0) && home) { /* as the aws CLI does */
         size_t n = strlen(home) + strlen(p) + 1;
-        char *out = floe_xmalloc(n);
+        char *out = floe_cli_need(malloc(n));
         snprintf(out, n, "%s%s", home, p + 1);
         return out;
     }
     if (p && *p)
-        return floe_xstrdup(p);
+        return floe_cli_strdup(p);
     if (!home)
         return NULL;
     size_t n = strlen(home) + strlen(rel) + 2;
-    char *out = floe_xmalloc(n);
+    char *out = floe_cli_need(malloc(n));
     snprintf(out, n, "%s/%s", home, rel);
     return out;
 }
@@ -117,7 +117,7 @@ static const char *env_nonempty(const char *name)
 
 static char *dup_or_null(const char *s)
 {
-    return s ? floe_xstrdup(s) : NULL;
+    return s ? floe_cli_strdup(s) : NULL;
 }
 
 int floe_awsconfig_resolve(const struct floe_cli *cli, struct floe_awsconfig *out,
@@ -132,7 +132,7 @@ int floe_awsconfig_resolve(const struct floe_cli *cli, struct floe_awsconfig *ou
         profile = env_nonempty("AWS_DEFAULT_PROFILE");
     if (!profile)
         profile = "default";
-    out->profile = floe_xstrdup(profile);
+    out->profile = floe_cli_strdup(profile);
 
     char *cred_file = home_file("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials");
     char *conf_file = home_file("AWS_CONFIG_FILE", ".aws/config");
@@ -150,8 +150,8 @@ int floe_awsconfig_resolve(const struct floe_cli *cli, struct floe_awsconfig *ou
 
     /* credentials */
     if (!explicit_profile && env_ak && env_sk) {
-        out->access_key_id = floe_xstrdup(getenv("AWS_ACCESS_KEY_ID"));
-        out->secret_access_key = floe_xstrdup(getenv("AWS_SECRET_ACCESS_KEY"));
+        out->access_key_id = floe_cli_strdup(getenv("AWS_ACCESS_KEY_ID"));
+        out->secret_access_key = floe_cli_strdup(getenv("AWS_SECRET_ACCESS_KEY"));
         out->session_token = dup_or_null(env_nonempty("AWS_SESSION_TOKEN"));
         out->credentials_source = "environment";
     }
@@ -190,9 +190,9 @@ int floe_awsconfig_resolve(const struct floe_cli *cli, struct floe_awsconfig *ou
         r = env_nonempty("AWS_REGION");
     if (!r)
         r = env_nonempty("AWS_DEFAULT_REGION");
-    out->region = r ? floe_xstrdup(r) : ini_get(conf_file, profile, true, "region", NULL);
+    out->region = r ? floe_cli_strdup(r) : ini_get(conf_file, profile, true, "region", NULL);
     if (!out->region)
-        out->region = floe_xstrdup("us-east-1");
+        out->region = floe_cli_strdup("us-east-1");
 
     /* endpoint */
     const char *e = cli->endpoint_url;
@@ -201,9 +201,9 @@ int floe_awsconfig_resolve(const struct floe_cli *cli, struct floe_awsconfig *ou
     if (!e)
         e = env_nonempty("AWS_ENDPOINT_URL");
     out->endpoint_url =
-        e ? floe_xstrdup(e) : ini_get(conf_file, profile, true, "endpoint_url", NULL);
+        e ? floe_cli_strdup(e) : ini_get(conf_file, profile, true, "endpoint_url", NULL);
     if (!out->endpoint_url)
-        out->endpoint_url = floe_xstrdup(FLOE_DEFAULT_ENDPOINT);
+        out->endpoint_url = floe_cli_strdup(FLOE_DEFAULT_ENDPOINT);
 
     int rc = FLOE_OK;
     bool named = explicit_profile || strcmp(profile, "default") != 0; /* --profile, AWS_PROFILE */
@@ -213,8 +213,8 @@ int floe_awsconfig_resolve(const struct floe_cli *cli, struct floe_awsconfig *ou
                             conf_file ? conf_file : "~/.aws/config");
     } else if (!out->access_key_id) {
         if (strcmp(out->endpoint_url, FLOE_DEFAULT_ENDPOINT) == 0) {
-            out->access_key_id = floe_xstrdup(FLOE_LOCAL_ACCESS_KEY);
-            out->secret_access_key = floe_xstrdup(FLOE_LOCAL_SECRET_KEY);
+            out->access_key_id = floe_cli_strdup(FLOE_LOCAL_ACCESS_KEY);
+            out->secret_access_key = floe_cli_strdup(FLOE_LOCAL_SECRET_KEY);
             out->credentials_source = "floe-vault local default";
         } else if (explicit_profile) {
             rc = floe_error_set(err, FLOE_E_AUTH,

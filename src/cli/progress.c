@@ -3,7 +3,7 @@
  */
 #include "progress.h"
 
-#include "alloc.h"
+#include "need.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -30,13 +30,13 @@ static double now_s(void)
 
 struct floe_progress_line *floe_progress_new(const char *verb, unsigned slots, bool enabled)
 {
-    struct floe_progress_line *pl = floe_xcalloc(1, sizeof(*pl));
+    struct floe_progress_line *pl = floe_cli_need(calloc(1, sizeof(*pl)));
     pthread_mutex_init(&pl->mu, NULL);
     pl->verb = verb;
     pl->enabled = enabled && isatty(2);
     pl->slots = slots ? slots : 1;
-    pl->done = floe_xcalloc(pl->slots, sizeof(uint64_t));
-    pl->total = floe_xcalloc(pl->slots, sizeof(uint64_t));
+    pl->done = floe_cli_need(calloc(pl->slots, sizeof(uint64_t)));
+    pl->total = floe_cli_need(calloc(pl->slots, sizeof(uint64_t)));
     pl->t0 = now_s();
     return pl;
 }
