@@ -81,6 +81,21 @@ FLOE_API int floe_error_set_errno(struct floe_error *err, int status, int sys_er
                                   const char *path, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+/*
+ * floe_error_append() - appends printf-style text to err->message, leaving the status, code,
+ * path and the message so far as they are; used to add context to a failure ("... (part 3)").
+ * Truncation: the message never grows past FLOE_ERROR_MSG_MAX - 1 bytes and stays
+ * NUL-terminated; what does not fit is dropped, and a cut never splits a UTF-8 sequence (if the
+ * last character of the appended text does not fit whole, none of it is kept), so a message
+ * that was valid UTF-8 stays so. A message that is already full, or not NUL-terminated (then
+ * its last byte becomes the NUL), is left at that. The text is formatted straight into the
+ * message: no argument may point into err->message itself.
+ * err may be NULL (nothing happens). Ownership: err is the caller's; nothing is allocated.
+ * Threads: err must not be used by another thread during the call.
+ */
+FLOE_API void floe_error_append(struct floe_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 #ifdef __cplusplus
 }
 #endif

@@ -263,8 +263,7 @@ static int service_error(struct floe_xfer *x)
         floe_error_set(&x->err, status, "%s %s: HTTP %ld%s%s%s%s%s%s", x->method, x->url,
                        x->http_status, *codebuf ? " " : "", codebuf, loc ? " (redirected to " : "",
                        loc ? loc : "", loc ? ")" : "", *snippet ? ": " : "");
-        size_t n = strlen(x->err.message);
-        snprintf(x->err.message + n, sizeof(x->err.message) - n, "%s", snippet);
+        floe_error_append(&x->err, "%s", snippet);
     }
     snprintf(x->err.code, sizeof(x->err.code), "%s", codebuf);
     x->err.http_status = (int)x->http_status;
@@ -404,9 +403,8 @@ static void on_attempt_done(struct floe_transfer *t, struct floe_xfer *x, CURLco
     }
     if (x->attempts > x->retry.max_retries) {
         int status = x->err.status ? x->err.status : FLOE_E_NETWORK;
-        size_t n = strlen(x->err.message);
-        snprintf(x->err.message + n, sizeof(x->err.message) - n, " (gave up after %d attempt%s)",
-                 x->attempts, x->attempts == 1 ? "" : "s");
+        floe_error_append(&x->err, " (gave up after %d attempt%s)", x->attempts,
+                          x->attempts == 1 ? "" : "s");
         finish(t, x, status);
         return;
     }
