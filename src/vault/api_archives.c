@@ -10,7 +10,7 @@
 
 #include "errors.h"
 #include "policy.h"
-#include "server.h"
+#include "vctx.h"
 #include "store_db.h"
 #include "upload.h"
 #include "vutil.h"
@@ -144,7 +144,7 @@ void floe_vapi_delete_archive(struct floe_vreq *rq)
         floe_vdb_bind(st, "t", rq->id);
         if (sqlite3_step(st) == SQLITE_ROW) {
             if (strcmp(floe_vdb_text(st, 0), rq->vault) != 0) {
-                floe_vserver_vault_arn(rq->srv, rq->vault, other, sizeof(other));
+                floe_vconfig_vault_arn(&rq->srv->cfg, rq->vault, other, sizeof(other));
             } else {
                 int64_t created = floe_vdb_int(st, 1);
                 sqlite3_reset(st);

@@ -9,7 +9,7 @@
 #include "alloc.h"
 #include "errors.h"
 #include "jobs.h"
-#include "server.h"
+#include "vctx.h"
 #include "store_blob.h"
 #include "store_db.h"
 #include "vutil.h"

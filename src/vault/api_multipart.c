@@ -14,7 +14,7 @@
 
 #include "alloc.h"
 #include "errors.h"
-#include "server.h"
+#include "vctx.h"
 #include "store_blob.h"
 #include "store_db.h"
 #include "upload.h"
@@ -82,7 +82,7 @@ static json_t *upload_json(struct floe_vreq *rq, sqlite3_stmt *st)
 {
     /* columns: id, description, part_size, created_ms */
     char arn[512], iso[FLOE_VTIME_ISO_MAX];
-    floe_vserver_vault_arn(rq->srv, rq->vault, arn, sizeof(arn));
+    floe_vconfig_vault_arn(&rq->srv->cfg, rq->vault, arn, sizeof(arn));
     floe_vutil_iso(floe_vdb_int(st, 3), true, iso);
     json_t *o = json_object();
     json_object_set_new(o, "ArchiveDescription",

@@ -12,7 +12,7 @@
 #include "alloc.h"
 #include "errors.h"
 #include "policy.h"
-#include "server.h"
+#include "vctx.h"
 #include "store_db.h"
 #include "vutil.h"
 

@@ -11,7 +11,8 @@
 #include "alloc.h"
 #include "errors.h"
 #include "policy.h"
-#include "server.h"
+#include "vctx.h"
+#include "vlog.h"
 #include "store_blob.h"
 #include "store_db.h"
 #include "vutil.h"
@@ -25,7 +26,7 @@
 
 void floe_vapi_internal(struct floe_vreq *rq, const struct floe_error *err)
 {
-    floe_vlog(rq->srv, FLOE_VLOG_ERROR, "%s %s: %s", rq->method, rq->path,
+    floe_vlog(&rq->srv->cfg, FLOE_VLOG_ERROR, "%s %s: %s", rq->method, rq->path,
               err ? err->message : "internal error");
     floe_verr_reply(rq, FLOE_VERR_SERVICE_UNAVAILABLE,
                     "The service cannot complete the request: %s",
@@ -35,7 +36,7 @@ void floe_vapi_internal(struct floe_vreq *rq, const struct floe_error *err)
 void floe_vapi_vault_not_found(struct floe_vreq *rq)
 {
     char arn[512];
-    floe_vserver_vault_arn(rq->srv, rq->vault ? rq->vault : "", arn, sizeof(arn));
+    floe_vconfig_vault_arn(&rq->srv->cfg, rq->vault ? rq->vault : "", arn, sizeof(arn));
     floe_verr_reply(rq, FLOE_VERR_NOT_FOUND, "Vault not found for ARN: %s", arn);
 }
 
@@ -169,7 +170,7 @@ static json_t *vault_json_locked(struct floe_vreq *rq, sqlite3_stmt *st)
 {
     char arn[512], iso[FLOE_VTIME_ISO_MAX];
     const char *name = floe_vdb_text(st, 0);
-    floe_vserver_vault_arn(rq->srv, name, arn, sizeof(arn));
+    floe_vconfig_vault_arn(&rq->srv->cfg, name, arn, sizeof(arn));
     json_t *o = json_object();
     json_object_set_new(o, "VaultARN", json_string(arn));
     json_object_set_new(o, "VaultName", json_string(name));
@@ -282,7 +283,7 @@ unlock:
         floe_vblob_unlink(rq->srv->blobs, blobs[i]);
     free(blobs);
     char arn[512];
-    floe_vserver_vault_arn(rq->srv, rq->vault, arn, sizeof(arn));
+    floe_vconfig_vault_arn(&rq->srv->cfg, rq->vault, arn, sizeof(arn));
     switch (outcome) {
     case OK: floe_vreq_reply_empty(rq, 204); break;
     case MISSING: floe_vapi_vault_not_found(rq); break;
@@ -324,7 +325,7 @@ void floe_vapi_list_vaults(struct floe_vreq *rq)
     while (sqlite3_step(st) == SQLITE_ROW) {
         if (n++ == limit) {
             char arn[512];
-            floe_vserver_vault_arn(rq->srv, floe_vdb_text(st, 0), arn, sizeof(arn));
+            floe_vconfig_vault_arn(&rq->srv->cfg, floe_vdb_text(st, 0), arn, sizeof(arn));
             json_decref(next);
             next = json_string(arn);
             break;

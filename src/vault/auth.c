@@ -6,7 +6,8 @@
 #include "auth.h"
 
 #include "errors.h"
-#include "server.h"
+#include "vctx.h"
+#include "vlog.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -61,7 +62,7 @@ bool floe_vauth_check(struct floe_vreq *rq, const char *payload_hex)
     if (rc == FLOE_E_AUTH) {
         int status = 0;
         const char *code = floe_sigv4_reason_glacier_error(verdict.reason, &status);
-        floe_vlog(rq->srv, FLOE_VLOG_INFO, "%s %s: signature rejected (%s): %s", rq->method,
+        floe_vlog(&rq->srv->cfg, FLOE_VLOG_INFO, "%s %s: signature rejected (%s): %s", rq->method,
                   rq->path, floe_sigv4_reason_name(verdict.reason), err.message);
         floe_verr_reply_code(rq, (unsigned)status, code,
                              err.message[0] ? err.message : "Signature rejected");

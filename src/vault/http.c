@@ -40,7 +40,8 @@
 #include "auth.h"
 #include "errors.h"
 #include "router.h"
-#include "server.h"
+#include "vctx.h"
+#include "vlog.h"
 #include "sha256.h"
 #include "vutil.h"
 #include "floe/treehash.h"
@@ -292,7 +293,7 @@ static bool parse_target(struct floe_vreq *rq)
 static void log_request(struct http_req *h, const char *how)
 {
     struct floe_vreq *rq = &h->rq;
-    floe_vlog(rq->srv, FLOE_VLOG_INFO, "%s %s%s%s -> %u %s (%lld ms)%s%s",
+    floe_vlog(&rq->srv->cfg, FLOE_VLOG_INFO, "%s %s%s%s -> %u %s (%lld ms)%s%s",
               rq->method ? rq->method : "?", rq->path ? rq->path : rq->raw_uri,
               rq->query && *rq->query ? "?" : "", rq->query ? rq->query : "", rq->resp.status,
               rq->route ? rq->route->name : "-", (long long)(floe_vutil_now_ms() - rq->start_ms),

@@ -15,7 +15,8 @@
 
 #include "alloc.h"
 #include "notify.h"
-#include "server.h"
+#include "vctx.h"
+#include "vlog.h"
 #include "store_blob.h"
 #include "store_db.h"
 #include "vutil.h"
@@ -98,7 +99,7 @@ json_t *floe_vjobs_row_json(const struct floe_vserver *srv, sqlite3_stmt *st)
     bool archive = strcmp(action, "ArchiveRetrieval") == 0;
     bool inventory = strcmp(action, "InventoryRetrieval") == 0;
     bool select = strcmp(action, "Select") == 0;
-    floe_vserver_vault_arn(srv, floe_vdb_text(st, C_VAULT), arn, sizeof(arn));
+    floe_vconfig_vault_arn(&srv->cfg, floe_vdb_text(st, C_VAULT), arn, sizeof(arn));
     json_t *o = json_object();
     json_object_set_new(o, "JobId", text_or_null(st, C_ID));
     json_object_set_new(o, "JobDescription", text_or_null(st, C_DESC));
@@ -277,7 +278,7 @@ static int build_inventory(struct floe_vserver *srv, const char *vault, const ch
     rc = floe_vblob_create(srv->blobs, &w, err);
     if (rc)
         return rc;
-    floe_vserver_vault_arn(srv, vault, arn, sizeof(arn));
+    floe_vconfig_vault_arn(&srv->cfg, vault, arn, sizeof(arn));
     int64_t asof = now - srv->cfg.inventory_staleness_ms;
     floe_vutil_iso(asof, false, iso);
     if (csv) {
@@ -427,7 +428,7 @@ void floe_vjobs_complete(struct floe_vserver *srv, const char *job_id)
                       tree_hex[0] ? tree_hex : NULL, ir.blob[0] ? (int64_t)ir.size : 0,
                       ir.blob[0] ? ir.blob : NULL, ir.next_marker[0] ? ir.next_marker : NULL,
                       job_id) != FLOE_OK) {
-        floe_vlog(srv, FLOE_VLOG_ERROR, "job %s: cannot record completion: %s", job_id,
+        floe_vlog(&srv->cfg, FLOE_VLOG_ERROR, "job %s: cannot record completion: %s", job_id,
                   err.message);
         if (ir.blob[0])
             floe_vblob_unlink(srv->blobs, ir.blob);
@@ -463,7 +464,7 @@ void floe_vjobs_complete(struct floe_vserver *srv, const char *job_id)
         topics[1] = floe_xstrdup(sns);
 out_locked:
     floe_vdb_unlock(srv->db);
-    floe_vlog(srv, FLOE_VLOG_INFO, "job %.16s... %s: %s", job_id, status, status_msg);
+    floe_vlog(&srv->cfg, FLOE_VLOG_INFO, "job %.16s... %s: %s", job_id, status, status_msg);
     for (int i = 0; i < 2; i++) {
         if (topics[i] && message)
             floe_vnotify_post(srv->notify, topics[i], message);

@@ -332,12 +332,12 @@ int main(int argc, char **argv)
     bool v6 = strchr(srv.cfg.host, ':') != NULL;
     printf("http://%s%s%s:%u\n", v6 ? "[" : "", srv.cfg.host, v6 ? "]" : "", srv.port);
     fflush(stdout);
-    floe_vlog(&srv, FLOE_VLOG_INFO, "serving %s on port %u (account %s, region %s%s)",
+    floe_vlog(&srv.cfg, FLOE_VLOG_INFO, "serving %s on port %u (account %s, region %s%s)",
               srv.cfg.data_dir, srv.port, srv.cfg.account_id, srv.cfg.region,
               srv.cfg.no_auth ? ", signatures NOT checked" : "");
     int sig = 0;
     sigwait(&set, &sig);
-    floe_vlog(&srv, FLOE_VLOG_INFO, "signal %d: shutting down", sig);
+    floe_vlog(&srv.cfg, FLOE_VLOG_INFO, "signal %d: shutting down", sig);
     floe_vserver_stop(&srv);
     status = 0;
 out:

@@ -10,7 +10,8 @@
 #include "notify.h"
 
 #include "alloc.h"
-#include "server.h"
+#include "vctx.h"
+#include "vlog.h"
 #include "vutil.h"
 
 #include <curl/curl.h>
@@ -65,7 +66,7 @@ static void deliver(struct floe_vnotify *n, struct msg *m)
     memcpy(line, body, len);
     line[len] = '\n';
     if (n->logfd >= 0 && write(n->logfd, line, len + 1) != (ssize_t)(len + 1))
-        floe_vlog(n->srv, FLOE_VLOG_WARN, "cannot append to notifications.log: %s",
+        floe_vlog(&n->srv->cfg, FLOE_VLOG_WARN, "cannot append to notifications.log: %s",
                   strerror(errno));
     free(line);
     const char *url = NULL;
@@ -88,7 +89,7 @@ static void deliver(struct floe_vnotify *n, struct msg *m)
         long code = 0;
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
         if (rc != CURLE_OK || code >= 300)
-            floe_vlog(n->srv, FLOE_VLOG_WARN, "notification to %s failed: %s (HTTP %ld)", url,
+            floe_vlog(&n->srv->cfg, FLOE_VLOG_WARN, "notification to %s failed: %s (HTTP %ld)", url,
                       curl_easy_strerror(rc), code);
         curl_slist_free_all(h);
         curl_easy_cleanup(c);

@@ -3,7 +3,7 @@
  */
 #include "policy.h"
 
-#include "server.h"
+#include "vctx.h"
 #include "store_db.h"
 #include "vutil.h"
 

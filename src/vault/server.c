@@ -17,48 +17,10 @@
 #include "store_db.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
-
-void floe_vconfig_defaults(struct floe_vconfig *cfg)
-{
-    cfg->host = floe_xstrdup(FLOE_VAULT_DEFAULT_HOST);
-    cfg->port = floe_xstrdup(FLOE_VAULT_DEFAULT_PORT);
-    cfg->request_timeout_ms = FLOE_VAULT_DEFAULT_REQUEST_TIMEOUT_S * 1000LL;
-    cfg->access_key = floe_xstrdup(FLOE_VAULT_DEFAULT_ACCESS_KEY);
-    cfg->secret_key = floe_xstrdup(FLOE_VAULT_DEFAULT_SECRET_KEY);
-    cfg->account_id = floe_xstrdup(FLOE_VAULT_DEFAULT_ACCOUNT);
-    cfg->region = floe_xstrdup(FLOE_VAULT_DEFAULT_REGION);
-    cfg->delay_ms[FLOE_VTIER_EXPEDITED] = 1000;
-    cfg->delay_ms[FLOE_VTIER_STANDARD] = 3000;
-    cfg->delay_ms[FLOE_VTIER_BULK] = 5000;
-    cfg->job_expiry_ms = 24LL * 3600 * 1000;
-    cfg->upload_expiry_ms = 24LL * 3600 * 1000;
-    cfg->log_level = FLOE_VLOG_WARN;
-}
-
-char *floe_vconfig_default_data_dir(void)
-{
-    const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
-    const char *base = NULL, *sub = "";
-    if (xdg && xdg[0] == '/')
-        base = xdg;
-    else if (home && home[0]) {
-        base = home;
-        sub = "/.local/share";
-    }
-    if (!base)
-        return NULL;
-    size_t n = strlen(base) + strlen(sub) + sizeof("/floe-vault");
-    char *p = floe_xmalloc(n);
-    snprintf(p, n, "%s%s/floe-vault", base, sub);
-    return p;
-}
 
 /* mkdir -p: every missing component, mode 0700 (an existing directory is fine). */
 static int make_dirs(const char *dir)
@@ -77,39 +39,6 @@ static int make_dirs(const char *dir)
         rc = errno;
     free(p);
     return rc;
-}
-
-void floe_vlog(const struct floe_vserver *srv, int level, const char *fmt, ...)
-{
-    static const char *names[] = {"error", "warn", "info", "debug"};
-    if (srv && level > srv->cfg.log_level)
-        return;
-    char line[2048];
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    int n = snprintf(line, sizeof(line), "%02d:%02d:%02d.%03ld floe-vault %s: ", tm.tm_hour,
-                     tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, names[level & 3]);
-    va_list ap;
-    va_start(ap, fmt);
-    if (n > 0 && (size_t)n < sizeof(line))
-        n += vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n >= sizeof(line) - 1)
-        n = (int)sizeof(line) - 2;
-    line[n++] = '\n';
-    ssize_t w = write(STDERR_FILENO, line, (size_t)n);
-    (void)w;
-}
-
-void floe_vserver_vault_arn(const struct floe_vserver *srv, const char *vault, char *out,
-                            size_t cap)
-{
-    snprintf(out, cap, "arn:aws:glacier:%s:%s:vaults/%s", srv->cfg.region, srv->cfg.account_id,
-             vault);
 }
 
 static bool blob_referenced(const char *name, void *user)
@@ -145,8 +74,8 @@ int floe_vserver_start(struct floe_vserver *srv, struct floe_error *err)
     size_t swept = floe_vblob_sweep(srv->blobs, blob_referenced, srv->db);
     floe_vdb_unlock(srv->db);
     if (swept)
-        floe_vlog(srv, FLOE_VLOG_WARN, "removed %zu unreferenced blob(s) of interrupted requests",
-                  swept);
+        floe_vlog(&srv->cfg, FLOE_VLOG_WARN,
+                  "removed %zu unreferenced blob(s) of interrupted requests", swept);
     rc = floe_vnotify_start(srv, &srv->notify, err);
     if (rc)
         goto out;

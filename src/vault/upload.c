@@ -16,7 +16,7 @@
 #include "alloc.h"
 #include "api.h"
 #include "errors.h"
-#include "server.h"
+#include "vctx.h"
 #include "vutil.h"
 #include "floe/range.h"
 

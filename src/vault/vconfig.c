@@ -1,0 +1,52 @@
+/*
+ * vconfig.c - configuration defaults and the values derived from the configuration alone
+ * (see vconfig.h).
+ */
+#include "vconfig.h"
+
+#include "alloc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void floe_vconfig_defaults(struct floe_vconfig *cfg)
+{
+    cfg->host = floe_xstrdup(FLOE_VAULT_DEFAULT_HOST);
+    cfg->port = floe_xstrdup(FLOE_VAULT_DEFAULT_PORT);
+    cfg->request_timeout_ms = FLOE_VAULT_DEFAULT_REQUEST_TIMEOUT_S * 1000LL;
+    cfg->access_key = floe_xstrdup(FLOE_VAULT_DEFAULT_ACCESS_KEY);
+    cfg->secret_key = floe_xstrdup(FLOE_VAULT_DEFAULT_SECRET_KEY);
+    cfg->account_id = floe_xstrdup(FLOE_VAULT_DEFAULT_ACCOUNT);
+    cfg->region = floe_xstrdup(FLOE_VAULT_DEFAULT_REGION);
+    cfg->delay_ms[FLOE_VTIER_EXPEDITED] = 1000;
+    cfg->delay_ms[FLOE_VTIER_STANDARD] = 3000;
+    cfg->delay_ms[FLOE_VTIER_BULK] = 5000;
+    cfg->job_expiry_ms = 24LL * 3600 * 1000;
+    cfg->upload_expiry_ms = 24LL * 3600 * 1000;
+    cfg->log_level = FLOE_VLOG_WARN;
+}
+
+char *floe_vconfig_default_data_dir(void)
+{
+    const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+    const char *base = NULL, *sub = "";
+    if (xdg && xdg[0] == '/')
+        base = xdg;
+    else if (home && home[0]) {
+        base = home;
+        sub = "/.local/share";
+    }
+    if (!base)
+        return NULL;
+    size_t n = strlen(base) + strlen(sub) + sizeof("/floe-vault");
+    char *p = floe_xmalloc(n);
+    snprintf(p, n, "%s%s/floe-vault", base, sub);
+    return p;
+}
+
+void floe_vconfig_vault_arn(const struct floe_vconfig *cfg, const char *vault, char *out,
+                            size_t cap)
+{
+    snprintf(out, cap, "arn:aws:glacier:%s:%s:vaults/%s", cfg->region, cfg->account_id, vault);
+}

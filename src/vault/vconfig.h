@@ -1,0 +1,80 @@
+/*
+ * vconfig.h - floe-vault's configuration: the values main.c reads from the command line, their
+ * defaults, and what is derived from them alone (the default data directory, a vault's ARN).
+ * A leaf module: it depends on nothing of the server, so every other module may include it.
+ *
+ * Threads: a configuration is filled by one thread before the server starts and is read-only
+ * afterwards; the functions here keep no state and are safe from any thread.
+ */
+#ifndef FLOE_VAULT_VCONFIG_H
+#define FLOE_VAULT_VCONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum floe_vtier {
+    FLOE_VTIER_EXPEDITED = 0,
+    FLOE_VTIER_STANDARD = 1,
+    FLOE_VTIER_BULK = 2,
+    FLOE_VTIER_COUNT
+};
+
+/* --log-level: a line is written when its level is <= cfg.log_level (see vlog.h). */
+enum floe_vlog_level { FLOE_VLOG_ERROR = 0, FLOE_VLOG_WARN, FLOE_VLOG_INFO, FLOE_VLOG_DEBUG };
+
+struct floe_vnotify_target {
+    char *topic_arn;
+    char *url;
+};
+
+struct floe_vconfig {
+    char *host; /* listen address, e.g. "127.0.0.1" */
+    char *port; /* "0" picks a free port */
+    char *data_dir;
+    char *port_file;  /* NULL: none */
+    char *access_key; /* defaults: FLOE_VAULT_DEFAULT_ACCESS_KEY / _SECRET_KEY */
+    char *secret_key;
+    char *account_id;
+    char *region;
+    int64_t delay_ms[FLOE_VTIER_COUNT]; /* job completion delay per tier */
+    int64_t job_expiry_ms;              /* how long finished jobs and their output stay */
+    int64_t inventory_staleness_ms;     /* inventories show the vault as of completion - this */
+    int64_t upload_expiry_ms;           /* idle multipart uploads are removed after this */
+    int64_t request_timeout_ms;         /* a body with no bytes for this long: 408; 0: never */
+    struct floe_vnotify_target *notify; /* --notify TOPIC_ARN=URL, nnotify entries */
+    int nnotify;
+    int log_level; /* enum floe_vlog_level */
+    int blob_io;   /* enum floe_vblob_io: how upload bodies are written (--blob-io) */
+    bool no_auth;
+};
+
+#define FLOE_VAULT_DEFAULT_ACCESS_KEY "AKIDFLOEVAULTLOCAL"
+#define FLOE_VAULT_DEFAULT_SECRET_KEY "floe-vault-local-secret"
+#define FLOE_VAULT_DEFAULT_ACCOUNT "123456789012"
+#define FLOE_VAULT_DEFAULT_REGION "us-east-1"
+/* floe's default endpoint (FLOE_DEFAULT_ENDPOINT) is http://127.0.0.1:9190 */
+#define FLOE_VAULT_DEFAULT_HOST "127.0.0.1"
+#define FLOE_VAULT_DEFAULT_PORT "9190"
+#define FLOE_VAULT_DEFAULT_REQUEST_TIMEOUT_S 60
+
+/*
+ * floe_vconfig_defaults() - fill every default (listen 127.0.0.1:9190, delays 1/3/5 s, expiry
+ * 24 h, request timeout 60 s, creds above); data_dir stays NULL (see
+ * floe_vconfig_default_data_dir). The strings are malloc'd and owned by cfg.
+ */
+void floe_vconfig_defaults(struct floe_vconfig *cfg);
+
+/*
+ * floe_vconfig_default_data_dir() - $XDG_DATA_HOME/floe-vault, else $HOME/.local/share/floe-vault
+ * (an empty or relative XDG_DATA_HOME is ignored, as the XDG spec says). Returns a malloc'd
+ * path (the caller frees it), or NULL when neither variable is usable.
+ */
+char *floe_vconfig_default_data_dir(void);
+
+/* floe_vconfig_vault_arn() - "arn:aws:glacier:<region>:<account>:vaults/<name>" into out
+ * (truncated to cap). */
+void floe_vconfig_vault_arn(const struct floe_vconfig *cfg, const char *vault, char *out,
+                            size_t cap);
+
+#endif
