@@ -1,0 +1,79 @@
+# install.cmake - what `cmake --install` puts where (GNUInstallDirs), included last from the
+# top-level CMakeLists.txt:
+#   bin/floe, bin/floe-vault
+#   lib/libfloe.so.0 (+ the libfloe.so link), lib/libfloe.a
+#   include/floe/*.h
+#   lib/pkgconfig/floe.pc                        (relocatable: paths relative to the file)
+#   lib/cmake/floe/                              (find_package(floe): floe::floe, and
+#                                                 floe::floe_static with COMPONENTS static)
+#   share/man/man1/floe.1, share/man/man8/floe-vault.8
+#   share/bash-completion/completions/floe, share/zsh/site-functions/_floe
+#   lib/systemd/system/floe-vault.service, floe-backup@.service, floe-backup@.timer
+# Unit files carry the configured bindir, so set CMAKE_INSTALL_PREFIX when configuring (not
+# only at `cmake --install --prefix`) if the units are to be used.
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+set(FLOE_BASH_COMPLETION_DIR "${CMAKE_INSTALL_DATADIR}/bash-completion/completions" CACHE STRING
+    "Where the bash completion for floe goes (relative to the prefix, or absolute)")
+set(FLOE_ZSH_COMPLETION_DIR "${CMAKE_INSTALL_DATADIR}/zsh/site-functions" CACHE STRING
+    "Where the zsh completion _floe goes (Debian: share/zsh/vendor-completions)")
+set(FLOE_SYSTEMD_UNIT_DIR "lib/systemd/system" CACHE STRING
+    "Where the systemd units go (relative to the prefix, or absolute)")
+set(FLOE_CMAKE_PACKAGE_DIR "${CMAKE_INSTALL_LIBDIR}/cmake/floe")
+
+# ---- programs and libraries ----
+install(TARGETS floe floe-vault RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+
+# The library targets name include/ by its absolute source path; an installed target must name
+# the installed include dir instead.
+foreach(t floe_shared floe_static)
+  set_property(TARGET ${t} PROPERTY INTERFACE_INCLUDE_DIRECTORIES
+               "$<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>"
+               "$<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>")
+endforeach()
+# libfloe.so's dependencies are its own business (no public header includes curl, jansson,
+# liburing, xxhash or OpenSSL): a program linking floe::floe needs only libfloe.so. They stay
+# in the build tree's interface, which nothing links against today.
+get_target_property(_floe_shared_iface floe_shared INTERFACE_LINK_LIBRARIES)
+set_property(TARGET floe_shared PROPERTY INTERFACE_LINK_LIBRARIES
+             "$<BUILD_INTERFACE:${_floe_shared_iface}>")
+set_target_properties(floe_shared PROPERTIES EXPORT_NAME floe)
+set_target_properties(floe_static PROPERTIES EXPORT_NAME floe_static)
+
+# libfloe.so.0.1.0, its SONAME link libfloe.so.0, and libfloe.so for linking (libfloe-dev)
+install(TARGETS floe_shared EXPORT floeTargets LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+install(TARGETS floe_static EXPORT floeStaticTargets
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/floe DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+        FILES_MATCHING PATTERN "*.h")
+
+# ---- pkg-config: prefix relative to the .pc file, so DESTDIR trees and --prefix work ----
+file(RELATIVE_PATH _floe_pc_to_prefix
+     "/floe-prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/floe-prefix")
+string(REGEX REPLACE "/$" "" _floe_pc_to_prefix "${_floe_pc_to_prefix}")
+if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
+  set(FLOE_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
+  set(FLOE_PC_LIBDIR "${CMAKE_INSTALL_LIBDIR}")
+else()
+  set(FLOE_PC_PREFIX "\${pcfiledir}/${_floe_pc_to_prefix}")
+  set(FLOE_PC_LIBDIR "\${prefix}/${CMAKE_INSTALL_LIBDIR}")
+endif()
+if(IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
+  set(FLOE_PC_INCLUDEDIR "${CMAKE_INSTALL_INCLUDEDIR}")
+else()
+  set(FLOE_PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
+endif()
+configure_file(${CMAKE_CURRENT_LIST_DIR}/floe.pc.in ${PROJECT_BINARY_DIR}/floe.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/floe.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+# ---- CMake package: find_package(floe [VERSION] [COMPONENTS static]) ----
+install(EXPORT floeTargets NAMESPACE floe:: DESTINATION ${FLOE_CMAKE_PACKAGE_DIR})
+install(EXPORT floeStaticTargets NAMESPACE floe:: DESTINATION ${FLOE_CMAKE_PACKAGE_DIR})
+configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/floeConfig.cmake.in
+                              ${PROJECT_BINARY_DIR}/floeConfig.cmake
+                              INSTALL_DESTINATION ${FLOE_CMAKE_PACKAGE_DIR})
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/floeConfigVersion.cmake
+                                 VERSION ${PROJECT_VERSION} COMPATIBILITY SameMajorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/floeConfig.cmake ${PROJECT_BINARY_DIR}/floeConfigVersion.cmake
+        DESTINATION ${FLOE_CMAKE_PACKAGE_DIR})
