@@ -1,6 +1,6 @@
 /*
  * bench/bench_hash.cc - SHA-256, tree hash and hash pool throughput, each case timing one
- * function through its C API (docs/style.md section 8).
+ * function through its C API (docs/contributing.md, Tests).
  *
  * Groups (names are what bench/run-hash-bench.sh looks up; keep them stable):
  *   sha256_1MiB/...      one 1 MiB message per iteration: OpenSSL EVP_Digest, floe_sha256()

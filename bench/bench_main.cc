@@ -37,7 +37,7 @@ void reference(size_t n, std::vector<uint8_t> &leaves, uint8_t tree[FLOE_HASH_BY
     leaves.resize(count * FLOE_HASH_BYTES);
     for (size_t i = 0; i < count; i++)
         evp_digest(p + i * kLeaf, kLeaf, &leaves[i * FLOE_HASH_BYTES]);
-    /* Pairwise by levels, as glacier-api.md section 3 states it (independent of the peaks
+    /* Pairwise by levels, as docs/glacier-api.md 3.1 states it (independent of the peaks
      * code in treehash.c). */
     std::vector<uint8_t> level = leaves;
     while (level.size() > FLOE_HASH_BYTES) {

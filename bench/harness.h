@@ -4,7 +4,7 @@
  * One page-aligned buffer of random bytes (256 MiB, the largest input any benchmark hashes) is
  * allocated, filled and faulted in once per process, on first use, and every benchmark reads
  * slices of it. Allocating per benchmark would time page faults (about 10 us per fresh 4 KiB
- * page on this VM, docs/machine-limits.md), not hashing.
+ * page on this VM, docs/performance.md, The machine), not hashing.
  *
  * Byte counts passed to SetBytesProcessed() are payload bytes: a 64 MiB part hashed as leaves
  * and linear stream counts 64 MiB, not 128, so GB/s figures compare like for like.

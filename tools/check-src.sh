@@ -10,7 +10,7 @@ banned='\b(sprintf|vsprintf|strcpy|strcat|strtok|atoi|atol|atoll|gets|rand|srand
 for f in $files; do
     case "$f" in src/*|include/*) ;; *) continue ;; esac
     if grep -nE "$banned" "$f" | grep -vE '^\s*[0-9]+:\s*(\*|//)'; then
-        echo "check-src: $f uses a banned function (see docs/style: use snprintf, strtoull, getrandom...)" >&2
+        echo "check-src: $f uses a banned function (see docs/contributing.md: use snprintf, strtoull, getrandom...)" >&2
         status=1
     fi
 done

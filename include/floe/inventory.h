@@ -1,6 +1,6 @@
 /*
  * floe/inventory.h - streaming parsers for vault inventories (the output of an inventory
- * retrieval job), JSON and CSV (glacier-api.md 4.4), in constant memory.
+ * retrieval job), JSON and CSV (docs/glacier-api.md 4.4), in constant memory.
  *
  * Bytes are fed in chunks of any size; each archive is handed to a callback as soon as its
  * record is complete, and then forgotten. Memory is bounded by the longest single field

@@ -6,7 +6,7 @@
  * Every call is synchronous on the calling thread (the request itself runs on the client's
  * transfer thread, with its retries). Arguments are checked locally before anything is sent:
  * vault names, descriptions, tiers, inventory formats and dates, and retrieval ranges
- * (MiB-aligned, glacier-api.md 4.1). Downloading a job's output is floe/retrieve.h.
+ * (MiB-aligned, docs/glacier-api.md 4.1). Downloading a job's output is floe/retrieve.h.
  */
 #ifndef FLOE_JOBS_H
 #define FLOE_JOBS_H

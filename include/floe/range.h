@@ -57,7 +57,8 @@ FLOE_API int floe_range_check_retrieval(struct floe_byte_range r, uint64_t archi
                                         struct floe_error *err);
 
 /* True when the bytes [first,last] of a payload of total bytes are one node of its tree
- * (glacier-api.md 3.3): a whole aligned block of 2^i leaves, or its tail running to the end. */
+ * (docs/glacier-api.md 3.3): a whole aligned block of 2^i leaves, or its tail running to the
+ * end. */
 FLOE_API bool floe_range_is_tree_aligned(struct floe_byte_range r, uint64_t total);
 
 /* Parse RetrievalByteRange "S-E" (decimal, inclusive, no prefix). */

@@ -207,7 +207,7 @@ struct floe_sigv4_verdict {
 };
 
 /*
- * floe_sigv4_verify() - check a received request's SigV4 signature (glacier-api.md 5.5).
+ * floe_sigv4_verify() - check a received request's SigV4 signature (docs/glacier-api.md 5.5).
  *
  * req            IN: borrowed; method, raw path and raw query as received and ALL received
  *                headers. payload_sha256_hex may be NULL when x-amz-content-sha256 was sent

@@ -1,6 +1,6 @@
 /*
  * floe/treehash.h - Glacier's SHA-256 tree hash: 1 MiB leaves, pairs hashed left to right,
- * an odd node promoted unchanged (glacier-api.md section 3). Bit-exact with botocore's
+ * an odd node promoted unchanged (docs/glacier-api.md 3.1). Bit-exact with botocore's
  * calculate_tree_hash.
  *
  * Three ways in:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Interop subset against moto's server (glacier-api.md section 7): archives uploaded with
+"""Interop subset against moto's server (docs/glacier-api.md 7): archives uploaded with
 boto3 are retrieved by `floe retrieve` and compared byte for byte; moto describes archive jobs
 with size 0 and no hashes and ignores Range, so floe must discover the size from the answer
 and report the output as unverified; `floe inventory` reads moto's (always JSON) inventory.

@@ -3,7 +3,7 @@
  * what botocore and floe sign and rejects each kind of bad request for the right reason, and
  * vault names follow ^[A-Za-z0-9_.-]{1,255}$.
  *
- * Reference vectors come from glacier-api.md 5.4 (fixed) and from botocore 1.43, run at test
+ * Reference vectors come from docs/glacier-api.md 5.4 (fixed) and from botocore 1.43, run at test
  * time through t_python() over a spec file: one line per request, each field hex-encoded so
  * that spaces, '&', '=' and Unicode pass through unchanged. Part of the batch is random
  * (seeded; FLOE_TEST_SEED replays a failure).
@@ -36,7 +36,7 @@ static void sha256_hex(const void *p, size_t n, char out[65])
 }
 
 /* ------------------------------------------------------------------------------------------
- * Fixed vectors (glacier-api.md 5.4)
+ * Fixed vectors (docs/glacier-api.md 5.4)
  * ---------------------------------------------------------------------------------------- */
 
 static void test_sigv4_doc_vector_create_vault(void **state)

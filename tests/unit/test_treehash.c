@@ -237,7 +237,7 @@ static void test_treehash_filehash(void **state)
     floe_hashpool_destroy(pool);
 }
 
-/* The worked example of glacier-api.md 3.2: a fixed vector, independent of python. */
+/* The worked example of docs/glacier-api.md 3.2: a fixed vector, independent of python. */
 static void test_treehash_documented_example(void **state)
 {
     (void)state;
