@@ -3,13 +3,14 @@
  * of a transfer, replayed on resume.
  *
  * DESIGN
- * A journal is written by one thread (the transfer thread) and read by floe_journal_open() /
- * floe_checkpoint_load() on resume or inspection. Creation writes the header record to a
- * temporary file, syncs it and links it into place, so a journal path never holds a partial
- * header. Every later event is one record appended with pwrite() at the end of the last valid
- * record and then fdatasync'ed, so "append returned FLOE_OK" means "survives a crash". A write
- * that fails half way is cut back off with ftruncate() at once; if even that fails, the handle
- * refuses further appends (the file may end in a torn record, which replay drops). An
+ * A journal is written by one thread (the orchestrator: the thread that runs the transfer, never
+ * the transfer stage's curl thread, whose connections an fdatasync would stall) and read by
+ * floe_journal_open() / floe_checkpoint_load() on resume or inspection. Creation writes the header
+ * record to a temporary file, syncs it and links it into place, so a journal path never holds a
+ * partial header. Every later event is one record appended with pwrite() at the end of the last
+ * valid record and then fdatasync'ed, so "append returned FLOE_OK" means "survives a crash". A
+ * write that fails half way is cut back off with ftruncate() at once; if even that fails, the
+ * handle refuses further appends (the file may end in a torn record, which replay drops). An
  * exclusive flock() on the open journal stops two floe processes resuming the same transfer.
  *
  * ON-DISK FORMAT (version 1; docs/checkpoint-format.md has the same with examples)

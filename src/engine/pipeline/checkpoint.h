@@ -9,7 +9,8 @@
  * transfer appends COMPLETE and, unless the user keeps it, removes the file.
  *
  * Threads: a journal has one writer. Calls on one struct floe_journal must not overlap; the
- * transfer thread is meant to be the only caller. Distinct journals are independent.
+ * orchestrating thread of the transfer (not the curl transfer stage) is the only caller.
+ * Distinct journals are independent.
  */
 #ifndef FLOE_ENGINE_CHECKPOINT_H
 #define FLOE_ENGINE_CHECKPOINT_H
