@@ -23,7 +23,7 @@
 extern "C" {
 #endif
 
-#define FLOE_ADMIN_POLICY_MAX 20480  /* bytes of an access or lock policy (glacier-api 1.5) */
+#define FLOE_ADMIN_POLICY_MAX 20480  /* bytes of a policy (docs/glacier-api.md 1.5) */
 #define FLOE_ADMIN_TAGS_PER_CALL 10  /* AddTagsToVault / RemoveTagsFromVault entries per call */
 #define FLOE_ADMIN_TAG_KEY_MAX 128   /* characters (UTF-8 code points) */
 #define FLOE_ADMIN_TAG_VALUE_MAX 255 /* characters */
@@ -126,10 +126,10 @@ struct floe_tag {
 };
 
 /*
- * floe_admin_check_tag_key() / floe_admin_check_tag_value() - the tag rules of glacier-api
- * 1.5: a key is 1-128 characters, a value 0-255, of valid UTF-8 made of letters, digits,
- * spaces and _ . / = + - @ (any non-ASCII character counts as a letter); a key must not start
- * with "aws:".
+ * floe_admin_check_tag_key() / floe_admin_check_tag_value() - the tag rules of
+ * docs/glacier-api.md 1.5: a key is 1-128 characters, a value 0-255, of valid UTF-8 made of
+ * letters, digits, spaces and _ . / = + - @ (any non-ASCII character counts as a letter); a key
+ * must not start with "aws:".
  * Returns  FLOE_OK or FLOE_E_INVALID_ARG naming the tag and the rule broken.
  * Threads  safe from any thread.
  */
@@ -193,7 +193,7 @@ FLOE_API int floe_admin_parse_strategy(const char *s, enum floe_retrieval_strate
                                        struct floe_error *err);
 
 /*
- * floe_admin_check_retrieval_policy() - the rules of glacier-api 2.9: a known strategy;
+ * floe_admin_check_retrieval_policy() - the rules of docs/glacier-api.md 2.9: a known strategy;
  * bytes_per_hour 1..INT64_MAX with BytesPerHour and 0 (absent) with the others.
  * Returns  FLOE_OK or FLOE_E_INVALID_ARG naming the rule.
  */
