@@ -77,3 +77,7 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/floeConfigVersion.cmake
                                  VERSION ${PROJECT_VERSION} COMPATIBILITY SameMajorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/floeConfig.cmake ${PROJECT_BINARY_DIR}/floeConfigVersion.cmake
         DESTINATION ${FLOE_CMAKE_PACKAGE_DIR})
+
+# ---- manual pages: hand-written roff, checked against --help by CTest install_man_sync ----
+install(FILES ${PROJECT_SOURCE_DIR}/man/floe.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+install(FILES ${PROJECT_SOURCE_DIR}/man/floe-vault.8 DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
