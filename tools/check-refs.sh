@@ -7,7 +7,9 @@
 #   2. names a documentation page that does not exist: docs/NAME.md (from the top), internals/NAME.md
 #      (under docs/), or a bare NAME.md, which must exist in the file's own folder, at the top,
 #      in docs/ or in docs/internals/. Placeholders such as docs/internals/<module>.md and
-#      names inside URLs are not page names and are skipped.
+#      names inside URLs are not page names and are skipped, or
+#   3. names a file or folder of the repository (src/..., include/..., tools/..., bench/...,
+#      tests/..., docs/..., cmake/...) that does not exist.
 # Usage: bash tools/check-refs.sh     (from anywhere; needs git, or scans the tree without it)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -52,6 +54,20 @@ while IFS= read -r hit; do
     status=1
 done < <(printf '%s\0' "${scan[@]}" |
     xargs -0 grep -noIP -- '(?<![A-Za-z0-9_./<>*{}$@%:~-])[A-Za-z0-9_][A-Za-z0-9_./-]*\.md\b')
+
+# 3. repository paths that do not exist: src/..., include/..., tools/..., bench/..., tests/...,
+#    docs/..., cmake/... (a placeholder such as src/cli/cmd_<command>.c is skipped)
+while IFS= read -r hit; do
+    file=${hit%%:*}
+    rest=${hit#*:}
+    lineno=${rest%%:*}
+    name=${rest#*:}
+    name=${name%%[./]}
+    [ -n "$name" ] && [ ! -e "$name" ] && [ "${name%.md}" = "$name" ] || continue # pages: check 2
+    echo "check-refs: $file:$lineno: names $name, which is not in the repository" >&2
+    status=1
+done < <(printf '%s\0' "${scan[@]}" |
+    xargs -0 grep -noIP -- '(?<![A-Za-z0-9_./<>*{}$@%:~-])(src|include|tools|bench|tests|docs|cmake)/[A-Za-z0-9_./-]++(?![<>*{}$])')
 
 [ $status -eq 0 ] && echo "check-refs: ok"
 exit $status

@@ -4,11 +4,12 @@
  * A checkpoint is an append-only journal with one self-checking record per event: a header
  * (what is being transferred, where, from which source) followed by one record per part or
  * segment the server has confirmed, ids learnt late (upload id, job id), and a final COMPLETE
- * record. The byte layout is in docs/checkpoint-format.md and in src/engine/checkpoint.c.
+ * record. The byte layout is in docs/checkpoint-format.md and in
+ * src/engine/pipeline/checkpoint.c.
  *
  * This header is the read-only side: load a journal, look at what it confirms, check that the
  * source file is still the one it describes. Writing journals is internal to libfloe
- * (src/engine/checkpoint.h).
+ * (src/engine/pipeline/checkpoint.h).
  */
 #ifndef FLOE_CHECKPOINT_H
 #define FLOE_CHECKPOINT_H
