@@ -8,14 +8,15 @@
  * paged. Inputs are checked here before anything is sent (policy JSON and size, tag rules,
  * the retrieval-policy rule), so a mistake gets a precise local message and costs no request.
  * Answers are parsed completely and checked before any callback runs, so a list callback
- * never sees half a malformed answer. floe_call_json() and floe_json_copy_str() are the shared
- * helpers of helpers of the same name in client.c.
+ * never sees half a malformed answer. Requests go through the engine's request helper
+ * (net/request.h); floe_json_copy_str() is client.c's.
  */
 #include "floe/admin.h"
 
 #include "alloc.h"
 #include "client_impl.h"
 #include "floe/sigv4.h"
+#include "request.h"
 
 #include <assert.h>
 #include <jansson.h>
@@ -30,36 +31,24 @@ static_assert(sizeof(s_strategy_names) / sizeof(s_strategy_names[0]) ==
 
 /* ---- helpers ---- */
 
-/* Runs one call with an optional JSON body (borrowed text) and no interesting answer. */
-static int run_simple(struct floe_client *c, const char *method, const char *path,
-                      const char *query, const char *body, struct floe_error *err)
+/*
+ * GET path of vault and parse the answer as a JSON object into *out (set only on FLOE_OK; the
+ * caller json_decref()s it); op names the operation in the message of an answer that is not
+ * one. Threads: the caller's.
+ */
+static int get_vault_json(struct floe_client *c, const char *vault, const char *path,
+                          const char *op, json_t **out, struct floe_error *err)
 {
-    struct floe_call *k = floe_call_new(c, method, path, query);
-    if (body) {
-        floe_call_header(k, "content-type", "application/json");
-        floe_call_body(k, body, strlen(body), NULL, false);
-    }
-    struct floe_xfer *x = NULL;
-    int rc = floe_call_run(k, &x, err);
-    floe_xfer_destroy(x);
-    return rc;
+    return floe_request_json(
+        c, &(struct floe_request){.method = "GET", .vault = vault, .path = path}, op, out, err);
 }
 
-/* GET path and parse the answer as a JSON object into *out (set only on FLOE_OK). */
-static int get_json(struct floe_client *c, const char *path, const char *op, json_t **out,
-                    struct floe_error *err)
+/* As get_vault_json(), for an account resource ("/provisioned-capacity"). */
+static int get_account_json(struct floe_client *c, const char *path, const char *op, json_t **out,
+                            struct floe_error *err)
 {
-    struct floe_xfer *x = NULL;
-    int rc = floe_call_run(floe_call_new(c, "GET", path, NULL), &x, err);
-    if (rc == FLOE_OK) {
-        json_t *doc = floe_call_json(x, op, err);
-        if (doc)
-            *out = doc;
-        else
-            rc = FLOE_E_SERVICE;
-    }
-    floe_xfer_destroy(x);
-    return rc;
+    return floe_request_json(
+        c, &(struct floe_request){.method = "GET", .account = true, .path = path}, op, out, err);
 }
 
 /* Dumps {"Policy": policy} (the access-policy and lock body); free() the result. */
@@ -112,24 +101,21 @@ int floe_admin_set_access_policy(struct floe_client *client, const char *vault, 
     int rc = check_vault_policy(vault, policy, err);
     if (rc)
         return rc;
-    char *path = floe_client_vault_path(vault, "/access-policy");
     char *body = policy_body(policy);
-    rc = run_simple(client, "PUT", path, NULL, body, err);
+    rc = floe_request_run(
+        client,
+        &(struct floe_request){
+            .method = "PUT", .vault = vault, .path = "/access-policy", .json = body},
+        NULL, err);
     free(body);
-    free(path);
     return rc;
 }
 
 int floe_admin_get_access_policy(struct floe_client *client, const char *vault, char **out,
                                  struct floe_error *err)
 {
-    int rc = floe_sigv4_vault_name_valid(vault, err);
-    if (rc)
-        return rc;
-    char *path = floe_client_vault_path(vault, "/access-policy");
     json_t *doc = NULL;
-    rc = get_json(client, path, "GetVaultAccessPolicy", &doc, err);
-    free(path);
+    int rc = get_vault_json(client, vault, "/access-policy", "GetVaultAccessPolicy", &doc, err);
     if (rc)
         return rc;
     json_t *p = json_object_get(doc, "Policy");
@@ -145,13 +131,10 @@ int floe_admin_get_access_policy(struct floe_client *client, const char *vault, 
 int floe_admin_delete_access_policy(struct floe_client *client, const char *vault,
                                     struct floe_error *err)
 {
-    int rc = floe_sigv4_vault_name_valid(vault, err);
-    if (rc)
-        return rc;
-    char *path = floe_client_vault_path(vault, "/access-policy");
-    rc = run_simple(client, "DELETE", path, NULL, NULL, err);
-    free(path);
-    return rc;
+    return floe_request_run(
+        client,
+        &(struct floe_request){.method = "DELETE", .vault = vault, .path = "/access-policy"}, NULL,
+        err);
 }
 
 /* ---- vault lock ---- */
@@ -162,13 +145,13 @@ int floe_admin_initiate_lock(struct floe_client *client, const char *vault, cons
     int rc = check_vault_policy(vault, policy, err);
     if (rc)
         return rc;
-    char *path = floe_client_vault_path(vault, "/lock-policy");
     char *body = policy_body(policy);
-    struct floe_call *k = floe_call_new(client, "POST", path, NULL);
-    floe_call_header(k, "content-type", "application/json");
-    floe_call_body(k, body, strlen(body), NULL, false);
     struct floe_xfer *x = NULL;
-    rc = floe_call_run(k, &x, err);
+    rc = floe_request_run(
+        client,
+        &(struct floe_request){
+            .method = "POST", .vault = vault, .path = "/lock-policy", .json = body},
+        &x, err);
     if (rc == FLOE_OK) {
         const char *id = floe_xfer_header(x, "x-amz-lock-id");
         if (!id || !*id || strlen(id) >= FLOE_ADMIN_ID_MAX)
@@ -178,21 +161,15 @@ int floe_admin_initiate_lock(struct floe_client *client, const char *vault, cons
             snprintf(lock_id, FLOE_ADMIN_ID_MAX, "%s", id);
     }
     floe_xfer_destroy(x);
-    free(body);
-    free(path);
+    free(body); /* after the answer: the body is borrowed until it is destroyed */
     return rc;
 }
 
 int floe_admin_get_lock(struct floe_client *client, const char *vault, struct floe_vault_lock *out,
                         struct floe_error *err)
 {
-    int rc = floe_sigv4_vault_name_valid(vault, err);
-    if (rc)
-        return rc;
-    char *path = floe_client_vault_path(vault, "/lock-policy");
     json_t *doc = NULL;
-    rc = get_json(client, path, "GetVaultLock", &doc, err);
-    free(path);
+    int rc = get_vault_json(client, vault, "/lock-policy", "GetVaultLock", &doc, err);
     if (rc)
         return rc;
     json_t *p = json_object_get(doc, "Policy"), *st = json_object_get(doc, "State");
@@ -231,27 +208,18 @@ int floe_admin_complete_lock(struct floe_client *client, const char *vault, cons
         return floe_error_set(err, FLOE_E_INVALID_ARG,
                               "the lock id is %zu bytes; ids are at most %d", strlen(lock_id),
                               FLOE_ADMIN_ID_MAX - 1);
-    char *enc = floe_client_encode(lock_id);
-    size_t n = strlen(enc) + 16;
-    char *suffix = floe_xmalloc(n);
-    snprintf(suffix, n, "/lock-policy/%s", enc);
-    char *path = floe_client_vault_path(vault, suffix);
-    rc = run_simple(client, "POST", path, NULL, NULL, err);
-    free(path);
-    free(suffix);
-    free(enc);
-    return rc;
+    return floe_request_run(
+        client,
+        &(struct floe_request){
+            .method = "POST", .vault = vault, .path = "/lock-policy", .id = lock_id},
+        NULL, err);
 }
 
 int floe_admin_abort_lock(struct floe_client *client, const char *vault, struct floe_error *err)
 {
-    int rc = floe_sigv4_vault_name_valid(vault, err);
-    if (rc)
-        return rc;
-    char *path = floe_client_vault_path(vault, "/lock-policy");
-    rc = run_simple(client, "DELETE", path, NULL, NULL, err);
-    free(path);
-    return rc;
+    return floe_request_run(
+        client, &(struct floe_request){.method = "DELETE", .vault = vault, .path = "/lock-policy"},
+        NULL, err);
 }
 
 /* ---- tags ---- */
@@ -367,9 +335,13 @@ int floe_admin_add_tags(struct floe_client *client, const char *vault, const str
     json_t *o = json_pack("{s:o}", "Tags", map);
     char *body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
-    char *path = floe_client_vault_path(vault, "/tags");
-    rc = run_simple(client, "POST", path, "operation=add", body, err);
-    free(path);
+    rc = floe_request_run(client,
+                          &(struct floe_request){.method = "POST",
+                                                 .vault = vault,
+                                                 .path = "/tags",
+                                                 .query = "operation=add",
+                                                 .json = body},
+                          NULL, err);
     free(body);
     return rc;
 }
@@ -390,9 +362,13 @@ int floe_admin_remove_tags(struct floe_client *client, const char *vault, const 
     json_t *o = json_pack("{s:o}", "TagKeys", arr);
     char *body = json_dumps(o, JSON_COMPACT);
     json_decref(o);
-    char *path = floe_client_vault_path(vault, "/tags");
-    rc = run_simple(client, "POST", path, "operation=remove", body, err);
-    free(path);
+    rc = floe_request_run(client,
+                          &(struct floe_request){.method = "POST",
+                                                 .vault = vault,
+                                                 .path = "/tags",
+                                                 .query = "operation=remove",
+                                                 .json = body},
+                          NULL, err);
     free(body);
     return rc;
 }
@@ -400,13 +376,8 @@ int floe_admin_remove_tags(struct floe_client *client, const char *vault, const 
 int floe_admin_list_tags(struct floe_client *client, const char *vault, floe_tag_list_fn *fn,
                          void *user, struct floe_error *err)
 {
-    int rc = floe_sigv4_vault_name_valid(vault, err);
-    if (rc)
-        return rc;
-    char *path = floe_client_vault_path(vault, "/tags");
     json_t *doc = NULL;
-    rc = get_json(client, path, "ListTagsForVault", &doc, err);
-    free(path);
+    int rc = get_vault_json(client, vault, "/tags", "ListTagsForVault", &doc, err);
     if (rc)
         return rc;
     json_t *tags = json_object_get(doc, "Tags"), *v;
@@ -480,7 +451,11 @@ int floe_admin_set_retrieval_policy(struct floe_client *client,
     json_t *o = json_pack("{s:{s:[o]}}", "Policy", "Rules", rule);
     char *body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
-    rc = run_simple(client, "PUT", "/policies/data-retrieval", NULL, body, err);
+    rc = floe_request_run(
+        client,
+        &(struct floe_request){
+            .method = "PUT", .account = true, .path = "/policies/data-retrieval", .json = body},
+        NULL, err);
     free(body);
     return rc;
 }
@@ -489,7 +464,8 @@ int floe_admin_get_retrieval_policy(struct floe_client *client, struct floe_retr
                                     struct floe_error *err)
 {
     json_t *doc = NULL;
-    int rc = get_json(client, "/policies/data-retrieval", "GetDataRetrievalPolicy", &doc, err);
+    int rc =
+        get_account_json(client, "/policies/data-retrieval", "GetDataRetrievalPolicy", &doc, err);
     if (rc)
         return rc;
     json_t *rules = json_object_get(json_object_get(doc, "Policy"), "Rules");
@@ -523,7 +499,10 @@ int floe_admin_purchase_capacity(struct floe_client *client, char capacity_id[FL
                                  struct floe_error *err)
 {
     struct floe_xfer *x = NULL;
-    int rc = floe_call_run(floe_call_new(client, "POST", "/provisioned-capacity", NULL), &x, err);
+    int rc = floe_request_run(
+        client,
+        &(struct floe_request){.method = "POST", .account = true, .path = "/provisioned-capacity"},
+        &x, err);
     if (rc == FLOE_OK) {
         const char *id = floe_xfer_header(x, "x-amz-capacity-id");
         if (!id || !*id || strlen(id) >= FLOE_ADMIN_ID_MAX)
@@ -541,7 +520,8 @@ int floe_admin_list_capacity(struct floe_client *client, floe_capacity_list_fn *
                              struct floe_error *err)
 {
     json_t *doc = NULL;
-    int rc = get_json(client, "/provisioned-capacity", "ListProvisionedCapacity", &doc, err);
+    int rc =
+        get_account_json(client, "/provisioned-capacity", "ListProvisionedCapacity", &doc, err);
     if (rc)
         return rc;
     json_t *list = json_object_get(doc, "ProvisionedCapacityList"), *item;

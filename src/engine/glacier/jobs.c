@@ -4,10 +4,10 @@
  * configuration of a vault.
  *
  * DESIGN
- * Each operation is one synchronous "call" (client_impl.h) on the caller's thread; List Jobs
- * loops over pages until Marker is null. Inputs are checked here before anything is sent, so
- * a bad range or date costs no request (and, on the real service, no retrieval fee).
- * floe_job_wait() polls Describe Job with a delay that grows by half each time up to a cap,
+ * Each operation is one synchronous request (net/request.h) on the caller's thread; List Jobs
+ * walks its pages with floe_request_pages() until Marker is null. Inputs are checked here before
+ * anything is sent, so a bad range or date costs no request (and, on the real service, no retrieval
+ * fee). floe_job_wait() polls Describe Job with a delay that grows by half each time up to a cap,
  * sleeping in short slices so a cancel request is seen within 100 ms.
  */
 #include "floe/jobs.h"
@@ -15,6 +15,7 @@
 #include "alloc.h"
 #include "client_impl.h"
 #include "floe/sigv4.h"
+#include "request.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -26,19 +27,6 @@
 #include <time.h>
 
 /* ---- helpers ---- */
-
-static char *jobs_path(const char *vault, const char *job_id, const char *suffix)
-{
-    char *enc = job_id ? floe_client_encode(job_id) : NULL;
-    size_t n = strlen(vault) + (enc ? strlen(enc) : 0) + strlen(suffix) + 24;
-    char *p = floe_xmalloc(n);
-    if (enc)
-        snprintf(p, n, "/vaults/%s/jobs/%s%s", vault, enc, suffix);
-    else
-        snprintf(p, n, "/vaults/%s/jobs%s", vault, suffix);
-    free(enc);
-    return p;
-}
 
 static bool get_hash(json_t *obj, const char *key, uint8_t out[FLOE_HASH_BYTES])
 {
@@ -153,13 +141,10 @@ static int initiate(struct floe_client *c, const char *vault, json_t *body,
                     char job_id[FLOE_JOB_ID_MAX], struct floe_error *err)
 {
     char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    char *path = jobs_path(vault, NULL, "");
-    struct floe_call *k = floe_call_new(c, "POST", path, NULL);
-    free(path);
-    floe_call_header(k, "content-type", "application/json");
-    floe_call_body(k, text, strlen(text), NULL, false);
     struct floe_xfer *x = NULL;
-    int rc = floe_call_run(k, &x, err);
+    int rc = floe_request_run(
+        c, &(struct floe_request){.method = "POST", .vault = vault, .path = "/jobs", .json = text},
+        &x, err);
     if (!rc) {
         const char *id = floe_xfer_header(x, "x-amz-job-id");
         if (!id || !*id || strlen(id) >= FLOE_JOB_ID_MAX)
@@ -271,21 +256,62 @@ int floe_job_describe(struct floe_client *c, const char *vault, const char *job_
         return rc;
     if (!job_id || !*job_id)
         return floe_error_set(err, FLOE_E_INVALID_ARG, "a job id is required");
-    char *path = jobs_path(vault, job_id, "");
-    struct floe_xfer *x = NULL;
-    rc = floe_call_run(floe_call_new(c, "GET", path, NULL), &x, err);
-    free(path);
+    json_t *doc = NULL;
+    rc = floe_request_json(
+        c, &(struct floe_request){.method = "GET", .vault = vault, .path = "/jobs", .id = job_id},
+        "DescribeJob", &doc, err);
     if (!rc) {
-        json_t *doc = floe_call_json(x, "DescribeJob", err);
-        if (!doc) {
-            rc = FLOE_E_SERVICE;
-        } else {
-            job_from_json(doc, out);
-            json_decref(doc);
+        job_from_json(doc, out);
+        json_decref(doc);
+    }
+    return rc;
+}
+
+/* A List Jobs walk: the filter (NULL: none) and the caller's callback. */
+struct list_ctx {
+    const struct floe_job_list_filter *f;
+    floe_job_list_fn *fn;
+    void *user;
+};
+
+/* One page's query: completed, limit, marker, statuscode as the filter asks. */
+static void list_query(char *query, size_t cap, const char *marker, void *ctx)
+{
+    const struct floe_job_list_filter *f = ((struct list_ctx *)ctx)->f;
+    size_t n = 0;
+    query[0] = 0;
+    /* canonical order does not matter here: the signer sorts the query */
+    if (f && f->completed >= 0)
+        n += (size_t)snprintf(query + n, cap - n, "%scompleted=%s", n ? "&" : "",
+                              f->completed ? "true" : "false");
+    if (f && f->page_limit)
+        n += (size_t)snprintf(query + n, cap - n, "%slimit=%u", n ? "&" : "", f->page_limit);
+    if (marker) {
+        char *enc = floe_client_encode(marker);
+        n += (size_t)snprintf(query + n, cap - n, "%smarker=%s", n ? "&" : "", enc);
+        free(enc);
+    }
+    if (f && f->status_code)
+        snprintf(query + n, cap - n, "%sstatuscode=%s", n ? "&" : "", f->status_code);
+}
+
+static int list_page(json_t *doc, void *ctx, bool *stop, struct floe_error *err)
+{
+    (void)err;
+    struct list_ctx *lc = ctx;
+    json_t *list = json_object_get(doc, "JobList"), *item;
+    size_t i;
+    struct floe_job_info *info = floe_xmalloc(sizeof(*info));
+    json_array_foreach(list, i, item)
+    {
+        job_from_json(item, info);
+        if (lc->fn(info, lc->user)) {
+            *stop = true;
+            break;
         }
     }
-    floe_xfer_destroy(x);
-    return rc;
+    free(info);
+    return FLOE_OK;
 }
 
 int floe_job_list(struct floe_client *c, const char *vault, const struct floe_job_list_filter *f,
@@ -299,58 +325,10 @@ int floe_job_list(struct floe_client *c, const char *vault, const struct floe_jo
         return floe_error_set(err, FLOE_E_INVALID_ARG,
                               "status code \"%s\" is not InProgress, Succeeded or Failed",
                               f->status_code);
-    char *path = jobs_path(vault, NULL, "");
-    char *marker = NULL;
-    for (;;) {
-        char query[2400];
-        size_t n = 0;
-        query[0] = 0;
-        /* canonical order does not matter here: the signer sorts the query */
-        if (f && f->completed >= 0)
-            n += (size_t)snprintf(query + n, sizeof(query) - n, "%scompleted=%s", n ? "&" : "",
-                                  f->completed ? "true" : "false");
-        if (f && f->page_limit)
-            n += (size_t)snprintf(query + n, sizeof(query) - n, "%slimit=%u", n ? "&" : "",
-                                  f->page_limit);
-        if (marker) {
-            char *enc = floe_client_encode(marker);
-            n += (size_t)snprintf(query + n, sizeof(query) - n, "%smarker=%s", n ? "&" : "", enc);
-            free(enc);
-        }
-        if (f && f->status_code)
-            snprintf(query + n, sizeof(query) - n, "%sstatuscode=%s", n ? "&" : "", f->status_code);
-        struct floe_xfer *x = NULL;
-        rc = floe_call_run(floe_call_new(c, "GET", path, query), &x, err);
-        json_t *doc = rc ? NULL : floe_call_json(x, "ListJobs", err);
-        floe_xfer_destroy(x);
-        if (!rc && !doc)
-            rc = FLOE_E_SERVICE;
-        if (rc)
-            break;
-        json_t *list = json_object_get(doc, "JobList"), *item;
-        size_t i;
-        bool stop = false;
-        struct floe_job_info *info = floe_xmalloc(sizeof(*info));
-        json_array_foreach(list, i, item)
-        {
-            job_from_json(item, info);
-            if (fn(info, user)) {
-                stop = true;
-                break;
-            }
-        }
-        free(info);
-        json_t *m = json_object_get(doc, "Marker");
-        free(marker);
-        marker =
-            json_is_string(m) && *json_string_value(m) ? floe_xstrdup(json_string_value(m)) : NULL;
-        json_decref(doc);
-        if (stop || !marker)
-            break;
-    }
-    free(marker);
-    free(path);
-    return rc;
+    struct list_ctx lc = {f, fn, user};
+    return floe_request_pages(
+        c, &(struct floe_request){.method = "GET", .vault = vault, .path = "/jobs"}, "ListJobs",
+        list_query, list_page, &lc, err);
 }
 
 static double now_s(void)
@@ -427,10 +405,7 @@ out:
 
 /* ---- notifications ---- */
 
-static char *notify_path(const char *vault)
-{
-    return floe_client_vault_path(vault, "/notification-configuration");
-}
+#define NOTIFY_PATH "/notification-configuration"
 
 int floe_job_set_notifications(struct floe_client *c, const char *vault,
                                const struct floe_vault_notifications *cfg, struct floe_error *err)
@@ -453,14 +428,10 @@ int floe_job_set_notifications(struct floe_client *c, const char *vault,
     json_object_set_new(body, "Events", events);
     char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(body);
-    char *path = notify_path(vault);
-    struct floe_call *k = floe_call_new(c, "PUT", path, NULL);
-    free(path);
-    floe_call_header(k, "content-type", "application/json");
-    floe_call_body(k, text, strlen(text), NULL, false);
-    struct floe_xfer *x = NULL;
-    rc = floe_call_run(k, &x, err);
-    floe_xfer_destroy(x);
+    rc = floe_request_run(
+        c,
+        &(struct floe_request){.method = "PUT", .vault = vault, .path = NOTIFY_PATH, .json = text},
+        NULL, err);
     free(text);
     return rc;
 }
@@ -468,51 +439,36 @@ int floe_job_set_notifications(struct floe_client *c, const char *vault,
 int floe_job_get_notifications(struct floe_client *c, const char *vault,
                                struct floe_vault_notifications *out, struct floe_error *err)
 {
-    int rc = floe_sigv4_vault_name_valid(vault, err);
+    json_t *doc = NULL;
+    int rc = floe_request_json(
+        c, &(struct floe_request){.method = "GET", .vault = vault, .path = NOTIFY_PATH},
+        "GetVaultNotifications", &doc, err);
     if (rc)
         return rc;
-    char *path = notify_path(vault);
-    struct floe_xfer *x = NULL;
-    rc = floe_call_run(floe_call_new(c, "GET", path, NULL), &x, err);
-    free(path);
-    if (!rc) {
-        json_t *doc = floe_call_json(x, "GetVaultNotifications", err);
-        if (!doc) {
-            rc = FLOE_E_SERVICE;
-        } else {
-            /* the model wraps it as vaultNotificationConfig; AWS sends the bare object */
-            json_t *cfg = json_object_get(doc, "vaultNotificationConfig");
-            if (!json_is_object(cfg))
-                cfg = doc;
-            struct floe_vault_notifications n = {0};
-            floe_json_copy_str(n.sns_topic, sizeof(n.sns_topic), cfg, "SNSTopic");
-            json_t *ev = json_object_get(cfg, "Events"), *e;
-            size_t i;
-            json_array_foreach(ev, i, e)
-            {
-                const char *s = json_string_value(e);
-                if (s && strcmp(s, "ArchiveRetrievalCompleted") == 0)
-                    n.events |= FLOE_NOTIFY_ARCHIVE_RETRIEVAL;
-                else if (s && strcmp(s, "InventoryRetrievalCompleted") == 0)
-                    n.events |= FLOE_NOTIFY_INVENTORY_RETRIEVAL;
-            }
-            *out = n;
-            json_decref(doc);
-        }
+    /* the model wraps it as vaultNotificationConfig; AWS sends the bare object */
+    json_t *cfg = json_object_get(doc, "vaultNotificationConfig");
+    if (!json_is_object(cfg))
+        cfg = doc;
+    struct floe_vault_notifications n = {0};
+    floe_json_copy_str(n.sns_topic, sizeof(n.sns_topic), cfg, "SNSTopic");
+    json_t *ev = json_object_get(cfg, "Events"), *e;
+    size_t i;
+    json_array_foreach(ev, i, e)
+    {
+        const char *s = json_string_value(e);
+        if (s && strcmp(s, "ArchiveRetrievalCompleted") == 0)
+            n.events |= FLOE_NOTIFY_ARCHIVE_RETRIEVAL;
+        else if (s && strcmp(s, "InventoryRetrievalCompleted") == 0)
+            n.events |= FLOE_NOTIFY_INVENTORY_RETRIEVAL;
     }
-    floe_xfer_destroy(x);
+    *out = n;
+    json_decref(doc);
     return rc;
 }
 
 int floe_job_delete_notifications(struct floe_client *c, const char *vault, struct floe_error *err)
 {
-    int rc = floe_sigv4_vault_name_valid(vault, err);
-    if (rc)
-        return rc;
-    char *path = notify_path(vault);
-    struct floe_xfer *x = NULL;
-    rc = floe_call_run(floe_call_new(c, "DELETE", path, NULL), &x, err);
-    free(path);
-    floe_xfer_destroy(x);
-    return rc;
+    return floe_request_run(
+        c, &(struct floe_request){.method = "DELETE", .vault = vault, .path = NOTIFY_PATH}, NULL,
+        err);
 }

@@ -12,6 +12,7 @@
 #include "client_impl.h"
 
 #include "alloc.h"
+#include "request.h"
 #include "floe/range.h"
 #include "floe/sigv4.h"
 #include "sha256.h"
@@ -499,121 +500,72 @@ static void vault_from_json(json_t *o, struct floe_vault_info *v)
     v->size_in_bytes = floe_json_get_int(o, "SizeInBytes");
 }
 
-char *floe_client_vault_path(const char *vault, const char *suffix)
-{
-    size_t n = strlen(vault) + strlen(suffix) + 10;
-    char *p = floe_xmalloc(n);
-    snprintf(p, n, "/vaults/%s%s", vault, suffix);
-    return p;
-}
-
 /* ---- vaults ---- */
 
 int floe_client_create_vault(struct floe_client *c, const char *vault, struct floe_error *err)
 {
-    int rc = floe_sigv4_vault_name_valid(vault, err);
-    if (rc)
-        return rc;
-    char *path = floe_client_vault_path(vault, "");
-    struct floe_xfer *x = NULL;
-    rc = floe_call_run(floe_call_new(c, "PUT", path, NULL), &x, err);
-    free(path);
-    floe_xfer_destroy(x);
-    return rc;
+    return floe_request_run(c, &(struct floe_request){.method = "PUT", .vault = vault}, NULL, err);
 }
 
 int floe_client_describe_vault(struct floe_client *c, const char *vault,
                                struct floe_vault_info *out, struct floe_error *err)
 {
-    int rc = floe_sigv4_vault_name_valid(vault, err);
-    if (rc)
-        return rc;
-    char *path = floe_client_vault_path(vault, "");
-    struct floe_xfer *x = NULL;
-    rc = floe_call_run(floe_call_new(c, "GET", path, NULL), &x, err);
-    free(path);
+    json_t *doc = NULL;
+    int rc = floe_request_json(c, &(struct floe_request){.method = "GET", .vault = vault}, NULL,
+                               &doc, err);
     if (rc == FLOE_OK) {
-        json_t *doc = floe_call_json(x, x->url, err);
-        if (!doc) {
-            rc = FLOE_E_SERVICE;
-        } else {
-            vault_from_json(doc, out);
-            json_decref(doc);
-        }
+        vault_from_json(doc, out);
+        json_decref(doc);
     }
-    floe_xfer_destroy(x);
     return rc;
 }
 
 int floe_client_delete_vault(struct floe_client *c, const char *vault, struct floe_error *err)
 {
-    int rc = floe_sigv4_vault_name_valid(vault, err);
-    if (rc)
-        return rc;
-    char *path = floe_client_vault_path(vault, "");
-    struct floe_xfer *x = NULL;
-    rc = floe_call_run(floe_call_new(c, "DELETE", path, NULL), &x, err);
-    free(path);
-    floe_xfer_destroy(x);
-    return rc;
+    return floe_request_run(c, &(struct floe_request){.method = "DELETE", .vault = vault}, NULL,
+                            err);
 }
 
-/* Builds "limit=N&marker=M" (either part optional) into buf. */
-static void page_query(char *buf, size_t cap, unsigned limit, const char *marker)
+/*
+ * The query of a plain paged list: "limit=N&marker=M". ctx is a list's context, whose first
+ * member is its page size (unsigned, 0 for the service's default).
+ */
+static void list_query(char *buf, size_t cap, const char *marker, void *ctx)
 {
-    buf[0] = 0;
-    size_t n = 0;
-    if (limit)
-        n += (size_t)snprintf(buf, cap, "limit=%u", limit);
-    if (marker && *marker) {
-        char *enc = floe_client_encode(marker);
-        snprintf(buf + n, cap - n, "%smarker=%s", n ? "&" : "", enc);
-        free(enc);
+    floe_request_page_query(buf, cap, *(const unsigned *)ctx, marker);
+}
+
+struct vaults_ctx {
+    unsigned limit; /* first: see list_query() */
+    floe_vault_list_fn *fn;
+    void *user;
+};
+
+static int vaults_page(json_t *doc, void *ctx, bool *stop, struct floe_error *err)
+{
+    (void)err;
+    struct vaults_ctx *vc = ctx;
+    json_t *list = json_object_get(doc, "VaultList"), *item;
+    size_t i;
+    json_array_foreach(list, i, item)
+    {
+        struct floe_vault_info v;
+        vault_from_json(item, &v);
+        if (vc->fn(&v, vc->user)) {
+            *stop = true;
+            break;
+        }
     }
+    return FLOE_OK;
 }
 
 int floe_client_list_vaults(struct floe_client *c, unsigned page_limit, floe_vault_list_fn *fn,
                             void *user, struct floe_error *err)
 {
-    char *marker = NULL;
-    int rc = FLOE_OK;
-    for (;;) {
-        char query[2200];
-        page_query(query, sizeof(query), page_limit, marker);
-        struct floe_xfer *x = NULL;
-        rc = floe_call_run(floe_call_new(c, "GET", "/vaults", query), &x, err);
-        if (rc) {
-            floe_xfer_destroy(x);
-            break;
-        }
-        json_t *doc = floe_call_json(x, x->url, err);
-        floe_xfer_destroy(x);
-        if (!doc) {
-            rc = FLOE_E_SERVICE;
-            break;
-        }
-        json_t *list = json_object_get(doc, "VaultList"), *item;
-        size_t i;
-        bool stop = false;
-        json_array_foreach(list, i, item)
-        {
-            struct floe_vault_info v;
-            vault_from_json(item, &v);
-            if (fn(&v, user)) {
-                stop = true;
-                break;
-            }
-        }
-        json_t *m = json_object_get(doc, "Marker");
-        free(marker);
-        marker =
-            json_is_string(m) && *json_string_value(m) ? floe_xstrdup(json_string_value(m)) : NULL;
-        json_decref(doc);
-        if (stop || !marker)
-            break;
-    }
-    free(marker);
-    return rc;
+    struct vaults_ctx vc = {page_limit, fn, user};
+    return floe_request_pages(
+        c, &(struct floe_request){.method = "GET", .account = true, .path = "/vaults"}, NULL,
+        list_query, vaults_page, &vc, err);
 }
 
 /* ---- archives ---- */
@@ -672,15 +624,19 @@ int floe_client_upload_archive(struct floe_client *c, const char *vault, const v
     char tree_hex[FLOE_HASH_HEX];
     floe_treehash_part(data, len, NULL, tree, linear);
     floe_treehash_hex(tree, tree_hex);
-    char *path = floe_client_vault_path(vault, "/archives");
-    struct floe_call *k = floe_call_new(c, "POST", path, NULL);
-    free(path);
-    if (description && *description)
-        floe_call_header(k, "x-amz-archive-description", description);
-    floe_call_header(k, "x-amz-sha256-tree-hash", tree_hex);
-    floe_call_body(k, data, len, linear, true);
     struct floe_xfer *x = NULL;
-    rc = floe_call_run(k, &x, err);
+    rc = floe_request_run(c,
+                          &(struct floe_request){
+                              .method = "POST",
+                              .vault = vault,
+                              .path = "/archives",
+                              .data = data,
+                              .data_len = len,
+                              .data_sha256 = linear,
+                              .headers = {{"x-amz-archive-description", description},
+                                          {"x-amz-sha256-tree-hash", tree_hex}},
+                          },
+                          &x, err);
     if (!rc)
         rc = check_returned_tree(x, tree, linear, &was_linear, err);
     if (!rc && !floe_xfer_header(x, "x-amz-archive-id"))
@@ -696,36 +652,14 @@ int floe_client_upload_archive(struct floe_client *c, const char *vault, const v
 int floe_client_delete_archive(struct floe_client *c, const char *vault, const char *archive_id,
                                struct floe_error *err)
 {
-    int rc = floe_sigv4_vault_name_valid(vault, err);
-    if (rc)
-        return rc;
-    char *enc = floe_client_encode(archive_id);
-    size_t n = strlen(enc) + 12;
-    char *suffix = floe_xmalloc(n);
-    snprintf(suffix, n, "/archives/%s", enc);
-    char *path = floe_client_vault_path(vault, suffix);
-    struct floe_xfer *x = NULL;
-    rc = floe_call_run(floe_call_new(c, "DELETE", path, NULL), &x, err);
-    free(enc);
-    free(suffix);
-    free(path);
-    floe_xfer_destroy(x);
-    return rc;
+    return floe_request_run(
+        c,
+        &(struct floe_request){
+            .method = "DELETE", .vault = vault, .path = "/archives", .id = archive_id},
+        NULL, err);
 }
 
 /* ---- multipart bookkeeping ---- */
-
-static char *upload_path(const char *vault, const char *upload_id)
-{
-    char *enc = floe_client_encode(upload_id);
-    size_t n = strlen(enc) + 24;
-    char *suffix = floe_xmalloc(n);
-    snprintf(suffix, n, "/multipart-uploads/%s", enc);
-    char *path = floe_client_vault_path(vault, suffix);
-    free(enc);
-    free(suffix);
-    return path;
-}
 
 int floe_client_initiate_multipart(struct floe_client *c, const char *vault, uint64_t part_size,
                                    const char *description, char upload_id[1025],
@@ -738,16 +672,18 @@ int floe_client_initiate_multipart(struct floe_client *c, const char *vault, uin
         rc = floe_range_check_part_size(part_size, err);
     if (rc)
         return rc;
-    char *path = floe_client_vault_path(vault, "/multipart-uploads");
-    struct floe_call *k = floe_call_new(c, "POST", path, NULL);
-    free(path);
     char ps[32];
     snprintf(ps, sizeof(ps), "%" PRIu64, part_size);
-    floe_call_header(k, "x-amz-part-size", ps);
-    if (description && *description)
-        floe_call_header(k, "x-amz-archive-description", description);
     struct floe_xfer *x = NULL;
-    rc = floe_call_run(k, &x, err);
+    rc = floe_request_run(
+        c,
+        &(struct floe_request){
+            .method = "POST",
+            .vault = vault,
+            .path = "/multipart-uploads",
+            .headers = {{"x-amz-part-size", ps}, {"x-amz-archive-description", description}},
+        },
+        &x, err);
     if (!rc) {
         const char *id = floe_xfer_header(x, "x-amz-multipart-upload-id");
         if (!id || !*id || strlen(id) > 1024)
@@ -766,20 +702,21 @@ int floe_client_complete_multipart(struct floe_client *c, const char *vault, con
                                    uint64_t archive_size, const uint8_t tree[FLOE_HASH_BYTES],
                                    struct floe_archive_result *out, struct floe_error *err)
 {
-    int rc = floe_sigv4_vault_name_valid(vault, err);
-    if (rc)
-        return rc;
-    char *path = upload_path(vault, upload_id);
-    struct floe_call *k = floe_call_new(c, "POST", path, NULL);
-    free(path);
     char size[32], tree_hex[FLOE_HASH_HEX];
     bool was_linear = false;
     snprintf(size, sizeof(size), "%" PRIu64, archive_size);
     floe_treehash_hex(tree, tree_hex);
-    floe_call_header(k, "x-amz-archive-size", size);
-    floe_call_header(k, "x-amz-sha256-tree-hash", tree_hex);
     struct floe_xfer *x = NULL;
-    rc = floe_call_run(k, &x, err);
+    int rc = floe_request_run(
+        c,
+        &(struct floe_request){
+            .method = "POST",
+            .vault = vault,
+            .path = "/multipart-uploads",
+            .id = upload_id,
+            .headers = {{"x-amz-archive-size", size}, {"x-amz-sha256-tree-hash", tree_hex}},
+        },
+        &x, err);
     if (!rc)
         rc = check_returned_tree(x, tree, NULL, &was_linear, err);
     if (!rc && !floe_xfer_header(x, "x-amz-archive-id"))
@@ -796,15 +733,11 @@ int floe_client_complete_multipart(struct floe_client *c, const char *vault, con
 int floe_client_abort_multipart(struct floe_client *c, const char *vault, const char *upload_id,
                                 struct floe_error *err)
 {
-    int rc = floe_sigv4_vault_name_valid(vault, err);
-    if (rc)
-        return rc;
-    char *path = upload_path(vault, upload_id);
-    struct floe_xfer *x = NULL;
-    rc = floe_call_run(floe_call_new(c, "DELETE", path, NULL), &x, err);
-    free(path);
-    floe_xfer_destroy(x);
-    return rc;
+    return floe_request_run(
+        c,
+        &(struct floe_request){
+            .method = "DELETE", .vault = vault, .path = "/multipart-uploads", .id = upload_id},
+        NULL, err);
 }
 
 static void upload_from_json(json_t *o, struct floe_upload_info *u)
@@ -817,39 +750,8 @@ static void upload_from_json(json_t *o, struct floe_upload_info *u)
     u->part_size = ps > 0 ? (uint64_t)ps : 0;
 }
 
-/* Runs GET path?query pages until Marker is null, calling page(doc) for each. */
-static int paged_get(struct floe_client *c, const char *path,
-                     int (*page)(json_t *doc, void *ctx, bool *stop, struct floe_error *err),
-                     void *ctx, struct floe_error *err)
-{
-    char *marker = NULL;
-    int rc = FLOE_OK;
-    for (;;) {
-        char query[2200];
-        page_query(query, sizeof(query), 0, marker);
-        struct floe_xfer *x = NULL;
-        rc = floe_call_run(floe_call_new(c, "GET", path, query), &x, err);
-        json_t *doc = rc ? NULL : floe_call_json(x, x->url, err);
-        floe_xfer_destroy(x);
-        if (!rc && !doc)
-            rc = FLOE_E_SERVICE;
-        if (rc)
-            break;
-        bool stop = false;
-        rc = page(doc, ctx, &stop, err);
-        json_t *m = json_object_get(doc, "Marker");
-        free(marker);
-        marker =
-            json_is_string(m) && *json_string_value(m) ? floe_xstrdup(json_string_value(m)) : NULL;
-        json_decref(doc);
-        if (rc || stop || !marker)
-            break;
-    }
-    free(marker);
-    return rc;
-}
-
 struct parts_ctx {
+    unsigned limit; /* first: see list_query(); 0 */
     floe_part_list_fn *fn;
     void *user;
     struct floe_upload_info *info;
@@ -885,17 +787,16 @@ int floe_client_list_parts(struct floe_client *c, const char *vault, const char 
                            floe_part_list_fn *fn, void *user, struct floe_upload_info *info,
                            struct floe_error *err)
 {
-    int rc = floe_sigv4_vault_name_valid(vault, err);
-    if (rc)
-        return rc;
-    char *path = upload_path(vault, upload_id);
-    struct parts_ctx pc = {fn, user, info};
-    rc = paged_get(c, path, parts_page, &pc, err);
-    free(path);
-    return rc;
+    struct parts_ctx pc = {0, fn, user, info};
+    return floe_request_pages(
+        c,
+        &(struct floe_request){
+            .method = "GET", .vault = vault, .path = "/multipart-uploads", .id = upload_id},
+        NULL, list_query, parts_page, &pc, err);
 }
 
 struct uploads_ctx {
+    unsigned limit; /* first: see list_query(); 0 */
     floe_upload_list_fn *fn;
     void *user;
 };
@@ -921,12 +822,8 @@ static int uploads_page(json_t *doc, void *ctx, bool *stop, struct floe_error *e
 int floe_client_list_multipart_uploads(struct floe_client *c, const char *vault,
                                        floe_upload_list_fn *fn, void *user, struct floe_error *err)
 {
-    int rc = floe_sigv4_vault_name_valid(vault, err);
-    if (rc)
-        return rc;
-    char *path = floe_client_vault_path(vault, "/multipart-uploads");
-    struct uploads_ctx uc = {fn, user};
-    rc = paged_get(c, path, uploads_page, &uc, err);
-    free(path);
-    return rc;
+    struct uploads_ctx uc = {0, fn, user};
+    return floe_request_pages(
+        c, &(struct floe_request){.method = "GET", .vault = vault, .path = "/multipart-uploads"},
+        NULL, list_query, uploads_page, &uc, err);
 }

@@ -67,9 +67,6 @@ int floe_call_run(struct floe_call *k, struct floe_xfer **out, struct floe_error
 /* Percent-encodes s for a path segment or query value (RFC 3986 unreserved kept). */
 char *floe_client_encode(const char *s);
 
-/* "/vaults/VAULT" + suffix (malloc'd); the vault name must already be valid (no encoding). */
-char *floe_client_vault_path(const char *vault, const char *suffix);
-
 /*
  * floe_call_json() - the answer of x as a JSON object (the caller json_decref()s it), or NULL
  * with FLOE_E_SERVICE "<op>: the answer is not a JSON object" in err.
