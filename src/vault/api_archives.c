@@ -8,11 +8,12 @@
  */
 #include "api.h"
 
+#include "api_common.h"
 #include "errors.h"
 #include "policy.h"
-#include "vctx.h"
 #include "store_db.h"
 #include "upload.h"
+#include "vctx.h"
 #include "vutil.h"
 #include "floe/range.h"
 
@@ -23,24 +24,6 @@
 void floe_vapi_upload_data(struct floe_vreq *rq, const char *data, size_t n)
 {
     floe_vupload_data(rq, data, n);
-}
-
-/* The optional x-amz-archive-description; false after answering 400. */
-bool floe_vapi_description(struct floe_vreq *rq, char **out)
-{
-    const char *d = floe_vreq_header(rq, "x-amz-archive-description");
-    *out = NULL;
-    if (!d)
-        return true;
-    if (!floe_vutil_desc_valid(d)) {
-        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
-                        "Invalid archive description: at most %d printable ASCII characters "
-                        "(0x20-0x7E) are allowed (got %zu bytes)",
-                        FLOE_VDESC_MAX, strlen(d));
-        return false;
-    }
-    *out = strdup(d);
-    return true;
 }
 
 void floe_vapi_upload_archive_begin(struct floe_vreq *rq)

@@ -13,11 +13,12 @@
 #include "api.h"
 
 #include "alloc.h"
+#include "api_common.h"
 #include "errors.h"
-#include "vctx.h"
 #include "store_blob.h"
 #include "store_db.h"
 #include "upload.h"
+#include "vctx.h"
 #include "vutil.h"
 #include "floe/range.h"
 

@@ -10,10 +10,11 @@
 #include "api.h"
 
 #include "alloc.h"
+#include "api_common.h"
 #include "errors.h"
 #include "policy.h"
-#include "vctx.h"
 #include "store_db.h"
+#include "vctx.h"
 #include "vutil.h"
 
 #include <jansson.h>

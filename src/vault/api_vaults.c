@@ -1,6 +1,5 @@
 /*
- * api_vaults.c - CreateVault, DescribeVault, DeleteVault, ListVaults, and the helpers every
- * api_*.c shares (vault lookup, limit parsing, strict JSON bodies, internal errors).
+ * api_vaults.c - CreateVault, DescribeVault, DeleteVault and ListVaults.
  *
  * Vault statistics are live: NumberOfArchives and SizeInBytes count the archives present now
  * and LastInventoryDate is the time of the last archive change (null before the first one).
@@ -9,12 +8,13 @@
 #include "api.h"
 
 #include "alloc.h"
+#include "api_common.h"
 #include "errors.h"
 #include "policy.h"
-#include "vctx.h"
-#include "vlog.h"
 #include "store_blob.h"
 #include "store_db.h"
+#include "vctx.h"
+#include "vlog.h"
 #include "vutil.h"
 
 #include <jansson.h>
@@ -23,113 +23,6 @@
 #include <string.h>
 
 #define VAULT_LIMIT 1000
-
-void floe_vapi_internal(struct floe_vreq *rq, const struct floe_error *err)
-{
-    floe_vlog(&rq->srv->cfg, FLOE_VLOG_ERROR, "%s %s: %s", rq->method, rq->path,
-              err ? err->message : "internal error");
-    floe_verr_reply(rq, FLOE_VERR_SERVICE_UNAVAILABLE,
-                    "The service cannot complete the request: %s",
-                    err ? err->message : "internal error");
-}
-
-void floe_vapi_vault_not_found(struct floe_vreq *rq)
-{
-    char arn[512];
-    floe_vconfig_vault_arn(&rq->srv->cfg, rq->vault ? rq->vault : "", arn, sizeof(arn));
-    floe_verr_reply(rq, FLOE_VERR_NOT_FOUND, "Vault not found for ARN: %s", arn);
-}
-
-bool floe_vapi_vault_exists_locked(struct floe_vreq *rq)
-{
-    sqlite3_stmt *st = floe_vdb_stmt(rq->srv->db, "SELECT 1 FROM vaults WHERE name = ?");
-    floe_vdb_bind(st, "t", rq->vault);
-    bool ok = sqlite3_step(st) == SQLITE_ROW;
-    sqlite3_reset(st);
-    return ok;
-}
-
-bool floe_vapi_vault_exists(struct floe_vreq *rq)
-{
-    floe_vdb_lock(rq->srv->db);
-    bool ok = floe_vapi_vault_exists_locked(rq);
-    floe_vdb_unlock(rq->srv->db);
-    if (!ok)
-        floe_vapi_vault_not_found(rq);
-    return ok;
-}
-
-bool floe_vapi_parse_limit(struct floe_vreq *rq, int64_t def, int64_t *out)
-{
-    const char *s = floe_vreq_param(rq, "limit");
-    uint64_t v;
-    if (!s) {
-        *out = def;
-        return true;
-    }
-    if (floe_vutil_parse_u64(s, &v) != 0 || v < 1 || v > 1000) {
-        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
-                        "Invalid limit: %s (want an integer from 1 to 1000)", s);
-        return false;
-    }
-    *out = (int64_t)v;
-    return true;
-}
-
-json_t *floe_vapi_parse_json_object(struct floe_vreq *rq, const char *const *allowed)
-{
-    json_error_t jerr;
-    json_t *o;
-    if (!rq->body_len)
-        o = json_object();
-    else
-        o = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!o) {
-        floe_verr_reply(rq, FLOE_VERR_SERIALIZATION,
-                        "The request body is not valid JSON: %s (line %d, column %d)", jerr.text,
-                        jerr.line, jerr.column);
-        return NULL;
-    }
-    if (!json_is_object(o)) {
-        floe_verr_reply(rq, FLOE_VERR_SERIALIZATION, "The request body must be a JSON object");
-        json_decref(o);
-        return NULL;
-    }
-    const char *key;
-    json_t *v;
-    json_object_foreach(o, key, v)
-    {
-        bool ok = false;
-        for (const char *const *a = allowed; a && *a; a++)
-            ok = ok || strcmp(*a, key) == 0;
-        if (!ok) {
-            floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER, "Unknown field in request body: %s",
-                            key);
-            json_decref(o);
-            return NULL;
-        }
-    }
-    return o;
-}
-
-void floe_vapi_reply_json(struct floe_vreq *rq, unsigned status, json_t *o)
-{
-    char *s = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    if (!s) {
-        floe_vapi_internal(rq, NULL);
-        return;
-    }
-    floe_vreq_reply_body(rq, status, "application/json", s, strlen(s));
-}
-
-void floe_vapi_location(struct floe_vreq *rq, const char *suffix, const char *id)
-{
-    char loc[1024];
-    snprintf(loc, sizeof(loc), "/%s/vaults/%s%s%s", rq->srv->cfg.account_id, rq->vault,
-             suffix ? suffix : "", id ? id : "");
-    floe_vreq_set_header(rq, "Location", loc);
-}
 
 void floe_vapi_create_vault(struct floe_vreq *rq)
 {

@@ -40,9 +40,9 @@
 #include "auth.h"
 #include "errors.h"
 #include "router.h"
+#include "sha256.h"
 #include "vctx.h"
 #include "vlog.h"
-#include "sha256.h"
 #include "vutil.h"
 #include "floe/treehash.h"
 

@@ -15,10 +15,10 @@
 
 #include "alloc.h"
 #include "notify.h"
-#include "vctx.h"
-#include "vlog.h"
 #include "store_blob.h"
 #include "store_db.h"
+#include "vctx.h"
+#include "vlog.h"
 #include "vutil.h"
 #include "floe/range.h"
 

@@ -3,8 +3,8 @@
  */
 #include "policy.h"
 
-#include "vctx.h"
 #include "store_db.h"
+#include "vctx.h"
 #include "vutil.h"
 
 #include <ctype.h>

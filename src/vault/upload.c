@@ -14,7 +14,7 @@
 #include "upload.h"
 
 #include "alloc.h"
-#include "api.h"
+#include "api_common.h"
 #include "errors.h"
 #include "vctx.h"
 #include "vutil.h"
