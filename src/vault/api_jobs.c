@@ -1,7 +1,7 @@
 /*
  * api_jobs.c - InitiateJob (validation of every JobParameters field), ListJobs, DescribeJob
  * and GetJobOutput (whole or ranged, streamed from the archive's segment files; the
- * x-amz-sha256-tree-hash header under the tree-hash-aligned rule of glacier-api.md 3.4,
+ * x-amz-sha256-tree-hash header under the tree-hash-aligned rule of docs/glacier-api.md 3.4,
  * computed from stored leaf hashes).
  */
 #include "api.h"

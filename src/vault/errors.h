@@ -1,6 +1,6 @@
 /*
  * errors.h - Glacier's error responses: the JSON body {"code","message","type"} with the
- * status of each code (glacier-api.md 2.11), plus x-amzn-errortype for SDKs that read it.
+ * status of each code (docs/glacier-api.md 2.11), plus x-amzn-errortype for SDKs that read it.
  *
  * Threads: safe from any thread (the table is constant; the request is the caller's).
  */

@@ -232,7 +232,7 @@ static int put(struct floe_vblob_writer *w, const char *s, struct floe_error *er
     return floe_vblob_write(w, s, strlen(s), err);
 }
 
-/* CSV field with the description rule of glacier-api.md 4.4: always quoted, '"' -> '\"'. */
+/* CSV field with the description rule of docs/glacier-api.md 4.4: always quoted, '"' -> '\"'. */
 static char *csv_quote(const char *s)
 {
     size_t n = strlen(s), o = 0;

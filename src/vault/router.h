@@ -1,6 +1,6 @@
 /*
  * router.h - maps a request (method, decoded path segments, query) to one of the 33 Glacier
- * operations (glacier-api.md 2.0). Path: "/{accountId}/..." with the account id checked by
+ * operations (docs/glacier-api.md 2.0). Path: "/{accountId}/..." with the account id checked by
  * auth.c; one path carries several operations told apart by method, and POST .../tags by
  * ?operation=add|remove.
  *

@@ -2,7 +2,7 @@
  * store_db.h - floe-vault's metadata store: one SQLite database (WAL, synchronous=FULL) in the
  * data directory holding vaults, archives, multipart uploads, part segments (with their 1 MiB
  * leaf hashes), jobs, tags, provisioned capacity and account settings. The schema is in
- * store_db.c and docs/internals/vault-store.md.
+ * store_db.c (docs/internals/vault.md describes the files).
  *
  * Threads: one connection guarded by one mutex. Callers take floe_vdb_lock() around a unit of
  * work (a query, or BEGIN..COMMIT) and every other function here requires the lock to be held

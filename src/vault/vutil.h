@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Id lengths (glacier-api.md 1.4): URL-safe alphabets, never need percent-encoding. */
+/* Id lengths (docs/glacier-api.md 1.4): URL-safe alphabets, never need percent-encoding. */
 #define FLOE_VID_ARCHIVE_LEN 138
 #define FLOE_VID_JOB_LEN 92
 #define FLOE_VID_UPLOAD_LEN 92
