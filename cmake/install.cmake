@@ -81,3 +81,11 @@ install(FILES ${PROJECT_BINARY_DIR}/floeConfig.cmake ${PROJECT_BINARY_DIR}/floeC
 # ---- manual pages: hand-written roff, checked against --help by CTest install_man_sync ----
 install(FILES ${PROJECT_SOURCE_DIR}/man/floe.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 install(FILES ${PROJECT_SOURCE_DIR}/man/floe-vault.8 DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
+
+# ---- shell completions (read the programs' --help at completion time) ----
+# bash-completion loads a completion by command name: the one file serves both programs.
+install(FILES ${PROJECT_SOURCE_DIR}/completions/floe.bash DESTINATION ${FLOE_BASH_COMPLETION_DIR}
+        RENAME floe)
+install(FILES ${PROJECT_SOURCE_DIR}/completions/floe.bash DESTINATION ${FLOE_BASH_COMPLETION_DIR}
+        RENAME floe-vault)
+install(FILES ${PROJECT_SOURCE_DIR}/completions/_floe DESTINATION ${FLOE_ZSH_COMPLETION_DIR})
