@@ -89,3 +89,12 @@ install(FILES ${PROJECT_SOURCE_DIR}/completions/floe.bash DESTINATION ${FLOE_BAS
 install(FILES ${PROJECT_SOURCE_DIR}/completions/floe.bash DESTINATION ${FLOE_BASH_COMPLETION_DIR}
         RENAME floe-vault)
 install(FILES ${PROJECT_SOURCE_DIR}/completions/_floe DESTINATION ${FLOE_ZSH_COMPLETION_DIR})
+
+# ---- systemd units (carry the configured bindir and sysconfdir) and their examples ----
+foreach(unit floe-vault.service floe-backup@.service)
+  configure_file(${PROJECT_SOURCE_DIR}/systemd/${unit}.in ${PROJECT_BINARY_DIR}/systemd/${unit} @ONLY)
+  install(FILES ${PROJECT_BINARY_DIR}/systemd/${unit} DESTINATION ${FLOE_SYSTEMD_UNIT_DIR})
+endforeach()
+install(FILES ${PROJECT_SOURCE_DIR}/systemd/floe-backup@.timer DESTINATION ${FLOE_SYSTEMD_UNIT_DIR})
+install(FILES ${PROJECT_SOURCE_DIR}/systemd/floe-backup.env ${PROJECT_SOURCE_DIR}/systemd/floe-vault.default
+        DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
