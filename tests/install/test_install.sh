@@ -54,9 +54,10 @@ expect_files=(
 for f in "${expect_files[@]}"; do
     [ -e "$p/$f" ] || die "$prefix/$f not installed"
 done
-for f in libfloe.so.0 libfloe.so libfloe.a cmake/floe/floeConfig.cmake \
-    cmake/floe/floeConfigVersion.cmake cmake/floe/floeTargets.cmake; do
-    [ -e "$libdir/$f" ] || die "${libdir#"$root"}/$f not installed"
+for f in "$libdir"/libfloe.so.0 "$libdir"/libfloe.so "$libdir"/libfloe.a \
+    "$libdir"/cmake/floe/floeConfig.cmake "$libdir"/cmake/floe/floeConfigVersion.cmake \
+    "$libdir"/cmake/floe/floeTargets.cmake; do
+    [ -e "$f" ] || die "${f#"$root"} not installed"
 done
 for h in "$SRC"/include/floe/*.h; do
     [ -f "$p/include/floe/$(basename "$h")" ] || die "header floe/$(basename "$h") not installed"
