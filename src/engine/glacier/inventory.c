@@ -313,132 +313,188 @@ static int end_scalar(struct floe_inventory_parser *p, enum tok t)
     return FLOE_OK;
 }
 
-static int json_byte(struct floe_inventory_parser *p, unsigned char c)
+/*
+ * The JSON lexer, one function per state: json_byte() hands each byte to the step of the
+ * current lexer state; a byte outside any token is structure (json_structure()).
+ */
+
+/* A byte inside a string (after its opening quote). */
+static int lex_string(struct floe_inventory_parser *p, unsigned char c)
 {
-    int rc;
-    switch (p->lx) {
-    case LX_STRING:
-        if (c == '"') {
-            p->lx = LX_WS;
-            if (p->is_key) {
-                on_key(p, sbuf_str(&p->tok));
-                p->ex = EX_COLON;
-                return FLOE_OK;
-            }
-            if ((rc = on_value(p, T_STRING, sbuf_str(&p->tok))))
-                return rc;
-            after_value(p);
-            return FLOE_OK;
-        }
-        if (c == '\\') {
-            p->lx = LX_ESC;
-            return FLOE_OK;
-        }
-        if (c < 0x20)
-            return perr(p, "control character inside a string");
-        if (!sbuf_put(&p->tok, (char)c))
-            return perr(p, "a string is longer than 1 MiB");
-        return FLOE_OK;
-    case LX_ESC: {
-        char out = 0;
-        switch (c) {
-        case '"': out = '"'; break;
-        case '\\': out = '\\'; break;
-        case '/': out = '/'; break;
-        case 'b': out = '\b'; break;
-        case 'f': out = '\f'; break;
-        case 'n': out = '\n'; break;
-        case 'r': out = '\r'; break;
-        case 't': out = '\t'; break;
-        case 'u':
-            p->lx = LX_UHEX;
-            p->uhex = 0;
-            p->ucount = 0;
-            return FLOE_OK;
-        default: return perr(p, "unknown escape in a string");
-        }
-        p->lx = LX_STRING;
-        if (!sbuf_put(&p->tok, out))
-            return perr(p, "a string is longer than 1 MiB");
-        return FLOE_OK;
-    }
-    case LX_UHEX: {
-        unsigned v;
-        if (c >= '0' && c <= '9')
-            v = c - '0';
-        else if (c >= 'a' && c <= 'f')
-            v = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F')
-            v = c - 'A' + 10;
-        else
-            return perr(p, "bad \\u escape");
-        p->uhex = p->uhex * 16 + v;
-        if (++p->ucount < 4)
-            return FLOE_OK;
-        p->lx = LX_STRING;
-        bool ok = true;
-        unsigned cp = p->uhex;
-        if (cp >= 0xd800 && cp < 0xdc00) {
-            p->high_surrogate = cp;
-            return FLOE_OK;
-        }
-        if (cp >= 0xdc00 && cp < 0xe000 && p->high_surrogate) {
-            cp = 0x10000 + ((p->high_surrogate - 0xd800) << 10) + (cp - 0xdc00);
-            p->high_surrogate = 0;
-        }
-        put_utf8(p, cp, &ok);
-        if (!ok)
-            return perr(p, "a string is longer than 1 MiB");
-        return FLOE_OK;
-    }
-    case LX_NUMBER:
-    case LX_LITERAL: {
-        bool num = p->lx == LX_NUMBER;
-        bool part =
-            num ? (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'
-                : c >= 'a' && c <= 'z';
-        if (part) {
-            if (!sbuf_put(&p->tok, (char)c))
-                return perr(p, "a token is too long");
-            return FLOE_OK;
-        }
+    if (c == '"') {
         p->lx = LX_WS;
-        if ((rc = end_scalar(p, num ? T_NUMBER : T_LITERAL)))
+        if (p->is_key) {
+            on_key(p, sbuf_str(&p->tok));
+            p->ex = EX_COLON;
+            return FLOE_OK;
+        }
+        int rc = on_value(p, T_STRING, sbuf_str(&p->tok));
+        if (rc)
             return rc;
-        return json_byte(p, c); /* the byte that ended the token */
+        after_value(p);
+        return FLOE_OK;
     }
-    case LX_DONE:
-    case LX_WS: break;
+    if (c == '\\') {
+        p->lx = LX_ESC;
+        return FLOE_OK;
     }
+    if (c < 0x20)
+        return perr(p, "control character inside a string");
+    if (!sbuf_put(&p->tok, (char)c))
+        return perr(p, "a string is longer than 1 MiB");
+    return FLOE_OK;
+}
+
+/* The byte after a backslash in a string. */
+static int lex_escape(struct floe_inventory_parser *p, unsigned char c)
+{
+    char out = 0;
+    switch (c) {
+    case '"': out = '"'; break;
+    case '\\': out = '\\'; break;
+    case '/': out = '/'; break;
+    case 'b': out = '\b'; break;
+    case 'f': out = '\f'; break;
+    case 'n': out = '\n'; break;
+    case 'r': out = '\r'; break;
+    case 't': out = '\t'; break;
+    case 'u':
+        p->lx = LX_UHEX;
+        p->uhex = 0;
+        p->ucount = 0;
+        return FLOE_OK;
+    default: return perr(p, "unknown escape in a string");
+    }
+    p->lx = LX_STRING;
+    if (!sbuf_put(&p->tok, out))
+        return perr(p, "a string is longer than 1 MiB");
+    return FLOE_OK;
+}
+
+/* One of the four hex digits of a \u escape; the fourth puts the character (a high surrogate
+ * waits for its low half). */
+static int lex_uhex(struct floe_inventory_parser *p, unsigned char c)
+{
+    unsigned v;
+    if (c >= '0' && c <= '9')
+        v = c - '0';
+    else if (c >= 'a' && c <= 'f')
+        v = c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F')
+        v = c - 'A' + 10;
+    else
+        return perr(p, "bad \\u escape");
+    p->uhex = p->uhex * 16 + v;
+    if (++p->ucount < 4)
+        return FLOE_OK;
+    p->lx = LX_STRING;
+    bool ok = true;
+    unsigned cp = p->uhex;
+    if (cp >= 0xd800 && cp < 0xdc00) {
+        p->high_surrogate = cp;
+        return FLOE_OK;
+    }
+    if (cp >= 0xdc00 && cp < 0xe000 && p->high_surrogate) {
+        cp = 0x10000 + ((p->high_surrogate - 0xd800) << 10) + (cp - 0xdc00);
+        p->high_surrogate = 0;
+    }
+    put_utf8(p, cp, &ok);
+    if (!ok)
+        return perr(p, "a string is longer than 1 MiB");
+    return FLOE_OK;
+}
+
+/*
+ * A byte of a number or literal. One that cannot be part of the token ends it (end_scalar());
+ * then *ended is set and the byte is to be read again as structure.
+ */
+static int lex_scalar(struct floe_inventory_parser *p, unsigned char c, bool *ended)
+{
+    bool num = p->lx == LX_NUMBER;
+    bool part =
+        num ? (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'
+            : c >= 'a' && c <= 'z';
+    if (part) {
+        if (!sbuf_put(&p->tok, (char)c))
+            return perr(p, "a token is too long");
+        return FLOE_OK;
+    }
+    p->lx = LX_WS;
+    *ended = true;
+    return end_scalar(p, num ? T_NUMBER : T_LITERAL);
+}
+
+/* '{' or '[': a container opens (a value where one may start). */
+static int json_open(struct floe_inventory_parser *p, unsigned char c)
+{
+    int rc = value_start_ok(p);
+    if (!rc)
+        rc = on_value(p, c == '{' ? T_OPEN_OBJ : T_OPEN_ARR, "");
+    if (rc)
+        return rc;
+    if (p->depth >= MAX_DEPTH)
+        return perr(p, "nested too deeply");
+    p->stack[p->depth++] = c == '{' ? 'o' : 'a';
+    p->ex = c == '{' ? EX_KEY_OR_END : EX_VALUE_OR_END;
+    return FLOE_OK;
+}
+
+/* '}' or ']': the innermost container closes, if it is of that kind and may close here. */
+static int json_close(struct floe_inventory_parser *p, unsigned char c)
+{
+    char kind = c == '}' ? 'o' : 'a';
+    if (p->depth == 0 || p->stack[p->depth - 1] != kind)
+        return perr(p, "mismatched closing bracket");
+    if (p->ex != EX_COMMA_OR_END && p->ex != (kind == 'o' ? EX_KEY_OR_END : EX_VALUE_OR_END))
+        return perr(p, "a closing bracket where a value was expected");
+    p->depth--;
+    int rc = on_close(p, kind);
+    if (rc)
+        return rc;
+    after_value(p);
+    return FLOE_OK;
+}
+
+/* '"': a key or a string value starts. */
+static int json_string_start(struct floe_inventory_parser *p)
+{
+    sbuf_clear(&p->tok);
+    if (p->ex == EX_KEY || p->ex == EX_KEY_OR_END) {
+        p->is_key = true;
+    } else {
+        int rc = value_start_ok(p);
+        if (rc)
+            return rc;
+        p->is_key = false;
+    }
+    p->lx = LX_STRING;
+    return FLOE_OK;
+}
+
+/* The first byte of a number or literal: lexing goes on in state lx. */
+static int json_scalar_start(struct floe_inventory_parser *p, unsigned char c, enum lex_state lx)
+{
+    int rc = value_start_ok(p);
+    if (rc)
+        return rc;
+    sbuf_clear(&p->tok);
+    sbuf_put(&p->tok, (char)c);
+    p->lx = lx;
+    return FLOE_OK;
+}
+
+/* A byte outside any token: whitespace, a bracket, ':', ',' or the start of a token. */
+static int json_structure(struct floe_inventory_parser *p, unsigned char c)
+{
     if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
         return FLOE_OK;
     if (p->top_done)
         return perr(p, "data after the end of the document");
     switch (c) {
     case '{':
-    case '[':
-        if ((rc = value_start_ok(p)))
-            return rc;
-        if ((rc = on_value(p, c == '{' ? T_OPEN_OBJ : T_OPEN_ARR, "")))
-            return rc;
-        if (p->depth >= MAX_DEPTH)
-            return perr(p, "nested too deeply");
-        p->stack[p->depth++] = c == '{' ? 'o' : 'a';
-        p->ex = c == '{' ? EX_KEY_OR_END : EX_VALUE_OR_END;
-        return FLOE_OK;
+    case '[': return json_open(p, c);
     case '}':
-    case ']': {
-        char kind = c == '}' ? 'o' : 'a';
-        if (p->depth == 0 || p->stack[p->depth - 1] != kind)
-            return perr(p, "mismatched closing bracket");
-        if (p->ex != EX_COMMA_OR_END && p->ex != (kind == 'o' ? EX_KEY_OR_END : EX_VALUE_OR_END))
-            return perr(p, "a closing bracket where a value was expected");
-        p->depth--;
-        if ((rc = on_close(p, kind)))
-            return rc;
-        after_value(p);
-        return FLOE_OK;
-    }
+    case ']': return json_close(p, c);
     case ':':
         if (p->ex != EX_COLON)
             return perr(p, "unexpected ':'");
@@ -449,36 +505,34 @@ static int json_byte(struct floe_inventory_parser *p, unsigned char c)
             return perr(p, "unexpected ','");
         p->ex = p->stack[p->depth - 1] == 'o' ? EX_KEY : EX_VALUE;
         return FLOE_OK;
-    case '"':
-        sbuf_clear(&p->tok);
-        if (p->ex == EX_KEY || p->ex == EX_KEY_OR_END) {
-            p->is_key = true;
-        } else {
-            if ((rc = value_start_ok(p)))
-                return rc;
-            p->is_key = false;
-        }
-        p->lx = LX_STRING;
-        return FLOE_OK;
+    case '"': return json_string_start(p);
     default:
-        if ((c >= '0' && c <= '9') || c == '-') {
-            if ((rc = value_start_ok(p)))
-                return rc;
-            sbuf_clear(&p->tok);
-            sbuf_put(&p->tok, (char)c);
-            p->lx = LX_NUMBER;
-            return FLOE_OK;
-        }
-        if (c >= 'a' && c <= 'z') {
-            if ((rc = value_start_ok(p)))
-                return rc;
-            sbuf_clear(&p->tok);
-            sbuf_put(&p->tok, (char)c);
-            p->lx = LX_LITERAL;
-            return FLOE_OK;
-        }
+        if ((c >= '0' && c <= '9') || c == '-')
+            return json_scalar_start(p, c, LX_NUMBER);
+        if (c >= 'a' && c <= 'z')
+            return json_scalar_start(p, c, LX_LITERAL);
         return perr(p, "unexpected character");
     }
+}
+
+static int json_byte(struct floe_inventory_parser *p, unsigned char c)
+{
+    switch (p->lx) {
+    case LX_STRING: return lex_string(p, c);
+    case LX_ESC: return lex_escape(p, c);
+    case LX_UHEX: return lex_uhex(p, c);
+    case LX_NUMBER:
+    case LX_LITERAL: {
+        bool ended = false;
+        int rc = lex_scalar(p, c, &ended);
+        if (rc || !ended)
+            return rc;
+        return json_structure(p, c); /* the byte that ended the token */
+    }
+    case LX_DONE:
+    case LX_WS: break;
+    }
+    return json_structure(p, c);
 }
 
 /* ---- CSV ---- */
