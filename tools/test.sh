@@ -24,9 +24,9 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 
 echo "== build (TSan)"
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DFLOE_SANITIZE=thread -DFLOE_BENCH=OFF >/dev/null
-cmake --build build-tsan -j"$JOBS" --target test_hashpool test_bufpool test_reader
+cmake --build build-tsan -j"$JOBS" --target test_hashpool test_bufpool test_reader test_orch
 echo "== thread tests under TSan"
-TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure -R 'test_hashpool|test_bufpool|test_reader'
+TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure -R 'test_hashpool|test_bufpool|test_reader|test_orch'
 echo "== upload pipeline (reader, hash pool, transfer, orchestrator) under TSan"
 cmake --build build-tsan -j"$JOBS" --target floe
 cmake --build build -j"$JOBS" --target floe-vault

@@ -285,6 +285,39 @@ static void test_bufpool_many_threads_never_share_a_buffer(void **state)
     floe_bufpool_destroy(s_stress.pool);
 }
 
+/* fifo: buffers come back in the order they were released (a ring); the default hands out the
+ * one released last. */
+static void test_bufpool_fifo_and_lifo_order(void **state)
+{
+    (void)state;
+    for (int fifo = 0; fifo < 2; fifo++) {
+        struct floe_bufpool_options o = {.buf_size_bytes = 4096, .count = 4, .fifo = fifo};
+        struct floe_bufpool *pool = NULL;
+        struct floe_error err = {0};
+        assert_int_equal(floe_bufpool_new(&o, &pool, &err), FLOE_OK);
+        struct floe_buf *b[4];
+        for (int i = 0; i < 4; i++)
+            assert_int_equal(floe_bufpool_acquire(pool, &b[i], &err), FLOE_OK);
+        assert_null(floe_bufpool_try_acquire(pool));
+        unsigned order[4] = {2, 0, 3, 1}; /* release order */
+        for (int i = 0; i < 4; i++)
+            floe_bufpool_release(pool, b[order[i]]);
+        for (int i = 0; i < 4; i++) {
+            struct floe_buf *got = floe_bufpool_try_acquire(pool);
+            assert_non_null(got);
+            unsigned want = fifo ? b[order[i]]->index : b[order[3 - i]]->index;
+            assert_int_equal(got->index, want);
+        }
+        /* and again after the list ran empty (the tail must have been reset) */
+        for (int i = 0; i < 4; i++)
+            floe_bufpool_release(pool, b[order[i]]);
+        struct floe_buf *first = floe_bufpool_try_acquire(pool);
+        assert_int_equal(first->index, fifo ? b[order[0]]->index : b[order[3]]->index);
+        floe_bufpool_release(pool, first);
+        floe_bufpool_destroy(pool);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -296,6 +329,7 @@ int main(void)
         cmocka_unit_test(test_bufpool_cancel_wakes_waiters),
         cmocka_unit_test(test_bufpool_acquire_timed_times_out),
         cmocka_unit_test(test_bufpool_many_threads_never_share_a_buffer),
+        cmocka_unit_test(test_bufpool_fifo_and_lifo_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,10 +10,10 @@
  * creation (MADV_POPULATE_WRITE, or one write per page on kernels without it), so a machine
  * that cannot back the memory fails here with FLOE_E_NOMEM.
  *
- * One mutex guards a LIFO free list (the most recently released buffer is the warmest in
- * cache and TLB), the cancel flag and the counters. Acquirers wait on one condition variable;
- * release signals one waiter, cancel broadcasts. Buffers are handed over, never shared: the
- * pool does not look at a buffer between acquire and release.
+ * One mutex guards the free list - LIFO by default (the most recently released buffer is the
+ * warmest in cache and TLB), FIFO for a ring (opts->fifo) - the cancel flag and the counters.
+ * Acquirers wait on one condition variable; release signals one waiter, cancel broadcasts. Buffers
+ * are handed over, never shared: the pool does not look at a buffer between acquire and release.
  */
 #include "bufpool.h"
 
@@ -37,6 +37,7 @@ struct floe_bufpool {
     pthread_cond_t freed;
     struct {
         struct floe_buf *free_list;
+        struct floe_buf *free_tail; /* fifo: releases append here */
         unsigned free;
         unsigned peak_in_use;
         uint64_t acquires;
@@ -46,6 +47,7 @@ struct floe_bufpool {
     struct floe_buf *bufs; /* count entries; fixed after create */
     unsigned count;        /* read-only after create */
     size_t buf_size;       /* cap of each buffer; read-only */
+    bool fifo;             /* read-only: hand out the longest-free buffer first */
     uint8_t *map;          /* the mapping, map_bytes long; read-only */
     size_t map_bytes;
 };
@@ -167,8 +169,11 @@ int floe_bufpool_new(const struct floe_bufpool_options *opts, struct floe_bufpoo
         b->pool = pool;
         b->next_free = pool->locked.free_list;
         pool->locked.free_list = b;
+        if (!pool->locked.free_tail)
+            pool->locked.free_tail = b;
     }
     pool->locked.free = opts->count;
+    pool->fifo = opts->fifo;
     *out = pool;
     pool = NULL;
 out:
@@ -180,6 +185,8 @@ static struct floe_buf *take_locked(struct floe_bufpool *pool)
 {
     struct floe_buf *b = pool->locked.free_list;
     pool->locked.free_list = b->next_free;
+    if (!pool->locked.free_list)
+        pool->locked.free_tail = NULL;
     pool->locked.free--;
     pool->locked.acquires++;
     unsigned in_use = pool->count - pool->locked.free;
@@ -268,8 +275,16 @@ void floe_bufpool_release(struct floe_bufpool *pool, struct floe_buf *buf)
     assert(buf->pool == pool && buf->index < pool->count && &pool->bufs[buf->index] == buf);
     pthread_mutex_lock(&pool->mu);
     assert(pool->locked.free < pool->count);
-    buf->next_free = pool->locked.free_list;
-    pool->locked.free_list = buf;
+    if (pool->fifo && pool->locked.free_tail) {
+        buf->next_free = NULL;
+        pool->locked.free_tail->next_free = buf;
+        pool->locked.free_tail = buf;
+    } else {
+        buf->next_free = pool->locked.free_list;
+        pool->locked.free_list = buf;
+        if (!pool->locked.free_tail)
+            pool->locked.free_tail = buf;
+    }
     pool->locked.free++;
     pthread_cond_signal(&pool->freed);
     pthread_mutex_unlock(&pool->mu);

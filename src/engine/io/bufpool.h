@@ -40,6 +40,9 @@ struct floe_bufpool_options {
     unsigned count;              /* required: number of buffers, >= 1 */
     uint64_t memory_limit_bytes; /* 0 = no limit; else count * size must fit (--memory-limit) */
     bool no_hugepages;           /* true: skip madvise(MADV_HUGEPAGE) */
+    bool fifo;                   /* true: acquire hands out the buffer free the longest (a
+                                    ring: buffers a device may still be reading from are
+                                    reused last); false: the one released last (cache-hot) */
     bool prefault;               /* true: fault every page in at creation (pay first-touch
                                     cost up front; an overcommitted machine fails here with
                                     FLOE_E_NOMEM rather than later with the OOM killer) */

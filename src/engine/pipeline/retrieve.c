@@ -4,13 +4,15 @@
  * floe_retrieve_archive(), the initiate -> wait -> download sequence, resumable as a whole.
  *
  * DESIGN
- * The calling thread is the orchestrator. It owns the segment table, the journal and every
- * segment's state; the stages hold a segment (or a chunk of one) and hand it back through the
- * orchestrator's event queue (mu + cv), as upload.c does. Two modes, fixed per download:
+ * A request type of the transfer core (orch.h), as upload.c is: the core runs the loop, the
+ * segment table, the failure and cancel paths, the journal record and the progress feed; this
+ * file says how a segment starts, what each stage's event means and what a segment holds. The
+ * calling thread is the orchestrator; the stages hold a segment (or a chunk of one) and hand
+ * it back through the core's event queue. Two modes, fixed per download:
  *
  * Streaming (a file output of known size and more than one segment: the normal case). The
  * body of each GET is consumed as it arrives, in CHUNK_BYTES (2 MiB) chunks of a small
- * recycled ring (2 x concurrency + 4 chunks, ~24 MiB):
+ * recycled ring (a FIFO buffer pool of 2 x concurrency + 4 chunks, ~24 MiB):
  *
  *   transfer thread: body_write copies the bytes into the segment's current chunk
  *     (non-temporal stores); a full chunk (or the segment's last bytes) goes to the hash pool
@@ -77,11 +79,11 @@
 #include "bufpool.h"
 #include "checkpoint.h"
 #include "client_impl.h"
-#include "evq.h"
 #include "floe/checkpoint.h"
 #include "floe/hashpool.h"
 #include "floe/range.h"
 #include "floe/sigv4.h"
+#include "orch.h"
 #include "writer.h"
 
 #include <assert.h>
@@ -125,20 +127,26 @@ enum seg_state {
 static const char *const s_state_names[SEG_STATE_COUNT] = {"PLANNED",  "FETCHING", "HASHING",
                                                            "VERIFIED", "WRITING",  "DONE"};
 static_assert(SEG_STATE_COUNT == 6, "keep s_state_names in sync");
+static const bool s_legal[SEG_STATE_COUNT][SEG_STATE_COUNT] = {
+    [SEG_PLANNED] = {[SEG_FETCHING] = true, [SEG_DONE] = true},
+    [SEG_FETCHING] = {[SEG_HASHING] = true},
+    [SEG_HASHING] = {[SEG_FETCHING] = true, [SEG_VERIFIED] = true},
+    [SEG_VERIFIED] = {[SEG_WRITING] = true, [SEG_DONE] = true}, /* DONE: streamed */
+    [SEG_WRITING] = {[SEG_DONE] = true},
+};
+static const struct floe_orch_states s_states = {
+    .item_name = "segment",
+    .count = SEG_STATE_COUNT,
+    .names = s_state_names,
+    .legal = &s_legal[0][0],
+    .done = SEG_DONE,
+};
 
+/* Event kinds: obj is the segment, or the chunk for EV_CHUNK. */
 enum ev_kind { EV_FETCHED, EV_HASHED, EV_WRITTEN, EV_CHUNK };
 
 struct dl;
 struct seg;
-struct chunk;
-
-/* A queued event: owned by the stage that pushes it, then by the orchestrator. */
-struct ev {
-    enum ev_kind kind;
-    struct seg *s;
-    struct chunk *c; /* EV_CHUNK only */
-    struct floe_evq_node node;
-};
 
 /* Streaming mode: CHUNK_BYTES (or the segment's tail) of one segment, in one pool buffer.
  * Made and filled by the transfer thread, then owned by the hash task, then by the writer;
@@ -148,34 +156,29 @@ struct chunk {
     struct floe_buf *buf;
     uint64_t off; /* output offset */
     size_t len;
-    int status; /* FLOE_OK or the write's failure */
-    struct floe_error err;
-    struct ev ev;
+    struct floe_orch_event ev; /* status: FLOE_OK or the write's failure */
 };
 
 struct seg {
+    struct floe_orch_item it; /* index, state, attempts (fetches) */
     struct dl *d;
-    uint64_t index, off, len; /* output-relative */
-    enum seg_state state;
-    bool probe;      /* size unknown: this request also discovers it */
-    bool had_header; /* the last fetch carried x-amz-sha256-tree-hash */
-    bool dropped;    /* stdout, after a failure: verified but never to be written */
-    int fetches;
+    uint64_t off, len; /* output-relative */
+    bool probe;        /* size unknown: this request also discovers it */
+    bool had_header;   /* the last fetch carried x-amz-sha256-tree-hash */
+    bool dropped;      /* stdout, after a failure: verified but never to be written */
     struct floe_buf *buf;
     struct floe_xfer *xfer;
     uint8_t want[FLOE_HASH_BYTES]; /* the header's value */
     uint8_t tree[FLOE_HASH_BYTES];
-    /* the segment's own events (at most one queued at a time) */
-    struct ev ev;
-    int ev_status;
-    struct floe_error ev_err;
+    struct floe_orch_event ev; /* the segment's own events (at most one queued at a time) */
     /* streaming mode (see DESIGN) */
     uint8_t (*leaves)[FLOE_HASH_BYTES]; /* one per MiB; hash tasks write disjoint entries */
     bool body_done;                     /* orchestrator: EV_FETCHED seen for this fetch */
     unsigned chunks_done;               /* orchestrator: EV_CHUNK events seen (all fetches) */
     unsigned chunks_sent;               /* transfer thread: chunks handed off (all fetches);
                                            read by the orchestrator after EV_FETCHED */
-    atomic_uint chunks_finished;        /* writer thread: chunks whose write completed */
+    unsigned chunks_finished;           /* writer thread: chunks whose write completed;
+                                           guarded by d->chunk_mu */
     struct chunk *cur;                  /* transfer thread: the chunk being filled */
     int chunk_status;                   /* orchestrator: first failed chunk write */
     struct floe_error chunk_err;
@@ -198,30 +201,20 @@ struct dl {
     uint64_t total; /* UINT64_MAX until known */
     uint64_t archive_first;
     uint64_t seg_size;
-    uint64_t nseg;
-    struct seg **segs;
+    uint64_t nseg; /* segments planned: the core's items 0..nseg-1 */
     unsigned concurrency;
-    uint64_t next_start;
     uint64_t next_write; /* stdout: next segment to hand to the writer */
-    unsigned fetching, in_flight;
-    unsigned done_count, fetched, resumed, refetched;
-    bool unverified; /* some segment had no header */
-    uint64_t bytes_done;
-    struct floe_bufpool *pool;
-    struct {
-        pthread_mutex_t mu;
-        pthread_cond_t cv;
-        struct floe_buf **q; /* FIFO of free chunk buffers */
-        unsigned cap, head, count;
-    } ring; /* streaming: every pool buffer, recycled oldest first */
+    unsigned fetching;
+    unsigned fetched, resumed, refetched;
+    bool unverified;           /* some segment had no header */
+    struct floe_orch orch;     /* the transfer core: segment table, loop, journal record */
+    struct floe_bufpool *pool; /* streaming: the chunk ring (FIFO); else segment buffers */
+    pthread_mutex_t chunk_mu;  /* streaming: guards every segment's chunks_finished */
+    pthread_cond_t chunk_cv;   /* signalled when a chunk write completes */
     struct floe_hashpool *hashpool;
     struct floe_writer *writer;
-    struct floe_journal *journal;
+    struct floe_journal *journal; /* also the core's, for segment records */
     char ckpt_path[4096];
-    struct timespec t0;
-    int fatal;
-    struct floe_error fatal_err;
-    struct floe_evq events; /* stage callbacks -> orchestrator */
 };
 
 /* ---- planning (pure) ---- */
@@ -264,58 +257,19 @@ int floe_retrieve_pick_segment_size(uint64_t total, uint64_t requested, uint64_t
 
 /* ---- small helpers ---- */
 
-static double elapsed(const struct dl *d)
+static struct seg *seg_at(struct dl *d, uint64_t index)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)(t.tv_sec - d->t0.tv_sec) + (double)(t.tv_nsec - d->t0.tv_nsec) / 1e9;
+    return floe_orch_item(&d->orch, index);
 }
 
-static void seg_set_state(struct seg *s, enum seg_state to)
+static void set_state(struct seg *s, enum seg_state to)
 {
-    static const bool legal[SEG_STATE_COUNT][SEG_STATE_COUNT] = {
-        [SEG_PLANNED] = {[SEG_FETCHING] = true, [SEG_DONE] = true},
-        [SEG_FETCHING] = {[SEG_HASHING] = true},
-        [SEG_HASHING] = {[SEG_FETCHING] = true, [SEG_VERIFIED] = true},
-        [SEG_VERIFIED] = {[SEG_WRITING] = true, [SEG_DONE] = true}, /* DONE: streamed */
-        [SEG_WRITING] = {[SEG_DONE] = true},
-    };
-    if (!legal[s->state][to]) {
-        fprintf(stderr, "floe: internal error: segment %" PRIu64 " %s -> %s\n", s->index,
-                s_state_names[s->state], s_state_names[to]);
-        abort();
-    }
-    s->state = to;
+    floe_orch_set_state(&s->d->orch, &s->it, to);
 }
 
-static void fail(struct dl *d, int status, const struct floe_error *err)
+static void post(struct seg *s, enum ev_kind kind)
 {
-    if (d->fatal)
-        return;
-    d->fatal = status;
-    if (err && err != &d->fatal_err)
-        d->fatal_err = *err;
-    d->fatal_err.status = status;
-}
-
-static void push_ev(struct dl *d, struct ev *e)
-{
-    floe_evq_push(&d->events, &e->node);
-}
-
-static void push_event(struct seg *s, enum ev_kind kind)
-{
-    s->ev.kind = kind;
-    s->ev.s = s;
-    s->ev.c = NULL;
-    push_ev(s->d, &s->ev);
-}
-
-/* Next event, or NULL after 200 ms without one (so a cancel request is seen promptly). */
-static struct ev *pop_event(struct dl *d)
-{
-    struct floe_evq_node *n = floe_evq_pop(&d->events, 200);
-    return n ? FLOE_EVQ_CONTAINER(n, struct ev, node) : NULL;
+    floe_orch_post(&s->d->orch, &s->ev, kind, s);
 }
 
 /* "bytes 0-33554431 of the output (archive bytes 1048576-34603007)" */
@@ -330,60 +284,68 @@ static void describe_range(const struct dl *d, uint64_t off, uint64_t len, char 
         snprintf(buf, cap, "bytes %" PRIu64 "-%" PRIu64, off, off + len - 1);
 }
 
-static void progress(struct dl *d)
+static void progress(void *ctx)
 {
+    struct dl *d = ctx;
     if (!d->opts->progress)
         return;
     struct floe_download_progress p = {
-        .bytes_done = d->bytes_done,
+        .bytes_done = d->orch.bytes_done,
         .bytes_total = d->total,
-        .segments_done = d->done_count,
+        .segments_done = (unsigned)d->orch.items_done,
         .segments_total = (unsigned)d->nseg,
-        .seconds = elapsed(d),
+        .seconds = floe_orch_elapsed(&d->orch),
     };
     d->opts->progress(&p, d->opts->progress_user);
 }
 
-static void release(struct dl *d, struct seg *s)
+/* The segment leaves flight (done or given up): its buffer and leaf array go. */
+static void release(void *ctx, void *item)
 {
+    struct dl *d = ctx;
+    struct seg *s = item;
     if (s->buf) {
         floe_bufpool_release(d->pool, s->buf);
         s->buf = NULL;
     }
+    free(s->leaves);
+    s->leaves = NULL;
 }
 
-/* Grows the table to d->nseg entries and fills every new entry's plan. */
+static void seg_free(void *ctx, void *item)
+{
+    struct seg *s = item;
+    floe_xfer_destroy(s->xfer);
+    release(ctx, s);
+}
+
+/* Plans segments from..d->nseg-1 (the core's items). */
 static void plan_segments(struct dl *d, uint64_t from)
 {
-    d->segs = floe_xrealloc(d->segs, (size_t)d->nseg * sizeof(*d->segs));
     for (uint64_t i = from; i < d->nseg; i++) {
-        struct seg *s = floe_xcalloc(1, sizeof(*s));
+        struct seg *s = seg_at(d, i);
         struct floe_byte_range r;
         floe_retrieve_plan(d->total, d->archive_first, d->seg_size, i, &r);
         s->d = d;
-        s->index = i;
         s->off = r.first;
         s->len = floe_range_len(r);
-        d->segs[i] = s;
     }
 }
 
 /* ---- stage callbacks (other threads): only record and push ---- */
 
-static void ring_put(struct dl *d, struct floe_buf *b);
-
 static void on_fetched(struct floe_xfer *x)
 {
     struct seg *s = x->user;
     if (s->cur) { /* the body stopped short: this chunk was never handed off */
-        ring_put(s->d, s->cur->buf);
+        floe_bufpool_release(s->d->pool, s->cur->buf);
         free(s->cur);
         s->cur = NULL;
     }
-    s->ev_status = x->status;
+    s->ev.status = x->status;
     if (x->status)
-        s->ev_err = x->err;
-    push_event(s, EV_FETCHED);
+        s->ev.err = x->err;
+    post(s, EV_FETCHED);
 }
 
 static void hash_task(void *arg)
@@ -395,17 +357,17 @@ static void hash_task(void *arg)
     floe_treehash_leaves(data, (size_t)s->len, leaves);
     floe_treehash_combine((const uint8_t(*)[FLOE_HASH_BYTES])leaves, (size_t)n, s->tree);
     free(leaves);
-    s->ev_status = FLOE_OK;
-    push_event(s, EV_HASHED);
+    s->ev.status = FLOE_OK;
+    post(s, EV_HASHED);
 }
 
 static void on_written(void *user, int status, const struct floe_error *err)
 {
     struct seg *s = user;
-    s->ev_status = status;
+    s->ev.status = status;
     if (err)
-        s->ev_err = *err;
-    push_event(s, EV_WRITTEN);
+        s->ev.err = *err;
+    post(s, EV_WRITTEN);
 }
 
 /* ---- streaming mode: the body is hashed and written in chunks as it arrives ---- */
@@ -433,44 +395,22 @@ static void prefer_direct(const struct dl *d, struct floe_write_req *rq, struct 
     rq->fallback_fd = d->fd;
 }
 
-/* Streaming chunk buffers are reused oldest first (the pool's LIFO hands back the buffer
- * released last: see docs/internals/retrieve.md for why that is slow here). */
-static struct floe_buf *ring_get(struct dl *d)
-{
-    pthread_mutex_lock(&d->ring.mu);
-    while (d->ring.count == 0)
-        pthread_cond_wait(&d->ring.cv, &d->ring.mu);
-    struct floe_buf *b = d->ring.q[d->ring.head];
-    d->ring.head = (d->ring.head + 1) % d->ring.cap;
-    d->ring.count--;
-    pthread_mutex_unlock(&d->ring.mu);
-    return b;
-}
-
-static void ring_put(struct dl *d, struct floe_buf *b)
-{
-    pthread_mutex_lock(&d->ring.mu);
-    d->ring.q[(d->ring.head + d->ring.count) % d->ring.cap] = b;
-    d->ring.count++;
-    pthread_cond_signal(&d->ring.cv);
-    pthread_mutex_unlock(&d->ring.mu);
-}
-
 /* Writer thread: the chunk is in the file (or failed); its buffer goes back to the ring. */
 static void on_chunk_written(void *user, int status, const struct floe_error *err)
 {
     struct chunk *c = user;
     struct seg *s = c->s;
-    c->status = status;
+    struct dl *d = s->d;
+    c->ev.status = status;
     if (status && err)
-        c->err = *err;
-    ring_put(s->d, c->buf);
+        c->ev.err = *err;
+    floe_bufpool_release(d->pool, c->buf);
     c->buf = NULL;
-    atomic_fetch_add(&s->chunks_finished, 1);
-    c->ev.kind = EV_CHUNK;
-    c->ev.s = s;
-    c->ev.c = c;
-    push_ev(s->d, &c->ev);
+    pthread_mutex_lock(&d->chunk_mu);
+    s->chunks_finished++;
+    pthread_cond_broadcast(&d->chunk_cv); /* a body restart may be waiting (on_body_restart) */
+    pthread_mutex_unlock(&d->chunk_mu);
+    floe_orch_post(&d->orch, &c->ev, EV_CHUNK, c);
 }
 
 /* Hash pool: the chunk's leaves (chunks start on leaf boundaries of their segment), then the
@@ -527,7 +467,8 @@ static void copy_to_chunk(uint8_t *dst, const uint8_t *src, size_t n)
 }
 
 /* Transfer thread: body bytes of a 2xx answer. Blocks while every chunk buffer is taken (the
- * pool holds more chunks than segments in flight, so one always comes back). */
+ * pool holds more chunks than segments in flight, so one always comes back; it is never
+ * cancelled, so the acquire cannot fail). */
 static size_t on_body(void *ctx, const uint8_t *src, size_t n)
 {
     struct seg *s = ctx;
@@ -539,7 +480,9 @@ static size_t on_body(void *ctx, const uint8_t *src, size_t n)
     size_t left = n;
     while (left) {
         if (!s->cur) {
-            struct floe_buf *b = ring_get(d);
+            struct floe_buf *b = NULL;
+            struct floe_error e = {0};
+            (void)floe_bufpool_acquire(d->pool, &b, &e);
             s->cur = floe_xcalloc(1, sizeof(*s->cur));
             s->cur->s = s;
             s->cur->buf = b;
@@ -569,17 +512,18 @@ static size_t on_body(void *ctx, const uint8_t *src, size_t n)
 static void on_body_restart(void *ctx)
 {
     struct seg *s = ctx;
+    struct dl *d = s->d;
     if (s->cur) {
-        ring_put(s->d, s->cur->buf);
+        floe_bufpool_release(d->pool, s->cur->buf);
         free(s->cur);
         s->cur = NULL;
     }
     s->recv = 0;
     s->overflow = false;
-    while (atomic_load(&s->chunks_finished) != s->chunks_sent) {
-        struct timespec ms = {0, 1000000L};
-        nanosleep(&ms, NULL);
-    }
+    pthread_mutex_lock(&d->chunk_mu);
+    while (s->chunks_finished != s->chunks_sent)
+        pthread_cond_wait(&d->chunk_cv, &d->chunk_mu);
+    pthread_mutex_unlock(&d->chunk_mu);
 }
 
 /* ---- orchestrator ---- */
@@ -616,37 +560,34 @@ static void submit_fetch(struct dl *d, struct seg *s)
     }
     s->xfer->done = on_fetched;
     s->xfer->user = s;
-    s->fetches++;
+    s->it.attempts++;
     d->fetching++;
-    seg_set_state(s, SEG_FETCHING);
+    set_state(s, SEG_FETCHING);
     floe_transfer_submit(d->client->transfer, s->xfer);
 }
 
-static bool start_segment(struct dl *d, struct seg *s)
+/* The core's start(). Streaming: a segment stays in flight until its last chunk is written,
+ * and each one in flight may hold one partly filled chunk, so in_flight bounds the chunks held;
+ * buffered: a segment needs a free buffer, and at most `concurrency` fetch at once. */
+static enum floe_orch_start start_segment(void *ctx, uint64_t index)
 {
+    struct dl *d = ctx;
+    if (index >= d->nseg) /* while a probe runs, nothing else is planned */
+        return FLOE_ORCH_END;
+    if ((d->streaming ? d->orch.in_flight : d->fetching) >= d->concurrency)
+        return FLOE_ORCH_WAIT;
+    struct seg *s = seg_at(d, index);
+    if (s->it.state == SEG_DONE) /* resumed */
+        return FLOE_ORCH_SKIP;
     if (d->streaming) {
         if (!s->leaves)
             s->leaves = floe_xmalloc((size_t)floe_treehash_leaf_count(s->len) * FLOE_HASH_BYTES);
-        d->in_flight++;
-        submit_fetch(d, s);
-        return true;
+    } else if (!(s->buf = floe_bufpool_try_acquire(d->pool))) {
+        return FLOE_ORCH_WAIT;
     }
-    struct floe_buf *b = floe_bufpool_try_acquire(d->pool);
-    if (!b)
-        return false;
-    s->buf = b;
-    d->in_flight++;
+    floe_orch_enter(&d->orch);
     submit_fetch(d, s);
-    return true;
-}
-
-/* s leaves flight (done or given up): its buffer goes back to the pool. */
-static void leave_flight(struct dl *d, struct seg *s)
-{
-    d->in_flight--;
-    release(d, s);
-    free(s->leaves);
-    s->leaves = NULL;
+    return FLOE_ORCH_STARTED;
 }
 
 static void fail_seg(struct dl *d, struct seg *s, int status, const char *fmt, const char *detail)
@@ -655,8 +596,7 @@ static void fail_seg(struct dl *d, struct seg *s, int status, const char *fmt, c
     struct floe_error e = {0};
     describe_range(d, s->off, s->len, where, sizeof(where));
     floe_error_set(&e, status, fmt, where, detail);
-    leave_flight(d, s);
-    fail(d, status, &e);
+    floe_orch_fail_item(&d->orch, s, status, &e);
 }
 
 /* The size discovered by a probing fetch; plans the remaining segments. */
@@ -708,12 +648,10 @@ static void settle(struct dl *d, struct seg *s)
     if (!s->body_done || s->chunks_done != s->chunks_sent)
         return;
     s->body_done = false;
-    if (s->chunk_status && !s->ev_status) {
+    if (s->chunk_status && !s->ev.status) {
         int status = s->chunk_status;
-        struct floe_error e = s->chunk_err;
         s->chunk_status = 0;
-        leave_flight(d, s);
-        fail(d, status, &e);
+        floe_orch_fail_item(&d->orch, s, status, &s->chunk_err);
         return;
     }
     s->chunk_status = 0;
@@ -724,9 +662,9 @@ static void handle_chunk(struct dl *d, struct chunk *c)
 {
     struct seg *s = c->s;
     s->chunks_done++;
-    if (c->status && !s->chunk_status) {
-        s->chunk_status = c->status;
-        s->chunk_err = c->err;
+    if (c->ev.status && !s->chunk_status) {
+        s->chunk_status = c->ev.status;
+        s->chunk_err = c->ev.err;
     }
     free(c);
     settle(d, s);
@@ -736,32 +674,29 @@ static void handle_chunk(struct dl *d, struct chunk *c)
 static void after_fetch(struct dl *d, struct seg *s)
 {
     struct floe_xfer *x = s->xfer;
-    if (s->ev_status) {
-        struct floe_error e = s->ev_err;
+    if (s->ev.status) {
+        struct floe_error *e = &s->ev.err;
         char where[160];
         describe_range(d, s->off, s->len, where, sizeof(where));
         if (s->overflow) {
-            e.status = s->ev_status = FLOE_E_SERVICE;
-            snprintf(e.message, sizeof(e.message),
+            e->status = s->ev.status = FLOE_E_SERVICE;
+            snprintf(e->message, sizeof(e->message),
                      "the answer is longer than the %" PRIu64 " bytes asked for", s->len);
         }
-        size_t n = strlen(e.message);
         if (x->http_status == 200 && (s->probe || d->nseg > 1))
-            snprintf(e.message + n, sizeof(e.message) - n,
-                     " (fetching %s; the endpoint seems to ignore Range: use a --segment-size "
-                     "larger than the output)",
-                     where);
+            floe_error_append(e,
+                              " (fetching %s; the endpoint seems to ignore Range: use a "
+                              "--segment-size larger than the output)",
+                              where);
         else
-            snprintf(e.message + n, sizeof(e.message) - n, " (fetching %s)", where);
-        leave_flight(d, s);
-        fail(d, s->ev_status, &e);
+            floe_error_append(e, " (fetching %s)", where);
+        floe_orch_fail_item(&d->orch, s, s->ev.status, e);
         return;
     }
     if (s->probe) {
         struct floe_error e = {0};
         if (finish_probe(d, s, &e) != FLOE_OK) {
-            leave_flight(d, s);
-            fail(d, e.status, &e);
+            floe_orch_fail_item(&d->orch, s, e.status, &e);
             return;
         }
     } else if (x->http_status == 206) {
@@ -785,7 +720,7 @@ static void after_fetch(struct dl *d, struct seg *s)
         fail_seg(d, s, FLOE_E_SERVICE, "asked for %s, received %s bytes", detail);
         return;
     }
-    if (!d->fatal) /* the stop is drained below otherwise */
+    if (!floe_orch_stopping(&d->orch)) /* the stop is drained below otherwise */
         d->fetched++;
     const char *h = floe_xfer_header(x, "x-amz-sha256-tree-hash");
     s->had_header = h != NULL;
@@ -793,11 +728,11 @@ static void after_fetch(struct dl *d, struct seg *s)
         fail_seg(d, s, FLOE_E_SERVICE, "%s: malformed x-amz-sha256-tree-hash \"%s\"", h);
         return;
     }
-    seg_set_state(s, SEG_HASHING);
+    set_state(s, SEG_HASHING);
     if (d->streaming) { /* the leaves are known: combine them */
         floe_treehash_combine((const uint8_t(*)[FLOE_HASH_BYTES])s->leaves,
                               (size_t)floe_treehash_leaf_count(s->len), s->tree);
-        s->ev_status = FLOE_OK;
+        s->ev.status = FLOE_OK;
         handle_hashed(d, s);
         return;
     }
@@ -806,7 +741,7 @@ static void after_fetch(struct dl *d, struct seg *s)
 
 static void submit_write(struct dl *d, struct seg *s)
 {
-    seg_set_state(s, SEG_WRITING);
+    set_state(s, SEG_WRITING);
     struct floe_write_req rq = {
         .fd = d->fd,
         .offset_bytes = s->off,
@@ -820,21 +755,19 @@ static void submit_write(struct dl *d, struct seg *s)
     if (!d->to_stdout)
         prefer_direct(d, &rq, s->buf);
     struct floe_error e = {0};
-    if (floe_writer_submit(d->writer, &rq, &e) != FLOE_OK) {
-        leave_flight(d, s);
-        fail(d, e.status, &e);
-    }
+    if (floe_writer_submit(d->writer, &rq, &e) != FLOE_OK)
+        floe_orch_fail_item(&d->orch, s, e.status, &e);
 }
 
 /* stdout, once the download has failed (or was cancelled): the verified segments waiting for
  * their turn will never be written; take them out of flight so the loop can end. */
 static void drop_unwritten(struct dl *d)
 {
-    for (size_t i = d->next_write; i < d->nseg; i++) {
-        struct seg *s = d->segs[i];
-        if (s->state == SEG_VERIFIED && !s->dropped) {
+    for (uint64_t i = d->next_write; i < d->nseg; i++) {
+        struct seg *s = seg_at(d, i);
+        if (s->it.state == SEG_VERIFIED && !s->dropped) {
             s->dropped = true;
-            leave_flight(d, s);
+            floe_orch_leave(&d->orch, s);
         }
     }
 }
@@ -842,8 +775,8 @@ static void drop_unwritten(struct dl *d)
 /* stdout: hands verified segments to the writer strictly in index order. */
 static void flush_ordered(struct dl *d)
 {
-    while (d->next_write < d->nseg && d->segs[d->next_write]->state == SEG_VERIFIED)
-        submit_write(d, d->segs[d->next_write++]);
+    while (d->next_write < d->nseg && seg_at(d, d->next_write)->it.state == SEG_VERIFIED)
+        submit_write(d, seg_at(d, d->next_write++));
 }
 
 static void record_done(struct dl *d, struct seg *s);
@@ -851,7 +784,7 @@ static void record_done(struct dl *d, struct seg *s);
 static void handle_hashed(struct dl *d, struct seg *s)
 {
     if (s->had_header && memcmp(s->tree, s->want, FLOE_HASH_BYTES) != 0) {
-        if (s->fetches < FLOE_RETRIEVE_MAX_FETCHES && !d->fatal) {
+        if (floe_orch_may_retry(&d->orch, &s->it, FLOE_RETRIEVE_MAX_FETCHES)) {
             d->refetched++;
             submit_fetch(d, s); /* HASHING -> FETCHING, same buffer */
             return;
@@ -861,18 +794,18 @@ static void handle_hashed(struct dl *d, struct seg *s)
         floe_treehash_hex(s->tree, got);
         snprintf(detail, sizeof(detail),
                  "Glacier's x-amz-sha256-tree-hash is %s but the received bytes hash to %s "
-                 "(fetched %d times)",
-                 want, got, s->fetches);
+                 "(fetched %u times)",
+                 want, got, s->it.attempts);
         fail_seg(d, s, FLOE_E_CHECKSUM, "%s failed verification: %s", detail);
         return;
     }
-    if (d->fatal) {
-        leave_flight(d, s);
+    if (floe_orch_stopping(&d->orch)) {
+        floe_orch_leave(&d->orch, s);
         return;
     }
     if (!s->had_header)
         d->unverified = true;
-    seg_set_state(s, SEG_VERIFIED);
+    set_state(s, SEG_VERIFIED);
     if (d->streaming)
         record_done(d, s); /* its bytes are already written */
     else if (d->to_stdout)
@@ -883,9 +816,8 @@ static void handle_hashed(struct dl *d, struct seg *s)
 
 static void handle_written(struct dl *d, struct seg *s)
 {
-    if (s->ev_status) {
-        leave_flight(d, s);
-        fail(d, s->ev_status, &s->ev_err);
+    if (s->ev.status) {
+        floe_orch_fail_item(&d->orch, s, s->ev.status, &s->ev.err);
         return;
     }
     record_done(d, s);
@@ -895,70 +827,45 @@ static void handle_written(struct dl *d, struct seg *s)
  * to be durable: a resume re-hashes every recorded segment (see adopt_journal). */
 static void record_done(struct dl *d, struct seg *s)
 {
-    if (d->journal) {
-        struct floe_ckpt_part rec = {
-            .index = s->index, .offset_bytes = s->off, .length_bytes = s->len};
-        memcpy(rec.tree_hash, s->tree, FLOE_HASH_BYTES); /* xxh128 stays zero: see adopt */
-        struct floe_error e = {0};
-        if (floe_journal_append_part(d->journal, &rec, &e) != FLOE_OK) {
-            leave_flight(d, s);
-            fail(d, FLOE_E_CHECKPOINT, &e);
-            return;
-        }
-    }
-    seg_set_state(s, SEG_DONE);
-    d->done_count++;
-    d->bytes_done += s->len;
-    leave_flight(d, s);
-    progress(d);
+    floe_orch_item_done(&d->orch, &s->it, s->off, s->len, s->tree);
 }
 
-static int run_segments(struct dl *d)
+static void handle(void *ctx, struct floe_orch_event *ev)
 {
-    for (;;) {
-        if (d->opts->cancel && atomic_load(d->opts->cancel) && !d->fatal) {
-            struct floe_error e = {0};
-            floe_error_set(&e, FLOE_E_CANCELLED, "interrupted");
-            fail(d, FLOE_E_CANCELLED, &e);
-        }
-        /* streaming: a segment stays in flight until its last chunk is written, and each one
-         * in flight may hold one partly filled chunk, so in_flight bounds the chunks held */
-        while (!d->fatal && d->next_start < d->nseg &&
-               (d->streaming ? d->in_flight : d->fetching) < d->concurrency) {
-            struct seg *s = d->segs[d->next_start];
-            if (s->state == SEG_DONE) {
-                d->next_start++;
-                continue;
-            }
-            if (s->probe && d->next_start > 0)
-                break;
-            if (!start_segment(d, s))
-                break;
-            d->next_start++;
-            if (s->probe)
-                break; /* nothing else is planned until the probe answers */
-        }
-        if (d->to_stdout)
-            while (d->next_write < d->nseg && d->segs[d->next_write]->state == SEG_DONE)
-                d->next_write++;
-        if (d->to_stdout && d->fatal)
-            drop_unwritten(d);
-        if (d->in_flight == 0)
-            break;
-        struct ev *e = pop_event(d);
-        if (!e)
-            continue;
-        switch (e->kind) {
-        case EV_FETCHED: handle_fetched(d, e->s); break;
-        case EV_HASHED: handle_hashed(d, e->s); break;
-        case EV_WRITTEN: handle_written(d, e->s); break;
-        case EV_CHUNK: handle_chunk(d, e->c); break;
-        }
-        if (d->to_stdout && !d->fatal)
-            flush_ordered(d);
+    struct dl *d = ctx;
+    switch ((enum ev_kind)ev->kind) {
+    case EV_FETCHED: handle_fetched(d, ev->obj); break;
+    case EV_HASHED: handle_hashed(d, ev->obj); break;
+    case EV_WRITTEN: handle_written(d, ev->obj); break;
+    case EV_CHUNK: handle_chunk(d, ev->obj); break;
     }
-    return d->fatal;
 }
+
+/* The core's tick. Standard output: verified segments go to the writer in order; once the
+ * download has failed, those still waiting for their turn are dropped. */
+static void tick(void *ctx)
+{
+    struct dl *d = ctx;
+    if (!d->to_stdout)
+        return;
+    while (d->next_write < d->nseg && seg_at(d, d->next_write)->it.state == SEG_DONE)
+        d->next_write++;
+    if (floe_orch_stopping(&d->orch))
+        drop_unwritten(d);
+    else
+        flush_ordered(d);
+}
+
+static const struct floe_orch_ops s_ops = {
+    .states = &s_states,
+    .item_size = sizeof(struct seg),
+    .start = start_segment,
+    .handle = handle,
+    .release = release,
+    .item_free = seg_free,
+    .progress = progress,
+    .tick = tick,
+};
 
 /* The size of the segments a journal recorded, from their offsets (segment i starts at
  * i * size), or a lone first segment's length; 0 when the records do not tell. The header's
@@ -1052,32 +959,23 @@ static int adopt_journal(struct dl *d, const struct floe_ckpt_state *st, struct 
     if (!st || !st->part_count || d->total == UINT64_MAX || d->to_stdout)
         return FLOE_OK;
     struct floe_buf *b = NULL;
-    if (d->streaming) {
-        b = ring_get(d);
-    } else {
-        int rc = floe_bufpool_acquire(d->pool, &b, err);
-        if (rc)
-            return rc;
-    }
+    int rc = floe_bufpool_acquire(d->pool, &b, err);
+    if (rc)
+        return rc;
     for (size_t i = 0; i < st->part_count; i++) {
         const struct floe_ckpt_part *p = &st->parts[i];
         if (p->index >= d->nseg)
             continue;
-        struct seg *s = d->segs[p->index];
-        if (s->state == SEG_DONE || p->offset_bytes != s->off || p->length_bytes != s->len)
+        struct seg *s = seg_at(d, p->index);
+        if (s->it.state == SEG_DONE || p->offset_bytes != s->off || p->length_bytes != s->len)
             continue;
         if (!segment_still_there(d, s, p, b))
             continue; /* the file lost or changed those bytes: fetch again */
         memcpy(s->tree, p->tree_hash, FLOE_HASH_BYTES);
-        seg_set_state(s, SEG_DONE);
-        d->done_count++;
+        floe_orch_count_done(&d->orch, &s->it, s->len);
         d->resumed++;
-        d->bytes_done += s->len;
     }
-    if (d->streaming)
-        ring_put(d, b);
-    else
-        floe_bufpool_release(d->pool, b);
+    floe_bufpool_release(d->pool, b);
     return FLOE_OK;
 }
 
@@ -1168,19 +1066,15 @@ static int make_pool(struct dl *d, struct floe_error *err)
         uint64_t count = 2 * (uint64_t)d->concurrency + 4;
         if (count > limit / CHUNK_BYTES)
             count = limit / CHUNK_BYTES;
+        /* reused oldest first: the LIFO default hands back the buffer released last, which is
+         * slow here (docs/internals/retrieve.md) */
         struct floe_bufpool_options bo = {
             .buf_size_bytes = CHUNK_BYTES,
             .count = (unsigned)count,
             .memory_limit_bytes = limit,
+            .fifo = true,
         };
-        int rc = floe_bufpool_new(&bo, &d->pool, err);
-        if (rc)
-            return rc;
-        d->ring.q = floe_xcalloc((size_t)count, sizeof(*d->ring.q));
-        d->ring.cap = (unsigned)count;
-        for (struct floe_buf *b; (b = floe_bufpool_try_acquire(d->pool)) != NULL;)
-            d->ring.q[d->ring.count++] = b;
-        return FLOE_OK;
+        return floe_bufpool_new(&bo, &d->pool, err);
     }
     uint64_t bufsize = d->seg_size; /* mapped lazily: a small output touches few pages */
     if (bufsize > limit)
@@ -1245,7 +1139,7 @@ static int finish(struct dl *d, struct floe_download_result *out, struct floe_er
     if (composable) {
         uint8_t(*trees)[FLOE_HASH_BYTES] = floe_xmalloc((size_t)d->nseg * FLOE_HASH_BYTES);
         for (uint64_t i = 0; i < d->nseg; i++)
-            memcpy(trees[i], d->segs[i]->tree, FLOE_HASH_BYTES);
+            memcpy(trees[i], seg_at(d, i)->tree, FLOE_HASH_BYTES);
         floe_treehash_combine((const uint8_t(*)[FLOE_HASH_BYTES])trees, (size_t)d->nseg, out->tree);
         free(trees);
         out->has_tree = true;
@@ -1299,6 +1193,160 @@ static int finish(struct dl *d, struct floe_download_result *out, struct floe_er
     return FLOE_OK;
 }
 
+/* Options that are wrong whatever the job is. */
+static int check_download_options(const struct floe_download_options *opts, struct floe_error *err)
+{
+    int rc = floe_sigv4_vault_name_valid(opts->vault, err);
+    if (rc)
+        return rc;
+    if (!opts->job_id || !*opts->job_id)
+        return floe_error_set(err, FLOE_E_INVALID_ARG, "a job id is required");
+    if (strlen(opts->job_id) >= FLOE_JOB_ID_MAX)
+        return floe_error_set(err, FLOE_E_INVALID_ARG,
+                              "job id of %zu characters is too long to be a Glacier job id (at "
+                              "most %d)",
+                              strlen(opts->job_id), FLOE_JOB_ID_MAX - 1);
+    if (!opts->output_path || !*opts->output_path)
+        return floe_error_set(err, FLOE_E_INVALID_ARG, "an output path is required (- for stdout)");
+    if (opts->segment_size)
+        return floe_range_check_segment_size(opts->segment_size, err);
+    return FLOE_OK;
+}
+
+/* The job (described unless the caller has it): it must have succeeded; its output's size. */
+static int load_job(struct dl *d, struct floe_error *err)
+{
+    int rc;
+    if (d->opts->job)
+        d->job = *d->opts->job;
+    else if ((rc = floe_job_describe(d->client, d->vault, d->job_id, &d->job, err)))
+        return rc;
+    if (!d->job.completed || strcmp(d->job.status_code, "Succeeded") != 0)
+        return floe_error_set(
+            err, FLOE_E_SERVICE, "job %s is %s, not ready for download%s%s (floe job wait %s %s)",
+            d->job_id, d->job.status_code[0] ? d->job.status_code : "not done",
+            d->job.status_message[0] ? ": " : "", d->job.status_message, d->vault, d->job_id);
+    d->total = floe_job_output_size(&d->job);
+    if (d->total == 0)
+        return floe_error_set(err, FLOE_E_SERVICE, "job %s has an empty output", d->job_id);
+    d->archive_first = d->job.has_range ? d->job.range.first : 0;
+    return FLOE_OK;
+}
+
+/* The journal: the caller's (floe_retrieve_archive), or an existing one for this output
+ * (resume; *own_st is its replayed state), checked against this download. A journal of a
+ * finished download (--keep-checkpoint) is set aside: the output is downloaded afresh. */
+static int open_journal(struct dl *d, bool use_journal, struct floe_ckpt_state **st,
+                        struct floe_ckpt_state **own_st, struct floe_error *err)
+{
+    int rc;
+    if (use_journal && !d->journal) {
+        if (d->opts->checkpoint_path)
+            snprintf(d->ckpt_path, sizeof(d->ckpt_path), "%s", d->opts->checkpoint_path);
+        else if ((rc = floe_retrieve_checkpoint_path(d->client, d->vault, d->job_id, d->output_path,
+                                                     d->ckpt_path, sizeof(d->ckpt_path), err)))
+            return rc;
+        if (access(d->ckpt_path, F_OK) == 0) {
+            if ((rc = floe_journal_open(d->ckpt_path, NULL, &d->journal, own_st, err)))
+                return rc;
+            *st = *own_st;
+        }
+    } else if (d->journal) {
+        snprintf(d->ckpt_path, sizeof(d->ckpt_path), "%s", floe_journal_path(d->journal));
+    }
+    if (*st && (rc = check_journal(d, *st, err)))
+        return rc;
+    if (*st && (*st)->complete) {
+        floe_journal_destroy(d->journal);
+        d->journal = NULL;
+        *st = NULL;
+    }
+    return FLOE_OK;
+}
+
+/* Segment size (a resume keeps the recorded one), the segment plan, and the mode. */
+static int plan_download(struct dl *d, const struct floe_ckpt_state *st, struct floe_error *err)
+{
+    uint64_t requested = d->opts->segment_size;
+    if (st && st->part_count) { /* resume at the recorded segments' size */
+        uint64_t rec = recorded_segment_size(st);
+        if (rec && floe_range_check_segment_size(rec, NULL) == FLOE_OK)
+            requested = rec;
+        else if (st->header.part_size_bytes &&
+                 floe_range_check_segment_size(st->header.part_size_bytes, NULL) == FLOE_OK)
+            requested = st->header.part_size_bytes;
+    }
+    int rc = floe_retrieve_pick_segment_size(d->total, requested, &d->seg_size, err);
+    if (rc)
+        return rc;
+    if (d->total == UINT64_MAX) {
+        d->nseg = 1;
+        plan_segments(d, 0);
+        seg_at(d, 0)->probe = true;
+        seg_at(d, 0)->len = d->seg_size;
+    } else {
+        d->nseg = floe_retrieve_plan(d->total, d->archive_first, d->seg_size, 0, NULL);
+        plan_segments(d, 0);
+    }
+    const char *env = getenv("FLOE_RETRIEVE_STREAMING");
+    d->streaming =
+        !d->to_stdout && d->total != UINT64_MAX && d->nseg > 1 && !(env && strcmp(env, "0") == 0);
+    return FLOE_OK;
+}
+
+/* Buffers, the output file, the journal, the stages; recorded segments that still check out
+ * are adopted. The pool comes first: a refused --memory-limit leaves no file behind. */
+static int prepare(struct dl *d, bool use_journal, const struct floe_ckpt_state *st,
+                   struct floe_error *err)
+{
+    bool resuming = st && st->part_count && d->part_path && access(d->part_path, F_OK) == 0;
+    int rc = make_pool(d, err);
+    if (!rc)
+        rc = open_output(d, resuming, err);
+    if (!rc && use_journal && !d->journal)
+        rc = make_journal(d, err);
+    if (!rc)
+        rc = floe_client_hashpool(d->client, &d->hashpool, err);
+    if (!rc && resuming)
+        rc = adopt_journal(d, st, err);
+    if (!rc)
+        rc = floe_writer_new(FLOE_WRITER_AUTO, 0, &d->writer, err);
+    return rc;
+}
+
+/* Runs the segments through the core; a failure says how much a rerun keeps. */
+static int run(struct dl *d, struct floe_error *err)
+{
+    d->orch.journal = d->journal;
+    progress(d);
+    int rc = floe_orch_run(&d->orch, err);
+    floe_writer_destroy(d->writer); /* every write has completed (the run drained) */
+    d->writer = NULL;
+    if (rc && d->journal && d->orch.items_done && rc != FLOE_E_CHECKSUM)
+        floe_error_append(err,
+                          "\n%" PRIu64 " of %" PRIu64 " segments are confirmed in checkpoint %s: "
+                          "run the same command again to continue",
+                          d->orch.items_done, d->nseg, d->ckpt_path);
+    return rc;
+}
+
+static void dl_free(struct dl *d)
+{
+    floe_writer_destroy(d->writer);
+    floe_orch_cleanup(&d->orch); /* segments give their buffers back to the pool first */
+    floe_bufpool_destroy(d->pool);
+    floe_journal_destroy(d->journal);
+    if (d->fd >= 0 && !d->to_stdout)
+        close(d->fd);
+    if (d->dfd >= 0)
+        close(d->dfd);
+    free(d->output_path);
+    free(d->part_path);
+    pthread_cond_destroy(&d->chunk_cv);
+    pthread_mutex_destroy(&d->chunk_mu);
+    free(d);
+}
+
 /*
  * The download itself. journal/st: an already open journal of floe_retrieve_archive() and its
  * replayed state (both may be NULL); ownership of the journal passes to d.
@@ -1309,7 +1357,6 @@ static int download(struct floe_client *client, const struct floe_download_optio
 {
     struct dl *d = floe_xcalloc(1, sizeof(*d));
     struct floe_ckpt_state *own_st = NULL;
-    int rc = FLOE_OK;
     d->client = client;
     d->opts = opts;
     d->vault = opts->vault;
@@ -1317,30 +1364,12 @@ static int download(struct floe_client *client, const struct floe_download_optio
     d->dfd = -1;
     d->journal = journal;
     d->total = UINT64_MAX;
-    floe_evq_init(&d->events);
-    pthread_mutex_init(&d->ring.mu, NULL);
-    pthread_cond_init(&d->ring.cv, NULL);
-    clock_gettime(CLOCK_MONOTONIC, &d->t0);
+    floe_orch_init(&d->orch, &s_ops, d, opts->cancel);
+    pthread_mutex_init(&d->chunk_mu, NULL);
+    pthread_cond_init(&d->chunk_cv, NULL);
 
-    rc = floe_sigv4_vault_name_valid(opts->vault, err);
+    int rc = check_download_options(opts, err);
     if (rc)
-        goto out;
-    if (!opts->job_id || !*opts->job_id) {
-        rc = floe_error_set(err, FLOE_E_INVALID_ARG, "a job id is required");
-        goto out;
-    }
-    if (strlen(opts->job_id) >= FLOE_JOB_ID_MAX) {
-        rc = floe_error_set(err, FLOE_E_INVALID_ARG,
-                            "job id of %zu characters is too long to be a Glacier job id (at most "
-                            "%d)",
-                            strlen(opts->job_id), FLOE_JOB_ID_MAX - 1);
-        goto out;
-    }
-    if (!opts->output_path || !*opts->output_path) {
-        rc = floe_error_set(err, FLOE_E_INVALID_ARG, "an output path is required (- for stdout)");
-        goto out;
-    }
-    if (opts->segment_size && (rc = floe_range_check_segment_size(opts->segment_size, err)))
         goto out;
     snprintf(d->job_id, sizeof(d->job_id), "%s", opts->job_id);
     d->to_stdout = strcmp(opts->output_path, "-") == 0;
@@ -1351,130 +1380,16 @@ static int download(struct floe_client *client, const struct floe_download_optio
         snprintf(d->part_path, n, "%s%s", opts->output_path, FLOE_RETRIEVE_PART_SUFFIX);
     }
     d->concurrency = opts->concurrency ? opts->concurrency : FLOE_RETRIEVE_DEFAULT_CONCURRENCY;
-
-    if (opts->job)
-        d->job = *opts->job;
-    else if ((rc = floe_job_describe(client, d->vault, d->job_id, &d->job, err)))
-        goto out;
-    if (!d->job.completed || strcmp(d->job.status_code, "Succeeded") != 0) {
-        rc = floe_error_set(
-            err, FLOE_E_SERVICE, "job %s is %s, not ready for download%s%s (floe job wait %s %s)",
-            d->job_id, d->job.status_code[0] ? d->job.status_code : "not done",
-            d->job.status_message[0] ? ": " : "", d->job.status_message, d->vault, d->job_id);
-        goto out;
-    }
-    d->total = floe_job_output_size(&d->job);
-    if (d->total == 0) {
-        rc = floe_error_set(err, FLOE_E_SERVICE, "job %s has an empty output", d->job_id);
-        goto out;
-    }
-    d->archive_first = d->job.has_range ? d->job.range.first : 0;
-
-    /* the journal: an existing one means resume */
     bool use_journal = !d->to_stdout && !opts->no_checkpoint;
-    if (use_journal && !d->journal) {
-        if (opts->checkpoint_path)
-            snprintf(d->ckpt_path, sizeof(d->ckpt_path), "%s", opts->checkpoint_path);
-        else if ((rc = floe_retrieve_checkpoint_path(client, d->vault, d->job_id, d->output_path,
-                                                     d->ckpt_path, sizeof(d->ckpt_path), err)))
-            goto out;
-        if (access(d->ckpt_path, F_OK) == 0) {
-            if ((rc = floe_journal_open(d->ckpt_path, NULL, &d->journal, &own_st, err)))
-                goto out;
-            st = own_st;
-        }
-    } else if (d->journal) {
-        snprintf(d->ckpt_path, sizeof(d->ckpt_path), "%s", floe_journal_path(d->journal));
-    }
-    if (st && (rc = check_journal(d, st, err)))
-        goto out;
-    if (st && st->complete) { /* finished before (--keep-checkpoint): download afresh */
-        floe_journal_destroy(d->journal);
-        d->journal = NULL;
-        st = NULL;
-    }
-    uint64_t requested = opts->segment_size;
-    if (st && st->part_count) { /* resume at the recorded segments' size */
-        uint64_t rec = recorded_segment_size(st);
-        if (rec && floe_range_check_segment_size(rec, NULL) == FLOE_OK)
-            requested = rec;
-        else if (st->header.part_size_bytes &&
-                 floe_range_check_segment_size(st->header.part_size_bytes, NULL) == FLOE_OK)
-            requested = st->header.part_size_bytes;
-    }
-    if ((rc = floe_retrieve_pick_segment_size(d->total, requested, &d->seg_size, err)))
-        goto out;
-    if (d->total == UINT64_MAX) {
-        d->nseg = 1;
-        plan_segments(d, 0);
-        d->segs[0]->probe = true;
-        d->segs[0]->len = d->seg_size;
-    } else {
-        d->nseg = floe_retrieve_plan(d->total, d->archive_first, d->seg_size, 0, NULL);
-        plan_segments(d, 0);
-    }
-    const char *env = getenv("FLOE_RETRIEVE_STREAMING");
-    d->streaming =
-        !d->to_stdout && d->total != UINT64_MAX && d->nseg > 1 && !(env && strcmp(env, "0") == 0);
-    bool resuming = st && st->part_count && d->part_path && access(d->part_path, F_OK) == 0;
-    if ((rc = make_pool(d, err))) /* before any file exists: a refused limit leaves none */
-        goto out;
-    if ((rc = open_output(d, resuming, err)))
-        goto out;
-    if (use_journal && !d->journal && (rc = make_journal(d, err)))
-        goto out;
-    if ((rc = floe_client_hashpool(client, &d->hashpool, err)))
-        goto out;
-    if (resuming && (rc = adopt_journal(d, st, err)))
-        goto out;
-    if ((rc = floe_writer_new(FLOE_WRITER_AUTO, 0, &d->writer, err)))
-        goto out;
-    progress(d);
-    rc = run_segments(d);
-    floe_writer_destroy(d->writer); /* every write has completed (run_segments drained) */
-    d->writer = NULL;
-    if (rc) {
-        *err = d->fatal_err;
-        if (d->journal && d->done_count && rc != FLOE_E_CHECKSUM) {
-            size_t n = strlen(err->message);
-            snprintf(err->message + n, sizeof(err->message) - n,
-                     "\n%u of %" PRIu64 " segments are confirmed in checkpoint %s: run the same "
-                     "command again to continue",
-                     d->done_count, d->nseg, d->ckpt_path);
-        }
-        goto out;
-    }
-    rc = finish(d, out, err);
+    if (!(rc = load_job(d, err)) && !(rc = open_journal(d, use_journal, &st, &own_st, err)) &&
+        !(rc = plan_download(d, st, err)) && !(rc = prepare(d, use_journal, st, err)) &&
+        !(rc = run(d, err)))
+        rc = finish(d, out, err);
 out:
     if (rc == FLOE_OK)
-        out->seconds = elapsed(d);
-    floe_writer_destroy(d->writer);
-    for (uint64_t i = 0; i < d->nseg && d->segs; i++) {
-        if (d->segs[i]) {
-            floe_xfer_destroy(d->segs[i]->xfer);
-            free(d->segs[i]->leaves);
-            if (d->segs[i]->buf)
-                floe_bufpool_release(d->pool, d->segs[i]->buf);
-        }
-        free(d->segs[i]);
-    }
-    free(d->segs);
-    for (unsigned i = 0; i < d->ring.count; i++)
-        floe_bufpool_release(d->pool, d->ring.q[(d->ring.head + i) % d->ring.cap]);
-    free(d->ring.q);
-    floe_bufpool_destroy(d->pool);
-    floe_journal_destroy(d->journal);
+        out->seconds = floe_orch_elapsed(&d->orch);
     floe_checkpoint_state_free(own_st);
-    if (d->fd >= 0 && !d->to_stdout)
-        close(d->fd);
-    if (d->dfd >= 0)
-        close(d->dfd);
-    free(d->output_path);
-    free(d->part_path);
-    floe_evq_cleanup(&d->events);
-    pthread_cond_destroy(&d->ring.cv);
-    pthread_mutex_destroy(&d->ring.mu);
-    free(d);
+    dl_free(d);
     return rc;
 }
 
@@ -1486,21 +1401,73 @@ int floe_job_output_download(struct floe_client *client, const struct floe_downl
 
 /* ---- initiate, wait, download ---- */
 
-int floe_retrieve_archive(struct floe_client *client, const struct floe_retrieve_options *opts,
-                          struct floe_download_result *out, char job_id[FLOE_JOB_ID_MAX],
-                          struct floe_error *err)
+/* floe_retrieve_archive()'s state: the journal (which holds the job id from the moment the
+ * job exists) and the job. */
+struct retrieval {
+    struct floe_client *client;
+    const struct floe_retrieve_options *opts;
+    struct floe_journal *j;     /* NULL: no checkpoint (stdout, --no-checkpoint) */
+    struct floe_ckpt_state *st; /* the journal's replayed state when it existed */
+    char id[FLOE_JOB_ID_MAX];   /* the job; "" until known */
+    char ckpt[4096];
+};
+
+/* An existing journal for this archive, range and output holds the job id to resume. */
+static int find_retrieval(struct retrieval *r, struct floe_error *err)
 {
+    const struct floe_retrieve_options *opts = r->opts;
     const struct floe_download_options *dopt = &opts->download;
-    struct floe_journal *j = NULL;
-    struct floe_ckpt_state *st = NULL;
-    struct floe_job_info *job = floe_xcalloc(1, sizeof(*job));
-    char id[FLOE_JOB_ID_MAX] = "", ckpt[4096] = "";
-    int rc = floe_sigv4_vault_name_valid(dopt->vault, err);
-    if (rc)
-        goto out;
-    if (!opts->archive_id || !*opts->archive_id) {
-        rc = floe_error_set(err, FLOE_E_INVALID_ARG, "an archive id is required");
-        goto out;
+    char key[FLOE_JOB_ID_MAX + 64];
+    if (opts->has_range)
+        snprintf(key, sizeof(key), "archive:%s:%" PRIu64 "-%" PRIu64, opts->archive_id,
+                 opts->range.first, opts->range.last);
+    else
+        snprintf(key, sizeof(key), "archive:%s:all", opts->archive_id);
+    int rc;
+    if (dopt->checkpoint_path)
+        snprintf(r->ckpt, sizeof(r->ckpt), "%s", dopt->checkpoint_path);
+    else if ((rc = floe_retrieve_checkpoint_path(r->client, dopt->vault, key, dopt->output_path,
+                                                 r->ckpt, sizeof(r->ckpt), err)))
+        return rc;
+    if (access(r->ckpt, F_OK) != 0)
+        return FLOE_OK;
+    if ((rc = floe_journal_open(r->ckpt, NULL, &r->j, &r->st, err)))
+        return rc;
+    if (r->st->header.kind != FLOE_CKPT_DOWNLOAD ||
+        strcmp(r->st->header.archive_id, opts->archive_id) != 0)
+        return floe_error_set(err, FLOE_E_CHECKPOINT,
+                              "checkpoint %s is not a retrieval of archive %s", r->ckpt,
+                              opts->archive_id);
+    snprintf(r->id, sizeof(r->id), "%s", r->st->header.job_id);
+    return FLOE_OK;
+}
+
+/* Initiate Job. The journal is written first, so a crash right after the initiation still
+ * knows the job id; a refused initiation (bad range, tier) removes it again. */
+static int initiate(struct retrieval *r, bool use_journal, struct floe_error *err)
+{
+    const struct floe_retrieve_options *opts = r->opts;
+    const struct floe_download_options *dopt = &opts->download;
+    int rc;
+    if (!r->j && use_journal) {
+        struct floe_ckpt_header h = {.kind = FLOE_CKPT_DOWNLOAD,
+                                     .part_size_bytes = dopt->segment_size
+                                                            ? dopt->segment_size
+                                                            : FLOE_RETRIEVE_DEFAULT_SEGMENT_SIZE,
+                                     .total_size_bytes = FLOE_CKPT_SIZE_UNKNOWN};
+        snprintf(h.endpoint, sizeof(h.endpoint), "%s", r->client->endpoint);
+        snprintf(h.vault, sizeof(h.vault), "%s", dopt->vault);
+        snprintf(h.account_id, sizeof(h.account_id), "%s", r->client->account_id);
+        if (strlen(opts->archive_id) >= sizeof(h.archive_id) ||
+            strlen(dopt->output_path) >= sizeof(h.output_path))
+            return floe_error_set(err, FLOE_E_CHECKPOINT,
+                                  "archive id or output path too long for a checkpoint; use "
+                                  "--no-checkpoint");
+        snprintf(h.archive_id, sizeof(h.archive_id), "%s", opts->archive_id);
+        snprintf(h.output_path, sizeof(h.output_path), "%s", dopt->output_path);
+        struct floe_journal_options jo = {.overwrite = true};
+        if ((rc = floe_journal_create(r->ckpt, &h, &jo, &r->j, err)))
+            return rc;
     }
     struct floe_job_retrieval_params rp = {
         .archive_id = opts->archive_id,
@@ -1510,134 +1477,105 @@ int floe_retrieve_archive(struct floe_client *client, const struct floe_retrieve
         .sns_topic = opts->sns_topic,
         .description = opts->description,
     };
-    bool use_journal = !dopt->no_checkpoint && dopt->output_path && strcmp(dopt->output_path, "-");
-    if (use_journal) {
-        char key[FLOE_JOB_ID_MAX + 64];
-        if (opts->has_range)
-            snprintf(key, sizeof(key), "archive:%s:%" PRIu64 "-%" PRIu64, opts->archive_id,
-                     opts->range.first, opts->range.last);
-        else
-            snprintf(key, sizeof(key), "archive:%s:all", opts->archive_id);
-        if (dopt->checkpoint_path)
-            snprintf(ckpt, sizeof(ckpt), "%s", dopt->checkpoint_path);
-        else if ((rc = floe_retrieve_checkpoint_path(client, dopt->vault, key, dopt->output_path,
-                                                     ckpt, sizeof(ckpt), err)))
-            goto out;
-        if (access(ckpt, F_OK) == 0) {
-            if ((rc = floe_journal_open(ckpt, NULL, &j, &st, err)))
-                goto out;
-            if (st->header.kind != FLOE_CKPT_DOWNLOAD ||
-                strcmp(st->header.archive_id, opts->archive_id) != 0) {
-                rc = floe_error_set(err, FLOE_E_CHECKPOINT,
-                                    "checkpoint %s is not a retrieval of archive %s", ckpt,
-                                    opts->archive_id);
-                goto out;
-            }
-            snprintf(id, sizeof(id), "%s", st->header.job_id);
+    rc = floe_job_initiate_retrieval(r->client, dopt->vault, &rp, r->id, err);
+    if (rc) {
+        if (r->j) { /* nothing happened: leave no checkpoint behind */
+            struct floe_error ignore = {0};
+            floe_journal_destroy(r->j);
+            r->j = NULL;
+            floe_journal_remove(r->ckpt, &ignore);
         }
     }
-    if (id[0]) {
-        if (job_id)
-            snprintf(job_id, FLOE_JOB_ID_MAX, "%s", id);
-        if (opts->phase)
-            opts->phase(FLOE_RETRIEVE_RESUMED, id, opts->phase_user);
-    } else {
-        /* journal first, so a crash right after Initiate Job still knows the job id; a
-         * refused initiation (bad range, tier) removes it again */
-        if (j == NULL && use_journal) {
-            struct floe_ckpt_header h = {
-                .kind = FLOE_CKPT_DOWNLOAD,
-                .part_size_bytes =
-                    dopt->segment_size ? dopt->segment_size : FLOE_RETRIEVE_DEFAULT_SEGMENT_SIZE,
-                .total_size_bytes = FLOE_CKPT_SIZE_UNKNOWN};
-            snprintf(h.endpoint, sizeof(h.endpoint), "%s", client->endpoint);
-            snprintf(h.vault, sizeof(h.vault), "%s", dopt->vault);
-            snprintf(h.account_id, sizeof(h.account_id), "%s", client->account_id);
-            if (strlen(opts->archive_id) >= sizeof(h.archive_id) ||
-                strlen(dopt->output_path) >= sizeof(h.output_path)) {
-                rc = floe_error_set(err, FLOE_E_CHECKPOINT,
-                                    "archive id or output path too long for a checkpoint; use "
-                                    "--no-checkpoint");
-                goto out;
-            }
-            snprintf(h.archive_id, sizeof(h.archive_id), "%s", opts->archive_id);
-            snprintf(h.output_path, sizeof(h.output_path), "%s", dopt->output_path);
-            struct floe_journal_options jo = {.overwrite = true};
-            if ((rc = floe_journal_create(ckpt, &h, &jo, &j, err)))
-                goto out;
-        }
-        rc = floe_job_initiate_retrieval(client, dopt->vault, &rp, id, err);
-        if (rc) {
-            if (j) { /* nothing happened: leave no checkpoint behind */
-                struct floe_error ignore = {0};
-                floe_journal_destroy(j);
-                j = NULL;
-                floe_journal_remove(ckpt, &ignore);
-            }
-            goto out;
-        }
-        if (job_id)
-            snprintf(job_id, FLOE_JOB_ID_MAX, "%s", id);
-        if (j && (rc = floe_journal_set_job_id(j, id, err)))
-            goto out;
-        if (opts->phase)
-            opts->phase(FLOE_RETRIEVE_INITIATED, id, opts->phase_user);
-    }
-    struct floe_job_wait_options wo = opts->wait;
+    return rc;
+}
+
+/* Waits for the job; a failure says what became of the checkpoint and how to go on. */
+static int wait_for_job(struct retrieval *r, struct floe_job_info *job, struct floe_error *err)
+{
+    const struct floe_download_options *dopt = &r->opts->download;
+    struct floe_job_wait_options wo = r->opts->wait;
     if (!wo.cancel)
         wo.cancel = dopt->cancel;
-    rc = floe_job_wait(client, dopt->vault, id, &wo, job, err);
-    if (rc == FLOE_E_NOT_FOUND && j) {
-        size_t n = strlen(err->message);
-        snprintf(err->message + n, sizeof(err->message) - n,
-                 " - job %s from checkpoint %s no longer exists (its output expires about 24 h "
-                 "after completion); delete the checkpoint to start a new retrieval",
-                 id, ckpt);
-    }
-    if (rc == FLOE_E_SERVICE && j && strcmp(err->code, "JobFailed") == 0) {
+    int rc = floe_job_wait(r->client, dopt->vault, r->id, &wo, job, err);
+    if (rc == FLOE_E_NOT_FOUND && r->j)
+        floe_error_append(err,
+                          " - job %s from checkpoint %s no longer exists (its output expires "
+                          "about 24 h after completion); delete the checkpoint to start a new "
+                          "retrieval",
+                          r->id, r->ckpt);
+    if (rc == FLOE_E_SERVICE && r->j && strcmp(err->code, "JobFailed") == 0) {
         /* a failed job has no output to resume: do not keep pointing at it */
         struct floe_error ignore = {0};
-        floe_journal_destroy(j);
-        j = NULL;
-        bool removed = floe_journal_remove(ckpt, &ignore) == FLOE_OK;
-        size_t n = strlen(err->message);
-        snprintf(err->message + n, sizeof(err->message) - n, "%s",
-                 removed ? " - its checkpoint was removed: run the command again to start "
-                           "a new retrieval job"
-                         : "");
+        floe_journal_destroy(r->j);
+        r->j = NULL;
+        if (floe_journal_remove(r->ckpt, &ignore) == FLOE_OK)
+            floe_error_append(err, " - its checkpoint was removed: run the command again to "
+                                   "start a new retrieval job");
     }
-    if (rc == FLOE_E_TIMEOUT && j) {
-        size_t n = strlen(err->message);
-        snprintf(err->message + n, sizeof(err->message) - n,
-                 "\nthe job id is kept in checkpoint %s: run the same command again to keep "
-                 "waiting",
-                 ckpt);
-    }
-    if (rc)
-        goto out;
-    if (opts->phase)
-        opts->phase(FLOE_RETRIEVE_READY, id, opts->phase_user);
-    struct floe_download_options d = *dopt;
-    d.job_id = id;
+    if (rc == FLOE_E_TIMEOUT && r->j)
+        floe_error_append(err,
+                          "\nthe job id is kept in checkpoint %s: run the same command again to "
+                          "keep waiting",
+                          r->ckpt);
+    return rc;
+}
+
+/* The job is ready: download its output (the journal passes to the download). */
+static int download_job(struct retrieval *r, const struct floe_job_info *job,
+                        struct floe_download_result *out, struct floe_error *err)
+{
+    struct floe_download_options d = r->opts->download;
+    d.job_id = r->id;
     d.job = job;
-    if (j)
-        d.checkpoint_path = ckpt;
-    if (st) { /* the header was written before the job existed: fill in the job id */
-        size_t n = strlen(id);
-        if (n >= sizeof(st->header.job_id)) {
-            rc = floe_error_set(err, FLOE_E_CHECKPOINT,
-                                "job id of %zu bytes is too long for a checkpoint; use "
-                                "--no-checkpoint",
-                                n);
-            goto out;
-        }
-        memcpy(st->header.job_id, id, n + 1);
+    if (r->j)
+        d.checkpoint_path = r->ckpt;
+    if (r->st) { /* the header was written before the job existed: fill in the job id */
+        size_t n = strlen(r->id);
+        if (n >= sizeof(r->st->header.job_id))
+            return floe_error_set(err, FLOE_E_CHECKPOINT,
+                                  "job id of %zu bytes is too long for a checkpoint; use "
+                                  "--no-checkpoint",
+                                  n);
+        memcpy(r->st->header.job_id, r->id, n + 1);
     }
-    rc = download(client, &d, j, st, out, err);
-    j = NULL; /* download owns it now */
-out:
-    floe_journal_destroy(j);
-    floe_checkpoint_state_free(st);
+    struct floe_journal *j = r->j;
+    r->j = NULL; /* download owns it now */
+    return download(r->client, &d, j, r->st, out, err);
+}
+
+int floe_retrieve_archive(struct floe_client *client, const struct floe_retrieve_options *opts,
+                          struct floe_download_result *out, char job_id[FLOE_JOB_ID_MAX],
+                          struct floe_error *err)
+{
+    const struct floe_download_options *dopt = &opts->download;
+    struct retrieval r = {.client = client, .opts = opts};
+    struct floe_job_info *job = floe_xcalloc(1, sizeof(*job));
+    bool use_journal = !dopt->no_checkpoint && dopt->output_path && strcmp(dopt->output_path, "-");
+    int rc = floe_sigv4_vault_name_valid(dopt->vault, err);
+    if (!rc && (!opts->archive_id || !*opts->archive_id))
+        rc = floe_error_set(err, FLOE_E_INVALID_ARG, "an archive id is required");
+    if (!rc && use_journal)
+        rc = find_retrieval(&r, err);
+    bool resumed = r.id[0] != 0;
+    if (!rc && !resumed)
+        rc = initiate(&r, use_journal, err);
+    if (!rc && job_id)
+        snprintf(job_id, FLOE_JOB_ID_MAX, "%s", r.id);
+    if (!rc && !resumed && r.j)
+        rc = floe_journal_set_job_id(r.j, r.id, err);
+    if (!rc) {
+        if (opts->phase)
+            opts->phase(resumed ? FLOE_RETRIEVE_RESUMED : FLOE_RETRIEVE_INITIATED, r.id,
+                        opts->phase_user);
+        rc = wait_for_job(&r, job, err);
+    }
+    if (!rc) {
+        if (opts->phase)
+            opts->phase(FLOE_RETRIEVE_READY, r.id, opts->phase_user);
+        rc = download_job(&r, job, out, err);
+    }
+    floe_journal_destroy(r.j);
+    floe_checkpoint_state_free(r.st);
     free(job);
     return rc;
 }

@@ -3,9 +3,11 @@
  * multipart upload through reader -> hash pool -> transfer.
  *
  * DESIGN
- * The calling thread is the orchestrator. It owns the part table, the buffer pool, the
- * checkpoint journal and every part's state; the stages only ever hold one part each and hand
- * it back through the orchestrator's event queue:
+ * A request type of the transfer core (orch.h): the core runs the loop, the part table, the
+ * failure and cancel paths, the journal record and the progress feed; this file says how a
+ * part starts (start_part), what each stage's event means (handle_*), and what a part holds
+ * (release). The calling thread is the orchestrator; the stages only ever hold one part each
+ * and hand it back through the core's event queue:
  *
  *   PLANNED --acquire buffer, submit read--> READING --reader done--> HASHING (pool task:
  *   leaves + linear in one pass) --> SENDING (signed UploadPart on the transfer
@@ -34,11 +36,11 @@
 #include "bufpool.h"
 #include "checkpoint.h"
 #include "client_impl.h"
-#include "evq.h"
 #include "floe/checkpoint.h"
 #include "floe/hashpool.h"
 #include "floe/range.h"
 #include "floe/sigv4.h"
+#include "orch.h"
 #include "reader.h"
 
 #include <assert.h>
@@ -70,30 +72,39 @@ enum part_state {
 static const char *const s_state_names[PART_STATE_COUNT] = {"PLANNED", "READING",   "HASHING",
                                                             "SENDING", "VERIFYING", "DONE"};
 static_assert(PART_STATE_COUNT == 6, "keep s_state_names in sync");
+static const bool s_legal[PART_STATE_COUNT][PART_STATE_COUNT] = {
+    [PART_PLANNED] = {[PART_READING] = true, [PART_VERIFYING] = true, [PART_HASHING] = true},
+    [PART_READING] = {[PART_HASHING] = true, [PART_DONE] = true},
+    [PART_HASHING] = {[PART_SENDING] = true},
+    [PART_SENDING] = {[PART_SENDING] = true, [PART_DONE] = true},
+    [PART_VERIFYING] = {[PART_DONE] = true},
+};
+static const struct floe_orch_states s_states = {
+    .item_name = "part",
+    .count = PART_STATE_COUNT,
+    .names = s_state_names,
+    .legal = &s_legal[0][0],
+    .done = PART_DONE,
+};
 
 enum ev_kind { EV_READ, EV_HASHED, EV_SENT };
 
 struct upload;
 
 struct part {
+    struct floe_orch_item it; /* index, state, attempts (sends) */
     struct upload *up;
-    uint64_t index, offset, len;
-    enum part_state state;
+    uint64_t offset, len;
     bool verify; /* confirmed earlier: only check the bytes */
     struct floe_buf *buf;
     uint8_t tree[FLOE_HASH_BYTES], linear[FLOE_HASH_BYTES];
     uint8_t want_tree[FLOE_HASH_BYTES]; /* verify: the tree hash the journal and service hold */
     struct floe_xfer *xfer;
-    int resends;
     /* streaming send: why the transfer thread could not read the part (read_part_body) */
     bool read_failed;
-    int read_errno; /* 0: the file ended early */
-    /* event (owned by the stage that pushes it, then by the orchestrator) */
-    enum ev_kind ev;
-    int ev_status;
-    size_t ev_bytes;
-    struct floe_error ev_err;
-    struct floe_evq_node ev_node;
+    int read_errno;            /* 0: the file ended early */
+    struct floe_orch_event ev; /* the part's one outstanding stage report */
+    size_t ev_bytes;           /* EV_READ: bytes read */
 };
 
 struct upload {
@@ -110,72 +121,33 @@ struct upload {
     uint64_t part_size;
     uint64_t nparts_known; /* parts of a known size; streams grow it as they go */
     bool stream_ended;
-    struct part **parts; /* parts[i] allocated on first use; addresses stay stable */
-    size_t parts_cap;
-    uint64_t next_start; /* next part index to start */
-    unsigned in_flight;
-    unsigned done_count;
+    struct floe_orch orch;       /* the transfer core: part table, loop, journal record */
     struct floe_bufpool *pool;   /* buffered mode: one part per buffer */
     struct floe_bufpool *chunks; /* streaming mode: chunk buffers for the hash pass */
     size_t chunk;                /* their size: HASH_CHUNK, less under a small memory limit */
     struct floe_reader *reader;
     struct floe_hashpool *hashpool;
-    struct floe_journal *journal;
+    struct floe_journal *journal; /* also the core's, for part records */
     char upload_id[1025];
     char ckpt_path[4096];
-    struct timespec t0;
-    uint64_t bytes_done;
     unsigned parts_sent, parts_resumed;
-    int fatal;
-    struct floe_error fatal_err;
-    struct floe_evq events; /* stage callbacks -> orchestrator */
 };
 
-static double elapsed(const struct upload *u)
+static struct part *part_at(struct upload *u, uint64_t index)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)(t.tv_sec - u->t0.tv_sec) + (double)(t.tv_nsec - u->t0.tv_nsec) / 1e9;
+    struct part *p = floe_orch_item(&u->orch, index);
+    p->up = u;
+    return p;
 }
 
-static void part_set_state(struct part *p, enum part_state to)
+static void set_state(struct part *p, enum part_state to)
 {
-    static const bool legal[PART_STATE_COUNT][PART_STATE_COUNT] = {
-        [PART_PLANNED] = {[PART_READING] = true, [PART_VERIFYING] = true, [PART_HASHING] = true},
-        [PART_READING] = {[PART_HASHING] = true, [PART_DONE] = true},
-        [PART_HASHING] = {[PART_SENDING] = true},
-        [PART_SENDING] = {[PART_SENDING] = true, [PART_DONE] = true},
-        [PART_VERIFYING] = {[PART_DONE] = true},
-    };
-    if (!legal[p->state][to]) {
-        fprintf(stderr, "floe: internal error: part %" PRIu64 " %s -> %s\n", p->index,
-                s_state_names[p->state], s_state_names[to]);
-        abort();
-    }
-    p->state = to;
+    floe_orch_set_state(&p->up->orch, &p->it, to);
 }
 
-static void push_event(struct part *p, enum ev_kind kind)
+static void post(struct part *p, enum ev_kind kind)
 {
-    p->ev = kind;
-    floe_evq_push(&p->up->events, &p->ev_node);
-}
-
-/* Next event, or NULL after 200 ms without one (so a cancel request is seen promptly). */
-static struct part *pop_event(struct upload *u)
-{
-    struct floe_evq_node *n = floe_evq_pop(&u->events, 200);
-    return n ? FLOE_EVQ_CONTAINER(n, struct part, ev_node) : NULL;
-}
-
-static void fail(struct upload *u, int status, const struct floe_error *err)
-{
-    if (u->fatal)
-        return;
-    u->fatal = status;
-    if (err && err != &u->fatal_err)
-        u->fatal_err = *err;
-    u->fatal_err.status = status;
+    floe_orch_post(&p->up->orch, &p->ev, kind, p);
 }
 
 /* ---- stage callbacks (other threads): only record and push ---- */
@@ -183,11 +155,11 @@ static void fail(struct upload *u, int status, const struct floe_error *err)
 static void on_read(void *user, int status, size_t bytes, const struct floe_error *err)
 {
     struct part *p = user;
-    p->ev_status = status;
+    p->ev.status = status;
     p->ev_bytes = bytes;
     if (err)
-        p->ev_err = *err;
-    push_event(p, EV_READ);
+        p->ev.err = *err;
+    post(p, EV_READ);
 }
 
 static void hash_task(void *arg)
@@ -202,8 +174,8 @@ static void hash_task(void *arg)
     } else {
         floe_treehash_part(d, p->len, NULL, p->tree, p->linear);
     }
-    p->ev_status = FLOE_OK;
-    push_event(p, EV_HASHED);
+    p->ev.status = FLOE_OK;
+    post(p, EV_HASHED);
 }
 
 /* Streaming mode: one chunk read through the reader (io_uring), waited for by a pool task. */
@@ -269,30 +241,30 @@ static void hash_from_file_task(void *arg)
     struct floe_buf *bufs[2] = {NULL, NULL};
     struct chunk_read cr[2];
     struct floe_treehash *th = floe_treehash_new(p->verify ? 0 : FLOE_TREEHASH_LINEAR);
-    p->ev_status = FLOE_OK;
+    p->ev.status = FLOE_OK;
     for (int i = 0; i < 2; i++) {
         pthread_mutex_init(&cr[i].mu, NULL);
         pthread_cond_init(&cr[i].cv, NULL);
         cr[i].done = true;
         memset(&cr[i].err, 0, sizeof(cr[i].err));
-        if (floe_bufpool_acquire(u->chunks, &bufs[i], &p->ev_err) != FLOE_OK)
-            p->ev_status = FLOE_E_NOMEM;
+        if (floe_bufpool_acquire(u->chunks, &bufs[i], &p->ev.err) != FLOE_OK)
+            p->ev.status = FLOE_E_NOMEM;
     }
     int cur = 0;
     uint64_t off = 0;
     size_t want = p->len < u->chunk ? (size_t)p->len : u->chunk;
-    if (p->ev_status == FLOE_OK && chunk_submit(u, &cr[0], bufs[0]->data, p->offset, want))
-        p->ev_status = cr[0].status;
-    while (p->ev_status == FLOE_OK && off < p->len) {
+    if (p->ev.status == FLOE_OK && chunk_submit(u, &cr[0], bufs[0]->data, p->offset, want))
+        p->ev.status = cr[0].status;
+    while (p->ev.status == FLOE_OK && off < p->len) {
         chunk_wait(&cr[cur]);
         if (cr[cur].status != FLOE_OK) {
-            p->ev_status = cr[cur].status;
-            p->ev_err = cr[cur].err;
+            p->ev.status = cr[cur].status;
+            p->ev.err = cr[cur].err;
             break;
         }
         if (cr[cur].got != want) {
-            p->ev_status = FLOE_E_SOURCE_CHANGED;
-            floe_error_set(&p->ev_err, FLOE_E_SOURCE_CHANGED, "%s shrank while being uploaded",
+            p->ev.status = FLOE_E_SOURCE_CHANGED;
+            floe_error_set(&p->ev.err, FLOE_E_SOURCE_CHANGED, "%s shrank while being uploaded",
                            u->opts->path);
             break;
         }
@@ -301,8 +273,8 @@ static void hash_from_file_task(void *arg)
         if (next_off < p->len) {
             next_want = p->len - next_off < u->chunk ? (size_t)(p->len - next_off) : u->chunk;
             if (chunk_submit(u, &cr[!cur], bufs[!cur]->data, p->offset + next_off, next_want)) {
-                p->ev_status = cr[!cur].status;
-                p->ev_err = cr[!cur].err;
+                p->ev.status = cr[!cur].status;
+                p->ev.err = cr[!cur].err;
                 break;
             }
         }
@@ -320,7 +292,7 @@ static void hash_from_file_task(void *arg)
     }
     floe_treehash_final(th, p->tree, p->verify ? NULL : p->linear);
     floe_treehash_destroy(th);
-    push_event(p, EV_HASHED);
+    post(p, EV_HASHED);
 }
 
 /* Streaming mode: the transfer thread pulls the part's bytes from the file. */
@@ -342,61 +314,52 @@ static size_t read_part_body(void *ctx, uint64_t offset, uint8_t *dst, size_t n)
 static void on_sent(struct floe_xfer *x)
 {
     struct part *p = x->user;
-    p->ev_status = x->status;
+    p->ev.status = x->status;
     if (x->status)
-        p->ev_err = x->err;
+        p->ev.err = x->err;
     if (x->status && p->read_failed) { /* not the network's fault: the file */
         const char *path = p->up->opts->path;
         if (p->read_errno)
-            p->ev_status = floe_error_set_errno(&p->ev_err, FLOE_E_IO, p->read_errno, path,
+            p->ev.status = floe_error_set_errno(&p->ev.err, FLOE_E_IO, p->read_errno, path,
                                                 "cannot read %s", path);
         else
-            p->ev_status = floe_error_set(&p->ev_err, FLOE_E_SOURCE_CHANGED,
+            p->ev.status = floe_error_set(&p->ev.err, FLOE_E_SOURCE_CHANGED,
                                           "%s shrank while being uploaded", path);
     }
-    push_event(p, EV_SENT);
+    post(p, EV_SENT);
 }
 
 /* ---- orchestrator ---- */
 
-static struct part *part_at(struct upload *u, uint64_t index)
+static void progress(void *ctx)
 {
-    if (index >= u->parts_cap) {
-        size_t cap = u->parts_cap ? u->parts_cap : 64;
-        while (cap <= index)
-            cap *= 2;
-        u->parts = floe_xrealloc(u->parts, cap * sizeof(*u->parts));
-        memset(u->parts + u->parts_cap, 0, (cap - u->parts_cap) * sizeof(*u->parts));
-        u->parts_cap = cap;
-    }
-    if (!u->parts[index]) {
-        u->parts[index] = floe_xcalloc(1, sizeof(struct part));
-        u->parts[index]->up = u;
-        u->parts[index]->index = index;
-    }
-    return u->parts[index];
-}
-
-static void progress(struct upload *u)
-{
+    struct upload *u = ctx;
     if (!u->opts->progress)
         return;
     struct floe_upload_progress pr = {
-        .bytes_done = u->bytes_done,
+        .bytes_done = u->orch.bytes_done,
         .bytes_total = u->stream && !u->stream_ended ? UINT64_MAX : u->size,
-        .parts_done = u->done_count,
+        .parts_done = (unsigned)u->orch.items_done,
         .parts_total = u->stream && !u->stream_ended ? 0 : (unsigned)u->nparts_known,
-        .seconds = elapsed(u),
+        .seconds = floe_orch_elapsed(&u->orch),
     };
     u->opts->progress(&pr, u->opts->progress_user);
 }
 
-static void release(struct upload *u, struct part *p)
+static void release(void *ctx, void *item)
 {
+    struct upload *u = ctx;
+    struct part *p = item;
     if (p->buf) {
         floe_bufpool_release(u->pool, p->buf);
         p->buf = NULL;
     }
+}
+
+static void part_free(void *ctx, void *item)
+{
+    struct part *p = item;
+    floe_xfer_destroy(p->xfer);
 }
 
 static void submit_send(struct upload *u, struct part *p)
@@ -424,34 +387,45 @@ static void submit_send(struct upload *u, struct part *p)
     p->xfer = floe_call_xfer(k);
     p->xfer->done = on_sent;
     p->xfer->user = p;
+    p->it.attempts++;
     floe_transfer_submit(u->client->transfer, p->xfer);
 }
 
-/* Starts part index if a buffer (or, streaming, a concurrency slot) is free; returns false
- * when it could not. */
-static bool start_part(struct upload *u, uint64_t index)
+static bool all_started(const struct upload *u, uint64_t index)
 {
+    if (u->stream) /* a probe past 10,000 full parts is still read: it must find the end */
+        return u->stream_ended || index > FLOE_MAX_PARTS;
+    return index >= u->nparts_known;
+}
+
+/* The core's start(): part index starts if a buffer (or, streaming, a concurrency slot) is
+ * free. */
+static enum floe_orch_start start_part(void *ctx, uint64_t index)
+{
+    struct upload *u = ctx;
+    if (all_started(u, index))
+        return FLOE_ORCH_END;
+    struct part *p = part_at(u, index);
+    if (p->it.state != PART_PLANNED) /* a stream's part 0, fed in by try_single */
+        return FLOE_ORCH_SKIP;
     if (u->streaming) {
-        if (u->in_flight >= u->concurrency)
-            return false;
-        struct part *p = part_at(u, index);
+        if (u->orch.in_flight >= u->concurrency)
+            return FLOE_ORCH_WAIT;
         p->offset = index * u->part_size;
         p->len = u->size - p->offset < u->part_size ? u->size - p->offset : u->part_size;
-        part_set_state(p, p->verify ? PART_VERIFYING : PART_HASHING);
-        u->in_flight++;
+        set_state(p, p->verify ? PART_VERIFYING : PART_HASHING);
+        floe_orch_enter(&u->orch);
         floe_hashpool_submit(u->hashpool, hash_from_file_task, p);
-        return true;
+        return FLOE_ORCH_STARTED;
     }
     struct floe_buf *b = floe_bufpool_try_acquire(u->pool);
     if (!b)
-        return false;
-    struct part *p = part_at(u, index);
-    p->index = index;
+        return FLOE_ORCH_WAIT;
     p->offset = index * u->part_size;
     p->len = u->stream ? u->part_size
                        : (u->size - p->offset < u->part_size ? u->size - p->offset : u->part_size);
     p->buf = b;
-    part_set_state(p, p->verify ? PART_VERIFYING : PART_READING);
+    set_state(p, p->verify ? PART_VERIFYING : PART_READING);
     struct floe_read_req rq = {
         .fd = u->fd,
         .offset_bytes = p->offset,
@@ -462,11 +436,41 @@ static bool start_part(struct upload *u, uint64_t index)
         .user = p,
     };
     struct floe_error err = {0};
-    u->in_flight++;
+    floe_orch_enter(&u->orch);
     if (floe_reader_submit(u->reader, &rq, &err) != FLOE_OK) {
-        u->in_flight--;
-        release(u, p);
-        fail(u, err.status ? err.status : FLOE_E_IO, &err);
+        floe_orch_fail_item(&u->orch, p, err.status ? err.status : FLOE_E_IO, &err);
+        return FLOE_ORCH_WAIT;
+    }
+    return FLOE_ORCH_STARTED;
+}
+
+/* A stream's read: the first short one marks the true end. Returns false when the part is
+ * out of flight (nothing left to send, or the stream is too long). */
+static bool stream_read_end(struct upload *u, struct part *p)
+{
+    /* stream reads complete in order, so the first short one marks the true end */
+    if (p->ev_bytes < p->len) {
+        p->len = p->ev_bytes;
+        if (!u->stream_ended) {
+            u->stream_ended = true;
+            u->size = p->offset + p->len;
+            u->nparts_known = p->len ? p->it.index + 1 : p->it.index;
+        }
+    } else if (!u->stream_ended) {
+        u->nparts_known = p->it.index + 1;
+    }
+    if (p->len == 0) { /* nothing left: this part does not exist */
+        floe_orch_leave(&u->orch, p);
+        set_state(p, PART_DONE);
+        return false;
+    }
+    if (p->it.index >= FLOE_MAX_PARTS) { /* a probe past 10,000 full parts found more */
+        struct floe_error e = {0};
+        floe_error_set(&e, FLOE_E_RANGE,
+                       "standard input is longer than 10,000 parts of %" PRIu64
+                       " MiB; use a larger --part-size",
+                       u->part_size >> 20);
+        floe_orch_fail_item(&u->orch, p, FLOE_E_RANGE, &e);
         return false;
     }
     return true;
@@ -474,196 +478,111 @@ static bool start_part(struct upload *u, uint64_t index)
 
 static void handle_read(struct upload *u, struct part *p)
 {
-    if (p->ev_status != FLOE_OK) {
-        u->in_flight--;
-        release(u, p);
-        fail(u, p->ev_status, &p->ev_err);
+    if (p->ev.status != FLOE_OK) {
+        floe_orch_fail_item(&u->orch, p, p->ev.status, &p->ev.err);
         return;
     }
     if (u->stream) {
-        /* stream reads complete in order, so the first short one marks the true end */
-        if (p->ev_bytes < p->len) {
-            p->len = p->ev_bytes;
-            if (!u->stream_ended) {
-                u->stream_ended = true;
-                u->size = p->offset + p->len;
-                u->nparts_known = p->len ? p->index + 1 : p->index;
-            }
-        } else if (!u->stream_ended) {
-            u->nparts_known = p->index + 1;
-        }
-        if (p->len == 0) { /* nothing left: this part does not exist */
-            u->in_flight--;
-            release(u, p);
-            part_set_state(p, PART_DONE);
+        if (!stream_read_end(u, p))
             return;
-        }
-        if (p->index >= FLOE_MAX_PARTS) { /* a probe past 10,000 full parts found more */
-            u->in_flight--;
-            release(u, p);
-            struct floe_error e = {0};
-            floe_error_set(&e, FLOE_E_RANGE,
-                           "standard input is longer than 10,000 parts of %" PRIu64
-                           " MiB; use a larger --part-size",
-                           u->part_size >> 20);
-            fail(u, FLOE_E_RANGE, &e);
-            return;
-        }
     } else if (p->ev_bytes != p->len) {
-        u->in_flight--;
-        release(u, p);
         struct floe_error e = {0};
         floe_error_set_errno(&e, FLOE_E_SOURCE_CHANGED, 0, u->opts->path,
                              "%s shrank while being uploaded (part %" PRIu64 " read %zu of %" PRIu64
                              " bytes)",
-                             u->opts->path, p->index, p->ev_bytes, p->len);
-        fail(u, FLOE_E_SOURCE_CHANGED, &e);
+                             u->opts->path, p->it.index, p->ev_bytes, p->len);
+        floe_orch_fail_item(&u->orch, p, FLOE_E_SOURCE_CHANGED, &e);
         return;
     }
-    if (p->state == PART_READING)
-        part_set_state(p, PART_HASHING);
+    if (p->it.state == PART_READING)
+        set_state(p, PART_HASHING);
     floe_hashpool_submit(u->hashpool, hash_task, p);
-}
-
-static void part_done(struct upload *u, struct part *p)
-{
-    u->in_flight--;
-    release(u, p);
-    part_set_state(p, PART_DONE);
-    u->done_count++;
-    u->bytes_done += p->len;
-    progress(u);
 }
 
 static void handle_hashed(struct upload *u, struct part *p)
 {
-    if (p->ev_status != FLOE_OK) {
-        u->in_flight--;
-        release(u, p);
-        fail(u, p->ev_status, &p->ev_err);
+    if (p->ev.status != FLOE_OK) {
+        floe_orch_fail_item(&u->orch, p, p->ev.status, &p->ev.err);
         return;
     }
-    if (p->state == PART_VERIFYING) {
+    if (p->it.state == PART_VERIFYING) {
         if (memcmp(p->tree, p->want_tree, FLOE_HASH_BYTES) != 0) {
-            u->in_flight--;
-            release(u, p);
             struct floe_error e = {0};
             floe_error_set(&e, FLOE_E_SOURCE_CHANGED,
                            "%s changed since part %" PRIu64 " (bytes %" PRIu64 "-%" PRIu64
                            ") was uploaded; refusing to complete a corrupt archive. Delete "
                            "the checkpoint %s to upload it afresh",
-                           u->opts->path, p->index, p->offset, p->offset + p->len - 1,
+                           u->opts->path, p->it.index, p->offset, p->offset + p->len - 1,
                            u->ckpt_path);
-            fail(u, FLOE_E_SOURCE_CHANGED, &e);
+            floe_orch_fail_item(&u->orch, p, FLOE_E_SOURCE_CHANGED, &e);
             return;
         }
         u->parts_resumed++;
-        part_done(u, p);
+        floe_orch_item_done(&u->orch, &p->it, p->offset, p->len, NULL); /* recorded already */
         return;
     }
-    if (u->fatal) { /* stopping: do not send */
-        u->in_flight--;
-        release(u, p);
+    if (floe_orch_stopping(&u->orch)) { /* stopping: do not send */
+        floe_orch_leave(&u->orch, p);
         return;
     }
-    part_set_state(p, PART_SENDING);
+    set_state(p, PART_SENDING);
     submit_send(u, p);
 }
 
+/* The service's answer to a sent part: its checksum must be ours (else re-sent, at most
+ * MAX_CHECKSUM_RESENDS times), then the part is recorded and done. */
 static void handle_sent(struct upload *u, struct part *p)
 {
-    if (p->ev_status != FLOE_OK) {
-        u->in_flight--;
-        release(u, p);
-        struct floe_error e = p->ev_err;
-        size_t n = strlen(e.message);
-        snprintf(e.message + n, sizeof(e.message) - n, " (part %" PRIu64 ")", p->index);
-        fail(u, p->ev_status, &e);
+    if (p->ev.status != FLOE_OK) {
+        floe_error_append(&p->ev.err, " (part %" PRIu64 ")", p->it.index);
+        floe_orch_fail_item(&u->orch, p, p->ev.status, &p->ev.err);
         return;
     }
     const char *h = floe_xfer_header(p->xfer, "x-amz-sha256-tree-hash");
     uint8_t got[FLOE_HASH_BYTES];
     if (h && (floe_treehash_parse_hex(h, got, NULL) != FLOE_OK ||
               memcmp(got, p->tree, FLOE_HASH_BYTES) != 0)) {
-        if (++p->resends <= MAX_CHECKSUM_RESENDS && !u->fatal) {
-            part_set_state(p, PART_SENDING);
+        if (floe_orch_may_retry(&u->orch, &p->it, 1 + MAX_CHECKSUM_RESENDS)) {
+            set_state(p, PART_SENDING);
+            p->it.attempts++;
             floe_transfer_submit(u->client->transfer, p->xfer);
             return;
         }
-        u->in_flight--;
-        release(u, p);
         char want[FLOE_HASH_HEX];
         floe_treehash_hex(p->tree, want);
         struct floe_error e = {0};
         floe_error_set(&e, FLOE_E_CHECKSUM,
                        "part %" PRIu64 ": the service computed tree hash %s, the data hashes "
-                       "to %s (sent %d times)",
-                       p->index, h, want, p->resends);
-        fail(u, FLOE_E_CHECKSUM, &e);
+                       "to %s (sent %u times)",
+                       p->it.index, h, want, p->it.attempts);
+        floe_orch_fail_item(&u->orch, p, FLOE_E_CHECKSUM, &e);
         return;
     }
-    if (u->journal) {
-        struct floe_ckpt_part rec = {
-            .index = p->index, .offset_bytes = p->offset, .length_bytes = p->len};
-        memcpy(rec.tree_hash, p->tree, FLOE_HASH_BYTES);
-        /* rec.xxh128 stays zero: a resume re-checks a part by its tree hash, which is
-         * computed anyway, rather than pay an xxh3 pass on every upload */
-        struct floe_error e = {0};
-        if (floe_journal_append_part(u->journal, &rec, &e) != FLOE_OK) {
-            u->in_flight--;
-            release(u, p);
-            fail(u, FLOE_E_CHECKPOINT, &e);
-            return;
-        }
-    }
-    u->parts_sent++;
     floe_xfer_destroy(p->xfer); /* its curl handle is ~16 KB: memory must not grow per part */
     p->xfer = NULL;
-    part_done(u, p);
+    if (floe_orch_item_done(&u->orch, &p->it, p->offset, p->len, p->tree))
+        u->parts_sent++;
 }
 
-static bool all_started(const struct upload *u)
+static void handle(void *ctx, struct floe_orch_event *ev)
 {
-    if (u->stream)
-        return u->stream_ended;
-    return u->next_start >= u->nparts_known;
-}
-
-/* Runs parts until all are done or a failure has drained. */
-static int run_parts(struct upload *u)
-{
-    for (;;) {
-        bool cancelled = u->opts->cancel && atomic_load(u->opts->cancel);
-        if (cancelled && !u->fatal) {
-            struct floe_error e = {0};
-            floe_error_set(&e, FLOE_E_CANCELLED, "interrupted");
-            fail(u, FLOE_E_CANCELLED, &e);
-        }
-        while (!u->fatal && !all_started(u) && (!u->stream || u->next_start <= FLOE_MAX_PARTS)) {
-            struct part *p = part_at(u, u->next_start);
-            if (p->state == PART_DONE) { /* stream part 0, already handled */
-                u->next_start++;
-                continue;
-            }
-            if (!start_part(u, u->next_start))
-                break;
-            u->next_start++;
-        }
-        if (u->in_flight == 0)
-            break;
-        struct part *p = pop_event(u);
-        if (!p)
-            continue;
-        switch (p->ev) {
-        case EV_READ: handle_read(u, p); break;
-        case EV_HASHED: handle_hashed(u, p); break;
-        case EV_SENT: handle_sent(u, p); break;
-        }
+    struct upload *u = ctx;
+    switch ((enum ev_kind)ev->kind) {
+    case EV_READ: handle_read(u, ev->obj); break;
+    case EV_HASHED: handle_hashed(u, ev->obj); break;
+    case EV_SENT: handle_sent(u, ev->obj); break;
     }
-    if (u->fatal)
-        return u->fatal;
-    return FLOE_OK;
 }
+
+static const struct floe_orch_ops s_ops = {
+    .states = &s_states,
+    .item_size = sizeof(struct part),
+    .start = start_part,
+    .handle = handle,
+    .release = release,
+    .item_free = part_free,
+    .progress = progress,
+};
 
 /* ---- planning, checkpoint, finish ---- */
 
@@ -788,27 +707,23 @@ static int resume_from(struct upload *u, struct floe_ckpt_state *st, struct floe
         return floe_error_set(err, FLOE_E_CHECKPOINT, "checkpoint %s has no upload id",
                               u->ckpt_path);
     int rc = floe_checkpoint_check_source(h, u->opts->path, u->fd, err);
-    if (rc == FLOE_E_SOURCE_CHANGED) {
-        size_t n = strlen(err->message);
-        snprintf(err->message + n, sizeof(err->message) - n,
-                 " - its parts no longer match the file. To upload the file as it is now, delete "
-                 "the checkpoint %s (the unfinished upload can be aborted with `floe multipart "
-                 "abort %s %s`)",
-                 u->ckpt_path, u->vault, h->upload_id);
-    }
+    if (rc == FLOE_E_SOURCE_CHANGED)
+        floe_error_append(err,
+                          " - its parts no longer match the file. To upload the file as it is "
+                          "now, delete the checkpoint %s (the unfinished upload can be aborted "
+                          "with `floe multipart abort %s %s`)",
+                          u->ckpt_path, u->vault, h->upload_id);
     if (rc)
         return rc;
     u->part_size = h->part_size_bytes;
     snprintf(u->upload_id, sizeof(u->upload_id), "%s", h->upload_id);
     struct reconcile r = {u, st};
     rc = floe_client_list_parts(u->client, u->vault, u->upload_id, on_server_part, &r, NULL, err);
-    if (rc == FLOE_E_NOT_FOUND) {
-        size_t n = strlen(err->message);
-        snprintf(err->message + n, sizeof(err->message) - n,
-                 " - the multipart upload in checkpoint %s no longer exists (completed, "
-                 "aborted or expired); delete the checkpoint to upload afresh",
-                 u->ckpt_path);
-    }
+    if (rc == FLOE_E_NOT_FOUND)
+        floe_error_append(err,
+                          " - the multipart upload in checkpoint %s no longer exists (completed, "
+                          "aborted or expired); delete the checkpoint to upload afresh",
+                          u->ckpt_path);
     return rc;
 }
 
@@ -818,7 +733,7 @@ static int finish_multipart(struct upload *u, struct floe_upload_result *out,
     uint64_t n = u->nparts_known;
     uint8_t(*trees)[FLOE_HASH_BYTES] = floe_xcalloc(n ? n : 1, FLOE_HASH_BYTES);
     for (uint64_t i = 0; i < n; i++)
-        memcpy(trees[i], u->parts[i]->tree, FLOE_HASH_BYTES);
+        memcpy(trees[i], part_at(u, i)->tree, FLOE_HASH_BYTES);
     uint8_t tree[FLOE_HASH_BYTES];
     floe_treehash_combine((const uint8_t(*)[FLOE_HASH_BYTES])trees, n, tree);
     free(trees);
@@ -887,260 +802,292 @@ static int make_pool(struct upload *u, struct floe_error *err)
     return floe_bufpool_new(&bo, &u->pool, err);
 }
 
-int floe_upload_file(struct floe_client *client, const struct floe_upload_options *opts,
-                     struct floe_upload_result *out, struct floe_error *err)
+/* Options that are wrong whatever the source is. */
+static int check_options(const struct floe_upload_options *opts, struct floe_error *err)
 {
-    struct upload *u = floe_xcalloc(1, sizeof(*u));
-    struct floe_ckpt_state *st = NULL;
-    struct floe_buf *first = NULL;
-    int rc = FLOE_OK;
-    u->client = client;
-    u->opts = opts;
-    u->vault = opts->vault;
-    u->fd = -1;
-    floe_evq_init(&u->events);
-    clock_gettime(CLOCK_MONOTONIC, &u->t0);
-
-    rc = floe_sigv4_vault_name_valid(opts->vault, err);
+    int rc = floe_sigv4_vault_name_valid(opts->vault, err);
     if (!rc)
         rc = floe_client_check_description(opts->description, err);
     if (!rc && opts->part_size)
         rc = floe_range_check_part_size(opts->part_size, err);
+    if (!rc && opts->resume_only && opts->no_checkpoint)
+        rc = floe_error_set(err, FLOE_E_INVALID_ARG,
+                            "resuming needs the checkpoint: --resume and --no-checkpoint "
+                            "cannot be used together");
+    return rc;
+}
+
+/*
+ * The journal records a finished upload. The file unchanged: that archive is reported again
+ * (*reported). The file changed: the journal is spent (its archive exists) and removed, so the
+ * file as it is now uploads afresh - unless --resume asked to continue it, which is refused.
+ */
+static int reuse_finished(struct upload *u, struct floe_ckpt_state **st,
+                          struct floe_upload_result *out, bool *reported, struct floe_error *err)
+{
+    int rc = floe_checkpoint_check_source(&(*st)->header, u->opts->path, u->fd, err);
+    if (rc == FLOE_E_SOURCE_CHANGED && !u->opts->resume_only) {
+        floe_journal_destroy(u->journal);
+        u->journal = NULL;
+        floe_checkpoint_state_free(*st);
+        *st = NULL;
+        memset(err, 0, sizeof(*err));
+        return floe_journal_remove(u->ckpt_path, err);
+    }
+    if (rc == FLOE_E_SOURCE_CHANGED)
+        floe_error_append(err,
+                          " - checkpoint %s records a finished upload of the earlier file "
+                          "(archive %s); there is nothing to resume",
+                          u->ckpt_path, (*st)->header.archive_id);
+    if (rc)
+        return rc;
+    const struct floe_ckpt_state *s = *st;
+    memset(out, 0, sizeof(*out));
+    snprintf(out->archive_id, sizeof(out->archive_id), "%s", s->header.archive_id);
+    memcpy(out->tree, s->header.tree_hash, FLOE_HASH_BYTES);
+    out->size = s->complete_size_bytes;
+    out->multipart = true;
+    out->part_size = s->header.part_size_bytes;
+    out->parts_resumed = (unsigned)s->part_count;
+    snprintf(out->checkpoint_path, sizeof(out->checkpoint_path), "%s", u->ckpt_path);
+    *reported = true;
+    return FLOE_OK;
+}
+
+/* An existing journal for this source means resume (or a finished upload to report). */
+static int open_checkpoint(struct upload *u, struct floe_ckpt_state **st,
+                           struct floe_upload_result *out, bool *reported, struct floe_error *err)
+{
+    const struct floe_upload_options *opts = u->opts;
+    int rc;
+    if (opts->checkpoint_path)
+        snprintf(u->ckpt_path, sizeof(u->ckpt_path), "%s", opts->checkpoint_path);
+    else if ((rc = floe_upload_checkpoint_path(u->client, u->vault, opts->path, u->ckpt_path,
+                                               sizeof(u->ckpt_path), err)))
+        return rc;
+    if (access(u->ckpt_path, F_OK) != 0) {
+        if (opts->resume_only)
+            return floe_error_set_errno(err, FLOE_E_CHECKPOINT, ENOENT, u->ckpt_path,
+                                        "cannot resume: no checkpoint %s", u->ckpt_path);
+        return FLOE_OK;
+    }
+    if ((rc = floe_journal_open(u->ckpt_path, NULL, &u->journal, st, err)))
+        return rc;
+    if ((*st)->complete)
+        return reuse_finished(u, st, out, reported, err);
+    return resume_from(u, *st, err);
+}
+
+/* Part size (unless a journal fixed it), part count, buffers. */
+static int plan(struct upload *u, struct floe_error *err)
+{
+    if (!u->part_size) {
+        uint64_t planned_for = u->stream ? 0 : u->size;
+        int rc = floe_range_plan_part_size(planned_for, u->opts->part_size,
+                                           FLOE_UPLOAD_DEFAULT_PART_SIZE, &u->part_size, err);
+        if (rc)
+            return rc;
+    }
+    u->nparts_known = u->stream ? 0 : floe_range_part_count(u->size, u->part_size);
+    return make_pool(u, err);
+}
+
+/*
+ * A source that fits one request goes as a single Upload Archive (*handled). A stream's first
+ * part is read here to find out; if the stream is longer, that part stays in *first for the
+ * multipart upload.
+ */
+static int try_single(struct upload *u, struct floe_buf **first, struct floe_upload_result *out,
+                      bool *handled, struct floe_error *err)
+{
+    const char *path = u->opts->path;
+    if (!u->stream && (u->nparts_known != 1 || u->journal))
+        return FLOE_OK;
+    int rc = floe_bufpool_acquire(u->pool, first, err);
+    if (rc)
+        return rc;
+    size_t got = 0, want = (size_t)(u->stream ? u->part_size : u->size);
+    if ((rc = floe_reader_read(u->reader, u->fd, 0, (*first)->data, want, path, &got, err)))
+        return rc;
+    if (u->stream) {
+        if (got == 0)
+            return floe_error_set(err, FLOE_E_INVALID_ARG,
+                                  "standard input is empty: Glacier does not accept empty "
+                                  "archives");
+        if (got == u->part_size)
+            return FLOE_OK; /* longer than a part: multipart, part 0 in hand */
+    } else {
+        if (got != u->size)
+            return floe_error_set(err, FLOE_E_SOURCE_CHANGED, "%s shrank while being read", path);
+        if ((rc = check_unchanged(u, "read", err)))
+            return rc;
+    }
+    *handled = true;
+    return single_upload(u, *first, got, out, err);
+}
+
+/* Initiate Multipart Upload, then the journal that lets a rerun resume it (a journal that
+ * cannot be made aborts the upload again: nothing would know its id). */
+static int begin_multipart(struct upload *u, bool use_journal, struct floe_error *err)
+{
+    int rc = floe_client_initiate_multipart(u->client, u->vault, u->part_size, u->opts->description,
+                                            u->upload_id, err);
+    if (rc || !use_journal)
+        return rc;
+    struct floe_ckpt_header h = {
+        .kind = FLOE_CKPT_UPLOAD, .part_size_bytes = u->part_size, .total_size_bytes = u->size};
+    snprintf(h.endpoint, sizeof(h.endpoint), "%s", u->client->endpoint);
+    snprintf(h.vault, sizeof(h.vault), "%s", u->vault);
+    snprintf(h.account_id, sizeof(h.account_id), "%s", u->client->account_id);
+    if (strlen(u->upload_id) >= sizeof(h.upload_id))
+        rc = floe_error_set(err, FLOE_E_CHECKPOINT,
+                            "upload id of %zu bytes is too long for the checkpoint; use "
+                            "--no-checkpoint",
+                            strlen(u->upload_id));
+    else
+        memcpy(h.upload_id, u->upload_id, strlen(u->upload_id) + 1);
+    if (!rc)
+        rc = floe_checkpoint_source_stat(u->opts->path, u->fd, &h.source, err);
+    char abs[PATH_MAX]; /* so `floe upload --resume` works from any directory */
+    if (!rc && realpath(u->opts->path, abs) && strlen(abs) < sizeof(h.source.path))
+        memcpy(h.source.path, abs, strlen(abs) + 1);
+    if (!rc) {
+        struct floe_journal_options jo = {.overwrite = true};
+        rc = floe_journal_create(u->ckpt_path, &h, &jo, &u->journal, err);
+    }
+    if (rc) {
+        struct floe_error ignore = {0};
+        floe_client_abort_multipart(u->client, u->vault, u->upload_id, &ignore);
+    }
+    return rc;
+}
+
+/* A stream's part 0, read by try_single, enters the pipeline as if the reader had read it. */
+static void feed_first(struct upload *u, struct floe_buf *first)
+{
+    struct part *p = part_at(u, 0);
+    p->offset = 0;
+    p->len = u->part_size;
+    p->buf = first;
+    set_state(p, PART_READING);
+    p->ev.status = FLOE_OK;
+    p->ev_bytes = (size_t)u->part_size;
+    floe_orch_enter(&u->orch);
+    handle_read(u, p);
+}
+
+/* The parts failed (err holds why): say how to resume, or abort what nothing can resume. */
+static void after_failed_run(struct upload *u, struct floe_error *err)
+{
+    if (u->journal && (u->parts_sent || u->parts_resumed)) {
+        floe_error_append(err,
+                          "\n%u parts are confirmed in checkpoint %s: run the same command again "
+                          "(or floe upload --resume %s) to continue",
+                          u->parts_sent + u->parts_resumed, u->ckpt_path, u->ckpt_path);
+    } else if (!u->journal && u->upload_id[0]) {
+        /* no journal (stdin, --no-checkpoint): nothing can resume it, so do not leave the
+         * service holding its parts */
+        struct floe_error ignore = {0};
+        if (floe_client_abort_multipart(u->client, u->vault, u->upload_id, &ignore) == FLOE_OK)
+            floe_error_append(err, " (the unfinished multipart upload was aborted)");
+    }
+}
+
+/* Every part is done: complete the archive, unless the file changed meanwhile. */
+static int complete(struct upload *u, struct floe_upload_result *out, struct floe_error *err)
+{
+    int rc;
+    if (!u->stream && (rc = check_unchanged(u, "uploaded", err)) != FLOE_OK) {
+        /* its parts may mix two versions of the file: never complete such an archive */
+        struct floe_error ignore = {0};
+        floe_client_abort_multipart(u->client, u->vault, u->upload_id, &ignore);
+        if (u->journal) {
+            floe_journal_destroy(u->journal);
+            u->journal = NULL;
+            floe_journal_remove(u->ckpt_path, &ignore);
+        }
+        floe_error_append(err, " - the archive was not completed (its multipart upload was "
+                               "aborted); run the command again to upload the file as it is now");
+        return rc;
+    }
+    if ((rc = finish_multipart(u, out, err)))
+        return rc;
+    if (u->journal) {
+        snprintf(out->checkpoint_path, sizeof(out->checkpoint_path), "%s", u->ckpt_path);
+        floe_journal_destroy(u->journal);
+        u->journal = NULL;
+        if (!u->opts->keep_checkpoint) {
+            struct floe_error e = {0};
+            floe_journal_remove(u->ckpt_path, &e);
+        }
+    }
+    return FLOE_OK;
+}
+
+/* The upload after its source is open: checkpoint, plan, then a single request or the
+ * multipart pipeline. */
+static int upload(struct upload *u, struct floe_upload_result *out, struct floe_error *err)
+{
+    const struct floe_upload_options *opts = u->opts;
+    struct floe_ckpt_state *st = NULL;
+    struct floe_buf *first = NULL;
+    bool use_journal = !opts->no_checkpoint && !u->stream && !u->is_stdin;
+    bool done = false;
+    int rc = FLOE_OK;
+    if ((u->stream || u->is_stdin) && opts->resume_only)
+        rc = floe_error_set(err, FLOE_E_CHECKPOINT, "standard input cannot be resumed");
+    if (!rc && use_journal)
+        rc = open_checkpoint(u, &st, out, &done, err);
+    if (!rc && !done)
+        rc = plan(u, err);
+    if (!rc && !done)
+        rc = try_single(u, &first, out, &done, err);
+    if (!rc && !done && !u->upload_id[0])
+        rc = begin_multipart(u, use_journal, err);
+    if (!rc && !done) {
+        u->orch.journal = u->journal;
+        if (first) {
+            feed_first(u, first);
+            first = NULL;
+        }
+        rc = floe_orch_run(&u->orch, err);
+        if (rc)
+            after_failed_run(u, err);
+        else
+            rc = complete(u, out, err);
+    }
+    if (first)
+        floe_bufpool_release(u->pool, first);
+    floe_checkpoint_state_free(st);
+    return rc;
+}
+
+int floe_upload_file(struct floe_client *client, const struct floe_upload_options *opts,
+                     struct floe_upload_result *out, struct floe_error *err)
+{
+    struct upload *u = floe_xcalloc(1, sizeof(*u));
+    u->client = client;
+    u->opts = opts;
+    u->vault = opts->vault;
+    u->fd = -1;
+    floe_orch_init(&u->orch, &s_ops, u, opts->cancel);
+    int rc = check_options(opts, err);
     if (!rc)
         rc = open_source(u, err);
     if (!rc)
         rc = floe_client_reader(client, &u->reader, err);
     if (!rc)
         rc = floe_client_hashpool(client, &u->hashpool, err);
-    if (rc)
-        goto out;
-
-    /* checkpoint: an existing journal for this source means resume */
-    bool use_journal = !opts->no_checkpoint && !u->stream && !u->is_stdin;
-    if (opts->resume_only && opts->no_checkpoint) {
-        rc = floe_error_set(err, FLOE_E_INVALID_ARG,
-                            "resuming needs the checkpoint: --resume and --no-checkpoint "
-                            "cannot be used together");
-        goto out;
-    }
-    if ((u->stream || u->is_stdin) && opts->resume_only) {
-        rc = floe_error_set(err, FLOE_E_CHECKPOINT, "standard input cannot be resumed");
-        goto out;
-    }
-    if (use_journal) {
-        if (opts->checkpoint_path)
-            snprintf(u->ckpt_path, sizeof(u->ckpt_path), "%s", opts->checkpoint_path);
-        else if ((rc = floe_upload_checkpoint_path(client, u->vault, opts->path, u->ckpt_path,
-                                                   sizeof(u->ckpt_path), err)))
-            goto out;
-        if (access(u->ckpt_path, F_OK) == 0) {
-            rc = floe_journal_open(u->ckpt_path, NULL, &u->journal, &st, err);
-            if (!rc && st->complete) {
-                rc = floe_checkpoint_check_source(&st->header, opts->path, u->fd, err);
-                if (rc == FLOE_E_SOURCE_CHANGED && !opts->resume_only) {
-                    /* a finished upload of an earlier version of the file: the journal is
-                     * spent (its archive exists); upload the file as it is now */
-                    floe_journal_destroy(u->journal);
-                    u->journal = NULL;
-                    floe_checkpoint_state_free(st);
-                    st = NULL;
-                    memset(err, 0, sizeof(*err));
-                    rc = floe_journal_remove(u->ckpt_path, err);
-                    if (rc)
-                        goto out;
-                    goto fresh;
-                }
-                if (rc == FLOE_E_SOURCE_CHANGED) {
-                    size_t n = strlen(err->message);
-                    snprintf(err->message + n, sizeof(err->message) - n,
-                             " - checkpoint %s records a finished upload of the earlier file "
-                             "(archive %s); there is nothing to resume",
-                             u->ckpt_path, st->header.archive_id);
-                }
-                if (rc)
-                    goto out;
-                /* finished before, and the file is unchanged: report that archive again */
-                memset(out, 0, sizeof(*out));
-                snprintf(out->archive_id, sizeof(out->archive_id), "%s", st->header.archive_id);
-                memcpy(out->tree, st->header.tree_hash, FLOE_HASH_BYTES);
-                out->size = st->complete_size_bytes;
-                out->multipart = true;
-                out->part_size = st->header.part_size_bytes;
-                out->parts_resumed = (unsigned)st->part_count;
-                snprintf(out->checkpoint_path, sizeof(out->checkpoint_path), "%s", u->ckpt_path);
-                goto out;
-            }
-            if (!rc)
-                rc = resume_from(u, st, err);
-            if (rc)
-                goto out;
-        } else if (opts->resume_only) {
-            rc = floe_error_set_errno(err, FLOE_E_CHECKPOINT, ENOENT, u->ckpt_path,
-                                      "cannot resume: no checkpoint %s", u->ckpt_path);
-            goto out;
-        }
-    }
-fresh:
-    if (!u->part_size) {
-        uint64_t planned_for = u->stream ? 0 : u->size;
-        rc = floe_range_plan_part_size(planned_for, opts->part_size, FLOE_UPLOAD_DEFAULT_PART_SIZE,
-                                       &u->part_size, err);
-        if (rc)
-            goto out;
-    }
-    u->nparts_known = u->stream ? 0 : floe_range_part_count(u->size, u->part_size);
-    if ((rc = make_pool(u, err)))
-        goto out;
-
-    if (u->stream) { /* read part 0 first: a short stream is a single upload */
-        if ((rc = floe_bufpool_acquire(u->pool, &first, err)))
-            goto out;
-        size_t got = 0;
-        rc = floe_reader_read(u->reader, u->fd, 0, first->data, (size_t)u->part_size, opts->path,
-                              &got, err);
-        if (rc)
-            goto out;
-        if (got == 0) {
-            rc = floe_error_set(err, FLOE_E_INVALID_ARG,
-                                "standard input is empty: Glacier does not accept empty "
-                                "archives");
-            goto out;
-        }
-        if (got < u->part_size) {
-            rc = single_upload(u, first, got, out, err);
-            goto out;
-        }
-    } else if (u->nparts_known == 1 && !u->journal) {
-        if ((rc = floe_bufpool_acquire(u->pool, &first, err)))
-            goto out;
-        size_t got = 0;
-        rc = floe_reader_read(u->reader, u->fd, 0, first->data, (size_t)u->size, opts->path, &got,
-                              err);
-        if (!rc && got != u->size)
-            rc = floe_error_set(err, FLOE_E_SOURCE_CHANGED, "%s shrank while being read",
-                                opts->path);
-        if (!rc)
-            rc = check_unchanged(u, "read", err);
-        if (!rc)
-            rc = single_upload(u, first, got, out, err);
-        goto out;
-    }
-
-    if (!u->upload_id[0]) {
-        rc = floe_client_initiate_multipart(client, u->vault, u->part_size, opts->description,
-                                            u->upload_id, err);
-        if (rc)
-            goto out;
-        if (use_journal) {
-            struct floe_ckpt_header h = {.kind = FLOE_CKPT_UPLOAD,
-                                         .part_size_bytes = u->part_size,
-                                         .total_size_bytes = u->size};
-            snprintf(h.endpoint, sizeof(h.endpoint), "%s", client->endpoint);
-            snprintf(h.vault, sizeof(h.vault), "%s", u->vault);
-            snprintf(h.account_id, sizeof(h.account_id), "%s", client->account_id);
-            if (strlen(u->upload_id) >= sizeof(h.upload_id))
-                rc = floe_error_set(err, FLOE_E_CHECKPOINT,
-                                    "upload id of %zu bytes is too long for the checkpoint; "
-                                    "use --no-checkpoint",
-                                    strlen(u->upload_id));
-            else
-                memcpy(h.upload_id, u->upload_id, strlen(u->upload_id) + 1);
-            if (!rc)
-                rc = floe_checkpoint_source_stat(opts->path, u->fd, &h.source, err);
-            char abs[PATH_MAX]; /* so `floe upload --resume` works from any directory */
-            if (!rc && realpath(opts->path, abs) && strlen(abs) < sizeof(h.source.path))
-                memcpy(h.source.path, abs, strlen(abs) + 1);
-            if (!rc) {
-                struct floe_journal_options jo = {.overwrite = true};
-                rc = floe_journal_create(u->ckpt_path, &h, &jo, &u->journal, err);
-            }
-            if (rc) {
-                struct floe_error ignore = {0};
-                floe_client_abort_multipart(client, u->vault, u->upload_id, &ignore);
-                goto out;
-            }
-        }
-    }
-    if (first) { /* stream: part 0 is already in memory */
-        struct part *p = part_at(u, 0);
-        p->index = 0;
-        p->offset = 0;
-        p->len = u->part_size;
-        p->buf = first;
-        first = NULL;
-        p->state = PART_READING;
-        p->ev_status = FLOE_OK;
-        p->ev_bytes = (size_t)u->part_size;
-        u->in_flight++;
-        u->next_start = 1;
-        handle_read(u, p);
-    }
-    rc = run_parts(u);
-    if (rc) {
-        *err = u->fatal_err;
-        if (u->journal && (u->parts_sent || u->parts_resumed)) {
-            size_t n = strlen(err->message);
-            snprintf(err->message + n, sizeof(err->message) - n,
-                     "\n%u parts are confirmed in checkpoint %s: run the same command again "
-                     "(or floe upload --resume %s) to continue",
-                     u->parts_sent + u->parts_resumed, u->ckpt_path, u->ckpt_path);
-        } else if (!u->journal && u->upload_id[0]) {
-            /* no journal (stdin, --no-checkpoint): nothing can resume it, so do not leave the
-             * service holding its parts */
-            struct floe_error ignore = {0};
-            if (floe_client_abort_multipart(client, u->vault, u->upload_id, &ignore) == FLOE_OK) {
-                size_t n = strlen(err->message);
-                snprintf(err->message + n, sizeof(err->message) - n,
-                         " (the unfinished multipart upload was aborted)");
-            }
-        }
-        goto out;
-    }
-    if (!u->stream && (rc = check_unchanged(u, "uploaded", err)) != FLOE_OK) {
-        /* its parts may mix two versions of the file: never complete such an archive */
-        struct floe_error ignore = {0};
-        floe_client_abort_multipart(client, u->vault, u->upload_id, &ignore);
-        if (u->journal) {
-            floe_journal_destroy(u->journal);
-            u->journal = NULL;
-            floe_journal_remove(u->ckpt_path, &ignore);
-        }
-        size_t n = strlen(err->message);
-        snprintf(err->message + n, sizeof(err->message) - n,
-                 " - the archive was not completed (its multipart upload was aborted); run the "
-                 "command again to upload the file as it is now");
-        goto out;
-    }
-    rc = finish_multipart(u, out, err);
-    if (rc)
-        goto out;
-    if (u->journal) {
-        snprintf(out->checkpoint_path, sizeof(out->checkpoint_path), "%s", u->ckpt_path);
-        floe_journal_destroy(u->journal);
-        u->journal = NULL;
-        if (!opts->keep_checkpoint) {
-            struct floe_error e = {0};
-            floe_journal_remove(u->ckpt_path, &e);
-        }
-    }
-out:
+    if (!rc)
+        rc = upload(u, out, err);
     if (rc == FLOE_OK)
-        out->seconds = elapsed(u);
-    if (first)
-        floe_bufpool_release(u->pool, first);
-    for (size_t i = 0; i < u->parts_cap; i++) {
-        if (u->parts[i])
-            floe_xfer_destroy(u->parts[i]->xfer);
-        free(u->parts[i]);
-    }
-    free(u->parts);
+        out->seconds = floe_orch_elapsed(&u->orch);
+    floe_orch_cleanup(&u->orch); /* the parts and their transfer handles */
     floe_bufpool_destroy(u->pool);
     floe_bufpool_destroy(u->chunks);
     floe_journal_destroy(u->journal);
-    floe_checkpoint_state_free(st);
     if (u->fd >= 0 && !u->is_stdin)
         close(u->fd);
-    floe_evq_cleanup(&u->events);
     free(u);
     return rc;
 }
