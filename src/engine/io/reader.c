@@ -789,18 +789,23 @@ int floe_reader_try_submit(struct floe_reader *reader, const struct floe_read_re
     return submit(reader, req, false, err);
 }
 
-struct sync_wait {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool done;
-    int status;
-    size_t bytes;
-    struct floe_error err;
-};
-
-static void sync_done(void *user, int status, size_t bytes_read, const struct floe_error *err)
+void floe_read_wait_init(struct floe_read_wait *w)
 {
-    struct sync_wait *w = user;
+    memset(w, 0, sizeof(*w));
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    w->done = true;
+}
+
+void floe_read_wait_destroy(struct floe_read_wait *w)
+{
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+}
+
+static void wait_done(void *user, int status, size_t bytes_read, const struct floe_error *err)
+{
+    struct floe_read_wait *w = user;
     pthread_mutex_lock(&w->mu);
     w->status = status;
     w->bytes = bytes_read;
@@ -811,37 +816,51 @@ static void sync_done(void *user, int status, size_t bytes_read, const struct fl
     pthread_mutex_unlock(&w->mu);
 }
 
-int floe_reader_read(struct floe_reader *reader, int fd, uint64_t offset_bytes, void *dest,
-                     size_t length_bytes, const char *path, size_t *bytes_read,
-                     struct floe_error *err)
+int floe_reader_submit_wait(struct floe_reader *reader, int fd, uint64_t offset_bytes, void *dest,
+                            size_t length_bytes, const char *path, struct floe_read_wait *w)
 {
-    struct sync_wait w = {.done = false};
-    pthread_mutex_init(&w.mu, NULL);
-    pthread_cond_init(&w.cv, NULL);
     struct floe_read_req req = {.fd = fd,
                                 .offset_bytes = offset_bytes,
                                 .length_bytes = length_bytes,
                                 .dest = dest,
                                 .path = path,
-                                .done = sync_done,
-                                .user = &w};
-    int rc = floe_reader_submit(reader, &req, err);
-    if (rc)
-        goto out;
-    pthread_mutex_lock(&w.mu);
-    while (!w.done)
-        pthread_cond_wait(&w.cv, &w.mu);
-    pthread_mutex_unlock(&w.mu);
-    rc = w.status;
-    if (rc) {
-        if (err)
-            *err = w.err;
-        goto out;
+                                .done = wait_done,
+                                .user = w};
+    w->done = false; /* nothing else touches w until the submit is accepted */
+    w->status = FLOE_OK;
+    w->bytes = 0;
+    memset(&w->err, 0, sizeof(w->err));
+    int rc = floe_reader_submit(reader, &req, &w->err);
+    if (rc) { /* never accepted: done is never called */
+        w->status = rc;
+        w->done = true;
     }
-    *bytes_read = w.bytes;
-out:
-    pthread_cond_destroy(&w.cv);
-    pthread_mutex_destroy(&w.mu);
+    return rc;
+}
+
+int floe_read_wait(struct floe_read_wait *w)
+{
+    pthread_mutex_lock(&w->mu);
+    while (!w->done)
+        pthread_cond_wait(&w->cv, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+    return w->status;
+}
+
+int floe_reader_read(struct floe_reader *reader, int fd, uint64_t offset_bytes, void *dest,
+                     size_t length_bytes, const char *path, size_t *bytes_read,
+                     struct floe_error *err)
+{
+    struct floe_read_wait w;
+    floe_read_wait_init(&w);
+    int rc = floe_reader_submit_wait(reader, fd, offset_bytes, dest, length_bytes, path, &w);
+    if (!rc)
+        rc = floe_read_wait(&w);
+    if (rc && err)
+        *err = w.err;
+    if (!rc)
+        *bytes_read = w.bytes;
+    floe_read_wait_destroy(&w);
     return rc;
 }
 

@@ -28,6 +28,8 @@
 
 #include "floe/error.h"
 
+#include <pthread.h>
+
 struct floe_reader; /* opaque; made by floe_reader_new() */
 
 /* How requests are served. The name table is floe_reader_mode_name(). */
@@ -126,6 +128,39 @@ int floe_reader_submit(struct floe_reader *reader, const struct floe_read_req *r
  */
 int floe_reader_try_submit(struct floe_reader *reader, const struct floe_read_req *req,
                            struct floe_error *err);
+
+/*
+ * A read the submitting thread waits for itself: a thread that keeps a read or two of its own
+ * in flight (a hash-pool task double-buffering a part) submits with floe_reader_submit_wait()
+ * and collects with floe_read_wait(). Owned by that thread; the reader thread touches it only
+ * through the mutex, between the submit and the completion.
+ */
+struct floe_read_wait {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done; /* guarded by mu */
+    int status;
+    size_t bytes;
+    struct floe_error err;
+};
+
+/* floe_read_wait_init() / _destroy() - a ready, done (idle) wait object. Destroy only when
+ * done: after floe_read_wait() returned, or when nothing was submitted. */
+void floe_read_wait_init(struct floe_read_wait *w);
+void floe_read_wait_destroy(struct floe_read_wait *w);
+
+/*
+ * floe_reader_submit_wait() - as floe_reader_submit() of one read whose completion lands in w
+ * (which must be done: nothing of it in flight). A refused submit marks w done with that
+ * status and error at once, so floe_read_wait() never blocks on it. Returns submit's status.
+ * Threads  any thread except the reader thread.
+ */
+int floe_reader_submit_wait(struct floe_reader *reader, int fd, uint64_t offset_bytes, void *dest,
+                            size_t length_bytes, const char *path, struct floe_read_wait *w);
+
+/* floe_read_wait() - blocks until w's read completed; returns its status (w->bytes and w->err
+ * say the rest). At once for an idle or refused w. */
+int floe_read_wait(struct floe_read_wait *w);
 
 /*
  * floe_reader_read() - convenience: submit one read and wait for it (resume checks, tests).

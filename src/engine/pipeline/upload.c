@@ -178,56 +178,6 @@ static void hash_task(void *arg)
     post(p, EV_HASHED);
 }
 
-/* Streaming mode: one chunk read through the reader (io_uring), waited for by a pool task. */
-struct chunk_read {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool done; /* guarded by mu */
-    int status;
-    size_t got;
-    struct floe_error err;
-};
-
-static void on_chunk(void *user, int status, size_t bytes, const struct floe_error *err)
-{
-    struct chunk_read *c = user;
-    pthread_mutex_lock(&c->mu);
-    c->status = status;
-    c->got = bytes;
-    if (err)
-        c->err = *err;
-    c->done = true;
-    pthread_cond_signal(&c->cv);
-    pthread_mutex_unlock(&c->mu);
-}
-
-static int chunk_submit(struct upload *u, struct chunk_read *c, uint8_t *dst, uint64_t off,
-                        size_t len)
-{
-    c->done = false;
-    struct floe_read_req rq = {.fd = u->fd,
-                               .offset_bytes = off,
-                               .length_bytes = len,
-                               .dest = dst,
-                               .path = u->opts->path,
-                               .done = on_chunk,
-                               .user = c};
-    int rc = floe_reader_submit(u->reader, &rq, &c->err);
-    if (rc) {
-        c->done = true;
-        c->status = rc;
-    }
-    return rc;
-}
-
-static void chunk_wait(struct chunk_read *c)
-{
-    pthread_mutex_lock(&c->mu);
-    while (!c->done)
-        pthread_cond_wait(&c->cv, &c->mu);
-    pthread_mutex_unlock(&c->mu);
-}
-
 /*
  * Streaming mode: hash a part straight from the file, HASH_CHUNK at a time, double-buffered:
  * the reader fills one chunk while this pool thread hashes the other. The two chunk buffers
@@ -239,42 +189,42 @@ static void hash_from_file_task(void *arg)
     struct part *p = arg;
     struct upload *u = p->up;
     struct floe_buf *bufs[2] = {NULL, NULL};
-    struct chunk_read cr[2];
+    struct floe_read_wait rw[2];
     struct floe_treehash *th = floe_treehash_new(p->verify ? 0 : FLOE_TREEHASH_LINEAR);
     p->ev.status = FLOE_OK;
     for (int i = 0; i < 2; i++) {
-        pthread_mutex_init(&cr[i].mu, NULL);
-        pthread_cond_init(&cr[i].cv, NULL);
-        cr[i].done = true;
-        memset(&cr[i].err, 0, sizeof(cr[i].err));
+        floe_read_wait_init(&rw[i]);
         if (floe_bufpool_acquire(u->chunks, &bufs[i], &p->ev.err) != FLOE_OK)
             p->ev.status = FLOE_E_NOMEM;
     }
     int cur = 0;
     uint64_t off = 0;
     size_t want = p->len < u->chunk ? (size_t)p->len : u->chunk;
-    if (p->ev.status == FLOE_OK && chunk_submit(u, &cr[0], bufs[0]->data, p->offset, want))
-        p->ev.status = cr[0].status;
+    if (p->ev.status == FLOE_OK &&
+        floe_reader_submit_wait(u->reader, u->fd, p->offset, bufs[0]->data, want, u->opts->path,
+                                &rw[0]) != FLOE_OK) {
+        p->ev.status = rw[0].status;
+        p->ev.err = rw[0].err;
+    }
     while (p->ev.status == FLOE_OK && off < p->len) {
-        chunk_wait(&cr[cur]);
-        if (cr[cur].status != FLOE_OK) {
-            p->ev.status = cr[cur].status;
-            p->ev.err = cr[cur].err;
+        if (floe_read_wait(&rw[cur]) != FLOE_OK) {
+            p->ev.status = rw[cur].status;
+            p->ev.err = rw[cur].err;
             break;
         }
-        if (cr[cur].got != want) {
-            p->ev.status = FLOE_E_SOURCE_CHANGED;
-            floe_error_set(&p->ev.err, FLOE_E_SOURCE_CHANGED, "%s shrank while being uploaded",
-                           u->opts->path);
+        if (rw[cur].bytes != want) {
+            p->ev.status = floe_error_set(&p->ev.err, FLOE_E_SOURCE_CHANGED,
+                                          "%s shrank while being uploaded", u->opts->path);
             break;
         }
         uint64_t next_off = off + want;
         size_t next_want = 0;
         if (next_off < p->len) {
             next_want = p->len - next_off < u->chunk ? (size_t)(p->len - next_off) : u->chunk;
-            if (chunk_submit(u, &cr[!cur], bufs[!cur]->data, p->offset + next_off, next_want)) {
-                p->ev.status = cr[!cur].status;
-                p->ev.err = cr[!cur].err;
+            if (floe_reader_submit_wait(u->reader, u->fd, p->offset + next_off, bufs[!cur]->data,
+                                        next_want, u->opts->path, &rw[!cur]) != FLOE_OK) {
+                p->ev.status = rw[!cur].status;
+                p->ev.err = rw[!cur].err;
                 break;
             }
         }
@@ -284,11 +234,10 @@ static void hash_from_file_task(void *arg)
         cur = !cur;
     }
     for (int i = 0; i < 2; i++) {
-        chunk_wait(&cr[i]); /* never release a buffer a read still writes into */
+        floe_read_wait(&rw[i]); /* never release a buffer a read still writes into */
         if (bufs[i])
             floe_bufpool_release(u->chunks, bufs[i]);
-        pthread_cond_destroy(&cr[i].cv);
-        pthread_mutex_destroy(&cr[i].mu);
+        floe_read_wait_destroy(&rw[i]);
     }
     floe_treehash_final(th, p->tree, p->verify ? NULL : p->linear);
     floe_treehash_destroy(th);
