@@ -3,7 +3,7 @@
 #   bin/floe, bin/floe-vault
 #   lib/libfloe.so.0 (+ the libfloe.so link), lib/libfloe.a
 #   include/floe/*.h
-#   lib/pkgconfig/floe.pc                        (relocatable: paths relative to the file)
+#   lib/pkgconfig/floe.pc                        (relocatable unless FLOE_PKGCONFIG_RELOCATABLE=OFF)
 #   lib/cmake/floe/                              (find_package(floe): floe::floe, and
 #                                                 floe::floe_static with COMPONENTS static)
 #   share/man/man1/floe.1, share/man/man8/floe-vault.8
@@ -48,22 +48,25 @@ install(TARGETS floe_static EXPORT floeStaticTargets
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/floe DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
         FILES_MATCHING PATTERN "*.h")
 
-# ---- pkg-config: prefix relative to the .pc file, so DESTDIR trees and --prefix work ----
-file(RELATIVE_PATH _floe_pc_to_prefix
-     "/floe-prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/floe-prefix")
-string(REGEX REPLACE "/$" "" _floe_pc_to_prefix "${_floe_pc_to_prefix}")
-if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
-  set(FLOE_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
-  set(FLOE_PC_LIBDIR "${CMAKE_INSTALL_LIBDIR}")
-else()
+# ---- pkg-config ----
+# By default floe.pc finds its prefix relative to itself (${pcfiledir}), so a tree installed
+# with DESTDIR or `cmake --install --prefix` works with PKG_CONFIG_PATH pointing into it.
+# Distribution packages (debian/rules) turn that off for plain absolute paths.
+option(FLOE_PKGCONFIG_RELOCATABLE "floe.pc: paths relative to the .pc file" ON)
+set(FLOE_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
+if(FLOE_PKGCONFIG_RELOCATABLE AND NOT IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
+  file(RELATIVE_PATH _floe_pc_to_prefix
+       "/floe-prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/floe-prefix")
+  string(REGEX REPLACE "/$" "" _floe_pc_to_prefix "${_floe_pc_to_prefix}")
   set(FLOE_PC_PREFIX "\${pcfiledir}/${_floe_pc_to_prefix}")
-  set(FLOE_PC_LIBDIR "\${prefix}/${CMAKE_INSTALL_LIBDIR}")
 endif()
-if(IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
-  set(FLOE_PC_INCLUDEDIR "${CMAKE_INSTALL_INCLUDEDIR}")
-else()
-  set(FLOE_PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
-endif()
+foreach(d LIBDIR INCLUDEDIR)
+  if(IS_ABSOLUTE "${CMAKE_INSTALL_${d}}")
+    set(FLOE_PC_${d} "${CMAKE_INSTALL_${d}}")
+  else()
+    set(FLOE_PC_${d} "\${prefix}/${CMAKE_INSTALL_${d}}")
+  endif()
+endforeach()
 configure_file(${CMAKE_CURRENT_LIST_DIR}/floe.pc.in ${PROJECT_BINARY_DIR}/floe.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/floe.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 

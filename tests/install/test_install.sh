@@ -69,6 +69,8 @@ ver=$("$p/bin/floe" --version) || die "installed floe --version failed"
 echo "$ver; libfloe.so.0 -> $(readlink "$libdir/libfloe.so.0")"
 
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
+# a floe.pc with absolute paths (FLOE_PKGCONFIG_RELOCATABLE=OFF) is read the packagers' way
+grep -q '^prefix=${pcfiledir}' "$pc" || export PKG_CONFIG_SYSROOT_DIR="$root"
 step "pkg-config: $("$PKG_CONFIG" --modversion floe), $("$PKG_CONFIG" --cflags --libs floe)"
 [ "$("$PKG_CONFIG" --modversion floe)" = "${ver#floe }" ] || die "floe.pc version is not $ver"
 cflags=$("$PKG_CONFIG" --cflags floe)
@@ -103,6 +105,7 @@ if ldd "$tmp/check_pc_static" | grep -q libfloe; then die "check_pc_static loads
 "$tmp/check_pc_static" || die "check_pc_static (libfloe.a) failed"
 
 step "find_package(floe) from a CMake project"
+unset PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR # the package finds itself; its deps are the system's
 "$CMAKE" -S "$HERE/consumer" -B "$tmp/consumer" -DCMAKE_C_COMPILER="$CC" \
     -DCMAKE_PREFIX_PATH="$p" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF >"$tmp/consumer.log" 2>&1 ||
     { cat "$tmp/consumer.log" >&2; die "consumer project does not configure"; }
