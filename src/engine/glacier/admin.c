@@ -146,22 +146,13 @@ int floe_admin_initiate_lock(struct floe_client *client, const char *vault, cons
     if (rc)
         return rc;
     char *body = policy_body(policy);
-    struct floe_xfer *x = NULL;
-    rc = floe_request_run(
-        client,
-        &(struct floe_request){
-            .method = "POST", .vault = vault, .path = "/lock-policy", .json = body},
-        &x, err);
-    if (rc == FLOE_OK) {
-        const char *id = floe_xfer_header(x, "x-amz-lock-id");
-        if (!id || !*id || strlen(id) >= FLOE_ADMIN_ID_MAX)
-            rc = floe_error_set(err, FLOE_E_SERVICE,
-                                "InitiateVaultLock answer has no usable x-amz-lock-id");
-        else
-            snprintf(lock_id, FLOE_ADMIN_ID_MAX, "%s", id);
-    }
-    floe_xfer_destroy(x);
-    free(body); /* after the answer: the body is borrowed until it is destroyed */
+    rc =
+        floe_request_id(client,
+                        &(struct floe_request){
+                            .method = "POST", .vault = vault, .path = "/lock-policy", .json = body},
+                        "x-amz-lock-id", lock_id, FLOE_ADMIN_ID_MAX,
+                        "InitiateVaultLock answer has no usable x-amz-lock-id", err);
+    free(body);
     return rc;
 }
 
@@ -498,22 +489,11 @@ int floe_admin_get_retrieval_policy(struct floe_client *client, struct floe_retr
 int floe_admin_purchase_capacity(struct floe_client *client, char capacity_id[FLOE_ADMIN_ID_MAX],
                                  struct floe_error *err)
 {
-    struct floe_xfer *x = NULL;
-    int rc = floe_request_run(
+    return floe_request_id(
         client,
         &(struct floe_request){.method = "POST", .account = true, .path = "/provisioned-capacity"},
-        &x, err);
-    if (rc == FLOE_OK) {
-        const char *id = floe_xfer_header(x, "x-amz-capacity-id");
-        if (!id || !*id || strlen(id) >= FLOE_ADMIN_ID_MAX)
-            rc = floe_error_set(err, FLOE_E_SERVICE,
-                                "PurchaseProvisionedCapacity answer has no usable "
-                                "x-amz-capacity-id");
-        else
-            snprintf(capacity_id, FLOE_ADMIN_ID_MAX, "%s", id);
-    }
-    floe_xfer_destroy(x);
-    return rc;
+        "x-amz-capacity-id", capacity_id, FLOE_ADMIN_ID_MAX,
+        "PurchaseProvisionedCapacity answer has no usable x-amz-capacity-id", err);
 }
 
 int floe_admin_list_capacity(struct floe_client *client, floe_capacity_list_fn *fn, void *user,

@@ -141,20 +141,11 @@ static int initiate(struct floe_client *c, const char *vault, json_t *body,
                     char job_id[FLOE_JOB_ID_MAX], struct floe_error *err)
 {
     char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    struct floe_xfer *x = NULL;
-    int rc = floe_request_run(
+    int rc = floe_request_id(
         c, &(struct floe_request){.method = "POST", .vault = vault, .path = "/jobs", .json = text},
-        &x, err);
-    if (!rc) {
-        const char *id = floe_xfer_header(x, "x-amz-job-id");
-        if (!id || !*id || strlen(id) >= FLOE_JOB_ID_MAX)
-            rc = floe_error_set(err, FLOE_E_SERVICE,
-                                "InitiateJob answer has no usable x-amz-job-id");
-        else
-            snprintf(job_id, FLOE_JOB_ID_MAX, "%s", id);
-    }
-    floe_xfer_destroy(x);
-    free(text); /* after the xfer: the body is borrowed until it is destroyed */
+        "x-amz-job-id", job_id, FLOE_JOB_ID_MAX, "InitiateJob answer has no usable x-amz-job-id",
+        err);
+    free(text);
     return rc;
 }
 

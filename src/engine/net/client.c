@@ -674,8 +674,7 @@ int floe_client_initiate_multipart(struct floe_client *c, const char *vault, uin
         return rc;
     char ps[32];
     snprintf(ps, sizeof(ps), "%" PRIu64, part_size);
-    struct floe_xfer *x = NULL;
-    rc = floe_request_run(
+    return floe_request_id(
         c,
         &(struct floe_request){
             .method = "POST",
@@ -683,19 +682,10 @@ int floe_client_initiate_multipart(struct floe_client *c, const char *vault, uin
             .path = "/multipart-uploads",
             .headers = {{"x-amz-part-size", ps}, {"x-amz-archive-description", description}},
         },
-        &x, err);
-    if (!rc) {
-        const char *id = floe_xfer_header(x, "x-amz-multipart-upload-id");
-        if (!id || !*id || strlen(id) > 1024)
-            rc = floe_error_set(err, FLOE_E_SERVICE,
-                                "InitiateMultipartUpload answer has no usable "
-                                "x-amz-multipart-upload-id (does this endpoint support "
-                                "multipart uploads?)");
-        else
-            snprintf(upload_id, 1025, "%s", id);
-    }
-    floe_xfer_destroy(x);
-    return rc;
+        "x-amz-multipart-upload-id", upload_id, 1025,
+        "InitiateMultipartUpload answer has no usable x-amz-multipart-upload-id (does this "
+        "endpoint support multipart uploads?)",
+        err);
 }
 
 int floe_client_complete_multipart(struct floe_client *c, const char *vault, const char *upload_id,

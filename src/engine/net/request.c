@@ -76,6 +76,22 @@ int floe_request_json(struct floe_client *c, const struct floe_request *r, const
     return rc;
 }
 
+int floe_request_id(struct floe_client *c, const struct floe_request *r, const char *header,
+                    char *out, size_t cap, const char *missing, struct floe_error *err)
+{
+    struct floe_xfer *x = NULL;
+    int rc = floe_request_run(c, r, &x, err);
+    if (rc == FLOE_OK) {
+        const char *id = floe_xfer_header(x, header);
+        if (!id || !*id || strlen(id) >= cap)
+            rc = floe_error_set(err, FLOE_E_SERVICE, "%s", missing);
+        else
+            snprintf(out, cap, "%s", id);
+    }
+    floe_xfer_destroy(x);
+    return rc;
+}
+
 int floe_request_pages(struct floe_client *c, const struct floe_request *r, const char *op,
                        floe_request_query_fn *query, floe_request_page_fn *page, void *ctx,
                        struct floe_error *err)

@@ -2,8 +2,8 @@
  * request.h - the engine's request path for the synchronous Glacier operations (client.c,
  * glacier/jobs.c, glacier/admin.c): vault-name check -> path -> call -> run -> free, written
  * once. A request is described by a struct floe_request and sent with floe_request_run(); an
- * answer that is a JSON object is read with floe_request_json(); a paged list (Marker) is
- * walked with floe_request_pages().
+ * answer that is a JSON object is read with floe_request_json(), an id the service returns in
+ * a header with floe_request_id(); a paged list (Marker) is walked with floe_request_pages().
  *
  * Bulk transfers (upload and retrieval parts) build their calls themselves (client_impl.h):
  * they run on the transfer thread, not through these blocking helpers.
@@ -77,6 +77,16 @@ int floe_request_run(struct floe_client *c, const struct floe_request *r, struct
  */
 int floe_request_json(struct floe_client *c, const struct floe_request *r, const char *op,
                       json_t **doc, struct floe_error *err);
+
+/*
+ * floe_request_id() - floe_request_run(), then copies the answer's header `header` (an id the
+ * service made: a job, lock, upload or capacity id) into out (cap bytes, NUL-terminated).
+ * An answer without that header, with it empty, or with one of cap bytes or more fails with
+ * FLOE_E_SERVICE and the message missing (e.g. "InitiateJob answer has no usable x-amz-job-id");
+ * out is then left as it was. Threads: as floe_request_run().
+ */
+int floe_request_id(struct floe_client *c, const struct floe_request *r, const char *header,
+                    char *out, size_t cap, const char *missing, struct floe_error *err);
 
 /*
  * A paged list. query(buf, cap, marker, ctx) writes the query of one page (marker: NULL on
