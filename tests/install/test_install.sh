@@ -67,6 +67,8 @@ soname=$(readelf -d "$libdir/libfloe.so.0" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p
 ver=$("$p/bin/floe" --version) || die "installed floe --version failed"
 "$p/bin/floe-vault" --version >/dev/null || die "installed floe-vault --version failed"
 echo "$ver; libfloe.so.0 -> $(readlink "$libdir/libfloe.so.0")"
+debver=$(sed -n '1s/^floe (\([^)-]*\).*/\1/p' "$SRC/debian/changelog")
+[ "$debver" = "${ver#floe }" ] || die "debian/changelog's version is '$debver', floe says '$ver'"
 
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
 # a floe.pc with absolute paths (FLOE_PKGCONFIG_RELOCATABLE=OFF) is read the packagers' way
