@@ -72,6 +72,7 @@ debver=$(sed -n '1s/^floe (\([^)-]*\).*/\1/p' "$SRC/debian/changelog")
 
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
 # a floe.pc with absolute paths (FLOE_PKGCONFIG_RELOCATABLE=OFF) is read the packagers' way
+# shellcheck disable=SC2016 # a literal ${pcfiledir}
 grep -q '^prefix=${pcfiledir}' "$pc" || export PKG_CONFIG_SYSROOT_DIR="$root"
 step "pkg-config: $("$PKG_CONFIG" --modversion floe), $("$PKG_CONFIG" --cflags --libs floe)"
 [ "$("$PKG_CONFIG" --modversion floe)" = "${ver#floe }" ] || die "floe.pc version is not $ver"
