@@ -8,8 +8,10 @@
 #      (under docs/), or a bare NAME.md, which must exist in the file's own folder, at the top,
 #      in docs/ or in docs/internals/. Placeholders such as docs/internals/<module>.md and
 #      names inside URLs are not page names and are skipped, or
-#   3. names a file or folder of the repository (src/..., include/..., tools/..., bench/...,
-#      tests/..., docs/..., cmake/...) that does not exist.
+#   3. names a source, script or build file of the repository (src/..., include/..., tools/...,
+#      bench/..., tests/..., docs/..., cmake/... ending in .c .h .cc .sh .py .cmake .in or
+#      CMakeLists.txt) that does not exist. Other words with a slash ("include/exclude", an
+#      example path such as "docs/a.txt") are prose, not references.
 # Usage: bash tools/check-refs.sh     (from anywhere; needs git, or scans the tree without it)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -55,8 +57,8 @@ while IFS= read -r hit; do
 done < <(printf '%s\0' "${scan[@]}" |
     xargs -0 grep -noIP -- '(?<![A-Za-z0-9_./<>*{}$@%:~-])[A-Za-z0-9_][A-Za-z0-9_./-]*\.md\b')
 
-# 3. repository paths that do not exist: src/..., include/..., tools/..., bench/..., tests/...,
-#    docs/..., cmake/... (a placeholder such as src/cli/cmd_<command>.c is skipped)
+# 3. source, script and build files that do not exist (a placeholder such as
+#    src/cli/cmd_<command>.c is skipped)
 while IFS= read -r hit; do
     file=${hit%%:*}
     rest=${hit#*:}
@@ -67,7 +69,7 @@ while IFS= read -r hit; do
     echo "check-refs: $file:$lineno: names $name, which is not in the repository" >&2
     status=1
 done < <(printf '%s\0' "${scan[@]}" |
-    xargs -0 grep -noIP -- '(?<![A-Za-z0-9_./<>*{}$@%:~-])(src|include|tools|bench|tests|docs|cmake)/[A-Za-z0-9_./-]++(?![<>*{}$])')
+    xargs -0 grep -noIP -- '(?<![A-Za-z0-9_./<>*{}$@%:~-])(src|include|tools|bench|tests|docs|cmake)/[A-Za-z0-9_./-]*(\.(c|h|cc|sh|py|cmake|in)|CMakeLists\.txt)(?![A-Za-z0-9_/<>*{}$-])(?!\.[A-Za-z0-9_])')
 
 [ $status -eq 0 ] && echo "check-refs: ok"
 exit $status
