@@ -63,13 +63,9 @@ void floe_vapi_upload_archive_end(struct floe_vreq *rq)
     bool vault_gone = false;
     floe_vdb_lock(db);
     int rc = floe_vdb_begin(db, &err);
-    if (!rc) {
-        sqlite3_stmt *st = floe_vdb_stmt(db, "SELECT 1 FROM vaults WHERE name = ?");
-        floe_vdb_bind(st, "t", rq->vault);
-        vault_gone = sqlite3_step(st) != SQLITE_ROW;
-        sqlite3_reset(st);
-        if (vault_gone)
-            rc = FLOE_E_NOT_FOUND;
+    if (!rc && !floe_vapi_vault_exists_locked(rq)) { /* deleted since the check in begin */
+        vault_gone = true;
+        rc = FLOE_E_NOT_FOUND;
     }
     if (!rc)
         rc = floe_vdb_exec(db, &err,
@@ -85,12 +81,8 @@ void floe_vapi_upload_archive_end(struct floe_vreq *rq)
                            "ttitb", id, up->w.name, (int64_t)up->w.bytes, up->tree_hex, up->leaves,
                            (int64_t)(up->nleaves * FLOE_HASH_BYTES));
     if (!rc)
-        rc = floe_vdb_exec(db, &err, "UPDATE vaults SET changed_ms = ? WHERE name = ?", "it", now,
-                           rq->vault);
-    if (!rc)
-        rc = floe_vdb_commit(db, &err);
-    else
-        floe_vdb_rollback(db);
+        rc = floe_vapi_vault_changed_locked(rq, now, &err);
+    rc = floe_vdb_end(db, rc, &err);
     if (!rc)
         floe_vupload_keep(up);
     floe_vdb_unlock(db);
@@ -117,13 +109,10 @@ void floe_vapi_delete_archive(struct floe_vreq *rq)
     int rc = FLOE_OK;
     int64_t now = floe_vutil_now_ms();
     floe_vdb_lock(db);
-    sqlite3_stmt *st = floe_vdb_stmt(db, "SELECT 1 FROM vaults WHERE name = ?");
-    floe_vdb_bind(st, "t", rq->vault);
-    missing_vault = sqlite3_step(st) != SQLITE_ROW;
-    sqlite3_reset(st);
+    missing_vault = !floe_vapi_vault_exists_locked(rq);
     if (!missing_vault) {
-        st = floe_vdb_stmt(db, "SELECT vault, created_ms FROM archives WHERE id = ? AND"
-                               " deleted_ms IS NULL");
+        sqlite3_stmt *st = floe_vdb_stmt(db, "SELECT vault, created_ms FROM archives WHERE id = ?"
+                                             " AND deleted_ms IS NULL");
         floe_vdb_bind(st, "t", rq->id);
         if (sqlite3_step(st) == SQLITE_ROW) {
             if (strcmp(floe_vdb_text(st, 0), rq->vault) != 0) {
@@ -140,13 +129,8 @@ void floe_vapi_delete_archive(struct floe_vreq *rq)
                                            "UPDATE archives SET deleted_ms = ? WHERE id = ?", "it",
                                            now, rq->id);
                     if (!rc)
-                        rc = floe_vdb_exec(db, &err,
-                                           "UPDATE vaults SET changed_ms = ? WHERE name = ?", "it",
-                                           now, rq->vault);
-                    if (!rc)
-                        rc = floe_vdb_commit(db, &err);
-                    else
-                        floe_vdb_rollback(db);
+                        rc = floe_vapi_vault_changed_locked(rq, now, &err);
+                    rc = floe_vdb_end(db, rc, &err);
                 }
             }
         }

@@ -3,6 +3,7 @@
  */
 #include "api_common.h"
 
+#include "alloc.h"
 #include "errors.h"
 #include "store_db.h"
 #include "vconfig.h"
@@ -137,4 +138,69 @@ bool floe_vapi_description(struct floe_vreq *rq, char **out)
     }
     *out = strdup(d);
     return true;
+}
+
+bool floe_vapi_vault_columns(struct floe_vreq *rq, const char *sql, char **out, int n)
+{
+    floe_vdb_lock(rq->srv->db);
+    sqlite3_stmt *st = floe_vdb_stmt(rq->srv->db, sql);
+    floe_vdb_bind(st, "t", rq->vault);
+    bool found = sqlite3_step(st) == SQLITE_ROW;
+    for (int i = 0; i < n; i++)
+        out[i] = found && floe_vdb_text(st, i) ? floe_xstrdup(floe_vdb_text(st, i)) : NULL;
+    sqlite3_reset(st);
+    floe_vdb_unlock(rq->srv->db);
+    if (!found)
+        floe_vapi_vault_not_found(rq);
+    return found;
+}
+
+int floe_vapi_vault_changed_locked(struct floe_vreq *rq, int64_t now, struct floe_error *err)
+{
+    return floe_vdb_exec(rq->srv->db, err, "UPDATE vaults SET changed_ms = ? WHERE name = ?", "it",
+                         now, rq->vault);
+}
+
+bool floe_vapi_marker_locked(struct floe_vreq *rq, const char *sql, const char *marker,
+                             int64_t *from)
+{
+    if (!marker || !*marker)
+        return true;
+    sqlite3_stmt *m = floe_vdb_stmt(rq->srv->db, sql);
+    floe_vdb_bind(m, "tt", marker, rq->vault);
+    bool found = sqlite3_step(m) == SQLITE_ROW;
+    if (found)
+        *from = floe_vdb_int(m, 0);
+    sqlite3_reset(m);
+    return found;
+}
+
+json_t *floe_vapi_page_locked(struct floe_vreq *rq, sqlite3_stmt *st, int64_t limit,
+                              floe_vapi_row_fn *row, floe_vapi_row_fn *marker, void *user,
+                              json_t **next)
+{
+    json_t *list = json_array();
+    *next = json_null();
+    int64_t n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (n++ == limit) {
+            json_decref(*next);
+            *next = marker ? marker(rq, st, user) : json_string(floe_vdb_text(st, 0));
+            break;
+        }
+        json_array_append_new(list, row(rq, st, user));
+    }
+    sqlite3_reset(st);
+    return list;
+}
+
+json_t *floe_vapi_retrieval_policy_locked(struct floe_vreq *rq)
+{
+    sqlite3_stmt *st =
+        floe_vdb_stmt(rq->srv->db, "SELECT value FROM settings WHERE key = 'retrieval-policy'");
+    json_t *p = NULL;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        p = json_loads(floe_vdb_text(st, 0), 0, NULL);
+    sqlite3_reset(st);
+    return p;
 }

@@ -1,7 +1,8 @@
 /*
  * api_common.h - what the handler families (api_*.c) share: the vault-exists check and its
- * 404, strict JSON bodies, the limit parameter, the archive description header, JSON and
- * error answers, and the Location header.
+ * 404, reading columns of a vault's row, paged lists (marker and limit), strict JSON bodies,
+ * the archive description header, the retrieval policy, JSON and error answers, and the
+ * Location header.
  *
  * Threads: every helper runs on the request's connection thread and touches only that
  * request; the ones that read the database say whether they take its lock themselves or need
@@ -17,6 +18,7 @@
 
 struct json_t;
 struct floe_error;
+struct sqlite3_stmt;
 
 /*
  * floe_vapi_vault_exists() - true if rq->vault names an existing vault; otherwise answers
@@ -34,6 +36,53 @@ bool floe_vapi_vault_exists_locked(struct floe_vreq *rq);
 
 /* Answer 404 "Vault not found for ARN: <arn>" for rq->vault. */
 void floe_vapi_vault_not_found(struct floe_vreq *rq);
+
+/*
+ * floe_vapi_vault_columns() - n text columns of rq->vault's row, read under the database lock
+ * (taken and released here). sql selects the n columns from vaults with one parameter, the
+ * vault name ("SELECT a, b FROM vaults WHERE name = ?").
+ * out      OUT: n malloc'd copies, NULL for an SQL NULL; the caller frees them. All NULL when
+ *          the call returns false.
+ * Returns  true, or false after answering 404 "Vault not found" when the vault does not exist.
+ */
+bool floe_vapi_vault_columns(struct floe_vreq *rq, const char *sql, char **out, int n);
+
+/*
+ * floe_vapi_vault_changed_locked() - record that rq->vault's archives changed at now
+ * (vaults.changed_ms, DescribeVault's LastInventoryDate). Lock held, inside the caller's
+ * transaction. Returns FLOE_OK or FLOE_E_IO (in err).
+ */
+int floe_vapi_vault_changed_locked(struct floe_vreq *rq, int64_t now, struct floe_error *err);
+
+/*
+ * floe_vapi_marker_locked() - where a paged list resumes: sql selects one integer for the
+ * parameters (marker, rq->vault). An absent or empty marker leaves *from as it is. Lock held.
+ * Returns  true, or false when a marker was given but names no row (the caller answers 400).
+ */
+bool floe_vapi_marker_locked(struct floe_vreq *rq, const char *sql, const char *marker,
+                             int64_t *from);
+
+/* One list item (or marker) made from the current row of st; user as given to the pager.
+ * Returns a new reference. */
+typedef struct json_t *floe_vapi_row_fn(struct floe_vreq *rq, struct sqlite3_stmt *st, void *user);
+
+/*
+ * floe_vapi_page_locked() - one page of a list. st is bound to select at most limit + 1 rows;
+ * the first limit become row(rq, st, user) in the returned array. When a further row exists,
+ * *next becomes marker(rq, st, user) of that row (marker NULL: the row's column 0 as a
+ * string), otherwise JSON null. Lock held; st is reset on return.
+ * Returns  a new array; *next is a new reference. The caller owns both.
+ */
+struct json_t *floe_vapi_page_locked(struct floe_vreq *rq, struct sqlite3_stmt *st, int64_t limit,
+                                     floe_vapi_row_fn *row, floe_vapi_row_fn *marker, void *user,
+                                     struct json_t **next);
+
+/*
+ * floe_vapi_retrieval_policy_locked() - the account's data retrieval policy as stored by
+ * SetDataRetrievalPolicy ({"Rules": [...]}), or NULL when none is set. Lock held.
+ * Returns  a new reference (the caller decrefs it), or NULL.
+ */
+struct json_t *floe_vapi_retrieval_policy_locked(struct floe_vreq *rq);
 
 /*
  * floe_vapi_parse_limit() - the `limit` query parameter: absent gives def; otherwise a decimal

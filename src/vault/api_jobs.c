@@ -188,12 +188,7 @@ static int64_t recent_retrieval_bytes_locked(struct floe_vreq *rq, int64_t now)
 /* PolicyEnforcedException when a BytesPerHour retrieval policy would be exceeded. */
 static bool retrieval_policy_allows_locked(struct floe_vreq *rq, uint64_t bytes, int64_t now)
 {
-    sqlite3_stmt *st =
-        floe_vdb_stmt(rq->srv->db, "SELECT value FROM settings WHERE key = 'retrieval-policy'");
-    json_t *p = NULL;
-    if (sqlite3_step(st) == SQLITE_ROW)
-        p = json_loads(floe_vdb_text(st, 0), 0, NULL);
-    sqlite3_reset(st);
+    json_t *p = floe_vapi_retrieval_policy_locked(rq);
     json_t *rule = json_array_get(json_object_get(p, "Rules"), 0);
     const char *strategy = json_string_value(json_object_get(rule, "Strategy"));
     bool ok = true;
@@ -208,29 +203,13 @@ static bool retrieval_policy_allows_locked(struct floe_vreq *rq, uint64_t bytes,
 
 void floe_vapi_initiate_job(struct floe_vreq *rq)
 {
-    static const char *const allowed[] = {"Type",
-                                          "ArchiveId",
-                                          "Description",
-                                          "SNSTopic",
-                                          "Tier",
-                                          "RetrievalByteRange",
-                                          "Format",
-                                          "InventoryRetrievalParameters",
-                                          "SelectParameters",
-                                          "OutputLocation",
-                                          NULL};
-    static const char *const outer_allowed[] = {"Type",
-                                                "ArchiveId",
-                                                "Description",
-                                                "SNSTopic",
-                                                "Tier",
-                                                "RetrievalByteRange",
-                                                "Format",
-                                                "InventoryRetrievalParameters",
-                                                "SelectParameters",
-                                                "OutputLocation",
-                                                "jobParameters",
-                                                NULL};
+    /* the body's members; the outer object may also be the guide's {"jobParameters": {...}} */
+    static const char *const members[] = {
+        "jobParameters",      "Type",           "ArchiveId",
+        "Description",        "SNSTopic",       "Tier",
+        "RetrievalByteRange", "Format",         "InventoryRetrievalParameters",
+        "SelectParameters",   "OutputLocation", NULL};
+    const char *const *outer_allowed = members, *const *allowed = members + 1;
     struct job_spec js = {0};
     struct floe_error err = {0};
     const char *range_s = NULL;
@@ -453,6 +432,13 @@ void floe_vapi_describe_job(struct floe_vreq *rq)
     floe_vapi_reply_json(rq, 200, o);
 }
 
+/* The DescribeJob object of the job row in st (FLOE_VJOBS_COLUMNS). A floe_vapi_row_fn. */
+static json_t *job_json(struct floe_vreq *rq, sqlite3_stmt *st, void *user)
+{
+    (void)user;
+    return floe_vjobs_row_json(rq->srv, st);
+}
+
 void floe_vapi_list_jobs(struct floe_vreq *rq)
 {
     int64_t limit, from = 0;
@@ -474,39 +460,22 @@ void floe_vapi_list_jobs(struct floe_vreq *rq)
     }
     if (!floe_vapi_vault_exists(rq))
         return;
-    bool bad_marker = false;
-    json_t *list = json_array(), *next = json_null();
+    json_t *list = NULL, *next = NULL;
     floe_vdb_lock(rq->srv->db);
-    if (marker && *marker) {
-        sqlite3_stmt *m =
-            floe_vdb_stmt(rq->srv->db, "SELECT seq FROM jobs WHERE id = ? AND vault = ?");
-        floe_vdb_bind(m, "tt", marker, rq->vault);
-        if (sqlite3_step(m) == SQLITE_ROW)
-            from = floe_vdb_int(m, 0);
-        else
-            bad_marker = true;
-        sqlite3_reset(m);
+    bool bad_marker = !floe_vapi_marker_locked(
+        rq, "SELECT seq FROM jobs WHERE id = ? AND vault = ?", marker, &from);
+    if (!bad_marker) {
+        sqlite3_stmt *st = floe_vdb_stmt(
+            rq->srv->db, "SELECT " FLOE_VJOBS_COLUMNS " FROM jobs WHERE vault = ?1 AND seq >= ?2"
+                         " AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR (?4 = 'true') ="
+                         " (status <> 'InProgress')) AND (expires_ms IS NULL OR expires_ms > ?6)"
+                         " ORDER BY seq LIMIT ?5");
+        floe_vdb_bind(st, "tittii", rq->vault, from, code, completed, limit + 1,
+                      floe_vutil_now_ms());
+        list = floe_vapi_page_locked(rq, st, limit, job_json, NULL, NULL, &next);
     }
-    sqlite3_stmt *st = floe_vdb_stmt(
-        rq->srv->db, "SELECT " FLOE_VJOBS_COLUMNS " FROM jobs WHERE vault = ?1 AND seq >= ?2"
-                     " AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR (?4 = 'true') = (status"
-                     " <> 'InProgress')) AND (expires_ms IS NULL OR expires_ms > ?6)"
-                     " ORDER BY seq LIMIT ?5");
-    floe_vdb_bind(st, "tittii", rq->vault, from, code, completed, limit + 1, floe_vutil_now_ms());
-    int64_t n = 0;
-    while (!bad_marker && sqlite3_step(st) == SQLITE_ROW) {
-        if (n++ == limit) {
-            json_decref(next);
-            next = json_string(floe_vdb_text(st, 0));
-            break;
-        }
-        json_array_append_new(list, floe_vjobs_row_json(rq->srv, st));
-    }
-    sqlite3_reset(st);
     floe_vdb_unlock(rq->srv->db);
     if (bad_marker) {
-        json_decref(list);
-        json_decref(next);
         floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER, "Invalid marker: %s", marker);
         return;
     }

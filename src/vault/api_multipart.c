@@ -79,9 +79,11 @@ void floe_vapi_initiate_mpu(struct floe_vreq *rq)
     floe_vreq_reply_empty(rq, 201);
 }
 
-static json_t *upload_json(struct floe_vreq *rq, sqlite3_stmt *st)
+/* The upload object of the uploads row in st (id, description, part_size, created_ms).
+ * A floe_vapi_row_fn (user unused). */
+static json_t *upload_json(struct floe_vreq *rq, sqlite3_stmt *st, void *user)
 {
-    /* columns: id, description, part_size, created_ms */
+    (void)user;
     char arn[512], iso[FLOE_VTIME_ISO_MAX];
     floe_vconfig_vault_arn(&rq->srv->cfg, rq->vault, arn, sizeof(arn));
     floe_vutil_iso(floe_vdb_int(st, 3), true, iso);
@@ -99,40 +101,23 @@ void floe_vapi_list_mpus(struct floe_vreq *rq)
 {
     int64_t limit, from = 0;
     const char *marker = floe_vreq_param(rq, "marker");
-    bool bad_marker = false;
     if (!floe_vapi_parse_limit(rq, 50, &limit) || !floe_vapi_vault_exists(rq))
         return;
-    json_t *list = json_array(), *next = json_null();
+    json_t *list = NULL, *next = NULL;
     floe_vdb_lock(rq->srv->db);
-    if (marker && *marker) {
-        sqlite3_stmt *m = floe_vdb_stmt(rq->srv->db, "SELECT rowid FROM uploads WHERE id = ? AND"
-                                                     " vault = ? AND state = 'open'");
-        floe_vdb_bind(m, "tt", marker, rq->vault);
-        if (sqlite3_step(m) == SQLITE_ROW)
-            from = floe_vdb_int(m, 0);
-        else
-            bad_marker = true;
-        sqlite3_reset(m);
+    bool bad_marker = !floe_vapi_marker_locked(
+        rq, "SELECT rowid FROM uploads WHERE id = ? AND vault = ? AND state = 'open'", marker,
+        &from);
+    if (!bad_marker) {
+        sqlite3_stmt *st =
+            floe_vdb_stmt(rq->srv->db, "SELECT id, description, part_size, created_ms FROM uploads"
+                                       " WHERE vault = ? AND state = 'open' AND rowid >= ?"
+                                       " ORDER BY rowid LIMIT ?");
+        floe_vdb_bind(st, "tii", rq->vault, from, limit + 1);
+        list = floe_vapi_page_locked(rq, st, limit, upload_json, NULL, NULL, &next);
     }
-    sqlite3_stmt *st =
-        floe_vdb_stmt(rq->srv->db, "SELECT id, description, part_size, created_ms FROM uploads"
-                                   " WHERE vault = ? AND state = 'open' AND rowid >= ?"
-                                   " ORDER BY rowid LIMIT ?");
-    floe_vdb_bind(st, "tii", rq->vault, from, limit + 1);
-    int64_t n = 0;
-    while (!bad_marker && sqlite3_step(st) == SQLITE_ROW) {
-        if (n++ == limit) {
-            json_decref(next);
-            next = json_string(floe_vdb_text(st, 0));
-            break;
-        }
-        json_array_append_new(list, upload_json(rq, st));
-    }
-    sqlite3_reset(st);
     floe_vdb_unlock(rq->srv->db);
     if (bad_marker) {
-        json_decref(list);
-        json_decref(next);
         floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER, "Invalid marker: %s", marker);
         return;
     }
@@ -381,12 +366,8 @@ void floe_vapi_complete_mpu(struct floe_vreq *rq)
                            " tree_hash = ?, touched_ms = ? WHERE id = ?",
                            "titit", archive_id, (int64_t)size, want_hex, now, rq->id);
     if (!rc)
-        rc = floe_vdb_exec(db, &err, "UPDATE vaults SET changed_ms = ? WHERE name = ?", "it", now,
-                           rq->vault);
-    if (!rc)
-        rc = floe_vdb_commit(db, &err);
-    else
-        floe_vdb_rollback(db);
+        rc = floe_vapi_vault_changed_locked(rq, now, &err);
+    rc = floe_vdb_end(db, rc, &err);
     if (rc)
         outcome = FAILED;
 unlock:
@@ -408,8 +389,7 @@ void floe_vapi_abort_mpu(struct floe_vreq *rq)
 {
     struct floe_error err = {0};
     struct floe_vdb *db = rq->srv->db;
-    char(*blobs)[FLOE_VBLOB_NAME_LEN + 1] = NULL;
-    size_t nb = 0, cap = 0;
+    struct floe_vblob_names blobs = {0};
     int rc = FLOE_OK;
     bool found = false;
     if (!floe_vapi_vault_exists(rq))
@@ -424,13 +404,8 @@ void floe_vapi_abort_mpu(struct floe_vreq *rq)
     if (open) {
         st = floe_vdb_stmt(db, "SELECT blob FROM segments WHERE owner = ?");
         floe_vdb_bind(st, "t", rq->id);
-        while (sqlite3_step(st) == SQLITE_ROW) {
-            if (nb == cap) {
-                cap = cap ? cap * 2 : 16;
-                blobs = floe_xrealloc(blobs, cap * sizeof(*blobs));
-            }
-            snprintf(blobs[nb++], FLOE_VBLOB_NAME_LEN + 1, "%s", floe_vdb_text(st, 0));
-        }
+        while (sqlite3_step(st) == SQLITE_ROW)
+            floe_vblob_names_add(&blobs, floe_vdb_text(st, 0));
         sqlite3_reset(st);
         rc = floe_vdb_begin(db, &err);
         if (!rc)
@@ -439,23 +414,31 @@ void floe_vapi_abort_mpu(struct floe_vreq *rq)
             rc = floe_vdb_exec(db, &err,
                                "UPDATE uploads SET state = 'aborted', touched_ms = ? WHERE id = ?",
                                "it", floe_vutil_now_ms(), rq->id);
-        if (!rc)
-            rc = floe_vdb_commit(db, &err);
-        else
-            floe_vdb_rollback(db);
+        rc = floe_vdb_end(db, rc, &err);
         if (rc)
-            nb = 0;
+            blobs.n = 0;
     }
     floe_vdb_unlock(db);
-    for (size_t i = 0; i < nb; i++)
-        floe_vblob_unlink(rq->srv->blobs, blobs[i]);
-    free(blobs);
+    floe_vblob_names_unlink(rq->srv->blobs, &blobs);
     if (rc)
         floe_vapi_internal(rq, &err);
     else if (!found)
         upload_not_found(rq);
     else
         floe_vreq_reply_empty(rq, 204);
+}
+
+/* The ListParts item of the segments row in st (idx, len, tree_hash); user points at the
+ * upload's part size. A floe_vapi_row_fn. */
+static json_t *part_json(struct floe_vreq *rq, sqlite3_stmt *st, void *user)
+{
+    uint64_t part_size = *(const uint64_t *)user;
+    uint64_t first = (uint64_t)floe_vdb_int(st, 0) * part_size;
+    char range[64];
+    (void)rq;
+    snprintf(range, sizeof(range), "%llu-%llu", (unsigned long long)first,
+             (unsigned long long)(first + (uint64_t)floe_vdb_int(st, 1) - 1));
+    return json_pack("{s:s, s:s}", "RangeInBytes", range, "SHA256TreeHash", floe_vdb_text(st, 2));
 }
 
 void floe_vapi_list_parts(struct floe_vreq *rq)
@@ -477,26 +460,13 @@ void floe_vapi_list_parts(struct floe_vreq *rq)
     floe_vdb_bind(st, "tt", rq->id, rq->vault);
     if (sqlite3_step(st) == SQLITE_ROW) {
         uint64_t part_size = (uint64_t)floe_vdb_int(st, 2);
-        o = upload_json(rq, st);
+        o = upload_json(rq, st, NULL);
         sqlite3_reset(st);
-        json_t *parts = json_array(), *next = json_null();
+        json_t *next;
         st = floe_vdb_stmt(rq->srv->db, "SELECT idx, len, tree_hash FROM segments WHERE owner = ?"
                                         " AND idx >= ? ORDER BY idx LIMIT ?");
         floe_vdb_bind(st, "tii", rq->id, (int64_t)from, limit + 1);
-        int64_t n = 0;
-        while (sqlite3_step(st) == SQLITE_ROW) {
-            if (n++ == limit) {
-                json_decref(next);
-                next = json_string(floe_vdb_text(st, 0));
-                break;
-            }
-            uint64_t first = (uint64_t)floe_vdb_int(st, 0) * part_size;
-            char range[64];
-            snprintf(range, sizeof(range), "%llu-%llu", (unsigned long long)first,
-                     (unsigned long long)(first + (uint64_t)floe_vdb_int(st, 1) - 1));
-            json_array_append_new(parts, json_pack("{s:s, s:s}", "RangeInBytes", range,
-                                                   "SHA256TreeHash", floe_vdb_text(st, 2)));
-        }
+        json_t *parts = floe_vapi_page_locked(rq, st, limit, part_json, NULL, &part_size, &next);
         json_object_set_new(o, "Marker", next);
         json_object_set_new(o, "Parts", parts);
     }

@@ -98,30 +98,22 @@ out:
 
 void floe_vapi_get_notifications(struct floe_vreq *rq)
 {
-    json_t *o = NULL;
-    bool vault = false;
-    floe_vdb_lock(rq->srv->db);
-    sqlite3_stmt *st =
-        floe_vdb_stmt(rq->srv->db, "SELECT notify_topic, notify_events FROM vaults WHERE name = ?");
-    floe_vdb_bind(st, "t", rq->vault);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        vault = true;
-        if (floe_vdb_text(st, 0)) {
-            o = json_object();
-            json_object_set_new(o, "SNSTopic", json_string(floe_vdb_text(st, 0)));
-            json_t *ev = json_loads(floe_vdb_text(st, 1), 0, NULL);
-            json_object_set_new(o, "Events", ev ? ev : json_array());
-        }
-    }
-    sqlite3_reset(st);
-    floe_vdb_unlock(rq->srv->db);
-    if (!vault)
-        floe_vapi_vault_not_found(rq);
-    else if (!o)
+    char *col[2]; /* notify_topic, notify_events */
+    if (!floe_vapi_vault_columns(
+            rq, "SELECT notify_topic, notify_events FROM vaults WHERE name = ?", col, 2))
+        return;
+    if (!col[0]) {
         floe_verr_reply(rq, FLOE_VERR_NOT_FOUND,
                         "No notification configuration is set for the vault: %s", rq->vault);
-    else
+    } else {
+        json_t *o = json_object();
+        json_object_set_new(o, "SNSTopic", json_string(col[0]));
+        json_t *ev = json_loads(col[1], 0, NULL);
+        json_object_set_new(o, "Events", ev ? ev : json_array());
         floe_vapi_reply_json(rq, 200, o);
+    }
+    free(col[0]);
+    free(col[1]);
 }
 
 void floe_vapi_delete_notifications(struct floe_vreq *rq)
@@ -174,22 +166,10 @@ void floe_vapi_set_access_policy(struct floe_vreq *rq)
 
 void floe_vapi_get_access_policy(struct floe_vreq *rq)
 {
-    char *p = NULL;
-    bool vault = false;
-    floe_vdb_lock(rq->srv->db);
-    sqlite3_stmt *st =
-        floe_vdb_stmt(rq->srv->db, "SELECT access_policy FROM vaults WHERE name = ?");
-    floe_vdb_bind(st, "t", rq->vault);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        vault = true;
-        if (floe_vdb_text(st, 0))
-            p = floe_xstrdup(floe_vdb_text(st, 0));
-    }
-    sqlite3_reset(st);
-    floe_vdb_unlock(rq->srv->db);
-    if (!vault)
-        floe_vapi_vault_not_found(rq);
-    else if (!p)
+    char *p;
+    if (!floe_vapi_vault_columns(rq, "SELECT access_policy FROM vaults WHERE name = ?", &p, 1))
+        return;
+    if (!p)
         floe_verr_reply(rq, FLOE_VERR_NOT_FOUND, "No vault access policy is set for: %s",
                         rq->vault);
     else
@@ -385,28 +365,42 @@ static bool tag_text_ok(const char *s, size_t min, size_t max, bool key)
     return chars >= min && chars <= max;
 }
 
-void floe_vapi_add_tags(struct floe_vreq *rq)
+/*
+ * The body of AddTagsToVault (name "Tags", a map) or RemoveTagsFromVault ("TagKeys", a list):
+ * an object whose only member name holds 1 to TAGS_PER_CALL entries.
+ * Returns  the body (new reference; *member is borrowed from it), or NULL after answering 400.
+ */
+static json_t *tags_body(struct floe_vreq *rq, const char *name, bool map, json_t **member)
 {
-    static const char *const allowed[] = {"Tags", NULL};
-    struct floe_error err = {0};
-    if (!floe_vapi_vault_exists(rq))
-        return;
+    const char *const allowed[] = {name, NULL};
     json_t *o = floe_vapi_parse_json_object(rq, allowed);
     if (!o)
-        return;
-    json_t *tags = json_object_get(o, "Tags");
+        return NULL;
+    json_t *m = json_object_get(o, name);
+    size_t n = map ? json_object_size(m) : json_array_size(m);
+    if (!m)
+        floe_verr_reply(rq, FLOE_VERR_MISSING_PARAMETER, "Required parameter %s is missing", name);
+    else if (!(map ? json_is_object(m) : json_is_array(m)) || n == 0 || n > TAGS_PER_CALL)
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER, "%s must be a %s of 1 to %d %s", name,
+                        map ? "map" : "list", TAGS_PER_CALL, map ? "entries" : "keys");
+    else {
+        *member = m;
+        return o;
+    }
+    json_decref(o);
+    return NULL;
+}
+
+void floe_vapi_add_tags(struct floe_vreq *rq)
+{
+    struct floe_error err = {0};
+    json_t *tags, *v;
     const char *k;
-    json_t *v;
-    if (!tags) {
-        floe_verr_reply(rq, FLOE_VERR_MISSING_PARAMETER, "Required parameter Tags is missing");
-        goto out;
-    }
-    if (!json_is_object(tags) || json_object_size(tags) == 0 ||
-        json_object_size(tags) > TAGS_PER_CALL) {
-        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER, "Tags must be a map of 1 to %d entries",
-                        TAGS_PER_CALL);
-        goto out;
-    }
+    if (!floe_vapi_vault_exists(rq))
+        return;
+    json_t *o = tags_body(rq, "Tags", true, &tags);
+    if (!o)
+        return;
     json_object_foreach(tags, k, v)
     {
         if (!tag_text_ok(k, 1, 128, true)) {
@@ -466,25 +460,14 @@ out:
 
 void floe_vapi_remove_tags(struct floe_vreq *rq)
 {
-    static const char *const allowed[] = {"TagKeys", NULL};
     struct floe_error err = {0};
+    json_t *keys, *v;
+    size_t i;
     if (!floe_vapi_vault_exists(rq))
         return;
-    json_t *o = floe_vapi_parse_json_object(rq, allowed);
+    json_t *o = tags_body(rq, "TagKeys", false, &keys);
     if (!o)
         return;
-    json_t *keys = json_object_get(o, "TagKeys"), *v;
-    size_t i;
-    if (!keys) {
-        floe_verr_reply(rq, FLOE_VERR_MISSING_PARAMETER, "Required parameter TagKeys is missing");
-        goto out;
-    }
-    if (!json_is_array(keys) || json_array_size(keys) == 0 ||
-        json_array_size(keys) > TAGS_PER_CALL) {
-        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER, "TagKeys must be a list of 1 to %d keys",
-                        TAGS_PER_CALL);
-        goto out;
-    }
     json_array_foreach(keys, i, v)
     {
         if (!json_is_string(v)) {
@@ -500,10 +483,7 @@ void floe_vapi_remove_tags(struct floe_vreq *rq)
             rc = floe_vdb_exec(rq->srv->db, &err, "DELETE FROM tags WHERE vault = ? AND key = ?",
                                "tt", rq->vault, json_string_value(v));
     }
-    if (!rc)
-        rc = floe_vdb_commit(rq->srv->db, &err);
-    else
-        floe_vdb_rollback(rq->srv->db);
+    rc = floe_vdb_end(rq->srv->db, rc, &err);
     floe_vdb_unlock(rq->srv->db);
     if (rc)
         floe_vapi_internal(rq, &err);
@@ -604,13 +584,8 @@ out:
 
 void floe_vapi_get_retrieval_policy(struct floe_vreq *rq)
 {
-    json_t *pol = NULL;
     floe_vdb_lock(rq->srv->db);
-    sqlite3_stmt *st =
-        floe_vdb_stmt(rq->srv->db, "SELECT value FROM settings WHERE key = 'retrieval-policy'");
-    if (sqlite3_step(st) == SQLITE_ROW)
-        pol = json_loads(floe_vdb_text(st, 0), 0, NULL);
-    sqlite3_reset(st);
+    json_t *pol = floe_vapi_retrieval_policy_locked(rq);
     floe_vdb_unlock(rq->srv->db);
     if (!pol)
         pol = json_pack("{s:[{s:s}]}", "Rules", "Strategy", "None");

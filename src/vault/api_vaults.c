@@ -58,9 +58,11 @@ void floe_vapi_create_vault(struct floe_vreq *rq)
     floe_vreq_reply_empty(rq, 201);
 }
 
-/* DescribeVault object of the vault row in st (name, created_ms, changed_ms); lock held. */
-static json_t *vault_json_locked(struct floe_vreq *rq, sqlite3_stmt *st)
+/* DescribeVault object of the vault row in st (name, created_ms, changed_ms); lock held.
+ * A floe_vapi_row_fn (user unused). */
+static json_t *vault_json_locked(struct floe_vreq *rq, sqlite3_stmt *st, void *user)
 {
+    (void)user;
     char arn[512], iso[FLOE_VTIME_ISO_MAX];
     const char *name = floe_vdb_text(st, 0);
     floe_vconfig_vault_arn(&rq->srv->cfg, name, arn, sizeof(arn));
@@ -94,7 +96,7 @@ void floe_vapi_describe_vault(struct floe_vreq *rq)
         rq->srv->db, "SELECT name, created_ms, changed_ms FROM vaults WHERE name = ?");
     floe_vdb_bind(st, "t", rq->vault);
     if (sqlite3_step(st) == SQLITE_ROW)
-        o = vault_json_locked(rq, st);
+        o = vault_json_locked(rq, st, NULL);
     sqlite3_reset(st);
     floe_vdb_unlock(rq->srv->db);
     if (!o) {
@@ -107,8 +109,7 @@ void floe_vapi_describe_vault(struct floe_vreq *rq)
 void floe_vapi_delete_vault(struct floe_vreq *rq)
 {
     struct floe_error err = {0};
-    char(*blobs)[FLOE_VBLOB_NAME_LEN + 1] = NULL;
-    size_t nblobs = 0, cap = 0;
+    struct floe_vblob_names blobs = {0};
     enum { OK, MISSING, NOT_EMPTY, DENIED, FAILED } outcome = OK;
     char why[512] = "";
     floe_vdb_lock(rq->srv->db);
@@ -142,13 +143,8 @@ void floe_vapi_delete_vault(struct floe_vreq *rq)
                            " WHERE vault = ?1) UNION ALL SELECT output_blob FROM jobs WHERE"
                            " vault = ?1 AND output_blob IS NOT NULL");
     floe_vdb_bind(st, "t", rq->vault);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        if (nblobs == cap) {
-            cap = cap ? cap * 2 : 16;
-            blobs = floe_xrealloc(blobs, cap * sizeof(*blobs));
-        }
-        snprintf(blobs[nblobs++], FLOE_VBLOB_NAME_LEN + 1, "%s", floe_vdb_text(st, 0));
-    }
+    while (sqlite3_step(st) == SQLITE_ROW)
+        floe_vblob_names_add(&blobs, floe_vdb_text(st, 0));
     sqlite3_reset(st);
     static const char *const purge[] = {
         "DELETE FROM segments WHERE owner IN (SELECT seg_owner FROM archives WHERE vault = ?1)"
@@ -162,19 +158,14 @@ void floe_vapi_delete_vault(struct floe_vreq *rq)
     int rc = FLOE_OK;
     for (size_t i = 0; i < sizeof(purge) / sizeof(purge[0]) && !rc; i++)
         rc = floe_vdb_exec(db, &err, purge[i], "t", rq->vault);
-    if (!rc)
-        rc = floe_vdb_commit(db, &err);
-    else
-        floe_vdb_rollback(db);
+    rc = floe_vdb_end(db, rc, &err);
     if (rc) {
         outcome = FAILED;
-        nblobs = 0;
+        blobs.n = 0;
     }
 unlock:
     floe_vdb_unlock(db);
-    for (size_t i = 0; i < nblobs; i++)
-        floe_vblob_unlink(rq->srv->blobs, blobs[i]);
-    free(blobs);
+    floe_vblob_names_unlink(rq->srv->blobs, &blobs);
     char arn[512];
     floe_vconfig_vault_arn(&rq->srv->cfg, rq->vault, arn, sizeof(arn));
     switch (outcome) {
@@ -189,6 +180,15 @@ unlock:
     }
 }
 
+/* ListVaults' marker: the ARN of the vault row in st. A floe_vapi_row_fn (user unused). */
+static json_t *vault_marker(struct floe_vreq *rq, sqlite3_stmt *st, void *user)
+{
+    char arn[512];
+    (void)user;
+    floe_vconfig_vault_arn(&rq->srv->cfg, floe_vdb_text(st, 0), arn, sizeof(arn));
+    return json_string(arn);
+}
+
 void floe_vapi_list_vaults(struct floe_vreq *rq)
 {
     int64_t limit;
@@ -197,8 +197,7 @@ void floe_vapi_list_vaults(struct floe_vreq *rq)
     const char *from = "";
     if (!floe_vapi_parse_limit(rq, 10, &limit))
         return;
-    snprintf(prefix, sizeof(prefix), "arn:aws:glacier:%s:%s:vaults/", rq->srv->cfg.region,
-             rq->srv->cfg.account_id);
+    floe_vconfig_vault_arn(&rq->srv->cfg, "", prefix, sizeof(prefix)); /* the ARN up to the name */
     if (marker && *marker) {
         if (strncmp(marker, prefix, strlen(prefix)) != 0 || !marker[strlen(prefix)]) {
             floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
@@ -208,24 +207,14 @@ void floe_vapi_list_vaults(struct floe_vreq *rq)
         }
         from = marker + strlen(prefix);
     }
-    json_t *list = json_array(), *next = json_null();
+    json_t *next;
     floe_vdb_lock(rq->srv->db);
     sqlite3_stmt *st =
         floe_vdb_stmt(rq->srv->db, "SELECT name, created_ms, changed_ms FROM vaults WHERE name >= ?"
                                    " ORDER BY name LIMIT ?");
     floe_vdb_bind(st, "ti", from, limit + 1);
-    int64_t n = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        if (n++ == limit) {
-            char arn[512];
-            floe_vconfig_vault_arn(&rq->srv->cfg, floe_vdb_text(st, 0), arn, sizeof(arn));
-            json_decref(next);
-            next = json_string(arn);
-            break;
-        }
-        json_array_append_new(list, vault_json_locked(rq, st));
-    }
-    sqlite3_reset(st);
+    json_t *list =
+        floe_vapi_page_locked(rq, st, limit, vault_json_locked, vault_marker, NULL, &next);
     floe_vdb_unlock(rq->srv->db);
     json_t *o = json_object();
     json_object_set_new(o, "Marker", next);

@@ -480,23 +480,6 @@ out_locked:
         free(inv[i]);
 }
 
-/* Names of blobs to unlink once the rows naming them are gone (collected under the lock). */
-struct names {
-    char (*v)[FLOE_VBLOB_NAME_LEN + 1];
-    size_t n, cap;
-};
-
-static void names_add(struct names *ns, const char *s)
-{
-    if (!s)
-        return;
-    if (ns->n == ns->cap) {
-        ns->cap = ns->cap ? ns->cap * 2 : 16;
-        ns->v = floe_xrealloc(ns->v, ns->cap * sizeof(*ns->v));
-    }
-    snprintf(ns->v[ns->n++], FLOE_VBLOB_NAME_LEN + 1, "%s", s);
-}
-
 #define DEAD_ARCHIVE                                                                               \
     "deleted_ms IS NOT NULL AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.archive_id = a.id"        \
     " AND j.action = 'ArchiveRetrieval' AND j.status = 'Succeeded')"
@@ -504,7 +487,7 @@ static void names_add(struct names *ns, const char *s)
 
 static void collect_garbage(struct floe_vserver *srv, int64_t now)
 {
-    struct names ns = {0};
+    struct floe_vblob_names ns = {0};
     struct floe_error err = {0};
     int64_t idle = now - srv->cfg.upload_expiry_ms;
     floe_vdb_lock(srv->db);
@@ -514,7 +497,7 @@ static void collect_garbage(struct floe_vserver *srv, int64_t now)
     sqlite3_stmt *st = floe_vdb_stmt(srv->db, "SELECT output_blob FROM jobs WHERE expires_ms <= ?");
     floe_vdb_bind(st, "i", now);
     while (sqlite3_step(st) == SQLITE_ROW)
-        names_add(&ns, floe_vdb_text(st, 0));
+        floe_vblob_names_add(&ns, floe_vdb_text(st, 0));
     sqlite3_reset(st);
     floe_vdb_exec(srv->db, NULL, "DELETE FROM jobs WHERE expires_ms <= ?", "i", now);
     /* deleted archives that no staged job output still serves; idle uploads (aborted) */
@@ -523,7 +506,7 @@ static void collect_garbage(struct floe_vserver *srv, int64_t now)
                                " archives a WHERE " DEAD_ARCHIVE ") OR owner IN (" IDLE_UPLOAD ")");
     floe_vdb_bind(st, "i", idle);
     while (sqlite3_step(st) == SQLITE_ROW)
-        names_add(&ns, floe_vdb_text(st, 0));
+        floe_vblob_names_add(&ns, floe_vdb_text(st, 0));
     sqlite3_reset(st);
     floe_vdb_exec(
         srv->db, NULL,
@@ -540,9 +523,7 @@ static void collect_garbage(struct floe_vserver *srv, int64_t now)
         ns.n = 0;
 out:
     floe_vdb_unlock(srv->db);
-    for (size_t i = 0; i < ns.n; i++)
-        floe_vblob_unlink(srv->blobs, ns.v[i]);
-    free(ns.v);
+    floe_vblob_names_unlink(srv->blobs, &ns);
 }
 
 void floe_vjobs_tick(struct floe_vserver *srv, int64_t now_ms)

@@ -447,6 +447,25 @@ void floe_vblob_unlink(struct floe_vblob *b, const char *name)
         unlinkat(b->dirfd, name, 0);
 }
 
+void floe_vblob_names_add(struct floe_vblob_names *ns, const char *name)
+{
+    if (!name)
+        return;
+    if (ns->n == ns->cap) {
+        ns->cap = ns->cap ? ns->cap * 2 : 16;
+        ns->v = floe_xrealloc(ns->v, ns->cap * sizeof(*ns->v));
+    }
+    snprintf(ns->v[ns->n++], FLOE_VBLOB_NAME_LEN + 1, "%s", name);
+}
+
+void floe_vblob_names_unlink(struct floe_vblob *b, struct floe_vblob_names *ns)
+{
+    for (size_t i = 0; i < ns->n; i++)
+        floe_vblob_unlink(b, ns->v[i]);
+    free(ns->v);
+    *ns = (struct floe_vblob_names){0};
+}
+
 int floe_vblob_open_read(struct floe_vblob *b, const char *name)
 {
     if (!name || !*name || strchr(name, '/')) {

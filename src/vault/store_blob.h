@@ -99,6 +99,23 @@ void floe_vblob_discard(struct floe_vblob *b, struct floe_vblob_writer *w);
 /* floe_vblob_unlink() - remove a blob by name (no error if missing). */
 void floe_vblob_unlink(struct floe_vblob *b, const char *name);
 
+/*
+ * Names of blobs to remove once the database rows that name them are gone: collected while
+ * the database lock is held, unlinked after it is released (no file I/O under the lock).
+ * Zero-initialise; the list belongs to one thread.
+ */
+struct floe_vblob_names {
+    char (*v)[FLOE_VBLOB_NAME_LEN + 1];
+    size_t n, cap;
+};
+
+/* floe_vblob_names_add() - append a copy of name (NULL is ignored). */
+void floe_vblob_names_add(struct floe_vblob_names *ns, const char *name);
+
+/* floe_vblob_names_unlink() - unlink the first ns->n names (set ns->n = 0 to keep them all,
+ * e.g. after a failed COMMIT) and free the list. */
+void floe_vblob_names_unlink(struct floe_vblob *b, struct floe_vblob_names *ns);
+
 /* floe_vblob_open_read() - open a blob read-only; returns an fd or -1 (errno set). */
 int floe_vblob_open_read(struct floe_vblob *b, const char *name);
 

@@ -223,6 +223,14 @@ int floe_vdb_commit(struct floe_vdb *db, struct floe_error *err)
     return rc;
 }
 
+int floe_vdb_end(struct floe_vdb *db, int rc, struct floe_error *err)
+{
+    if (rc == FLOE_OK)
+        return floe_vdb_commit(db, err);
+    floe_vdb_rollback(db);
+    return rc;
+}
+
 void floe_vdb_rollback(struct floe_vdb *db)
 {
     if (!sqlite3_get_autocommit(db->h))

@@ -57,6 +57,10 @@ int floe_vdb_begin(struct floe_vdb *db, struct floe_error *err);
 int floe_vdb_commit(struct floe_vdb *db, struct floe_error *err);
 void floe_vdb_rollback(struct floe_vdb *db);
 
+/* floe_vdb_end() - end a transaction begun with floe_vdb_begin(): COMMIT when rc is FLOE_OK,
+ * else ROLLBACK. Returns rc, or the COMMIT's error (in err). */
+int floe_vdb_end(struct floe_vdb *db, int rc, struct floe_error *err);
+
 /* Rows changed by the last statement. */
 int64_t floe_vdb_changes(struct floe_vdb *db);
 
