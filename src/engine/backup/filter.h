@@ -11,12 +11,13 @@
  *   /PAT     anchored: matched against the whole path from the source root
  *   PAT      unanchored: matched against the last components (a pattern with k components
  *            matches the last k components of the path, so "*.tmp" matches at any depth and
- *            "cache/*.bin" matches "x/y/cache/a.bin")
+ *            "cache/?.bin" matches "x/y/cache/a.bin")
  *   PAT/     matches directories only (the trailing '/' is not part of the match)
  *   \X       X literally
  * An excluded directory is not descended into (its contents are never seen), so "- /a/" with
- * "+ /a/keep" keeps nothing under a - as rsync does; "+ */" before "- *" is how a user
- * includes only some files deep down.
+ * "+ /a/keep" keeps nothing under a - as rsync does; including every directory first (a "+"
+ * rule whose pattern is a star and a trailing slash), then "- *", is how a user includes only
+ * some files deep down.
  *
  * Ownership: the filter owns copies of its patterns. Threads: building is single-threaded;
  * floe_filter_match() is read-only and may be called from any number of threads at once.
