@@ -22,6 +22,7 @@
 
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <stdlib.h>
@@ -143,24 +144,116 @@ static int write_port_file(const char *path, unsigned port)
     return rc;
 }
 
-static void free_config(struct floe_vconfig *cfg)
+/* "floe-vault: <message>" on stderr; returns -1 (a bad command line: exit status 2). */
+__attribute__((format(printf, 1, 2))) static int complain(const char *fmt, ...)
 {
-    free(cfg->host);
-    free(cfg->port);
-    free(cfg->data_dir);
-    free(cfg->port_file);
-    free(cfg->access_key);
-    free(cfg->secret_key);
-    free(cfg->account_id);
-    free(cfg->region);
-    for (int i = 0; i < cfg->nnotify; i++) {
-        free(cfg->notify[i].topic_arn);
-        free(cfg->notify[i].url);
-    }
-    free(cfg->notify);
+    va_list ap;
+    fputs("floe-vault: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    return -1;
 }
 
-int main(int argc, char **argv)
+/* --notify TOPIC_ARN=URL: one more entry of cfg->notify. Returns 0 or -1 (printed). */
+static int add_notify(const char *arg, struct floe_vconfig *cfg)
+{
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg || !eq[1])
+        return complain("--notify wants TOPIC_ARN=URL, got \"%s\"\n", arg);
+    cfg->notify = floe_xrealloc(cfg->notify, (size_t)(cfg->nnotify + 1) * sizeof(*cfg->notify));
+    struct floe_vnotify_target *t = &cfg->notify[cfg->nnotify++];
+    t->topic_arn = floe_xmalloc((size_t)(eq - arg) + 1);
+    memcpy(t->topic_arn, arg, (size_t)(eq - arg));
+    t->topic_arn[eq - arg] = '\0';
+    t->url = floe_xstrdup(eq + 1);
+    return 0;
+}
+
+/* The index of arg in names[0..n), or -1. */
+static int pick(const char *arg, const char *const *names, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(arg, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+/*
+ * apply_option() - one option c (getopt_long's value) with its argument into cfg; *key and
+ * *secret record that --access-key / --secret-key were given.
+ * Returns  0, 1 after --help or --version (printed; exit status 0), or -1 after printing
+ *          what is wrong (exit status 2).
+ */
+static int apply_option(int c, const char *arg, struct floe_vconfig *cfg, bool *key, bool *secret)
+{
+    static const char *const levels[] = {"error", "warn", "info", "debug"};
+    uint64_t id;
+    int i;
+    switch (c) {
+    case 'l':
+        if (parse_listen(arg, cfg) != 0)
+            return complain("--listen wants HOST:PORT, got \"%s\"\n", arg);
+        return 0;
+    case 'd': replace(&cfg->data_dir, arg); return 0;
+    case 'p': replace(&cfg->port_file, arg); return 0;
+    case 'a':
+        replace(&cfg->access_key, arg);
+        *key = true;
+        return 0;
+    case 's':
+        replace(&cfg->secret_key, arg);
+        *secret = true;
+        return 0;
+    case 'A':
+        if (strlen(arg) != 12 || floe_vutil_parse_u64(arg, &id) != 0)
+            return complain("--account-id wants 12 digits, got \"%s\"\n", arg);
+        replace(&cfg->account_id, arg);
+        return 0;
+    case 'r': replace(&cfg->region, arg); return 0;
+    case 'j':
+        if (parse_delays(arg, cfg) != 0)
+            return complain("--job-delay wants instant or Expedited=S,Standard=S,Bulk=S "
+                            "(seconds), got \"%s\"\n",
+                            arg);
+        return 0;
+    case 'e':
+        if (parse_seconds(arg, &cfg->job_expiry_ms) != 0)
+            return complain("--job-expiry wants seconds, got \"%s\"\n", arg);
+        return 0;
+    case 'I':
+        if (parse_seconds(arg, &cfg->inventory_staleness_ms) != 0)
+            return complain("--inventory-staleness wants seconds, got \"%s\"\n", arg);
+        return 0;
+    case 'T':
+        if (parse_seconds(arg, &cfg->request_timeout_ms) != 0)
+            return complain("--request-timeout wants seconds, got \"%s\"\n", arg);
+        return 0;
+    case 'n': return add_notify(arg, cfg);
+    case 'L':
+        if ((i = pick(arg, levels, 4)) < 0)
+            return complain("--log-level wants error|warn|info|debug\n");
+        cfg->log_level = i;
+        return 0;
+    case 'N': cfg->no_auth = true; return 0;
+    case 'B':
+        if ((i = pick(arg, floe_vblob_io_names, FLOE_VBLOB_IO_COUNT)) < 0)
+            return complain("--blob-io wants direct|buffered, got \"%s\"\n", arg);
+        cfg->blob_io = i;
+        return 0;
+    case 'h': usage(stdout); return 1;
+    case 'V': printf("floe-vault 0.1.0\n"); return 1;
+    default: usage(stderr); return -1;
+    }
+}
+
+/*
+ * parse_args() - the whole command line into cfg (which holds the defaults), then the data
+ * directory's default and the checks that span options.
+ * Returns  0 to serve, 1 to exit with status 0 (--help, --version), -1 to exit with status 2
+ *          (the reason printed).
+ */
+static int parse_args(int argc, char **argv, struct floe_vconfig *cfg)
 {
     static const struct option opts[] = {
         {"listen", required_argument, NULL, 'l'},
@@ -182,135 +275,29 @@ int main(int argc, char **argv)
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    struct floe_vserver srv = {0};
-    struct floe_error err = {0};
-    int status = 2, c;
     bool key = false, secret = false;
-    floe_vconfig_defaults(&srv.cfg);
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'l':
-            if (parse_listen(optarg, &srv.cfg) != 0) {
-                fprintf(stderr, "floe-vault: --listen wants HOST:PORT, got \"%s\"\n", optarg);
-                goto out;
-            }
-            break;
-        case 'd': replace(&srv.cfg.data_dir, optarg); break;
-        case 'p': replace(&srv.cfg.port_file, optarg); break;
-        case 'a':
-            replace(&srv.cfg.access_key, optarg);
-            key = true;
-            break;
-        case 's':
-            replace(&srv.cfg.secret_key, optarg);
-            secret = true;
-            break;
-        case 'A': {
-            uint64_t id;
-            if (strlen(optarg) != 12 || floe_vutil_parse_u64(optarg, &id) != 0) {
-                fprintf(stderr, "floe-vault: --account-id wants 12 digits, got \"%s\"\n", optarg);
-                goto out;
-            }
-            replace(&srv.cfg.account_id, optarg);
-            break;
-        }
-        case 'r': replace(&srv.cfg.region, optarg); break;
-        case 'j':
-            if (parse_delays(optarg, &srv.cfg) != 0) {
-                fprintf(stderr,
-                        "floe-vault: --job-delay wants instant or Expedited=S,Standard=S,Bulk=S "
-                        "(seconds), got \"%s\"\n",
-                        optarg);
-                goto out;
-            }
-            break;
-        case 'e':
-            if (parse_seconds(optarg, &srv.cfg.job_expiry_ms) != 0) {
-                fprintf(stderr, "floe-vault: --job-expiry wants seconds, got \"%s\"\n", optarg);
-                goto out;
-            }
-            break;
-        case 'I':
-            if (parse_seconds(optarg, &srv.cfg.inventory_staleness_ms) != 0) {
-                fprintf(stderr, "floe-vault: --inventory-staleness wants seconds, got \"%s\"\n",
-                        optarg);
-                goto out;
-            }
-            break;
-        case 'T':
-            if (parse_seconds(optarg, &srv.cfg.request_timeout_ms) != 0) {
-                fprintf(stderr, "floe-vault: --request-timeout wants seconds, got \"%s\"\n",
-                        optarg);
-                goto out;
-            }
-            break;
-        case 'n': {
-            const char *eq = strchr(optarg, '=');
-            if (!eq || eq == optarg || !eq[1]) {
-                fprintf(stderr, "floe-vault: --notify wants TOPIC_ARN=URL, got \"%s\"\n", optarg);
-                goto out;
-            }
-            srv.cfg.notify = floe_xrealloc(srv.cfg.notify,
-                                           (size_t)(srv.cfg.nnotify + 1) * sizeof(*srv.cfg.notify));
-            struct floe_vnotify_target *t = &srv.cfg.notify[srv.cfg.nnotify++];
-            t->topic_arn = floe_xmalloc((size_t)(eq - optarg) + 1);
-            memcpy(t->topic_arn, optarg, (size_t)(eq - optarg));
-            t->topic_arn[eq - optarg] = '\0';
-            t->url = floe_xstrdup(eq + 1);
-            break;
-        }
-        case 'L': {
-            static const char *levels[] = {"error", "warn", "info", "debug"};
-            int lv = -1;
-            for (int i = 0; i < 4; i++)
-                if (strcmp(optarg, levels[i]) == 0)
-                    lv = i;
-            if (lv < 0) {
-                fprintf(stderr, "floe-vault: --log-level wants error|warn|info|debug\n");
-                goto out;
-            }
-            srv.cfg.log_level = lv;
-            break;
-        }
-        case 'N': srv.cfg.no_auth = true; break;
-        case 'B': {
-            int io = -1;
-            for (int i = 0; i < FLOE_VBLOB_IO_COUNT; i++)
-                if (strcmp(optarg, floe_vblob_io_names[i]) == 0)
-                    io = i;
-            if (io < 0) {
-                fprintf(stderr, "floe-vault: --blob-io wants direct|buffered, got \"%s\"\n",
-                        optarg);
-                goto out;
-            }
-            srv.cfg.blob_io = io;
-            break;
-        }
-        case 'h':
-            usage(stdout);
-            status = 0;
-            goto out;
-        case 'V':
-            printf("floe-vault 0.1.0\n");
-            status = 0;
-            goto out;
-        default: usage(stderr); goto out;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "floe-vault: unexpected argument \"%s\"\n", argv[optind]);
-        goto out;
-    }
-    if (!srv.cfg.data_dir && !(srv.cfg.data_dir = floe_vconfig_default_data_dir())) {
-        fprintf(stderr,
-                "floe-vault: neither an absolute XDG_DATA_HOME nor HOME is set: give --data-dir\n");
-        goto out;
-    }
-    if (key != secret) {
-        fprintf(stderr, "floe-vault: --access-key and --secret-key go together\n");
-        goto out;
-    }
+    int c, rc;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
+        if ((rc = apply_option(c, optarg, cfg, &key, &secret)) != 0)
+            return rc;
+    if (optind < argc)
+        return complain("unexpected argument \"%s\"\n", argv[optind]);
+    if (!cfg->data_dir && !(cfg->data_dir = floe_vconfig_default_data_dir()))
+        return complain("neither an absolute XDG_DATA_HOME nor HOME is set: give --data-dir\n");
+    if (key != secret)
+        return complain("--access-key and --secret-key go together\n");
+    return 0;
+}
 
+/*
+ * serve() - start the server of srv->cfg, announce it (port file, then the URL on stdout),
+ * wait for SIGINT or SIGTERM, and stop it. Runs on the main thread, which blocks those
+ * signals first so that every thread the server starts inherits the mask.
+ * Returns  the exit status: 0 after a clean stop, 1 when the server cannot start.
+ */
+static int serve(struct floe_vserver *srv)
+{
+    struct floe_error err = {0};
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
@@ -318,29 +305,35 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* every thread started below inherits it */
     signal(SIGPIPE, SIG_IGN);
 
-    status = 1;
-    if (floe_vserver_start(&srv, &err) != FLOE_OK) {
+    if (floe_vserver_start(srv, &err) != FLOE_OK) {
         fprintf(stderr, "floe-vault: %s\n", err.message);
-        goto out;
+        return 1;
     }
-    if (srv.cfg.port_file && write_port_file(srv.cfg.port_file, srv.port) != 0) {
-        fprintf(stderr, "floe-vault: cannot write --port-file %s\n", srv.cfg.port_file);
-        floe_vserver_stop(&srv);
-        goto out;
+    if (srv->cfg.port_file && write_port_file(srv->cfg.port_file, srv->port) != 0) {
+        fprintf(stderr, "floe-vault: cannot write --port-file %s\n", srv->cfg.port_file);
+        floe_vserver_stop(srv);
+        return 1;
     }
     /* after the port file, so whoever reads the URL can also read the file */
-    bool v6 = strchr(srv.cfg.host, ':') != NULL;
-    printf("http://%s%s%s:%u\n", v6 ? "[" : "", srv.cfg.host, v6 ? "]" : "", srv.port);
+    bool v6 = strchr(srv->cfg.host, ':') != NULL;
+    printf("http://%s%s%s:%u\n", v6 ? "[" : "", srv->cfg.host, v6 ? "]" : "", srv->port);
     fflush(stdout);
-    floe_vlog(&srv.cfg, FLOE_VLOG_INFO, "serving %s on port %u (account %s, region %s%s)",
-              srv.cfg.data_dir, srv.port, srv.cfg.account_id, srv.cfg.region,
-              srv.cfg.no_auth ? ", signatures NOT checked" : "");
+    floe_vlog(&srv->cfg, FLOE_VLOG_INFO, "serving %s on port %u (account %s, region %s%s)",
+              srv->cfg.data_dir, srv->port, srv->cfg.account_id, srv->cfg.region,
+              srv->cfg.no_auth ? ", signatures NOT checked" : "");
     int sig = 0;
     sigwait(&set, &sig);
-    floe_vlog(&srv.cfg, FLOE_VLOG_INFO, "signal %d: shutting down", sig);
-    floe_vserver_stop(&srv);
-    status = 0;
-out:
-    free_config(&srv.cfg);
+    floe_vlog(&srv->cfg, FLOE_VLOG_INFO, "signal %d: shutting down", sig);
+    floe_vserver_stop(srv);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct floe_vserver srv = {0};
+    floe_vconfig_defaults(&srv.cfg);
+    int rc = parse_args(argc, argv, &srv.cfg);
+    int status = rc < 0 ? 2 : rc > 0 ? 0 : serve(&srv);
+    floe_vconfig_free(&srv.cfg);
     return status;
 }

@@ -27,6 +27,23 @@ void floe_vconfig_defaults(struct floe_vconfig *cfg)
     cfg->log_level = FLOE_VLOG_WARN;
 }
 
+void floe_vconfig_free(struct floe_vconfig *cfg)
+{
+    free(cfg->host);
+    free(cfg->port);
+    free(cfg->data_dir);
+    free(cfg->port_file);
+    free(cfg->access_key);
+    free(cfg->secret_key);
+    free(cfg->account_id);
+    free(cfg->region);
+    for (int i = 0; i < cfg->nnotify; i++) {
+        free(cfg->notify[i].topic_arn);
+        free(cfg->notify[i].url);
+    }
+    free(cfg->notify);
+}
+
 char *floe_vconfig_default_data_dir(void)
 {
     const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");

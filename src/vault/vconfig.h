@@ -65,6 +65,10 @@ struct floe_vconfig {
  */
 void floe_vconfig_defaults(struct floe_vconfig *cfg);
 
+/* floe_vconfig_free() - free every string and the notify table cfg owns (the struct itself
+ * is the caller's). */
+void floe_vconfig_free(struct floe_vconfig *cfg);
+
 /*
  * floe_vconfig_default_data_dir() - $XDG_DATA_HOME/floe-vault, else $HOME/.local/share/floe-vault
  * (an empty or relative XDG_DATA_HOME is ignored, as the XDG spec says). Returns a malloc'd
