@@ -87,6 +87,16 @@ json_t *floe_vapi_parse_json_object(struct floe_vreq *rq, const char *const *all
         json_decref(o);
         return NULL;
     }
+    if (!floe_vapi_only_members(rq, o, allowed, "request body")) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+bool floe_vapi_only_members(struct floe_vreq *rq, json_t *o, const char *const *allowed,
+                            const char *where)
+{
     const char *key;
     json_t *v;
     json_object_foreach(o, key, v)
@@ -95,13 +105,11 @@ json_t *floe_vapi_parse_json_object(struct floe_vreq *rq, const char *const *all
         for (const char *const *a = allowed; a && *a; a++)
             ok = ok || strcmp(*a, key) == 0;
         if (!ok) {
-            floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER, "Unknown field in request body: %s",
-                            key);
-            json_decref(o);
-            return NULL;
+            floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER, "Unknown field in %s: %s", where, key);
+            return false;
         }
     }
-    return o;
+    return true;
 }
 
 void floe_vapi_reply_json(struct floe_vreq *rq, unsigned status, json_t *o)

@@ -99,6 +99,14 @@ bool floe_vapi_parse_limit(struct floe_vreq *rq, int64_t def, int64_t *out);
  */
 struct json_t *floe_vapi_parse_json_object(struct floe_vreq *rq, const char *const *allowed);
 
+/*
+ * floe_vapi_only_members() - true when every member of the JSON object o is named in allowed
+ * (NULL-terminated; NULL allows none); otherwise answers 400 InvalidParameterValueException
+ * "Unknown field in <where>: <name>" and returns false.
+ */
+bool floe_vapi_only_members(struct floe_vreq *rq, struct json_t *o, const char *const *allowed,
+                            const char *where);
+
 /* The optional x-amz-archive-description (checked; *out malloc'd or NULL); false after
  * answering 400 InvalidParameterValueException. The caller frees *out. */
 bool floe_vapi_description(struct floe_vreq *rq, char **out);

@@ -59,7 +59,8 @@ static bool forbid(struct floe_vreq *rq, json_t *o, const char *name, const char
 }
 
 struct job_spec {
-    const char *type, *action, *archive_id, *desc, *sns, *tier, *format;
+    const char *type, *action, *archive_id, *desc, *sns, *tier, *format, *range_s;
+    bool archive, inventory, select; /* which type */
     const char *inv_start, *inv_end, *inv_limit, *inv_marker;
     int tier_index;
     uint64_t range_first, range_last, archive_size;
@@ -72,8 +73,6 @@ struct job_spec {
 static bool check_inventory_params(struct floe_vreq *rq, json_t *p, struct job_spec *js)
 {
     static const char *const allowed[] = {"StartDate", "EndDate", "Limit", "Marker", NULL};
-    const char *key;
-    json_t *v;
     int64_t start = 0, end = 0, ms;
     char id[FLOE_VID_MAX];
     uint64_t lim;
@@ -82,17 +81,8 @@ static bool check_inventory_params(struct floe_vreq *rq, json_t *p, struct job_s
                         "InventoryRetrievalParameters must be a JSON object");
         return false;
     }
-    json_object_foreach(p, key, v)
-    {
-        bool ok = false;
-        for (const char *const *a = allowed; *a; a++)
-            ok = ok || strcmp(*a, key) == 0;
-        if (!ok) {
-            floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
-                            "Unknown field in InventoryRetrievalParameters: %s", key);
-            return false;
-        }
-    }
+    if (!floe_vapi_only_members(rq, p, allowed, "InventoryRetrievalParameters"))
+        return false;
     if (!opt_string(rq, p, "StartDate", &js->inv_start) ||
         !opt_string(rq, p, "EndDate", &js->inv_end) ||
         !opt_string(rq, p, "Limit", &js->inv_limit) ||
@@ -201,197 +191,238 @@ static bool retrieval_policy_allows_locked(struct floe_vreq *rq, uint64_t bytes,
     return ok;
 }
 
-void floe_vapi_initiate_job(struct floe_vreq *rq)
+/*
+ * InitiateJob's body, unwrapped from the guide's {"jobParameters": {...}} form when it comes
+ * that way, with no member outside the job parameters.
+ * Returns  the job parameters object (new reference), or NULL after answering 400.
+ */
+static json_t *job_body(struct floe_vreq *rq)
 {
-    /* the body's members; the outer object may also be the guide's {"jobParameters": {...}} */
     static const char *const members[] = {
         "jobParameters",      "Type",           "ArchiveId",
         "Description",        "SNSTopic",       "Tier",
         "RetrievalByteRange", "Format",         "InventoryRetrievalParameters",
         "SelectParameters",   "OutputLocation", NULL};
     const char *const *outer_allowed = members, *const *allowed = members + 1;
-    struct job_spec js = {0};
-    struct floe_error err = {0};
-    const char *range_s = NULL;
-    char job_id[FLOE_VID_JOB_LEN + 1];
-    if (!floe_vapi_vault_exists(rq))
-        return;
-    json_t *outer = NULL, *body = floe_vapi_parse_json_object(rq, outer_allowed);
+    json_t *body = floe_vapi_parse_json_object(rq, outer_allowed);
     if (!body)
-        return;
+        return NULL;
     json_t *wrapped = json_object_get(body, "jobParameters");
     if (wrapped) {
-        /* the guide's {"jobParameters": {...}} form */
-        outer = body;
+        json_t *outer = body;
         body = json_incref(wrapped);
-        if (json_object_size(outer) != 1 || !json_is_object(body)) {
+        bool alone = json_object_size(outer) == 1 && json_is_object(body);
+        json_decref(outer);
+        if (!alone) {
             floe_verr_reply(rq, FLOE_VERR_SERIALIZATION,
                             "jobParameters must be a JSON object and the only member");
-            goto out;
+            json_decref(body);
+            return NULL;
         }
     }
-    const char *key;
-    json_t *v;
-    json_object_foreach(body, key, v)
-    {
-        bool ok = false;
-        for (const char *const *a = allowed; *a; a++)
-            ok = ok || strcmp(*a, key) == 0;
-        if (!ok) {
-            floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER, "Unknown field in request body: %s",
-                            key);
-            goto out;
-        }
+    if (!floe_vapi_only_members(rq, body, allowed, "request body")) {
+        json_decref(body);
+        return NULL;
     }
-    if (!opt_string(rq, body, "Type", &js.type) ||
-        !opt_string(rq, body, "ArchiveId", &js.archive_id) ||
-        !opt_string(rq, body, "Description", &js.desc) ||
-        !opt_string(rq, body, "SNSTopic", &js.sns) || !opt_string(rq, body, "Tier", &js.tier) ||
-        !opt_string(rq, body, "RetrievalByteRange", &range_s) ||
-        !opt_string(rq, body, "Format", &js.format))
-        goto out;
-    if (!js.type) {
+    return body;
+}
+
+/* The members every job type has (Type, ArchiveId, Description, SNSTopic, Tier,
+ * RetrievalByteRange, Format) into js, borrowed from body, and the type; false after
+ * answering 400. */
+static bool check_job_common(struct floe_vreq *rq, json_t *body, struct job_spec *js)
+{
+    if (!opt_string(rq, body, "Type", &js->type) ||
+        !opt_string(rq, body, "ArchiveId", &js->archive_id) ||
+        !opt_string(rq, body, "Description", &js->desc) ||
+        !opt_string(rq, body, "SNSTopic", &js->sns) || !opt_string(rq, body, "Tier", &js->tier) ||
+        !opt_string(rq, body, "RetrievalByteRange", &js->range_s) ||
+        !opt_string(rq, body, "Format", &js->format))
+        return false;
+    if (!js->type) {
         floe_verr_reply(rq, FLOE_VERR_MISSING_PARAMETER, "Required parameter Type is missing");
-        goto out;
+        return false;
     }
-    if (js.desc && !floe_vutil_desc_valid(js.desc)) {
+    if (js->desc && !floe_vutil_desc_valid(js->desc)) {
         floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
                         "Invalid job description: at most %d printable ASCII characters "
                         "(0x20-0x7E) are allowed",
                         FLOE_VDESC_MAX);
-        goto out;
+        return false;
     }
-    if (js.sns && (strncmp(js.sns, "arn:aws:sns:", 12) != 0 || strlen(js.sns) > 256)) {
+    if (js->sns && (strncmp(js->sns, "arn:aws:sns:", 12) != 0 || strlen(js->sns) > 256)) {
         floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
-                        "Invalid SNSTopic: %s (want an SNS topic ARN)", js.sns);
-        goto out;
+                        "Invalid SNSTopic: %s (want an SNS topic ARN)", js->sns);
+        return false;
     }
-    js.tier_index = FLOE_VTIER_STANDARD;
-    if (js.tier) {
-        js.tier_index = -1;
+    js->tier_index = FLOE_VTIER_STANDARD;
+    if (js->tier) {
+        js->tier_index = -1;
         for (int i = 0; i < FLOE_VTIER_COUNT; i++)
-            if (strcmp(js.tier, s_tiers[i]) == 0)
-                js.tier_index = i;
-        if (js.tier_index < 0) {
+            if (strcmp(js->tier, s_tiers[i]) == 0)
+                js->tier_index = i;
+        if (js->tier_index < 0) {
             floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
-                            "Invalid Tier: %s (valid values: Expedited, Standard, Bulk)", js.tier);
-            goto out;
+                            "Invalid Tier: %s (valid values: Expedited, Standard, Bulk)", js->tier);
+            return false;
         }
     }
-    js.tier = s_tiers[js.tier_index];
-    bool archive = strcmp(js.type, "archive-retrieval") == 0;
-    bool inventory = strcmp(js.type, "inventory-retrieval") == 0;
-    bool select = strcmp(js.type, "select") == 0;
-    if (!archive && !inventory && !select) {
+    js->tier = s_tiers[js->tier_index];
+    js->archive = strcmp(js->type, "archive-retrieval") == 0;
+    js->inventory = strcmp(js->type, "inventory-retrieval") == 0;
+    js->select = strcmp(js->type, "select") == 0;
+    if (!js->archive && !js->inventory && !js->select) {
         floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
                         "Invalid job type: %s (valid values: archive-retrieval, "
                         "inventory-retrieval, select)",
-                        js.type);
-        goto out;
+                        js->type);
+        return false;
     }
-    if (archive || select) {
-        js.action = archive ? "ArchiveRetrieval" : "Select";
-        if (!forbid(rq, body, "Format", js.type) ||
-            !forbid(rq, body, "InventoryRetrievalParameters", js.type))
-            goto out;
-        if (archive && (!forbid(rq, body, "SelectParameters", js.type) ||
-                        !forbid(rq, body, "OutputLocation", js.type)))
-            goto out;
-        if (select && !forbid(rq, body, "RetrievalByteRange", js.type))
-            goto out;
-        if (!js.archive_id) {
-            floe_verr_reply(rq, FLOE_VERR_MISSING_PARAMETER,
-                            "Required parameter ArchiveId is missing for %s jobs", js.type);
-            goto out;
-        }
-        if (select && !check_select(rq, body, &js))
-            goto out;
-    } else {
-        js.action = "InventoryRetrieval";
-        if (!forbid(rq, body, "ArchiveId", js.type) ||
-            !forbid(rq, body, "RetrievalByteRange", js.type) ||
-            !forbid(rq, body, "SelectParameters", js.type) ||
-            !forbid(rq, body, "OutputLocation", js.type))
-            goto out;
-        if (js.format && strcmp(js.format, "CSV") != 0 && strcmp(js.format, "JSON") != 0) {
-            floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
-                            "Invalid Format: %s (valid values: CSV, JSON)", js.format);
-            goto out;
-        }
-        if (!js.format)
-            js.format = "JSON";
-        json_t *p = json_object_get(body, "InventoryRetrievalParameters");
-        if (p && !json_is_null(p) && !check_inventory_params(rq, p, &js))
-            goto out;
-    }
+    return true;
+}
 
-    floe_vutil_id(job_id, FLOE_VID_JOB_LEN, false);
+/* The rules of js's type: which members it forbids and requires, the select and inventory
+ * parameters; false after answering 400. */
+static bool check_job_type(struct floe_vreq *rq, json_t *body, struct job_spec *js)
+{
+    if (js->archive || js->select) {
+        js->action = js->archive ? "ArchiveRetrieval" : "Select";
+        if (!forbid(rq, body, "Format", js->type) ||
+            !forbid(rq, body, "InventoryRetrievalParameters", js->type))
+            return false;
+        if (js->archive && (!forbid(rq, body, "SelectParameters", js->type) ||
+                            !forbid(rq, body, "OutputLocation", js->type)))
+            return false;
+        if (js->select && !forbid(rq, body, "RetrievalByteRange", js->type))
+            return false;
+        if (!js->archive_id) {
+            floe_verr_reply(rq, FLOE_VERR_MISSING_PARAMETER,
+                            "Required parameter ArchiveId is missing for %s jobs", js->type);
+            return false;
+        }
+        return !js->select || check_select(rq, body, js);
+    }
+    js->action = "InventoryRetrieval";
+    if (!forbid(rq, body, "ArchiveId", js->type) ||
+        !forbid(rq, body, "RetrievalByteRange", js->type) ||
+        !forbid(rq, body, "SelectParameters", js->type) ||
+        !forbid(rq, body, "OutputLocation", js->type))
+        return false;
+    if (js->format && strcmp(js->format, "CSV") != 0 && strcmp(js->format, "JSON") != 0) {
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
+                        "Invalid Format: %s (valid values: CSV, JSON)", js->format);
+        return false;
+    }
+    if (!js->format)
+        js->format = "JSON";
+    json_t *p = json_object_get(body, "InventoryRetrievalParameters");
+    return !p || json_is_null(p) || check_inventory_params(rq, p, js);
+}
+
+enum job_outcome { JOB_OK, JOB_NO_VAULT, JOB_NO_ARCHIVE, JOB_BAD_RANGE, JOB_POLICY, JOB_FAILED };
+
+/* The archive's size and tree hash, the retrieval range and the retrieval policy check for
+ * an archive or select job (lock held). */
+static enum job_outcome check_job_archive_locked(struct floe_vreq *rq, struct job_spec *js,
+                                                 int64_t now, struct floe_error *err)
+{
+    sqlite3_stmt *st = floe_vdb_stmt(rq->srv->db, "SELECT size, tree_hash FROM archives WHERE"
+                                                  " id = ? AND vault = ? AND deleted_ms IS NULL");
+    floe_vdb_bind(st, "tt", js->archive_id, rq->vault);
+    bool found = sqlite3_step(st) == SQLITE_ROW;
+    if (found) {
+        js->archive_size = (uint64_t)floe_vdb_int(st, 0);
+        snprintf(js->archive_tree, sizeof(js->archive_tree), "%s", floe_vdb_text(st, 1));
+    }
+    sqlite3_reset(st);
+    if (!found)
+        return JOB_NO_ARCHIVE;
+    if (!js->archive)
+        return JOB_OK;
+    enum job_outcome outcome = JOB_OK;
+    struct floe_byte_range r = {0, js->archive_size - 1};
+    if (js->range_s && (floe_range_parse_retrieval(js->range_s, &r, err) != FLOE_OK ||
+                        floe_range_check_retrieval(r, js->archive_size, err) != FLOE_OK))
+        outcome = JOB_BAD_RANGE;
+    js->range_first = r.first;
+    js->range_last = r.last;
+    if (outcome == JOB_OK && !retrieval_policy_allows_locked(rq, floe_range_len(r), now))
+        outcome = JOB_POLICY;
+    return outcome;
+}
+
+/*
+ * insert_job() - record job_id of the checked spec js as InProgress, due after its tier's
+ * delay; for a select job js->output_path becomes prefix/job-id/. Takes and releases the
+ * database lock (the vault is checked again under it: a DeleteVault may have come between).
+ * Returns  the outcome; err holds the detail of JOB_BAD_RANGE and JOB_FAILED.
+ */
+static enum job_outcome insert_job(struct floe_vreq *rq, struct job_spec *js, const char *job_id,
+                                   struct floe_error *err)
+{
     int64_t now = floe_vutil_now_ms();
     struct floe_vdb *db = rq->srv->db;
-    enum { OK, NO_VAULT, NO_ARCHIVE, BAD_RANGE, POLICY, FAILED } outcome = OK;
+    enum job_outcome outcome = JOB_OK;
     floe_vdb_lock(db);
-    if (!floe_vapi_vault_exists_locked(rq)) /* deleted since the check above */
-        outcome = NO_VAULT;
-    if (outcome == OK && js.archive_id) {
-        sqlite3_stmt *st = floe_vdb_stmt(db, "SELECT size, tree_hash FROM archives WHERE id = ?"
-                                             " AND vault = ? AND deleted_ms IS NULL");
-        floe_vdb_bind(st, "tt", js.archive_id, rq->vault);
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            js.archive_size = (uint64_t)floe_vdb_int(st, 0);
-            snprintf(js.archive_tree, sizeof(js.archive_tree), "%s", floe_vdb_text(st, 1));
-        } else {
-            outcome = NO_ARCHIVE;
-        }
-        sqlite3_reset(st);
-    }
-    if (outcome == OK && archive) {
-        struct floe_byte_range r = {0, js.archive_size - 1};
-        if (range_s && (floe_range_parse_retrieval(range_s, &r, &err) != FLOE_OK ||
-                        floe_range_check_retrieval(r, js.archive_size, &err) != FLOE_OK))
-            outcome = BAD_RANGE;
-        js.range_first = r.first;
-        js.range_last = r.last;
-        if (outcome == OK && !retrieval_policy_allows_locked(rq, floe_range_len(r), now))
-            outcome = POLICY;
-    }
-    if (outcome == OK) {
+    if (!floe_vapi_vault_exists_locked(rq))
+        outcome = JOB_NO_VAULT;
+    if (outcome == JOB_OK && js->archive_id)
+        outcome = check_job_archive_locked(rq, js, now, err);
+    if (outcome == JOB_OK) {
+        bool archive = js->archive;
         char out_path[1200] = "";
-        if (select)
-            snprintf(out_path, sizeof(out_path), "%.1024s/%.92s/", js.output_path, job_id);
+        if (js->select)
+            snprintf(out_path, sizeof(out_path), "%.1024s/%.92s/", js->output_path, job_id);
         int rc = floe_vdb_exec(
-            db, &err,
+            db, err,
             "INSERT INTO jobs(id, vault, action, archive_id, description, sns_topic, tier,"
             " created_ms, due_ms, status, status_message, range_first, range_last, archive_size,"
             " archive_tree_hash, format, inv_start, inv_end, inv_limit, inv_marker, select_json,"
             " output_path) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, 'InProgress', 'Operation in"
             " progress.', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            "tttttttiiiiitttttttt", job_id, rq->vault, js.action, js.archive_id, js.desc, js.sns,
-            js.tier, now, now + rq->srv->cfg.delay_ms[js.tier_index],
-            archive ? (int64_t)js.range_first : (int64_t)0,
-            archive ? (int64_t)js.range_last : (int64_t)0,
-            archive ? (int64_t)js.archive_size : (int64_t)0, archive ? js.archive_tree : NULL,
-            inventory ? js.format : NULL, js.inv_start, js.inv_end, js.inv_limit, js.inv_marker,
-            js.select_json, select ? out_path : NULL);
+            "tttttttiiiiitttttttt", job_id, rq->vault, js->action, js->archive_id, js->desc,
+            js->sns, js->tier, now, now + rq->srv->cfg.delay_ms[js->tier_index],
+            archive ? (int64_t)js->range_first : (int64_t)0,
+            archive ? (int64_t)js->range_last : (int64_t)0,
+            archive ? (int64_t)js->archive_size : (int64_t)0, archive ? js->archive_tree : NULL,
+            js->inventory ? js->format : NULL, js->inv_start, js->inv_end, js->inv_limit,
+            js->inv_marker, js->select_json, js->select ? out_path : NULL);
         if (rc)
-            outcome = FAILED;
-        snprintf(js.output_path, sizeof(js.output_path), "%s", out_path);
+            outcome = JOB_FAILED;
+        snprintf(js->output_path, sizeof(js->output_path), "%s", out_path);
     }
     floe_vdb_unlock(db);
-    switch (outcome) {
-    case NO_VAULT: floe_vapi_vault_not_found(rq); goto out;
-    case NO_ARCHIVE:
+    return outcome;
+}
+
+void floe_vapi_initiate_job(struct floe_vreq *rq)
+{
+    struct job_spec js = {0};
+    struct floe_error err = {0};
+    char job_id[FLOE_VID_JOB_LEN + 1];
+    if (!floe_vapi_vault_exists(rq))
+        return;
+    json_t *body = job_body(rq);
+    if (!body)
+        return;
+    if (!check_job_common(rq, body, &js) || !check_job_type(rq, body, &js))
+        goto out;
+    floe_vutil_id(job_id, FLOE_VID_JOB_LEN, false);
+    switch (insert_job(rq, &js, job_id, &err)) {
+    case JOB_NO_VAULT: floe_vapi_vault_not_found(rq); goto out;
+    case JOB_NO_ARCHIVE:
         floe_verr_reply(rq, FLOE_VERR_NOT_FOUND, "The archive ID was not found: %s", js.archive_id);
         goto out;
-    case BAD_RANGE:
+    case JOB_BAD_RANGE:
         floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER, "Invalid RetrievalByteRange: %s (%s)",
-                        range_s, err.message);
+                        js.range_s, err.message);
         goto out;
-    case POLICY:
+    case JOB_POLICY:
         floe_verr_reply(rq, FLOE_VERR_POLICY_ENFORCED,
                         "InitiateJob request denied by current data retrieval policy");
         goto out;
-    case FAILED: floe_vapi_internal(rq, &err); goto out;
-    case OK: break;
+    case JOB_FAILED: floe_vapi_internal(rq, &err); goto out;
+    case JOB_OK: break;
     }
     if (rq->srv->cfg.delay_ms[js.tier_index] == 0)
         floe_vjobs_complete(rq->srv, job_id);
@@ -399,13 +430,12 @@ void floe_vapi_initiate_job(struct floe_vreq *rq)
         floe_vjobs_kick(rq->srv->jobs);
     floe_vapi_location(rq, "/jobs/", job_id);
     floe_vreq_set_header(rq, "x-amz-job-id", job_id);
-    if (select)
+    if (js.select)
         floe_vreq_set_header(rq, "x-amz-job-output-path", js.output_path);
     floe_vreq_reply_empty(rq, 202);
 out:
     free(js.select_json);
     json_decref(body);
-    json_decref(outer);
 }
 
 /* A finished job past its expiry is gone at once, not only at the next cleanup tick. */

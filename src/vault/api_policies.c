@@ -515,6 +515,8 @@ void floe_vapi_list_tags(struct floe_vreq *rq)
 void floe_vapi_set_retrieval_policy(struct floe_vreq *rq)
 {
     static const char *const allowed[] = {"Policy", NULL};
+    static const char *const policy_members[] = {"Rules", NULL};
+    static const char *const rule_members[] = {"Strategy", "BytesPerHour", NULL};
     struct floe_error err = {0};
     json_t *o = floe_vapi_parse_json_object(rq, allowed);
     if (!o)
@@ -522,31 +524,19 @@ void floe_vapi_set_retrieval_policy(struct floe_vreq *rq)
     json_t *pol = json_object_get(o, "Policy");
     json_t *rules = json_object_get(pol, "Rules");
     json_t *rule = json_array_get(rules, 0);
-    const char *k;
-    json_t *v;
     if (!pol || !json_is_object(pol)) {
         floe_verr_reply(rq, pol ? FLOE_VERR_SERIALIZATION : FLOE_VERR_MISSING_PARAMETER,
                         "Policy (an object with Rules) is required");
         goto out;
     }
-    json_object_foreach(pol, k, v)
-    {
-        if (strcmp(k, "Rules") != 0) {
-            floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER, "Unknown field in Policy: %s", k);
-            goto out;
-        }
-    }
+    if (!floe_vapi_only_members(rq, pol, policy_members, "Policy"))
+        goto out;
     if (!json_is_array(rules) || json_array_size(rules) != 1 || !json_is_object(rule)) {
         floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER, "Policy.Rules must hold exactly one rule");
         goto out;
     }
-    json_object_foreach(rule, k, v)
-    {
-        if (strcmp(k, "Strategy") != 0 && strcmp(k, "BytesPerHour") != 0) {
-            floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER, "Unknown field in rule: %s", k);
-            goto out;
-        }
-    }
+    if (!floe_vapi_only_members(rq, rule, rule_members, "rule"))
+        goto out;
     const char *strategy = json_string_value(json_object_get(rule, "Strategy"));
     json_t *bph = json_object_get(rule, "BytesPerHour");
     if (!strategy || (strcmp(strategy, "BytesPerHour") != 0 && strcmp(strategy, "FreeTier") != 0 &&
