@@ -1,9 +1,9 @@
 /*
- * filter.h - rsync-style include/exclude rules for `floe backup` (and restore, check, purge):
- * an ordered list of rules, the first rule that matches a path decides; no rule matching means
- * "included".
+ * filter.h - rsync-style rules that include or exclude paths, for `floe backup` (and restore,
+ * check, purge): an ordered list of rules, the first rule that matches a path decides; no rule
+ * matching means "included".
  *
- * Patterns (as rsync's, the subset floe documents in docs/backup.md):
+ * Patterns (the subset of rsync's that floe supports):
  *   *        any run of characters except '/'
  *   **       any run of characters including '/'
  *   ?        one character except '/'
@@ -18,6 +18,11 @@
  * "+ /a/keep" keeps nothing under a - as rsync does; including every directory first (a "+"
  * rule whose pattern is a star and a trailing slash), then "- *", is how a user includes only
  * some files deep down.
+ * Unanchored patterns with "**" are tried against every tail of the path that starts at a
+ * component boundary ("**" may match nothing, so a "**" standing alone between two slashes
+ * still needs the path to have a component there); '*', '?' and classes never match '/'.
+ * Refused: a pattern longer than 4,095 bytes, an empty component ("a//b"), a trailing lone
+ * '\', an unterminated or reversed ([z-a]) class.
  *
  * Ownership: the filter owns copies of its patterns. Threads: building is single-threaded;
  * floe_filter_match() is read-only and may be called from any number of threads at once.
@@ -61,7 +66,7 @@ unsigned floe_filter_count(const struct floe_filter *f);
 
 /*
  * floe_filter_match() - the verdict of the first rule matching relpath: the path relative to
- * the source root, components separated by single '/', no leading '/' ("docs/a.txt"); is_dir
+ * the source root, components separated by single '/', no leading '/' ("dir/a.txt"); is_dir
  * says whether it names a directory. Bytes are compared as bytes (names need not be UTF-8).
  */
 enum floe_filter_verdict floe_filter_match(const struct floe_filter *f, const char *relpath,

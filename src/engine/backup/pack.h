@@ -29,12 +29,12 @@ enum floe_pack_compression { FLOE_PACK_STORED = 0, FLOE_PACK_ZSTD = 1 };
 
 /* One file in a pack: what the index says of it, and what the catalog records. */
 struct floe_pack_entry {
-    const char *path;      /* as added (borrowed from the writer/reader until the next call) */
-    uint64_t size;         /* the file's bytes */
+    const char *path; /* as added (borrowed from the writer/reader until the next call) */
+    uint64_t size;    /* the file's bytes */
     int64_t mtime_ns;
     uint32_t mode;
-    uint64_t frame_offset; /* where its frame starts in the pack */
-    uint64_t frame_length; /* header + stored bytes: fetch [frame_offset, +frame_length) */
+    uint64_t frame_offset;  /* where its frame starts in the pack */
+    uint64_t frame_length;  /* header + stored bytes: fetch [frame_offset, +frame_length) */
     uint64_t stored_length; /* bytes of the frame's data (compressed or not) */
     enum floe_pack_compression compression;
     uint8_t xxh128[FLOE_PACK_XXH_BYTES]; /* xxh3-128 of the file's original bytes */
@@ -55,8 +55,8 @@ struct floe_pack_writer_options {
 struct floe_pack_writer;
 
 /* floe_pack_writer_new() - writes the pack header to the sink. */
-int floe_pack_writer_new(const struct floe_pack_writer_options *opts,
-                         struct floe_pack_writer **out, struct floe_error *err);
+int floe_pack_writer_new(const struct floe_pack_writer_options *opts, struct floe_pack_writer **out,
+                         struct floe_error *err);
 
 /*
  * floe_pack_add() - one file's frame: path (any bytes but NUL, at most 4,095), metadata, and
@@ -109,8 +109,8 @@ int floe_pack_read_index(const void *index, size_t len, floe_pack_entry_fn *fn, 
  * into dst (e->size bytes of room) and checked against e->xxh128. Returns FLOE_OK, or
  * FLOE_E_CORRUPT / FLOE_E_CHECKSUM naming the path: no unverified byte is reported as good.
  */
-int floe_pack_read_frame(const void *frame, size_t len, const struct floe_pack_entry *e,
-                         void *dst, struct floe_error *err);
+int floe_pack_read_frame(const void *frame, size_t len, const struct floe_pack_entry *e, void *dst,
+                         struct floe_error *err);
 
 /* floe_pack_frame_header_bytes() - the size of a frame's header for a path of path_len bytes
  * (frame_offset + this = where its data starts). */

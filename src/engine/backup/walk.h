@@ -32,8 +32,8 @@ struct floe_walk_file {
     uint64_t size;
     int64_t mtime_ns; /* st_mtim as nanoseconds since the epoch */
     uint64_t inode, device;
-    uint32_t mode;   /* st_mode (permission bits and type) */
-    uint64_t nlink;  /* > 1: a hard link (the backup may store the content once) */
+    uint32_t mode;  /* st_mode (permission bits and type) */
+    uint64_t nlink; /* > 1: a hard link (the backup may store the content once) */
 };
 
 /* Why an entry was skipped. */
