@@ -47,6 +47,15 @@ struct floe_upload_options {
     atomic_bool *cancel;         /* optional: set to stop cleanly (journal kept) */
     floe_upload_progress_fn *progress;
     void *progress_user;
+    /* Upload from an open descriptor instead of opening path (path then only names it in
+     * messages): a pipe or socket is a stream, never journaled; the caller keeps the fd. */
+    bool use_source_fd;
+    int source_fd;
+    /* Optional: called on the caller's thread right after Initiate Multipart Upload with the
+     * new upload id, before any part is sent, so a caller without a journal (a stream) can
+     * record it and abort the upload if the process dies. */
+    void (*initiated)(const char *upload_id, void *user);
+    void *initiated_user;
 };
 
 struct floe_upload_result {

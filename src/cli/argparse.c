@@ -3,6 +3,8 @@
  */
 #include "argparse.h"
 
+#include "need.h"
+
 #include "common.h"
 #include "floe/range.h"
 
@@ -69,9 +71,11 @@ int floe_cli_parse(const char *cmd, const char *usage, int argc, char **argv, in
         if (!o)
             return floe_cli_usage_error(cmd, usage, "unknown option '%.*s'", (int)n, a);
         if (o->flag) {
-            if (eq)
+            if (eq && !o->value)
                 return floe_cli_usage_error(cmd, usage, "%s takes no value", o->name);
             *o->flag = true;
+            if (eq)
+                *o->value = eq + 1;
             continue;
         }
         if (eq) {
@@ -83,6 +87,40 @@ int floe_cli_parse(const char *cmd, const char *usage, int argc, char **argv, in
         }
     }
     return 0;
+}
+
+int floe_cli_take_list(const char *cmd, const char *usage, int argc, char **argv, int start,
+                       const char *const *names, struct floe_cli_list *list)
+{
+    int out = start;
+    bool dashdash = false;
+    for (int i = start; i < argc; i++) {
+        const char *a = argv[i];
+        dashdash = dashdash || strcmp(a, "--") == 0;
+        const char *name = NULL, *value = NULL;
+        for (size_t k = 0; !dashdash && names[k] && !name; k++) {
+            size_t n = strlen(names[k]);
+            if (strncmp(a, names[k], n) == 0 && (a[n] == '\0' || a[n] == '='))
+                name = names[k];
+        }
+        if (!name) {
+            argv[out++] = argv[i];
+            continue;
+        }
+        value = strchr(a, '=');
+        if (value)
+            value++;
+        else if (i + 1 < argc)
+            value = argv[++i];
+        else {
+            floe_cli_usage_error(cmd, usage, "%s needs a value", name);
+            return -2;
+        }
+        list->items = floe_cli_need(realloc(list->items, (list->n + 1) * sizeof(*list->items)));
+        list->items[list->n].name = name;
+        list->items[list->n++].value = value;
+    }
+    return out;
 }
 
 int floe_cli_parse_size(const char *cmd, const char *usage, const char *name, const char *v,

@@ -7,14 +7,36 @@
 #define FLOE_CLI_ARGPARSE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct floe_cli_opt {
     const char *name;   /* "--tier"; a one-letter alias goes in alias ("-o") */
     const char *alias;  /* optional */
     const char **value; /* an option with a value: receives it (borrowed from argv) */
-    bool *flag;         /* a flag: set to true */
+    bool *flag;         /* a flag: set to true. flag AND value: an optional value, given only as
+                           "--name=VALUE" ("--compress" or "--compress=9") */
 };
+
+/* The values of repeatable options, in command-line order (several names may share one list:
+ * --include/--exclude/--filter keep their relative order). Items borrow from argv; the array
+ * is the caller's to free(). */
+struct floe_cli_list {
+    struct floe_cli_list_item {
+        const char *name; /* the option's name as listed ("--include") */
+        const char *value;
+    } * items;
+    size_t n;
+};
+
+/*
+ * floe_cli_take_list() - moves every repeatable option of names (a NULL-terminated list),
+ * given as "NAME VALUE" or "NAME=VALUE" before any "--", out of argv[start..argc) into list,
+ * in order, and closes the gap. Returns the new argc, or -2 when a NAME lacks its value (the
+ * usage error is printed). Run it before floe_cli_parse(), which then never sees them.
+ */
+int floe_cli_take_list(const char *cmd, const char *usage, int argc, char **argv, int start,
+                       const char *const *names, struct floe_cli_list *list);
 
 /*
  * floe_cli_parse() - parse argv[start..argc) against opts; other words are positionals.

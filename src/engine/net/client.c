@@ -604,28 +604,27 @@ static void archive_result(const struct floe_xfer *x, const uint8_t tree[FLOE_HA
     memcpy(out->tree, tree, FLOE_HASH_BYTES);
 }
 
-int floe_client_upload_archive(struct floe_client *c, const char *vault, const void *data,
-                               size_t len, const char *description, struct floe_archive_result *out,
-                               struct floe_error *err)
+struct floe_xfer *floe_client_upload_archive_xfer(struct floe_client *c, const char *vault,
+                                                  const void *data, size_t len,
+                                                  const uint8_t tree[FLOE_HASH_BYTES],
+                                                  const uint8_t linear[FLOE_HASH_BYTES],
+                                                  const char *description, struct floe_error *err)
 {
-    int rc = floe_sigv4_vault_name_valid(vault, err);
-    if (!rc)
-        rc = floe_client_check_description(description, err);
-    if (rc)
-        return rc;
-    if (len == 0)
-        return floe_error_set(err, FLOE_E_INVALID_ARG,
-                              "Glacier does not accept empty archives (0 bytes)");
-    if (len > FLOE_UPLOAD_ARCHIVE_MAX)
-        return floe_error_set(err, FLOE_E_RANGE,
-                              "a single-request upload is at most 4 GiB; use multipart");
-    uint8_t tree[FLOE_HASH_BYTES], linear[FLOE_HASH_BYTES];
-    bool was_linear = false;
+    if (floe_sigv4_vault_name_valid(vault, err) || floe_client_check_description(description, err))
+        return NULL;
+    if (len == 0) {
+        floe_error_set(err, FLOE_E_INVALID_ARG, "Glacier does not accept empty archives (0 bytes)");
+        return NULL;
+    }
+    if (len > FLOE_UPLOAD_ARCHIVE_MAX) {
+        floe_error_set(err, FLOE_E_RANGE,
+                       "a single-request upload is at most 4 GiB; use multipart");
+        return NULL;
+    }
     char tree_hex[FLOE_HASH_HEX];
-    floe_treehash_part(data, len, NULL, tree, linear);
     floe_treehash_hex(tree, tree_hex);
-    struct floe_xfer *x = NULL;
-    rc = floe_request_run(c,
+    struct floe_call *k =
+        floe_request_call(c,
                           &(struct floe_request){
                               .method = "POST",
                               .vault = vault,
@@ -636,15 +635,49 @@ int floe_client_upload_archive(struct floe_client *c, const char *vault, const v
                               .headers = {{"x-amz-archive-description", description},
                                           {"x-amz-sha256-tree-hash", tree_hex}},
                           },
-                          &x, err);
-    if (!rc)
-        rc = check_returned_tree(x, tree, linear, &was_linear, err);
+                          err);
+    return k ? floe_call_xfer(k) : NULL;
+}
+
+int floe_client_upload_archive_answer(const struct floe_xfer *x,
+                                      const uint8_t tree[FLOE_HASH_BYTES],
+                                      const uint8_t linear[FLOE_HASH_BYTES],
+                                      struct floe_archive_result *out, struct floe_error *err)
+{
+    if (x->status) {
+        if (err)
+            *err = x->err;
+        return x->status;
+    }
+    bool was_linear = false;
+    int rc = check_returned_tree(x, tree, linear, &was_linear, err);
     if (!rc && !floe_xfer_header(x, "x-amz-archive-id"))
         rc = floe_error_set(err, FLOE_E_SERVICE, "UploadArchive answer has no x-amz-archive-id");
     if (!rc) {
         archive_result(x, tree, out);
         out->linear_checksum = was_linear;
     }
+    return rc;
+}
+
+int floe_client_upload_archive(struct floe_client *c, const char *vault, const void *data,
+                               size_t len, const char *description, struct floe_archive_result *out,
+                               struct floe_error *err)
+{
+    int rc = floe_sigv4_vault_name_valid(vault, err);
+    if (!rc)
+        rc = floe_client_check_description(description, err);
+    if (rc)
+        return rc;
+    uint8_t tree[FLOE_HASH_BYTES], linear[FLOE_HASH_BYTES];
+    if (len > 0 && len <= FLOE_UPLOAD_ARCHIVE_MAX)
+        floe_treehash_part(data, len, NULL, tree, linear);
+    struct floe_xfer *x =
+        floe_client_upload_archive_xfer(c, vault, data, len, tree, linear, description, err);
+    if (!x)
+        return err->status;
+    floe_transfer_run(c->transfer, x);
+    rc = floe_client_upload_archive_answer(x, tree, linear, out, err);
     floe_xfer_destroy(x);
     return rc;
 }

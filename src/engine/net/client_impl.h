@@ -64,6 +64,29 @@ struct floe_xfer *floe_call_xfer(struct floe_call *k);
  * floe_xfer_destroy(). Returns the xfer's status, with err filled on failure. */
 int floe_call_run(struct floe_call *k, struct floe_xfer **out, struct floe_error *err);
 
+/*
+ * floe_client_upload_archive_xfer() - an UploadArchive of data (borrowed: it must outlive the
+ * xfer) whose tree and linear SHA-256 the caller has computed, as an xfer to hand to
+ * floe_transfer_submit() (set its done/user first); check the answer with
+ * floe_client_upload_archive_answer(). NULL with err set when the vault name, description or
+ * size (1 byte .. 4 GiB) is refused. Threads: any; the xfer is the caller's until submitted.
+ */
+struct floe_xfer *floe_client_upload_archive_xfer(struct floe_client *c, const char *vault,
+                                                  const void *data, size_t len,
+                                                  const uint8_t tree[FLOE_HASH_BYTES],
+                                                  const uint8_t linear[FLOE_HASH_BYTES],
+                                                  const char *description, struct floe_error *err);
+
+/*
+ * floe_client_upload_archive_answer() - the outcome of a finished UploadArchive xfer: its
+ * status, the tree hash the service computed (ours, or moto's linear SHA-256 of the body), and
+ * the archive id, into out. Returns FLOE_OK or the failure (err filled). Threads: any.
+ */
+int floe_client_upload_archive_answer(const struct floe_xfer *x,
+                                      const uint8_t tree[FLOE_HASH_BYTES],
+                                      const uint8_t linear[FLOE_HASH_BYTES],
+                                      struct floe_archive_result *out, struct floe_error *err);
+
 /* Percent-encodes s for a path segment or query value (RFC 3986 unreserved kept). */
 char *floe_client_encode(const char *s);
 

@@ -29,16 +29,11 @@ char *floe_request_path(const struct floe_request *r)
     return p;
 }
 
-int floe_request_run(struct floe_client *c, const struct floe_request *r, struct floe_xfer **out,
-                     struct floe_error *err)
+struct floe_call *floe_request_call(struct floe_client *c, const struct floe_request *r,
+                                    struct floe_error *err)
 {
-    if (out)
-        *out = NULL;
-    if (!r->account) {
-        int rc = floe_sigv4_vault_name_valid(r->vault, err);
-        if (rc)
-            return rc;
-    }
+    if (!r->account && floe_sigv4_vault_name_valid(r->vault, err) != FLOE_OK)
+        return NULL;
     char *path = floe_request_path(r);
     struct floe_call *k = floe_call_new(c, r->method, path, r->query);
     free(path);
@@ -51,6 +46,17 @@ int floe_request_run(struct floe_client *c, const struct floe_request *r, struct
         floe_call_body(k, r->json, strlen(r->json), NULL, false);
     else if (r->data)
         floe_call_body(k, r->data, r->data_len, r->data_sha256, true);
+    return k;
+}
+
+int floe_request_run(struct floe_client *c, const struct floe_request *r, struct floe_xfer **out,
+                     struct floe_error *err)
+{
+    if (out)
+        *out = NULL;
+    struct floe_call *k = floe_request_call(c, r, err);
+    if (!k)
+        return err->status;
     struct floe_xfer *x = NULL;
     int rc = floe_call_run(k, &x, err);
     if (out)

@@ -56,6 +56,16 @@ struct floe_request {
 char *floe_request_path(const struct floe_request *r);
 
 /*
+ * floe_request_call() - r as a call, not sent: the vault name checked (unless r->account), the
+ * path, headers and body set. For requests that go through the transfer thread
+ * asynchronously (floe_call_xfer + floe_transfer_submit). Returns the call (the caller turns
+ * it into an xfer or runs it), or NULL with err set when the vault name is refused.
+ * Threads: any thread.
+ */
+struct floe_call *floe_request_call(struct floe_client *c, const struct floe_request *r,
+                                    struct floe_error *err);
+
+/*
  * floe_request_run() - checks the vault name (unless r->account), builds the path, sends the
  * request synchronously with the client's retry policy and frees what it built.
  * A caller that checks other arguments checks the vault name itself first, so that the name's

@@ -112,7 +112,7 @@ struct upload {
     const struct floe_upload_options *opts;
     const char *vault;
     int fd;
-    bool is_stdin; /* FILE "-": never journaled, whatever fd 0 is */
+    bool borrowed_fd; /* FILE "-" or opts->use_source_fd: never journaled, never closed */
     bool stream;
     struct floe_ckpt_source src0; /* the source when it was opened (not for streams) */
     bool streaming; /* parts too large to buffer: hash pass, then sent from the file */
@@ -340,6 +340,12 @@ static void submit_send(struct upload *u, struct part *p)
     floe_transfer_submit(u->client->transfer, p->xfer);
 }
 
+/* How messages name a stream: "standard input", or the caller's name for its descriptor. */
+static const char *stream_name(const struct upload *u)
+{
+    return strcmp(u->opts->path, "-") == 0 ? "standard input" : u->opts->path;
+}
+
 static bool all_started(const struct upload *u, uint64_t index)
 {
     if (u->stream) /* a probe past 10,000 full parts is still read: it must find the end */
@@ -416,9 +422,9 @@ static bool stream_read_end(struct upload *u, struct part *p)
     if (p->it.index >= FLOE_MAX_PARTS) { /* a probe past 10,000 full parts found more */
         struct floe_error e = {0};
         floe_error_set(&e, FLOE_E_RANGE,
-                       "standard input is longer than 10,000 parts of %" PRIu64
+                       "%s is longer than 10,000 parts of %" PRIu64
                        " MiB; use a larger --part-size",
-                       u->part_size >> 20);
+                       stream_name(u), u->part_size >> 20);
         floe_orch_fail_item(&u->orch, p, FLOE_E_RANGE, &e);
         return false;
     }
@@ -552,9 +558,9 @@ int floe_upload_checkpoint_path(struct floe_client *client, const char *vault, c
 static int open_source(struct upload *u, struct floe_error *err)
 {
     const char *path = u->opts->path;
-    u->is_stdin = strcmp(path, "-") == 0;
-    if (u->is_stdin) {
-        u->fd = 0;
+    u->borrowed_fd = u->opts->use_source_fd || strcmp(path, "-") == 0;
+    if (u->borrowed_fd) {
+        u->fd = u->opts->use_source_fd ? u->opts->source_fd : 0;
     } else {
         u->fd = open(path, O_RDONLY | O_CLOEXEC);
         if (u->fd < 0)
@@ -861,8 +867,8 @@ static int try_single(struct upload *u, struct floe_buf **first, struct floe_upl
     if (u->stream) {
         if (got == 0)
             return floe_error_set(err, FLOE_E_INVALID_ARG,
-                                  "standard input is empty: Glacier does not accept empty "
-                                  "archives");
+                                  "%s is empty: Glacier does not accept empty archives",
+                                  stream_name(u));
         if (got == u->part_size)
             return FLOE_OK; /* longer than a part: multipart, part 0 in hand */
     } else {
@@ -881,6 +887,8 @@ static int begin_multipart(struct upload *u, bool use_journal, struct floe_error
 {
     int rc = floe_client_initiate_multipart(u->client, u->vault, u->part_size, u->opts->description,
                                             u->upload_id, err);
+    if (!rc && u->opts->initiated)
+        u->opts->initiated(u->upload_id, u->opts->initiated_user);
     if (rc || !use_journal)
         return rc;
     struct floe_ckpt_header h = {
@@ -980,11 +988,11 @@ static int upload(struct upload *u, struct floe_upload_result *out, struct floe_
     const struct floe_upload_options *opts = u->opts;
     struct floe_ckpt_state *st = NULL;
     struct floe_buf *first = NULL;
-    bool use_journal = !opts->no_checkpoint && !u->stream && !u->is_stdin;
+    bool use_journal = !opts->no_checkpoint && !u->stream && !u->borrowed_fd;
     bool done = false;
     int rc = FLOE_OK;
-    if ((u->stream || u->is_stdin) && opts->resume_only)
-        rc = floe_error_set(err, FLOE_E_CHECKPOINT, "standard input cannot be resumed");
+    if ((u->stream || u->borrowed_fd) && opts->resume_only)
+        rc = floe_error_set(err, FLOE_E_CHECKPOINT, "%s cannot be resumed", stream_name(u));
     if (!rc && use_journal)
         rc = open_checkpoint(u, &st, out, &done, err);
     if (!rc && !done)
@@ -1035,7 +1043,7 @@ int floe_upload_file(struct floe_client *client, const struct floe_upload_option
     floe_bufpool_destroy(u->pool);
     floe_bufpool_destroy(u->chunks);
     floe_journal_destroy(u->journal);
-    if (u->fd >= 0 && !u->is_stdin)
+    if (u->fd >= 0 && !u->borrowed_fd)
         close(u->fd);
     free(u);
     return rc;
