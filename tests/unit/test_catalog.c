@@ -1,0 +1,459 @@
+/*
+ * test_catalog.c - the backup catalog: create and reopen, a newer schema refused, the run lock
+ * against a second process, a corrupt file refused untouched, a failed transaction (disk full
+ * via max_page_count) leaving nothing, 100,000 files recorded and looked up (rates printed),
+ * removed-marking through the seen set, snapshots round-tripped, restore plan and progress.
+ */
+#include "t_util.h"
+
+#include "catalog.h"
+
+#include <sqlite3.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const struct floe_catalog_options s_fast = {.no_sync = true};
+
+static char *tpath(const char *name)
+{
+    size_t n = strlen(t_temp_dir()) + strlen(name) + 2;
+    char *p = malloc(n);
+    snprintf(p, n, "%s/%s", t_temp_dir(), name);
+    unlink(p);
+    char lock[4096], wal[4096], shm[4096];
+    snprintf(lock, sizeof(lock), "%s.lock", p);
+    snprintf(wal, sizeof(wal), "%s-wal", p);
+    snprintf(shm, sizeof(shm), "%s-shm", p);
+    unlink(lock);
+    unlink(wal);
+    unlink(shm);
+    return p;
+}
+
+static double now_mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static struct floe_catalog *open_ok(const char *path)
+{
+    struct floe_catalog *c = NULL;
+    struct floe_error err = {0};
+    int st = floe_catalog_open(path, &s_fast, &c, &err);
+    if (st != FLOE_OK)
+        fprintf(stderr, "open: %s\n", err.message);
+    assert_int_equal(st, FLOE_OK);
+    return c;
+}
+
+static void make_archive(struct floe_catalog_archive *a, const char *id, enum floe_catalog_kind k)
+{
+    memset(a, 0, sizeof(*a));
+    snprintf(a->archive_id, sizeof(a->archive_id), "%s", id);
+    a->size_bytes = 1000;
+    memset(a->tree_hash, 0xab, sizeof(a->tree_hash));
+    a->description = "test archive";
+    a->kind = k;
+    a->created_at = 1700000000;
+}
+
+static void make_file(struct floe_catalog_file *f, const char *path, uint64_t size)
+{
+    memset(f, 0, sizeof(*f));
+    f->path = path;
+    f->path_len = strlen(path);
+    f->size_bytes = size;
+    f->has_mtime = true;
+    f->mtime_ns = 1700000000123456789LL;
+    f->inode = 42;
+    f->device = 7;
+    f->has_tree_hash = true;
+    memset(f->tree_hash, 0x11, sizeof(f->tree_hash));
+    f->length_bytes = size;
+}
+
+static void record_one(struct floe_catalog *c, const char *archive_id, const char *path,
+                       uint64_t size)
+{
+    struct floe_catalog_archive a;
+    struct floe_catalog_file f;
+    struct floe_error err = {0};
+    make_archive(&a, archive_id, FLOE_CATALOG_KIND_FILE);
+    make_file(&f, path, size);
+    int st = floe_catalog_record_archive(c, &a, &f, 1, &err);
+    if (st != FLOE_OK)
+        fprintf(stderr, "record: %s\n", err.message);
+    assert_int_equal(st, FLOE_OK);
+}
+
+static void test_catalog_create_reopen(void **state)
+{
+    (void)state;
+    char *path = tpath("create.db");
+    struct floe_catalog *c = open_ok(path);
+    assert_string_equal(floe_catalog_path(c), path);
+    record_one(c, "ARCH-1", "/data/a.txt", 1000);
+    floe_catalog_close(c);
+
+    c = open_ok(path);
+    struct floe_catalog_file f;
+    struct floe_error err = {0};
+    assert_int_equal(floe_catalog_lookup(c, "/data/a.txt", 11, &f, &err), FLOE_OK);
+    assert_int_equal(f.size_bytes, 1000);
+    assert_true(f.has_mtime);
+    assert_int_equal(f.mtime_ns, 1700000000123456789LL);
+    assert_int_equal(f.inode, 42);
+    assert_int_equal(f.device, 7);
+    assert_false(f.has_xxh3);
+    assert_true(f.has_tree_hash);
+    assert_int_equal(f.tree_hash[31], 0x11);
+    assert_string_equal(f.archive_id, "ARCH-1");
+    assert_int_equal(f.compression, FLOE_CATALOG_COMP_NONE);
+    assert_int_equal(f.superseded_at, 0);
+    assert_int_equal(f.removed_at, 0);
+    assert_int_equal(floe_catalog_lookup(c, "/data/b.txt", 11, &f, &err), FLOE_E_NOT_FOUND);
+
+    struct floe_catalog_archive a;
+    assert_int_equal(floe_catalog_get_archive(c, "ARCH-1", &a, &err), FLOE_OK);
+    assert_string_equal(a.description, "test archive");
+    assert_int_equal(a.kind, FLOE_CATALOG_KIND_FILE);
+    assert_int_equal(a.created_at, 1700000000);
+    /* the same archive twice is refused by name */
+    record_one(c, "ARCH-2", "/data/b.txt", 5);
+    make_archive(&a, "ARCH-2", FLOE_CATALOG_KIND_FILE);
+    assert_int_equal(floe_catalog_record_archive(c, &a, NULL, 0, &err), FLOE_E_INVALID_ARG);
+    assert_non_null(strstr(err.message, "ARCH-2 is already in catalog"));
+    floe_catalog_close(c);
+
+    /* read-only handle next to a writer */
+    struct floe_catalog *w = open_ok(path), *r = NULL;
+    struct floe_catalog_options ro = {.read_only = true};
+    assert_int_equal(floe_catalog_open(path, &ro, &r, &err), FLOE_OK);
+    struct floe_catalog_stats stats;
+    assert_int_equal(floe_catalog_stats(r, &stats, &err), FLOE_OK);
+    assert_int_equal(stats.files_current, 2);
+    assert_int_equal(stats.archives, 2);
+    floe_catalog_close(r);
+    floe_catalog_close(w);
+    free(path);
+}
+
+static void test_catalog_newer_schema_refused(void **state)
+{
+    (void)state;
+    char *path = tpath("newer.db");
+    floe_catalog_close(open_ok(path));
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "UPDATE meta SET value = '99' WHERE key = 'schema_version'",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    struct floe_catalog *c = NULL;
+    struct floe_error err = {0};
+    assert_int_equal(floe_catalog_open(path, &s_fast, &c, &err), FLOE_E_UNSUPPORTED);
+    assert_null(c);
+    assert_non_null(strstr(err.message, "schema version 99, written by a newer floe"));
+    assert_non_null(strstr(err.message, path));
+
+    /* a database that is not a catalog */
+    char *other = tpath("other.db");
+    assert_int_equal(sqlite3_open(other, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "CREATE TABLE t (x)", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(floe_catalog_open(other, &s_fast, &c, &err), FLOE_E_CORRUPT);
+    assert_non_null(strstr(err.message, "not a floe catalog"));
+    free(other);
+    free(path);
+}
+
+static void test_catalog_lock_contention(void **state)
+{
+    (void)state;
+    char *path = tpath("lock.db");
+    struct floe_catalog *c = open_ok(path);
+    fflush(NULL);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        struct floe_catalog *c2 = NULL;
+        struct floe_error err = {0};
+        int st = floe_catalog_open(path, &s_fast, &c2, &err);
+        char want[256];
+        snprintf(want, sizeof(want), "is in use by another floe run (pid %ld)", (long)getppid());
+        _exit(st == FLOE_E_IO && strstr(err.message, want) && !c2 ? 0 : 1);
+    }
+    int ws;
+    assert_int_equal(waitpid(child, &ws, 0), child);
+    assert_true(WIFEXITED(ws));
+    assert_int_equal(WEXITSTATUS(ws), 0);
+    /* a second handle in this process is refused too */
+    struct floe_catalog *c2 = NULL;
+    struct floe_error err = {0};
+    assert_int_equal(floe_catalog_open(path, &s_fast, &c2, &err), FLOE_E_IO);
+    assert_non_null(strstr(err.message, "in use by another floe run"));
+    floe_catalog_close(c);
+    /* released on close: the next opener gets it */
+    c = open_ok(path);
+    floe_catalog_close(c);
+    free(path);
+}
+
+static void test_catalog_corrupt_refused(void **state)
+{
+    (void)state;
+    char *path = tpath("corrupt.db");
+    char junk[8192];
+    for (size_t i = 0; i < sizeof(junk); i++)
+        junk[i] = (char)(i * 7 + 3);
+    FILE *f = fopen(path, "wb");
+    fwrite(junk, 1, sizeof(junk), f);
+    fclose(f);
+    struct floe_catalog *c = NULL;
+    struct floe_error err = {0};
+    assert_int_equal(floe_catalog_open(path, &s_fast, &c, &err), FLOE_E_CORRUPT);
+    assert_non_null(strstr(err.message, "is not a database or is damaged"));
+    /* nothing was overwritten */
+    char back[sizeof(junk) + 1];
+    f = fopen(path, "rb");
+    assert_int_equal(fread(back, 1, sizeof(back), f), sizeof(junk));
+    fclose(f);
+    assert_memory_equal(back, junk, sizeof(junk));
+    free(path);
+}
+
+/* Fills the disk (max_page_count) in the middle of a batch: nothing of it stays. */
+static void test_catalog_full_rolls_back(void **state)
+{
+    (void)state;
+    char *path = tpath("full.db");
+    struct floe_catalog *c = open_ok(path);
+    record_one(c, "BEFORE", "/keep", 1);
+    floe_catalog_close(c);
+    sqlite3 *db;
+    /* the catalog's size now + a few pages */
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA page_count", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t pages = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+
+    /* a "disk" a few pages larger than the catalog */
+    struct floe_catalog_options small = {.no_sync = true, .max_page_count = (uint32_t)pages + 2};
+    struct floe_error err = {0};
+    assert_int_equal(floe_catalog_open(path, &small, &c, &err), FLOE_OK);
+    assert_int_equal(floe_catalog_begin(c, &err), FLOE_OK);
+    int st_rec = FLOE_OK;
+    char id[32], p[64];
+    int i;
+    for (i = 0; i < 10000 && st_rec == FLOE_OK; i++) {
+        struct floe_catalog_archive a;
+        struct floe_catalog_file f;
+        snprintf(id, sizeof(id), "A-%d", i);
+        snprintf(p, sizeof(p), "/full/path/number/%08d/with/some/length", i);
+        make_archive(&a, id, FLOE_CATALOG_KIND_FILE);
+        make_file(&f, p, 10);
+        st_rec = floe_catalog_record_archive(c, &a, &f, 1, &err);
+    }
+    assert_int_equal(st_rec, FLOE_E_IO);
+    assert_int_equal(err.sys_errno, ENOSPC);
+    assert_non_null(strstr(err.message, "disk full"));
+    assert_false(floe_catalog_in_transaction(c));
+    assert_true(i > 1);
+    /* nothing of the batch; the earlier row intact */
+    struct floe_catalog_file f;
+    assert_int_equal(
+        floe_catalog_lookup(c, "/full/path/number/00000000/with/some/length", 42, &f, &err),
+        FLOE_E_NOT_FOUND);
+    assert_int_equal(floe_catalog_lookup(c, "/keep", 5, &f, &err), FLOE_OK);
+    struct floe_catalog_stats stats;
+    assert_int_equal(floe_catalog_stats(c, &stats, &err), FLOE_OK);
+    assert_int_equal(stats.archives, 1);
+    assert_int_equal(stats.file_versions, 1);
+    floe_catalog_close(c);
+    c = open_ok(path);
+    assert_int_equal(floe_catalog_stats(c, &stats, &err), FLOE_OK);
+    assert_int_equal(stats.archives, 1);
+    floe_catalog_close(c);
+    free(path);
+}
+
+struct collect {
+    size_t n;
+    char paths[16][64];
+};
+
+static int collect_fn(const struct floe_catalog_file *f, void *user)
+{
+    struct collect *col = user;
+    if (col->n < 16)
+        snprintf(col->paths[col->n], 64, "%.*s", (int)f->path_len, f->path);
+    col->n++;
+    return 0;
+}
+
+/* Keeps the first three runs in runs[0..2]; runs[3].id counts them. */
+static int run_fn(const struct floe_catalog_run *r, void *user)
+{
+    struct floe_catalog_run *runs = user;
+    size_t i = (size_t)runs[3].id;
+    if (i < 3)
+        runs[i] = *r;
+    runs[3].id = i + 1;
+    return 0;
+}
+
+static void test_catalog_versions_and_removed(void **state)
+{
+    (void)state;
+    char *path = tpath("removed.db");
+    struct floe_catalog *c = open_ok(path);
+    struct floe_error err = {0};
+    uint64_t run1;
+    assert_int_equal(floe_catalog_run_begin(c, &run1, &err), FLOE_OK);
+    record_one(c, "R1-a", "/src/a", 1);
+    record_one(c, "R1-b", "/src/b", 2);
+    record_one(c, "R1-c", "/src/c", 3);
+    record_one(c, "R1-d", "/src/d/x", 4);
+    record_one(c, "R1-o", "/other/o", 5);
+    /* recorded by this run: none is unseen */
+    struct collect col = {0};
+    assert_int_equal(floe_catalog_iter_unseen(c, "/src/", 5, collect_fn, &col, &err), FLOE_OK);
+    assert_int_equal(col.n, 0);
+    struct floe_catalog_run_counts counts = {.files_new = 5, .bytes_uploaded = 15};
+    assert_int_equal(floe_catalog_run_end(c, FLOE_CATALOG_OK, &counts, &err), FLOE_OK);
+
+    uint64_t run2;
+    assert_int_equal(floe_catalog_run_begin(c, &run2, &err), FLOE_OK);
+    assert_true(run2 > run1);
+    assert_int_equal(floe_catalog_mark_seen(c, "/src/a", 6, &err), FLOE_OK);
+    assert_int_equal(floe_catalog_mark_seen(c, "/src/a", 6, &err), FLOE_OK); /* twice is fine */
+    record_one(c, "R2-b", "/src/b", 20); /* changed: a new version */
+    memset(&col, 0, sizeof(col));
+    assert_int_equal(floe_catalog_iter_unseen(c, "/src/", 5, collect_fn, &col, &err), FLOE_OK);
+    assert_int_equal(col.n, 2);
+    assert_string_equal(col.paths[0], "/src/c");
+    assert_string_equal(col.paths[1], "/src/d/x");
+    uint64_t removed = 0;
+    assert_int_equal(floe_catalog_mark_unseen_removed(c, "/src/", 5, &removed, &err), FLOE_OK);
+    assert_int_equal(removed, 2);
+    assert_int_equal(floe_catalog_run_end(c, FLOE_CATALOG_PARTIAL, NULL, &err), FLOE_OK);
+
+    struct floe_catalog_file f;
+    assert_int_equal(floe_catalog_lookup(c, "/src/c", 6, &f, &err), FLOE_E_NOT_FOUND);
+    assert_int_equal(floe_catalog_lookup(c, "/src/b", 6, &f, &err), FLOE_OK);
+    assert_int_equal(f.size_bytes, 20);
+    assert_string_equal(f.archive_id, "R2-b");
+    assert_int_equal(floe_catalog_lookup(c, "/other/o", 8, &f, &err), FLOE_OK); /* not in prefix */
+    memset(&col, 0, sizeof(col));
+    assert_int_equal(floe_catalog_iter_files(c, NULL, 0, collect_fn, &col, &err), FLOE_OK);
+    assert_int_equal(col.n, 3);
+    assert_string_equal(col.paths[0], "/other/o");
+    assert_string_equal(col.paths[1], "/src/a");
+    assert_string_equal(col.paths[2], "/src/b");
+    /* every version an archive holds, superseded ones too */
+    memset(&col, 0, sizeof(col));
+    assert_int_equal(floe_catalog_iter_archive_files(c, "R1-b", collect_fn, &col, &err), FLOE_OK);
+    assert_int_equal(col.n, 1);
+    assert_int_equal(floe_catalog_iter_archive_files(c, "nope", collect_fn, &col, &err),
+                     FLOE_E_NOT_FOUND);
+    /* mark one path removed, then an archive deleted */
+    assert_int_equal(floe_catalog_mark_removed(c, "/src/a", 6, &err), FLOE_OK);
+    assert_int_equal(floe_catalog_mark_removed(c, "/src/a", 6, &err), FLOE_E_NOT_FOUND);
+    assert_int_equal(floe_catalog_archive_deleted(c, "R1-o", 0, &err), FLOE_OK);
+    assert_int_equal(floe_catalog_lookup(c, "/other/o", 8, &f, &err), FLOE_E_NOT_FOUND);
+    struct floe_catalog_stats stats;
+    assert_int_equal(floe_catalog_stats(c, &stats, &err), FLOE_OK);
+    assert_int_equal(stats.files_current, 1);
+    assert_int_equal(stats.file_versions, 6);
+    assert_int_equal(stats.archives, 5);
+    assert_int_equal(stats.runs, 2);
+    /* runs newest first; a run left open by a killed process becomes interrupted */
+    assert_int_equal(floe_catalog_run_begin(c, NULL, &err), FLOE_OK);
+    floe_catalog_close(c);
+    c = open_ok(path);
+    struct floe_catalog_run runs[4] = {0};
+    assert_int_equal(floe_catalog_iter_runs(c, run_fn, runs, &err), FLOE_OK);
+    int nruns = (int)runs[3].id;
+    assert_int_equal(nruns, 3);
+    assert_int_equal(runs[0].outcome, FLOE_CATALOG_INTERRUPTED);
+    assert_int_equal(runs[1].outcome, FLOE_CATALOG_PARTIAL);
+    assert_int_equal(runs[2].outcome, FLOE_CATALOG_OK);
+    assert_int_equal(runs[2].counts.files_new, 5);
+    assert_int_equal(runs[2].counts.bytes_uploaded, 15);
+    floe_catalog_close(c);
+    free(path);
+}
+
+/* 100,000 files recorded in batches of 1,000 archives, then every one looked up. */
+static void test_catalog_100k_rate(void **state)
+{
+    (void)state;
+    enum { N = 100000, BATCH = 1000 };
+    char *path = tpath("big.db");
+    struct floe_catalog *c = open_ok(path);
+    struct floe_error err = {0};
+    double t0 = now_mono();
+    char id[32], p[96];
+    for (int i = 0; i < N; i++) {
+        if (i % BATCH == 0)
+            assert_int_equal(floe_catalog_begin(c, &err), FLOE_OK);
+        struct floe_catalog_archive a;
+        struct floe_catalog_file f;
+        snprintf(id, sizeof(id), "ARCHIVE-%08d", i);
+        snprintf(p, sizeof(p), "/home/user/photos/%03d/IMG_%06d.jpg", i % 997, i);
+        make_archive(&a, id, FLOE_CATALOG_KIND_FILE);
+        make_file(&f, p, (uint64_t)i);
+        assert_int_equal(floe_catalog_record_archive(c, &a, &f, 1, &err), FLOE_OK);
+        if (i % BATCH == BATCH - 1)
+            assert_int_equal(floe_catalog_commit(c, &err), FLOE_OK);
+    }
+    double t1 = now_mono();
+    for (int i = 0; i < N; i++) {
+        struct floe_catalog_file f;
+        snprintf(p, sizeof(p), "/home/user/photos/%03d/IMG_%06d.jpg", i % 997, i);
+        assert_int_equal(floe_catalog_lookup(c, p, strlen(p), &f, &err), FLOE_OK);
+        assert_int_equal(f.size_bytes, (uint64_t)i);
+    }
+    double t2 = now_mono();
+    for (int i = 0; i < N; i++) {
+        struct floe_catalog_file f;
+        snprintf(p, sizeof(p), "/home/user/photos/%03d/IMG_%06d.jpX", i % 997, i);
+        assert_int_equal(floe_catalog_lookup(c, p, strlen(p), &f, &err), FLOE_E_NOT_FOUND);
+    }
+    double t3 = now_mono();
+    printf("# catalog: %d archives+files recorded (batches of %d, no_sync) in %.3f s = %.0f/s; "
+           "%d lookups (hits) in %.3f s = %.0f/s; misses %.0f/s\n",
+           N, BATCH, t1 - t0, N / (t1 - t0), N, t2 - t1, N / (t2 - t1), N / (t3 - t2));
+    floe_catalog_close(c);
+    free(path);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_catalog_create_reopen),
+        cmocka_unit_test(test_catalog_newer_schema_refused),
+        cmocka_unit_test(test_catalog_lock_contention),
+        cmocka_unit_test(test_catalog_corrupt_refused),
+        cmocka_unit_test(test_catalog_full_rolls_back),
+        cmocka_unit_test(test_catalog_versions_and_removed),
+        cmocka_unit_test(test_catalog_100k_rate),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    t_cleanup_temp();
+    return rc;
+}
