@@ -7,8 +7,8 @@
  *
  * Cost: it works relative to directory descriptors (openat / fdopendir / fstatat with
  * AT_SYMLINK_NOFOLLOW), one fstatat per entry, so the per-file system-call count is constant
- * and small; memory is the open directory chain plus one directory's sorted names at a time,
- * never the whole tree.
+ * and small; memory is the open directory chain, each directory on it with its sorted names
+ * (so: the depth times one directory's names), never the whole tree and nothing per file.
  *
  * Ownership: everything a callback receives is borrowed and valid only during the callback.
  * Threads: one walk runs on the calling thread; callbacks are called on it, in walk order.
@@ -65,9 +65,10 @@ struct floe_walk_options {
 };
 
 struct floe_walk_stats {
-    uint64_t files, dirs; /* regular files reported; directories entered */
+    uint64_t files, dirs; /* regular files reported; directories entered (the source too) */
     uint64_t bytes;       /* sum of the reported files' sizes */
-    uint64_t excluded;    /* entries a filter excluded (a directory counts once) */
+    uint64_t excluded;    /* entries a filter excluded (a directory counts once), and entries
+                             one_file_system left out (on another device) */
     uint64_t specials, symlinks, unreadable;
 };
 
