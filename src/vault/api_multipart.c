@@ -246,36 +246,135 @@ void floe_vapi_upload_part_end(struct floe_vreq *rq)
     floe_vreq_reply_empty(rq, 204);
 }
 
-void floe_vapi_complete_mpu(struct floe_vreq *rq)
+/*
+ * CompleteMultipartUpload's headers: x-amz-archive-size into *size and x-amz-sha256-tree-hash
+ * into want and want_hex (lower case). Returns false after answering 400.
+ */
+static bool complete_headers(struct floe_vreq *rq, uint64_t *size, uint8_t want[FLOE_HASH_BYTES],
+                             char want_hex[FLOE_HASH_HEX])
 {
     const char *size_s = floe_vreq_header(rq, "x-amz-archive-size");
     const char *hash_s = floe_vreq_header(rq, "x-amz-sha256-tree-hash");
-    uint64_t size = 0, part_size = 0;
-    uint8_t want[FLOE_HASH_BYTES];
     struct floe_error err = {0};
-    char msg[512] = "", archive_id[FLOE_VID_ARCHIVE_LEN + 1] = "", want_hex[FLOE_HASH_HEX];
-    if (!floe_vapi_vault_exists(rq))
-        return;
     if (!size_s) {
         floe_verr_reply(rq, FLOE_VERR_MISSING_PARAMETER,
                         "Required header x-amz-archive-size is missing");
-        return;
+        return false;
     }
     if (!hash_s) {
         floe_verr_reply(rq, FLOE_VERR_MISSING_PARAMETER,
                         "Required header x-amz-sha256-tree-hash is missing");
-        return;
+        return false;
     }
-    if (floe_vutil_parse_u64(size_s, &size) != 0) {
+    if (floe_vutil_parse_u64(size_s, size) != 0) {
         floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER, "Invalid x-amz-archive-size: %s", size_s);
-        return;
+        return false;
     }
     if (strlen(hash_s) != 64 || floe_treehash_parse_hex(hash_s, want, &err) != FLOE_OK) {
         floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER, "Invalid x-amz-sha256-tree-hash: %s",
                         hash_s);
-        return;
+        return false;
     }
     floe_treehash_hex(want, want_hex);
+    return true;
+}
+
+/*
+ * check_parts_locked() - the parts of upload rq->id must be 0..n-1, all of part_size but the
+ * last, summing to size, and their tree hashes must combine to want. Lock held.
+ * msg      OUT: why not (msg_cap bytes), or "" when the parts make the archive.
+ * Returns  the number of parts n.
+ */
+static size_t check_parts_locked(struct floe_vreq *rq, uint64_t part_size, uint64_t size,
+                                 const uint8_t want[FLOE_HASH_BYTES], char *msg, size_t msg_cap)
+{
+    sqlite3_stmt *st = floe_vdb_stmt(rq->srv->db, "SELECT idx, len, tree_hash FROM segments"
+                                                  " WHERE owner = ? ORDER BY idx");
+    floe_vdb_bind(st, "t", rq->id);
+    uint8_t(*hashes)[FLOE_HASH_BYTES] = NULL;
+    size_t n = 0, cap = 0;
+    uint64_t total = 0, prev_len = 0;
+    msg[0] = '\0';
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        uint64_t idx = (uint64_t)floe_vdb_int(st, 0), len = (uint64_t)floe_vdb_int(st, 1);
+        if (idx != n) {
+            snprintf(msg, msg_cap,
+                     "Part %llu (bytes %llu-%llu) was never uploaded; the parts do not cover the"
+                     " archive",
+                     (unsigned long long)n, (unsigned long long)(n * part_size),
+                     (unsigned long long)((n + 1) * part_size - 1));
+            break;
+        }
+        if (n > 0 && prev_len != part_size) {
+            snprintf(msg, msg_cap,
+                     "Part %llu has %llu bytes; every part but the last must be the part size"
+                     " %llu",
+                     (unsigned long long)(n - 1), (unsigned long long)prev_len,
+                     (unsigned long long)part_size);
+            break;
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            hashes = floe_xrealloc(hashes, cap * sizeof(*hashes));
+        }
+        floe_treehash_parse_hex(floe_vdb_text(st, 2), hashes[n], NULL);
+        total += len;
+        prev_len = len;
+        n++;
+    }
+    sqlite3_reset(st);
+    if (!msg[0] && n == 0)
+        snprintf(msg, msg_cap, "The multipart upload %s has no parts", rq->id);
+    if (!msg[0] && total != size)
+        snprintf(msg, msg_cap,
+                 "Invalid x-amz-archive-size: %llu; the uploaded parts hold %llu bytes",
+                 (unsigned long long)size, (unsigned long long)total);
+    if (!msg[0]) {
+        uint8_t got[FLOE_HASH_BYTES];
+        floe_treehash_combine((const uint8_t(*)[FLOE_HASH_BYTES])hashes, n, got);
+        if (memcmp(got, want, FLOE_HASH_BYTES) != 0) /* named as the client wrote it */
+            snprintf(msg, msg_cap, "Invalid x-amz-sha256-tree-hash: %s",
+                     floe_vreq_header(rq, "x-amz-sha256-tree-hash"));
+    }
+    free(hashes);
+    return n;
+}
+
+/* In one transaction: the archive archive_id whose segments are the n parts of upload rq->id,
+ * the upload marked completed (so a repeated Complete finds it), the vault changed. Lock held.
+ * Returns FLOE_OK or FLOE_E_IO (in err). */
+static int record_archive_locked(struct floe_vreq *rq, const char *archive_id, const char *desc,
+                                 uint64_t size, const char *tree_hex, uint64_t part_size, size_t n,
+                                 struct floe_error *err)
+{
+    struct floe_vdb *db = rq->srv->db;
+    int64_t now = floe_vutil_now_ms();
+    int rc = floe_vdb_begin(db, err);
+    if (!rc)
+        rc = floe_vdb_exec(db, err,
+                           "INSERT INTO archives(id, vault, description, created_ms, size,"
+                           " tree_hash, part_size, nparts, seg_owner) VALUES(?, ?, ?, ?, ?, ?, ?,"
+                           " ?, ?)",
+                           "tttiitiit", archive_id, rq->vault, desc, now, (int64_t)size, tree_hex,
+                           (int64_t)part_size, (int64_t)n, rq->id);
+    if (!rc)
+        rc = floe_vdb_exec(db, err,
+                           "UPDATE uploads SET state = 'completed', archive_id = ?, size = ?,"
+                           " tree_hash = ?, touched_ms = ? WHERE id = ?",
+                           "titit", archive_id, (int64_t)size, tree_hex, now, rq->id);
+    if (!rc)
+        rc = floe_vapi_vault_changed_locked(rq, now, err);
+    return floe_vdb_end(db, rc, err);
+}
+
+void floe_vapi_complete_mpu(struct floe_vreq *rq)
+{
+    uint64_t size = 0, part_size = 0;
+    uint8_t want[FLOE_HASH_BYTES];
+    struct floe_error err = {0};
+    char msg[512] = "", archive_id[FLOE_VID_ARCHIVE_LEN + 1] = "", want_hex[FLOE_HASH_HEX];
+    if (!floe_vapi_vault_exists(rq) || !complete_headers(rq, &size, want, want_hex))
+        return;
     struct floe_vdb *db = rq->srv->db;
     enum { DONE, NOT_FOUND, INVALID, FAILED } outcome = DONE;
     floe_vdb_lock(db);
@@ -296,81 +395,16 @@ void floe_vapi_complete_mpu(struct floe_vreq *rq)
     part_size = (uint64_t)floe_vdb_int(st, 1);
     char *desc = floe_vdb_text(st, 2) ? floe_xstrdup(floe_vdb_text(st, 2)) : NULL;
     sqlite3_reset(st);
-    if (outcome != DONE || archive_id[0])
-        goto unlock;
-
-    /* the parts must be 0..n-1, all of the part size but the last, summing to size */
-    st = floe_vdb_stmt(db, "SELECT idx, len, tree_hash FROM segments WHERE owner = ? ORDER BY idx");
-    floe_vdb_bind(st, "t", rq->id);
-    uint8_t(*hashes)[FLOE_HASH_BYTES] = NULL;
-    size_t n = 0, cap = 0;
-    uint64_t total = 0, prev_len = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        uint64_t idx = (uint64_t)floe_vdb_int(st, 0), len = (uint64_t)floe_vdb_int(st, 1);
-        if (idx != n) {
-            snprintf(msg, sizeof(msg),
-                     "Part %llu (bytes %llu-%llu) was never uploaded; the parts do not cover the"
-                     " archive",
-                     (unsigned long long)n, (unsigned long long)(n * part_size),
-                     (unsigned long long)((n + 1) * part_size - 1));
-            break;
+    if (outcome == DONE && !archive_id[0]) {
+        size_t n = check_parts_locked(rq, part_size, size, want, msg, sizeof(msg));
+        if (msg[0]) {
+            outcome = INVALID;
+        } else {
+            floe_vutil_id(archive_id, FLOE_VID_ARCHIVE_LEN, false);
+            if (record_archive_locked(rq, archive_id, desc, size, want_hex, part_size, n, &err))
+                outcome = FAILED;
         }
-        if (n > 0 && prev_len != part_size) {
-            snprintf(msg, sizeof(msg),
-                     "Part %llu has %llu bytes; every part but the last must be the part size"
-                     " %llu",
-                     (unsigned long long)(n - 1), (unsigned long long)prev_len,
-                     (unsigned long long)part_size);
-            break;
-        }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            hashes = floe_xrealloc(hashes, cap * sizeof(*hashes));
-        }
-        floe_treehash_parse_hex(floe_vdb_text(st, 2), hashes[n], NULL);
-        total += len;
-        prev_len = len;
-        n++;
     }
-    sqlite3_reset(st);
-    if (!msg[0] && n == 0)
-        snprintf(msg, sizeof(msg), "The multipart upload %s has no parts", rq->id);
-    if (!msg[0] && total != size)
-        snprintf(msg, sizeof(msg),
-                 "Invalid x-amz-archive-size: %llu; the uploaded parts hold %llu bytes",
-                 (unsigned long long)size, (unsigned long long)total);
-    if (!msg[0]) {
-        uint8_t got[FLOE_HASH_BYTES];
-        floe_treehash_combine((const uint8_t(*)[FLOE_HASH_BYTES])hashes, n, got);
-        if (memcmp(got, want, FLOE_HASH_BYTES) != 0)
-            snprintf(msg, sizeof(msg), "Invalid x-amz-sha256-tree-hash: %s", hash_s);
-    }
-    free(hashes);
-    if (msg[0]) {
-        outcome = INVALID;
-        goto unlock;
-    }
-    floe_vutil_id(archive_id, FLOE_VID_ARCHIVE_LEN, false);
-    int64_t now = floe_vutil_now_ms();
-    int rc = floe_vdb_begin(db, &err);
-    if (!rc)
-        rc = floe_vdb_exec(db, &err,
-                           "INSERT INTO archives(id, vault, description, created_ms, size,"
-                           " tree_hash, part_size, nparts, seg_owner) VALUES(?, ?, ?, ?, ?, ?, ?,"
-                           " ?, ?)",
-                           "tttiitiit", archive_id, rq->vault, desc, now, (int64_t)size, want_hex,
-                           (int64_t)part_size, (int64_t)n, rq->id);
-    if (!rc)
-        rc = floe_vdb_exec(db, &err,
-                           "UPDATE uploads SET state = 'completed', archive_id = ?, size = ?,"
-                           " tree_hash = ?, touched_ms = ? WHERE id = ?",
-                           "titit", archive_id, (int64_t)size, want_hex, now, rq->id);
-    if (!rc)
-        rc = floe_vapi_vault_changed_locked(rq, now, &err);
-    rc = floe_vdb_end(db, rc, &err);
-    if (rc)
-        outcome = FAILED;
-unlock:
     floe_vdb_unlock(db);
     free(desc);
     switch (outcome) {
