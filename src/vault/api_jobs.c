@@ -599,21 +599,117 @@ static int open_archive_range_locked(struct floe_vreq *rq, const char *seg_owner
     return rc;
 }
 
-void floe_vapi_get_job_output(struct floe_vreq *rq)
+enum output_outcome {
+    OUT_OK,
+    OUT_NOT_FOUND,
+    OUT_NOT_READY,
+    OUT_BAD_RANGE,
+    OUT_RANGE_START,
+    OUT_FAILED
+};
+
+/*
+ * The Range header of GetJobOutput (range_h; NULL: the whole output) over total bytes into
+ * *dl, with *partial set when a range was asked for.
+ * Returns  OUT_OK, OUT_RANGE_START (a well-formed range starting at or past the end), or
+ *          OUT_BAD_RANGE (err says why).
+ */
+static enum output_outcome output_range(const char *range_h, uint64_t total,
+                                        struct floe_byte_range *dl, bool *partial,
+                                        struct floe_error *err)
 {
-    struct floe_error err = {0};
-    struct reader *r = floe_xcalloc(1, sizeof(*r));
-    struct floe_vdb *db = rq->srv->db;
-    enum { OK, NOT_FOUND, NOT_READY, BAD_RANGE, RANGE_START, FAILED } outcome = OK;
-    char tree_hex[FLOE_HASH_HEX] = "", *desc = NULL, ctype[32] = "application/octet-stream";
-    const char *range_h = floe_vreq_header(rq, "Range");
-    struct floe_byte_range dl = {0, 0};
-    uint64_t total = 0;
-    bool partial = false;
-    if (!floe_vapi_vault_exists(rq)) {
-        free(r);
-        return;
+    *partial = false;
+    if (!range_h) {
+        dl->first = 0;
+        dl->last = total - 1;
+        return OUT_OK;
     }
+    if (floe_range_parse_http_range(range_h, total, dl, err) == FLOE_OK) {
+        *partial = true;
+        return OUT_OK;
+    }
+    uint64_t s = 0;
+    const char *p = strncmp(range_h, "bytes=", 6) == 0 ? range_h + 6 : NULL;
+    const char *dash = p ? strchr(p, '-') : NULL;
+    char num[32];
+    if (p && dash && (size_t)(dash - p) < sizeof(num) && dash > p) {
+        memcpy(num, p, (size_t)(dash - p));
+        num[dash - p] = '\0';
+        if (floe_vutil_parse_u64(num, &s) == 0 && s >= total)
+            return OUT_RANGE_START;
+    }
+    return OUT_BAD_RANGE;
+}
+
+/* What GetJobOutput sends: the pieces to stream and the headers that describe them. */
+struct output {
+    struct reader *r;
+    struct floe_byte_range dl; /* within the job's output */
+    uint64_t total;            /* the whole output's size */
+    bool partial;
+    char tree_hex[FLOE_HASH_HEX]; /* "" when the range is not tree-hash aligned */
+    char *desc;                   /* archive description (malloc'd) or NULL */
+    char ctype[32];
+};
+
+/*
+ * An archive retrieval's output: the files of archive bytes rf + dl into out->r, and the
+ * tree hash of those bytes when the range allows one (docs/glacier-api.md 3.4). st is the job
+ * row of floe_vapi_get_job_output (it is reset here). Lock held.
+ */
+static int open_archive_output_locked(struct floe_vreq *rq, sqlite3_stmt *st, uint64_t rf,
+                                      uint64_t rl, struct output *out, struct floe_error *err)
+{
+    if (floe_vdb_text(st, 11))
+        out->desc = floe_xstrdup(floe_vdb_text(st, 11));
+    char *owner = floe_xstrdup(floe_vdb_text(st, 8));
+    uint64_t ps = (uint64_t)floe_vdb_int(st, 9), asize = (uint64_t)floe_vdb_int(st, 10);
+    struct floe_byte_range job_r = {rf, rl}, abs_r = {rf + out->dl.first, rf + out->dl.last};
+    if (floe_vdb_text(st, 7) && out->dl.first == 0 && out->dl.last == out->total - 1) {
+        snprintf(out->tree_hex, sizeof(out->tree_hex), "%s", floe_vdb_text(st, 7));
+    } else if (floe_range_is_tree_aligned(job_r, asize) &&
+               floe_range_is_tree_aligned(abs_r, asize)) {
+        uint8_t h[FLOE_HASH_BYTES];
+        sqlite3_reset(st);
+        if (floe_vjobs_range_tree_hash(rq->srv, owner, ps, abs_r.first, abs_r.last, h, err) ==
+            FLOE_OK)
+            floe_treehash_hex(h, out->tree_hex);
+    }
+    sqlite3_reset(st);
+    int rc = open_archive_range_locked(rq, owner, ps, abs_r.first, abs_r.last, out->r, err);
+    free(owner);
+    return rc;
+}
+
+/* An inventory job's output: its blob (column 5 of st) as the one piece of out->r, and its
+ * content type (column 6, the format). Lock held. */
+static int open_inventory_output_locked(struct floe_vreq *rq, sqlite3_stmt *st, struct output *out,
+                                        struct floe_error *err)
+{
+    snprintf(out->ctype, sizeof(out->ctype), "%s",
+             floe_vdb_text(st, 6) && strcmp(floe_vdb_text(st, 6), "CSV") == 0 ? "text/csv"
+                                                                              : "application/json");
+    int fd = floe_vblob_open_read(rq->srv->blobs, floe_vdb_text(st, 5));
+    if (fd < 0)
+        return floe_error_set_errno(err, FLOE_E_IO, errno, NULL, "cannot open inventory output");
+    out->r->p = floe_xcalloc(1, sizeof(*out->r->p));
+    out->r->p[0] = (struct piece){
+        .fd = fd, .file_off = out->dl.first, .len = out->dl.last - out->dl.first + 1};
+    out->r->n = 1;
+    return FLOE_OK;
+}
+
+/*
+ * open_output() - look up job rq->id of rq->vault (an expired job is gone), check that it
+ * succeeded, apply the Range header and open the files of the bytes to send into out. Takes
+ * and releases the database lock. Returns the outcome; err holds the detail of
+ * OUT_BAD_RANGE and OUT_FAILED.
+ */
+static enum output_outcome open_output(struct floe_vreq *rq, const char *range_h,
+                                       struct output *out, struct floe_error *err)
+{
+    struct floe_vdb *db = rq->srv->db;
+    enum output_outcome outcome = OUT_OK;
     floe_vdb_lock(db);
     sqlite3_stmt *st =
         floe_vdb_stmt(db, "SELECT j.action, j.status, j.range_first, j.range_last,"
@@ -622,122 +718,82 @@ void floe_vapi_get_job_output(struct floe_vreq *rq)
                           " LEFT JOIN archives a ON a.id = j.archive_id WHERE j.id = ?"
                           " AND j.vault = ? AND (j.expires_ms IS NULL OR j.expires_ms > ?)");
     floe_vdb_bind(st, "tti", rq->id, rq->vault, floe_vutil_now_ms());
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        outcome = NOT_FOUND;
-        goto unlock;
+    if (sqlite3_step(st) != SQLITE_ROW)
+        outcome = OUT_NOT_FOUND;
+    else if (strcmp(floe_vdb_text(st, 1), "Succeeded") != 0)
+        outcome = OUT_NOT_READY;
+    if (outcome == OUT_OK) {
+        bool archive = strcmp(floe_vdb_text(st, 0), "ArchiveRetrieval") == 0;
+        uint64_t rf = (uint64_t)floe_vdb_int(st, 2), rl = (uint64_t)floe_vdb_int(st, 3);
+        out->total = archive ? rl - rf + 1 : (uint64_t)floe_vdb_int(st, 4);
+        outcome = output_range(range_h, out->total, &out->dl, &out->partial, err);
+        if (outcome == OUT_OK && (archive ? open_archive_output_locked(rq, st, rf, rl, out, err)
+                                          : open_inventory_output_locked(rq, st, out, err)))
+            outcome = OUT_FAILED;
     }
-    if (strcmp(floe_vdb_text(st, 1), "Succeeded") != 0) {
-        outcome = NOT_READY;
-        goto unlock;
-    }
-    bool archive = strcmp(floe_vdb_text(st, 0), "ArchiveRetrieval") == 0;
-    uint64_t rf = (uint64_t)floe_vdb_int(st, 2), rl = (uint64_t)floe_vdb_int(st, 3);
-    total = archive ? rl - rf + 1 : (uint64_t)floe_vdb_int(st, 4);
-    if (range_h) {
-        if (floe_range_parse_http_range(range_h, total, &dl, &err) != FLOE_OK) {
-            uint64_t s = 0;
-            const char *p = strncmp(range_h, "bytes=", 6) == 0 ? range_h + 6 : NULL;
-            const char *dash = p ? strchr(p, '-') : NULL;
-            char num[32];
-            if (p && dash && (size_t)(dash - p) < sizeof(num) && dash > p) {
-                memcpy(num, p, (size_t)(dash - p));
-                num[dash - p] = '\0';
-                if (floe_vutil_parse_u64(num, &s) == 0 && s >= total) {
-                    outcome = RANGE_START;
-                    goto unlock;
-                }
-            }
-            outcome = BAD_RANGE;
-            goto unlock;
-        }
-        partial = true;
-    } else {
-        dl.first = 0;
-        dl.last = total - 1;
-    }
-    if (archive) {
-        if (floe_vdb_text(st, 11))
-            desc = floe_xstrdup(floe_vdb_text(st, 11));
-        char *owner = floe_xstrdup(floe_vdb_text(st, 8));
-        uint64_t ps = (uint64_t)floe_vdb_int(st, 9), asize = (uint64_t)floe_vdb_int(st, 10);
-        struct floe_byte_range job_r = {rf, rl}, abs_r = {rf + dl.first, rf + dl.last};
-        if (floe_vdb_text(st, 7) && dl.first == 0 && dl.last == total - 1) {
-            snprintf(tree_hex, sizeof(tree_hex), "%s", floe_vdb_text(st, 7));
-        } else if (floe_range_is_tree_aligned(job_r, asize) &&
-                   floe_range_is_tree_aligned(abs_r, asize)) {
-            uint8_t h[FLOE_HASH_BYTES];
-            sqlite3_reset(st);
-            if (floe_vjobs_range_tree_hash(rq->srv, owner, ps, abs_r.first, abs_r.last, h, &err) ==
-                FLOE_OK)
-                floe_treehash_hex(h, tree_hex);
-        }
-        sqlite3_reset(st);
-        if (open_archive_range_locked(rq, owner, ps, abs_r.first, abs_r.last, r, &err))
-            outcome = FAILED;
-        free(owner);
-    } else {
-        snprintf(ctype, sizeof(ctype), "%s",
-                 floe_vdb_text(st, 6) && strcmp(floe_vdb_text(st, 6), "CSV") == 0
-                     ? "text/csv"
-                     : "application/json");
-        int fd = floe_vblob_open_read(rq->srv->blobs, floe_vdb_text(st, 5));
-        if (fd < 0) {
-            floe_error_set_errno(&err, FLOE_E_IO, errno, NULL, "cannot open inventory output");
-            outcome = FAILED;
-        } else {
-            r->p = floe_xcalloc(1, sizeof(*r->p));
-            r->p[0] = (struct piece){.fd = fd, .file_off = dl.first, .len = dl.last - dl.first + 1};
-            r->n = 1;
-        }
-    }
-unlock:
     sqlite3_reset(st);
     floe_vdb_unlock(db);
+    return outcome;
+}
+
+/* Answer 200/206 with a response that streams out's pieces (out->r is taken, even on
+ * failure; out->desc stays the caller's). */
+static void reply_output(struct floe_vreq *rq, struct output *out)
+{
+    uint64_t len = out->dl.last - out->dl.first + 1;
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(len, 256 * 1024, read_body, out->r, free_reader);
+    if (!resp) {
+        free_reader(out->r);
+        floe_vapi_internal(rq, NULL);
+        return;
+    }
+    MHD_add_response_header(resp, "Content-Type", out->ctype);
+    MHD_add_response_header(resp, "Accept-Ranges", "bytes");
+    if (out->partial) {
+        char cr[96];
+        snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu", (unsigned long long)out->dl.first,
+                 (unsigned long long)out->dl.last, (unsigned long long)out->total);
+        MHD_add_response_header(resp, "Content-Range", cr);
+    }
+    if (out->tree_hex[0])
+        MHD_add_response_header(resp, "x-amz-sha256-tree-hash", out->tree_hex);
+    if (out->desc)
+        MHD_add_response_header(resp, "x-amz-archive-description", out->desc);
+    rq->resp.custom = resp;
+    rq->resp.status = out->partial ? 206 : 200;
+}
+
+void floe_vapi_get_job_output(struct floe_vreq *rq)
+{
+    struct floe_error err = {0};
+    const char *range_h = floe_vreq_header(rq, "Range");
+    struct output out = {.ctype = "application/octet-stream"};
+    if (!floe_vapi_vault_exists(rq))
+        return;
+    out.r = floe_xcalloc(1, sizeof(*out.r));
+    enum output_outcome outcome = open_output(rq, range_h, &out, &err);
     switch (outcome) {
-    case NOT_FOUND: job_not_found(rq); break;
-    case NOT_READY:
+    case OUT_NOT_FOUND: job_not_found(rq); break;
+    case OUT_NOT_READY:
         floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
                         "The job is not currently available for download: %s", rq->id);
         break;
-    case RANGE_START:
+    case OUT_RANGE_START:
         floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
                         "The start of the range is larger than size of retrieved data: %s",
                         range_h);
         break;
-    case BAD_RANGE:
+    case OUT_BAD_RANGE:
         floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER, "Invalid Range: %s (%s)", range_h,
                         err.message);
         break;
-    case FAILED: floe_vapi_internal(rq, &err); break;
-    case OK: break;
+    case OUT_FAILED: floe_vapi_internal(rq, &err); break;
+    case OUT_OK: break;
     }
-    if (outcome != OK) {
-        free_reader(r);
-        free(desc);
-        return;
-    }
-    uint64_t len = dl.last - dl.first + 1;
-    struct MHD_Response *resp =
-        MHD_create_response_from_callback(len, 256 * 1024, read_body, r, free_reader);
-    if (!resp) {
-        free_reader(r);
-        free(desc);
-        floe_vapi_internal(rq, NULL);
-        return;
-    }
-    MHD_add_response_header(resp, "Content-Type", ctype);
-    MHD_add_response_header(resp, "Accept-Ranges", "bytes");
-    if (partial) {
-        char cr[96];
-        snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu", (unsigned long long)dl.first,
-                 (unsigned long long)dl.last, (unsigned long long)total);
-        MHD_add_response_header(resp, "Content-Range", cr);
-    }
-    if (tree_hex[0])
-        MHD_add_response_header(resp, "x-amz-sha256-tree-hash", tree_hex);
-    if (desc)
-        MHD_add_response_header(resp, "x-amz-archive-description", desc);
-    free(desc);
-    rq->resp.custom = resp;
-    rq->resp.status = partial ? 206 : 200;
+    if (outcome == OUT_OK)
+        reply_output(rq, &out);
+    else
+        free_reader(out.r);
+    free(out.desc);
 }
