@@ -354,64 +354,144 @@ static int build_inventory(struct floe_vserver *srv, const char *vault, const ch
 
 static const char *s_select_cols = "SELECT " FLOE_VJOBS_COLUMNS " FROM jobs WHERE id = ?";
 
+/* The values of a job row that completing it needs, copied (malloc'd; job_row_free()). */
+struct job_row {
+    char *vault, *action, *archive_id, *sns, *format;
+    char *inv[4]; /* inventory StartDate, EndDate, Limit, Marker */
+    uint64_t range_first, range_last;
+};
+
+static char *dup_or_null(sqlite3_stmt *st, int col)
+{
+    return floe_vdb_text(st, col) ? floe_xstrdup(floe_vdb_text(st, col)) : NULL;
+}
+
+/* Job job_id into j if it exists and is still InProgress; false otherwise. Lock held. */
+static bool load_job_locked(struct floe_vserver *srv, const char *job_id, struct job_row *j)
+{
+    sqlite3_stmt *st = floe_vdb_stmt(srv->db, s_select_cols);
+    floe_vdb_bind(st, "t", job_id);
+    bool due =
+        sqlite3_step(st) == SQLITE_ROW && strcmp(floe_vdb_text(st, C_STATUS), "InProgress") == 0;
+    if (due) {
+        j->vault = floe_xstrdup(floe_vdb_text(st, C_VAULT));
+        j->action = floe_xstrdup(floe_vdb_text(st, C_ACTION));
+        j->archive_id = dup_or_null(st, C_ARCHIVE_ID);
+        j->sns = dup_or_null(st, C_SNS);
+        j->range_first = (uint64_t)floe_vdb_int(st, C_RANGE_FIRST);
+        j->range_last = (uint64_t)floe_vdb_int(st, C_RANGE_LAST);
+        j->format = dup_or_null(st, C_FORMAT);
+        for (int i = 0; i < 4; i++)
+            j->inv[i] = dup_or_null(st, C_INV_START + i);
+    }
+    sqlite3_reset(st);
+    return due;
+}
+
+static void job_row_free(struct job_row *j)
+{
+    free(j->vault);
+    free(j->action);
+    free(j->archive_id);
+    free(j->sns);
+    free(j->format);
+    for (int i = 0; i < 4; i++)
+        free(j->inv[i]);
+}
+
+/*
+ * An archive retrieval's result: the SHA256TreeHash of its range into tree_hex (left "" when
+ * the range is not tree-hash aligned), or why it failed into fail (the archive was deleted,
+ * leaf hashes are missing). Reads no archive data. Lock held.
+ */
+static void archive_result_locked(struct floe_vserver *srv, const struct job_row *j,
+                                  char tree_hex[FLOE_HASH_HEX], char *fail, size_t fail_cap)
+{
+    struct floe_error err = {0};
+    uint64_t rf = j->range_first, rl = j->range_last;
+    sqlite3_stmt *a = floe_vdb_stmt(srv->db, "SELECT deleted_ms, seg_owner, part_size, size,"
+                                             " tree_hash FROM archives WHERE id = ?");
+    floe_vdb_bind(a, "t", j->archive_id);
+    if (sqlite3_step(a) != SQLITE_ROW || !floe_vdb_is_null(a, 0)) {
+        snprintf(fail, fail_cap, "The archive was deleted before the job completed: %s",
+                 j->archive_id);
+    } else {
+        uint64_t size = (uint64_t)floe_vdb_int(a, 3);
+        struct floe_byte_range r = {rf, rl};
+        if (rf == 0 && rl + 1 == size) {
+            snprintf(tree_hex, FLOE_HASH_HEX, "%s", floe_vdb_text(a, 4));
+        } else if (floe_range_is_tree_aligned(r, size)) {
+            uint8_t h[FLOE_HASH_BYTES];
+            char *owner = floe_xstrdup(floe_vdb_text(a, 1));
+            uint64_t ps = (uint64_t)floe_vdb_int(a, 2);
+            sqlite3_reset(a);
+            if (floe_vjobs_range_tree_hash(srv, owner, ps, rf, rl, h, &err) == FLOE_OK)
+                floe_treehash_hex(h, tree_hex);
+            else
+                snprintf(fail, fail_cap, "Retrieval failed: %s", err.message);
+            free(owner);
+        }
+    }
+    sqlite3_reset(a);
+}
+
+/*
+ * Who hears that job_id completed: topics[0] the vault's topic when its notification
+ * configuration names this event, topics[1] the job's own SNSTopic when it differs; and
+ * *message, the job's DescribeJob JSON. All malloc'd or NULL. Lock held.
+ */
+static void notification_locked(struct floe_vserver *srv, const char *job_id,
+                                const struct job_row *j, char *topics[2], char **message)
+{
+    sqlite3_stmt *st = floe_vdb_stmt(srv->db, s_select_cols);
+    floe_vdb_bind(st, "t", job_id);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        json_t *o = floe_vjobs_row_json(srv, st);
+        *message = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+    }
+    sqlite3_reset(st);
+    const char *event = strcmp(j->action, "ArchiveRetrieval") == 0 ? "ArchiveRetrievalCompleted"
+                        : strcmp(j->action, "InventoryRetrieval") == 0
+                            ? "InventoryRetrievalCompleted"
+                            : NULL;
+    st = floe_vdb_stmt(srv->db, "SELECT notify_topic, notify_events FROM vaults WHERE name = ?");
+    floe_vdb_bind(st, "t", j->vault);
+    if (event && sqlite3_step(st) == SQLITE_ROW && floe_vdb_text(st, 0) && floe_vdb_text(st, 1)) {
+        json_t *ev = json_loads(floe_vdb_text(st, 1), 0, NULL);
+        size_t i;
+        json_t *v;
+        json_array_foreach(ev, i, v)
+        {
+            if (json_is_string(v) && strcmp(json_string_value(v), event) == 0)
+                topics[0] = floe_xstrdup(floe_vdb_text(st, 0));
+        }
+        json_decref(ev);
+    }
+    sqlite3_reset(st);
+    if (j->sns && (!topics[0] || strcmp(topics[0], j->sns) != 0))
+        topics[1] = floe_xstrdup(j->sns);
+}
+
 void floe_vjobs_complete(struct floe_vserver *srv, const char *job_id)
 {
     struct floe_error err = {0};
+    struct job_row j = {0};
     char *message = NULL, *topics[2] = {NULL, NULL};
     floe_vdb_lock(srv->db);
-    sqlite3_stmt *st = floe_vdb_stmt(srv->db, s_select_cols);
-    floe_vdb_bind(st, "t", job_id);
-    if (sqlite3_step(st) != SQLITE_ROW || strcmp(floe_vdb_text(st, C_STATUS), "InProgress") != 0) {
-        sqlite3_reset(st);
+    if (!load_job_locked(srv, job_id, &j)) {
         floe_vdb_unlock(srv->db);
         return;
     }
-    char *vault = floe_xstrdup(floe_vdb_text(st, C_VAULT));
-    char *action = floe_xstrdup(floe_vdb_text(st, C_ACTION));
-    char *archive_id =
-        floe_vdb_text(st, C_ARCHIVE_ID) ? floe_xstrdup(floe_vdb_text(st, C_ARCHIVE_ID)) : NULL;
-    char *sns = floe_vdb_text(st, C_SNS) ? floe_xstrdup(floe_vdb_text(st, C_SNS)) : NULL;
-    uint64_t rf = (uint64_t)floe_vdb_int(st, C_RANGE_FIRST),
-             rl = (uint64_t)floe_vdb_int(st, C_RANGE_LAST);
-    char *fmt = floe_vdb_text(st, C_FORMAT) ? floe_xstrdup(floe_vdb_text(st, C_FORMAT)) : NULL;
-    char *inv[4];
-    for (int i = 0; i < 4; i++)
-        inv[i] = floe_vdb_text(st, C_INV_START + i)
-                     ? floe_xstrdup(floe_vdb_text(st, C_INV_START + i))
-                     : NULL;
-    sqlite3_reset(st);
-
     int64_t now = floe_vutil_now_ms();
     const char *status = "Succeeded", *status_msg = "Succeeded";
     char tree_hex[FLOE_HASH_HEX] = "", fail[1024] = "";
     struct inv_result ir = {0};
-    if (strcmp(action, "ArchiveRetrieval") == 0) {
-        sqlite3_stmt *a = floe_vdb_stmt(srv->db, "SELECT deleted_ms, seg_owner, part_size, size,"
-                                                 " tree_hash FROM archives WHERE id = ?");
-        floe_vdb_bind(a, "t", archive_id);
-        if (sqlite3_step(a) != SQLITE_ROW || !floe_vdb_is_null(a, 0)) {
-            snprintf(fail, sizeof(fail), "The archive was deleted before the job completed: %s",
-                     archive_id);
-        } else {
-            uint64_t size = (uint64_t)floe_vdb_int(a, 3);
-            struct floe_byte_range r = {rf, rl};
-            if (rf == 0 && rl + 1 == size) {
-                snprintf(tree_hex, sizeof(tree_hex), "%s", floe_vdb_text(a, 4));
-            } else if (floe_range_is_tree_aligned(r, size)) {
-                uint8_t h[FLOE_HASH_BYTES];
-                char *owner = floe_xstrdup(floe_vdb_text(a, 1));
-                uint64_t ps = (uint64_t)floe_vdb_int(a, 2);
-                sqlite3_reset(a);
-                if (floe_vjobs_range_tree_hash(srv, owner, ps, rf, rl, h, &err) == FLOE_OK)
-                    floe_treehash_hex(h, tree_hex);
-                else
-                    snprintf(fail, sizeof(fail), "Retrieval failed: %s", err.message);
-                free(owner);
-            }
-        }
-        sqlite3_reset(a);
-    } else if (strcmp(action, "InventoryRetrieval") == 0) {
-        if (build_inventory(srv, vault, fmt, inv[0], inv[1], inv[2], inv[3], now, &ir, &err))
+    if (strcmp(j.action, "ArchiveRetrieval") == 0) {
+        archive_result_locked(srv, &j, tree_hex, fail, sizeof(fail));
+    } else if (strcmp(j.action, "InventoryRetrieval") == 0) {
+        if (build_inventory(srv, j.vault, j.format, j.inv[0], j.inv[1], j.inv[2], j.inv[3], now,
+                            &ir, &err))
             snprintf(fail, sizeof(fail), "Inventory could not be written: %s", err.message);
     } else {
         snprintf(fail, sizeof(fail), "Select not supported by local server");
@@ -432,37 +512,9 @@ void floe_vjobs_complete(struct floe_vserver *srv, const char *job_id)
                   err.message);
         if (ir.blob[0])
             floe_vblob_unlink(srv->blobs, ir.blob);
-        goto out_locked;
+    } else {
+        notification_locked(srv, job_id, &j, topics, &message);
     }
-    /* who hears about it: the vault's topic for this event, and the job's own topic */
-    st = floe_vdb_stmt(srv->db, s_select_cols);
-    floe_vdb_bind(st, "t", job_id);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        json_t *o = floe_vjobs_row_json(srv, st);
-        message = json_dumps(o, JSON_COMPACT);
-        json_decref(o);
-    }
-    sqlite3_reset(st);
-    const char *event = strcmp(action, "ArchiveRetrieval") == 0     ? "ArchiveRetrievalCompleted"
-                        : strcmp(action, "InventoryRetrieval") == 0 ? "InventoryRetrievalCompleted"
-                                                                    : NULL;
-    st = floe_vdb_stmt(srv->db, "SELECT notify_topic, notify_events FROM vaults WHERE name = ?");
-    floe_vdb_bind(st, "t", vault);
-    if (event && sqlite3_step(st) == SQLITE_ROW && floe_vdb_text(st, 0) && floe_vdb_text(st, 1)) {
-        json_t *ev = json_loads(floe_vdb_text(st, 1), 0, NULL);
-        size_t i;
-        json_t *v;
-        json_array_foreach(ev, i, v)
-        {
-            if (json_is_string(v) && strcmp(json_string_value(v), event) == 0)
-                topics[0] = floe_xstrdup(floe_vdb_text(st, 0));
-        }
-        json_decref(ev);
-    }
-    sqlite3_reset(st);
-    if (sns && (!topics[0] || strcmp(topics[0], sns) != 0))
-        topics[1] = floe_xstrdup(sns);
-out_locked:
     floe_vdb_unlock(srv->db);
     floe_vlog(&srv->cfg, FLOE_VLOG_INFO, "job %.16s... %s: %s", job_id, status, status_msg);
     for (int i = 0; i < 2; i++) {
@@ -471,13 +523,7 @@ out_locked:
         free(topics[i]);
     }
     free(message);
-    free(vault);
-    free(action);
-    free(archive_id);
-    free(sns);
-    free(fmt);
-    for (int i = 0; i < 4; i++)
-        free(inv[i]);
+    job_row_free(&j);
 }
 
 #define DEAD_ARCHIVE                                                                               \
