@@ -442,6 +442,209 @@ static void test_catalog_100k_rate(void **state)
     free(path);
 }
 
+struct dump {
+    char text[8192];
+    size_t len;
+};
+
+/* Appends one file row's every field to a text dump, so two catalogs can be compared. */
+static int dump_fn(const struct floe_catalog_file *f, void *user)
+{
+    struct dump *d = user;
+    char hex[33];
+    t_hex(f->xxh3_128, sizeof(f->xxh3_128), hex);
+    int n =
+        snprintf(d->text + d->len, sizeof(d->text) - d->len,
+                 "%" PRId64 " %.*s %" PRIu64 " %d %" PRId64 " %" PRIu64 " %" PRIu64
+                 " %d %s %d %s %" PRIu64 " %" PRIu64 " %d %" PRId64 " %" PRIu64 "\n",
+                 f->id, (int)f->path_len, f->path, f->size_bytes, f->has_mtime, f->mtime_ns,
+                 f->inode, f->device, f->has_xxh3, hex, f->has_tree_hash, f->archive_id,
+                 f->offset_bytes, f->length_bytes, (int)f->compression, f->uploaded_at, f->run_id);
+    d->len += (size_t)n;
+    assert_true(d->len < sizeof(d->text));
+    return 0;
+}
+
+static int dump_archive_fn(const struct floe_catalog_archive *a, void *user)
+{
+    struct dump *d = user;
+    int n = snprintf(d->text + d->len, sizeof(d->text) - d->len,
+                     "%s %" PRIu64 " %s %d %" PRId64 " %" PRId64 "\n", a->archive_id, a->size_bytes,
+                     a->description, (int)a->kind, a->created_at, a->deleted_at);
+    d->len += (size_t)n;
+    return 0;
+}
+
+static void dump_catalog(struct floe_catalog *c, struct dump *d)
+{
+    struct floe_error err = {0};
+    memset(d, 0, sizeof(*d));
+    assert_int_equal(floe_catalog_iter_files(c, NULL, 0, dump_fn, d, &err), FLOE_OK);
+    assert_int_equal(floe_catalog_iter_archives(c, true, dump_archive_fn, d, &err), FLOE_OK);
+}
+
+static void test_catalog_snapshot_round_trip(void **state)
+{
+    (void)state;
+    char *path = tpath("snap-src.db"), *snap = tpath("snap.zst"), *back = tpath("snap-back.db");
+    struct floe_catalog *c = open_ok(path);
+    struct floe_error err = {0};
+    assert_int_equal(floe_catalog_run_begin(c, NULL, &err), FLOE_OK);
+    struct floe_catalog_archive a;
+    struct floe_catalog_file files[3];
+    make_archive(&a, "PACK-1", FLOE_CATALOG_KIND_PACK);
+    make_file(&files[0], "/p/one", 10);
+    make_file(&files[1], "/p/two \xff\xfe not utf-8", 20);
+    make_file(&files[2], "/p/\xc3\xa9t\xc3\xa9", 30);
+    for (int i = 0; i < 3; i++) {
+        files[i].offset_bytes = (uint64_t)i * 100;
+        files[i].has_xxh3 = true;
+        memset(files[i].xxh3_128, 0x30 + i, sizeof(files[i].xxh3_128));
+        files[i].compression = FLOE_CATALOG_COMP_ZSTD;
+    }
+    files[2].has_mtime = false;
+    assert_int_equal(floe_catalog_record_archive(c, &a, files, 3, &err), FLOE_OK);
+    record_one(c, "FILE-1", "/big", 1 << 30);
+    assert_int_equal(floe_catalog_archive_deleted(c, "FILE-1", 1700000500, &err), FLOE_OK);
+    /* not inside a transaction */
+    assert_int_equal(floe_catalog_begin(c, &err), FLOE_OK);
+    assert_int_equal(floe_catalog_snapshot(c, snap, &err), FLOE_E_INVALID_ARG);
+    floe_catalog_rollback(c);
+    assert_int_equal(floe_catalog_snapshot(c, snap, &err), FLOE_OK);
+    struct dump d1, d2;
+    dump_catalog(c, &d1);
+    floe_catalog_close(c);
+
+    int ust = floe_catalog_snapshot_unpack(snap, back, &err);
+    if (ust != FLOE_OK)
+        fprintf(stderr, "unpack: %s\n", err.message);
+    assert_int_equal(ust, FLOE_OK);
+    assert_int_equal(floe_catalog_snapshot_unpack(snap, back, &err), FLOE_E_INVALID_ARG);
+    c = open_ok(back);
+    dump_catalog(c, &d2);
+    assert_string_equal(d1.text, d2.text);
+    assert_non_null(strstr(d2.text, "PACK-1"));
+    floe_catalog_close(c);
+
+    /* a damaged snapshot: refused, nothing left behind */
+    FILE *f = fopen(snap, "r+b");
+    fseek(f, 40, SEEK_SET);
+    fputc(0x5a ^ fgetc(f), f);
+    fclose(f);
+    char *bad = tpath("snap-bad.db");
+    int st = floe_catalog_snapshot_unpack(snap, bad, &err);
+    assert_int_equal(st, FLOE_E_CORRUPT);
+    assert_int_not_equal(access(bad, F_OK), 0);
+    /* a truncated one */
+    assert_int_equal(truncate(snap, 30), 0);
+    assert_int_equal(floe_catalog_snapshot_unpack(snap, bad, &err), FLOE_E_CORRUPT);
+    assert_int_not_equal(access(bad, F_OK), 0);
+    free(bad);
+    free(path);
+    free(snap);
+    free(back);
+}
+
+struct jobs_seen {
+    int n;
+    int64_t ids[8];
+    enum floe_catalog_job_status status[8];
+    char job_ids[8][32];
+};
+
+static int jobs_fn(const struct floe_catalog_job *j, void *user)
+{
+    struct jobs_seen *js = user;
+    js->ids[js->n] = j->id;
+    js->status[js->n] = j->status;
+    snprintf(js->job_ids[js->n], 32, "%s", j->job_id);
+    js->n++;
+    return 0;
+}
+
+static int rfiles_fn(const struct floe_catalog_restore_file *f, void *user)
+{
+    (*(int *)user)++;
+    assert_true(f->dest_path_len > 0);
+    return 0;
+}
+
+static void test_catalog_restore_tables(void **state)
+{
+    (void)state;
+    char *path = tpath("restore.db");
+    struct floe_catalog *c = open_ok(path);
+    struct floe_error err = {0};
+    record_one(c, "ARCH-A", "/r/a", 100);
+    record_one(c, "ARCH-B", "/r/b", 200);
+    struct floe_catalog_file fa, fb;
+    assert_int_equal(floe_catalog_lookup(c, "/r/a", 4, &fa, &err), FLOE_OK);
+    assert_int_equal(floe_catalog_lookup(c, "/r/b", 4, &fb, &err), FLOE_OK);
+
+    uint64_t rid;
+    assert_int_equal(floe_catalog_restore_find(c, "/restore/to", &rid, &err), FLOE_E_NOT_FOUND);
+    assert_int_equal(floe_catalog_restore_begin(c, "/restore/to", &rid, &err), FLOE_OK);
+    int64_t ja, jb, ja2;
+    assert_int_equal(floe_catalog_begin(c, &err), FLOE_OK);
+    assert_int_equal(floe_catalog_restore_add_job(c, rid, "ARCH-A", 0, 100, "Bulk", &ja, &err),
+                     FLOE_OK);
+    assert_int_equal(floe_catalog_restore_add_job(c, rid, "ARCH-B", 0, 200, "Bulk", &jb, &err),
+                     FLOE_OK);
+    assert_int_equal(floe_catalog_restore_add_job(c, rid, "ARCH-A", 0, 100, "Bulk", &ja2, &err),
+                     FLOE_OK);
+    assert_int_equal(ja, ja2); /* idempotent */
+    assert_int_equal(floe_catalog_restore_add_job(c, rid, "NOPE", 0, 1, "Bulk", &ja2, &err),
+                     FLOE_E_NOT_FOUND);
+    assert_true(floe_catalog_in_transaction(c));
+    assert_int_equal(floe_catalog_restore_add_file(c, rid, fa.id, ja, "/restore/to/r/a", 15, &err),
+                     FLOE_OK);
+    assert_int_equal(floe_catalog_restore_add_file(c, rid, fb.id, jb, "/restore/to/r/b", 15, &err),
+                     FLOE_OK);
+    assert_int_equal(floe_catalog_commit(c, &err), FLOE_OK);
+    assert_int_equal(floe_catalog_restore_set_job(c, ja, "JOB-1", FLOE_CATALOG_JOB_INITIATED, &err),
+                     FLOE_OK);
+    assert_int_equal(floe_catalog_restore_set_job(c, ja, NULL, FLOE_CATALOG_JOB_SUCCEEDED, &err),
+                     FLOE_OK);
+    assert_int_equal(floe_catalog_restore_set_file(c, rid, fa.id, FLOE_CATALOG_RFILE_DONE, &err),
+                     FLOE_OK);
+    floe_catalog_close(c); /* killed here */
+
+    c = open_ok(path);
+    uint64_t rid2;
+    assert_int_equal(floe_catalog_restore_find(c, "/restore/to", &rid2, &err), FLOE_OK);
+    assert_int_equal(rid2, rid);
+    struct jobs_seen js = {0};
+    assert_int_equal(floe_catalog_restore_iter_jobs(c, rid, jobs_fn, &js, &err), FLOE_OK);
+    assert_int_equal(js.n, 2);
+    assert_int_equal(js.status[0], FLOE_CATALOG_JOB_SUCCEEDED);
+    assert_string_equal(js.job_ids[0], "JOB-1");
+    assert_int_equal(js.status[1], FLOE_CATALOG_JOB_PLANNED);
+    assert_string_equal(js.job_ids[1], "");
+    int pending = 0, all = 0, of_a = 0;
+    assert_int_equal(floe_catalog_restore_iter_files(c, rid, 0, true, rfiles_fn, &pending, &err),
+                     FLOE_OK);
+    assert_int_equal(floe_catalog_restore_iter_files(c, rid, 0, false, rfiles_fn, &all, &err),
+                     FLOE_OK);
+    assert_int_equal(floe_catalog_restore_iter_files(c, rid, ja, false, rfiles_fn, &of_a, &err),
+                     FLOE_OK);
+    assert_int_equal(pending, 1);
+    assert_int_equal(all, 2);
+    assert_int_equal(of_a, 1);
+    /* a later restore reuses the succeeded job, unless it is too old */
+    char job_id[FLOE_CATALOG_ID_MAX];
+    assert_int_equal(floe_catalog_find_job(c, "ARCH-A", 0, 100, time(NULL) - 3600, job_id, &err),
+                     FLOE_OK);
+    assert_string_equal(job_id, "JOB-1");
+    assert_int_equal(floe_catalog_find_job(c, "ARCH-A", 0, 100, time(NULL) + 10, job_id, &err),
+                     FLOE_E_NOT_FOUND);
+    assert_int_equal(floe_catalog_find_job(c, "ARCH-B", 0, 200, 0, job_id, &err),
+                     FLOE_E_NOT_FOUND); /* planned only */
+    assert_int_equal(floe_catalog_restore_end(c, rid, true, &err), FLOE_OK);
+    assert_int_equal(floe_catalog_restore_find(c, "/restore/to", &rid2, &err), FLOE_E_NOT_FOUND);
+    floe_catalog_close(c);
+    free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -451,6 +654,8 @@ int main(void)
         cmocka_unit_test(test_catalog_corrupt_refused),
         cmocka_unit_test(test_catalog_full_rolls_back),
         cmocka_unit_test(test_catalog_versions_and_removed),
+        cmocka_unit_test(test_catalog_snapshot_round_trip),
+        cmocka_unit_test(test_catalog_restore_tables),
         cmocka_unit_test(test_catalog_100k_rate),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

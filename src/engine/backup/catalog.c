@@ -1323,19 +1323,202 @@ int floe_catalog_stats(struct floe_catalog *c, struct floe_catalog_stats *out,
 
 /* ---- snapshots ---- */
 
+/* fsync of the directory holding path, so a rename into it is durable. */
+static void sync_dir_of(const char *path)
+{
+    char *dup = floe_xstrdup(path);
+    char *slash = strrchr(dup, '/');
+    const char *dir = ".";
+    if (slash == dup)
+        dir = "/";
+    else if (slash) {
+        *slash = 0;
+        dir = dup;
+    }
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    free(dup);
+}
+
+static char *path_plus(const char *path, const char *suffix)
+{
+    size_t n = strlen(path) + strlen(suffix) + 1;
+    char *p = floe_xmalloc(n);
+    snprintf(p, n, "%s%s", path, suffix);
+    return p;
+}
+
+/*
+ * Streams in_fd through zstd (compress or decompress) into out_fd. Decompression checks that the
+ * input ends exactly with a complete frame (its checksum verified by zstd).
+ */
+static int zstd_pipe(int in_fd, int out_fd, bool compress, const char *in_path,
+                     const char *out_path, struct floe_error *err)
+{
+    size_t in_cap = compress ? ZSTD_CStreamInSize() : ZSTD_DStreamInSize();
+    size_t out_cap = compress ? ZSTD_CStreamOutSize() : ZSTD_DStreamOutSize();
+    uint8_t *in = floe_xmalloc(in_cap), *outb = floe_xmalloc(out_cap);
+    ZSTD_CCtx *cc = compress ? ZSTD_createCCtx() : NULL;
+    ZSTD_DCtx *dc = compress ? NULL : ZSTD_createDCtx();
+    int st = FLOE_OK;
+    size_t last = 0; /* decompression: 0 once a frame is complete */
+    bool any = false;
+    if (cc) {
+        ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, 9);
+        ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 1);
+    }
+    for (bool eof = false; st == FLOE_OK && !eof;) {
+        ssize_t r = read(in_fd, in, in_cap);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            st = floe_error_set_errno(err, FLOE_E_IO, errno, in_path, "cannot read %s", in_path);
+            break;
+        }
+        eof = r == 0;
+        any |= r > 0;
+        ZSTD_inBuffer ib = {in, (size_t)r, 0};
+        /* decompression: an empty call after the frame would start a new one and lose `last` */
+        bool more = compress || r > 0;
+        while (st == FLOE_OK && more) {
+            ZSTD_outBuffer ob = {outb, out_cap, 0};
+            size_t z = compress
+                           ? ZSTD_compressStream2(cc, &ob, &ib, eof ? ZSTD_e_end : ZSTD_e_continue)
+                           : ZSTD_decompressStream(dc, &ob, &ib);
+            if (ZSTD_isError(z)) {
+                st = floe_error_set(err, compress ? FLOE_E_IO : FLOE_E_CORRUPT, "%s %s: %s",
+                                    compress ? "cannot compress" : "snapshot",
+                                    compress ? out_path : in_path, ZSTD_getErrorName(z));
+                break;
+            }
+            if (!compress)
+                last = z;
+            for (size_t off = 0; off < ob.pos;) {
+                ssize_t w = write(out_fd, outb + off, ob.pos - off);
+                if (w < 0 && errno == EINTR)
+                    continue;
+                if (w < 0) {
+                    st = floe_error_set_errno(err, FLOE_E_IO, errno, out_path, "cannot write %s",
+                                              out_path);
+                    break;
+                }
+                off += (size_t)w;
+            }
+            more = compress ? (eof ? z != 0 : ib.pos < ib.size)
+                            : (ib.pos < ib.size || ob.pos == ob.size);
+        }
+    }
+    if (st == FLOE_OK && !compress && (!any || last != 0))
+        st = floe_error_set(err, FLOE_E_CORRUPT,
+                            "snapshot %s is truncated (its zstd frame does not end)", in_path);
+    ZSTD_freeCCtx(cc);
+    ZSTD_freeDCtx(dc);
+    free(in);
+    free(outb);
+    return st;
+}
+
 int floe_catalog_snapshot(struct floe_catalog *c, const char *out_path, struct floe_error *err)
 {
-    (void)out_path;
-    return floe_error_set(err, FLOE_E_UNSUPPORTED, "catalog %s: snapshots are not implemented yet",
-                          c->path);
+    if (c->in_tx)
+        return floe_error_set(err, FLOE_E_INVALID_ARG,
+                              "catalog %s: no snapshot inside a transaction", c->path);
+    char *raw = path_plus(out_path, ".db.tmp"), *part = path_plus(out_path, ".tmp");
+    int in_fd = -1, out_fd = -1, st;
+    unlink(raw); /* VACUUM INTO wants a new file */
+    sqlite3_stmt *vac = NULL;
+    int rc = sqlite3_prepare_v2(c->db, "VACUUM INTO ?1", -1, &vac, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(vac, 1, raw, -1, SQLITE_STATIC);
+        rc = sqlite3_step(vac);
+        if (rc == SQLITE_DONE)
+            rc = SQLITE_OK;
+    }
+    sqlite3_finalize(vac);
+    if (rc != SQLITE_OK) {
+        st = cat_error(c, rc, "writing a snapshot copy", err);
+        goto out;
+    }
+    in_fd = open(raw, O_RDONLY | O_CLOEXEC);
+    out_fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (in_fd < 0 || out_fd < 0) {
+        st = floe_error_set_errno(err, FLOE_E_IO, errno, in_fd < 0 ? raw : part, "cannot open %s",
+                                  in_fd < 0 ? raw : part);
+        goto out;
+    }
+    if ((st = zstd_pipe(in_fd, out_fd, true, raw, part, err)) != FLOE_OK)
+        goto out;
+    if (fsync(out_fd) != 0 || close(out_fd) != 0) {
+        out_fd = -1;
+        st = floe_error_set_errno(err, FLOE_E_IO, errno, part, "cannot write %s", part);
+        goto out;
+    }
+    out_fd = -1;
+    if (rename(part, out_path) != 0) {
+        st = floe_error_set_errno(err, FLOE_E_IO, errno, out_path, "cannot rename %s to %s", part,
+                                  out_path);
+        goto out;
+    }
+    sync_dir_of(out_path);
+out:
+    if (in_fd >= 0)
+        close(in_fd);
+    if (out_fd >= 0)
+        close(out_fd);
+    unlink(raw);
+    if (st != FLOE_OK)
+        unlink(part);
+    free(raw);
+    free(part);
+    return st;
 }
 
 int floe_catalog_snapshot_unpack(const char *snapshot_path, const char *db_path,
                                  struct floe_error *err)
 {
-    (void)db_path;
-    return floe_error_set(err, FLOE_E_UNSUPPORTED, "%s: snapshots are not implemented yet",
-                          snapshot_path);
+    if (access(db_path, F_OK) == 0)
+        return floe_error_set(err, FLOE_E_INVALID_ARG,
+                              "%s exists already; a snapshot is unpacked into a new file", db_path);
+    char *part = path_plus(db_path, ".tmp");
+    int st = FLOE_OK;
+    int in_fd = open(snapshot_path, O_RDONLY | O_CLOEXEC);
+    int out_fd = open(part, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (in_fd < 0 || out_fd < 0) {
+        st = floe_error_set_errno(err, FLOE_E_IO, errno, in_fd < 0 ? snapshot_path : part,
+                                  "cannot open %s", in_fd < 0 ? snapshot_path : part);
+        goto out;
+    }
+    if ((st = zstd_pipe(in_fd, out_fd, false, snapshot_path, part, err)) != FLOE_OK)
+        goto out;
+    static const char magic[16] = "SQLite format 3";
+    char head[16];
+    if (pread(out_fd, head, sizeof(head), 0) != (ssize_t)sizeof(head) ||
+        memcmp(head, magic, sizeof(head)) != 0) {
+        st = floe_error_set(err, FLOE_E_CORRUPT, "snapshot %s does not hold a database",
+                            snapshot_path);
+        goto out;
+    }
+    if (fsync(out_fd) != 0) {
+        st = floe_error_set_errno(err, FLOE_E_IO, errno, part, "cannot write %s", part);
+        goto out;
+    }
+    /* link, not rename: a file that appeared at db_path meanwhile is not replaced */
+    if (link(part, db_path) != 0) {
+        st = floe_error_set_errno(err, FLOE_E_IO, errno, db_path, "cannot create %s", db_path);
+        goto out;
+    }
+    sync_dir_of(db_path);
+out:
+    if (in_fd >= 0)
+        close(in_fd);
+    if (out_fd >= 0)
+        close(out_fd);
+    unlink(part);
+    free(part);
+    return st;
 }
 
 /* ---- restore plan and progress ---- */
@@ -1343,28 +1526,64 @@ int floe_catalog_snapshot_unpack(const char *snapshot_path, const char *db_path,
 int floe_catalog_restore_begin(struct floe_catalog *c, const char *target, uint64_t *restore_id,
                                struct floe_error *err)
 {
-    (void)target;
-    (void)restore_id;
-    return floe_error_set(err, FLOE_E_UNSUPPORTED, "catalog %s: restore tables not implemented yet",
-                          c->path);
+    sqlite3_stmt *st;
+    int s = stmt_get(c, S_RESTORE_INSERT, &st, err);
+    if (s != FLOE_OK)
+        return s;
+    bool own;
+    if ((s = write_begin(c, &own, err)) != FLOE_OK)
+        return s;
+    sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now_s());
+    s = step_done(c, st, "starting a restore", err);
+    int64_t id = sqlite3_last_insert_rowid(c->db);
+    s = write_end(c, own, s, err);
+    if (s == FLOE_OK)
+        *restore_id = (uint64_t)id;
+    return s;
 }
 
 int floe_catalog_restore_find(struct floe_catalog *c, const char *target, uint64_t *restore_id,
                               struct floe_error *err)
 {
-    (void)target;
-    (void)restore_id;
-    return floe_error_set(err, FLOE_E_UNSUPPORTED, "catalog %s: restore tables not implemented yet",
-                          c->path);
+    sqlite3_stmt *st;
+    int s = stmt_get(c, S_RESTORE_FIND, &st, err);
+    if (s != FLOE_OK)
+        return s;
+    sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *restore_id = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        return FLOE_OK;
+    return rc == SQLITE_DONE ? FLOE_E_NOT_FOUND : cat_error(c, rc, "finding a restore", err);
+}
+
+/* Runs one prepared write (bound by the caller) as its own transaction or in the open one. */
+static int write_one(struct floe_catalog *c, sqlite3_stmt *st, const char *what,
+                     struct floe_error *err)
+{
+    bool own;
+    int s = write_begin(c, &own, err);
+    if (s != FLOE_OK) {
+        sqlite3_reset(st);
+        return s;
+    }
+    return write_end(c, own, step_done(c, st, what, err), err);
 }
 
 int floe_catalog_restore_end(struct floe_catalog *c, uint64_t restore_id, bool done,
                              struct floe_error *err)
 {
-    (void)restore_id;
-    (void)done;
-    return floe_error_set(err, FLOE_E_UNSUPPORTED, "catalog %s: restore tables not implemented yet",
-                          c->path);
+    sqlite3_stmt *st;
+    int s = stmt_get(c, S_RESTORE_END, &st, err);
+    if (s != FLOE_OK)
+        return s;
+    sqlite3_bind_int64(st, 1, (int64_t)restore_id);
+    sqlite3_bind_int64(st, 2, now_s());
+    sqlite3_bind_text(st, 3, done ? "done" : "abandoned", -1, SQLITE_STATIC);
+    return write_one(c, st, "ending a restore", err);
 }
 
 int floe_catalog_restore_add_job(struct floe_catalog *c, uint64_t restore_id,
@@ -1372,60 +1591,193 @@ int floe_catalog_restore_add_job(struct floe_catalog *c, uint64_t restore_id,
                                  uint64_t length_bytes, const char *tier, int64_t *job,
                                  struct floe_error *err)
 {
-    (void)restore_id, (void)archive_id, (void)offset_bytes, (void)length_bytes, (void)tier;
-    (void)job;
-    return floe_error_set(err, FLOE_E_UNSUPPORTED, "catalog %s: restore tables not implemented yet",
-                          c->path);
+    if (offset_bytes > INT64_MAX || length_bytes > INT64_MAX || !tier)
+        return floe_error_set(err, FLOE_E_INVALID_ARG, "restore job: range or tier out of range");
+    int64_t arch;
+    int s = archive_row(c, archive_id, &arch, err);
+    if (s != FLOE_OK)
+        return s;
+    bool own;
+    if ((s = write_begin(c, &own, err)) != FLOE_OK)
+        return s;
+    sqlite3_stmt *st;
+    if ((s = stmt_get(c, S_JOB_INSERT, &st, err)) == FLOE_OK) {
+        sqlite3_bind_int64(st, 1, (int64_t)restore_id);
+        sqlite3_bind_int64(st, 2, arch);
+        sqlite3_bind_int64(st, 3, (int64_t)offset_bytes);
+        sqlite3_bind_int64(st, 4, (int64_t)length_bytes);
+        sqlite3_bind_text(st, 5, tier, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 6, now_s());
+        s = step_done(c, st, "planning a retrieval job", err);
+    }
+    int64_t id = 0;
+    if (s == FLOE_OK && (s = stmt_get(c, S_JOB_FIND_PLAN, &st, err)) == FLOE_OK) {
+        sqlite3_bind_int64(st, 1, (int64_t)restore_id);
+        sqlite3_bind_int64(st, 2, arch);
+        sqlite3_bind_int64(st, 3, (int64_t)offset_bytes);
+        sqlite3_bind_int64(st, 4, (int64_t)length_bytes);
+        int rc = sqlite3_step(st);
+        id = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW)
+            s = cat_error(c, rc == SQLITE_DONE ? SQLITE_CONSTRAINT : rc,
+                          "planning a retrieval job (is the restore id valid?)", err);
+    }
+    s = write_end(c, own, s, err);
+    if (s == FLOE_OK)
+        *job = id;
+    return s;
 }
 
 int floe_catalog_restore_set_job(struct floe_catalog *c, int64_t job, const char *job_id,
                                  enum floe_catalog_job_status status, struct floe_error *err)
 {
-    (void)job, (void)job_id, (void)status;
-    return floe_error_set(err, FLOE_E_UNSUPPORTED, "catalog %s: restore tables not implemented yet",
-                          c->path);
+    if ((unsigned)status >= FLOE_CATALOG_JOB_STATUS_COUNT ||
+        (job_id && strlen(job_id) >= FLOE_CATALOG_ID_MAX))
+        return floe_error_set(err, FLOE_E_INVALID_ARG,
+                              "restore job %" PRId64 ": status or job id out of range", job);
+    sqlite3_stmt *st;
+    int s = stmt_get(c, job_id ? S_JOB_SET : S_JOB_SET_STATUS, &st, err);
+    if (s != FLOE_OK)
+        return s;
+    sqlite3_bind_int64(st, 1, job);
+    if (job_id) {
+        sqlite3_bind_text(st, 2, job_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, floe_catalog_job_status_names[status], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, now_s());
+    } else {
+        sqlite3_bind_text(st, 2, floe_catalog_job_status_names[status], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, now_s());
+    }
+    return write_one(c, st, "recording a retrieval job", err);
 }
 
 int floe_catalog_restore_add_file(struct floe_catalog *c, uint64_t restore_id, int64_t file_id,
                                   int64_t job, const void *dest_path, size_t dest_path_len,
                                   struct floe_error *err)
 {
-    (void)restore_id, (void)file_id, (void)job, (void)dest_path, (void)dest_path_len;
-    return floe_error_set(err, FLOE_E_UNSUPPORTED, "catalog %s: restore tables not implemented yet",
-                          c->path);
+    if (!dest_path || !dest_path_len || dest_path_len > INT32_MAX)
+        return floe_error_set(err, FLOE_E_INVALID_ARG,
+                              "restore of file %" PRId64 ": empty destination path", file_id);
+    sqlite3_stmt *st;
+    int s = stmt_get(c, S_RFILE_INSERT, &st, err);
+    if (s != FLOE_OK)
+        return s;
+    sqlite3_bind_int64(st, 1, (int64_t)restore_id);
+    sqlite3_bind_int64(st, 2, file_id);
+    sqlite3_bind_int64(st, 3, job);
+    sqlite3_bind_blob(st, 4, dest_path, (int)dest_path_len, SQLITE_STATIC);
+    return write_one(c, st, "planning a file restore", err);
 }
 
 int floe_catalog_restore_set_file(struct floe_catalog *c, uint64_t restore_id, int64_t file_id,
                                   enum floe_catalog_restore_file_status status,
                                   struct floe_error *err)
 {
-    (void)restore_id, (void)file_id, (void)status;
-    return floe_error_set(err, FLOE_E_UNSUPPORTED, "catalog %s: restore tables not implemented yet",
-                          c->path);
+    if ((unsigned)status >= FLOE_CATALOG_RFILE_STATUS_COUNT)
+        return floe_error_set(err, FLOE_E_INVALID_ARG, "restore file status %d out of range",
+                              (int)status);
+    sqlite3_stmt *st;
+    int s = stmt_get(c, S_RFILE_SET, &st, err);
+    if (s != FLOE_OK)
+        return s;
+    sqlite3_bind_int64(st, 1, (int64_t)restore_id);
+    sqlite3_bind_int64(st, 2, file_id);
+    sqlite3_bind_text(st, 3, floe_catalog_rfile_status_names[status], -1, SQLITE_STATIC);
+    return write_one(c, st, "recording a file restore", err);
+}
+
+static int status_from(const char *s, const char *const *names, int count)
+{
+    for (int i = 0; i < count; i++)
+        if (s && strcmp(s, names[i]) == 0)
+            return i;
+    return count - 1; /* the last status of each table is "failed" */
 }
 
 int floe_catalog_restore_iter_jobs(struct floe_catalog *c, uint64_t restore_id,
                                    floe_catalog_job_fn *fn, void *user, struct floe_error *err)
 {
-    (void)restore_id, (void)fn, (void)user;
-    return floe_error_set(err, FLOE_E_UNSUPPORTED, "catalog %s: restore tables not implemented yet",
-                          c->path);
+    sqlite3_stmt *st = NULL;
+    int s = stmt_get(c, S_JOBS_OF, &st, err), rc = SQLITE_DONE;
+    if (s == FLOE_OK)
+        sqlite3_bind_int64(st, 1, (int64_t)restore_id);
+    while (s == FLOE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct floe_catalog_job j = {
+            .id = sqlite3_column_int64(st, 0),
+            .restore_id = (uint64_t)sqlite3_column_int64(st, 1),
+            .archive_id = (const char *)sqlite3_column_text(st, 2),
+            .offset_bytes = (uint64_t)sqlite3_column_int64(st, 3),
+            .length_bytes = (uint64_t)sqlite3_column_int64(st, 4),
+            .tier = (const char *)sqlite3_column_text(st, 5),
+            .job_id = (const char *)sqlite3_column_text(st, 6),
+            .status = (enum floe_catalog_job_status)status_from(
+                (const char *)sqlite3_column_text(st, 7), floe_catalog_job_status_names,
+                FLOE_CATALOG_JOB_STATUS_COUNT),
+            .updated_at = sqlite3_column_int64(st, 8),
+        };
+        if (fn(&j, user) != 0)
+            s = floe_error_set(err, FLOE_E_CANCELLED, "catalog iteration stopped by its caller");
+    }
+    if (s == FLOE_OK && rc != SQLITE_DONE)
+        s = cat_error(c, rc, "reading retrieval jobs", err);
+    if (st)
+        sqlite3_reset(st);
+    return s;
 }
 
 int floe_catalog_restore_iter_files(struct floe_catalog *c, uint64_t restore_id, int64_t job,
                                     bool pending_only, floe_catalog_restore_file_fn *fn, void *user,
                                     struct floe_error *err)
 {
-    (void)restore_id, (void)job, (void)pending_only, (void)fn, (void)user;
-    return floe_error_set(err, FLOE_E_UNSUPPORTED, "catalog %s: restore tables not implemented yet",
-                          c->path);
+    sqlite3_stmt *st = NULL;
+    int s = stmt_get(c, job ? S_RFILES_JOB : S_RFILES_ALL, &st, err), rc = SQLITE_DONE;
+    if (s == FLOE_OK) {
+        sqlite3_bind_int64(st, 1, (int64_t)restore_id);
+        sqlite3_bind_int(st, 2, pending_only ? 1 : 0);
+        if (job)
+            sqlite3_bind_int64(st, 3, job);
+    }
+    while (s == FLOE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct floe_catalog_restore_file f = {
+            .restore_id = (uint64_t)sqlite3_column_int64(st, 0),
+            .file_id = sqlite3_column_int64(st, 1),
+            .job = sqlite3_column_int64(st, 2),
+            .dest_path = sqlite3_column_blob(st, 3),
+            .dest_path_len = (size_t)sqlite3_column_bytes(st, 3),
+            .status = (enum floe_catalog_restore_file_status)status_from(
+                (const char *)sqlite3_column_text(st, 4), floe_catalog_rfile_status_names,
+                FLOE_CATALOG_RFILE_STATUS_COUNT),
+        };
+        if (fn(&f, user) != 0)
+            s = floe_error_set(err, FLOE_E_CANCELLED, "catalog iteration stopped by its caller");
+    }
+    if (s == FLOE_OK && rc != SQLITE_DONE)
+        s = cat_error(c, rc, "reading planned files", err);
+    if (st)
+        sqlite3_reset(st);
+    return s;
 }
 
 int floe_catalog_find_job(struct floe_catalog *c, const char *archive_id, uint64_t offset_bytes,
                           uint64_t length_bytes, int64_t not_before,
                           char job_id[FLOE_CATALOG_ID_MAX], struct floe_error *err)
 {
-    (void)archive_id, (void)offset_bytes, (void)length_bytes, (void)not_before, (void)job_id;
-    return floe_error_set(err, FLOE_E_UNSUPPORTED, "catalog %s: restore tables not implemented yet",
-                          c->path);
+    sqlite3_stmt *st;
+    int s = stmt_get(c, S_JOB_REUSE, &st, err);
+    if (s != FLOE_OK)
+        return s;
+    sqlite3_bind_text(st, 1, archive_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (int64_t)offset_bytes);
+    sqlite3_bind_int64(st, 3, (int64_t)length_bytes);
+    sqlite3_bind_int64(st, 4, not_before);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(st, 0);
+        snprintf(job_id, FLOE_CATALOG_ID_MAX, "%s", id ? id : "");
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        return FLOE_OK;
+    return rc == SQLITE_DONE ? FLOE_E_NOT_FOUND : cat_error(c, rc, "finding a retrieval job", err);
 }
