@@ -20,10 +20,13 @@
 #include "store_blob.h"
 #include "vutil.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,10 +123,18 @@ static void replace(char **dst, const char *v)
     *dst = floe_xstrdup(v);
 }
 
-/* Writes "PORT\n" to path atomically (a temp file renamed over it), so a reader never sees a
- * partial number. Refuses to replace anything but a regular file (a device such as /dev/null,
- * a directory): renaming over it would replace the device node itself. */
-static int write_port_file(const char *path, unsigned port)
+/* The port file is written atomically: "PORT\n" goes to PATH.tmp, which is renamed over PATH,
+ * so a reader never sees a partial number. The temp file is opened before anything else is
+ * started (a port file that cannot be written fails the start before the data directory is
+ * created) and removed again when the start fails. */
+struct port_file {
+    char *tmp;
+    FILE *f;
+};
+
+/* Refuses to replace anything but a regular file (a device such as /dev/null, a directory):
+ * renaming over it would replace the device node itself. 0 or -1 (message printed). */
+static int port_file_open(const char *path, struct port_file *pf)
 {
     struct stat st;
     if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
@@ -131,17 +142,76 @@ static int write_port_file(const char *path, unsigned port)
         return -1;
     }
     size_t n = strlen(path) + 8;
-    char *tmp = floe_xmalloc(n);
-    snprintf(tmp, n, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    int rc = -1;
-    if (f) {
-        fprintf(f, "%u\n", port);
-        if (fclose(f) == 0 && rename(tmp, path) == 0)
-            rc = 0;
+    pf->tmp = floe_xmalloc(n);
+    snprintf(pf->tmp, n, "%s.tmp", path);
+    pf->f = fopen(pf->tmp, "w");
+    if (!pf->f) {
+        int e = errno;
+        fprintf(stderr, "floe-vault: cannot write --port-file %s: %s\n", path, strerror(e));
+        free(pf->tmp);
+        pf->tmp = NULL;
+        return -1;
     }
-    free(tmp);
-    return rc;
+    return 0;
+}
+
+/* Removes the temp file of a start that failed. */
+static void port_file_discard(struct port_file *pf)
+{
+    if (pf->f)
+        fclose(pf->f);
+    if (pf->tmp)
+        unlink(pf->tmp);
+    free(pf->tmp);
+    pf->f = NULL;
+    pf->tmp = NULL;
+}
+
+static int port_file_commit(const char *path, struct port_file *pf, unsigned port)
+{
+    fprintf(pf->f, "%u\n", port);
+    int rc = fclose(pf->f) == 0 && rename(pf->tmp, path) == 0 ? 0 : errno;
+    pf->f = NULL;
+    if (rc) {
+        fprintf(stderr, "floe-vault: cannot write --port-file %s: %s\n", path, strerror(rc));
+        port_file_discard(pf);
+        return -1;
+    }
+    free(pf->tmp);
+    pf->tmp = NULL;
+    return 0;
+}
+
+/* Binds HOST:PORT once before anything is created, so "address in use" (or a host that is
+ * not an address of this machine) fails the start with the system's reason and leaves no data
+ * directory behind. Port 0 always binds. 0 or -1 (message printed). */
+static int check_listen(const char *host, const char *port)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *res = NULL;
+    int g = getaddrinfo(host, port, &hints, &res);
+    if (g != 0) {
+        fprintf(stderr, "floe-vault: cannot listen on %s:%s: %s\n", host, port, gai_strerror(g));
+        return -1;
+    }
+    int saved = 0, ok = -1;
+    for (struct addrinfo *a = res; a && ok; a = a->ai_next) {
+        int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+        if (fd < 0) {
+            saved = errno;
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (bind(fd, a->ai_addr, a->ai_addrlen) == 0)
+            ok = 0;
+        else
+            saved = errno;
+        close(fd);
+    }
+    freeaddrinfo(res);
+    if (ok)
+        fprintf(stderr, "floe-vault: cannot listen on %s:%s: %s\n", host, port, strerror(saved));
+    return ok;
 }
 
 /* "floe-vault: <message>" on stderr; returns -1 (a bad command line: exit status 2). */
@@ -305,12 +375,18 @@ static int serve(struct floe_vserver *srv)
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* every thread started below inherits it */
     signal(SIGPIPE, SIG_IGN);
 
-    if (floe_vserver_start(srv, &err) != FLOE_OK) {
-        fprintf(stderr, "floe-vault: %s\n", err.message);
+    /* checks that need no file: nothing exists on disk when one of them fails */
+    struct port_file pf = {0};
+    if (srv->cfg.port_file && port_file_open(srv->cfg.port_file, &pf) != 0)
+        return 1;
+    if (check_listen(srv->cfg.host, srv->cfg.port) != 0 ||
+        floe_vserver_start(srv, &err) != FLOE_OK) {
+        if (err.message[0])
+            fprintf(stderr, "floe-vault: %s\n", err.message);
+        port_file_discard(&pf);
         return 1;
     }
-    if (srv->cfg.port_file && write_port_file(srv->cfg.port_file, srv->port) != 0) {
-        fprintf(stderr, "floe-vault: cannot write --port-file %s\n", srv->cfg.port_file);
+    if (srv->cfg.port_file && port_file_commit(srv->cfg.port_file, &pf, srv->port) != 0) {
         floe_vserver_stop(srv);
         return 1;
     }

@@ -17,28 +17,66 @@
 #include "store_db.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
-/* mkdir -p: every missing component, mode 0700 (an existing directory is fine). */
-static int make_dirs(const char *dir)
+/* mkdir -p: every missing component, mode 0700 (an existing directory is fine). *created
+ * receives a copy of the first directory this call made (NULL when all existed), so a failed
+ * start can remove exactly what it created. On failure the directories made are removed. */
+static int make_dirs(const char *dir, char **created)
 {
     char *p = floe_xstrdup(dir);
     int rc = 0;
+    *created = NULL;
     for (char *s = p + 1; *s && !rc; s++) {
         if (*s != '/')
             continue;
         *s = '\0';
-        if (mkdir(p, 0700) != 0 && errno != EEXIST)
+        if (mkdir(p, 0700) == 0) {
+            if (!*created)
+                *created = floe_xstrdup(p);
+        } else if (errno != EEXIST) {
             rc = errno;
+        }
         *s = '/';
     }
-    if (!rc && mkdir(p, 0700) != 0 && errno != EEXIST)
-        rc = errno;
+    if (!rc) {
+        if (mkdir(p, 0700) == 0) {
+            if (!*created)
+                *created = floe_xstrdup(p);
+        } else if (errno != EEXIST) {
+            rc = errno;
+        } else {
+            struct stat st;
+            if (stat(p, &st) == 0 && !S_ISDIR(st.st_mode))
+                rc = ENOTDIR;
+        }
+    }
     free(p);
     return rc;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    if (flag == FTW_DP)
+        rmdir(path);
+    else
+        unlink(path);
+    return 0;
+}
+
+/* Removes the tree rooted at the directory make_dirs() created: everything in it is this
+ * start's own (the database, blobs/), since the directory did not exist before. */
+static void remove_created(const char *top)
+{
+    if (top)
+        nftw(top, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static bool blob_referenced(const char *name, void *user)
@@ -56,9 +94,13 @@ int floe_vserver_start(struct floe_vserver *srv, struct floe_error *err)
 {
     int rc = FLOE_OK;
     const char *dir = srv->cfg.data_dir;
-    int e = make_dirs(dir);
-    if (e)
+    char *created = NULL;
+    int e = make_dirs(dir, &created);
+    if (e) {
+        remove_created(created);
+        free(created);
         return floe_error_set_errno(err, FLOE_E_IO, e, dir, "cannot create data dir %s", dir);
+    }
     size_t n = strlen(dir) + 32;
     char *path = floe_xmalloc(n);
     snprintf(path, n, "%s/floe-vault.db", dir);
@@ -84,8 +126,11 @@ int floe_vserver_start(struct floe_vserver *srv, struct floe_error *err)
         goto out;
     rc = floe_vhttp_start(srv, &srv->port, &srv->http, err);
 out:
-    if (rc)
+    if (rc) {
         floe_vserver_stop(srv);
+        remove_created(created); /* a failed start leaves nothing behind */
+    }
+    free(created);
     return rc;
 }
 

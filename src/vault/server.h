@@ -20,7 +20,8 @@
  * floe_vserver_start() - open <data_dir> (created with its parents if missing), the database and
  * blob store, remove orphans of interrupted requests, start the scheduler, the notifier and HTTP.
  * srv      IN/OUT: cfg filled by the caller; the handles are set on FLOE_OK.
- * Returns  FLOE_OK, FLOE_E_IO (data dir), FLOE_E_NETWORK (cannot listen).
+ * Returns  FLOE_OK, FLOE_E_IO (data dir), FLOE_E_NETWORK (cannot listen). On failure the
+ *          directories this call created (and what was made in them) are removed again.
  */
 int floe_vserver_start(struct floe_vserver *srv, struct floe_error *err);
 
