@@ -75,11 +75,24 @@ uint64_t floe_pack_bytes(const struct floe_pack_writer *w);
 uint64_t floe_pack_count(const struct floe_pack_writer *w);
 
 /* floe_pack_finish() - the index and the trailer; *total (may be NULL) = the pack's size. The
- * writer accepts nothing after it. */
+ * writer accepts nothing after it, nor after a failed call (the pack is then incomplete:
+ * FLOE_E_INVALID_ARG). */
 int floe_pack_finish(struct floe_pack_writer *w, uint64_t *total, struct floe_error *err);
 
 /* floe_pack_writer_free() - NULL is fine. */
 void floe_pack_writer_free(struct floe_pack_writer *w);
+
+/* floe_pack_header_bytes() - the size of the pack header at offset 0 (the first frame starts
+ * right after it). */
+size_t floe_pack_header_bytes(void);
+
+/*
+ * floe_pack_read_header() - checks the pack header (the first floe_pack_header_bytes() bytes of
+ * a pack: magic, version, its xxh3) and gives its sequence (sequence may be NULL); tells a pack
+ * from any other archive by its first bytes. Returns FLOE_OK or FLOE_E_CORRUPT.
+ */
+int floe_pack_read_header(const void *header, size_t len, uint64_t *sequence,
+                          struct floe_error *err);
 
 /* floe_pack_trailer_bytes() - how many bytes at the end of a pack hold the trailer: read them
  * first to learn where the index is. */
@@ -107,7 +120,8 @@ int floe_pack_read_index(const void *index, size_t len, floe_pack_entry_fn *fn, 
  * floe_pack_read_frame() - one frame (its frame_length bytes, as fetched from the pack) back
  * into the file's bytes: the header is checked against e (path, sizes), the data decompressed
  * into dst (e->size bytes of room) and checked against e->xxh128. Returns FLOE_OK, or
- * FLOE_E_CORRUPT / FLOE_E_CHECKSUM naming the path: no unverified byte is reported as good.
+ * FLOE_E_CORRUPT / FLOE_E_CHECKSUM naming the path: no unverified byte is reported as good (on
+ * a failure dst may hold some bytes; they are not the file).
  */
 int floe_pack_read_frame(const void *frame, size_t len, const struct floe_pack_entry *e, void *dst,
                          struct floe_error *err);
