@@ -9,7 +9,8 @@
  * errors.h). Buffered handlers (floe_vapi_fn) run once the whole (small) body is in rq->body.
  * Streaming handlers (uploads) get begin -> data* -> end: begin validates headers before any
  * body byte is read and may answer at once (then the body is drained and discarded); data
- * may answer early on an I/O error; end finishes when the body is complete.
+ * may answer early on an I/O error; end finishes when the body is complete. What the
+ * families share (vault checks, paged lists, JSON bodies and answers) is in api_common.h.
  */
 #ifndef FLOE_VAULT_API_H
 #define FLOE_VAULT_API_H

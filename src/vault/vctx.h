@@ -1,9 +1,9 @@
 /*
  * vctx.h - floe-vault's process context: the configuration and the handle of every subsystem
  * (database, blob store, job scheduler, notifier, HTTP). Every module that serves requests or
- * runs a thread reads it; only server.c (which starts and stops the subsystems) fills it. It
- * is a type with no code, so including it never makes a module depend on the server's start
- * and stop order.
+ * runs a thread reads it; main.c fills cfg and server.c (which starts and stops the
+ * subsystems) the handles. It is a type with no code, so including it never makes a module
+ * depend on the server's start and stop order.
  *
  * Threads: once floe_vserver_start() has returned, cfg is read-only and may be read from any
  * thread; the handles are internally synchronised (see each module).
