@@ -185,45 +185,9 @@ void floe_vapi_delete_access_policy(struct floe_vreq *rq)
 
 /* ---- vault lock ---- */
 
-struct lock_row {
-    bool vault;
-    char *policy, *state, *id;
-    int64_t created, expires;
-};
-
-static void lock_row_free(struct lock_row *l)
-{
-    free(l->policy);
-    free(l->state);
-    free(l->id);
-}
-
-/* The lock state with an expired InProgress lock treated as absent (lock held). */
-static void load_lock_locked(struct floe_vreq *rq, struct lock_row *l)
-{
-    sqlite3_stmt *st =
-        floe_vdb_stmt(rq->srv->db, "SELECT lock_policy, lock_state, lock_id, lock_created_ms,"
-                                   " lock_expires_ms FROM vaults WHERE name = ?");
-    floe_vdb_bind(st, "t", rq->vault);
-    memset(l, 0, sizeof(*l));
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        l->vault = true;
-        bool expired = floe_vdb_text(st, 1) && strcmp(floe_vdb_text(st, 1), "InProgress") == 0 &&
-                       floe_vdb_int(st, 4) <= floe_vutil_now_ms();
-        if (floe_vdb_text(st, 0) && !expired) {
-            l->policy = floe_xstrdup(floe_vdb_text(st, 0));
-            l->state = floe_xstrdup(floe_vdb_text(st, 1));
-            l->id = floe_xstrdup(floe_vdb_text(st, 2));
-            l->created = floe_vdb_int(st, 3);
-            l->expires = floe_vdb_int(st, 4);
-        }
-    }
-    sqlite3_reset(st);
-}
-
 void floe_vapi_initiate_lock(struct floe_vreq *rq)
 {
-    struct lock_row l;
+    struct floe_vlock l;
     struct floe_error err = {0};
     char id[FLOE_VID_LOCK_LEN + 1];
     if (!floe_vapi_vault_exists(rq))
@@ -235,7 +199,7 @@ void floe_vapi_initiate_lock(struct floe_vreq *rq)
     int64_t now = floe_vutil_now_ms();
     int rc = FLOE_OK;
     floe_vdb_lock(rq->srv->db);
-    load_lock_locked(rq, &l);
+    floe_vpolicy_lock_load_locked(rq->srv, rq->vault, &l);
     if (!l.state)
         rc = floe_vdb_exec(rq->srv->db, &err,
                            "UPDATE vaults SET lock_policy = ?, lock_state = 'InProgress',"
@@ -255,16 +219,16 @@ void floe_vapi_initiate_lock(struct floe_vreq *rq)
         floe_vreq_set_header(rq, "x-amz-lock-id", id);
         floe_vreq_reply_empty(rq, 201);
     }
-    lock_row_free(&l);
+    floe_vpolicy_lock_free(&l);
     free(p);
 }
 
 void floe_vapi_get_lock(struct floe_vreq *rq)
 {
-    struct lock_row l;
+    struct floe_vlock l;
     char iso[FLOE_VTIME_ISO_MAX];
     floe_vdb_lock(rq->srv->db);
-    load_lock_locked(rq, &l);
+    floe_vpolicy_lock_load_locked(rq->srv, rq->vault, &l);
     floe_vdb_unlock(rq->srv->db);
     if (!l.vault) {
         floe_vapi_vault_not_found(rq);
@@ -275,25 +239,25 @@ void floe_vapi_get_lock(struct floe_vreq *rq)
         json_object_set_new(o, "Policy", json_string(l.policy));
         json_object_set_new(o, "State", json_string(l.state));
         if (strcmp(l.state, "InProgress") == 0) {
-            floe_vutil_iso(l.expires, true, iso);
+            floe_vutil_iso(l.expires_ms, true, iso);
             json_object_set_new(o, "ExpirationDate", json_string(iso));
         } else {
             json_object_set_new(o, "ExpirationDate", json_null());
         }
-        floe_vutil_iso(l.created, true, iso);
+        floe_vutil_iso(l.created_ms, true, iso);
         json_object_set_new(o, "CreationDate", json_string(iso));
         floe_vapi_reply_json(rq, 200, o);
     }
-    lock_row_free(&l);
+    floe_vpolicy_lock_free(&l);
 }
 
 void floe_vapi_abort_lock(struct floe_vreq *rq)
 {
-    struct lock_row l;
+    struct floe_vlock l;
     struct floe_error err = {0};
     int rc = FLOE_OK;
     floe_vdb_lock(rq->srv->db);
-    load_lock_locked(rq, &l);
+    floe_vpolicy_lock_load_locked(rq->srv, rq->vault, &l);
     bool locked = l.state && strcmp(l.state, "Locked") == 0;
     if (l.vault && !locked)
         rc = floe_vdb_exec(rq->srv->db, &err,
@@ -311,16 +275,16 @@ void floe_vapi_abort_lock(struct floe_vreq *rq)
         floe_vapi_internal(rq, &err);
     else
         floe_vreq_reply_empty(rq, 204);
-    lock_row_free(&l);
+    floe_vpolicy_lock_free(&l);
 }
 
 void floe_vapi_complete_lock(struct floe_vreq *rq)
 {
-    struct lock_row l;
+    struct floe_vlock l;
     struct floe_error err = {0};
     int rc = FLOE_OK;
     floe_vdb_lock(rq->srv->db);
-    load_lock_locked(rq, &l);
+    floe_vpolicy_lock_load_locked(rq->srv, rq->vault, &l);
     bool match = l.id && strcmp(l.id, rq->id) == 0;
     bool in_progress = l.state && strcmp(l.state, "InProgress") == 0;
     if (in_progress && match)
@@ -343,7 +307,7 @@ void floe_vapi_complete_lock(struct floe_vreq *rq)
         floe_vapi_internal(rq, &err);
     else
         floe_vreq_reply_empty(rq, 204);
-    lock_row_free(&l);
+    floe_vpolicy_lock_free(&l);
 }
 
 /* ---- tags ---- */

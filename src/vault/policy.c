@@ -3,6 +3,7 @@
  */
 #include "policy.h"
 
+#include "alloc.h"
 #include "store_db.h"
 #include "vctx.h"
 #include "vutil.h"
@@ -148,24 +149,45 @@ bool floe_vpolicy_denies(const char *policy_json, const char *action, int64_t ar
     return denied;
 }
 
+void floe_vpolicy_lock_load_locked(struct floe_vserver *srv, const char *vault,
+                                   struct floe_vlock *l)
+{
+    sqlite3_stmt *st =
+        floe_vdb_stmt(srv->db, "SELECT lock_policy, lock_state, lock_id, lock_created_ms,"
+                               " lock_expires_ms FROM vaults WHERE name = ?");
+    floe_vdb_bind(st, "t", vault);
+    memset(l, 0, sizeof(*l));
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        l->vault = true;
+        bool expired = floe_vdb_text(st, 1) && strcmp(floe_vdb_text(st, 1), "InProgress") == 0 &&
+                       floe_vdb_int(st, 4) <= floe_vutil_now_ms();
+        if (floe_vdb_text(st, 0) && !expired) {
+            l->policy = floe_xstrdup(floe_vdb_text(st, 0));
+            l->state = floe_xstrdup(floe_vdb_text(st, 1));
+            l->id = floe_xstrdup(floe_vdb_text(st, 2));
+            l->created_ms = floe_vdb_int(st, 3);
+            l->expires_ms = floe_vdb_int(st, 4);
+        }
+    }
+    sqlite3_reset(st);
+}
+
+void floe_vpolicy_lock_free(struct floe_vlock *l)
+{
+    free(l->policy);
+    free(l->state);
+    free(l->id);
+}
+
 bool floe_vpolicy_lock_denies_locked(struct floe_vserver *srv, const char *vault,
                                      const char *action, int64_t archive_created_ms, char *why,
                                      size_t why_cap)
 {
-    int64_t now = floe_vutil_now_ms();
-    bool denied = false;
-    sqlite3_stmt *st = floe_vdb_stmt(srv->db, "SELECT lock_policy, lock_state, lock_expires_ms"
-                                              " FROM vaults WHERE name = ?");
-    floe_vdb_bind(st, "t", vault);
-    if (sqlite3_step(st) == SQLITE_ROW && floe_vdb_text(st, 0)) {
-        const char *state = floe_vdb_text(st, 1);
-        bool active = state && (strcmp(state, "Locked") == 0 ||
-                                (strcmp(state, "InProgress") == 0 && floe_vdb_int(st, 2) > now));
-        if (active)
-            denied = floe_vpolicy_denies(floe_vdb_text(st, 0), action, archive_created_ms, now, why,
-                                         why_cap);
-    }
-    sqlite3_reset(st);
+    struct floe_vlock l;
+    floe_vpolicy_lock_load_locked(srv, vault, &l);
+    bool denied = l.policy && floe_vpolicy_denies(l.policy, action, archive_created_ms,
+                                                  floe_vutil_now_ms(), why, why_cap);
+    floe_vpolicy_lock_free(&l);
     return denied;
 }
 
