@@ -123,6 +123,28 @@ int floe_cli_take_list(const char *cmd, const char *usage, int argc, char **argv
     return out;
 }
 
+char **floe_cli_filter_rules(const struct floe_cli_list *l)
+{
+    char **rules = floe_cli_need(calloc(l->n ? l->n : 1, sizeof(char *)));
+    for (size_t i = 0; i < l->n; i++) {
+        const char *name = l->items[i].name, *v = l->items[i].value;
+        const char *prefix = strcmp(name, "--include") == 0   ? "+ "
+                             : strcmp(name, "--exclude") == 0 ? "- "
+                                                              : "";
+        size_t n = strlen(prefix) + strlen(v) + 1;
+        rules[i] = floe_cli_need(malloc(n));
+        snprintf(rules[i], n, "%s%s", prefix, v);
+    }
+    return rules;
+}
+
+void floe_cli_filter_rules_free(char **rules, size_t n)
+{
+    for (size_t i = 0; rules && i < n; i++)
+        free(rules[i]);
+    free(rules);
+}
+
 int floe_cli_parse_size(const char *cmd, const char *usage, const char *name, const char *v,
                         uint64_t *out)
 {

@@ -39,6 +39,14 @@ int floe_cli_take_list(const char *cmd, const char *usage, int argc, char **argv
                        const char *const *names, struct floe_cli_list *list);
 
 /*
+ * floe_cli_filter_rules() - --include P, --exclude P and --filter RULE items of l, in order, as
+ * the rsync rules "+ P", "- P" and RULE (l->n strings, malloc'd; never NULL). Free with
+ * floe_cli_filter_rules_free(rules, l->n).
+ */
+char **floe_cli_filter_rules(const struct floe_cli_list *l);
+void floe_cli_filter_rules_free(char **rules, size_t n);
+
+/*
  * floe_cli_parse() - parse argv[start..argc) against opts; other words are positionals.
  * pos      OUT: up to max_pos positionals (borrowed from argv); *npos their count.
  * Returns  0 (parsed), 2 (usage error printed as "floe CMD: ..." with the usage line), or -1

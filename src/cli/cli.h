@@ -22,6 +22,8 @@ typedef int floe_cli_cmd_fn(const struct floe_cli *cli, int argc, char **argv);
 int floe_cmd_hash(const struct floe_cli *cli, int argc, char **argv);
 int floe_cmd_vault(const struct floe_cli *cli, int argc, char **argv);
 int floe_cmd_upload(const struct floe_cli *cli, int argc, char **argv);
+int floe_cmd_backup(const struct floe_cli *cli, int argc, char **argv);
+int floe_cmd_restore(const struct floe_cli *cli, int argc, char **argv);
 int floe_cmd_bench(const struct floe_cli *cli, int argc, char **argv);
 int floe_cmd_job(const struct floe_cli *cli, int argc, char **argv);
 int floe_cmd_retrieve(const struct floe_cli *cli, int argc, char **argv);

@@ -24,6 +24,8 @@ static const struct command s_commands[] = {
     {"archive", floe_cmd_archive, "delete an archive"},
     {"multipart", floe_cmd_multipart, "list, inspect or abort unfinished multipart uploads"},
     {"upload", floe_cmd_upload, "upload files as archives (multipart, parallel, resumable)"},
+    {"backup", floe_cmd_backup, "back up directories incrementally, with a catalog and packs"},
+    {"restore", floe_cmd_restore, "restore backed-up files from a vault, verified, resumable"},
     {"bench", floe_cmd_bench, "measure hashing on this CPU, or upload throughput to a vault"},
     {"job", floe_cmd_job, "initiate, describe, list, wait for jobs; download job output"},
     {"retrieve", floe_cmd_retrieve, "retrieve an archive: initiate, wait, verified download"},

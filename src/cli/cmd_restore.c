@@ -1,0 +1,156 @@
+/*
+ * cmd_restore.c - `floe restore VAULT [PATH...] --to DIR [options]`: files back from a vault,
+ * planned from the backup catalog (floe/restore.h; behaviour in docs/backup.md, "Restore").
+ *
+ * Output: a summary (text, or one JSON object with --json); warnings on stderr (and, with
+ * --json, as {"warning":...} lines). Exit status: 0 all restored (or already there), 3 partial,
+ * 1 failure, 2 usage, 130 interrupted (run the same command again to continue).
+ */
+#include "argparse.h"
+#include "cli.h"
+#include "common.h"
+
+#include "floe/restore.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RESTORE_USAGE                                                                              \
+    "floe restore VAULT [PATH...] --to DIR [--include PATTERN] [--exclude PATTERN]\n"              \
+    "             [--filter RULE] [--tier Expedited|Standard|Bulk] [--overwrite] [--dry-run]\n"    \
+    "             [--catalog PATH]\n"                                                              \
+    "PATH: restore only files at or below these paths (as backed up: absolute). Defaults:\n"       \
+    "--tier Standard, existing files that differ are kept (--overwrite replaces them), the\n"      \
+    "catalog in $XDG_DATA_HOME/floe."
+
+struct ctx {
+    const struct floe_cli *cli;
+};
+
+static void on_warn(const char *path, const char *message, void *user)
+{
+    struct ctx *x = user;
+    fprintf(stderr, "floe restore: warning: %s\n", message);
+    if (x->cli->json) {
+        json_t *o =
+            json_pack("{s:o, s:o}", "warning", floe_cli_jstr(message), "path", floe_cli_jstr(path));
+        json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        fputc('\n', stdout);
+        json_decref(o);
+    }
+}
+
+static void on_progress(const struct floe_restore_progress *p, void *user)
+{
+    struct ctx *x = user;
+    if (x->cli->quiet || x->cli->json)
+        return;
+    fprintf(stderr, "floe restore: %s: jobs %llu/%llu, files %llu/%llu\n", p->phase,
+            (unsigned long long)p->jobs_done, (unsigned long long)p->jobs_total,
+            (unsigned long long)p->files_done, (unsigned long long)p->files_total);
+}
+
+static void print_summary(const struct floe_cli *cli, const struct floe_restore_options *o,
+                          const struct floe_restore_result *r)
+{
+    if (cli->json) {
+        json_t *j = json_object();
+        json_object_set_new(j, "dry_run", json_boolean(o->dry_run));
+        json_object_set_new(j, "files", json_integer((json_int_t)r->files));
+        json_object_set_new(j, "bytes", json_integer((json_int_t)r->bytes));
+        json_object_set_new(j, "files_skipped", json_integer((json_int_t)r->files_skipped));
+        json_object_set_new(j, "files_failed", json_integer((json_int_t)r->files_failed));
+        json_object_set_new(j, "jobs", json_integer((json_int_t)r->jobs));
+        json_object_set_new(j, "jobs_reused", json_integer((json_int_t)r->jobs_reused));
+        json_object_set_new(j, "bytes_retrieved", json_integer((json_int_t)r->bytes_retrieved));
+        json_object_set_new(j, "resumed", json_boolean(r->resumed));
+        json_object_set_new(j, "partial", json_boolean(r->partial));
+        json_object_set_new(j, "seconds", json_real((double)(int64_t)(r->seconds * 1e3) / 1e3));
+        json_dumpf(j, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+        fputc('\n', stdout);
+        json_decref(j);
+        return;
+    }
+    if (o->dry_run)
+        printf("plan: %llu jobs retrieving %llu bytes; %llu files already there or kept\n",
+               (unsigned long long)r->jobs, (unsigned long long)r->bytes_retrieved,
+               (unsigned long long)r->files_skipped);
+    else
+        printf("restored %llu files (%llu bytes) from %llu jobs (%llu reused); %llu skipped, "
+               "%llu failed, %.2f s\n",
+               (unsigned long long)r->files, (unsigned long long)r->bytes,
+               (unsigned long long)r->jobs, (unsigned long long)r->jobs_reused,
+               (unsigned long long)r->files_skipped, (unsigned long long)r->files_failed,
+               r->seconds);
+}
+
+int floe_cmd_restore(const struct floe_cli *cli, int argc, char **argv)
+{
+    struct floe_restore_options o = {0};
+    struct floe_cli_list filters = {0};
+    const struct floe_cli_opt opts[] = {
+        {"--to", NULL, &o.to, NULL},
+        {"--tier", NULL, &o.tier, NULL},
+        {"--catalog", NULL, &o.catalog_path, NULL},
+        {"--overwrite", NULL, NULL, &o.overwrite},
+        {"--dry-run", NULL, NULL, &o.dry_run},
+        {NULL, NULL, NULL, NULL},
+    };
+    static const char *const list_names[] = {"--include", "--exclude", "--filter", NULL};
+    const char **pos = calloc((size_t)argc, sizeof(char *));
+    int npos = 0;
+    int nargs = floe_cli_take_list("restore", RESTORE_USAGE, argc, argv, 1, list_names, &filters);
+    int rc = nargs < 0
+                 ? 2
+                 : floe_cli_parse("restore", RESTORE_USAGE, nargs, argv, 1, opts, pos, argc, &npos);
+    if (!rc && npos < 1)
+        rc = floe_cli_usage_error("restore", RESTORE_USAGE, "missing VAULT");
+    if (!rc && !o.to)
+        rc = floe_cli_usage_error("restore", RESTORE_USAGE, "--to DIR is required");
+    if (!rc && o.tier && strcasecmp(o.tier, "Expedited") && strcasecmp(o.tier, "Standard") &&
+        strcasecmp(o.tier, "Bulk"))
+        rc = floe_cli_usage_error("restore", RESTORE_USAGE,
+                                  "--tier must be Expedited, Standard or Bulk, not '%s'", o.tier);
+    char **rules = rc ? NULL : floe_cli_filter_rules(&filters);
+    if (rc) {
+        free(filters.items);
+        free(pos);
+        return rc < 0 ? 0 : rc;
+    }
+    o.vault = pos[0];
+    o.paths = pos + 1;
+    o.npaths = (size_t)npos - 1;
+    o.filter_rules = (const char *const *)rules;
+    o.nfilter_rules = filters.n;
+    struct floe_client *client = NULL;
+    int status = 1;
+    if (floe_cli_client(cli, "restore", NULL, &client) == 0) {
+        struct ctx x = {cli};
+        o.cancel = floe_cli_cancel_on_sigint();
+        o.warn = on_warn;
+        o.progress = on_progress;
+        o.user = &x;
+        struct floe_restore_result r;
+        struct floe_error err = {0};
+        int xrc = floe_restore(client, &o, &r, &err);
+        if (xrc == FLOE_E_CANCELLED) {
+            fprintf(stderr, "floe restore: interrupted; the plan and progress are in the catalog: "
+                            "run the same command again to continue\n");
+            status = 130;
+        } else if (xrc == FLOE_E_INVALID_ARG) {
+            status = floe_cli_usage_error("restore", RESTORE_USAGE, "%s", err.message);
+        } else if (xrc) {
+            status = floe_cli_fail("restore", &err);
+        } else {
+            print_summary(cli, &o, &r);
+            status = r.partial ? 3 : 0;
+        }
+        floe_client_destroy(client);
+    }
+    floe_cli_filter_rules_free(rules, filters.n);
+    free(filters.items);
+    free(pos);
+    return status;
+}

@@ -1,0 +1,244 @@
+/*
+ * packer.c - see packer.h. Per pack: a socket pair (send with MSG_NOSIGNAL, so a reader that
+ * stopped gives the producer EPIPE, not a signal), a producer thread that writes the pack into
+ * one end, floe_upload_file() reading the other end as a stream on the calling thread. After
+ * the upload returns the calling thread closes its end (unblocking a producer that is still
+ * writing), joins the producer, and records the pack only if both sides succeeded. If the
+ * upload made an archive but the producer failed (the stream ended early), that archive is
+ * deleted again: it is not the pack its description claims.
+ */
+#include "packer.h"
+
+#include "alloc.h"
+#include "client_impl.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct skip {
+    char *path;
+    char message[FLOE_ERROR_MSG_MAX];
+};
+
+/* One pack's producer. Written by the producer thread until joined, then read by the caller. */
+struct producer {
+    const struct floe_packer_options *o;
+    struct floe_plan *plan;
+    int fd;
+    uint64_t seq;
+    bool have_first; /* plan->cur holds the pack's first file already */
+    uint8_t *buf;    /* a file's bytes (max_file_size) */
+    struct floe_packed_file *files;
+    size_t n, cap;
+    struct skip *skips;
+    size_t nskips, skips_cap;
+    bool plan_ended;
+    uint64_t total;
+    int status;
+    struct floe_error err;
+};
+
+static int sink(void *user, const void *data, size_t len, struct floe_error *err)
+{
+    struct producer *p = user;
+    const uint8_t *d = data;
+    while (len) {
+        ssize_t n = send(p->fd, d, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return floe_error_set_errno(err, FLOE_E_IO, errno, NULL,
+                                        "pack %" PRIu64 ": the upload stopped reading it", p->seq);
+        d += n;
+        len -= (size_t)n;
+    }
+    return FLOE_OK;
+}
+
+static void add_skip(struct producer *p, const char *path, const struct floe_error *e)
+{
+    if (p->nskips == p->skips_cap) {
+        p->skips_cap = p->skips_cap ? 2 * p->skips_cap : 16;
+        p->skips = floe_xrealloc(p->skips, p->skips_cap * sizeof(*p->skips));
+    }
+    struct skip *s = &p->skips[p->nskips++];
+    s->path = floe_xstrdup(path);
+    snprintf(s->message, sizeof(s->message), "%s", e->message);
+}
+
+/* The pack's next file from the plan: 1 one in plan->cur, 0 the plan ended, -1 failure. */
+static int next_file(struct producer *p)
+{
+    if (p->have_first) {
+        p->have_first = false;
+        return 1;
+    }
+    int n = floe_plan_next(p->plan, FLOE_PLAN_SMALL, &p->err);
+    if (n == 0)
+        p->plan_ended = true;
+    if (n < 0)
+        p->status = p->err.status;
+    return n;
+}
+
+/* Reads one planned file and adds its frame; an unreadable or changed file is skipped. */
+static int pack_one(struct producer *p, struct floe_pack_writer *w)
+{
+    const struct floe_plan_item *it = &p->plan->cur;
+    struct floe_error e = {0};
+    if (floe_plan_read_item(it, p->buf, &e) != FLOE_OK) {
+        add_skip(p, it->path, &e);
+        return FLOE_OK;
+    }
+    if (p->n == p->cap) {
+        p->cap = p->cap ? 2 * p->cap : 256;
+        p->files = floe_xrealloc(p->files, p->cap * sizeof(*p->files));
+    }
+    struct floe_packed_file *pf = &p->files[p->n];
+    int rc =
+        floe_pack_add(w, it->path, it->mtime_ns, it->mode, p->buf, it->size, &pf->entry, &p->err);
+    if (rc)
+        return rc;
+    pf->item = *it;
+    pf->item.path = floe_xmalloc(it->path_len + 1);
+    memcpy(pf->item.path, it->path, it->path_len + 1);
+    pf->entry.path = pf->item.path; /* the writer's copy lives only as long as the writer */
+    p->n++;
+    return FLOE_OK;
+}
+
+static void *produce(void *arg)
+{
+    struct producer *p = arg;
+    struct floe_pack_writer *w = NULL;
+    struct floe_pack_writer_options wo = {
+        .sink = sink, .user = p, .zstd_level = p->o->zstd_level, .sequence = p->seq};
+    p->status = floe_pack_writer_new(&wo, &w, &p->err);
+    while (!p->status) {
+        int n = next_file(p);
+        if (n <= 0)
+            break;
+        if ((p->status = pack_one(p, w)))
+            break;
+        if (floe_pack_bytes(w) >= p->o->pack_size || p->n >= p->o->max_files)
+            break;
+    }
+    if (!p->status)
+        p->status = floe_pack_finish(w, &p->total, &p->err);
+    floe_pack_writer_free(w);
+    shutdown(p->fd, SHUT_WR); /* end of stream: the upload sees EOF */
+    return NULL;
+}
+
+static void producer_free(struct producer *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        free(p->files[i].item.path);
+    free(p->files);
+    for (size_t i = 0; i < p->nskips; i++)
+        free(p->skips[i].path);
+    free(p->skips);
+    p->files = NULL;
+    p->skips = NULL;
+    p->n = p->cap = p->nskips = p->skips_cap = 0;
+}
+
+static void on_initiated(const char *upload_id, void *user)
+{
+    const struct floe_packer_options *o = user;
+    if (o->initiated)
+        o->initiated(o->user, upload_id);
+}
+
+/* Uploads one pack whose first file is in plan->cur. */
+static int one_pack(struct floe_plan *plan, const struct floe_packer_options *o, uint64_t seq,
+                    uint8_t *buf, struct floe_packer_stats *st, bool *plan_ended,
+                    struct floe_error *err)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+        return floe_error_set_errno(err, FLOE_E_IO, errno, NULL, "cannot make a socket pair");
+    struct producer p = {
+        .o = o, .plan = plan, .fd = sv[1], .seq = seq, .have_first = true, .buf = buf};
+    char desc[1025], name[64];
+    o->describe(o->user, seq, desc);
+    snprintf(name, sizeof(name), "pack %" PRIu64, seq);
+    pthread_t th;
+    if (pthread_create(&th, NULL, produce, &p) != 0) {
+        close(sv[0]);
+        close(sv[1]);
+        return floe_error_set(err, FLOE_E_NOMEM, "cannot start the pack producer thread");
+    }
+    struct floe_upload_options uo = {
+        .vault = o->vault,
+        .path = name,
+        .description = desc,
+        .part_size = o->part_size,
+        .concurrency = o->concurrency,
+        .memory_limit = o->memory_limit,
+        .no_checkpoint = true,
+        .cancel = o->cancel,
+        .use_source_fd = true,
+        .source_fd = sv[0],
+        .initiated = on_initiated,
+        .initiated_user = (void *)o,
+    };
+    struct floe_upload_result ur;
+    int rc = floe_upload_file(o->client, &uo, &ur, err);
+    close(sv[0]);
+    pthread_join(th, NULL);
+    close(sv[1]);
+    *plan_ended = p.plan_ended;
+    for (size_t i = 0; i < p.nskips; i++) {
+        st->skipped++;
+        if (o->warn)
+            o->warn(o->user, p.skips[i].path, p.skips[i].message);
+    }
+    if (!rc && p.status) { /* the archive is not the pack it claims to be */
+        struct floe_error ignore = {0};
+        floe_client_delete_archive(o->client, o->vault, ur.archive_id, &ignore);
+        *err = p.err;
+        rc = p.status;
+    } else if (rc && p.status && p.status != FLOE_E_IO) {
+        *err = p.err; /* the producer's failure explains the upload's */
+        rc = p.status;
+    }
+    if (!rc)
+        rc = o->record(o->user, &ur, desc, p.files, p.n, err);
+    if (!rc) {
+        st->packs++;
+        st->files += p.n;
+        for (size_t i = 0; i < p.n; i++)
+            st->bytes += p.files[i].item.size;
+        st->stored_bytes += ur.size;
+        if (o->progress)
+            o->progress(o->user, st->files, st->bytes, name);
+    }
+    producer_free(&p);
+    return rc;
+}
+
+int floe_packer_run(struct floe_plan *plan, const struct floe_packer_options *opts,
+                    uint64_t first_seq, struct floe_packer_stats *stats, struct floe_error *err)
+{
+    uint8_t *buf = floe_xmalloc(opts->max_file_size ? (size_t)opts->max_file_size : 1);
+    int rc = FLOE_OK;
+    for (uint64_t seq = first_seq;; seq++) {
+        int n = floe_plan_next(plan, FLOE_PLAN_SMALL, err);
+        if (n < 0)
+            rc = err->status;
+        if (n <= 0)
+            break;
+        bool ended = false;
+        if ((rc = one_pack(plan, opts, seq, buf, stats, &ended, err)) || ended)
+            break;
+    }
+    free(buf);
+    return rc;
+}

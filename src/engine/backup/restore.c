@@ -1,0 +1,703 @@
+/*
+ * restore.c - floe_restore() (floe/restore.h), in phases on the calling thread, each recorded
+ * in the catalog's restore tables so a rerun continues where a killed run stopped:
+ *
+ *   plan     the current files under the given paths (filters applied): a file already there
+ *            with the same size and content is skipped, a different one is skipped with a
+ *            warning unless --overwrite; one job per archive: a file's whole archive, or the
+ *            MiB-aligned byte range of a pack that holds every wanted frame of it
+ *   initiate a job per planned entry, unless a succeeded, unexpired job for the same archive
+ *            and range is in the catalog (reused, not paid again)
+ *   wait     for each job (FLOE_E_SERVICE "JobFailed": its files fail, the rest goes on)
+ *   extract  the job's output is downloaded (floe_job_output_download: verified segments and
+ *            whole range, its own resumable journal) into a temporary file under the target;
+ *            each file of the job is taken from it (a file archive as it is; a pack frame
+ *            through floe_pack_read_frame, which checks the frame and the file's xxh3-128),
+ *            written to "<dest>.floe-restore", fsync'ed, given its mtime and renamed into
+ *            place. A file at its destination is always complete and verified.
+ */
+#include "floe/restore.h"
+
+#include "alloc.h"
+#include "catalog.h"
+#include "client_impl.h"
+#include "filter.h"
+#include "floe/jobs.h"
+#include "floe/retrieve.h"
+#include "floe/sigv4.h"
+#include "pack.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#define MIB ((uint64_t)1 << 20)
+#define DEFAULT_JOB_MAX_AGE_S (20 * 3600) /* job output lives about 24 h; keep a margin */
+
+/* One archive the restore needs, and the byte span of it that holds the wanted files. */
+struct need {
+    char archive_id[FLOE_CATALOG_ID_MAX];
+    enum floe_catalog_kind kind;
+    uint64_t archive_size;
+    uint64_t first, end; /* [first, end) of the files' frames */
+    int64_t job;         /* restore_jobs row */
+};
+
+struct rs {
+    struct floe_client *client;
+    const struct floe_restore_options *o;
+    struct floe_restore_result *out;
+    struct floe_catalog *cat;
+    uint64_t rid;
+    struct floe_filter *filter;
+    struct need *needs;
+    size_t nneeds, needs_cap;
+    struct floe_restore_progress pr;
+    struct timespec t0;
+    struct floe_error *err;
+    int status;        /* a failure inside an iteration callback */
+    size_t prefix_len; /* the path argument being planned (for the filters' relpaths) */
+};
+
+static void progress(struct rs *r, const char *phase)
+{
+    if (!r->o->progress)
+        return;
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    r->pr.phase = phase;
+    r->pr.seconds = (double)(t.tv_sec - r->t0.tv_sec) + (double)(t.tv_nsec - r->t0.tv_nsec) / 1e9;
+    r->o->progress(&r->pr, r->o->user);
+}
+
+static void warn(struct rs *r, const char *path, const char *message)
+{
+    r->out->partial = true;
+    if (r->o->warn)
+        r->o->warn(path, message, r->o->user);
+}
+
+/* "<to>/<path without its leading '/'>", malloc'd. */
+static char *dest_of(const struct rs *r, const char *path, size_t len)
+{
+    while (len && *path == '/')
+        path++, len--;
+    size_t tn = strlen(r->o->to);
+    char *d = floe_xmalloc(tn + 1 + len + 1);
+    memcpy(d, r->o->to, tn);
+    d[tn] = '/';
+    memcpy(d + tn + 1, path, len);
+    d[tn + 1 + len] = '\0';
+    return d;
+}
+
+/* ---- plan ---- */
+
+/* Whether dest already holds f's content: same size, and the same xxh3-128 when known. */
+static bool already_there(const char *dest, const struct floe_catalog_file *f, bool *exists)
+{
+    struct stat st;
+    *exists = lstat(dest, &st) == 0;
+    if (!*exists || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != f->size_bytes)
+        return false;
+    if (!f->has_xxh3)
+        return false; /* cannot tell: restore it */
+    int fd = open(dest, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    XXH3_state_t *xs = XXH3_createState();
+    XXH3_128bits_reset(xs);
+    uint8_t buf[1 << 16];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof(buf))) > 0)
+        XXH3_128bits_update(xs, buf, (size_t)n);
+    close(fd);
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, XXH3_128bits_digest(xs));
+    XXH3_freeState(xs);
+    return n == 0 && memcmp(c.digest, f->xxh3_128, sizeof(c.digest)) == 0;
+}
+
+static struct need *need_of(struct rs *r, const char *archive_id)
+{
+    for (size_t i = 0; i < r->nneeds; i++)
+        if (strcmp(r->needs[i].archive_id, archive_id) == 0)
+            return &r->needs[i];
+    return NULL;
+}
+
+/* Pass 1: which archives and spans; files to skip are decided here. */
+static int plan_file(const struct floe_catalog_file *f, void *user)
+{
+    struct rs *r = user;
+    if (r->filter && f->path_len > r->prefix_len) {
+        char *rel = floe_xmalloc(f->path_len + 1);
+        memcpy(rel, f->path, f->path_len);
+        rel[f->path_len] = '\0';
+        const char *p = rel + r->prefix_len;
+        while (*p == '/')
+            p++;
+        bool out = floe_filter_match(r->filter, p, false) == FLOE_FILTER_EXCLUDE;
+        free(rel);
+        if (out)
+            return 0;
+    }
+    char *dest = dest_of(r, f->path, f->path_len);
+    bool exists = false;
+    bool same = already_there(dest, f, &exists);
+    int rc = 0;
+    if (same || (exists && !r->o->overwrite)) {
+        r->out->files_skipped++;
+        if (!same) {
+            char msg[FLOE_ERROR_MSG_MAX];
+            snprintf(msg, sizeof(msg), "%s exists and differs; kept (--overwrite replaces it)",
+                     dest);
+            warn(r, dest, msg);
+        }
+        free(dest);
+        return 0;
+    }
+    free(dest);
+    struct need *n = need_of(r, f->archive_id);
+    if (!n) {
+        struct floe_catalog_archive a;
+        if ((rc = floe_catalog_get_archive(r->cat, f->archive_id, &a, r->err))) {
+            r->status = rc;
+            return 1;
+        }
+        if (r->nneeds == r->needs_cap) {
+            r->needs_cap = r->needs_cap ? 2 * r->needs_cap : 32;
+            r->needs = floe_xrealloc(r->needs, r->needs_cap * sizeof(*r->needs));
+        }
+        n = &r->needs[r->nneeds++];
+        memset(n, 0, sizeof(*n));
+        snprintf(n->archive_id, sizeof(n->archive_id), "%s", f->archive_id);
+        n->kind = a.kind;
+        n->archive_size = a.size_bytes;
+        n->first = UINT64_MAX;
+    }
+    if (f->offset_bytes < n->first)
+        n->first = f->offset_bytes;
+    if (f->offset_bytes + f->length_bytes > n->end)
+        n->end = f->offset_bytes + f->length_bytes;
+    r->pr.files_total++;
+    r->pr.bytes_total += f->size_bytes;
+    return 0;
+}
+
+/* The job range of a need: a whole file archive, or a MiB-aligned span of a pack. */
+static void need_range(const struct need *n, uint64_t *off, uint64_t *len)
+{
+    if (n->kind != FLOE_CATALOG_KIND_PACK) {
+        *off = 0;
+        *len = n->archive_size;
+        return;
+    }
+    uint64_t first = n->first / MIB * MIB;
+    uint64_t end = (n->end + MIB - 1) / MIB * MIB;
+    if (end > n->archive_size)
+        end = n->archive_size;
+    *off = first;
+    *len = end - first;
+}
+
+/* Pass 2: every planned file with its job. */
+static int plan_file_job(const struct floe_catalog_file *f, void *user)
+{
+    struct rs *r = user;
+    struct need *n = need_of(r, f->archive_id);
+    if (!n)
+        return 0; /* skipped in pass 1 */
+    char *dest = dest_of(r, f->path, f->path_len);
+    bool exists = false;
+    if (already_there(dest, f, &exists) || (exists && !r->o->overwrite)) {
+        free(dest);
+        return 0;
+    }
+    int rc =
+        floe_catalog_restore_add_file(r->cat, r->rid, f->id, n->job, dest, strlen(dest), r->err);
+    free(dest);
+    if (rc) {
+        r->status = rc;
+        return 1;
+    }
+    return 0;
+}
+
+/* Runs fn over the current files under every path argument (all files without one). */
+static int each_planned_path(struct rs *r, floe_catalog_file_fn *fn)
+{
+    size_t n = r->o->npaths ? r->o->npaths : 1;
+    for (size_t i = 0; i < n; i++) {
+        const char *p = r->o->npaths ? r->o->paths[i] : "";
+        r->prefix_len = strlen(p);
+        int rc = floe_catalog_iter_files(r->cat, p, strlen(p), fn, r, r->err);
+        if (r->status)
+            return r->status;
+        if (rc && rc != FLOE_E_CANCELLED)
+            return rc;
+    }
+    return FLOE_OK;
+}
+
+static int plan(struct rs *r)
+{
+    int rc = each_planned_path(r, plan_file);
+    for (size_t i = 0; !rc && i < r->nneeds; i++) {
+        uint64_t off, len;
+        need_range(&r->needs[i], &off, &len);
+        r->out->bytes_retrieved += len;
+        if (!r->o->dry_run)
+            rc = floe_catalog_restore_add_job(r->cat, r->rid, r->needs[i].archive_id, off, len,
+                                              r->o->tier ? r->o->tier : "Standard",
+                                              &r->needs[i].job, r->err);
+    }
+    r->out->jobs = r->nneeds;
+    r->pr.jobs_total = r->nneeds;
+    if (!rc && !r->o->dry_run)
+        rc = each_planned_path(r, plan_file_job);
+    return rc;
+}
+
+/* ---- jobs ---- */
+
+struct job_list {
+    struct floe_catalog_job *jobs;
+    size_t n, cap;
+};
+
+static int collect_job(const struct floe_catalog_job *j, void *user)
+{
+    struct job_list *l = user;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 16;
+        l->jobs = floe_xrealloc(l->jobs, l->cap * sizeof(*l->jobs));
+    }
+    l->jobs[l->n] = *j;
+    l->jobs[l->n].archive_id = floe_xstrdup(j->archive_id);
+    l->jobs[l->n].tier = floe_xstrdup(j->tier ? j->tier : "Standard");
+    l->jobs[l->n].job_id = floe_xstrdup(j->job_id ? j->job_id : "");
+    l->n++;
+    return 0;
+}
+
+static void free_jobs(struct job_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free((char *)l->jobs[i].archive_id);
+        free((char *)l->jobs[i].tier);
+        free((char *)l->jobs[i].job_id);
+    }
+    free(l->jobs);
+}
+
+static bool whole(const struct floe_catalog_job *j, uint64_t archive_size)
+{
+    return j->offset_bytes == 0 && j->length_bytes == archive_size;
+}
+
+/* A job for j: a reusable one from the catalog, or a new one. */
+static int initiate(struct rs *r, struct floe_catalog_job *j)
+{
+    uint64_t age = r->o->job_max_age_s ? r->o->job_max_age_s : DEFAULT_JOB_MAX_AGE_S;
+    char id[FLOE_CATALOG_ID_MAX];
+    int rc = floe_catalog_find_job(r->cat, j->archive_id, j->offset_bytes, j->length_bytes,
+                                   (int64_t)time(NULL) - (int64_t)age, id, r->err);
+    if (rc == FLOE_OK) {
+        r->out->jobs_reused++;
+        return floe_catalog_restore_set_job(r->cat, j->id, id, FLOE_CATALOG_JOB_INITIATED, r->err);
+    }
+    if (rc != FLOE_E_NOT_FOUND)
+        return rc;
+    struct floe_catalog_archive a;
+    if ((rc = floe_catalog_get_archive(r->cat, j->archive_id, &a, r->err)))
+        return rc;
+    struct floe_job_retrieval_params p = {
+        .archive_id = j->archive_id,
+        .has_range = !whole(j, a.size_bytes),
+        .range = {j->offset_bytes, j->offset_bytes + j->length_bytes - 1},
+        .archive_size = a.size_bytes,
+        .tier = j->tier,
+    };
+    char job_id[FLOE_JOB_ID_MAX];
+    if ((rc = floe_job_initiate_retrieval(r->client, r->o->vault, &p, job_id, r->err)))
+        return rc;
+    return floe_catalog_restore_set_job(r->cat, j->id, job_id, FLOE_CATALOG_JOB_INITIATED, r->err);
+}
+
+/* ---- extract ---- */
+
+struct file_row {
+    int64_t id;
+    char *path;
+    size_t path_len;
+    uint64_t size, offset, length;
+    int64_t mtime_ns;
+    bool has_mtime, has_xxh3;
+    uint8_t xxh3[FLOE_CATALOG_XXH3_BYTES];
+    enum floe_catalog_compression comp;
+};
+
+struct rows {
+    struct file_row *v;
+    size_t n, cap;
+};
+
+static int collect_row(const struct floe_catalog_file *f, void *user)
+{
+    struct rows *rs = user;
+    if (rs->n == rs->cap) {
+        rs->cap = rs->cap ? 2 * rs->cap : 64;
+        rs->v = floe_xrealloc(rs->v, rs->cap * sizeof(*rs->v));
+    }
+    struct file_row *w = &rs->v[rs->n++];
+    w->id = f->id;
+    w->path = floe_xmalloc(f->path_len + 1);
+    memcpy(w->path, f->path, f->path_len);
+    w->path[f->path_len] = '\0';
+    w->path_len = f->path_len;
+    w->size = f->size_bytes;
+    w->offset = f->offset_bytes;
+    w->length = f->length_bytes;
+    w->mtime_ns = f->mtime_ns;
+    w->has_mtime = f->has_mtime;
+    w->has_xxh3 = f->has_xxh3;
+    memcpy(w->xxh3, f->xxh3_128, sizeof(w->xxh3));
+    w->comp = f->compression;
+    return 0;
+}
+
+static const struct file_row *row_of(const struct rows *rs, int64_t id)
+{
+    for (size_t i = 0; i < rs->n; i++)
+        if (rs->v[i].id == id)
+            return &rs->v[i];
+    return NULL;
+}
+
+/* Writes data to dest atomically (tmp, fsync, mtime, rename), creating parent directories. */
+static int put_file(const char *dest, const void *data, uint64_t size, const struct file_row *f,
+                    struct floe_error *err)
+{
+    char *dir = floe_xstrdup(dest);
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+            int e = errno;
+            int rc = floe_error_set_errno(err, FLOE_E_IO, e, dir, "cannot create %s", dir);
+            free(dir);
+            return rc;
+        }
+        *p = '/';
+    }
+    free(dir);
+    size_t n = strlen(dest) + 16;
+    char *tmp = floe_xmalloc(n);
+    snprintf(tmp, n, "%s.floe-restore", dest);
+    int rc = FLOE_OK;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        rc = floe_error_set_errno(err, FLOE_E_IO, errno, tmp, "cannot create %s", tmp);
+    for (uint64_t at = 0; !rc && at < size;) {
+        ssize_t w = write(fd, (const uint8_t *)data + at, size - at);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            rc = floe_error_set_errno(err, FLOE_E_IO, errno, tmp, "cannot write %s", tmp);
+        else
+            at += (uint64_t)w;
+    }
+    if (!rc && fsync(fd) != 0)
+        rc = floe_error_set_errno(err, FLOE_E_IO, errno, tmp, "cannot write %s", tmp);
+    if (!rc && f->has_mtime) {
+        struct timespec ts[2] = {{0, UTIME_OMIT},
+                                 {f->mtime_ns / 1000000000, f->mtime_ns % 1000000000}};
+        if (futimens(fd, ts) != 0)
+            rc =
+                floe_error_set_errno(err, FLOE_E_IO, errno, tmp, "cannot set the mtime of %s", tmp);
+    }
+    if (fd >= 0)
+        close(fd);
+    if (!rc && rename(tmp, dest) != 0)
+        rc = floe_error_set_errno(err, FLOE_E_IO, errno, dest, "cannot rename %s to %s", tmp, dest);
+    if (rc)
+        unlink(tmp);
+    free(tmp);
+    return rc;
+}
+
+/* One file out of the downloaded output (fd holds the job's bytes from job_off on). */
+static int extract_one(struct rs *r, int fd, uint64_t job_off, enum floe_catalog_kind kind,
+                       const struct file_row *f, const char *dest, struct floe_error *err)
+{
+    uint64_t start = kind == FLOE_CATALOG_KIND_PACK ? f->offset - job_off : 0;
+    uint64_t len = kind == FLOE_CATALOG_KIND_PACK ? f->length : f->size;
+    uint8_t *frame = floe_xmalloc(len ? len : 1);
+    uint8_t *data = kind == FLOE_CATALOG_KIND_PACK ? floe_xmalloc(f->size ? f->size : 1) : frame;
+    int rc = FLOE_OK;
+    ssize_t got = pread(fd, frame, len, (off_t)start);
+    if (got != (ssize_t)len)
+        rc = floe_error_set_errno(err, FLOE_E_IO, got < 0 ? errno : 0, dest,
+                                  "the retrieved bytes of %s are short", f->path);
+    if (!rc && kind == FLOE_CATALOG_KIND_PACK) {
+        struct floe_pack_entry e = {
+            .path = f->path,
+            .size = f->size,
+            .frame_offset = f->offset,
+            .frame_length = f->length,
+            .stored_length = f->length - floe_pack_frame_header_bytes(f->path_len),
+            .compression = f->comp == FLOE_CATALOG_COMP_ZSTD ? FLOE_PACK_ZSTD : FLOE_PACK_STORED,
+        };
+        memcpy(e.xxh128, f->xxh3, sizeof(e.xxh128));
+        rc = floe_pack_read_frame(frame, len, &e, data, err);
+    } else if (!rc && f->has_xxh3) { /* the tree hash was checked; the xxh3 too, cheaply */
+        XXH128_canonical_t c;
+        XXH128_canonicalFromHash(&c, XXH3_128bits(data, f->size));
+        if (memcmp(c.digest, f->xxh3, sizeof(c.digest)) != 0)
+            rc = floe_error_set(err, FLOE_E_CHECKSUM,
+                                "%s: the retrieved bytes do not match its recorded xxh3", f->path);
+    }
+    if (!rc)
+        rc = put_file(dest, data, f->size, f, err);
+    if (data != frame)
+        free(data);
+    free(frame);
+    if (!rc) {
+        r->out->files++;
+        r->out->bytes += f->size;
+        r->pr.files_done++;
+        r->pr.bytes_done += f->size;
+    }
+    return rc;
+}
+
+struct extract_ctx {
+    struct rs *r;
+    int fd;
+    const struct floe_catalog_job *job;
+    enum floe_catalog_kind kind;
+    const struct rows *rows;
+};
+
+static int extract_file(const struct floe_catalog_restore_file *rf, void *user)
+{
+    struct extract_ctx *x = user;
+    struct rs *r = x->r;
+    const struct file_row *f = row_of(x->rows, rf->file_id);
+    struct floe_error e = {0};
+    char *dest = floe_xmalloc(rf->dest_path_len + 1);
+    memcpy(dest, rf->dest_path, rf->dest_path_len);
+    dest[rf->dest_path_len] = '\0';
+    int rc = f ? extract_one(r, x->fd, x->job->offset_bytes, x->kind, f, dest, &e)
+               : floe_error_set(&e, FLOE_E_CORRUPT, "file row %" PRId64 " is not in archive %s",
+                                rf->file_id, x->job->archive_id);
+    enum floe_catalog_restore_file_status st = FLOE_CATALOG_RFILE_DONE;
+    if (rc) {
+        st = FLOE_CATALOG_RFILE_FAILED;
+        r->out->files_failed++;
+        warn(r, dest, e.message);
+    }
+    free(dest);
+    rc = floe_catalog_restore_set_file(r->cat, r->rid, rf->file_id, st, r->err);
+    if (rc) {
+        r->status = rc;
+        return 1;
+    }
+    progress(r, "extracting");
+    return 0;
+}
+
+/* Downloads a succeeded job's output next to the files and takes its files out of it. */
+static int extract_job(struct rs *r, const struct floe_catalog_job *j)
+{
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof(tmp), "%s/.floe-restore-%" PRIu64 "-%" PRId64, r->o->to, r->rid, j->id);
+    struct floe_download_options d = {
+        .vault = r->o->vault, .job_id = j->job_id, .output_path = tmp, .cancel = r->o->cancel};
+    struct floe_download_result dr;
+    int rc = floe_job_output_download(r->client, &d, &dr, r->err);
+    if (rc)
+        return rc;
+    struct floe_catalog_archive a;
+    struct rows rows = {0};
+    if (!(rc = floe_catalog_get_archive(r->cat, j->archive_id, &a, r->err)))
+        rc = floe_catalog_iter_archive_files(r->cat, j->archive_id, collect_row, &rows, r->err);
+    int fd = rc ? -1 : open(tmp, O_RDONLY | O_CLOEXEC);
+    if (!rc && fd < 0)
+        rc = floe_error_set_errno(r->err, FLOE_E_IO, errno, tmp, "cannot open %s", tmp);
+    if (!rc) {
+        struct extract_ctx x = {r, fd, j, a.kind, &rows};
+        rc = floe_catalog_restore_iter_files(r->cat, r->rid, j->id, true, extract_file, &x, r->err);
+        if (r->status)
+            rc = r->status;
+        else if (rc == FLOE_E_CANCELLED)
+            rc = FLOE_OK;
+    }
+    if (fd >= 0)
+        close(fd);
+    for (size_t i = 0; i < rows.n; i++)
+        free(rows.v[i].path);
+    free(rows.v);
+    if (!rc) {
+        unlink(tmp);
+        rc = floe_catalog_restore_set_job(r->cat, j->id, NULL, FLOE_CATALOG_JOB_DOWNLOADED, r->err);
+    }
+    return rc;
+}
+
+/* Failed job: its files fail, the rest of the restore goes on. */
+static int fail_job_files(const struct floe_catalog_restore_file *rf, void *user)
+{
+    struct rs *r = user;
+    r->out->files_failed++;
+    r->out->partial = true;
+    int rc = floe_catalog_restore_set_file(r->cat, r->rid, rf->file_id, FLOE_CATALOG_RFILE_FAILED,
+                                           r->err);
+    if (rc) {
+        r->status = rc;
+        return 1;
+    }
+    return 0;
+}
+
+static int wait_and_extract(struct rs *r, struct floe_catalog_job *j)
+{
+    if (j->status == FLOE_CATALOG_JOB_DOWNLOADED || j->status == FLOE_CATALOG_JOB_FAILED)
+        return FLOE_OK;
+    progress(r, "waiting");
+    struct floe_job_wait_options wo = {.cancel = r->o->cancel};
+    struct floe_job_info info;
+    int rc = floe_job_wait(r->client, r->o->vault, j->job_id, &wo, &info, r->err);
+    if (rc == FLOE_E_SERVICE && strcmp(r->err->code, "JobFailed") == 0) {
+        warn(r, j->archive_id, r->err->message);
+        rc = floe_catalog_restore_set_job(r->cat, j->id, NULL, FLOE_CATALOG_JOB_FAILED, r->err);
+        if (!rc) {
+            int irc = floe_catalog_restore_iter_files(r->cat, r->rid, j->id, true, fail_job_files,
+                                                      r, r->err);
+            rc = r->status ? r->status : irc == FLOE_E_CANCELLED ? FLOE_OK : irc;
+        }
+        return rc;
+    }
+    if (!rc)
+        rc = floe_catalog_restore_set_job(r->cat, j->id, NULL, FLOE_CATALOG_JOB_SUCCEEDED, r->err);
+    if (!rc) {
+        progress(r, "downloading");
+        rc = extract_job(r, j);
+    }
+    if (!rc)
+        r->pr.jobs_done++;
+    return rc;
+}
+
+static int run_jobs(struct rs *r)
+{
+    struct job_list l = {0};
+    int rc = floe_catalog_restore_iter_jobs(r->cat, r->rid, collect_job, &l, r->err);
+    for (size_t i = 0; !rc && i < l.n; i++)
+        if (l.jobs[i].status == FLOE_CATALOG_JOB_PLANNED) {
+            rc = initiate(r, &l.jobs[i]);
+            l.jobs[i].status = FLOE_CATALOG_JOB_INITIATED;
+        }
+    free_jobs(&l);
+    memset(&l, 0, sizeof(l));
+    if (!rc) /* again: the job ids are in the catalog now */
+        rc = floe_catalog_restore_iter_jobs(r->cat, r->rid, collect_job, &l, r->err);
+    for (size_t i = 0; !rc && i < l.n; i++)
+        rc = wait_and_extract(r, &l.jobs[i]);
+    free_jobs(&l);
+    return rc;
+}
+
+/* ---- the run ---- */
+
+static int check(const struct floe_restore_options *o, struct floe_error *err)
+{
+    int rc = floe_sigv4_vault_name_valid(o->vault, err);
+    if (rc)
+        return rc;
+    if (!o->to || !*o->to)
+        return floe_error_set(err, FLOE_E_INVALID_ARG, "--to DIR is required");
+    struct stat st;
+    if (!o->dry_run && (stat(o->to, &st) != 0 || !S_ISDIR(st.st_mode)))
+        return floe_error_set_errno(err, FLOE_E_IO, errno ? errno : ENOTDIR, o->to,
+                                    "cannot restore into %s", o->to);
+    return FLOE_OK;
+}
+
+static int open_catalog(struct rs *r)
+{
+    char path[PATH_MAX];
+    int rc = FLOE_OK;
+    if (r->o->catalog_path)
+        snprintf(path, sizeof(path), "%s", r->o->catalog_path);
+    else
+        rc = floe_catalog_default_path(r->client->endpoint, r->client->account_id, r->o->vault,
+                                       path, sizeof(path), r->err);
+    if (!rc && access(path, F_OK) != 0)
+        return floe_error_set_errno(r->err, FLOE_E_NOT_FOUND, ENOENT, path,
+                                    "no catalog %s: nothing was backed up to vault %s from here "
+                                    "(floe catalog rebuild makes one from the vault)",
+                                    path, r->o->vault);
+    struct floe_catalog_options co = {.read_only = r->o->dry_run};
+    return rc ? rc : floe_catalog_open(path, &co, &r->cat, r->err);
+}
+
+static int make_filter(struct rs *r)
+{
+    if (!r->o->nfilter_rules)
+        return FLOE_OK;
+    r->filter = floe_filter_new();
+    for (size_t i = 0; i < r->o->nfilter_rules; i++) {
+        int rc = floe_filter_add(r->filter, r->o->filter_rules[i], r->err);
+        if (rc)
+            return rc;
+    }
+    return FLOE_OK;
+}
+
+int floe_restore(struct floe_client *c, const struct floe_restore_options *opts,
+                 struct floe_restore_result *out, struct floe_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    struct rs r = {.client = c, .o = opts, .out = out, .err = err};
+    clock_gettime(CLOCK_MONOTONIC, &r.t0);
+    int rc = check(opts, err);
+    if (!rc)
+        rc = make_filter(&r);
+    if (!rc)
+        rc = open_catalog(&r);
+    if (!rc && !opts->dry_run) {
+        rc = floe_catalog_restore_find(r.cat, opts->to, &r.rid, err);
+        out->resumed = rc == FLOE_OK;
+        if (rc == FLOE_E_NOT_FOUND) {
+            rc = floe_catalog_restore_begin(r.cat, opts->to, &r.rid, err);
+            if (!rc) {
+                progress(&r, "planning");
+                rc = plan(&r);
+            }
+        }
+    } else if (!rc) {
+        rc = plan(&r);
+    }
+    if (!rc && !opts->dry_run)
+        rc = run_jobs(&r);
+    if (!rc && !opts->dry_run)
+        rc = floe_catalog_restore_end(r.cat, r.rid, true, err);
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    out->seconds = (double)(t.tv_sec - r.t0.tv_sec) + (double)(t.tv_nsec - r.t0.tv_nsec) / 1e9;
+    floe_filter_free(r.filter);
+    free(r.needs);
+    floe_catalog_close(r.cat);
+    return rc;
+}

@@ -1,0 +1,344 @@
+#!/usr/bin/env python3
+"""floe backup against a floe-vault it starts: a tree with awkward names backed up in packs and
+one archive per file; re-runs that upload nothing; changed, new and removed files; filters;
+dry runs with their plan; the catalog's rows checked against the vault's bytes (read back with
+boto3); and the errors a user can hit (catalog in use, bad options, a missing source).
+
+usage: test_backup.py FLOE_BINARY FLOE_VAULT_BINARY
+"""
+import fcntl
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helpers"))
+import servers  # noqa: E402
+
+import boto3  # noqa: E402
+from botocore.config import Config  # noqa: E402
+
+FLOE = VAULT_BIN = None
+KIB = 1 << 10
+
+
+class BackupTests(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="floe-backup-test-")
+        cls.vault = servers.start_vault(VAULT_BIN)
+        cls.env = servers.client_env(cls.tmp.name)
+        cls.env["XDG_DATA_HOME"] = os.path.join(cls.tmp.name, "data")
+        cls.glacier = boto3.client("glacier", endpoint_url=cls.vault.url, region_name="us-east-1",
+                                   aws_access_key_id=servers.LOCAL_AK,
+                                   aws_secret_access_key=servers.LOCAL_SK,
+                                   config=Config(retries={"max_attempts": 1}))
+        cls.n = 0
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.vault.stop()
+        cls.tmp.cleanup()
+
+    # ---- helpers ----
+    def fresh(self):
+        """A new vault, source tree root and catalog path for one test."""
+        type(self).n += 1
+        name = "bk%d" % self.n
+        self.glacier.create_vault(vaultName=name)
+        src = os.path.join(self.tmp.name, name + "-src")
+        os.makedirs(src)
+        return name, src, os.path.join(self.tmp.name, name + ".db")
+
+    def write(self, root, rel, data):
+        path = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
+
+    def tree(self, root):
+        files = {
+            b"a.txt": b"hello\n",
+            b"empty": b"",
+            b"dir one/space name.bin": os.urandom(3000),
+            b"dir one/deeper/\xc3\xa9t\xc3\xa9.txt": "été".encode() * 100,
+            b"dir one/deeper/bad-\xff\xfe-utf8": os.urandom(10),
+            b"new\nline": b"newline in the name",
+            b"big/large.bin": os.urandom(300 * KIB),
+            b"pct%41.txt": b"a percent sign",
+        }
+        for rel, data in files.items():
+            path = os.path.join(os.fsencode(root), rel)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as f:
+                f.write(data)
+        return {os.path.join(os.fsencode(os.path.realpath(root)), k): v for k, v in files.items()}
+
+    def floe(self, *args, timeout=300):
+        cmd = [FLOE, "--endpoint-url", self.vault.url, *args]
+        return subprocess.run(cmd, capture_output=True, timeout=timeout, env=self.env)
+
+    def backup(self, *args, expect=0):
+        r = self.floe("--json", "backup", *args)
+        self.assertEqual(r.returncode, expect, r.stderr.decode(errors="replace"))
+        lines = [json.loads(x) for x in r.stdout.decode().splitlines()]
+        summary = [x for x in lines if "files_new" in x]
+        self.assertEqual(len(summary), 1, lines)
+        return summary[0], lines, r
+
+    def read_archive(self, vault, archive_id):
+        job = self.glacier.initiate_job(vaultName=vault, jobParameters={
+            "Type": "archive-retrieval", "ArchiveId": archive_id, "Tier": "Expedited"})
+        for _ in range(400):
+            d = self.glacier.describe_job(vaultName=vault, jobId=job["jobId"])
+            if d["Completed"]:
+                break
+            time.sleep(0.05)
+        self.assertEqual(d["StatusCode"], "Succeeded")
+        return self.glacier.get_job_output(vaultName=vault, jobId=job["jobId"])["body"].read()
+
+    def catalog_files(self, catalog):
+        """Current rows (docs/catalog-format.md): path -> dict with the archive's Glacier id."""
+        db = sqlite3.connect("file:%s?mode=ro" % catalog, uri=True)
+        db.row_factory = sqlite3.Row
+        rows = db.execute(
+            "SELECT f.*, a.archive_id AS glacier_id, a.kind AS archive_kind FROM files f "
+            "JOIN archives a ON a.id = f.archive "
+            "WHERE f.superseded_at IS NULL AND f.removed_at IS NULL").fetchall()
+        out = {}
+        for r in rows:
+            path = r["path"] if isinstance(r["path"], bytes) else r["path"].encode()
+            out[path] = dict(r)
+        db.close()
+        return out
+
+    def check_in_vault(self, vault, catalog, files):
+        """Every file's bytes are where the catalog says: the end of its frame (stored frames) or
+        the whole archive (its own archive)."""
+        rows = self.catalog_files(catalog)
+        archives = {}
+        for path, data in files.items():
+            self.assertIn(path, rows, "not in the catalog: %r" % path)
+            r = rows[path]
+            self.assertEqual(r["size_bytes"], len(data))
+            aid = r["glacier_id"]
+            if aid not in archives:
+                archives[aid] = self.read_archive(vault, aid)
+            blob = archives[aid]
+            off, length = r["offset_bytes"], r["length_bytes"]
+            if r["archive_kind"] == "file":
+                self.assertEqual((off, length, blob), (0, len(data), data))
+            frame = blob[off:off + length]
+            self.assertTrue(frame.endswith(data), "bytes of %r not at the end of its frame" % path)
+        return rows
+
+    # ---- tests ----
+    def test_packed_backup_then_nothing_changed(self):
+        vault, src, cat = self.fresh()
+        files = self.tree(src)
+        s, _, _ = self.backup(src, vault, "--catalog", cat, "--pack-threshold", "64KiB")
+        self.assertEqual(s["files_new"], len(files))
+        self.assertEqual(s["files_changed"], 0)
+        self.assertGreaterEqual(s["packs"], 1)
+        self.assertEqual(s["archives"], s["packs"] + 1)  # the large file is its own archive
+        self.assertFalse(s["partial"])
+        self.assertTrue(s.get("snapshot_archive_id"))
+        self.check_in_vault(vault, cat, files)
+        # a second run with nothing changed uploads nothing (but the catalog snapshot)
+        s2, _, _ = self.backup(src, vault, "--catalog", cat, "--pack-threshold", "64KiB",
+                               "--no-snapshot")
+        self.assertEqual((s2["files_new"], s2["files_changed"], s2["archives"]), (0, 0, 0))
+        self.assertEqual(s2["files_unchanged"], len(files))
+
+    def test_changed_new_and_removed_files(self):
+        vault, src, cat = self.fresh()
+        self.write(src, "keep.txt", b"same")
+        self.write(src, "edit.txt", b"before")
+        gone = self.write(src, "gone.txt", b"soon removed")
+        self.backup(src, vault, "--catalog", cat, "--no-snapshot")
+        time.sleep(0.01)
+        self.write(src, "edit.txt", b"after, and longer")
+        self.write(src, "added.txt", b"new")
+        os.unlink(gone)
+        s, lines, _ = self.backup(src, vault, "--catalog", cat, "--dry-run", "--list")
+        plan = {x["path"]: x["plan"] for x in lines if "plan" in x}
+        real = os.path.realpath(src)
+        self.assertEqual(plan, {os.path.join(real, "edit.txt"): "changed",
+                                os.path.join(real, "added.txt"): "new",
+                                os.path.join(real, "gone.txt"): "removed"})
+        self.assertEqual((s["files_new"], s["files_changed"], s["files_removed"]), (1, 1, 1))
+        self.assertEqual(s["archives"], 0)
+        self.assertGreater(s["requests"], 0)
+        self.assertGreater(s["est_request_usd"], 0)
+        s, _, _ = self.backup(src, vault, "--catalog", cat, "--no-snapshot", "--delete-removed")
+        self.assertEqual((s["files_new"], s["files_changed"], s["files_removed"]), (1, 1, 1))
+        rows = self.check_in_vault(vault, cat, {
+            os.path.join(real, "edit.txt").encode(): b"after, and longer",
+            os.path.join(real, "added.txt").encode(): b"new",
+            os.path.join(real, "keep.txt").encode(): b"same"})
+        self.assertNotIn(os.path.join(real, "gone.txt").encode(), rows)
+
+    def test_file_per_archive_layout(self):
+        vault, src, cat = self.fresh()
+        files = {}
+        for i in range(40):
+            data = os.urandom(1 + i * 97)
+            files[os.path.join(os.path.realpath(src), "f%02d" % i).encode()] = data
+            self.write(src, "f%02d" % i, data)
+        s, _, _ = self.backup(src, vault, "--catalog", cat, "--layout", "file-per-archive",
+                              "--no-snapshot", "--concurrency", "8")
+        self.assertEqual((s["files_new"], s["archives"], s["packs"]), (40, 40, 0))
+        rows = self.check_in_vault(vault, cat, files)
+        # each archive is exactly the file, and its description names it
+        db = sqlite3.connect("file:%s?mode=ro" % cat, uri=True)
+        descs = [r[0] for r in db.execute("SELECT description FROM archives")]
+        db.close()
+        self.assertEqual(len(descs), 40)
+        self.assertTrue(all(d.startswith("floe1 file ") for d in descs), descs[:3])
+        self.assertEqual(len(rows), 40)
+
+    def test_filters(self):
+        vault, src, cat = self.fresh()
+        self.write(src, "a.c", b"c")
+        self.write(src, "a.o", b"o")
+        self.write(src, "build/x.c", b"xc")
+        self.write(src, "docs/readme", b"r")
+        s, lines, _ = self.backup(src, vault, "--catalog", cat, "--dry-run", "--list",
+                                  "--exclude", "*.o", "--exclude", "/build/")
+        real = os.path.realpath(src)
+        planned = sorted(x["path"] for x in lines if "plan" in x)
+        self.assertEqual(planned, [os.path.join(real, "a.c"), os.path.join(real, "docs/readme")])
+        self.assertFalse(os.path.exists(cat))  # a dry run creates no catalog
+        _, lines, _ = self.backup(src, vault, "--catalog", cat, "--dry-run", "--list",
+                                  "--filter", "+ *.c", "--filter", "+ */", "--filter", "- *")
+        planned = sorted(x["path"] for x in lines if "plan" in x)
+        self.assertEqual(planned, [os.path.join(real, "a.c"), os.path.join(real, "build/x.c")])
+
+    def test_catalog_in_use_is_refused(self):
+        vault, src, cat = self.fresh()
+        self.write(src, "x", b"x")
+        self.backup(src, vault, "--catalog", cat, "--no-snapshot")
+        with open(cat + ".lock", "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            r = self.floe("backup", src, vault, "--catalog", cat)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"in use by another floe run", r.stderr)
+
+    def test_usage_errors(self):
+        vault, src, cat = self.fresh()
+        for args, msg in [((src,), b"missing VAULT"),
+                          ((src, vault, "--layout", "zip"), b"--layout must be packed"),
+                          ((src, vault, "--list"), b"--list goes with --dry-run"),
+                          ((src, vault, "--compress=99"), b"--compress"),
+                          ((src, vault, "--filter", "* x"), b"filter rule"),
+                          ((src, vault, "--pack-size", "1KiB"), b"--pack-size")]:
+            r = self.floe("backup", *args, "--catalog", cat)
+            self.assertEqual(r.returncode, 2, (args, r.stderr))
+            self.assertIn(msg, r.stderr, args)
+        r = self.floe("backup", os.path.join(src, "missing"), vault, "--catalog", cat)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"cannot back up", r.stderr)
+
+    def test_unreadable_file_is_partial(self):
+        if os.geteuid() == 0:
+            self.skipTest("root reads every file")
+        vault, src, cat = self.fresh()
+        self.write(src, "ok", b"fine")
+        p = self.write(src, "locked", b"secret")
+        os.chmod(p, 0)
+        s, lines, _ = self.backup(src, vault, "--catalog", cat, "--no-snapshot", expect=3)
+        self.assertTrue(s["partial"])
+        self.assertTrue(any("warning" in x for x in lines))
+
+
+    # ---- restore ----
+    def restore(self, *args, expect=0):
+        r = self.floe("--json", "restore", *args)
+        self.assertEqual(r.returncode, expect, r.stderr.decode(errors="replace"))
+        lines = [json.loads(x) for x in r.stdout.decode().splitlines()]
+        summary = [x for x in lines if "jobs" in x]
+        self.assertEqual(len(summary), 1, lines)
+        return summary[0], lines
+
+    def check_restored(self, to, files, mtimes=None):
+        for path, data in files.items():
+            dest = os.path.join(os.fsencode(to), path.lstrip(b"/"))
+            with open(dest, "rb") as f:
+                self.assertEqual(f.read(), data, dest)
+            if mtimes:
+                self.assertEqual(os.stat(dest).st_mtime_ns, mtimes[path], dest)
+
+    def restore_round_trip(self, *layout):
+        vault, src, cat = self.fresh()
+        files = self.tree(src)
+        if layout:  # Glacier keeps no empty archive: the file-per-archive layout skips it
+            files = {k: v for k, v in files.items() if v}
+        mtimes = {p: os.stat(p).st_mtime_ns for p in files}
+        self.backup(src, vault, "--catalog", cat, "--no-snapshot", "--pack-threshold", "64KiB",
+                    *layout, expect=3 if layout else 0)
+        to = os.path.join(self.tmp.name, vault + "-restored")
+        os.makedirs(to)
+        s, _ = self.restore(vault, "--to", to, "--catalog", cat, "--dry-run")
+        self.assertGreater(s["jobs"], 0)
+        self.assertEqual(os.listdir(to), [])  # a dry run writes nothing
+        s, _ = self.restore(vault, "--to", to, "--catalog", cat, "--tier", "Expedited")
+        self.assertEqual((s["files"], s["files_failed"]), (len(files), 0))
+        self.check_restored(to, files, mtimes)
+        leftovers = [n for n in os.listdir(to) if n.startswith(".floe-restore")]
+        self.assertEqual(leftovers, [])
+        # again: everything is there already, nothing is retrieved
+        s, _ = self.restore(vault, "--to", to, "--catalog", cat)
+        self.assertEqual((s["files"], s["jobs"], s["files_skipped"]), (0, 0, len(files)))
+        # a changed file is kept unless --overwrite
+        victim = sorted(files)[0]
+        dest = os.path.join(os.fsencode(to), victim.lstrip(b"/"))
+        with open(dest, "wb") as f:
+            f.write(b"local edit")
+        s, lines = self.restore(vault, "--to", to, "--catalog", cat, expect=3)
+        self.assertTrue(any("warning" in x for x in lines))
+        with open(dest, "rb") as f:
+            self.assertEqual(f.read(), b"local edit")
+        s, _ = self.restore(vault, "--to", to, "--catalog", cat, "--overwrite")
+        self.assertEqual(s["files"], 1)
+        self.check_restored(to, files, mtimes)
+        return vault, src, cat, files
+
+    def test_restore_file_per_archive(self):
+        self.restore_round_trip("--layout", "file-per-archive")
+
+    def test_restore_packed_and_one_path(self):
+        vault, src, cat, files = self.restore_round_trip()
+        # one file out of a pack: only a MiB-aligned range of it is retrieved
+        one = [p for p in files if p.endswith(b"space name.bin")][0]
+        to = os.path.join(self.tmp.name, vault + "-one")
+        os.makedirs(to)
+        s, _ = self.restore(vault, os.fsdecode(one), "--to", to, "--catalog", cat)
+        self.assertEqual((s["files"], s["jobs"]), (1, 1))
+        self.assertLessEqual(s["bytes_retrieved"], 1 << 20)
+        self.check_restored(to, {one: files[one]})
+
+    def test_restore_errors(self):
+        vault, src, cat = self.fresh()
+        r = self.floe("restore", vault, "--catalog", cat)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(b"--to DIR is required", r.stderr)
+        r = self.floe("restore", vault, "--to", self.tmp.name, "--catalog", cat)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"no catalog", r.stderr)
+        r = self.floe("restore", vault, "--to", self.tmp.name, "--tier", "Fast")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(b"--tier must be", r.stderr)
+        r = self.floe("restore", vault, "--to", os.path.join(self.tmp.name, "nope"),
+                      "--catalog", cat)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"cannot restore into", r.stderr)
+
+if __name__ == "__main__":
+    FLOE, VAULT_BIN = sys.argv[1], sys.argv[2]
+    del sys.argv[1:3]
+    unittest.main(verbosity=2)
