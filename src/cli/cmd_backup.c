@@ -65,14 +65,7 @@ static void on_warn(const char *path, const char *message, void *user)
 {
     struct ctx *x = user;
     floe_progress_clear(x->pl);
-    fprintf(stderr, "floe backup: warning: %s\n", message);
-    if (x->cli->json) {
-        json_t *o =
-            json_pack("{s:o, s:o}", "warning", floe_cli_jstr(message), "path", floe_cli_jstr(path));
-        json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        fputc('\n', stdout);
-        json_decref(o);
-    }
+    floe_cli_warning(x->cli, "backup", path, message);
 }
 
 static void on_progress(const struct floe_backup_progress *p, void *user)

@@ -32,14 +32,7 @@ struct ctx {
 static void on_warn(const char *path, const char *message, void *user)
 {
     struct ctx *x = user;
-    fprintf(stderr, "floe restore: warning: %s\n", message);
-    if (x->cli->json) {
-        json_t *o =
-            json_pack("{s:o, s:o}", "warning", floe_cli_jstr(message), "path", floe_cli_jstr(path));
-        json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        fputc('\n', stdout);
-        json_decref(o);
-    }
+    floe_cli_warning(x->cli, "restore", path, message);
 }
 
 static void on_progress(const struct floe_restore_progress *p, void *user)

@@ -124,3 +124,17 @@ atomic_bool *floe_cli_cancel_on_sigint(void)
     signal(SIGXFSZ, SIG_IGN);
     return &s_cancel;
 }
+
+void floe_cli_warning(const struct floe_cli *cli, const char *cmd, const char *path,
+                      const char *message)
+{
+    fprintf(stderr, "floe %s: warning: %s\n", cmd, message);
+    if (!cli->json)
+        return;
+    json_t *o =
+        json_pack("{s:o, s:o}", "warning", floe_cli_jstr(message), "path", floe_cli_jstr(path));
+    json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    fputc('\n', stdout);
+    json_decref(o);
+    fflush(stdout);
+}

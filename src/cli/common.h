@@ -38,6 +38,14 @@ json_t *floe_cli_jstr(const char *s);
  */
 atomic_bool *floe_cli_cancel_on_sigint(void);
 
+/*
+ * floe_cli_warning() - a warning about one path that does not stop the command: "floe CMD:
+ * warning: MESSAGE" on stderr and, with --json, {"warning":MESSAGE,"path":PATH} as a line on
+ * stdout. Threads: the command's thread.
+ */
+void floe_cli_warning(const struct floe_cli *cli, const char *cmd, const char *path,
+                      const char *message);
+
 /* Prints "floe CMD: message" on stderr; returns the exit status for err (1). */
 int floe_cli_fail(const char *cmd, const struct floe_error *err);
 

@@ -120,3 +120,19 @@ def client_env(tmpdir, ak=LOCAL_AK, sk=LOCAL_SK):
                AWS_CONFIG_FILE=cfg, AWS_SHARED_CREDENTIALS_FILE=cred,
                XDG_CACHE_HOME=os.path.join(tmpdir, "cache"), FLOE_RETRY_BASE_MS="20")
     return env
+
+
+def read_archive(glacier, vault, archive_id, timeout=20):
+    """An archive's bytes through a boto3 Glacier client: an Expedited retrieval job (floe-vault
+    with --job-delay instant completes it at once), waited for, its output read."""
+    job = glacier.initiate_job(vaultName=vault, jobParameters={
+        "Type": "archive-retrieval", "ArchiveId": archive_id, "Tier": "Expedited"})
+    deadline = time.time() + timeout
+    while True:
+        d = glacier.describe_job(vaultName=vault, jobId=job["jobId"])
+        if d["Completed"] or time.time() > deadline:
+            break
+        time.sleep(0.05)
+    if d["StatusCode"] != "Succeeded":
+        raise AssertionError("retrieval job of %s: %s" % (archive_id, d["StatusCode"]))
+    return glacier.get_job_output(vaultName=vault, jobId=job["jobId"])["body"].read()

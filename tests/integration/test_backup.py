@@ -92,15 +92,7 @@ class BackupTests(unittest.TestCase):
         return summary[0], lines, r
 
     def read_archive(self, vault, archive_id):
-        job = self.glacier.initiate_job(vaultName=vault, jobParameters={
-            "Type": "archive-retrieval", "ArchiveId": archive_id, "Tier": "Expedited"})
-        for _ in range(400):
-            d = self.glacier.describe_job(vaultName=vault, jobId=job["jobId"])
-            if d["Completed"]:
-                break
-            time.sleep(0.05)
-        self.assertEqual(d["StatusCode"], "Succeeded")
-        return self.glacier.get_job_output(vaultName=vault, jobId=job["jobId"])["body"].read()
+        return servers.read_archive(self.glacier, vault, archive_id)
 
     def catalog_files(self, catalog):
         """Current rows (docs/catalog-format.md): path -> dict with the archive's Glacier id."""

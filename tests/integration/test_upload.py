@@ -70,15 +70,7 @@ class UploadTests(unittest.TestCase):
         return lines
 
     def read_back(self, archive_id, vault="up"):
-        job = self.glacier.initiate_job(vaultName=vault, jobParameters={
-            "Type": "archive-retrieval", "ArchiveId": archive_id, "Tier": "Expedited"})
-        for _ in range(200):
-            d = self.glacier.describe_job(vaultName=vault, jobId=job["jobId"])
-            if d["Completed"]:
-                break
-            time.sleep(0.05)
-        self.assertEqual(d["StatusCode"], "Succeeded")
-        return self.glacier.get_job_output(vaultName=vault, jobId=job["jobId"])["body"].read()
+        return servers.read_archive(self.glacier, vault, archive_id)
 
     def check_archive(self, out, data, name):
         self.assertEqual(out["file"], name)
