@@ -25,6 +25,7 @@
 #include "floe/jobs.h"
 #include "floe/retrieve.h"
 #include "floe/sigv4.h"
+#include "floe/treehash.h"
 #include "pack.h"
 
 #include <errno.h>
@@ -101,29 +102,45 @@ static char *dest_of(const struct rs *r, const char *path, size_t len)
 
 /* ---- plan ---- */
 
-/* Whether dest already holds f's content: same size, and the same xxh3-128 when known. */
+/* Whether dest already holds f's content: same size, and the same xxh3-128 (or, for a file
+ * recorded with its tree hash only, the same tree hash). Unknown content counts as different. */
 static bool already_there(const char *dest, const struct floe_catalog_file *f, bool *exists)
 {
     struct stat st;
     *exists = lstat(dest, &st) == 0;
     if (!*exists || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != f->size_bytes)
         return false;
-    if (!f->has_xxh3)
-        return false; /* cannot tell: restore it */
+    if (!f->has_xxh3 && !f->has_tree_hash)
+        return false;
     int fd = open(dest, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return false;
     XXH3_state_t *xs = XXH3_createState();
     XXH3_128bits_reset(xs);
-    uint8_t buf[1 << 16];
+    struct floe_treehash *th = floe_treehash_new(0);
+    uint8_t *buf = floe_xmalloc(MIB);
     ssize_t n;
-    while ((n = read(fd, buf, sizeof(buf))) > 0)
-        XXH3_128bits_update(xs, buf, (size_t)n);
+    while ((n = read(fd, buf, MIB)) > 0) {
+        if (f->has_xxh3)
+            XXH3_128bits_update(xs, buf, (size_t)n);
+        else
+            floe_treehash_update(th, buf, (size_t)n);
+    }
     close(fd);
-    XXH128_canonical_t c;
-    XXH128_canonicalFromHash(&c, XXH3_128bits_digest(xs));
+    free(buf);
+    bool same = n == 0;
+    if (same && f->has_xxh3) {
+        XXH128_canonical_t c;
+        XXH128_canonicalFromHash(&c, XXH3_128bits_digest(xs));
+        same = memcmp(c.digest, f->xxh3_128, sizeof(c.digest)) == 0;
+    } else if (same) {
+        uint8_t tree[FLOE_HASH_BYTES];
+        floe_treehash_final(th, tree, NULL);
+        same = memcmp(tree, f->tree_hash, FLOE_HASH_BYTES) == 0;
+    }
+    floe_treehash_destroy(th);
     XXH3_freeState(xs);
-    return n == 0 && memcmp(c.digest, f->xxh3_128, sizeof(c.digest)) == 0;
+    return same;
 }
 
 static struct need *need_of(struct rs *r, const char *archive_id)
