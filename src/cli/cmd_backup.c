@@ -99,9 +99,9 @@ static json_t *summary_json(const struct floe_backup_options *o, const struct fl
     for (size_t i = 0; i < sizeof(n) / sizeof(n[0]); i++)
         json_object_set_new(j, n[i].k, json_integer((json_int_t)n[i].v));
     json_object_set_new(j, "est_request_usd",
-                        json_real((double)(int64_t)(r->est_request_usd * 1e4) / 1e4));
+                        json_real((double)(int64_t)(r->est_request_usd * 1e6 + 0.5) / 1e6));
     json_object_set_new(j, "est_storage_usd_month",
-                        json_real((double)(int64_t)(r->est_storage_usd_month * 1e4) / 1e4));
+                        json_real((double)(int64_t)(r->est_storage_usd_month * 1e6 + 0.5) / 1e6));
     json_object_set_new(j, "seconds", json_real((double)(int64_t)(r->seconds * 1e3) / 1e3));
     json_object_set_new(j, "partial", json_boolean(r->partial));
     json_object_set_new(j, "catalog", floe_cli_jstr(r->catalog_path));

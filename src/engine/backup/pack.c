@@ -651,6 +651,21 @@ static int check_frame_header(const uint8_t *f, size_t len, const struct floe_pa
     return FLOE_OK;
 }
 
+int floe_pack_frame_meta(const void *frame, size_t len, int64_t *mtime_ns, uint32_t *mode,
+                         struct floe_error *err)
+{
+    const uint8_t *f = frame;
+    if (!f || len < FRAME_FIXED || memcmp(f, k_frame_magic, 4) != 0)
+        return floe_error_set(err, FLOE_E_CORRUPT, "pack frame: no frame header");
+    size_t plen = get16(f + 4);
+    if (plen == 0 || len < FRAME_FIXED + plen ||
+        get64(f + 56) != frame_check(f, (const char *)f + FRAME_FIXED, plen))
+        return floe_error_set(err, FLOE_E_CORRUPT, "pack frame: header checksum mismatch");
+    *mtime_ns = (int64_t)get64(f + 16);
+    *mode = get32(f + 24);
+    return FLOE_OK;
+}
+
 int floe_pack_read_frame(const void *frame, size_t len, const struct floe_pack_entry *e, void *dst,
                          struct floe_error *err)
 {

@@ -126,6 +126,14 @@ int floe_pack_read_index(const void *index, size_t len, floe_pack_entry_fn *fn, 
 int floe_pack_read_frame(const void *frame, size_t len, const struct floe_pack_entry *e, void *dst,
                          struct floe_error *err);
 
+/*
+ * floe_pack_frame_meta() - the mtime and mode a frame's header records (the catalog keeps the
+ * rest of an entry but not the mode), after checking the header's magic and its own checksum.
+ * Returns FLOE_OK or FLOE_E_CORRUPT. Pure; any thread.
+ */
+int floe_pack_frame_meta(const void *frame, size_t len, int64_t *mtime_ns, uint32_t *mode,
+                         struct floe_error *err);
+
 /* floe_pack_frame_header_bytes() - the size of a frame's header for a path of path_len bytes
  * (frame_offset + this = where its data starts). */
 size_t floe_pack_frame_header_bytes(size_t path_len);

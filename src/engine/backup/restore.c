@@ -402,7 +402,7 @@ static const struct file_row *row_of(const struct rows *rs, int64_t id)
 
 /* Writes data to dest atomically (tmp, fsync, mtime, rename), creating parent directories. */
 static int put_file(const char *dest, const void *data, uint64_t size, const struct file_row *f,
-                    struct floe_error *err)
+                    uint32_t mode, struct floe_error *err)
 {
     char *dir = floe_xstrdup(dest);
     for (char *p = dir + 1; *p; p++) {
@@ -422,7 +422,7 @@ static int put_file(const char *dest, const void *data, uint64_t size, const str
     char *tmp = floe_xmalloc(n);
     snprintf(tmp, n, "%s.floe-restore", dest);
     int rc = FLOE_OK;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         rc = floe_error_set_errno(err, FLOE_E_IO, errno, tmp, "cannot create %s", tmp);
     for (uint64_t at = 0; !rc && at < size;) {
@@ -434,6 +434,8 @@ static int put_file(const char *dest, const void *data, uint64_t size, const str
         else
             at += (uint64_t)w;
     }
+    if (!rc && fchmod(fd, mode) != 0)
+        rc = floe_error_set_errno(err, FLOE_E_IO, errno, tmp, "cannot set the mode of %s", tmp);
     if (!rc && fsync(fd) != 0)
         rc = floe_error_set_errno(err, FLOE_E_IO, errno, tmp, "cannot write %s", tmp);
     if (!rc && f->has_mtime) {
@@ -461,6 +463,7 @@ static int extract_one(struct rs *r, int fd, uint64_t job_off, enum floe_catalog
     uint64_t len = kind == FLOE_CATALOG_KIND_PACK ? f->length : f->size;
     uint8_t *frame = floe_xmalloc(len ? len : 1);
     uint8_t *data = kind == FLOE_CATALOG_KIND_PACK ? floe_xmalloc(f->size ? f->size : 1) : frame;
+    uint32_t mode = 0644; /* a file archive does not carry the mode */
     int rc = FLOE_OK;
     ssize_t got = pread(fd, frame, len, (off_t)start);
     if (got != (ssize_t)len)
@@ -476,7 +479,10 @@ static int extract_one(struct rs *r, int fd, uint64_t job_off, enum floe_catalog
             .compression = f->comp == FLOE_CATALOG_COMP_ZSTD ? FLOE_PACK_ZSTD : FLOE_PACK_STORED,
         };
         memcpy(e.xxh128, f->xxh3, sizeof(e.xxh128));
-        rc = floe_pack_read_frame(frame, len, &e, data, err);
+        rc = floe_pack_frame_meta(frame, len, &e.mtime_ns, &e.mode, err);
+        if (!rc)
+            rc = floe_pack_read_frame(frame, len, &e, data, err);
+        mode = e.mode & 07777;
     } else if (!rc && f->has_xxh3) { /* the tree hash was checked; the xxh3 too, cheaply */
         XXH128_canonical_t c;
         XXH128_canonicalFromHash(&c, XXH3_128bits(data, f->size));
@@ -485,7 +491,7 @@ static int extract_one(struct rs *r, int fd, uint64_t job_off, enum floe_catalog
                                 "%s: the retrieved bytes do not match its recorded xxh3", f->path);
     }
     if (!rc)
-        rc = put_file(dest, data, f->size, f, err);
+        rc = put_file(dest, data, f->size, f, mode, err);
     if (data != frame)
         free(data);
     free(frame);
