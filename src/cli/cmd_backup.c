@@ -27,9 +27,11 @@
     "            [--layout packed|file-per-archive] [--pack-threshold SIZE] [--pack-size SIZE]\n"  \
     "            [--compress[=LEVEL]] [--concurrency N] [--part-size SIZE]\n"                      \
     "            [--memory-limit SIZE] [--catalog PATH] [--no-snapshot]\n"                         \
+    "            [--description-format floe|mt2]\n"                                                \
     "Filters are rsync's: the first rule that matches decides (--include P is '+ P', --exclude\n"  \
     "P is '- P'). Defaults: --layout packed, --pack-threshold 4MiB, --pack-size 1GiB,\n"           \
-    "--concurrency 16, --compress off (level 3 when given without one), the catalog in\n"          \
+    "--concurrency 16, --compress off (level 3 when given without one), --description-format\n"    \
+    "floe (mt2: mt-aws-glacier's, with --layout file-per-archive), the catalog in\n"               \
     "$XDG_DATA_HOME/floe. Exit status 3: partial (some files skipped; see the warnings)."
 
 struct ctx {
@@ -137,7 +139,7 @@ static void print_summary(const struct floe_cli *cli, const struct floe_backup_o
 }
 
 /* Options with values, parsed into o; 0 or a usage error (2). */
-static int parse_values(struct floe_backup_options *o, const char *const v[9], bool compress)
+static int parse_values(struct floe_backup_options *o, const char *const v[10], bool compress)
 {
     const char *const names[9] = {"--max-files",    "--max-bytes",   "--pack-threshold",
                                   "--pack-size",    "--concurrency", "--part-size",
@@ -182,6 +184,15 @@ static int parse_values(struct floe_backup_options *o, const char *const v[9], b
                 floe_cli_usage_error("backup", BACKUP_USAGE,
                                      "--layout must be packed or file-per-archive, not '%s'", v[8]);
     }
+    if (!rc && v[9]) {
+        if (strcmp(v[9], "floe") == 0)
+            o->description_format = FLOE_BACKUP_DESC_FLOE;
+        else if (strcmp(v[9], "mt2") == 0)
+            o->description_format = FLOE_BACKUP_DESC_MT2;
+        else
+            rc = floe_cli_usage_error("backup", BACKUP_USAGE,
+                                      "--description-format must be floe or mt2, not '%s'", v[9]);
+    }
     return rc;
 }
 
@@ -189,7 +200,7 @@ int floe_cmd_backup(const struct floe_cli *cli, int argc, char **argv)
 {
     struct floe_backup_options o = {0};
     struct floe_cli_list filters = {0};
-    const char *v[9] = {0};
+    const char *v[10] = {0};
     bool compress = false, list = false;
     const struct floe_cli_opt opts[] = {
         {"--follow", NULL, NULL, &o.follow},
@@ -207,6 +218,7 @@ int floe_cmd_backup(const struct floe_cli *cli, int argc, char **argv)
         {"--memory-limit", NULL, &v[6], NULL},
         {"--compress", NULL, &v[7], &compress},
         {"--layout", NULL, &v[8], NULL},
+        {"--description-format", NULL, &v[9], NULL},
         {"--catalog", NULL, &o.catalog_path, NULL},
         {"--no-snapshot", NULL, NULL, &o.no_snapshot},
         {NULL, NULL, NULL, NULL},

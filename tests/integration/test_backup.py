@@ -194,6 +194,31 @@ class BackupTests(unittest.TestCase):
         self.assertTrue(all(d.startswith("floe1 file ") for d in descs), descs[:3])
         self.assertEqual(len(rows), 40)
 
+    def test_mt2_descriptions(self):
+        import base64
+        vault, src, cat = self.fresh()
+        self.write(src, "sub/r\u00e9sum\u00e9.txt", b"cv")
+        self.write(src, "a.txt", b"a")
+        mtime = 1700000000
+        os.utime(os.path.join(src, "a.txt"), (mtime, mtime))
+        s, _, _ = self.backup(src, vault, "--catalog", cat, "--no-snapshot", "--layout",
+                              "file-per-archive", "--description-format", "mt2")
+        self.assertEqual(s["archives"], 2)
+        db = sqlite3.connect("file:%s?mode=ro" % cat, uri=True)
+        descs = sorted(r[0] for r in db.execute("SELECT description FROM archives"))
+        db.close()
+        names = {}
+        for d in descs:
+            self.assertTrue(d.startswith("mt2 "), d)
+            b = d[4:]
+            doc = json.loads(base64.urlsafe_b64decode(b + "=" * (-len(b) % 4)).decode())
+            names[doc["filename"]] = doc["mtime"]
+        self.assertEqual(set(names), {"a.txt", "sub/r\u00e9sum\u00e9.txt"})
+        self.assertEqual(names["a.txt"], "20231114T221320Z")
+        r = self.floe("backup", src, vault, "--catalog", cat, "--description-format", "mt2")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(b"--layout file-per-archive", r.stderr)
+
     def test_filters(self):
         vault, src, cat = self.fresh()
         self.write(src, "a.c", b"c")

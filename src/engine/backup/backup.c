@@ -22,6 +22,7 @@
 #include "floe/range.h"
 #include "floe/sigv4.h"
 #include "floe/upload.h"
+#include "mtglacier.h"
 #include "packer.h"
 #include "plan.h"
 #include "prices.h"
@@ -124,6 +125,10 @@ static int check_options(const struct floe_backup_options *o, struct floe_error 
                               "--pack-size (%" PRIu64 " bytes) is smaller than --pack-threshold "
                               "(%" PRIu64 " bytes)",
                               pack, threshold);
+    if (o->description_format == FLOE_BACKUP_DESC_MT2 && o->layout != FLOE_BACKUP_FILE_PER_ARCHIVE)
+        return floe_error_set(err, FLOE_E_INVALID_ARG,
+                              "--description-format mt2 describes one file per archive: use it "
+                              "with --layout file-per-archive");
     if (o->part_size)
         return floe_range_check_part_size(o->part_size, err);
     return FLOE_OK;
@@ -194,10 +199,24 @@ static void file_row(const struct floe_plan_item *it, struct floe_catalog_file *
 
 /* ---- small files, one archive each ---- */
 
+/* A file archive's description: floe's, or mt-aws-glacier's mt2 (its relative name; a name mt2
+ * cannot carry, such as one that is not UTF-8, gets floe's with a note). */
+static void describe_file(struct run *r, const struct floe_plan_item *it, char out[1025])
+{
+    if (r->o->description_format == FLOE_BACKUP_DESC_MT2) {
+        struct floe_error e = {0};
+        int64_t secs = it->mtime_ns >= 0 ? it->mtime_ns / 1000000000
+                                         : -((-it->mtime_ns + 999999999) / 1000000000);
+        if (floe_mtglacier_mt2_encode(it->path + it->rel_off, secs, out, 1025, &e) == FLOE_OK)
+            return;
+        notice(r, it->path, e.message);
+    }
+    floe_describe_file(it->path, it->path_len, it->mtime_ns, out);
+}
+
 static void describe_single(void *user, const struct floe_plan_item *it, char out[1025])
 {
-    (void)user;
-    floe_describe_file(it->path, it->path_len, it->mtime_ns, out);
+    describe_file(user, it, out);
 }
 
 static int record_single(void *user, const struct floe_singles_done *d, struct floe_error *err)
@@ -366,7 +385,7 @@ static void on_large_progress(const struct floe_upload_progress *p, void *user)
 static int one_large(struct run *r, const struct floe_plan_item *it, struct floe_error *err)
 {
     char desc[FLOE_DESCRIBE_CAP];
-    floe_describe_file(it->path, it->path_len, it->mtime_ns, desc);
+    describe_file(r, it, desc);
     struct large_progress lp = {r, it->path, r->bytes_done};
     struct floe_upload_options uo = {
         .vault = r->o->vault,

@@ -26,6 +26,7 @@ struct rec {
     uint8_t change;
     uint8_t has_xxh3;
     uint16_t pad;
+    uint32_t rel_off; /* where the path relative to its source starts */
     uint32_t mode;
     uint64_t size;
     int64_t mtime_ns;
@@ -129,6 +130,8 @@ static int append(struct walk_ctx *w, enum floe_plan_list list, const struct flo
                   struct rec *r)
 {
     r->path_len = (uint32_t)strlen(f->path);
+    size_t rel = strlen(f->relpath);
+    r->rel_off = rel <= r->path_len ? r->path_len - (uint32_t)rel : 0;
     r->mode = f->mode;
     r->size = f->size;
     r->mtime_ns = f->mtime_ns;
@@ -352,6 +355,7 @@ int floe_plan_next(struct floe_plan *p, enum floe_plan_list list, struct floe_er
     }
     p->cur.path[r.path_len] = '\0';
     p->cur.path_len = r.path_len;
+    p->cur.rel_off = r.rel_off <= r.path_len ? r.rel_off : 0;
     p->cur.size = r.size;
     p->cur.mtime_ns = r.mtime_ns;
     p->cur.inode = r.inode;

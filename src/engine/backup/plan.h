@@ -22,6 +22,7 @@
 struct floe_plan_item {
     char *path; /* absolute path (malloc'd by the plan; valid until the next read) */
     size_t path_len;
+    size_t rel_off; /* path + rel_off: the path relative to its source ("a/b.txt") */
     uint64_t size;
     int64_t mtime_ns;
     uint64_t inode, device;
