@@ -258,11 +258,18 @@ int floe_catalog_lookup(struct floe_catalog *c, const void *path, size_t path_le
                         struct floe_catalog_file *out, struct floe_error *err);
 
 /*
- * floe_catalog_mark_seen() - the walker saw path in the open run: it is not "removed". The seen
- * set lives in a private temporary database of this handle (spills to disk, not held in RAM, not
- * part of the catalog's transactions: a rolled-back batch does not forget seen paths) and is
- * dropped by floe_catalog_run_end. Files recorded by the open run count as seen without a mark.
- * FLOE_E_INVALID_ARG without an open run.
+ * floe_catalog_mark_seen_id() - the walker saw the file whose current row (from
+ * floe_catalog_lookup in this run) has id file_id: it is not "removed". The seen set is a bitmap
+ * over file row ids held by the handle (one bit per row of files: 125 KiB per million), O(1),
+ * outside the catalog's transactions (a rolled-back batch does not forget seen paths), dropped by
+ * floe_catalog_run_end. Files recorded by the open run count as seen without a mark.
+ * FLOE_E_INVALID_ARG without an open run. Cannot fail otherwise.
+ */
+int floe_catalog_mark_seen_id(struct floe_catalog *c, int64_t file_id, struct floe_error *err);
+
+/*
+ * floe_catalog_mark_seen() - the same by path, for a caller that did not look it up: a lookup,
+ * then the mark (a path with no current row has nothing to mark: FLOE_OK).
  */
 int floe_catalog_mark_seen(struct floe_catalog *c, const void *path, size_t path_len,
                            struct floe_error *err);
