@@ -471,13 +471,47 @@ static void test_pack_bad_arguments(void **state)
     free(out.buf);
 }
 
+/* The writer's probe: a frame of 32 KiB or more whose middle 8 KiB do not compress is stored
+ * untried; below 32 KiB the whole frame decides. */
+static void test_pack_probe(void **state)
+{
+    (void)state;
+    struct sink out = {0};
+    struct floe_error err = {0};
+    struct floe_pack_writer *w = NULL;
+    struct floe_pack_writer_options o = {.sink = mem_sink, .user = &out, .zstd_level = 3};
+    assert_int_equal(floe_pack_writer_new(&o, &w, &err), FLOE_OK);
+    uint8_t *big = text_bytes(64 * 1024), *noise = random_bytes(8192);
+    memcpy(big + 28 * 1024, noise, 8192);
+    struct floe_pack_entry e;
+    assert_int_equal(floe_pack_add(w, "mid-noise-64k", 0, 0, big, 64 * 1024, &e, &err), FLOE_OK);
+    assert_int_equal(e.compression, FLOE_PACK_STORED);
+    memcpy(big + 28 * 1024, big, 8192); /* the same text all through */
+    assert_int_equal(floe_pack_add(w, "text-64k", 0, 0, big, 64 * 1024, &e, &err), FLOE_OK);
+    assert_int_equal(e.compression, FLOE_PACK_ZSTD);
+    uint8_t *small = text_bytes(32 * 1024 - 1);
+    memcpy(small + 12 * 1024, noise, 8192);
+    assert_int_equal(floe_pack_add(w, "mid-noise-32k-1", 0, 0, small, 32 * 1024 - 1, &e, &err),
+                     FLOE_OK);
+    assert_int_equal(e.compression, FLOE_PACK_ZSTD);
+    free(big);
+    free(small);
+    free(noise);
+    free(out.buf);
+    floe_pack_writer_free(w);
+}
+
 int main(void)
 {
     t_seed();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pack_round_trip),         cmocka_unit_test(test_pack_empty),
-        cmocka_unit_test(test_pack_every_byte_covered), cmocka_unit_test(test_pack_corrupt_regions),
-        cmocka_unit_test(test_pack_sink_failure),       cmocka_unit_test(test_pack_bad_arguments),
+        cmocka_unit_test(test_pack_round_trip),
+        cmocka_unit_test(test_pack_empty),
+        cmocka_unit_test(test_pack_every_byte_covered),
+        cmocka_unit_test(test_pack_corrupt_regions),
+        cmocka_unit_test(test_pack_sink_failure),
+        cmocka_unit_test(test_pack_bad_arguments),
+        cmocka_unit_test(test_pack_probe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

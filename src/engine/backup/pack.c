@@ -26,7 +26,13 @@
  * sink, then the data, either the caller's buffer or the compressed copy in the writer's
  * scratch buffer. Compression is tried into a buffer one byte smaller than the file, so a frame
  * that would not shrink fails fast with "destination too small" and is stored; the scratch
- * buffer is as large as the largest file added. The index is kept as one small record per
+ * buffer is as large as the largest file added. A frame of 32 KiB or more is first probed: an
+ * 8 KiB sample from its middle, compressed at level 1, must save at least 1/32 of itself, or
+ * the frame is stored without trying the whole at the writer's level. Already-compressed
+ * files (media, archives: most large incompressible data) then cost the writer one fast
+ * pass over 8 KiB instead of a full pass at a slow level (docs/performance.md, "Pack
+ * writer"); the price is that a file whose middle is incompressible but whose rest is not is
+ * stored. The index is kept as one small record per
  * file (paths in an arena of 64 KiB blocks, so entry paths handed out stay valid) and streamed
  * to the sink in 64 KiB pieces by floe_pack_finish(), hashed as it goes. After a sink failure
  * the pack is incomplete and the writer refuses further calls.
@@ -53,6 +59,8 @@
 #define PATH_MAX_BYTES 4095
 #define ARENA_BLOCK 65536
 #define INDEX_CHUNK 65536
+#define PROBE_MIN 32768  /* frames this large are probed before compressing them whole */
+#define PROBE_BYTES 8192 /* the probe: a sample from the middle of the frame */
 
 static const char k_pack_magic[8] = {'F', 'L', 'O', 'E', 'P', 'A', 'C', 'K'};
 static const char k_index_magic[8] = {'F', 'L', 'O', 'E', 'I', 'N', 'D', 'X'};
@@ -235,7 +243,7 @@ static int usable(const struct floe_pack_writer *w, struct floe_error *err)
 }
 
 /* Compresses data into the scratch buffer; returns the compressed length, or 0 when the
- * frame is to be stored (level 0, empty, or not smaller). */
+ * frame is to be stored (level 0, tiny, its sample does not shrink, or not smaller). */
 static size_t compress(struct floe_pack_writer *w, const void *data, size_t size)
 {
     if (w->level == 0 || size < 2)
@@ -244,6 +252,14 @@ static size_t compress(struct floe_pack_writer *w, const void *data, size_t size
         free(w->scratch);
         w->scratch_cap = size - 1;
         w->scratch = floe_xmalloc(w->scratch_cap);
+    }
+    if (size >= PROBE_MIN) {
+        // 8 KiB from the middle at level 1 must save 1/32, or the frame is stored untried
+        const uint8_t *mid = (const uint8_t *)data + (size - PROBE_BYTES) / 2;
+        size_t n = ZSTD_compressCCtx(w->cctx, w->scratch, PROBE_BYTES - PROBE_BYTES / 32, mid,
+                                     PROBE_BYTES, 1);
+        if (ZSTD_isError(n))
+            return 0;
     }
     size_t n = ZSTD_compressCCtx(w->cctx, w->scratch, size - 1, data, size, w->level);
     return ZSTD_isError(n) ? 0 : n; /* dstSize_tooSmall: it would not shrink */

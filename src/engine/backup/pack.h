@@ -48,7 +48,9 @@ struct floe_pack_writer_options {
     floe_pack_sink_fn *sink; /* required */
     void *user;
     int zstd_level;    /* 0: frames stored; 1..19: zstd at that level (a frame that does not
-                          shrink is stored anyway, so incompressible data costs no extra space) */
+                          shrink is stored anyway, so incompressible data costs no extra space;
+                          a frame of 32 KiB or more whose middle 8 KiB do not shrink by 1/32
+                          at level 1 is stored without being compressed whole) */
     uint64_t sequence; /* the pack's number in its backup set: in its header and index */
 };
 
