@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""floe backup killed with SIGKILL at random moments, then run again until it finishes: after
+every round the catalog and the vault agree (every archive the catalog names is in the vault's
+inventory with the same size and tree hash; no path recorded twice as current), and at the end
+everything is recorded once and restores byte for byte. Both layouts. Rounds: FLOE_KILL_ROUNDS
+(default 3; the "slow" label runs 20).
+
+usage: test_backup_kill.py FLOE_BINARY FLOE_VAULT_BINARY
+"""
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helpers"))
+import servers  # noqa: E402
+
+import boto3  # noqa: E402
+from botocore.config import Config  # noqa: E402
+
+FLOE = VAULT_BIN = None
+ROUNDS = int(os.environ.get("FLOE_KILL_ROUNDS", "3"))
+
+
+class BackupKillTests(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="floe-backup-kill-")
+        cls.vault = servers.start_vault(VAULT_BIN)
+        cls.env = servers.client_env(cls.tmp.name)
+        cls.env["XDG_DATA_HOME"] = os.path.join(cls.tmp.name, "data")
+        cls.glacier = boto3.client("glacier", endpoint_url=cls.vault.url, region_name="us-east-1",
+                                   aws_access_key_id=servers.LOCAL_AK,
+                                   aws_secret_access_key=servers.LOCAL_SK,
+                                   config=Config(retries={"max_attempts": 1}))
+        cls.rnd = random.Random(int(os.environ.get("FLOE_TEST_SEED", "0")) or None)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.vault.stop()
+        cls.tmp.cleanup()
+
+    def make_tree(self, root, n):
+        files = {}
+        for i in range(n):
+            rel = "d%02d/f%04d" % (i % 10, i)
+            data = os.urandom(self.rnd.randint(0, 40 * 1024))
+            path = os.path.join(root, rel)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as f:
+                f.write(data)
+            files[os.path.realpath(path)] = data
+        big = os.path.join(root, "big.bin")  # a multipart upload to interrupt too
+        data = os.urandom(3 * 1024 * 1024 + 17)
+        with open(big, "wb") as f:
+            f.write(data)
+        files[os.path.realpath(big)] = data
+        return files
+
+    def inventory(self, vault):
+        job = self.glacier.initiate_job(vaultName=vault,
+                                        jobParameters={"Type": "inventory-retrieval"})
+        for _ in range(400):
+            d = self.glacier.describe_job(vaultName=vault, jobId=job["jobId"])
+            if d["Completed"]:
+                break
+            time.sleep(0.05)
+        out = self.glacier.get_job_output(vaultName=vault, jobId=job["jobId"])["body"].read()
+        return {a["ArchiveId"]: a for a in json.loads(out)["ArchiveList"]}
+
+    def check_consistent(self, vault, cat):
+        if not os.path.exists(cat):
+            return
+        db = sqlite3.connect("file:%s?mode=ro" % cat, uri=True)
+        archives = db.execute("SELECT archive_id, size_bytes, hex(tree_hash) FROM archives "
+                              "WHERE deleted_at IS NULL").fetchall()
+        dup = db.execute("SELECT path, count(*) FROM files WHERE superseded_at IS NULL AND "
+                         "removed_at IS NULL GROUP BY path HAVING count(*) > 1").fetchall()
+        db.close()
+        self.assertEqual(dup, [])
+        inv = self.inventory(vault)
+        for aid, size, tree in archives:
+            self.assertIn(aid, inv, "recorded archive not in the vault")
+            self.assertEqual(inv[aid]["Size"], size)
+            self.assertEqual(inv[aid]["SHA256TreeHash"], tree.lower())
+
+    def kill_rounds(self, *layout):
+        name = "kill%d" % self.rnd.randint(0, 1 << 30)
+        self.glacier.create_vault(vaultName=name)
+        src = os.path.join(self.tmp.name, name)
+        files = self.make_tree(src, 300)
+        if layout:
+            files = {k: v for k, v in files.items() if v}
+        cat = os.path.join(self.tmp.name, name + ".db")
+        args = [FLOE, "--endpoint-url", self.vault.url, "--quiet", "backup", src, name,
+                "--catalog", cat, "--no-snapshot", "--pack-size", "2MiB", "--pack-threshold", "1MiB",
+                "--part-size", "1MiB", *layout]
+        for _ in range(ROUNDS):
+            p = subprocess.Popen(args, env=self.env, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+            time.sleep(self.rnd.uniform(0.05, 0.6))
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+            self.check_consistent(name, cat)
+        r = subprocess.run(args, env=self.env, capture_output=True, timeout=300)
+        self.assertIn(r.returncode, (0, 3), r.stderr)
+        self.check_consistent(name, cat)
+        # a last run finds nothing to do
+        r = subprocess.run([FLOE, "--endpoint-url", self.vault.url, "--json", *args[4:]],
+                           env=self.env, capture_output=True, timeout=300)
+        summary = json.loads(r.stdout.decode().splitlines()[-1])
+        self.assertEqual((summary["files_new"], summary["files_changed"]), (0, 0))
+        to = os.path.join(self.tmp.name, name + "-out")
+        os.makedirs(to)
+        r = subprocess.run([FLOE, "--endpoint-url", self.vault.url, "restore", name, "--to", to,
+                            "--catalog", cat, "--tier", "Expedited"],
+                           env=self.env, capture_output=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for path, data in files.items():
+            with open(os.path.join(to, path.lstrip("/")), "rb") as f:
+                self.assertEqual(f.read(), data, path)
+
+    def test_kill_packed(self):
+        self.kill_rounds()
+
+    def test_kill_file_per_archive(self):
+        self.kill_rounds("--layout", "file-per-archive")
+
+
+if __name__ == "__main__":
+    FLOE, VAULT_BIN = sys.argv[1], sys.argv[2]
+    del sys.argv[1:3]
+    unittest.main(verbosity=2)
