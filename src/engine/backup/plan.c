@@ -94,6 +94,8 @@ static int classify(struct walk_ctx *w, const struct floe_walk_file *f, struct r
         *out = FLOE_BACKUP_NEW;
         return FLOE_OK;
     }
+    if (!rc && w->mark_seen) /* in the catalog and still here: not "removed" */
+        rc = floe_catalog_mark_seen_id(w->c, cur.id, w->err);
     if (rc)
         return rc;
     if (cur.size_bytes != f->size) {
@@ -151,12 +153,9 @@ static int on_file(void *user, const struct floe_walk_file *f)
 {
     struct walk_ctx *w = user;
     struct floe_plan *p = w->p;
-    size_t plen = strlen(f->path);
-    int rc = w->mark_seen ? floe_catalog_mark_seen(w->c, f->path, plen, w->err) : FLOE_OK;
     struct rec r = {0};
     enum floe_backup_change change = FLOE_BACKUP_NEW;
-    if (!rc)
-        rc = classify(w, f, &r, &change);
+    int rc = classify(w, f, &r, &change); /* one catalog lookup, which also marks it seen */
     if (rc == FLOE_E_IO && w->err->sys_errno && w->o->checksum) { /* unreadable: skip it */
         p->skipped++;
         if (w->o->warn)
