@@ -183,6 +183,13 @@ static void test_catalog_newer_schema_refused(void **state)
     sqlite3_close(db);
     assert_int_equal(floe_catalog_open(other, &s_fast, &c, &err), FLOE_E_CORRUPT);
     assert_non_null(strstr(err.message, "not a floe catalog"));
+    /* not even switched to WAL: header bytes 18 and 19 (write/read versions) still say 1 */
+    FILE *f = fopen(other, "rb");
+    uint8_t head[20];
+    assert_int_equal(fread(head, 1, sizeof(head), f), sizeof(head));
+    fclose(f);
+    assert_int_equal(head[18], 1);
+    assert_int_equal(head[19], 1);
     free(other);
     free(path);
 }
@@ -239,6 +246,71 @@ static void test_catalog_corrupt_refused(void **state)
     assert_int_equal(fread(back, 1, sizeof(back), f), sizeof(junk));
     fclose(f);
     assert_memory_equal(back, junk, sizeof(junk));
+    free(path);
+}
+
+static int count_fn(const struct floe_catalog_file *f, void *user)
+{
+    (void)f;
+    (*(size_t *)user)++;
+    return 0;
+}
+
+/* A valid header with damaged pages behind it: reads say FLOE_E_CORRUPT, nothing is rewritten. */
+static void test_catalog_damaged_pages(void **state)
+{
+    (void)state;
+    char *path = tpath("damaged.db");
+    struct floe_catalog *c = open_ok(path);
+    struct floe_error err = {0};
+    assert_int_equal(floe_catalog_begin(c, &err), FLOE_OK);
+    for (int i = 0; i < 3000; i++) {
+        char id[32], p[64];
+        snprintf(id, sizeof(id), "D-%d", i);
+        snprintf(p, sizeof(p), "/damaged/%06d/some/longer/name/to/fill/pages", i);
+        struct floe_catalog_archive a;
+        struct floe_catalog_file f;
+        make_archive(&a, id, FLOE_CATALOG_KIND_FILE);
+        make_file(&f, p, 1);
+        assert_int_equal(floe_catalog_record_archive(c, &a, &f, 1, &err), FLOE_OK);
+    }
+    assert_int_equal(floe_catalog_commit(c, &err), FLOE_OK);
+    floe_catalog_close(c); /* checkpoints the WAL into the file */
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(st.st_size > 40 * 4096);
+    /* scribble over pages 12 to 40 (page 1, the header and schema, stays intact) */
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    char junk[4096];
+    for (size_t i = 0; i < sizeof(junk); i++)
+        junk[i] = (char)(0xa5 ^ i);
+    for (int pg = 11; pg < 40; pg++) {
+        fseek(f, (long)pg * 4096, SEEK_SET);
+        fwrite(junk, 1, sizeof(junk), f);
+    }
+    fclose(f);
+    uint8_t *before = malloc((size_t)st.st_size);
+    f = fopen(path, "rb");
+    assert_int_equal(fread(before, 1, (size_t)st.st_size, f), (size_t)st.st_size);
+    fclose(f);
+
+    int rc = floe_catalog_open(path, &s_fast, &c, &err);
+    if (rc == FLOE_OK) {
+        size_t n = 0;
+        rc = floe_catalog_iter_files(c, NULL, 0, count_fn, &n, &err);
+        floe_catalog_close(c);
+    }
+    assert_int_equal(rc, FLOE_E_CORRUPT);
+    assert_non_null(strstr(err.message, "is not a database or is damaged"));
+    assert_non_null(strstr(err.message, path));
+    uint8_t *after = malloc((size_t)st.st_size + 1);
+    f = fopen(path, "rb");
+    assert_int_equal(fread(after, 1, (size_t)st.st_size + 1, f), (size_t)st.st_size);
+    fclose(f);
+    assert_memory_equal(before, after, (size_t)st.st_size);
+    free(before);
+    free(after);
     free(path);
 }
 
@@ -707,6 +779,7 @@ int main(void)
         cmocka_unit_test(test_catalog_newer_schema_refused),
         cmocka_unit_test(test_catalog_lock_contention),
         cmocka_unit_test(test_catalog_corrupt_refused),
+        cmocka_unit_test(test_catalog_damaged_pages),
         cmocka_unit_test(test_catalog_full_rolls_back),
         cmocka_unit_test(test_catalog_versions_and_removed),
         cmocka_unit_test(test_catalog_snapshot_round_trip),

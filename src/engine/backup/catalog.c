@@ -494,9 +494,14 @@ static int create_schema(struct floe_catalog *c, struct floe_error *err)
  */
 static const char *const migrations[FLOE_CATALOG_SCHEMA_VERSION] = {NULL};
 
-static int check_schema(struct floe_catalog *c, struct floe_error *err)
+/*
+ * What the file holds, by reading only (nothing is written before the file is known to be an
+ * empty database or a floe catalog this program can read): *version = 0 for an empty database.
+ */
+static int identify(struct floe_catalog *c, int64_t *version, struct floe_error *err)
 {
-    int64_t tables = 0, app = 0, has_meta = 0, version = 0;
+    int64_t tables = 0, app = 0, has_meta = 0;
+    *version = 0;
     int st = query_int(c, "SELECT count(*) FROM sqlite_master", &tables, "reading the schema", err);
     if (st == FLOE_OK)
         st = query_int(c, "PRAGMA application_id", &app, "reading the schema", err);
@@ -505,7 +510,7 @@ static int check_schema(struct floe_catalog *c, struct floe_error *err)
     if (tables == 0) {
         if (c->read_only)
             return floe_error_set(err, FLOE_E_NOT_FOUND, "catalog %s is empty", c->path);
-        return create_schema(c, err);
+        return FLOE_OK;
     }
     st = query_int(c, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
                    &has_meta, "reading the schema", err);
@@ -517,36 +522,43 @@ static int check_schema(struct floe_catalog *c, struct floe_error *err)
                               "changed",
                               c->path);
     st = query_int(c, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema_version'",
-                   &version, "reading the schema version", err);
+                   version, "reading the schema version", err);
     if (st != FLOE_OK)
         return st;
-    if (version > FLOE_CATALOG_SCHEMA_VERSION)
+    if (*version > FLOE_CATALOG_SCHEMA_VERSION)
         return floe_error_set(err, FLOE_E_UNSUPPORTED,
                               "catalog %s has schema version %" PRId64
                               ", written by a newer floe; this floe reads up to version %d",
-                              c->path, version, FLOE_CATALOG_SCHEMA_VERSION);
-    if (version < 1)
+                              c->path, *version, FLOE_CATALOG_SCHEMA_VERSION);
+    if (*version < 1)
         return floe_error_set(err, FLOE_E_CORRUPT,
                               "catalog %s has no valid schema_version in its meta table", c->path);
-    if (version < FLOE_CATALOG_SCHEMA_VERSION) {
-        if (c->read_only)
-            return floe_error_set(err, FLOE_E_UNSUPPORTED,
-                                  "catalog %s has schema version %" PRId64
-                                  " and needs a writable open to be upgraded to %d",
-                                  c->path, version, FLOE_CATALOG_SCHEMA_VERSION);
-        st = exec_sql(c, "BEGIN IMMEDIATE", "upgrading the schema", err);
-        for (int64_t v = version; st == FLOE_OK && v < FLOE_CATALOG_SCHEMA_VERSION; v++)
-            if (migrations[v])
-                st = exec_sql(c, migrations[v], "upgrading the schema", err);
-        if (st == FLOE_OK) {
-            char sql[128];
-            snprintf(sql, sizeof(sql), "UPDATE meta SET value = '%d' WHERE key = 'schema_version'",
-                     FLOE_CATALOG_SCHEMA_VERSION);
-            st = exec_sql(c, sql, "upgrading the schema", err);
-        }
-        st = write_end(c, true, st, err);
+    if (*version < FLOE_CATALOG_SCHEMA_VERSION && c->read_only)
+        return floe_error_set(err, FLOE_E_UNSUPPORTED,
+                              "catalog %s has schema version %" PRId64
+                              " and needs a writable open to be upgraded to %d",
+                              c->path, *version, FLOE_CATALOG_SCHEMA_VERSION);
+    return FLOE_OK;
+}
+
+/* Creates the schema in an empty database, or migrates an older one (version from identify). */
+static int prepare_schema(struct floe_catalog *c, int64_t version, struct floe_error *err)
+{
+    if (version == 0)
+        return create_schema(c, err);
+    if (version == FLOE_CATALOG_SCHEMA_VERSION)
+        return FLOE_OK;
+    int st = exec_sql(c, "BEGIN IMMEDIATE", "upgrading the schema", err);
+    for (int64_t v = version; st == FLOE_OK && v < FLOE_CATALOG_SCHEMA_VERSION; v++)
+        if (migrations[v])
+            st = exec_sql(c, migrations[v], "upgrading the schema", err);
+    if (st == FLOE_OK) {
+        char sql[128];
+        snprintf(sql, sizeof(sql), "UPDATE meta SET value = '%d' WHERE key = 'schema_version'",
+                 FLOE_CATALOG_SCHEMA_VERSION);
+        st = exec_sql(c, sql, "upgrading the schema", err);
     }
-    return st;
+    return write_end(c, true, st, err);
 }
 
 int floe_catalog_open(const char *path, const struct floe_catalog_options *opts,
@@ -579,9 +591,10 @@ int floe_catalog_open(const char *path, const struct floe_catalog_options *opts,
     }
     sqlite3_extended_result_codes(c->db, 1);
     sqlite3_busy_timeout(c->db, 5000);
-    /* reading first: a file that is not a database is refused before anything is written */
-    int64_t v = 0;
-    if ((st = query_int(c, "SELECT count(*) FROM sqlite_master", &v, "opening", err)) != FLOE_OK)
+    /* reading first: a file that is not a database, or not ours, is refused before anything is
+     * written to it (even the switch to WAL is a write) */
+    int64_t version = 0;
+    if ((st = identify(c, &version, err)) != FLOE_OK)
         goto out;
     if (!c->read_only) {
         const char *prag = opts->no_sync ? "PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF;"
@@ -601,7 +614,7 @@ int floe_catalog_open(const char *path, const struct floe_catalog_options *opts,
         if ((st = exec_sql(c, sql, "opening", err)) != FLOE_OK)
             goto out;
     }
-    if ((st = check_schema(c, err)) != FLOE_OK)
+    if (!c->read_only && (st = prepare_schema(c, version, err)) != FLOE_OK)
         goto out;
     if (!c->read_only) {
         char sql[160];

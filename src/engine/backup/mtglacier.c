@@ -4,16 +4,16 @@
  * docs/mtglacier-format.md).
  *
  * DESIGN
- * Journal: bytes are fed to a line assembler (one scratch line, at most FLOE_MTGLACIER_LINE_MAX
- * bytes; a longer line is malformed and skipped to its newline), so a file is read in 64 KiB
- * chunks in constant memory and a buffer goes through the same code. Each complete line is
- * checked for UTF-8, then parsed by its shape: "<letter>\t..." (versions A, B, C; a later letter
- * is a newer version this reader refuses by name) or "<digits> ..." (the older format). A parse
- * either fills a record or returns the reason the line is malformed; the caller adds the line
- * number. Nothing is kept between lines.
- * mt2: base64url of UTF-8 JSON; JSON is written here (two known keys, deterministic output) and
- * read with jansson (any key order, escapes, duplicate keys refused). Times are converted with
- * calendar arithmetic, not timegm(), so every year from 1000 to 9999 works on any libc.
+ * Journal: bytes are fed to a line assembler (one scratch line, grown to the longest line seen,
+ * at most FLOE_MTGLACIER_LINE_MAX bytes; a longer line is malformed and skipped to its newline), so
+ * a file is read in 64 KiB chunks in constant memory and a buffer goes through the same code. Each
+ * complete line is checked for UTF-8, then parsed by its shape: "<letter>\t..." (versions A, B, C;
+ * a later letter is a newer version this reader refuses by name) or "<digits> ..." (the older
+ * format). A parse either fills a record or returns the reason the line is malformed; the caller
+ * adds the line number. Nothing is kept between lines. mt2: base64url of UTF-8 JSON; JSON is
+ * written here (two known keys, deterministic output) and read with jansson (any key order,
+ * escapes, duplicate keys refused). Times are converted with calendar arithmetic, not timegm(), so
+ * every year from 1000 to 9999 works on any libc.
  */
 #include "mtglacier.h"
 
@@ -357,7 +357,8 @@ static const char *parse_line(char *s, size_t len, struct floe_mtglacier_record 
 struct assembler {
     struct floe_mtglacier_parse *p;
     const char *name;
-    char *line; /* FLOE_MTGLACIER_LINE_MAX + 1 */
+    char *line; /* cap bytes, grown as lines need, at most FLOE_MTGLACIER_LINE_MAX + 1 */
+    size_t cap;
     size_t len;
     bool too_long; /* the current line overflowed: skip to its end */
 };
@@ -401,6 +402,13 @@ static int feed(struct assembler *a, const char *data, size_t n, struct floe_err
             if (a->len + take > FLOE_MTGLACIER_LINE_MAX) {
                 a->too_long = true;
             } else {
+                if (a->len + take + 1 > a->cap) {
+                    while (a->len + take + 1 > a->cap)
+                        a->cap *= 2;
+                    if (a->cap > FLOE_MTGLACIER_LINE_MAX + 1)
+                        a->cap = FLOE_MTGLACIER_LINE_MAX + 1;
+                    a->line = floe_xrealloc(a->line, a->cap);
+                }
                 memcpy(a->line + a->len, data, take);
                 a->len += take;
             }
@@ -439,7 +447,8 @@ static void assembler_init(struct assembler *a, struct floe_mtglacier_parse *p, 
     memset(&p->stats, 0, sizeof(p->stats));
     a->p = p;
     a->name = name ? name : "(buffer)";
-    a->line = floe_xmalloc(FLOE_MTGLACIER_LINE_MAX + 1);
+    a->cap = 4096;
+    a->line = floe_xmalloc(a->cap);
 }
 
 int floe_mtglacier_parse_buffer(const void *data, size_t len, const char *name,
