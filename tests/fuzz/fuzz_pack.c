@@ -1,8 +1,8 @@
 /*
  * fuzz_pack.c - the pack readers on arbitrary bytes taken as a whole pack: the header, the
  * trailer (floe_pack_index_range), the index (floe_pack_read_index) and every frame it names
- * that lies inside the input (floe_pack_read_frame). A damaged pack must give a status, never
- * a crash or an over-read.
+ * that lies inside the input (floe_pack_frame_meta, floe_pack_read_frame). A damaged pack must give
+ * a status, never a crash or an over-read.
  *
  * Random bytes rarely get past the xxh3 checks, so each input is read twice: as it is, and
  * with the trailer's, the index's and each frame header's check recomputed over what is there
@@ -47,8 +47,11 @@ static int on_entry(void *user, const struct floe_pack_entry *e)
         memcpy(buf + 56, f + 64, plen);
         put64(f + 56, XXH3_64bits(buf, 56 + plen));
     }
-    uint8_t *dst = malloc(e->size ? e->size : 1);
     struct floe_error err;
+    int64_t mtime_ns;
+    uint32_t mode;
+    (void)floe_pack_frame_meta(f, (size_t)e->frame_length, &mtime_ns, &mode, &err);
+    uint8_t *dst = malloc(e->size ? e->size : 1);
     (void)floe_pack_read_frame(f, (size_t)e->frame_length, e, dst, &err);
     free(dst);
     return 0;
@@ -85,6 +88,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* the index parser alone, on the input as if it were an index */
         struct floe_error err;
         (void)floe_pack_read_index(c.pack, size, on_entry, &c, &err);
+        int64_t mtime_ns;
+        uint32_t mode;
+        (void)floe_pack_frame_meta(c.pack, size, &mtime_ns, &mode, &err);
         free(c.pack);
     }
     return 0;

@@ -2,7 +2,8 @@
  * test_pack.c - pack.c: many files (0 bytes, 1 byte, one whose frame ends exactly on a MiB
  * boundary, 5 MiB random, highly compressible, paths with odd bytes and of 4,095 bytes) round
  * trip through a memory sink at zstd levels 0, 1 and 3; the index parses back to the entries
- * the writer gave; every frame reads back by its entry; every single-byte change anywhere in a
+ * the writer gave; every frame reads back by its entry, and floe_pack_frame_meta gives the
+ * index's mtime and mode from the frame alone; every single-byte change anywhere in a
  * pack is detected (or, inside zstd data, changes nothing restored); truncation, a sink
  * failure at every write, bad arguments and the refusals' messages.
  */
@@ -173,6 +174,14 @@ static int on_entry(void *user, const struct floe_pack_entry *e)
         return r->frame_rc = floe_error_set(&r->err, FLOE_E_CORRUPT, "frame outside the pack");
     uint8_t *dst = malloc(e->size ? e->size : 1);
     int rc = floe_pack_read_frame(r->pack + e->frame_offset, e->frame_length, e, dst, &r->err);
+    /* and the frame header's own metadata agrees with the index */
+    int64_t mtime_ns = 0;
+    uint32_t mode = 0;
+    if (rc == FLOE_OK)
+        rc = floe_pack_frame_meta(r->pack + e->frame_offset, e->frame_length, &mtime_ns, &mode,
+                                  &r->err);
+    if (rc == FLOE_OK && (mtime_ns != e->mtime_ns || mode != e->mode))
+        rc = floe_error_set(&r->err, FLOE_E_CORRUPT, "frame meta differs from the index");
     if (rc == FLOE_OK && r->expect) {
         const struct file *f = &r->expect->f[r->seen - 1];
         assert_int_equal(e->size, f->size);
@@ -375,6 +384,18 @@ static void test_pack_corrupt_regions(void **state)
     assert_int_equal(
         floe_pack_read_frame(out.buf + zstd->frame_offset, zstd->frame_length - 1, zstd, dst, &err),
         FLOE_E_CORRUPT);
+    /* floe_pack_frame_meta on a damaged or short header */
+    int64_t mt;
+    uint32_t md;
+    assert_int_equal(floe_pack_frame_meta(out.buf + zstd->frame_offset, 63, &mt, &md, &err),
+                     FLOE_E_CORRUPT);
+    assert_string_equal(err.message, "pack frame: no frame header");
+    memcpy(copy, out.buf, out.len);
+    copy[zstd->frame_offset + 24] ^= 1; /* the mode */
+    assert_int_equal(
+        floe_pack_frame_meta(copy + zstd->frame_offset, zstd->frame_length, &mt, &md, &err),
+        FLOE_E_CORRUPT);
+    assert_string_equal(err.message, "pack frame: header checksum mismatch");
     struct floe_pack_entry other = *zstd;
     other.mtime_ns++;
     assert_int_equal(
