@@ -3,7 +3,7 @@
  * check, purge): an ordered list of rules, the first rule that matches a path decides; no rule
  * matching means "included".
  *
- * Patterns (the subset of rsync's that floe supports):
+ * Patterns (the subset of rsync's that floe supports; for users: docs/backup.md, Filters):
  *   *        any run of characters except '/'
  *   **       any run of characters including '/'
  *   ?        one character except '/'
