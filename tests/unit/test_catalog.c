@@ -569,6 +569,73 @@ static void test_catalog_100k_rate(void **state)
     free(path);
 }
 
+struct names {
+    int n;
+    char ids[8][32];
+};
+
+static int names_fn(const struct floe_catalog_archive *a, void *user)
+{
+    struct names *nm = user;
+    if (nm->n < 8)
+        snprintf(nm->ids[nm->n], 32, "%.31s", a->archive_id);
+    nm->n++;
+    return 0;
+}
+
+static void test_catalog_prunable(void **state)
+{
+    (void)state;
+    char *path = tpath("prune.db");
+    struct floe_catalog *c = open_ok(path);
+    struct floe_error err = {0};
+    record_one(c, "V1", "/p/f", 1);   /* superseded by V2 below */
+    record_one(c, "V2", "/p/f", 2);   /* current */
+    record_one(c, "GONE", "/p/g", 3); /* removed below */
+    struct floe_catalog_archive a;
+    struct floe_catalog_file files[2];
+    make_archive(&a, "PACK", FLOE_CATALOG_KIND_PACK);
+    make_file(&files[0], "/p/packed1", 1);
+    make_file(&files[1], "/p/packed2", 1);
+    assert_int_equal(floe_catalog_record_archive(c, &a, files, 2, &err), FLOE_OK);
+    assert_int_equal(floe_catalog_mark_removed(c, "/p/g", 4, &err), FLOE_OK);
+    assert_int_equal(floe_catalog_mark_removed(c, "/p/packed1", 10, &err), FLOE_OK);
+    for (int i = 0; i < 3; i++) { /* three snapshots, the newest stays */
+        char id[16];
+        snprintf(id, sizeof(id), "SNAP%d", i);
+        make_archive(&a, id, FLOE_CATALOG_KIND_CATALOG);
+        a.created_at = 1000 + i;
+        assert_int_equal(floe_catalog_record_archive(c, &a, NULL, 0, &err), FLOE_OK);
+    }
+    int64_t later = time(NULL) + 10;
+    struct names nm = {0};
+    assert_int_equal(floe_catalog_iter_prunable(c, later, names_fn, &nm, &err), FLOE_OK);
+    assert_int_equal(nm.n, 4); /* SNAP0, SNAP1 (oldest first), then V1 and GONE */
+    assert_string_equal(nm.ids[0], "SNAP0");
+    assert_string_equal(nm.ids[1], "SNAP1");
+    assert_true((strcmp(nm.ids[2], "V1") == 0 && strcmp(nm.ids[3], "GONE") == 0) ||
+                (strcmp(nm.ids[2], "GONE") == 0 && strcmp(nm.ids[3], "V1") == 0));
+    /* too recent: only the old snapshots */
+    memset(&nm, 0, sizeof(nm));
+    assert_int_equal(floe_catalog_iter_prunable(c, time(NULL) - 3600, names_fn, &nm, &err),
+                     FLOE_OK);
+    assert_int_equal(nm.n, 2);
+    /* the pack's last file goes: the pack too; deleted archives are not listed again */
+    assert_int_equal(floe_catalog_mark_removed(c, "/p/packed2", 10, &err), FLOE_OK);
+    assert_int_equal(floe_catalog_archive_deleted(c, "V1", 0, &err), FLOE_OK);
+    memset(&nm, 0, sizeof(nm));
+    assert_int_equal(floe_catalog_iter_prunable(c, later, names_fn, &nm, &err), FLOE_OK);
+    assert_int_equal(nm.n, 4);
+    bool pack = false;
+    for (int i = 0; i < nm.n; i++) {
+        pack |= strcmp(nm.ids[i], "PACK") == 0;
+        assert_string_not_equal(nm.ids[i], "V1");
+    }
+    assert_true(pack);
+    floe_catalog_close(c);
+    free(path);
+}
+
 struct dump {
     char text[8192];
     size_t len;
@@ -782,6 +849,7 @@ int main(void)
         cmocka_unit_test(test_catalog_damaged_pages),
         cmocka_unit_test(test_catalog_full_rolls_back),
         cmocka_unit_test(test_catalog_versions_and_removed),
+        cmocka_unit_test(test_catalog_prunable),
         cmocka_unit_test(test_catalog_snapshot_round_trip),
         cmocka_unit_test(test_catalog_restore_tables),
         cmocka_unit_test(test_catalog_100k_rate),

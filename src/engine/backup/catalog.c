@@ -131,6 +131,7 @@ enum stmt {
     S_ARCHIVES_ALL,
     S_ARCHIVES_LIVE,
     S_ARCHIVE_GET,
+    S_PRUNABLE,
     S_ARCHIVE_DELETE,
     S_ARCHIVE_DELETE_FILES,
     S_RUN_INSERT,
@@ -173,6 +174,17 @@ static const char *const STMT_SQL[S_COUNT] = {
     [S_ARCHIVES_LIVE] = "SELECT " ARCHIVE_COLS " FROM archives WHERE deleted_at IS NULL"
                         " ORDER BY id",
     [S_ARCHIVE_GET] = "SELECT " ARCHIVE_COLS " FROM archives WHERE archive_id = ?1",
+    /* an archive's files stop being current by superseded_at or removed_at (never both) */
+    [S_PRUNABLE] =
+        "SELECT " ARCHIVE_COLS " FROM archives a WHERE a.deleted_at IS NULL AND ("
+        " (a.kind IN ('file','pack')"
+        "  AND NOT EXISTS (SELECT 1 FROM files f WHERE f.archive = a.id"
+        "   AND f.superseded_at IS NULL AND f.removed_at IS NULL)"
+        "  AND coalesce((SELECT max(coalesce(f.superseded_at, f.removed_at)) FROM files f"
+        "   WHERE f.archive = a.id), a.created_at) <= ?1)"
+        " OR (a.kind = 'catalog' AND a.created_at <= ?1 AND a.id < (SELECT max(id) FROM archives"
+        "  WHERE kind = 'catalog' AND deleted_at IS NULL))"
+        ") ORDER BY a.created_at, a.id",
     [S_ARCHIVE_DELETE] = "UPDATE archives SET deleted_at = ?2 WHERE id = ?1",
     [S_ARCHIVE_DELETE_FILES] = "UPDATE files AS f SET removed_at = ?2 WHERE f.archive = ?1 AND "
                                "f.superseded_at IS NULL AND f.removed_at IS NULL",
@@ -1208,6 +1220,26 @@ int floe_catalog_iter_archives(struct floe_catalog *c, bool with_deleted,
     }
     if (s == FLOE_OK && rc != SQLITE_DONE)
         s = cat_error(c, rc, "reading archives", err);
+    if (st)
+        sqlite3_reset(st);
+    return s;
+}
+
+int floe_catalog_iter_prunable(struct floe_catalog *c, int64_t older_than,
+                               floe_catalog_archive_fn *fn, void *user, struct floe_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int s = stmt_get(c, S_PRUNABLE, &st, err), rc = SQLITE_DONE;
+    if (s == FLOE_OK)
+        sqlite3_bind_int64(st, 1, older_than);
+    while (s == FLOE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct floe_catalog_archive a;
+        read_archive_row(st, &a);
+        if (fn(&a, user) != 0)
+            s = floe_error_set(err, FLOE_E_CANCELLED, "catalog iteration stopped by its caller");
+    }
+    if (s == FLOE_OK && rc != SQLITE_DONE)
+        s = cat_error(c, rc, "finding prunable archives", err);
     if (st)
         sqlite3_reset(st);
     return s;

@@ -321,6 +321,18 @@ typedef int floe_catalog_archive_fn(const struct floe_catalog_archive *a, void *
 int floe_catalog_iter_archives(struct floe_catalog *c, bool with_deleted,
                                floe_catalog_archive_fn *fn, void *user, struct floe_error *err);
 
+/*
+ * floe_catalog_iter_prunable() - the archives `floe prune --older-than` may delete, oldest first:
+ * not deleted, and either (file / pack) none of the file versions it holds is current and the
+ * last of them stopped being current (superseded or removed) at or before older_than - an
+ * archive recorded with no files counts from its created_at - or (catalog) a snapshot created
+ * at or before older_than that is not the newest snapshot. The caller deletes each from the
+ * vault, then calls floe_catalog_archive_deleted. A callback must not write to the catalog:
+ * collect, then delete.
+ */
+int floe_catalog_iter_prunable(struct floe_catalog *c, int64_t older_than,
+                               floe_catalog_archive_fn *fn, void *user, struct floe_error *err);
+
 /* floe_catalog_get_archive() - one archive by id; description is borrowed until the next call
  * on the handle. FLOE_E_NOT_FOUND if absent. */
 int floe_catalog_get_archive(struct floe_catalog *c, const char *archive_id,
