@@ -25,6 +25,7 @@
 #include "floe/sigv4.h"
 
 #include "alloc.h"
+#include "civil.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -251,29 +252,6 @@ static void trim_span(const char **s, size_t *n)
 
 /* ---- time: "YYYYMMDD'T'HHMMSS'Z'" <-> seconds since the epoch (proleptic Gregorian) ---- */
 
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
 /* Formats t (0..MAX_AMZ_TIME) as an ISO 8601 basic timestamp; false when out of range. */
 static bool format_amz_date(int64_t t, char out[FLOE_SIGV4_AMZ_DATE_LEN + 1])
 {
@@ -281,7 +259,7 @@ static bool format_amz_date(int64_t t, char out[FLOE_SIGV4_AMZ_DATE_LEN + 1])
         return false;
     int64_t y;
     unsigned m, d;
-    civil_from_days(t / 86400, &y, &m, &d);
+    floe_civil_from_days(t / 86400, &y, &m, &d);
     unsigned s = (unsigned)(t % 86400);
     unsigned f[6] = {(unsigned)y, m, d, s / 3600, s / 60 % 60, s % 60};
     static const int width[6] = {4, 2, 2, 2, 2, 2};
@@ -315,19 +293,15 @@ static bool digits(const char *s, size_t n, unsigned *out)
 
 static bool parse_amz_date(const char *s, size_t n, int64_t *out)
 {
-    static const unsigned mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     unsigned y, mo, d, h, mi, se;
     if (n != FLOE_SIGV4_AMZ_DATE_LEN || s[8] != 'T' || s[15] != 'Z')
         return false;
     if (!digits(s, 4, &y) || !digits(s + 4, 2, &mo) || !digits(s + 6, 2, &d) ||
         !digits(s + 9, 2, &h) || !digits(s + 11, 2, &mi) || !digits(s + 13, 2, &se))
         return false;
-    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || se > 59)
+    if (!floe_civil_valid(y, mo, d) || h > 23 || mi > 59 || se > 59)
         return false;
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (mo == 2 && d == 29 && !leap)
-        return false;
-    *out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
+    *out = floe_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
     return true;
 }
 

@@ -12,6 +12,7 @@
 #include "floe/treehash.h"
 
 #include "alloc.h"
+#include "hex.h"
 #include "sha256.h"
 
 #include <stdbool.h>
@@ -232,17 +233,6 @@ void floe_treehash_hex(const uint8_t hash[FLOE_HASH_BYTES], char out[FLOE_HASH_H
     out[64] = 0;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int floe_treehash_parse_hex(const char *hex, uint8_t hash[FLOE_HASH_BYTES], struct floe_error *err)
 {
     if (!hex)
@@ -253,7 +243,7 @@ int floe_treehash_parse_hex(const char *hex, uint8_t hash[FLOE_HASH_BYTES], stru
                               "SHA-256 hash must be 64 hex characters, got %zu", len);
     uint8_t tmp[FLOE_HASH_BYTES];
     for (int i = 0; i < FLOE_HASH_BYTES; i++) {
-        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+        int hi = floe_hex_nibble(hex[2 * i]), lo = floe_hex_nibble(hex[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return floe_error_set(err, FLOE_E_INVALID_ARG,
                                   "SHA-256 hash has a non-hex character at position %d",

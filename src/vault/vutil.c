@@ -3,6 +3,8 @@
  */
 #include "vutil.h"
 
+#include "hex.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,17 +113,6 @@ int floe_vutil_parse_iso(const char *s, int64_t *out)
     return 0;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 long floe_vutil_pct_decode(const char *in, size_t n, char *out, size_t cap, bool reject_slash)
 {
     size_t o = 0;
@@ -132,7 +123,7 @@ long floe_vutil_pct_decode(const char *in, size_t n, char *out, size_t cap, bool
         if (c == '%') {
             if (i + 2 >= n)
                 return -1;
-            int hi = hexval(in[i + 1]), lo = hexval(in[i + 2]);
+            int hi = floe_hex_nibble(in[i + 1]), lo = floe_hex_nibble(in[i + 2]);
             if (hi < 0 || lo < 0)
                 return -1;
             c = (char)(hi * 16 + lo);

@@ -3,6 +3,8 @@
  */
 #include "describe.h"
 
+#include "hex.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,15 +66,6 @@ void floe_describe_catalog(uint32_t set, uint64_t run, int64_t unix_time,
              unix_time);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool parse_file(const char *s, struct floe_description *out)
 {
     char *end = NULL;
@@ -89,7 +82,7 @@ static bool parse_file(const char *s, struct floe_description *out)
         }
         unsigned char ch;
         if (*p == '%') {
-            int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]);
+            int hi = floe_hex_nibble(p[1]), lo = hi < 0 ? -1 : floe_hex_nibble(p[2]);
             if (lo < 0)
                 return false;
             ch = (unsigned char)(hi << 4 | lo);

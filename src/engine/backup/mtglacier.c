@@ -18,6 +18,7 @@
 #include "mtglacier.h"
 
 #include "alloc.h"
+#include "civil.h"
 
 #include <jansson.h>
 
@@ -496,35 +497,6 @@ int floe_mtglacier_parse_file(const char *path, struct floe_mtglacier_parse *p,
 
 /* ---- times: YYYYMMDDTHHMMSSZ <-> seconds ---- */
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
-static bool leap_year(int64_t y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
 /* n digits at *s into *v; *s moves past them. */
 static bool digits_n(const char **s, int n, unsigned *v)
 {
@@ -580,11 +552,9 @@ static bool parse_iso(const char *s, int64_t *out)
         return false;
     s++;
     skip_set(&s, "");
-    static const unsigned mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (mon < 1 || mon > 12 || day < 1 || day > mdays[mon - 1] + (mon == 2 && leap_year(year)) ||
-        hour > 23 || min > 59 || sec > 61 || *s)
+    if (!floe_civil_valid(year, mon, day) || hour > 23 || min > 59 || sec > 61 || *s)
         return false;
-    *out = days_from_civil(year, mon, day) * 86400 + hour * 3600 + min * 60 + sec;
+    *out = floe_days_from_civil(year, mon, day) * 86400 + hour * 3600 + min * 60 + sec;
     return true;
 }
 
@@ -670,7 +640,7 @@ int floe_mtglacier_mt2_encode(const char *filename, int64_t mtime, char *out, si
     }
     int64_t y;
     unsigned m, d;
-    civil_from_days(days, &y, &m, &d);
+    floe_civil_from_days(days, &y, &m, &d);
     if (y < 1000 || y > 9999)
         return floe_error_set(err, FLOE_E_RANGE,
                               "mt2 description: mtime %" PRId64 " is outside the years 1000 to "
