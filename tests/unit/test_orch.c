@@ -51,7 +51,9 @@ struct req {
     uint64_t flaky;
     unsigned flaky_times, max_attempts;
     unsigned started, progress_calls, released, freed;
-    bool never_admit; /* start() always says WAIT */
+    bool never_admit;    /* start() always says WAIT */
+    unsigned later_each; /* start() says LATER this many times before admitting each item */
+    unsigned later_left, laters;
     /* the stage: a worker thread serving a queue of items */
     pthread_t th;
     pthread_mutex_t mu;
@@ -109,6 +111,13 @@ static enum floe_orch_start start(void *ctx, uint64_t index)
         return FLOE_ORCH_END;
     if (r->never_admit || r->used >= r->slots)
         return FLOE_ORCH_WAIT;
+    if (r->later_left) { /* a rate limit: not now, soon */
+        r->later_left--;
+        r->laters++;
+        floe_orch_later(&r->orch, 1);
+        return FLOE_ORCH_LATER;
+    }
+    r->later_left = r->later_each;
     struct item *p = floe_orch_item(&r->orch, index);
     assert_int_equal(p->it.index, index);
     floe_orch_set_state(&r->orch, &p->it, ST_WORKING);
@@ -266,6 +275,21 @@ static void test_orch_wait_with_nothing_in_flight_fails(void **state)
     req_end(&r);
 }
 
+/* LATER with nothing in flight waits for time, not for an event: no internal error, no hang. */
+static void test_orch_later_waits_for_time(void **state)
+{
+    (void)state;
+    struct req r;
+    req_init(&r, 20, 1, NULL);
+    r.later_each = 2;
+    r.later_left = 2;
+    struct floe_error err = {0};
+    assert_int_equal(floe_orch_run(&r.orch, &err), FLOE_OK);
+    assert_int_equal(r.orch.items_done, 20);
+    assert_true(r.laters >= 2 * 20); /* asked again after each pause */
+    req_end(&r);
+}
+
 static void test_orch_retries_are_bounded(void **state)
 {
     (void)state;
@@ -358,6 +382,7 @@ int main(void)
         cmocka_unit_test(test_orch_first_failure_wins_and_drains),
         cmocka_unit_test(test_orch_cancel_says_interrupted),
         cmocka_unit_test(test_orch_wait_with_nothing_in_flight_fails),
+        cmocka_unit_test(test_orch_later_waits_for_time),
         cmocka_unit_test(test_orch_retries_are_bounded),
         cmocka_unit_test(test_orch_journals_done_items),
         cmocka_unit_test(test_orch_illegal_transition_aborts),

@@ -82,6 +82,11 @@ void floe_orch_post(struct floe_orch *o, struct floe_orch_event *ev, unsigned ki
     floe_evq_push(&o->events, &ev->node);
 }
 
+void floe_orch_later(struct floe_orch *o, unsigned ms)
+{
+    o->later_ms = ms < 1 ? 1 : ms > POP_TIMEOUT_MS ? POP_TIMEOUT_MS : ms;
+}
+
 void floe_orch_enter(struct floe_orch *o)
 {
     o->in_flight++;
@@ -162,7 +167,7 @@ static enum floe_orch_start start_items(struct floe_orch *o)
     enum floe_orch_start r = FLOE_ORCH_END;
     while (!o->fatal) {
         r = o->ops->start(o->ctx, o->next_start);
-        if (r == FLOE_ORCH_WAIT || r == FLOE_ORCH_END)
+        if (r == FLOE_ORCH_WAIT || r == FLOE_ORCH_END || r == FLOE_ORCH_LATER)
             break;
         o->next_start++;
     }
@@ -180,7 +185,7 @@ int floe_orch_run(struct floe_orch *o, struct floe_error *err)
         enum floe_orch_start last = start_items(o);
         if (o->ops->tick)
             o->ops->tick(o->ctx);
-        if (o->in_flight == 0) {
+        if (o->in_flight == 0 && last != FLOE_ORCH_LATER) {
             if (last == FLOE_ORCH_WAIT && !o->fatal) {
                 struct floe_error e = {0};
                 floe_error_set(&e, FLOE_E_INVALID_ARG,
@@ -191,7 +196,8 @@ int floe_orch_run(struct floe_orch *o, struct floe_error *err)
             }
             break;
         }
-        struct floe_evq_node *n = floe_evq_pop(&o->events, POP_TIMEOUT_MS);
+        unsigned wait_ms = last == FLOE_ORCH_LATER && !o->fatal ? o->later_ms : POP_TIMEOUT_MS;
+        struct floe_evq_node *n = floe_evq_pop(&o->events, wait_ms ? wait_ms : 1);
         if (n)
             o->ops->handle(o->ctx, FLOE_EVQ_CONTAINER(n, struct floe_orch_event, node));
     }

@@ -12,7 +12,7 @@
  *
  *   until nothing is in flight and nothing more can start:
  *     cancel requested?              -> fail FLOE_E_CANCELLED "interrupted" (once)
- *     not failed: start items in index order until the request type says WAIT or END
+ *     not failed: start items in index order until the request type says WAIT, LATER or END
  *     tick (optional: work that is not an event, e.g. stdout's in-order writes)
  *     pop one stage event (200 ms timeout, so a cancel is seen promptly) -> ops->handle
  *
@@ -74,6 +74,8 @@ enum floe_orch_start {
     FLOE_ORCH_SKIP,    /* nothing to do for it (already done): try the next index */
     FLOE_ORCH_WAIT,    /* it cannot start yet (no buffer, concurrency full): wait for an event */
     FLOE_ORCH_END,     /* there is no such item (yet): start nothing more now */
+    FLOE_ORCH_LATER,   /* it may start after a while (a rate limit): ask again after the time
+                          set with floe_orch_later(), or sooner if an event comes */
 };
 
 /* A request type: callbacks run on the orchestrating thread only; ctx is theirs. */
@@ -99,6 +101,7 @@ struct floe_orch_ops {
 
 struct floe_orch {
     const struct floe_orch_ops *ops;
+    unsigned later_ms; /* FLOE_ORCH_LATER: how long to wait before asking start() again */
     void *ctx;
     const atomic_bool *cancel;    /* NULL: cannot be cancelled */
     struct floe_journal *journal; /* NULL: no records; set and owned by the request type */
@@ -139,6 +142,10 @@ void floe_orch_set_state(const struct floe_orch *o, struct floe_orch_item *it, u
 /* floe_orch_post() - hand ev (about obj, of kind) to the orchestrator. ANY thread: the only
  * function a stage calls. ev->status and ev->err are the poster's to fill before. */
 void floe_orch_post(struct floe_orch *o, struct floe_orch_event *ev, unsigned kind, void *obj);
+
+/* floe_orch_later() - start() is about to return FLOE_ORCH_LATER: ask again in ms
+ * milliseconds (at least 1, at most the loop's 200 ms cancel check). */
+void floe_orch_later(struct floe_orch *o, unsigned ms);
 
 /* floe_orch_enter() - an item enters flight (start() admitted it). */
 void floe_orch_enter(struct floe_orch *o);
