@@ -4,8 +4,9 @@
  * to a file and a directory, a symlink loop, hard links, a directory and a file with mode 000):
  * the exact order of the callbacks and the stats, without and with follow, with filters, as
  * root and as an unprivileged user (nobody, in a child process) where mode 000 means
- * unreadable; a file as the source; a callback stopping the walk; sources that fail; and
- * one_file_system where /dev/shm is another file system than /dev.
+ * unreadable; a file as the source; a callback stopping the walk; sources that fail;
+ * one_file_system where /dev/shm is another file system than /dev; a tree deeper than PATH_MAX,
+ * and deeper than the descriptor limit.
  */
 #include "t_util.h"
 
@@ -18,6 +19,7 @@
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -371,6 +373,14 @@ static void test_walk_paths(void **state)
     assert_string_equal(lg.text, want);
 }
 
+/* Stores the relpath's length in files (one file expected). */
+static int count_file_len(void *user, const struct floe_walk_file *f)
+{
+    struct log *lg = user;
+    lg->files = (int)strlen(f->relpath);
+    return 0;
+}
+
 /* one_file_system: /dev/shm is usually its own tmpfs under /dev. */
 static void test_walk_one_file_system(void **state)
 {
@@ -407,6 +417,62 @@ static void test_walk_one_file_system(void **state)
     floe_filter_free(flt);
 }
 
+/* Depth 150 with 40-byte names: paths of 6,000+ bytes (over PATH_MAX), one file at the bottom;
+ * then the same walk with a descriptor limit of 24, where the deep directories are reported
+ * unreadable (EMFILE) and the walk still ends FLOE_OK. */
+static void test_walk_deep(void **state)
+{
+    (void)state;
+    char top[512];
+    snprintf(top, sizeof(top), "%s/deep", s_top);
+    assert_int_equal(mkdir(top, 0755), 0);
+    const char *name = "a-directory-name-forty-bytes-long-xxxxxx";
+    int fd = open(top, O_RDONLY | O_DIRECTORY);
+    assert_true(fd >= 0);
+    for (int i = 0; i < 150; i++) {
+        assert_int_equal(mkdirat(fd, name, 0755), 0);
+        int next = openat(fd, name, O_RDONLY | O_DIRECTORY);
+        assert_true(next >= 0);
+        close(fd);
+        fd = next;
+    }
+    int f = openat(fd, "bottom", O_WRONLY | O_CREAT, 0644);
+    assert_true(f >= 0);
+    assert_int_equal(write(f, "deep", 4), 4);
+    close(f);
+    close(fd);
+    struct log lg = {0};
+    struct floe_walk_options o = {.on_file = count_file_len, .user = &lg};
+    struct floe_walk_stats st;
+    struct floe_error err = {0};
+    assert_int_equal(floe_walk(top, &o, &st, &err), FLOE_OK);
+    assert_int_equal(st.files, 1);
+    assert_int_equal(st.dirs, 151);
+    assert_int_equal(lg.files, 150 * 41 + 6); /* the relpath's length */
+
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct rlimit rl = {24, 24};
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            _exit(2);
+        struct log l2 = {0};
+        struct floe_walk_options o2 = {.on_file = count_file_len, .on_skip = on_skip, .user = &l2};
+        int rc = floe_walk(top, &o2, &st, &err);
+        bool ok = rc == FLOE_OK && st.files == 0 && st.unreadable == 1 &&
+                  strstr(l2.text, " unreadable dir errno\n") && st.dirs > 10 && st.dirs < 24;
+        if (!ok)
+            fprintf(stderr, "rc %d files %llu dirs %llu unreadable %llu: %s\n", rc,
+                    (unsigned long long)st.files, (unsigned long long)st.dirs,
+                    (unsigned long long)st.unreadable, l2.text);
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static int count_file(void *user, const struct floe_walk_file *f)
 {
     (void)user, (void)f;
@@ -439,6 +505,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_walk_stop_and_sources),
         cmocka_unit_test(test_walk_paths),
         cmocka_unit_test(test_walk_one_file_system),
+        cmocka_unit_test(test_walk_deep),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
