@@ -583,6 +583,22 @@ static int names_fn(const struct floe_catalog_archive *a, void *user)
     return 0;
 }
 
+struct prune_ctx {
+    struct floe_catalog *c;
+    const char *victim;
+    int visits;
+};
+
+static int prune_fn(const struct floe_catalog_archive *a, void *user)
+{
+    struct prune_ctx *x = user;
+    struct floe_error err = {0};
+    x->visits++;
+    if (strcmp(a->archive_id, x->victim) == 0)
+        assert_int_equal(floe_catalog_archive_deleted(x->c, a->archive_id, 0, &err), FLOE_OK);
+    return 0;
+}
+
 static void test_catalog_prunable(void **state)
 {
     (void)state;
@@ -620,9 +636,12 @@ static void test_catalog_prunable(void **state)
     assert_int_equal(floe_catalog_iter_prunable(c, time(NULL) - 3600, names_fn, &nm, &err),
                      FLOE_OK);
     assert_int_equal(nm.n, 2);
-    /* the pack's last file goes: the pack too; deleted archives are not listed again */
+    /* the pack's last file goes: the pack too; deleted archives are not listed again, even
+     * when deleted from inside the iteration */
     assert_int_equal(floe_catalog_mark_removed(c, "/p/packed2", 10, &err), FLOE_OK);
-    assert_int_equal(floe_catalog_archive_deleted(c, "V1", 0, &err), FLOE_OK);
+    struct prune_ctx px = {c, "V1", 0};
+    assert_int_equal(floe_catalog_iter_prunable(c, later, prune_fn, &px, &err), FLOE_OK);
+    assert_int_equal(px.visits, 5);
     memset(&nm, 0, sizeof(nm));
     assert_int_equal(floe_catalog_iter_prunable(c, later, names_fn, &nm, &err), FLOE_OK);
     assert_int_equal(nm.n, 4);
@@ -763,6 +782,65 @@ static int rfiles_fn(const struct floe_catalog_restore_file *f, void *user)
     return 0;
 }
 
+struct set_ctx {
+    struct floe_catalog *c;
+    int visits;
+};
+
+static int set_done_fn(const struct floe_catalog_restore_file *f, void *user)
+{
+    struct set_ctx *x = user;
+    struct floe_error err = {0};
+    x->visits++;
+    assert_int_equal(floe_catalog_restore_set_file(x->c, f->restore_id, f->file_id,
+                                                   FLOE_CATALOG_RFILE_DONE, &err),
+                     FLOE_OK);
+    return 0;
+}
+
+/* The restore updates each file's status from inside the iteration over the pending ones: each
+ * write commits at once, every row is visited exactly once. */
+static void test_catalog_write_inside_iteration(void **state)
+{
+    (void)state;
+    char *path = tpath("inside.db");
+    struct floe_catalog *c = open_ok(path);
+    struct floe_error err = {0};
+    struct floe_catalog_archive a;
+    struct floe_catalog_file files[50];
+    char names[50][16];
+    make_archive(&a, "PACK", FLOE_CATALOG_KIND_PACK);
+    for (int i = 0; i < 50; i++) {
+        snprintf(names[i], sizeof(names[i]), "/in/%02d", i);
+        make_file(&files[i], names[i], 1);
+    }
+    assert_int_equal(floe_catalog_record_archive(c, &a, files, 50, &err), FLOE_OK);
+    uint64_t rid;
+    int64_t job;
+    assert_int_equal(floe_catalog_restore_begin(c, "/to", &rid, &err), FLOE_OK);
+    assert_int_equal(floe_catalog_restore_add_job(c, rid, "PACK", 0, 0, "Bulk", &job, &err),
+                     FLOE_OK);
+    for (int i = 0; i < 50; i++) {
+        struct floe_catalog_file f;
+        assert_int_equal(floe_catalog_lookup(c, names[i], strlen(names[i]), &f, &err), FLOE_OK);
+        assert_int_equal(
+            floe_catalog_restore_add_file(c, rid, f.id, job, names[i], strlen(names[i]), &err),
+            FLOE_OK);
+    }
+    struct set_ctx x = {c, 0};
+    assert_int_equal(floe_catalog_restore_iter_files(c, rid, job, true, set_done_fn, &x, &err),
+                     FLOE_OK);
+    assert_int_equal(x.visits, 50);
+    floe_catalog_close(c); /* every write committed */
+    c = open_ok(path);
+    int pending = 0;
+    assert_int_equal(floe_catalog_restore_iter_files(c, rid, 0, true, rfiles_fn, &pending, &err),
+                     FLOE_OK);
+    assert_int_equal(pending, 0);
+    floe_catalog_close(c);
+    free(path);
+}
+
 static void test_catalog_restore_tables(void **state)
 {
     (void)state;
@@ -852,6 +930,7 @@ int main(void)
         cmocka_unit_test(test_catalog_prunable),
         cmocka_unit_test(test_catalog_snapshot_round_trip),
         cmocka_unit_test(test_catalog_restore_tables),
+        cmocka_unit_test(test_catalog_write_inside_iteration),
         cmocka_unit_test(test_catalog_100k_rate),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -28,7 +28,12 @@
  * Streaming: every iteration hands rows to a callback one at a time, in constant memory; the
  * strings in a row are borrowed for the duration of the callback. A callback returning non-zero
  * stops the iteration, which then returns FLOE_E_CANCELLED (and never calls it again). A
- * callback must not call write functions of the same catalog (it may call floe_catalog_lookup).
+ * callback may call floe_catalog_lookup, floe_catalog_get_archive and the writes that change
+ * single rows (floe_catalog_restore_set_job / _set_file, floe_catalog_mark_removed,
+ * floe_catalog_archive_deleted): each commits at once (or joins the open transaction) and the
+ * iteration goes on without handing a row over twice (tested). It must not call the iterating
+ * function itself again (each query has one prepared statement per handle), and must not record
+ * archives or mark unseen files removed while iterating current files.
  */
 #ifndef FLOE_ENGINE_BACKUP_CATALOG_H
 #define FLOE_ENGINE_BACKUP_CATALOG_H
@@ -327,8 +332,7 @@ int floe_catalog_iter_archives(struct floe_catalog *c, bool with_deleted,
  * last of them stopped being current (superseded or removed) at or before older_than - an
  * archive recorded with no files counts from its created_at - or (catalog) a snapshot created
  * at or before older_than that is not the newest snapshot. The caller deletes each from the
- * vault, then calls floe_catalog_archive_deleted. A callback must not write to the catalog:
- * collect, then delete.
+ * vault, then calls floe_catalog_archive_deleted (from the callback if it likes).
  */
 int floe_catalog_iter_prunable(struct floe_catalog *c, int64_t older_than,
                                floe_catalog_archive_fn *fn, void *user, struct floe_error *err);
