@@ -14,7 +14,8 @@
     "       floe vault policy set|get|delete VAULT ...   (access policy)\n"                        \
     "       floe vault lock initiate|get|complete|abort VAULT ...\n"                               \
     "       floe vault tag add|remove|list VAULT ...\n"                                            \
-    "'floe vault policy|lock|tag --help' describes those."
+    "       floe vault purge VAULT ...   (delete every archive, from the inventory)\n"             \
+    "'floe vault policy|lock|tag|purge --help' describes those."
 
 static json_t *vault_json(const struct floe_vault_info *v)
 {
@@ -73,6 +74,8 @@ int floe_cmd_vault(const struct floe_cli *cli, int argc, char **argv)
     const char *sub = argv[1];
     if (strcmp(sub, "policy") == 0 || strcmp(sub, "lock") == 0 || strcmp(sub, "tag") == 0)
         return floe_cmd_vault_sub(cli, argc, argv); /* sub-resources: cmd_vault_sub.c */
+    if (strcmp(sub, "purge") == 0)
+        return floe_cmd_vault_purge(cli, argc - 1, argv + 1); /* cmd_purge.c */
     bool list = strcmp(sub, "list") == 0;
     if (!list && strcmp(sub, "create") && strcmp(sub, "describe") && strcmp(sub, "delete"))
         return floe_cli_usage_error("vault", VAULT_USAGE, "unknown subcommand '%s'", sub);

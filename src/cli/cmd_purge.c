@@ -1,0 +1,227 @@
+/*
+ * cmd_purge.c - `floe vault purge VAULT [options]`: delete the archives of a vault from its
+ * inventory (floe/purge.h; behaviour in docs/purge.md). Asks for confirmation naming the vault
+ * and the count unless --yes (required when standard input is not a terminal). Output: the plan
+ * and a summary (text, or one JSON object each with --json). Exit status: 0 done, 3 done but
+ * some archives were protected by a vault lock or policy, 1 failure, 2 usage, 130 interrupted
+ * or not confirmed (run the same command again to continue).
+ */
+#include "argparse.h"
+#include "cli.h"
+#include "common.h"
+
+#include "floe/purge.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PURGE_USAGE                                                                                \
+    "floe vault purge VAULT [--older-than DAYS] [--include PATTERN] [--exclude PATTERN]\n"         \
+    "                 [--filter RULE] [--dry-run] [--yes] [--max-rate N] [--concurrency N]\n"      \
+    "                 [--inventory-job JOB_ID] [--delete-vault]\n"                                 \
+    "Filters match archive descriptions (rsync rules; the first match decides). Defaults: every\n" \
+    "archive, --concurrency 32, no rate limit, the newest inventory of the last day (else a new\n" \
+    "inventory job, waited for). --yes is required when standard input is not a terminal."
+
+struct ctx {
+    const struct floe_cli *cli;
+    const char *vault;
+    bool yes;
+};
+
+static json_t *plan_json(const struct floe_purge_plan *p)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "archives", json_integer((json_int_t)p->archives));
+    json_object_set_new(o, "bytes", json_integer((json_int_t)p->bytes));
+    json_object_set_new(o, "archives_kept", json_integer((json_int_t)p->archives_kept));
+    json_object_set_new(o, "archives_young", json_integer((json_int_t)p->archives_young));
+    json_object_set_new(o, "early_deletion_usd",
+                        json_real((double)(int64_t)(p->early_deletion_usd * 1e6 + 0.5) / 1e6));
+    json_object_set_new(o, "storage_usd_month",
+                        json_real((double)(int64_t)(p->storage_usd_month * 1e6 + 0.5) / 1e6));
+    return o;
+}
+
+static void print_plan(const struct ctx *x, const struct floe_purge_plan *p, bool dry)
+{
+    if (x->cli->json) {
+        json_t *o = plan_json(p);
+        json_object_set_new(o, "plan", json_string(x->vault));
+        json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+        fputc('\n', stdout);
+        fflush(stdout);
+        json_decref(o);
+        return;
+    }
+    FILE *out = dry ? stdout : stderr;
+    fprintf(out,
+            "vault %s: %llu archives (%llu bytes) to delete, %llu kept by the filters; "
+            "%llu younger than 90 days (early-deletion charge about $%.4f); "
+            "storage saved about $%.4f a month\n",
+            x->vault, (unsigned long long)p->archives, (unsigned long long)p->bytes,
+            (unsigned long long)p->archives_kept, (unsigned long long)p->archives_young,
+            p->early_deletion_usd, p->storage_usd_month);
+}
+
+static bool confirm(const struct floe_purge_plan *p, void *user)
+{
+    struct ctx *x = user;
+    print_plan(x, p, false);
+    if (x->yes || p->archives == 0)
+        return true;
+    fprintf(stderr, "Delete %llu archives from vault %s? Type the vault name to confirm: ",
+            (unsigned long long)p->archives, x->vault);
+    char line[512];
+    if (!fgets(line, sizeof(line), stdin))
+        return false;
+    line[strcspn(line, "\r\n")] = '\0';
+    return strcmp(line, x->vault) == 0;
+}
+
+static void on_protected(const char *archive_id, const char *message, void *user)
+{
+    struct ctx *x = user;
+    floe_cli_warning(x->cli, "vault purge", archive_id, message);
+}
+
+static void on_progress(const struct floe_purge_progress *p, void *user)
+{
+    struct ctx *x = user;
+    static double last;
+    if (x->cli->quiet || x->cli->json || p->seconds - last < 1.0)
+        return;
+    last = p->seconds;
+    fprintf(stderr, "floe vault purge: %llu of %llu deleted, %.0f/s\n",
+            (unsigned long long)p->deleted, (unsigned long long)p->total,
+            p->seconds > 0 ? (double)p->deleted / p->seconds : 0.0);
+}
+
+static void print_result(const struct ctx *x, const struct floe_purge_options *o,
+                         const struct floe_purge_result *r)
+{
+    if (x->cli->json) {
+        json_t *j = plan_json(&r->plan);
+        json_object_set_new(j, "dry_run", json_boolean(o->dry_run));
+        json_object_set_new(j, "deleted", json_integer((json_int_t)r->deleted));
+        json_object_set_new(j, "already_gone", json_integer((json_int_t)r->already_gone));
+        json_object_set_new(j, "protected", json_integer((json_int_t)r->protected));
+        json_object_set_new(j, "resumed_from", json_integer((json_int_t)r->resumed_from));
+        json_object_set_new(j, "vault_deleted", json_boolean(r->vault_deleted));
+        json_object_set_new(j, "inventory_job_id", json_string(r->inventory_job_id));
+        json_object_set_new(j, "seconds", json_real((double)(int64_t)(r->seconds * 1e3) / 1e3));
+        json_dumpf(j, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+        fputc('\n', stdout);
+        json_decref(j);
+        return;
+    }
+    if (o->dry_run) {
+        print_plan(x, &r->plan, true);
+        return;
+    }
+    printf("deleted %llu archives (%llu already gone, %llu protected) in %.2f s%s\n",
+           (unsigned long long)r->deleted, (unsigned long long)r->already_gone,
+           (unsigned long long)r->protected, r->seconds,
+           r->vault_deleted ? "; the vault is deleted" : "");
+}
+
+/* Options with values into o; 0 or a usage error (2). */
+static int parse_values(struct floe_purge_options *o, const char *older, const char *rate,
+                        const char *conc)
+{
+    uint64_t n = 0;
+    int rc = 0;
+    if (older &&
+        !(rc = floe_cli_parse_uint("vault purge", PURGE_USAGE, "--older-than", older, 1000000, &n)))
+        o->older_than_s = n * 86400;
+    if (!rc && rate &&
+        !(rc = floe_cli_parse_uint("vault purge", PURGE_USAGE, "--max-rate", rate, 1000000, &n))) {
+        if (n == 0)
+            rc = floe_cli_usage_error("vault purge", PURGE_USAGE, "--max-rate must be 1 or more");
+        o->max_rate = (double)n;
+    }
+    if (!rc && conc &&
+        !(rc = floe_cli_parse_uint("vault purge", PURGE_USAGE, "--concurrency", conc, 1024, &n))) {
+        if (n == 0)
+            rc =
+                floe_cli_usage_error("vault purge", PURGE_USAGE, "--concurrency must be 1 or more");
+        o->concurrency = (unsigned)n;
+    }
+    return rc;
+}
+
+int floe_cmd_vault_purge(const struct floe_cli *cli, int argc, char **argv)
+{
+    struct floe_purge_options o = {0};
+    struct floe_cli_list filters = {0};
+    const char *older = NULL, *rate = NULL, *conc = NULL;
+    bool yes = false;
+    const struct floe_cli_opt opts[] = {
+        {"--older-than", NULL, &older, NULL},
+        {"--max-rate", NULL, &rate, NULL},
+        {"--concurrency", NULL, &conc, NULL},
+        {"--inventory-job", NULL, &o.inventory_job_id, NULL},
+        {"--dry-run", NULL, NULL, &o.dry_run},
+        {"--yes", NULL, NULL, &yes},
+        {"--delete-vault", NULL, NULL, &o.delete_vault},
+        {NULL, NULL, NULL, NULL},
+    };
+    static const char *const list_names[] = {"--include", "--exclude", "--filter", NULL};
+    const char *pos[2] = {0};
+    int npos = 0;
+    int nargs = floe_cli_take_list("vault purge", PURGE_USAGE, argc, argv, 1, list_names, &filters);
+    int rc = nargs < 0
+                 ? 2
+                 : floe_cli_parse("vault purge", PURGE_USAGE, nargs, argv, 1, opts, pos, 2, &npos);
+    if (!rc)
+        rc = parse_values(&o, older, rate, conc);
+    if (!rc && npos != 1)
+        rc = floe_cli_usage_error("vault purge", PURGE_USAGE,
+                                  npos ? "one VAULT at a time" : "missing VAULT");
+    if (!rc && !yes && !o.dry_run && !isatty(0))
+        rc = floe_cli_usage_error("vault purge", PURGE_USAGE,
+                                  "standard input is not a terminal: give --yes to delete "
+                                  "without a confirmation (or --dry-run to see the plan)");
+    char **rules = rc ? NULL : floe_cli_filter_rules(&filters);
+    if (rc) {
+        free(filters.items);
+        return rc < 0 ? 0 : rc;
+    }
+    o.vault = pos[0];
+    o.filter_rules = (const char *const *)rules;
+    o.nfilter_rules = filters.n;
+    struct floe_client *client = NULL;
+    int status = 1;
+    if (floe_cli_client(cli, "vault purge", NULL, &client) == 0) {
+        struct ctx x = {cli, o.vault, yes};
+        o.cancel = floe_cli_cancel_on_sigint();
+        o.confirm = confirm;
+        o.progress = on_progress;
+        o.protected_archive = on_protected;
+        o.user = &x;
+        struct floe_purge_result r;
+        struct floe_error err = {0};
+        int prc = floe_purge(client, &o, &r, &err);
+        if (prc == FLOE_E_CANCELLED) {
+            fprintf(stderr,
+                    "floe vault purge: %s; what was deleted is recorded: run the same "
+                    "command again to continue\n",
+                    err.message[0] ? err.message : "interrupted");
+            status = 130;
+        } else if (prc == FLOE_E_INVALID_ARG) {
+            status = floe_cli_usage_error("vault purge", PURGE_USAGE, "%s", err.message);
+        } else if (prc) {
+            status = floe_cli_fail("vault purge", &err);
+        } else {
+            print_result(&x, &o, &r);
+            status = r.protected ? 3 : 0;
+        }
+        floe_client_destroy(client);
+    }
+    floe_cli_filter_rules_free(rules, filters.n);
+    free(filters.items);
+    return status;
+}
