@@ -36,12 +36,36 @@ struct floe_client_config {
     const char *session_token;     /* optional */
     const char *account_id;        /* NULL = "-" (the credentials' account) */
     unsigned max_connections;      /* parallel requests (0 = 8) */
-    int max_retries;               /* retries per request after the first try (-1 = 0; 0 = 5) */
-    uint32_t retry_base_ms;        /* backoff: first ceiling (0 = 100 ms) */
-    uint32_t retry_cap_ms;         /* backoff: largest ceiling (0 = 20 s) */
-    long stall_timeout_s;          /* abort an attempt making no progress (0 = 60 s) */
-    bool verbose;                  /* curl trace on stderr */
+    /* Retries. A failed attempt that may succeed later (network failure, 5xx, 408, 429,
+     * throttling) is tried again after a full-jitter exponential backoff, until the request
+     * has been failing for retry_for_ms or has had max_retries retries, whichever comes first.
+     * Permanent failures (other 4xx, TLS errors such as a plain-HTTP server behind an https
+     * URL, bad configuration) are never retried. */
+    int max_retries;       /* retries per request after the first try (-1 = none; 0 = no count
+                              limit: retry_for_ms decides) */
+    uint64_t retry_for_ms; /* how long a failing request is retried (0 = 10 minutes) */
+    /* Until the endpoint has answered once (any HTTP status), a request that cannot connect
+     * (refused, unknown host) is retried FLOE_RETRY_UNREACHED times only: a wrong endpoint or
+     * a server that is not running is reported in seconds. true: the whole budget applies
+     * from the start (wait for an endpoint that is coming up). */
+    bool wait_for_endpoint;
+    uint32_t retry_base_ms; /* backoff: first ceiling (0 = 100 ms) */
+    uint32_t retry_cap_ms;  /* backoff: largest ceiling (0 = 20 s) */
+    long stall_timeout_s;   /* abort an attempt making no progress (0 = 60 s) */
+    bool verbose;           /* curl trace on stderr (when log is NULL) */
+    /* Optional log of what the transfer does: log(log_user, level, line) with level
+     * FLOE_LOG_INFO (each retry and why), FLOE_LOG_DEBUG (each request and response: method,
+     * URL, headers, status; Authorization and X-Amz-Security-Token values are replaced by
+     * "[redacted]"). Called on the client's transfer thread, one line at a time; line has no
+     * newline and is valid only during the call. log_level: the most detailed level wanted. */
+    void (*log)(void *log_user, int level, const char *line);
+    void *log_user;
+    int log_level;
 };
+
+#define FLOE_RETRY_FOR_DEFAULT_MS (10ull * 60 * 1000) /* retry_for_ms 0 */
+#define FLOE_RETRY_UNREACHED 5 /* retries of an endpoint that never answered (see above) */
+enum { FLOE_LOG_WARN = 1, FLOE_LOG_INFO = 2, FLOE_LOG_DEBUG = 3 };
 
 /*
  * floe_client_new() - check the configuration and start the transfer thread.

@@ -54,11 +54,49 @@ static void test_retry_backoff_bounds_and_jitter(void **state)
     assert_int_not_equal(floe_retry_seed(), 0);
 }
 
+/* The budget: a count, a time, whichever ends first; an endpoint never reached gets a few
+ * retries only, unless the caller waits for it. */
+static void test_retry_budget(void **state)
+{
+    (void)state;
+    struct floe_retry_policy p = {.max_retries = -1, .budget_ms = 600000, .unreached_retries = 5};
+    assert_true(floe_retry_may_retry(&p, 1, 0, false, false));
+    assert_true(floe_retry_may_retry(&p, 1000, 599999, false, true));
+    assert_false(floe_retry_may_retry(&p, 2, 600000, false, true));
+    /* refused before the endpoint ever answered: 5 retries, then reported */
+    assert_true(floe_retry_may_retry(&p, 5, 100, true, false));
+    assert_false(floe_retry_may_retry(&p, 6, 100, true, false));
+    /* ... but once it has answered, an outage gets the whole time budget */
+    assert_true(floe_retry_may_retry(&p, 60, 20000, true, true));
+    p.unreached_retries = -1; /* wait for the endpoint */
+    assert_true(floe_retry_may_retry(&p, 60, 20000, true, false));
+    p.max_retries = 2; /* the count wins when it ends first, also before contact */
+    assert_true(floe_retry_may_retry(&p, 2, 0, false, true));
+    assert_false(floe_retry_may_retry(&p, 3, 0, false, true));
+    p.unreached_retries = 5;
+    assert_false(floe_retry_may_retry(&p, 3, 0, true, false));
+    p.max_retries = 0;
+    assert_false(floe_retry_may_retry(&p, 1, 0, false, true));
+}
+
+static void test_retry_tls_configuration_errors(void **state)
+{
+    (void)state;
+    assert_true(floe_retry_tls_permanent("error:0A00010B:SSL routines::wrong version number"));
+    assert_true(floe_retry_tls_permanent("SSL certificate problem: self-signed certificate"));
+    assert_false(floe_retry_tls_permanent("Connection reset by peer in connection to x:443"));
+    assert_false(floe_retry_tls_permanent(NULL));
+    assert_true(floe_retry_curl_code_unreached(CURLE_COULDNT_CONNECT));
+    assert_false(floe_retry_curl_code_unreached(CURLE_RECV_ERROR));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_retry_classification),
         cmocka_unit_test(test_retry_backoff_bounds_and_jitter),
+        cmocka_unit_test(test_retry_budget),
+        cmocka_unit_test(test_retry_tls_configuration_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -388,13 +388,18 @@ int floe_client_new(const struct floe_client_config *cfg, struct floe_client **o
     c->secret_access_key = floe_xstrdup(cfg->secret_access_key);
     c->session_token =
         cfg->session_token && *cfg->session_token ? floe_xstrdup(cfg->session_token) : NULL;
-    c->retry.max_retries = cfg->max_retries < 0 ? 0 : cfg->max_retries ? cfg->max_retries : 5;
+    c->retry.max_retries = cfg->max_retries < 0 ? 0 : cfg->max_retries ? cfg->max_retries : -1;
+    c->retry.budget_ms = cfg->retry_for_ms ? cfg->retry_for_ms : FLOE_RETRY_FOR_DEFAULT_MS;
+    c->retry.unreached_retries = cfg->wait_for_endpoint ? -1 : FLOE_RETRY_UNREACHED;
     c->retry.base_ms = cfg->retry_base_ms;
     c->retry.cap_ms = cfg->retry_cap_ms;
     struct floe_transfer_opts topts = {
         .max_active = cfg->max_connections,
         .stall_timeout_s = cfg->stall_timeout_s,
         .verbose = cfg->verbose,
+        .log = cfg->log,
+        .log_user = cfg->log_user,
+        .log_level = cfg->log_level,
     };
     rc = floe_transfer_new(&topts, &c->transfer, err);
     if (rc) {

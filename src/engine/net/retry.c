@@ -27,6 +27,40 @@ bool floe_retry_curl_code_retryable(int curl_code)
     }
 }
 
+bool floe_retry_curl_code_unreached(int curl_code)
+{
+    return curl_code == CURLE_COULDNT_CONNECT || curl_code == CURLE_COULDNT_RESOLVE_HOST ||
+           curl_code == CURLE_COULDNT_RESOLVE_PROXY;
+}
+
+bool floe_retry_tls_permanent(const char *m)
+{
+    static const char *const permanent[] = {
+        "wrong version number",
+        "unknown protocol",
+        "packet length too long",
+        "unsupported protocol",
+        "certificate",
+        "record layer failure",
+        "http request",
+        "no protocols available",
+    };
+    for (size_t i = 0; m && i < sizeof(permanent) / sizeof(permanent[0]); i++)
+        if (strcasestr(m, permanent[i]))
+            return true;
+    return false;
+}
+
+bool floe_retry_may_retry(const struct floe_retry_policy *p, int attempts, uint64_t failing_ms,
+                          bool connect_failure, bool reached)
+{
+    if (p->max_retries >= 0 && attempts > p->max_retries)
+        return false;
+    if (connect_failure && !reached && p->unreached_retries >= 0)
+        return attempts <= p->unreached_retries;
+    return p->budget_ms == 0 || failing_ms < p->budget_ms;
+}
+
 bool floe_retry_http_retryable(long http_status, const char *glacier_code)
 {
     if (http_status >= 500 || http_status == 408 || http_status == 429)

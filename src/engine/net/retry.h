@@ -4,7 +4,8 @@
  * Retryable (glacier-api.md 2.11, client retry policy): network failures (connection refused
  * or reset, timeouts, empty replies, partial transfers), HTTP 5xx, 408 RequestTimeout, 429,
  * and 400 responses whose Glacier code is ThrottlingException or RequestTimeoutException.
- * Everything else (other 4xx) fails fast with the server's message.
+ * Everything else (other 4xx, TLS failures that show a configuration error) fails fast with
+ * the server's message. How long and how often: struct floe_retry_policy.
  * Backoff is exponential with full jitter: uniform in [0, min(cap, base * 2^(attempt-1))].
  */
 #ifndef FLOE_ENGINE_RETRY_H
@@ -14,10 +15,29 @@
 #include <stdint.h>
 
 struct floe_retry_policy {
-    int max_retries;  /* retries after the first attempt; 0 = never retry */
-    uint32_t base_ms; /* first backoff ceiling (0 = 100 ms) */
-    uint32_t cap_ms;  /* largest backoff ceiling (0 = 20 s) */
+    int max_retries;    /* retries after the first attempt; 0 = never retry, -1 = no count limit */
+    uint64_t budget_ms; /* retry only while the request has been failing for less (0 = no limit) */
+    int unreached_retries; /* before the endpoint answered once: retries of a connection
+                              failure (-1 = the limits above apply from the start) */
+    uint32_t base_ms;      /* first backoff ceiling (0 = 100 ms) */
+    uint32_t cap_ms;       /* largest backoff ceiling (0 = 20 s) */
 };
+
+/*
+ * floe_retry_may_retry() - the decision after a retryable failure: true when retry number
+ * `attempts` (attempts made so far, >= 1) is allowed. failing_ms: how long the request has been
+ * failing (since its first failed attempt ended); connect_failure: the attempt never reached the
+ * endpoint; reached: the endpoint has answered some request of this client.
+ */
+bool floe_retry_may_retry(const struct floe_retry_policy *p, int attempts, uint64_t failing_ms,
+                          bool connect_failure, bool reached);
+
+/* True when a TLS failure says the peer does not speak TLS or is not trusted (a configuration
+ * error: "wrong version number", certificate problems), so it is not retried. */
+bool floe_retry_tls_permanent(const char *curl_message);
+
+/* True when curl's result code means the endpoint could not be reached at all. */
+bool floe_retry_curl_code_unreached(int curl_code);
 
 /* True when curl's result code is a transient network failure. */
 bool floe_retry_curl_code_retryable(int curl_code);

@@ -17,14 +17,18 @@
 #include "transfer.h"
 
 #include "alloc.h"
+#include "floe/client.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 struct floe_transfer {
@@ -42,7 +46,71 @@ struct floe_transfer {
     unsigned max_active;
     unsigned running;
     uint64_t rng;
+    uint64_t last_warn_ms; /* the last outage warning (rate limit) */
+    atomic_bool reached;   /* an attempt got an HTTP answer; set on the transfer thread */
 };
+
+/* One line to the embedder's log, when it wants that level. Transfer thread only. */
+__attribute__((format(printf, 3, 4))) static void tlog(struct floe_transfer *t, int level,
+                                                       const char *fmt, ...)
+{
+    if (!t->opts.log || t->opts.log_level < level)
+        return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    t->opts.log(t->opts.log_user, level, line);
+}
+
+bool floe_transfer_reached(struct floe_transfer *t)
+{
+    return atomic_load(&t->reached);
+}
+
+/* Header lines whose values are secrets: logged as "[redacted]". */
+static bool secret_header(const char *line, size_t n)
+{
+    static const char *const names[] = {"authorization:", "x-amz-security-token:"};
+    for (size_t i = 0; i < 2; i++) {
+        size_t k = strlen(names[i]);
+        if (n >= k && strncasecmp(line, names[i], k) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* CURLOPT_DEBUGFUNCTION at FLOE_LOG_DEBUG: request and response headers and curl's notes,
+ * one log line each, secrets redacted; bodies are not logged (only their sizes). */
+static int on_debug(CURL *e, curl_infotype type, char *data, size_t size, void *userp)
+{
+    (void)e;
+    struct floe_transfer *t = userp;
+    const char *dir = type == CURLINFO_HEADER_OUT ? "> " : type == CURLINFO_HEADER_IN ? "< " : "* ";
+    if (type == CURLINFO_DATA_OUT || type == CURLINFO_DATA_IN) {
+        tlog(t, FLOE_LOG_DEBUG, "%s%zu body bytes", type == CURLINFO_DATA_OUT ? "> " : "< ", size);
+        return 0;
+    }
+    if (type != CURLINFO_HEADER_OUT && type != CURLINFO_HEADER_IN && type != CURLINFO_TEXT)
+        return 0;
+    const char *p = data, *end = data + size;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        size_t shown = n;
+        while (shown && (p[shown - 1] == '\r' || p[shown - 1] == '\n'))
+            shown--;
+        if (shown) {
+            if (secret_header(p, shown))
+                tlog(t, FLOE_LOG_DEBUG, "%s%.*s [redacted]", dir, (int)(strchr(p, ':') - p + 1), p);
+            else
+                tlog(t, FLOE_LOG_DEBUG, "%s%.*s", dir, (int)shown, p);
+        }
+        p += n + (nl ? 1 : 0);
+    }
+    return 0;
+}
 
 static uint64_t now_ms(void)
 {
@@ -322,7 +390,13 @@ static int start_attempt(struct floe_transfer *t, struct floe_xfer *x)
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME,
                      t->opts.stall_timeout_s ? t->opts.stall_timeout_s : 60L);
-    curl_easy_setopt(e, CURLOPT_VERBOSE, t->opts.verbose ? 1L : 0L);
+    if (t->opts.log && t->opts.log_level >= FLOE_LOG_DEBUG) {
+        curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, on_debug);
+        curl_easy_setopt(e, CURLOPT_DEBUGDATA, t);
+        curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
+    } else {
+        curl_easy_setopt(e, CURLOPT_VERBOSE, t->opts.verbose && !t->opts.log ? 1L : 0L);
+    }
     curl_easy_setopt(e, CURLOPT_USERAGENT, "floe/0.1");
     if (strcmp(x->method, "GET") == 0) {
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
@@ -357,9 +431,18 @@ static int start_attempt(struct floe_transfer *t, struct floe_xfer *x)
 }
 
 /* Decide what a finished attempt means: FLOE_OK, a final status, or -1 = retry. */
-static int classify(struct floe_xfer *x, CURLcode cc)
+static int classify(struct floe_transfer *t, struct floe_xfer *x, CURLcode cc)
 {
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->http_status);
+    if (x->http_status > 0)
+        atomic_store(&t->reached, true);
+    if (cc == CURLE_SSL_CONNECT_ERROR && floe_retry_tls_permanent(x->curl_err)) {
+        /* an http:// server behind an https:// URL, an untrusted certificate: configuration */
+        return floe_error_set(&x->err, FLOE_E_NETWORK,
+                              "%s %s: %s (a TLS error: check the "
+                              "endpoint URL's scheme and the certificate; not retried)",
+                              x->method, x->url, x->curl_err);
+    }
     if (cc != CURLE_OK) {
         if (x->overflow)
             return floe_error_set(&x->err, FLOE_E_SERVICE,
@@ -396,19 +479,32 @@ static void append_waiting(struct floe_transfer *t, struct floe_xfer *list)
 static void on_attempt_done(struct floe_transfer *t, struct floe_xfer *x, CURLcode cc)
 {
     deactivate(t, x);
-    int rc = classify(x, cc);
+    int rc = classify(t, x, cc);
     if (rc != -1) {
         finish(t, x, rc);
         return;
     }
-    if (x->attempts > x->retry.max_retries) {
+    uint64_t now = now_ms();
+    if (!x->failing_since_ms)
+        x->failing_since_ms = now;
+    uint64_t failing = now - x->failing_since_ms;
+    bool unreached = x->http_status == 0 && floe_retry_curl_code_unreached(cc);
+    if (!floe_retry_may_retry(&x->retry, x->attempts, failing, unreached,
+                              atomic_load(&t->reached))) {
         int status = x->err.status ? x->err.status : FLOE_E_NETWORK;
-        floe_error_append(&x->err, " (gave up after %d attempt%s)", x->attempts,
-                          x->attempts == 1 ? "" : "s");
+        floe_error_append(&x->err, " (gave up after %d attempt%s in %.1f s)", x->attempts,
+                          x->attempts == 1 ? "" : "s", (double)failing / 1000);
         finish(t, x, status);
         return;
     }
     uint32_t delay = floe_retry_backoff_ms(&x->retry, x->attempts, &t->rng);
+    tlog(t, FLOE_LOG_INFO, "retry %d of %s %s in %.1f s: %s", x->attempts, x->method, x->url,
+         (double)delay / 1000, x->err.message);
+    if (failing >= 10000 && now - t->last_warn_ms >= 60000) { /* an outage, not a blip */
+        t->last_warn_ms = now;
+        tlog(t, FLOE_LOG_WARN, "still retrying after %.0f s (for up to %.0f s): %s",
+             (double)failing / 1000, (double)x->retry.budget_ms / 1000, x->err.message);
+    }
     /* a service that says when to come back (429/503 Retry-After: seconds) is believed, up to
      * a minute */
     const char *ra = floe_xfer_header(x, "retry-after");
@@ -568,6 +664,7 @@ void floe_transfer_submit(struct floe_transfer *t, struct floe_xfer *x)
 {
     x->next = NULL;
     x->not_before_ms = 0;
+    x->failing_since_ms = 0;
     x->attempts = 0;
     pthread_mutex_lock(&t->mu);
     if (t->locked.incoming_tail)

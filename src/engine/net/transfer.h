@@ -81,6 +81,7 @@ struct floe_xfer {
     CURL *easy;
     struct curl_slist *req_headers;
     uint64_t not_before_ms;
+    uint64_t failing_since_ms; /* end of the first failed attempt (0 = none failed yet) */
     uint64_t read_off;
     size_t resp_cap;
     bool overflow;
@@ -100,8 +101,15 @@ struct floe_transfer_opts {
     unsigned max_active;     /* requests in flight at once (0 = 8) */
     long connect_timeout_ms; /* 0 = 10 s */
     long stall_timeout_s;    /* fail an attempt that moves < 1 B/s for this long (0 = 60) */
-    bool verbose;            /* curl's own trace on stderr */
+    bool verbose;            /* curl's own trace on stderr (when log is NULL) */
+    /* optional, as floe_client_config's log: called on the transfer thread only */
+    void (*log)(void *log_user, int level, const char *line);
+    void *log_user;
+    int log_level;
 };
+
+/* True once any attempt of t got an HTTP answer (the endpoint is reachable). Any thread. */
+bool floe_transfer_reached(struct floe_transfer *t);
 
 /*
  * floe_transfer_new() - start the transfer thread.
