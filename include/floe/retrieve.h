@@ -109,6 +109,7 @@ enum floe_retrieve_phase {
     FLOE_RETRIEVE_INITIATED = 0, /* job_id is new */
     FLOE_RETRIEVE_RESUMED = 1,   /* job_id came from the checkpoint */
     FLOE_RETRIEVE_READY = 2,     /* the job succeeded; downloading starts */
+    FLOE_RETRIEVE_REUSED = 3,    /* job_id is reuse_job_id: no new job was initiated */
 };
 typedef void floe_retrieve_phase_fn(enum floe_retrieve_phase phase, const char *job_id, void *user);
 
@@ -123,6 +124,10 @@ struct floe_retrieve_options {
     struct floe_download_options download; /* job_id is ignored (it comes from the job) */
     floe_retrieve_phase_fn *phase;
     void *phase_user;
+    /* Optional: a job the caller found that retrieves this archive and range and has
+     * succeeded (and not expired): its output is downloaded instead of initiating a new job.
+     * A checkpoint of an earlier run of the same retrieval still takes precedence. */
+    const char *reuse_job_id;
 };
 
 /*

@@ -97,6 +97,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -1294,13 +1295,42 @@ static int plan_download(struct dl *d, const struct floe_ckpt_state *st, struct 
     return FLOE_OK;
 }
 
+/* Free space in the output's directory (statvfs) for what is still to be written, before
+ * anything is: a download that cannot fit fails at once, not hours later with ENOSPC. */
+static int check_space(struct dl *d, bool resuming, struct floe_error *err)
+{
+    if (!d->part_path || d->total == UINT64_MAX)
+        return FLOE_OK;
+    char *copy = floe_xstrdup(d->part_path);
+    const char *dir = dirname(copy);
+    struct statvfs vs;
+    int rc = FLOE_OK;
+    if (statvfs(dir, &vs) == 0) {
+        uint64_t have = (uint64_t)vs.f_bavail * vs.f_frsize, need = d->total;
+        struct stat st;
+        if (resuming && stat(d->part_path, &st) == 0) {
+            uint64_t held = (uint64_t)st.st_blocks * 512;
+            need = held < need ? need - held : 0;
+        }
+        if (need > have)
+            rc = floe_error_set(err, FLOE_E_IO,
+                                "not enough free space for %s: %" PRIu64 " MiB to write, %" PRIu64
+                                " MiB free in %s",
+                                d->output_path, (need + FLOE_MIB - 1) >> 20, have >> 20, dir);
+    }
+    free(copy);
+    return rc;
+}
+
 /* Buffers, the output file, the journal, the stages; recorded segments that still check out
  * are adopted. The pool comes first: a refused --memory-limit leaves no file behind. */
 static int prepare(struct dl *d, bool use_journal, const struct floe_ckpt_state *st,
                    struct floe_error *err)
 {
     bool resuming = st && st->part_count && d->part_path && access(d->part_path, F_OK) == 0;
-    int rc = make_pool(d, err);
+    int rc = check_space(d, resuming, err);
+    if (!rc)
+        rc = make_pool(d, err);
     if (!rc)
         rc = open_output(d, resuming, err);
     if (!rc && use_journal && !d->journal)
@@ -1469,6 +1499,10 @@ static int initiate(struct retrieval *r, bool use_journal, struct floe_error *er
         if ((rc = floe_journal_create(r->ckpt, &h, &jo, &r->j, err)))
             return rc;
     }
+    if (opts->reuse_job_id && *opts->reuse_job_id) { /* the caller found a finished job */
+        snprintf(r->id, sizeof(r->id), "%s", opts->reuse_job_id);
+        return FLOE_OK;
+    }
     struct floe_job_retrieval_params rp = {
         .archive_id = opts->archive_id,
         .has_range = opts->has_range,
@@ -1564,9 +1598,12 @@ int floe_retrieve_archive(struct floe_client *client, const struct floe_retrieve
     if (!rc && !resumed && r.j)
         rc = floe_journal_set_job_id(r.j, r.id, err);
     if (!rc) {
+        bool reused = !resumed && opts->reuse_job_id && *opts->reuse_job_id;
         if (opts->phase)
-            opts->phase(resumed ? FLOE_RETRIEVE_RESUMED : FLOE_RETRIEVE_INITIATED, r.id,
-                        opts->phase_user);
+            opts->phase(resumed  ? FLOE_RETRIEVE_RESUMED
+                        : reused ? FLOE_RETRIEVE_REUSED
+                                 : FLOE_RETRIEVE_INITIATED,
+                        r.id, opts->phase_user);
         rc = wait_for_job(&r, job, err);
     }
     if (!rc) {

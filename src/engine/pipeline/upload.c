@@ -712,13 +712,20 @@ static int finish_multipart(struct upload *u, struct floe_upload_result *out,
     return FLOE_OK;
 }
 
+/* FLOE_UPLOAD_BUFFERED=1 reads file parts into whole-part buffers, as for stdin (tests). */
+static bool buffered_forced(void)
+{
+    const char *env = getenv("FLOE_UPLOAD_BUFFERED");
+    return env && strcmp(env, "0") != 0;
+}
+
 static int make_pool(struct upload *u, struct floe_error *err)
 {
     uint64_t limit =
         u->opts->memory_limit ? u->opts->memory_limit : FLOE_UPLOAD_DEFAULT_MEMORY_LIMIT;
     unsigned conc = u->opts->concurrency ? u->opts->concurrency : FLOE_UPLOAD_DEFAULT_CONCURRENCY;
     u->concurrency = conc;
-    if (!u->stream && u->nparts_known > 1 && !getenv("FLOE_UPLOAD_BUFFERED")) {
+    if (!u->stream && u->nparts_known > 1 && !buffered_forced()) {
         /* A file can be read twice: hash each part from it through small cache-hot chunks,
          * then let curl stream the part from the file. On this machine that costs less CPU
          * than reading whole parts into buffers (fresh part-sized memory is expensive to touch
