@@ -179,6 +179,26 @@ int floe_cli_parse_seconds(const char *cmd, const char *usage, const char *name,
     return 0;
 }
 
+int floe_cli_parse_duration(const char *cmd, const char *usage, const char *name, const char *v,
+                            uint64_t *ms)
+{
+    char *end = NULL;
+    double n = strtod(v, &end);
+    double unit = 60000; /* minutes */
+    if (end != v && *end && !end[1]) {
+        unit = *end == 's' ? 1000 : *end == 'm' ? 60000 : *end == 'h' ? 3600000 : -1;
+        end++;
+    }
+    double total = n * unit;
+    if (end == v || *end || unit < 0 || !(n >= 0) || total > 30.0 * 86400000)
+        return floe_cli_usage_error(cmd, usage,
+                                    "%s must be a duration such as 90s, 10m or 2h (a bare number "
+                                    "is minutes; at most 30 days), not \"%s\"",
+                                    name, v);
+    *ms = (uint64_t)(total + 0.5);
+    return 0;
+}
+
 uint32_t floe_cli_interval_ms(uint64_t ms)
 {
     return ms > 3600000 ? 3600000u : (uint32_t)ms;

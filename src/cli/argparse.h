@@ -63,6 +63,14 @@ int floe_cli_parse_size(const char *cmd, const char *usage, const char *name, co
 int floe_cli_parse_seconds(const char *cmd, const char *usage, const char *name, const char *v,
                            uint64_t *ms);
 
+/*
+ * floe_cli_parse_duration() - a duration into *ms: a number with a unit s, m or h ("90s",
+ * "10m", "1.5h"), or a bare number of minutes ("10"); 0 to 30 days. A usage error (2)
+ * otherwise, printed as "floe CMD: NAME must be ...".
+ */
+int floe_cli_parse_duration(const char *cmd, const char *usage, const char *name, const char *v,
+                            uint64_t *ms);
+
 /* A polling interval in ms as the 32-bit field the wait options hold, at most one hour (a larger
  * value would otherwise wrap around to a short one). */
 uint32_t floe_cli_interval_ms(uint64_t ms);

@@ -5,6 +5,7 @@
 #define FLOE_CLI_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct floe_cli {
     bool json;  /* --json: machine-readable output on stdout */
@@ -13,7 +14,12 @@ struct floe_cli {
     const char *region;
     const char *profile;
     const char *account_id;
-    const char *prog; /* argv[0] for messages */
+    const char *prog;      /* argv[0] for messages */
+    int verbosity;         /* 0; 1 with -v/--verbose (retries); 2 with --debug (requests) */
+    const char *log_file;  /* --log-file: log and progress lines go there (NULL = stderr) */
+    uint64_t retry_for_ms; /* --retry-for (0 = not given: the default) */
+    bool retry_for_set;    /* --retry-for was given (also waits for an unreached endpoint) */
+    int max_retries;       /* --max-retries N; -1 = not given */
 };
 
 /* A command: argv[0] is the command name; returns the process exit status. */

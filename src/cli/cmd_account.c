@@ -23,7 +23,8 @@
     "floe policy set --strategy BytesPerHour|FreeTier|None [--bytes-per-hour N]\n"                 \
     "       floe policy get\n"                                                                     \
     "The account's data retrieval policy; --bytes-per-hour (1 to 9223372036854775807) is\n"        \
-    "required with BytesPerHour and not allowed with the other strategies."
+    "required with BytesPerHour and not allowed with the other strategies (no default:\n"          \
+    "set names the whole policy)."
 
 #define CAPACITY_USAGE                                                                             \
     "floe capacity purchase\n"                                                                     \
@@ -32,9 +33,7 @@
 
 static void print_json(json_t *o)
 {
-    json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    fputc('\n', stdout);
-    json_decref(o);
+    floe_cli_json_print(stdout, o);
 }
 
 static json_t *policy_json(const struct floe_retrieval_policy *p)
@@ -115,7 +114,7 @@ int floe_cmd_policy(const struct floe_cli *cli, int argc, char **argv)
     }
     struct floe_client *c = NULL;
     if (floe_cli_client(cli, "policy", NULL, &c))
-        return 1;
+        return floe_cli_client_status();
     if (set)
         rc = floe_admin_set_retrieval_policy(c, &p, &err);
     else
@@ -165,7 +164,7 @@ int floe_cmd_capacity(const struct floe_cli *cli, int argc, char **argv)
         return floe_cli_usage_error("capacity", CAPACITY_USAGE, "unknown subcommand '%s'", pos[0]);
     struct floe_client *c = NULL;
     if (floe_cli_client(cli, "capacity", NULL, &c))
-        return 1;
+        return floe_cli_client_status();
     struct floe_error err = {0};
     if (purchase) {
         char id[FLOE_ADMIN_ID_MAX];

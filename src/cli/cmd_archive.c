@@ -30,9 +30,7 @@
 
 static void print_json(json_t *o)
 {
-    json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    fputc('\n', stdout);
-    json_decref(o);
+    floe_cli_json_print(stdout, o);
 }
 
 static json_t *str_or_null(const char *s)
@@ -91,7 +89,7 @@ int floe_cmd_archive(const struct floe_cli *cli, int argc, char **argv)
         return rc < 0 ? 0 : rc;
     struct floe_client *c = NULL;
     if (floe_cli_client(cli, "archive", NULL, &c))
-        return 1;
+        return floe_cli_client_status();
     struct floe_error err = {0};
     rc = floe_client_delete_archive(c, vault, id, &err);
     floe_client_destroy(c);
@@ -178,7 +176,7 @@ int floe_cmd_multipart(const struct floe_cli *cli, int argc, char **argv)
         return rc < 0 ? 0 : rc;
     struct floe_client *c = NULL;
     if (floe_cli_client(cli, "multipart", NULL, &c))
-        return 1;
+        return floe_cli_client_status();
     struct floe_error err = {0};
     struct mp_ctx m = {.cli = cli};
     if (list) {

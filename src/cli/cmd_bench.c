@@ -34,7 +34,9 @@
 #define BENCH_USAGE                                                                                \
     "floe bench [hash] [--size SIZE] [--runs N]\n"                                                 \
     "       floe bench upload VAULT [--size SIZE] [--part-size SIZE] [--concurrency N]\n"          \
-    "                  [--runs N] [--keep]"
+    "                  [--runs N] [--keep]\n"                                                      \
+    "Defaults: hash --size 256MiB; upload --size 1GiB, --part-size 64MiB, --concurrency 4;\n"      \
+    "--runs 3 (the median is reported)."
 
 static double now_s(void)
 {
@@ -155,13 +157,11 @@ static int bench_hash(const struct floe_cli *cli, uint64_t size, int runs)
                               "runs", runs, "kernel", floe_treehash_kernel_name());
         json_t *arr = json_array();
         for (int c = 0; c < NCASES; c++)
-            json_array_append_new(arr,
-                                  json_pack("{s:s, s:f, s:f}", "case", cases[c].name, "gb_per_s",
-                                            cases[c].gbps, "x_openssl", cases[c].ratio));
+            json_array_append_new(arr, json_pack("{s:s, s:o, s:o}", "case", cases[c].name,
+                                                 "gb_per_s", floe_cli_jreal(cases[c].gbps, 2),
+                                                 "x_openssl", floe_cli_jreal(cases[c].ratio, 2)));
         json_object_set_new(o, "cases", arr);
-        json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        fputc('\n', stdout);
-        json_decref(o);
+        floe_cli_json_print(stdout, o);
     } else {
         printf("SHA-256 kernel: %s; %llu MiB per run, median of %d\n", floe_treehash_kernel_name(),
                (unsigned long long)(size >> 20), runs);
@@ -205,7 +205,7 @@ static int bench_upload(const struct floe_cli *cli, const char *vault, uint64_t 
     close(fd);
     struct floe_client *client = NULL;
     if (rc == 0 && floe_cli_client(cli, "bench", NULL, &client))
-        rc = 1;
+        rc = floe_cli_client_status();
     double *wall = calloc((size_t)runs, sizeof(double));
     double *cpu = calloc((size_t)runs, sizeof(double));
     for (int r = 0; rc == 0 && r < runs; r++) {
@@ -239,13 +239,12 @@ static int bench_upload(const struct floe_cli *cli, const char *vault, uint64_t 
         double gib = (double)size / (double)(1u << 30);
         if (cli->json) {
             json_t *o =
-                json_pack("{s:s, s:s, s:I, s:i, s:f, s:f, s:f, s:I}", "bench", "upload", "endpoint",
+                json_pack("{s:s, s:s, s:I, s:i, s:o, s:o, s:o, s:I}", "bench", "upload", "endpoint",
                           floe_client_endpoint(client), "size", (json_int_t)size, "runs", runs,
-                          "seconds", w, "mb_per_s", (double)size / w / 1e6, "client_cpu_s_per_gib",
-                          c / gib, "peak_rss_kib", (json_int_t)ru.ru_maxrss);
-            json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
-            fputc('\n', stdout);
-            json_decref(o);
+                          "seconds", floe_cli_jreal(w, 3), "mb_per_s",
+                          floe_cli_jreal((double)size / w / 1e6, 2), "client_cpu_s_per_gib",
+                          floe_cli_jreal(c / gib, 3), "peak_rss_kib", (json_int_t)ru.ru_maxrss);
+            floe_cli_json_print(stdout, o);
         } else {
             printf("upload of %llu MiB to %s, median of %d\n", (unsigned long long)(size >> 20),
                    floe_client_endpoint(client), runs);
@@ -286,6 +285,9 @@ int floe_cmd_bench(const struct floe_cli *cli, int argc, char **argv)
         return 2;
     if (conc_s && floe_cli_parse_uint("bench", BENCH_USAGE, "--concurrency", conc_s, 256, &conc))
         return 2;
+    if (conc_s && conc == 0)
+        return floe_cli_usage_error(
+            "bench", BENCH_USAGE, "--concurrency must be a whole number from 1 to 256, not \"0\"");
     if (strcmp(what, "hash") == 0) {
         if (npos > 1)
             return floe_cli_usage_error("bench", BENCH_USAGE, "bench hash takes no arguments");

@@ -1,7 +1,7 @@
 /*
  * cmd_hash.c - `floe hash FILE...`: tree hash, linear SHA-256, size and name of each file.
  * A file that cannot be read is reported on stderr (naming it) and the others are still
- * hashed; the exit status is then 1.
+ * hashed; the exit status is then 3 (some hashed) or 1 (none).
  */
 #include "cli.h"
 #include "common.h"
@@ -20,15 +20,12 @@ static void hash_usage(FILE *f)
 
 static void print_json_line(json_t *o)
 {
-    json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    fputc('\n', stdout);
-    fflush(stdout);
-    json_decref(o);
+    floe_cli_json_print(stdout, o);
 }
 
 int floe_cmd_hash(const struct floe_cli *cli, int argc, char **argv)
 {
-    int nfiles = 0, failed = 0;
+    int nfiles = 0, failed = 0, done = 0;
     bool dashdash = false;
     for (int i = 1; i < argc; i++) {
         if (!dashdash && strcmp(argv[i], "--") == 0) {
@@ -85,7 +82,8 @@ int floe_cmd_hash(const struct floe_cli *cli, int argc, char **argv)
             printf("%s  %s  %llu  %s\n", tree, lin, (unsigned long long)r.size, path);
             fflush(stdout);
         }
+        done++;
     }
     floe_hashpool_destroy(pool);
-    return failed ? 1 : 0;
+    return floe_cli_multi_status(done, failed, 0);
 }

@@ -27,10 +27,12 @@
 #define INVENTORY_USAGE                                                                            \
     "floe inventory VAULT [--format JSON|CSV] [-o FILE [--raw]] [--start-date DATE]\n"             \
     "               [--end-date DATE] [--limit N] [--marker MARKER] [--job-id JOB_ID]\n"           \
-    "               [--timeout SECONDS] [--poll-interval SECONDS]\n"                               \
+    "               [--timeout SECONDS] [--poll-interval SECONDS] [--overwrite]\n"                 \
     "Prints ARCHIVE_ID SIZE CREATION_DATE DESCRIPTION per archive (--json: one object each).\n"    \
     "-o FILE --raw keeps the service's output instead (page N > 1 goes to FILE.N);\n"              \
-    "-o FILE alone writes the table there."
+    "-o FILE alone writes the table there; an existing FILE is refused without --overwrite.\n"     \
+    "Defaults: --format JSON, every archive (no dates, no --limit), --timeout none,\n"             \
+    "--poll-interval 1 s growing to 15 min."
 
 struct table {
     const struct floe_cli *cli;
@@ -47,9 +49,7 @@ static int print_row(const struct floe_inventory_archive *a, void *user)
         json_t *o = json_pack("{s:s, s:I, s:s, s:s, s:s}", "ArchiveId", a->archive_id, "Size",
                               (json_int_t)a->size, "CreationDate", a->creation_date,
                               "ArchiveDescription", a->description, "SHA256TreeHash", tree);
-        json_dumpf(o, t->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        fputc('\n', t->out);
-        json_decref(o);
+        floe_cli_json_print(t->out, o);
     } else {
         fprintf(t->out, "%s  %llu  %s  %s\n", a->archive_id, (unsigned long long)a->size,
                 a->creation_date, a->description);
@@ -69,19 +69,14 @@ int floe_cmd_inventory(const struct floe_cli *cli, int argc, char **argv)
 {
     const char *format = NULL, *out = NULL, *start = NULL, *end = NULL, *limit = NULL,
                *marker = NULL, *job_id = NULL, *timeout = NULL, *poll = NULL;
-    bool raw = false;
+    bool raw = false, overwrite = false;
     const struct floe_cli_opt opts[] = {
-        {"--format", NULL, &format, NULL},
-        {"--output", "-o", &out, NULL},
-        {"--start-date", NULL, &start, NULL},
-        {"--end-date", NULL, &end, NULL},
-        {"--limit", NULL, &limit, NULL},
-        {"--marker", NULL, &marker, NULL},
-        {"--job-id", NULL, &job_id, NULL},
-        {"--timeout", NULL, &timeout, NULL},
-        {"--poll-interval", NULL, &poll, NULL},
-        {"--raw", NULL, NULL, &raw},
-        {NULL, NULL, NULL, NULL},
+        {"--format", NULL, &format, NULL},       {"--output", "-o", &out, NULL},
+        {"--start-date", NULL, &start, NULL},    {"--end-date", NULL, &end, NULL},
+        {"--limit", NULL, &limit, NULL},         {"--marker", NULL, &marker, NULL},
+        {"--job-id", NULL, &job_id, NULL},       {"--timeout", NULL, &timeout, NULL},
+        {"--poll-interval", NULL, &poll, NULL},  {"--raw", NULL, NULL, &raw},
+        {"--overwrite", NULL, NULL, &overwrite}, {NULL, NULL, NULL, NULL},
     };
     const char *pos[1];
     int npos = 0;
@@ -93,6 +88,8 @@ int floe_cmd_inventory(const struct floe_cli *cli, int argc, char **argv)
     if (raw && !out)
         return floe_cli_usage_error("inventory", INVENTORY_USAGE, "--raw needs -o FILE");
     const char *vault = pos[0];
+    if (out && floe_cli_check_output(cli, "inventory", INVENTORY_USAGE, out, overwrite, NULL))
+        return 2;
     struct floe_job_inventory_params ip = {
         .format = format, .start_date = start, .end_date = end, .marker = marker};
     if (limit &&
@@ -113,7 +110,7 @@ int floe_cmd_inventory(const struct floe_cli *cli, int argc, char **argv)
     };
     struct floe_client *c = NULL;
     if (floe_cli_client(cli, "inventory", NULL, &c))
-        return 1;
+        return floe_cli_client_status();
     struct table tb = {cli, stdout};
     if (out && !raw && strcmp(out, "-") != 0) {
         tb.out = fopen(out, "w");
@@ -126,7 +123,7 @@ int floe_cmd_inventory(const struct floe_cli *cli, int argc, char **argv)
     struct floe_error err = {0};
     struct floe_job_info *job = calloc(1, sizeof(*job));
     char *next_marker = marker ? strdup(marker) : NULL;
-    char id[FLOE_JOB_ID_MAX];
+    char id[FLOE_JOB_ID_MAX] = "";
     uint64_t archives = 0, bytes = 0;
     for (unsigned page = 1;; page++) {
         if (job_id && page == 1) {
@@ -196,8 +193,14 @@ int floe_cmd_inventory(const struct floe_cli *cli, int argc, char **argv)
     free(next_marker);
     free(job);
     floe_client_destroy(c);
-    if (rc == FLOE_E_CANCELLED)
-        return 130;
+    if (rc == FLOE_E_CANCELLED) {
+        char again[1400];
+        snprintf(again, sizeof(again),
+                 "floe inventory %s --job-id %s (with the same options; the "
+                 "job keeps running)",
+                 vault, id);
+        return floe_cli_interrupted("inventory", &err, again);
+    }
     if (rc)
         return floe_cli_fail("inventory", &err);
     if (!raw && !cli->quiet && !cli->json)

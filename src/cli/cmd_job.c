@@ -34,7 +34,11 @@
     "                [--max-interval SECONDS]\n"                                                   \
     "       floe job output VAULT JOB_ID -o FILE [--segment-size SIZE] [--concurrency N]\n"        \
     "                [--memory-limit SIZE] [--checkpoint PATH] [--keep-checkpoint]\n"              \
-    "                [--no-checkpoint]\n"                                                          \
+    "                [--no-checkpoint] [--overwrite]\n"                                            \
+    "Defaults: --tier Standard, --format JSON, --timeout none, --interval 1 s growing to\n"        \
+    "--max-interval 15 min, --page-size: the service's (1000), --segment-size 32MiB,\n"            \
+    "--concurrency 4 (1 to 256), --memory-limit 1GiB. An existing -o FILE is refused\n"            \
+    "without --overwrite.\n"                                                                       \
     "ARCHIVE_ID may start with '-': put it after '--' or write --archive-id=ID. -o is also\n"      \
     "--output; FILE '-' is standard output. --status-code is also --statuscode (the API's name)."
 
@@ -47,9 +51,7 @@ static int print_job_id(const struct floe_cli *cli, const char *job_id)
 {
     if (cli->json) {
         json_t *o = json_pack("{s:s}", "JobId", job_id);
-        json_dumpf(o, stdout, JSON_COMPACT);
-        fputc('\n', stdout);
-        json_decref(o);
+        floe_cli_json_print(stdout, o);
     } else {
         printf("%s\n", job_id);
     }
@@ -96,7 +98,7 @@ static int cmd_initiate_retrieval(const struct floe_cli *cli, int argc, char **a
         return 2;
     struct floe_client *c = NULL;
     if (floe_cli_client(cli, "job", NULL, &c))
-        return 1;
+        return floe_cli_client_status();
     char id[FLOE_JOB_ID_MAX];
     rc = floe_job_initiate_retrieval(c, pos[0], &p, id, &err);
     floe_client_destroy(c);
@@ -136,7 +138,7 @@ static int cmd_initiate_inventory(const struct floe_cli *cli, int argc, char **a
         return usage_err("--limit must be at least 1, not \"%s\"", limit);
     struct floe_client *c = NULL;
     if (floe_cli_client(cli, "job", NULL, &c))
-        return 1;
+        return floe_cli_client_status();
     struct floe_error err = {0};
     char id[FLOE_JOB_ID_MAX];
     rc = floe_job_initiate_inventory(c, pos[0], &p, id, &err);
@@ -158,7 +160,7 @@ static int cmd_describe(const struct floe_cli *cli, int argc, char **argv)
         return usage_err("describe needs VAULT and JOB_ID%s", "");
     struct floe_client *c = NULL;
     if (floe_cli_client(cli, "job", NULL, &c))
-        return 1;
+        return floe_cli_client_status();
     struct floe_error err = {0};
     struct floe_job_info *j = calloc(1, sizeof(*j));
     rc = floe_job_describe(c, pos[0], pos[1], j, &err);
@@ -207,7 +209,7 @@ static int cmd_list(const struct floe_cli *cli, int argc, char **argv)
     f.page_limit = (unsigned)ps;
     struct floe_client *c = NULL;
     if (floe_cli_client(cli, "job", NULL, &c))
-        return 1;
+        return floe_cli_client_status();
     struct floe_error err = {0};
     rc = floe_job_list(c, pos[0], &f, print_listed, (void *)cli, &err);
     floe_client_destroy(c);
@@ -258,7 +260,7 @@ static int cmd_wait(const struct floe_cli *cli, int argc, char **argv)
         wo.timeout_ms = 1; /* --timeout 0: check once */
     struct floe_client *c = NULL;
     if (floe_cli_client(cli, "job", NULL, &c))
-        return 1;
+        return floe_cli_client_status();
     struct floe_error err = {0};
     struct floe_job_info *j = calloc(1, sizeof(*j));
     rc = floe_job_wait(c, pos[0], pos[1], &wo, j, &err);
@@ -266,20 +268,29 @@ static int cmd_wait(const struct floe_cli *cli, int argc, char **argv)
     if (!rc)
         floe_cli_print_job(cli, j, true);
     free(j);
-    if (rc == FLOE_E_CANCELLED)
-        return 130;
+    if (rc == FLOE_E_CANCELLED) {
+        char again[1200];
+        snprintf(again, sizeof(again), "floe job wait %s %s (the job keeps running)", pos[0],
+                 pos[1]);
+        return floe_cli_interrupted("job", &err, again);
+    }
     return rc ? floe_cli_fail("job", &err) : 0;
 }
 
 static int cmd_output(const struct floe_cli *cli, int argc, char **argv)
 {
     const char *out = NULL, *seg = NULL, *conc = NULL, *mem = NULL, *ckpt = NULL;
-    bool keep = false, nockpt = false;
+    bool keep = false, nockpt = false, overwrite = false;
     const struct floe_cli_opt opts[] = {
-        {"--output", "-o", &out, NULL},           {"--segment-size", NULL, &seg, NULL},
-        {"--concurrency", NULL, &conc, NULL},     {"--memory-limit", NULL, &mem, NULL},
-        {"--checkpoint", NULL, &ckpt, NULL},      {"--keep-checkpoint", NULL, NULL, &keep},
-        {"--no-checkpoint", NULL, NULL, &nockpt}, {NULL, NULL, NULL, NULL},
+        {"--output", "-o", &out, NULL},
+        {"--segment-size", NULL, &seg, NULL},
+        {"--concurrency", NULL, &conc, NULL},
+        {"--memory-limit", NULL, &mem, NULL},
+        {"--checkpoint", NULL, &ckpt, NULL},
+        {"--keep-checkpoint", NULL, NULL, &keep},
+        {"--no-checkpoint", NULL, NULL, &nockpt},
+        {"--overwrite", NULL, NULL, &overwrite},
+        {NULL, NULL, NULL, NULL},
     };
     const char *pos[3];
     int npos = 0;
@@ -309,7 +320,11 @@ static int cmd_output(const struct floe_cli *cli, int argc, char **argv)
         return 2;
     if (conc && floe_cli_parse_uint("job", JOB_USAGE, "--concurrency", conc, 256, &n))
         return 2;
+    if (conc && n == 0)
+        return usage_err("--concurrency must be a whole number from 1 to 256, not \"%s\"", conc);
     o.concurrency = (unsigned)n;
+    if (floe_cli_check_output(cli, "job", JOB_USAGE, out, overwrite, ckpt))
+        return 2;
     return floe_cli_download(cli, "job", &o);
 }
 

@@ -71,7 +71,7 @@ int floe_cmd_notify(const struct floe_cli *cli, int argc, char **argv)
     }
     struct floe_client *c = NULL;
     if (floe_cli_client(cli, "notify", NULL, &c))
-        return 1;
+        return floe_cli_client_status();
     struct floe_error err = {0};
     if (set)
         rc = floe_job_set_notifications(c, vault, &cfg, &err);
@@ -90,9 +90,7 @@ int floe_cmd_notify(const struct floe_cli *cli, int argc, char **argv)
             if (cfg.events & FLOE_NOTIFY_INVENTORY_RETRIEVAL)
                 json_array_append_new(ev, json_string("InventoryRetrievalCompleted"));
             json_t *o = json_pack("{s:s, s:o}", "SNSTopic", cfg.sns_topic, "Events", ev);
-            json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
-            fputc('\n', stdout);
-            json_decref(o);
+            floe_cli_json_print(stdout, o);
         } else {
             printf("SNSTopic: %s\nEvents:", cfg.sns_topic);
             if (cfg.events & FLOE_NOTIFY_ARCHIVE_RETRIEVAL)
@@ -104,9 +102,7 @@ int floe_cmd_notify(const struct floe_cli *cli, int argc, char **argv)
     } else if (cli->json) { /* set / delete: say what now holds, as vault delete does */
         json_t *o =
             json_pack("{s:s, s:s}", "VaultName", vault, "Notifications", set ? "set" : "deleted");
-        json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        fputc('\n', stdout);
-        json_decref(o);
+        floe_cli_json_print(stdout, o);
     } else if (!cli->quiet) {
         printf("%s notifications of vault %s\n", set ? "set" : "deleted", vault);
     }

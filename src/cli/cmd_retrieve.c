@@ -22,8 +22,14 @@
     "              [--concurrency N] [--memory-limit SIZE] [--checkpoint PATH]\n"                  \
     "              [--keep-checkpoint] [--no-checkpoint] [--timeout SECONDS]\n"                    \
     "              [--poll-interval SECONDS]\n"                                                    \
+    "              [--overwrite] [--new-job] [--retry-for DURATION] [--max-retries N]\n"           \
     "ARCHIVE_ID may start with '-': put it after '--' or use --archive-id=ID.\n"                   \
-    "FILE '-' is standard output (not resumable)."
+    "FILE '-' is standard output (not resumable); an existing FILE is refused without\n"           \
+    "--overwrite. A succeeded, unexpired job for the same archive and range is reused\n"           \
+    "(--new-job starts another). Defaults: --tier Standard, the whole archive,\n"                  \
+    "--segment-size 32MiB, --concurrency 4 (1 to 256), --memory-limit 1GiB, --timeout none\n"      \
+    "(wait as long as the job takes), --poll-interval 1 s growing to 15 min, checkpoint in\n"      \
+    "$XDG_CACHE_HOME/floe; --retry-for 10m, --max-retries no limit (global options)."
 
 struct ui {
     const struct floe_cli *cli;
@@ -37,6 +43,11 @@ static void on_phase(enum floe_retrieve_phase phase, const char *job_id, void *u
         return;
     if (phase == FLOE_RETRIEVE_INITIATED)
         fprintf(stderr, "floe retrieve: job %s initiated; waiting for it to complete\n", job_id);
+    else if (phase == FLOE_RETRIEVE_REUSED)
+        fprintf(stderr,
+                "floe retrieve: reusing job %s, which retrieved this archive and range and has "
+                "not expired (--new-job starts another)\n",
+                job_id);
     else if (phase == FLOE_RETRIEVE_RESUMED)
         fprintf(stderr, "floe retrieve: resuming job %s from the checkpoint\n", job_id);
     else
@@ -56,7 +67,7 @@ int floe_cmd_retrieve(const struct floe_cli *cli, int argc, char **argv)
     const char *out = NULL, *range = NULL, *tier = NULL, *desc = NULL, *topic = NULL, *seg = NULL,
                *conc = NULL, *mem = NULL, *ckpt = NULL, *archive = NULL, *timeout = NULL,
                *poll = NULL;
-    bool keep = false, nockpt = false;
+    bool keep = false, nockpt = false, overwrite = false, new_job = false;
     const struct floe_cli_opt opts[] = {
         {"--output", "-o", &out, NULL},
         {"--range", NULL, &range, NULL},
@@ -72,6 +83,8 @@ int floe_cmd_retrieve(const struct floe_cli *cli, int argc, char **argv)
         {"--poll-interval", NULL, &poll, NULL},
         {"--keep-checkpoint", NULL, NULL, &keep},
         {"--no-checkpoint", NULL, NULL, &nockpt},
+        {"--overwrite", NULL, NULL, &overwrite},
+        {"--new-job", NULL, NULL, &new_job},
         {NULL, NULL, NULL, NULL},
     };
     const char *pos[2];
@@ -115,6 +128,10 @@ int floe_cmd_retrieve(const struct floe_cli *cli, int argc, char **argv)
         return 2;
     if (conc && floe_cli_parse_uint("retrieve", RETRIEVE_USAGE, "--concurrency", conc, 256, &n))
         return 2;
+    if (conc && n == 0)
+        return floe_cli_usage_error(
+            "retrieve", RETRIEVE_USAGE,
+            "--concurrency must be a whole number from 1 to 256, not \"0\"");
     o.download.concurrency = (unsigned)n;
     uint64_t t = 0, p = 0;
     if ((timeout && floe_cli_parse_seconds("retrieve", RETRIEVE_USAGE, "--timeout", timeout, &t)) ||
@@ -125,13 +142,19 @@ int floe_cmd_retrieve(const struct floe_cli *cli, int argc, char **argv)
     if (p)
         o.wait.max_interval_ms = (uint32_t)(p * 8 > 900000 ? 900000 : p * 8);
 
+    if (floe_cli_check_output(cli, "retrieve", RETRIEVE_USAGE, out, overwrite, ckpt))
+        return 2;
     struct floe_cli_client_opts copts = {
         .max_connections = n ? (unsigned)n : FLOE_RETRIEVE_DEFAULT_CONCURRENCY,
     };
     struct floe_client *c = NULL;
     if (floe_cli_client(cli, "retrieve", &copts, &c))
-        return 1;
+        return floe_cli_client_status();
+    char reuse[FLOE_JOB_ID_MAX] = "";
+    if (!new_job && floe_cli_find_job(c, pos[0], o.archive_id, o.has_range, &o.range, reuse))
+        o.reuse_job_id = reuse;
     struct ui ui = {cli, floe_progress_new("retrieve", 1, !cli->quiet && !cli->json)};
+    floe_progress_set_name(ui.pl, out);
     o.download.cancel = floe_cli_cancel_on_sigint();
     o.download.progress = floe_cli_download_progress;
     o.download.progress_user = ui.pl;
@@ -146,8 +169,14 @@ int floe_cmd_retrieve(const struct floe_cli *cli, int argc, char **argv)
     floe_progress_destroy(ui.pl);
     floe_client_destroy(c);
     if (rc == FLOE_E_CANCELLED) {
-        fprintf(stderr, "floe retrieve: %s\n", err.message);
-        return 130;
+        char again[8192];
+        snprintf(again, sizeof(again), "the same floe retrieve command again (%s%s%s)",
+                 job_id[0] ? "job " : "", job_id,
+                 strcmp(out, "-") == 0 || nockpt
+                     ? "; standard output and --no-checkpoint download from the start"
+                 : job_id[0] ? " continues; verified segments are kept"
+                             : "verified segments are kept");
+        return floe_cli_interrupted("retrieve", &err, again);
     }
     if (rc)
         return floe_cli_fail("retrieve", &err);

@@ -25,9 +25,13 @@
 #define UPLOAD_USAGE                                                                               \
     "floe upload VAULT FILE... [--description TEXT] [--part-size SIZE] [--concurrency N]\n"        \
     "            [--memory-limit SIZE] [--checkpoint PATH] [--keep-checkpoint]\n"                  \
-    "            [--no-checkpoint] [--max-retries N]\n"                                            \
+    "            [--no-checkpoint] [--max-retries N] [--retry-for DURATION]\n"                     \
     "       floe upload --resume CHECKPOINT\n"                                                     \
-    "FILE '-' reads standard input."
+    "FILE '-' reads standard input. Defaults: --part-size 64MiB (raised to fit 10,000\n"           \
+    "parts); --concurrency 4 (parts in flight per file, 1 to 256); --memory-limit 1GiB,\n"         \
+    "shared by the files uploaded at once (up to 4); checkpoint in $XDG_CACHE_HOME/floe;\n"        \
+    "--retry-for 10m, --max-retries no limit (global options: floe --help).\n"                     \
+    "Exit status 3: some files were uploaded and some failed (each is reported)."
 
 struct job {
     struct floe_client *client;
@@ -65,9 +69,7 @@ static void print_result(const struct floe_cli *cli, struct job *j)
         if (cli->json) {
             json_t *o = json_pack("{s:o, s:o}", "file", floe_cli_jstr(file), "error",
                                   floe_cli_jstr(j->err.message));
-            json_dumpf(o, stdout, JSON_COMPACT);
-            fputc('\n', stdout);
-            json_decref(o);
+            floe_cli_json_print(stdout, o);
         }
     } else {
         char tree[FLOE_HASH_HEX];
@@ -75,10 +77,10 @@ static void print_result(const struct floe_cli *cli, struct job *j)
         double secs = j->res.seconds > 0 ? j->res.seconds : 1e-9;
         double mbps = (double)j->res.size / secs / 1e6;
         if (cli->json) {
-            json_t *o =
-                json_pack("{s:o, s:s, s:s, s:I, s:f, s:f}", "file", floe_cli_jstr(file),
-                          "archive_id", j->res.archive_id, "tree_hash", tree, "size",
-                          (json_int_t)j->res.size, "seconds", j->res.seconds, "mb_per_s", mbps);
+            json_t *o = json_pack(
+                "{s:o, s:s, s:s, s:I, s:o, s:o}", "file", floe_cli_jstr(file), "archive_id",
+                j->res.archive_id, "tree_hash", tree, "size", (json_int_t)j->res.size, "seconds",
+                floe_cli_jreal(j->res.seconds, 3), "mb_per_s", floe_cli_jreal(mbps, 2));
             json_object_set_new(o, "part_size", json_integer((json_int_t)j->res.part_size));
             json_object_set_new(
                 o, "parts",
@@ -87,9 +89,7 @@ static void print_result(const struct floe_cli *cli, struct job *j)
                                               : 1));
             if (j->res.parts_resumed)
                 json_object_set_new(o, "parts_resumed", json_integer(j->res.parts_resumed));
-            json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
-            fputc('\n', stdout);
-            json_decref(o);
+            floe_cli_json_print(stdout, o);
         } else {
             printf("%s  %s  %llu bytes  %.2f s  %.1f MB/s  %s\n", j->res.archive_id, tree,
                    (unsigned long long)j->res.size, j->res.seconds, mbps, file);
@@ -110,13 +110,12 @@ static void print_result(const struct floe_cli *cli, struct job *j)
 int floe_cmd_upload(const struct floe_cli *cli, int argc, char **argv)
 {
     struct floe_upload_options base = {0};
-    const char *resume = NULL, *part_s = NULL, *mem_s = NULL, *conc_s = NULL, *retries_s = NULL;
+    const char *resume = NULL, *part_s = NULL, *mem_s = NULL, *conc_s = NULL;
     const struct floe_cli_opt opts[] = {
         {"--description", NULL, &base.description, NULL},
         {"--part-size", NULL, &part_s, NULL},
         {"--memory-limit", NULL, &mem_s, NULL},
         {"--concurrency", NULL, &conc_s, NULL},
-        {"--max-retries", NULL, &retries_s, NULL},
         {"--checkpoint", NULL, &base.checkpoint_path, NULL},
         {"--resume", NULL, &resume, NULL},
         {"--keep-checkpoint", NULL, NULL, &base.keep_checkpoint},
@@ -126,7 +125,7 @@ int floe_cmd_upload(const struct floe_cli *cli, int argc, char **argv)
     const char **pos = calloc((size_t)argc, sizeof(char *));
     int npos = 0;
     int rc = floe_cli_parse("upload", UPLOAD_USAGE, argc, argv, 1, opts, pos, argc, &npos);
-    uint64_t conc = 0, retries = 0;
+    uint64_t conc = 0;
     struct floe_error perr = {0};
     if (!rc && part_s)
         rc = floe_cli_parse_size("upload", UPLOAD_USAGE, "--part-size", part_s, &base.part_size);
@@ -137,9 +136,9 @@ int floe_cmd_upload(const struct floe_cli *cli, int argc, char **argv)
                                  &base.memory_limit);
     if (!rc && conc_s)
         rc = floe_cli_parse_uint("upload", UPLOAD_USAGE, "--concurrency", conc_s, 256, &conc);
-    if (!rc && retries_s)
-        rc = floe_cli_parse_uint("upload", UPLOAD_USAGE, "--max-retries", retries_s, 100, &retries);
-    bool retries_set = retries_s != NULL;
+    if (!rc && conc_s && conc == 0)
+        rc = floe_cli_usage_error("upload", UPLOAD_USAGE,
+                                  "--concurrency must be a whole number from 1 to 256, not \"0\"");
     /* VAULT FILE...; with --resume there are none (checked below) */
     const char *vault = !resume && npos ? pos[0] : NULL;
     const char **files = vault ? pos + 1 : pos;
@@ -215,7 +214,6 @@ int floe_cmd_upload(const struct floe_cli *cli, int argc, char **argv)
     struct floe_cli_client_opts copts = {
         .max_connections = (unsigned)(conc ? conc : FLOE_UPLOAD_DEFAULT_CONCURRENCY) *
                            (unsigned)(nfiles < 4 ? nfiles : 4),
-        .max_retries = retries_set ? (retries ? (int)retries : -1) : 0,
     };
     struct floe_cli eff = *cli;
     if (st && !eff.endpoint_url) /* resume where the checkpoint was made */
@@ -226,16 +224,19 @@ int floe_cmd_upload(const struct floe_cli *cli, int argc, char **argv)
     if (floe_cli_client(&eff, "upload", &copts, &client)) {
         floe_checkpoint_state_free(st);
         free(pos);
-        return 1;
+        return floe_cli_client_status();
     }
     atomic_bool *cancel = floe_cli_cancel_on_sigint();
 
     unsigned parallel = nfiles < 4 ? (unsigned)nfiles : 4;
     struct floe_progress_line *pl =
         floe_progress_new("upload", (unsigned)nfiles, !cli->quiet && !cli->json);
+    char label[32];
+    snprintf(label, sizeof(label), "%d files", nfiles);
+    floe_progress_set_name(pl, nfiles == 1 ? files[0] : label);
     struct job *jobs = calloc((size_t)nfiles, sizeof(struct job));
     uint64_t mem = base.memory_limit ? base.memory_limit : FLOE_UPLOAD_DEFAULT_MEMORY_LIMIT;
-    int failed = 0;
+    int failed = 0, usage_failed = 0, done = 0;
     for (int start = 0; start < nfiles; start += (int)parallel) {
         int end = start + (int)parallel < nfiles ? start + (int)parallel : nfiles;
         for (int i = start; i < end; i++) {
@@ -259,6 +260,8 @@ int floe_cmd_upload(const struct floe_cli *cli, int argc, char **argv)
                 pthread_join(jobs[i].thread, NULL);
             print_result(cli, &jobs[i]);
             failed += jobs[i].rc != 0;
+            usage_failed += jobs[i].rc != 0 && floe_cli_exit_status(&jobs[i].err) == 2;
+            done += jobs[i].rc == 0;
         }
         if (atomic_load(cancel))
             break;
@@ -270,5 +273,5 @@ int floe_cmd_upload(const struct floe_cli *cli, int argc, char **argv)
     free(pos);
     if (atomic_load(cancel))
         return 130;
-    return failed ? 1 : 0;
+    return floe_cli_multi_status(done, failed, usage_failed);
 }

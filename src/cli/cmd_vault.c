@@ -36,22 +36,23 @@ static json_t *vault_json(const struct floe_vault_info *v)
 
 static void print_json(json_t *o)
 {
-    json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    fputc('\n', stdout);
-    json_decref(o);
+    floe_cli_json_print(stdout, o);
 }
 
 struct list_ctx {
-    json_t *arr;
+    bool json;
     int n;
 };
 
+/* --json: one object per vault; text: the header goes out with the first row, so a listing
+ * that fails before any row prints nothing on stdout */
 static int on_vault(const struct floe_vault_info *v, void *user)
 {
     struct list_ctx *lc = user;
-    lc->n++;
-    if (lc->arr) {
-        json_array_append_new(lc->arr, vault_json(v));
+    if (lc->n++ == 0 && !lc->json)
+        printf("%-40s %10s %16s  %s\n", "VAULT", "ARCHIVES", "BYTES", "CREATED");
+    if (lc->json) {
+        print_json(vault_json(v));
     } else {
         char archives[32] = "-", bytes[32] = "-";
         if (v->number_of_archives >= 0)
@@ -91,21 +92,14 @@ int floe_cmd_vault(const struct floe_cli *cli, int argc, char **argv)
                                     sub);
     struct floe_client *c = NULL;
     if (floe_cli_client(cli, "vault", NULL, &c))
-        return 1;
+        return floe_cli_client_status();
     struct floe_error err = {0};
     int rc;
     const char *name = list ? NULL : pos[0];
     if (list) {
-        struct list_ctx lc = {cli->json ? json_array() : NULL, 0};
-        if (!cli->json)
-            printf("%-40s %10s %16s  %s\n", "VAULT", "ARCHIVES", "BYTES", "CREATED");
+        struct list_ctx lc = {cli->json, 0};
         rc = floe_client_list_vaults(c, 0, on_vault, &lc, &err);
-        if (lc.arr) {
-            if (rc == FLOE_OK)
-                print_json(json_pack("{s:o}", "VaultList", lc.arr));
-            else
-                json_decref(lc.arr);
-        }
+        fflush(stdout);
     } else if (strcmp(sub, "create") == 0) {
         rc = floe_client_create_vault(c, name, &err);
         if (rc == FLOE_OK) {

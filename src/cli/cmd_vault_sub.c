@@ -42,9 +42,7 @@
 
 static void print_json(json_t *o)
 {
-    json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    fputc('\n', stdout);
-    json_decref(o);
+    floe_cli_json_print(stdout, o);
 }
 
 /* Reads a policy file ('-' = stdin) into a malloc'd string. 0, 1 (unreadable, message
@@ -186,7 +184,7 @@ static int cmd_policy(const struct floe_cli *cli, int argc, char **argv, const c
     struct floe_client *c = NULL;
     if (floe_cli_client(cli, a.cmd, NULL, &c)) {
         free(text);
-        return 1;
+        return floe_cli_client_status();
     }
     struct floe_error err = {0};
     if (set) {
@@ -245,7 +243,7 @@ static int cmd_lock(const struct floe_cli *cli, int argc, char **argv, const cha
     struct floe_client *c = NULL;
     if (floe_cli_client(cli, a.cmd, NULL, &c)) {
         free(text);
-        return 1;
+        return floe_cli_client_status();
     }
     struct floe_error err = {0};
     if (init) {
@@ -357,7 +355,7 @@ static int cmd_tag(const struct floe_cli *cli, int argc, char **argv, const char
     }
     struct floe_client *c = NULL;
     if (floe_cli_client(cli, a.cmd, NULL, &c)) {
-        rc = 1;
+        rc = floe_cli_client_status();
         goto out;
     }
     if (add) {
@@ -406,7 +404,7 @@ int floe_cmd_vault_sub(const struct floe_cli *cli, int argc, char **argv)
     const char **pos = calloc((size_t)argc + 1, sizeof(*pos));
     if (!pos) {
         fprintf(stderr, "floe vault: out of memory\n");
-        return 1;
+        return floe_cli_client_status();
     }
     int rc;
     if (strcmp(argv[1], "policy") == 0)

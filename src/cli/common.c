@@ -4,6 +4,8 @@
 #include "common.h"
 
 #include "awsconfig.h"
+#include "env.h"
+#include "log.h"
 
 #include <signal.h>
 #include <stdarg.h>
@@ -12,11 +14,60 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The endpoint the last floe_cli_client() resolved was floe's local default. */
+static bool s_default_endpoint;
+static int s_client_status = 1;
+
+int floe_cli_exit_status(const struct floe_error *err)
+{
+    switch (err->status) {
+    case FLOE_E_CANCELLED: return 130;
+    case FLOE_E_INVALID_ARG:
+    case FLOE_E_RANGE: return 2;
+    default: return 1;
+    }
+}
+
+int floe_cli_multi_status(int done, int failed, int usage_failed)
+{
+    if (!failed)
+        return 0;
+    if (done)
+        return 3;
+    return usage_failed == failed ? 2 : 1;
+}
+
 int floe_cli_fail(const char *cmd, const struct floe_error *err)
 {
     fprintf(stderr, "floe %s: %s\n", cmd,
             err->message[0] ? err->message : floe_strerror(err->status));
-    return 1;
+    if (s_default_endpoint && err->status == FLOE_E_NETWORK && err->http_status == 0 &&
+        (strstr(err->message, "Couldn't connect") || strstr(err->message, "Connection refused") ||
+         strstr(err->message, "Failed to connect")))
+        fprintf(stderr,
+                "floe %s: nothing answers at %s, floe's default endpoint: start floe-vault "
+                "(floe-vault &), or pass --endpoint-url for another endpoint\n",
+                cmd, FLOE_DEFAULT_ENDPOINT);
+    return floe_cli_exit_status(err);
+}
+
+void floe_cli_json_print(FILE *f, json_t *o)
+{
+    json_dumpf(o, f, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+    fputc('\n', f);
+    fflush(f);
+    json_decref(o);
+}
+
+json_t *floe_cli_jreal(double v, int decimals)
+{
+    double scale = 1;
+    for (int i = 0; i < decimals; i++)
+        scale *= 10;
+    double x = v * scale;
+    if (!(x > -9e15 && x < 9e15)) /* NaN, or too large to need rounding */
+        return json_real(v == v ? v : 0);
+    return json_real((double)(int64_t)(x + (x < 0 ? -0.5 : 0.5)) / scale);
 }
 
 int floe_cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...)
@@ -45,22 +96,32 @@ int floe_cli_client(const struct floe_cli *cli, const char *cmd,
             .session_token = ac.session_token,
             .account_id = cli->account_id,
             .max_connections = opts ? opts->max_connections : 0,
-            .max_retries = opts ? opts->max_retries : 0,
-            .verbose = getenv("FLOE_CURL_VERBOSE") != NULL,
+            .max_retries = cli->max_retries >= 0 ? (cli->max_retries ? cli->max_retries : -1)
+                           : opts                ? opts->max_retries
+                                                 : 0,
+            .retry_for_ms = cli->retry_for_set ? cli->retry_for_ms : 0,
+            .wait_for_endpoint = cli->retry_for_set,
+            .log = floe_cli_log_line,
+            .log_level = floe_cli_log_level(),
+            /* test and tuning knobs (checked by floe_cli_env_check): backoff base and the
+             * stall timeout of one attempt */
+            .retry_base_ms = (uint32_t)floe_cli_env_uint("FLOE_RETRY_BASE_MS"),
+            .stall_timeout_s = (long)floe_cli_env_uint("FLOE_STALL_TIMEOUT_S"),
         };
-        /* test and tuning knobs: backoff base and the stall timeout of one attempt */
-        const char *base = getenv("FLOE_RETRY_BASE_MS");
-        if (base)
-            cfg.retry_base_ms = (uint32_t)strtoul(base, NULL, 10);
-        const char *stall = getenv("FLOE_STALL_TIMEOUT_S");
-        if (stall)
-            cfg.stall_timeout_s = strtol(stall, NULL, 10);
+        if (cli->retry_for_set && cli->retry_for_ms == 0)
+            cfg.max_retries = -1; /* --retry-for 0: no retries */
+        s_default_endpoint = strcmp(ac.endpoint_url, FLOE_DEFAULT_ENDPOINT) == 0;
         rc = floe_client_new(&cfg, out, &err);
     }
     floe_awsconfig_free(&ac);
     if (rc)
-        return floe_cli_fail(cmd, &err);
+        return s_client_status = floe_cli_fail(cmd, &err);
     return 0;
+}
+
+int floe_cli_client_status(void)
+{
+    return s_client_status;
 }
 
 /* Length of the valid UTF-8 sequence at p (1-4), or 0 when it is not one. */

@@ -10,11 +10,13 @@
 
 #include <jansson.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include "floe/error.h"
 
 struct floe_cli_client_opts {
     unsigned max_connections; /* 0 = default */
-    int max_retries;          /* as floe_client_config: 0 = the default (5), -1 = none */
+    int max_retries;          /* as floe_client_config (-1 = none, 0 = the default); the global
+                                 --max-retries, when given, wins */
 };
 
 /*
@@ -23,6 +25,10 @@ struct floe_cli_client_opts {
  */
 int floe_cli_client(const struct floe_cli *cli, const char *cmd,
                     const struct floe_cli_client_opts *opts, struct floe_client **out);
+
+/* The exit status for the last floe_cli_client() that failed (2 for a bad --region or
+ * --endpoint-url, 1 otherwise). */
+int floe_cli_client_status(void);
 
 /*
  * floe_cli_jstr() - a JSON string of s for --json output. File names need not be UTF-8 (JSON
@@ -46,8 +52,31 @@ atomic_bool *floe_cli_cancel_on_sigint(void);
 void floe_cli_warning(const struct floe_cli *cli, const char *cmd, const char *path,
                       const char *message);
 
-/* Prints "floe CMD: message" on stderr; returns the exit status for err (1). */
+/*
+ * floe_cli_fail() - prints "floe CMD: message" on stderr (with a hint when the local default
+ * endpoint refused the connection: start floe-vault or pass --endpoint-url); returns the exit
+ * status for err: floe_cli_exit_status().
+ */
 int floe_cli_fail(const char *cmd, const struct floe_error *err);
+
+/* The exit status of a failure (docs/cli.md): 130 FLOE_E_CANCELLED, 2 FLOE_E_INVALID_ARG and
+ * FLOE_E_RANGE (an input breaks a rule: the engine checks those before sending anything), 1
+ * anything else. */
+int floe_cli_exit_status(const struct floe_error *err);
+
+/* Exit status of a command over several files (upload, hash): 0 all done, 3 some failed and
+ * some succeeded, else the status of the failures (2 when every one was a usage error). */
+int floe_cli_multi_status(int done, int failed, int usage_failed);
+
+/*
+ * floe_cli_json_print() - o as one compact line (JSON_COMPACT, keys in insertion order, reals
+ * with at most 15 significant digits) on f, flushed; takes o's reference. The one way every
+ * command prints --json output.
+ */
+void floe_cli_json_print(FILE *f, json_t *o);
+
+/* A JSON number rounded to `decimals` places (seconds 3, rates 2): never 17-digit noise. */
+json_t *floe_cli_jreal(double v, int decimals);
 
 /* Exit status for a usage error: prints "floe CMD: message" and the usage line; returns 2. */
 int floe_cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...)

@@ -7,9 +7,14 @@
 #include "common.h"
 #include "progress.h"
 
+#include "floe/range.h"
+
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 static void set_str(json_t *o, const char *k, const char *v)
 {
@@ -71,9 +76,7 @@ void floe_cli_print_job(const struct floe_cli *cli, const struct floe_job_info *
 {
     if (cli->json) {
         json_t *o = job_json(j);
-        json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        fputc('\n', stdout);
-        json_decref(o);
+        floe_cli_json_print(stdout, o);
         return;
     }
     if (!detailed) {
@@ -118,18 +121,16 @@ void floe_cli_print_download(const struct floe_cli *cli, const char *cmd, const 
     double mbps = (double)r->size / secs / 1e6;
     const char *v = floe_verification_name(r->verification);
     if (cli->json) {
-        json_t *o = json_pack(
-            "{s:o, s:s, s:I, s:s, s:s, s:f, s:f, s:i, s:i, s:i, s:i}", "file", floe_cli_jstr(path),
-            "job_id", job_id, "size", (json_int_t)r->size, "tree_hash", tree, "verified", v,
-            "seconds", r->seconds, "mb_per_s", mbps, "segments", (int)r->segments,
-            "segments_fetched", (int)r->segments_fetched, "segments_resumed",
-            (int)r->segments_resumed, "segments_refetched", (int)r->segments_refetched);
+        json_t *o =
+            json_pack("{s:o, s:s, s:I, s:s, s:s, s:o, s:o, s:i, s:i, s:i, s:i}", "file",
+                      floe_cli_jstr(path), "job_id", job_id, "size", (json_int_t)r->size,
+                      "tree_hash", tree, "verified", v, "seconds", floe_cli_jreal(r->seconds, 3),
+                      "mb_per_s", floe_cli_jreal(mbps, 2), "segments", (int)r->segments,
+                      "segments_fetched", (int)r->segments_fetched, "segments_resumed",
+                      (int)r->segments_resumed, "segments_refetched", (int)r->segments_refetched);
         /* with -o - the data is on stdout: the summary must not join it */
         FILE *to = strcmp(path, "-") == 0 ? stderr : stdout;
-        json_dumpf(o, to, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        fputc('\n', to);
-        json_decref(o);
-        fflush(to);
+        floe_cli_json_print(to, o);
     } else if (strcmp(path, "-") != 0) {
         printf("%s  %llu bytes  %.2f s  %.1f MB/s  verified: %s  %s\n", *tree ? tree : "-",
                (unsigned long long)r->size, r->seconds, mbps, v, path);
@@ -161,8 +162,9 @@ int floe_cli_download(const struct floe_cli *cli, const char *cmd, struct floe_d
     };
     struct floe_client *c = NULL;
     if (floe_cli_client(cli, cmd, &copts, &c))
-        return 1;
+        return floe_cli_client_status();
     struct floe_progress_line *pl = floe_progress_new("download", 1, !cli->quiet && !cli->json);
+    floe_progress_set_name(pl, o->output_path);
     o->cancel = floe_cli_cancel_on_sigint();
     o->progress = floe_cli_download_progress;
     o->progress_user = pl;
@@ -173,11 +175,102 @@ int floe_cli_download(const struct floe_cli *cli, const char *cmd, struct floe_d
     floe_progress_destroy(pl);
     floe_client_destroy(c);
     if (rc == FLOE_E_CANCELLED) {
-        fprintf(stderr, "floe %s: %s\n", cmd, err.message);
-        return 130;
+        char again[8192];
+        snprintf(again, sizeof(again), "the same floe %s command again (%s)", cmd,
+                 strcmp(o->output_path, "-") == 0 || o->no_checkpoint
+                     ? "standard output and --no-checkpoint start over"
+                     : "verified segments are kept");
+        return floe_cli_interrupted(cmd, &err, again);
     }
     if (rc)
         return floe_cli_fail(cmd, &err);
     floe_cli_print_download(cli, cmd, o->job_id, o->output_path, &r);
     return 0;
+}
+
+static bool same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return a && b && stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+int floe_cli_check_output(const struct floe_cli *cli, const char *cmd, const char *usage,
+                          const char *path, bool overwrite, const char *checkpoint)
+{
+    if (strcmp(path, "-") == 0)
+        return 0;
+    if (same_file(path, checkpoint) || same_file(path, cli->log_file))
+        return floe_cli_usage_error(cmd, usage,
+                                    "-o %s is a file this command uses itself (%s): choose "
+                                    "another output",
+                                    path,
+                                    same_file(path, checkpoint) ? "the checkpoint" : "--log-file");
+    struct stat st;
+    if (lstat(path, &st) == 0 && !overwrite)
+        return floe_cli_usage_error(cmd, usage,
+                                    "-o %s exists: pass --overwrite to replace it, or choose "
+                                    "another output",
+                                    path);
+    if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return floe_cli_usage_error(cmd, usage, "-o %s is a directory", path);
+    return 0;
+}
+
+struct find_ctx {
+    const char *archive_id;
+    bool has_range;
+    const struct floe_byte_range *range;
+    time_t newest;
+    char *out;
+    bool found;
+};
+
+/* An ISO 8601 UTC date ("2026-12-04T08:00:00.000Z") as a time, or 0. */
+static time_t iso_time(const char *s)
+{
+    struct tm tm = {0};
+    if (!strptime(s, "%Y-%m-%dT%H:%M:%S", &tm))
+        return 0;
+    return timegm(&tm);
+}
+
+static int on_job(const struct floe_job_info *j, void *user)
+{
+    struct find_ctx *f = user;
+    if (strcmp(j->action, "ArchiveRetrieval") != 0 || strcmp(j->archive_id, f->archive_id) != 0 ||
+        !j->completed || strcmp(j->status_code, "Succeeded") != 0)
+        return 0;
+    if (f->has_range) {
+        if (!j->has_range || j->range.first != f->range->first || j->range.last != f->range->last)
+            return 0;
+    } else if (j->has_range && (j->range.first != 0 || j->archive_size_bytes < 0 ||
+                                j->range.last != (uint64_t)j->archive_size_bytes - 1)) {
+        return 0; /* a part of the archive, not all of it */
+    }
+    time_t done = iso_time(j->completion_date);
+    if (!done || time(NULL) - done > 23 * 3600 || done < f->newest)
+        return 0;
+    f->newest = done;
+    snprintf(f->out, FLOE_JOB_ID_MAX, "%s", j->job_id);
+    f->found = true;
+    return 0;
+}
+
+bool floe_cli_find_job(struct floe_client *c, const char *vault, const char *archive_id,
+                       bool has_range, const struct floe_byte_range *range, char *out)
+{
+    struct floe_job_list_filter f = {.status_code = "Succeeded", .completed = 1};
+    struct find_ctx fc = {archive_id, has_range, range, 0, out, false};
+    struct floe_error err = {0};
+    if (floe_job_list(c, vault, &f, on_job, &fc, &err) != FLOE_OK)
+        return false;
+    return fc.found;
+}
+
+int floe_cli_interrupted(const char *cmd, const struct floe_error *err, const char *run_again)
+{
+    fprintf(stderr, "floe %s: %s\n", cmd, err->message[0] ? err->message : "interrupted");
+    fprintf(stderr, "floe %s: to resume, run: %s\n", cmd, run_again);
+    return 130;
 }

@@ -33,4 +33,28 @@ void floe_cli_download_progress(const struct floe_download_progress *p, void *us
  */
 int floe_cli_download(const struct floe_cli *cli, const char *cmd, struct floe_download_options *o);
 
+/*
+ * floe_cli_check_output() - the -o rules of every download (docs/cli.md): "-" is standard
+ * output; an existing path is refused unless overwrite, and never when it is a file this run
+ * reads or writes itself (the checkpoint, --log-file), whatever overwrite says.
+ * Returns 0, or 2 after printing the usage error.
+ */
+int floe_cli_check_output(const struct floe_cli *cli, const char *cmd, const char *usage,
+                          const char *path, bool overwrite, const char *checkpoint);
+
+/*
+ * floe_cli_find_job() - a job worth reusing for an archive retrieval: ArchiveRetrieval of
+ * archive_id over the same range (the whole archive when !has_range), completed with
+ * Succeeded, whose output is still available (completed less than 23 hours ago: Glacier keeps
+ * it 24 hours). The most recently completed such job wins. Writes out (FLOE_JOB_ID_MAX) and
+ * returns true when found; a failing ListJobs only means "none found" (the retrieval then
+ * initiates a job as usual).
+ */
+bool floe_cli_find_job(struct floe_client *c, const char *vault, const char *archive_id,
+                       bool has_range, const struct floe_byte_range *range, char *out);
+
+/* "floe CMD: interrupted; ..." plus how to resume (what run_again names: the command line
+ * to run), on stderr. Returns 130. */
+int floe_cli_interrupted(const char *cmd, const struct floe_error *err, const char *run_again);
+
 #endif

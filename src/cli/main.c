@@ -4,6 +4,11 @@
  */
 #include "cli.h"
 
+#include "argparse.h"
+#include "env.h"
+#include "log.h"
+
+#include "floe/client.h"
 #include "floe/error.h"
 
 #include <stdio.h>
@@ -39,9 +44,16 @@ static void usage(FILE *f, const char *prog)
 {
     fprintf(f,
             "usage: %s [--endpoint-url URL] [--region R] [--profile P] [--account-id ID]\n"
-            "          [--json] [--quiet|-q] COMMAND [ARGS]\n"
-            "       %s --version\n\ncommands:\n",
-            prog, prog);
+            "          [--json] [--quiet|-q] [--verbose|-v] [--debug] [--log-file FILE]\n"
+            "          [--retry-for DURATION] [--max-retries N] COMMAND [ARGS]\n"
+            "       %s --version\n"
+            "defaults: endpoint %s (a local floe-vault) unless AWS_ENDPOINT_URL[_GLACIER] or\n"
+            "          the profile names one; region us-east-1; --retry-for 10m (a request is\n"
+            "          retried with backoff while it has failed for less; DURATION is 90s,\n"
+            "          10m, 2h, or minutes); --max-retries: no limit within --retry-for.\n"
+            "Exit status: 0 success, 1 failure, 2 usage or validation error, 3 some files\n"
+            "failed (upload, hash), 130 interrupted. See docs/cli.md.\n\ncommands:\n",
+            prog, prog, FLOE_DEFAULT_ENDPOINT);
     for (size_t i = 0; i < sizeof(s_commands) / sizeof(s_commands[0]); i++)
         fprintf(f, "  %-10s %s\n", s_commands[i].name, s_commands[i].summary);
     fprintf(f, "\n'%s COMMAND --help' describes a command.\n", prog);
@@ -71,7 +83,8 @@ static bool opt_is(const char *arg, const char *name)
 
 int main(int argc, char **argv)
 {
-    struct floe_cli cli = {.prog = "floe"};
+    struct floe_cli cli = {.prog = "floe", .max_retries = -1};
+    const char *retry_for = NULL, *max_retries = NULL;
     char *rest[argc + 1];
     int nrest = 0;
     bool dashdash = false;
@@ -87,6 +100,16 @@ int main(int argc, char **argv)
             cli.json = true;
         } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
             cli.quiet = true;
+        } else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
+            cli.verbosity = cli.verbosity > 1 ? cli.verbosity : 1;
+        } else if (strcmp(a, "--debug") == 0) {
+            cli.verbosity = 2;
+        } else if (opt_is(a, "--log-file")) {
+            rc = take_value(argc, argv, &i, "--log-file", &cli.log_file);
+        } else if (opt_is(a, "--retry-for")) {
+            rc = take_value(argc, argv, &i, "--retry-for", &retry_for);
+        } else if (opt_is(a, "--max-retries")) {
+            rc = take_value(argc, argv, &i, "--max-retries", &max_retries);
         } else if (opt_is(a, "--endpoint-url")) {
             rc = take_value(argc, argv, &i, "--endpoint-url", &cli.endpoint_url);
         } else if (opt_is(a, "--region")) {
@@ -108,6 +131,23 @@ int main(int argc, char **argv)
             return 2;
     }
     rest[nrest] = NULL;
+    if (floe_cli_env_check())
+        return 2;
+    if (retry_for) {
+        if (floe_cli_parse_duration("options", "floe [--retry-for DURATION] COMMAND [ARGS]",
+                                    "--retry-for", retry_for, &cli.retry_for_ms))
+            return 2;
+        cli.retry_for_set = true;
+    }
+    if (max_retries) {
+        uint64_t n = 0;
+        if (floe_cli_parse_uint("options", "floe [--max-retries N] COMMAND [ARGS]", "--max-retries",
+                                max_retries, 1000000, &n))
+            return 2;
+        cli.max_retries = (int)n;
+    }
+    if (floe_cli_log_open(&cli))
+        return 2;
     if (nrest == 0) {
         usage(stderr, cli.prog);
         return 2;

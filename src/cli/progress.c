@@ -3,7 +3,10 @@
  */
 #include "progress.h"
 
+#include "log.h"
 #include "need.h"
+
+#include "floe/client.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -14,7 +17,9 @@
 struct floe_progress_line {
     pthread_mutex_t mu;
     const char *verb;
+    char *name; /* guarded by mu */
     bool enabled;
+    bool tty; /* a redrawn line; else periodic log lines */
     unsigned slots;
     uint64_t *done, *total; /* guarded by mu */
     double t0, last_print;  /* guarded by mu */
@@ -33,7 +38,8 @@ struct floe_progress_line *floe_progress_new(const char *verb, unsigned slots, b
     struct floe_progress_line *pl = floe_cli_need(calloc(1, sizeof(*pl)));
     pthread_mutex_init(&pl->mu, NULL);
     pl->verb = verb;
-    pl->enabled = enabled && isatty(2);
+    pl->enabled = enabled;
+    pl->tty = floe_cli_log_is_tty();
     pl->slots = slots ? slots : 1;
     pl->done = floe_cli_need(calloc(pl->slots, sizeof(uint64_t)));
     pl->total = floe_cli_need(calloc(pl->slots, sizeof(uint64_t)));
@@ -41,15 +47,30 @@ struct floe_progress_line *floe_progress_new(const char *verb, unsigned slots, b
     return pl;
 }
 
-static void fmt_bytes(double b, char *out, size_t cap)
+static void fmt_mib(double b, char *out, size_t cap)
 {
-    const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    int i = 0;
-    while (b >= 1024 && i < 4) {
-        b /= 1024;
-        i++;
-    }
-    snprintf(out, cap, i ? "%.1f %s" : "%.0f %s", b, u[i]);
+    snprintf(out, cap, "%.1f MiB", b / 1048576.0);
+}
+
+static void fmt_eta(double s, char *out, size_t cap)
+{
+    long sec = (long)(s + 0.5);
+    if (sec >= 3600)
+        snprintf(out, cap, "%ldh%02ldm", sec / 3600, sec % 3600 / 60);
+    else if (sec >= 60)
+        snprintf(out, cap, "%ldm%02lds", sec / 60, sec % 60);
+    else
+        snprintf(out, cap, "%lds", sec);
+}
+
+void floe_progress_set_name(struct floe_progress_line *pl, const char *name)
+{
+    if (!pl)
+        return;
+    pthread_mutex_lock(&pl->mu);
+    free(pl->name);
+    pl->name = name ? floe_cli_strdup(name) : NULL;
+    pthread_mutex_unlock(&pl->mu);
 }
 
 void floe_progress_update(struct floe_progress_line *pl, unsigned slot, uint64_t done,
@@ -61,7 +82,8 @@ void floe_progress_update(struct floe_progress_line *pl, unsigned slot, uint64_t
     pl->done[slot] = done;
     pl->total[slot] = total;
     double t = now_s();
-    if (t - pl->last_print >= 0.2) {
+    double every = pl->tty ? 0.2 : pl->last_print > 0 ? 10 : 1;
+    if (t - (pl->last_print > 0 ? pl->last_print : pl->t0) >= every) {
         pl->last_print = t;
         uint64_t d = 0, tot = 0;
         bool unknown = false;
@@ -73,16 +95,27 @@ void floe_progress_update(struct floe_progress_line *pl, unsigned slot, uint64_t
                 tot += pl->total[i];
         }
         double secs = t - pl->t0, rate = secs > 0 ? (double)d / secs : 0;
-        char db[32], tb[32] = "?", eta[32] = "";
-        fmt_bytes((double)d, db, sizeof(db));
+        char db[32], tb[32] = "?", eta[80] = "", pct[16] = "", e[48];
+        fmt_mib((double)d, db, sizeof(db));
         if (!unknown) {
-            fmt_bytes((double)tot, tb, sizeof(tb));
-            if (rate > 0 && tot >= d)
-                snprintf(eta, sizeof(eta), "  ETA %.0fs", (double)(tot - d) / rate);
+            fmt_mib((double)tot, tb, sizeof(tb));
+            if (tot)
+                snprintf(pct, sizeof(pct), " (%.0f%%)", 100.0 * (double)d / (double)tot);
+            if (rate > 0 && tot >= d) {
+                fmt_eta((double)(tot - d) / rate, e, sizeof(e));
+                snprintf(eta, sizeof(eta), ", ETA %s", e);
+            }
         }
-        fprintf(stderr, "\r\033[K%s %s / %s  %.1f MB/s%s", pl->verb, db, tb, rate / 1e6, eta);
-        fflush(stderr);
-        pl->printed = true;
+        const char *name = pl->name ? pl->name : "";
+        if (pl->tty) {
+            fprintf(stderr, "\r\033[K%s %s%s%s / %s%s, %.1f MiB/s%s", pl->verb, name,
+                    *name ? ": " : "", db, tb, pct, rate / 1048576.0, eta);
+            fflush(stderr);
+            pl->printed = true;
+        } else {
+            floe_cli_logf(FLOE_LOG_WARN, "%s %s%s%s / %s%s, %.1f MiB/s%s", pl->verb, name,
+                          *name ? ": " : "", db, tb, pct, rate / 1048576.0, eta);
+        }
     }
     pthread_mutex_unlock(&pl->mu);
 }
@@ -106,6 +139,7 @@ void floe_progress_destroy(struct floe_progress_line *pl)
         return;
     floe_progress_clear(pl);
     pthread_mutex_destroy(&pl->mu);
+    free(pl->name);
     free(pl->done);
     free(pl->total);
     free(pl);

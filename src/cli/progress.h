@@ -1,7 +1,9 @@
 /*
- * progress.h - one status line on a terminal (stderr) for transfers: bytes, MB/s, ETA.
- * Prints nothing when stderr is not a terminal, with --quiet or --json. Several transfers
- * (threads) report into one line; updates are rate-limited to 5 per second.
+ * progress.h - transfer progress on stderr: bytes, rate, ETA, in MiB and MiB/s.
+ * On a terminal: one status line redrawn at most 5 times per second. Otherwise (a log, a
+ * pipe, --log-file): a timestamped line through log.h every 10 s (the first after 1 s) naming
+ * the file, so unattended runs show they are alive. Nothing with --quiet or --json.
+ * Several transfers (threads) report into one line.
  * Threads: every function is safe from any thread.
  */
 #ifndef FLOE_CLI_PROGRESS_H
@@ -17,6 +19,8 @@ struct floe_progress_line *floe_progress_new(const char *verb, unsigned slots, b
 /* Transfer `slot` has done/total bytes (total UINT64_MAX = unknown). */
 void floe_progress_update(struct floe_progress_line *pl, unsigned slot, uint64_t done,
                           uint64_t total);
+/* The name shown (a file; copied). Without one the verb alone is shown. */
+void floe_progress_set_name(struct floe_progress_line *pl, const char *name);
 /* Clears the line (before printing results). */
 void floe_progress_clear(struct floe_progress_line *pl);
 void floe_progress_destroy(struct floe_progress_line *pl);

@@ -104,7 +104,7 @@ class Admin(unittest.TestCase):
         self.fails(2, "needs VAULT and ARCHIVE_ID", "archive", "delete", v)
         self.fails(2, "unknown subcommand 'remove'", "archive", "remove", v, aid)
         self.fails(2, "missing subcommand", "archive")
-        self.fails(1, "vault name", "archive", "delete", "bad/name", aid)
+        self.fails(2, "vault name", "archive", "delete", "bad/name", aid)
 
     # ---- multipart ----
 

@@ -138,7 +138,7 @@ class Retrieve(unittest.TestCase):
                             ("4194304-8388607", 4 * MIB, 8 * MIB)):
             with self.subTest(range=rng):
                 out = self.path("range.bin")
-                r = self.floe.json("retrieve", "v", "-o", out, "--range", rng,
+                r = self.floe.json("retrieve", "v", "-o", out, "--overwrite", "--range", rng,
                                    "--segment-size", "1MiB", "--", self.aid)[0]
                 with open(out, "rb") as f:
                     self.assertEqual(f.read(), self.data[lo:hi])
@@ -148,9 +148,9 @@ class Retrieve(unittest.TestCase):
         proxy = rh.CorruptProxy(self.vault.port)
         try:
             f = rh.Floe(FLOE, proxy.url, self.tmp.name)
-            # a malformed range is a usage error (2) in both commands; a well-formed one that
-            # breaks Glacier's alignment rule is refused by the library (1), still unsent
-            for rng, msg, code in (("100-1048675", b"not a multiple of 1 MiB", 1),
+            # a malformed range and a well-formed one that breaks Glacier's alignment rule are
+            # both usage errors (2) in both commands, found before sending
+            for rng, msg, code in (("100-1048675", b"not a multiple of 1 MiB", 2),
                                    ("2097152-1048575", b"ends before it starts", 2)):
                 p = f.run("retrieve", "v", "-o", self.path("x.bin"), "--range", rng, "--",
                           self.aid, check=False)
@@ -373,8 +373,8 @@ class Retrieve(unittest.TestCase):
         boto_id = self.vault.client().upload_archive(vaultName="v", body=data)["archiveId"]
         for aid in (cli_id, boto_id):
             out = self.path("interop-out.bin")
-            r = self.floe.json("retrieve", "v", "-o", out, "--segment-size", "1MiB",
-                               "--concurrency", "3", "--", aid)[0]
+            r = self.floe.json("retrieve", "v", "-o", out, "--overwrite", "--segment-size",
+                               "1MiB", "--concurrency", "3", "--", aid)[0]
             with open(out, "rb") as f:
                 self.assertEqual(f.read(), data)
             self.assertEqual(r["verified"], "whole")
@@ -523,7 +523,7 @@ class Retrieve(unittest.TestCase):
         before = ckpts()
         p = self.floe.run("job", "output", "v", j, "-o", out, "--segment-size", "4MiB",
                           "--memory-limit", "8MiB", "--concurrency", "4", check=False)
-        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertEqual(p.returncode, 2, p.stderr)
         self.assertIn(b"--memory-limit 8 MiB is below the 12 MiB that --concurrency 4 needs",
                       p.stderr)
         self.assertFalse(os.path.exists(out))
@@ -579,7 +579,7 @@ class Retrieve(unittest.TestCase):
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
             resource.setrlimit(resource.RLIMIT_FSIZE, (4 * MIB, 4 * MIB))
         args = ("job", "output", "v", j, "-o", out, "--segment-size", "1MiB", "--checkpoint",
-                ckpt)
+                ckpt, "--overwrite")
         p = self.floe.run(*args, "--concurrency", "1", check=False, preexec_fn=limit)
         self.assertEqual(p.returncode, 1, p.stderr)
         shutil.copy(part, part + ".bak")
@@ -630,7 +630,7 @@ class Retrieve(unittest.TestCase):
         self.assertIn(b"not an ISO-8601 UTC time", p.stderr)
 
     def test_inventory_table_write_error_fails(self):
-        for args in (["-o", "/dev/full"], []):
+        for args in (["-o", "/dev/full", "--overwrite"], []):
             with open("/dev/full", "wb") as full:
                 p = subprocess.run([FLOE, "--endpoint-url", self.vault.url, "-q", "inventory",
                                     "v", *args], env=self.floe.env, stdout=full,
@@ -658,7 +658,7 @@ class Retrieve(unittest.TestCase):
         self.assertEqual(p.returncode, 2)
         self.assertIn(b"unexpected argument", p.stderr)
         p = f.run("job", "output", "v", "J" * 2000, "-o", self.path("o1"), check=False)
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 2)
         self.assertIn(b"too long to be a Glacier job id", p.stderr)
         p = f.run("notify", "set", "v", "--sns-topic", topic, "--events", "Nope", check=False)
         self.assertEqual(p.returncode, 2)
