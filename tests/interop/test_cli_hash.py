@@ -77,14 +77,14 @@ class FloeHash(unittest.TestCase):
         good, data = self.files["one"]
         missing = os.path.join(self.tmp.name, "does-not-exist")
         r = self.run_floe("hash", missing, good)
-        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.returncode, 3)  # partial success (docs/cli.md)
         self.assertIn(missing, r.stderr.decode())
         self.assertIn("No such file", r.stderr.decode())
         out = r.stdout.decode().splitlines()
         self.assertEqual(len(out), 1)
         self.assertEqual(out[0].split()[0], ref(data)[0])
         rj = self.run_floe("--json", "hash", missing, good)
-        self.assertEqual(rj.returncode, 1)
+        self.assertEqual(rj.returncode, 3)
         doc = [json.loads(line) for line in rj.stdout.decode().splitlines()]
         self.assertIn("error", doc[0])
         self.assertEqual(doc[1]["tree_hash"], ref(data)[0])
