@@ -752,7 +752,7 @@ static void test_sigv4_matches_botocore_random(void **state)
         }
         size_t nh = t_rand_below(8);
         for (size_t k = 0; k < nh; k++) {
-            char nn[24], vv[64];
+            char nn[64], vv[64];
             memcpy(nn, "x-r-", 4);
             rand_str(nn + 4, 1 + t_rand_below(8), talpha);
             if (t_rand_below(3) == 0 && k)
