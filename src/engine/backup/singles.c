@@ -250,7 +250,10 @@ int floe_singles_run(struct floe_plan *plan, const struct floe_singles_options *
     /* a buffer per request in flight, plus one per hashing thread reading the next files */
     unsigned nbuf = s.nslots + floe_hashpool_threads(s.hashpool);
     size_t bufsize = opts->max_size ? (size_t)opts->max_size : 1;
-    struct floe_bufpool_options bo = {.buf_size_bytes = bufsize, .count = nbuf};
+    /* small files touch the first pages of a buffer only: no huge pages, which the kernel
+     * would zero whole (2 MiB) on the first touch */
+    struct floe_bufpool_options bo = {
+        .buf_size_bytes = bufsize, .count = nbuf, .no_hugepages = true};
     if ((rc = floe_bufpool_new(&bo, &s.pool, err)))
         return rc;
     s.nslots = nbuf; /* a slot for every buffer: the buffers are the bound */
