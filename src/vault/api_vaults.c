@@ -7,14 +7,12 @@
  */
 #include "api.h"
 
-#include "alloc.h"
 #include "api_common.h"
 #include "errors.h"
 #include "policy.h"
 #include "store_blob.h"
 #include "store_db.h"
 #include "vctx.h"
-#include "vlog.h"
 #include "vutil.h"
 
 #include <jansson.h>
