@@ -155,6 +155,21 @@ static void test_catalog_create_reopen(void **state)
     assert_int_equal(stats.archives, 2);
     floe_catalog_close(r);
     floe_catalog_close(w);
+    /* read-only: a missing or empty file is not a catalog to read */
+    char *missing = tpath("missing.db");
+    assert_int_equal(floe_catalog_open(missing, &ro, &r, &err), FLOE_E_NOT_FOUND);
+    assert_non_null(strstr(err.message, "no catalog at"));
+    FILE *fp = fopen(missing, "wb");
+    fclose(fp);
+    assert_int_equal(floe_catalog_open(missing, &ro, &r, &err), FLOE_E_NOT_FOUND);
+    assert_non_null(strstr(err.message, "is empty"));
+    /* a writable open of the same empty file makes it a catalog */
+    r = open_ok(missing);
+    floe_catalog_close(r);
+    /* a directory that does not exist */
+    assert_int_equal(floe_catalog_open("/nonexistent-floe-dir/c.db", &s_fast, &r, &err), FLOE_E_IO);
+    assert_non_null(strstr(err.message, "/nonexistent-floe-dir/c.db"));
+    free(missing);
     free(path);
 }
 

@@ -115,6 +115,7 @@ static const char SCHEMA_V1[] =
     " a.archive_id, f.offset_bytes, f.length_bytes, f.compression, f.uploaded_at,"                 \
     " f.superseded_at, f.removed_at, f.run"
 #define CURRENT "f.superseded_at IS NULL AND f.removed_at IS NULL"
+#define CURRENT_ROW "superseded_at IS NULL AND removed_at IS NULL" /* UPDATE has no alias */
 #define ARCHIVE_COLS "archive_id, size_bytes, tree_hash, description, kind, created_at, deleted_at"
 
 enum stmt {
@@ -162,12 +163,12 @@ static const char *const STMT_SQL[S_COUNT] = {
                    " WHERE " CURRENT " AND f.path >= ?1 ORDER BY f.path",
     [S_ARCHIVE_ID] = "SELECT id FROM archives WHERE archive_id = ?1",
     [S_ARCHIVE_INSERT] = "INSERT INTO archives (" ARCHIVE_COLS ") VALUES (?1,?2,?3,?4,?5,?6,NULL)",
-    [S_FILE_SUPERSEDE] = "UPDATE files AS f SET superseded_at = ?2 WHERE f.path = ?1 AND " CURRENT,
+    [S_FILE_SUPERSEDE] = "UPDATE files SET superseded_at = ?2 WHERE path = ?1 AND " CURRENT_ROW,
     [S_FILE_INSERT] = "INSERT INTO files (path, size_bytes, mtime_ns, inode, device, xxh3_128,"
                       " tree_hash, archive, offset_bytes, length_bytes, compression, run,"
                       " uploaded_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
     [S_FILE_REMOVE_ID] = "UPDATE files SET removed_at = ?2 WHERE id = ?1",
-    [S_FILE_REMOVE_PATH] = "UPDATE files AS f SET removed_at = ?2 WHERE f.path = ?1 AND " CURRENT,
+    [S_FILE_REMOVE_PATH] = "UPDATE files SET removed_at = ?2 WHERE path = ?1 AND " CURRENT_ROW,
     [S_ARCHIVE_FILES] = "SELECT " FILE_COLS " FROM files f JOIN archives a ON a.id = f.archive"
                         " WHERE f.archive = ?1 ORDER BY f.offset_bytes, f.id",
     [S_ARCHIVES_ALL] = "SELECT " ARCHIVE_COLS " FROM archives ORDER BY id",
@@ -186,8 +187,8 @@ static const char *const STMT_SQL[S_COUNT] = {
         "  WHERE kind = 'catalog' AND deleted_at IS NULL))"
         ") ORDER BY a.created_at, a.id",
     [S_ARCHIVE_DELETE] = "UPDATE archives SET deleted_at = ?2 WHERE id = ?1",
-    [S_ARCHIVE_DELETE_FILES] = "UPDATE files AS f SET removed_at = ?2 WHERE f.archive = ?1 AND "
-                               "f.superseded_at IS NULL AND f.removed_at IS NULL",
+    [S_ARCHIVE_DELETE_FILES] =
+        "UPDATE files SET removed_at = ?2 WHERE archive = ?1 AND " CURRENT_ROW,
     [S_RUN_INSERT] = "INSERT INTO runs (started_at, outcome) VALUES (?1, 'running')",
     [S_RUN_END] = "UPDATE runs SET ended_at = ?2, outcome = ?3, files_new = ?4,"
                   " files_changed = ?5, files_removed = ?6, files_skipped = ?7,"
