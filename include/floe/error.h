@@ -57,6 +57,8 @@ struct floe_error {
     char code[64];   /* Glacier error code ("ResourceNotFoundException"), or "" */
     char path[256];  /* the local file involved, or "" */
     char message[FLOE_ERROR_MSG_MAX];
+    char request_id[64]; /* the service's request id of a service error (x-amz-request-id,
+                            x-amzn-RequestId or an S3 error's RequestId), or "" */
 };
 
 /*

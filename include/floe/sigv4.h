@@ -13,6 +13,7 @@
 #ifndef FLOE_SIGV4_H
 #define FLOE_SIGV4_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -52,6 +53,10 @@ struct floe_sigv4_header {
  *          headers; only those named in SignedHeaders are used.
  * payload_sha256_hex  lower-case hex SHA-256 of the body, or NULL to take the value of the
  *          x-amz-content-sha256 header. When both are given they must agree.
+ * raw_path false (Glacier and most services): the canonical URI is botocore's generic one
+ *          (dot segments removed, empty segments dropped, every byte outside the unreserved
+ *          set escaped again, '%' included). true (S3, as botocore's S3SigV4Auth): the path is
+ *          used exactly as given, so it must already be encoded once (docs/s3-api.md 3).
  */
 struct floe_sigv4_request {
     const char *method;
@@ -60,6 +65,7 @@ struct floe_sigv4_request {
     const struct floe_sigv4_header *headers;
     size_t nheaders;
     const char *payload_sha256_hex;
+    bool raw_path;
 };
 
 /* Credentials. Borrowed; never copied beyond the call (the derived key is wiped). */

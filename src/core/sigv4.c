@@ -772,7 +772,10 @@ static enum build_result build_canonical(const struct floe_sigv4_request *req,
         sb_putc(cr, (char)((ch >= 'a' && ch <= 'z') ? ch - 32 : ch));
     }
     sb_putc(cr, '\n');
-    put_canonical_uri(cr, req->path);
+    if (req->raw_path)
+        sb_puts(cr, req->path);
+    else
+        put_canonical_uri(cr, req->path);
     sb_putc(cr, '\n');
     put_canonical_query(cr, req->query);
     sb_putc(cr, '\n');

@@ -16,6 +16,11 @@ static void test_retry_classification(void **state)
     assert_true(floe_retry_http_retryable(429, NULL));
     assert_true(floe_retry_http_retryable(400, "ThrottlingException"));
     assert_true(floe_retry_http_retryable(400, "RequestTimeoutException"));
+    assert_true(floe_retry_http_retryable(400, "RequestTimeout")); /* S3 */
+    assert_true(floe_retry_http_retryable(503, "SlowDown"));       /* S3 */
+    assert_true(floe_retry_http_retryable(500, "InternalError"));  /* S3 */
+    assert_false(floe_retry_http_retryable(404, "NoSuchKey"));     /* S3 */
+    assert_false(floe_retry_http_retryable(403, "SignatureDoesNotMatch"));
     assert_false(floe_retry_http_retryable(400, "InvalidParameterValueException"));
     assert_false(floe_retry_http_retryable(403, "InvalidSignatureException"));
     assert_false(floe_retry_http_retryable(404, "ResourceNotFoundException"));

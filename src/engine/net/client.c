@@ -252,7 +252,8 @@ int floe_call_run(struct floe_call *k, struct floe_xfer **out, struct floe_error
  * port without leading zeros and omitted from Host when it is the scheme's default), so what
  * curl sends is exactly what was signed.
  */
-static int parse_endpoint(const char *url, char **endpoint, char **host, struct floe_error *err)
+int floe_client_parse_endpoint(const char *url, char **endpoint, char **host,
+                               struct floe_error *err)
 {
     const char *p;
     bool https;
@@ -376,7 +377,7 @@ int floe_client_new(const struct floe_client_config *cfg, struct floe_client **o
     }
     struct floe_client *c = floe_xcalloc(1, sizeof(*c));
     pthread_mutex_init(&c->mu, NULL);
-    int rc = parse_endpoint(url, &c->endpoint, &c->host_header, err);
+    int rc = floe_client_parse_endpoint(url, &c->endpoint, &c->host_header, err);
     if (rc) {
         pthread_mutex_destroy(&c->mu);
         free(c);

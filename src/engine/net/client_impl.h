@@ -87,6 +87,16 @@ int floe_client_upload_archive_answer(const struct floe_xfer *x,
                                       const uint8_t linear[FLOE_HASH_BYTES],
                                       struct floe_archive_result *out, struct floe_error *err);
 
+/*
+ * floe_client_parse_endpoint() - splits scheme://host[:port][/] and rebuilds the URL curl is
+ * given (*endpoint: "scheme://host[:port]", no trailing slash) and the Host value that is signed
+ * (*host: the port left out when it is the scheme's default) from the same normalised parts.
+ * Both are new strings (the caller free()s them), set only on FLOE_OK; else FLOE_E_INVALID_ARG
+ * with the rule in err. Threads: any.
+ */
+int floe_client_parse_endpoint(const char *url, char **endpoint, char **host,
+                               struct floe_error *err);
+
 /* Percent-encodes s for a path segment or query value (RFC 3986 unreserved kept). */
 char *floe_client_encode(const char *s);
 

@@ -65,9 +65,10 @@ bool floe_retry_http_retryable(long http_status, const char *glacier_code)
 {
     if (http_status >= 500 || http_status == 408 || http_status == 429)
         return true;
-    if (glacier_code && (strcmp(glacier_code, "ThrottlingException") == 0 ||
-                         strcmp(glacier_code, "RequestTimeoutException") == 0 ||
-                         strcmp(glacier_code, "SlowDown") == 0))
+    if (glacier_code &&
+        (strcmp(glacier_code, "ThrottlingException") == 0 ||
+         strcmp(glacier_code, "RequestTimeoutException") == 0 ||
+         strcmp(glacier_code, "SlowDown") == 0 || strcmp(glacier_code, "RequestTimeout") == 0))
         return true;
     return false;
 }

@@ -10,7 +10,8 @@
  * is ready, a wakeup, or the next retry is due; curl_multi_perform(); drain
  * curl_multi_info_read() and classify each finished attempt: success (2xx), retry after a
  * full-jitter backoff (network failure, 5xx, 408, 429, throttling), or final failure.
- * Error bodies are Glacier JSON {code, message, type}; the message reaches the user verbatim.
+ * Error bodies are Glacier JSON {code, message, type}, or whatever the xfer's parse_error hook
+ * reads (S3's XML); the message reaches the user verbatim.
  * Stop: destroy sets stopping; the thread cancels everything still waiting or running
  * (done with "cancelled") and exits.
  */
@@ -279,8 +280,14 @@ static int service_error(struct floe_xfer *x)
 {
     const char *code = "", *message = "";
     json_t *doc = NULL;
-    if (x->resp && x->resp_len)
+    char pcode[64], pmessage[FLOE_ERROR_MSG_MAX], prid[sizeof(x->err.request_id)] = "";
+    if (x->parse_error &&
+        x->parse_error(x, pcode, sizeof(pcode), pmessage, sizeof(pmessage), prid, sizeof(prid))) {
+        code = pcode;
+        message = pmessage;
+    } else if (x->resp && x->resp_len) {
         doc = json_loadb((const char *)x->resp, x->resp_len, 0, NULL);
+    }
     if (doc && json_is_object(doc)) {
         json_t *c = json_object_get(doc, "code");
         if (!json_is_string(c))
@@ -335,6 +342,10 @@ static int service_error(struct floe_xfer *x)
     }
     snprintf(x->err.code, sizeof(x->err.code), "%s", codebuf);
     x->err.http_status = (int)x->http_status;
+    const char *rid = floe_xfer_header(x, "x-amz-request-id");
+    if (!rid)
+        rid = floe_xfer_header(x, "x-amzn-requestid");
+    snprintf(x->err.request_id, sizeof(x->err.request_id), "%s", *prid ? prid : rid ? rid : "");
     json_decref(doc);
     return status;
 }
@@ -398,8 +409,12 @@ static int start_attempt(struct floe_transfer *t, struct floe_xfer *x)
         curl_easy_setopt(e, CURLOPT_VERBOSE, t->opts.verbose && !t->opts.log ? 1L : 0L);
     }
     curl_easy_setopt(e, CURLOPT_USERAGENT, "floe/0.1");
+    if (x->path_as_is)
+        curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
     if (strcmp(x->method, "GET") == 0) {
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    } else if (strcmp(x->method, "HEAD") == 0) {
+        curl_easy_setopt(e, CURLOPT_NOBODY, 1L); /* no body follows, whatever Content-Length */
     } else {
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, x->method);
         if (x->body_read) {

@@ -41,7 +41,7 @@ struct floe_http_header {
 
 struct floe_xfer {
     /* ---- request: set by the submitter before submit ---- */
-    const char *method;  /* "GET", "PUT", "POST", "DELETE"; static string */
+    const char *method;  /* "GET", "HEAD", "PUT", "POST", "DELETE"; static string */
     char *url;           /* owned: freed by floe_xfer_destroy() */
     const uint8_t *body; /* borrowed; must stay valid until done; NULL = no body */
     size_t body_len;
@@ -56,7 +56,16 @@ struct floe_xfer {
      * body_restart(body_ctx) if set. */
     size_t (*body_write)(void *body_ctx, const uint8_t *src, size_t n);
     void (*body_restart)(void *body_ctx);
-    uint8_t *sink; /* optional fixed buffer for the response body (borrowed) */
+    /* Optional: reads an error answer's body (HTTP >= 300, the last attempt's resp/rh) that is
+     * not Glacier JSON (S3's XML): fills code, message and request_id (each NUL-terminated,
+     * truncated to its cap) and returns true, or false when the body is not in its format (the
+     * generic message is used). Its code drives the retry decision as Glacier's does. Called on
+     * the transfer thread; must not keep pointers into x. */
+    bool (*parse_error)(const struct floe_xfer *x, char *code, size_t code_cap, char *message,
+                        size_t message_cap, char *request_id, size_t request_id_cap);
+    bool path_as_is; /* send the URL path exactly as given (S3 keys may hold "." and ".."
+                        segments, which curl would otherwise remove) */
+    uint8_t *sink;   /* optional fixed buffer for the response body (borrowed) */
     size_t sink_cap;
     size_t resp_max; /* cap on an in-memory response body (0 = 4 MiB) */
     struct floe_retry_policy retry;
