@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PKGS=(build-essential cmake pkg-config
-      liburing-dev libcurl4-openssl-dev libssl-dev libxxhash-dev libzstd-dev
+      liburing-dev libcurl4-openssl-dev libssl-dev libxxhash-dev libzstd-dev libexpat1-dev
       libbenchmark-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev libcmocka-dev
       openssl xxd clang-format)
 
