@@ -50,14 +50,19 @@ struct floe_s3_config {
     enum floe_s3_addressing addressing;
     /* Optional: send through this Glacier client's transfer thread instead of starting one
      * (migrations share one pool of connections). Borrowed: it must outlive the S3 client. The
-     * four settings below then come from that client and are ignored here. */
+     * settings below then come from that client and are ignored here. */
     struct floe_client *share_transfer;
     unsigned max_connections; /* parallel requests (0 = 8) */
-    int max_retries;          /* retries per request after the first try (-1 = 0; 0 = 5) */
-    uint32_t retry_base_ms;   /* backoff: first ceiling (0 = 100 ms) */
-    uint32_t retry_cap_ms;    /* backoff: largest ceiling (0 = 20 s) */
-    long stall_timeout_s;     /* abort an attempt making no progress (0 = 60 s) */
-    bool verbose;             /* curl trace on stderr */
+    /* Retries, as struct floe_client_config's (floe/client.h): a failure that may pass (network,
+     * 5xx, 408, 429, SlowDown, RequestTimeout) is tried again after a full-jitter backoff until
+     * the request has failed for retry_for_ms or had max_retries retries. */
+    int max_retries;        /* -1 = none; 0 = no count limit: retry_for_ms decides */
+    uint64_t retry_for_ms;  /* 0 = 10 minutes */
+    bool wait_for_endpoint; /* false: an endpoint never reached is given up on in seconds */
+    uint32_t retry_base_ms; /* backoff: first ceiling (0 = 100 ms) */
+    uint32_t retry_cap_ms;  /* backoff: largest ceiling (0 = 20 s) */
+    long stall_timeout_s;   /* abort an attempt making no progress (0 = 60 s) */
+    bool verbose;           /* curl trace on stderr */
 };
 
 /*

@@ -455,6 +455,7 @@ int main(int argc, char **argv)
                                                            : FLOE_S3_ADDRESSING_AUTO,
         .max_retries =
             getenv("FLOE_S3_RETRIES") ? (int)strtol(getenv("FLOE_S3_RETRIES"), NULL, 10) : 0,
+        .retry_for_ms = 30000,
         .retry_base_ms = 20,
     };
     struct floe_s3 *s3 = NULL;

@@ -56,7 +56,10 @@ static int start_transfer(struct floe_s3 *s, const struct floe_s3_config *cfg,
         s->retry = cfg->share_transfer->retry;
         return FLOE_OK;
     }
-    s->retry.max_retries = cfg->max_retries < 0 ? 0 : cfg->max_retries ? cfg->max_retries : 5;
+    /* the same mapping as floe_client_new() (src/engine/net/client.c) */
+    s->retry.max_retries = cfg->max_retries < 0 ? 0 : cfg->max_retries ? cfg->max_retries : -1;
+    s->retry.budget_ms = cfg->retry_for_ms ? cfg->retry_for_ms : FLOE_RETRY_FOR_DEFAULT_MS;
+    s->retry.unreached_retries = cfg->wait_for_endpoint ? -1 : FLOE_RETRY_UNREACHED;
     s->retry.base_ms = cfg->retry_base_ms;
     s->retry.cap_ms = cfg->retry_cap_ms;
     struct floe_transfer_opts to = {.max_active = cfg->max_connections,
@@ -847,11 +850,13 @@ int floe_s3_complete_multipart(struct floe_s3 *s3, const char *bucket, const cha
     size_t qlen = 0, qcap = 0;
     op_name(op, sizeof(op), "CompleteMultipartUpload", bucket, key);
     query_add(&q, &qlen, &qcap, "uploadId", upload_id);
+    /* an <Error> inside a 200 is retried here, at most 3 times (the policy's count if lower) */
+    int limit = s3->retry.max_retries < 0 || s3->retry.max_retries > 3 ? 3 : s3->retry.max_retries;
     uint64_t rng = floe_retry_seed();
     for (int attempt = 1;; attempt++) {
         bool retry;
         rc = complete_once(s3, bucket, key, q, body, op, out, &retry, err);
-        if (!retry || attempt > s3->retry.max_retries)
+        if (!retry || attempt > limit)
             break;
         uint32_t ms = floe_retry_backoff_ms(&s3->retry, attempt, &rng);
         struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
