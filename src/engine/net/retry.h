@@ -1,10 +1,10 @@
 /*
  * retry.h - which failed HTTP attempts are worth repeating, and how long to wait first.
  *
- * Retryable (glacier-api.md 2.11, client retry policy): network failures (connection refused
- * or reset, timeouts, empty replies, partial transfers), HTTP 5xx, 408 RequestTimeout, 429,
- * and 400 responses whose Glacier code is ThrottlingException or RequestTimeoutException, or
- * whose S3 code is SlowDown or RequestTimeout (S3's 503 SlowDown and 500 InternalError are
+ * Retryable (docs/glacier-api.md 2.11, client retry policy): network failures (connection
+ * refused or reset, timeouts, empty replies, partial transfers), HTTP 5xx, 408 RequestTimeout,
+ * 429, and 400 responses whose Glacier code is ThrottlingException or RequestTimeoutException,
+ * or whose S3 code is SlowDown or RequestTimeout (S3's 503 SlowDown and 500 InternalError are
  * retried by their status; docs/s3-api.md 6).
  * Everything else (other 4xx, TLS failures that show a configuration error) fails fast with
  * the server's message. How long and how often: struct floe_retry_policy.
