@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "floe/credentials.h"
 #include "floe/error.h"
 #include "floe/treehash.h"
 
@@ -29,10 +30,13 @@ extern "C" {
 struct floe_client;
 
 struct floe_client_config {
-    const char *endpoint_url;  /* "http://host:port"; NULL = https://glacier.REGION.amazonaws.com */
-    const char *region;        /* NULL = "us-east-1" */
-    const char *access_key_id; /* required */
-    const char *secret_access_key; /* required */
+    const char *endpoint_url; /* "http://host:port"; NULL = https://glacier.REGION.amazonaws.com */
+    const char *region;       /* NULL = "us-east-1" */
+    /* The keys: a provider (include/floe/credentials.h), which floe_client_new() takes over
+     * in every case (the client destroys it); or, when NULL, fixed keys: */
+    struct floe_credentials *credentials;
+    const char *access_key_id;     /* required without a provider */
+    const char *secret_access_key; /* required without a provider */
     const char *session_token;     /* optional */
     const char *account_id;        /* NULL = "-" (the credentials' account) */
     unsigned max_connections;      /* parallel requests (0 = 8) */

@@ -1,5 +1,5 @@
 /*
- * awsconfig.c - aws CLI style discovery of credentials, region and endpoint (awsconfig.h).
+ * awsconfig.c - aws CLI style discovery of the profile, region and endpoint (awsconfig.h).
  * The INI reader reads what Python's configparser (the aws CLI's) reads: [section] headers,
  * "key = value" and "key: value" lines with keys in any case, '#' and ';' comments, lines of
  * any length; it skips indented continuation lines (nested settings such as "s3 =").
@@ -115,11 +115,6 @@ static const char *env_nonempty(const char *name)
     return v && *v ? v : NULL;
 }
 
-static char *dup_or_null(const char *s)
-{
-    return s ? floe_cli_strdup(s) : NULL;
-}
-
 int floe_awsconfig_resolve(const struct floe_cli *cli, struct floe_awsconfig *out,
                            struct floe_error *err)
 {
@@ -137,50 +132,6 @@ int floe_awsconfig_resolve(const struct floe_cli *cli, struct floe_awsconfig *ou
     char *cred_file = home_file("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials");
     char *conf_file = home_file("AWS_CONFIG_FILE", ".aws/config");
     bool in_creds = false, in_conf = false;
-    const char *env_ak = env_nonempty("AWS_ACCESS_KEY_ID");
-    const char *env_sk = env_nonempty("AWS_SECRET_ACCESS_KEY");
-    if (!explicit_profile && (env_ak != NULL) != (env_sk != NULL)) {
-        free(cred_file);
-        free(conf_file);
-        return floe_error_set(err, FLOE_E_AUTH,
-                              "partial credentials in the environment: %s is set but %s is not",
-                              env_ak ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
-                              env_ak ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
-    }
-
-    /* credentials */
-    if (!explicit_profile && env_ak && env_sk) {
-        out->access_key_id = floe_cli_strdup(getenv("AWS_ACCESS_KEY_ID"));
-        out->secret_access_key = floe_cli_strdup(getenv("AWS_SECRET_ACCESS_KEY"));
-        out->session_token = dup_or_null(env_nonempty("AWS_SESSION_TOKEN"));
-        out->credentials_source = "environment";
-    }
-    if (!out->access_key_id) {
-        char *ak = ini_get(cred_file, profile, false, "aws_access_key_id", &in_creds);
-        char *sk = ini_get(cred_file, profile, false, "aws_secret_access_key", NULL);
-        if (ak && sk) {
-            out->access_key_id = ak;
-            out->secret_access_key = sk;
-            out->session_token = ini_get(cred_file, profile, false, "aws_session_token", NULL);
-            out->credentials_source = "shared credentials file";
-        } else {
-            free(ak);
-            free(sk);
-        }
-    }
-    if (!out->access_key_id) {
-        char *ak = ini_get(conf_file, profile, true, "aws_access_key_id", &in_conf);
-        char *sk = ini_get(conf_file, profile, true, "aws_secret_access_key", NULL);
-        if (ak && sk) {
-            out->access_key_id = ak;
-            out->secret_access_key = sk;
-            out->session_token = ini_get(conf_file, profile, true, "aws_session_token", NULL);
-            out->credentials_source = "config file";
-        } else {
-            free(ak);
-            free(sk);
-        }
-    }
     free(ini_get(conf_file, profile, true, "region", &in_conf)); /* notes the section exists */
     free(ini_get(cred_file, profile, false, "aws_access_key_id", &in_creds));
 
@@ -211,22 +162,6 @@ int floe_awsconfig_resolve(const struct floe_cli *cli, struct floe_awsconfig *ou
         rc = floe_error_set(err, FLOE_E_INVALID_ARG, "the profile \"%s\" is in neither %s nor %s",
                             profile, cred_file ? cred_file : "~/.aws/credentials",
                             conf_file ? conf_file : "~/.aws/config");
-    } else if (!out->access_key_id) {
-        if (strcmp(out->endpoint_url, FLOE_DEFAULT_ENDPOINT) == 0) {
-            out->access_key_id = floe_cli_strdup(FLOE_LOCAL_ACCESS_KEY);
-            out->secret_access_key = floe_cli_strdup(FLOE_LOCAL_SECRET_KEY);
-            out->credentials_source = "floe-vault local default";
-        } else if (explicit_profile) {
-            rc = floe_error_set(err, FLOE_E_AUTH,
-                                "profile \"%s\" has no credentials: add aws_access_key_id and "
-                                "aws_secret_access_key to it in %s",
-                                profile, cred_file ? cred_file : "~/.aws/credentials");
-        } else {
-            rc = floe_error_set(err, FLOE_E_AUTH,
-                                "no AWS credentials found: set AWS_ACCESS_KEY_ID and "
-                                "AWS_SECRET_ACCESS_KEY, or add profile \"%s\" to %s",
-                                profile, cred_file ? cred_file : "~/.aws/credentials");
-        }
     }
     free(cred_file);
     free(conf_file);
@@ -236,9 +171,6 @@ int floe_awsconfig_resolve(const struct floe_cli *cli, struct floe_awsconfig *ou
 void floe_awsconfig_free(struct floe_awsconfig *c)
 {
     free(c->profile);
-    free(c->access_key_id);
-    free(c->secret_access_key);
-    free(c->session_token);
     free(c->region);
     free(c->endpoint_url);
     memset(c, 0, sizeof(*c));

@@ -87,13 +87,26 @@ int floe_cli_client(const struct floe_cli *cli, const char *cmd,
     struct floe_error err = {0};
     struct floe_awsconfig ac;
     int rc = floe_awsconfig_resolve(cli, &ac, &err);
+    struct floe_credentials *creds = NULL;
+    if (rc == FLOE_OK) {
+        /* the chain (docs/credentials.md); floe-vault's local endpoint: no metadata lookups,
+         * and its documented pair when nothing else applies */
+        bool local = strcmp(ac.endpoint_url, FLOE_DEFAULT_ENDPOINT) == 0;
+        struct floe_credentials_options co = {
+            .profile = cli->profile, /* NULL: the chain reads AWS_PROFILE as awsconfig did */
+            .profile_explicit = cli->profile != NULL,
+            .region = ac.region,
+            .no_instance_sources = local,
+            .fallback_access_key_id = local ? FLOE_LOCAL_ACCESS_KEY : NULL,
+            .fallback_secret_access_key = local ? FLOE_LOCAL_SECRET_KEY : NULL,
+        };
+        rc = floe_credentials_new_chain(&co, &creds, &err);
+    }
     if (rc == FLOE_OK) {
         struct floe_client_config cfg = {
             .endpoint_url = ac.endpoint_url,
             .region = ac.region,
-            .access_key_id = ac.access_key_id,
-            .secret_access_key = ac.secret_access_key,
-            .session_token = ac.session_token,
+            .credentials = creds, /* the client takes it over */
             .account_id = cli->account_id,
             .max_connections = opts ? opts->max_connections : 0,
             .max_retries = cli->max_retries >= 0 ? (cli->max_retries ? cli->max_retries : -1)

@@ -45,6 +45,7 @@ struct floe_call {
     void *body_ctx;
     char payload_hex[FLOE_HASH_HEX];
     bool content_sha256;
+    _Atomic uint64_t creds_gen; /* the generation of the keys the last attempt was signed with */
 };
 
 char *floe_client_encode(const char *s)
@@ -196,11 +197,16 @@ static int call_prepare(struct floe_xfer *x, struct curl_slist **headers, struct
                 ? k->payload_hex
                 : "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
     };
-    struct floe_sigv4_credentials cred = {c->access_key_id, c->secret_access_key, c->session_token};
+    struct floe_creds_snap *snap = floe_credentials_acquire(c->creds);
+    struct floe_sigv4_credentials cred = {snap->access_key_id, snap->secret_access_key,
+                                          snap->session_token};
+    atomic_store(&k->creds_gen, snap->gen);
     struct floe_sigv4_signed sig;
     int rc = floe_sigv4_sign(&req, &cred, c->region, "glacier", time(NULL), &sig, err);
-    if (rc)
+    if (rc) {
+        floe_creds_snap_release(snap);
         return rc;
+    }
     struct curl_slist *l = NULL;
     for (size_t i = 0; i < k->nh; i++)
         l = append_header(l, k->h[i].name, k->h[i].value);
@@ -208,10 +214,18 @@ static int call_prepare(struct floe_xfer *x, struct curl_slist **headers, struct
     l = append_header(l, "Authorization", sig.authorization);
     if (sig.security_token)
         l = append_header(l, "X-Amz-Security-Token", sig.security_token);
+    floe_creds_snap_release(snap); /* sig.security_token pointed into it */
     if (!has_type)
         l = curl_slist_append(l, "Content-Type:"); /* no form type on raw bodies */
     *headers = l;
     return FLOE_OK;
+}
+
+/* ExpiredToken: new keys, once (see floe_xfer_expired_fn). */
+static bool call_expired(struct floe_xfer *x)
+{
+    struct floe_call *k = x->req_ctx;
+    return floe_credentials_expired(k->client->creds, atomic_load(&k->creds_gen));
 }
 
 struct floe_xfer *floe_call_xfer(struct floe_call *k)
@@ -229,6 +243,7 @@ struct floe_xfer *floe_call_xfer(struct floe_call *k)
     x->body_ctx = k->body_ctx;
     x->retry = c->retry;
     x->prepare = call_prepare;
+    x->on_expired = call_expired;
     x->req_ctx = k;
     x->ctx_free = call_free;
     return x;
@@ -358,17 +373,28 @@ int floe_client_new(const struct floe_client_config *cfg, struct floe_client **o
 {
     const char *region = cfg->region && *cfg->region ? cfg->region : "us-east-1";
     const char *account = cfg->account_id && *cfg->account_id ? cfg->account_id : "-";
-    if (!valid_region(region))
+    struct floe_credentials *creds = cfg->credentials;
+    if (!valid_region(region)) {
+        floe_credentials_destroy(creds);
         return floe_error_set(err, FLOE_E_INVALID_ARG, "region \"%s\" is not a valid region name",
                               region);
-    if (!valid_account(account))
+    }
+    if (!valid_account(account)) {
+        floe_credentials_destroy(creds);
         return floe_error_set(err, FLOE_E_INVALID_ARG, "account id \"%s\" must be '-' or 12 digits",
                               account);
-    if (!cfg->access_key_id || !*cfg->access_key_id || !cfg->secret_access_key ||
-        !*cfg->secret_access_key)
+    }
+    if (!creds && (!cfg->access_key_id || !*cfg->access_key_id || !cfg->secret_access_key ||
+                   !*cfg->secret_access_key))
         return floe_error_set(err, FLOE_E_AUTH,
                               "no AWS credentials: set AWS_ACCESS_KEY_ID and "
                               "AWS_SECRET_ACCESS_KEY, or use a profile in ~/.aws/credentials");
+    if (!creds) {
+        int crc = floe_credentials_new_static(cfg->access_key_id, cfg->secret_access_key,
+                                              cfg->session_token, &creds, err);
+        if (crc)
+            return crc;
+    }
     char defbuf[200];
     const char *url = cfg->endpoint_url;
     if (!url || !*url) {
@@ -379,16 +405,14 @@ int floe_client_new(const struct floe_client_config *cfg, struct floe_client **o
     pthread_mutex_init(&c->mu, NULL);
     int rc = floe_client_parse_endpoint(url, &c->endpoint, &c->host_header, err);
     if (rc) {
+        floe_credentials_destroy(creds);
         pthread_mutex_destroy(&c->mu);
         free(c);
         return rc;
     }
     c->region = floe_xstrdup(region);
     c->account_id = floe_xstrdup(account);
-    c->access_key_id = floe_xstrdup(cfg->access_key_id);
-    c->secret_access_key = floe_xstrdup(cfg->secret_access_key);
-    c->session_token =
-        cfg->session_token && *cfg->session_token ? floe_xstrdup(cfg->session_token) : NULL;
+    c->creds = creds;
     c->retry.max_retries = cfg->max_retries < 0 ? 0 : cfg->max_retries ? cfg->max_retries : -1;
     c->retry.budget_ms = cfg->retry_for_ms ? cfg->retry_for_ms : FLOE_RETRY_FOR_DEFAULT_MS;
     c->retry.unreached_retries = cfg->wait_for_endpoint ? -1 : FLOE_RETRY_UNREACHED;
@@ -423,12 +447,7 @@ void floe_client_destroy(struct floe_client *c)
     free(c->host_header);
     free(c->region);
     free(c->account_id);
-    free(c->access_key_id);
-    if (c->secret_access_key) {
-        memset(c->secret_access_key, 0, strlen(c->secret_access_key));
-        free(c->secret_access_key);
-    }
-    free(c->session_token);
+    floe_credentials_destroy(c->creds);
     free(c);
 }
 

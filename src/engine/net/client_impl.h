@@ -6,6 +6,7 @@
 #define FLOE_ENGINE_CLIENT_IMPL_H
 
 #include "floe/client.h"
+#include "credentials.h"
 #include "floe/hashpool.h"
 #include "reader.h"
 #include "transfer.h"
@@ -17,9 +18,7 @@ struct floe_client {
     char *endpoint;    /* scheme://host[:port], no trailing slash */
     char *host_header; /* what curl sends as Host and we sign */
     char *region;
-    char *access_key_id;
-    char *secret_access_key;
-    char *session_token; /* NULL when none */
+    struct floe_credentials *creds; /* owned; thread-safe (credentials.h) */
     char *account_id;
     struct floe_retry_policy retry;
     struct floe_transfer *transfer; /* owned; thread-safe */

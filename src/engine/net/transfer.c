@@ -495,6 +495,21 @@ static void on_attempt_done(struct floe_transfer *t, struct floe_xfer *x, CURLco
 {
     deactivate(t, x);
     int rc = classify(t, x, cc);
+    if (rc != -1 && rc != FLOE_OK && x->on_expired && !x->expired_retried &&
+        (strcmp(x->err.code, "ExpiredToken") == 0 ||
+         strcmp(x->err.code, "ExpiredTokenException") == 0)) {
+        x->expired_retried = true;
+        if (x->on_expired(x)) {
+            tlog(t, FLOE_LOG_INFO,
+                 "%s %s: the credentials had expired; sending again with "
+                 "refreshed ones",
+                 x->method, x->url);
+            x->not_before_ms = 0;
+            x->next = NULL;
+            append_waiting(t, x);
+            return;
+        }
+    }
     if (rc != -1) {
         finish(t, x, rc);
         return;

@@ -33,6 +33,11 @@ typedef void floe_xfer_done_fn(struct floe_xfer *x);
  * it, so callers can log or count retries. */
 typedef void floe_xfer_retry_fn(struct floe_xfer *x, const struct floe_error *why,
                                 uint32_t delay_ms);
+/* Optional: the service answered ExpiredToken / ExpiredTokenException (temporary keys that
+ * expired before a refresh replaced them). Called once per xfer on the transfer thread; return
+ * true when newer keys are in place, and the attempt is made again at once (not counted as a
+ * retry), signed by prepare() with them. */
+typedef bool floe_xfer_expired_fn(struct floe_xfer *x);
 
 struct floe_http_header {
     char *name;  /* lower-case */
@@ -72,6 +77,7 @@ struct floe_xfer {
     floe_xfer_prepare_fn *prepare;
     floe_xfer_done_fn *done;
     floe_xfer_retry_fn *on_retry;
+    floe_xfer_expired_fn *on_expired;
     void *user;    /* the done callback's context */
     void *req_ctx; /* prepare()'s context (e.g. the signing inputs); owned when ctx_free set */
     void (*ctx_free)(void *req_ctx);
@@ -94,6 +100,7 @@ struct floe_xfer {
     uint64_t read_off;
     size_t resp_cap;
     bool overflow;
+    bool expired_retried; /* on_expired was called */
     char curl_err[CURL_ERROR_SIZE];
     struct floe_xfer *next;
 };
