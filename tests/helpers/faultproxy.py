@@ -6,6 +6,8 @@ a rule get a fault instead:
   status:CODE[:GLACIER_CODE[:RETRY_AFTER]]
                               answer CODE with a Glacier JSON error, body drained, keep-alive
                               (and a Retry-After: SECONDS header when given)
+  s3status:CODE[:S3_CODE]     answer CODE with an S3 XML error (<Error><Code>S3_CODE</Code>...,
+                              RequestId FAULTPROXY), body drained, keep-alive
   reset                       close the connection without answering (after reading the body)
   delay:SECONDS               sleep before forwarding (for timeouts)
   badhash                     forward, but answer with a wrong x-amz-sha256-tree-hash
@@ -98,6 +100,19 @@ class Handler(BaseHTTPRequestHandler):
                     break
                 if kind[0] == "badhash":
                     break
+                if kind[0] == "s3status":
+                    code = int(kind[1])
+                    s3code = kind[2] if len(kind) > 2 else "InternalError"
+                    payload = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>%s"
+                               "</Code><Message>injected by faultproxy</Message><RequestId>"
+                               "FAULTPROXY</RequestId></Error>" % s3code).encode()
+                    self.send_response(code)
+                    self.send_header("Content-Type", "application/xml")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(payload)
+                    return
                 if kind[0] == "status":
                     code = int(kind[1])
                     gcode = kind[2] if len(kind) > 2 else "ServiceUnavailableException"
@@ -121,17 +136,20 @@ class Handler(BaseHTTPRequestHandler):
         r = up.getresponse()
         data = r.read()
         self.send_response_only(r.status, r.reason)
+        head = self.command == "HEAD"  # no body follows; Content-Length is the upstream's
         for k, v in r.getheaders():
-            if k.lower() not in HOP and k.lower() != "content-length":
+            if k.lower() not in HOP and (head or k.lower() != "content-length"):
                 if badhash and k.lower() == "x-amz-sha256-tree-hash":
                     v = "0" * 64
                 self.send_header(k, v)
-        self.send_header("Content-Length", str(len(data)))
+        if not head:
+            self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(data)
+        if not head:
+            self.wfile.write(data)
         up.close()
 
-    do_GET = do_PUT = do_POST = do_DELETE = _handle
+    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
 
 
 class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):

@@ -9,7 +9,9 @@ NoSuchKey, NoSuchUpload, EntityTooSmall, bad credentials) with their messages.
 
 moto runs with IAM authentication switched on, so moto checks every signature floe makes
 (with botocore's S3SigV4Auth) and the credentials' access; the keys moto cannot verify
-(docs/s3-api.md 9) are sent with authentication off for that test only.
+(docs/s3-api.md 9) are sent with authentication off for that test only. Faults between the
+client and moto (503 SlowDown, 500 InternalError, 400 RequestTimeout, a dropped connection)
+come from tests/helpers/faultproxy.py.
 
 The server binds a free 127.0.0.1 port, is stopped by PID, and the temp dir is removed either
 way. Skipped (77) when moto or boto3 is not installed.
@@ -20,6 +22,7 @@ import hashlib
 import base64
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -122,9 +125,12 @@ class Driver:
                    AWS_DEFAULT_REGION=REGION)
         return env
 
-    def run(self, *args, ak=None, sk=None, ok=True):
-        p = subprocess.run([DRIVER, MOTO["url"], *args], capture_output=True,
-                           env=self.env(ak, sk), timeout=300)
+    def run(self, *args, ak=None, sk=None, ok=True, url=None, retries=None):
+        env = self.env(ak, sk)
+        if retries is not None:
+            env["FLOE_S3_RETRIES"] = str(retries)
+        p = subprocess.run([DRIVER, url or MOTO["url"], *args], capture_output=True, env=env,
+                           timeout=300)
         out = [json.loads(line) for line in p.stdout.decode().splitlines() if line]
         if ok and p.returncode != 0:
             raise AssertionError("s3_driver %s failed (%d): %s" %
@@ -499,6 +505,54 @@ class Multipart(S3Base):
         p = subprocess.run([DRIVER, "-", "part-size", str(6 << 40)], capture_output=True)
         self.assertEqual(p.returncode, 1)
         self.assertIn("larger than S3's 5 TiB limit", p.stderr.decode())
+
+
+class Faults(S3Base):
+    """503 SlowDown, 500 InternalError, 400 RequestTimeout and dropped connections between the
+    client and moto (tests/helpers/faultproxy.py): retried, each attempt signed again."""
+    bucket = "floe-faults"
+
+    def proxy(self, *rules):
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                        "helpers"))
+        import servers
+        port = int(MOTO["url"].rsplit(":", 1)[1])
+        p = servers.start_faultproxy(port, list(rules))
+        self.addCleanup(shutil.rmtree, p.workdir, True)
+        self.addCleanup(p.stop)
+        return p
+
+    def faults(self, p):
+        return sum(1 for line in p.log().splitlines() if line.startswith("FAULT"))
+
+    def test_retried_then_ok(self):
+        data = os.urandom(11 * MIB)
+        path = self.d.file("f", data)
+        p = self.proxy("PUT /floe-faults/one s3status:503:SlowDown 2",
+                       "GET /floe-faults/one s3status:500:InternalError 1",
+                       "HEAD /floe-faults/one s3status:503:SlowDown 1",
+                       "PUT partNumber=2 s3status:400:RequestTimeout 1",
+                       "PUT partNumber=3 reset 1",
+                       "POST uploadId= s3status:503:SlowDown 1")
+        self.d.run("put", self.bucket, "one", self.d.file("one", b"1" * 1000), url=p.url)
+        self.d.run("get", self.bucket, "one", os.path.join(self.d.tmp, "o"), url=p.url)
+        self.assertEqual(self.d.read("o"), b"1" * 1000)
+        self.assertEqual(self.d.run("head", self.bucket, "one", url=p.url)[0]["size"], 1000)
+        out = self.d.run("mpu", self.bucket, "big", path, str(5 * MIB), "--stream", "--sha256",
+                         url=p.url)[0]
+        self.assertEqual(out["parts"], 3)
+        self.assertEqual(self.s3.get_object(Bucket=self.bucket, Key="big")["Body"].read(), data)
+        self.assertEqual(self.faults(p), 7, p.log())
+
+    def test_gives_up(self):
+        p = self.proxy("GET /floe-faults/ s3status:503:SlowDown 0")
+        e = self.d.run("get", self.bucket, "nope", os.path.join(self.d.tmp, "x"), url=p.url,
+                       retries=2, ok=False)
+        self.assertEqual((e["status"], e["code"], e["http"], e["request_id"]),
+                         (402, "SlowDown", 503, "FAULTPROXY"))
+        self.assertRegex(e["message"], r"^GetObject s3://floe-faults/nope: SlowDown: injected by "
+                         r"faultproxy \(HTTP 503\) \(gave up after 3 attempts in [0-9.]+ s\)$")
+        self.assertEqual(self.faults(p), 3)
 
 
 def main():
