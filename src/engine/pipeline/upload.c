@@ -136,7 +136,8 @@ struct upload {
 static struct part *part_at(struct upload *u, uint64_t index)
 {
     struct part *p = floe_orch_item(&u->orch, index);
-    p->up = u;
+    if (!p->up) /* new: a part in flight is read by its stage, so write it only once */
+        p->up = u;
     return p;
 }
 
