@@ -55,9 +55,7 @@ static void on_plan(const struct floe_backup_plan_entry *e, void *user)
         json_t *o =
             json_pack("{s:s, s:o, s:I, s:b}", "plan", change_name(e->change), "path",
                       floe_cli_jstr(e->path), "size", (json_int_t)e->size, "packed", e->packed);
-        json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        fputc('\n', stdout);
-        json_decref(o);
+        floe_cli_json_print(stdout, o);
     } else {
         printf("%-8s %12llu  %s\n", change_name(e->change), (unsigned long long)e->size, e->path);
     }
@@ -100,11 +98,9 @@ static json_t *summary_json(const struct floe_backup_options *o, const struct fl
     };
     for (size_t i = 0; i < sizeof(n) / sizeof(n[0]); i++)
         json_object_set_new(j, n[i].k, json_integer((json_int_t)n[i].v));
-    json_object_set_new(j, "est_request_usd",
-                        json_real((double)(int64_t)(r->est_request_usd * 1e6 + 0.5) / 1e6));
-    json_object_set_new(j, "est_storage_usd_month",
-                        json_real((double)(int64_t)(r->est_storage_usd_month * 1e6 + 0.5) / 1e6));
-    json_object_set_new(j, "seconds", json_real((double)(int64_t)(r->seconds * 1e3) / 1e3));
+    json_object_set_new(j, "est_request_usd", floe_cli_jreal(r->est_request_usd, 6));
+    json_object_set_new(j, "est_storage_usd_month", floe_cli_jreal(r->est_storage_usd_month, 6));
+    json_object_set_new(j, "seconds", floe_cli_jreal(r->seconds, 3));
     json_object_set_new(j, "partial", json_boolean(r->partial));
     json_object_set_new(j, "catalog", floe_cli_jstr(r->catalog_path));
     if (r->snapshot_archive_id[0])
@@ -117,9 +113,7 @@ static void print_summary(const struct floe_cli *cli, const struct floe_backup_o
 {
     if (cli->json) {
         json_t *j = summary_json(o, r);
-        json_dumpf(j, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
-        fputc('\n', stdout);
-        json_decref(j);
+        floe_cli_json_print(stdout, j);
         return;
     }
     printf("%s: %llu new, %llu changed, %llu unchanged, %llu removed, %llu skipped%s\n",

@@ -39,10 +39,8 @@ static json_t *plan_json(const struct floe_purge_plan *p)
     json_object_set_new(o, "bytes", json_integer((json_int_t)p->bytes));
     json_object_set_new(o, "archives_kept", json_integer((json_int_t)p->archives_kept));
     json_object_set_new(o, "archives_young", json_integer((json_int_t)p->archives_young));
-    json_object_set_new(o, "early_deletion_usd",
-                        json_real((double)(int64_t)(p->early_deletion_usd * 1e6 + 0.5) / 1e6));
-    json_object_set_new(o, "storage_usd_month",
-                        json_real((double)(int64_t)(p->storage_usd_month * 1e6 + 0.5) / 1e6));
+    json_object_set_new(o, "early_deletion_usd", floe_cli_jreal(p->early_deletion_usd, 6));
+    json_object_set_new(o, "storage_usd_month", floe_cli_jreal(p->storage_usd_month, 6));
     return o;
 }
 
@@ -51,10 +49,7 @@ static void print_plan(const struct ctx *x, const struct floe_purge_plan *p, boo
     if (x->cli->json) {
         json_t *o = plan_json(p);
         json_object_set_new(o, "plan", json_string(x->vault));
-        json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
-        fputc('\n', stdout);
-        fflush(stdout);
-        json_decref(o);
+        floe_cli_json_print(stdout, o);
         return;
     }
     FILE *out = dry ? stdout : stderr;
@@ -112,10 +107,8 @@ static void print_result(const struct ctx *x, const struct floe_purge_options *o
         json_object_set_new(j, "resumed_from", json_integer((json_int_t)r->resumed_from));
         json_object_set_new(j, "vault_deleted", json_boolean(r->vault_deleted));
         json_object_set_new(j, "inventory_job_id", json_string(r->inventory_job_id));
-        json_object_set_new(j, "seconds", json_real((double)(int64_t)(r->seconds * 1e3) / 1e3));
-        json_dumpf(j, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
-        fputc('\n', stdout);
-        json_decref(j);
+        json_object_set_new(j, "seconds", floe_cli_jreal(r->seconds, 3));
+        floe_cli_json_print(stdout, j);
         return;
     }
     if (o->dry_run) {

@@ -60,10 +60,8 @@ static void print_summary(const struct floe_cli *cli, const struct floe_restore_
         json_object_set_new(j, "bytes_retrieved", json_integer((json_int_t)r->bytes_retrieved));
         json_object_set_new(j, "resumed", json_boolean(r->resumed));
         json_object_set_new(j, "partial", json_boolean(r->partial));
-        json_object_set_new(j, "seconds", json_real((double)(int64_t)(r->seconds * 1e3) / 1e3));
-        json_dumpf(j, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
-        fputc('\n', stdout);
-        json_decref(j);
+        json_object_set_new(j, "seconds", floe_cli_jreal(r->seconds, 3));
+        floe_cli_json_print(stdout, j);
         return;
     }
     if (o->dry_run)

@@ -207,8 +207,5 @@ void floe_cli_warning(const struct floe_cli *cli, const char *cmd, const char *p
         return;
     json_t *o =
         json_pack("{s:o, s:o}", "warning", floe_cli_jstr(message), "path", floe_cli_jstr(path));
-    json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    fputc('\n', stdout);
-    json_decref(o);
-    fflush(stdout);
+    floe_cli_json_print(stdout, o);
 }
