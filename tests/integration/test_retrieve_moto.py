@@ -64,7 +64,7 @@ class Moto(unittest.TestCase):
             with self.subTest(size=n):
                 data = os.urandom(n)
                 aid = self.glacier.upload_archive(vaultName="m", body=data)["archiveId"]
-                out = os.path.join(self.tmp.name, "out.bin")
+                out = os.path.join(self.tmp.name, "out-%d.bin" % n)
                 r = self.floe.json("retrieve", "m", "-o", out, "--tier", "Expedited",
                                    "--poll-interval", "0.2", "--", aid)[0]
                 with open(out, "rb") as f:
