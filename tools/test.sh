@@ -9,11 +9,25 @@ JOBS=$(nproc 2>/dev/null || echo 2)
 
 bash tools/install-deps.sh
 
+# Every stage runs with a private TMPDIR that must be empty when the stage ends: a test that
+# leaves a file or directory behind (pass or fail) fails the run. It is removed either way.
+suite_tmp=$(mktemp -d "${TMPDIR:-/tmp}/floe-suite.XXXXXX")
+trap 'rm -rf "$suite_tmp"' EXIT
+export TMPDIR=$suite_tmp
+check_tmp() {
+    if [ -n "$(ls -A "$suite_tmp")" ]; then
+        echo "== tests left these behind in the temporary directory ($1):"
+        ls -la "$suite_tmp"
+        exit 1
+    fi
+}
+
 echo "== build (RelWithDebInfo)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$JOBS"
 echo "== tests"
 ctest --test-dir build --output-on-failure -j"$JOBS"
+check_tmp tests
 
 echo "== build (ASan+UBSan)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFLOE_SANITIZE=address -DFLOE_BENCH=OFF >/dev/null
@@ -21,6 +35,7 @@ cmake --build build-asan -j"$JOBS"
 echo "== tests under ASan+UBSan (every label but slow and style)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan --output-on-failure -j"$JOBS" -LE 'slow|style'
+check_tmp "ASan+UBSan tests"
 
 echo "== build (TSan)"
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DFLOE_SANITIZE=thread -DFLOE_BENCH=OFF >/dev/null
@@ -35,4 +50,5 @@ TSAN_OPTIONS=halt_on_error=1 python3 tests/integration/test_upload.py build-tsan
     UploadTests.test_several_files_at_once UploadTests.test_injected_503_and_resets_still_correct \
     UploadTests.test_stdin_multipart_and_single UploadTests.test_resume_after_kill_9
 cmake --build build-tsan -j"$JOBS" --target floe-vault && for t in interop/test_interop_boto3 vault/test_server_options; do TSAN_OPTIONS=halt_on_error=1 python3 tests/$t.py build-tsan/src/vault/floe-vault || exit 1; done  # floe-vault's threads (connections, watchdog, scheduler, notifier) under TSan
+check_tmp "TSan tests"
 echo "== all test stages passed"

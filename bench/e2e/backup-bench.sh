@@ -49,7 +49,7 @@ for d, _, names in os.walk(root):
         with open(os.path.join(d, n), "rb") as f:
             g.upload_archive(vaultName="bench", body=f.read())
 PY
-find "$tree" -type f | head -n "$AWS_SAMPLE" > "$work/sample"
+python3 -c 'import os,sys; fs=[os.path.join(d,n) for d,_,ns in os.walk(sys.argv[1]) for n in sorted(ns)]; print("\n".join(fs[:int(sys.argv[2])]))' "$tree" "$AWS_SAMPLE" > "$work/sample"
 run awscli_sample bash -c 'while read -r f; do aws --endpoint-url "$0" glacier upload-archive --account-id - --vault-name bench --body "$f" >/dev/null; done < "$1"' "$url" "$work/sample"
 stop_vault
 

@@ -1,7 +1,9 @@
 """Start and stop the servers floe's Python tests talk to: floe-vault, moto, and the fault
 proxy. Each binds 127.0.0.1 on a free port chosen by the server itself (port 0 + port file),
 is started by the test and stopped by PID."""
+import atexit
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -31,10 +33,35 @@ def _wait_port_file(path, proc, what, timeout=20):
     raise RuntimeError(f"{what} did not write {path} within {timeout}s")
 
 
+_SERVERS = []
+_TEMPDIRS = []
+
+
+def tempdir(prefix):
+    """A temporary directory removed when the test process exits, pass or fail."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    _TEMPDIRS.append(d)
+    return d
+
+
+@atexit.register
+def _cleanup():
+    """Every server a test started is stopped and every work directory removed at exit, pass or
+    fail (a test that forgot, or failed before its tearDown, leaves nothing behind)."""
+    for s in _SERVERS:
+        try:
+            s.stop(sig=signal.SIGKILL)
+        except Exception:  # noqa: BLE001 - best effort at exit
+            pass
+    for d in _TEMPDIRS + [s.workdir for s in _SERVERS]:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 class Server:
     def __init__(self, proc, port, workdir, log_path=None):
         self.proc, self.port, self.workdir, self.log_path = proc, port, workdir, log_path
         self.url = f"http://127.0.0.1:{port}"
+        _SERVERS.append(self)
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc.poll() is None:
@@ -53,7 +80,7 @@ class Server:
 
 
 def start_vault(binary, data_dir=None, extra=()):
-    workdir = tempfile.mkdtemp(prefix="floe-vault-test-")
+    workdir = tempdir("floe-vault-test-")
     data_dir = data_dir or os.path.join(workdir, "data")
     port_file = os.path.join(workdir, "port")
     log_path = os.path.join(workdir, "vault.log")
@@ -69,7 +96,7 @@ def start_vault(binary, data_dir=None, extra=()):
 
 
 def start_moto():
-    workdir = tempfile.mkdtemp(prefix="floe-moto-")
+    workdir = tempdir("floe-moto-")
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -92,7 +119,7 @@ def start_moto():
 
 
 def start_faultproxy(upstream_port, rules, port=0):
-    workdir = tempfile.mkdtemp(prefix="floe-proxy-")
+    workdir = tempdir("floe-proxy-")
     port_file = os.path.join(workdir, "port")
     log_path = os.path.join(workdir, "proxy.log")
     args = [sys.executable, os.path.join(HERE, "faultproxy.py"), "--upstream",

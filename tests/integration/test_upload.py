@@ -375,7 +375,7 @@ class UploadTests(unittest.TestCase):
     def test_unreadable_file(self):
         p = self.file("secret", b"top secret")
         os.chmod(p, 0o600)  # owned by root: nobody cannot read it
-        cache = tempfile.mkdtemp(prefix="floe-nobody-")
+        cache = servers.tempdir("floe-nobody-")
         os.chmod(cache, 0o777)
         env = {**self.env, "XDG_CACHE_HOME": cache, "HOME": cache}
         r = subprocess.run(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
@@ -759,7 +759,7 @@ class TenThousandParts(unittest.TestCase):
     needs that much free space and says so when it is not there."""
 
     def test_exactly_ten_thousand_parts(self):
-        tmp = tempfile.mkdtemp(prefix="floe-10k-")
+        tmp = servers.tempdir("floe-10k-")
         free = os.statvfs(tmp).f_bavail * os.statvfs(tmp).f_frsize
         need = 10000 * MIB * 5 // 4
         if free < need:
