@@ -51,6 +51,21 @@ static int get_account_json(struct floe_client *c, const char *path, const char 
         c, &(struct floe_request){.method = "GET", .account = true, .path = path}, op, out, err);
 }
 
+/*
+ * Sends r with the JSON document o as its body (compact, keys in insertion order); o is
+ * consumed (its reference dropped here) and r.json must be NULL. Threads: the caller's.
+ */
+static int send_json(struct floe_client *c, struct floe_request r, json_t *o,
+                     struct floe_error *err)
+{
+    char *body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    r.json = body;
+    int rc = floe_request_run(c, &r, NULL, err);
+    free(body); /* after the request: the body is borrowed until then */
+    return rc;
+}
+
 /* Dumps {"Policy": policy} (the access-policy and lock body); free() the result. */
 static char *policy_body(const char *policy)
 {
@@ -323,18 +338,11 @@ int floe_admin_add_tags(struct floe_client *client, const char *vault, const str
     json_t *map = json_object();
     for (size_t i = 0; i < n; i++)
         json_object_set_new(map, tags[i].key, json_string(tags[i].value));
-    json_t *o = json_pack("{s:o}", "Tags", map);
-    char *body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(o);
-    rc = floe_request_run(client,
-                          &(struct floe_request){.method = "POST",
-                                                 .vault = vault,
-                                                 .path = "/tags",
-                                                 .query = "operation=add",
-                                                 .json = body},
-                          NULL, err);
-    free(body);
-    return rc;
+    return send_json(
+        client,
+        (struct floe_request){
+            .method = "POST", .vault = vault, .path = "/tags", .query = "operation=add"},
+        json_pack("{s:o}", "Tags", map), err);
 }
 
 int floe_admin_remove_tags(struct floe_client *client, const char *vault, const char *const *keys,
@@ -350,18 +358,11 @@ int floe_admin_remove_tags(struct floe_client *client, const char *vault, const 
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(arr, json_string(keys[i]));
-    json_t *o = json_pack("{s:o}", "TagKeys", arr);
-    char *body = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    rc = floe_request_run(client,
-                          &(struct floe_request){.method = "POST",
-                                                 .vault = vault,
-                                                 .path = "/tags",
-                                                 .query = "operation=remove",
-                                                 .json = body},
-                          NULL, err);
-    free(body);
-    return rc;
+    return send_json(
+        client,
+        (struct floe_request){
+            .method = "POST", .vault = vault, .path = "/tags", .query = "operation=remove"},
+        json_pack("{s:o}", "TagKeys", arr), err);
 }
 
 int floe_admin_list_tags(struct floe_client *client, const char *vault, floe_tag_list_fn *fn,
@@ -439,16 +440,10 @@ int floe_admin_set_retrieval_policy(struct floe_client *client,
     json_t *rule = json_pack("{s:s}", "Strategy", floe_admin_strategy_name(p->strategy));
     if (p->strategy == FLOE_RETRIEVAL_BYTES_PER_HOUR)
         json_object_set_new(rule, "BytesPerHour", json_integer((json_int_t)p->bytes_per_hour));
-    json_t *o = json_pack("{s:{s:[o]}}", "Policy", "Rules", rule);
-    char *body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(o);
-    rc = floe_request_run(
+    return send_json(
         client,
-        &(struct floe_request){
-            .method = "PUT", .account = true, .path = "/policies/data-retrieval", .json = body},
-        NULL, err);
-    free(body);
-    return rc;
+        (struct floe_request){.method = "PUT", .account = true, .path = "/policies/data-retrieval"},
+        json_pack("{s:{s:[o]}}", "Policy", "Rules", rule), err);
 }
 
 int floe_admin_get_retrieval_policy(struct floe_client *client, struct floe_retrieval_policy *out,

@@ -155,13 +155,20 @@ static void set_opt_str(json_t *o, const char *key, const char *v)
         json_object_set_new(o, key, json_string(v));
 }
 
+/* The checks every Initiate Job makes first: the vault name, then the description. */
+static int check_initiate(const char *vault, const char *description, struct floe_error *err)
+{
+    int rc = floe_sigv4_vault_name_valid(vault, err);
+    if (!rc)
+        rc = floe_client_check_description(description, err);
+    return rc;
+}
+
 int floe_job_initiate_retrieval(struct floe_client *c, const char *vault,
                                 const struct floe_job_retrieval_params *params,
                                 char job_id[FLOE_JOB_ID_MAX], struct floe_error *err)
 {
-    int rc = floe_sigv4_vault_name_valid(vault, err);
-    if (!rc)
-        rc = floe_client_check_description(params->description, err);
+    int rc = check_initiate(vault, params->description, err);
     if (rc)
         return rc;
     if (!params->archive_id || !*params->archive_id)
@@ -194,9 +201,7 @@ int floe_job_initiate_inventory(struct floe_client *c, const char *vault,
                                 const struct floe_job_inventory_params *params,
                                 char job_id[FLOE_JOB_ID_MAX], struct floe_error *err)
 {
-    int rc = floe_sigv4_vault_name_valid(vault, err);
-    if (!rc)
-        rc = floe_client_check_description(params->description, err);
+    int rc = check_initiate(vault, params->description, err);
     if (!rc && params->start_date)
         rc = floe_job_check_date("--start-date", params->start_date, err);
     if (!rc && params->end_date)
