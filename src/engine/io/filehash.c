@@ -14,6 +14,7 @@
 #include "floe/filehash.h"
 
 #include "alloc.h"
+#include "latch.h"
 #include "sha256.h"
 
 #include <errno.h>
@@ -32,9 +33,7 @@ struct slot {
     uint8_t *buf;
     size_t len;
     uint64_t first_leaf;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool busy;                          /* guarded by mu: a leaf task is running on buf */
+    struct floe_latch idle;             /* open unless a leaf task is running on buf */
     uint8_t (*leaves)[FLOE_HASH_BYTES]; /* where the task writes; owned by the caller */
 };
 
@@ -42,18 +41,12 @@ static void slot_task(void *arg)
 {
     struct slot *s = arg;
     floe_treehash_leaves(s->buf, s->len, s->leaves);
-    pthread_mutex_lock(&s->mu);
-    s->busy = false;
-    pthread_cond_signal(&s->cv);
-    pthread_mutex_unlock(&s->mu);
+    floe_latch_count_down(&s->idle);
 }
 
 static void slot_wait(struct slot *s)
 {
-    pthread_mutex_lock(&s->mu);
-    while (s->busy)
-        pthread_cond_wait(&s->cv, &s->mu);
-    pthread_mutex_unlock(&s->mu);
+    floe_latch_wait(&s->idle);
 }
 
 /* Fill buf with up to cap bytes; returns bytes read (less only at EOF) or -errno. */
@@ -105,8 +98,7 @@ int floe_filehash(const char *path, struct floe_hashpool *pool, struct floe_file
         }
         madvise(m, SLOT_BYTES, MADV_HUGEPAGE);
         slots[i].buf = m;
-        pthread_mutex_init(&slots[i].mu, NULL);
-        pthread_cond_init(&slots[i].cv, NULL);
+        floe_latch_init(&slots[i].idle, 0);
         nslots_ready++;
     }
     floe_sha256_init(&lin);
@@ -135,9 +127,7 @@ int floe_filehash(const char *path, struct floe_hashpool *pool, struct floe_file
         s->leaves = leaves + nleaves;
         nleaves += slot_leaves;
         if (pool) {
-            pthread_mutex_lock(&s->mu);
-            s->busy = true;
-            pthread_mutex_unlock(&s->mu);
+            floe_latch_arm(&s->idle, 1);
             floe_hashpool_submit(pool, slot_task, s);
         } else {
             floe_treehash_leaves(s->buf, s->len, s->leaves);
@@ -155,8 +145,7 @@ int floe_filehash(const char *path, struct floe_hashpool *pool, struct floe_file
 out:
     for (int i = 0; i < nslots_ready; i++) {
         slot_wait(&slots[i]);
-        pthread_cond_destroy(&slots[i].cv);
-        pthread_mutex_destroy(&slots[i].mu);
+        floe_latch_destroy(&slots[i].idle);
         munmap(slots[i].buf, SLOT_BYTES);
     }
     free(leaves);

@@ -13,6 +13,7 @@
 #include "floe/hashpool.h"
 
 #include "alloc.h"
+#include "latch.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -147,14 +148,8 @@ void floe_hashpool_destroy(struct floe_hashpool *pool)
 
 /* ---- parallel leaves ---- */
 
-struct leaves_call {
-    pthread_mutex_t mu;
-    pthread_cond_t done;
-    size_t pending; /* guarded by mu */
-};
-
 struct leaves_batch {
-    struct leaves_call *call;
+    struct floe_latch *done; /* counted down once per batch */
     const uint8_t *data;
     size_t n;
     uint8_t (*leaves)[FLOE_HASH_BYTES];
@@ -164,11 +159,7 @@ static void leaves_task(void *arg)
 {
     struct leaves_batch *b = arg;
     floe_treehash_leaves(b->data, b->n, b->leaves);
-    struct leaves_call *call = b->call;
-    pthread_mutex_lock(&call->mu);
-    if (--call->pending == 0)
-        pthread_cond_signal(&call->done);
-    pthread_mutex_unlock(&call->mu);
+    floe_latch_count_down(b->done);
 }
 
 void floe_hashpool_leaves(struct floe_hashpool *pool, const void *data, size_t n,
@@ -178,25 +169,19 @@ void floe_hashpool_leaves(struct floe_hashpool *pool, const void *data, size_t n
     size_t nbatches = n / batch_bytes + (n % batch_bytes != 0);
     if (nbatches == 0)
         return;
-    struct leaves_call call;
-    pthread_mutex_init(&call.mu, NULL);
-    pthread_cond_init(&call.done, NULL);
-    call.pending = nbatches;
+    struct floe_latch done;
+    floe_latch_init(&done, nbatches);
     struct leaves_batch *batches = floe_xcalloc(nbatches, sizeof(*batches));
     for (size_t i = 0; i < nbatches; i++) {
         size_t off = i * batch_bytes;
-        batches[i].call = &call;
+        batches[i].done = &done;
         batches[i].data = (const uint8_t *)data + off;
         batches[i].n = n - off < batch_bytes ? n - off : batch_bytes;
         batches[i].leaves = leaves + i * BATCH_LEAVES;
         floe_hashpool_submit(pool, leaves_task, &batches[i]);
     }
-    pthread_mutex_lock(&call.mu);
-    while (call.pending)
-        pthread_cond_wait(&call.done, &call.mu);
-    pthread_mutex_unlock(&call.mu);
-    pthread_cond_destroy(&call.done);
-    pthread_mutex_destroy(&call.mu);
+    floe_latch_wait(&done);
+    floe_latch_destroy(&done);
     free(batches);
 }
 

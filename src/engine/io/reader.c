@@ -792,28 +792,22 @@ int floe_reader_try_submit(struct floe_reader *reader, const struct floe_read_re
 void floe_read_wait_init(struct floe_read_wait *w)
 {
     memset(w, 0, sizeof(*w));
-    pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->cv, NULL);
-    w->done = true;
+    floe_latch_init(&w->done, 0);
 }
 
 void floe_read_wait_destroy(struct floe_read_wait *w)
 {
-    pthread_cond_destroy(&w->cv);
-    pthread_mutex_destroy(&w->mu);
+    floe_latch_destroy(&w->done);
 }
 
 static void wait_done(void *user, int status, size_t bytes_read, const struct floe_error *err)
 {
     struct floe_read_wait *w = user;
-    pthread_mutex_lock(&w->mu);
     w->status = status;
     w->bytes = bytes_read;
     if (err)
         w->err = *err;
-    w->done = true;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
+    floe_latch_count_down(&w->done);
 }
 
 int floe_reader_submit_wait(struct floe_reader *reader, int fd, uint64_t offset_bytes, void *dest,
@@ -826,24 +820,21 @@ int floe_reader_submit_wait(struct floe_reader *reader, int fd, uint64_t offset_
                                 .path = path,
                                 .done = wait_done,
                                 .user = w};
-    w->done = false; /* nothing else touches w until the submit is accepted */
+    floe_latch_arm(&w->done, 1); /* nothing else touches w until the submit is accepted */
     w->status = FLOE_OK;
     w->bytes = 0;
     memset(&w->err, 0, sizeof(w->err));
     int rc = floe_reader_submit(reader, &req, &w->err);
     if (rc) { /* never accepted: done is never called */
         w->status = rc;
-        w->done = true;
+        floe_latch_count_down(&w->done);
     }
     return rc;
 }
 
 int floe_read_wait(struct floe_read_wait *w)
 {
-    pthread_mutex_lock(&w->mu);
-    while (!w->done)
-        pthread_cond_wait(&w->cv, &w->mu);
-    pthread_mutex_unlock(&w->mu);
+    floe_latch_wait(&w->done);
     return w->status;
 }
 

@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "floe/error.h"
+#include "latch.h"
 
 #include <pthread.h>
 
@@ -133,12 +134,10 @@ int floe_reader_try_submit(struct floe_reader *reader, const struct floe_read_re
  * A read the submitting thread waits for itself: a thread that keeps a read or two of its own
  * in flight (a hash-pool task double-buffering a part) submits with floe_reader_submit_wait()
  * and collects with floe_read_wait(). Owned by that thread; the reader thread touches it only
- * through the mutex, between the submit and the completion.
+ * between the submit and the completion: it writes status, bytes and err, then opens done.
  */
 struct floe_read_wait {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool done; /* guarded by mu */
+    struct floe_latch done; /* open when no read of this wait is in flight */
     int status;
     size_t bytes;
     struct floe_error err;

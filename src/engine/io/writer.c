@@ -21,6 +21,7 @@
 #include "writer.h"
 
 #include "alloc.h"
+#include "latch.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -319,31 +320,25 @@ int floe_writer_submit(struct floe_writer *w, const struct floe_write_req *req,
 }
 
 struct sync_wait {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool done;
-    int status;
+    struct floe_latch done;
+    int status; /* written before the count-down, read after the wait */
     struct floe_error err;
 };
 
 static void sync_done(void *user, int status, const struct floe_error *err)
 {
     struct sync_wait *sw = user;
-    pthread_mutex_lock(&sw->mu);
     sw->status = status;
     if (err)
         sw->err = *err;
-    sw->done = true;
-    pthread_cond_signal(&sw->cv);
-    pthread_mutex_unlock(&sw->mu);
+    floe_latch_count_down(&sw->done);
 }
 
 int floe_writer_write(struct floe_writer *w, int fd, uint64_t offset_bytes, const void *src,
                       size_t length_bytes, const char *path, struct floe_error *err)
 {
-    struct sync_wait sw = {.done = false};
-    pthread_mutex_init(&sw.mu, NULL);
-    pthread_cond_init(&sw.cv, NULL);
+    struct sync_wait sw = {.status = FLOE_OK};
+    floe_latch_init(&sw.done, 1);
     struct floe_write_req rq = {
         .fd = fd,
         .offset_bytes = offset_bytes,
@@ -355,16 +350,12 @@ int floe_writer_write(struct floe_writer *w, int fd, uint64_t offset_bytes, cons
     };
     int rc = floe_writer_submit(w, &rq, err);
     if (rc == FLOE_OK) {
-        pthread_mutex_lock(&sw.mu);
-        while (!sw.done)
-            pthread_cond_wait(&sw.cv, &sw.mu);
-        pthread_mutex_unlock(&sw.mu);
+        floe_latch_wait(&sw.done);
         rc = sw.status;
         if (rc && err)
             *err = sw.err;
     }
-    pthread_cond_destroy(&sw.cv);
-    pthread_mutex_destroy(&sw.mu);
+    floe_latch_destroy(&sw.done);
     return rc;
 }
 

@@ -19,6 +19,7 @@
 
 #include "alloc.h"
 #include "floe/client.h"
+#include "latch.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -706,36 +707,20 @@ void floe_transfer_submit(struct floe_transfer *t, struct floe_xfer *x)
     curl_multi_wakeup(t->multi);
 }
 
-struct sync_wait {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool done;
-};
-
 static void sync_done(struct floe_xfer *x)
 {
-    struct sync_wait *w = x->user;
-    pthread_mutex_lock(&w->mu);
-    w->done = true;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
+    floe_latch_count_down(x->user);
 }
 
 int floe_transfer_run(struct floe_transfer *t, struct floe_xfer *x)
 {
-    struct sync_wait w;
-    pthread_mutex_init(&w.mu, NULL);
-    pthread_cond_init(&w.cv, NULL);
-    w.done = false;
+    struct floe_latch done;
+    floe_latch_init(&done, 1);
     x->done = sync_done;
-    x->user = &w;
+    x->user = &done;
     floe_transfer_submit(t, x);
-    pthread_mutex_lock(&w.mu);
-    while (!w.done)
-        pthread_cond_wait(&w.cv, &w.mu);
-    pthread_mutex_unlock(&w.mu);
-    pthread_cond_destroy(&w.cv);
-    pthread_mutex_destroy(&w.mu);
+    floe_latch_wait(&done);
+    floe_latch_destroy(&done);
     x->done = NULL;
     x->user = NULL;
     return x->status;
