@@ -49,6 +49,12 @@ TSAN_OPTIONS=halt_on_error=1 python3 tests/integration/test_upload.py build-tsan
     build/src/vault/floe-vault UploadTests.test_larger_file_odd_size \
     UploadTests.test_several_files_at_once UploadTests.test_injected_503_and_resets_still_correct \
     UploadTests.test_stdin_multipart_and_single UploadTests.test_resume_after_kill_9
+echo "== backup (hash pool, transfer, pack producer) and purge (rate-limited core) under TSan"
+TSAN_OPTIONS=halt_on_error=1 python3 tests/integration/test_backup.py build-tsan/floe \
+    build/src/vault/floe-vault BackupTests.test_file_per_archive_layout \
+    BackupTests.test_packed_backup_then_nothing_changed BackupTests.test_restore_packed_and_one_path
+TSAN_OPTIONS=halt_on_error=1 python3 tests/integration/test_purge.py build-tsan/floe \
+    build/src/vault/floe-vault PurgeTests.test_dry_run_then_purge PurgeTests.test_kill_and_resume
 cmake --build build-tsan -j"$JOBS" --target floe-vault && for t in interop/test_interop_boto3 vault/test_server_options; do TSAN_OPTIONS=halt_on_error=1 python3 tests/$t.py build-tsan/src/vault/floe-vault || exit 1; done  # floe-vault's threads (connections, watchdog, scheduler, notifier) under TSan
 check_tmp "TSan tests"
 echo "== all test stages passed"
