@@ -281,11 +281,12 @@ static int sso_source(const struct files *f, const char *profile, struct floe_cr
         s->sso.cache_key = session;
         free(start);
         if (!found) {
-            floe_cred_source_free(s);
-            return floe_error_set(err, FLOE_E_INVALID_ARG,
-                                  "profile %s: sso_session \"%.60s\" has no [sso-session %.60s] "
-                                  "section in the config file",
-                                  profile, session, session);
+            floe_error_set(err, FLOE_E_INVALID_ARG,
+                           "profile %s: sso_session \"%.60s\" has no [sso-session %.60s] section "
+                           "in the config file",
+                           profile, session, session);
+            floe_cred_source_free(s); /* frees session */
+            return FLOE_E_INVALID_ARG;
         }
     } else {
         s->sso.cache_key = start;
