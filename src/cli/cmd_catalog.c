@@ -27,9 +27,7 @@
 
 static void print_json(json_t *o)
 {
-    json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    fputc('\n', stdout);
-    json_decref(o);
+    floe_cli_json_print(stdout, o);
 }
 
 /* "2026-12-04T08:00:00Z" (or "-" for 0 / unknown). */
@@ -42,7 +40,7 @@ static const char *iso(int64_t t, bool known, char buf[32])
     return buf;
 }
 
-/* Runs the command's service-free engine call and maps its status to an exit status. */
+/* The exit status of an engine call's status (docs/cli.md). */
 static int finish(const char *cmd, int rc, const struct floe_error *err)
 {
     if (rc == FLOE_E_CANCELLED)
