@@ -187,6 +187,47 @@ class CatalogCommandTests(unittest.TestCase):
         r = self.floe("catalog", "import-mtglacier", journal + ".nope", vault, "--catalog", cat)
         self.assertEqual(r.returncode, 1)
 
+    # ---- check ----
+    def test_check_changed_missing_new(self):
+        vault, src, cat = self.fresh()
+        files = self.tree(src)
+        self.backup(src, vault, cat)
+        out = self.ok("check", src, vault, "--catalog", cat)
+        self.assertEqual(out[-1]["ok"], len(files))
+        self.assertEqual(len(out), 1)  # no difference, no line but the summary
+        self.write(src, "a.txt", b"HELLO\n")  # same size: found by mtime, and by content
+        os.utime(os.path.join(src, "a.txt"), ns=(0, 1000000000))
+        self.write(src, "dir one/space name.bin", b"shorter")
+        os.unlink(os.path.join(src, "pct%41.txt"))
+        self.write(src, "brand new.txt", b"new")
+        out = self.ok("check", src, vault, "--catalog", cat, expect=3)
+        states = {(o["state"], o["path"], o.get("reason")) for o in out if "state" in o}
+        self.assertEqual(states, {
+            ("changed", os.path.join(src, "a.txt"), "mtime"),
+            ("changed", os.path.join(src, "dir one/space name.bin"), "size"),
+            ("missing", os.path.join(src, "pct%41.txt"), None),
+            ("new", os.path.join(src, "brand new.txt"), None)})
+        self.assertEqual((out[-1]["ok"], out[-1]["changed"], out[-1]["missing"], out[-1]["new"]),
+                         (len(files) - 3, 2, 1, 1))
+        # --checksum: the same mtime with other content is still found
+        packed = self.ok("catalog", "ls", vault, os.path.join(src, "a.txt"), "--catalog", cat)
+        mt = packed[0]["mtime"]
+        os.utime(os.path.join(src, "a.txt"), (mt, mt))
+        out = self.ok("check", src, vault, "--catalog", cat, "--checksum", "--all", expect=3)
+        a = [o for o in out if o.get("path") == os.path.join(src, "a.txt")]
+        self.assertEqual((a[0]["state"], a[0]["reason"]), ("changed", "content"))
+        self.assertEqual(len([o for o in out if o.get("state") == "ok"]), len(files) - 3)
+        text = self.floe("check", src, vault, "--catalog", cat)
+        self.assertEqual(text.returncode, 3)
+        self.assertIn(b"missing " + os.path.join(src, "pct%41.txt").encode(), text.stdout)
+        r = self.floe("check", src, vault, "--catalog", os.path.join(self.tmp.name, "no.db"))
+        self.assertEqual(r.returncode, 1)
+        r = self.floe("check", os.path.join(src, "nope"), vault, "--catalog", cat)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"cannot check", r.stderr)
+        r = self.floe("check", src)
+        self.assertEqual(r.returncode, 2)
+
 
 if __name__ == "__main__":
     FLOE, VAULT_BIN = sys.argv[1], sys.argv[2]
