@@ -33,6 +33,7 @@ static const struct command s_commands[] = {
     {"restore", floe_cmd_restore, "restore backed-up files from a vault, verified, resumable"},
     {"catalog", floe_cmd_catalog, "list, count, import into or rebuild a backup catalog"},
     {"check", floe_cmd_check, "compare local files with the backup catalog"},
+    {"prune", floe_cmd_prune, "delete backup archives nothing needs any more"},
     {"bench", floe_cmd_bench, "measure hashing on this CPU, or upload throughput to a vault"},
     {"job", floe_cmd_job, "initiate, describe, list, wait for jobs; download job output"},
     {"retrieve", floe_cmd_retrieve, "retrieve an archive: initiate, wait, verified download"},

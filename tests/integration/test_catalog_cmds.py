@@ -100,14 +100,15 @@ class CatalogCommandTests(unittest.TestCase):
 
     def inventory_ids(self, vault):
         """The archive ids an inventory of the vault lists (floe-vault: taken at once)."""
-        r = self.floe("--json", "inventory", vault, "--tier", "Expedited")
+        r = self.floe("--json", "inventory", vault)
         self.assertEqual(r.returncode, 0, r.stderr)
         ids = set()
         for line in r.stdout.decode().splitlines():
             o = json.loads(line)
             for a in o.get("ArchiveList", [o]):
-                if "ArchiveId" in a:
-                    ids.add(a["ArchiveId"])
+                aid = a.get("ArchiveId", a.get("archive_id"))
+                if aid:
+                    ids.add(aid)
         return ids
 
     # ---- ls, stats ----
@@ -227,6 +228,90 @@ class CatalogCommandTests(unittest.TestCase):
         self.assertIn(b"cannot check", r.stderr)
         r = self.floe("check", src)
         self.assertEqual(r.returncode, 2)
+
+    # ---- prune ----
+    def test_prune_dry_run_and_real(self):
+        vault, src, cat = self.fresh()
+        self.write(src, "old/x.txt", b"x" * 100)
+        self.write(src, "old/y.txt", b"y" * 100)
+        self.write(src, "keep.txt", b"kept")
+        big = self.write(src, "big.bin", os.urandom(100 * KIB))
+        self.backup(src, vault, cat)
+        before = {r["path"]: r["archive_id"] for r in self.ok("catalog", "ls", vault,
+                                                              "--catalog", cat)}
+        # the old directory goes, the big file changes: their archives are no longer needed,
+        # but keep.txt shares the first pack with old/ -- so that pack stays
+        self.write(src, "big.bin", os.urandom(100 * KIB))
+        self.backup(src, vault, cat)
+        os.unlink(os.path.join(src, "old/x.txt"))
+        os.unlink(os.path.join(src, "old/y.txt"))
+        self.write(src, "keep.txt", b"kept, changed")
+        self.backup(src, vault, cat, "--delete-removed")
+        self.backup(src, vault, cat)  # a fourth snapshot: the oldest goes
+        current = {r["archive_id"] for r in self.ok("catalog", "ls", vault, "--catalog", cat)}
+        old_pack = before[os.path.join(src, "old/x.txt")]
+        old_big = before[big]
+        self.assertNotIn(old_pack, current)
+        self.assertNotIn(old_big, current)
+
+        r = self.floe("prune", vault, "--older-than", "0", "--catalog", cat)
+        self.assertEqual(r.returncode, 2, r.stderr)  # not a terminal, no --yes
+        self.assertIn(b"--yes", r.stderr)
+        out = self.ok("prune", vault, "--older-than", "30", "--dry-run", "--catalog", cat)
+        self.assertEqual(out[-1]["archives"], 0)  # everything was superseded moments ago
+        out = self.ok("prune", vault, "--older-than", "0", "--dry-run", "--catalog", cat)
+        listed = {o["archive_id"]: o for o in out if "archive_id" in o}
+        self.assertEqual(set(k["kind"] for k in listed.values()), {"file", "pack", "catalog"})
+        self.assertIn(old_pack, listed)
+        self.assertIn(old_big, listed)
+        self.assertEqual(len([k for k in listed.values() if k["kind"] == "catalog"]), 1)
+        self.assertFalse(set(listed) & current)
+        for o in listed.values():
+            self.assertFalse(o["deleted"])
+            self.assertLess(o["age_days"], 1)  # young: inside the 90 days, charged
+        self.assertGreater(out[-1]["early_deletion_usd"], 0)
+        self.assertEqual(out[-1]["archives"], len(listed))
+        self.assertGreater(out[-1]["storage_usd_month"], 0)
+        text = self.floe("prune", vault, "--older-than", "0", "--dry-run", "--catalog", cat)
+        self.assertIn(b"early-deletion charge", text.stdout)
+        in_vault = self.inventory_ids(vault)
+        self.assertTrue(set(listed) <= in_vault)  # a dry run deletes nothing
+
+        out = self.ok("prune", vault, "--older-than", "0", "--yes", "--catalog", cat)
+        self.assertEqual({o["archive_id"] for o in out if o.get("deleted")}, set(listed))
+        after = self.inventory_ids(vault)
+        self.assertFalse(set(listed) & after)
+        self.assertTrue(current <= after)  # a current file's archive is never deleted
+        again = self.ok("prune", vault, "--older-than", "0", "--yes", "--catalog", cat)
+        self.assertEqual(again[-1]["archives"], 0)
+        st = self.ok("catalog", "stats", vault, "--catalog", cat)
+        self.assertEqual(st[0]["archives_deleted"], len(listed))
+        # the current files still restore
+        to = os.path.join(self.tmp.name, vault + "-restored")
+        self.restore(vault, cat, to)
+        with open(os.path.join(to, src.lstrip("/"), "keep.txt"), "rb") as f:
+            self.assertEqual(f.read(), b"kept, changed")
+
+    def test_prune_refused_by_vault_lock(self):
+        vault, src, cat = self.fresh()
+        self.write(src, "f.txt", b"one")
+        self.backup(src, vault, cat)
+        self.write(src, "f.txt", b"two")
+        self.backup(src, vault, cat)
+        deny = json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Sid": "no-delete", "Effect": "Deny", "Principal": "*",
+             "Action": "glacier:DeleteArchive", "Resource": "*"}]})
+        r = self.floe("vault", "lock", "initiate", vault, "--policy", deny)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.floe("prune", vault, "--older-than", "0", "--yes", "--catalog", cat)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"AccessDeniedException", r.stderr)
+        self.assertIn(b"vault lock", r.stderr)
+        out = self.ok("prune", vault, "--older-than", "0", "--dry-run", "--catalog", cat)
+        self.assertGreater(out[-1]["archives"], 0)  # nothing was recorded deleted
+        r = self.floe("prune", vault, "--catalog", cat)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(b"--older-than", r.stderr)
 
 
 if __name__ == "__main__":
