@@ -11,6 +11,7 @@
 #include "common.h"
 
 #include "floe/catalog_cmd.h"
+#include "floe/rebuild.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -22,8 +23,11 @@
     "floe catalog ls VAULT [PATH-PREFIX] [--catalog PATH] [--all-versions]\n"                      \
     "       floe catalog stats VAULT [--catalog PATH] [--runs N]\n"                                \
     "       floe catalog import-mtglacier JOURNAL VAULT [--path-prefix P] [--catalog PATH]\n"      \
+    "       floe catalog rebuild VAULT [--catalog PATH] [--inventory-job ID] [--force]\n"          \
+    "                [--no-snapshot] [--tier Expedited|Standard|Bulk]\n"                           \
     "The catalog defaults to the one floe backup uses for the vault ($XDG_DATA_HOME/floe).\n"      \
-    "stats lists the newest N runs (default 5)."
+    "stats lists the newest N runs (default 5). rebuild: from the newest catalog snapshot in\n"    \
+    "the vault, else from archive descriptions and pack indexes; --tier default Standard."
 
 static void print_json(json_t *o)
 {
@@ -275,6 +279,92 @@ static int cmd_import(const struct floe_cli *cli, int argc, char **argv)
     return 0;
 }
 
+/* ---- rebuild ---- */
+
+static void rebuild_phase(const char *phase, const char *detail, void *user)
+{
+    const struct floe_cli *cli = user;
+    if (!cli->quiet && !cli->json)
+        fprintf(stderr, "floe catalog rebuild: %s: %s\n", phase, detail);
+}
+
+static void rebuild_warn(const char *archive_id, const char *message, void *user)
+{
+    floe_cli_warning(user, "catalog", archive_id, message);
+}
+
+static void print_rebuild(const struct floe_cli *cli, const struct floe_rebuild_result *r)
+{
+    if (cli->json) {
+        json_t *j = json_object();
+        json_object_set_new(j, "catalog", floe_cli_jstr(r->catalog_path));
+        json_object_set_new(j, "inventory_job_id", json_string(r->inventory_job_id));
+        json_object_set_new(j, "inventory_reused", json_boolean(r->inventory_reused));
+        json_object_set_new(j, "from_snapshot", json_boolean(r->from_snapshot));
+        json_object_set_new(j, "snapshot_archive_id",
+                            r->from_snapshot ? json_string(r->snapshot_archive_id) : json_null());
+        json_object_set_new(j, "archives", json_integer((json_int_t)r->archives));
+        json_object_set_new(j, "archives_recorded", json_integer((json_int_t)r->archives_recorded));
+        json_object_set_new(j, "files_recorded", json_integer((json_int_t)r->files_recorded));
+        json_object_set_new(j, "archives_skipped", json_integer((json_int_t)r->archives_skipped));
+        json_object_set_new(j, "jobs", json_integer((json_int_t)r->jobs));
+        json_object_set_new(j, "seconds", floe_cli_jreal(r->seconds, 3));
+        print_json(j);
+        return;
+    }
+    if (r->from_snapshot)
+        printf("rebuilt %s from snapshot archive %s (%llu archives in the inventory)\n",
+               r->catalog_path, r->snapshot_archive_id, (unsigned long long)r->archives);
+    else
+        printf("rebuilt %s from descriptions: %llu archives, %llu files recorded, %llu archives "
+               "skipped, %llu retrieval jobs\n",
+               r->catalog_path, (unsigned long long)r->archives_recorded,
+               (unsigned long long)r->files_recorded, (unsigned long long)r->archives_skipped,
+               (unsigned long long)r->jobs);
+}
+
+static int cmd_rebuild(const struct floe_cli *cli, int argc, char **argv)
+{
+    struct floe_rebuild_options o = {0};
+    const struct floe_cli_opt opts[] = {
+        {"--catalog", NULL, &o.catalog_path, NULL},
+        {"--inventory-job", NULL, &o.inventory_job_id, NULL},
+        {"--force", NULL, NULL, &o.force},
+        {"--no-snapshot", NULL, NULL, &o.no_snapshot},
+        {"--tier", NULL, &o.tier, NULL},
+        {NULL, NULL, NULL, NULL},
+    };
+    const char *pos[2];
+    int npos = 0;
+    int rc = parse(argc, argv, opts, pos, &npos, 1, 1);
+    if (!rc && o.tier && strcasecmp(o.tier, "Expedited") && strcasecmp(o.tier, "Standard") &&
+        strcasecmp(o.tier, "Bulk"))
+        rc = floe_cli_usage_error("catalog", CATALOG_USAGE,
+                                  "--tier must be Expedited, Standard or Bulk, not '%s'", o.tier);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    o.vault = pos[0];
+    struct floe_client *client = NULL;
+    if (floe_cli_client(cli, "catalog", NULL, &client))
+        return 1;
+    o.cancel = floe_cli_cancel_on_sigint();
+    o.phase = rebuild_phase;
+    o.warn = rebuild_warn;
+    o.user = (void *)cli;
+    struct floe_rebuild_result r;
+    struct floe_error err = {0};
+    rc = floe_rebuild_catalog(client, &o, &r, &err);
+    floe_client_destroy(client);
+    if (rc == FLOE_E_CANCELLED) {
+        fprintf(stderr, "floe catalog rebuild: interrupted; nothing was written: run it again\n");
+        return 130;
+    }
+    if (rc)
+        return finish("catalog", rc, &err);
+    print_rebuild(cli, &r);
+    return 0;
+}
+
 int floe_cmd_catalog(const struct floe_cli *cli, int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -290,5 +380,7 @@ int floe_cmd_catalog(const struct floe_cli *cli, int argc, char **argv)
         return cmd_stats(cli, argc, argv);
     if (strcmp(sub, "import-mtglacier") == 0)
         return cmd_import(cli, argc, argv);
+    if (strcmp(sub, "rebuild") == 0)
+        return cmd_rebuild(cli, argc, argv);
     return floe_cli_usage_error("catalog", CATALOG_USAGE, "unknown subcommand '%s'", sub);
 }

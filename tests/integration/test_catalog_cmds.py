@@ -313,6 +313,75 @@ class CatalogCommandTests(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn(b"--older-than", r.stderr)
 
+    # ---- rebuild ----
+    def test_rebuild_from_snapshot(self):
+        vault, src, cat = self.fresh()
+        files = self.tree(src)
+        self.backup(src, vault, cat)
+        self.write(src, "a.txt", b"second version\n")
+        files[os.path.join(src, "a.txt")] = b"second version\n"
+        self.backup(src, vault, cat)
+        r = self.floe("catalog", "rebuild", vault, "--catalog", cat)
+        self.assertEqual(r.returncode, 2, r.stderr)  # it exists
+        self.assertIn(b"--force", r.stderr)
+        os.unlink(cat)
+        out = self.ok("catalog", "rebuild", vault, "--catalog", cat, "--tier", "Expedited")
+        self.assertTrue(out[0]["from_snapshot"])
+        self.assertFalse(out[0]["inventory_reused"])
+        rows = self.ok("catalog", "ls", vault, "--catalog", cat)
+        self.assertEqual(sorted(r["path"] for r in rows), sorted(files))
+        to = os.path.join(self.tmp.name, vault + "-restored")
+        self.restore(vault, cat, to)
+        self.check_restored(to, files)
+        # --force replaces it; the inventory job of the first rebuild is reused
+        out = self.ok("catalog", "rebuild", vault, "--catalog", cat, "--force")
+        self.assertTrue(out[0]["inventory_reused"])
+        self.assertFalse([n for n in os.listdir(self.tmp.name) if ".rebuild" in n])
+
+    def test_rebuild_from_descriptions_and_pack_indexes(self):
+        vault, src, cat = self.fresh()
+        files = self.tree(src)
+        for i in range(40):  # a pack of several MiB: its index starts before the last MiB
+            files[self.write(src, "many/f%02d.bin" % i, os.urandom(60 * KIB))] = None
+        for p, d in list(files.items()):
+            if d is None:
+                with open(p, "rb") as f:
+                    files[p] = f.read()
+        # a large file whose path does not fit a description: reported and skipped
+        deep = "/".join(["d" * 200] * 6)
+        long_path = self.write(src, deep + "/long.bin", os.urandom(100 * KIB))
+        self.backup(src, vault, cat, "--no-snapshot")
+        self.write(src, "a.txt", b"second version\n")
+        files[os.path.join(src, "a.txt")] = b"second version\n"
+        self.backup(src, vault, cat, "--no-snapshot")
+        mtimes = {p: int(os.stat(p).st_mtime) for p in files}
+        before = {r["path"]: r for r in self.ok("catalog", "ls", vault, "--catalog", cat)}
+        os.unlink(cat)
+        r = self.floe("--json", "catalog", "rebuild", vault, "--catalog", cat, "--tier",
+                      "Expedited")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = [json.loads(x) for x in r.stdout.decode().splitlines()]
+        warnings = [x for x in lines if "warning" in x]
+        self.assertEqual(len(warnings), 1, lines)
+        self.assertIn("%~", warnings[0]["warning"])
+        out = [x for x in lines if "catalog" in x][0]
+        self.assertFalse(out["from_snapshot"])
+        self.assertEqual(out["archives_skipped"], 1)
+        self.assertGreaterEqual(out["jobs"], 2)  # pack index ranges
+        rows = {r["path"]: r for r in self.ok("catalog", "ls", vault, "--catalog", cat)}
+        self.assertEqual(sorted(rows), sorted(files))
+        self.assertNotIn(long_path, rows)
+        for p, row in rows.items():
+            self.assertEqual((row["size"], row["kind"], row["archive_id"]),
+                             (before[p]["size"], before[p]["kind"], before[p]["archive_id"]), p)
+            self.assertEqual(row["mtime"], mtimes[p], p)
+        to = os.path.join(self.tmp.name, vault + "-restored")
+        self.restore(vault, cat, to)
+        self.check_restored(to, files)
+        r = self.floe("catalog", "rebuild", "no-such-vault", "--catalog", cat + ".x")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"ResourceNotFoundException", r.stderr)
+
 
 if __name__ == "__main__":
     FLOE, VAULT_BIN = sys.argv[1], sys.argv[2]
