@@ -260,15 +260,10 @@ int floe_cmd_backup(const struct floe_cli *cli, int argc, char **argv)
         int brc = floe_backup(client, &o, &r, &err);
         floe_progress_clear(x.pl);
         floe_progress_destroy(x.pl);
-        if (brc == FLOE_E_CANCELLED) {
-            fprintf(stderr, "floe backup: interrupted; what was uploaded is recorded in the "
-                            "catalog: run the same command again to continue\n");
-            status = 130;
-        } else if (brc == FLOE_E_INVALID_ARG || brc == FLOE_E_RANGE) {
-            status = floe_cli_usage_error("backup", BACKUP_USAGE, "%s", err.message);
-        } else if (brc) {
-            status = floe_cli_fail("backup", &err);
-        } else {
+        status = floe_cli_outcome("backup", brc, &err,
+                                  "what was uploaded is recorded in the catalog: run the same "
+                                  "command again to continue");
+        if (status < 0) {
             print_summary(cli, &o, &r);
             status = r.partial ? 3 : 0;
         }

@@ -198,17 +198,10 @@ int floe_cmd_vault_purge(const struct floe_cli *cli, int argc, char **argv)
         struct floe_purge_result r;
         struct floe_error err = {0};
         int prc = floe_purge(client, &o, &r, &err);
-        if (prc == FLOE_E_CANCELLED) {
-            fprintf(stderr,
-                    "floe vault purge: %s; what was deleted is recorded: run the same "
-                    "command again to continue\n",
-                    err.message[0] ? err.message : "interrupted");
-            status = 130;
-        } else if (prc == FLOE_E_INVALID_ARG) {
-            status = floe_cli_usage_error("vault purge", PURGE_USAGE, "%s", err.message);
-        } else if (prc) {
-            status = floe_cli_fail("vault purge", &err);
-        } else {
+        status = floe_cli_outcome("vault purge", prc, &err,
+                                  "what was deleted is recorded: run the same command again to "
+                                  "continue");
+        if (status < 0) {
             print_result(&x, &o, &r);
             status = r.protected ? 3 : 0;
         }

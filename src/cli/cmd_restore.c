@@ -126,15 +126,10 @@ int floe_cmd_restore(const struct floe_cli *cli, int argc, char **argv)
         struct floe_restore_result r;
         struct floe_error err = {0};
         int xrc = floe_restore(client, &o, &r, &err);
-        if (xrc == FLOE_E_CANCELLED) {
-            fprintf(stderr, "floe restore: interrupted; the plan and progress are in the catalog: "
-                            "run the same command again to continue\n");
-            status = 130;
-        } else if (xrc == FLOE_E_INVALID_ARG) {
-            status = floe_cli_usage_error("restore", RESTORE_USAGE, "%s", err.message);
-        } else if (xrc) {
-            status = floe_cli_fail("restore", &err);
-        } else {
+        status = floe_cli_outcome("restore", xrc, &err,
+                                  "the plan and progress are in the catalog: run the same "
+                                  "command again to continue");
+        if (status < 0) {
             print_summary(cli, &o, &r);
             status = r.partial ? 3 : 0;
         }

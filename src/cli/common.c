@@ -51,6 +51,16 @@ int floe_cli_fail(const char *cmd, const struct floe_error *err)
     return floe_cli_exit_status(err);
 }
 
+int floe_cli_outcome(const char *cmd, int rc, const struct floe_error *err, const char *resume_hint)
+{
+    if (rc == FLOE_OK)
+        return -1;
+    int status = floe_cli_fail(cmd, err);
+    if (rc == FLOE_E_CANCELLED && resume_hint)
+        fprintf(stderr, "floe %s: %s\n", cmd, resume_hint);
+    return status;
+}
+
 void floe_cli_json_print(FILE *f, json_t *o)
 {
     json_dumpf(o, f, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));

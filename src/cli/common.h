@@ -59,6 +59,15 @@ void floe_cli_warning(const struct floe_cli *cli, const char *cmd, const char *p
  */
 int floe_cli_fail(const char *cmd, const struct floe_error *err);
 
+/*
+ * floe_cli_outcome() - the exit status of a command whose engine call returned rc: -1 for
+ * FLOE_OK (the caller prints its result and picks 0 or 3); otherwise floe_cli_fail(cmd, err)'s
+ * status, and after an interruption (FLOE_E_CANCELLED) also "floe CMD: RESUME_HINT" when a hint
+ * is given. Threads: the command's thread.
+ */
+int floe_cli_outcome(const char *cmd, int rc, const struct floe_error *err,
+                     const char *resume_hint);
+
 /* The exit status of a failure (docs/cli.md): 130 FLOE_E_CANCELLED, 2 FLOE_E_INVALID_ARG and
  * FLOE_E_RANGE (an input breaks a rule: the engine checks those before sending anything), 1
  * anything else. */
