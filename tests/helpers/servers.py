@@ -163,3 +163,14 @@ def read_archive(glacier, vault, archive_id, timeout=20):
     if d["StatusCode"] != "Succeeded":
         raise AssertionError("retrieval job of %s: %s" % (archive_id, d["StatusCode"]))
     return glacier.get_job_output(vaultName=vault, jobId=job["jobId"])["body"].read()
+
+
+def start_credserver(*extra):
+    """tests/helpers/credserver.py: fake IMDSv2, container, SSO portal and a recording Glacier
+    ListVaults; GET /_stats counts the credential fetches."""
+    workdir = tempfile.mkdtemp(prefix="floe-creds-")
+    port_file = os.path.join(workdir, "port")
+    proc = subprocess.Popen([sys.executable, os.path.join(HERE, "credserver.py"), "--port-file",
+                             port_file, *extra])
+    port = _wait_port_file(port_file, proc, "credserver")
+    return Server(proc, port, workdir)

@@ -303,7 +303,7 @@ static void test_credentials_chain_order(void **state)
     (void)state;
     clear_env(CREDS, CONF);
     struct floe_error err = {0};
-    struct floe_cred_source *s;
+    struct floe_cred_source *s = NULL;
     /* the default profile's static keys */
     assert_int_equal(resolve(NULL, &s, &err), FLOE_CRED_STATIC);
     assert_string_equal(s->keys.access_key_id, "AKDEF");
@@ -384,7 +384,7 @@ static void test_credentials_roles_and_loops(void **state)
     (void)state;
     clear_env(CREDS, CONF);
     struct floe_error err = {0};
-    struct floe_cred_source *s;
+    struct floe_cred_source *s = NULL;
     assert_int_equal(resolve("role", &s, &err), FLOE_CRED_ASSUME_ROLE);
     assert_string_equal(s->role.arn, "arn:aws:iam::123456789012:role/r");
     assert_string_equal(s->role.external_id, "ext");

@@ -111,6 +111,10 @@ static void refresh_locked(struct floe_credentials *p)
     struct floe_error err = {0};
     int rc = floe_cred_source_fetch(p->src, &v, &err);
     int64_t now = (int64_t)time(NULL);
+    if (rc == FLOE_OK && v.expiration && v.expiration <= now) {
+        floe_cred_values_free(&v); /* no better than what we have: try again later */
+        rc = FLOE_E_AUTH;
+    }
     pthread_mutex_lock(&p->mu);
     p->locked.fetching = false;
     if (rc == FLOE_OK) {
@@ -196,6 +200,11 @@ int floe_credentials_new_chain(const struct floe_credentials_options *opts,
         return rc;
     struct floe_cred_values v = {0};
     rc = floe_cred_source_fetch(src, &v, err);
+    if (rc == FLOE_OK && v.expiration && v.expiration <= (int64_t)time(NULL)) {
+        floe_cred_values_free(&v);
+        rc = floe_error_set(err, FLOE_E_AUTH, "%s: the credentials it gave have already expired",
+                            src->desc);
+    }
     if (rc) {
         floe_cred_source_free(src);
         return rc;

@@ -1,0 +1,264 @@
+#!/usr/bin/env python3
+"""floe's credential chain against real peers on 127.0.0.1, each started here and stopped by
+PID, temporary directories removed pass or fail (docs/credentials.md):
+  - credential_process scripts (good, exit non-zero with its stderr shown, garbage, expired);
+  - moto's server as STS: AssumeRole (source_profile) and AssumeRoleWithWebIdentity (the EKS
+    variables); the Glacier requests that follow are signed with the ASIA... key and session
+    token moto issued (a recording endpoint in tests/helpers/credserver.py checks);
+  - tests/helpers/credserver.py as IMDSv2, the container endpoint and the SSO portal;
+  - refresh during one long upload to floe-vault (parts delayed by tests/helpers/faultproxy.py):
+    credentials that live 20 s are fetched again while the upload runs, and an
+    ExpiredTokenException answer makes floe refresh and resend; the archive is verified.
+floe-vault knows one key pair, so the fake sources hand out that pair with a new session token
+each time (floe-vault checks the signature, which covers x-amz-security-token).
+
+usage: test_credentials.py FLOE FLOE_VAULT
+"""
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "helpers"))
+import servers  # noqa: E402
+
+FLOE = FLOE_VAULT = None
+MIB = 1 << 20
+
+
+def stats(srv):
+    with urllib.request.urlopen(srv.url + "/_stats", timeout=10) as r:
+        return json.loads(r.read())
+
+
+class Credentials(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.vault = servers.start_vault(FLOE_VAULT)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.vault.stop()
+        shutil.rmtree(cls.vault.workdir, ignore_errors=True)
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="floe-creds-test-")
+        self.stop = []
+        env = servers.client_env(self.tmp)
+        del env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]
+        env["HOME"] = self.tmp
+        env["AWS_EC2_METADATA_DISABLED"] = "true"
+        self.env = env
+        self.conf = env["AWS_CONFIG_FILE"]
+
+    def tearDown(self):
+        for s in self.stop:
+            s.stop()
+            shutil.rmtree(s.workdir, ignore_errors=True)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def server(self, srv):
+        self.stop.append(srv)
+        return srv
+
+    def floe(self, *args, code=0, endpoint=None, timeout=120):
+        p = subprocess.run([FLOE, "--endpoint-url", endpoint or self.vault.url, *args],
+                           env=self.env, capture_output=True, text=True, timeout=timeout)
+        if p.returncode != code:
+            self.fail("floe %s: exit %d, wanted %d\nstdout: %s\nstderr: %s" %
+                      (" ".join(args), p.returncode, code, p.stdout, p.stderr))
+        return p
+
+    def write_config(self, text):
+        with open(self.conf, "w") as f:
+            f.write(text)
+
+    def script(self, name, body):
+        path = os.path.join(self.tmp, name)
+        with open(path, "w") as f:
+            f.write("#!/bin/sh\n" + body)
+        os.chmod(path, 0o700)
+        return path
+
+    # ---- credential_process ----
+
+    def test_credential_process(self):
+        exp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+        good = self.script("good.sh", "echo 'process ran' >&2\nprintf '%s'\n" % json.dumps({
+            "Version": 1, "AccessKeyId": servers.LOCAL_AK, "SecretAccessKey": servers.LOCAL_SK,
+            "SessionToken": "tok-process", "Expiration": exp}))
+        self.write_config("[profile p]\ncredential_process = %s\n" % good)
+        p = self.floe("--profile", "p", "vault", "create", "cp1")
+        self.assertIn("process ran", p.stderr)  # the process's stderr is passed through
+        self.env["AWS_PROFILE"] = "p"
+        self.floe("vault", "describe", "cp1")
+        cases = [("exit 3", "echo 'no such account' >&2; exit 3",
+                  ["exited with status 3", "no such account"]),
+                 ("garbage", "echo garbage", ["not a JSON object"]),
+                 ("version 2", "echo '{\"Version\": 2}'", ["\"Version\" must be 1"]),
+                 ("expired", "printf '%s'" % json.dumps({
+                     "Version": 1, "AccessKeyId": "AK", "SecretAccessKey": "SK",
+                     "SessionToken": "T", "Expiration": "2020-01-01T00:00:00Z"}),
+                  ["already expired"])]
+        for name, body, wants in cases:
+            s = self.script("bad.sh", body)
+            self.write_config("[profile p]\ncredential_process = %s\n" % s)
+            p = self.floe("vault", "list", code=1)
+            for w in wants:
+                self.assertIn(w, p.stderr, name)
+            self.assertIn("profile p: credential_process", p.stderr, name)
+            self.assertNotIn("SK", p.stderr.replace("ASK", ""), name)
+
+    # ---- STS (moto) ----
+
+    def test_sts_assume_role_and_web_identity(self):
+        moto = self.server(servers.start_moto())
+        rec = self.server(servers.start_credserver())
+        self.env["AWS_ENDPOINT_URL_STS"] = moto.url
+        self.write_config(
+            "[profile base]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\n"
+            "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
+            "[profile role]\nrole_arn = arn:aws:iam::123456789012:role/floe-test\n"
+            "source_profile = base\nrole_session_name = floe-it\nexternal_id = ext-1\n"
+            "duration_seconds = 900\n"
+            "[profile chained]\nrole_arn = arn:aws:iam::123456789012:role/second\n"
+            "source_profile = role\n"
+            "[profile loop1]\nrole_arn = arn:aws:iam::1:role/a\nsource_profile = loop2\n"
+            "[profile loop2]\nrole_arn = arn:aws:iam::1:role/b\nsource_profile = loop1\n"
+            "[profile mfa]\nrole_arn = arn:aws:iam::1:role/m\nsource_profile = base\n"
+            "mfa_serial = arn:aws:iam::1:mfa/me\n")
+        for prof in ("role", "chained"):
+            self.floe("--profile", prof, "vault", "list", endpoint=rec.url)
+        # web identity as EKS sets it
+        tokf = os.path.join(self.tmp, "token")
+        with open(tokf, "w") as f:
+            f.write("eyJhbGciOiJSUzI1NiJ9.e30.sig\n")
+        env = dict(self.env)
+        self.env.update(AWS_WEB_IDENTITY_TOKEN_FILE=tokf,
+                        AWS_ROLE_ARN="arn:aws:iam::123456789012:role/eks-pod",
+                        AWS_ROLE_SESSION_NAME="pod-1")
+        self.floe("vault", "list", endpoint=rec.url)
+        self.env = env
+        got = stats(rec)["glacier"]
+        self.assertEqual(len(got), 3)
+        for g in got:  # moto's temporary keys, with their token, signed the Glacier requests
+            self.assertTrue(g["akid"].startswith("ASIA"), g)
+            self.assertTrue(g["token"], g)
+        self.assertNotEqual(got[0]["akid"], got[2]["akid"])
+        p = self.floe("--profile", "loop1", "vault", "list", code=2, endpoint=rec.url)
+        self.assertIn("source_profile loop: loop1 -> loop2 -> loop1", p.stderr)
+        p = self.floe("--profile", "mfa", "vault", "list", code=2, endpoint=rec.url)
+        self.assertIn("has mfa_serial", p.stderr)
+        # STS unreachable: the error names STS
+        self.env["AWS_ENDPOINT_URL_STS"] = "http://127.0.0.1:1"
+        p = self.floe("--profile", "role", "vault", "list", code=1, endpoint=rec.url)
+        self.assertIn("STS AssumeRole", p.stderr)
+
+    # ---- IMDSv2, container, SSO ----
+
+    def test_imds_container_sso(self):
+        srv = self.server(servers.start_credserver("--container-token", "Bearer c-tok"))
+        del self.env["AWS_EC2_METADATA_DISABLED"]
+        self.env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = srv.url
+        self.floe("vault", "create", "imds1")
+        self.assertEqual(stats(srv)["counts"].get("imds"), 1)
+        # the container endpoint comes before instance metadata
+        self.env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = srv.url + "/container/creds"
+        tf = os.path.join(self.tmp, "ctoken")
+        with open(tf, "w") as f:
+            f.write("Bearer c-tok\n")
+        self.env["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"] = tf
+        self.floe("vault", "describe", "imds1")
+        self.assertEqual(stats(srv)["counts"].get("container"), 1)
+        self.env["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"] = "/nonexistent/token"
+        self.env["AWS_CONTAINER_AUTHORIZATION_TOKEN"] = "Bearer wrong"
+        del self.env["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"]
+        p = self.floe("vault", "list", code=1)
+        self.assertIn("container credentials", p.stderr)
+        self.assertIn("HTTP 401", p.stderr)
+        self.env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = "http://example.com/creds"
+        p = self.floe("vault", "list", code=2)
+        self.assertIn("must be https, or http to a loopback address", p.stderr)
+        del self.env["AWS_CONTAINER_CREDENTIALS_FULL_URI"]
+        # SSO: the token aws sso login cached, then GetRoleCredentials
+        self.env["AWS_ENDPOINT_URL_SSO"] = srv.url
+        self.write_config("[profile sso]\nsso_session = corp\nsso_account_id = 111122223333\n"
+                          "sso_role_name = Reader\n[sso-session corp]\n"
+                          "sso_start_url = https://d-1.awsapps.com/start\nsso_region = eu-west-1\n")
+        cache = os.path.join(self.tmp, ".aws", "sso", "cache")
+        os.makedirs(cache)
+        path = os.path.join(cache, hashlib.sha1(b"corp").hexdigest() + ".json")
+
+        def token(expires):
+            with open(path, "w") as f:
+                json.dump({"startUrl": "https://d-1.awsapps.com/start", "region": "eu-west-1",
+                           "accessToken": "sso-bearer", "expiresAt": time.strftime(
+                               "%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires))}, f)
+        token(time.time() + 3600)
+        self.floe("--profile", "sso", "vault", "describe", "imds1")
+        self.assertEqual(stats(srv)["counts"].get("sso"), 1)
+        token(time.time() - 60)
+        p = self.floe("--profile", "sso", "vault", "list", code=1)
+        self.assertIn("run aws sso login", p.stderr)
+        os.unlink(path)
+        p = self.floe("--profile", "sso", "vault", "list", code=1)
+        self.assertIn("no cached token: run aws sso login", p.stderr)
+
+    def test_imds_failures(self):
+        v1 = self.server(servers.start_credserver("--mode", "imdsv1"))
+        del self.env["AWS_EC2_METADATA_DISABLED"]
+        self.env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = v1.url
+        p = self.floe("vault", "list", code=1)
+        self.assertIn("no AWS credentials found: tried the environment", p.stderr)
+        self.assertIn("IMDSv2", p.stderr)
+        bad = self.server(servers.start_credserver("--mode", "badjson"))
+        self.env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = bad.url
+        p = self.floe("vault", "list", code=1)
+        self.assertIn("not a JSON object", p.stderr)
+        self.env["AWS_EC2_METADATA_DISABLED"] = "true"
+        p = self.floe("vault", "list", code=1)
+        self.assertIn("instance metadata (AWS_EC2_METADATA_DISABLED)", p.stderr)
+
+    # ---- refresh during one long upload ----
+
+    def upload_through(self, rules, size_mib, vault):
+        srv = self.server(servers.start_credserver("--lifetime", "20"))
+        proxy = self.server(servers.start_faultproxy(self.vault.port, rules))
+        del self.env["AWS_EC2_METADATA_DISABLED"]
+        self.env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = srv.url
+        self.env["FLOE_CREDENTIALS_REFRESH_MARGIN_S"] = "15"
+        data = os.path.join(self.tmp, "data")
+        with open(data, "wb") as f:
+            f.write(os.urandom(size_mib * MIB))
+        self.floe("vault", "create", vault, endpoint=proxy.url)
+        before = stats(srv)["counts"].get("imds", 0)  # the create's own fetch
+        t0 = time.time()
+        self.floe("upload", vault, data, "--part-size", "1MiB", "--concurrency", "1",
+                  endpoint=proxy.url, timeout=300)
+        return stats(srv)["counts"].get("imds", 0) - before, time.time() - t0
+
+    def test_refresh_during_upload(self):
+        # every part waits 1 s: the upload lasts > 20 s, the keys live 20 s and are due after
+        # 10 s (half their life, as the margin of 15 s is longer): fetched again while it runs
+        fetches, secs = self.upload_through(["PUT /multipart-uploads/ delay:1 0"], 24, "refresh1")
+        self.assertGreaterEqual(secs, 20)
+        self.assertGreaterEqual(fetches, 2, "fetches in %.0f s" % secs)
+
+    def test_expired_token_answer_refreshes(self):
+        fetches, _ = self.upload_through(
+            ["PUT /multipart-uploads/ status:403:ExpiredTokenException 1"], 3, "refresh2")
+        self.assertEqual(fetches, 2)  # the first, and the one the answer forced
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 3:
+        sys.exit(__doc__)
+    FLOE, FLOE_VAULT = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+    unittest.main(argv=[sys.argv[0]] + sys.argv[3:], verbosity=2)
