@@ -330,6 +330,9 @@ class CatalogCommandTests(unittest.TestCase):
         self.assertFalse(out[0]["inventory_reused"])
         rows = self.ok("catalog", "ls", vault, "--catalog", cat)
         self.assertEqual(sorted(r["path"] for r in rows), sorted(files))
+        st = self.ok("catalog", "stats", vault, "--catalog", cat)
+        self.assertEqual(st[0]["runs"], 2)
+        self.assertEqual(st[0]["archives_catalog"], 2)  # the newest snapshot knows itself too
         to = os.path.join(self.tmp.name, vault + "-restored")
         self.restore(vault, cat, to)
         self.check_restored(to, files)

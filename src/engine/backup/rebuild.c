@@ -7,7 +7,9 @@
  *              are kept as a list (id, size, tree hash, creation time, description) and sorted
  *              by creation time, so a later version of a path supersedes an earlier one
  *   snapshot   the newest archive described `floe1 catalog` is retrieved whole and unpacked
- *              (floe_catalog_snapshot_unpack) into "<catalog>.rebuild"
+ *              (floe_catalog_snapshot_unpack) into "<catalog>.rebuild"; archives created at
+ *              or after it that it does not know (itself, later runs whose snapshot failed)
+ *              are then recorded from their descriptions as below
  *   describe   failing that: a new catalog in "<catalog>.rebuild", one transaction; `floe1 file`
  *              and mt2 descriptions become one file row each (path, mtime, the archive's size
  *              and tree hash; a truncated path `%~` is warned about and skipped), `floe1 pack`
@@ -402,18 +404,23 @@ static int record_one(struct rb *r, const struct arc *a, struct floe_description
     return FLOE_OK;
 }
 
-static int from_descriptions(struct rb *r)
+/* Records the archives v[from..n) into the catalog at tmp_db (created if missing), in one
+ * transaction; only_missing: those the catalog does not have yet. */
+static int record_archives(struct rb *r, size_t from, bool only_missing)
 {
-    phase(r, "descriptions", r->o->vault);
     struct floe_catalog_options co = {0};
     int rc = floe_catalog_open(r->tmp_db, &co, &r->cat, r->err);
     if (!rc)
         rc = floe_catalog_begin(r->cat, r->err);
     struct floe_description *d = floe_xmalloc(sizeof(*d));
-    for (size_t i = 0; !rc && i < r->n; i++) {
+    for (size_t i = from; !rc && i < r->n; i++) {
+        struct floe_catalog_archive known;
         if (r->o->cancel && atomic_load(r->o->cancel))
             rc = floe_error_set(r->err, FLOE_E_CANCELLED, "rebuild interrupted");
-        else
+        else if (!only_missing)
+            rc = record_one(r, &r->v[i], d);
+        else if ((rc = floe_catalog_get_archive(r->cat, r->v[i].id, &known, r->err)) ==
+                 FLOE_E_NOT_FOUND)
             rc = record_one(r, &r->v[i], d);
     }
     free(d);
@@ -464,9 +471,16 @@ static int run(struct rb *r)
     }
     free(d);
     remove_db(r->tmp_db);
-    if (snap)
-        return from_snapshot(r, snap);
-    return from_descriptions(r);
+    if (!snap) {
+        phase(r, "descriptions", r->o->vault);
+        return record_archives(r, 0, false);
+    }
+    rc = from_snapshot(r, snap);
+    /* the snapshot archive itself, and what later runs uploaded (a run whose snapshot failed):
+     * archives created at or after it that its catalog does not know */
+    if (!rc)
+        rc = record_archives(r, (size_t)(snap - r->v), true);
+    return rc;
 }
 
 int floe_rebuild_catalog(struct floe_client *c, const struct floe_rebuild_options *o,
