@@ -44,14 +44,11 @@ static const char *iso(int64_t t, bool known, char buf[32])
     return buf;
 }
 
-/* The exit status of an engine call's status (docs/cli.md). */
+/* The exit status of an engine call's status (docs/cli.md): 0 for FLOE_OK. */
 static int finish(const char *cmd, int rc, const struct floe_error *err)
 {
-    if (rc == FLOE_E_CANCELLED)
-        return 130;
-    if (rc == FLOE_E_INVALID_ARG)
-        return floe_cli_usage_error(cmd, CATALOG_USAGE, "%s", err->message);
-    return rc ? floe_cli_fail(cmd, err) : 0;
+    int status = floe_cli_outcome(cmd, rc, err, NULL);
+    return status < 0 ? 0 : status;
 }
 
 /* Parses argv[2..] (the subcommand is argv[1]); -1 --help, 0 ok, 2 usage (printed). */
@@ -355,12 +352,9 @@ static int cmd_rebuild(const struct floe_cli *cli, int argc, char **argv)
     struct floe_error err = {0};
     rc = floe_rebuild_catalog(client, &o, &r, &err);
     floe_client_destroy(client);
-    if (rc == FLOE_E_CANCELLED) {
-        fprintf(stderr, "floe catalog rebuild: interrupted; nothing was written: run it again\n");
-        return 130;
-    }
-    if (rc)
-        return finish("catalog", rc, &err);
+    int status = floe_cli_outcome("catalog", rc, &err, "nothing was written: run it again");
+    if (status >= 0)
+        return status;
     print_rebuild(cli, &r);
     return 0;
 }

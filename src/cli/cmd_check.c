@@ -115,14 +115,9 @@ int floe_cmd_check(const struct floe_cli *cli, int argc, char **argv)
     struct floe_error err = {0};
     rc = floe_check(client, &o, &r, &err);
     floe_client_destroy(client);
-    if (rc == FLOE_E_CANCELLED) {
-        fprintf(stderr, "floe check: interrupted; run the same command again\n");
-        return 130;
-    }
-    if (rc == FLOE_E_INVALID_ARG)
-        return floe_cli_usage_error("check", CHECK_USAGE, "%s", err.message);
-    if (rc)
-        return floe_cli_fail("check", &err);
+    int status = floe_cli_outcome("check", rc, &err, "run the same command again");
+    if (status >= 0)
+        return status;
     print_summary(cli, &r);
     return r.changed || r.missing || r.new_files ? 3 : 0;
 }

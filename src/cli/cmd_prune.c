@@ -132,13 +132,11 @@ int floe_cmd_prune(const struct floe_cli *cli, int argc, char **argv)
     struct floe_error err = {0};
     rc = floe_prune(client, &o, &r, &err);
     floe_client_destroy(client);
-    if (rc == FLOE_E_CANCELLED) {
-        fprintf(stderr, "floe prune: interrupted; the archives deleted so far are recorded: run "
-                        "the same command again to go on\n");
-        return 130;
-    }
-    if (rc)
-        return floe_cli_fail("prune", &err);
+    int status = floe_cli_outcome("prune", rc, &err,
+                                  "the archives deleted so far are recorded: run the same "
+                                  "command again to go on");
+    if (status >= 0)
+        return status;
     if (r.declined && x.no_terminal)
         return floe_cli_usage_error("prune", PRUNE_USAGE,
                                     "%llu archives of vault %s would be deleted: pass --yes "
