@@ -1,7 +1,7 @@
 /*
  * awsini.c - reading the AWS shared credentials and config files (awsini.h).
  */
-#include "awsini.h"
+#include "floe/awsini.h"
 
 #include "alloc.h"
 

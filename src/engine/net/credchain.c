@@ -11,7 +11,7 @@
 #include "credchain.h"
 
 #include "alloc.h"
-#include "awsini.h"
+#include "floe/awsini.h"
 #include "credfetch.h"
 
 #include <assert.h>
