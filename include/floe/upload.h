@@ -80,7 +80,9 @@ struct floe_upload_result {
  * Returns  FLOE_OK; FLOE_E_INVALID_ARG / FLOE_E_RANGE (bad options, the rule in the message;
  *          an empty source); FLOE_E_IO (source unreadable; path named); FLOE_E_SOURCE_CHANGED
  *          (resuming, the file differs from the checkpoint); FLOE_E_CHECKPOINT; FLOE_E_CHECKSUM
- *          (the service computed another hash); service and network statuses. On failure
+ *          (the service computed another hash); FLOE_E_UNSUPPORTED (a stream turned out longer
+ *          than 10,000 parts of the part size, after parts were sent: the upload is aborted);
+ *          service and network statuses. On failure
  *          after parts were confirmed the journal is kept and err->message says how to resume.
  * Threads  the caller's thread orchestrates; several uploads may run at once on one client.
  */

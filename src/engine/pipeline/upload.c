@@ -421,12 +421,14 @@ static bool stream_read_end(struct upload *u, struct part *p)
         return false;
     }
     if (p->it.index >= FLOE_MAX_PARTS) { /* a probe past 10,000 full parts found more */
+        /* found after parts were sent, so not a usage error (FLOE_E_RANGE would say exit 2):
+         * the source does not fit the upload that is under way */
         struct floe_error e = {0};
-        floe_error_set(&e, FLOE_E_RANGE,
+        floe_error_set(&e, FLOE_E_UNSUPPORTED,
                        "%s is longer than 10,000 parts of %" PRIu64
                        " MiB; use a larger --part-size",
                        stream_name(u), u->part_size >> 20);
-        floe_orch_fail_item(&u->orch, p, FLOE_E_RANGE, &e);
+        floe_orch_fail_item(&u->orch, p, FLOE_E_UNSUPPORTED, &e);
         return false;
     }
     return true;
