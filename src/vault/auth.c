@@ -11,6 +11,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 static int lookup_secret(const char *access_key_id, char *secret_out, size_t secret_cap, void *user)
@@ -20,6 +21,52 @@ static int lookup_secret(const char *access_key_id, char *secret_out, size_t sec
         return 1;
     snprintf(secret_out, secret_cap, "%s", cfg->secret_key);
     return 0;
+}
+
+/* Is name (any case) in a SignedHeaders list (lower-case names separated by ';')? */
+static bool signed_has(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *e = strchr(p, ';');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && strncasecmp(p, name, n) == 0)
+            return true;
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    return false;
+}
+
+/*
+ * Every x-amz-* header sent must be signed: an unsigned one could be added or changed by
+ * anyone on the way (an unsigned x-amz-archive-description was stored). Glacier does not
+ * document its answer; floe-vault's is 403 InvalidSignatureException naming the header.
+ */
+static bool amz_headers_signed(struct floe_vreq *rq, const char *authz)
+{
+    struct floe_sigv4_auth parsed;
+    struct floe_error err = {0};
+    if (floe_sigv4_parse_authorization(authz, &parsed, &err) != FLOE_OK) {
+        floe_verr_reply_code(rq, 400, "IncompleteSignatureException", err.message);
+        return false;
+    }
+    for (size_t i = 0; i < rq->nheaders; i++) {
+        const char *name = rq->headers[i].name;
+        if (strncasecmp(name, "x-amz-", 6) != 0 || signed_has(parsed.signed_headers, name))
+            continue;
+        char msg[320];
+        snprintf(msg, sizeof(msg),
+                 "Header '%.128s' is not signed: every x-amz-* header sent must be listed in "
+                 "SignedHeaders in the AWS Authorization.",
+                 name);
+        floe_vlog(&rq->srv->cfg, FLOE_VLOG_INFO, "%s %s: signature rejected: %s", rq->method,
+                  rq->path, msg);
+        floe_verr_reply_code(rq, 403, "InvalidSignatureException", msg);
+        return false;
+    }
+    return true;
 }
 
 bool floe_vauth_check(struct floe_vreq *rq, const char *payload_hex)
@@ -58,7 +105,7 @@ bool floe_vauth_check(struct floe_vreq *rq, const char *payload_hex)
     struct floe_sigv4_verdict verdict;
     int rc = floe_sigv4_verify(&req, authz, &opts, &verdict, &err);
     if (rc == FLOE_OK)
-        return true;
+        return amz_headers_signed(rq, authz);
     if (rc == FLOE_E_AUTH) {
         int status = 0;
         const char *code = floe_sigv4_reason_glacier_error(verdict.reason, &status);

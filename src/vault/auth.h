@@ -18,7 +18,9 @@
  *              the body is then checked against that header after it is read).
  * Returns  true when the request may proceed; false after answering the Glacier error
  *          (MissingAuthenticationTokenException 400, IncompleteSignatureException 400,
- *          UnrecognizedClientException 400, InvalidSignatureException 403, ...).
+ *          UnrecognizedClientException 400, InvalidSignatureException 403, ...). A valid
+ *          signature is still refused (403 InvalidSignatureException naming the header) when
+ *          an x-amz-* header sent is not in SignedHeaders.
  * With --no-auth, only a well-formed Authorization header is required.
  */
 bool floe_vauth_check(struct floe_vreq *rq, const char *payload_hex);

@@ -10,15 +10,19 @@
  * Request life:
  *   1. URI log callback: the raw request target is saved (MHD later unescapes its own copy;
  *      SigV4 needs the bytes as sent).
- *   2. First access-handler call (headers complete): collect headers, parse path and query,
- *      check header size, find the route. Upload routes are authenticated now, with the
- *      payload hash taken from x-amz-content-sha256, and their begin handler validates the
- *      headers; the body then streams into the handler without ever being held whole.
+ *   2. First access-handler call (headers complete): collect headers (every occurrence: a
+ *      repeated name is joined as SigV4 signs it, and a repeat of a header that must be
+ *      single is refused), parse path and query, check header and body size, find the
+ *      route. Upload routes are authenticated now, with the payload hash taken from
+ *      x-amz-content-sha256, and their begin handler validates the headers; the body then
+ *      streams into the handler without ever being held whole.
  *   3. Body calls: uploads -> handler data(); others -> buffered up to FLOE_VHTTP_BODY_MAX.
  *   4. Final call: others are authenticated with the body's SHA-256 and run.
  * An error found before the body is read does not close the connection: the body is drained
  * and discarded, then the error is sent. Clients (urllib3) write the whole body before
- * reading, so closing early would turn a clear 4xx into a connection reset.
+ * reading, so closing early would turn a clear 4xx into a connection reset. A client that
+ * sent "Expect: 100-continue" is waiting instead: it gets the error on the first call, so
+ * libmicrohttpd never sends 100 Continue, and the connection closes after it.
  * Request completion (MHD_OPTION_NOTIFY_COMPLETED, also on client abort or timeout) logs the
  * request and frees it; an upload cut short never reached its commit, so its blob is removed.
  *
@@ -87,6 +91,7 @@ struct http_req {
     bool discard;    /* an answer is decided; drain the body */
     bool stream;     /* an upload route: body goes to route->data */
     bool target_bad; /* the path could not be parsed */
+    bool body_seen;  /* a body call came (so 100 Continue, if asked for, went out) */
     enum floe_vroute_result route_result;
     /* stall watchdog (see DESIGN) */
     struct floe_vhttp *http;
@@ -330,12 +335,27 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_re
     return ret;
 }
 
-/* An answer is decided before the body was read: drain it, or close if it is huge. */
+/* Did the client send "Expect: 100-continue" (it waits for 100 before sending the body)? */
+static bool expects_continue(const struct floe_vreq *rq)
+{
+    const char *e = floe_vreq_header(rq, "Expect");
+    return e && strcasecmp(e, "100-continue") == 0;
+}
+
+/*
+ * An answer is decided before the body was read: drain it, or close if it is huge. A client
+ * waiting for 100 Continue gets the answer at once instead (queued on the first call, so
+ * libmicrohttpd never sends 100 and closes the connection after it: the body never comes).
+ */
 static enum MHD_Result answer_early(struct MHD_Connection *conn, struct http_req *h)
 {
     struct floe_vreq *rq = &h->rq;
     if (rq->has_length && rq->content_length == 0)
         return send_response(conn, h);
+    if (h->phase == PH_BODY && !h->body_seen && expects_continue(rq)) {
+        rq->resp.close = true;
+        return send_response(conn, h);
+    }
     if (rq->has_length && rq->content_length <= DISCARD_MAX) {
         h->discard = true;
         return MHD_YES;
@@ -357,6 +377,36 @@ static bool version_ok(struct floe_vreq *rq)
     return true;
 }
 
+/* Headers a request may carry at most once (docs/floe-vault.md). */
+static const char *const s_single[] = {
+    "Content-Length",
+    "Host",
+    "X-Amz-Date",
+    "x-amz-content-sha256",
+    "x-amz-sha256-tree-hash",
+    "Content-Range",
+    "x-amz-archive-description",
+};
+
+/* A repeat of a header that must be single is 400; a repeated Content-Length also closes
+ * the connection (where the body ends is unknown). Replies and returns false on a repeat. */
+static bool singles_ok(struct floe_vreq *rq)
+{
+    for (size_t i = 0; i < sizeof(s_single) / sizeof(s_single[0]); i++) {
+        size_t n = floe_vreq_header_count(rq, s_single[i]);
+        if (n <= 1)
+            continue;
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
+                        "Header %s appears %zu times; it must be sent once", s_single[i], n);
+        if (strcmp(s_single[i], "Content-Length") == 0) {
+            rq->resp.close = true;
+            rq->has_length = false;
+        }
+        return false;
+    }
+    return true;
+}
+
 static void start_request(struct http_req *h, struct MHD_Connection *conn, const char *method)
 {
     struct floe_vreq *rq = &h->rq;
@@ -366,6 +416,7 @@ static void start_request(struct http_req *h, struct MHD_Connection *conn, const
     MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, &n);
     rq->headers = floe_xcalloc(n ? n : 1, sizeof(*rq->headers));
     MHD_get_connection_values(conn, MHD_HEADER_KIND, add_header, rq);
+    floe_vreq_index_headers(rq);
     const char *cl = floe_vreq_header(rq, "Content-Length");
     const char *te = floe_vreq_header(rq, "Transfer-Encoding");
     if (cl && !te && floe_vutil_parse_u64(cl, &rq->content_length) == 0)
@@ -379,11 +430,18 @@ static void start_request(struct http_req *h, struct MHD_Connection *conn, const
                         FLOE_VHTTP_HEADERS_MAX);
         return;
     }
+    if (!singles_ok(rq))
+        return;
     h->target_bad = !parse_target(rq);
     if (!h->target_bad)
         h->route_result = floe_vroute_find(rq, &rq->route);
-    if (h->target_bad || h->route_result != FLOE_VROUTE_OK || !rq->route->begin)
-        return; /* buffered: authenticated once the body is in */
+    if (h->target_bad || h->route_result != FLOE_VROUTE_OK || !rq->route->begin) {
+        /* buffered: authenticated once the body is in; a body too large is refused now */
+        if (rq->has_length && rq->content_length > FLOE_VHTTP_BODY_MAX)
+            floe_verr_reply(rq, FLOE_VERR_BAD_REQUEST, "Request body is larger than %u bytes",
+                            FLOE_VHTTP_BODY_MAX);
+        return;
+    }
     h->stream = true;
     if (!floe_vauth_check(rq, NULL) || !floe_vauth_account(rq) || !version_ok(rq))
         return;
@@ -477,6 +535,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return ret;
     }
     if (*upload_data_size) {
+        h->body_seen = true;
         size_t n = *upload_data_size;
         *upload_data_size = 0;
         pthread_mutex_lock(&h->mu);

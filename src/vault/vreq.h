@@ -54,6 +54,12 @@ struct floe_vreq {
 
     struct floe_sigv4_header *headers; /* every received header, borrowed from MHD */
     size_t nheaders;
+    /* One entry per distinct header name (floe_vreq_index_headers): the value of a name sent
+     * once is borrowed; a repeated name's values are joined as SigV4 canonicalises them, into
+     * a string owned by fields_own[i] (NULL when borrowed). */
+    struct floe_sigv4_header *fields;
+    char **fields_own;
+    size_t nfields;
     size_t header_bytes; /* total size of names and values */
 
     struct floe_vparam *params; /* decoded query parameters */
@@ -78,8 +84,20 @@ struct floe_vreq {
     struct floe_vresp resp;
 };
 
-/* Header value by case-insensitive name, or NULL. */
+/*
+ * floe_vreq_index_headers() - build rq->fields from rq->headers (call once, after every
+ * header is in). A name sent more than once gets one value: each value trimmed of blanks at
+ * both ends, inner runs of blanks collapsed to one space, joined with ',' in the order sent:
+ * exactly what the SigV4 canonical request signs for it (docs/glacier-api.md 5.5).
+ */
+void floe_vreq_index_headers(struct floe_vreq *rq);
+
+/* Header value by case-insensitive name, or NULL. After floe_vreq_index_headers() a repeated
+ * header's joined value (what was signed); before it, the first value. */
 const char *floe_vreq_header(const struct floe_vreq *rq, const char *name);
+
+/* How many times a header (case-insensitive name) was sent. */
+size_t floe_vreq_header_count(const struct floe_vreq *rq, const char *name);
 /* Decoded query parameter by exact name, or NULL. */
 const char *floe_vreq_param(const struct floe_vreq *rq, const char *name);
 

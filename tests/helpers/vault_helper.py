@@ -124,27 +124,36 @@ class Vault:
     # ---- raw signed requests ----
     def request(self, method, path, body=b"", headers=None, sign=True, secret=SECRET_KEY,
                 key=ACCESS_KEY, region=REGION, content_sha=None, raw_body=None,
-                skip_version=False):
-        """Send one request; returns (status, headers dict (lower-case), body bytes)."""
+                skip_version=False, repeated=(), unsigned=()):
+        """Send one request; returns (status, headers dict (lower-case), body bytes).
+        repeated: (name, value) pairs added after `headers`, signed, so a name may repeat
+        (botocore joins a repeated name's values with ','); unsigned: (name, value) pairs
+        added after signing."""
         hdrs = {} if skip_version else {"x-amz-glacier-version": "2012-06-01"}
         hdrs.update(headers or {})
         if content_sha is not None:
             hdrs["x-amz-content-sha256"] = content_sha
         url = self.url + path
+        items = list(hdrs.items())
         if sign:
             req = botocore.awsrequest.AWSRequest(method=method, url=url, data=body,
                                                  headers=dict(hdrs))
+            for k, v in repeated:
+                req.headers[k] = v  # HTTPHeaders appends: a second value for the same name
             creds = botocore.credentials.Credentials(key, secret)
             botocore.auth.SigV4Auth(creds, "glacier", region).add_auth(req)
-            hdrs = dict(req.headers.items())
+            items = list(req.headers.items())
+        else:
+            items += list(repeated)
+        items += list(unsigned)
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
         send = body if raw_body is None else raw_body
         conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
-        if not any(k.lower() == "host" for k in hdrs):
+        if not any(k.lower() == "host" for k, _ in items):
             conn.putheader("Host", "127.0.0.1:%d" % self.port)
-        for k, v in hdrs.items():
+        for k, v in items:
             conn.putheader(k, v)
-        if not any(k.lower() == "content-length" for k in hdrs):
+        if not any(k.lower() == "content-length" for k, _ in items):
             conn.putheader("Content-Length", str(len(send)))
         conn.endheaders()
         if send:

@@ -1,12 +1,14 @@
 /*
  * test_vault_parse.c - floe-vault's pure parsing and policy pieces: ISO dates, percent-decoding,
  * decimal and base64url parsing, descriptions, the routing table (33 operations, method and
- * ?operation= dispatch), error bodies, lock-policy evaluation and inventory markers.
+ * ?operation= dispatch), error bodies, lock-policy evaluation, inventory markers and repeated
+ * request headers joined as SigV4 signs them.
  */
 #include "errors.h"
 #include "jobs.h"
 #include "policy.h"
 #include "router.h"
+#include "vreq.h"
 #include "vutil.h"
 #include "t_util.h"
 
@@ -155,6 +157,31 @@ static void test_router_dispatch(void **state)
                         "ListProvisionedCapacity");
 }
 
+static void test_vreq_repeated_headers_joined(void **state)
+{
+    struct floe_sigv4_header hs[] = {
+        {"x-amz-archive-description", " a  b "}, {"Host", "h"},
+        {"X-Amz-Archive-Description", ""},       {"x-amz-archive-description", "\tc"},
+        {"x-amz-part-size", "1048576"},
+    };
+    struct floe_vreq *rq = calloc(1, sizeof(*rq));
+    assert_non_null(rq);
+    rq->headers = malloc(sizeof(hs));
+    memcpy(rq->headers, hs, sizeof(hs));
+    rq->nheaders = sizeof(hs) / sizeof(hs[0]);
+    assert_string_equal(floe_vreq_header(rq, "X-AMZ-ARCHIVE-DESCRIPTION"), " a  b ");
+    floe_vreq_index_headers(rq);
+    assert_int_equal(rq->nfields, 3);
+    assert_string_equal(floe_vreq_header(rq, "X-AMZ-ARCHIVE-DESCRIPTION"), "a b,,c");
+    assert_int_equal(floe_vreq_header_count(rq, "x-amz-archive-description"), 3);
+    assert_string_equal(floe_vreq_header(rq, "host"), "h");
+    assert_int_equal(floe_vreq_header_count(rq, "host"), 1);
+    assert_string_equal(floe_vreq_header(rq, "x-amz-part-size"), "1048576");
+    assert_null(floe_vreq_header(rq, "x-amz-date"));
+    assert_int_equal(floe_vreq_header_count(rq, "x-amz-date"), 0);
+    floe_vreq_free(rq);
+}
+
 static void test_error_json_shape(void **state)
 {
     size_t len;
@@ -229,6 +256,7 @@ int main(void)
         cmocka_unit_test(test_vutil_ids_and_b64),
         cmocka_unit_test(test_router_has_33_operations),
         cmocka_unit_test(test_router_dispatch),
+        cmocka_unit_test(test_vreq_repeated_headers_joined),
         cmocka_unit_test(test_error_json_shape),
         cmocka_unit_test(test_policy_archive_age),
         cmocka_unit_test(test_inventory_marker_roundtrip),
