@@ -64,13 +64,30 @@ class Outage(unittest.TestCase):
                                          extra=("--listen", "127.0.0.1:%d" % self.port))
         return time.time() - t0
 
+    def wait_for_first_part(self, proc):
+        journals = os.path.join(self.env["XDG_CACHE_HOME"], "floe")
+        deadline = time.time() + 60
+        first = None
+        while time.time() < deadline and proc.poll() is None:
+            names = [n for n in os.listdir(journals) if n.startswith("upload-")] \
+                if os.path.isdir(journals) else []
+            if names:
+                size = os.path.getsize(os.path.join(journals, names[0]))
+                if first is None:
+                    first = size  # the header alone
+                elif size > first:
+                    return  # at least one part record after the header
+            time.sleep(0.002)
+
     def test_upload_survives_an_outage(self):
         t0 = time.time()
         proc = subprocess.Popen([FLOE, "--endpoint-url", self.url, "--json", "upload", "out",
-                                 self.src, "--part-size", "1MiB", "--concurrency", "2"],
+                                 self.src, "--part-size", "1MiB", "--concurrency", "1"],
                                 env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True)
-        time.sleep(1.0)
+        # the outage starts once the first part is confirmed (its journal record is written):
+        # a fixed sleep let a fast machine finish all 160 parts before it
+        self.wait_for_first_part(proc)
         down = self.outage(proc)
         out, err = proc.communicate(timeout=300)
         took = time.time() - t0
