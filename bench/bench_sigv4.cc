@@ -39,7 +39,7 @@ const struct floe_sigv4_header kHeaders[] = {
 };
 
 const struct floe_sigv4_request kRequest = {
-    "PUT", kPath, nullptr, kHeaders, sizeof(kHeaders) / sizeof(kHeaders[0]), kPayloadSha,
+    "PUT", kPath, nullptr, kHeaders, sizeof(kHeaders) / sizeof(kHeaders[0]), kPayloadSha, false,
 };
 
 const struct floe_sigv4_credentials kCred = {"AKIAIOSFODNN7EXAMPLE",

@@ -765,7 +765,7 @@ static int check_archive_input(struct floe_catalog *c, const struct floe_catalog
                                   "length out of range",
                                   a->archive_id, i);
     }
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int s = stmt_get(c, S_ARCHIVE_ID, &st, err);
     if (s != FLOE_OK)
         return s;
@@ -781,7 +781,7 @@ static int check_archive_input(struct floe_catalog *c, const struct floe_catalog
 static int insert_file(struct floe_catalog *c, int64_t archive_row, int64_t now,
                        const struct floe_catalog_file *f, struct floe_error *err)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int s = stmt_get(c, S_FILE_SUPERSEDE, &st, err);
     if (s != FLOE_OK)
         return s;
@@ -822,7 +822,7 @@ int floe_catalog_record_archive(struct floe_catalog *c, const struct floe_catalo
     if ((st = write_begin(c, &own, err)) != FLOE_OK)
         return st;
     int64_t now = now_s();
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = NULL;
     if ((st = stmt_get(c, S_ARCHIVE_INSERT, &s, err)) == FLOE_OK) {
         sqlite3_bind_text(s, 1, a->archive_id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s, 2, (int64_t)a->size_bytes);
@@ -843,7 +843,7 @@ int floe_catalog_record_archive(struct floe_catalog *c, const struct floe_catalo
 int floe_catalog_lookup(struct floe_catalog *c, const void *path, size_t path_len,
                         struct floe_catalog_file *out, struct floe_error *err)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int s = stmt_get(c, S_LOOKUP, &st, err);
     if (s != FLOE_OK)
         return s;
@@ -896,7 +896,7 @@ static int scan_current(struct floe_catalog *c, const void *prefix, size_t prefi
     uint8_t *hi = prefix_len ? floe_xmalloc(prefix_len) : NULL;
     size_t hi_len = 0;
     bool bounded = prefix_len && prefix_end(prefix, prefix_len, hi, &hi_len);
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int s = stmt_get(c, bounded ? S_CUR_RANGE : S_CUR_FROM, &st, err);
     if (s != FLOE_OK) {
         free(hi);
@@ -1024,7 +1024,7 @@ int floe_catalog_mark_unseen_removed(struct floe_catalog *c, const void *prefix,
             st = s;
             break;
         }
-        sqlite3_stmt *up;
+        sqlite3_stmt *up = NULL;
         for (size_t i = 0; st == FLOE_OK && i < ch->n; i++) {
             if ((st = stmt_get(c, S_FILE_REMOVE_ID, &up, err)) != FLOE_OK)
                 break;
@@ -1053,7 +1053,7 @@ int floe_catalog_mark_removed(struct floe_catalog *c, const void *path, size_t p
     int st = write_begin(c, &own, err);
     if (st != FLOE_OK)
         return st;
-    sqlite3_stmt *up;
+    sqlite3_stmt *up = NULL;
     if ((st = stmt_get(c, S_FILE_REMOVE_PATH, &up, err)) == FLOE_OK) {
         sqlite3_bind_blob(up, 1, path, (int)path_len, SQLITE_STATIC);
         sqlite3_bind_int64(up, 2, now_s());
@@ -1078,7 +1078,7 @@ int floe_catalog_run_begin(struct floe_catalog *c, uint64_t *run_id, struct floe
     if (c->in_tx)
         return floe_error_set(err, FLOE_E_INVALID_ARG,
                               "catalog %s: a run cannot begin inside a transaction", c->path);
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int s = stmt_get(c, S_RUN_INSERT, &st, err);
     if (s != FLOE_OK)
         return s;
@@ -1108,7 +1108,7 @@ int floe_catalog_run_end(struct floe_catalog *c, enum floe_catalog_outcome outco
                               "catalog %s: a run cannot end inside a transaction", c->path);
     if (!counts)
         counts = &zero;
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int s = stmt_get(c, S_RUN_END, &st, err);
     if (s != FLOE_OK)
         return s;
@@ -1168,7 +1168,7 @@ int floe_catalog_iter_runs(struct floe_catalog *c, floe_catalog_run_fn *fn, void
 static int archive_row(struct floe_catalog *c, const char *archive_id, int64_t *row,
                        struct floe_error *err)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int s = stmt_get(c, S_ARCHIVE_ID, &st, err);
     if (s != FLOE_OK)
         return s;
@@ -1188,9 +1188,9 @@ static int archive_row(struct floe_catalog *c, const char *archive_id, int64_t *
 int floe_catalog_iter_archive_files(struct floe_catalog *c, const char *archive_id,
                                     floe_catalog_file_fn *fn, void *user, struct floe_error *err)
 {
-    int64_t row;
+    int64_t row = 0;
     int s = archive_row(c, archive_id, &row, err), rc = SQLITE_DONE;
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     if (s == FLOE_OK && (s = stmt_get(c, S_ARCHIVE_FILES, &st, err)) == FLOE_OK) {
         sqlite3_bind_int64(st, 1, row);
         while (s == FLOE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1249,7 +1249,7 @@ int floe_catalog_iter_prunable(struct floe_catalog *c, int64_t older_than,
 int floe_catalog_get_archive(struct floe_catalog *c, const char *archive_id,
                              struct floe_catalog_archive *out, struct floe_error *err)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int s = stmt_get(c, S_ARCHIVE_GET, &st, err);
     if (s != FLOE_OK)
         return s;
@@ -1270,7 +1270,7 @@ int floe_catalog_get_archive(struct floe_catalog *c, const char *archive_id,
 int floe_catalog_archive_deleted(struct floe_catalog *c, const char *archive_id, int64_t deleted_at,
                                  struct floe_error *err)
 {
-    int64_t row;
+    int64_t row = 0;
     int s = archive_row(c, archive_id, &row, err);
     if (s != FLOE_OK)
         return s;
@@ -1278,7 +1278,7 @@ int floe_catalog_archive_deleted(struct floe_catalog *c, const char *archive_id,
     if ((s = write_begin(c, &own, err)) != FLOE_OK)
         return s;
     int64_t when = deleted_at ? deleted_at : now_s();
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     if ((s = stmt_get(c, S_ARCHIVE_DELETE, &st, err)) == FLOE_OK) {
         sqlite3_bind_int64(st, 1, row);
         sqlite3_bind_int64(st, 2, when);
@@ -1525,7 +1525,7 @@ out:
 int floe_catalog_restore_begin(struct floe_catalog *c, const char *target, uint64_t *restore_id,
                                struct floe_error *err)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int s = stmt_get(c, S_RESTORE_INSERT, &st, err);
     if (s != FLOE_OK)
         return s;
@@ -1545,7 +1545,7 @@ int floe_catalog_restore_begin(struct floe_catalog *c, const char *target, uint6
 int floe_catalog_restore_find(struct floe_catalog *c, const char *target, uint64_t *restore_id,
                               struct floe_error *err)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int s = stmt_get(c, S_RESTORE_FIND, &st, err);
     if (s != FLOE_OK)
         return s;
@@ -1575,7 +1575,7 @@ static int write_one(struct floe_catalog *c, sqlite3_stmt *st, const char *what,
 int floe_catalog_restore_end(struct floe_catalog *c, uint64_t restore_id, bool done,
                              struct floe_error *err)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int s = stmt_get(c, S_RESTORE_END, &st, err);
     if (s != FLOE_OK)
         return s;
@@ -1599,7 +1599,7 @@ int floe_catalog_restore_add_job(struct floe_catalog *c, uint64_t restore_id,
     bool own;
     if ((s = write_begin(c, &own, err)) != FLOE_OK)
         return s;
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     if ((s = stmt_get(c, S_JOB_INSERT, &st, err)) == FLOE_OK) {
         sqlite3_bind_int64(st, 1, (int64_t)restore_id);
         sqlite3_bind_int64(st, 2, arch);
@@ -1635,7 +1635,7 @@ int floe_catalog_restore_set_job(struct floe_catalog *c, int64_t job, const char
         (job_id && strlen(job_id) >= FLOE_CATALOG_ID_MAX))
         return floe_error_set(err, FLOE_E_INVALID_ARG,
                               "restore job %" PRId64 ": status or job id out of range", job);
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int s = stmt_get(c, job_id ? S_JOB_SET : S_JOB_SET_STATUS, &st, err);
     if (s != FLOE_OK)
         return s;
@@ -1658,7 +1658,7 @@ int floe_catalog_restore_add_file(struct floe_catalog *c, uint64_t restore_id, i
     if (!dest_path || !dest_path_len || dest_path_len > INT32_MAX)
         return floe_error_set(err, FLOE_E_INVALID_ARG,
                               "restore of file %" PRId64 ": empty destination path", file_id);
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int s = stmt_get(c, S_RFILE_INSERT, &st, err);
     if (s != FLOE_OK)
         return s;
@@ -1676,7 +1676,7 @@ int floe_catalog_restore_set_file(struct floe_catalog *c, uint64_t restore_id, i
     if ((unsigned)status >= FLOE_CATALOG_RFILE_STATUS_COUNT)
         return floe_error_set(err, FLOE_E_INVALID_ARG, "restore file status %d out of range",
                               (int)status);
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int s = stmt_get(c, S_RFILE_SET, &st, err);
     if (s != FLOE_OK)
         return s;
@@ -1762,7 +1762,7 @@ int floe_catalog_find_job(struct floe_catalog *c, const char *archive_id, uint64
                           uint64_t length_bytes, int64_t not_before,
                           char job_id[FLOE_CATALOG_ID_MAX], struct floe_error *err)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int s = stmt_get(c, S_JOB_REUSE, &st, err);
     if (s != FLOE_OK)
         return s;
