@@ -54,6 +54,10 @@ struct floe_purge_options {
     double max_rate;        /* deletions per second; 0 = as fast as it goes */
     unsigned concurrency;   /* requests in flight; 0 = FLOE_PURGE_DEFAULT_CONCURRENCY */
     bool delete_vault;      /* DeleteVault once every archive is deleted */
+    bool wait_vault;        /* with delete_vault: when DeleteVault is refused (written since the
+                               last inventory), start an inventory job, wait, try again */
+    uint64_t vault_wait_ms; /* give up waiting after this long; 0 = 72 hours */
+    uint32_t vault_poll_ms; /* inventory job polls (fixed interval); 0 = floe_job_wait's default */
     const char *state_path; /* NULL: $XDG_CACHE_HOME/floe/purge-<hash>.state */
     atomic_bool *cancel;
     /* Called once the plan is known, before anything is deleted (not in a dry run): return
@@ -61,6 +65,7 @@ struct floe_purge_options {
     bool (*confirm)(const struct floe_purge_plan *plan, void *user);
     void (*progress)(const struct floe_purge_progress *p, void *user);
     void (*protected_archive)(const char *archive_id, const char *message, void *user);
+    void (*note)(const char *message, void *user); /* what the run waits for, and why */
     void *user;
 };
 
@@ -71,6 +76,7 @@ struct floe_purge_result {
     uint64_t protected;    /* refused by a vault lock or policy (AccessDenied) */
     uint64_t resumed_from; /* inventory entries a previous run had finished */
     bool vault_deleted;
+    unsigned vault_inventories; /* inventory jobs waited for before DeleteVault was accepted */
     char inventory_job_id[1025];
     double seconds;
 };

@@ -21,10 +21,14 @@
 #define PURGE_USAGE                                                                                \
     "floe vault purge VAULT [--older-than DAYS] [--include PATTERN] [--exclude PATTERN]\n"         \
     "                 [--filter RULE] [--dry-run] [--yes] [--max-rate N] [--concurrency N]\n"      \
-    "                 [--inventory-job JOB_ID] [--delete-vault]\n"                                 \
+    "                 [--inventory-job JOB_ID] [--delete-vault [--wait] [--max-wait DURATION]\n"   \
+    "                 [--poll-interval SECONDS]]\n"                                                \
     "Filters match archive descriptions (rsync rules; the first match decides). Defaults: every\n" \
     "archive, --concurrency 32, no rate limit, the newest inventory of the last day (else a new\n" \
-    "inventory job, waited for). --yes is required when standard input is not a terminal."
+    "inventory job, waited for). --yes is required when standard input is not a terminal.\n"       \
+    "--delete-vault --wait: when DeleteVault is refused (written since the last inventory), "      \
+    "start\n"                                                                                      \
+    "an inventory job, wait for it, try again; at most --max-wait (72h) in all."
 
 struct ctx {
     const struct floe_cli *cli;
@@ -95,6 +99,13 @@ static void on_progress(const struct floe_purge_progress *p, void *user)
             p->seconds > 0 ? (double)p->deleted / p->seconds : 0.0);
 }
 
+static void on_note(const char *message, void *user)
+{
+    struct ctx *x = user;
+    if (!x->cli->quiet) /* stderr, also with --json: a log line about what the run waits for */
+        fprintf(stderr, "floe vault purge: %s\n", message);
+}
+
 static void print_result(const struct ctx *x, const struct floe_purge_options *o,
                          const struct floe_purge_result *r)
 {
@@ -106,6 +117,7 @@ static void print_result(const struct ctx *x, const struct floe_purge_options *o
         json_object_set_new(j, "protected", json_integer((json_int_t)r->protected));
         json_object_set_new(j, "resumed_from", json_integer((json_int_t)r->resumed_from));
         json_object_set_new(j, "vault_deleted", json_boolean(r->vault_deleted));
+        json_object_set_new(j, "vault_inventories", json_integer(r->vault_inventories));
         json_object_set_new(j, "inventory_job_id", json_string(r->inventory_job_id));
         json_object_set_new(j, "seconds", floe_cli_jreal(r->seconds, 3));
         floe_cli_json_print(stdout, j);
@@ -150,7 +162,7 @@ int floe_cmd_vault_purge(const struct floe_cli *cli, int argc, char **argv)
 {
     struct floe_purge_options o = {0};
     struct floe_cli_list filters = {0};
-    const char *older = NULL, *rate = NULL, *conc = NULL;
+    const char *older = NULL, *rate = NULL, *conc = NULL, *max_wait = NULL, *poll = NULL;
     bool yes = false;
     const struct floe_cli_opt opts[] = {
         {"--older-than", NULL, &older, NULL},
@@ -160,6 +172,9 @@ int floe_cmd_vault_purge(const struct floe_cli *cli, int argc, char **argv)
         {"--dry-run", NULL, NULL, &o.dry_run},
         {"--yes", NULL, NULL, &yes},
         {"--delete-vault", NULL, NULL, &o.delete_vault},
+        {"--wait", NULL, NULL, &o.wait_vault},
+        {"--max-wait", NULL, &max_wait, NULL},
+        {"--poll-interval", NULL, &poll, NULL},
         {NULL, NULL, NULL, NULL},
     };
     static const char *const list_names[] = {"--include", "--exclude", "--filter", NULL};
@@ -171,6 +186,16 @@ int floe_cmd_vault_purge(const struct floe_cli *cli, int argc, char **argv)
                  : floe_cli_parse("vault purge", PURGE_USAGE, nargs, argv, 1, opts, pos, 2, &npos);
     if (!rc)
         rc = parse_values(&o, older, rate, conc);
+    uint64_t ms = 0;
+    if (!rc && max_wait &&
+        !(rc = floe_cli_parse_duration("vault purge", PURGE_USAGE, "--max-wait", max_wait, &ms)))
+        o.vault_wait_ms = ms ? ms : 1;
+    if (!rc && poll &&
+        !(rc = floe_cli_parse_seconds("vault purge", PURGE_USAGE, "--poll-interval", poll, &ms)))
+        o.vault_poll_ms = floe_cli_interval_ms(ms ? ms : 1);
+    if (!rc && (o.wait_vault || max_wait || poll) && !o.delete_vault)
+        rc = floe_cli_usage_error("vault purge", PURGE_USAGE,
+                                  "--wait, --max-wait and --poll-interval go with --delete-vault");
     if (!rc && npos != 1)
         rc = floe_cli_usage_error("vault purge", PURGE_USAGE,
                                   npos ? "one VAULT at a time" : "missing VAULT");
@@ -194,6 +219,7 @@ int floe_cmd_vault_purge(const struct floe_cli *cli, int argc, char **argv)
         o.confirm = confirm;
         o.progress = on_progress;
         o.protected_archive = on_protected;
+        o.note = on_note;
         o.user = &x;
         struct floe_purge_result r;
         struct floe_error err = {0};

@@ -104,6 +104,25 @@ void floe_vapi_describe_vault(struct floe_vreq *rq)
     floe_vapi_reply_json(rq, 200, o);
 }
 
+/* --delete-vault-after-inventory: whether a succeeded inventory job's snapshot (its completion
+ * minus --inventory-staleness) is newer than the vault's last archive write, or nothing was ever
+ * written. The vault has no archives now (checked before), so that snapshot listed none. An
+ * inventory job counts while its row is kept (--job-expiry). Lock held. */
+static bool inventoried_since_write_locked(struct floe_vreq *rq)
+{
+    sqlite3_stmt *st = floe_vdb_stmt(
+        rq->srv->db, "SELECT v.changed_ms, (SELECT MAX(completed_ms) FROM jobs WHERE vault = ?1"
+                     " AND action = 'InventoryRetrieval' AND status = 'Succeeded') FROM vaults v"
+                     " WHERE v.name = ?1");
+    floe_vdb_bind(st, "t", rq->vault);
+    bool ok = true;
+    if (sqlite3_step(st) == SQLITE_ROW && !floe_vdb_is_null(st, 0))
+        ok = !floe_vdb_is_null(st, 1) &&
+             floe_vdb_int(st, 1) - rq->srv->cfg.inventory_staleness_ms > floe_vdb_int(st, 0);
+    sqlite3_reset(st);
+    return ok;
+}
+
 void floe_vapi_delete_vault(struct floe_vreq *rq)
 {
     struct floe_error err = {0};
@@ -123,7 +142,8 @@ void floe_vapi_delete_vault(struct floe_vreq *rq)
     sqlite3_step(st);
     bool busy = floe_vdb_int(st, 0) > 0;
     sqlite3_reset(st);
-    if (busy) {
+    if (busy ||
+        (rq->srv->cfg.delete_vault_after_inventory && !inventoried_since_write_locked(rq))) {
         outcome = NOT_EMPTY;
         goto unlock;
     }

@@ -40,6 +40,7 @@ static void usage(FILE *f)
             "                  [--access-key K --secret-key S] [--account-id ID] [--region R]\n"
             "                  [--job-delay instant|Expedited=S,Standard=S,Bulk=S]\n"
             "                  [--job-expiry SECONDS] [--inventory-staleness SECONDS]\n"
+            "                  [--delete-vault-after-inventory]\n"
             "                  [--request-timeout SECONDS]\n"
             "                  [--blob-io direct|buffered] [--notify TOPIC_ARN=URL ...]\n"
             "                  [--log-level error|warn|info|debug] [--no-auth]\n"
@@ -50,6 +51,9 @@ static void usage(FILE *f)
             "          job delays Expedited=1,Standard=3,Bulk=5 seconds, job expiry 86400 s,\n"
             "          inventory staleness 0 s (an inventory lists the vault as it was that long\n"
             "          before the job completed; 86400 emulates Glacier's daily inventory),\n"
+            "          DeleteVault of an empty vault succeeds at once (with\n"
+            "          --delete-vault-after-inventory only once an inventory taken after the\n"
+            "          vault's last write shows it empty, as the service does),\n"
             "          request timeout %d s (a stalled upload body is answered 408; 0: never),\n"
             "          blob io direct (O_DIRECT writes behind the hash; buffered if unsupported)\n",
             FLOE_VAULT_DEFAULT_HOST, FLOE_VAULT_DEFAULT_PORT, FLOE_VAULT_DEFAULT_ACCESS_KEY,
@@ -306,6 +310,7 @@ static int apply_option(int c, const char *arg, struct floe_vconfig *cfg, bool *
         cfg->log_level = i;
         return 0;
     case 'N': cfg->no_auth = true; return 0;
+    case 'D': cfg->delete_vault_after_inventory = true; return 0;
     case 'B':
         if ((i = pick(arg, floe_vblob_io_names, FLOE_VBLOB_IO_COUNT)) < 0)
             return complain("--blob-io wants direct|buffered, got \"%s\"\n", arg);
@@ -336,6 +341,7 @@ static int parse_args(int argc, char **argv, struct floe_vconfig *cfg)
         {"job-delay", required_argument, NULL, 'j'},
         {"job-expiry", required_argument, NULL, 'e'},
         {"inventory-staleness", required_argument, NULL, 'I'},
+        {"delete-vault-after-inventory", no_argument, NULL, 'D'},
         {"notify", required_argument, NULL, 'n'},
         {"log-level", required_argument, NULL, 'L'},
         {"no-auth", no_argument, NULL, 'N'},

@@ -47,6 +47,8 @@ struct floe_vconfig {
     int log_level; /* enum floe_vlog_level */
     int blob_io;   /* enum floe_vblob_io: how upload bodies are written (--blob-io) */
     bool no_auth;
+    bool delete_vault_after_inventory; /* DeleteVault as the service: refused until an inventory
+                                          newer than the last write shows the vault empty */
 };
 
 #define FLOE_VAULT_DEFAULT_ACCESS_KEY "AKIDFLOEVAULTLOCAL"

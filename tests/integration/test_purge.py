@@ -24,6 +24,11 @@ from botocore.config import Config  # noqa: E402
 FLOE = VAULT_BIN = None
 
 
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
 class PurgeTests(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -122,6 +127,58 @@ class PurgeTests(unittest.TestCase):
         names = [v["VaultName"] for v in self.glacier.list_vaults()["VaultList"]]
         self.assertNotIn(vault, names)
 
+    def test_throttling_5xx_and_resets_are_retried(self):
+        vault, ids = self.fill(24)
+        proxy = servers.start_faultproxy(self.vault.port, [
+            "DELETE /archives/ status:400:ThrottlingException 4",
+            "DELETE /archives/ status:503:ServiceUnavailableException 4",
+            "DELETE /archives/ status:500:InternalFailure 2",
+            "DELETE /archives/ reset 2"])
+        try:
+            r = subprocess.run([FLOE, "--endpoint-url", proxy.url, "--json", "vault", "purge",
+                                vault, "--yes", "--concurrency", "6"], capture_output=True,
+                               timeout=300, env=self.env, stdin=subprocess.DEVNULL)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            s = json.loads(r.stdout.decode().splitlines()[-1])
+            self.assertEqual(s["deleted"] + s["already_gone"], 24)
+            self.assertEqual(proxy.log().count("FAULT"), 12)  # every fault fired, then retried
+        finally:
+            proxy.stop()
+        self.assertEqual(self.listed(vault), set())
+
+    def test_locked_vault_protected_archives_are_reported_not_retried(self):
+        vault, ids = self.fill(6)
+        lock = json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Sid": "keep-a-year", "Effect": "Deny", "Principal": "*",
+             "Action": "glacier:DeleteArchive",
+             "Resource": "arn:aws:glacier:us-east-1:%s:vaults/%s" % (servers.LOCAL_ACCOUNT, vault),
+             "Condition": {"NumericLessThan": {"glacier:ArchiveAgeInDays": "365"}}}]})
+        lid = self.glacier.initiate_vault_lock(vaultName=vault, policy={"Policy": lock})["lockId"]
+        self.glacier.complete_vault_lock(vaultName=vault, lockId=lid)
+        proxy = servers.start_faultproxy(self.vault.port, [])  # counts the requests
+        try:
+            r = subprocess.run([FLOE, "--endpoint-url", proxy.url, "--json", "vault", "purge",
+                                vault, "--yes", "--delete-vault"], capture_output=True,
+                               timeout=300, env=self.env, stdin=subprocess.DEVNULL)
+            deletes = [x for x in proxy.log().splitlines() if "DELETE" in x and "/archives/" in x]
+        finally:
+            proxy.stop()
+        self.assertEqual(r.returncode, 1, r.stderr)  # --delete-vault could not be done
+        self.assertIn(b"6 archives are protected", r.stderr)
+        lines = [json.loads(x) for x in r.stdout.decode().splitlines()]
+        warned = {x["path"]: x["warning"] for x in lines if "warning" in x}
+        self.assertEqual(set(warned), set(ids))  # each protected archive, by id
+        for w in warned.values():
+            self.assertIn("keep-a-year", w)  # with the rule that protects it
+        self.assertEqual(len(deletes), 6)  # one request each: AccessDenied is not retried
+        self.assertEqual(self.listed(vault), set(ids))
+        # without --delete-vault the run is done, with exit 3 for "some were protected"
+        r = subprocess.run([FLOE, "--endpoint-url", self.vault.url, "--json", "vault", "purge",
+                            vault, "--yes"], capture_output=True, timeout=300, env=self.env,
+                           stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertEqual(json.loads(r.stdout.decode().splitlines()[-1])["protected"], 6)
+
     def test_usage_errors(self):
         vault, _ = self.fill(1)
         for args, msg in [((vault,), b"--yes"),
@@ -136,6 +193,117 @@ class PurgeTests(unittest.TestCase):
         r = subprocess.run([FLOE, "--endpoint-url", self.vault.url, "vault", "purge", "nope",
                             "--yes"], capture_output=True, env=self.env, stdin=subprocess.DEVNULL)
         self.assertEqual(r.returncode, 1)
+
+
+class VaultDeleteTests(unittest.TestCase):
+    """--delete-vault against a floe-vault that refuses DeleteVault as the service does, until
+    an inventory taken after the vault's last write shows it empty
+    (--delete-vault-after-inventory): refused first, then --wait waits for an inventory and
+    deletes it; a kill during the wait resumes on the same job; a stale inventory runs into
+    --max-wait."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="floe-purge-test-")
+        cls.env = servers.client_env(cls.tmp.name)
+        cls.servers = {}
+
+    @classmethod
+    def tearDownClass(cls):
+        for s in cls.servers.values():
+            s.stop()
+        cls.tmp.cleanup()
+
+    def server(self, *extra):
+        if extra not in self.servers:
+            self.servers[extra] = servers.start_vault(
+                VAULT_BIN, extra=("--delete-vault-after-inventory", *extra))
+        s = self.servers[extra]
+        g = boto3.client("glacier", endpoint_url=s.url, region_name="us-east-1",
+                         aws_access_key_id=servers.LOCAL_AK,
+                         aws_secret_access_key=servers.LOCAL_SK,
+                         config=Config(retries={"max_attempts": 1}))
+        return s, g
+
+    def fill(self, g, name, count=4):
+        g.create_vault(vaultName=name)
+        for i in range(count):
+            g.upload_archive(vaultName=name, body=b"y" * (i + 1), archiveDescription="d%d" % i)
+
+    def run_purge(self, s, *args):
+        return subprocess.run([FLOE, "--endpoint-url", s.url, "--json", "vault", "purge", *args],
+                              capture_output=True, timeout=300, env=self.env,
+                              stdin=subprocess.DEVNULL)
+
+    @staticmethod
+    def vaults(g):
+        return {v["VaultName"] for v in g.list_vaults()["VaultList"]}
+
+    def test_refused_then_wait_deletes(self):
+        s, g = self.server()
+        self.fill(g, "dv1")
+        r = self.run_purge(s, "dv1", "--yes", "--delete-vault")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"--wait", r.stderr)  # says what to do
+        self.assertIn(b"not empty or recently written", r.stderr)
+        self.assertIn("dv1", self.vaults(g))  # the server refused: written since its inventory
+        with self.assertRaises(g.exceptions.InvalidParameterValueException):
+            g.delete_vault(vaultName="dv1")
+        r = self.run_purge(s, "dv1", "--yes", "--delete-vault", "--wait")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = json.loads(r.stdout.decode().splitlines()[-1])
+        self.assertTrue(out["vault_deleted"])
+        self.assertEqual(out["vault_inventories"], 1)
+        self.assertEqual(out["deleted"], 0)  # the first run deleted the archives
+        self.assertIn(b"waiting for inventory job", r.stderr)
+        self.assertNotIn("dv1", self.vaults(g))
+
+    def test_kill_while_waiting_resumes_on_the_same_job(self):
+        s, g = self.server("--job-delay", "Expedited=1,Standard=3,Bulk=3")
+        self.fill(g, "dv2")
+        args = [FLOE, "--endpoint-url", s.url, "vault", "purge", "dv2", "--yes",
+                "--delete-vault", "--wait", "--poll-interval", "0.2"]
+        errf = os.path.join(self.tmp.name, "dv2.err")
+        with open(errf, "wb") as err:
+            p = subprocess.Popen(args, env=self.env, stdout=subprocess.DEVNULL, stderr=err,
+                                 stdin=subprocess.DEVNULL)
+            deadline = time.time() + 60
+            while b"waiting for inventory job" not in read(errf):
+                self.assertIsNone(p.poll(), read(errf))
+                self.assertLess(time.time(), deadline)
+                time.sleep(0.05)
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+        jobs = [j["JobId"] for j in g.list_jobs(vaultName="dv2")["JobList"]]
+        self.assertIn("dv2", self.vaults(g))
+        r = self.run_purge(s, "dv2", "--yes", "--delete-vault", "--wait", "--poll-interval",
+                           "0.2")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # the re-run waited for the job the killed run started, and started none of its own
+        self.assertNotIn(b"waiting for inventory job", r.stderr)
+        self.assertEqual(len(jobs), 2)  # the purge's inventory and the one waited for
+        self.assertTrue(json.loads(r.stdout.decode().splitlines()[-1])["vault_deleted"])
+        self.assertNotIn("dv2", self.vaults(g))
+
+    def test_stale_inventories_run_into_max_wait(self):
+        s, g = self.server("--inventory-staleness", "3600")
+        self.fill(g, "dv3", 2)
+        t = time.time()
+        r = self.run_purge(s, "dv3", "--yes", "--delete-vault", "--wait", "--max-wait", "3s",
+                           "--poll-interval", "0.2")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"still refused after waiting 3 s", r.stderr)
+        self.assertLess(time.time() - t, 60)
+        self.assertIn("dv3", self.vaults(g))
+
+    def test_usage(self):
+        s, g = self.server()
+        for args, msg in [(("x", "--yes", "--wait"), b"go with --delete-vault"),
+                          (("x", "--yes", "--delete-vault", "--max-wait", "soon"),
+                           b"--max-wait")]:
+            r = self.run_purge(s, *args)
+            self.assertEqual(r.returncode, 2, (args, r.stderr))
+            self.assertIn(msg, r.stderr)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,11 @@
  *             max_rate per second (FLOE_ORCH_LATER). A completion marks its ordinal in a ring of
  *             WINDOW bits; the watermark advances over the marked prefix, and nothing starts
  *             WINDOW ordinals past it, so memory does not depend on the vault's size.
- *   vault     --delete-vault: DeleteVault once every selected archive is gone.
+ *   vault     --delete-vault: DeleteVault once every selected archive is gone. Refused (the
+ *             vault was written since its last inventory) and `wait`: the state records the
+ *             phase and a new inventory job, the run waits for it and tries again, round after
+ *             round, until the vault is deleted or `vault_wait_ms` has passed; a re-run in this
+ *             phase goes straight back to waiting.
  */
 #include "floe/purge.h"
 
@@ -45,6 +49,7 @@
 #define SAVE_EVERY_S 1.0 /* state rewrites at most this often */
 #define INVENTORY_MAX_AGE_S (24 * 3600)
 #define ID_MAX 1025
+#define VAULT_WAIT_DEFAULT_S (72.0 * 3600)
 
 enum { S_PLANNED, S_DELETING, S_DONE, S_COUNT };
 static const char *const s_names[S_COUNT] = {"PLANNED", "DELETING", "DONE"};
@@ -88,6 +93,8 @@ struct purge {
     uint64_t fingerprint;
     char state_path[PATH_MAX], inv_path[PATH_MAX];
     uint64_t watermark;
+    bool vault_phase;       /* every archive is deleted; DeleteVault is what is left */
+    char vault_job[ID_MAX]; /* the inventory job that phase waits for ("" none yet) */
     /* the stream of selected archives */
     FILE *inv;
     struct floe_inventory_parser *parser;
@@ -121,6 +128,8 @@ static int save_state(struct purge *p, struct floe_error *err)
         return floe_error_set_errno(err, FLOE_E_CHECKPOINT, errno, tmp, "cannot write %s", tmp);
     fprintf(f, "floe-purge 1\njob %s\nselection %016" PRIx64 "\nwatermark %" PRIu64 "\n",
             p->out->inventory_job_id, p->fingerprint, p->watermark);
+    if (p->vault_phase)
+        fprintf(f, "vault-job %s\n", p->vault_job[0] ? p->vault_job : "-");
     bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
     ok = fclose(f) == 0 && ok;
     if (!ok || rename(tmp, p->state_path) != 0) {
@@ -139,9 +148,10 @@ static void load_state(struct purge *p)
     FILE *f = fopen(p->state_path, "r");
     if (!f)
         return;
-    char job[ID_MAX] = "";
+    char job[ID_MAX] = "", vjob[ID_MAX] = "";
     unsigned long long wm = 0, fp = 0;
     int n = fscanf(f, "floe-purge 1\njob %1024s\nselection %llx\nwatermark %llu", job, &fp, &wm);
+    bool vault_phase = n == 3 && fscanf(f, " vault-job %1024s", vjob) == 1;
     fclose(f);
     if (n != 3)
         return;
@@ -149,6 +159,10 @@ static void load_state(struct purge *p)
     if (fp == p->fingerprint) {
         p->watermark = wm;
         p->out->resumed_from = wm;
+        /* the deletions were done: only DeleteVault is left (when it is asked for again) */
+        p->vault_phase = vault_phase && p->o->delete_vault;
+        if (p->vault_phase && strcmp(vjob, "-") != 0)
+            snprintf(p->vault_job, sizeof(p->vault_job), "%s", vjob);
     }
 }
 
@@ -560,6 +574,77 @@ static int setup(struct purge *p)
     return FLOE_OK;
 }
 
+/* Whether err is the service's refusal of DeleteVault for a vault that is not empty or was
+ * written to since its last inventory (400 InvalidParameterValueException). */
+static bool vault_refused(const struct floe_error *e)
+{
+    return strcmp(e->code, "InvalidParameterValueException") == 0 &&
+           strstr(e->message, "not empty") != NULL;
+}
+
+static void note(struct purge *p, const char *fmt, const char *arg)
+{
+    if (!p->o->note)
+        return;
+    char msg[1400];
+    snprintf(msg, sizeof(msg), fmt, arg);
+    p->o->note(msg, p->o->user);
+}
+
+static int gave_up(struct purge *p, double limit)
+{
+    return floe_error_set(p->err, FLOE_E_TIMEOUT,
+                          "vault %s: DeleteVault still refused after waiting %.0f s for "
+                          "inventories (the vault is written to, or its inventory still lists "
+                          "archives): run the same command again to keep waiting",
+                          p->o->vault, limit);
+}
+
+/* --wait: DeleteVault was refused. Round after round: a new inventory job (recorded in the state
+ * first, so a re-run waits for the same job), wait for it, try again; until deleted, a failure
+ * that is not the refusal, cancel, or vault_wait_ms. */
+static int wait_and_delete_vault(struct purge *p)
+{
+    double limit = p->o->vault_wait_ms ? (double)p->o->vault_wait_ms / 1000 : VAULT_WAIT_DEFAULT_S;
+    double t0 = now_s();
+    for (;;) {
+        int rc;
+        if (!p->vault_job[0]) {
+            struct floe_job_inventory_params ip = {.format = "JSON"};
+            if ((rc = floe_job_initiate_inventory(p->client, p->o->vault, &ip, p->vault_job,
+                                                  p->err)) ||
+                (rc = save_state(p, p->err)))
+                return rc;
+            note(p, "DeleteVault refused: waiting for inventory job %s, then trying again",
+                 p->vault_job);
+        }
+        double left = limit - (now_s() - t0);
+        struct floe_job_wait_options wo = {.cancel = p->o->cancel,
+                                           .timeout_ms = left > 1 ? (uint64_t)(left * 1000) : 1000,
+                                           .first_interval_ms = p->o->vault_poll_ms,
+                                           .max_interval_ms = p->o->vault_poll_ms};
+        struct floe_job_info job;
+        rc = floe_job_wait(p->client, p->o->vault, p->vault_job, &wo, &job, p->err);
+        if (rc == FLOE_E_NOT_FOUND ||
+            (rc == FLOE_E_SERVICE && !strcmp(p->err->code, "JobFailed"))) {
+            note(p, "inventory job %s expired or failed: starting another", p->vault_job);
+            p->vault_job[0] = '\0';
+            continue;
+        }
+        if (rc == FLOE_E_TIMEOUT)
+            return gave_up(p, limit);
+        if (rc)
+            return rc;
+        p->out->vault_inventories++;
+        rc = floe_client_delete_vault(p->client, p->o->vault, p->err);
+        if (!rc || !vault_refused(p->err))
+            return rc;
+        p->vault_job[0] = '\0';
+        if (now_s() - t0 >= limit)
+            return gave_up(p, limit);
+    }
+}
+
 static int finish(struct purge *p)
 {
     if (!p->o->delete_vault)
@@ -569,13 +654,27 @@ static int finish(struct purge *p)
                               "%" PRIu64 " archives are protected (vault lock or policy): vault "
                               "%s is not empty and was not deleted",
                               p->out->protected, p->o->vault);
-    int rc = floe_client_delete_vault(p->client, p->o->vault, p->err);
-    if (rc)
+    if (p->out->plan.archives_kept)
+        return floe_error_set(p->err, FLOE_E_SERVICE,
+                              "the filters kept %" PRIu64 " archives: vault %s is not empty and "
+                              "was not deleted",
+                              p->out->plan.archives_kept, p->o->vault);
+    int rc;
+    if (!p->vault_phase) {
+        p->vault_phase = true; /* from here a re-run only deletes the vault */
+        if ((rc = save_state(p, p->err)))
+            return rc;
+    }
+    rc = floe_client_delete_vault(p->client, p->o->vault, p->err);
+    if (rc && vault_refused(p->err) && p->o->wait_vault)
+        rc = wait_and_delete_vault(p);
+    else if (rc && vault_refused(p->err))
         floe_error_append(p->err,
                           " - the service deletes a vault only when its latest inventory lists no "
                           "archives and nothing was written since: run the purge again with "
-                          "--delete-vault after the next inventory (about a day)");
-    else
+                          "--delete-vault --wait to wait for the next inventory (hours on the "
+                          "service) and try again");
+    if (!rc)
         p->out->vault_deleted = true;
     return rc;
 }
@@ -592,15 +691,19 @@ int floe_purge(struct floe_client *c, const struct floe_purge_options *opts,
     p->now = (int64_t)time(NULL);
     p->t0 = p->last_save = now_s();
     int rc = setup(p);
-    if (!rc)
+    if (!rc && opts->wait_vault && !opts->delete_vault)
+        rc = floe_error_set(err, FLOE_E_INVALID_ARG, "--wait goes with --delete-vault");
+    bool deleted = p->vault_phase && !opts->dry_run; /* an earlier run deleted every archive */
+    if (!rc && !deleted)
         rc = find_inventory(p);
-    if (!rc)
+    if (!rc && !deleted)
         rc = fetch_inventory(p);
-    if (!rc)
+    if (!rc && !deleted)
         rc = count_pass(p);
-    if (!rc && !opts->dry_run && opts->confirm && !opts->confirm(&out->plan, opts->user))
+    if (!rc && !deleted && !opts->dry_run && opts->confirm &&
+        !opts->confirm(&out->plan, opts->user))
         rc = floe_error_set(err, FLOE_E_CANCELLED, "not confirmed: nothing was deleted");
-    if (!rc && !opts->dry_run)
+    if (!rc && !deleted && !opts->dry_run)
         rc = delete_pass(p);
     if (!rc && !opts->dry_run)
         rc = finish(p);
