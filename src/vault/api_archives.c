@@ -9,6 +9,7 @@
 #include "api.h"
 
 #include "api_common.h"
+#include "commit.h"
 #include "errors.h"
 #include "policy.h"
 #include "store_db.h"
@@ -50,6 +51,42 @@ void floe_vapi_upload_archive_begin(struct floe_vreq *rq)
                         (unsigned long long)FLOE_UPLOAD_ARCHIVE_MAX);
 }
 
+/* The rows of one UploadArchive, run by the group committer (lock held, in a transaction). */
+struct archive_rows {
+    struct floe_vreq *rq;
+    struct floe_vupload *up;
+    const char *id;
+    int64_t now;
+    bool vault_gone;
+};
+
+static int insert_archive_rows(void *arg, struct floe_error *err)
+{
+    struct archive_rows *a = arg;
+    struct floe_vreq *rq = a->rq;
+    struct floe_vupload *up = a->up;
+    struct floe_vdb *db = rq->srv->db;
+    if (!floe_vapi_vault_exists_locked(rq)) { /* deleted since the check in begin */
+        a->vault_gone = true;
+        return FLOE_E_NOT_FOUND;
+    }
+    int rc = floe_vdb_exec(db, err,
+                           "INSERT INTO archives(id, vault, description, created_ms, size,"
+                           " tree_hash, part_size, nparts, seg_owner) VALUES(?1, ?2, ?3, ?4, ?5,"
+                           " ?6, ?5, 1, ?1)",
+                           "tttiit", a->id, rq->vault, up->description, a->now,
+                           (int64_t)up->w.bytes, up->tree_hex);
+    if (!rc)
+        rc = floe_vdb_exec(db, err,
+                           "INSERT INTO segments(owner, idx, blob, len, tree_hash, leaves)"
+                           " VALUES(?, 0, ?, ?, ?, ?)",
+                           "ttitb", a->id, up->w.name, (int64_t)up->w.bytes, up->tree_hex,
+                           up->leaves, (int64_t)(up->nleaves * FLOE_HASH_BYTES));
+    if (!rc)
+        rc = floe_vapi_vault_changed_locked(rq, a->now, err);
+    return rc;
+}
+
 void floe_vapi_upload_archive_end(struct floe_vreq *rq)
 {
     struct floe_vupload *up = rq->op;
@@ -58,42 +95,20 @@ void floe_vapi_upload_archive_end(struct floe_vreq *rq)
     if (!floe_vupload_finish(rq, up))
         return;
     floe_vutil_id(id, FLOE_VID_ARCHIVE_LEN, false);
-    int64_t now = floe_vutil_now_ms();
-    struct floe_vdb *db = rq->srv->db;
-    bool vault_gone = false;
-    floe_vdb_lock(db);
-    int rc = floe_vdb_begin(db, &err);
-    if (!rc && !floe_vapi_vault_exists_locked(rq)) { /* deleted since the check in begin */
-        vault_gone = true;
-        rc = FLOE_E_NOT_FOUND;
-    }
-    if (!rc)
-        rc = floe_vdb_exec(db, &err,
-                           "INSERT INTO archives(id, vault, description, created_ms, size,"
-                           " tree_hash, part_size, nparts, seg_owner) VALUES(?1, ?2, ?3, ?4, ?5,"
-                           " ?6, ?5, 1, ?1)",
-                           "tttiit", id, rq->vault, up->description, now, (int64_t)up->w.bytes,
-                           up->tree_hex);
-    if (!rc)
-        rc = floe_vdb_exec(db, &err,
-                           "INSERT INTO segments(owner, idx, blob, len, tree_hash, leaves)"
-                           " VALUES(?, 0, ?, ?, ?, ?)",
-                           "ttitb", id, up->w.name, (int64_t)up->w.bytes, up->tree_hex, up->leaves,
-                           (int64_t)(up->nleaves * FLOE_HASH_BYTES));
-    if (!rc)
-        rc = floe_vapi_vault_changed_locked(rq, now, &err);
-    rc = floe_vdb_end(db, rc, &err);
-    if (!rc)
-        floe_vupload_keep(up);
-    floe_vdb_unlock(db);
-    if (vault_gone) {
+    struct archive_rows a = {.rq = rq, .up = up, .id = id, .now = floe_vutil_now_ms()};
+    /* 201 only after the group commit that holds these rows (and fsynced blobs/) returned */
+    int rc = floe_vcommit_run(rq->srv->commit, true, insert_archive_rows, &a, &err);
+    if (a.vault_gone) {
+        floe_vblob_discard(rq->srv->blobs, &up->w);
         floe_vapi_vault_not_found(rq);
         return;
     }
     if (rc) {
+        floe_vblob_discard(rq->srv->blobs, &up->w);
         floe_vapi_internal(rq, &err);
         return;
     }
+    floe_vupload_keep(up);
     floe_vapi_location(rq, "/archives/", id);
     floe_vreq_set_header(rq, "x-amz-archive-id", id);
     floe_vreq_set_header(rq, "x-amz-sha256-tree-hash", up->tree_hex);

@@ -14,6 +14,7 @@
 
 #include "alloc.h"
 #include "api_common.h"
+#include "commit.h"
 #include "errors.h"
 #include "store_blob.h"
 #include "store_db.h"
@@ -196,52 +197,62 @@ void floe_vapi_upload_part_begin(struct floe_vreq *rq)
     up->part_size = part_size;
 }
 
-void floe_vapi_upload_part_end(struct floe_vreq *rq)
+/* The segment row of one UploadMultipartPart, run by the group committer (lock held, in a
+ * transaction). old receives the blob the part replaces, if any. */
+struct part_row {
+    struct floe_vreq *rq;
+    struct floe_vupload *up;
+    bool found;
+    char old[FLOE_VBLOB_NAME_LEN + 1];
+};
+
+static int put_part_row(void *arg, struct floe_error *err)
 {
-    struct floe_vupload *up = rq->op;
-    struct floe_error err = {0};
-    char old[FLOE_VBLOB_NAME_LEN + 1] = "";
-    uint64_t part_size = 0;
-    if (!floe_vupload_finish(rq, up))
-        return;
+    struct part_row *p = arg;
+    struct floe_vreq *rq = p->rq;
+    struct floe_vupload *up = p->up;
     struct floe_vdb *db = rq->srv->db;
+    uint64_t part_size = 0;
     int64_t idx = (int64_t)(up->first / up->part_size);
-    floe_vdb_lock(db);
-    int rc = floe_vdb_begin(db, &err);
-    bool found = !rc && open_upload_locked(rq, &part_size);
-    if (!rc && found) {
-        sqlite3_stmt *st =
-            floe_vdb_stmt(db, "SELECT blob FROM segments WHERE owner = ? AND idx = ?");
-        floe_vdb_bind(st, "ti", rq->id, idx);
-        if (sqlite3_step(st) == SQLITE_ROW)
-            snprintf(old, sizeof(old), "%s", floe_vdb_text(st, 0));
-        sqlite3_reset(st);
-        rc = floe_vdb_exec(db, &err,
+    p->found = open_upload_locked(rq, &part_size);
+    if (!p->found)
+        return FLOE_E_NOT_FOUND;
+    sqlite3_stmt *st = floe_vdb_stmt(db, "SELECT blob FROM segments WHERE owner = ? AND idx = ?");
+    floe_vdb_bind(st, "ti", rq->id, idx);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        snprintf(p->old, sizeof(p->old), "%s", floe_vdb_text(st, 0));
+    sqlite3_reset(st);
+    int rc = floe_vdb_exec(db, err,
                            "INSERT OR REPLACE INTO segments(owner, idx, blob, len, tree_hash,"
                            " leaves) VALUES(?, ?, ?, ?, ?, ?)",
                            "tititb", rq->id, idx, up->w.name, (int64_t)up->w.bytes, up->tree_hex,
                            up->leaves, (int64_t)(up->nleaves * FLOE_HASH_BYTES));
-        if (!rc)
-            rc = floe_vdb_exec(db, &err, "UPDATE uploads SET touched_ms = ? WHERE id = ?", "it",
-                               floe_vutil_now_ms(), rq->id);
-    }
-    if (!rc && found)
-        rc = floe_vdb_commit(db, &err);
-    else
-        floe_vdb_rollback(db);
-    if (!rc && found)
-        floe_vupload_keep(up);
-    floe_vdb_unlock(db);
+    if (!rc)
+        rc = floe_vdb_exec(db, err, "UPDATE uploads SET touched_ms = ? WHERE id = ?", "it",
+                           floe_vutil_now_ms(), rq->id);
+    return rc;
+}
+
+void floe_vapi_upload_part_end(struct floe_vreq *rq)
+{
+    struct floe_vupload *up = rq->op;
+    struct floe_error err = {0};
+    if (!floe_vupload_finish(rq, up))
+        return;
+    struct part_row p = {.rq = rq, .up = up};
+    /* 204 only after the group commit that holds the row (and fsynced blobs/) returned */
+    int rc = floe_vcommit_run(rq->srv->commit, true, put_part_row, &p, &err);
     if (rc) {
-        floe_vapi_internal(rq, &err);
+        floe_vblob_discard(rq->srv->blobs, &up->w);
+        if (rc == FLOE_E_NOT_FOUND && !p.found)
+            upload_not_found(rq);
+        else
+            floe_vapi_internal(rq, &err);
         return;
     }
-    if (!found) {
-        upload_not_found(rq);
-        return;
-    }
-    if (old[0] && strcmp(old, up->w.name) != 0)
-        floe_vblob_unlink(rq->srv->blobs, old);
+    floe_vupload_keep(up);
+    if (p.old[0] && strcmp(p.old, up->w.name) != 0)
+        floe_vblob_unlink(rq->srv->blobs, p.old);
     floe_vreq_set_header(rq, "x-amz-sha256-tree-hash", up->tree_hex);
     floe_vreq_reply_empty(rq, 204);
 }
@@ -340,18 +351,16 @@ static size_t check_parts_locked(struct floe_vreq *rq, uint64_t part_size, uint6
     return n;
 }
 
-/* In one transaction: the archive archive_id whose segments are the n parts of upload rq->id,
- * the upload marked completed (so a repeated Complete finds it), the vault changed. Lock held.
- * Returns FLOE_OK or FLOE_E_IO (in err). */
+/* Inside the group commit's transaction: the archive archive_id whose segments are the n parts
+ * of upload rq->id, the upload marked completed (so a repeated Complete finds it), the vault
+ * changed. Lock held. Returns FLOE_OK or FLOE_E_IO (in err). */
 static int record_archive_locked(struct floe_vreq *rq, const char *archive_id, const char *desc,
                                  uint64_t size, const char *tree_hex, uint64_t part_size, size_t n,
                                  struct floe_error *err)
 {
     struct floe_vdb *db = rq->srv->db;
     int64_t now = floe_vutil_now_ms();
-    int rc = floe_vdb_begin(db, err);
-    if (!rc)
-        rc = floe_vdb_exec(db, err,
+    int rc = floe_vdb_exec(db, err,
                            "INSERT INTO archives(id, vault, description, created_ms, size,"
                            " tree_hash, part_size, nparts, seg_owner) VALUES(?, ?, ?, ?, ?, ?, ?,"
                            " ?, ?)",
@@ -364,57 +373,88 @@ static int record_archive_locked(struct floe_vreq *rq, const char *archive_id, c
                            "titit", archive_id, (int64_t)size, tree_hex, now, rq->id);
     if (!rc)
         rc = floe_vapi_vault_changed_locked(rq, now, err);
-    return floe_vdb_end(db, rc, err);
+    return rc;
 }
 
-void floe_vapi_complete_mpu(struct floe_vreq *rq)
+/* One CompleteMultipartUpload, run by the group committer (lock held, in a transaction). */
+struct complete_op {
+    struct floe_vreq *rq;
+    uint64_t size;
+    const uint8_t *want;
+    const char *want_hex;
+    enum { DONE, NOT_FOUND, INVALID, FAILED } outcome;
+    char msg[512];
+    char archive_id[FLOE_VID_ARCHIVE_LEN + 1];
+};
+
+static int complete_rows(void *arg, struct floe_error *err)
 {
-    uint64_t size = 0, part_size = 0;
-    uint8_t want[FLOE_HASH_BYTES];
-    struct floe_error err = {0};
-    char msg[512] = "", archive_id[FLOE_VID_ARCHIVE_LEN + 1] = "", want_hex[FLOE_HASH_HEX];
-    if (!floe_vapi_vault_exists(rq) || !complete_headers(rq, &size, want, want_hex))
-        return;
+    struct complete_op *c = arg;
+    struct floe_vreq *rq = c->rq;
     struct floe_vdb *db = rq->srv->db;
-    enum { DONE, NOT_FOUND, INVALID, FAILED } outcome = DONE;
-    floe_vdb_lock(db);
+    uint64_t part_size = 0;
+    c->outcome = DONE;
+    c->archive_id[0] = '\0';
     sqlite3_stmt *st = floe_vdb_stmt(db, "SELECT state, part_size, description, archive_id, size,"
                                          " tree_hash FROM uploads WHERE id = ? AND vault = ?");
     floe_vdb_bind(st, "tt", rq->id, rq->vault);
     if (sqlite3_step(st) != SQLITE_ROW) {
-        outcome = NOT_FOUND;
+        c->outcome = NOT_FOUND;
     } else if (strcmp(floe_vdb_text(st, 0), "completed") == 0) {
         /* a repeated Complete with the same values returns the same archive */
-        if ((uint64_t)floe_vdb_int(st, 4) == size && strcmp(floe_vdb_text(st, 5), want_hex) == 0)
-            snprintf(archive_id, sizeof(archive_id), "%s", floe_vdb_text(st, 3));
+        if ((uint64_t)floe_vdb_int(st, 4) == c->size &&
+            strcmp(floe_vdb_text(st, 5), c->want_hex) == 0)
+            snprintf(c->archive_id, sizeof(c->archive_id), "%s", floe_vdb_text(st, 3));
         else
-            outcome = NOT_FOUND;
+            c->outcome = NOT_FOUND;
     } else if (strcmp(floe_vdb_text(st, 0), "open") != 0) {
-        outcome = NOT_FOUND;
+        c->outcome = NOT_FOUND;
     }
     part_size = (uint64_t)floe_vdb_int(st, 1);
     char *desc = floe_vdb_text(st, 2) ? floe_xstrdup(floe_vdb_text(st, 2)) : NULL;
     sqlite3_reset(st);
-    if (outcome == DONE && !archive_id[0]) {
-        size_t n = check_parts_locked(rq, part_size, size, want, msg, sizeof(msg));
-        if (msg[0]) {
-            outcome = INVALID;
+    int rc = FLOE_OK;
+    if (c->outcome == DONE && !c->archive_id[0]) {
+        size_t n = check_parts_locked(rq, part_size, c->size, c->want, c->msg, sizeof(c->msg));
+        if (c->msg[0]) {
+            c->outcome = INVALID;
         } else {
-            floe_vutil_id(archive_id, FLOE_VID_ARCHIVE_LEN, false);
-            if (record_archive_locked(rq, archive_id, desc, size, want_hex, part_size, n, &err))
-                outcome = FAILED;
+            floe_vutil_id(c->archive_id, FLOE_VID_ARCHIVE_LEN, false);
+            rc = record_archive_locked(rq, c->archive_id, desc, c->size, c->want_hex, part_size, n,
+                                       err);
+            if (rc)
+                c->outcome = FAILED;
         }
     }
-    floe_vdb_unlock(db);
     free(desc);
-    switch (outcome) {
+    if (c->outcome == NOT_FOUND || c->outcome == INVALID)
+        return FLOE_E_NOT_FOUND; /* nothing written; rolled back to the savepoint anyway */
+    return rc;
+}
+
+void floe_vapi_complete_mpu(struct floe_vreq *rq)
+{
+    uint8_t want[FLOE_HASH_BYTES];
+    char want_hex[FLOE_HASH_HEX];
+    struct floe_error err = {0};
+    struct complete_op c = {.rq = rq, .want = want, .want_hex = want_hex, .outcome = FAILED};
+    if (!floe_vapi_vault_exists(rq) || !complete_headers(rq, &c.size, want, want_hex))
+        return;
+    /* 201 only after the group commit that holds the archive row returned (no blob written
+     * here: the parts' blobs were made durable by their own commits) */
+    int rc = floe_vcommit_run(rq->srv->commit, false, complete_rows, &c, &err);
+    if (rc && c.outcome == DONE)
+        c.outcome = FAILED; /* the group's COMMIT failed: nothing of it remains */
+    if (rc && c.outcome == FAILED && err.status == 0)
+        floe_error_set(&err, FLOE_E_IO, "group commit failed");
+    switch (c.outcome) {
     case NOT_FOUND: upload_not_found(rq); return;
-    case INVALID: floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER, "%s", msg); return;
+    case INVALID: floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER, "%s", c.msg); return;
     case FAILED: floe_vapi_internal(rq, &err); return;
     case DONE: break;
     }
-    floe_vapi_location(rq, "/archives/", archive_id);
-    floe_vreq_set_header(rq, "x-amz-archive-id", archive_id);
+    floe_vapi_location(rq, "/archives/", c.archive_id);
+    floe_vreq_set_header(rq, "x-amz-archive-id", c.archive_id);
     floe_vreq_set_header(rq, "x-amz-sha256-tree-hash", want_hex);
     floe_vreq_reply_empty(rq, 201);
 }

@@ -2,14 +2,15 @@
  * server.c - start and stop floe-vault's subsystems in order (see server.h).
  *
  * DESIGN
- * Start order: data dir -> database -> blob store -> sweep of orphan blobs (files no row
- * names: uploads cut short by a crash) -> notifier -> scheduler -> HTTP. Stop runs in
+ * Start order: data dir -> database -> blob store -> group committer -> sweep of orphan blobs
+ * (files no row names: uploads cut short by a crash) -> notifier -> scheduler -> HTTP. Stop runs in
  * reverse, so no request can reach a closed store. Jobs InProgress at a crash are simply
  * picked up again by the scheduler: their state lives only in the database.
  */
 #include "server.h"
 
 #include "alloc.h"
+#include "commit.h"
 #include "http.h"
 #include "jobs.h"
 #include "notify.h"
@@ -112,6 +113,7 @@ int floe_vserver_start(struct floe_vserver *srv, struct floe_error *err)
     if (rc)
         goto out;
     floe_vblob_set_io(srv->blobs, (enum floe_vblob_io)srv->cfg.blob_io);
+    srv->commit = floe_vcommit_open(srv->db, srv->blobs);
     floe_vdb_lock(srv->db);
     size_t swept = floe_vblob_sweep(srv->blobs, blob_referenced, srv->db);
     floe_vdb_unlock(srv->db);
@@ -142,6 +144,14 @@ void floe_vserver_stop(struct floe_vserver *srv)
     srv->jobs = NULL;
     floe_vnotify_stop(srv->notify);
     srv->notify = NULL;
+    if (srv->commit) {
+        unsigned long long groups = 0, units = 0;
+        floe_vcommit_stats(srv->commit, &groups, &units);
+        floe_vlog(&srv->cfg, FLOE_VLOG_INFO, "group commit: %llu unit(s) in %llu group(s)", units,
+                  groups);
+    }
+    floe_vcommit_close(srv->commit);
+    srv->commit = NULL;
     floe_vblob_close(srv->blobs);
     srv->blobs = NULL;
     floe_vdb_close(srv->db);

@@ -403,7 +403,8 @@ int floe_vblob_write(struct floe_vblob_writer *w, const void *p, size_t n, struc
     return FLOE_OK;
 }
 
-int floe_vblob_finish(struct floe_vblob *b, struct floe_vblob_writer *w, struct floe_error *err)
+int floe_vblob_finish_file(struct floe_vblob *b, struct floe_vblob_writer *w,
+                           struct floe_error *err)
 {
     int rc = FLOE_OK;
     if (w->direct) {
@@ -422,10 +423,23 @@ int floe_vblob_finish(struct floe_vblob *b, struct floe_vblob_writer *w, struct 
         goto out;
     }
     w->fd = -1;
-    if (fsync(b->dirfd) != 0)
-        rc = floe_error_set_errno(err, FLOE_E_IO, errno, b->path, "cannot sync %s", b->path);
 out:
     if (rc)
+        floe_vblob_discard(b, w);
+    return rc;
+}
+
+int floe_vblob_sync_dir(struct floe_vblob *b, struct floe_error *err)
+{
+    if (fsync(b->dirfd) != 0)
+        return floe_error_set_errno(err, FLOE_E_IO, errno, b->path, "cannot sync %s", b->path);
+    return FLOE_OK;
+}
+
+int floe_vblob_finish(struct floe_vblob *b, struct floe_vblob_writer *w, struct floe_error *err)
+{
+    int rc = floe_vblob_finish_file(b, w, err);
+    if (!rc && (rc = floe_vblob_sync_dir(b, err)) != FLOE_OK)
         floe_vblob_discard(b, w);
     return rc;
 }

@@ -9,7 +9,9 @@
  * 2xx (crash, abort, checksum mismatch) and floe_vblob_sweep() removes it at start.
  *
  * Write protocol (durability): create (O_EXCL) -> write -> floe_vblob_finish() = fdatasync +
- * close + fsync(blobs/) -> database COMMIT -> 2xx. Nothing is ever renamed or rewritten.
+ * close + fsync(blobs/) -> database COMMIT -> 2xx (uploads: floe_vblob_finish_file(), then
+ * the group committer's one fsync(blobs/) and COMMIT for a group of requests). Nothing is ever
+ * renamed or rewritten.
  *
  * Two ways to write (docs/internals/vault.md, "Upload data path"):
  *   - streamed (floe_vblob_create_stream, request bodies of 1 MiB or more): O_DIRECT writes of
@@ -92,6 +94,19 @@ int floe_vblob_write(struct floe_vblob_writer *w, const void *p, size_t n, struc
  * On failure the blob is removed. Returns FLOE_OK or FLOE_E_IO.
  */
 int floe_vblob_finish(struct floe_vblob *b, struct floe_vblob_writer *w, struct floe_error *err);
+
+/*
+ * floe_vblob_finish_file() - floe_vblob_finish() without the directory fsync: fdatasync and
+ * close. The caller must fsync the directory (floe_vblob_sync_dir(), done once per group by
+ * the group committer, commit.h) before any row naming the blob is committed. On failure the
+ * blob is removed. Returns FLOE_OK or FLOE_E_IO.
+ */
+int floe_vblob_finish_file(struct floe_vblob *b, struct floe_vblob_writer *w,
+                           struct floe_error *err);
+
+/* floe_vblob_sync_dir() - fsync blobs/ (makes every blob created so far findable after a
+ * crash). Returns FLOE_OK or FLOE_E_IO. Any thread. */
+int floe_vblob_sync_dir(struct floe_vblob *b, struct floe_error *err);
 
 /* floe_vblob_discard() - close (if open) and unlink a blob that will not be used. */
 void floe_vblob_discard(struct floe_vblob *b, struct floe_vblob_writer *w);

@@ -237,6 +237,27 @@ void floe_vdb_rollback(struct floe_vdb *db)
         sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
 }
 
+int floe_vdb_savepoint(struct floe_vdb *db, struct floe_error *err)
+{
+    return simple(db, "SAVEPOINT unit", err);
+}
+
+int floe_vdb_release(struct floe_vdb *db, struct floe_error *err)
+{
+    return simple(db, "RELEASE unit", err);
+}
+
+void floe_vdb_rollback_to(struct floe_vdb *db)
+{
+    if (!sqlite3_get_autocommit(db->h))
+        sqlite3_exec(db->h, "ROLLBACK TO unit; RELEASE unit", NULL, NULL, NULL);
+}
+
+bool floe_vdb_in_transaction(struct floe_vdb *db)
+{
+    return !sqlite3_get_autocommit(db->h);
+}
+
 int64_t floe_vdb_changes(struct floe_vdb *db)
 {
     return sqlite3_changes(db->h);

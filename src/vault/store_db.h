@@ -13,6 +13,7 @@
 #define FLOE_VAULT_STORE_DB_H
 
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "floe/error.h"
@@ -56,6 +57,16 @@ int floe_vdb_exec(struct floe_vdb *db, struct floe_error *err, const char *sql, 
 int floe_vdb_begin(struct floe_vdb *db, struct floe_error *err);
 int floe_vdb_commit(struct floe_vdb *db, struct floe_error *err);
 void floe_vdb_rollback(struct floe_vdb *db);
+
+/* Savepoints inside a transaction (the group committer's one per request, src/vault/commit.h):
+ * SAVEPOINT / RELEASE, and rollback_to = ROLLBACK TO + RELEASE (the transaction stays open). */
+int floe_vdb_savepoint(struct floe_vdb *db, struct floe_error *err);
+int floe_vdb_release(struct floe_vdb *db, struct floe_error *err);
+void floe_vdb_rollback_to(struct floe_vdb *db);
+
+/* Whether a transaction is open (SQLite ends one by itself on some errors: SQLITE_FULL,
+ * SQLITE_IOERR, SQLITE_NOMEM...; later statements would then each commit on their own). */
+bool floe_vdb_in_transaction(struct floe_vdb *db);
 
 /* floe_vdb_end() - end a transaction begun with floe_vdb_begin(): COMMIT when rc is FLOE_OK,
  * else ROLLBACK. Returns rc, or the COMMIT's error (in err). */

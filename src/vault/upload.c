@@ -6,10 +6,10 @@
  * read buffer at a time), hashed while they are still in the CPU cache from the socket copy;
  * memory is constant whatever the archive size. The blob (streamed: O_DIRECT writes behind
  * the hash, store_blob.h) is created under a fresh random name with the first body byte,
- * after the handler accepted the headers, and becomes durable (fdatasync + directory
- * fsync) only after both hashes match, so a mismatch, a client abort, a timeout or a crash
- * leaves nothing but an unreferenced file that the request cleanup (or the start-up sweep)
- * removes.
+ * after the handler accepted the headers, and is fdatasync'd only after both hashes match
+ * (its directory entry is made durable by the group commit that records it, commit.h), so a
+ * mismatch, a client abort, a timeout or a crash leaves nothing but an unreferenced file that the
+ * request cleanup (or the start-up sweep) removes.
  */
 #include "upload.h"
 
@@ -138,7 +138,7 @@ static bool check_and_sync(struct floe_vreq *rq, struct floe_vupload *up)
     up->leaves = floe_xmalloc(n ? n * FLOE_HASH_BYTES : 1);
     if (n)
         memcpy(up->leaves, lv, n * FLOE_HASH_BYTES);
-    if (floe_vblob_finish(rq->srv->blobs, &up->w, &err) != FLOE_OK) {
+    if (floe_vblob_finish_file(rq->srv->blobs, &up->w, &err) != FLOE_OK) {
         floe_vapi_internal(rq, &err);
         return false;
     }

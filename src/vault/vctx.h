@@ -15,6 +15,7 @@
 
 struct floe_vdb;
 struct floe_vblob;
+struct floe_vcommit;
 struct floe_vjobs;
 struct floe_vnotify;
 struct floe_vhttp;
@@ -23,6 +24,7 @@ struct floe_vserver {
     struct floe_vconfig cfg; /* read-only while serving */
     struct floe_vdb *db;
     struct floe_vblob *blobs;
+    struct floe_vcommit *commit; /* group commit of uploads' rows */
     struct floe_vjobs *jobs;
     struct floe_vnotify *notify;
     struct floe_vhttp *http;
