@@ -103,6 +103,7 @@ struct floe_backup_result {
     uint64_t files_skipped;  /* unreadable, changed while read, specials, symlinks */
     uint64_t files_failed;   /* could not be uploaded */
     uint64_t files_deferred; /* left for the next run by --max-files / --max-bytes */
+    uint64_t files_linked;   /* hard links recorded with another path's stored content */
     uint64_t bytes_planned, bytes_uploaded;
     uint64_t archives, packs;
     uint64_t requests;      /* planned (dry run) or made */

@@ -90,6 +90,7 @@ static json_t *summary_json(const struct floe_backup_options *o, const struct fl
         {"files_skipped", r->files_skipped},
         {"files_failed", r->files_failed},
         {"files_deferred", r->files_deferred},
+        {"files_linked", r->files_linked},
         {"bytes_planned", r->bytes_planned},
         {"bytes_uploaded", r->bytes_uploaded},
         {"archives", r->archives},

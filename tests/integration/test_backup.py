@@ -273,6 +273,59 @@ class BackupTests(unittest.TestCase):
         self.assertTrue(any("warning" in x for x in lines))
 
 
+    @unittest.skipUnless(os.geteuid() == 0 and os.path.exists("/usr/bin/setpriv"),
+                         "needs root and setpriv to run floe as an unprivileged user")
+    def test_unreadable_file_and_directory_as_nobody(self):
+        """floe run as nobody: a root-only file and a root-only directory are each reported,
+        counted and skipped, the run goes on (exit 3, partial), everything readable is recorded
+        with its bytes in the vault, and a later run takes what became readable."""
+        name, _, _ = self.fresh()
+        work = servers.tempdir("floe-nobody-")
+        os.chmod(work, 0o777)
+        src = os.path.join(work, "src")
+        readable = {}
+        for rel in ("a.txt", "sub/b.bin", "sub/deeper/c"):
+            readable[rel] = os.urandom(700)
+            self.write(src, rel, readable[rel])
+        secret = self.write(src, "sub/secret", b"root only")
+        closed = os.path.join(src, "closed")
+        self.write(closed, "inside", b"behind a closed directory")
+        for d, _, fs in os.walk(src):
+            os.chmod(d, 0o755)
+            for f in fs:
+                os.chmod(os.path.join(d, f), 0o644)
+        os.chmod(secret, 0o600)
+        os.chmod(closed, 0o700)
+        cat = os.path.join(work, "cat.db")
+        env = {**self.env, "XDG_CACHE_HOME": work, "HOME": work, "TMPDIR": work}
+        r = subprocess.run(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
+                            "--clear-groups", FLOE, "--endpoint-url", self.vault.url, "--json",
+                            "backup", src, name, "--catalog", cat, "--no-snapshot"],
+                           env=env, capture_output=True, timeout=120)
+        self.assertEqual(r.returncode, 3, r.stderr.decode(errors="replace"))
+        lines = [json.loads(x) for x in r.stdout.decode().splitlines()]
+        s = [x for x in lines if "files_new" in x][0]
+        self.assertEqual((s["files_new"], s["files_skipped"], s["partial"]), (3, 2, True))
+        warned = sorted(x["path"] for x in lines if "warning" in x)
+        self.assertEqual(warned, sorted([secret, closed]), lines)
+        err = r.stderr.decode(errors="replace")
+        self.assertIn("Permission denied", err)
+        self.assertIn(secret, err)
+        self.assertIn(closed, err)
+        real = os.fsencode(os.path.realpath(src))
+        rows = self.check_in_vault(name, cat, {os.path.join(real, k.encode()): v
+                                               for k, v in readable.items()})
+        self.assertEqual(len(rows), 3)
+        db = sqlite3.connect("file:%s?mode=ro" % cat, uri=True)
+        outcome = db.execute("SELECT outcome FROM runs ORDER BY id DESC LIMIT 1").fetchone()[0]
+        db.close()
+        self.assertEqual(outcome, "partial")
+        # readable now: the next run takes exactly the two skipped files, nothing else
+        os.chmod(secret, 0o644)
+        os.chmod(closed, 0o755)
+        s, _, _ = self.backup(src, name, "--catalog", cat, "--no-snapshot")
+        self.assertEqual((s["files_new"], s["files_unchanged"], s["partial"]), (2, 3, False))
+
     # ---- restore ----
     def restore(self, *args, expect=0):
         r = self.floe("--json", "restore", *args)
@@ -338,6 +391,65 @@ class BackupTests(unittest.TestCase):
         self.assertEqual((s["files"], s["jobs"]), (1, 1))
         self.assertLessEqual(s["bytes_retrieved"], 1 << 20)
         self.check_restored(to, {one: files[one]})
+
+    def test_hard_links_stored_once_and_restored_as_links(self):
+        for layout in ((), ("--layout", "file-per-archive")):
+            with self.subTest(layout=layout):
+                self.hard_links(*layout)
+
+    def hard_links(self, *layout):
+        vault, src, cat = self.fresh()
+        small = self.write(src, "a/small", os.urandom(5000))
+        large = self.write(src, "a/large", os.urandom(200 * KIB))
+        os.link(small, os.path.join(src, "b-small-link"))
+        os.makedirs(os.path.join(src, "c"))
+        os.link(small, os.path.join(src, "c/small-link2"))
+        os.link(large, os.path.join(src, "z-large-link"))
+        self.write(src, "plain", b"not linked")
+        s, _, _ = self.backup(src, vault, "--catalog", cat, "--no-snapshot", "--pack-threshold",
+                              "64KiB", *layout)
+        self.assertEqual((s["files_new"], s["files_linked"], s["partial"]), (6, 3, False))
+        # the content of each inode is in the vault once: every link's row names the same frame
+        rows = self.catalog_files(cat)
+        real = os.fsencode(os.path.realpath(src))
+        where = lambda rel: (rows[os.path.join(real, rel)]["glacier_id"],  # noqa: E731
+                             rows[os.path.join(real, rel)]["offset_bytes"],
+                             rows[os.path.join(real, rel)]["length_bytes"])
+        self.assertEqual(where(b"a/small"), where(b"b-small-link"))
+        self.assertEqual(where(b"a/small"), where(b"c/small-link2"))
+        self.assertEqual(where(b"a/large"), where(b"z-large-link"))
+        # packed: one pack (small, plain) + the large file; else one archive each of those three
+        self.assertEqual(s["archives"], 3 if layout else 2)
+        # nothing changed: nothing uploaded, nothing linked again
+        s, _, _ = self.backup(src, vault, "--catalog", cat, "--no-snapshot", "--pack-threshold",
+                              "64KiB", *layout)
+        self.assertEqual((s["files_unchanged"], s["files_linked"], s["archives"]), (6, 0, 0))
+        # a change through one link changes them all: uploaded once, the others linked again
+        with open(small, "r+b") as f:
+            f.write(b"CHANGED")
+        s, _, _ = self.backup(src, vault, "--catalog", cat, "--no-snapshot", "--pack-threshold",
+                              "64KiB", *layout)
+        self.assertEqual((s["files_changed"], s["files_linked"], s["archives"]), (3, 2, 1))
+        rows = self.catalog_files(cat)
+        self.assertEqual(where(b"a/small"), where(b"c/small-link2"))
+        # restore: byte-identical, the same mtimes, and the links are links again
+        to = os.path.join(self.tmp.name, vault + "-restored")
+        os.makedirs(to)
+        r, _ = self.restore(vault, "--to", to, "--catalog", cat, "--tier", "Expedited")
+        self.assertEqual((r["files"], r["files_failed"]), (6, 0))
+        dest = lambda rel: os.path.join(to, os.path.realpath(src).lstrip("/"), rel)  # noqa: E731
+        for group in (("a/small", "b-small-link", "c/small-link2"), ("a/large", "z-large-link")):
+            with open(os.path.join(src, group[0]), "rb") as f:
+                want = f.read()
+            st0 = os.stat(dest(group[0]))
+            self.assertEqual(st0.st_nlink, len(group))
+            for rel in group:
+                st = os.stat(dest(rel))
+                self.assertEqual((st.st_ino, st.st_mtime_ns),
+                                 (st0.st_ino, os.stat(os.path.join(src, rel)).st_mtime_ns), rel)
+                with open(dest(rel), "rb") as f:
+                    self.assertEqual(f.read(), want, rel)
+        self.assertEqual(os.stat(dest("plain")).st_nlink, 1)
 
     def test_restore_errors(self):
         vault, src, cat = self.fresh()

@@ -412,6 +412,43 @@ static int run_fn(const struct floe_catalog_run *r, void *user)
     return 0;
 }
 
+/* A hard link's row joins the archive of the first path: same frame, its own path; an unknown
+ * archive or an empty path is refused with nothing written. */
+static void test_catalog_record_link(void **state)
+{
+    (void)state;
+    char *path = tpath("link.db");
+    struct floe_catalog *c = open_ok(path);
+    struct floe_error err = {0};
+    record_one(c, "L-1", "/s/a", 10);
+    struct floe_catalog_file f, got;
+    assert_int_equal(floe_catalog_lookup(c, "/s/a", 4, &f, &err), FLOE_OK);
+    f.path = "/s/b";
+    f.path_len = 4;
+    assert_int_equal(floe_catalog_record_link(c, "L-1", &f, &err), FLOE_OK);
+    assert_int_equal(floe_catalog_lookup(c, "/s/b", 4, &got, &err), FLOE_OK);
+    assert_string_equal(got.archive_id, "L-1");
+    assert_int_equal(got.size_bytes, 10);
+    assert_int_equal(got.inode, 42);
+    assert_int_equal(floe_catalog_record_link(c, "L-nope", &f, &err), FLOE_E_NOT_FOUND);
+    assert_non_null(strstr(err.message, "L-nope"));
+    f.path = "/s/c";
+    f.path_len = 0;
+    assert_int_equal(floe_catalog_record_link(c, "L-1", &f, &err), FLOE_E_INVALID_ARG);
+    assert_int_equal(floe_catalog_lookup(c, "/s/c", 4, &got, &err), FLOE_E_NOT_FOUND);
+    /* a second link of the same path supersedes its previous row */
+    f.path = "/s/b";
+    f.path_len = 4;
+    f.size_bytes = 10;
+    assert_int_equal(floe_catalog_record_link(c, "L-1", &f, &err), FLOE_OK);
+    struct floe_catalog_stats stats;
+    assert_int_equal(floe_catalog_stats(c, &stats, &err), FLOE_OK);
+    assert_int_equal(stats.files_current, 2);
+    assert_int_equal(stats.file_versions, 3);
+    floe_catalog_close(c);
+    free(path);
+}
+
 static void test_catalog_versions_and_removed(void **state)
 {
     (void)state;
@@ -942,6 +979,7 @@ int main(void)
         cmocka_unit_test(test_catalog_damaged_pages),
         cmocka_unit_test(test_catalog_full_rolls_back),
         cmocka_unit_test(test_catalog_versions_and_removed),
+        cmocka_unit_test(test_catalog_record_link),
         cmocka_unit_test(test_catalog_prunable),
         cmocka_unit_test(test_catalog_snapshot_round_trip),
         cmocka_unit_test(test_catalog_restore_tables),

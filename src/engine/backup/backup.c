@@ -4,8 +4,8 @@
  *   open the catalog (its lock makes the run exclusive) -> begin a run -> abort this backup
  *   set's unfinished pack uploads left by a killed run -> plan (walk + compare, plan.c) ->
  *   small files: packs (packer.c) or single requests (singles.c) -> large files: one resumable
- *   multipart upload each (upload.c) -> --delete-removed -> end the run -> upload a snapshot of
- *   the catalog.
+ *   multipart upload each (upload.c) -> hard links: recorded in the archive of their first
+ *   path, not uploaded -> --delete-removed -> end the run -> upload a snapshot of the catalog.
  *
  * The catalog is written only after an acknowledgement: a pack and its files in one
  * transaction; single-request archives batched (a commit every BATCH_FILES archives or
@@ -440,6 +440,54 @@ static int run_large(struct run *r, struct floe_error *err)
     return rc;
 }
 
+/* ---- hard links ---- */
+
+/* Records each planned later link as one more row of the archive holding its first path's
+ * content, once that path is recorded with this inode's size and mtime (by this run or an
+ * earlier one). A first path that was skipped or failed leaves its links skipped too. */
+static int run_links(struct run *r, struct floe_error *err)
+{
+    struct floe_plan *p = r->plan;
+    if (!p->count[FLOE_PLAN_LINK])
+        return FLOE_OK;
+    int rc = floe_plan_rewind(p, FLOE_PLAN_LINK, err);
+    if (!rc)
+        rc = floe_catalog_begin(r->cat, err); /* the links: one transaction */
+    while (!rc) {
+        int n = floe_plan_next(p, FLOE_PLAN_LINK, err);
+        if (n <= 0) {
+            rc = n < 0 ? FLOE_E_IO : FLOE_OK;
+            break;
+        }
+        const struct floe_plan_item *it = &p->cur;
+        const char *first = floe_plan_link_first(p, it->device, it->inode);
+        struct floe_catalog_file f;
+        rc = first ? floe_catalog_lookup(r->cat, first, strlen(first), &f, err) : FLOE_E_NOT_FOUND;
+        if (rc == FLOE_E_NOT_FOUND ||
+            (!rc && (f.size_bytes != it->size || !f.has_mtime || f.mtime_ns != it->mtime_ns ||
+                     (f.inode && f.inode != it->inode)))) {
+            char msg[FLOE_ERROR_MSG_MAX];
+            snprintf(msg, sizeof(msg),
+                     "%s: skipped: it is a hard link of %s, which this run did not back up",
+                     it->path, first ? first : "another file");
+            warn(r, it->path, msg);
+            rc = FLOE_OK;
+            continue;
+        }
+        if (rc)
+            break;
+        char archive_id[FLOE_CATALOG_ID_MAX];
+        snprintf(archive_id, sizeof(archive_id), "%s", f.archive_id);
+        f.path = it->path;
+        f.path_len = it->path_len;
+        f.device = it->device;
+        f.uploaded_at = 0;
+        if (!(rc = floe_catalog_record_link(r->cat, archive_id, &f, err)))
+            r->out->files_linked++;
+    }
+    return rc ? rc : floe_catalog_commit(r->cat, err);
+}
+
 /* ---- the plan's summary ---- */
 
 static void summarize_plan(struct run *r)
@@ -484,7 +532,7 @@ static void count_changes(struct run *r)
 {
     /* new vs changed are in the lists' records: one pass over each list */
     struct floe_error ignore = {0};
-    for (int l = 0; l < 2; l++) {
+    for (int l = 0; l < FLOE_PLAN_LISTS; l++) {
         if (floe_plan_rewind(r->plan, (enum floe_plan_list)l, &ignore))
             continue;
         while (floe_plan_next(r->plan, (enum floe_plan_list)l, &ignore) > 0) {
@@ -507,6 +555,10 @@ static int upload_phases(struct run *r, struct floe_error *err)
         rc = r->o->layout == FLOE_BACKUP_FILE_PER_ARCHIVE ? run_singles(r, err) : run_packs(r, err);
     if (!rc)
         rc = run_large(r, err);
+    if (!rc)
+        rc = commit_batch(r, err);
+    if (!rc)
+        rc = run_links(r, err);
     if (!rc && r->o->delete_removed) {
         for (size_t i = 0; !rc && i < r->o->nsources; i++) {
             char abs[PATH_MAX], prefix[PATH_MAX + 2];

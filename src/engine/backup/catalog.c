@@ -1185,6 +1185,29 @@ static int archive_row(struct floe_catalog *c, const char *archive_id, int64_t *
     return cat_error(c, rc, "looking up an archive", err);
 }
 
+/* The archive's row, then a write transaction (write_begin; *own as there). */
+static int archive_write_begin(struct floe_catalog *c, const char *archive_id, int64_t *row,
+                               bool *own, struct floe_error *err)
+{
+    int s = archive_row(c, archive_id, row, err);
+    return s != FLOE_OK ? s : write_begin(c, own, err);
+}
+
+int floe_catalog_record_link(struct floe_catalog *c, const char *archive_id,
+                             const struct floe_catalog_file *f, struct floe_error *err)
+{
+    if (!f->path_len || (unsigned)f->compression >= FLOE_CATALOG_COMP_COUNT)
+        return floe_error_set(err, FLOE_E_INVALID_ARG,
+                              "a hard link's row needs a path and a known compression");
+    int64_t row = 0;
+    bool own;
+    int s = archive_write_begin(c, archive_id, &row, &own, err);
+    if (s != FLOE_OK)
+        return s;
+    s = insert_file(c, row, now_s(), f, err);
+    return write_end(c, own, s, err);
+}
+
 int floe_catalog_iter_archive_files(struct floe_catalog *c, const char *archive_id,
                                     floe_catalog_file_fn *fn, void *user, struct floe_error *err)
 {
@@ -1271,11 +1294,9 @@ int floe_catalog_archive_deleted(struct floe_catalog *c, const char *archive_id,
                                  struct floe_error *err)
 {
     int64_t row = 0;
-    int s = archive_row(c, archive_id, &row, err);
-    if (s != FLOE_OK)
-        return s;
     bool own;
-    if ((s = write_begin(c, &own, err)) != FLOE_OK)
+    int s = archive_write_begin(c, archive_id, &row, &own, err);
+    if (s != FLOE_OK)
         return s;
     int64_t when = deleted_at ? deleted_at : now_s();
     sqlite3_stmt *st = NULL;

@@ -254,6 +254,17 @@ int floe_catalog_record_archive(struct floe_catalog *c, const struct floe_catalo
                                 struct floe_error *err);
 
 /*
+ * floe_catalog_record_link() - record f as one more file held by the archive archive_id, which
+ * the catalog already has: a hard link whose content was stored once (f's offset, length,
+ * compression and hashes are those of the other link's row). f becomes the current version of
+ * its path (the previous one superseded). Joins the open transaction if there is one. Returns
+ * FLOE_OK, FLOE_E_NOT_FOUND (no such archive; err names it), FLOE_E_INVALID_ARG (an empty path
+ * or a compression out of range) or a catalog error. Ownership: everything is copied.
+ */
+int floe_catalog_record_link(struct floe_catalog *c, const char *archive_id,
+                             const struct floe_catalog_file *f, struct floe_error *err);
+
+/*
  * floe_catalog_lookup() - the current version of path (newest row neither superseded nor
  * removed), through the partial unique index on current paths. Returns FLOE_OK (*out filled:
  * out->path = path, out->archive_id points into a buffer inside the handle valid until the next

@@ -3,6 +3,12 @@
  * through; each is looked up in the catalog (one indexed SELECT), marked seen, classified and,
  * if it is to be uploaded, appended to a work list: a fixed record header and the path bytes,
  * in an unlinked temporary file (tmpfile), read back sequentially by the upload phases.
+ *
+ * Hard links: a non-empty file with st_nlink > 1 is remembered by (device, inode) with the
+ * first path the walk met (an open-addressing table that grows with the hard-linked files
+ * only). A later path of the same inode that is new or changed goes to the link list instead
+ * of an upload list: the backup records it after the uploads as one more row of the archive
+ * that holds the first path's content, so the bytes are stored once.
  */
 #include "plan.h"
 
@@ -33,6 +39,62 @@ struct rec {
     uint64_t inode, device;
     uint8_t xxh3[FLOE_CATALOG_XXH3_BYTES];
 };
+
+struct link_slot {
+    uint64_t device, inode;
+    char *path; /* NULL: a free slot */
+};
+
+struct floe_link_map {
+    struct link_slot *v;
+    size_t cap, n; /* cap a power of two; n < cap / 2 */
+};
+
+static size_t link_hash(uint64_t device, uint64_t inode, size_t cap)
+{
+    uint64_t h = (inode ^ (device * 0x9E3779B97F4A7C15u)) * 0xBF58476D1CE4E5B9u;
+    return (size_t)(h ^ (h >> 31)) & (cap - 1);
+}
+
+static struct link_slot *link_find(const struct floe_link_map *m, uint64_t device, uint64_t inode)
+{
+    if (!m || !m->cap)
+        return NULL;
+    for (size_t i = link_hash(device, inode, m->cap);; i = (i + 1) & (m->cap - 1)) {
+        struct link_slot *s = &m->v[i];
+        if (!s->path || (s->device == device && s->inode == inode))
+            return s;
+    }
+}
+
+static void link_put(struct floe_link_map *m, uint64_t device, uint64_t inode, const char *path)
+{
+    if (2 * (m->n + 1) > m->cap) {
+        struct floe_link_map old = *m;
+        m->cap = old.cap ? 2 * old.cap : 64;
+        m->v = floe_xcalloc(m->cap, sizeof(*m->v));
+        m->n = 0;
+        for (size_t i = 0; i < old.cap; i++)
+            if (old.v[i].path) {
+                *link_find(m, old.v[i].device, old.v[i].inode) = old.v[i];
+                m->n++;
+            }
+        free(old.v);
+    }
+    struct link_slot *s = link_find(m, device, inode);
+    if (s->path)
+        return;
+    s->device = device;
+    s->inode = inode;
+    s->path = floe_xstrdup(path);
+    m->n++;
+}
+
+const char *floe_plan_link_first(const struct floe_plan *p, uint64_t device, uint64_t inode)
+{
+    const struct link_slot *s = link_find(p->links, device, inode);
+    return s && s->path ? s->path : NULL;
+}
 
 struct walk_ctx {
     struct floe_plan *p;
@@ -166,6 +228,22 @@ static int on_file(void *user, const struct floe_walk_file *f)
     if (rc) {
         w->status = rc;
         return 1;
+    }
+    bool later_link = false;
+    if (f->nlink > 1 && f->size > 0) {
+        const char *first = floe_plan_link_first(p, f->device, f->inode);
+        if (!first)
+            link_put(p->links, f->device, f->inode, f->path);
+        later_link = first && strcmp(first, f->path) != 0;
+    }
+    if (later_link && change != FLOE_BACKUP_UNCHANGED) { /* recorded, not uploaded */
+        r.change = (uint8_t)change;
+        report(w, f->path, change, f->size, false);
+        if ((rc = append(w, FLOE_PLAN_LINK, f, &r))) {
+            w->status = rc;
+            return 1;
+        }
+        return 0;
     }
     if (change == FLOE_BACKUP_UNCHANGED) {
         p->unchanged++;
@@ -303,9 +381,10 @@ int floe_plan_build(struct floe_catalog *c, bool mark_seen, const struct floe_ba
                     uint64_t threshold, struct floe_plan **out, struct floe_error *err)
 {
     struct floe_plan *p = floe_xcalloc(1, sizeof(*p));
+    p->links = floe_xcalloc(1, sizeof(*p->links));
     struct floe_filter *filter = NULL;
     int rc = make_filter(opts, &filter, err);
-    for (int i = 0; !rc && i < 2; i++)
+    for (int i = 0; !rc && i < FLOE_PLAN_LISTS; i++)
         if (!(p->list[i] = tmpfile()))
             rc = floe_error_set_errno(err, FLOE_E_IO, errno, NULL,
                                       "cannot create the backup's work list in the temporary "
@@ -314,7 +393,7 @@ int floe_plan_build(struct floe_catalog *c, bool mark_seen, const struct floe_ba
         .p = p, .c = c, .mark_seen = c && mark_seen, .o = opts, .threshold = threshold, .err = err};
     for (size_t i = 0; !rc && i < opts->nsources; i++)
         rc = plan_source(&w, opts->sources[i], filter);
-    for (int i = 0; !rc && i < 2; i++)
+    for (int i = 0; !rc && i < FLOE_PLAN_LISTS; i++)
         if (fflush(p->list[i]) != 0)
             rc = floe_error_set_errno(err, FLOE_E_IO, errno, NULL,
                                       "cannot write the backup's work list");
@@ -409,9 +488,15 @@ void floe_plan_free(struct floe_plan *p)
 {
     if (!p)
         return;
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < FLOE_PLAN_LISTS; i++)
         if (p->list[i])
             fclose(p->list[i]);
+    if (p->links) {
+        for (size_t i = 0; i < p->links->cap; i++)
+            free(p->links->v[i].path);
+        free(p->links->v);
+        free(p->links);
+    }
     free(p->cur.path);
     free(p);
 }

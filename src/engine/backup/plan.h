@@ -32,12 +32,18 @@ struct floe_plan_item {
     uint8_t xxh3[FLOE_CATALOG_XXH3_BYTES];
 };
 
-enum floe_plan_list { FLOE_PLAN_SMALL = 0, FLOE_PLAN_LARGE = 1 };
+/* SMALL and LARGE are uploaded; LINK holds new or changed hard links whose content another path
+ * of this walk (the first link seen, floe_plan_link_first) carries: recorded, not uploaded. */
+enum floe_plan_list { FLOE_PLAN_SMALL = 0, FLOE_PLAN_LARGE = 1, FLOE_PLAN_LINK = 2 };
+#define FLOE_PLAN_LISTS 3
+
+struct floe_link_map; /* (device, inode) -> the first path seen, for files with nlink > 1 */
 
 struct floe_plan {
-    FILE *list[2];             /* the spilled lists */
-    uint64_t count[2];         /* items in each */
-    uint64_t bytes[2];         /* their bytes */
+    FILE *list[FLOE_PLAN_LISTS];     /* the spilled lists */
+    uint64_t count[FLOE_PLAN_LISTS]; /* items in each */
+    uint64_t bytes[FLOE_PLAN_LISTS]; /* their bytes (a link's bytes are not uploaded) */
+    struct floe_link_map *links;
     struct floe_plan_item cur; /* the item last read */
     size_t cur_cap;
     /* what the walk found */
@@ -51,8 +57,9 @@ struct floe_plan {
  * run, the catalog opened read-only - a catalog file counts as removed when it is gone from the
  * disk or excluded by the filters), classifies it and
  * appends NEW/CHANGED files to the small (size < threshold, or every file in the
- * file-per-archive layout below it) or large list; --max-files / --max-bytes defer the rest.
- * Removed files (in the catalog, not seen) are counted (and, through opts->plan, listed).
+ * file-per-archive layout below it) or large list, or, for a non-empty file whose inode an
+ * earlier path of the walk has (a hard link), to the link list; --max-files / --max-bytes defer the
+ * rest. Removed files (in the catalog, not seen) are counted (and, through opts->plan, listed).
  * Skipped entries go to opts->warn. *out owns the plan (floe_plan_free).
  * Returns FLOE_OK, or a failure that stops the run (a source that cannot be read at all, a
  * catalog error, a full temporary directory).
@@ -75,6 +82,13 @@ int floe_plan_next(struct floe_plan *p, enum floe_plan_list list, struct floe_er
  * "skip this file". Threads: any (reads the file only).
  */
 int floe_plan_read_item(const struct floe_plan_item *it, void *dst, struct floe_error *err);
+
+/*
+ * floe_plan_link_first() - the first path the walk saw of the file (device, inode) when it has
+ * more than one hard link, else NULL. The string is the plan's, valid until floe_plan_free.
+ * Memory: one entry per hard-linked file walked (not per file).
+ */
+const char *floe_plan_link_first(const struct floe_plan *p, uint64_t device, uint64_t inode);
 
 /* floe_plan_free() - NULL is fine. */
 void floe_plan_free(struct floe_plan *p);

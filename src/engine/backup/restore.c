@@ -400,9 +400,8 @@ static const struct file_row *row_of(const struct rows *rs, int64_t id)
     return NULL;
 }
 
-/* Writes data to dest atomically (tmp, fsync, mtime, rename), creating parent directories. */
-static int put_file(const char *dest, const void *data, uint64_t size, const struct file_row *f,
-                    uint32_t mode, struct floe_error *err)
+/* Creates the directories above dest that are missing. */
+static int make_parents(const char *dest, struct floe_error *err)
 {
     char *dir = floe_xstrdup(dest);
     for (char *p = dir + 1; *p; p++) {
@@ -418,10 +417,49 @@ static int put_file(const char *dest, const void *data, uint64_t size, const str
         *p = '/';
     }
     free(dir);
+    return FLOE_OK;
+}
+
+/* Creates dest's missing parent directories and names its staging file "<dest>.floe-restore"
+ * (*tmp, malloc'd, the caller frees it). */
+static int staging_path(const char *dest, char **tmp, struct floe_error *err)
+{
+    int rc = make_parents(dest, err);
+    if (rc)
+        return rc;
     size_t n = strlen(dest) + 16;
-    char *tmp = floe_xmalloc(n);
-    snprintf(tmp, n, "%s.floe-restore", dest);
-    int rc = FLOE_OK;
+    *tmp = floe_xmalloc(n);
+    snprintf(*tmp, n, "%s.floe-restore", dest);
+    return FLOE_OK;
+}
+
+/* Makes dest a hard link of src (already restored), atomically: a link at "<dest>.floe-restore"
+ * renamed into place. A failure leaves dest as it was. */
+static int link_file(const char *src, const char *dest, struct floe_error *err)
+{
+    char *tmp = NULL;
+    int rc = staging_path(dest, &tmp, err);
+    if (rc)
+        return rc;
+    unlink(tmp);
+    if (link(src, tmp) != 0)
+        rc = floe_error_set_errno(err, FLOE_E_IO, errno, dest, "cannot link %s to %s", dest, src);
+    else if (rename(tmp, dest) != 0)
+        rc = floe_error_set_errno(err, FLOE_E_IO, errno, dest, "cannot rename %s to %s", tmp, dest);
+    if (rc)
+        unlink(tmp);
+    free(tmp);
+    return rc;
+}
+
+/* Writes data to dest atomically (tmp, fsync, mtime, rename), creating parent directories. */
+static int put_file(const char *dest, const void *data, uint64_t size, const struct file_row *f,
+                    uint32_t mode, struct floe_error *err)
+{
+    char *tmp = NULL;
+    int rc = staging_path(dest, &tmp, err);
+    if (rc)
+        return rc;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         rc = floe_error_set_errno(err, FLOE_E_IO, errno, tmp, "cannot create %s", tmp);
@@ -504,13 +542,41 @@ static int extract_one(struct rs *r, int fd, uint64_t job_off, enum floe_catalog
     return rc;
 }
 
+/* A file this job restored, by where its content sits in the archive: a later file row with the
+ * same frame is a hard link of it (the backup stores a hard-linked file's content once and
+ * records every other path with the first one's frame). */
+struct restored {
+    uint64_t offset, length;
+    char *dest;
+};
+
 struct extract_ctx {
     struct rs *r;
     int fd;
     const struct floe_catalog_job *job;
     enum floe_catalog_kind kind;
     const struct rows *rows;
+    struct restored *done; /* the files of this job restored so far */
+    size_t ndone, done_cap;
 };
+
+/* The destination of a file this job already restored from the same frame as f, or NULL. */
+static const char *restored_frame(const struct extract_ctx *x, const struct file_row *f)
+{
+    for (size_t i = 0; i < x->ndone; i++)
+        if (x->done[i].offset == f->offset && x->done[i].length == f->length)
+            return x->done[i].dest;
+    return NULL;
+}
+
+static void remember_restored(struct extract_ctx *x, const struct file_row *f, const char *dest)
+{
+    if (x->ndone == x->done_cap) {
+        x->done_cap = x->done_cap ? 2 * x->done_cap : 16;
+        x->done = floe_xrealloc(x->done, x->done_cap * sizeof(*x->done));
+    }
+    x->done[x->ndone++] = (struct restored){f->offset, f->length, floe_xstrdup(dest)};
+}
 
 static int extract_file(const struct floe_catalog_restore_file *rf, void *user)
 {
@@ -521,9 +587,21 @@ static int extract_file(const struct floe_catalog_restore_file *rf, void *user)
     char *dest = floe_xmalloc(rf->dest_path_len + 1);
     memcpy(dest, rf->dest_path, rf->dest_path_len);
     dest[rf->dest_path_len] = '\0';
-    int rc = f ? extract_one(r, x->fd, x->job->offset_bytes, x->kind, f, dest, &e)
+    const char *twin = f ? restored_frame(x, f) : NULL;
+    int rc = twin && link_file(twin, dest, &e) == FLOE_OK ? FLOE_OK : 1;
+    if (rc == FLOE_OK) { /* a hard link of a file restored just before */
+        r->out->files++;
+        r->out->bytes += f->size;
+        r->pr.files_done++;
+        r->pr.bytes_done += f->size;
+    } else {
+        memset(&e, 0, sizeof(e)); /* linking failed (another file system?): write a copy */
+        rc = f ? extract_one(r, x->fd, x->job->offset_bytes, x->kind, f, dest, &e)
                : floe_error_set(&e, FLOE_E_CORRUPT, "file row %" PRId64 " is not in archive %s",
                                 rf->file_id, x->job->archive_id);
+        if (rc == FLOE_OK && !twin)
+            remember_restored(x, f, dest);
+    }
     enum floe_catalog_restore_file_status st = FLOE_CATALOG_RFILE_DONE;
     if (rc) {
         st = FLOE_CATALOG_RFILE_FAILED;
@@ -559,12 +637,15 @@ static int extract_job(struct rs *r, const struct floe_catalog_job *j)
     if (!rc && fd < 0)
         rc = floe_error_set_errno(r->err, FLOE_E_IO, errno, tmp, "cannot open %s", tmp);
     if (!rc) {
-        struct extract_ctx x = {r, fd, j, a.kind, &rows};
+        struct extract_ctx x = {r, fd, j, a.kind, &rows, NULL, 0, 0};
         rc = floe_catalog_restore_iter_files(r->cat, r->rid, j->id, true, extract_file, &x, r->err);
         if (r->status)
             rc = r->status;
         else if (rc == FLOE_E_CANCELLED)
             rc = FLOE_OK;
+        for (size_t i = 0; i < x.ndone; i++)
+            free(x.done[i].dest);
+        free(x.done);
     }
     if (fd >= 0)
         close(fd);
