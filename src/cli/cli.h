@@ -33,6 +33,7 @@ int floe_cmd_restore(const struct floe_cli *cli, int argc, char **argv);
 int floe_cmd_catalog(const struct floe_cli *cli, int argc, char **argv);
 int floe_cmd_check(const struct floe_cli *cli, int argc, char **argv);
 int floe_cmd_prune(const struct floe_cli *cli, int argc, char **argv);
+int floe_cmd_migrate(const struct floe_cli *cli, int argc, char **argv);
 int floe_cmd_bench(const struct floe_cli *cli, int argc, char **argv);
 int floe_cmd_job(const struct floe_cli *cli, int argc, char **argv);
 int floe_cmd_retrieve(const struct floe_cli *cli, int argc, char **argv);

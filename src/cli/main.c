@@ -34,6 +34,8 @@ static const struct command s_commands[] = {
     {"catalog", floe_cmd_catalog, "list, count, import into or rebuild a backup catalog"},
     {"check", floe_cmd_check, "compare local files with the backup catalog"},
     {"prune", floe_cmd_prune, "delete backup archives nothing needs any more"},
+    {"migrate", floe_cmd_migrate,
+     "move a whole vault out to a directory: planned, paced, verified"},
     {"bench", floe_cmd_bench, "measure hashing on this CPU, or upload throughput to a vault"},
     {"job", floe_cmd_job, "initiate, describe, list, wait for jobs; download job output"},
     {"retrieve", floe_cmd_retrieve, "retrieve an archive: initiate, wait, verified download"},

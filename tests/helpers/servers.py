@@ -149,6 +149,15 @@ def client_env(tmpdir, ak=LOCAL_AK, sk=LOCAL_SK):
     return env
 
 
+def glacier_client(url):
+    """A boto3 Glacier client for the floe-vault at url: its local keys, no retries."""
+    import boto3
+    from botocore.config import Config
+    return boto3.client("glacier", endpoint_url=url, region_name="us-east-1",
+                        aws_access_key_id=LOCAL_AK, aws_secret_access_key=LOCAL_SK,
+                        config=Config(retries={"max_attempts": 1}))
+
+
 def read_archive(glacier, vault, archive_id, timeout=20):
     """An archive's bytes through a boto3 Glacier client: an Expedited retrieval job (floe-vault
     with --job-delay instant completes it at once), waited for, its output read."""

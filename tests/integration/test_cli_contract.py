@@ -22,7 +22,8 @@ import servers  # noqa: E402
 FLOE = FLOE_VAULT = None
 MIB = 1 << 20
 COMMANDS = ["hash", "vault", "vault policy", "vault lock", "vault tag", "archive", "multipart",
-            "upload", "bench", "job", "retrieve", "inventory", "notify", "policy", "capacity"]
+            "upload", "bench", "job", "retrieve", "inventory", "notify", "policy", "capacity",
+            "migrate"]
 
 
 def check_json_lines(tc, out, what):

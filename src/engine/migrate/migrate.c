@@ -1,0 +1,863 @@
+/*
+ * migrate.c - floe_migrate(), floe_migrate_plan(), floe_migrate_status() (floe/migrate.h;
+ * behaviour in docs/migrate.md).
+ *
+ * DESIGN. One loop on the calling thread drives every archive through the catalog's states
+ * (mcat.h), and every step is recorded before the next one acts on it:
+ *
+ *   refresh   ListJobs pages (all jobs of the vault): a REQUESTED row whose job succeeded
+ *             becomes STAGED (the completion time kept), one whose job failed goes back to
+ *             PLANNED (FAILED after FLOE_MIGRATE_JOB_ATTEMPTS jobs), one whose job is no longer
+ *             listed goes back to PLANNED. A whole-archive job of a PLANNED row - one an
+ *             interrupted run requested before it could record it, or anyone's - is adopted:
+ *             in progress -> REQUESTED, succeeded and unexpired -> STAGED. So a job is never
+ *             paid twice while a valid one exists.
+ *   request   PLANNED rows in inventory order get a retrieval job while the jobs in flight,
+ *             the bytes in flight (requested, staged, copying) and today's bytes stay under
+ *             their caps; throttling or a data-retrieval policy refusal pauses requests (60 s,
+ *             doubling to 15 min) instead of failing.
+ *   copy      the first STAGED row: a job expiring within the margin goes back to PLANNED; an
+ *             existing destination file with the archive's tree hash is adopted (a re-run after
+ *             kill -9 between rename and record); else COPYING, DescribeJob (the job's tree
+ *             hash must equal the inventory's), floe_job_output_download() into
+ *             "<path>.floe-part" (resumable journal), renamed only once the whole output's tree
+ *             hash matched; then VERIFIED, the file's SHA-256, DONE.
+ *   wait      nothing to copy but jobs in flight: sleep (1 s, x1.5 per poll, at most poll_ms),
+ *             then refresh.
+ * A failure of one archive (wrong checksum after re-fetches, a name that cannot be created, a
+ * job that failed three times) fails that archive with its reason; the rest go on. A failure
+ * of the whole run (disk full, the service gone past the retry budget, the catalog) stops it
+ * with the archive back in STAGED, so the same command continues.
+ */
+#include "floe/migrate.h"
+
+#include "alloc.h"
+#include "client_impl.h"
+#include "floe/filehash.h"
+#include "floe/jobs.h"
+#include "floe/retrieve.h"
+#include "mcat.h"
+#include "mname.h"
+#include "mplan.h"
+#include "mprices.h"
+
+#include <jansson.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DAY_S 86400
+#define PAUSE_MIN_S 60
+#define PAUSE_MAX_S 900
+
+struct mig {
+    struct floe_client *client;
+    const struct floe_migrate_options *o;
+    struct floe_migrate_result *out;
+    struct floe_error *err;
+    struct floe_mcat *cat;
+    struct floe_mprices prices;
+    int tier;
+    char dest[4096];
+    uint64_t expiry_s, margin_s;
+    int64_t started;
+    double t0;
+    double poll_s, next_poll, pause_s, pause_until;
+    bool refreshed;
+    /* job ids of REQUESTED rows seen in the current listing */
+    char **seen;
+    size_t nseen, seen_cap;
+    struct floe_mcat_row row; /* scratch for the listing callback */
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void hex(const uint8_t *h, char out[65])
+{
+    for (int i = 0; i < FLOE_HASH_BYTES; i++)
+        snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
+
+/* A message into a fixed buffer, cut when it does not fit (reasons are for people). */
+__attribute__((format(printf, 3, 4))) static void say(char *dst, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(dst, cap, fmt, ap);
+    va_end(ap);
+}
+
+static void note(struct mig *m, const struct floe_mcat_row *r, const char *msg)
+{
+    if (!m->o->event)
+        return;
+    struct floe_migrate_event e = {.archive_id = r ? r->id : NULL,
+                                   .name = r ? r->name : NULL,
+                                   .state = r ? r->state : FLOE_MIGRATE_PLANNED,
+                                   .size = r ? r->size : 0,
+                                   .message = msg ? msg : ""};
+    m->o->event(&e, m->o->user);
+}
+
+/* Moves r to state to and reports it. */
+static int move(struct mig *m, struct floe_mcat_row *r, enum floe_migrate_state to, const char *why)
+{
+    if (to == FLOE_MIGRATE_FAILED)
+        say(r->reason, sizeof(r->reason), "%s", why ? why : "");
+    else
+        r->reason[0] = '\0';
+    int rc = floe_mcat_set(m->cat, r, to, m->err);
+    if (!rc)
+        note(m, r, why);
+    return rc;
+}
+
+/* Back to PLANNED (a new job will be requested) with the job forgotten. */
+static int replan(struct mig *m, struct floe_mcat_row *r, const char *why)
+{
+    r->job_id[0] = '\0';
+    r->job_done = 0;
+    return move(m, r, FLOE_MIGRATE_PLANNED, why);
+}
+
+static bool fresh(const struct mig *m, int64_t job_done)
+{
+    return job_done + (int64_t)m->expiry_s - (int64_t)m->margin_s > (int64_t)time(NULL);
+}
+
+/* ---- refresh: ListJobs ---- */
+
+static bool whole_archive(const struct floe_job_info *j, uint64_t size)
+{
+    return !j->has_range || (j->range.first == 0 && (size == 0 || j->range.last + 1 == size));
+}
+
+static int list_job(const struct floe_job_info *j, void *user)
+{
+    struct mig *m = user;
+    struct floe_mcat_row *r = &m->row;
+    if (strcmp(j->action, "ArchiveRetrieval") != 0)
+        return 0;
+    bool ok = strcmp(j->status_code, "Succeeded") == 0;
+    bool failed = strcmp(j->status_code, "Failed") == 0;
+    int rc = FLOE_OK;
+    if (floe_mcat_by_job(m->cat, j->job_id, r)) {
+        if (r->state != FLOE_MIGRATE_REQUESTED)
+            return 0;
+        if (m->nseen == m->seen_cap) {
+            m->seen_cap = m->seen_cap ? 2 * m->seen_cap : 64;
+            m->seen = floe_xrealloc(m->seen, m->seen_cap * sizeof(*m->seen));
+        }
+        m->seen[m->nseen++] = floe_xstrdup(j->job_id);
+        if (ok) {
+            r->job_done = floe_mplan_iso_seconds(j->completion_date);
+            rc = fresh(m, r->job_done) ? move(m, r, FLOE_MIGRATE_STAGED, "")
+                                       : replan(m, r, "job output expires soon");
+        } else if (failed) {
+            char why[600];
+            say(why, sizeof(why), "retrieval job %s failed: %s", j->job_id, j->status_message);
+            rc = r->attempts >= FLOE_MIGRATE_JOB_ATTEMPTS ? move(m, r, FLOE_MIGRATE_FAILED, why)
+                                                          : replan(m, r, why);
+        }
+    } else if (floe_mcat_by_id(m->cat, j->archive_id, r) && r->state == FLOE_MIGRATE_PLANNED &&
+               whole_archive(j, r->size) && !failed) {
+        int64_t done = ok ? floe_mplan_iso_seconds(j->completion_date) : 0;
+        if (ok && !fresh(m, done))
+            return 0;
+        snprintf(r->job_id, sizeof(r->job_id), "%s", j->job_id);
+        r->job_done = done;
+        m->out->jobs_reused++;
+        rc = move(m, r, ok ? FLOE_MIGRATE_STAGED : FLOE_MIGRATE_REQUESTED, "existing job reused");
+        if (!rc && !ok) {
+            if (m->nseen == m->seen_cap) {
+                m->seen_cap = m->seen_cap ? 2 * m->seen_cap : 64;
+                m->seen = floe_xrealloc(m->seen, m->seen_cap * sizeof(*m->seen));
+            }
+            m->seen[m->nseen++] = floe_xstrdup(j->job_id);
+        }
+    }
+    return rc ? 1 : 0;
+}
+
+static void seen_clear(struct mig *m)
+{
+    for (size_t i = 0; i < m->nseen; i++)
+        free(m->seen[i]);
+    m->nseen = 0;
+}
+
+static bool was_seen(const struct mig *m, const char *job_id)
+{
+    for (size_t i = 0; i < m->nseen; i++)
+        if (strcmp(m->seen[i], job_id) == 0)
+            return true;
+    return false;
+}
+
+static int refresh(struct mig *m)
+{
+    seen_clear(m);
+    struct floe_job_list_filter f = {.completed = -1};
+    struct floe_error lerr = {0};
+    int rc = floe_job_list(m->client, m->o->vault, &f, list_job, m, &lerr);
+    if (rc == FLOE_E_CANCELLED && m->err->status) /* a catalog write failed in the callback */
+        return m->err->status;
+    if (rc) {
+        *m->err = lerr;
+        return rc;
+    }
+    /* requested rows whose job the service no longer lists: expired or unknown */
+    struct floe_mcat_row r;
+    int64_t after = -1;
+    while (floe_mcat_next(m->cat, FLOE_MIGRATE_REQUESTED, after, &r)) {
+        after = r.ord;
+        if (!was_seen(m, r.job_id) && (rc = replan(m, &r, "retrieval job no longer listed")))
+            return rc;
+    }
+    m->refreshed = true;
+    return FLOE_OK;
+}
+
+/* ---- request ---- */
+
+static bool paused_by(const struct floe_error *e, int rc)
+{
+    return rc == FLOE_E_THROTTLED || strcmp(e->code, "PolicyEnforcedException") == 0 ||
+           strcmp(e->code, "ThrottlingException") == 0;
+}
+
+static int request_jobs(struct mig *m, bool *quota_blocked)
+{
+    *quota_blocked = false;
+    if (now_s() < m->pause_until)
+        return FLOE_OK;
+    uint64_t n[FLOE_MIGRATE_STATE_COUNT], b[FLOE_MIGRATE_STATE_COUNT];
+    floe_mcat_counts(m->cat, n, b);
+    uint64_t jobs = n[FLOE_MIGRATE_REQUESTED] + n[FLOE_MIGRATE_STAGED] + n[FLOE_MIGRATE_COPYING];
+    uint64_t bytes = b[FLOE_MIGRATE_REQUESTED] + b[FLOE_MIGRATE_STAGED] + b[FLOE_MIGRATE_COPYING];
+    uint64_t today = floe_mcat_today_bytes(m->cat);
+    unsigned max_jobs = m->o->max_jobs ? m->o->max_jobs : FLOE_MIGRATE_DEFAULT_MAX_JOBS;
+    uint64_t max_staged =
+        m->o->max_staged_bytes ? m->o->max_staged_bytes : FLOE_MIGRATE_DEFAULT_MAX_STAGED;
+    struct floe_mcat_row r;
+    int64_t after = -1;
+    while (jobs < max_jobs && floe_mcat_next(m->cat, FLOE_MIGRATE_PLANNED, after, &r)) {
+        after = r.ord;
+        if (jobs && bytes + r.size > max_staged)
+            break; /* one archive larger than the cap still goes, alone */
+        if (m->o->max_per_day_bytes && today && today + r.size > m->o->max_per_day_bytes) {
+            *quota_blocked = true;
+            break;
+        }
+        if (m->o->cancel && atomic_load(m->o->cancel))
+            return floe_error_set(m->err, FLOE_E_CANCELLED, "interrupted");
+        struct floe_job_retrieval_params jp = {.archive_id = r.id,
+                                               .archive_size = r.size,
+                                               .tier = m->prices.tier[m->tier].name,
+                                               .description = "floe migrate"};
+        struct floe_error jerr = {0};
+        int rc = floe_job_initiate_retrieval(m->client, m->o->vault, &jp, r.job_id, &jerr);
+        if (rc == FLOE_OK) {
+            r.attempts++;
+            r.job_done = 0;
+            if ((rc = move(m, &r, FLOE_MIGRATE_REQUESTED, "")) ||
+                (rc = floe_mcat_add_job(m->cat, jp.tier, r.size, m->err)))
+                return rc;
+            m->out->jobs_requested++;
+            jobs++;
+            bytes += r.size;
+            today += r.size;
+            m->pause_s = 0;
+            m->poll_s = 1;
+            continue;
+        }
+        if (rc == FLOE_E_CANCELLED) {
+            *m->err = jerr;
+            return rc;
+        }
+        if (paused_by(&jerr, rc)) {
+            m->pause_s = m->pause_s ? m->pause_s * 2 : PAUSE_MIN_S;
+            if (m->pause_s > PAUSE_MAX_S)
+                m->pause_s = PAUSE_MAX_S;
+            m->pause_until = now_s() + m->pause_s;
+            char msg[700];
+            snprintf(msg, sizeof(msg), "retrieval requests paused for %.0f s: %s", m->pause_s,
+                     jerr.message);
+            note(m, NULL, msg);
+            return FLOE_OK;
+        }
+        if (rc == FLOE_E_NOT_FOUND || rc == FLOE_E_INVALID_ARG || rc == FLOE_E_RANGE) {
+            r.job_id[0] = '\0';
+            if ((rc = move(m, &r, FLOE_MIGRATE_FAILED, jerr.message)))
+                return rc;
+            continue;
+        }
+        *m->err = jerr;
+        return rc;
+    }
+    return FLOE_OK;
+}
+
+/* ---- copy ---- */
+
+/* mkdir -p of the directories of dest-relative name; 0 or errno. */
+static int make_dirs(const char *dest, const char *name)
+{
+    char p[4096 + FLOE_MNAME_CAP + 2];
+    size_t base = (size_t)snprintf(p, sizeof(p), "%s/", dest);
+    snprintf(p + base, sizeof(p) - base, "%s", name);
+    for (char *s = p + base; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0755) != 0 && errno != EEXIST)
+            return errno;
+        struct stat st;
+        if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode))
+            return ENOTDIR;
+        *s = '/';
+    }
+    return 0;
+}
+
+/* The file at path is in place: its tree hash must be the archive's; records its SHA-256. */
+static int finish(struct mig *m, struct floe_mcat_row *r, const char *path, bool adopt)
+{
+    struct floe_hashpool *pool = NULL;
+    struct floe_filehash_result h;
+    struct floe_error herr = {0};
+    floe_client_hashpool(m->client, &pool, &herr);
+    int rc = floe_filehash(path, pool, &h, &herr);
+    if (rc) {
+        *m->err = herr;
+        return rc;
+    }
+    char tree[65];
+    hex(h.tree, tree);
+    if ((r->tree[0] && strcmp(tree, r->tree) != 0) || h.size != r->size) {
+        char why[700];
+        say(why, sizeof(why),
+            "%s exists and is not this archive (size %" PRIu64 ", tree hash %s; the "
+            "archive: size %" PRIu64 ", tree hash %s): move it away and run again",
+            path, h.size, tree, r->size, r->tree);
+        return move(m, r, FLOE_MIGRATE_FAILED, why);
+    }
+    if (r->state != FLOE_MIGRATE_VERIFIED &&
+        (rc = move(m, r, FLOE_MIGRATE_VERIFIED, adopt ? "already in place" : "")))
+        return rc;
+    hex(h.linear, r->sha256);
+    return move(m, r, FLOE_MIGRATE_DONE, "");
+}
+
+static void dest_path(const struct mig *m, const struct floe_mcat_row *r, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s", m->dest, r->name);
+}
+
+/* A failed archive leaves nothing behind: its part file and its download journal go. */
+static void discard(struct mig *m, const struct floe_mcat_row *r, const char *path)
+{
+    char p[4096 + FLOE_MNAME_CAP + 32];
+    snprintf(p, sizeof(p), "%s%s", path, FLOE_RETRIEVE_PART_SUFFIX);
+    unlink(p);
+    if (floe_retrieve_checkpoint_path(m->client, m->o->vault, r->job_id, path, p, sizeof(p),
+                                      NULL) == FLOE_OK)
+        unlink(p);
+}
+
+static int copy_one(struct mig *m, struct floe_mcat_row *r)
+{
+    char path[4096 + FLOE_MNAME_CAP + 2], why[900];
+    dest_path(m, r, path, sizeof(path));
+    int e = make_dirs(m->dest, r->name);
+    if (e) {
+        say(why, sizeof(why), "cannot create the directories of %s: %s", path, strerror(e));
+        return e == ENOSPC ? floe_error_set_errno(m->err, FLOE_E_IO, e, path, "%s", why)
+                           : move(m, r, FLOE_MIGRATE_FAILED, why);
+    }
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (!S_ISREG(st.st_mode)) {
+            say(why, sizeof(why), "%s exists and is not a regular file", path);
+            return move(m, r, FLOE_MIGRATE_FAILED, why);
+        }
+        if (r->state == FLOE_MIGRATE_STAGED &&
+            floe_mcat_set(m->cat, r, FLOE_MIGRATE_COPYING, m->err))
+            return m->err->status;
+        m->out->already_present++;
+        return finish(m, r, path, true);
+    }
+    if (!fresh(m, r->job_done))
+        return replan(m, r, "job output expires soon: a new job is requested");
+    int rc = move(m, r, FLOE_MIGRATE_COPYING, "");
+    if (rc)
+        return rc;
+    struct floe_job_info job;
+    struct floe_error derr = {0};
+    rc = floe_job_describe(m->client, m->o->vault, r->job_id, &job, &derr);
+    if (rc == FLOE_OK && strcmp(job.status_code, "Succeeded") != 0)
+        rc = floe_error_set(&derr, FLOE_E_NOT_FOUND, "job %s is %s", r->job_id, job.status_code);
+    if (rc == FLOE_OK && r->tree[0]) {
+        char jt[65] = "";
+        if (job.has_archive_tree_hash)
+            hex(job.archive_tree_hash, jt);
+        else if (job.has_tree_hash)
+            hex(job.tree_hash, jt);
+        if (jt[0] && strcmp(jt, r->tree) != 0) {
+            say(why, sizeof(why),
+                "retrieval job %s reports tree hash %s, the inventory %s: not copied", r->job_id,
+                jt, r->tree);
+            return move(m, r, FLOE_MIGRATE_FAILED, why);
+        }
+    }
+    if (rc == FLOE_OK) {
+        struct floe_download_options d = {.vault = m->o->vault,
+                                          .job_id = r->job_id,
+                                          .output_path = path,
+                                          .concurrency = m->o->concurrency,
+                                          .job = &job,
+                                          .cancel = m->o->cancel};
+        struct floe_download_result dr;
+        rc = floe_job_output_download(m->client, &d, &dr, &derr);
+    }
+    switch (rc) {
+    case FLOE_OK:
+        m->out->copied++;
+        m->out->copied_bytes += r->size;
+        if ((rc = move(m, r, FLOE_MIGRATE_VERIFIED, "")))
+            return rc;
+        return finish(m, r, path, false);
+    case FLOE_E_NOT_FOUND: m->out->jobs_rerequested++; return replan(m, r, derr.message);
+    case FLOE_E_CHECKSUM:
+    case FLOE_E_CORRUPT:
+        discard(m, r, path);
+        say(why, sizeof(why), "archive %s: %s", r->id, derr.message);
+        return move(m, r, FLOE_MIGRATE_FAILED, why);
+    default: /* the whole run stops; the same command continues */
+        floe_mcat_set(m->cat, r, FLOE_MIGRATE_STAGED, NULL);
+        *m->err = derr;
+        return rc;
+    }
+}
+
+/* ---- the manifest ---- */
+
+struct manifest {
+    struct mig *m;
+    FILE *csv, *json;
+    bool first;
+};
+
+static void csv_quoted(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static int manifest_row(const struct floe_mcat_row *r, void *user)
+{
+    struct manifest *x = user;
+    char path[4096 + FLOE_MNAME_CAP + 2];
+    dest_path(x->m, r, path, sizeof(path));
+    csv_quoted(x->csv, r->id);
+    fputc(',', x->csv);
+    csv_quoted(x->csv, r->name);
+    fputc(',', x->csv);
+    csv_quoted(x->csv, path);
+    fprintf(x->csv, ",%" PRIu64 ",%s,%s\n", r->size, r->tree, r->sha256);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s}", "archive_id", r->id, "name",
+                          r->name, "destination", path, "size", (json_int_t)r->size, "tree_hash",
+                          r->tree, "sha256", r->sha256, "creation_date", r->created);
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (s)
+        fprintf(x->json, "%s%s", x->first ? "\n" : ",\n", s);
+    x->first = false;
+    free(s);
+    json_decref(o);
+    return 0;
+}
+
+static int write_manifest(struct mig *m)
+{
+    const char *cp = floe_mcat_path(m->cat);
+    size_t n = strlen(cp);
+    if (n > 3 && strcmp(cp + n - 3, ".db") == 0)
+        n -= 3;
+    snprintf(m->out->manifest_csv, sizeof(m->out->manifest_csv), "%.*s.manifest.csv", (int)n, cp);
+    snprintf(m->out->manifest_json, sizeof(m->out->manifest_json), "%.*s.manifest.json", (int)n,
+             cp);
+    char tcsv[4300], tjson[4300];
+    snprintf(tcsv, sizeof(tcsv), "%s.tmp", m->out->manifest_csv);
+    snprintf(tjson, sizeof(tjson), "%s.tmp", m->out->manifest_json);
+    struct manifest x = {.m = m, .csv = fopen(tcsv, "w"), .json = fopen(tjson, "w"), .first = true};
+    int rc = FLOE_OK;
+    if (x.csv && x.json) {
+        fputs("archive_id,name,destination,size,tree_hash,sha256\n", x.csv);
+        fputs("[", x.json);
+        rc = floe_mcat_each(m->cat, 1u << FLOE_MIGRATE_DONE, false, manifest_row, &x, m->err);
+        fputs("\n]\n", x.json);
+    }
+    bool ok = x.csv && x.json && !rc;
+    if (x.csv && (fflush(x.csv) || fsync(fileno(x.csv))))
+        ok = false;
+    if (x.json && (fflush(x.json) || fsync(fileno(x.json))))
+        ok = false;
+    int e = errno;
+    if (x.csv)
+        fclose(x.csv);
+    if (x.json)
+        fclose(x.json);
+    if (ok && rename(tcsv, m->out->manifest_csv) == 0 && rename(tjson, m->out->manifest_json) == 0)
+        return FLOE_OK;
+    e = errno ? errno : e;
+    unlink(tcsv);
+    unlink(tjson);
+    return rc ? rc
+              : floe_error_set_errno(m->err, FLOE_E_IO, e, m->out->manifest_csv,
+                                     "cannot write the manifest %s", m->out->manifest_csv);
+}
+
+/* ---- setup ---- */
+
+static int check_options(const struct floe_migrate_options *o, struct floe_error *err)
+{
+    if (!o->vault || !o->vault[0])
+        return floe_error_set(err, FLOE_E_INVALID_ARG, "a vault is required");
+    if (!o->destination || !o->destination[0])
+        return floe_error_set(err, FLOE_E_INVALID_ARG, "a destination (--to) is required");
+    if (strncmp(o->destination, "s3://", 5) == 0)
+        return floe_error_set(err, FLOE_E_UNSUPPORTED,
+                              "--to %s: S3 destinations are not supported yet; migrate to a "
+                              "directory",
+                              o->destination);
+    if (o->tier && floe_mprices_tier(o->tier) < 0)
+        return floe_error_set(err, FLOE_E_INVALID_ARG,
+                              "tier '%s' is not Expedited, Standard or Bulk", o->tier);
+    uint64_t expiry = o->job_expiry_s ? o->job_expiry_s : DAY_S;
+    uint64_t margin =
+        o->expiry_margin_s ? o->expiry_margin_s : FLOE_MIGRATE_DEFAULT_EXPIRY_MARGIN_S;
+    if (margin >= expiry)
+        return floe_error_set(err, FLOE_E_INVALID_ARG,
+                              "the expiry margin (%" PRIu64 " s) must be shorter than the job "
+                              "output's life (%" PRIu64 " s)",
+                              margin, expiry);
+    return FLOE_OK;
+}
+
+static void default_catalog(const struct floe_migrate_options *o, char *out, size_t cap)
+{
+    if (o->catalog_path)
+        snprintf(out, cap, "%s", o->catalog_path);
+    else
+        snprintf(out, cap, "%s/%s/%s.db", o->destination, FLOE_MNAME_STATE_DIR, o->vault);
+}
+
+static int load_prices(const struct floe_migrate_options *o, struct floe_mprices *p,
+                       struct floe_error *err)
+{
+    if (o->prices_path)
+        return floe_mprices_load(o->prices_path, p, err);
+    floe_mprices_default(p);
+    return FLOE_OK;
+}
+
+/* The catalog's settings checked against the options (or recorded on the first run). */
+static int check_catalog(struct floe_mcat *cat, const struct floe_migrate_options *o, bool *planned,
+                         struct floe_error *err)
+{
+    char buf[4096];
+    char *fp = floe_mplan_fingerprint(o);
+    int rc = FLOE_OK;
+    *planned = floe_mcat_meta_get(cat, "planned", buf, sizeof(buf));
+    if (floe_mcat_meta_get(cat, "vault", buf, sizeof(buf)) && strcmp(buf, o->vault) != 0)
+        rc = floe_error_set(err, FLOE_E_INVALID_ARG,
+                            "migration catalog %s belongs to vault %s, not %s", floe_mcat_path(cat),
+                            buf, o->vault);
+    if (!rc && *planned) {
+        char *was = floe_xmalloc(1 << 20);
+        floe_mcat_meta_get(cat, "fingerprint", was, 1 << 20);
+        if (strcmp(was, fp) != 0)
+            rc = floe_error_set(err, FLOE_E_INVALID_ARG,
+                                "migration catalog %s was planned with other --include/--exclude/"
+                                "--filter/--names options; give the same ones (floe migrate "
+                                "status shows the plan) or another --catalog",
+                                floe_mcat_path(cat));
+        free(was);
+    }
+    if (!rc && !*planned && !(rc = floe_mcat_meta_set(cat, "vault", o->vault, err)) &&
+        !(rc = floe_mcat_meta_set(cat, "destination", o->destination, err)))
+        rc = floe_mcat_meta_set(cat, "fingerprint", fp, err);
+    if (!rc)
+        rc = floe_mcat_meta_set(cat, "tier", o->tier ? o->tier : "Bulk", err);
+    free(fp);
+    return rc;
+}
+
+/* Rows an interrupted run left between steps (and failed ones, when asked). */
+static int recover(struct mig *m)
+{
+    struct floe_mcat_row r;
+    int rc = FLOE_OK;
+    while (!rc && m->o->retry_failed && floe_mcat_next(m->cat, FLOE_MIGRATE_FAILED, -1, &r)) {
+        r.attempts = 0;
+        rc = replan(m, &r, "failed before: tried again (--retry-failed)");
+    }
+    while (!rc && floe_mcat_next(m->cat, FLOE_MIGRATE_COPYING, -1, &r))
+        rc = floe_mcat_set(m->cat, &r, FLOE_MIGRATE_STAGED, m->err);
+    while (!rc && floe_mcat_next(m->cat, FLOE_MIGRATE_VERIFIED, -1, &r)) {
+        char path[4096 + FLOE_MNAME_CAP + 2];
+        dest_path(m, &r, path, sizeof(path));
+        rc = finish(m, &r, path, true);
+    }
+    return rc;
+}
+
+static void sleep_until(const struct mig *m, double t)
+{
+    while (now_s() < t && !(m->o->cancel && atomic_load(m->o->cancel))) {
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static int run(struct mig *m)
+{
+    double poll_max = (m->o->poll_ms ? m->o->poll_ms : FLOE_MIGRATE_DEFAULT_POLL_MS) / 1000.0;
+    m->poll_s = 1;
+    int rc = recover(m);
+    bool quota = false, quota_noted = false;
+    while (!rc) {
+        if (m->o->cancel && atomic_load(m->o->cancel))
+            return floe_error_set(m->err, FLOE_E_CANCELLED, "interrupted");
+        if ((!m->refreshed || now_s() >= m->next_poll) && (rc = refresh(m)))
+            break;
+        if (m->next_poll <= now_s())
+            m->next_poll = now_s() + m->poll_s;
+        if ((rc = request_jobs(m, &quota)))
+            break;
+        if (quota && !quota_noted)
+            note(m, NULL,
+                 "the daily retrieval quota (--max-per-day) is used up: requests "
+                 "continue after midnight UTC");
+        quota_noted = quota;
+        struct floe_mcat_row r;
+        if (floe_mcat_next(m->cat, FLOE_MIGRATE_STAGED, -1, &r)) {
+            rc = copy_one(m, &r);
+            if (!rc)
+                rc = floe_mcat_run_record(m->cat, m->started, now_s() - m->t0, m->out->copied_bytes,
+                                          m->err);
+            continue;
+        }
+        uint64_t n[FLOE_MIGRATE_STATE_COUNT], b[FLOE_MIGRATE_STATE_COUNT];
+        floe_mcat_counts(m->cat, n, b);
+        if (!n[FLOE_MIGRATE_PLANNED] && !n[FLOE_MIGRATE_REQUESTED] && !n[FLOE_MIGRATE_STAGED] &&
+            !n[FLOE_MIGRATE_COPYING])
+            break;
+        sleep_until(m, m->next_poll);
+        m->poll_s = m->poll_s * 1.5 > poll_max ? poll_max : m->poll_s * 1.5;
+    }
+    return rc;
+}
+
+static int run_setup(struct mig *m, const struct floe_migrate_options *o)
+{
+    int rc = check_options(o, m->err);
+    if (!rc)
+        rc = load_prices(o, &m->prices, m->err);
+    if (rc)
+        return rc;
+    m->tier = floe_mprices_tier(o->tier ? o->tier : "Bulk");
+    m->expiry_s = o->job_expiry_s ? o->job_expiry_s : DAY_S;
+    m->margin_s = o->expiry_margin_s ? o->expiry_margin_s : FLOE_MIGRATE_DEFAULT_EXPIRY_MARGIN_S;
+    snprintf(m->dest, sizeof(m->dest), "%s", o->destination);
+    size_t n = strlen(m->dest);
+    while (n > 1 && m->dest[n - 1] == '/')
+        m->dest[--n] = '\0';
+    if (mkdir(m->dest, 0755) != 0 && errno != EEXIST)
+        return floe_error_set_errno(m->err, FLOE_E_IO, errno, m->dest,
+                                    "cannot create the destination %s", m->dest);
+    return FLOE_OK;
+}
+
+int floe_migrate(struct floe_client *c, const struct floe_migrate_options *opts,
+                 struct floe_migrate_result *out, struct floe_error *err)
+{
+    if (opts->dry_run) {
+        memset(out, 0, sizeof(*out));
+        return floe_migrate_plan(c, opts, NULL, NULL, &out->plan, err);
+    }
+    struct mig *m = floe_xcalloc(1, sizeof(*m));
+    struct floe_migrate_result res;
+    memset(&res, 0, sizeof(res));
+    m->client = c;
+    m->o = opts;
+    m->out = &res;
+    m->err = err;
+    m->started = (int64_t)time(NULL);
+    m->t0 = now_s();
+    int rc = run_setup(m, opts);
+    default_catalog(opts, res.catalog_path, sizeof(res.catalog_path));
+    bool planned = false;
+    if (!rc)
+        rc = floe_mcat_open(res.catalog_path, true, false, &m->cat, err);
+    if (!rc)
+        rc = check_catalog(m->cat, opts, &planned, err);
+    if (!rc && !planned) {
+        res.planned_now = true;
+        rc = floe_mplan_make(c, opts, m->cat, &res.plan, err);
+    }
+    if (!rc) {
+        floe_mplan_summary(m->cat, opts, &m->prices, &res.plan);
+        if (opts->phase)
+            opts->phase("migrate", res.catalog_path, opts->user);
+        rc = run(m);
+    }
+    if (m->cat) {
+        int mrc = write_manifest(m);
+        rc = rc ? rc : mrc;
+        uint64_t n[FLOE_MIGRATE_STATE_COUNT], b[FLOE_MIGRATE_STATE_COUNT];
+        floe_mcat_counts(m->cat, n, b);
+        res.done = n[FLOE_MIGRATE_DONE];
+        res.failed = n[FLOE_MIGRATE_FAILED];
+        floe_mcat_run_record(m->cat, m->started, now_s() - m->t0, res.copied_bytes, NULL);
+    }
+    res.seconds = now_s() - m->t0;
+    seen_clear(m);
+    free(m->seen);
+    floe_mcat_close(m->cat);
+    free(m);
+    if (!rc)
+        *out = res;
+    return rc;
+}
+
+struct lister {
+    floe_migrate_archive_fn *fn;
+    void *user;
+    const char *dest;
+};
+
+static int list_row(const struct floe_mcat_row *r, void *user)
+{
+    struct lister *l = user;
+    char path[4096 + FLOE_MNAME_CAP + 2];
+    snprintf(path, sizeof(path), "%s/%s", l->dest, r->name);
+    struct floe_migrate_archive a = {.archive_id = r->id,
+                                     .name = r->name,
+                                     .destination = path,
+                                     .creation_date = r->created,
+                                     .size = r->size,
+                                     .state = r->state,
+                                     .reason = r->reason,
+                                     .job_id = r->job_id,
+                                     .over_s3_limit = r->size > FLOE_MIGRATE_S3_OBJECT_MAX};
+    snprintf(a.tree_hash, sizeof(a.tree_hash), "%s", r->tree);
+    snprintf(a.sha256, sizeof(a.sha256), "%s", r->sha256);
+    return l->fn(&a, l->user);
+}
+
+int floe_migrate_plan(struct floe_client *c, const struct floe_migrate_options *opts,
+                      floe_migrate_archive_fn *list, void *list_user, struct floe_migrate_plan *out,
+                      struct floe_error *err)
+{
+    struct floe_mprices prices;
+    int rc = check_options(opts, err);
+    if (!rc)
+        rc = load_prices(opts, &prices, err);
+    if (rc)
+        return rc;
+    const char *tmp = getenv("TMPDIR");
+    char dir[4096], path[4200];
+    snprintf(dir, sizeof(dir), "%s/floe-migrate-plan-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+    if (!mkdtemp(dir))
+        return floe_error_set_errno(err, FLOE_E_IO, errno, dir, "cannot create %s", dir);
+    snprintf(path, sizeof(path), "%s/plan.db", dir);
+    struct floe_mcat *cat = NULL;
+    struct floe_migrate_plan plan;
+    memset(&plan, 0, sizeof(plan));
+    rc = floe_mcat_open(path, true, false, &cat, err);
+    if (!rc)
+        rc = floe_mplan_make(c, opts, cat, &plan, err);
+    if (!rc) {
+        bool reused = plan.inventory_reused;
+        floe_mplan_summary(cat, opts, &prices, &plan);
+        plan.inventory_reused = reused;
+    }
+    if (!rc && list) {
+        struct lister lx = {list, list_user, opts->destination};
+        rc = floe_mcat_each(cat, 0, true, list_row, &lx, err);
+    }
+    floe_mcat_close(cat);
+    const char *const sfx[] = {"", "-wal", "-shm", ".lock", ".inventory"};
+    for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+        char p[4300];
+        snprintf(p, sizeof(p), "%s%s", path, sfx[i]);
+        unlink(p);
+    }
+    rmdir(dir);
+    if (!rc)
+        *out = plan;
+    return rc;
+}
+
+int floe_migrate_status(const struct floe_migrate_options *opts, unsigned states_mask,
+                        floe_migrate_archive_fn *list, void *list_user,
+                        struct floe_migrate_status *out, struct floe_error *err)
+{
+    struct floe_migrate_status st;
+    memset(&st, 0, sizeof(st));
+    struct floe_mprices prices;
+    int rc = load_prices(opts, &prices, err);
+    if (rc)
+        return rc;
+    if (!opts->catalog_path && (!opts->vault || !opts->destination))
+        return floe_error_set(err, FLOE_E_INVALID_ARG,
+                              "give VAULT and --to DESTINATION, or --catalog FILE");
+    default_catalog(opts, st.catalog_path, sizeof(st.catalog_path));
+    struct floe_mcat *cat = NULL;
+    if ((rc = floe_mcat_open(st.catalog_path, false, true, &cat, err)))
+        return rc;
+    floe_mcat_counts(cat, st.archives, st.bytes);
+    floe_mcat_meta_get(cat, "vault", st.vault, sizeof(st.vault));
+    floe_mcat_meta_get(cat, "destination", st.destination, sizeof(st.destination));
+    floe_mcat_meta_get(cat, "tier", st.tier, sizeof(st.tier));
+    floe_mcat_runs_total(cat, &st.seconds, &st.bytes_copied);
+    st.bytes_per_s = st.seconds > 0 ? (double)st.bytes_copied / st.seconds : 0;
+    uint64_t left = st.bytes[FLOE_MIGRATE_PLANNED] + st.bytes[FLOE_MIGRATE_REQUESTED] +
+                    st.bytes[FLOE_MIGRATE_STAGED] + st.bytes[FLOE_MIGRATE_COPYING];
+    st.eta_s = left == 0 ? 0 : st.bytes_per_s > 0 ? (double)left / st.bytes_per_s : -1;
+    for (int t = 0; t < FLOE_MPRICES_TIERS; t++) {
+        uint64_t jobs, bytes;
+        floe_mcat_jobs_total(cat, prices.tier[t].name, &jobs, &bytes);
+        st.jobs_requested += jobs;
+        st.bytes_requested += bytes;
+        st.cost_usd += (double)bytes / 1e9 * prices.tier[t].per_gb_usd +
+                       (double)jobs / 1000.0 * prices.tier[t].per_1000_requests_usd;
+    }
+    if (list) {
+        struct lister lx = {list, list_user, st.destination};
+        rc = floe_mcat_each(cat, states_mask, false, list_row, &lx, err);
+    }
+    floe_mcat_close(cat);
+    if (!rc)
+        *out = st;
+    return rc;
+}

@@ -1,0 +1,362 @@
+#!/usr/bin/env python3
+"""floe migrate against a floe-vault it starts (Bulk jobs take a second): the plan (names from
+floe1, mt2 and plain descriptions, duplicates dated, traversal and invalid UTF-8 sanitised,
+filters, --names, --prices, per-tier costs); a migration to a directory whose files, manifest
+(CSV and JSON) and status are checked byte for byte and hash for hash; a re-run that copies
+and pays nothing; kill -9 and a re-run that neither pays a job twice nor copies an archive
+twice; jobs of someone else reused; a wrong checksum that fails one archive while the rest
+go on; throttling and 5xx; the daily quota and Ctrl-C; and the user's errors (catalog locked
+or damaged, other filters on a re-run, a file in the way, bad options).
+
+usage: test_migrate.py FLOE_BINARY FLOE_VAULT_BINARY
+"""
+import base64
+import csv
+import fcntl
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helpers"))
+import servers  # noqa: E402
+
+FLOE = VAULT_BIN = None
+
+
+def mt2(name):
+    js = json.dumps({"filename": name, "mtime": "20200101T000000Z"}).encode()
+    return "mt2 " + base64.urlsafe_b64encode(js).decode().rstrip("=")
+
+
+class MigrateTests(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="floe-migrate-test-")
+        cls.vault = servers.start_vault(VAULT_BIN, extra=[
+            "--job-delay", "Expedited=0,Standard=0,Bulk=1"])
+        cls.env = servers.client_env(cls.tmp.name)
+        cls.glacier = servers.glacier_client(cls.vault.url)
+        cls.n = 0
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.vault.stop()
+        cls.tmp.cleanup()
+
+    def fill(self, descs, size=lambda i: 1000 * (i + 1)):
+        type(self).n += 1
+        name = "mg%d" % self.n
+        self.glacier.create_vault(vaultName=name)
+        data = {}
+        for i, d in enumerate(descs):
+            body = os.urandom(size(i))
+            r = self.glacier.upload_archive(vaultName=name, body=body, archiveDescription=d)
+            data[r["archiveId"]] = body
+        return name, data
+
+    def dest(self):
+        return tempfile.mkdtemp(prefix="dest-", dir=self.tmp.name)
+
+    def floe(self, *args, expect=0, url=None, timeout=300):
+        r = subprocess.run([FLOE, "--endpoint-url", url or self.vault.url, *args],
+                           capture_output=True, timeout=timeout, env=self.env,
+                           stdin=subprocess.DEVNULL)
+        err = r.stderr.decode(errors="replace")
+        self.assertEqual(r.returncode, expect, err + r.stdout.decode(errors="replace"))
+        out = r.stdout.decode()
+        if "--json" in args:
+            return [json.loads(x) for x in out.splitlines()], err
+        return out, err
+
+    def retrieval_jobs(self, vault):
+        jobs = self.glacier.list_jobs(vaultName=vault)["JobList"]
+        return [j for j in jobs if j["Action"] == "ArchiveRetrieval"]
+
+    def wait_job(self, vault, job_id):
+        for _ in range(200):
+            if self.glacier.describe_job(vaultName=vault, jobId=job_id)["Completed"]:
+                return
+            time.sleep(0.05)
+        self.fail("job %s did not complete" % job_id)
+
+    def status(self, vault, dest):
+        lines, _ = self.floe("--json", "migrate", "status", vault, "--to", dest)
+        return lines[0]
+
+    # ---- the plan ----
+
+    def test_plan_names_filters_prices(self):
+        garbage = "".join(chr(33 + (i * 37) % 94) for i in range(1024))
+        descs = ["floe1 file 1700000000 /home/u/a.txt", mt2("docs/r\u00e9sum\u00e9.txt"),
+                 "photos/x.jpg", "photos/x.jpg", "", "../../etc/passwd",
+                 "floe1 file 1 /home/u/%FF%FEbad", garbage]
+        vault, data = self.fill(descs)
+        ids = list(data)
+        dest = self.dest()
+        lines, _ = self.floe("--json", "migrate", "plan", vault, "--to", dest, "--list")
+        plan = lines[-1]
+        names = {x["archive_id"]: x["name"] for x in lines[:-1]}
+        self.assertEqual(len(names), 8)
+        self.assertEqual(names[ids[0]], "home/u/a.txt")
+        self.assertEqual(names[ids[1]], "docs/r\u00e9sum\u00e9.txt")
+        self.assertTrue(names[ids[2]].startswith("photos/x.2") and names[ids[2]].endswith(".jpg"))
+        self.assertNotEqual(names[ids[2]], names[ids[3]])
+        self.assertEqual(names[ids[4]], ids[4])  # no description: the archive id
+        self.assertEqual(names[ids[5]], "etc/passwd")  # never above the destination
+        self.assertEqual(names[ids[6]], "home/u/%FF%FEbad")  # invalid UTF-8 escaped
+        self.assertTrue(0 < len(names[ids[7]].encode()) <= 900, names[ids[7]])
+        self.assertEqual((plan["archives"], plan["bytes"]), (8, sum(map(len, data.values()))))
+        self.assertEqual((plan["renamed_duplicates"], plan["named_by_id"]), (2, 1))
+        self.assertEqual(plan["over_s3_limit"], 0)
+        tiers = {t["tier"]: t for t in plan["tiers"]}
+        self.assertGreater(tiers["Expedited"]["total_usd"], tiers["Bulk"]["total_usd"])
+        self.assertGreater(tiers["Bulk"]["hours"], tiers["Expedited"]["hours"])
+        self.assertEqual(plan["prices_as_of"], "2026-12-01")
+        self.assertFalse(os.listdir(dest))  # a plan writes nothing there
+        self.assertEqual(self.retrieval_jobs(vault), [])  # and pays for no retrieval
+        # the inventory is reused by the next plan; filters and --names change names
+        names_csv = os.path.join(self.tmp.name, "names.csv")
+        with open(names_csv, "w") as f:
+            f.write('archive_id,name\n%s,"renamed/with, comma.txt"\n' % ids[4])
+        lines, _ = self.floe("--json", "migrate", "plan", vault, "--to", dest, "--list",
+                             "--exclude", "photos/*", "--names", names_csv)
+        plan = lines[-1]
+        self.assertTrue(plan["inventory_reused"])
+        self.assertEqual((plan["archives"], plan["excluded"], plan["named_by_file"]), (6, 2, 1))
+        self.assertIn("renamed/with, comma.txt", {x["name"] for x in lines[:-1]})
+        # --prices
+        prices = os.path.join(self.tmp.name, "prices.json")
+        with open(prices, "w") as f:
+            json.dump({"as_of": "2030-01-01", "retrieval": {"Bulk": {"per_gb_usd": 1e6}}}, f)
+        lines, _ = self.floe("--json", "migrate", "--dry-run", vault, "--to", dest, "--prices",
+                             prices)
+        bulk = [t for t in lines[-1]["tiers"] if t["tier"] == "Bulk"][0]
+        self.assertAlmostEqual(bulk["retrieval_usd"], lines[-1]["bytes"] / 1e9 * 1e6, places=2)
+        self.assertEqual(lines[-1]["prices_as_of"], "2030-01-01")
+        out, _ = self.floe("migrate", "plan", vault, "--to", dest)
+        self.assertIn("Bulk", out)
+        self.assertIn("8 archives", out)
+        # bad inputs
+        with open(prices, "w") as f:
+            f.write('{"retrieval": {"Glacial": {}}}')
+        _, err = self.floe("migrate", "plan", vault, "--to", dest, "--prices", prices, expect=2)
+        self.assertIn("unknown tier retrieval.Glacial", err)
+        with open(names_csv, "w") as f:
+            f.write("only-an-id\n")
+        _, err = self.floe("migrate", "plan", vault, "--to", dest, "--names", names_csv,
+                           expect=2)
+        self.assertIn("line 1: expected ARCHIVE_ID,NAME", err)
+        with open(names_csv, "w") as f:
+            f.write("%s,../..\n" % ids[0])
+        _, err = self.floe("migrate", "plan", vault, "--to", dest, "--names", names_csv,
+                           expect=2)
+        self.assertIn("empty once sanitised", err)
+        tmpdir = self.env.get("TMPDIR", tempfile.gettempdir())
+        self.assertEqual([d for d in os.listdir(tmpdir) if d.startswith("floe-migrate-plan-")], [])
+
+    # ---- the run ----
+
+    def check_copied(self, dest, data):
+        with open(self.manifest(dest, "csv"), newline="") as f:
+            rows = list(csv.DictReader(f))
+        self.assertEqual({r["archive_id"] for r in rows}, set(data))
+        for r in rows:
+            body = data[r["archive_id"]]
+            with open(r["destination"], "rb") as f:
+                self.assertEqual(f.read(), body, r["name"])
+            self.assertEqual(r["sha256"], hashlib.sha256(body).hexdigest())
+            self.assertEqual(int(r["size"]), len(body))
+            self.assertEqual(os.path.join(dest, r["name"]), r["destination"])
+        with open(self.manifest(dest, "json")) as f:
+            js = json.load(f)
+        self.assertEqual({(x["archive_id"], x["sha256"], x["tree_hash"]) for x in js},
+                         {(r["archive_id"], r["sha256"], r["tree_hash"]) for r in rows})
+        leftovers = [f for _, _, fs in os.walk(dest) for f in fs if f.endswith(".floe-part")]
+        self.assertEqual(leftovers, [])
+        return rows
+
+    def manifest(self, dest, ext):
+        d = os.path.join(dest, ".floe-migrate")
+        return os.path.join(d, [f for f in os.listdir(d) if f.endswith(".manifest." + ext)][0])
+
+    def test_migrate_verify_manifest_rerun(self):
+        sizes = [2, 1, 1 << 20, (3 << 20) + 5, 70000, 5]
+        vault, data = self.fill(["dir/f%d.bin" % i for i in range(6)], lambda i: sizes[i])
+        dest = self.dest()
+        lines, err = self.floe("--json", "migrate", vault, "--to", dest, "--poll-interval", "1s")
+        r = lines[-1]
+        self.assertEqual((r["copied"], r["done"], r["failed"], r["jobs_requested"]), (6, 6, 0, 6))
+        self.assertIn("dir/f3.bin", err)  # a line per archive in the log
+        self.check_copied(dest, data)
+        st = self.status(vault, dest)
+        self.assertEqual(st["states"]["done"], {"archives": 6, "bytes": sum(sizes)})
+        self.assertEqual((st["jobs_requested"], st["tier"]), (6, "Bulk"))
+        self.assertGreater(st["cost_usd"], 0)
+        # again: nothing to copy, nothing to pay
+        lines, _ = self.floe("--json", "migrate", vault, "--to", dest)
+        self.assertEqual((lines[-1]["copied"], lines[-1]["jobs_requested"]), (0, 0))
+        self.assertEqual(len(self.retrieval_jobs(vault)), 6)
+        out, _ = self.floe("migrate", "status", vault, "--to", dest, "--list")
+        self.assertIn("dir/f5.bin", out)
+        self.assertIn("done", out)
+
+    def test_kill_and_resume(self):
+        n = 30
+        vault, data = self.fill(["k/%03d" % i for i in range(n)], lambda i: 40000 + i)
+        dest = self.dest()
+        args = [FLOE, "--endpoint-url", self.vault.url, "migrate", vault, "--to", dest,
+                "--max-jobs", "4", "--poll-interval", "1s"]
+        p = subprocess.Popen(args, env=self.env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        done1 = 0
+        deadline = time.time() + 60
+        while time.time() < deadline and done1 < 6:
+            time.sleep(0.3)
+            try:
+                done1 = self.status(vault, dest)["states"]["done"]["archives"]
+            except AssertionError:
+                pass  # no catalog yet
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        st = self.status(vault, dest)
+        done1 = st["states"]["done"]["archives"]
+        self.assertTrue(0 < done1 < n, done1)
+        lines, _ = self.floe("--json", "migrate", vault, "--to", dest, "--poll-interval", "1s")
+        r = lines[-1]
+        self.assertEqual(r["done"], n)
+        self.assertEqual(r["copied"] + r["already_present"] + done1, n)  # none copied twice
+        self.assertEqual(len(self.retrieval_jobs(vault)), n)  # no job paid twice
+        self.check_copied(dest, data)
+
+    def test_reuses_existing_jobs(self):
+        vault, data = self.fill(["r/%d" % i for i in range(4)])
+        ids = list(data)
+        for a in ids[:2]:
+            j = self.glacier.initiate_job(vaultName=vault, jobParameters={
+                "Type": "archive-retrieval", "ArchiveId": a, "Tier": "Expedited"})
+            self.wait_job(vault, j["jobId"])
+        dest = self.dest()
+        lines, _ = self.floe("--json", "migrate", vault, "--to", dest, "--poll-interval", "1s")
+        self.assertEqual((lines[-1]["jobs_reused"], lines[-1]["jobs_requested"]), (2, 2))
+        self.assertEqual(len(self.retrieval_jobs(vault)), 4)
+        self.check_copied(dest, data)
+
+    def test_wrong_checksum_fails_one_archive(self):
+        vault, data = self.fill(["c/%d" % i for i in range(3)], lambda i: (1 << 20) + i)
+        bad = list(data)[1]
+        j = self.glacier.initiate_job(vaultName=vault, jobParameters={
+            "Type": "archive-retrieval", "ArchiveId": bad, "Tier": "Expedited"})
+        self.wait_job(vault, j["jobId"])
+        proxy = servers.start_faultproxy(self.vault.port, [
+            "GET /jobs/%s/output badhash 0" % j["jobId"]])
+        dest = self.dest()
+        lines, err = self.floe("--json", "migrate", vault, "--to", dest, "--poll-interval", "1s",
+                               url=proxy.url, expect=3)
+        self.assertEqual((lines[-1]["done"], lines[-1]["failed"]), (2, 1))
+        self.assertIn(bad, err)
+        failed, _ = self.floe("--json", "migrate", "status", vault, "--to", dest, "--failed")
+        rows = [x for x in failed if "archive_id" in x]
+        self.assertEqual([x["archive_id"] for x in rows], [bad])
+        self.assertIn("bytes 0-", rows[0]["reason"])
+        self.assertFalse(os.path.exists(rows[0]["destination"]))  # never visible
+        del data[bad]
+        self.check_copied(dest, data)
+        proxy.stop()
+
+    def test_throttling_and_5xx_are_retried(self):
+        vault, data = self.fill(["t/%d" % i for i in range(3)])
+        proxy = servers.start_faultproxy(self.vault.port, [
+            "POST /jobs$ status:400:ThrottlingException 2", "GET /jobs status:500 2",
+            "GET /output status:503 1"])
+        dest = self.dest()
+        self.floe("migrate", vault, "--to", dest, "--poll-interval", "1s", url=proxy.url)
+        self.assertGreaterEqual(proxy.log().count("FAULT"), 4)
+        self.check_copied(dest, data)
+        proxy.stop()
+
+    def test_daily_quota_and_interrupt(self):
+        vault, data = self.fill(["q/%d" % i for i in range(4)], lambda i: 100000)
+        dest = self.dest()
+        p = subprocess.Popen([FLOE, "--endpoint-url", self.vault.url, "migrate", vault, "--to",
+                              dest, "--max-per-day", "200000", "--poll-interval", "1s"],
+                             env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            time.sleep(0.3)
+            try:
+                if self.status(vault, dest)["states"]["done"]["archives"] == 2:
+                    break
+            except AssertionError:
+                pass
+        time.sleep(1.5)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 130, err)
+        self.assertIn(b"daily retrieval quota", err)
+        self.assertIn(b"run the same command again", err)
+        self.assertEqual(len(self.retrieval_jobs(vault)), 2)  # the quota held
+        self.assertEqual(self.status(vault, dest)["states"]["planned"]["archives"], 2)
+
+    # ---- errors ----
+
+    def test_errors(self):
+        vault, data = self.fill(["e/a", "e/b"])
+        dest = self.dest()
+        self.floe("migrate", vault, expect=2)
+        self.floe("migrate", vault, "--to", dest, "--tier", "Glacial", expect=2)
+        self.floe("migrate", vault, "--to", dest, "--max-jobs", "0", expect=2)
+        _, err = self.floe("migrate", vault, "--to", dest, "--expiry-margin", "25h", expect=2)
+        self.assertIn("expiry margin", err)
+        _, err = self.floe("migrate", vault, "--to", "s3://bucket/p", expect=1)
+        self.assertIn("not supported yet", err)
+        _, err = self.floe("migrate", "status", vault, "--to", dest, expect=1)
+        self.assertIn("no migration catalog", err)
+        # a file in the way fails that archive only
+        os.makedirs(os.path.join(dest, "e"))
+        with open(os.path.join(dest, "e", "a"), "wb") as f:
+            f.write(b"someone else's file")
+        lines, err = self.floe("--json", "migrate", vault, "--to", dest, "--poll-interval", "1s",
+                               expect=3)
+        self.assertEqual((lines[-1]["done"], lines[-1]["failed"]), (1, 1))
+        self.assertIn("exists and is not this archive", err)
+        with open(os.path.join(dest, "e", "a"), "rb") as f:
+            self.assertEqual(f.read(), b"someone else's file")  # left alone
+        os.unlink(os.path.join(dest, "e", "a"))  # the user moves it away and tries again
+        lines, _ = self.floe("--json", "migrate", vault, "--to", dest, "--retry-failed",
+                             "--poll-interval", "1s")
+        self.assertEqual((lines[-1]["done"], lines[-1]["failed"]), (2, 0))
+        self.check_copied(dest, data)
+        # other filters on a re-run
+        _, err = self.floe("migrate", vault, "--to", dest, "--exclude", "x", expect=2)
+        self.assertIn("planned with other", err)
+        # the catalog in use by another run
+        db = os.path.join(dest, ".floe-migrate", vault + ".db")
+        with open(db + ".lock", "a+") as lk:
+            fcntl.flock(lk, fcntl.LOCK_EX)
+            lk.truncate(0)
+            lk.write("4242\n")
+            lk.flush()
+            _, err = self.floe("migrate", vault, "--to", dest, expect=1)
+            self.assertIn("in use by another floe migrate (pid 4242)", err)
+        # a damaged catalog
+        with open(db, "r+b") as f:
+            f.write(b"this is not sqlite" * 10)
+        for suffix in ("-wal", "-shm"):
+            if os.path.exists(db + suffix):
+                os.unlink(db + suffix)
+        _, err = self.floe("migrate", vault, "--to", dest, expect=1)
+        self.assertIn("not a database or is damaged", err)
+        _, err = self.floe("migrate", "status", vault, "--to", dest, expect=1)
+        self.assertIn("not a database or is damaged", err)
+
+
+if __name__ == "__main__":
+    FLOE, VAULT_BIN = sys.argv[1], sys.argv[2]
+    unittest.main(argv=[sys.argv[0]], verbosity=2)
