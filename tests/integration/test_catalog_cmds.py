@@ -386,6 +386,54 @@ class CatalogCommandTests(unittest.TestCase):
         self.assertIn(b"ResourceNotFoundException", r.stderr)
 
 
+    def test_rebuild_from_mt2_descriptions(self):
+        """A vault written by mt-aws-glacier (archives described `mt2 ` + base64url JSON, made
+        here with boto3 as mt-aws-glacier would) plus floe's own --description-format mt2
+        backup: rebuild without a snapshot records each as its relative name and mtime, a
+        malformed mt2 description is warned about and skipped, another program's is skipped, and
+        the files restore under --to by their names."""
+        import base64
+
+        def mt2(name, stamp):
+            doc = json.dumps({"mtime": stamp, "filename": name}, ensure_ascii=False)
+            return "mt2 " + base64.urlsafe_b64encode(doc.encode()).decode().rstrip("=")
+
+        vault, src, cat = self.fresh()
+        theirs = {"notes/r\u00e9sum\u00e9.txt": (os.urandom(2000), "20131102T120000Z", 1383393600),
+                  "top.bin": (os.urandom(70 * KIB), "19991231T235959Z", 946684799)}
+        ids = {}
+        for name, (data, stamp, _) in theirs.items():
+            ids[name] = self.glacier.upload_archive(vaultName=vault, body=data,
+                                                    archiveDescription=mt2(name, stamp))["archiveId"]
+        bad = self.glacier.upload_archive(vaultName=vault, body=b"x",
+                                          archiveDescription="mt2 !!!!")["archiveId"]
+        self.glacier.upload_archive(vaultName=vault, body=b"y", archiveDescription="hello")
+        ours = self.write(src, "mine/a.txt", b"floe wrote this one")
+        os.utime(ours, (1700000000, 1700000000))
+        self.backup(src, vault, cat, "--layout", "file-per-archive", "--description-format",
+                    "mt2", "--no-snapshot")
+        os.unlink(cat)
+        r = self.floe("--json", "catalog", "rebuild", vault, "--catalog", cat, "--tier",
+                      "Expedited")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = [json.loads(x) for x in r.stdout.decode().splitlines()]
+        warnings = [x for x in lines if "warning" in x]
+        self.assertEqual([w["path"] for w in warnings], [bad], lines)
+        out = [x for x in lines if "catalog" in x][0]
+        self.assertFalse(out["from_snapshot"])
+        self.assertEqual((out["files_recorded"], out["archives_skipped"]), (3, 2))
+        rows = {x["path"]: x for x in self.ok("catalog", "ls", vault, "--catalog", cat)}
+        self.assertEqual(sorted(rows), sorted(list(theirs) + ["mine/a.txt"]))
+        for name, (data, _, secs) in theirs.items():
+            self.assertEqual((rows[name]["size"], rows[name]["mtime"], rows[name]["kind"],
+                              rows[name]["archive_id"]), (len(data), secs, "file", ids[name]))
+        self.assertEqual(rows["mine/a.txt"]["mtime"], 1700000000)
+        to = os.path.join(self.tmp.name, vault + "-restored")
+        self.restore(vault, cat, to)
+        self.check_restored(to, {k: v[0] for k, v in theirs.items()})
+        self.check_restored(to, {"mine/a.txt": b"floe wrote this one"})
+        self.assertEqual(os.stat(os.path.join(to, "top.bin")).st_mtime, 946684799)
+
 if __name__ == "__main__":
     FLOE, VAULT_BIN = sys.argv[1], sys.argv[2]
     del sys.argv[1:3]
