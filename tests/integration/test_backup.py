@@ -451,6 +451,60 @@ class BackupTests(unittest.TestCase):
                     self.assertEqual(f.read(), want, rel)
         self.assertEqual(os.stat(dest("plain")).st_nlink, 1)
 
+    def test_compress_large_files(self):
+        """--compress on files above the pack threshold: one that compresses becomes one zstd
+        frame (described `floe1 zfile`, compression zstd, far fewer bytes in the vault); one
+        that does not is uploaded as it is; both restore byte-identical with their mtimes, from
+        the catalog and from a catalog rebuilt out of the descriptions alone."""
+        vault, src, cat = self.fresh()
+        text = b"".join(b"line %08d of a very compressible log file\n" % i for i in range(20000))
+        noise = os.urandom(300 * KIB)
+        files = {self.write(src, "logs/big.log", text): text,
+                 self.write(src, "noise.bin", noise): noise}
+        files = {os.fsencode(os.path.realpath(p)): d for p, d in files.items()}
+        mtimes = {p: os.stat(p).st_mtime_ns for p in files}
+        s, _, _ = self.backup(src, vault, "--catalog", cat, "--no-snapshot", "--pack-threshold",
+                              "64KiB", "--compress=5")
+        self.assertEqual((s["files_new"], s["archives"], s["partial"]), (2, 2, False))
+        self.assertLess(s["bytes_uploaded"], len(noise) + len(text) // 4)
+        rows = self.catalog_files(cat)
+        db = sqlite3.connect("file:%s?mode=ro" % cat, uri=True)
+        desc = dict(db.execute("SELECT archive_id, description FROM archives").fetchall())
+        db.close()
+        big = rows[[p for p in files if p.endswith(b"big.log")][0]]
+        self.assertEqual((big["compression"], big["size_bytes"], big["archive_kind"]),
+                         ("zstd", len(text), "file"))
+        self.assertTrue(desc[big["glacier_id"]].startswith("floe1 zfile "), desc)
+        self.assertIn(" %d " % len(text), desc[big["glacier_id"]])
+        blob = self.read_archive(vault, big["glacier_id"])
+        self.assertEqual((blob[:4], len(blob)), (b"\x28\xb5\x2f\xfd", big["length_bytes"]))
+        self.assertLess(len(blob), len(text) // 4)
+        raw = rows[[p for p in files if p.endswith(b"noise.bin")][0]]
+        self.assertEqual((raw["compression"], raw["length_bytes"]), ("none", len(noise)))
+        self.assertTrue(desc[raw["glacier_id"]].startswith("floe1 file "))
+        # nothing changed: nothing uploaded again
+        s, _, _ = self.backup(src, vault, "--catalog", cat, "--no-snapshot", "--pack-threshold",
+                              "64KiB", "--compress=5")
+        self.assertEqual((s["files_unchanged"], s["archives"]), (2, 0))
+        for name, catalog in (("restored", cat), ("rebuilt", cat + ".rebuilt")):
+            if catalog != cat:
+                r = self.floe("catalog", "rebuild", vault, "--catalog", catalog, "--no-snapshot",
+                              "--tier", "Expedited")
+                self.assertEqual(r.returncode, 0, r.stderr)
+                rb = self.catalog_files(catalog)[[p for p in files if p.endswith(b"big.log")][0]]
+                self.assertEqual((rb["compression"], rb["size_bytes"]), ("zstd", len(text)))
+            to = os.path.join(self.tmp.name, vault + "-" + name)
+            os.makedirs(to)
+            r, _ = self.restore(vault, "--to", to, "--catalog", catalog, "--tier", "Expedited")
+            self.assertEqual((r["files"], r["files_failed"]), (2, 0))
+            # a description holds whole seconds only
+            self.check_restored(to, files, mtimes if catalog == cat else
+                                {p: m // 10**9 * 10**9 for p, m in mtimes.items()})
+        r = self.floe("backup", src, vault, "--catalog", cat, "--layout", "file-per-archive",
+                      "--description-format", "mt2", "--compress")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(b"--compress cannot go with --description-format mt2", r.stderr)
+
     def test_restore_errors(self):
         vault, src, cat = self.fresh()
         r = self.floe("restore", vault, "--catalog", cat)

@@ -28,6 +28,39 @@ static void test_describe_file_round_trip(void **state)
     assert_false(out.truncated);
 }
 
+/* the compressed-file form carries the set, run and the size before compression */
+static void test_describe_zfile_round_trip(void **state)
+{
+    (void)state;
+    const char path[] = "/data/big \xff.log";
+    char d[FLOE_DESCRIBE_CAP], pre[64];
+    floe_describe_zfile(0xabcd0123u, 7, path, sizeof(path) - 1, 1700000000999999999LL,
+                        5368709120ULL, d);
+    assert_string_equal(d, "floe1 zfile abcd0123-7 1700000000 5368709120 /data/big %FF.log");
+    floe_describe_zfile_prefix(0xabcd0123u, pre);
+    assert_int_equal(strncmp(d, pre, strlen(pre)), 0);
+    struct floe_description out;
+    floe_describe_parse(d, &out);
+    assert_int_equal(out.kind, FLOE_DESC_ZFILE);
+    assert_int_equal(out.set, 0xabcd0123u);
+    assert_int_equal(out.run, 7);
+    assert_int_equal(out.mtime_s, 1700000000);
+    assert_int_equal(out.size, 5368709120ULL);
+    assert_int_equal(out.path_len, sizeof(path) - 1);
+    assert_memory_equal(out.path, path, sizeof(path) - 1);
+    /* anything short of the whole form is another program's */
+    const char *bad[] = {"floe1 zfile abcd0123-7 1700000000 /x",
+                         "floe1 zfile abcd0123-7 1 -5 /x",
+                         "floe1 zfile abcd0123-7 1 5 ",
+                         "floe1 zfile abcd0123-7 1 5 %G0",
+                         "floe1 zfile zz-7 1 5 /x",
+                         "floe1 zfile abcd0123-7"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        floe_describe_parse(bad[i], &out);
+        assert_int_equal(out.kind, FLOE_DESC_OTHER);
+    }
+}
+
 static void test_describe_negative_mtime(void **state)
 {
     (void)state;
@@ -116,6 +149,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_describe_file_round_trip),
         cmocka_unit_test(test_describe_negative_mtime),
+        cmocka_unit_test(test_describe_zfile_round_trip),
         cmocka_unit_test(test_describe_long_path_is_cut_and_marked),
         cmocka_unit_test(test_describe_pack_and_catalog),
         cmocka_unit_test(test_describe_others),

@@ -27,6 +27,7 @@
 #include "plan.h"
 #include "prices.h"
 #include "singles.h"
+#include "zfile.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -129,6 +130,10 @@ static int check_options(const struct floe_backup_options *o, struct floe_error 
         return floe_error_set(err, FLOE_E_INVALID_ARG,
                               "--description-format mt2 describes one file per archive: use it "
                               "with --layout file-per-archive");
+    if (o->description_format == FLOE_BACKUP_DESC_MT2 && o->compress_level)
+        return floe_error_set(err, FLOE_E_INVALID_ARG,
+                              "--compress cannot go with --description-format mt2: mt-aws-glacier "
+                              "could not restore a compressed archive");
     if (o->part_size)
         return floe_range_check_part_size(o->part_size, err);
     return FLOE_OK;
@@ -344,16 +349,18 @@ static int run_packs(struct run *r, struct floe_error *err)
     return floe_packer_run(r->plan, &po, 1, &st, err);
 }
 
-/* A killed run may have left a pack's multipart upload open: abort this set's. */
+/* A killed run may have left the multipart upload of a pack or of a compressed file (streams,
+ * without a journal) open: abort this set's. */
 struct stale_ctx {
     struct run *r;
-    char prefix[64];
+    char prefix[2][64];
 };
 
 static int abort_stale(const struct floe_upload_info *u, void *user)
 {
     struct stale_ctx *s = user;
-    if (strncmp(u->archive_description, s->prefix, strlen(s->prefix)) == 0) {
+    if (strncmp(u->archive_description, s->prefix[0], strlen(s->prefix[0])) == 0 ||
+        strncmp(u->archive_description, s->prefix[1], strlen(s->prefix[1])) == 0) {
         struct floe_error ignore = {0};
         floe_client_abort_multipart(s->r->client, s->r->o->vault, u->upload_id, &ignore);
     }
@@ -363,7 +370,8 @@ static int abort_stale(const struct floe_upload_info *u, void *user)
 static int abort_stale_packs(struct run *r, struct floe_error *err)
 {
     struct stale_ctx s = {.r = r};
-    floe_describe_pack_prefix(r->set, s.prefix);
+    floe_describe_pack_prefix(r->set, s.prefix[0]);
+    floe_describe_zfile_prefix(r->set, s.prefix[1]);
     return floe_client_list_multipart_uploads(r->client, r->o->vault, abort_stale, &s, err);
 }
 
@@ -382,8 +390,77 @@ static void on_large_progress(const struct floe_upload_progress *p, void *user)
     progress(lp->r, lp->path);
 }
 
+/* Records a large file's acknowledged archive (compressed: zr set) and counts it. */
+static int record_large(struct run *r, const struct floe_plan_item *it, const char *desc,
+                        const struct floe_upload_result *ur, const struct floe_zfile_result *zr,
+                        uint64_t base, struct floe_error *err)
+{
+    struct floe_catalog_archive a;
+    int rc = archive_row(ur->archive_id, ur->size, ur->tree, desc, FLOE_CATALOG_KIND_FILE, &a, err);
+    if (rc)
+        return rc;
+    struct floe_catalog_file f;
+    file_row(it, &f);
+    if (zr) { /* the archive is the zstd frame; the file's own hash is the xxh3 */
+        f.length_bytes = ur->size;
+        f.compression = FLOE_CATALOG_COMP_ZSTD;
+        f.has_xxh3 = true;
+        memcpy(f.xxh3_128, zr->xxh3, FLOE_CATALOG_XXH3_BYTES);
+    } else {
+        f.has_tree_hash = true;
+        memcpy(f.tree_hash, ur->tree, FLOE_HASH_BYTES);
+        if (it->has_xxh3) {
+            f.has_xxh3 = true;
+            memcpy(f.xxh3_128, it->xxh3, FLOE_CATALOG_XXH3_BYTES);
+        }
+    }
+    if ((rc = floe_catalog_record_archive(r->cat, &a, &f, 1, err)))
+        return rc;
+    r->out->archives++;
+    r->out->bytes_uploaded += ur->size;
+    r->files_done++;
+    r->bytes_done = base + it->size;
+    return FLOE_OK;
+}
+
+/* --compress on a large file that compresses: one zstd frame streamed into the vault. */
+static int one_large_compressed(struct run *r, const struct floe_plan_item *it,
+                                struct floe_error *err)
+{
+    char desc[FLOE_DESCRIBE_CAP];
+    floe_describe_zfile(r->set, r->run_id, it->path, it->path_len, it->mtime_ns, it->size, desc);
+    struct large_progress lp = {r, it->path, r->bytes_done};
+    struct floe_zfile_options zo = {
+        .vault = r->o->vault,
+        .path = it->path,
+        .size = it->size,
+        .mtime_ns = it->mtime_ns,
+        .description = desc,
+        .level = r->o->compress_level,
+        .part_size = r->o->part_size,
+        .memory_limit = r->o->memory_limit,
+        .cancel = r->o->cancel,
+        .progress = on_large_progress,
+        .progress_user = &lp,
+    };
+    struct floe_zfile_result zr;
+    struct floe_error e = {0};
+    int rc = floe_zfile_upload(r->client, &zo, &zr, &e);
+    if (rc == FLOE_E_IO || rc == FLOE_E_SOURCE_CHANGED) { /* the file's fault: skip it */
+        warn(r, it->path, e.message);
+        return FLOE_OK;
+    }
+    if (rc) {
+        *err = e;
+        return rc;
+    }
+    return record_large(r, it, desc, &zr.archive, &zr, lp.base, err);
+}
+
 static int one_large(struct run *r, const struct floe_plan_item *it, struct floe_error *err)
 {
+    if (r->o->compress_level && floe_zfile_worth(it->path, it->size))
+        return one_large_compressed(r, it, err);
     char desc[FLOE_DESCRIBE_CAP];
     describe_file(r, it, desc);
     struct large_progress lp = {r, it->path, r->bytes_done};
@@ -408,24 +485,7 @@ static int one_large(struct run *r, const struct floe_plan_item *it, struct floe
         *err = e;
         return rc;
     }
-    struct floe_catalog_archive a;
-    if ((rc = archive_row(ur.archive_id, ur.size, ur.tree, desc, FLOE_CATALOG_KIND_FILE, &a, err)))
-        return rc;
-    struct floe_catalog_file f;
-    file_row(it, &f);
-    f.has_tree_hash = true;
-    memcpy(f.tree_hash, ur.tree, FLOE_HASH_BYTES);
-    if (it->has_xxh3) {
-        f.has_xxh3 = true;
-        memcpy(f.xxh3_128, it->xxh3, FLOE_CATALOG_XXH3_BYTES);
-    }
-    if ((rc = floe_catalog_record_archive(r->cat, &a, &f, 1, err)))
-        return rc;
-    r->out->archives++;
-    r->out->bytes_uploaded += ur.size;
-    r->files_done++;
-    r->bytes_done = lp.base + it->size;
-    return FLOE_OK;
+    return record_large(r, it, desc, &ur, NULL, lp.base, err);
 }
 
 static int run_large(struct run *r, struct floe_error *err)

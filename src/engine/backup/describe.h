@@ -4,6 +4,9 @@
  * characters, a format marker first.
  *
  *   floe1 file <mtime seconds> <path>        one file's bytes
+ *   floe1 zfile <set>-<run> <mtime seconds> <size> <path>
+ *                                            one file as a single zstd frame (--compress); size
+ *                                            is the file's own, before compression
  *   floe1 pack <set>-<run>-<seq>             a pack (its own index says what is inside)
  *   floe1 catalog <set>-<run> <unix time>    a compressed snapshot of the catalog
  *
@@ -27,27 +30,33 @@
 
 void floe_describe_file(const char *path, size_t path_len, int64_t mtime_ns,
                         char out[FLOE_DESCRIBE_CAP]);
+void floe_describe_zfile(uint32_t set, uint64_t run, const char *path, size_t path_len,
+                         int64_t mtime_ns, uint64_t size, char out[FLOE_DESCRIBE_CAP]);
 void floe_describe_pack(uint32_t set, uint64_t run, uint64_t seq, char out[FLOE_DESCRIBE_CAP]);
 void floe_describe_catalog(uint32_t set, uint64_t run, int64_t unix_time,
                            char out[FLOE_DESCRIBE_CAP]);
 
 /* The prefix every pack description of a set starts with ("floe1 pack 0123abcd-"). */
 void floe_describe_pack_prefix(uint32_t set, char out[64]);
+/* The same for the compressed file archives of a set ("floe1 zfile 0123abcd-"). */
+void floe_describe_zfile_prefix(uint32_t set, char out[64]);
 
 enum floe_description_kind {
     FLOE_DESC_OTHER = 0, /* not one of floe's */
     FLOE_DESC_FILE,
     FLOE_DESC_PACK,
     FLOE_DESC_CATALOG,
+    FLOE_DESC_ZFILE,
 };
 
 struct floe_description {
     enum floe_description_kind kind;
-    char path[4096]; /* FILE: the decoded path (NUL-terminated; may hold any byte but NUL) */
+    char path[4096]; /* FILE, ZFILE: the decoded path (NUL-terminated; any byte but NUL) */
     size_t path_len;
-    bool truncated;  /* FILE: the description had only the start of the path */
-    int64_t mtime_s; /* FILE */
-    uint32_t set;    /* PACK, CATALOG */
+    bool truncated;  /* FILE, ZFILE: the description had only the start of the path */
+    int64_t mtime_s; /* FILE, ZFILE */
+    uint64_t size;   /* ZFILE: the file's size before compression */
+    uint32_t set;    /* PACK, CATALOG, ZFILE */
     uint64_t run, seq;
     int64_t unix_time; /* CATALOG */
 };

@@ -280,22 +280,25 @@ static int record(struct rb *r, const struct arc *a, enum floe_catalog_kind kind
 }
 
 /* A file archive: its whole bytes are the file's (uncompressed). */
+/* One file archive: stored (zsize 0: the archive is the file, its tree hash the file's) or one
+ * zstd frame of a zsize-byte file (`floe1 zfile`). */
 static int record_file(struct rb *r, const struct arc *a, const char *path, size_t len,
-                       int64_t mtime_s)
+                       int64_t mtime_s, uint64_t zsize)
 {
     struct floe_catalog_file f = {
         .path = path,
         .path_len = len,
-        .size_bytes = a->size,
+        .size_bytes = zsize ? zsize : a->size,
         .has_mtime = true,
         .mtime_ns = mtime_s * 1000000000,
-        .has_tree_hash = true,
+        .has_tree_hash = !zsize,
         .offset_bytes = 0,
         .length_bytes = a->size,
-        .compression = FLOE_CATALOG_COMP_NONE,
+        .compression = zsize ? FLOE_CATALOG_COMP_ZSTD : FLOE_CATALOG_COMP_NONE,
         .uploaded_at = a->created,
     };
-    memcpy(f.tree_hash, a->tree, FLOE_HASH_BYTES);
+    if (!zsize)
+        memcpy(f.tree_hash, a->tree, FLOE_HASH_BYTES);
     return record(r, a, FLOE_CATALOG_KIND_FILE, &f, 1);
 }
 
@@ -383,20 +386,22 @@ static int record_one(struct rb *r, const struct arc *a, struct floe_description
     struct floe_error e = {0};
     switch (d->kind) {
     case FLOE_DESC_FILE:
+    case FLOE_DESC_ZFILE: /* a large file is never empty: a zfile's size is not 0 */
         if (d->truncated) {
             warn(r, a->id,
                  "its description holds only the start of the path (it ends in %~); "
                  "skipped");
             return FLOE_OK;
         }
-        return record_file(r, a, d->path, d->path_len, d->mtime_s);
+        return record_file(r, a, d->path, d->path_len, d->mtime_s,
+                           d->kind == FLOE_DESC_ZFILE ? d->size : 0);
     case FLOE_DESC_PACK: return record_pack(r, a);
     case FLOE_DESC_CATALOG: return record(r, a, FLOE_CATALOG_KIND_CATALOG, NULL, 0);
     default: break;
     }
     int rc = floe_mtglacier_mt2_decode(a->desc, name, &mtime, &e);
     if (rc == FLOE_OK)
-        return record_file(r, a, name, strlen(name), mtime);
+        return record_file(r, a, name, strlen(name), mtime, 0);
     if (rc == FLOE_E_CORRUPT)
         warn(r, a->id, e.message);
     else

@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
+#include <zstd.h>
 
 #define MIB ((uint64_t)1 << 20)
 #define DEFAULT_JOB_MAX_AGE_S (20 * 3600) /* job output lives about 24 h; keep a margin */
@@ -497,10 +498,13 @@ static int put_file(const char *dest, const void *data, uint64_t size, const str
 static int extract_one(struct rs *r, int fd, uint64_t job_off, enum floe_catalog_kind kind,
                        const struct file_row *f, const char *dest, struct floe_error *err)
 {
+    /* a pack's frame, a compressed file archive (one zstd frame: its length), or a file's bytes */
+    bool zfile = kind != FLOE_CATALOG_KIND_PACK && f->comp == FLOE_CATALOG_COMP_ZSTD;
+    bool whole = kind != FLOE_CATALOG_KIND_PACK && !zfile;
     uint64_t start = kind == FLOE_CATALOG_KIND_PACK ? f->offset - job_off : 0;
-    uint64_t len = kind == FLOE_CATALOG_KIND_PACK ? f->length : f->size;
+    uint64_t len = whole ? f->size : f->length;
     uint8_t *frame = floe_xmalloc(len ? len : 1);
-    uint8_t *data = kind == FLOE_CATALOG_KIND_PACK ? floe_xmalloc(f->size ? f->size : 1) : frame;
+    uint8_t *data = whole ? frame : floe_xmalloc(f->size ? f->size : 1);
     uint32_t mode = 0644; /* a file archive does not carry the mode */
     int rc = FLOE_OK;
     ssize_t got = pread(fd, frame, len, (off_t)start);
@@ -521,7 +525,15 @@ static int extract_one(struct rs *r, int fd, uint64_t job_off, enum floe_catalog
         if (!rc)
             rc = floe_pack_read_frame(frame, len, &e, data, err);
         mode = e.mode & 07777;
-    } else if (!rc && f->has_xxh3) { /* the tree hash was checked; the xxh3 too, cheaply */
+    } else if (!rc && zfile) { /* the archive's tree hash was checked; now the content */
+        size_t n = ZSTD_decompress(data, f->size, frame, len);
+        if (ZSTD_isError(n) || n != f->size)
+            rc = floe_error_set(
+                err, FLOE_E_CORRUPT,
+                "%s: the retrieved archive does not decompress to its %" PRIu64 " bytes (%s)",
+                f->path, f->size, ZSTD_isError(n) ? ZSTD_getErrorName(n) : "another size");
+    }
+    if (!rc && kind != FLOE_CATALOG_KIND_PACK && f->has_xxh3) { /* cheap, after the tree hash */
         XXH128_canonical_t c;
         XXH128_canonicalFromHash(&c, XXH3_128bits(data, f->size));
         if (memcmp(c.digest, f->xxh3, sizeof(c.digest)) != 0)
