@@ -29,6 +29,23 @@ extern "C" {
 
 struct floe_client;
 
+/* What one request cost, reported once when it finishes (after its retries): for benchmarks
+ * (floe bench). Times are CLOCK_MONOTONIC seconds. */
+struct floe_request_timing {
+    const char *method;      /* "GET", "PUT", ... (static) */
+    double start_s;          /* submitted to the transfer thread */
+    double first_byte_s;     /* the last attempt's first response byte (0 = none arrived) */
+    double end_s;            /* finished */
+    uint64_t bytes_sent;     /* request body bytes of the last attempt */
+    uint64_t bytes_received; /* response body bytes of the last attempt */
+    unsigned attempts;       /* 1 + retries */
+    int http_status;         /* of the last attempt (0 = no answer) */
+    int status;              /* FLOE_OK or the request's error status */
+};
+/* Called on the client's transfer thread, before the request's caller sees the result; t is
+ * valid only during the call. Must be quick and must not call into the client. */
+typedef void floe_request_timing_fn(void *user, const struct floe_request_timing *t);
+
 struct floe_client_config {
     const char *endpoint_url; /* "http://host:port"; NULL = https://glacier.REGION.amazonaws.com */
     const char *region;       /* NULL = "us-east-1" */
@@ -65,6 +82,9 @@ struct floe_client_config {
     void (*log)(void *log_user, int level, const char *line);
     void *log_user;
     int log_level;
+    /* Optional: each finished request's timing (see floe_request_timing_fn). */
+    floe_request_timing_fn *on_request;
+    void *on_request_user;
 };
 
 #define FLOE_RETRY_FOR_DEFAULT_MS (10ull * 60 * 1000) /* retry_for_ms 0 */

@@ -425,6 +425,8 @@ int floe_client_new(const struct floe_client_config *cfg, struct floe_client **o
         .log = cfg->log,
         .log_user = cfg->log_user,
         .log_level = cfg->log_level,
+        .on_request = cfg->on_request,
+        .on_request_user = cfg->on_request_user,
     };
     rc = floe_transfer_new(&topts, &c->transfer, err);
     if (rc) {

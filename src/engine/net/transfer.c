@@ -168,10 +168,19 @@ const char *floe_xfer_header(const struct floe_xfer *x, const char *name)
     return NULL;
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static size_t on_header(char *buf, size_t size, size_t n, void *userp)
 {
     struct floe_xfer *x = userp;
     size_t len = size * n;
+    if (x->first_byte_s == 0) /* the attempt's first response byte (for opts.on_request) */
+        x->first_byte_s = now_s();
     if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) { /* a new response (e.g. after 100) */
         for (size_t i = 0; i < x->nrh; i++) {
             free(x->rh[i].name);
@@ -351,9 +360,30 @@ static int service_error(struct floe_xfer *x)
     return status;
 }
 
+/* opts.on_request: what x cost, from curl's counters of its last attempt. */
+static void report_timing(struct floe_transfer *t, struct floe_xfer *x, int status)
+{
+    struct floe_request_timing rt = {.method = x->method,
+                                     .start_s = x->submit_s,
+                                     .first_byte_s = x->first_byte_s,
+                                     .end_s = now_s(),
+                                     .attempts = (unsigned)x->attempts,
+                                     .http_status = (int)x->http_status,
+                                     .status = status};
+    if (x->easy && x->attempts > 0) {
+        curl_off_t up = 0, down = 0;
+        if (curl_easy_getinfo(x->easy, CURLINFO_SIZE_UPLOAD_T, &up) == CURLE_OK && up > 0)
+            rt.bytes_sent = (uint64_t)up;
+        if (curl_easy_getinfo(x->easy, CURLINFO_SIZE_DOWNLOAD_T, &down) == CURLE_OK && down > 0)
+            rt.bytes_received = (uint64_t)down;
+    }
+    t->opts.on_request(t->opts.on_request_user, &rt);
+}
+
 static void finish(struct floe_transfer *t, struct floe_xfer *x, int status)
 {
-    (void)t;
+    if (t->opts.on_request)
+        report_timing(t, x, status);
     x->status = status;
     if (status == FLOE_OK)
         memset(&x->err, 0, sizeof(x->err));
@@ -432,6 +462,7 @@ static int start_attempt(struct floe_transfer *t, struct floe_xfer *x)
         }
     }
     x->attempts++;
+    x->first_byte_s = 0;
     CURLMcode mc = curl_multi_add_handle(t->multi, e);
     if (mc != CURLM_OK)
         return floe_error_set(&x->err, FLOE_E_NETWORK, "curl_multi_add_handle: %s",
@@ -697,6 +728,7 @@ void floe_transfer_submit(struct floe_transfer *t, struct floe_xfer *x)
     x->not_before_ms = 0;
     x->failing_since_ms = 0;
     x->attempts = 0;
+    x->submit_s = t->opts.on_request ? now_s() : 0;
     pthread_mutex_lock(&t->mu);
     if (t->locked.incoming_tail)
         t->locked.incoming_tail->next = x;

@@ -11,6 +11,7 @@
 #ifndef FLOE_ENGINE_TRANSFER_H
 #define FLOE_ENGINE_TRANSFER_H
 
+#include "floe/client.h"
 #include "floe/error.h"
 #include "retry.h"
 
@@ -97,6 +98,8 @@ struct floe_xfer {
     struct curl_slist *req_headers;
     uint64_t not_before_ms;
     uint64_t failing_since_ms; /* end of the first failed attempt (0 = none failed yet) */
+    double submit_s;           /* CLOCK_MONOTONIC at submit (for opts.on_request) */
+    double first_byte_s;       /* CLOCK_MONOTONIC of the attempt's first response byte (0 = none) */
     uint64_t read_off;
     size_t resp_cap;
     bool overflow;
@@ -122,6 +125,9 @@ struct floe_transfer_opts {
     void (*log)(void *log_user, int level, const char *line);
     void *log_user;
     int log_level;
+    /* optional, as floe_client_config's on_request: called on the transfer thread only */
+    floe_request_timing_fn *on_request;
+    void *on_request_user;
 };
 
 /* True once any attempt of t got an HTTP answer (the endpoint is reachable). Any thread. */
