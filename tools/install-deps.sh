@@ -6,7 +6,8 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config
       liburing-dev libcurl4-openssl-dev libssl-dev libxxhash-dev libzstd-dev libexpat1-dev
       libbenchmark-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev libcmocka-dev
-      openssl xxd clang-format)
+      openssl xxd clang-format
+      chromium)  # the headless browser that opens floe bench --report pages (tests/integration/test_bench_report.py)
 
 missing=()
 for p in "${PKGS[@]}"; do

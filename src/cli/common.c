@@ -98,7 +98,8 @@ int floe_cli_client(const struct floe_cli *cli, const char *cmd,
     struct floe_awsconfig ac;
     int rc = floe_awsconfig_resolve(cli, &ac, &err);
     struct floe_credentials *creds = NULL;
-    if (rc == FLOE_OK) {
+    bool fixed = opts && opts->access_key_id && opts->secret_access_key;
+    if (rc == FLOE_OK && !fixed) {
         /* the chain (docs/credentials.md); floe-vault's local endpoint: no metadata lookups,
          * and its documented pair when nothing else applies */
         bool local = strcmp(ac.endpoint_url, FLOE_DEFAULT_ENDPOINT) == 0;
@@ -116,7 +117,9 @@ int floe_cli_client(const struct floe_cli *cli, const char *cmd,
         struct floe_client_config cfg = {
             .endpoint_url = ac.endpoint_url,
             .region = ac.region,
-            .credentials = creds, /* the client takes it over */
+            .credentials = creds, /* the client takes it over (NULL: the fixed keys) */
+            .access_key_id = fixed ? opts->access_key_id : NULL,
+            .secret_access_key = fixed ? opts->secret_access_key : NULL,
             .account_id = cli->account_id,
             .max_connections = opts ? opts->max_connections : 0,
             .max_retries = cli->max_retries >= 0 ? (cli->max_retries ? cli->max_retries : -1)
@@ -126,6 +129,8 @@ int floe_cli_client(const struct floe_cli *cli, const char *cmd,
             .wait_for_endpoint = cli->retry_for_set,
             .log = floe_cli_log_line,
             .log_level = floe_cli_log_level(),
+            .on_request = opts ? opts->on_request : NULL,
+            .on_request_user = opts ? opts->on_request_user : NULL,
             /* test and tuning knobs (checked by floe_cli_env_check): backoff base and the
              * stall timeout of one attempt */
             .retry_base_ms = (uint32_t)floe_cli_env_uint("FLOE_RETRY_BASE_MS"),

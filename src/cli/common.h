@@ -17,6 +17,10 @@ struct floe_cli_client_opts {
     unsigned max_connections; /* 0 = default */
     int max_retries;          /* as floe_client_config (-1 = none, 0 = the default); the global
                                  --max-retries, when given, wins */
+    /* fixed keys instead of the credential chain (floe bench's own floe-vault); NULL = chain */
+    const char *access_key_id, *secret_access_key;
+    floe_request_timing_fn *on_request; /* as floe_client_config; NULL = none */
+    void *on_request_user;
 };
 
 /*

@@ -167,18 +167,8 @@ class UploadTests(unittest.TestCase):
         self.assertIn(doc["kernel"], ("shani", "portable"))
         self.assertEqual(len(doc["cases"]), 6)
         self.assertTrue(all(c["gb_per_s"] > 0 for c in doc["cases"]))
-        self.glacier.create_vault(vaultName="benchv")
-        r = self.floe("--json", "bench", "upload", "benchv", "--size", "3MiB", "--part-size",
-                      "1MiB", "--runs", "2")
-        self.assertEqual(r.returncode, 0, r.stderr)
-        doc = json.loads(r.stdout)
-        self.assertEqual(doc["size"], 3 * MIB)
-        self.assertGreater(doc["mb_per_s"], 0)
-        self.assertGreater(doc["peak_rss_kib"], 0)
-        # the benchmark's archives were deleted afterwards
-        self.assertEqual(self.glacier.describe_vault(vaultName="benchv")["NumberOfArchives"], 0)
-        for args, msg in [(("bench", "upload"), "needs a VAULT"),
-                          (("bench", "frob"), "unknown benchmark 'frob'"),
+        # the upload workload and its errors: tests/integration/test_bench.py
+        for args, msg in [(("bench", "frob"), "unknown benchmark 'frob'"),
                           (("bench", "--runs", "0"), "--runs must be at least 1"),
                           (("bench", "--size", "12"), "at least 1MiB")]:
             r = self.floe(*args)
