@@ -55,6 +55,6 @@ TSAN_OPTIONS=halt_on_error=1 python3 tests/integration/test_backup.py build-tsan
     BackupTests.test_packed_backup_then_nothing_changed BackupTests.test_restore_packed_and_one_path
 TSAN_OPTIONS=halt_on_error=1 python3 tests/integration/test_purge.py build-tsan/floe \
     build/src/vault/floe-vault PurgeTests.test_dry_run_then_purge PurgeTests.test_kill_and_resume
-cmake --build build-tsan -j"$JOBS" --target floe-vault && for t in interop/test_interop_boto3 vault/test_server_options; do TSAN_OPTIONS=halt_on_error=1 python3 tests/$t.py build-tsan/src/vault/floe-vault || exit 1; done  # floe-vault's threads (connections, watchdog, scheduler, notifier) under TSan
+cmake --build build-tsan -j"$JOBS" --target floe-vault && for t in interop/test_interop_boto3 vault/test_server_options vault/test_scrub; do TSAN_OPTIONS=halt_on_error=1 python3 tests/$t.py build-tsan/src/vault/floe-vault || exit 1; done  # floe-vault's threads (connections, watchdog, scheduler, notifier) under TSan
 check_tmp "TSan tests"
 echo "== all test stages passed"

@@ -10,11 +10,13 @@
 #include "api_common.h"
 #include "errors.h"
 #include "jobs.h"
+#include "scrub.h"
 #include "store_blob.h"
 #include "store_db.h"
 #include "vctx.h"
 #include "vutil.h"
 #include "floe/range.h"
+#include "floe/treehash.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -515,19 +517,74 @@ void floe_vapi_list_jobs(struct floe_vreq *rq)
     floe_vapi_reply_json(rq, 200, o);
 }
 
-/* The body of a job output: consecutive pieces of open files. */
+/* The body of a job output: consecutive pieces of open files. A piece of archive data is
+ * (part of) one segment and carries the segment's leaf hashes: it is read a whole MiB at a time
+ * into the reader's buffer and each MiB checked before any byte of it is sent (scrub.h). */
 struct piece {
     int fd;
     uint64_t file_off; /* where the piece starts in its file */
     uint64_t len;
+    uint8_t *leaves;  /* the segment's leaf hashes (NULL: an inventory, not checked) */
+    uint64_t seg_len; /* the segment's length (its file's meaningful bytes) */
+    char *owner;      /* the segment, for the damage record */
+    int64_t idx;
 };
 
 struct reader {
+    struct floe_vserver *srv;
     struct piece *p;
     size_t n;
     size_t cur;         /* piece holding the next byte */
     uint64_t cur_start; /* response offset of piece cur */
+    uint8_t *mib; /* the checked MiB: file bytes [mib_at, mib_at + mib_len) of piece mib_piece */
+    size_t mib_piece, mib_len;
+    uint64_t mib_at;
+    bool mib_valid;
 };
+
+static bool pread_full(int fd, uint8_t *buf, size_t n, uint64_t off)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = pread(fd, buf + got, n - got, (off_t)(off + got));
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return false;
+        got += (size_t)k;
+    }
+    return true;
+}
+
+/* Loads and checks the MiB of piece pc (index i) holding file offset at. False: not readable or
+ * damaged (recorded and logged): the response ends with an error, never with those bytes. */
+static bool load_mib(struct reader *r, size_t i, uint64_t at)
+{
+    struct piece *pc = &r->p[i];
+    uint64_t leaf = at / FLOE_MIB, start = leaf * FLOE_MIB;
+    size_t n = (size_t)(pc->seg_len - start < FLOE_MIB ? pc->seg_len - start : FLOE_MIB);
+    if (!r->mib)
+        r->mib = floe_xmalloc(FLOE_MIB);
+    r->mib_valid = false;
+    char detail[256];
+    errno = 0;
+    if (!pread_full(pc->fd, r->mib, n, start))
+        snprintf(detail, sizeof(detail), "cannot read MiB %llu of the data file (%s)",
+                 (unsigned long long)leaf, errno ? strerror(errno) : "it ends early");
+    else if (!floe_vscrub_leaf_ok(r->mib, n, pc->leaves + leaf * FLOE_HASH_BYTES))
+        snprintf(detail, sizeof(detail),
+                 "MiB %llu does not match its SHA-256 (found while serving GetJobOutput)",
+                 (unsigned long long)leaf);
+    else {
+        r->mib_valid = true;
+        r->mib_piece = i;
+        r->mib_at = start;
+        r->mib_len = n;
+        return true;
+    }
+    floe_vscrub_record(r->srv, pc->owner, pc->idx, start, detail);
+    return false;
+}
 
 static ssize_t read_body(void *cls, uint64_t pos, char *buf, size_t max)
 {
@@ -542,9 +599,20 @@ static ssize_t read_body(void *cls, uint64_t pos, char *buf, size_t max)
     uint64_t in = pos - r->cur_start;
     uint64_t left = pc->len - in;
     size_t want = max < left ? max : (size_t)left;
+    uint64_t at = pc->file_off + in;
+    if (pc->leaves) {
+        if (!(r->mib_valid && r->mib_piece == r->cur && at >= r->mib_at &&
+              at < r->mib_at + r->mib_len) &&
+            !load_mib(r, r->cur, at))
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        size_t avail = (size_t)(r->mib_at + r->mib_len - at);
+        size_t k = want < avail ? want : avail;
+        memcpy(buf, r->mib + (at - r->mib_at), k);
+        return (ssize_t)k;
+    }
     ssize_t k;
     do {
-        k = pread(pc->fd, buf, want, (off_t)(pc->file_off + in));
+        k = pread(pc->fd, buf, want, (off_t)at);
     } while (k < 0 && errno == EINTR);
     if (k <= 0)
         return MHD_CONTENT_READER_END_WITH_ERROR;
@@ -554,10 +622,14 @@ static ssize_t read_body(void *cls, uint64_t pos, char *buf, size_t max)
 static void free_reader(void *cls)
 {
     struct reader *r = cls;
-    for (size_t i = 0; i < r->n; i++)
+    for (size_t i = 0; i < r->n; i++) {
         if (r->p[i].fd >= 0)
             close(r->p[i].fd);
+        free(r->p[i].leaves);
+        free(r->p[i].owner);
+    }
     free(r->p);
+    free(r->mib);
     free(r);
 }
 
@@ -566,9 +638,10 @@ static int open_archive_range_locked(struct floe_vreq *rq, const char *seg_owner
                                      uint64_t part_size, uint64_t first, uint64_t last,
                                      struct reader *r, struct floe_error *err)
 {
-    sqlite3_stmt *st =
-        floe_vdb_stmt(rq->srv->db, "SELECT idx, blob, len FROM segments WHERE"
-                                   " owner = ? AND idx BETWEEN ? AND ? ORDER BY idx");
+    sqlite3_stmt *st = floe_vdb_stmt(
+        rq->srv->db, "SELECT s.idx, s.blob, s.len, s.leaves, d.detail FROM segments s LEFT JOIN"
+                     " damage d ON d.owner = s.owner AND d.idx = s.idx WHERE s.owner = ?"
+                     " AND s.idx BETWEEN ? AND ? ORDER BY s.idx");
     floe_vdb_bind(st, "tii", seg_owner, (int64_t)(first / part_size), (int64_t)(last / part_size));
     size_t cap = 0;
     uint64_t covered = 0;
@@ -580,6 +653,19 @@ static int open_archive_range_locked(struct floe_vreq *rq, const char *seg_owner
         uint64_t b = last < start + len - 1 ? last : start + len - 1;
         if (a > b)
             continue;
+        if (!floe_vdb_is_null(st, 4)) { /* known damaged: refuse rather than send it */
+            rc = floe_error_set(err, FLOE_E_CORRUPT,
+                                "The archive's stored data is damaged (part %lld: %s); this "
+                                "server will not serve it",
+                                (long long)floe_vdb_int(st, 0), floe_vdb_text(st, 4));
+            break;
+        }
+        size_t nleaves = (size_t)sqlite3_column_bytes(st, 3) / FLOE_HASH_BYTES;
+        if (nleaves != (len + FLOE_MIB - 1) / FLOE_MIB && !(len == 0 && nleaves == 1)) {
+            rc = floe_error_set(err, FLOE_E_CORRUPT, "leaf hashes of part %lld do not cover it",
+                                (long long)floe_vdb_int(st, 0));
+            break;
+        }
         if (r->n == cap) {
             cap = cap ? cap * 2 : 8;
             r->p = floe_xrealloc(r->p, cap * sizeof(*r->p));
@@ -590,7 +676,15 @@ static int open_archive_range_locked(struct floe_vreq *rq, const char *seg_owner
                                       "cannot open archive data %s", floe_vdb_text(st, 1));
             break;
         }
-        r->p[r->n++] = (struct piece){.fd = fd, .file_off = a - start, .len = b - a + 1};
+        uint8_t *leaves = floe_xmalloc(nleaves * FLOE_HASH_BYTES + 1);
+        memcpy(leaves, sqlite3_column_blob(st, 3), nleaves * FLOE_HASH_BYTES);
+        r->p[r->n++] = (struct piece){.fd = fd,
+                                      .file_off = a - start,
+                                      .len = b - a + 1,
+                                      .leaves = leaves,
+                                      .seg_len = len,
+                                      .owner = floe_xstrdup(seg_owner),
+                                      .idx = floe_vdb_int(st, 0)};
         covered += b - a + 1;
     }
     sqlite3_reset(st);
@@ -772,6 +866,7 @@ void floe_vapi_get_job_output(struct floe_vreq *rq)
     if (!floe_vapi_vault_exists(rq))
         return;
     out.r = floe_xcalloc(1, sizeof(*out.r));
+    out.r->srv = rq->srv;
     enum output_outcome outcome = open_output(rq, range_h, &out, &err);
     switch (outcome) {
     case OUT_NOT_FOUND: job_not_found(rq); break;

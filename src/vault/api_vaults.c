@@ -83,6 +83,14 @@ static json_t *vault_json_locked(struct floe_vreq *rq, sqlite3_stmt *st, void *u
     json_object_set_new(o, "NumberOfArchives", json_integer(floe_vdb_int(c, 0)));
     json_object_set_new(o, "SizeInBytes", json_integer(floe_vdb_int(c, 1)));
     sqlite3_reset(c);
+    /* floe-vault's own field (scrub.h): archives whose stored bytes failed their hash check */
+    c = floe_vdb_stmt(rq->srv->db, "SELECT COUNT(DISTINCT a.id) FROM damage d JOIN archives a"
+                                   " ON a.seg_owner = d.owner WHERE a.vault = ?"
+                                   " AND a.deleted_ms IS NULL");
+    floe_vdb_bind(c, "t", name);
+    if (sqlite3_step(c) == SQLITE_ROW && floe_vdb_int(c, 0) > 0)
+        json_object_set_new(o, "DamagedArchives", json_integer(floe_vdb_int(c, 0)));
+    sqlite3_reset(c);
     return o;
 }
 

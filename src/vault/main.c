@@ -17,6 +17,7 @@
 #include "server.h"
 
 #include "alloc.h"
+#include "scrub_cmd.h"
 #include "store_blob.h"
 #include "vutil.h"
 
@@ -41,9 +42,12 @@ static void usage(FILE *f)
             "                  [--job-delay instant|Expedited=S,Standard=S,Bulk=S]\n"
             "                  [--job-expiry SECONDS] [--inventory-staleness SECONDS]\n"
             "                  [--delete-vault-after-inventory]\n"
+            "                  [--scrub-rate BYTES] [--scrub-interval SECONDS]\n"
             "                  [--request-timeout SECONDS]\n"
             "                  [--blob-io direct|buffered] [--notify TOPIC_ARN=URL ...]\n"
             "                  [--log-level error|warn|info|debug] [--no-auth]\n"
+            "       floe-vault scrub [--data-dir DIR] [--json] [--quiet]   (see floe-vault scrub "
+            "--help)\n"
             "defaults: listen %s:%s (floe's default endpoint; port 0 picks a free one),\n"
             "          data dir $XDG_DATA_HOME/floe-vault or ~/.local/share/floe-vault\n"
             "          (created if missing),\n"
@@ -51,6 +55,9 @@ static void usage(FILE *f)
             "          job delays Expedited=1,Standard=3,Bulk=5 seconds, job expiry 86400 s,\n"
             "          inventory staleness 0 s (an inventory lists the vault as it was that long\n"
             "          before the job completed; 86400 emulates Glacier's daily inventory),\n"
+            "          a scrubber re-reading stored bytes against their hashes at 4M per second\n"
+            "          (--scrub-rate, with K, M or G; 0 turns it off), a pass a day at most\n"
+            "          (--scrub-interval 86400),\n"
             "          DeleteVault of an empty vault succeeds at once (with\n"
             "          --delete-vault-after-inventory only once an inventory taken after the\n"
             "          vault's last write shows it empty, as the service does),\n"
@@ -97,6 +104,27 @@ static int parse_delays(const char *s, struct floe_vconfig *cfg)
     }
     free(copy);
     return rc;
+}
+
+/* "4194304", "512K", "4M", "1G" (binary units) into bytes; 0 or -1. */
+static int parse_rate(const char *s, uint64_t *out)
+{
+    size_t n = strlen(s);
+    uint64_t mul = 1;
+    char num[32];
+    if (n && strchr("KMG", s[n - 1])) {
+        mul = s[n - 1] == 'K' ? 1u << 10 : s[n - 1] == 'M' ? 1u << 20 : 1u << 30;
+        n--;
+    }
+    if (n == 0 || n >= sizeof(num))
+        return -1;
+    memcpy(num, s, n);
+    num[n] = '\0';
+    uint64_t v;
+    if (floe_vutil_parse_u64(num, &v) != 0 || v > UINT64_MAX / mul)
+        return -1;
+    *out = v * mul;
+    return 0;
 }
 
 static int parse_listen(const char *s, struct floe_vconfig *cfg)
@@ -311,6 +339,16 @@ static int apply_option(int c, const char *arg, struct floe_vconfig *cfg, bool *
         return 0;
     case 'N': cfg->no_auth = true; return 0;
     case 'D': cfg->delete_vault_after_inventory = true; return 0;
+    case 'R':
+        if (parse_rate(arg, &cfg->scrub_rate) != 0)
+            return complain("--scrub-rate wants bytes per second (K, M, G allowed; 0: off), "
+                            "got \"%s\"\n",
+                            arg);
+        return 0;
+    case 'S':
+        if (parse_seconds(arg, &cfg->scrub_interval_ms) != 0)
+            return complain("--scrub-interval wants seconds, got \"%s\"\n", arg);
+        return 0;
     case 'B':
         if ((i = pick(arg, floe_vblob_io_names, FLOE_VBLOB_IO_COUNT)) < 0)
             return complain("--blob-io wants direct|buffered, got \"%s\"\n", arg);
@@ -342,6 +380,8 @@ static int parse_args(int argc, char **argv, struct floe_vconfig *cfg)
         {"job-expiry", required_argument, NULL, 'e'},
         {"inventory-staleness", required_argument, NULL, 'I'},
         {"delete-vault-after-inventory", no_argument, NULL, 'D'},
+        {"scrub-rate", required_argument, NULL, 'R'},
+        {"scrub-interval", required_argument, NULL, 'S'},
         {"notify", required_argument, NULL, 'n'},
         {"log-level", required_argument, NULL, 'L'},
         {"no-auth", no_argument, NULL, 'N'},
@@ -412,6 +452,8 @@ static int serve(struct floe_vserver *srv)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "scrub") == 0)
+        return floe_vscrub_main(argc - 1, argv + 1);
     struct floe_vserver srv = {0};
     floe_vconfig_defaults(&srv.cfg);
     int rc = parse_args(argc, argv, &srv.cfg);

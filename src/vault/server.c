@@ -14,6 +14,7 @@
 #include "http.h"
 #include "jobs.h"
 #include "notify.h"
+#include "scrub.h"
 #include "store_blob.h"
 #include "store_db.h"
 
@@ -126,6 +127,9 @@ int floe_vserver_start(struct floe_vserver *srv, struct floe_error *err)
     rc = floe_vjobs_start(srv, &srv->jobs, err);
     if (rc)
         goto out;
+    rc = floe_vscrub_start(srv, &srv->scrub, err);
+    if (rc)
+        goto out;
     rc = floe_vhttp_start(srv, &srv->port, &srv->http, err);
 out:
     if (rc) {
@@ -140,6 +144,8 @@ void floe_vserver_stop(struct floe_vserver *srv)
 {
     floe_vhttp_stop(srv->http);
     srv->http = NULL;
+    floe_vscrub_stop(srv->scrub);
+    srv->scrub = NULL;
     floe_vjobs_stop(srv->jobs);
     srv->jobs = NULL;
     floe_vnotify_stop(srv->notify);

@@ -69,7 +69,10 @@ static const char *s_schema =
     " value TEXT NOT NULL, PRIMARY KEY(vault, key));"
     "CREATE TABLE IF NOT EXISTS capacity(id TEXT PRIMARY KEY, start_ms INTEGER NOT NULL,"
     " expires_ms INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);";
+    "CREATE TABLE IF NOT EXISTS settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS damage(owner TEXT NOT NULL, idx INTEGER NOT NULL,"
+    " blob TEXT NOT NULL, offset INTEGER NOT NULL, found_ms INTEGER NOT NULL,"
+    " detail TEXT NOT NULL, PRIMARY KEY(owner, idx));";
 
 int floe_vdb_open(const char *path, struct floe_vdb **out, struct floe_error *err)
 {

@@ -25,6 +25,8 @@ void floe_vconfig_defaults(struct floe_vconfig *cfg)
     cfg->job_expiry_ms = 24LL * 3600 * 1000;
     cfg->upload_expiry_ms = 24LL * 3600 * 1000;
     cfg->log_level = FLOE_VLOG_WARN;
+    cfg->scrub_rate = 4u << 20;                  /* bytes/s: a 4 TB store in about 12 days */
+    cfg->scrub_interval_ms = 24LL * 3600 * 1000; /* a pass a day at most */
 }
 
 void floe_vconfig_free(struct floe_vconfig *cfg)

@@ -47,6 +47,8 @@ struct floe_vconfig {
     int log_level; /* enum floe_vlog_level */
     int blob_io;   /* enum floe_vblob_io: how upload bodies are written (--blob-io) */
     bool no_auth;
+    uint64_t scrub_rate;               /* bytes/s the background scrubber reads; 0: off */
+    int64_t scrub_interval_ms;         /* a scrub pass starts at most this often */
     bool delete_vault_after_inventory; /* DeleteVault as the service: refused until an inventory
                                           newer than the last write shows the vault empty */
 };

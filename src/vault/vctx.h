@@ -19,6 +19,7 @@ struct floe_vcommit;
 struct floe_vjobs;
 struct floe_vnotify;
 struct floe_vhttp;
+struct floe_vscrub;
 
 struct floe_vserver {
     struct floe_vconfig cfg; /* read-only while serving */
@@ -28,7 +29,8 @@ struct floe_vserver {
     struct floe_vjobs *jobs;
     struct floe_vnotify *notify;
     struct floe_vhttp *http;
-    unsigned port; /* the bound port */
+    struct floe_vscrub *scrub; /* NULL when --scrub-rate 0 */
+    unsigned port;             /* the bound port */
 };
 
 #endif
