@@ -1,6 +1,6 @@
 # bench/e2e/common.sh - what the end-to-end benchmarks share; sourced from the project root.
 #   bench_setup NAME SIZE_MIB   installs what is missing, builds floe and floe-vault (Release,
-#                               build-bench/), makes $work (removed on exit, any floe-vault
+#                               build-bench/; BUILD=DIR uses an existing build instead), makes $work (removed on exit, any floe-vault
 #                               stopped), exports floe-vault's local credentials, and writes
 #                               $file: SIZE_MIB MiB of random bytes, left in the page cache.
 #   start_vault                 a floe-vault on a free loopback port with an empty data dir and
@@ -15,11 +15,16 @@ bench_cleanup() {
 
 bench_setup() {
     local name=$1 size_mib=$2
-    bash tools/install-deps.sh >/dev/null
-    cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DFLOE_TESTS=OFF >/dev/null
-    cmake --build build-bench -j"$(nproc)" --target floe floe-vault >/dev/null
-    FLOE=$PWD/build-bench/floe
-    VAULT=$PWD/build-bench/src/vault/floe-vault
+    if [ -n "${BUILD:-}" ]; then # BUILD=DIR: the binaries of an existing build, as they are
+        FLOE=$(cd "$BUILD" && pwd)/floe
+        VAULT=$(cd "$BUILD" && pwd)/src/vault/floe-vault
+    else
+        bash tools/install-deps.sh >/dev/null
+        cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DFLOE_TESTS=OFF >/dev/null
+        cmake --build build-bench -j"$(nproc)" --target floe floe-vault >/dev/null
+        FLOE=$PWD/build-bench/floe
+        VAULT=$PWD/build-bench/src/vault/floe-vault
+    fi
     work=$(mktemp -d "${TMPDIR:-/tmp}/floe-$name.XXXXXX")
     vpid=""
     trap bench_cleanup EXIT
