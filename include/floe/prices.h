@@ -1,6 +1,6 @@
 /*
- * floe/prices.h - the dated price table behind every cost estimate floe prints (backup plans,
- * prune, purge, the cost notice of `floe bench` against a real endpoint). The figures and
+ * floe/prices.h - the dated price table behind every cost estimate floe prints (backup and restore
+ * plans, prune, purge, the cost notice of `floe bench` against a real endpoint). The figures and
  * their date are in docs/backup.md ("Prices"); they are estimates for planning, never a bill.
  *
  * Threads: pure functions and constants, any thread.
@@ -16,6 +16,15 @@
 extern "C" {
 #endif
 
+/* Retrieving from a vault, per tier (restore plans). */
+struct floe_retrieval_price {
+    const char *tier;             /* "Expedited", "Standard", "Bulk" */
+    double per_gb_usd;            /* retrieved bytes, per GB (10^9 bytes) */
+    double per_1000_requests_usd; /* retrieval jobs */
+    double typical_hours;         /* the tier's usual wait for a job */
+};
+#define FLOE_PRICES_TIERS 3
+
 struct floe_prices {
     const char *as_of;                   /* the date the figures were taken */
     const char *region;                  /* the region they are for */
@@ -23,6 +32,7 @@ struct floe_prices {
     double storage_per_gb_month_usd;     /* vault storage, per GB (10^9 bytes) a month */
     uint64_t archive_overhead_bytes;     /* billed per archive for its index and metadata */
     unsigned minimum_storage_days;       /* deleting earlier is charged as if stored so long */
+    struct floe_retrieval_price retrieval[FLOE_PRICES_TIERS]; /* Expedited, Standard, Bulk */
 };
 
 /* floe_prices_default() - the built-in table (us-east-1); static, never NULL. */

@@ -51,13 +51,26 @@ struct floe_restore_options {
     void *user;
 };
 
+/* What the planned jobs would cost and how long they would wait, for one retrieval tier, at the
+ * dated price table (docs/backup.md, "Prices"): an estimate, never a bill. */
+struct floe_restore_estimate {
+    const char *tier; /* "Expedited", "Standard", "Bulk" (static) */
+    double usd;       /* bytes_retrieved per GB + jobs per 1,000 requests */
+    double hours;     /* the tier's typical wait for a job */
+};
+#define FLOE_RESTORE_TIERS 3
+
 struct floe_restore_result {
     uint64_t files, bytes;  /* restored */
     uint64_t files_skipped; /* identical already there, or different and not overwritten */
     uint64_t files_failed;
-    uint64_t jobs, jobs_reused; /* retrieval jobs needed; of them, reused */
-    uint64_t bytes_retrieved;   /* bytes the jobs fetch from the vault */
-    bool resumed;               /* an unfinished restore into the same directory went on */
+    uint64_t files_planned, bytes_planned; /* to restore, as planned by this run */
+    uint64_t jobs, jobs_reused;            /* retrieval jobs needed; of them, reused */
+    uint64_t bytes_retrieved;              /* bytes the jobs fetch from the vault */
+    bool resumed; /* an unfinished restore into the same directory went on */
+    /* every tier's estimate for the planned jobs, in the order Expedited, Standard, Bulk (a
+     * resumed restore: zeros, nothing planned) */
+    struct floe_restore_estimate estimates[FLOE_RESTORE_TIERS];
     bool partial;
     double seconds;
 };

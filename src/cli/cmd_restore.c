@@ -61,14 +61,29 @@ static void print_summary(const struct floe_cli *cli, const struct floe_restore_
         json_object_set_new(j, "resumed", json_boolean(r->resumed));
         json_object_set_new(j, "partial", json_boolean(r->partial));
         json_object_set_new(j, "seconds", floe_cli_jreal(r->seconds, 3));
+        static const char *const keys[FLOE_RESTORE_TIERS][2] = {
+            {"est_usd_expedited", "wait_hours_expedited"},
+            {"est_usd_standard", "wait_hours_standard"},
+            {"est_usd_bulk", "wait_hours_bulk"}};
+        json_object_set_new(j, "files_planned", json_integer((json_int_t)r->files_planned));
+        json_object_set_new(j, "bytes_planned", json_integer((json_int_t)r->bytes_planned));
+        for (int t = 0; t < FLOE_RESTORE_TIERS; t++) {
+            json_object_set_new(j, keys[t][0], floe_cli_jreal(r->estimates[t].usd, 6));
+            json_object_set_new(j, keys[t][1], floe_cli_jreal(r->estimates[t].hours, 3));
+        }
         floe_cli_json_print(stdout, j);
         return;
     }
-    if (o->dry_run)
-        printf("plan: %llu jobs retrieving %llu bytes; %llu files already there or kept\n",
+    if (o->dry_run) {
+        printf("plan: %llu files (%llu bytes) from %llu jobs retrieving %llu bytes (%llu "
+               "requests); %llu files already there or kept\n",
+               (unsigned long long)r->files_planned, (unsigned long long)r->bytes_planned,
                (unsigned long long)r->jobs, (unsigned long long)r->bytes_retrieved,
-               (unsigned long long)r->files_skipped);
-    else
+               (unsigned long long)r->jobs, (unsigned long long)r->files_skipped);
+        for (int t = 0; t < FLOE_RESTORE_TIERS && r->estimates[t].tier; t++)
+            printf("  %-10s about $%.4f, jobs ready in about %.1f h\n", r->estimates[t].tier,
+                   r->estimates[t].usd, r->estimates[t].hours);
+    } else
         printf("restored %llu files (%llu bytes) from %llu jobs (%llu reused); %llu skipped, "
                "%llu failed, %.2f s\n",
                (unsigned long long)r->files, (unsigned long long)r->bytes,

@@ -355,6 +355,20 @@ class BackupTests(unittest.TestCase):
         os.makedirs(to)
         s, _ = self.restore(vault, "--to", to, "--catalog", cat, "--dry-run")
         self.assertGreater(s["jobs"], 0)
+        self.assertEqual((s["files_planned"], s["bytes_planned"]),
+                         (len(files), sum(len(d) for d in files.values())))
+        # cost and wait per tier, at the dated price table (docs/backup.md)
+        gb = s["bytes_retrieved"] / 1e9
+        for tier, per_gb, per_1000, hours in (("expedited", 0.03, 10.0, 0.083),
+                                              ("standard", 0.01, 0.05, 5.0),
+                                              ("bulk", 0.0025, 0.025, 12.0)):
+            self.assertAlmostEqual(s["est_usd_" + tier], gb * per_gb + s["jobs"] / 1000 * per_1000,
+                                   places=5)
+            self.assertEqual(s["wait_hours_" + tier], hours)
+        text = self.floe("restore", vault, "--to", to, "--catalog", cat, "--dry-run")
+        self.assertEqual(text.returncode, 0, text.stderr)
+        for tier in (b"Expedited", b"Standard", b"Bulk"):
+            self.assertIn(tier, text.stdout)
         self.assertEqual(os.listdir(to), [])  # a dry run writes nothing
         s, _ = self.restore(vault, "--to", to, "--catalog", cat, "--tier", "Expedited")
         self.assertEqual((s["files"], s["files_failed"]), (len(files), 0))
@@ -504,6 +518,28 @@ class BackupTests(unittest.TestCase):
                       "--description-format", "mt2", "--compress")
         self.assertEqual(r.returncode, 2)
         self.assertIn(b"--compress cannot go with --description-format mt2", r.stderr)
+
+    def test_restore_checks_free_space_first(self):
+        vault, src, cat = self.fresh()
+        self.write(src, "big.bin", os.urandom(3 << 20))
+        self.backup(src, vault, "--catalog", cat, "--no-snapshot")
+        mnt = os.path.join(self.tmp.name, vault + "-small-fs")
+        os.mkdir(mnt)
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt],
+                          capture_output=True).returncode != 0:
+            self.skipTest("cannot mount a small tmpfs here")
+        try:
+            r = self.floe("restore", vault, "--to", mnt, "--catalog", cat)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(b"not enough free space in " + mnt.encode(), r.stderr)
+            self.assertEqual(os.listdir(mnt), [])  # nothing written, nothing requested
+            jobs = self.glacier.list_jobs(vaultName=vault)["JobList"]
+            self.assertEqual(jobs, [])
+        finally:
+            subprocess.run(["umount", mnt])
+        # nothing left to resume: the same target, now with room, is planned afresh
+        s, _ = self.restore(vault, "--to", mnt, "--catalog", cat, "--tier", "Expedited")
+        self.assertEqual((s["files"], s["resumed"]), (1, False))
 
     def test_restore_errors(self):
         vault, src, cat = self.fresh()

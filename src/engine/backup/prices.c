@@ -10,6 +10,9 @@ static const struct floe_prices s_default = {
     .storage_per_gb_month_usd = 0.0036,
     .archive_overhead_bytes = 32768,
     .minimum_storage_days = 90,
+    .retrieval = {{"Expedited", 0.03, 10.0, 0.083},
+                  {"Standard", 0.01, 0.05, 5.0},
+                  {"Bulk", 0.0025, 0.025, 12.0}},
 };
 
 const struct floe_prices *floe_prices_default(void)

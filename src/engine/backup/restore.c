@@ -27,15 +27,18 @@
 #include "floe/sigv4.h"
 #include "floe/treehash.h"
 #include "pack.h"
+#include "prices.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <assert.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -266,9 +269,60 @@ static int each_planned_path(struct rs *r, floe_catalog_file_fn *fn)
     return FLOE_OK;
 }
 
+/* Each tier's cost and wait for the planned jobs (docs/backup.md, "Prices"). */
+static void estimate(struct rs *r)
+{
+    const struct floe_prices *pr = floe_prices_default();
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < r->nneeds; i++) {
+        uint64_t off, len;
+        need_range(&r->needs[i], &off, &len);
+        bytes += len;
+    }
+    static_assert(FLOE_RESTORE_TIERS == FLOE_PRICES_TIERS, "one estimate per priced tier");
+    for (int t = 0; t < FLOE_RESTORE_TIERS; t++) {
+        const struct floe_retrieval_price *p = &pr->retrieval[t];
+        r->out->estimates[t] = (struct floe_restore_estimate){
+            .tier = p->tier,
+            .usd = (double)bytes / 1e9 * p->per_gb_usd +
+                   (double)r->nneeds / 1000.0 * p->per_1000_requests_usd,
+            .hours = r->nneeds ? p->typical_hours : 0,
+        };
+    }
+}
+
+/* Before anything is requested: room under --to for the planned files plus the largest job's
+ * output, which is downloaded there and unpacked before it is removed. */
+static int check_space(struct rs *r)
+{
+    uint64_t largest = 0;
+    for (size_t i = 0; i < r->nneeds; i++) {
+        uint64_t off, len;
+        need_range(&r->needs[i], &off, &len);
+        largest = len > largest ? len : largest;
+    }
+    struct statvfs vs;
+    if (statvfs(r->o->to, &vs) != 0)
+        return FLOE_OK; /* cannot tell: the writes will say */
+    uint64_t have = (uint64_t)vs.f_bavail * vs.f_frsize, need = r->pr.bytes_total + largest;
+    if (need <= have)
+        return FLOE_OK;
+    return floe_error_set_errno(r->err, FLOE_E_IO, ENOSPC, r->o->to,
+                                "not enough free space in %s: %" PRIu64
+                                " MiB to write (the files, and the largest retrieval while it is "
+                                "unpacked), %" PRIu64 " MiB free; nothing was retrieved",
+                                r->o->to, (need + MIB - 1) / MIB, have / MIB);
+}
+
 static int plan(struct rs *r)
 {
     int rc = each_planned_path(r, plan_file);
+    r->out->files_planned = r->pr.files_total;
+    r->out->bytes_planned = r->pr.bytes_total;
+    if (!rc)
+        estimate(r);
+    if (!rc && !r->o->dry_run)
+        rc = check_space(r);
     for (size_t i = 0; !rc && i < r->nneeds; i++) {
         uint64_t off, len;
         need_range(&r->needs[i], &off, &len);
@@ -800,6 +854,9 @@ int floe_restore(struct floe_client *c, const struct floe_restore_options *opts,
             if (!rc) {
                 progress(&r, "planning");
                 rc = plan(&r);
+                struct floe_error ignore = {0};
+                if (rc) /* nothing was requested: no restore to resume */
+                    floe_catalog_restore_end(r.cat, r.rid, false, &ignore);
             }
         }
     } else if (!rc) {
