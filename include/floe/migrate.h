@@ -128,9 +128,15 @@ struct floe_migrate_event {
 };
 
 struct floe_migrate_options {
-    const char *vault;               /* required */
-    const char *destination;         /* required: a directory (created if missing) */
-    const char *catalog_path;        /* NULL: <destination>/.floe-migrate/<vault>.db */
+    const char *vault;           /* required */
+    const char *destination;     /* required: a directory (created if missing) or s3://B/PREFIX */
+    const char *catalog_path;    /* NULL: DIR/.floe-migrate/<vault>.db; for S3 the cache
+                                    directory's migrate-<hash>.db (floe_migrate_catalog_path) */
+    const char *staging_dir;     /* S3: where an archive is staged while it is copied; NULL: the
+                                    catalog's path with .staging instead of .db */
+    const char *storage_class;   /* S3: NULL = DEEP_ARCHIVE */
+    const char *s3_endpoint_url; /* S3: NULL = AWS (https://s3.REGION.amazonaws.com) */
+    uint64_t chunk_size; /* S3: power of two >= 8 MiB (0 = 64 MiB), doubled until <= 10,000 parts */
     const char *inventory_job_id;    /* use this inventory job; NULL: reuse or start one */
     const char *names_path;          /* CSV "archive_id,name" lines overriding names; NULL: none */
     const char *const *filter_rules; /* rsync rules matched against the names */

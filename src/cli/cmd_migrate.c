@@ -22,24 +22,29 @@
 #include <string.h>
 
 #define MIGRATE_USAGE                                                                              \
-    "floe migrate plan VAULT --to DIR [--list] [PLAN OPTIONS]\n"                                   \
-    "       floe migrate VAULT --to DIR [--dry-run] [PLAN OPTIONS] [--tier TIER]\n"                \
+    "floe migrate plan VAULT --to DEST [--list] [PLAN OPTIONS]\n"                                  \
+    "       floe migrate VAULT --to DEST [--dry-run] [PLAN OPTIONS] [--tier TIER]\n"               \
     "                    [--max-per-day SIZE] [--max-jobs N] [--max-staged SIZE]\n"                \
     "                    [--expiry-margin DURATION] [--job-expiry DURATION]\n"                     \
     "                    [--poll-interval DURATION] [--concurrency N] [--retry-failed]\n"          \
-    "       floe migrate status VAULT --to DIR [--catalog PATH] [--list] [--failed]\n"             \
+    "                    [--staging DIR]\n"                                                        \
+    "       floe migrate status VAULT --to DEST [--catalog PATH] [--list] [--failed]\n"            \
+    "DEST: a directory, or s3://BUCKET/PREFIX with [--storage-class CLASS]\n"                      \
+    "      [--s3-endpoint-url URL] [--chunk-size SIZE] (also in PLAN OPTIONS).\n"                  \
     "PLAN OPTIONS: [--include PATTERN] [--exclude PATTERN] [--filter RULE] [--names FILE.csv]\n"   \
     "              [--prices FILE] [--inventory-job JOB_ID] [--catalog PATH]\n"                    \
     "Names come from archive descriptions (floe1, mt2, else the description as a path);\n"         \
     "filters match names. Defaults: --tier Bulk, no daily quota, --max-jobs 100, --max-staged\n"   \
-    "1TiB, --expiry-margin 4h, --job-expiry 24h, --poll-interval 5m, --concurrency 4, catalog\n"   \
-    "DIR/.floe-migrate/VAULT.db (manifest beside it)."
+    "1TiB, --expiry-margin 4h, --job-expiry 24h, --poll-interval 5m, --concurrency 4; S3:\n"       \
+    "--storage-class DEEP_ARCHIVE, --chunk-size 64MiB (doubled until 10,000 parts fit),\n"         \
+    "--s3-endpoint-url from AWS_ENDPOINT_URL_S3 else AWS. Catalog: DIR/.floe-migrate/VAULT.db\n"   \
+    "(manifest beside it); for S3 in $XDG_CACHE_HOME/floe, staging beside it."
 
 struct mopts {
     struct floe_migrate_options o;
     struct floe_cli_list filters;
     char **rules;
-    const char *to, *max_day, *max_jobs, *max_staged, *margin, *expiry, *poll, *conc;
+    const char *to, *max_day, *max_jobs, *max_staged, *margin, *expiry, *poll, *conc, *chunk;
     bool list, failed, dry;
 };
 
@@ -78,6 +83,10 @@ static int parse(const char *cmd, int argc, char **argv, int start, struct mopts
         {"--prices", NULL, &o->prices_path, NULL},
         {"--inventory-job", NULL, &o->inventory_job_id, NULL},
         {"--tier", NULL, &o->tier, NULL},
+        {"--storage-class", NULL, &o->storage_class, NULL},
+        {"--s3-endpoint-url", NULL, &o->s3_endpoint_url, NULL},
+        {"--chunk-size", NULL, &m->chunk, NULL},
+        {"--staging", NULL, &o->staging_dir, NULL},
         {"--max-per-day", NULL, &m->max_day, NULL},
         {"--max-jobs", NULL, &m->max_jobs, NULL},
         {"--max-staged", NULL, &m->max_staged, NULL},
@@ -102,6 +111,9 @@ static int parse(const char *cmd, int argc, char **argv, int start, struct mopts
     if (!rc && m->max_day &&
         !(rc = floe_cli_parse_size(cmd, MIGRATE_USAGE, "--max-per-day", m->max_day, &n)))
         o->max_per_day_bytes = n;
+    if (!rc && m->chunk &&
+        !(rc = floe_cli_parse_size(cmd, MIGRATE_USAGE, "--chunk-size", m->chunk, &n)))
+        o->chunk_size = n;
     if (!rc && m->max_staged &&
         !(rc = floe_cli_parse_size(cmd, MIGRATE_USAGE, "--max-staged", m->max_staged, &n)))
         o->max_staged_bytes = n;
@@ -130,9 +142,13 @@ static int parse(const char *cmd, int argc, char **argv, int start, struct mopts
         rc = floe_cli_usage_error(cmd, MIGRATE_USAGE,
                                   *npos ? "one VAULT at a time" : "missing VAULT");
     if (!rc && !m->to && !o->catalog_path)
-        rc = floe_cli_usage_error(cmd, MIGRATE_USAGE, "missing --to DIR");
+        rc = floe_cli_usage_error(cmd, MIGRATE_USAGE, "missing --to DEST");
     if (rc)
         return rc;
+    if (!o->s3_endpoint_url && m->to && strncmp(m->to, "s3://", 5) == 0) {
+        const char *env = getenv("AWS_ENDPOINT_URL_S3"); /* as the aws CLI resolves it */
+        o->s3_endpoint_url = env && env[0] ? env : NULL;
+    }
     m->rules = floe_cli_filter_rules(&m->filters);
     o->vault = pos[0];
     o->destination = m->to;
@@ -370,7 +386,7 @@ static int cmd_run(const struct floe_cli *cli, int argc, char **argv)
         return rc;
     if (!m.to) {
         mopts_free(&m);
-        return floe_cli_usage_error("migrate", MIGRATE_USAGE, "missing --to DIR");
+        return floe_cli_usage_error("migrate", MIGRATE_USAGE, "missing --to DEST");
     }
     m.o.dry_run = m.dry;
     struct floe_client *c = NULL;

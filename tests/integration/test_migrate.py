@@ -314,8 +314,6 @@ class MigrateTests(unittest.TestCase):
         self.floe("migrate", vault, "--to", dest, "--max-jobs", "0", expect=2)
         _, err = self.floe("migrate", vault, "--to", dest, "--expiry-margin", "25h", expect=2)
         self.assertIn("expiry margin", err)
-        _, err = self.floe("migrate", vault, "--to", "s3://bucket/p", expect=1)
-        self.assertIn("not supported yet", err)
         _, err = self.floe("migrate", "status", vault, "--to", dest, expect=1)
         self.assertIn("no migration catalog", err)
         # a file in the way fails that archive only

@@ -9,6 +9,7 @@
 #include <sqlite3.h>
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,7 +77,8 @@ static const char s_schema[] =
     " base TEXT NOT NULL, name TEXT NOT NULL, size INTEGER NOT NULL, tree TEXT NOT NULL,"
     " created TEXT NOT NULL, description BLOB, state INTEGER NOT NULL, job_id TEXT NOT NULL"
     " DEFAULT '', job_done INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,"
-    " reason TEXT NOT NULL DEFAULT '', sha256 TEXT NOT NULL DEFAULT '', updated INTEGER);"
+    " reason TEXT NOT NULL DEFAULT '', sha256 TEXT NOT NULL DEFAULT '', updated INTEGER,"
+    " upload_id TEXT NOT NULL DEFAULT '');"
     "CREATE INDEX IF NOT EXISTS arch_state ON arch(state, ord);"
     "CREATE INDEX IF NOT EXISTS arch_base ON arch(base);"
     "CREATE INDEX IF NOT EXISTS arch_name ON arch(name);"
@@ -261,6 +263,31 @@ int floe_mcat_name_put(struct floe_mcat *c, const char *id, const char *name,
         sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
     }
     return step_done(c, st, "recording the --names file", err);
+}
+
+bool floe_mcat_get_upload(struct floe_mcat *c, int64_t ord, char *out, size_t cap)
+{
+    char key[24];
+    snprintf(key, sizeof(key), "%" PRId64, ord);
+    return lookup(c, "SELECT upload_id FROM arch WHERE ord=?", key, out, cap);
+}
+
+int floe_mcat_set_upload(struct floe_mcat *c, int64_t ord, const char *upload_id,
+                         struct floe_error *err)
+{
+    sqlite3_stmt *st = prep(c, "UPDATE arch SET upload_id=? WHERE ord=?");
+    if (st) {
+        sqlite3_bind_text(st, 1, upload_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, ord);
+    }
+    return step_done(c, st, "recording an S3 upload id", err);
+}
+
+bool floe_mcat_description(struct floe_mcat *c, int64_t ord, char *out, size_t cap)
+{
+    char key[24];
+    snprintf(key, sizeof(key), "%" PRId64, ord);
+    return lookup(c, "SELECT CAST(description AS TEXT) FROM arch WHERE ord=?", key, out, cap);
 }
 
 bool floe_mcat_name_get(struct floe_mcat *c, const char *id, char out[FLOE_MNAME_CAP])
@@ -450,6 +477,20 @@ uint64_t floe_mcat_count_over(struct floe_mcat *c, uint64_t limit)
         sqlite3_bind_int64(st, 1, (sqlite3_int64)limit);
         if (sqlite3_step(st) == SQLITE_ROW)
             n = (uint64_t)sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    }
+    return n;
+}
+
+uint64_t floe_mcat_s3_requests(struct floe_mcat *c, uint64_t chunk)
+{
+    sqlite3_stmt *st = prep(c, "SELECT total(CASE WHEN size <= ?1 THEN 1 ELSE"
+                               " (size + ?1 - 1) / ?1 + 2 END) FROM arch");
+    uint64_t n = 0;
+    if (st) {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)chunk);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            n = (uint64_t)sqlite3_column_double(st, 0);
         sqlite3_finalize(st);
     }
     return n;

@@ -6,7 +6,7 @@
  *   meta(k PRIMARY KEY, v)          vault, destination, tier, fingerprint (the options the plan
  *                                   was made with), inventory_job_id, inventory_date, planned
  *   arch(ord PRIMARY KEY, id UNIQUE, base, name, size, tree, created, description, state,
- *        job_id, job_done, attempts, reason, sha256, updated)
+ *        job_id, job_done, attempts, reason, sha256, updated, upload_id)
  *                                   one row per selected archive, ord = inventory order; base
  *                                   is the name before duplicates were told apart; job_done the
  *                                   job's completion (unix seconds); tree and sha256 hex
@@ -74,6 +74,14 @@ bool floe_mcat_meta_get(struct floe_mcat *c, const char *key, char *out, size_t 
 int floe_mcat_meta_set(struct floe_mcat *c, const char *key, const char *value,
                        struct floe_error *err);
 
+/* The S3 multipart upload in progress of an archive ("" when none); set "" to clear. */
+bool floe_mcat_get_upload(struct floe_mcat *c, int64_t ord, char *out, size_t cap);
+int floe_mcat_set_upload(struct floe_mcat *c, int64_t ord, const char *upload_id,
+                         struct floe_error *err);
+
+/* The archive's description as the inventory gave it. */
+bool floe_mcat_description(struct floe_mcat *c, int64_t ord, char *out, size_t cap);
+
 /* The --names override table. */
 int floe_mcat_name_put(struct floe_mcat *c, const char *id, const char *name,
                        struct floe_error *err);
@@ -110,6 +118,10 @@ const char *floe_mcat_path(const struct floe_mcat *c);
 
 /* Archives larger than limit bytes. */
 uint64_t floe_mcat_count_over(struct floe_mcat *c, uint64_t limit);
+
+/* S3 requests to store every archive: one PutObject up to chunk bytes, else the parts with
+ * Create and Complete (the chunk is not doubled here: an estimate). */
+uint64_t floe_mcat_s3_requests(struct floe_mcat *c, uint64_t chunk);
 
 /* Per state counts and bytes. */
 void floe_mcat_counts(struct floe_mcat *c, uint64_t archives[FLOE_MIGRATE_STATE_COUNT],

@@ -40,6 +40,8 @@
 #include "mname.h"
 #include "mplan.h"
 #include "mprices.h"
+#include "ms3.h"
+#include "checkpoint.h"
 
 #include <jansson.h>
 
@@ -64,6 +66,8 @@ struct mig {
     struct floe_migrate_result *out;
     struct floe_error *err;
     struct floe_mcat *cat;
+    struct floe_ms3 *s3; /* the S3 destination, or NULL for a directory */
+    char staging[4200];  /* S3: where archives are staged */
     struct floe_mprices prices;
     int tier;
     char dest[4096];
@@ -233,6 +237,8 @@ static int refresh(struct mig *m)
 
 /* ---- request ---- */
 
+static int s3_present(struct mig *m, struct floe_mcat_row *r, bool *present);
+
 static bool paused_by(const struct floe_error *e, int rc)
 {
     return rc == FLOE_E_THROTTLED || strcmp(e->code, "PolicyEnforcedException") == 0 ||
@@ -264,6 +270,21 @@ static int request_jobs(struct mig *m, bool *quota_blocked)
         }
         if (m->o->cancel && atomic_load(m->o->cancel))
             return floe_error_set(m->err, FLOE_E_CANCELLED, "interrupted");
+        if (m->s3 && r.size > FLOE_MIGRATE_S3_OBJECT_MAX) {
+            int rc = move(m, &r, FLOE_MIGRATE_FAILED,
+                          "larger than S3's 5 TiB object limit: not requested");
+            if (rc)
+                return rc;
+            continue;
+        }
+        if (m->s3) { /* already in S3 (an earlier migration): no job to pay for */
+            bool present;
+            int rc = s3_present(m, &r, &present);
+            if (rc)
+                return rc;
+            if (present)
+                continue;
+        }
         struct floe_job_retrieval_params jp = {.archive_id = r.id,
                                                .archive_size = r.size,
                                                .tier = m->prices.tier[m->tier].name,
@@ -364,7 +385,10 @@ static int finish(struct mig *m, struct floe_mcat_row *r, const char *path, bool
 
 static void dest_path(const struct mig *m, const struct floe_mcat_row *r, char *out, size_t cap)
 {
-    snprintf(out, cap, "%s/%s", m->dest, r->name);
+    if (m->s3)
+        floe_ms3_dest(m->s3, r->name, out, cap);
+    else
+        snprintf(out, cap, "%s/%s", m->dest, r->name);
 }
 
 /* A failed archive leaves nothing behind: its part file and its download journal go. */
@@ -378,7 +402,63 @@ static void discard(struct mig *m, const struct floe_mcat_row *r, const char *pa
         unlink(p);
 }
 
-static int copy_one(struct mig *m, struct floe_mcat_row *r)
+#define MOVED (-1) /* fetch(): the archive was failed or planned again; the run goes on */
+
+/* r's job output into path: DescribeJob, the job's tree hash against the inventory's, then the
+ * verified parallel download (renamed to path only once whole and matching). Returns FLOE_OK,
+ * MOVED, or the run's failure (r back in STAGED). */
+static int fetch(struct mig *m, struct floe_mcat_row *r, const char *path)
+{
+    char why[900];
+    struct floe_job_info job;
+    struct floe_error derr = {0};
+    int rc = floe_job_describe(m->client, m->o->vault, r->job_id, &job, &derr);
+    if (rc == FLOE_OK && strcmp(job.status_code, "Succeeded") != 0)
+        rc = floe_error_set(&derr, FLOE_E_NOT_FOUND, "job %s is %s", r->job_id, job.status_code);
+    if (rc == FLOE_OK && r->tree[0]) {
+        char jt[65] = "";
+        if (job.has_archive_tree_hash)
+            hex(job.archive_tree_hash, jt);
+        else if (job.has_tree_hash)
+            hex(job.tree_hash, jt);
+        if (jt[0] && strcmp(jt, r->tree) != 0) {
+            say(why, sizeof(why),
+                "retrieval job %s reports tree hash %s, the inventory %s: not copied", r->job_id,
+                jt, r->tree);
+            rc = move(m, r, FLOE_MIGRATE_FAILED, why);
+            return rc ? rc : MOVED;
+        }
+    }
+    if (rc == FLOE_OK) {
+        struct floe_download_options d = {.vault = m->o->vault,
+                                          .job_id = r->job_id,
+                                          .output_path = path,
+                                          .concurrency = m->o->concurrency,
+                                          .job = &job,
+                                          .cancel = m->o->cancel};
+        struct floe_download_result dr;
+        rc = floe_job_output_download(m->client, &d, &dr, &derr);
+    }
+    switch (rc) {
+    case FLOE_OK: return FLOE_OK;
+    case FLOE_E_NOT_FOUND:
+        m->out->jobs_rerequested++;
+        rc = replan(m, r, derr.message);
+        return rc ? rc : MOVED;
+    case FLOE_E_CHECKSUM:
+    case FLOE_E_CORRUPT:
+        discard(m, r, path);
+        say(why, sizeof(why), "archive %s: %s", r->id, derr.message);
+        rc = move(m, r, FLOE_MIGRATE_FAILED, why);
+        return rc ? rc : MOVED;
+    default: /* the whole run stops; the same command continues */
+        floe_mcat_set(m->cat, r, FLOE_MIGRATE_STAGED, NULL);
+        *m->err = derr;
+        return rc;
+    }
+}
+
+static int copy_to_dir(struct mig *m, struct floe_mcat_row *r)
 {
     char path[4096 + FLOE_MNAME_CAP + 2], why[900];
     dest_path(m, r, path, sizeof(path));
@@ -403,54 +483,120 @@ static int copy_one(struct mig *m, struct floe_mcat_row *r)
     if (!fresh(m, r->job_done))
         return replan(m, r, "job output expires soon: a new job is requested");
     int rc = move(m, r, FLOE_MIGRATE_COPYING, "");
+    if (!rc)
+        rc = fetch(m, r, path);
+    if (rc)
+        return rc == MOVED ? FLOE_OK : rc;
+    m->out->copied++;
+    m->out->copied_bytes += r->size;
+    if ((rc = move(m, r, FLOE_MIGRATE_VERIFIED, "")))
+        return rc;
+    return finish(m, r, path, false);
+}
+
+/* S3: the object is there already (same archive id and tree hash): done without a job.
+ * Returns FLOE_OK (moved to done, *present set), or FLOE_E_NOT_FOUND (not there: go on),
+ * or the run's failure; an object in the way fails the archive. */
+static int s3_present(struct mig *m, struct floe_mcat_row *r, bool *present)
+{
+    struct floe_error e = {0};
+    char sha[65];
+    *present = false;
+    int rc = floe_ms3_present(m->s3, r, sha, &e);
+    if (rc == FLOE_E_NOT_FOUND)
+        return FLOE_OK;
+    *present = true;
+    if (rc == FLOE_E_SOURCE_CHANGED)
+        return move(m, r, FLOE_MIGRATE_FAILED, e.message);
+    if (rc) {
+        *m->err = e;
+        return rc;
+    }
+    m->out->already_present++;
+    if (r->state == FLOE_MIGRATE_STAGED &&
+        (rc = floe_mcat_set(m->cat, r, FLOE_MIGRATE_COPYING, m->err)))
+        return rc;
+    snprintf(r->sha256, sizeof(r->sha256), "%s", sha);
+    if ((rc = move(m, r, FLOE_MIGRATE_VERIFIED, "already in S3")))
+        return rc;
+    return move(m, r, FLOE_MIGRATE_DONE, "");
+}
+
+/* The staged file's tree hash and SHA-256; FLOE_OK when it is the archive's. */
+static int check_staged(struct mig *m, const struct floe_mcat_row *r, const char *spath,
+                        char sha[65], struct floe_error *err)
+{
+    struct floe_hashpool *pool = NULL;
+    struct floe_filehash_result h;
+    floe_client_hashpool(m->client, &pool, err);
+    int rc = floe_filehash(spath, pool, &h, err);
     if (rc)
         return rc;
-    struct floe_job_info job;
-    struct floe_error derr = {0};
-    rc = floe_job_describe(m->client, m->o->vault, r->job_id, &job, &derr);
-    if (rc == FLOE_OK && strcmp(job.status_code, "Succeeded") != 0)
-        rc = floe_error_set(&derr, FLOE_E_NOT_FOUND, "job %s is %s", r->job_id, job.status_code);
-    if (rc == FLOE_OK && r->tree[0]) {
-        char jt[65] = "";
-        if (job.has_archive_tree_hash)
-            hex(job.archive_tree_hash, jt);
-        else if (job.has_tree_hash)
-            hex(job.tree_hash, jt);
-        if (jt[0] && strcmp(jt, r->tree) != 0) {
-            say(why, sizeof(why),
-                "retrieval job %s reports tree hash %s, the inventory %s: not copied", r->job_id,
-                jt, r->tree);
-            return move(m, r, FLOE_MIGRATE_FAILED, why);
+    char tree[65];
+    hex(h.tree, tree);
+    if ((r->tree[0] && strcmp(tree, r->tree) != 0) || h.size != r->size)
+        return floe_error_set(err, FLOE_E_CHECKSUM,
+                              "archive %s: the staged copy %s has tree hash %s, the inventory "
+                              "%s",
+                              r->id, spath, tree, r->tree);
+    hex(h.linear, sha);
+    return FLOE_OK;
+}
+
+static int copy_to_s3(struct mig *m, struct floe_mcat_row *r)
+{
+    bool present;
+    int rc = s3_present(m, r, &present);
+    if (rc || present)
+        return rc;
+    char spath[4200], sha[65], desc[1100];
+    say(spath, sizeof(spath), "%s/%" PRId64 ".archive", m->staging, r->ord);
+    struct floe_error e = {0};
+    bool staged = access(spath, F_OK) == 0 && check_staged(m, r, spath, sha, &e) == FLOE_OK;
+    if (!staged && !fresh(m, r->job_done))
+        return replan(m, r, "job output expires soon: a new job is requested");
+    if ((rc = move(m, r, FLOE_MIGRATE_COPYING, "")))
+        return rc;
+    floe_ms3_abort_recorded(m->s3, m->cat, r);
+    if (!staged) {
+        unlink(spath);
+        if ((rc = fetch(m, r, spath)))
+            return rc == MOVED ? FLOE_OK : rc;
+        memset(&e, 0, sizeof(e));
+        if ((rc = check_staged(m, r, spath, sha, &e))) {
+            unlink(spath);
+            if (rc != FLOE_E_CHECKSUM) {
+                floe_mcat_set(m->cat, r, FLOE_MIGRATE_STAGED, NULL);
+                *m->err = e;
+                return rc;
+            }
+            return move(m, r, FLOE_MIGRATE_FAILED, e.message);
         }
     }
-    if (rc == FLOE_OK) {
-        struct floe_download_options d = {.vault = m->o->vault,
-                                          .job_id = r->job_id,
-                                          .output_path = path,
-                                          .concurrency = m->o->concurrency,
-                                          .job = &job,
-                                          .cancel = m->o->cancel};
-        struct floe_download_result dr;
-        rc = floe_job_output_download(m->client, &d, &dr, &derr);
+    floe_mcat_description(m->cat, r->ord, desc, sizeof(desc));
+    memset(&e, 0, sizeof(e));
+    rc = floe_ms3_upload(m->s3, m->cat, r, spath, desc, sha, &e);
+    if (rc == FLOE_E_CHECKSUM || rc == FLOE_E_INVALID_ARG || rc == FLOE_E_RANGE) {
+        unlink(spath);
+        return move(m, r, FLOE_MIGRATE_FAILED, e.message);
     }
-    switch (rc) {
-    case FLOE_OK:
-        m->out->copied++;
-        m->out->copied_bytes += r->size;
-        if ((rc = move(m, r, FLOE_MIGRATE_VERIFIED, "")))
-            return rc;
-        return finish(m, r, path, false);
-    case FLOE_E_NOT_FOUND: m->out->jobs_rerequested++; return replan(m, r, derr.message);
-    case FLOE_E_CHECKSUM:
-    case FLOE_E_CORRUPT:
-        discard(m, r, path);
-        say(why, sizeof(why), "archive %s: %s", r->id, derr.message);
-        return move(m, r, FLOE_MIGRATE_FAILED, why);
-    default: /* the whole run stops; the same command continues */
+    if (rc) { /* the staged copy is kept for the next run */
         floe_mcat_set(m->cat, r, FLOE_MIGRATE_STAGED, NULL);
-        *m->err = derr;
+        *m->err = e;
         return rc;
     }
+    unlink(spath);
+    m->out->copied++;
+    m->out->copied_bytes += r->size;
+    snprintf(r->sha256, sizeof(r->sha256), "%s", sha);
+    if ((rc = move(m, r, FLOE_MIGRATE_VERIFIED, "")))
+        return rc;
+    return move(m, r, FLOE_MIGRATE_DONE, "");
+}
+
+static int copy_one(struct mig *m, struct floe_mcat_row *r)
+{
+    return m->s3 ? copy_to_s3(m, r) : copy_to_dir(m, r);
 }
 
 /* ---- the manifest ---- */
@@ -543,11 +689,11 @@ static int check_options(const struct floe_migrate_options *o, struct floe_error
         return floe_error_set(err, FLOE_E_INVALID_ARG, "a vault is required");
     if (!o->destination || !o->destination[0])
         return floe_error_set(err, FLOE_E_INVALID_ARG, "a destination (--to) is required");
-    if (strncmp(o->destination, "s3://", 5) == 0)
-        return floe_error_set(err, FLOE_E_UNSUPPORTED,
-                              "--to %s: S3 destinations are not supported yet; migrate to a "
-                              "directory",
-                              o->destination);
+    if (!floe_ms3_is_s3(o->destination) &&
+        (o->storage_class || o->s3_endpoint_url || o->chunk_size || o->staging_dir))
+        return floe_error_set(err, FLOE_E_INVALID_ARG,
+                              "--storage-class, --s3-endpoint-url, --chunk-size and --staging "
+                              "are for S3 destinations (--to s3://BUCKET/PREFIX)");
     if (o->tier && floe_mprices_tier(o->tier) < 0)
         return floe_error_set(err, FLOE_E_INVALID_ARG,
                               "tier '%s' is not Expedited, Standard or Bulk", o->tier);
@@ -562,12 +708,24 @@ static int check_options(const struct floe_migrate_options *o, struct floe_error
     return FLOE_OK;
 }
 
-static void default_catalog(const struct floe_migrate_options *o, char *out, size_t cap)
+static int default_catalog(const struct floe_migrate_options *o, char *out, size_t cap,
+                           struct floe_error *err)
 {
-    if (o->catalog_path)
+    if (o->catalog_path) {
         snprintf(out, cap, "%s", o->catalog_path);
-    else
+    } else if (floe_ms3_is_s3(o->destination)) {
+        char key[4400];
+        int n = snprintf(key, sizeof(key), "%s\n%s", o->vault, o->destination);
+        int rc = floe_checkpoint_default_path("migrate", key, (size_t)n, out, cap, err);
+        if (rc)
+            return rc;
+        char *dot = strrchr(out, '.');
+        if (dot && (size_t)(dot - out) + 4 <= cap)
+            snprintf(dot, 4, ".db");
+    } else {
         snprintf(out, cap, "%s/%s/%s.db", o->destination, FLOE_MNAME_STATE_DIR, o->vault);
+    }
+    return FLOE_OK;
 }
 
 static int load_prices(const struct floe_migrate_options *o, struct floe_mprices *p,
@@ -625,7 +783,8 @@ static int recover(struct mig *m)
     while (!rc && floe_mcat_next(m->cat, FLOE_MIGRATE_VERIFIED, -1, &r)) {
         char path[4096 + FLOE_MNAME_CAP + 2];
         dest_path(m, &r, path, sizeof(path));
-        rc = finish(m, &r, path, true);
+        /* S3: verified means completed, with its SHA-256 recorded */
+        rc = m->s3 ? move(m, &r, FLOE_MIGRATE_DONE, "") : finish(m, &r, path, true);
     }
     return rc;
 }
@@ -677,6 +836,23 @@ static int run(struct mig *m)
     return rc;
 }
 
+/* S3: the staging directory (the catalog's path with .staging for .db unless given). */
+static int make_staging(struct mig *m, const struct floe_migrate_options *o, const char *catalog)
+{
+    if (o->staging_dir) {
+        snprintf(m->staging, sizeof(m->staging), "%s", o->staging_dir);
+    } else {
+        size_t n = strlen(catalog);
+        if (n > 3 && strcmp(catalog + n - 3, ".db") == 0)
+            n -= 3;
+        snprintf(m->staging, sizeof(m->staging), "%.*s.staging", (int)n, catalog);
+    }
+    if (mkdir(m->staging, 0700) != 0 && errno != EEXIST)
+        return floe_error_set_errno(m->err, FLOE_E_IO, errno, m->staging,
+                                    "cannot create the staging directory %s", m->staging);
+    return FLOE_OK;
+}
+
 static int run_setup(struct mig *m, const struct floe_migrate_options *o)
 {
     int rc = check_options(o, m->err);
@@ -691,6 +867,8 @@ static int run_setup(struct mig *m, const struct floe_migrate_options *o)
     size_t n = strlen(m->dest);
     while (n > 1 && m->dest[n - 1] == '/')
         m->dest[--n] = '\0';
+    if (floe_ms3_is_s3(o->destination)) /* the bucket is checked before anything is paid */
+        return floe_ms3_open(m->client, o, &m->s3, m->err);
     if (mkdir(m->dest, 0755) != 0 && errno != EEXIST)
         return floe_error_set_errno(m->err, FLOE_E_IO, errno, m->dest,
                                     "cannot create the destination %s", m->dest);
@@ -714,7 +892,10 @@ int floe_migrate(struct floe_client *c, const struct floe_migrate_options *opts,
     m->started = (int64_t)time(NULL);
     m->t0 = now_s();
     int rc = run_setup(m, opts);
-    default_catalog(opts, res.catalog_path, sizeof(res.catalog_path));
+    if (!rc)
+        rc = default_catalog(opts, res.catalog_path, sizeof(res.catalog_path), err);
+    if (!rc && m->s3)
+        rc = make_staging(m, opts, res.catalog_path);
     bool planned = false;
     if (!rc)
         rc = floe_mcat_open(res.catalog_path, true, false, &m->cat, err);
@@ -743,6 +924,7 @@ int floe_migrate(struct floe_client *c, const struct floe_migrate_options *opts,
     seen_clear(m);
     free(m->seen);
     floe_mcat_close(m->cat);
+    floe_ms3_close(m->s3);
     free(m);
     if (!rc)
         *out = res;
@@ -759,7 +941,10 @@ static int list_row(const struct floe_mcat_row *r, void *user)
 {
     struct lister *l = user;
     char path[4096 + FLOE_MNAME_CAP + 2];
-    snprintf(path, sizeof(path), "%s/%s", l->dest, r->name);
+    size_t n = strlen(l->dest);
+    while (n > 1 && l->dest[n - 1] == '/')
+        n--;
+    snprintf(path, sizeof(path), "%.*s/%s", (int)n, l->dest, r->name);
     struct floe_migrate_archive a = {.archive_id = r->id,
                                      .name = r->name,
                                      .destination = path,
@@ -793,7 +978,11 @@ int floe_migrate_plan(struct floe_client *c, const struct floe_migrate_options *
     struct floe_mcat *cat = NULL;
     struct floe_migrate_plan plan;
     memset(&plan, 0, sizeof(plan));
-    rc = floe_mcat_open(path, true, false, &cat, err);
+    struct floe_ms3 *s3 = NULL;
+    if (floe_ms3_is_s3(opts->destination))
+        rc = floe_ms3_open(c, opts, &s3, err); /* a missing bucket is said at once */
+    if (!rc)
+        rc = floe_mcat_open(path, true, false, &cat, err);
     if (!rc)
         rc = floe_mplan_make(c, opts, cat, &plan, err);
     if (!rc) {
@@ -806,6 +995,7 @@ int floe_migrate_plan(struct floe_client *c, const struct floe_migrate_options *
         rc = floe_mcat_each(cat, 0, true, list_row, &lx, err);
     }
     floe_mcat_close(cat);
+    floe_ms3_close(s3);
     const char *const sfx[] = {"", "-wal", "-shm", ".lock", ".inventory"};
     for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
         char p[4300];
@@ -831,9 +1021,9 @@ int floe_migrate_status(const struct floe_migrate_options *opts, unsigned states
     if (!opts->catalog_path && (!opts->vault || !opts->destination))
         return floe_error_set(err, FLOE_E_INVALID_ARG,
                               "give VAULT and --to DESTINATION, or --catalog FILE");
-    default_catalog(opts, st.catalog_path, sizeof(st.catalog_path));
     struct floe_mcat *cat = NULL;
-    if ((rc = floe_mcat_open(st.catalog_path, false, true, &cat, err)))
+    if ((rc = default_catalog(opts, st.catalog_path, sizeof(st.catalog_path), err)) ||
+        (rc = floe_mcat_open(st.catalog_path, false, true, &cat, err)))
         return rc;
     floe_mcat_counts(cat, st.archives, st.bytes);
     floe_mcat_meta_get(cat, "vault", st.vault, sizeof(st.vault));

@@ -9,6 +9,7 @@
 #include "floe/jobs.h"
 #include "floe/retrieve.h"
 #include "mname.h"
+#include "ms3.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -347,13 +348,23 @@ void floe_mplan_summary(struct floe_mcat *cat, const struct floe_migrate_options
     out->requests = out->archives;
     snprintf(out->prices_as_of, sizeof(out->prices_as_of), "%s", prices->as_of);
     double gb = (double)out->bytes / 1e9;
+    double dest_usd = 0; /* a local directory costs nothing here */
+    if (floe_ms3_is_s3(o->destination)) {
+        const char *sc = o->storage_class ? o->storage_class : "DEEP_ARCHIVE";
+        uint64_t chunk = o->chunk_size ? o->chunk_size : FLOE_MS3_DEFAULT_CHUNK;
+        double puts = (double)floe_mcat_s3_requests(cat, chunk);
+        for (int k = 0; k < FLOE_MPRICES_CLASSES; k++)
+            if (strcmp(prices->s3[k].name, sc) == 0)
+                dest_usd = puts / 1000.0 * prices->s3[k].per_1000_puts_usd +
+                           gb * prices->s3[k].per_gb_month_usd;
+    }
     double days = o->max_per_day_bytes ? (double)out->bytes / (double)o->max_per_day_bytes : 0;
     for (int t = 0; t < FLOE_MPRICES_TIERS; t++) {
         struct floe_migrate_tier_estimate *e = &out->tiers[t];
         e->tier = prices->tier[t].name;
         e->retrieval_usd = gb * prices->tier[t].per_gb_usd;
         e->requests_usd = (double)out->requests / 1000.0 * prices->tier[t].per_1000_requests_usd;
-        e->destination_usd = 0; /* a local directory costs nothing here */
+        e->destination_usd = dest_usd;
         e->total_usd = e->retrieval_usd + e->requests_usd + e->destination_usd;
         e->hours = prices->tier[t].hours + (days > 1 ? (days - 1) * 24 : 0);
     }

@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""floe migrate to S3: floe-vault (Bulk jobs take a second) as the source and moto's S3 server
+as the destination, both started here on loopback; every object is read back with boto3 and
+checked (bytes, x-amz-checksum-sha256, the metadata floe writes, the storage class); a 20 MiB
+archive goes up in 8 MiB tree-hash-aligned parts; a re-run with a new catalog pays no job and
+copies nothing (HeadObject); a missing or denied bucket is reported before any job is paid for;
+an object in the way fails that archive only. Skipped (77) without moto.
+
+usage: test_migrate_s3.py FLOE_BINARY FLOE_VAULT_BINARY
+"""
+import base64
+import csv
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helpers"))
+import servers  # noqa: E402
+
+try:
+    import boto3  # noqa: E402
+    import moto  # noqa: E402,F401
+except ImportError:
+    print("moto or boto3 not installed: skipped")
+    sys.exit(77)
+
+FLOE = VAULT_BIN = None
+
+
+class MigrateS3Tests(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="floe-migrate-s3-test-")
+        cls.vault = servers.start_vault(VAULT_BIN, extra=[
+            "--job-delay", "Expedited=0,Standard=0,Bulk=1"])
+        cls.moto = servers.start_moto()
+        cls.env = servers.client_env(cls.tmp.name)
+        cls.glacier = servers.glacier_client(cls.vault.url)
+        cls.s3 = boto3.client("s3", endpoint_url=cls.moto.url, region_name="us-east-1",
+                              aws_access_key_id=servers.LOCAL_AK,
+                              aws_secret_access_key=servers.LOCAL_SK)
+        cls.n = 0
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.vault.stop()
+        cls.moto.stop()
+        cls.tmp.cleanup()
+
+    def fill(self, items):
+        type(self).n += 1
+        name = "ms%d" % self.n
+        self.glacier.create_vault(vaultName=name)
+        data = {}
+        for desc, size in items:
+            body = os.urandom(size)
+            r = self.glacier.upload_archive(vaultName=name, body=body, archiveDescription=desc)
+            data[r["archiveId"]] = (desc, body)
+        bucket = "floe-mig-%d" % self.n
+        self.s3.create_bucket(Bucket=bucket)
+        return name, bucket, data
+
+    def floe(self, *args, expect=0, url=None):
+        r = subprocess.run([FLOE, "--endpoint-url", url or self.vault.url, "--json", *args],
+                           capture_output=True, timeout=300, env=self.env,
+                           stdin=subprocess.DEVNULL)
+        err = r.stderr.decode(errors="replace")
+        self.assertEqual(r.returncode, expect, err)
+        return [json.loads(x) for x in r.stdout.decode().splitlines()], err
+
+    def jobs(self, vault):
+        return self.glacier.list_jobs(vaultName=vault)["JobList"]
+
+    def test_copy_read_back_and_rerun(self):
+        vault, bucket, data = self.fill([("docs/small.txt", 1000),
+                                         ("floe1 file 1700000000 /srv/big.bin", (20 << 20) + 5)])
+        catalog = os.path.join(self.tmp.name, "c1.db")
+        lines, _ = self.floe("migrate", vault, "--to", "s3://%s/pre/" % bucket,
+                             "--s3-endpoint-url", self.moto.url, "--storage-class", "STANDARD",
+                             "--chunk-size", "8MiB", "--poll-interval", "1s",
+                             "--catalog", catalog)
+        r = lines[-1]
+        self.assertEqual((r["copied"], r["done"], r["failed"], r["jobs_requested"]), (2, 2, 0, 2))
+        self.assertGreater(r["tiers"][0]["destination_usd"], 0)  # S3 is priced
+        keys = {o["Key"]: o for o in self.s3.list_objects_v2(Bucket=bucket)["Contents"]}
+        self.assertEqual(set(keys), {"pre/docs/small.txt", "pre/srv/big.bin"})
+        for aid, (desc, body) in data.items():
+            key = "pre/docs/small.txt" if len(body) == 1000 else "pre/srv/big.bin"
+            h = self.s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+            meta = h["Metadata"]
+            self.assertEqual(meta["glacier-archive-id"], aid)
+            self.assertEqual(meta["sha256"], hashlib.sha256(body).hexdigest())
+            self.assertEqual(meta["glacier-description"], desc)
+            self.assertTrue(meta["glacier-creation-date"].startswith("20"))
+            self.assertEqual(len(meta["glacier-tree-hash"]), 64)
+            self.assertEqual(h.get("StorageClass", "STANDARD"), "STANDARD")
+            got = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            self.assertEqual(got, body)
+            if len(body) == 1000:  # one PutObject with its checksum
+                self.assertEqual(h["ChecksumSHA256"],
+                                 base64.b64encode(hashlib.sha256(body).digest()).decode())
+        parts = self.s3.head_object(Bucket=bucket, Key="pre/srv/big.bin", PartNumber=1)
+        self.assertEqual(parts["PartsCount"], 3)  # 8 + 8 + 4 MiB
+        self.assertEqual(self.s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []), [])
+        with open(catalog[:-3] + ".manifest.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+        self.assertEqual({x["destination"] for x in rows},
+                         {"s3://%s/pre/docs/small.txt" % bucket, "s3://%s/pre/srv/big.bin" % bucket})
+        self.assertEqual(os.listdir(catalog[:-3] + ".staging"), [])  # nothing left staged
+        # a new catalog: HeadObject finds every object, no job is paid
+        lines, _ = self.floe("migrate", vault, "--to", "s3://%s/pre" % bucket,
+                             "--s3-endpoint-url", self.moto.url, "--storage-class", "STANDARD",
+                             "--catalog", os.path.join(self.tmp.name, "c2.db"))
+        r = lines[-1]
+        self.assertEqual((r["copied"], r["already_present"], r["jobs_requested"]), (0, 2, 0))
+        self.assertEqual(len([j for j in self.jobs(vault) if j["Action"] == "ArchiveRetrieval"]), 2)
+
+    def test_default_storage_class_and_object_in_the_way(self):
+        vault, bucket, data = self.fill([("x/a", 10), ("x/b", 20)])
+        self.s3.put_object(Bucket=bucket, Key="x/a", Body=b"not the archive")
+        env_url = dict(self.env, AWS_ENDPOINT_URL_S3=self.moto.url)
+        r = subprocess.run([FLOE, "--endpoint-url", self.vault.url, "--json", "migrate", vault,
+                            "--to", "s3://" + bucket, "--poll-interval", "1s"],
+                           capture_output=True, timeout=300, env=env_url)
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn(b"exists and is not this archive", r.stderr)
+        h = self.s3.head_object(Bucket=bucket, Key="x/b")
+        self.assertEqual(h["StorageClass"], "DEEP_ARCHIVE")
+        got = self.s3.get_object(Bucket=bucket, Key="x/a")["Body"].read()
+        self.assertEqual(got, b"not the archive")  # left alone
+
+    def test_missing_or_denied_bucket_before_any_job(self):
+        vault, _, _ = self.fill([("m/a", 10)])
+        _, err = self.floe("migrate", vault, "--to", "s3://no-such-bucket-here/p",
+                           "--s3-endpoint-url", self.moto.url, expect=1)
+        self.assertIn("S3 bucket no-such-bucket-here does not exist", err)
+        _, err = self.floe("migrate", "plan", vault, "--to", "s3://no-such-bucket-here/p",
+                           "--s3-endpoint-url", self.moto.url, expect=1)
+        self.assertIn("does not exist", err)
+        proxy = servers.start_faultproxy(self.moto.port, [
+            "HEAD ^/floe-mig s3status:403:AccessDenied 0"])
+        _, err = self.floe("migrate", vault, "--to", "s3://floe-mig-%d/p" % self.n,
+                           "--s3-endpoint-url", proxy.url, expect=1)
+        self.assertIn("is denied", err)
+        proxy.stop()
+        self.assertEqual(self.jobs(vault), [])  # not even the inventory was requested
+        _, err = self.floe("migrate", vault, "--to", "s3://floe-mig-%d/p" % self.n,
+                           "--s3-endpoint-url", self.moto.url, "--storage-class", "COLD",
+                           expect=2)
+        self.assertIn("COLD", err)
+        _, err = self.floe("migrate", vault, "--to", "s3://floe-mig-%d/p" % self.n,
+                           "--s3-endpoint-url", self.moto.url, "--chunk-size", "6MiB", expect=2)
+        self.assertIn("power of two", err)
+        _, err = self.floe("migrate", vault, "--to", self.tmp.name, "--storage-class",
+                           "STANDARD", expect=2)
+        self.assertIn("for S3 destinations", err)
+
+
+if __name__ == "__main__":
+    FLOE, VAULT_BIN = sys.argv[1], sys.argv[2]
+    unittest.main(argv=[sys.argv[0]], verbosity=2)
