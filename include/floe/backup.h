@@ -86,7 +86,7 @@ struct floe_backup_options {
     enum floe_backup_descriptions description_format;
     uint64_t pack_threshold; /* 0: FLOE_BACKUP_DEFAULT_PACK_THRESHOLD */
     uint64_t pack_size;      /* 0: FLOE_BACKUP_DEFAULT_PACK_SIZE */
-    int compress_level;      /* 0: none; 1..19: zstd frames in packs */
+    int compress_level;      /* 0: none; 1..19: zstd pack frames and compressible large files */
     unsigned concurrency;    /* 0: FLOE_BACKUP_DEFAULT_CONCURRENCY */
     uint64_t part_size;      /* multipart part size, 0: floe upload's default */
     uint64_t memory_limit;   /* 0: floe upload's default */
@@ -100,10 +100,12 @@ struct floe_backup_options {
 
 struct floe_backup_result {
     uint64_t files_new, files_changed, files_unchanged, files_removed;
-    uint64_t files_skipped;  /* unreadable, changed while read, specials, symlinks */
+    uint64_t files_skipped;  /* unreadable, changed while read (a warning each) */
     uint64_t files_failed;   /* could not be uploaded */
     uint64_t files_deferred; /* left for the next run by --max-files / --max-bytes */
     uint64_t files_linked;   /* hard links recorded with another path's stored content */
+    uint64_t specials;       /* devices, sockets and FIFOs met by the walk: never backed up */
+    uint64_t symlinks;       /* symlinks not followed (without --follow): not backed up */
     uint64_t bytes_planned, bytes_uploaded;
     uint64_t archives, packs;
     uint64_t requests;      /* planned (dry run) or made */

@@ -91,6 +91,8 @@ static json_t *summary_json(const struct floe_backup_options *o, const struct fl
         {"files_failed", r->files_failed},
         {"files_deferred", r->files_deferred},
         {"files_linked", r->files_linked},
+        {"specials", r->specials},
+        {"symlinks", r->symlinks},
         {"bytes_planned", r->bytes_planned},
         {"bytes_uploaded", r->bytes_uploaded},
         {"archives", r->archives},
@@ -122,6 +124,11 @@ static void print_summary(const struct floe_cli *cli, const struct floe_backup_o
            (unsigned long long)r->files_changed, (unsigned long long)r->files_unchanged,
            (unsigned long long)r->files_removed, (unsigned long long)r->files_skipped,
            r->files_deferred ? " (more left for the next run by --max-files/--max-bytes)" : "");
+    if (r->files_linked || r->specials || r->symlinks)
+        printf("%llu hard links recorded with their first path's content; not backed up: %llu "
+               "devices, sockets or FIFOs, %llu symlinks (--follow follows them)\n",
+               (unsigned long long)r->files_linked, (unsigned long long)r->specials,
+               (unsigned long long)r->symlinks);
     if (o->dry_run)
         printf("would upload %llu bytes in about %llu requests: about $%.4f in requests, "
                "$%.4f a month of storage (prices: docs/backup.md)\n",

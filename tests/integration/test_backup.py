@@ -236,6 +236,60 @@ class BackupTests(unittest.TestCase):
         planned = sorted(x["path"] for x in lines if "plan" in x)
         self.assertEqual(planned, [os.path.join(real, "a.c"), os.path.join(real, "build/x.c")])
 
+    def test_specials_symlinks_limits_and_checksum(self):
+        """FIFOs, sockets and symlinks are counted, not backed up (--follow follows symlinks);
+        --max-files / --max-bytes leave the rest for the next run; --checksum finds a change
+        that keeps size and mtime, which the default comparison cannot see."""
+        import socket
+        vault, src, cat = self.fresh()
+        for rel in ("a.txt", "b.txt", "c.txt", "sub/d.txt"):
+            self.write(src, rel, rel.encode() * 100)
+        os.mkfifo(os.path.join(src, "pipe"))
+        sock = socket.socket(socket.AF_UNIX)
+        sock.bind(os.path.join(src, "sock"))
+        os.symlink("a.txt", os.path.join(src, "link-to-a"))
+        os.symlink("sub", os.path.join(src, "dirlink"))
+        try:
+            s, lines, _ = self.backup(src, vault, "--catalog", cat, "--dry-run", "--list",
+                                      "--follow")
+            real = os.path.realpath(src)
+            planned = sorted(os.path.relpath(x["path"], real) for x in lines if "plan" in x)
+            self.assertEqual(planned, ["a.txt", "b.txt", "c.txt", "dirlink/d.txt", "link-to-a",
+                                       "sub/d.txt"])
+            s, lines, r = self.backup(src, vault, "--catalog", cat, "--no-snapshot",
+                                      "--max-files", "1")
+            self.assertEqual((s["specials"], s["symlinks"], s["files_new"], s["files_deferred"],
+                              s["partial"]), (2, 2, 1, 3, False))
+            self.assertFalse([x for x in lines if "warning" in x])  # counted, not warned
+            s, _, _ = self.backup(src, vault, "--catalog", cat, "--no-snapshot",
+                                  "--max-bytes", "1000")  # two files of 500 bytes fit
+            self.assertEqual((s["files_new"], s["files_unchanged"], s["files_deferred"]),
+                             (2, 1, 1))
+            s, _, _ = self.backup(src, vault, "--catalog", cat, "--no-snapshot")
+            self.assertEqual((s["files_new"], s["files_unchanged"], s["files_deferred"]),
+                             (1, 3, 0))
+            text = self.floe("backup", src, vault, "--catalog", cat, "--no-snapshot")
+            self.assertEqual(text.returncode, 0, text.stderr)
+            self.assertIn(b"2 devices, sockets or FIFOs, 2 symlinks", text.stdout)
+            # the same size and mtime, other bytes: only --checksum sees it
+            b = os.path.join(src, "b.txt")
+            st = os.stat(b)
+            with open(b, "r+b") as f:
+                f.write(b"X")
+            os.utime(b, ns=(st.st_atime_ns, st.st_mtime_ns))
+            s, _, _ = self.backup(src, vault, "--catalog", cat, "--no-snapshot")
+            self.assertEqual((s["files_changed"], s["files_unchanged"]), (0, 4))
+            s, lines, _ = self.backup(src, vault, "--catalog", cat, "--no-snapshot", "--checksum",
+                                      "--dry-run", "--list")
+            self.assertEqual([os.path.relpath(x["path"], real) for x in lines
+                              if x.get("plan") == "changed"], ["b.txt"])
+            s, _, _ = self.backup(src, vault, "--catalog", cat, "--no-snapshot", "--checksum")
+            self.assertEqual((s["files_changed"], s["files_unchanged"]), (1, 3))
+            with open(b, "rb") as f:
+                self.check_in_vault(vault, cat, {os.fsencode(os.path.join(real, "b.txt")): f.read()})
+        finally:
+            sock.close()
+
     def test_catalog_in_use_is_refused(self):
         vault, src, cat = self.fresh()
         self.write(src, "x", b"x")

@@ -559,6 +559,8 @@ static void summarize_plan(struct run *r)
     out->files_unchanged = p->unchanged;
     out->files_removed = p->removed;
     out->files_deferred = p->deferred;
+    out->specials = p->specials;
+    out->symlinks = p->symlinks;
     out->bytes_planned = p->bytes[0] + p->bytes[1];
     uint64_t requests = 0, archives = 0;
     if (r->o->layout == FLOE_BACKUP_FILE_PER_ARCHIVE || !p->count[FLOE_PLAN_SMALL]) {

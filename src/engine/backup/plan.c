@@ -344,6 +344,8 @@ static int plan_source(struct walk_ctx *w, const char *source, const struct floe
     struct floe_walk_stats st = {0};
     int rc = floe_walk(abs, &wo, &st, w->err);
     w->p->excluded += st.excluded;
+    w->p->specials += st.specials;
+    w->p->symlinks += st.symlinks;
     if (w->status)
         return w->status;
     if (rc)

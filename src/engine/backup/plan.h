@@ -49,6 +49,7 @@ struct floe_plan {
     /* what the walk found */
     uint64_t unchanged, unchanged_bytes, removed, removed_bytes, deferred, skipped;
     uint64_t excluded;
+    uint64_t specials, symlinks; /* devices, sockets, FIFOs; symlinks not followed (no --follow) */
 };
 
 /*
