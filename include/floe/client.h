@@ -72,7 +72,8 @@ struct floe_client_config {
     bool wait_for_endpoint;
     uint32_t retry_base_ms; /* backoff: first ceiling (0 = 100 ms) */
     uint32_t retry_cap_ms;  /* backoff: largest ceiling (0 = 20 s) */
-    long stall_timeout_s;   /* abort an attempt making no progress (0 = 60 s) */
+    long stall_timeout_s;   /* abort an attempt below stall_min_rate this long (0 = 30 s) */
+    long stall_min_rate;    /* bytes/s an attempt must average (0 = FLOE_STALL_MIN_RATE) */
     bool verbose;           /* curl trace on stderr (when log is NULL) */
     /* Optional log of what the transfer does: log(log_user, level, line) with level
      * FLOE_LOG_INFO (each retry and why), FLOE_LOG_DEBUG (each request and response: method,
@@ -88,6 +89,9 @@ struct floe_client_config {
 };
 
 #define FLOE_RETRY_FOR_DEFAULT_MS (10ull * 60 * 1000) /* retry_for_ms 0 */
+/* The stall rule's defaults: an attempt moving < 1 KiB/s averaged over 30 s is aborted. */
+#define FLOE_STALL_MIN_RATE 1024L
+#define FLOE_STALL_TIMEOUT_S 30L
 #define FLOE_RETRY_UNREACHED 5 /* retries of an endpoint that never answered (see above) */
 enum { FLOE_LOG_WARN = 1, FLOE_LOG_INFO = 2, FLOE_LOG_DEBUG = 3 };
 

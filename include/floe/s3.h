@@ -61,7 +61,8 @@ struct floe_s3_config {
     bool wait_for_endpoint; /* false: an endpoint never reached is given up on in seconds */
     uint32_t retry_base_ms; /* backoff: first ceiling (0 = 100 ms) */
     uint32_t retry_cap_ms;  /* backoff: largest ceiling (0 = 20 s) */
-    long stall_timeout_s;   /* abort an attempt making no progress (0 = 60 s) */
+    long stall_timeout_s;   /* abort an attempt below stall_min_rate this long (0 = 30 s) */
+    long stall_min_rate;    /* bytes/s an attempt must average (0 = FLOE_STALL_MIN_RATE) */
     bool verbose;           /* curl trace on stderr */
 };
 

@@ -40,7 +40,8 @@
     "--concurrency 4 (1 to 256), --memory-limit 1GiB. An existing -o FILE is refused\n"            \
     "without --overwrite.\n"                                                                       \
     "ARCHIVE_ID may start with '-': put it after '--' or write --archive-id=ID. -o is also\n"      \
-    "--output; FILE '-' is standard output. --status-code is also --statuscode (the API's name)."
+    "--output; FILE '-' is standard output (spooled in $TMPDIR and written only after the\n"       \
+    "whole output is verified). --status-code is also --statuscode (the API's name)."
 
 static int usage_err(const char *fmt, const char *arg)
 {

@@ -24,7 +24,8 @@
     "              [--poll-interval SECONDS]\n"                                                    \
     "              [--overwrite] [--new-job] [--retry-for DURATION] [--max-retries N]\n"           \
     "ARCHIVE_ID may start with '-': put it after '--' or use --archive-id=ID.\n"                   \
-    "FILE '-' is standard output (not resumable); an existing FILE is refused without\n"           \
+    "FILE '-' is standard output (not resumable; spooled in $TMPDIR and written only after\n"      \
+    "the whole archive is verified); an existing FILE is refused without\n"                        \
     "--overwrite. A succeeded, unexpired job for the same archive and range is reused\n"           \
     "(--new-job starts another). Defaults: --tier Standard, the whole archive,\n"                  \
     "--segment-size 32MiB, --concurrency 4 (1 to 256), --memory-limit 1GiB, --timeout none\n"      \

@@ -135,6 +135,7 @@ int floe_cli_client(const struct floe_cli *cli, const char *cmd,
              * stall timeout of one attempt */
             .retry_base_ms = (uint32_t)floe_cli_env_uint("FLOE_RETRY_BASE_MS"),
             .stall_timeout_s = (long)floe_cli_env_uint("FLOE_STALL_TIMEOUT_S"),
+            .stall_min_rate = (long)floe_cli_env_uint("FLOE_STALL_MIN_RATE"),
         };
         if (cli->retry_for_set && cli->retry_for_ms == 0)
             cfg.max_retries = -1; /* --retry-for 0: no retries */

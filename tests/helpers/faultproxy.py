@@ -13,6 +13,8 @@ a rule get a fault instead:
   badhash                     forward, but answer with a wrong x-amz-sha256-tree-hash
   slowbody:BYTES_PER_S        read the request body at that rate (logged when the body
                               starts: "FAULT slowbody"), then forward it
+  slowresp:BYTES_PER_S        forward, then send the answer's body at that rate (a client
+                              that gives up just closes the connection)
 Rules: --rule 'METHOD PATH_REGEX FAULT COUNT' fires on the first COUNT matching requests
 (COUNT 0 = always). The proxy writes its port to --port-file and logs one line per request
 ("FAULT ..." or "PASS ...") to --log. Stopped by PID (SIGTERM).
@@ -83,12 +85,14 @@ class Handler(BaseHTTPRequestHandler):
                 rate = int(rule.fault.split(":")[1])
                 break
         body = self._body(rate)
-        badhash = False
+        badhash, slow = False, 0
         for rule in self.server.rules:
             if rule.fault.startswith("slowbody:"):
                 continue
             if rule.take(self.command, self.path):
                 badhash = rule.fault == "badhash"
+                if rule.fault.startswith("slowresp:"):
+                    slow = int(rule.fault.split(":")[1])
                 self._log("FAULT " + rule.fault)
                 kind = rule.fault.split(":")
                 if kind[0] == "reset":
@@ -98,7 +102,7 @@ class Handler(BaseHTTPRequestHandler):
                 if kind[0] == "delay":
                     time.sleep(float(kind[1]))
                     break
-                if kind[0] == "badhash":
+                if kind[0] in ("badhash", "slowresp"):
                     break
                 if kind[0] == "s3status":
                     code = int(kind[1])
@@ -145,9 +149,20 @@ class Handler(BaseHTTPRequestHandler):
         if not head:
             self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        if not head:
-            self.wfile.write(data)
         up.close()
+        if head:
+            return
+        if not slow:
+            self.wfile.write(data)
+            return
+        step = max(1, slow // 10)
+        try:
+            for i in range(0, len(data), step):
+                self.wfile.write(data[i:i + step])
+                self.wfile.flush()
+                time.sleep(step / slow)
+        except OSError:
+            self.close_connection = True  # the client gave up
 
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
 

@@ -89,6 +89,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response_only(r.status, r.reason)
         for k, v in r.getheaders():
             if k.lower() not in HOP and k.lower() != "content-length":
+                if corrupt and srv.forge and k.lower() == "x-amz-sha256-tree-hash":
+                    v = vault_helper.tree_hash(data)  # the segment check cannot see it
                 self.send_header(k, v)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -108,10 +110,12 @@ class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
 
 class CorruptProxy:
     """Forwards to 127.0.0.1:upstream_port; corrupts `count` matching GET bodies (-1 = all).
-    The pattern is searched in "PATH RANGE"."""
+    The pattern is searched in "PATH RANGE". forge: the corrupted body's x-amz-sha256-tree-hash
+    is replaced by its own, so only the whole-output check can catch it."""
 
-    def __init__(self, upstream_port, pattern=r"/output", count=0, delay_s=0.0):
+    def __init__(self, upstream_port, pattern=r"/output", count=0, delay_s=0.0, forge=False):
         self.srv = _Server(("127.0.0.1", 0), _Handler)
+        self.srv.forge = forge  # send the corrupted body's own tree hash with it
         self.srv.delay_s = delay_s  # sleep before forwarding each job-output GET
         self.srv.upstream_port = upstream_port
         self.srv.lock = threading.Lock()

@@ -28,6 +28,7 @@ from http.server import BaseHTTPRequestHandler
 import socketserver
 
 import retrieve_helper as rh
+import servers  # noqa: E402  (tests/helpers, on the path through retrieve_helper)
 from retrieve_helper import MIB, vault_helper
 
 FLOE = FLOE_VAULT = None
@@ -211,6 +212,67 @@ class Retrieve(unittest.TestCase):
         self.assertEqual(p.returncode, 1)
         self.assertIn(b"failed verification", p.stderr)
         self.assertEqual(p.stdout, b"")  # nothing after the bad segment either
+
+    def test_stdout_gets_nothing_that_fails_the_whole_check(self):
+        """A segment corrupted with a forged matching segment hash passes its own check; only
+        the job's tree hash catches it, at the end: standard output must still be empty, and
+        the message must say so (issue 15, finding 5: 5,242,880 bytes had gone out)."""
+        j = self.floe.json("job", "initiate-retrieval", "v", "--", self.aid)[0]["JobId"]
+        self.floe.run("job", "wait", "v", j, "--interval", "0.05")
+        proxy = rh.CorruptProxy(self.vault.port, r"/output bytes=5242880-", -1, forge=True)
+        spool = self.path("spool")
+        os.mkdir(spool)
+        try:
+            f = rh.Floe(FLOE, proxy.url, self.tmp.name)
+            f.env["TMPDIR"] = spool
+            p = f.run("-q", "job", "output", "v", j, "-o", "-", "--segment-size", "1MiB",
+                      "--concurrency", "4", check=False, timeout=60)
+            self.assertGreater(proxy.corrupted, 0)
+        finally:
+            proxy.close()
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn(b"nothing was written to standard output", p.stderr)
+        self.assertEqual(p.stdout, b"")
+        self.assertEqual(os.listdir(spool), [])  # the spool is unlinked
+        # no spool, no output: refused before anything is written, naming the way out
+        f = rh.Floe(FLOE, self.vault.url, self.tmp.name)
+        f.env["TMPDIR"] = os.path.join(spool, "missing")
+        p = f.run("-q", "job", "output", "v", j, "-o", "-", check=False, timeout=60)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"cannot create the spool for standard output", p.stderr)
+        self.assertEqual(p.stdout, b"")
+
+    def test_stalled_download_fails_then_resumes(self):
+        """A job output trickling at 1 B/s is a stall (< FLOE_STALL_MIN_RATE over
+        FLOE_STALL_TIMEOUT_S): each attempt is abandoned, the command fails with exit 1 naming
+        it, and the same command, once the path is healthy, resumes the same job (issue 15,
+        finding 6: it ran until killed)."""
+        out, ckpt = self.path("slow.bin"), self.path("slow.ckpt")
+        proxy = servers.start_faultproxy(self.vault.port, ["GET /output slowresp:1 0"])
+        try:
+            f = rh.Floe(FLOE, proxy.url, self.tmp.name)
+            f.env.update(FLOE_STALL_TIMEOUT_S="2")
+            t0 = time.time()
+            p = f.run("retrieve", "v", "-o", out, "--checkpoint", ckpt, "--max-retries", "1",
+                      "--segment-size", "1MiB", "--", self.aid, check=False, timeout=120)
+            took = time.time() - t0
+            self.assertEqual(p.returncode, 1, p.stderr)
+            self.assertIn(b"too slow", p.stderr.lower())
+            self.assertLess(took, 60)
+            self.assertFalse(os.path.exists(out))
+            self.assertIn("FAULT slowresp:1", proxy.log())
+        finally:
+            proxy.stop()
+        healthy = servers.start_faultproxy(self.vault.port, [], port=proxy.port)
+        try:
+            f = rh.Floe(FLOE, healthy.url, self.tmp.name)
+            p = f.run("retrieve", "v", "-o", out, "--checkpoint", ckpt, "--segment-size",
+                      "1MiB", "--", self.aid, timeout=120)
+            self.assertNotIn("POST", healthy.log())  # the same job: nothing initiated
+        finally:
+            healthy.stop()
+        with open(out, "rb") as fh:
+            self.assertEqual(fh.read(), self.data)
 
     def test_stdout_redirected_to_a_file_and_json(self):
         j = self.floe.json("job", "initiate-retrieval", "v", "--", self.aid)[0]["JobId"]

@@ -421,6 +421,7 @@ int floe_client_new(const struct floe_client_config *cfg, struct floe_client **o
     struct floe_transfer_opts topts = {
         .max_active = cfg->max_connections,
         .stall_timeout_s = cfg->stall_timeout_s,
+        .stall_min_rate = cfg->stall_min_rate,
         .verbose = cfg->verbose,
         .log = cfg->log,
         .log_user = cfg->log_user,

@@ -429,9 +429,11 @@ static int start_attempt(struct floe_transfer *t, struct floe_xfer *x)
     curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 2L * 1024 * 1024);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
                      t->opts.connect_timeout_ms ? t->opts.connect_timeout_ms : 10000L);
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    /* stall rule: curl aborts an attempt whose rate stays below the limit for the time */
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT,
+                     t->opts.stall_min_rate ? t->opts.stall_min_rate : FLOE_STALL_MIN_RATE);
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME,
-                     t->opts.stall_timeout_s ? t->opts.stall_timeout_s : 60L);
+                     t->opts.stall_timeout_s ? t->opts.stall_timeout_s : FLOE_STALL_TIMEOUT_S);
     if (t->opts.log && t->opts.log_level >= FLOE_LOG_DEBUG) {
         curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, on_debug);
         curl_easy_setopt(e, CURLOPT_DEBUGDATA, t);

@@ -119,8 +119,9 @@ const char *floe_xfer_header(const struct floe_xfer *x, const char *name);
 struct floe_transfer_opts {
     unsigned max_active;     /* requests in flight at once (0 = 8) */
     long connect_timeout_ms; /* 0 = 10 s */
-    long stall_timeout_s;    /* fail an attempt that moves < 1 B/s for this long (0 = 60) */
-    bool verbose;            /* curl's own trace on stderr (when log is NULL) */
+    long stall_timeout_s; /* fail an attempt that moves < stall_min_rate B/s this long (0 = 30) */
+    long stall_min_rate;  /* bytes/s an attempt must average over stall_timeout_s (0 = 1024) */
+    bool verbose;         /* curl's own trace on stderr (when log is NULL) */
     /* optional, as floe_client_config's log: called on the transfer thread only */
     void (*log)(void *log_user, int level, const char *line);
     void *log_user;

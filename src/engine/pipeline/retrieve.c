@@ -66,7 +66,13 @@
  * truncates to size, fsyncs, and only then renames the part file into place, so a file at the
  * output path is always complete.
  * Standard output: no journal; verified segments are written strictly in order (the earliest
- * unwritten segment always holds a buffer, since segments start in order, so it cannot stall).
+ * unwritten segment always holds a buffer, since segments start in order, so it cannot stall)
+ * into a spool: an unlinked temporary file in $TMPDIR (else /tmp), checked for room first. A
+ * segment hash comes from the same server as the bytes, so only the whole output's tree hash
+ * (the job's SHA256TreeHash) vouches for them, and it can only be checked at the end; the
+ * spool is copied to standard output after that check, so a reader of standard output never
+ * sees a byte that failed it, and a failure says exactly how many bytes went out (none unless
+ * the copy itself fails).
  *
  * Failure: the first fatal error stops new segments; events drain until nothing is in flight;
  * the journal stays (resumable) unless the whole-output hash itself failed, in which case the
@@ -197,9 +203,9 @@ struct dl {
     char *part_path;   /* output + suffix; NULL for stdout */
     int fd;            /* buffered: reads on resume, final truncate/fsync, misaligned writes */
     int dfd;           /* the same file opened O_DIRECT, or -1 (stdout, unsupported, disabled) */
-    bool to_stdout;
-    bool streaming; /* chunks hashed and written as they arrive (else whole-segment buffers) */
-    uint64_t total; /* UINT64_MAX until known */
+    bool to_stdout;    /* fd is then the spool (see DESIGN) */
+    bool streaming;    /* chunks hashed and written as they arrive (else whole-segment buffers) */
+    uint64_t total;    /* UINT64_MAX until known */
     uint64_t archive_first;
     uint64_t seg_size;
     uint64_t nseg; /* segments planned: the core's items 0..nseg-1 */
@@ -1033,12 +1039,83 @@ static int make_journal(struct dl *d, struct floe_error *err)
     return floe_journal_create(d->ckpt_path, &h, &jo, &d->journal, err);
 }
 
+/* Standard output's spool: an unlinked file in $TMPDIR (else /tmp) with room for the output. */
+static int open_spool(struct dl *d, struct floe_error *err)
+{
+    const char *dir = getenv("TMPDIR");
+    if (!dir || !*dir)
+        dir = "/tmp";
+    d->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (d->fd < 0) {
+        size_t n = strlen(dir) + 32;
+        char *tmpl = floe_xmalloc(n);
+        snprintf(tmpl, n, "%s/floe-spool-XXXXXX", dir);
+        d->fd = mkostemp(tmpl, O_CLOEXEC);
+        if (d->fd >= 0)
+            unlink(tmpl);
+        free(tmpl);
+    }
+    if (d->fd < 0)
+        return floe_error_set_errno(err, FLOE_E_IO, errno, dir,
+                                    "cannot create the spool for standard output in %s (set "
+                                    "TMPDIR, or write to a file with -o FILE)",
+                                    dir);
+    struct statvfs vs;
+    if (d->total != UINT64_MAX && fstatvfs(d->fd, &vs) == 0 &&
+        (uint64_t)vs.f_bavail * vs.f_frsize < d->total)
+        return floe_error_set(err, FLOE_E_IO,
+                              "standard output is spooled in %s until the whole output is "
+                              "verified: it needs %llu bytes but %llu are free (set TMPDIR, or "
+                              "write to a file with -o FILE)",
+                              dir, (unsigned long long)d->total,
+                              (unsigned long long)vs.f_bavail * vs.f_frsize);
+    return FLOE_OK;
+}
+
+/* After the whole-output check: the spool to standard output. On failure err says how many
+ * bytes went out. */
+static int release_spool(struct dl *d, struct floe_error *err)
+{
+    enum { STEP = 1 << 20 };
+    char *buf = floe_xmalloc(STEP);
+    uint64_t sent = 0;
+    int rc = FLOE_OK;
+    while (sent < d->total) {
+        size_t want = d->total - sent < STEP ? (size_t)(d->total - sent) : STEP;
+        ssize_t got = pread(d->fd, buf, want, (off_t)sent);
+        if (got <= 0) {
+            rc = floe_error_set_errno(err, FLOE_E_IO, got < 0 ? errno : EIO, NULL,
+                                      "cannot read the spool of standard output after %llu of "
+                                      "%llu verified bytes were written to it",
+                                      (unsigned long long)sent, (unsigned long long)d->total);
+            break;
+        }
+        for (ssize_t off = 0; off < got;) {
+            ssize_t k = write(STDOUT_FILENO, buf + off, (size_t)(got - off));
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k <= 0) {
+                rc = floe_error_set_errno(err, FLOE_E_IO, k < 0 ? errno : EIO, "standard output",
+                                          "cannot write standard output: %llu of %llu verified "
+                                          "bytes were written",
+                                          (unsigned long long)(sent + (uint64_t)off),
+                                          (unsigned long long)d->total);
+                break;
+            }
+            off += k;
+        }
+        if (rc)
+            break;
+        sent += (uint64_t)got;
+    }
+    free(buf);
+    return rc;
+}
+
 static int open_output(struct dl *d, bool keep, struct floe_error *err)
 {
-    if (d->to_stdout) {
-        d->fd = STDOUT_FILENO;
-        return FLOE_OK;
-    }
+    if (d->to_stdout)
+        return open_spool(d, err);
     int flags = O_RDWR | O_CREAT | O_CLOEXEC | (keep ? 0 : O_TRUNC);
     d->fd = open(d->part_path, flags, 0644);
     if (d->fd < 0)
@@ -1153,14 +1230,20 @@ static int finish(struct dl *d, struct floe_download_result *out, struct floe_er
                 drop_outputs(d);
                 return floe_error_set(err, FLOE_E_CHECKSUM,
                                       "the downloaded output (%s) hashes to %s but the job's "
-                                      "SHA256TreeHash is %s; nothing was kept: run again to "
-                                      "download afresh",
-                                      where, g, w);
+                                      "SHA256TreeHash is %s; %s: run again to download "
+                                      "afresh",
+                                      where, g, w,
+                                      d->to_stdout ? "nothing was written to standard output"
+                                                   : "nothing was kept");
             }
             v = FLOE_VERIFY_WHOLE;
         }
     }
-    if (!d->to_stdout) {
+    if (d->to_stdout) {
+        int rc = release_spool(d, err);
+        if (rc)
+            return rc;
+    } else {
         if (ftruncate(d->fd, (off_t)d->total) != 0 || fsync(d->fd) != 0)
             return floe_error_set_errno(err, FLOE_E_IO, errno, d->part_path, "cannot finish %s",
                                         d->part_path);
@@ -1366,8 +1449,8 @@ static void dl_free(struct dl *d)
     floe_orch_cleanup(&d->orch); /* segments give their buffers back to the pool first */
     floe_bufpool_destroy(d->pool);
     floe_journal_destroy(d->journal);
-    if (d->fd >= 0 && !d->to_stdout)
-        close(d->fd);
+    if (d->fd >= 0)
+        close(d->fd); /* the part file, or standard output's spool */
     if (d->dfd >= 0)
         close(d->dfd);
     free(d->output_path);

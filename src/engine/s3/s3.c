@@ -64,6 +64,7 @@ static int start_transfer(struct floe_s3 *s, const struct floe_s3_config *cfg,
     s->retry.cap_ms = cfg->retry_cap_ms;
     struct floe_transfer_opts to = {.max_active = cfg->max_connections,
                                     .stall_timeout_s = cfg->stall_timeout_s,
+                                    .stall_min_rate = cfg->stall_min_rate,
                                     .verbose = cfg->verbose};
     int rc = floe_transfer_new(&to, &s->transfer, err);
     s->own_transfer = rc == FLOE_OK;
