@@ -69,7 +69,13 @@ static bool amz_headers_signed(struct floe_vreq *rq, const char *authz)
     return true;
 }
 
-bool floe_vauth_check(struct floe_vreq *rq, const char *payload_hex)
+/* The SHA-256 of nothing: stands in for a body not read yet (floe_vauth_precheck). */
+static const char s_empty_sha256[] =
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+/* floe_vauth_check(); headers_only: without x-amz-content-sha256 the signature itself is not
+ * compared (the body it covers is not read yet), every other check is made. */
+static bool check(struct floe_vreq *rq, const char *payload_hex, bool headers_only)
 {
     const struct floe_vconfig *cfg = &rq->srv->cfg;
     const char *authz = floe_vreq_header(rq, "Authorization");
@@ -104,7 +110,8 @@ bool floe_vauth_check(struct floe_vreq *rq, const char *payload_hex)
     };
     struct floe_sigv4_verdict verdict;
     int rc = floe_sigv4_verify(&req, authz, &opts, &verdict, &err);
-    if (rc == FLOE_OK)
+    if (rc == FLOE_OK ||
+        (headers_only && rc == FLOE_E_AUTH && verdict.reason == FLOE_SIGV4_MISMATCH))
         return amz_headers_signed(rq, authz);
     if (rc == FLOE_E_AUTH) {
         int status = 0;
@@ -123,6 +130,18 @@ bool floe_vauth_check(struct floe_vreq *rq, const char *payload_hex)
     floe_verr_reply_code(rq, 400, "IncompleteSignatureException",
                          err.message[0] ? err.message : "The request cannot be authenticated");
     return false;
+}
+
+bool floe_vauth_check(struct floe_vreq *rq, const char *payload_hex)
+{
+    return check(rq, payload_hex, false);
+}
+
+bool floe_vauth_precheck(struct floe_vreq *rq)
+{
+    if (floe_vreq_header(rq, "x-amz-content-sha256"))
+        return check(rq, NULL, false);
+    return check(rq, s_empty_sha256, true);
 }
 
 bool floe_vauth_account(struct floe_vreq *rq)

@@ -26,6 +26,17 @@
 bool floe_vauth_check(struct floe_vreq *rq, const char *payload_hex);
 
 /*
+ * floe_vauth_precheck() - admission of a request whose body is not read yet: with
+ * x-amz-content-sha256, the whole signature over the headers and that declared payload hash
+ * (the body must still be checked against it: floe_vauth_check() with its hash does both);
+ * without it, everything the headers decide (Authorization present and well-formed, date and
+ * skew, scope, known access key, signed headers present, every x-amz-* header signed), all
+ * but the comparison of the signature itself, which covers the body.
+ * Returns  true when the body may be read; false after answering as floe_vauth_check() does.
+ */
+bool floe_vauth_precheck(struct floe_vreq *rq);
+
+/*
  * floe_vauth_account() - check the path's account id (rq->seg[0]).
  * Returns  true, or false after answering 403 AccessDeniedException.
  */

@@ -26,6 +26,28 @@
  * Request completion (MHD_OPTION_NOTIFY_COMPLETED, also on client abort or timeout) logs the
  * request and frees it; an upload cut short never reached its commit, so its blob is removed.
  *
+ * Hostile clients (docs/floe-vault.md). Work is admitted step by step, each step before it
+ * costs anything:
+ *   - connections: each one is counted when it opens (MHD_OPTION_NOTIFY_CONNECTION, admit.h);
+ *     one over --max-connections or --max-connections-per-client is answered 503 SlowDown
+ *     (Retry-After: 1) as soon as its headers are in, its body never read, and closed, so its
+ *     thread ends at once. MHD_OPTION_CONNECTION_LIMIT, a quarter higher, is the silent
+ *     backstop for clients that never finish their headers.
+ *   - headers: a connection's request headers must be complete within --header-timeout
+ *     (default 30 s) of its opening (later requests on it: of their request line), else the
+ *     watchdog answers 408 on the socket and shuts it down. That bounds how slowly headers
+ *     may come, as the minimum rate below bounds bodies (libmicrohttpd shows no header bytes).
+ *   - authentication before any body byte: uploads are checked against the signature over
+ *     the headers and the declared x-amz-content-sha256; a buffered request with a body gets
+ *     floe_vauth_precheck() (the whole signature when x-amz-content-sha256 is sent, else
+ *     every check but the signature itself) and its full check once the body is in. A
+ *     request refused before it authenticated is answered at once; its body is never read
+ *     when it is over UNAUTH_DRAIN_MAX (64 KiB): the connection closes after the answer.
+ *   - bodies: --request-timeout (no byte for that long) and a minimum rate, --min-body-rate
+ *     bytes/s averaged over --rate-window (defaults 1024 B/s over 30 s; each window met
+ *     starts the next), both answered 408 by the watchdog below; an upload's blob (and the
+ *     disk it reserved, which grows with the bytes received: store_blob.c) goes first.
+ *
  * Stalled bodies (--request-timeout, default 60 s): libmicrohttpd's own idle timeout closes a
  * connection without a word (and shuts the socket for writing before telling us), so a
  * watchdog thread answers instead. Every request whose body is still arriving is on a list
@@ -40,6 +62,7 @@
  */
 #include "http.h"
 
+#include "admit.h"
 #include "alloc.h"
 #include "auth.h"
 #include "errors.h"
@@ -64,22 +87,45 @@
 
 /* Bodies of rejected requests are drained up to this size; larger ones close the connection. */
 #define DISCARD_MAX ((uint64_t)5 << 30)
+/* A request refused before it authenticated is drained only up to this size (a client that
+ * writes its whole body before reading then still sees the answer); a larger body is never
+ * read: the answer goes out at once and the connection closes. */
+#define UNAUTH_DRAIN_MAX ((uint64_t)64 << 10)
 
 struct http_req;
+struct http_conn;
 
 struct floe_vhttp {
     struct MHD_Daemon *d;
     int lfd;
     struct floe_vserver *srv;
-    int64_t timeout_ms; /* --request-timeout; 0: no watchdog. Read-only after start */
+    struct floe_vadmit *admit; /* connection counts (admit.h) */
+    /* read-only after start (see DESIGN, "Hostile clients") */
+    int64_t timeout_ms;        /* --request-timeout: a body with no bytes this long; 0: never */
+    int64_t header_timeout_ms; /* --header-timeout; 0: never */
+    uint64_t min_rate;         /* --min-body-rate, bytes/s; 0: none */
+    int64_t window_ms;         /* --rate-window */
+    bool watchdog_needed;
     pthread_t watchdog;
     bool watchdog_started;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     struct {
-        struct http_req *head; /* requests whose body is still arriving */
+        struct http_req *head;       /* requests whose body is still arriving */
+        struct http_conn *conn_head; /* connections whose request headers are still arriving */
         bool stopping;
     } locked; /* guarded by mu */
+};
+
+/* Per-connection state (MHD's socket context), from open to close. */
+struct http_conn {
+    struct sockaddr_storage addr; /* the client's address */
+    int fd;
+    enum floe_vadmit_verdict verdict; /* over a connection limit: answered 503 */
+    unsigned open_from;               /* connections open from addr when this one opened */
+    int64_t since_ms;                 /* when the current request's headers began */
+    bool listed;                      /* on locked.conn_head; changed under http->mu */
+    struct http_conn *prev, *next;    /* guarded by http->mu */
 };
 
 enum phase { PH_NEW = 0, PH_BODY, PH_DONE };
@@ -92,20 +138,102 @@ struct http_req {
     bool stream;     /* an upload route: body goes to route->data */
     bool target_bad; /* the path could not be parsed */
     bool body_seen;  /* a body call came (so 100 Continue, if asked for, went out) */
+    bool authed;     /* the signature (or, before a buffered body, its precheck) passed */
+    bool close_now;  /* answer at once and close, never read the body (over a limit) */
     enum floe_vroute_result route_result;
     /* stall watchdog (see DESIGN) */
     struct floe_vhttp *http;
-    int fd;                       /* the connection's socket; set when listed */
-    bool listed;                  /* on http->locked.head; changed under http->mu */
-    struct http_req *prev, *next; /* guarded by http->mu */
-    pthread_mutex_t mu;           /* held by the connection thread while it handles body bytes */
-    bool timed_out;               /* guarded by mu: the watchdog answered 408 */
-    _Atomic int64_t last_body_ms; /* when body bytes last arrived */
+    int fd;                        /* the connection's socket; set when listed */
+    bool listed;                   /* on http->locked.head; changed under http->mu */
+    struct http_req *prev, *next;  /* guarded by http->mu */
+    pthread_mutex_t mu;            /* held by the connection thread while it handles body bytes */
+    bool timed_out;                /* guarded by mu: the watchdog answered 408 */
+    _Atomic int64_t last_body_ms;  /* when body bytes last arrived */
+    _Atomic uint64_t window_bytes; /* body bytes since window_start_ms */
+    int64_t window_start_ms;       /* the minimum-rate window; the watchdog's (set before) */
 };
+
+static struct http_conn *conn_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* The header deadline: c's request headers are arriving since `since` (http->mu held). */
+static void conn_watch_locked(struct floe_vhttp *http, struct http_conn *c, int64_t since)
+{
+    if (c->listed || !http->header_timeout_ms)
+        return;
+    c->since_ms = since;
+    c->prev = NULL;
+    c->next = http->locked.conn_head;
+    if (c->next)
+        c->next->prev = c;
+    http->locked.conn_head = c;
+    c->listed = true;
+}
+
+static void conn_unwatch_locked(struct floe_vhttp *http, struct http_conn *c)
+{
+    if (!c->listed)
+        return;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        http->locked.conn_head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->listed = false;
+}
+
+/* A connection opens: count it (admit.h) and start its header deadline. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct floe_vhttp *http = cls;
+    struct http_conn *c = *socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        if (!c)
+            return;
+        pthread_mutex_lock(&http->mu);
+        conn_unwatch_locked(http, c); /* the watchdog cannot reach c (or its fd) after this */
+        pthread_mutex_unlock(&http->mu);
+        floe_vadmit_leave(http->admit, (struct sockaddr *)&c->addr);
+        free(c);
+        *socket_context = NULL;
+        return;
+    }
+    c = floe_xcalloc(1, sizeof(*c));
+    c->fd = -1;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) {
+        size_t len = ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                            : sizeof(struct sockaddr_in);
+        memcpy(&c->addr, ci->client_addr, len);
+    }
+    ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci)
+        c->fd = ci->connect_fd;
+    c->verdict = floe_vadmit_enter(http->admit, (struct sockaddr *)&c->addr, &c->open_from);
+    *socket_context = c;
+    if (c->fd >= 0) {
+        pthread_mutex_lock(&http->mu);
+        conn_watch_locked(http, c, floe_vutil_now_ms());
+        pthread_mutex_unlock(&http->mu);
+    }
+}
 
 static void *uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     struct floe_vhttp *http = cls;
+    struct http_conn *c = conn_of(conn);
+    if (c && c->fd >= 0) { /* a request after another on the connection: its own deadline */
+        pthread_mutex_lock(&http->mu);
+        conn_watch_locked(http, c, floe_vutil_now_ms());
+        pthread_mutex_unlock(&http->mu);
+    }
     struct http_req *h = floe_xcalloc(1, sizeof(*h));
     h->http = http;
     h->fd = -1;
@@ -121,7 +249,7 @@ static void *uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
 static void watch(struct http_req *h, struct MHD_Connection *conn)
 {
     struct floe_vhttp *http = h->http;
-    if (!http->timeout_ms)
+    if (!http->timeout_ms && !http->min_rate)
         return;
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -129,6 +257,8 @@ static void watch(struct http_req *h, struct MHD_Connection *conn)
         return;
     h->fd = ci->connect_fd;
     atomic_store(&h->last_body_ms, floe_vutil_now_ms());
+    atomic_store(&h->window_bytes, 0);
+    h->window_start_ms = atomic_load(&h->last_body_ms);
     pthread_mutex_lock(&http->mu);
     h->next = http->locked.head;
     if (h->next)
@@ -155,53 +285,108 @@ static void unwatch(struct http_req *h)
     pthread_mutex_unlock(&http->mu);
 }
 
-/* Watchdog: h is listed, its mutex held, its body stalled. Answer 408 and end the connection. */
-static void time_out_locked(struct http_req *h, int64_t idle_ms)
+/* Watchdog: a complete 408 RequestTimeoutException with msg straight on the socket, then the
+ * socket is shut down (which wakes the connection's thread: libmicrohttpd ends the request). */
+static void answer_408_on_socket(int fd, const char *request_id, const char *msg)
 {
-    struct floe_vreq *rq = &h->rq;
-    char msg[160], head[512];
+    char head[512];
     size_t len = 0;
-    h->timed_out = true;
-    if (rq->op_free)
-        rq->op_free(rq); /* an upload's blob goes before anyone hears of the timeout */
-    snprintf(msg, sizeof(msg), "The upload body stalled: no bytes for %.1f seconds",
-             (double)idle_ms / 1000.0);
     char *body = floe_verr_json(floe_verr_code(FLOE_VERR_REQUEST_TIMEOUT), msg,
                                 floe_verr_status(FLOE_VERR_REQUEST_TIMEOUT), &len);
     int n = snprintf(head, sizeof(head),
                      "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\n"
                      "x-amzn-RequestId: %s\r\nx-amzn-ErrorType: %s\r\n"
                      "Connection: close\r\nContent-Length: %zu\r\n\r\n",
-                     rq->request_id, floe_verr_code(FLOE_VERR_REQUEST_TIMEOUT), len);
+                     request_id, floe_verr_code(FLOE_VERR_REQUEST_TIMEOUT), len);
     /* Small enough for any socket buffer; a client that is gone just loses it. */
     if (n > 0 && (size_t)n < sizeof(head) &&
-        send(h->fd, head, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) == n)
-        (void)!send(h->fd, body, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        send(fd, head, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) == n)
+        (void)!send(fd, body, len, MSG_NOSIGNAL | MSG_DONTWAIT);
     free(body);
-    shutdown(h->fd, SHUT_RDWR); /* wakes the connection thread, which ends the request */
+    shutdown(fd, SHUT_RDWR);
+}
+
+/* Watchdog: h is listed, its mutex held, its body stalled or too slow. Answer 408 (msg). */
+static void time_out_locked(struct http_req *h, const char *msg)
+{
+    struct floe_vreq *rq = &h->rq;
+    h->timed_out = true;
+    if (rq->op_free)
+        rq->op_free(rq); /* an upload's blob goes before anyone hears of the timeout */
+    floe_vlog(&rq->srv->cfg, FLOE_VLOG_INFO, "%s %s: %s", rq->method, rq->path, msg);
+    answer_408_on_socket(h->fd, rq->request_id, msg);
     rq->resp.status = floe_verr_status(FLOE_VERR_REQUEST_TIMEOUT); /* for the log line */
+}
+
+/* Watchdog, h's mutex held: the idle rule (--request-timeout), then the minimum rate over the
+ * window (--min-body-rate, --rate-window), which starts again each time it is met. */
+static void check_body_locked(struct floe_vhttp *http, struct http_req *h, int64_t now)
+{
+    char msg[256];
+    int64_t idle = now - atomic_load(&h->last_body_ms);
+    if (http->timeout_ms && idle >= http->timeout_ms) {
+        snprintf(msg, sizeof(msg), "The upload body stalled: no bytes for %.1f seconds",
+                 (double)idle / 1000.0);
+        time_out_locked(h, msg);
+        return;
+    }
+    int64_t span = now - h->window_start_ms;
+    if (!http->min_rate || span < http->window_ms)
+        return;
+    uint64_t got = atomic_exchange(&h->window_bytes, 0);
+    if ((double)got * 1000.0 >= (double)http->min_rate * (double)span) {
+        h->window_start_ms = now;
+        return;
+    }
+    snprintf(msg, sizeof(msg),
+             "The request body is too slow: %llu bytes in %.1f seconds (%.1f bytes/s); the "
+             "minimum is %llu bytes/s over %.1f seconds",
+             (unsigned long long)got, (double)span / 1000.0, (double)got * 1000.0 / (double)span,
+             (unsigned long long)http->min_rate, (double)http->window_ms / 1000.0);
+    time_out_locked(h, msg);
+}
+
+/* Watchdog, http->mu held: connections whose request headers are past the deadline. */
+static void check_headers_locked(struct floe_vhttp *http, int64_t now)
+{
+    for (struct http_conn *c = http->locked.conn_head, *next; c; c = next) {
+        next = c->next;
+        int64_t took = now - c->since_ms;
+        if (took < http->header_timeout_ms)
+            continue;
+        char msg[160], id[64];
+        snprintf(msg, sizeof(msg), "The request headers did not arrive within %.1f seconds",
+                 (double)http->header_timeout_ms / 1000.0);
+        floe_vutil_id(id, 52, true);
+        floe_vlog(&http->srv->cfg, FLOE_VLOG_INFO, "connection closed: %s", msg);
+        conn_unwatch_locked(http, c);
+        answer_408_on_socket(c->fd, id, msg);
+    }
 }
 
 static void *watchdog_main(void *arg)
 {
     struct floe_vhttp *http = arg;
-    int64_t tick_ms = http->timeout_ms / 4;
-    if (tick_ms > 1000)
-        tick_ms = 1000;
+    int64_t tick_ms = 1000;
+    const int64_t spans[] = {http->timeout_ms, http->header_timeout_ms,
+                             http->min_rate ? http->window_ms : 0};
+    for (size_t i = 0; i < sizeof(spans) / sizeof(spans[0]); i++)
+        if (spans[i] && spans[i] / 4 < tick_ms)
+            tick_ms = spans[i] / 4;
     if (tick_ms < 10)
         tick_ms = 10;
     pthread_mutex_lock(&http->mu);
     while (!http->locked.stopping) {
         int64_t now = floe_vutil_now_ms();
         for (struct http_req *h = http->locked.head; h; h = h->next) {
-            int64_t idle = now - atomic_load(&h->last_body_ms);
-            if (idle < http->timeout_ms || pthread_mutex_trylock(&h->mu) != 0)
-                continue;
-            idle = now - atomic_load(&h->last_body_ms);
-            if (!h->timed_out && idle >= http->timeout_ms)
-                time_out_locked(h, idle);
+            if (pthread_mutex_trylock(&h->mu) != 0)
+                continue; /* its thread is taking body bytes right now */
+            if (!h->timed_out)
+                check_body_locked(http, h, now);
             pthread_mutex_unlock(&h->mu);
         }
+        if (http->header_timeout_ms)
+            check_headers_locked(http, now);
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += (long)(tick_ms % 1000) * 1000000L;
@@ -352,6 +537,11 @@ static enum MHD_Result answer_early(struct MHD_Connection *conn, struct http_req
     struct floe_vreq *rq = &h->rq;
     if (rq->has_length && rq->content_length == 0)
         return send_response(conn, h);
+    if (h->close_now || (!h->authed && h->phase == PH_BODY && !h->body_seen &&
+                         !(rq->has_length && rq->content_length <= UNAUTH_DRAIN_MAX))) {
+        rq->resp.close = true; /* refused before any body byte: never read it */
+        return send_response(conn, h);
+    }
     if (h->phase == PH_BODY && !h->body_seen && expects_continue(rq)) {
         rq->resp.close = true;
         return send_response(conn, h);
@@ -436,16 +626,51 @@ static void start_request(struct http_req *h, struct MHD_Connection *conn, const
     if (!h->target_bad)
         h->route_result = floe_vroute_find(rq, &rq->route);
     if (h->target_bad || h->route_result != FLOE_VROUTE_OK || !rq->route->begin) {
-        /* buffered: authenticated once the body is in; a body too large is refused now */
+        /* buffered: a body is read only after the precheck of the headers (auth.h); the
+         * signature is checked in full once the body is in; a body too large is refused now */
+        bool body = !rq->has_length || rq->content_length > 0;
+        if (body && !floe_vauth_precheck(rq))
+            return;
+        h->authed = true;
         if (rq->has_length && rq->content_length > FLOE_VHTTP_BODY_MAX)
             floe_verr_reply(rq, FLOE_VERR_BAD_REQUEST, "Request body is larger than %u bytes",
                             FLOE_VHTTP_BODY_MAX);
         return;
     }
     h->stream = true;
-    if (!floe_vauth_check(rq, NULL) || !floe_vauth_account(rq) || !version_ok(rq))
+    if (!floe_vauth_check(rq, NULL))
+        return;
+    h->authed = true;
+    if (!floe_vauth_account(rq) || !version_ok(rq))
         return;
     rq->route->begin(rq);
+}
+
+/* A connection over --max-connections or --max-connections-per-client: 503 SlowDown at once
+ * (the body, if any, is never read) and the connection closes. */
+static void refuse_over_limit(struct http_req *h, const struct http_conn *c, const char *method)
+{
+    struct floe_vreq *rq = &h->rq;
+    const struct floe_vconfig *cfg = &h->http->srv->cfg;
+    rq->method = method;
+    floe_vutil_id(rq->request_id, 52, true);
+    rq->headers = floe_xcalloc(1, sizeof(*rq->headers));
+    h->close_now = true;
+    char addr[64] = "?", msg[256];
+    getnameinfo((const struct sockaddr *)&c->addr, sizeof(c->addr), addr, sizeof(addr), NULL, 0,
+                NI_NUMERICHOST);
+    if (c->verdict == FLOE_VADMIT_TOTAL)
+        snprintf(msg, sizeof(msg),
+                 "Too many connections: floe-vault serves at most %u at once "
+                 "(--max-connections); retry later",
+                 cfg->max_connections);
+    else
+        snprintf(msg, sizeof(msg),
+                 "Too many connections from %s: %u open, at most %u per client "
+                 "(--max-connections-per-client); retry later",
+                 addr, c->open_from, cfg->max_client_connections);
+    floe_verr_reply_code(rq, 503, "SlowDown", msg);
+    floe_vreq_set_header(rq, "Retry-After", "1");
 }
 
 /* After authentication: path, route and account errors, then the handler. */
@@ -526,7 +751,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (h->phase == PH_NEW) {
         h->phase = PH_BODY;
-        start_request(h, conn, method);
+        struct http_conn *c = conn_of(conn);
+        if (c) {
+            pthread_mutex_lock(&h->http->mu);
+            conn_unwatch_locked(h->http, c); /* the headers are in */
+            pthread_mutex_unlock(&h->http->mu);
+        }
+        if (c && c->verdict != FLOE_VADMIT_OK)
+            refuse_over_limit(h, c, method);
+        else
+            start_request(h, conn, method);
         enum MHD_Result ret = MHD_YES;
         if (rq->resp.status)
             ret = answer_early(conn, h);
@@ -541,6 +775,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         pthread_mutex_lock(&h->mu);
         enum MHD_Result ret = body_bytes(conn, h, upload_data, n);
         atomic_store(&h->last_body_ms, floe_vutil_now_ms());
+        atomic_fetch_add(&h->window_bytes, (uint64_t)n);
         pthread_mutex_unlock(&h->mu);
         return ret;
     }
@@ -634,12 +869,22 @@ int floe_vhttp_start(struct floe_vserver *srv, unsigned *port, struct floe_vhttp
     unsigned bound = 0;
     h->srv = srv;
     h->timeout_ms = srv->cfg.request_timeout_ms;
+    h->header_timeout_ms = srv->cfg.header_timeout_ms;
+    h->min_rate = srv->cfg.min_body_rate;
+    h->window_ms = srv->cfg.rate_window_ms > 0 ? srv->cfg.rate_window_ms : 1000;
+    h->watchdog_needed = h->timeout_ms || h->header_timeout_ms || h->min_rate;
+    h->admit = floe_vadmit_new(srv->cfg.max_connections, srv->cfg.max_client_connections);
     pthread_mutex_init(&h->mu, NULL);
     pthread_cond_init(&h->cv, NULL);
     /* libmicrohttpd's idle timeout (silent close) stays above ours (a 408 answer) */
     unsigned mhd_timeout_s = (unsigned)(h->timeout_ms / 1000) + 30;
     if (mhd_timeout_s < 300)
         mhd_timeout_s = 300;
+    /* Beyond --max-connections, connections are answered 503 (their threads end at once);
+     * libmicrohttpd's own limit, which closes without a word, sits above that as a backstop. */
+    unsigned hard_limit = 0;
+    if (srv->cfg.max_connections)
+        hard_limit = srv->cfg.max_connections + srv->cfg.max_connections / 4 + 16;
     h->lfd = listen_on(srv->cfg.host, srv->cfg.port, &bound, err);
     if (h->lfd < 0) {
         rc = FLOE_E_NETWORK;
@@ -653,14 +898,16 @@ int floe_vhttp_start(struct floe_vserver *srv, unsigned *port, struct floe_vhttp
         flags, 0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, h->lfd,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(1024u << 10), MHD_OPTION_CONNECTION_TIMEOUT,
         mhd_timeout_s, MHD_OPTION_URI_LOG_CALLBACK, uri_log, h, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, h, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+        on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+        MHD_OPTION_CONNECTION_LIMIT, hard_limit ? hard_limit : (unsigned)FD_SETSIZE * 64,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
     if (!h->d) {
         rc = floe_error_set(err, FLOE_E_NETWORK, "libmicrohttpd could not start on %s:%s",
                             srv->cfg.host, srv->cfg.port);
         goto out;
     }
     h->lfd = -1; /* MHD owns it now */
-    if (h->timeout_ms) {
+    if (h->watchdog_needed) {
         if (pthread_create(&h->watchdog, NULL, watchdog_main, h) != 0) {
             rc = floe_error_set(err, FLOE_E_NETWORK, "cannot start the request watchdog");
             goto out;
@@ -690,6 +937,7 @@ void floe_vhttp_stop(struct floe_vhttp *h)
     }
     if (h->lfd >= 0)
         close(h->lfd);
+    floe_vadmit_free(h->admit);
     pthread_cond_destroy(&h->cv);
     pthread_mutex_destroy(&h->mu);
     free(h);

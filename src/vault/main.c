@@ -4,7 +4,9 @@
  *   floe-vault [--listen HOST:PORT] [--data-dir DIR] [--port-file F] [--access-key K
  *              --secret-key S] [--account-id ID] [--region R]
  *              [--job-delay instant|Expedited=S,Standard=S,Bulk=S] [--job-expiry S]
- *              [--inventory-staleness S] [--request-timeout S] [--blob-io direct|buffered]
+ *              [--inventory-staleness S] [--request-timeout S] [--header-timeout S]
+ *              [--min-body-rate B --rate-window S] [--max-connections N]
+ *              [--max-connections-per-client N] [--blob-io direct|buffered]
  *              [--notify TOPIC_ARN=URL ...] [--log-level error|warn|info|debug] [--no-auth]
  *
  * Without options it serves http://127.0.0.1:9190 (floe's default endpoint) from
@@ -43,7 +45,9 @@ static void usage(FILE *f)
             "                  [--job-expiry SECONDS] [--inventory-staleness SECONDS]\n"
             "                  [--delete-vault-after-inventory]\n"
             "                  [--scrub-rate BYTES] [--scrub-interval SECONDS]\n"
-            "                  [--request-timeout SECONDS]\n"
+            "                  [--request-timeout SECONDS] [--header-timeout SECONDS]\n"
+            "                  [--min-body-rate BYTES_PER_S] [--rate-window SECONDS]\n"
+            "                  [--max-connections N] [--max-connections-per-client N]\n"
             "                  [--blob-io direct|buffered] [--notify TOPIC_ARN=URL ...]\n"
             "                  [--log-level error|warn|info|debug] [--no-auth]\n"
             "       floe-vault scrub [--data-dir DIR] [--json] [--quiet]   (see floe-vault scrub "
@@ -62,10 +66,17 @@ static void usage(FILE *f)
             "          --delete-vault-after-inventory only once an inventory taken after the\n"
             "          vault's last write shows it empty, as the service does),\n"
             "          request timeout %d s (a stalled upload body is answered 408; 0: never),\n"
+            "          header timeout %d s (headers not complete by then: 408, closed; 0: never),\n"
+            "          min body rate %d bytes/s averaged over a rate window of %d s (a slower\n"
+            "          body is answered 408 and dropped; 0: no minimum),\n"
+            "          max connections %d, per client address %d (beyond either: 503 SlowDown,\n"
+            "          closed; 0: no limit),\n"
             "          blob io direct (O_DIRECT writes behind the hash; buffered if unsupported)\n",
             FLOE_VAULT_DEFAULT_HOST, FLOE_VAULT_DEFAULT_PORT, FLOE_VAULT_DEFAULT_ACCESS_KEY,
             FLOE_VAULT_DEFAULT_SECRET_KEY, FLOE_VAULT_DEFAULT_ACCOUNT, FLOE_VAULT_DEFAULT_REGION,
-            FLOE_VAULT_DEFAULT_REQUEST_TIMEOUT_S);
+            FLOE_VAULT_DEFAULT_REQUEST_TIMEOUT_S, FLOE_VAULT_DEFAULT_HEADER_TIMEOUT_S,
+            FLOE_VAULT_DEFAULT_MIN_BODY_RATE, FLOE_VAULT_DEFAULT_RATE_WINDOW_S,
+            FLOE_VAULT_DEFAULT_MAX_CONNECTIONS, FLOE_VAULT_DEFAULT_MAX_CLIENT_CONNECTIONS);
 }
 
 static int parse_seconds(const char *s, int64_t *ms)
@@ -331,6 +342,26 @@ static int apply_option(int c, const char *arg, struct floe_vconfig *cfg, bool *
         if (parse_seconds(arg, &cfg->request_timeout_ms) != 0)
             return complain("--request-timeout wants seconds, got \"%s\"\n", arg);
         return 0;
+    case 'H':
+        if (parse_seconds(arg, &cfg->header_timeout_ms) != 0)
+            return complain("--header-timeout wants seconds, got \"%s\"\n", arg);
+        return 0;
+    case 'b':
+        if (floe_vutil_parse_u64(arg, &id) != 0)
+            return complain("--min-body-rate wants bytes per second, got \"%s\"\n", arg);
+        cfg->min_body_rate = id;
+        return 0;
+    case 'W':
+        if (parse_seconds(arg, &cfg->rate_window_ms) != 0 || cfg->rate_window_ms < 100)
+            return complain("--rate-window wants seconds (at least 0.1), got \"%s\"\n", arg);
+        return 0;
+    case 'M':
+    case 'C':
+        if (floe_vutil_parse_u64(arg, &id) != 0 || id > 1000000)
+            return complain("%s wants a number of connections (0 to 1000000), got \"%s\"\n",
+                            c == 'M' ? "--max-connections" : "--max-connections-per-client", arg);
+        *(c == 'M' ? &cfg->max_connections : &cfg->max_client_connections) = (unsigned)id;
+        return 0;
     case 'n': return add_notify(arg, cfg);
     case 'L':
         if ((i = pick(arg, levels, 4)) < 0)
@@ -387,6 +418,11 @@ static int parse_args(int argc, char **argv, struct floe_vconfig *cfg)
         {"no-auth", no_argument, NULL, 'N'},
         {"blob-io", required_argument, NULL, 'B'},
         {"request-timeout", required_argument, NULL, 'T'},
+        {"header-timeout", required_argument, NULL, 'H'},
+        {"min-body-rate", required_argument, NULL, 'b'},
+        {"rate-window", required_argument, NULL, 'W'},
+        {"max-connections", required_argument, NULL, 'M'},
+        {"max-connections-per-client", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},

@@ -69,7 +69,8 @@ struct floe_vblob_direct {
     unsigned cur; /* slot being filled */
     size_t fill;  /* bytes in slot[cur].buf */
     unsigned inflight;
-    uint64_t alloc_bytes; /* fallocate()d length (aligned up) */
+    uint64_t alloc_bytes; /* fallocate()d so far; UINT64_MAX: not supported here */
+    uint64_t want_bytes;  /* the announced length, aligned up: alloc_bytes never passes it */
     int error;            /* first failed write: positive errno, 0 if none */
 };
 
@@ -257,6 +258,31 @@ static void direct_free(struct floe_vblob *b, struct floe_vblob_writer *w)
     w->direct = NULL;
 }
 
+/*
+ * Reserve (fallocate) the file up to FLOE_VBLOB_RESERVE_AHEAD past `upto`, never past the
+ * announced length: the disk is taken as the body arrives, not on the promise of its
+ * Content-Length (a client trickling the first bytes of a 4 GiB body holds 64 MiB, not 4 GiB).
+ * Returns 0 or the errno (ENOSPC); a file system without fallocate just goes without.
+ */
+static int direct_reserve(struct floe_vblob_direct *d, int fd, uint64_t upto)
+{
+    if (d->alloc_bytes == UINT64_MAX || d->alloc_bytes >= d->want_bytes ||
+        (d->alloc_bytes && upto <= d->alloc_bytes))
+        return 0;
+    uint64_t end = upto + FLOE_VBLOB_RESERVE_AHEAD;
+    if (end > d->want_bytes)
+        end = d->want_bytes;
+    if (fallocate(fd, 0, 0, (off_t)end) != 0) {
+        if (errno == EOPNOTSUPP || errno == ENOSYS) {
+            d->alloc_bytes = UINT64_MAX; /* never again */
+            return 0;
+        }
+        return errno;
+    }
+    d->alloc_bytes = end;
+    return 0;
+}
+
 int floe_vblob_create_stream(struct floe_vblob *b, uint64_t size_bytes, struct floe_vblob_writer *w,
                              struct floe_error *err)
 {
@@ -287,16 +313,13 @@ int floe_vblob_create_stream(struct floe_vblob *b, uint64_t size_bytes, struct f
         return floe_error_set_errno(err, FLOE_E_IO, e, b->path, "cannot create a blob in %s",
                                     b->path);
     }
-    d->alloc_bytes = (size_bytes + DIRECT_ALIGN - 1) / DIRECT_ALIGN * DIRECT_ALIGN;
-    if (fallocate(w->fd, 0, 0, (off_t)d->alloc_bytes) != 0) {
-        e = errno;
-        if (e != EOPNOTSUPP && e != ENOSYS) {
-            floe_vblob_discard(b, w);
-            return floe_error_set_errno(err, FLOE_E_IO, e, b->path,
-                                        "cannot reserve %llu bytes for a blob in %s",
-                                        (unsigned long long)size_bytes, b->path);
-        }
-        d->alloc_bytes = 0;
+    d->want_bytes = (size_bytes + DIRECT_ALIGN - 1) / DIRECT_ALIGN * DIRECT_ALIGN;
+    e = direct_reserve(d, w->fd, 0);
+    if (e) {
+        floe_vblob_discard(b, w);
+        return floe_error_set_errno(err, FLOE_E_IO, e, b->path,
+                                    "cannot reserve space for a blob of %llu bytes in %s",
+                                    (unsigned long long)size_bytes, b->path);
     }
     return FLOE_OK;
 }
@@ -310,6 +333,9 @@ bool floe_vblob_is_direct(const struct floe_vblob_writer *w)
 static void direct_flush_cur(struct floe_vblob_direct *d, int fd, size_t len)
 {
     struct direct_slot *s = &d->slot[d->cur];
+    int e = direct_reserve(d, fd, s->off + len);
+    if (e && !d->error)
+        d->error = e; /* reported by the write that follows */
     s->len = len;
     s->done = 0;
     s->inflight = true;

@@ -17,10 +17,12 @@
  *   - streamed (floe_vblob_create_stream, request bodies of 1 MiB or more): O_DIRECT writes of
  *     4 MiB staging buffers submitted through an io_uring as each fills, so the disk works
  *     while the body is still arriving and being hashed, and no byte goes through the page
- *     cache. The file is fallocate()d to its announced size first (writes inside i_size do not
- *     serialise on ext4's inode lock); the last block is written zero-padded to 4 KiB and the
- *     file truncated to its real length before fdatasync. Staging buffers come from a pool in
- *     the store (at most FLOE_VBLOB_STAGE_MAX, allocated on first use, kept until close).
+ *     cache. The file is fallocate()d ahead of the writes, FLOE_VBLOB_RESERVE_AHEAD at a time
+ *     up to its announced size (writes inside i_size do not serialise on ext4's inode lock;
+ *     disk is taken as bytes arrive, never for a whole Content-Length on its promise); the last
+ * block is written zero-padded to 4 KiB and the file truncated to its real length before fdatasync.
+ * Staging buffers come from a pool in the store (at most FLOE_VBLOB_STAGE_MAX, allocated on first
+ * use, kept until close).
  *   - buffered (floe_vblob_create, small bodies, inventories, and the fallback when O_DIRECT,
  *     io_uring or a staging buffer is unavailable): write() into the page cache, with
  *     sync_file_range() write-behind every 8 MiB so fdatasync only waits for the tail.
@@ -38,11 +40,12 @@
 #include "floe/error.h"
 
 #define FLOE_VBLOB_NAME_LEN 32
-#define FLOE_VBLOB_STAGE_BYTES ((size_t)4 << 20)    /* one O_DIRECT write */
-#define FLOE_VBLOB_STAGE_DEPTH 4                    /* staging buffers per streamed blob */
-#define FLOE_VBLOB_STAGE_MAX 32                     /* staging buffers in the pool (128 MiB) */
-#define FLOE_VBLOB_STREAM_MIN ((uint64_t)1 << 20)   /* smaller bodies are written buffered */
-#define FLOE_VBLOB_WRITE_BEHIND ((uint64_t)8 << 20) /* buffered: sync_file_range step */
+#define FLOE_VBLOB_STAGE_BYTES ((size_t)4 << 20)      /* one O_DIRECT write */
+#define FLOE_VBLOB_STAGE_DEPTH 4                      /* staging buffers per streamed blob */
+#define FLOE_VBLOB_STAGE_MAX 32                       /* staging buffers in the pool (128 MiB) */
+#define FLOE_VBLOB_STREAM_MIN ((uint64_t)1 << 20)     /* smaller bodies are written buffered */
+#define FLOE_VBLOB_WRITE_BEHIND ((uint64_t)8 << 20)   /* buffered: sync_file_range step */
+#define FLOE_VBLOB_RESERVE_AHEAD ((uint64_t)64 << 20) /* streamed: fallocate this far ahead */
 
 struct floe_vblob;        /* the blob directory */
 struct floe_vblob_direct; /* private state of a streamed (O_DIRECT) writer */

@@ -15,6 +15,11 @@ void floe_vconfig_defaults(struct floe_vconfig *cfg)
     cfg->host = floe_xstrdup(FLOE_VAULT_DEFAULT_HOST);
     cfg->port = floe_xstrdup(FLOE_VAULT_DEFAULT_PORT);
     cfg->request_timeout_ms = FLOE_VAULT_DEFAULT_REQUEST_TIMEOUT_S * 1000LL;
+    cfg->header_timeout_ms = FLOE_VAULT_DEFAULT_HEADER_TIMEOUT_S * 1000LL;
+    cfg->min_body_rate = FLOE_VAULT_DEFAULT_MIN_BODY_RATE;
+    cfg->rate_window_ms = FLOE_VAULT_DEFAULT_RATE_WINDOW_S * 1000LL;
+    cfg->max_connections = FLOE_VAULT_DEFAULT_MAX_CONNECTIONS;
+    cfg->max_client_connections = FLOE_VAULT_DEFAULT_MAX_CLIENT_CONNECTIONS;
     cfg->access_key = floe_xstrdup(FLOE_VAULT_DEFAULT_ACCESS_KEY);
     cfg->secret_key = floe_xstrdup(FLOE_VAULT_DEFAULT_SECRET_KEY);
     cfg->account_id = floe_xstrdup(FLOE_VAULT_DEFAULT_ACCOUNT);

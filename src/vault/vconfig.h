@@ -42,6 +42,11 @@ struct floe_vconfig {
     int64_t inventory_staleness_ms;     /* inventories show the vault as of completion - this */
     int64_t upload_expiry_ms;           /* idle multipart uploads are removed after this */
     int64_t request_timeout_ms;         /* a body with no bytes for this long: 408; 0: never */
+    int64_t header_timeout_ms;          /* a request's headers must be in within this; 0: never */
+    uint64_t min_body_rate;          /* bytes/s a body must average over rate_window_ms; 0: off */
+    int64_t rate_window_ms;          /* the window of min_body_rate */
+    unsigned max_connections;        /* open at once beyond this: 503 SlowDown; 0: no limit */
+    unsigned max_client_connections; /* the same per client address */
     struct floe_vnotify_target *notify; /* --notify TOPIC_ARN=URL, nnotify entries */
     int nnotify;
     int log_level; /* enum floe_vlog_level */
@@ -61,10 +66,16 @@ struct floe_vconfig {
 #define FLOE_VAULT_DEFAULT_HOST "127.0.0.1"
 #define FLOE_VAULT_DEFAULT_PORT "9190"
 #define FLOE_VAULT_DEFAULT_REQUEST_TIMEOUT_S 60
+#define FLOE_VAULT_DEFAULT_HEADER_TIMEOUT_S 30
+#define FLOE_VAULT_DEFAULT_MIN_BODY_RATE 1024
+#define FLOE_VAULT_DEFAULT_RATE_WINDOW_S 30
+#define FLOE_VAULT_DEFAULT_MAX_CONNECTIONS 1024
+#define FLOE_VAULT_DEFAULT_MAX_CLIENT_CONNECTIONS 256
 
 /*
  * floe_vconfig_defaults() - fill every default (listen 127.0.0.1:9190, delays 1/3/5 s, expiry
- * 24 h, request timeout 60 s, creds above); data_dir stays NULL (see
+ * 24 h, request timeout 60 s, header timeout 30 s, minimum body rate 1024 B/s over 30 s,
+ * 1024 connections, 256 per client, creds above); data_dir stays NULL (see
  * floe_vconfig_default_data_dir). The strings are malloc'd and owned by cfg.
  */
 void floe_vconfig_defaults(struct floe_vconfig *cfg);
