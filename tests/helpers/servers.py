@@ -132,6 +132,21 @@ def start_faultproxy(upstream_port, rules, port=0):
     return Server(proc, port, workdir, log_path)
 
 
+def start_linkem(binary, upstream_port, *extra):
+    """tools/linkem.c between a client and 127.0.0.1:upstream_port: round-trip delay, rate cap,
+    window, loss and resets (--rtt-ms, --rate, --up-rate, --down-rate, --window, --loss,
+    --reset, --rate-log: see its header comment). Stopped by PID like the others."""
+    workdir = tempdir("floe-linkem-")
+    port_file = os.path.join(workdir, "port")
+    log_path = os.path.join(workdir, "linkem.log")
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([binary, "--upstream", f"127.0.0.1:{upstream_port}",
+                                 "--port-file", port_file, *extra], stdout=log,
+                                stderr=subprocess.STDOUT)
+    port = _wait_port_file(port_file, proc, "linkem")
+    return Server(proc, port, workdir, log_path)
+
+
 def client_env(tmpdir, ak=LOCAL_AK, sk=LOCAL_SK):
     """Environment for floe / aws / boto3 subprocesses: explicit credentials, empty aws config
     files, a private cache dir for floe's checkpoints."""
