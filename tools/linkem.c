@@ -213,9 +213,9 @@ static void parse_hostport(const char *s, struct sockaddr_in *sa)
 static void bucket_init(struct bucket *b, double rate)
 {
     b->rate = rate;
-    /* 2 ms of the rate, at least 64 KiB: smooth to the millisecond, yet one write of a
-     * typical size goes out whole */
-    b->burst = rate * 0.002 > 65536 ? rate * 0.002 : 65536;
+    /* 10 ms of the rate, at least 128 KiB: smooth well below a second, yet a late wakeup on a
+     * busy machine does not cost the link its rate */
+    b->burst = rate * 0.01 > 131072 ? rate * 0.01 : 131072;
     b->tokens = b->burst;
     b->last_ns = now_ns();
 }
