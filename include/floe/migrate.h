@@ -71,13 +71,14 @@ struct floe_migrate_tier_estimate {
 };
 
 struct floe_migrate_plan {
-    uint64_t archives, bytes;          /* selected */
-    uint64_t excluded, excluded_bytes; /* left out by the filters */
-    uint64_t over_s3_limit;            /* selected archives larger than 5 TiB */
-    uint64_t renamed_duplicates;       /* names given the creation date (or id) */
-    uint64_t named_by_id;              /* no usable description: named by the archive id */
-    uint64_t named_by_file;            /* named by the --names file */
-    uint64_t requests;                 /* retrieval jobs (one per archive) */
+    uint64_t archives, bytes;                  /* selected */
+    uint64_t excluded, excluded_bytes;         /* left out by the filters */
+    uint64_t over_s3_limit;                    /* selected archives larger than 5 TiB */
+    uint64_t renamed_duplicates;               /* names given the creation date (or id) */
+    uint64_t named_by_id;                      /* no usable description: named by the archive id */
+    uint64_t named_by_file;                    /* named by the --names file */
+    uint64_t other_shards, other_shards_bytes; /* left to the other shards (--shard) */
+    uint64_t requests;                         /* retrieval jobs (one per archive) */
     struct floe_migrate_tier_estimate tiers[3];
     char prices_as_of[16]; /* the date of the price table used */
     char inventory_job_id[1025];
@@ -153,6 +154,9 @@ struct floe_migrate_options {
     unsigned concurrency;       /* segments of one archive fetched at once; 0 = 4 */
     bool dry_run;               /* plan only: a temporary catalog, nothing requested */
     bool retry_failed;          /* failed archives are planned again (their attempts start over) */
+    unsigned shard_index, shard_count; /* --shard I/N: only archives whose id hashes (xxh3-64)
+                                         to I-1 modulo N; 0/0 = every archive. Each shard has
+                                         its own catalog (and manifest): ".shard-I-of-N" */
     atomic_bool *cancel;
     void (*phase)(const char *what, const char *detail, void *user);
     void (*event)(const struct floe_migrate_event *e, void *user);

@@ -32,19 +32,21 @@
     "DEST: a directory, or s3://BUCKET/PREFIX with [--storage-class CLASS]\n"                      \
     "      [--s3-endpoint-url URL] [--chunk-size SIZE] (also in PLAN OPTIONS).\n"                  \
     "PLAN OPTIONS: [--include PATTERN] [--exclude PATTERN] [--filter RULE] [--names FILE.csv]\n"   \
-    "              [--prices FILE] [--inventory-job JOB_ID] [--catalog PATH]\n"                    \
+    "              [--prices FILE] [--inventory-job JOB_ID] [--catalog PATH] [--shard I/N]\n"      \
     "Names come from archive descriptions (floe1, mt2, else the description as a path);\n"         \
     "filters match names. Defaults: --tier Bulk, no daily quota, --max-jobs 100, --max-staged\n"   \
     "1TiB, --expiry-margin 4h, --job-expiry 24h, --poll-interval 5m, --concurrency 4; S3:\n"       \
     "--storage-class DEEP_ARCHIVE, --chunk-size 64MiB (doubled until 10,000 parts fit),\n"         \
     "--s3-endpoint-url from AWS_ENDPOINT_URL_S3 else AWS. Catalog: DIR/.floe-migrate/VAULT.db\n"   \
-    "(manifest beside it); for S3 in $XDG_CACHE_HOME/floe, staging beside it."
+    "(manifest beside it); for S3 in $XDG_CACHE_HOME/floe, staging beside it. --shard I/N:\n"      \
+    "the archives whose id hashes to I of N (one worker each), with its own catalog."
 
 struct mopts {
     struct floe_migrate_options o;
     struct floe_cli_list filters;
     char **rules;
     const char *to, *max_day, *max_jobs, *max_staged, *margin, *expiry, *poll, *conc, *chunk;
+    const char *shard;
     bool list, failed, dry;
 };
 
@@ -87,6 +89,7 @@ static int parse(const char *cmd, int argc, char **argv, int start, struct mopts
         {"--s3-endpoint-url", NULL, &o->s3_endpoint_url, NULL},
         {"--chunk-size", NULL, &m->chunk, NULL},
         {"--staging", NULL, &o->staging_dir, NULL},
+        {"--shard", NULL, &m->shard, NULL},
         {"--max-per-day", NULL, &m->max_day, NULL},
         {"--max-jobs", NULL, &m->max_jobs, NULL},
         {"--max-staged", NULL, &m->max_staged, NULL},
@@ -111,6 +114,17 @@ static int parse(const char *cmd, int argc, char **argv, int start, struct mopts
     if (!rc && m->max_day &&
         !(rc = floe_cli_parse_size(cmd, MIGRATE_USAGE, "--max-per-day", m->max_day, &n)))
         o->max_per_day_bytes = n;
+    if (!rc && m->shard) {
+        unsigned i = 0, k = 0;
+        char tail = 0;
+        if (sscanf(m->shard, "%u/%u%c", &i, &k, &tail) != 2 || k < 1 || k > 100000 || i < 1 ||
+            i > k)
+            rc = floe_cli_usage_error(cmd, MIGRATE_USAGE,
+                                      "--shard must be I/N with 1 <= I <= N <= 100000, not '%s'",
+                                      m->shard);
+        o->shard_index = i;
+        o->shard_count = k;
+    }
     if (!rc && m->chunk &&
         !(rc = floe_cli_parse_size(cmd, MIGRATE_USAGE, "--chunk-size", m->chunk, &n)))
         o->chunk_size = n;
@@ -191,17 +205,20 @@ static json_t *plan_json(const struct floe_migrate_options *o, const struct floe
                                         "total_usd", floe_cli_jreal(e->total_usd, 4), "hours",
                                         floe_cli_jreal(e->hours, 2)));
     }
-    return json_pack("{s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:s, "
-                     "s:b, s:o}",
-                     "plan", floe_cli_jstr(o->vault), "destination", floe_cli_jstr(o->destination),
-                     "archives", (json_int_t)p->archives, "bytes", (json_int_t)p->bytes, "excluded",
-                     (json_int_t)p->excluded, "excluded_bytes", (json_int_t)p->excluded_bytes,
-                     "over_s3_limit", (json_int_t)p->over_s3_limit, "renamed_duplicates",
-                     (json_int_t)p->renamed_duplicates, "named_by_id", (json_int_t)p->named_by_id,
-                     "named_by_file", (json_int_t)p->named_by_file, "requests",
-                     (json_int_t)p->requests, "prices_as_of", p->prices_as_of, "inventory_job_id",
-                     p->inventory_job_id, "inventory_date", p->inventory_date, "inventory_reused",
-                     p->inventory_reused, "tiers", tiers);
+    json_t *po = json_pack(
+        "{s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:s, "
+        "s:b, s:o}",
+        "plan", floe_cli_jstr(o->vault), "destination", floe_cli_jstr(o->destination), "archives",
+        (json_int_t)p->archives, "bytes", (json_int_t)p->bytes, "excluded", (json_int_t)p->excluded,
+        "excluded_bytes", (json_int_t)p->excluded_bytes, "over_s3_limit",
+        (json_int_t)p->over_s3_limit, "renamed_duplicates", (json_int_t)p->renamed_duplicates,
+        "named_by_id", (json_int_t)p->named_by_id, "named_by_file", (json_int_t)p->named_by_file,
+        "requests", (json_int_t)p->requests, "prices_as_of", p->prices_as_of, "inventory_job_id",
+        p->inventory_job_id, "inventory_date", p->inventory_date, "inventory_reused",
+        p->inventory_reused, "tiers", tiers);
+    json_object_set_new(po, "other_shards", json_integer((json_int_t)p->other_shards));
+    json_object_set_new(po, "other_shards_bytes", json_integer((json_int_t)p->other_shards_bytes));
+    return po;
 }
 
 static void print_plan(const struct floe_cli *cli, const struct floe_migrate_options *o,
@@ -220,6 +237,10 @@ static void print_plan(const struct floe_cli *cli, const struct floe_migrate_opt
             (unsigned long long)p->excluded, fmt_size(p->excluded_bytes, b),
             (unsigned long long)p->renamed_duplicates, (unsigned long long)p->named_by_id,
             (unsigned long long)p->named_by_file, (unsigned long long)p->over_s3_limit);
+    if (o->shard_count)
+        fprintf(f, "  shard %u of %u: %llu archives (%s) left to the other shards\n",
+                o->shard_index, o->shard_count, (unsigned long long)p->other_shards,
+                fmt_size(p->other_shards_bytes, b));
     fprintf(f, "  inventory job %s%s; prices as of %s (estimates, not a bill)\n",
             p->inventory_job_id, p->inventory_reused ? " (reused)" : "", p->prices_as_of);
     fprintf(f, "  %-10s %12s %12s %12s %12s  %s\n", "tier", "retrieval", "requests", "destination",

@@ -304,6 +304,52 @@ class MigrateTests(unittest.TestCase):
         self.assertEqual(len(self.retrieval_jobs(vault)), 2)  # the quota held
         self.assertEqual(self.status(vault, dest)["states"]["planned"]["archives"], 2)
 
+    def test_shards_split_once_and_exclusive(self):
+        descs = ["s/%02d" % i for i in range(14)] + ["s/dup", "s/dup"]
+        vault, data = self.fill(descs)
+        dest = self.dest()
+        procs = [subprocess.Popen([FLOE, "--endpoint-url", self.vault.url, "--json", "migrate",
+                                   vault, "--to", dest, "--shard", "%d/3" % i, "--poll-interval",
+                                   "1s"], env=self.env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+                 for i in (1, 2, 3)]
+        seen, names = {}, {}
+        for i, p in enumerate(procs, 1):
+            out, err = p.communicate(timeout=300)
+            self.assertEqual(p.returncode, 0, err)
+            r = json.loads(out.decode().splitlines()[-1])
+            self.assertEqual(r["done"] + r["other_shards"], len(data))
+            st = os.path.join(dest, ".floe-migrate", "%s.shard-%d-of-3.manifest.csv" % (vault, i))
+            with open(st, newline="") as f:
+                for row in csv.DictReader(f):
+                    self.assertNotIn(row["archive_id"], seen)  # in exactly one shard
+                    seen[row["archive_id"]] = i
+                    names[row["archive_id"]] = row["name"]
+        self.assertEqual(set(seen), set(data))
+        self.assertGreater(len(set(seen.values())), 1)  # the work is really split
+        dups = [n for a, n in names.items() if n.startswith("s/dup")]
+        self.assertEqual(len(set(dups)), 2)  # named apart even when in different shards
+        self.assertNotIn("s/dup", dups)
+        self.assertEqual(len(self.retrieval_jobs(vault)), len(data))
+        # the same shard twice at once: the second is refused, the first is not disturbed
+        vault2, _ = self.fill(["t/%d" % i for i in range(6)])
+        first = subprocess.Popen([FLOE, "--endpoint-url", self.vault.url, "migrate", vault2,
+                                  "--to", dest, "--shard", "1/1", "--max-jobs", "1",
+                                  "--poll-interval", "1s"], env=self.env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                 stdin=subprocess.DEVNULL)
+        lock = os.path.join(dest, ".floe-migrate", vault2 + ".shard-1-of-1.db.lock")
+        deadline = time.time() + 30
+        while time.time() < deadline and not (os.path.exists(lock) and os.path.getsize(lock)):
+            time.sleep(0.05)
+        _, err = self.floe("migrate", vault2, "--to", dest, "--shard", "1/1", expect=1)
+        self.assertIn("in use by another floe migrate (pid %d)" % first.pid, err)
+        _, ferr = first.communicate(timeout=300)
+        self.assertEqual(first.returncode, 0, ferr)
+        for bad in ("0/2", "3/2", "1/0", "x", "1/2/3"):
+            _, err = self.floe("migrate", vault, "--to", dest, "--shard", bad, expect=2)
+            self.assertIn("--shard must be I/N", err)
+
     # ---- errors ----
 
     def test_errors(self):

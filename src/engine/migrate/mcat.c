@@ -78,7 +78,7 @@ static const char s_schema[] =
     " created TEXT NOT NULL, description BLOB, state INTEGER NOT NULL, job_id TEXT NOT NULL"
     " DEFAULT '', job_done INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,"
     " reason TEXT NOT NULL DEFAULT '', sha256 TEXT NOT NULL DEFAULT '', updated INTEGER,"
-    " upload_id TEXT NOT NULL DEFAULT '');"
+    " upload_id TEXT NOT NULL DEFAULT '', mine INTEGER NOT NULL DEFAULT 1);"
     "CREATE INDEX IF NOT EXISTS arch_state ON arch(state, ord);"
     "CREATE INDEX IF NOT EXISTS arch_base ON arch(base);"
     "CREATE INDEX IF NOT EXISTS arch_name ON arch(name);"
@@ -296,11 +296,11 @@ bool floe_mcat_name_get(struct floe_mcat *c, const char *id, char out[FLOE_MNAME
 }
 
 int floe_mcat_insert(struct floe_mcat *c, const struct floe_mcat_row *r, const char *description,
-                     struct floe_error *err)
+                     bool mine, struct floe_error *err)
 {
     sqlite3_stmt *st =
         prep(c, "INSERT INTO arch(ord, id, base, name, size, tree, created, description, state,"
-                " updated) VALUES(?, ?, ?, ?, ?, ?, ?, ?, 0, ?)");
+                " updated, mine) VALUES(?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)");
     if (st) {
         sqlite3_bind_int64(st, 1, r->ord);
         sqlite3_bind_text(st, 2, r->id, -1, SQLITE_STATIC);
@@ -311,8 +311,22 @@ int floe_mcat_insert(struct floe_mcat *c, const struct floe_mcat_row *r, const c
         sqlite3_bind_text(st, 7, r->created, -1, SQLITE_STATIC);
         sqlite3_bind_blob(st, 8, description, (int)strlen(description), SQLITE_STATIC);
         sqlite3_bind_int64(st, 9, (sqlite3_int64)time(NULL));
+        sqlite3_bind_int(st, 10, mine);
     }
     return step_done(c, st, "recording the plan", err);
+}
+
+int floe_mcat_drop_others(struct floe_mcat *c, uint64_t *archives, uint64_t *bytes,
+                          struct floe_error *err)
+{
+    *archives = *bytes = 0;
+    sqlite3_stmt *st = prep(c, "SELECT count(*), total(size) FROM arch WHERE mine=0");
+    if (st && sqlite3_step(st) == SQLITE_ROW) {
+        *archives = (uint64_t)sqlite3_column_int64(st, 0);
+        *bytes = (uint64_t)sqlite3_column_double(st, 1);
+    }
+    sqlite3_finalize(st);
+    return exec(c, "DELETE FROM arch WHERE mine=0", "keeping this shard's archives", err);
 }
 
 /* Renames the rows a query selects (ord, name, created, id) with a suffix chosen by by_date. */

@@ -6,7 +6,7 @@
  *   meta(k PRIMARY KEY, v)          vault, destination, tier, fingerprint (the options the plan
  *                                   was made with), inventory_job_id, inventory_date, planned
  *   arch(ord PRIMARY KEY, id UNIQUE, base, name, size, tree, created, description, state,
- *        job_id, job_done, attempts, reason, sha256, updated, upload_id)
+ *        job_id, job_done, attempts, reason, sha256, updated, upload_id, mine)
  *                                   one row per selected archive, ord = inventory order; base
  *                                   is the name before duplicates were told apart; job_done the
  *                                   job's completion (unix seconds); tree and sha256 hex
@@ -87,9 +87,14 @@ int floe_mcat_name_put(struct floe_mcat *c, const char *id, const char *name,
                        struct floe_error *err);
 bool floe_mcat_name_get(struct floe_mcat *c, const char *id, char out[FLOE_MNAME_CAP]);
 
-/* A planned archive (state PLANNED). */
+/* A planned archive (state PLANNED); mine: of this worker's shard (the others are kept only
+ * until names are told apart, so every shard names every archive alike). */
 int floe_mcat_insert(struct floe_mcat *c, const struct floe_mcat_row *r, const char *description,
-                     struct floe_error *err);
+                     bool mine, struct floe_error *err);
+
+/* Removes the other shards' rows (after floe_mcat_dedup); their count and bytes. */
+int floe_mcat_drop_others(struct floe_mcat *c, uint64_t *archives, uint64_t *bytes,
+                          struct floe_error *err);
 
 /*
  * floe_mcat_dedup() - names shared by several archives get "." + their creation date before

@@ -694,6 +694,9 @@ static int check_options(const struct floe_migrate_options *o, struct floe_error
         return floe_error_set(err, FLOE_E_INVALID_ARG,
                               "--storage-class, --s3-endpoint-url, --chunk-size and --staging "
                               "are for S3 destinations (--to s3://BUCKET/PREFIX)");
+    if (o->shard_count && (o->shard_index < 1 || o->shard_index > o->shard_count))
+        return floe_error_set(err, FLOE_E_INVALID_ARG, "--shard %u/%u: I must be 1 to N",
+                              o->shard_index, o->shard_count);
     if (o->tier && floe_mprices_tier(o->tier) < 0)
         return floe_error_set(err, FLOE_E_INVALID_ARG,
                               "tier '%s' is not Expedited, Standard or Bulk", o->tier);
@@ -715,15 +718,19 @@ static int default_catalog(const struct floe_migrate_options *o, char *out, size
         snprintf(out, cap, "%s", o->catalog_path);
     } else if (floe_ms3_is_s3(o->destination)) {
         char key[4400];
-        int n = snprintf(key, sizeof(key), "%s\n%s", o->vault, o->destination);
+        int n = snprintf(key, sizeof(key), "%s\n%s\n%u/%u", o->vault, o->destination,
+                         o->shard_index, o->shard_count);
         int rc = floe_checkpoint_default_path("migrate", key, (size_t)n, out, cap, err);
         if (rc)
             return rc;
         char *dot = strrchr(out, '.');
         if (dot && (size_t)(dot - out) + 4 <= cap)
             snprintf(dot, 4, ".db");
+    } else if (o->shard_count) {
+        say(out, cap, "%s/%s/%s.shard-%u-of-%u.db", o->destination, FLOE_MNAME_STATE_DIR, o->vault,
+            o->shard_index, o->shard_count);
     } else {
-        snprintf(out, cap, "%s/%s/%s.db", o->destination, FLOE_MNAME_STATE_DIR, o->vault);
+        say(out, cap, "%s/%s/%s.db", o->destination, FLOE_MNAME_STATE_DIR, o->vault);
     }
     return FLOE_OK;
 }

@@ -11,6 +11,8 @@
 #include "mname.h"
 #include "ms3.h"
 
+#include <xxhash.h>
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -46,7 +48,8 @@ char *floe_mplan_fingerprint(const struct floe_migrate_options *o)
     for (size_t i = 0; i < o->nfilter_rules; i++)
         n += strlen(o->filter_rules[i]) + 1;
     char *s = floe_xmalloc(n);
-    size_t k = (size_t)snprintf(s, n, "names=%s\n", o->names_path ? o->names_path : "");
+    size_t k = (size_t)snprintf(s, n, "names=%s\nshard=%u/%u\n", o->names_path ? o->names_path : "",
+                                o->shard_index, o->shard_count);
     for (size_t i = 0; i < o->nfilter_rules; i++)
         k += (size_t)snprintf(s + k, n - k, "%s\n", o->filter_rules[i]);
     return s;
@@ -230,7 +233,10 @@ static int add_archive(const struct floe_inventory_archive *a, void *user)
         p->out->excluded_bytes += a->size;
         return 0;
     }
-    p->out->named_by_id += by_id;
+    bool mine = !p->o->shard_count ||
+                XXH3_64bits(a->archive_id, strlen(a->archive_id)) % p->o->shard_count ==
+                    p->o->shard_index - 1;
+    p->out->named_by_id += by_id && mine;
     r->ord = (int64_t)ord;
     snprintf(r->id, sizeof(r->id), "%s", a->archive_id);
     snprintf(r->created, sizeof(r->created), "%s", a->creation_date ? a->creation_date : "");
@@ -239,7 +245,7 @@ static int add_archive(const struct floe_inventory_archive *a, void *user)
     if (a->has_tree_hash)
         for (int i = 0; i < FLOE_HASH_BYTES; i++)
             snprintf(r->tree + 2 * i, 3, "%02x", a->tree_hash[i]);
-    int rc = floe_mcat_insert(p->cat, r, a->description ? a->description : "", p->err);
+    int rc = floe_mcat_insert(p->cat, r, a->description ? a->description : "", mine, p->err);
     if (!rc && ++p->pending >= COMMIT_EVERY) {
         p->pending = 0;
         if (!(rc = floe_mcat_commit(p->cat, p->err)))
@@ -306,6 +312,10 @@ int floe_mplan_make(struct floe_client *c, const struct floe_migrate_options *o,
     uint64_t renamed = 0;
     if (!rc)
         rc = floe_mcat_dedup(cat, &renamed, err);
+    if (!rc)
+        rc = floe_mcat_drop_others(cat, &out->other_shards, &out->other_shards_bytes, err);
+    meta_u64(cat, "other_shards", out->other_shards, &rc, err);
+    meta_u64(cat, "other_shards_bytes", out->other_shards_bytes, &rc, err);
     meta_u64(cat, "excluded", out->excluded, &rc, err);
     meta_u64(cat, "excluded_bytes", out->excluded_bytes, &rc, err);
     meta_u64(cat, "named_by_id", out->named_by_id, &rc, err);
@@ -340,6 +350,8 @@ void floe_mplan_summary(struct floe_mcat *cat, const struct floe_migrate_options
     out->excluded_bytes = meta_get_u64(cat, "excluded_bytes");
     out->named_by_id = meta_get_u64(cat, "named_by_id");
     out->named_by_file = meta_get_u64(cat, "named_by_file");
+    out->other_shards = meta_get_u64(cat, "other_shards");
+    out->other_shards_bytes = meta_get_u64(cat, "other_shards_bytes");
     out->renamed_duplicates = meta_get_u64(cat, "renamed_duplicates");
     floe_mcat_meta_get(cat, "inventory_job_id", out->inventory_job_id,
                        sizeof(out->inventory_job_id));
