@@ -30,12 +30,13 @@ extern "C" {
 
 /* What the purge would do, known after the counting pass (the confirmation's numbers). */
 struct floe_purge_plan {
-    uint64_t archives, bytes;   /* selected for deletion (not yet deleted) */
-    uint64_t archives_young;    /* of them, younger than the minimum storage duration */
-    double early_deletion_usd;  /* the charge for deleting those early */
-    double storage_usd_month;   /* storage cost the deletion stops, per month */
-    uint64_t archives_kept;     /* in the inventory, not selected by the filters */
-    const char *inventory_date; /* the inventory's date (borrowed for the callback) */
+    uint64_t archives, bytes;     /* selected for deletion (not yet deleted) */
+    uint64_t archives_young;      /* of them, younger than the minimum storage duration */
+    double early_deletion_usd;    /* the charge for deleting those early */
+    double storage_usd_month;     /* storage cost the deletion stops, per month */
+    uint64_t archives_kept;       /* in the inventory, not selected by the filters */
+    uint64_t archives_unmigrated; /* selected, but not verified by the migration (only_migrated) */
+    const char *inventory_date;   /* the inventory's date (borrowed for the callback) */
 };
 
 struct floe_purge_progress {
@@ -49,6 +50,11 @@ struct floe_purge_options {
     uint64_t older_than_s;           /* only archives created more than this long ago; 0 = all */
     const char *const *filter_rules; /* rsync rules matched against each archive description */
     size_t nfilter_rules;
+    /* Only archives a `floe migrate` verified at their destination (same id, size, tree hash):
+     * its manifest (.csv or .json) or its catalog. An inventory archive the migration recorded
+     * with another size or tree hash stops the run before anything is deleted. NULL: no such
+     * restriction. */
+    const char *only_migrated;
     bool dry_run;           /* plan and print; nothing deleted (an inventory job may
                                still be started to know what is there) */
     double max_rate;        /* deletions per second; 0 = as fast as it goes */

@@ -20,15 +20,16 @@
 
 #define PURGE_USAGE                                                                                \
     "floe vault purge VAULT [--older-than DAYS] [--include PATTERN] [--exclude PATTERN]\n"         \
-    "                 [--filter RULE] [--dry-run] [--yes] [--max-rate N] [--concurrency N]\n"      \
-    "                 [--inventory-job JOB_ID] [--delete-vault [--wait] [--max-wait DURATION]\n"   \
-    "                 [--poll-interval SECONDS]]\n"                                                \
+    "                 [--filter RULE] [--only-migrated MANIFEST|CATALOG] [--dry-run] [--yes]\n"    \
+    "                 [--max-rate N] [--concurrency N] [--inventory-job JOB_ID]\n"                 \
+    "                 [--delete-vault [--wait] [--max-wait DURATION] [--poll-interval SECONDS]]\n" \
     "Filters match archive descriptions (rsync rules; the first match decides). Defaults: every\n" \
     "archive, --concurrency 32, no rate limit, the newest inventory of the last day (else a new\n" \
     "inventory job, waited for). --yes is required when standard input is not a terminal.\n"       \
-    "--delete-vault --wait: when DeleteVault is refused (written since the last inventory), "      \
-    "start\n"                                                                                      \
-    "an inventory job, wait for it, try again; at most --max-wait (72h) in all."
+    "--only-migrated: only archives floe migrate verified at their destination (its manifest or\n" \
+    "catalog); one it recorded with another size or tree hash stops the run, nothing deleted.\n"   \
+    "--delete-vault --wait: when DeleteVault is refused (written since the last inventory),\n"     \
+    "start an inventory job, wait for it, try again; at most --max-wait (72h) in all."
 
 struct ctx {
     const struct floe_cli *cli;
@@ -42,6 +43,7 @@ static json_t *plan_json(const struct floe_purge_plan *p)
     json_object_set_new(o, "archives", json_integer((json_int_t)p->archives));
     json_object_set_new(o, "bytes", json_integer((json_int_t)p->bytes));
     json_object_set_new(o, "archives_kept", json_integer((json_int_t)p->archives_kept));
+    json_object_set_new(o, "archives_unmigrated", json_integer((json_int_t)p->archives_unmigrated));
     json_object_set_new(o, "archives_young", json_integer((json_int_t)p->archives_young));
     json_object_set_new(o, "early_deletion_usd", floe_cli_jreal(p->early_deletion_usd, 6));
     json_object_set_new(o, "storage_usd_month", floe_cli_jreal(p->storage_usd_month, 6));
@@ -58,12 +60,12 @@ static void print_plan(const struct ctx *x, const struct floe_purge_plan *p, boo
     }
     FILE *out = dry ? stdout : stderr;
     fprintf(out,
-            "vault %s: %llu archives (%llu bytes) to delete, %llu kept by the filters; "
-            "%llu younger than 90 days (early-deletion charge about $%.4f); "
-            "storage saved about $%.4f a month\n",
+            "vault %s: %llu archives (%llu bytes) to delete, %llu kept by the filters, "
+            "%llu kept as not migrated; %llu younger than 90 days (early-deletion charge about "
+            "$%.4f); storage saved about $%.4f a month\n",
             x->vault, (unsigned long long)p->archives, (unsigned long long)p->bytes,
-            (unsigned long long)p->archives_kept, (unsigned long long)p->archives_young,
-            p->early_deletion_usd, p->storage_usd_month);
+            (unsigned long long)p->archives_kept, (unsigned long long)p->archives_unmigrated,
+            (unsigned long long)p->archives_young, p->early_deletion_usd, p->storage_usd_month);
 }
 
 static bool confirm(const struct floe_purge_plan *p, void *user)
@@ -169,6 +171,7 @@ int floe_cmd_vault_purge(const struct floe_cli *cli, int argc, char **argv)
         {"--max-rate", NULL, &rate, NULL},
         {"--concurrency", NULL, &conc, NULL},
         {"--inventory-job", NULL, &o.inventory_job_id, NULL},
+        {"--only-migrated", NULL, &o.only_migrated, NULL},
         {"--dry-run", NULL, NULL, &o.dry_run},
         {"--yes", NULL, NULL, &yes},
         {"--delete-vault", NULL, NULL, &o.delete_vault},

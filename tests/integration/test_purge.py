@@ -179,6 +179,64 @@ class PurgeTests(unittest.TestCase):
         self.assertEqual(r.returncode, 3, r.stderr)
         self.assertEqual(json.loads(r.stdout.decode().splitlines()[-1])["protected"], 6)
 
+    def test_only_migrated(self):
+        vault, ids = self.fill(8, lambda i: "m/f%d" % i)
+        dest = os.path.join(self.tmp.name, "mig-" + vault)
+        r = subprocess.run([FLOE, "--endpoint-url", self.vault.url, "migrate", vault, "--to",
+                            dest, "--include", "m/f[0-4]", "--exclude", "*"], capture_output=True, timeout=300,
+                           env=self.env, stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        meta = os.path.join(dest, ".floe-migrate")
+        csv_path, json_path, catalog = (os.path.join(meta, vault + ext)
+                                        for ext in (".manifest.csv", ".manifest.json", ".db"))
+        migrated = {a for a, d in ids.items() if d[-1] in "01234"}
+        # an archive written after the migration: in neither the manifest nor the inventory
+        # the purge reuses (the migration's), so it stays
+        late = self.glacier.upload_archive(vaultName=vault, body=b"late")["archiveId"]
+        for manifest in (csv_path, json_path, catalog):
+            s, _ = self.purge(vault, "--dry-run", "--only-migrated", manifest)
+            self.assertEqual((s["archives"], s["archives_unmigrated"]), (5, 3), manifest)
+        # a manifest whose tree hash for one archive differs from the vault's: refused
+        bad = os.path.join(self.tmp.name, "bad-%s.csv" % vault)
+        lines = open(csv_path).read().splitlines()
+        row = lines[1].rsplit(",", 2)
+        row[1] = "0" * 64
+        open(bad, "w").write("\n".join([lines[0], ",".join(row)] + lines[2:]) + "\n")
+        r = subprocess.run([FLOE, "--endpoint-url", self.vault.url, "vault", "purge", vault,
+                            "--yes", "--only-migrated", bad], capture_output=True, timeout=300,
+                           env=self.env, stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"does not match vault", r.stderr)
+        self.assertIn(b"nothing was deleted", r.stderr)
+        # the manifest of another vault: refused
+        other, _ = self.fill(2)
+        r = subprocess.run([FLOE, "--endpoint-url", self.vault.url, "vault", "purge", other,
+                            "--yes", "--only-migrated", csv_path], capture_output=True,
+                           timeout=300, env=self.env, stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"another vault", r.stderr)
+        # not a manifest at all, an empty one
+        junk = os.path.join(self.tmp.name, "junk.csv")
+        open(junk, "w").write("hello,world\n")
+        empty = os.path.join(self.tmp.name, "empty.csv")
+        open(empty, "w").write(lines[0] + "\n")
+        for path, msg in ((junk, b"not a floe migrate manifest"), (empty, b"no migrated"),
+                          (os.path.join(self.tmp.name, "none.csv"), b"cannot read")):
+            r = subprocess.run([FLOE, "--endpoint-url", self.vault.url, "vault", "purge", vault,
+                                "--yes", "--only-migrated", path], capture_output=True,
+                               timeout=300, env=self.env, stdin=subprocess.DEVNULL)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn(msg, r.stderr)
+        self.assertEqual(self.listed(vault), set(ids) | {late})  # nothing deleted so far
+        s, _ = self.purge(vault, "--yes", "--only-migrated", csv_path, "--delete-vault",
+                          expect=1)
+        self.assertEqual(self.listed(vault), (set(ids) - migrated) | {late})
+        # again (the run above used the newest inventory, which lists the late one too): the
+        # recorded watermark says everything selected is done
+        s, _ = self.purge(vault, "--yes", "--only-migrated", csv_path)
+        self.assertEqual((s["deleted"], s["archives_unmigrated"]), (0, 4))
+        self.assertEqual(self.listed(vault), (set(ids) - migrated) | {late})
+
     def test_usage_errors(self):
         vault, _ = self.fill(1)
         for args, msg in [((vault,), b"--yes"),

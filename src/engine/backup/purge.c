@@ -26,6 +26,7 @@
 #include "civil.h"
 #include "client_impl.h"
 #include "filter.h"
+#include "migrated.h"
 #include "floe/inventory.h"
 #include "floe/jobs.h"
 #include "floe/retrieve.h"
@@ -89,6 +90,9 @@ struct purge {
     struct floe_purge_result *out;
     struct floe_error *err;
     struct floe_filter *filter;
+    struct floe_migrated *migrated; /* only_migrated, else NULL */
+    uint64_t mismatched, migrated_seen;
+    char mismatch[1400]; /* the first mismatch, for the message */
     int64_t now;
     uint64_t fingerprint;
     char state_path[PATH_MAX], inv_path[PATH_MAX];
@@ -173,6 +177,8 @@ static void selection_fingerprint(struct purge *p)
     XXH3_64bits_update(s, &p->o->older_than_s, sizeof(p->o->older_than_s));
     for (size_t i = 0; i < p->o->nfilter_rules; i++)
         XXH3_64bits_update(s, p->o->filter_rules[i], strlen(p->o->filter_rules[i]) + 1);
+    if (p->o->only_migrated)
+        XXH3_64bits_update(s, p->o->only_migrated, strlen(p->o->only_migrated) + 1);
     p->fingerprint = XXH3_64bits_digest(s);
     XXH3_freeState(s);
 }
@@ -287,6 +293,26 @@ static bool selected(const struct purge *p, const struct floe_inventory_archive 
     return true;
 }
 
+/* With only_migrated: whether a (selected by the filters) was verified by the migration;
+ * counts what was not, and what differs (the run then stops before deleting). */
+static bool migrated(struct purge *p, const struct floe_inventory_archive *a, bool counting)
+{
+    if (!p->migrated)
+        return true;
+    char why[1400];
+    switch (floe_migrated_check(p->migrated, a->archive_id, a->size,
+                                a->has_tree_hash ? a->tree_hash : NULL, why, sizeof(why))) {
+    case FLOE_MIGRATED_YES: p->migrated_seen += counting; return true;
+    case FLOE_MIGRATED_DIFFERS:
+        if (counting && !p->mismatched++)
+            snprintf(p->mismatch, sizeof(p->mismatch), "%s", why);
+        return false;
+    case FLOE_MIGRATED_NO: break;
+    }
+    p->out->plan.archives_unmigrated += counting;
+    return false;
+}
+
 /* Counting pass: what is selected and what deleting it costs or saves. */
 static int count_one(const struct floe_inventory_archive *a, void *user)
 {
@@ -296,6 +322,8 @@ static int count_one(const struct floe_inventory_archive *a, void *user)
         pl->archives_kept++;
         return 0;
     }
+    if (!migrated(p, a, true))
+        return 0;
     const struct floe_prices *pr = floe_prices_default();
     pl->archives++;
     pl->bytes += a->size;
@@ -315,7 +343,7 @@ static int count_one(const struct floe_inventory_archive *a, void *user)
 static int queue_one(const struct floe_inventory_archive *a, void *user)
 {
     struct purge *p = user;
-    if (!selected(p, a))
+    if (!selected(p, a) || !migrated(p, a, false))
         return 0;
     if (p->qn == p->qcap) {
         size_t cap = p->qcap ? 2 * p->qcap : 256;
@@ -380,6 +408,16 @@ static int count_pass(struct purge *p)
     struct floe_inventory_summary s;
     if (!rc)
         rc = floe_inventory_parser_finish(p->parser, &s, p->err);
+    if (!rc && p->mismatched)
+        rc = floe_error_set(p->err, FLOE_E_CORRUPT,
+                            "%s does not match vault %s: %" PRIu64 " archives differ (first: "
+                            "%s); nothing was deleted",
+                            p->o->only_migrated, p->o->vault, p->mismatched, p->mismatch);
+    else if (!rc && p->migrated && !p->migrated_seen && p->out->plan.archives_unmigrated)
+        rc = floe_error_set(p->err, FLOE_E_CORRUPT,
+                            "none of the %" PRIu64 " archives %s lists is in vault %s's "
+                            "inventory (a manifest of another vault?); nothing was deleted",
+                            floe_migrated_count(p->migrated), p->o->only_migrated, p->o->vault);
     return rc;
 }
 
@@ -570,6 +608,16 @@ static int setup(struct purge *p)
     selection_fingerprint(p);
     if ((rc = paths(p)))
         return rc;
+    if (p->o->only_migrated) {
+        char index[PATH_MAX + 16];
+        snprintf(index, sizeof(index), "%s.migrated", p->state_path);
+        if ((rc = floe_migrated_open(p->o->only_migrated, index, &p->migrated, p->err)))
+            return rc;
+        if (floe_migrated_count(p->migrated) == 0)
+            return floe_error_set(p->err, FLOE_E_INVALID_ARG,
+                                  "%s lists no migrated archive: nothing to delete",
+                                  p->o->only_migrated);
+    }
     load_state(p);
     return FLOE_OK;
 }
@@ -654,11 +702,12 @@ static int finish(struct purge *p)
                               "%" PRIu64 " archives are protected (vault lock or policy): vault "
                               "%s is not empty and was not deleted",
                               p->out->protected, p->o->vault);
-    if (p->out->plan.archives_kept)
+    if (p->out->plan.archives_kept || p->out->plan.archives_unmigrated)
         return floe_error_set(p->err, FLOE_E_SERVICE,
-                              "the filters kept %" PRIu64 " archives: vault %s is not empty and "
-                              "was not deleted",
-                              p->out->plan.archives_kept, p->o->vault);
+                              "%" PRIu64 " archives were kept (filters, or not migrated): vault "
+                              "%s is not empty and was not deleted",
+                              p->out->plan.archives_kept + p->out->plan.archives_unmigrated,
+                              p->o->vault);
     int rc;
     if (!p->vault_phase) {
         p->vault_phase = true; /* from here a re-run only deletes the vault */
@@ -720,6 +769,7 @@ int floe_purge(struct floe_client *c, const struct floe_purge_options *opts,
     if (p->inv)
         fclose(p->inv);
     floe_filter_free(p->filter);
+    floe_migrated_close(p->migrated);
     free(p);
     return rc;
 }
