@@ -2,8 +2,11 @@
 """floe backup killed with SIGKILL at random moments, then run again until it finishes: after
 every round the catalog and the vault agree (every archive the catalog names is in the vault's
 inventory with the same size and tree hash; no path recorded twice as current), and at the end
-everything is recorded once and restores byte for byte. Both layouts. Rounds: FLOE_KILL_ROUNDS
-(default 3; the "slow" label runs 20).
+everything is recorded once, no multipart upload is left open (a killed pack or compressed
+file stream is aborted by the next run; a large file's resumes) and it restores byte for byte.
+Then floe restore is killed the same way and run again: the files come out whole, with no
+staging file left. Both layouts, and packs with --compress (a compressible large file goes as
+a zstd stream). Rounds: FLOE_KILL_ROUNDS (default 3; the "slow" label runs 20).
 
 usage: test_backup_kill.py FLOE_BINARY FLOE_VAULT_BINARY
 """
@@ -61,6 +64,11 @@ class BackupKillTests(unittest.TestCase):
         with open(big, "wb") as f:
             f.write(data)
         files[os.path.realpath(big)] = data
+        log = os.path.join(root, "big.log")  # with --compress: a zstd stream to interrupt
+        data = b"".join(b"%08d some very compressible log text\n" % i for i in range(80000))
+        with open(log, "wb") as f:
+            f.write(data)
+        files[os.path.realpath(log)] = data
         return files
 
     def inventory(self, vault):
@@ -116,21 +124,34 @@ class BackupKillTests(unittest.TestCase):
                            env=self.env, capture_output=True, timeout=300)
         summary = json.loads(r.stdout.decode().splitlines()[-1])
         self.assertEqual((summary["files_new"], summary["files_changed"]), (0, 0))
+        self.assertEqual(self.glacier.list_multipart_uploads(vaultName=name)["UploadsList"], [])
         to = os.path.join(self.tmp.name, name + "-out")
         os.makedirs(to)
-        r = subprocess.run([FLOE, "--endpoint-url", self.vault.url, "restore", name, "--to", to,
-                            "--catalog", cat, "--tier", "Expedited"],
-                           env=self.env, capture_output=True, timeout=300)
+        restore = [FLOE, "--endpoint-url", self.vault.url, "restore", name, "--to", to,
+                   "--catalog", cat, "--tier", "Expedited"]
+        for _ in range(ROUNDS):
+            p = subprocess.Popen(restore, env=self.env, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+            time.sleep(self.rnd.uniform(0.02, 0.4))
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+        r = subprocess.run(restore, env=self.env, capture_output=True, timeout=300)
         self.assertEqual(r.returncode, 0, r.stderr)
         for path, data in files.items():
             with open(os.path.join(to, path.lstrip("/")), "rb") as f:
                 self.assertEqual(f.read(), data, path)
+        staged = [os.path.join(d, n) for d, _, ns in os.walk(to) for n in ns
+                  if ".floe-restore" in n]
+        self.assertEqual(staged, [])
 
     def test_kill_packed(self):
         self.kill_rounds()
 
     def test_kill_file_per_archive(self):
         self.kill_rounds("--layout", "file-per-archive")
+
+    def test_kill_packed_compressed(self):
+        self.kill_rounds("--compress")
 
 
 if __name__ == "__main__":

@@ -850,13 +850,21 @@ int floe_restore(struct floe_client *c, const struct floe_restore_options *opts,
         rc = floe_catalog_restore_find(r.cat, opts->to, &r.rid, err);
         out->resumed = rc == FLOE_OK;
         if (rc == FLOE_E_NOT_FOUND) {
-            rc = floe_catalog_restore_begin(r.cat, opts->to, &r.rid, err);
+            /* the restore and its whole plan in one transaction: a kill while planning leaves
+             * nothing, never half a plan that a rerun would take for the whole one */
+            rc = floe_catalog_begin(r.cat, err);
+            if (!rc)
+                rc = floe_catalog_restore_begin(r.cat, opts->to, &r.rid, err);
             if (!rc) {
                 progress(&r, "planning");
                 rc = plan(&r);
-                struct floe_error ignore = {0};
-                if (rc) /* nothing was requested: no restore to resume */
-                    floe_catalog_restore_end(r.cat, r.rid, false, &ignore);
+            }
+            struct floe_error ignore = {0};
+            if (rc && r.rid) /* nothing was requested: no restore to resume */
+                floe_catalog_restore_end(r.cat, r.rid, false, &ignore);
+            if (floe_catalog_in_transaction(r.cat)) {
+                int crc = floe_catalog_commit(r.cat, rc ? &ignore : err);
+                rc = rc ? rc : crc;
             }
         }
     } else if (!rc) {
