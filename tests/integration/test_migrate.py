@@ -269,6 +269,20 @@ class MigrateTests(unittest.TestCase):
         self.check_copied(dest, data)
         proxy.stop()
 
+    def test_job_output_gone_mid_copy_gets_a_new_job(self):
+        vault, data = self.fill(["g/%d" % i for i in range(3)])
+        proxy = servers.start_faultproxy(self.vault.port, [
+            "GET /output delay:0 1",  # the inventory's output passes
+            "GET /output status:404:ResourceNotFoundException 1"])  # the first archive's: gone
+        dest = self.dest()
+        lines, err = self.floe("--json", "migrate", vault, "--to", dest, "--poll-interval", "1s",
+                               url=proxy.url)
+        r = lines[-1]
+        self.assertEqual((r["done"], r["jobs_rerequested"], r["jobs_requested"]), (3, 1, 4))
+        self.assertIn("ResourceNotFoundException", err)
+        self.check_copied(dest, data)
+        proxy.stop()
+
     def test_throttling_and_5xx_are_retried(self):
         vault, data = self.fill(["t/%d" % i for i in range(3)])
         proxy = servers.start_faultproxy(self.vault.port, [

@@ -13,9 +13,11 @@ import csv
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helpers"))
@@ -118,6 +120,31 @@ class MigrateS3Tests(unittest.TestCase):
         r = lines[-1]
         self.assertEqual((r["copied"], r["already_present"], r["jobs_requested"]), (0, 2, 0))
         self.assertEqual(len([j for j in self.jobs(vault) if j["Action"] == "ArchiveRetrieval"]), 2)
+
+    def test_kill_mid_upload_aborts_and_resumes(self):
+        vault, bucket, data = self.fill([("k/big.bin", (20 << 20) + 5)])
+        (body,) = [b for _, b in data.values()]
+        catalog = os.path.join(self.tmp.name, "kill.db")
+        proxy = servers.start_faultproxy(self.moto.port, ["PUT partNumber=2 delay:60 1"])
+        args = ["migrate", vault, "--to", "s3://%s/k" % bucket, "--storage-class", "STANDARD",
+                "--chunk-size", "8MiB", "--poll-interval", "1s", "--catalog", catalog]
+        p = subprocess.Popen([FLOE, "--endpoint-url", self.vault.url, *args,
+                              "--s3-endpoint-url", proxy.url], env=self.env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 60
+        while time.time() < deadline and "FAULT delay" not in proxy.log():
+            time.sleep(0.1)
+        p.send_signal(signal.SIGKILL)  # part 1 sent, part 2 in flight
+        p.wait()
+        self.assertEqual(len(self.s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])), 1)
+        lines, _ = self.floe(*args, "--s3-endpoint-url", self.moto.url)
+        self.assertEqual((lines[-1]["copied"], lines[-1]["done"]), (1, 1))
+        # the killed run's upload was aborted, not left behind; the job was not paid twice
+        self.assertEqual(self.s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []), [])
+        self.assertEqual(len(self.jobs(vault)) - 1, 1)  # the inventory and one retrieval
+        got = self.s3.get_object(Bucket=bucket, Key="k/k/big.bin")["Body"].read()
+        self.assertEqual(got, body)
+        proxy.stop()
 
     def test_default_storage_class_and_object_in_the_way(self):
         vault, bucket, data = self.fill([("x/a", 10), ("x/b", 20)])

@@ -792,6 +792,7 @@ static int recover(struct mig *m)
         dest_path(m, &r, path, sizeof(path));
         /* S3: verified means completed, with its SHA-256 recorded */
         rc = m->s3 ? move(m, &r, FLOE_MIGRATE_DONE, "") : finish(m, &r, path, true);
+        m->out->already_present++; /* in place before this run: not copied again */
     }
     return rc;
 }
