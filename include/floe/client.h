@@ -86,6 +86,12 @@ struct floe_client_config {
     /* Optional: each finished request's timing (see floe_request_timing_fn). */
     floe_request_timing_fn *on_request;
     void *on_request_user;
+    /* TLS, as the aws CLI: ca_bundle = a PEM file of the certificate authorities trusted
+     * instead of the system store (NULL = the system store; copied); no_verify_ssl = neither
+     * the certificate nor the host name is checked (the caller warns loudly). A TLS failure
+     * (untrusted certificate, an http:// server behind an https:// URL) is never retried. */
+    const char *ca_bundle;
+    bool no_verify_ssl;
 };
 
 #define FLOE_RETRY_FOR_DEFAULT_MS (10ull * 60 * 1000) /* retry_for_ms 0 */

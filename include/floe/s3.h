@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "floe/credentials.h"
 #include "floe/error.h"
 
 #ifdef __cplusplus
@@ -42,11 +43,16 @@ enum floe_s3_addressing {
 };
 
 struct floe_s3_config {
-    const char *endpoint_url;      /* "http://host:port"; NULL = https://s3.REGION.amazonaws.com */
-    const char *region;            /* NULL = "us-east-1"; also the bucket's LocationConstraint */
-    const char *access_key_id;     /* required */
-    const char *secret_access_key; /* required */
-    const char *session_token;     /* optional */
+    const char *endpoint_url; /* "http://host:port"; NULL = https://s3.REGION.amazonaws.com */
+    const char *region;       /* NULL = "us-east-1"; also the bucket's LocationConstraint */
+    /* The keys: a provider (floe/credentials.h: the chain, refreshed in the background,
+     * ExpiredToken answered by one refresh and retry), which floe_s3_new() takes over in every
+     * case (floe_s3_destroy() destroys it); or, when NULL, fixed keys below; or, when those
+     * are NULL too and share_transfer is set, that Glacier client's provider (borrowed). */
+    struct floe_credentials *credentials;
+    const char *access_key_id;
+    const char *secret_access_key;
+    const char *session_token; /* optional */
     enum floe_s3_addressing addressing;
     /* Optional: send through this Glacier client's transfer thread instead of starting one
      * (migrations share one pool of connections). Borrowed: it must outlive the S3 client. The
@@ -64,6 +70,9 @@ struct floe_s3_config {
     long stall_timeout_s;   /* abort an attempt below stall_min_rate this long (0 = 30 s) */
     long stall_min_rate;    /* bytes/s an attempt must average (0 = FLOE_STALL_MIN_RATE) */
     bool verbose;           /* curl trace on stderr */
+    /* TLS, as struct floe_client_config's (floe/client.h); ignored with share_transfer. */
+    const char *ca_bundle;
+    bool no_verify_ssl;
 };
 
 /*

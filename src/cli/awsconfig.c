@@ -64,6 +64,23 @@ int floe_awsconfig_resolve(const struct floe_cli *cli, struct floe_awsconfig *ou
     if (!out->endpoint_url)
         out->endpoint_url = floe_cli_strdup(FLOE_DEFAULT_ENDPOINT);
 
+    /* CA bundle */
+    const char *ca = cli->ca_bundle;
+    out->ca_from = "--ca-bundle";
+    if (!ca) {
+        ca = env_nonempty("AWS_CA_BUNDLE");
+        out->ca_from = "AWS_CA_BUNDLE";
+    }
+    out->ca_bundle =
+        ca ? floe_cli_strdup(ca)
+           : floe_awsini_get(conf_file, FLOE_AWSINI_CONFIG, profile, "ca_bundle", NULL);
+    if (!ca)
+        out->ca_from = "the profile's ca_bundle";
+    if (out->ca_bundle && !*out->ca_bundle) {
+        free(out->ca_bundle);
+        out->ca_bundle = NULL;
+    }
+
     int rc = FLOE_OK;
     bool named = explicit_profile || strcmp(profile, "default") != 0; /* --profile, AWS_PROFILE */
     if (named && !in_creds && !in_conf) {
@@ -81,5 +98,6 @@ void floe_awsconfig_free(struct floe_awsconfig *c)
     free(c->profile);
     free(c->region);
     free(c->endpoint_url);
+    free(c->ca_bundle);
     memset(c, 0, sizeof(*c));
 }

@@ -8,6 +8,7 @@
  *   region       --region, AWS_REGION, AWS_DEFAULT_REGION, the profile's region, us-east-1
  *   endpoint     --endpoint-url, AWS_ENDPOINT_URL_GLACIER, AWS_ENDPOINT_URL, the profile's
  *                endpoint_url, then floe's local default (FLOE_DEFAULT_ENDPOINT)
+ *   CA bundle    --ca-bundle, AWS_CA_BUNDLE, the profile's ca_bundle, then the system store
  */
 #ifndef FLOE_CLI_AWSCONFIG_H
 #define FLOE_CLI_AWSCONFIG_H
@@ -19,6 +20,8 @@ struct floe_awsconfig {
     char *profile;
     char *region;
     char *endpoint_url;
+    char *ca_bundle;     /* NULL = the system's trust store */
+    const char *ca_from; /* where ca_bundle came from, for messages (static) */
 };
 
 /*

@@ -20,6 +20,8 @@ struct floe_cli {
     uint64_t retry_for_ms; /* --retry-for (0 = not given: the default) */
     bool retry_for_set;    /* --retry-for was given (also waits for an unreached endpoint) */
     int max_retries;       /* --max-retries N; -1 = not given */
+    const char *ca_bundle; /* --ca-bundle FILE (NULL = not given) */
+    bool no_verify_ssl;    /* --no-verify-ssl */
 };
 
 /* A command: argv[0] is the command name; returns the process exit status. */

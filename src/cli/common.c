@@ -7,12 +7,14 @@
 #include "env.h"
 #include "log.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The endpoint the last floe_cli_client() resolved was floe's local default. */
 static bool s_default_endpoint;
@@ -98,6 +100,16 @@ int floe_cli_client(const struct floe_cli *cli, const char *cmd,
     struct floe_awsconfig ac;
     int rc = floe_awsconfig_resolve(cli, &ac, &err);
     struct floe_credentials *creds = NULL;
+    if (rc == FLOE_OK && ac.ca_bundle && access(ac.ca_bundle, R_OK) != 0)
+        rc = floe_error_set_errno(&err, FLOE_E_INVALID_ARG, errno, ac.ca_bundle,
+                                  "the CA bundle %s (from %s) cannot be read", ac.ca_bundle,
+                                  ac.ca_from);
+    if (rc == FLOE_OK && ac.ca_bundle)
+        setenv("AWS_CA_BUNDLE", ac.ca_bundle, 1); /* the chain's STS and SSO calls trust it too */
+    if (rc == FLOE_OK && cli->no_verify_ssl)
+        fprintf(stderr,
+                "floe: WARNING: --no-verify-ssl: the endpoint's TLS certificate is NOT verified; "
+                "anyone on the network path can impersonate it and read or change the data\n");
     bool fixed = opts && opts->access_key_id && opts->secret_access_key;
     if (rc == FLOE_OK && !fixed) {
         /* the chain (docs/credentials.md); floe-vault's local endpoint: no metadata lookups,
@@ -136,6 +148,8 @@ int floe_cli_client(const struct floe_cli *cli, const char *cmd,
             .retry_base_ms = (uint32_t)floe_cli_env_uint("FLOE_RETRY_BASE_MS"),
             .stall_timeout_s = (long)floe_cli_env_uint("FLOE_STALL_TIMEOUT_S"),
             .stall_min_rate = (long)floe_cli_env_uint("FLOE_STALL_MIN_RATE"),
+            .ca_bundle = ac.ca_bundle,
+            .no_verify_ssl = cli->no_verify_ssl,
         };
         if (cli->retry_for_set && cli->retry_for_ms == 0)
             cfg.max_retries = -1; /* --retry-for 0: no retries */

@@ -50,12 +50,15 @@ static void usage(FILE *f, const char *prog)
     fprintf(f,
             "usage: %s [--endpoint-url URL] [--region R] [--profile P] [--account-id ID]\n"
             "          [--json] [--quiet|-q] [--verbose|-v] [--debug] [--log-file FILE]\n"
-            "          [--retry-for DURATION] [--max-retries N] COMMAND [ARGS]\n"
+            "          [--retry-for DURATION] [--max-retries N]\n"
+            "          [--ca-bundle FILE] [--no-verify-ssl] COMMAND [ARGS]\n"
             "       %s --version\n"
             "defaults: endpoint %s (a local floe-vault) unless AWS_ENDPOINT_URL[_GLACIER] or\n"
             "          the profile names one; region us-east-1; --retry-for 10m (a request is\n"
             "          retried with backoff while it has failed for less; DURATION is 90s,\n"
-            "          10m, 2h, or minutes); --max-retries: no limit within --retry-for.\n"
+            "          10m, 2h, or minutes); --max-retries: no limit within --retry-for;\n"
+            "          TLS trusts --ca-bundle, else AWS_CA_BUNDLE, else the profile's ca_bundle,\n"
+            "          else the system's certificates (--no-verify-ssl: nothing is checked).\n"
             "Exit status: 0 success, 1 failure, 2 usage or validation error, 3 some files\n"
             "failed (upload, hash), 130 interrupted. See docs/cli.md.\n\ncommands:\n",
             prog, prog, FLOE_DEFAULT_ENDPOINT);
@@ -121,6 +124,10 @@ int main(int argc, char **argv)
             rc = take_value(argc, argv, &i, "--region", &cli.region);
         } else if (opt_is(a, "--profile")) {
             rc = take_value(argc, argv, &i, "--profile", &cli.profile);
+        } else if (opt_is(a, "--ca-bundle")) {
+            rc = take_value(argc, argv, &i, "--ca-bundle", &cli.ca_bundle);
+        } else if (strcmp(a, "--no-verify-ssl") == 0) {
+            cli.no_verify_ssl = true;
         } else if (opt_is(a, "--account-id")) {
             rc = take_value(argc, argv, &i, "--account-id", &cli.account_id);
         } else if (strcmp(a, "--version") == 0) {

@@ -894,16 +894,28 @@ int floe_vhttp_start(struct floe_vserver *srv, unsigned *port, struct floe_vhttp
                      MHD_USE_POLL | MHD_USE_ITC;
     if (srv->cfg.log_level >= FLOE_VLOG_DEBUG)
         flags |= MHD_USE_ERROR_LOG;
+    /* --tls-cert/--tls-key: HTTPS (libmicrohttpd's GnuTLS) on the same socket and threads */
+    struct MHD_OptionItem tls[] = {
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, srv->cfg.tls_cert_pem},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, srv->cfg.tls_key_pem},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    if (srv->cfg.tls_cert_pem)
+        flags |= MHD_USE_TLS;
     h->d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, h->lfd,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(1024u << 10), MHD_OPTION_CONNECTION_TIMEOUT,
         mhd_timeout_s, MHD_OPTION_URI_LOG_CALLBACK, uri_log, h, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
         MHD_OPTION_CONNECTION_LIMIT, hard_limit ? hard_limit : (unsigned)FD_SETSIZE * 64,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_ARRAY,
+        srv->cfg.tls_cert_pem ? tls : tls + 2, MHD_OPTION_END);
     if (!h->d) {
-        rc = floe_error_set(err, FLOE_E_NETWORK, "libmicrohttpd could not start on %s:%s",
-                            srv->cfg.host, srv->cfg.port);
+        rc = floe_error_set(err, FLOE_E_NETWORK, "libmicrohttpd could not start on %s:%s%s",
+                            srv->cfg.host, srv->cfg.port,
+                            srv->cfg.tls_cert_pem ? " with TLS (is --tls-key the private key of "
+                                                    "--tls-cert, both PEM?)"
+                                                  : "");
         goto out;
     }
     h->lfd = -1; /* MHD owns it now */

@@ -8,6 +8,7 @@
  *              [--min-body-rate B --rate-window S] [--max-connections N]
  *              [--max-connections-per-client N] [--blob-io direct|buffered]
  *              [--notify TOPIC_ARN=URL ...] [--log-level error|warn|info|debug] [--no-auth]
+ *              [--tls-cert FILE --tls-key FILE]
  *
  * Without options it serves http://127.0.0.1:9190 (floe's default endpoint) from
  * $XDG_DATA_HOME/floe-vault or ~/.local/share/floe-vault.
@@ -50,6 +51,7 @@ static void usage(FILE *f)
             "                  [--max-connections N] [--max-connections-per-client N]\n"
             "                  [--blob-io direct|buffered] [--notify TOPIC_ARN=URL ...]\n"
             "                  [--log-level error|warn|info|debug] [--no-auth]\n"
+            "                  [--tls-cert FILE --tls-key FILE]\n"
             "       floe-vault scrub [--data-dir DIR] [--json] [--quiet]   (see floe-vault scrub "
             "--help)\n"
             "defaults: listen %s:%s (floe's default endpoint; port 0 picks a free one),\n"
@@ -71,7 +73,8 @@ static void usage(FILE *f)
             "          body is answered 408 and dropped; 0: no minimum),\n"
             "          max connections %d, per client address %d (beyond either: 503 SlowDown,\n"
             "          closed; 0: no limit),\n"
-            "          blob io direct (O_DIRECT writes behind the hash; buffered if unsupported)\n",
+            "          blob io direct (O_DIRECT writes behind the hash; buffered if unsupported),\n"
+            "          plain HTTP (--tls-cert and --tls-key: HTTPS)\n",
             FLOE_VAULT_DEFAULT_HOST, FLOE_VAULT_DEFAULT_PORT, FLOE_VAULT_DEFAULT_ACCESS_KEY,
             FLOE_VAULT_DEFAULT_SECRET_KEY, FLOE_VAULT_DEFAULT_ACCOUNT, FLOE_VAULT_DEFAULT_REGION,
             FLOE_VAULT_DEFAULT_REQUEST_TIMEOUT_S, FLOE_VAULT_DEFAULT_HEADER_TIMEOUT_S,
@@ -268,6 +271,31 @@ __attribute__((format(printf, 1, 2))) static int complain(const char *fmt, ...)
     return -1;
 }
 
+/* --tls-cert / --tls-key: the whole PEM file into *dst (at most 1 MiB; one NUL-terminated
+ * string, as libmicrohttpd wants it). 0, or -1 after saying why. */
+static int read_pem(const char *opt, const char *path, char **dst)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return complain("%s %s: %s\n", opt, path, strerror(errno));
+    size_t cap = 1 << 20, n = 0;
+    char *buf = floe_xmalloc(cap + 1);
+    n = fread(buf, 1, cap + 1, f);
+    bool bad = ferror(f) != 0;
+    fclose(f);
+    if (bad || n > cap || !memmem(buf, n, "-----BEGIN ", 11)) {
+        free(buf);
+        return complain("%s %s: %s\n", opt, path,
+                        bad       ? "cannot be read"
+                        : n > cap ? "larger than 1 MiB"
+                                  : "not a PEM file");
+    }
+    buf[n] = 0;
+    free(*dst);
+    *dst = buf;
+    return 0;
+}
+
 /* --notify TOPIC_ARN=URL: one more entry of cfg->notify. Returns 0 or -1 (printed). */
 static int add_notify(const char *arg, struct floe_vconfig *cfg)
 {
@@ -385,6 +413,8 @@ static int apply_option(int c, const char *arg, struct floe_vconfig *cfg, bool *
             return complain("--blob-io wants direct|buffered, got \"%s\"\n", arg);
         cfg->blob_io = i;
         return 0;
+    case 'c': return read_pem("--tls-cert", arg, &cfg->tls_cert_pem);
+    case 'k': return read_pem("--tls-key", arg, &cfg->tls_key_pem);
     case 'h': usage(stdout); return 1;
     case 'V': printf("floe-vault 0.1.0\n"); return 1;
     default: usage(stderr); return -1;
@@ -423,6 +453,8 @@ static int parse_args(int argc, char **argv, struct floe_vconfig *cfg)
         {"rate-window", required_argument, NULL, 'W'},
         {"max-connections", required_argument, NULL, 'M'},
         {"max-connections-per-client", required_argument, NULL, 'C'},
+        {"tls-cert", required_argument, NULL, 'c'},
+        {"tls-key", required_argument, NULL, 'k'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -438,6 +470,8 @@ static int parse_args(int argc, char **argv, struct floe_vconfig *cfg)
         return complain("neither an absolute XDG_DATA_HOME nor HOME is set: give --data-dir\n");
     if (key != secret)
         return complain("--access-key and --secret-key go together\n");
+    if (!cfg->tls_cert_pem != !cfg->tls_key_pem)
+        return complain("--tls-cert and --tls-key go together\n");
     return 0;
 }
 
@@ -474,11 +508,13 @@ static int serve(struct floe_vserver *srv)
     }
     /* after the port file, so whoever reads the URL can also read the file */
     bool v6 = strchr(srv->cfg.host, ':') != NULL;
-    printf("http://%s%s%s:%u\n", v6 ? "[" : "", srv->cfg.host, v6 ? "]" : "", srv->port);
+    printf("%s://%s%s%s:%u\n", srv->cfg.tls_cert_pem ? "https" : "http", v6 ? "[" : "",
+           srv->cfg.host, v6 ? "]" : "", srv->port);
     fflush(stdout);
-    floe_vlog(&srv->cfg, FLOE_VLOG_INFO, "serving %s on port %u (account %s, region %s%s)",
+    floe_vlog(&srv->cfg, FLOE_VLOG_INFO, "serving %s on port %u (account %s, region %s%s%s)",
               srv->cfg.data_dir, srv->port, srv->cfg.account_id, srv->cfg.region,
-              srv->cfg.no_auth ? ", signatures NOT checked" : "");
+              srv->cfg.no_auth ? ", signatures NOT checked" : "",
+              srv->cfg.tls_cert_pem ? ", HTTPS" : "");
     int sig = 0;
     sigwait(&set, &sig);
     floe_vlog(&srv->cfg, FLOE_VLOG_INFO, "signal %d: shutting down", sig);

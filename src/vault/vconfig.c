@@ -44,6 +44,10 @@ void floe_vconfig_free(struct floe_vconfig *cfg)
     free(cfg->secret_key);
     free(cfg->account_id);
     free(cfg->region);
+    free(cfg->tls_cert_pem);
+    if (cfg->tls_key_pem)
+        memset(cfg->tls_key_pem, 0, strlen(cfg->tls_key_pem));
+    free(cfg->tls_key_pem);
     for (int i = 0; i < cfg->nnotify; i++) {
         free(cfg->notify[i].topic_arn);
         free(cfg->notify[i].url);

@@ -56,6 +56,10 @@ struct floe_vconfig {
     int64_t scrub_interval_ms;         /* a scrub pass starts at most this often */
     bool delete_vault_after_inventory; /* DeleteVault as the service: refused until an inventory
                                           newer than the last write shows the vault empty */
+    /* --tls-cert / --tls-key: HTTPS with this PEM certificate (chain) and private key, read by
+     * main.c before the server starts; NULL = plain HTTP. The key is wiped when freed. */
+    char *tls_cert_pem;
+    char *tls_key_pem;
 };
 
 #define FLOE_VAULT_DEFAULT_ACCESS_KEY "AKIDFLOEVAULTLOCAL"

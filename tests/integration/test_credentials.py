@@ -256,6 +256,49 @@ class Credentials(unittest.TestCase):
             ["PUT /multipart-uploads/ status:403:ExpiredTokenException 1"], 3, "refresh2")
         self.assertEqual(fetches, 2)  # the first, and the one the answer forced
 
+    # ---- refresh during one long retrieval ----
+
+    def retrieve_through(self, rules, size_mib, vault):
+        """An archive uploaded directly, then retrieved through the proxy with keys from the
+        fake instance metadata that live 20 s; the file is compared byte for byte."""
+        env = dict(self.env, AWS_ACCESS_KEY_ID=servers.LOCAL_AK,
+                   AWS_SECRET_ACCESS_KEY=servers.LOCAL_SK)
+        data = os.path.join(self.tmp, "data")
+        with open(data, "wb") as f:
+            f.write(os.urandom(size_mib * MIB))
+        subprocess.run([FLOE, "--endpoint-url", self.vault.url, "vault", "create", vault],
+                       env=env, check=True, capture_output=True)
+        up = subprocess.run([FLOE, "--endpoint-url", self.vault.url, "--json", "upload", vault,
+                             data, "--part-size", "1MiB"], env=env, check=True,
+                            capture_output=True, text=True)
+        aid = [json.loads(x) for x in up.stdout.splitlines() if "archive_id" in x][-1]
+        aid = aid["archive_id"]
+        srv = self.server(servers.start_credserver("--lifetime", "20"))
+        proxy = self.server(servers.start_faultproxy(self.vault.port, rules))
+        del self.env["AWS_EC2_METADATA_DISABLED"]
+        self.env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = srv.url
+        self.env["FLOE_CREDENTIALS_REFRESH_MARGIN_S"] = "15"
+        out = os.path.join(self.tmp, "out")
+        t0 = time.time()
+        self.floe("retrieve", vault, "--archive-id=" + aid, "-o", out, "--tier", "Expedited",
+                  "--segment-size", "1MiB", "--concurrency", "1", endpoint=proxy.url,
+                  timeout=300)
+        with open(data, "rb") as a, open(out, "rb") as b:
+            self.assertEqual(hashlib.sha256(a.read()).digest(),
+                             hashlib.sha256(b.read()).digest())
+        return stats(srv)["counts"].get("imds", 0), time.time() - t0
+
+    def test_refresh_during_retrieval(self):
+        # every ranged GET of the output waits 1 s: the retrieval outlives the 20 s keys
+        fetches, secs = self.retrieve_through(["GET /output delay:1 0"], 24, "refresh3")
+        self.assertGreaterEqual(secs, 20)
+        self.assertGreaterEqual(fetches, 2, "fetches in %.0f s" % secs)
+
+    def test_expired_token_answer_during_retrieval(self):
+        fetches, _ = self.retrieve_through(
+            ["GET /output status:403:ExpiredTokenException 1"], 3, "refresh4")
+        self.assertEqual(fetches, 2)  # the first, and the one the answer forced
+
 
 if __name__ == "__main__":
     if len(sys.argv) < 3:

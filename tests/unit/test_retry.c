@@ -6,6 +6,7 @@
 #include "retry.h"
 
 #include <curl/curl.h>
+#include <string.h>
 
 static void test_retry_classification(void **state)
 {
@@ -87,10 +88,22 @@ static void test_retry_budget(void **state)
 static void test_retry_tls_configuration_errors(void **state)
 {
     (void)state;
-    assert_true(floe_retry_tls_permanent("error:0A00010B:SSL routines::wrong version number"));
-    assert_true(floe_retry_tls_permanent("SSL certificate problem: self-signed certificate"));
-    assert_false(floe_retry_tls_permanent("Connection reset by peer in connection to x:443"));
-    assert_false(floe_retry_tls_permanent(NULL));
+    const char *w = floe_retry_tls_why(CURLE_SSL_CONNECT_ERROR,
+                                       "error:0A00010B:SSL routines::wrong version number");
+    assert_non_null(w);
+    assert_non_null(strstr(w, "does not speak TLS"));
+    w = floe_retry_tls_why(CURLE_PEER_FAILED_VERIFICATION,
+                           "SSL certificate problem: self-signed certificate");
+    assert_non_null(w);
+    assert_non_null(strstr(w, "--ca-bundle"));
+    assert_non_null(floe_retry_tls_why(CURLE_SSL_CACERT_BADFILE, "error setting certificate file"));
+    assert_non_null(floe_retry_tls_why(CURLE_SSL_CONNECT_ERROR,
+                                       "SSL certificate problem: unable to get local issuer"));
+    /* a handshake cut by the network is transient */
+    assert_null(floe_retry_tls_why(CURLE_SSL_CONNECT_ERROR,
+                                   "Connection reset by peer in connection to x:443"));
+    assert_null(floe_retry_tls_why(CURLE_SSL_CONNECT_ERROR, NULL));
+    assert_null(floe_retry_tls_why(CURLE_RECV_ERROR, "wrong version number"));
     assert_true(floe_retry_curl_code_unreached(CURLE_COULDNT_CONNECT));
     assert_false(floe_retry_curl_code_unreached(CURLE_RECV_ERROR));
 }

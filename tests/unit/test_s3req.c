@@ -8,6 +8,8 @@
  */
 #include "s3req.h"
 
+#include "floe/client.h"
+#include "floe/credentials.h"
 #include "floe/s3.h"
 #include "floe/s3part.h"
 #include "t_util.h"
@@ -268,6 +270,59 @@ static void test_s3req_payload_hash_header(void **state)
     floe_s3_destroy(s3);
 }
 
+/* The Authorization and X-Amz-Security-Token headers r is signed with (strdup'ed, or NULL). */
+static void signed_with(struct floe_s3 *s3, char **auth, char **token)
+{
+    struct floe_s3req *r = floe_s3req_new(s3, "GET", "b", "k", NULL);
+    struct curl_slist *l = NULL;
+    struct floe_error err = {0};
+    assert_int_equal(floe_s3req_sign(r, T_20130524, &l, &err), FLOE_OK);
+    *auth = *token = NULL;
+    for (struct curl_slist *p = l; p; p = p->next) {
+        if (strncmp(p->data, "Authorization: ", 15) == 0)
+            *auth = strdup(p->data + 15);
+        if (strncmp(p->data, "X-Amz-Security-Token: ", 22) == 0)
+            *token = strdup(p->data + 22);
+    }
+    curl_slist_free_all(l);
+    floe_s3req_free(r);
+}
+
+/* A provider given in the configuration (taken over), and a Glacier client's provider borrowed
+ * through share_transfer: the requests are signed with those keys and that session token. */
+static void test_s3req_credentials_provider(void **state)
+{
+    (void)state;
+    struct floe_error err = {0};
+    struct floe_credentials *p = NULL;
+    assert_int_equal(floe_credentials_new_static("ASIAPROVIDERKEY", SECRET, "tok-1", &p, &err),
+                     FLOE_OK);
+    struct floe_s3_config cfg = {.endpoint_url = "http://127.0.0.1:9000", .credentials = p};
+    struct floe_s3 *s3 = NULL;
+    assert_int_equal(floe_s3_new(&cfg, &s3, &err), FLOE_OK);
+    char *auth, *token;
+    signed_with(s3, &auth, &token);
+    assert_non_null(strstr(auth, "Credential=ASIAPROVIDERKEY/20130524/us-east-1/s3/aws4_request"));
+    assert_string_equal(token, "tok-1");
+    free(auth);
+    free(token);
+    floe_s3_destroy(s3); /* destroys p: ASan would report a leak otherwise */
+
+    struct floe_client_config gc = {.endpoint_url = "http://127.0.0.1:9",
+                                    .access_key_id = "AKIDGLACIERCLIENT",
+                                    .secret_access_key = SECRET};
+    struct floe_client *c = NULL;
+    assert_int_equal(floe_client_new(&gc, &c, &err), FLOE_OK);
+    struct floe_s3_config shared = {.endpoint_url = "http://127.0.0.1:9000", .share_transfer = c};
+    assert_int_equal(floe_s3_new(&shared, &s3, &err), FLOE_OK);
+    signed_with(s3, &auth, &token);
+    assert_non_null(strstr(auth, "Credential=AKIDGLACIERCLIENT/"));
+    assert_null(token);
+    free(auth);
+    floe_s3_destroy(s3);
+    floe_client_destroy(c);
+}
+
 static void test_s3req_config_checks(void **state)
 {
     (void)state;
@@ -276,8 +331,8 @@ static void test_s3req_config_checks(void **state)
         const char *msg;
     } bad[] = {
         {{.access_key_id = AKID},
-         "no AWS credentials for S3: an access key id and a secret "
-         "access key are both required"},
+         "no AWS credentials for S3: a provider, or an access key id and a secret access key, "
+         "are required"},
         {{.access_key_id = AKID, .secret_access_key = SECRET, .region = "eu west"},
          "S3 region \"eu west\" is not valid (1-63 letters, digits and '-')"},
         {{.access_key_id = AKID, .secret_access_key = SECRET, .endpoint_url = "ftp://x"},
@@ -396,6 +451,7 @@ int main(void)
         cmocka_unit_test(test_s3req_signature_matches_botocore),
         cmocka_unit_test(test_s3req_payload_hash_header),
         cmocka_unit_test(test_s3req_config_checks),
+        cmocka_unit_test(test_s3req_credentials_provider),
         cmocka_unit_test(test_s3req_name_rules),
         cmocka_unit_test(test_s3req_part_rules),
     };

@@ -428,6 +428,8 @@ int floe_client_new(const struct floe_client_config *cfg, struct floe_client **o
         .log_level = cfg->log_level,
         .on_request = cfg->on_request,
         .on_request_user = cfg->on_request_user,
+        .ca_bundle = cfg->ca_bundle && *cfg->ca_bundle ? cfg->ca_bundle : NULL,
+        .insecure = cfg->no_verify_ssl,
     };
     rc = floe_transfer_new(&topts, &c->transfer, err);
     if (rc) {

@@ -86,6 +86,9 @@ static int http(const char *what, const char *method, const char *url, const cha
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, cerr);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "floe/0.1");
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    const char *ca = env_nonempty("AWS_CA_BUNDLE"); /* the CLI sets it from --ca-bundle too */
+    if (ca)
+        curl_easy_setopt(e, CURLOPT_CAINFO, ca);
     if (strcmp(method, "GET") != 0) {
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, body ? body : "");

@@ -29,26 +29,46 @@ bool floe_retry_curl_code_retryable(int curl_code)
 
 bool floe_retry_curl_code_unreached(int curl_code)
 {
+    /* an empty reply from an endpoint that never answered: an https:// server behind an
+     * http:// URL closes without a word, and more attempts will not change that */
     return curl_code == CURLE_COULDNT_CONNECT || curl_code == CURLE_COULDNT_RESOLVE_HOST ||
-           curl_code == CURLE_COULDNT_RESOLVE_PROXY;
+           curl_code == CURLE_COULDNT_RESOLVE_PROXY || curl_code == CURLE_GOT_NOTHING;
 }
 
-bool floe_retry_tls_permanent(const char *m)
+const char *floe_retry_tls_why(int curl_code, const char *m)
 {
-    static const char *const permanent[] = {
-        "wrong version number",
-        "unknown protocol",
-        "packet length too long",
-        "unsupported protocol",
-        "certificate",
-        "record layer failure",
-        "http request",
-        "no protocols available",
+    static const char *const not_tls[] = {
+        "wrong version number", "unknown protocol", "packet length too long",
+        "record layer failure", "http request",
     };
-    for (size_t i = 0; m && i < sizeof(permanent) / sizeof(permanent[0]); i++)
-        if (strcasestr(m, permanent[i]))
-            return true;
-    return false;
+    static const char *const untrusted = "the server's certificate is not trusted (give its CA "
+                                         "with --ca-bundle, AWS_CA_BUNDLE or the profile's "
+                                         "ca_bundle) or does not name the endpoint's host";
+    switch ((CURLcode)curl_code) {
+    case CURLE_PEER_FAILED_VERIFICATION: return untrusted;
+    case CURLE_SSL_CACERT_BADFILE:
+        return "the CA bundle cannot be read or holds no certificate (--ca-bundle, "
+               "AWS_CA_BUNDLE, the profile's ca_bundle)";
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS: return "the TLS configuration is refused";
+    case CURLE_SSL_CONNECT_ERROR: break;
+    default: return NULL;
+    }
+    for (size_t i = 0; m && i < sizeof(not_tls) / sizeof(not_tls[0]); i++)
+        if (strcasestr(m, not_tls[i]))
+            return "the server does not speak TLS: is the endpoint http:// rather than https://?";
+    if (m && (strcasestr(m, "certificate") || strcasestr(m, "verify")))
+        return untrusted;
+    if (m && (strcasestr(m, "unsupported protocol") || strcasestr(m, "no protocols available")))
+        return "the server and floe share no TLS version";
+    return NULL;
 }
 
 bool floe_retry_may_retry(const struct floe_retry_policy *p, int attempts, uint64_t failing_ms,

@@ -34,9 +34,14 @@ struct floe_retry_policy {
 bool floe_retry_may_retry(const struct floe_retry_policy *p, int attempts, uint64_t failing_ms,
                           bool connect_failure, bool reached);
 
-/* True when a TLS failure says the peer does not speak TLS or is not trusted (a configuration
- * error: "wrong version number", certificate problems), so it is not retried. */
-bool floe_retry_tls_permanent(const char *curl_message);
+/*
+ * floe_retry_tls_why() - is a failed attempt (curl_code, curl's message) a TLS or TLS
+ * configuration failure that another attempt cannot fix? Returns why, for the user ("the
+ * server does not speak TLS: ...", "the server's certificate is not trusted ..."), or NULL
+ * when it is not one (a TLS handshake cut by the network stays retryable). Static strings;
+ * any thread.
+ */
+const char *floe_retry_tls_why(int curl_code, const char *curl_message);
 
 /* True when curl's result code means the endpoint could not be reached at all. */
 bool floe_retry_curl_code_unreached(int curl_code);

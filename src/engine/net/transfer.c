@@ -442,6 +442,12 @@ static int start_attempt(struct floe_transfer *t, struct floe_xfer *x)
         curl_easy_setopt(e, CURLOPT_VERBOSE, t->opts.verbose && !t->opts.log ? 1L : 0L);
     }
     curl_easy_setopt(e, CURLOPT_USERAGENT, "floe/0.1");
+    if (t->opts.ca_bundle)
+        curl_easy_setopt(e, CURLOPT_CAINFO, t->opts.ca_bundle);
+    if (t->opts.insecure) {
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
     if (x->path_as_is)
         curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
     if (strcmp(x->method, "GET") == 0) {
@@ -485,13 +491,11 @@ static int classify(struct floe_transfer *t, struct floe_xfer *x, CURLcode cc)
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->http_status);
     if (x->http_status > 0)
         atomic_store(&t->reached, true);
-    if (cc == CURLE_SSL_CONNECT_ERROR && floe_retry_tls_permanent(x->curl_err)) {
-        /* an http:// server behind an https:// URL, an untrusted certificate: configuration */
-        return floe_error_set(&x->err, FLOE_E_NETWORK,
-                              "%s %s: %s (a TLS error: check the "
-                              "endpoint URL's scheme and the certificate; not retried)",
-                              x->method, x->url, x->curl_err);
-    }
+    const char *tls_why = floe_retry_tls_why(cc, x->curl_err);
+    if (tls_why) /* configuration, not a passing failure: never retried */
+        return floe_error_set(&x->err, FLOE_E_NETWORK, "%s %s: TLS error: %s (%s; not retried)",
+                              x->method, x->url,
+                              x->curl_err[0] ? x->curl_err : curl_easy_strerror(cc), tls_why);
     if (cc != CURLE_OK) {
         if (x->overflow)
             return floe_error_set(&x->err, FLOE_E_SERVICE,
@@ -500,6 +504,10 @@ static int classify(struct floe_transfer *t, struct floe_xfer *x, CURLcode cc)
         int status = cc == CURLE_OPERATION_TIMEDOUT ? FLOE_E_TIMEOUT : FLOE_E_NETWORK;
         floe_error_set(&x->err, status, "%s %s: %s", x->method, x->url,
                        x->curl_err[0] ? x->curl_err : curl_easy_strerror(cc));
+        if (cc == CURLE_GOT_NOTHING && !atomic_load(&t->reached) &&
+            strncmp(x->url, "http://", 7) == 0)
+            floe_error_append(&x->err, " (an HTTPS server says nothing to plain HTTP: is the "
+                                       "endpoint https://?)");
         return floe_retry_curl_code_retryable(cc) ? -1 : status;
     }
     if (x->http_status >= 200 && x->http_status < 300)
@@ -699,6 +707,8 @@ int floe_transfer_new(const struct floe_transfer_opts *opts, struct floe_transfe
     struct floe_transfer *t = floe_xcalloc(1, sizeof(*t));
     if (opts)
         t->opts = *opts;
+    if (t->opts.ca_bundle)
+        t->opts.ca_bundle = floe_xstrdup(t->opts.ca_bundle); /* freed by destroy */
     t->rng = floe_retry_seed();
     t->max_active = t->opts.max_active ? t->opts.max_active : 8;
     t->active = floe_xcalloc(t->max_active, sizeof(*t->active));
@@ -707,6 +717,7 @@ int floe_transfer_new(const struct floe_transfer_opts *opts, struct floe_transfe
     if (!t->multi) {
         pthread_mutex_destroy(&t->mu);
         free(t->active);
+        free((void *)t->opts.ca_bundle);
         free(t);
         return floe_error_set(err, FLOE_E_NETWORK, "curl_multi_init failed");
     }
@@ -716,6 +727,7 @@ int floe_transfer_new(const struct floe_transfer_opts *opts, struct floe_transfe
         curl_multi_cleanup(t->multi);
         pthread_mutex_destroy(&t->mu);
         free(t->active);
+        free((void *)t->opts.ca_bundle);
         free(t);
         return floe_error_set_errno(err, FLOE_E_NOMEM, prc, NULL,
                                     "cannot start the transfer thread");
@@ -772,5 +784,6 @@ void floe_transfer_destroy(struct floe_transfer *t)
     curl_multi_cleanup(t->multi);
     pthread_mutex_destroy(&t->mu);
     free(t->active);
+    free((void *)t->opts.ca_bundle);
     free(t);
 }

@@ -129,6 +129,11 @@ struct floe_transfer_opts {
     /* optional, as floe_client_config's on_request: called on the transfer thread only */
     floe_request_timing_fn *on_request;
     void *on_request_user;
+    /* TLS: a PEM file of the certificate authorities to trust instead of the system's (NULL =
+     * the system store; copied), and insecure = do not verify the server's certificate or
+     * name (--no-verify-ssl; the caller warns). */
+    const char *ca_bundle;
+    bool insecure;
 };
 
 /* True once any attempt of t got an HTTP answer (the endpoint is reachable). Any thread. */

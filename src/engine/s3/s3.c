@@ -65,7 +65,10 @@ static int start_transfer(struct floe_s3 *s, const struct floe_s3_config *cfg,
     struct floe_transfer_opts to = {.max_active = cfg->max_connections,
                                     .stall_timeout_s = cfg->stall_timeout_s,
                                     .stall_min_rate = cfg->stall_min_rate,
-                                    .verbose = cfg->verbose};
+                                    .verbose = cfg->verbose,
+                                    .ca_bundle =
+                                        cfg->ca_bundle && *cfg->ca_bundle ? cfg->ca_bundle : NULL,
+                                    .insecure = cfg->no_verify_ssl};
     int rc = floe_transfer_new(&to, &s->transfer, err);
     s->own_transfer = rc == FLOE_OK;
     return rc;
@@ -74,20 +77,37 @@ static int start_transfer(struct floe_s3 *s, const struct floe_s3_config *cfg,
 int floe_s3_new(const struct floe_s3_config *cfg, struct floe_s3 **out, struct floe_error *err)
 {
     const char *region = cfg->region && *cfg->region ? cfg->region : "us-east-1";
-    if (!valid_region(region))
+    if (!valid_region(region)) {
+        floe_credentials_destroy(cfg->credentials); /* taken over in every case */
         return floe_error_set(err, FLOE_E_INVALID_ARG,
                               "S3 region \"%s\" is not valid (1-63 letters, digits and '-')",
                               region);
-    if (!cfg->access_key_id || !*cfg->access_key_id || !cfg->secret_access_key ||
-        !*cfg->secret_access_key)
+    }
+    struct floe_credentials *creds = cfg->credentials;
+    bool own_creds = true;
+    if (!creds && cfg->access_key_id && *cfg->access_key_id && cfg->secret_access_key &&
+        *cfg->secret_access_key) {
+        int crc = floe_credentials_new_static(
+            cfg->access_key_id, cfg->secret_access_key,
+            cfg->session_token && *cfg->session_token ? cfg->session_token : NULL, &creds, err);
+        if (crc)
+            return crc;
+    } else if (!creds && cfg->share_transfer) {
+        creds = cfg->share_transfer->creds; /* the Glacier client's provider, borrowed */
+        own_creds = false;
+    }
+    if (!creds)
         return floe_error_set(err, FLOE_E_INVALID_ARG,
-                              "no AWS credentials for S3: an access key id and a secret access "
-                              "key are both required");
-    if (cfg->addressing > FLOE_S3_ADDRESSING_VIRTUAL)
+                              "no AWS credentials for S3: a provider, or an access key id and "
+                              "a secret access key, are required");
+    if (cfg->addressing > FLOE_S3_ADDRESSING_VIRTUAL) {
+        if (own_creds)
+            floe_credentials_destroy(creds);
         return floe_error_set(err, FLOE_E_INVALID_ARG,
                               "S3 addressing %d is not one of auto (0), "
                               "path (1) or virtual (2)",
                               (int)cfg->addressing);
+    }
     char defbuf[200];
     const char *url = cfg->endpoint_url;
     bool aws = !url || !*url;
@@ -96,18 +116,16 @@ int floe_s3_new(const struct floe_s3_config *cfg, struct floe_s3 **out, struct f
         url = defbuf;
     }
     struct floe_s3 *s = floe_xcalloc(1, sizeof(*s));
+    s->creds = creds;
+    s->own_creds = own_creds;
     int rc = floe_client_parse_endpoint(url, &s->endpoint, &s->host, err);
     if (rc) {
-        free(s);
+        floe_s3_destroy(s);
         return rc;
     }
     s->https = strncmp(s->endpoint, "https:", 6) == 0;
     s->aws = aws;
     s->region = floe_xstrdup(region);
-    s->access_key_id = floe_xstrdup(cfg->access_key_id);
-    s->secret_access_key = floe_xstrdup(cfg->secret_access_key);
-    s->session_token =
-        cfg->session_token && *cfg->session_token ? floe_xstrdup(cfg->session_token) : NULL;
     s->addressing = cfg->addressing;
     rc = start_transfer(s, cfg, err);
     if (rc) {
@@ -127,11 +145,8 @@ void floe_s3_destroy(struct floe_s3 *s3)
     free(s3->endpoint);
     free(s3->host);
     free(s3->region);
-    free(s3->access_key_id);
-    if (s3->secret_access_key)
-        memset(s3->secret_access_key, 0, strlen(s3->secret_access_key));
-    free(s3->secret_access_key);
-    free(s3->session_token);
+    if (s3->own_creds)
+        floe_credentials_destroy(s3->creds);
     free(s3);
 }
 

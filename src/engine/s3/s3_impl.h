@@ -6,6 +6,7 @@
 #define FLOE_ENGINE_S3_IMPL_H
 
 #include "floe/s3.h"
+#include "credentials.h"
 #include "retry.h"
 #include "transfer.h"
 
@@ -18,9 +19,9 @@ struct floe_s3 {
     char *host; /* host[:port] as signed and sent for path-style requests */
     bool aws;   /* no endpoint_url was given: the AWS endpoint of the region */
     char *region;
-    char *access_key_id;
-    char *secret_access_key;
-    char *session_token; /* NULL when none */
+    /* the keys (credentials.h: thread-safe); owned unless borrowed from share_transfer */
+    struct floe_credentials *creds;
+    bool own_creds;
     enum floe_s3_addressing addressing;
     struct floe_retry_policy retry;
     struct floe_transfer *transfer; /* owned when own_transfer, else the shared client's */

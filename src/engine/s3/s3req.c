@@ -18,6 +18,7 @@
 #include "sha256.h"
 
 #include <ctype.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,7 @@ struct floe_s3req {
     size_t (*body_read)(void *ctx, uint64_t offset, uint8_t *dst, size_t n);
     void *body_ctx;
     char payload_hex[FLOE_HASH_HEX];
+    atomic_ullong creds_gen; /* the key generation the last attempt was signed with */
 };
 
 char *floe_s3req_encode(const char *s, bool keep_slash)
@@ -228,7 +230,7 @@ static struct curl_slist *append_header(struct curl_slist *l, const char *name, 
     return res;
 }
 
-int floe_s3req_sign(const struct floe_s3req *r, time_t when, struct curl_slist **headers,
+int floe_s3req_sign(struct floe_s3req *r, time_t when, struct curl_slist **headers,
                     struct floe_error *err)
 {
     const struct floe_s3 *s3 = r->s3;
@@ -241,12 +243,16 @@ int floe_s3req_sign(const struct floe_s3req *r, time_t when, struct curl_slist *
                                      .nheaders = n,
                                      .payload_sha256_hex = r->payload_hex,
                                      .raw_path = true};
-    struct floe_sigv4_credentials cred = {s3->access_key_id, s3->secret_access_key,
-                                          s3->session_token};
+    struct floe_creds_snap *snap = floe_credentials_acquire(s3->creds);
+    struct floe_sigv4_credentials cred = {snap->access_key_id, snap->secret_access_key,
+                                          snap->session_token};
+    atomic_store(&r->creds_gen, snap->gen);
     struct floe_sigv4_signed sig;
     int rc = floe_sigv4_sign(&req, &cred, s3->region, "s3", when, &sig, err);
-    if (rc)
+    if (rc) {
+        floe_creds_snap_release(snap);
         return rc;
+    }
     bool has_type = false;
     struct curl_slist *l = append_header(NULL, "x-amz-content-sha256", r->payload_hex);
     for (size_t i = 0; i < r->nh; i++) {
@@ -258,6 +264,7 @@ int floe_s3req_sign(const struct floe_s3req *r, time_t when, struct curl_slist *
     l = append_header(l, "Authorization", sig.authorization);
     if (sig.security_token)
         l = append_header(l, "X-Amz-Security-Token", sig.security_token);
+    floe_creds_snap_release(snap); /* sig.security_token pointed into it */
     if (!has_type)
         l = curl_slist_append(l, "Content-Type:"); /* not curl's form type */
     *headers = l;
@@ -267,6 +274,13 @@ int floe_s3req_sign(const struct floe_s3req *r, time_t when, struct curl_slist *
 static int call_prepare(struct floe_xfer *x, struct curl_slist **headers, struct floe_error *err)
 {
     return floe_s3req_sign(x->req_ctx, time(NULL), headers, err);
+}
+
+/* ExpiredToken: new keys, once (see floe_xfer_expired_fn). */
+static bool call_expired(struct floe_xfer *x)
+{
+    struct floe_s3req *r = x->req_ctx;
+    return floe_credentials_expired(r->s3->creds, atomic_load(&r->creds_gen));
 }
 
 bool floe_s3req_parse_error(const struct floe_xfer *x, char *code, size_t code_cap, char *message,
@@ -285,6 +299,7 @@ struct floe_xfer *floe_s3req_xfer(struct floe_s3req *r)
     x->body_ctx = r->body_ctx;
     x->retry = r->s3->retry;
     x->prepare = call_prepare;
+    x->on_expired = call_expired;
     x->parse_error = floe_s3req_parse_error;
     x->path_as_is = true;
     x->req_ctx = r;

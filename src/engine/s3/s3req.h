@@ -63,7 +63,7 @@ int floe_s3req_canonical(const struct floe_s3req *r, time_t when, char **out,
 
 /* floe_s3req_sign() - the headers r sends at time when (signed), as a curl list the caller
  * frees; FLOE_OK or the signer's FLOE_E_INVALID_ARG. What prepare() does before each attempt. */
-int floe_s3req_sign(const struct floe_s3req *r, time_t when, struct curl_slist **headers,
+int floe_s3req_sign(struct floe_s3req *r, time_t when, struct curl_slist **headers,
                     struct floe_error *err);
 
 /* Turns the request into an xfer that signs itself before each attempt and reads S3's XML
