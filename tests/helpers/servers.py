@@ -44,6 +44,21 @@ def tempdir(prefix):
     return d
 
 
+def tempdir_for_others(prefix):
+    """A temporary directory (removed at exit) that another user, such as nobody under setpriv,
+    can use: mode 0777, and each of its ancestors that this process owns made traversable
+    (o+x) - the suite's private TMPDIR is 0700."""
+    d = tempdir(prefix)
+    os.chmod(d, 0o777)
+    parent = os.path.dirname(d)
+    while parent and parent != "/":
+        st = os.stat(parent)
+        if st.st_uid == os.geteuid() and not st.st_mode & 0o001:
+            os.chmod(parent, (st.st_mode & 0o7777) | 0o001)
+        parent = os.path.dirname(parent)
+    return d
+
+
 @atexit.register
 def _cleanup():
     """Every server a test started is stopped and every work directory removed at exit, pass or

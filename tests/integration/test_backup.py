@@ -334,8 +334,7 @@ class BackupTests(unittest.TestCase):
         counted and skipped, the run goes on (exit 3, partial), everything readable is recorded
         with its bytes in the vault, and a later run takes what became readable."""
         name, _, _ = self.fresh()
-        work = servers.tempdir("floe-nobody-")
-        os.chmod(work, 0o777)
+        work = servers.tempdir_for_others("floe-nobody-")
         src = os.path.join(work, "src")
         readable = {}
         for rel in ("a.txt", "sub/b.bin", "sub/deeper/c"):

@@ -86,6 +86,9 @@ class BackupKillTests(unittest.TestCase):
         if not os.path.exists(cat):
             return
         db = sqlite3.connect("file:%s?mode=ro" % cat, uri=True)
+        if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'archives'").fetchall():
+            db.close()  # killed while the catalog was being created: its schema is one
+            return      # transaction, so there is nothing in it yet
         archives = db.execute("SELECT archive_id, size_bytes, hex(tree_hash) FROM archives "
                               "WHERE deleted_at IS NULL").fetchall()
         dup = db.execute("SELECT path, count(*) FROM files WHERE superseded_at IS NULL AND "
@@ -143,6 +146,68 @@ class BackupKillTests(unittest.TestCase):
         staged = [os.path.join(d, n) for d, _, ns in os.walk(to) for n in ns
                   if ".floe-restore" in n]
         self.assertEqual(staged, [])
+
+    def test_stale_large_file_journal(self):
+        """A large file's upload journal left by a failed run whose multipart upload is gone
+        (completed or aborted behind its back), or whose file changed since: the next backup
+        uploads the file as it is now, once (aborting the stale upload), instead of failing or
+        skipping the file on every run."""
+        name = "stale%d" % self.rnd.randint(0, 1 << 30)
+        self.glacier.create_vault(vaultName=name)
+        src = os.path.join(self.tmp.name, name)
+        os.makedirs(src)
+        big = os.path.join(src, "big")
+        with open(big, "wb") as f:
+            f.write(os.urandom(3 * 1024 * 1024 + 5))
+        cat = os.path.join(self.tmp.name, name + ".db")
+
+        def backup(url, *extra):
+            return subprocess.run([FLOE, "--endpoint-url", url, "--json", *extra, "backup", src,
+                                   name, "--catalog", cat, "--no-snapshot", "--pack-threshold",
+                                   "1MiB", "--part-size", "1MiB"], env=self.env,
+                                  capture_output=True, timeout=120)
+
+        def open_uploads():
+            return [u["MultipartUploadId"] for u in
+                    self.glacier.list_multipart_uploads(vaultName=name)["UploadsList"]]
+        def change(data):
+            with open(big, "r+b") as f:
+                f.write(data)
+            t = time.time() + (10 if data == b"second" else 5)
+            os.utime(big, (t, t))
+        for case in ("gone", "changed"):
+            if case == "changed":
+                change(b"first")  # so that the run below has the file to upload again
+            # through a proxy (the journal is the endpoint's) that fails every
+            # CompleteMultipartUpload: that run fails with its journal kept, parts uploaded
+            proxy = servers.start_faultproxy(self.vault.port, [
+                r"POST /multipart-uploads/[^/]+$ status:500:InternalFailure 0"])
+            try:
+                r = backup(proxy.url, "--retry-for", "1s")
+                self.assertNotEqual(r.returncode, 0, (r.stdout, r.stderr, proxy.log()))
+            finally:
+                proxy.stop()
+            stale = open_uploads()
+            self.assertEqual(len(stale), 1, case)
+            if case == "gone":
+                self.glacier.abort_multipart_upload(vaultName=name, uploadId=stale[0])
+            else:
+                change(b"second")
+            proxy = servers.start_faultproxy(self.vault.port, [], port=proxy.port)  # same URL
+            try:
+                r = backup(proxy.url)
+            finally:
+                proxy.stop()
+            self.assertEqual(r.returncode, 0, (case, r.stderr))
+            if case == "gone":
+                self.assertIn(b"uploading the file afresh", r.stdout + r.stderr)
+            self.assertEqual(open_uploads(), [], case)  # the stale upload is not left open
+            self.check_consistent(name, cat)
+        db = sqlite3.connect("file:%s?mode=ro" % cat, uri=True)
+        n = db.execute("SELECT count(*) FROM files WHERE superseded_at IS NULL AND "
+                       "removed_at IS NULL").fetchone()[0]
+        db.close()
+        self.assertEqual(n, 1)
 
     def test_kill_packed(self):
         self.kill_rounds()

@@ -365,8 +365,7 @@ class UploadTests(unittest.TestCase):
     def test_unreadable_file(self):
         p = self.file("secret", b"top secret")
         os.chmod(p, 0o600)  # owned by root: nobody cannot read it
-        cache = servers.tempdir("floe-nobody-")
-        os.chmod(cache, 0o777)
+        cache = servers.tempdir_for_others("floe-nobody-")
         env = {**self.env, "XDG_CACHE_HOME": cache, "HOME": cache}
         r = subprocess.run(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
                             "--clear-groups", FLOE, "--endpoint-url", self.vault.url, "upload",

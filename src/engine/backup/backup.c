@@ -19,6 +19,7 @@
 #include "catalog.h"
 #include "client_impl.h"
 #include "describe.h"
+#include "floe/checkpoint.h"
 #include "floe/range.h"
 #include "floe/sigv4.h"
 #include "floe/upload.h"
@@ -457,6 +458,18 @@ static int one_large_compressed(struct run *r, const struct floe_plan_item *it,
     return record_large(r, it, desc, &zr.archive, &zr, lp.base, err);
 }
 
+/* Removes an upload journal that no longer applies; with abort, also aborts its multipart
+ * upload (best effort: it may be gone already), so nothing is left behind in the vault. */
+static void drop_stale_checkpoint(struct run *r, const char *ckpt, bool abort)
+{
+    struct floe_ckpt_state *st = NULL;
+    struct floe_error e = {0};
+    if (abort && floe_checkpoint_load(ckpt, &st, &e) == FLOE_OK && st->header.upload_id[0])
+        floe_client_abort_multipart(r->client, r->o->vault, st->header.upload_id, &e);
+    floe_checkpoint_state_free(st);
+    unlink(ckpt);
+}
+
 static int one_large(struct run *r, const struct floe_plan_item *it, struct floe_error *err)
 {
     if (r->o->compress_level && floe_zfile_worth(it->path, it->size))
@@ -476,7 +489,24 @@ static int one_large(struct run *r, const struct floe_plan_item *it, struct floe
     };
     struct floe_upload_result ur;
     struct floe_error e = {0};
+    char ckpt[4096];
+    bool resumed = floe_upload_checkpoint_path(r->client, r->o->vault, it->path, ckpt, sizeof(ckpt),
+                                               &e) == FLOE_OK &&
+                   access(ckpt, F_OK) == 0;
     int rc = floe_upload_file(r->client, &uo, &ur, &e);
+    if (resumed && (rc == FLOE_E_NOT_FOUND || rc == FLOE_E_SOURCE_CHANGED)) {
+        /* the journal of a killed run no longer applies: its multipart upload is gone (the
+         * killed run completed it before it could record it, or it was aborted or expired), or
+         * the file changed since. Upload the file as it is now, once. */
+        drop_stale_checkpoint(r, ckpt, rc == FLOE_E_SOURCE_CHANGED);
+        if (rc == FLOE_E_NOT_FOUND)
+            notice(r, it->path,
+                   "the multipart upload of an interrupted run is gone (completed before it "
+                   "was recorded, or aborted): uploading the file afresh; a completed one stays "
+                   "in the vault unrecorded");
+        e = (struct floe_error){0};
+        rc = floe_upload_file(r->client, &uo, &ur, &e);
+    }
     if (rc == FLOE_E_IO || rc == FLOE_E_SOURCE_CHANGED) { /* the file's fault: skip it */
         warn(r, it->path, e.message);
         return FLOE_OK;
