@@ -30,9 +30,9 @@
  * costs anything:
  *   - connections: each one is counted when it opens (MHD_OPTION_NOTIFY_CONNECTION, admit.h);
  *     one over --max-connections or --max-connections-per-client is answered 503 SlowDown
- *     (Retry-After: 1) as soon as its headers are in, its body never read, and closed, so its
- *     thread ends at once. MHD_OPTION_CONNECTION_LIMIT, a quarter higher, is the silent
- *     backstop for clients that never finish their headers.
+ *     (Retry-After: 1) as soon as its headers are in (or after REFUSED_HEADER_MS without
+ *     them), its body never read, and closed, so its thread ends at once.
+ *     MHD_OPTION_CONNECTION_LIMIT, a quarter higher, is the silent backstop.
  *   - headers: a connection's request headers must be complete within --header-timeout
  *     (default 30 s) of its opening (later requests on it: of their request line), else the
  *     watchdog answers 408 on the socket and shuts it down. That bounds how slowly headers
@@ -91,6 +91,9 @@
  * writes its whole body before reading then still sees the answer); a larger body is never
  * read: the answer goes out at once and the connection closes. */
 #define UNAUTH_DRAIN_MAX ((uint64_t)64 << 10)
+/* A connection over a limit waits this long at most for its headers (then 503 all the same):
+ * idle connections beyond the cap must not keep their threads for the whole header timeout. */
+#define REFUSED_HEADER_MS 2000
 
 struct http_req;
 struct http_conn;
@@ -123,7 +126,7 @@ struct http_conn {
     int fd;
     enum floe_vadmit_verdict verdict; /* over a connection limit: answered 503 */
     unsigned open_from;               /* connections open from addr when this one opened */
-    int64_t since_ms;                 /* when the current request's headers began */
+    int64_t deadline_ms;              /* the current request's headers are due by then */
     bool listed;                      /* on locked.conn_head; changed under http->mu */
     struct http_conn *prev, *next;    /* guarded by http->mu */
 };
@@ -160,12 +163,16 @@ static struct http_conn *conn_of(struct MHD_Connection *conn)
     return ci ? ci->socket_context : NULL;
 }
 
-/* The header deadline: c's request headers are arriving since `since` (http->mu held). */
+/* The header deadline: c's request headers are arriving since `since` (http->mu held). A
+ * connection over a limit has REFUSED_HEADER_MS at most, then it is answered 503 at once. */
 static void conn_watch_locked(struct floe_vhttp *http, struct http_conn *c, int64_t since)
 {
-    if (c->listed || !http->header_timeout_ms)
+    int64_t span = http->header_timeout_ms;
+    if (c->verdict != FLOE_VADMIT_OK && (!span || span > REFUSED_HEADER_MS))
+        span = REFUSED_HEADER_MS;
+    if (c->listed || !span)
         return;
-    c->since_ms = since;
+    c->deadline_ms = since + span;
     c->prev = NULL;
     c->next = http->locked.conn_head;
     if (c->next)
@@ -285,19 +292,21 @@ static void unwatch(struct http_req *h)
     pthread_mutex_unlock(&http->mu);
 }
 
-/* Watchdog: a complete 408 RequestTimeoutException with msg straight on the socket, then the
- * socket is shut down (which wakes the connection's thread: libmicrohttpd ends the request). */
-static void answer_408_on_socket(int fd, const char *request_id, const char *msg)
+/* Watchdog: a complete error answer (408 RequestTimeoutException, or 503 SlowDown for a
+ * connection over a limit) with msg straight on the socket, then the socket is shut down
+ * (which wakes the connection's thread: libmicrohttpd ends the request). */
+static void answer_on_socket(int fd, bool slow_down, const char *request_id, const char *msg)
 {
     char head[512];
     size_t len = 0;
-    char *body = floe_verr_json(floe_verr_code(FLOE_VERR_REQUEST_TIMEOUT), msg,
-                                floe_verr_status(FLOE_VERR_REQUEST_TIMEOUT), &len);
+    const char *code = slow_down ? "SlowDown" : floe_verr_code(FLOE_VERR_REQUEST_TIMEOUT);
+    char *body = floe_verr_json(code, msg, slow_down ? 503 : 408, &len);
     int n = snprintf(head, sizeof(head),
-                     "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\n"
-                     "x-amzn-RequestId: %s\r\nx-amzn-ErrorType: %s\r\n"
+                     "HTTP/1.1 %s\r\nContent-Type: application/json\r\n"
+                     "x-amzn-RequestId: %s\r\nx-amzn-ErrorType: %s\r\n%s"
                      "Connection: close\r\nContent-Length: %zu\r\n\r\n",
-                     request_id, floe_verr_code(FLOE_VERR_REQUEST_TIMEOUT), len);
+                     slow_down ? "503 Service Unavailable" : "408 Request Timeout", request_id,
+                     code, slow_down ? "Retry-After: 1\r\n" : "", len);
     /* Small enough for any socket buffer; a client that is gone just loses it. */
     if (n > 0 && (size_t)n < sizeof(head) &&
         send(fd, head, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) == n)
@@ -314,7 +323,7 @@ static void time_out_locked(struct http_req *h, const char *msg)
     if (rq->op_free)
         rq->op_free(rq); /* an upload's blob goes before anyone hears of the timeout */
     floe_vlog(&rq->srv->cfg, FLOE_VLOG_INFO, "%s %s: %s", rq->method, rq->path, msg);
-    answer_408_on_socket(h->fd, rq->request_id, msg);
+    answer_on_socket(h->fd, false, rq->request_id, msg);
     rq->resp.status = floe_verr_status(FLOE_VERR_REQUEST_TIMEOUT); /* for the log line */
 }
 
@@ -351,16 +360,21 @@ static void check_headers_locked(struct floe_vhttp *http, int64_t now)
 {
     for (struct http_conn *c = http->locked.conn_head, *next; c; c = next) {
         next = c->next;
-        int64_t took = now - c->since_ms;
-        if (took < http->header_timeout_ms)
+        if (now < c->deadline_ms)
             continue;
-        char msg[160], id[64];
-        snprintf(msg, sizeof(msg), "The request headers did not arrive within %.1f seconds",
-                 (double)http->header_timeout_ms / 1000.0);
+        char msg[192], id[64];
+        bool over = c->verdict != FLOE_VADMIT_OK;
+        if (over)
+            snprintf(msg, sizeof(msg),
+                     "Too many connections (--max-connections %u, per client %u); retry later",
+                     http->srv->cfg.max_connections, http->srv->cfg.max_client_connections);
+        else
+            snprintf(msg, sizeof(msg), "The request headers did not arrive within %.1f seconds",
+                     (double)http->header_timeout_ms / 1000.0);
         floe_vutil_id(id, 52, true);
         floe_vlog(&http->srv->cfg, FLOE_VLOG_INFO, "connection closed: %s", msg);
         conn_unwatch_locked(http, c);
-        answer_408_on_socket(c->fd, id, msg);
+        answer_on_socket(c->fd, over, id, msg);
     }
 }
 
@@ -369,7 +383,7 @@ static void *watchdog_main(void *arg)
     struct floe_vhttp *http = arg;
     int64_t tick_ms = 1000;
     const int64_t spans[] = {http->timeout_ms, http->header_timeout_ms,
-                             http->min_rate ? http->window_ms : 0};
+                             http->min_rate ? http->window_ms : 0, REFUSED_HEADER_MS};
     for (size_t i = 0; i < sizeof(spans) / sizeof(spans[0]); i++)
         if (spans[i] && spans[i] / 4 < tick_ms)
             tick_ms = spans[i] / 4;
@@ -872,7 +886,8 @@ int floe_vhttp_start(struct floe_vserver *srv, unsigned *port, struct floe_vhttp
     h->header_timeout_ms = srv->cfg.header_timeout_ms;
     h->min_rate = srv->cfg.min_body_rate;
     h->window_ms = srv->cfg.rate_window_ms > 0 ? srv->cfg.rate_window_ms : 1000;
-    h->watchdog_needed = h->timeout_ms || h->header_timeout_ms || h->min_rate;
+    h->watchdog_needed = h->timeout_ms || h->header_timeout_ms || h->min_rate ||
+                         srv->cfg.max_connections || srv->cfg.max_client_connections;
     h->admit = floe_vadmit_new(srv->cfg.max_connections, srv->cfg.max_client_connections);
     pthread_mutex_init(&h->mu, NULL);
     pthread_cond_init(&h->cv, NULL);

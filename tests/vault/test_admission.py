@@ -271,6 +271,16 @@ class ConnectionCaps(Admission):
             s.close()
             self.assertEqual(status_of(a), 503, a)
             self.assertIn("at most 6 at once", json_of(a)["message"])
+            # one over the cap that sends nothing is answered 503 after 2 s all the same
+            s = self.connect("127.0.0.4")
+            t0 = time.time()
+            a = read_answer(s, 10)
+            took = time.time() - t0
+            s.close()
+            figure("an idle connection over the cap: answered %s after %.1f s"
+                   % (status_of(a), took))
+            self.assertEqual(status_of(a), 503, a)
+            self.assertLess(took, 6)
         finally:
             for s in held:
                 s.close()
