@@ -30,6 +30,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <stdlib.h>
@@ -481,6 +482,26 @@ static int parse_args(int argc, char **argv, struct floe_vconfig *cfg)
  * signals first so that every thread the server starts inherits the mask.
  * Returns  the exit status: 0 after a clean stop, 1 when the server cannot start.
  */
+/* Each connection is a descriptor: raise the soft open-file limit (often 1024) toward what
+ * --max-connections needs (connections, a quarter over for libmicrohttpd's own limit, plus
+ * files), as far as the hard limit allows, and warn when that is not enough. */
+static void raise_file_limit(const struct floe_vconfig *cfg)
+{
+    struct rlimit rl;
+    if (!cfg->max_connections || getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t need = (rlim_t)cfg->max_connections + cfg->max_connections / 4 + 16 + 256;
+    if (rl.rlim_cur >= need)
+        return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur < need)
+        floe_vlog(cfg, FLOE_VLOG_WARN,
+                  "the open-file limit (%llu) is below what --max-connections %u needs (%llu): "
+                  "connections beyond it are refused by the system",
+                  (unsigned long long)rl.rlim_cur, cfg->max_connections, (unsigned long long)need);
+}
+
 static int serve(struct floe_vserver *srv)
 {
     struct floe_error err = {0};
@@ -490,6 +511,7 @@ static int serve(struct floe_vserver *srv)
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* every thread started below inherits it */
     signal(SIGPIPE, SIG_IGN);
+    raise_file_limit(&srv->cfg);
 
     /* checks that need no file: nothing exists on disk when one of them fails */
     struct port_file pf = {0};

@@ -289,6 +289,62 @@ class ConnectionCaps(Admission):
         self.assertTrue(ok)
 
 
+class IdleConnections(Admission):
+    """FLOOD idle connections (nothing sent) against --max-connections FLOOD/2: memory and
+    threads stay bounded, the ones over the cap are answered 503 within about 2 s, and a
+    client arriving while the cap is full gets a clear 503, not silence."""
+    cap = max(FLOOD // 2, 8)
+    opts = ("--max-connections", str(cap), "--max-connections-per-client", "0")
+
+    def test_idle_flood_is_bounded(self):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < FLOOD + 64 and hard >= FLOOD + 64:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (FLOOD + 64, hard))
+        pid = self.v.proc.pid
+        base_rss, base_threads = proc_status(pid)
+        sampler = Sampler(pid)
+        socks = []
+        try:
+            for i in range(FLOOD):
+                socks.append(self.connect("127.0.1.%d" % (1 + i // 200)))
+            time.sleep(3)  # past the 2 s the ones over the cap get
+            rss, threads = proc_status(pid)
+            s = self.connect("127.0.2.1")
+            t0 = time.time()
+            s.sendall(signed_head(self.v.port, "GET", "/-/vaults", {}, 0))
+            a = read_answer(s, 10)
+            took_ms = (time.time() - t0) * 1000
+            s.close()
+            refused = ended = 0  # answered 503 / closed by libmicrohttpd's own limit
+            for c in socks:
+                c.setblocking(False)
+                try:
+                    got = c.recv(65536)
+                    refused += got.startswith(b"HTTP/1.1 503")
+                    ended += got == b""
+                except BlockingIOError:
+                    pass  # admitted, waiting for its headers
+                except OSError:
+                    ended += 1
+        finally:
+            for c in socks:
+                c.close()
+            sampler.stop()
+        figure("%d idle connections, --max-connections %d: RSS %.1f -> %.1f MB (peak %.1f), "
+               "threads %d -> %d (peak %d); %d answered 503, %d closed by the backstop; a newcomer "
+               "got %s in %.1f ms"
+               % (FLOOD, self.cap, base_rss / 1e6, rss / 1e6, sampler.peak_rss / 1e6,
+                  base_threads, threads, sampler.peak_threads, refused, ended, status_of(a),
+                  took_ms))
+        self.assertEqual(status_of(a), 503, a)
+        self.assertLessEqual(threads, base_threads + self.cap + 4)
+        self.assertLessEqual(sampler.peak_threads,
+                             base_threads + self.cap + self.cap // 4 + 16 + 4)
+        self.assertLess(sampler.peak_rss - base_rss, 64 * MIB)
+        self.assertEqual(refused + ended, FLOOD - self.cap)
+        self.assertGreater(refused, 0)
+
+
 class Unauthenticated(Admission):
     opts = ("--max-connections", "0", "--max-connections-per-client", "0")
 
