@@ -119,6 +119,15 @@ class Admission(unittest.TestCase):
         d = os.path.join(self.v.data_dir, "blobs")
         return [os.path.join(d, n) for n in os.listdir(d)]
 
+    def start_flood(self):
+        """Room for FLOOD sockets here; the server's pid, RSS and threads now, and a Sampler."""
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < FLOOD + 64 and hard >= FLOOD + 64:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (FLOOD + 64, hard))
+        pid = self.v.proc.pid
+        rss, threads = proc_status(pid)
+        return pid, rss, threads, Sampler(pid)
+
     def connect(self, source="127.0.0.1"):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.bind((source, 0))
@@ -297,12 +306,7 @@ class IdleConnections(Admission):
     opts = ("--max-connections", str(cap), "--max-connections-per-client", "0")
 
     def test_idle_flood_is_bounded(self):
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        if soft < FLOOD + 64 and hard >= FLOOD + 64:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (FLOOD + 64, hard))
-        pid = self.v.proc.pid
-        base_rss, base_threads = proc_status(pid)
-        sampler = Sampler(pid)
+        pid, base_rss, base_threads, sampler = self.start_flood()
         socks = []
         try:
             for i in range(FLOOD):
@@ -381,12 +385,7 @@ class Unauthenticated(Admission):
         self.assertEqual(st, 400, body)
 
     def test_flood_keeps_memory_and_threads(self):
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        if soft < FLOOD + 64 and hard >= FLOOD + 64:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (FLOOD + 64, hard))
-        pid = self.v.proc.pid
-        base_rss, base_threads = proc_status(pid)
-        sampler = Sampler(pid)
+        pid, base_rss, base_threads, sampler = self.start_flood()
         body = b"x" * 999999
         socks, answered = [], 0
         t0 = time.time()
