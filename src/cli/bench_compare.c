@@ -2,12 +2,13 @@
  * bench_compare.c - `floe bench compare A.json B.json` (bench_compare.h).
  *
  * For each concurrency setting both results measured, four metrics:
- *   the rate (MB/s or operations/s, as the benchmark ranks): the samples are the runs' rates
- *       when both sides have at least 3 runs, else the per-second rates of every run (one
- *       long run is still many samples, though neighbouring seconds are not independent:
- *       prefer --runs 3 or more for a verdict that matters);
- *   latency p50 and p99, and time to first byte p50: the samples are the operations'
- *       latencies (up to 2,000 per run, as the JSON keeps them).
+ *   the rate (MB/s or operations/s, as the benchmark ranks), latency p50 and p99, and time to
+ *   first byte p50. When both sides have at least 3 runs, the samples are the runs' own
+ *   figures (compared by their median): runs are the independent repetitions. Otherwise the
+ *   rate's samples are the per-second rates and a latency's the operations' latencies (up to
+ *   2,000 a run, as the JSON keeps them), compared at the metric's quantile: many samples,
+ *   but not independent ones (they share their run's moment of machine load), so such a
+ *   verdict is weaker; `--runs 3` or more is the setting for one that matters.
  * A change is "beyond noise" only when its 95% bootstrap interval excludes 0 and the
  * Mann-Whitney test agrees (p < 0.05): bench_stats.c. The verdict says better or worse in the
  * metric's own direction (a higher rate, a lower latency).
@@ -80,35 +81,50 @@ static const json_t *level(const json_t *doc, json_int_t conc)
     return NULL;
 }
 
-/* The samples of one metric at one level; *basis names them. */
-static void gather(const json_t *lvl, const char *metric, bool by_runs, double scale,
-                   struct samples *s, const char **basis)
+struct metric {
+    const char *label, *key;
+    const char *source;           /* the rate's key, or "total_s" / "ttfb_s" (operation samples) */
+    const char *which, *quantile; /* latency: the run's own figure ("total", "p50") */
+    double q, scale;
+    bool higher_better;
+};
+
+/*
+ * The samples of one metric at one level, and the quantile of them to compare (*q); *basis
+ * names them. With runs: one value per run (a latency metric: the run's own quantile, then
+ * compared by their median), because runs are what is independent: thousands of operations of
+ * one run share its moment's machine load, and a rank test over them calls the difference
+ * between two moments a result.
+ */
+static void gather(const json_t *lvl, const struct metric *m, bool by_runs, struct samples *s,
+                   const char **basis, double *q)
 {
     const json_t *runs = json_object_get(lvl, "runs");
+    bool latency = m->which != NULL;
     size_t k, j;
     json_t *run, *v;
+    *q = by_runs ? 0.5 : m->q;
     json_array_foreach(runs, k, run)
     {
-        if (strcmp(metric, "total_s") == 0 || strcmp(metric, "ttfb_s") == 0) {
-            *basis = "operations";
-            json_array_foreach(json_object_get(json_object_get(run, "samples"), metric), j, v)
-                push(s, json_number_value(v) * scale);
-        } else if (by_runs) {
+        if (by_runs) {
             *basis = "runs";
-            push(s, json_number_value(json_object_get(run, metric)));
+            const json_t *x =
+                latency
+                    ? json_object_get(json_object_get(json_object_get(run, "latency_ms"), m->which),
+                                      m->quantile)
+                    : json_object_get(run, m->source);
+            push(s, json_number_value(x));
+        } else if (latency) {
+            *basis = "operations";
+            json_array_foreach(json_object_get(json_object_get(run, "samples"), m->source), j, v)
+                push(s, json_number_value(v) * m->scale);
         } else {
             *basis = "seconds";
-            json_array_foreach(json_object_get(json_object_get(run, "timeline"), metric), j, v)
+            json_array_foreach(json_object_get(json_object_get(run, "timeline"), m->source), j, v)
                 push(s, json_number_value(v));
         }
     }
 }
-
-struct metric {
-    const char *label, *key, *source;
-    double q, scale;
-    bool higher_better;
-};
 
 int floe_bench_compare_cmd(const struct floe_cli *cli, int argc, char **argv)
 {
@@ -141,10 +157,10 @@ int floe_bench_compare_cmd(const struct floe_cli *cli, int argc, char **argv)
     const char *rate = json_string_value(json_object_get(a, "metric"));
     rate = rate && strcmp(rate, "mb_per_s") == 0 ? "mb_per_s" : "ops_per_s";
     const struct metric metrics[] = {
-        {strcmp(rate, "mb_per_s") == 0 ? "MB/s" : "ops/s", rate, rate, 0.5, 1, true},
-        {"p50 ms", "latency_p50_ms", "total_s", 0.5, 1e3, false},
-        {"p99 ms", "latency_p99_ms", "total_s", 0.99, 1e3, false},
-        {"TTFB p50 ms", "ttfb_p50_ms", "ttfb_s", 0.5, 1e3, false},
+        {strcmp(rate, "mb_per_s") == 0 ? "MB/s" : "ops/s", rate, rate, NULL, NULL, 0.5, 1, true},
+        {"p50 ms", "latency_p50_ms", "total_s", "total", "p50", 0.5, 1e3, false},
+        {"p99 ms", "latency_p99_ms", "total_s", "total", "p99", 0.99, 1e3, false},
+        {"TTFB p50 ms", "ttfb_p50_ms", "ttfb_s", "ttfb", "p50", 0.5, 1e3, false},
     };
     bool header = false;
     int rows = 0;
@@ -161,15 +177,16 @@ int floe_bench_compare_cmd(const struct floe_cli *cli, int argc, char **argv)
         for (size_t m = 0; m < sizeof(metrics) / sizeof(metrics[0]); m++) {
             struct samples sa = {0}, sb = {0};
             const char *basis = "runs";
-            gather(la, metrics[m].source, by_runs, metrics[m].scale, &sa, &basis);
-            gather(lb, metrics[m].source, by_runs, metrics[m].scale, &sb, &basis);
+            double q = 0.5;
+            gather(la, &metrics[m], by_runs, &sa, &basis, &q);
+            gather(lb, &metrics[m], by_runs, &sb, &basis, &q);
             if (!sa.n || !sb.n) { /* e.g. no TTFB: parsing makes no requests */
                 free(sa.v);
                 free(sb.v);
                 continue;
             }
             struct floe_bench_change ch;
-            floe_bench_compare(sa.v, sa.n, sb.v, sb.n, metrics[m].q, RESAMPLES, SEED, &ch);
+            floe_bench_compare(sa.v, sa.n, sb.v, sb.n, q, RESAMPLES, SEED, &ch);
             bool better = metrics[m].higher_better ? ch.change > 0 : ch.change < 0;
             const char *verdict = !ch.enough         ? "too few samples"
                                   : !ch.beyond_noise ? "within noise"

@@ -116,6 +116,18 @@ void floe_bench_summarize(const struct floe_bench_log *l, double seconds,
     floe_bench_sort(s->ttfb_sorted, nttfb);
     lat_of(s->total_sorted, ok, &s->total);
     lat_of(s->ttfb_sorted, nttfb, &s->ttfb);
+    /* each kind's own latencies (the mixed and jobs workloads interleave kinds) */
+    double *scratch = floe_cli_need(calloc(n + 1, sizeof(double)));
+    for (int k = 0; k < FLOE_BENCH_KIND_COUNT; k++) {
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+            if (l->locked.ops[i].kind == (enum floe_bench_kind)k &&
+                l->locked.ops[i].status == FLOE_OK)
+                scratch[m++] = l->locked.ops[i].total_s;
+        floe_bench_sort(scratch, m);
+        lat_of(scratch, m, &s->kind_total[k]);
+    }
+    free(scratch);
     if (seconds > 0) {
         s->mb_per_s = (double)s->bytes / seconds / 1e6;
         s->ops_per_s = (double)ok / seconds;
@@ -156,11 +168,14 @@ static json_t *strided(const double *v, size_t n, size_t max)
 
 json_t *floe_bench_summary_json(const struct floe_bench_summary *s)
 {
-    json_t *kinds = json_object();
-    for (int k = 0; k < FLOE_BENCH_KIND_COUNT; k++)
-        if (s->kind_ops[k])
-            json_object_set_new(kinds, floe_bench_kind_names[k],
-                                json_integer((json_int_t)s->kind_ops[k]));
+    json_t *kinds = json_object(), *kind_lat = json_object();
+    for (int k = 0; k < FLOE_BENCH_KIND_COUNT; k++) {
+        if (!s->kind_ops[k])
+            continue;
+        json_object_set_new(kinds, floe_bench_kind_names[k],
+                            json_integer((json_int_t)s->kind_ops[k]));
+        json_object_set_new(kind_lat, floe_bench_kind_names[k], lat_json(&s->kind_total[k]));
+    }
     json_t *tl_mb = json_array(), *tl_ops = json_array();
     for (size_t i = 0; i < s->nsec; i++) {
         json_array_append_new(tl_mb, floe_cli_jreal(s->sec_mb[i], 2));
@@ -175,16 +190,16 @@ json_t *floe_bench_summary_json(const struct floe_bench_summary *s)
     size_t nttfb = 0;
     while (nttfb < s->nlat && s->ttfb_sorted[nttfb] > 0)
         nttfb++;
-    return json_pack("{s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:{s:o, s:o}, s:o, s:{s:o, s:o}, s:o, "
-                     "s:{s:o, s:o}}",
-                     "ops", (json_int_t)s->ops, "errors", (json_int_t)s->errors, "retries",
-                     (json_int_t)s->retries, "bytes", (json_int_t)s->bytes, "seconds",
-                     floe_cli_jreal(s->seconds, 3), "mb_per_s", floe_cli_jreal(s->mb_per_s, 2),
-                     "ops_per_s", floe_cli_jreal(s->ops_per_s, 2), "latency_ms", "ttfb",
-                     lat_json(&s->ttfb), "total", lat_json(&s->total), "kinds", kinds, "timeline",
-                     "mb_per_s", tl_mb, "ops_per_s", tl_ops, "cdf_ms", cdf, "samples", "total_s",
-                     strided(s->total_sorted, s->nlat, 2000), "ttfb_s",
-                     strided(s->ttfb_sorted, nttfb, 2000));
+    return json_pack(
+        "{s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:{s:o, s:o}, s:o, s:o, s:{s:o, s:o}, "
+        "s:o, s:{s:o, s:o}}",
+        "ops", (json_int_t)s->ops, "errors", (json_int_t)s->errors, "retries",
+        (json_int_t)s->retries, "bytes", (json_int_t)s->bytes, "seconds",
+        floe_cli_jreal(s->seconds, 3), "mb_per_s", floe_cli_jreal(s->mb_per_s, 2), "ops_per_s",
+        floe_cli_jreal(s->ops_per_s, 2), "latency_ms", "ttfb", lat_json(&s->ttfb), "total",
+        lat_json(&s->total), "kinds", kinds, "kind_latency_ms", kind_lat, "timeline", "mb_per_s",
+        tl_mb, "ops_per_s", tl_ops, "cdf_ms", cdf, "samples", "total_s",
+        strided(s->total_sorted, s->nlat, 2000), "ttfb_s", strided(s->ttfb_sorted, nttfb, 2000));
 }
 
 int floe_bench_csv_header(FILE *f)

@@ -60,15 +60,17 @@ struct floe_bench_lat {
 };
 
 struct floe_bench_summary {
-    size_t ops, errors;                /* operations, and those that failed */
-    uint64_t retries;                  /* retried requests over all operations */
-    uint64_t bytes;                    /* of successful operations */
-    double seconds;                    /* the measured phase */
-    double mb_per_s;                   /* 10^6 bytes per second */
-    double ops_per_s;                  /* successful operations per second */
-    struct floe_bench_lat ttfb, total; /* over successful operations */
-    size_t kind_ops[FLOE_BENCH_KIND_COUNT];
-    size_t nsec;     /* timeline length: ceil(seconds) */
+    size_t ops, errors;                     /* operations, and those that failed */
+    uint64_t retries;                       /* retried requests over all operations */
+    uint64_t bytes;                         /* of successful operations */
+    double seconds;                         /* the measured phase */
+    double mb_per_s;                        /* 10^6 bytes per second */
+    double ops_per_s;                       /* successful operations per second */
+    struct floe_bench_lat ttfb, total;      /* over successful operations */
+    size_t kind_ops[FLOE_BENCH_KIND_COUNT]; /* all operations, by kind */
+    struct floe_bench_lat kind_total[FLOE_BENCH_KIND_COUNT]; /* total latency of the
+                                                                successful ones, by kind */
+    size_t nsec;                                             /* timeline length: ceil(seconds) */
     double *sec_mb;  /* owned: MB moved by operations that ended in each second */
     double *sec_ops; /* owned: operations that ended in each second */
     double *total_sorted, *ttfb_sorted; /* owned: latencies of successful operations */
@@ -82,9 +84,9 @@ void floe_bench_summary_free(struct floe_bench_summary *s); /* safe twice */
 
 /*
  * floe_bench_summary_json() - the summary as a JSON object (new reference): counters, rates,
- * latency quantiles in ms, "timeline" (per-second MB/s and ops/s), "cdf" (total latency at
- * 101 evenly spaced quantiles) and "samples" (up to 2,000 total and TTFB latencies in seconds,
- * evenly strided: what `floe bench compare` tests).
+ * latency quantiles in ms (also "kind_latency_ms": total latency by kind), "timeline" (per-second
+ * MB/s and ops/s), "cdf" (total latency at 101 evenly spaced quantiles) and "samples" (up to 2,000
+ * total and TTFB latencies in seconds, evenly strided: what `floe bench compare` tests).
  */
 json_t *floe_bench_summary_json(const struct floe_bench_summary *s);
 

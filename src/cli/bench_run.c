@@ -58,6 +58,7 @@ struct worker {
     unsigned index;
     uint64_t rng;
     int jobs_step;
+    unsigned size_turn; /* which of spec.sizes the next upload or put takes */
     char last_job[FLOE_JOB_ID_MAX];
     char out_path[4200]; /* download target in r->tmpdir */
     double paused_s;     /* this round: time spent deleting what it uploaded (not measured) */
@@ -74,8 +75,8 @@ struct floe_bench_run {
     char vault[256];
     bool own_vault;
     char tmpdir[4096];
-    char src_path[4200];
-    uint8_t *small_buf; /* spec.size bytes (small, mixed puts) */
+    char src_path[16][4200]; /* upload: a source file of each size */
+    uint8_t *small_buf;      /* spec.size bytes (small, mixed puts: a prefix of it) */
     char archive_id[1025];
     char job_id[FLOE_JOB_ID_MAX];
     struct floe_job_info job;
@@ -188,16 +189,30 @@ static void delete_archive(struct floe_bench_run *r, struct floe_client *c, cons
 
 /* ---- operations: each returns a floe status, sets *kind and *bytes ---- */
 
+/* The index into spec.sizes of w's next operation: the sizes in turn, each worker starting at
+ * its own place so concurrent workers mix them. */
+static unsigned next_size(struct worker *w)
+{
+    unsigned n = w->r->spec.nsizes ? w->r->spec.nsizes : 1;
+    return (w->index + w->size_turn++) % n;
+}
+
+static uint64_t size_at(const struct floe_bench_run *r, unsigned i)
+{
+    return r->spec.nsizes ? r->spec.sizes[i] : r->spec.size;
+}
+
 static int op_put(struct worker *w, enum floe_bench_kind *kind, uint64_t *bytes)
 {
     struct floe_bench_run *r = w->r;
     struct floe_archive_result res;
     struct floe_error err = {0};
     *kind = FLOE_BENCH_PUT;
-    int rc = floe_client_upload_archive(w->client, r->vault, r->small_buf, (size_t)r->spec.size,
+    uint64_t len = size_at(r, next_size(w));
+    int rc = floe_client_upload_archive(w->client, r->vault, r->small_buf, (size_t)len,
                                         BENCH_DESCRIPTION, &res, &err);
     if (rc == FLOE_OK) {
-        *bytes = r->spec.size;
+        *bytes = len;
         pool_push(r, res.archive_id);
     }
     return rc;
@@ -229,7 +244,7 @@ static int op_upload(struct worker *w, enum floe_bench_kind *kind, uint64_t *byt
 {
     struct floe_bench_run *r = w->r;
     struct floe_upload_options o = {.vault = r->vault,
-                                    .path = r->src_path,
+                                    .path = r->src_path[next_size(w)],
                                     .description = BENCH_DESCRIPTION,
                                     .part_size = r->spec.part_size,
                                     .concurrency = r->conc,
@@ -665,10 +680,13 @@ int floe_bench_prepare(const struct floe_bench_spec *spec, struct floe_bench_run
     if (rc == 0) {
         switch (spec->workload) {
         case FLOE_BENCH_W_UPLOAD:
-            snprintf(r->src_path, sizeof(r->src_path), "%s/source", r->tmpdir);
-            if (write_file(r->src_path, spec->size, 7) != 0) {
-                fprintf(stderr, "floe bench: cannot write %s: %s\n", r->src_path, strerror(errno));
-                rc = 1;
+            for (unsigned i = 0; rc == 0 && i < (spec->nsizes ? spec->nsizes : 1); i++) {
+                snprintf(r->src_path[i], sizeof(r->src_path[i]), "%s/source-%u", r->tmpdir, i);
+                if (write_file(r->src_path[i], size_at(r, i), 7 + i) != 0) {
+                    fprintf(stderr, "floe bench: cannot write %s: %s\n", r->src_path[i],
+                            strerror(errno));
+                    rc = 1;
+                }
             }
             break;
         case FLOE_BENCH_W_DOWNLOAD: rc = prepare_job(r, spec->size, spec->range); break;

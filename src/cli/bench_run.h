@@ -44,8 +44,11 @@ struct floe_bench_spec {
     const char *access_key_id;  /* fixed keys (embedded floe-vault); NULL = credential chain */
     const char *secret_access_key;
     enum floe_bench_workload workload;
-    const char *vault;        /* NULL = a vault of its own, created and deleted */
-    uint64_t size;            /* archive bytes (upload, download, small, mixed puts) */
+    const char *vault;  /* NULL = a vault of its own, created and deleted */
+    uint64_t size;      /* archive bytes (download; the largest of sizes for the others) */
+    uint64_t sizes[16]; /* upload, small, mixed puts: the sizes taken in turn (a uniform
+                           distribution over the list); nsizes 0 = just size */
+    unsigned nsizes;
     uint64_t part_size;       /* upload (0 = floe's default) */
     uint64_t segment_size;    /* download (0 = floe's default) */
     uint64_t range;           /* download: retrieve the first `range` bytes (0 = whole archive) */

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -106,6 +107,7 @@ int floe_bench_vault_start(struct floe_bench_vault *v, const char *bin, char *wh
     snprintf(data, sizeof(data), "%s/data", v->dir);
     snprintf(port_file, sizeof(port_file), "%s/port", v->dir);
     snprintf(log, sizeof(log), "%s/vault.log", v->dir);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         snprintf(why, why_cap, "cannot start floe-vault: fork: %s", strerror(errno));
@@ -117,6 +119,10 @@ int floe_bench_vault_start(struct floe_bench_vault *v, const char *bin, char *wh
         /* its own process group: a Ctrl-C on the terminal reaches floe, which then still
          * needs the server to delete what the benchmark created */
         setpgid(0, 0);
+        /* and it dies with floe, even a floe killed with SIGKILL */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+            _exit(127);
         int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (fd >= 0) {

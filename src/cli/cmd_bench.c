@@ -57,7 +57,8 @@
     "--runs 1, --concurrency 4 (upload, download: parts or segments in flight; inventory:\n"       \
     "parsers) or 16 (small, mixed, jobs: operations in flight), --size 64MiB (upload,\n"           \
     "download) or 64KiB (small, mixed), --part-size 16MiB, --segment-size floe's default,\n"       \
-    "--range the whole archive, --mix put=30,get=45,delete=10,describe=15, --archives 100000.\n"   \
+    "--range the whole archive, --mix put=30,get=45,delete=10,describe=15, --archives 100000;\n"   \
+    "a --size list (4KiB,64KiB,1MiB) is taken in turn (upload, small, mixed).\n"                   \
     "VAULT: an existing vault (default: a vault of its own, deleted afterwards).\n"                \
     "Without --endpoint-url: its own floe-vault on a free loopback port (found beside floe,\n"     \
     "with --vault-bin, or $FLOE_VAULT_BIN). A non-loopback endpoint needs --yes (the cost is\n"    \
@@ -268,6 +269,60 @@ static int parse_mix(const char *v, unsigned mix[4])
     return rc;
 }
 
+/* "--size 64KiB" or a list "4KiB,64KiB,1MiB" (upload, small, mixed: taken in turn) into spec;
+ * spec->size becomes the largest. */
+static int parse_sizes(enum floe_bench_workload wl, const char *v, struct floe_bench_spec *spec)
+{
+    char *copy = floe_cli_strdup(v), *save = NULL;
+    int rc = 0;
+    spec->nsizes = 0;
+    spec->size = 0;
+    bool list = strchr(v, ',') != NULL;
+    if (list && wl != FLOE_BENCH_W_UPLOAD && wl != FLOE_BENCH_W_SMALL && wl != FLOE_BENCH_W_MIXED)
+        rc = floe_cli_usage_error("bench", BENCH_USAGE,
+                                  "a list of sizes is for bench upload, small and mixed");
+    for (char *tok = strtok_r(copy, ",", &save); tok && !rc; tok = strtok_r(NULL, ",", &save)) {
+        uint64_t sz = 0;
+        if (spec->nsizes == 16)
+            rc = floe_cli_usage_error("bench", BENCH_USAGE, "--size lists at most 16 sizes");
+        else if (floe_cli_parse_size("bench", BENCH_USAGE, "--size", tok, &sz))
+            rc = 2;
+        else if (sz == 0)
+            rc = floe_cli_usage_error("bench", BENCH_USAGE, "--size is out of range");
+        if (!rc) {
+            spec->sizes[spec->nsizes++] = sz;
+            if (sz > spec->size)
+                spec->size = sz;
+        }
+    }
+    if (!rc && !spec->nsizes)
+        rc = floe_cli_usage_error("bench", BENCH_USAGE, "--size is empty");
+    if (!list)
+        spec->nsizes = 0;
+    free(copy);
+    return rc;
+}
+
+/* "64 MiB", or "4 KiB, 64 KiB, 1 MiB in turn" for a list. */
+static void size_str(char *out, size_t cap, const struct floe_bench_spec *s)
+{
+    unsigned n = s->nsizes ? s->nsizes : 1;
+    size_t len = 0;
+    out[0] = 0;
+    for (unsigned i = 0; i < n && len < cap; i++) {
+        uint64_t v = s->nsizes ? s->sizes[i] : s->size;
+        const char *unit = v % FLOE_MIB == 0 ? "MiB" : v % 1024 == 0 ? "KiB" : "B";
+        uint64_t shown = v % FLOE_MIB == 0 ? v >> 20 : v % 1024 == 0 ? v >> 10 : v;
+        int k = snprintf(out + len, cap - len, "%s%llu %s", i ? ", " : "",
+                         (unsigned long long)shown, unit);
+        if (k < 0)
+            break;
+        len += (size_t)k;
+    }
+    if (n > 1 && len < cap)
+        snprintf(out + len, cap - len, " in turn");
+}
+
 static bool throughput_bound(enum floe_bench_workload w)
 {
     return w == FLOE_BENCH_W_UPLOAD || w == FLOE_BENCH_W_DOWNLOAD || w == FLOE_BENCH_W_INVENTORY;
@@ -377,6 +432,18 @@ static void print_table(const json_t *doc)
                    jlat(run, "ttfb", "p99"), jlat(run, "total", "p50"), jlat(run, "total", "p90"),
                    jlat(run, "total", "p99"), jlat(run, "total", "p99_9"),
                    jlat(run, "total", "max"), cbuf, sbuf);
+            const json_t *kl = json_object_get(run, "kind_latency_ms");
+            if (json_object_size(kl) > 1) { /* mixed, jobs: each kind's own latency */
+                const char *kind;
+                json_t *lat;
+                json_object_foreach((json_t *)kl, kind, lat)
+                {
+                    printf("%18s %-8s %lld ops, p50 %.2fms, p99 %.2fms, max %.2fms\n", "", kind,
+                           (long long)json_integer_value(
+                               json_object_get(json_object_get(run, "kinds"), kind)),
+                           jnum(lat, "p50"), jnum(lat, "p99"), jnum(lat, "max"));
+                }
+            }
         }
     }
     const json_t *best = json_object_get(doc, "best");
@@ -413,7 +480,7 @@ static int bench_workload(const struct floe_cli *cli, enum floe_bench_workload w
     unsigned mix[4] = {30, 45, 10, 15};
     if (bo->conc_s && parse_conc(bo->conc_s, conc, &nconc))
         return 2;
-    if (bo->size_s && floe_cli_parse_size("bench", BENCH_USAGE, "--size", bo->size_s, &spec.size))
+    if (bo->size_s && parse_sizes(wl, bo->size_s, &spec))
         return 2;
     if (bo->part_s &&
         floe_cli_parse_size("bench", BENCH_USAGE, "--part-size", bo->part_s, &spec.part_size))
@@ -481,6 +548,8 @@ static int bench_workload(const struct floe_cli *cli, enum floe_bench_workload w
 
     /* where: the given endpoint (after the cost notice and --yes when it is real), or a
      * floe-vault of its own */
+    /* Ctrl-C from here on stops cleanly: whatever was started is stopped and deleted */
+    spec.cancel = floe_cli_cancel_on_sigint();
     struct floe_bench_vault sv = {0};
     struct floe_cli local = *cli;
     bool embedded = false, real = false;
@@ -519,7 +588,6 @@ static int bench_workload(const struct floe_cli *cli, enum floe_bench_workload w
         }
     }
     spec.cli = &local;
-    spec.cancel = floe_cli_cancel_on_sigint();
 
     FILE *csv = NULL;
     if (bo->csv) {
@@ -589,11 +657,18 @@ static int bench_workload(const struct floe_cli *cli, enum floe_bench_workload w
         "embedded", embedded, "vault", vault_used, "size", (json_int_t)spec.size, "runs", (int)runs,
         "duration_s", spec.duration_s > 0 ? floe_cli_jreal(spec.duration_s, 3) : json_null(),
         "warmup_s", floe_cli_jreal(spec.warmup_s, 3), "count", (json_int_t)spec.count);
-    char what[256];
+    char what[512], sizes[256] = "";
+    size_str(sizes, sizeof(sizes), &spec);
+    if (spec.nsizes) {
+        json_t *a = json_array();
+        for (unsigned i = 0; i < spec.nsizes; i++)
+            json_array_append_new(a, json_integer((json_int_t)spec.sizes[i]));
+        json_object_set_new(doc, "sizes", a);
+    }
     switch (wl) {
     case FLOE_BENCH_W_UPLOAD:
-        snprintf(what, sizeof(what), "%llu MiB archives, %llu MiB parts",
-                 (unsigned long long)(spec.size >> 20), (unsigned long long)(spec.part_size >> 20));
+        snprintf(what, sizeof(what), "%s archives, %llu MiB parts", sizes,
+                 (unsigned long long)(spec.part_size >> 20));
         json_object_set_new(doc, "part_size", json_integer((json_int_t)spec.part_size));
         break;
     case FLOE_BENCH_W_DOWNLOAD:
@@ -607,16 +682,14 @@ static int bench_workload(const struct floe_cli *cli, enum floe_bench_workload w
         json_object_set_new(doc, "archives", json_integer((json_int_t)archives));
         break;
     case FLOE_BENCH_W_MIXED:
-        snprintf(what, sizeof(what), "%llu KiB archives, put/get/delete/describe %u/%u/%u/%u",
-                 (unsigned long long)(spec.size >> 10), mix[0], mix[1], mix[2], mix[3]);
+        snprintf(what, sizeof(what), "%s archives, put/get/delete/describe %u/%u/%u/%u", sizes,
+                 mix[0], mix[1], mix[2], mix[3]);
         json_object_set_new(doc, "mix",
                             json_pack("{s:i, s:i, s:i, s:i}", "put", mix[0], "get", mix[1],
                                       "delete", mix[2], "describe", mix[3]));
         break;
     case FLOE_BENCH_W_JOBS: snprintf(what, sizeof(what), "initiate, describe, list jobs"); break;
-    default:
-        snprintf(what, sizeof(what), "%llu KiB archives", (unsigned long long)(spec.size >> 10));
-        break;
+    default: snprintf(what, sizeof(what), "%s archives", sizes); break;
     }
     json_object_set_new(doc, "what", json_string(what));
     json_object_set_new(doc, "metric", json_string(tput ? "mb_per_s" : "ops_per_s"));

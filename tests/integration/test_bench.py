@@ -11,6 +11,7 @@ usage: test_bench.py FLOE_BINARY FLOE_VAULT_BINARY
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -130,6 +131,10 @@ class BenchTests(unittest.TestCase):
         self.assertIn("(its own floe-vault)", r.stdout)
         self.assertRegex(r.stdout, r"(?m)^\s+3\s+0\s+9\s+0\s+0\s")
         self.assertRegex(r.stdout, r"best: concurrency 3, [\d.]+ ops/s")
+        # each kind's own latency (3 workers share the count of 9: not always 3 each)
+        per_kind = re.findall(r"(?m)^\s+(initiate|describe|list)\s+(\d+) ops, p50 [\d.]+ms", r.stdout)
+        self.assertEqual({k for k, _ in per_kind}, {"initiate", "describe", "list"})
+        self.assertEqual(sum(int(n) for _, n in per_kind), 9)
         self.assertIn("peak RSS", r.stdout)
 
     def test_vault_bin_option_and_errors(self):
@@ -181,6 +186,23 @@ class BenchTests(unittest.TestCase):
         self.assertEqual(self.glacier.list_multipart_uploads(vaultName="bu")["UploadsList"], [])
         self.assertEqual(self.our_vaults(), [])
 
+    def test_size_distribution(self):
+        path = os.path.join(self.tmp, "sizes.csv")
+        doc = self.bench_json("small", "--size", "1KiB,3KiB", "--count", "10", "--warmup", "0",
+                              "--concurrency", "2", "--csv", path, "--overwrite",
+                              endpoint=self.vault.url)
+        self.assertEqual(doc["sizes"], [1024, 3072])
+        self.assertEqual(doc["size"], 3072)
+        with open(path) as f:
+            sizes = [int(r["bytes"]) for r in csv.DictReader(f)]
+        self.assertEqual(sorted(set(sizes)), [1024, 3072])  # both, taken in turn
+        self.assertLessEqual(abs(sizes.count(1024) - sizes.count(3072)), 2)
+        doc = self.bench_json("upload", "--size", "1MiB,2MiB", "--part-size", "1MiB", "--count",
+                              "2", "--warmup", "0", "--concurrency", "1", endpoint=self.vault.url)
+        self.assertEqual(doc["sweep"][0]["runs"][0]["bytes"], 3 * MIB)
+        self.assertIn("1 MiB, 2 MiB in turn", doc["what"])
+        self.assertEqual(self.our_vaults(), [])
+
     def test_download_ranged(self):
         doc = self.bench_json("download", "--size", "4MiB", "--range", "2MiB", "--count", "2",
                               "--warmup", "0", "--concurrency", "2", "--segment-size", "1MiB",
@@ -200,10 +222,14 @@ class BenchTests(unittest.TestCase):
         self.assertLessEqual(set(run["kinds"]), {"put", "get", "delete", "describe"})
         self.assertGreaterEqual(len(run["kinds"]), 3)
         self.assertEqual(doc["mix"], {"put": 1, "get": 1, "delete": 1, "describe": 1})
+        self.assertEqual(set(run["kind_latency_ms"]), set(run["kinds"]))
         doc = self.bench_json("jobs", "--count", "6", "--warmup", "0", "--concurrency", "1",
                               endpoint=self.vault.url)
-        self.assertEqual(doc["sweep"][0]["runs"][0]["kinds"],
-                         {"initiate": 2, "describe": 2, "list": 2})
+        run = doc["sweep"][0]["runs"][0]
+        self.assertEqual(run["kinds"], {"initiate": 2, "describe": 2, "list": 2})
+        for kind, lat in run["kind_latency_ms"].items():
+            self.assertLessEqual(lat["p50"], lat["max"], kind)
+            self.assertLessEqual(lat["max"], run["latency_ms"]["total"]["max"], kind)
         self.assertEqual(self.our_vaults(), [])
         # parsing needs no server (and starts none)
         self.env.pop("FLOE_VAULT_BIN")
@@ -231,7 +257,7 @@ class BenchTests(unittest.TestCase):
         self.assertGreaterEqual(run["seconds"], 1.5)
         self.assertLess(run["seconds"], 3)
         self.assertGreaterEqual(elapsed, 2.5)  # the warm-up ran, before the measured phase
-        self.assertEqual(len(run["timeline"]["ops_per_s"]), 2)
+        self.assertIn(len(run["timeline"]["ops_per_s"]), (2, 3))  # 3 if the last op ran late
         with open(path) as f:
             rows = list(csv.DictReader(f))
         # warm-up operations are not recorded: every record starts inside the measured phase
@@ -252,6 +278,43 @@ class BenchTests(unittest.TestCase):
         # the table of what was measured until then
         self.assertIn("best: concurrency 2", out)
 
+    def test_killed_floe_takes_its_server_along(self):
+        p = subprocess.Popen([FLOE, "bench", "small", "--duration", "60", "--warmup", "0",
+                              "--concurrency", "1"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, env=self.env)
+        child = None
+        deadline = time.time() + 30
+        while child is None and time.time() < deadline:
+            time.sleep(0.1)
+            try:
+                with open(f"/proc/{p.pid}/task/{p.pid}/children") as f:
+                    kids = [int(x) for x in f.read().split()]
+            except FileNotFoundError:
+                kids = []
+            for k in kids:
+                with open(f"/proc/{k}/cmdline", "rb") as f:
+                    if b"--job-delay" in f.read():
+                        child = k
+        self.assertIsNotNone(child, "floe bench did not start its floe-vault")
+        time.sleep(1)
+        p.kill()
+        p.wait()
+        gone = False
+        for _ in range(100):  # the server exits on its own (PR_SET_PDEATHSIG)
+            try:
+                with open(f"/proc/{child}/stat") as f:
+                    state = f.read().rsplit(")", 1)[1].split()[0]
+            except FileNotFoundError:
+                state = "gone"
+            if state in ("gone", "Z"):  # exited (a zombie until whoever adopted it reaps it)
+                gone = True
+                break
+            time.sleep(0.1)
+        self.assertTrue(gone, "floe-vault %d outlived floe" % child)
+        # a SIGKILL leaves the data directory (nothing could remove it): this test does
+        for d in os.listdir(self.benchtmp):
+            subprocess.run(["rm", "-rf", os.path.join(self.benchtmp, d)], check=True)
+
     # ---- compare ----
     def write(self, name, doc):
         path = os.path.join(self.tmp, name)
@@ -261,10 +324,19 @@ class BenchTests(unittest.TestCase):
 
     @staticmethod
     def fake(rates, latency_s, bench="small"):
-        """A result with runs at the given rates and operations of the given latencies."""
+        """A result with runs at the given rates, whose operations took latency_s (the runs'
+        own p50/p99 vary by a per-mille with the run, as real runs do)."""
+        lat = sorted(latency_s)
+
+        def q(p):
+            return lat[min(len(lat) - 1, int(p * len(lat)))] * 1e3
+
         runs = [{"ops_per_s": r, "mb_per_s": r / 10, "timeline": {"ops_per_s": [r] * 3},
+                 "latency_ms": {"total": {"p50": q(0.5) * (1 + k / 1000),
+                                          "p99": q(0.99) * (1 + k / 1000)},
+                                "ttfb": {"p50": q(0.5) / 2 * (1 + k / 1000)}},
                  "samples": {"total_s": latency_s, "ttfb_s": [x / 2 for x in latency_s]}}
-                for r in rates]
+                for k, r in enumerate(rates)]
         return {"bench": bench, "metric": "ops_per_s",
                 "sweep": [{"concurrency": 4, "runs": runs}]}
 
@@ -300,7 +372,17 @@ class BenchTests(unittest.TestCase):
         rows = {x["metric"]: x for x in map(json.loads, r.stdout.splitlines())}
         self.assertEqual(rows["ops_per_s"]["basis"], "seconds")
         self.assertEqual(rows["ops_per_s"]["verdict"], "better")  # 3 seconds a side: enough
+        self.assertEqual(rows["latency_p50_ms"]["basis"], "operations")
         self.assertEqual(rows["latency_p50_ms"]["verdict"], "too few samples")
+        # with 3 runs or more the runs are the samples, also for latency: thousands of
+        # operations of one run are not independent evidence
+        many_a = self.write("many_a.json", self.fake([100, 101, 99], lat_a))
+        many_b = self.write("many_b.json", self.fake([100, 99, 101], [x * 1.01 for x in lat_a]))
+        r = self.floe("--json", "bench", "compare", many_a, many_b)
+        rows = {x["metric"]: x for x in map(json.loads, r.stdout.splitlines())}
+        self.assertEqual(rows["latency_p50_ms"]["basis"], "runs")
+        self.assertEqual(rows["latency_p50_ms"]["samples_a"], 3)
+        self.assertEqual(rows["latency_p50_ms"]["verdict"], "within noise")
 
     def test_compare_real_results(self):
         paths = []
@@ -359,6 +441,9 @@ class BenchTests(unittest.TestCase):
                 (("bench", "download", "--size", "4MiB", "--range", "1500KiB"),
                  "--range must be a whole number of MiB"),
                 (("bench", "small", "--size", "65MiB"), "at most 64MiB"),
+                (("bench", "small", "--size", "1KiB,65MiB"), "at most 64MiB"),
+                (("bench", "download", "--size", "1MiB,2MiB"), "a list of sizes is for bench"),
+                (("bench", "small", "--size", "1KiB,0"), "--size is out of range"),
                 (("bench", "small", "--count", "0"), "--count must be at least 1"),
                 (("bench", "small", "--runs", "0"), "--runs must be at least 1"),
                 (("bench", "small", "--duration", "0"), "--duration must be more than 0"),
