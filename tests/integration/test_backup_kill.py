@@ -42,7 +42,9 @@ class BackupKillTests(unittest.TestCase):
                                    aws_access_key_id=servers.LOCAL_AK,
                                    aws_secret_access_key=servers.LOCAL_SK,
                                    config=Config(retries={"max_attempts": 1}))
-        cls.rnd = random.Random(int(os.environ.get("FLOE_TEST_SEED", "0")) or None)
+        seed = int(os.environ.get("FLOE_TEST_SEED", "0")) or random.randrange(1, 1 << 31)
+        print("FLOE_TEST_SEED=%d" % seed, file=sys.stderr)
+        cls.rnd = random.Random(seed)
 
     @classmethod
     def tearDownClass(cls):

@@ -351,17 +351,55 @@ static int run_packs(struct run *r, struct floe_error *err)
 }
 
 /* A killed run may have left the multipart upload of a pack or of a compressed file (streams,
- * without a journal) open: abort this set's. */
+ * without a journal) open: abort this set's; and a large file's upload that no journal names. */
 struct stale_ctx {
     struct run *r;
     char prefix[2][64];
 };
 
+/* Whether path is one of this run's sources or below one. */
+static bool under_sources(const struct run *r, const char *path)
+{
+    for (size_t i = 0; i < r->o->nsources; i++) {
+        char abs[PATH_MAX];
+        if (!realpath(r->o->sources[i], abs))
+            continue;
+        size_t n = strlen(abs);
+        if (strncmp(path, abs, n) == 0 && (path[n] == '\0' || path[n] == '/' || n == 1))
+            return true;
+    }
+    return false;
+}
+
+/* A large file's multipart upload that its journal does not name: floe upload creates the
+ * journal just after Initiate, so a run killed between the two left an upload nothing resumes. */
+static bool orphan_upload(struct run *r, const char *upload_id, const char *description)
+{
+    struct floe_description *d = floe_xmalloc(sizeof(*d));
+    floe_describe_parse(description, d);
+    bool orphan = false;
+    if (d->kind == FLOE_DESC_FILE && !d->truncated && under_sources(r, d->path)) {
+        char ckpt[PATH_MAX];
+        struct floe_ckpt_state *st = NULL;
+        struct floe_error ignore = {0};
+        if (floe_upload_checkpoint_path(r->client, r->o->vault, d->path, ckpt, sizeof(ckpt),
+                                        &ignore) == FLOE_OK) {
+            int rc = floe_checkpoint_load(ckpt, &st, &ignore);
+            orphan = rc == FLOE_E_NOT_FOUND ||
+                     (rc == FLOE_OK && strcmp(st->header.upload_id, upload_id) != 0);
+        }
+        floe_checkpoint_state_free(st);
+    }
+    free(d);
+    return orphan;
+}
+
 static int abort_stale(const struct floe_upload_info *u, void *user)
 {
     struct stale_ctx *s = user;
     if (strncmp(u->archive_description, s->prefix[0], strlen(s->prefix[0])) == 0 ||
-        strncmp(u->archive_description, s->prefix[1], strlen(s->prefix[1])) == 0) {
+        strncmp(u->archive_description, s->prefix[1], strlen(s->prefix[1])) == 0 ||
+        orphan_upload(s->r, u->upload_id, u->archive_description)) {
         struct floe_error ignore = {0};
         floe_client_abort_multipart(s->r->client, s->r->o->vault, u->upload_id, &ignore);
     }
