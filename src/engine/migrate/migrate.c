@@ -34,6 +34,7 @@
 #include "alloc.h"
 #include "client_impl.h"
 #include "floe/filehash.h"
+#include "floe/treehash.h"
 #include "floe/jobs.h"
 #include "floe/retrieve.h"
 #include "mcat.h"
@@ -57,6 +58,7 @@
 #include <unistd.h>
 
 #define DAY_S 86400
+#define SMALL_FILE ((uint64_t)16 << 20) /* hashed in one read; downloaded without a journal */
 #define PAUSE_MIN_S 60
 #define PAUSE_MAX_S 900
 
@@ -354,14 +356,50 @@ static int make_dirs(const char *dest, const char *name)
     return 0;
 }
 
+/* Tree hash, SHA-256 and size of a file: small files in one read on this thread (the file
+ * hasher's 64 MiB of buffers cost more than hashing them), larger ones on the hash pool. */
+static int hash_file(struct mig *m, const char *path, struct floe_filehash_result *h,
+                     struct floe_error *err)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) != 0 || (uint64_t)st.st_size > SMALL_FILE) {
+        if (fd >= 0)
+            close(fd);
+        struct floe_hashpool *pool = NULL;
+        floe_client_hashpool(m->client, &pool, err);
+        return floe_filehash(path, pool, h, err);
+    }
+    size_t n = (size_t)st.st_size, got = 0;
+    uint8_t *buf = floe_xmalloc(n ? n : 1);
+    uint8_t(*leaves)[FLOE_HASH_BYTES] =
+        floe_xcalloc(floe_treehash_leaf_count(n) + 1, FLOE_HASH_BYTES);
+    int rc = FLOE_OK;
+    while (got < n) {
+        ssize_t k = read(fd, buf + got, n - got);
+        if (k <= 0) {
+            rc = floe_error_set_errno(err, FLOE_E_IO, k < 0 ? errno : EIO, path, "cannot read %s",
+                                      path);
+            break;
+        }
+        got += (size_t)k;
+    }
+    if (!rc) {
+        floe_treehash_part(buf, n, leaves, h->tree, h->linear);
+        h->size = n;
+    }
+    close(fd);
+    free(buf);
+    free(leaves);
+    return rc;
+}
+
 /* The file at path is in place: its tree hash must be the archive's; records its SHA-256. */
 static int finish(struct mig *m, struct floe_mcat_row *r, const char *path, bool adopt)
 {
-    struct floe_hashpool *pool = NULL;
     struct floe_filehash_result h;
     struct floe_error herr = {0};
-    floe_client_hashpool(m->client, &pool, &herr);
-    int rc = floe_filehash(path, pool, &h, &herr);
+    int rc = hash_file(m, path, &h, &herr);
     if (rc) {
         *m->err = herr;
         return rc;
@@ -435,6 +473,9 @@ static int fetch(struct mig *m, struct floe_mcat_row *r, const char *path)
                                           .output_path = path,
                                           .concurrency = m->o->concurrency,
                                           .job = &job,
+                                          /* a small archive is cheaper fetched again than
+                                             journaled (a journal costs fsyncs per segment) */
+                                          .no_checkpoint = r->size <= SMALL_FILE,
                                           .cancel = m->o->cancel};
         struct floe_download_result dr;
         rc = floe_job_output_download(m->client, &d, &dr, &derr);
@@ -526,10 +567,8 @@ static int s3_present(struct mig *m, struct floe_mcat_row *r, bool *present)
 static int check_staged(struct mig *m, const struct floe_mcat_row *r, const char *spath,
                         char sha[65], struct floe_error *err)
 {
-    struct floe_hashpool *pool = NULL;
     struct floe_filehash_result h;
-    floe_client_hashpool(m->client, &pool, err);
-    int rc = floe_filehash(spath, pool, &h, err);
+    int rc = hash_file(m, spath, &h, err);
     if (rc)
         return rc;
     char tree[65];
