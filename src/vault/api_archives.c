@@ -115,51 +115,60 @@ void floe_vapi_upload_archive_end(struct floe_vreq *rq)
     floe_vreq_reply_empty(rq, 201);
 }
 
+/* DeleteArchive's unit of the group commit (commit.h): the checks and the update, lock held,
+ * inside the group's transaction. Outcomes other than a database error go in the unit. */
+struct delete_unit {
+    struct floe_vreq *rq;
+    int64_t now;
+    bool missing_vault, denied;
+    char why[512], other[512];
+};
+
+static int delete_archive_rows(void *arg, struct floe_error *err)
+{
+    struct delete_unit *d = arg;
+    struct floe_vreq *rq = d->rq;
+    struct floe_vdb *db = rq->srv->db;
+    if (!floe_vapi_vault_exists_locked(rq)) {
+        d->missing_vault = true;
+        return FLOE_OK;
+    }
+    sqlite3_stmt *st = floe_vdb_stmt(db, "SELECT vault, created_ms FROM archives WHERE id = ?"
+                                         " AND deleted_ms IS NULL");
+    floe_vdb_bind(st, "t", rq->id);
+    bool found = sqlite3_step(st) == SQLITE_ROW;
+    bool other = found && strcmp(floe_vdb_text(st, 0), rq->vault) != 0;
+    int64_t created = found ? floe_vdb_int(st, 1) : 0;
+    sqlite3_reset(st);
+    if (!found) /* unknown or already deleted: 204, as the service answers */
+        return FLOE_OK;
+    if (other) {
+        floe_vconfig_vault_arn(&rq->srv->cfg, rq->vault, d->other, sizeof(d->other));
+        return FLOE_OK;
+    }
+    d->denied = floe_vpolicy_lock_denies_locked(rq->srv, rq->vault, "glacier:DeleteArchive",
+                                                created, d->why, sizeof(d->why));
+    if (d->denied)
+        return FLOE_OK;
+    int rc = floe_vdb_exec(db, err, "UPDATE archives SET deleted_ms = ? WHERE id = ?", "it", d->now,
+                           rq->id);
+    return rc ? rc : floe_vapi_vault_changed_locked(rq, d->now, err);
+}
+
+/* Through the group commit, so a purge's many concurrent deletions share one WAL fsync. */
 void floe_vapi_delete_archive(struct floe_vreq *rq)
 {
     struct floe_error err = {0};
-    struct floe_vdb *db = rq->srv->db;
-    char why[512] = "", other[512] = "";
-    bool denied = false, missing_vault = false;
-    int rc = FLOE_OK;
-    int64_t now = floe_vutil_now_ms();
-    floe_vdb_lock(db);
-    missing_vault = !floe_vapi_vault_exists_locked(rq);
-    if (!missing_vault) {
-        sqlite3_stmt *st = floe_vdb_stmt(db, "SELECT vault, created_ms FROM archives WHERE id = ?"
-                                             " AND deleted_ms IS NULL");
-        floe_vdb_bind(st, "t", rq->id);
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            if (strcmp(floe_vdb_text(st, 0), rq->vault) != 0) {
-                floe_vconfig_vault_arn(&rq->srv->cfg, rq->vault, other, sizeof(other));
-            } else {
-                int64_t created = floe_vdb_int(st, 1);
-                sqlite3_reset(st);
-                denied = floe_vpolicy_lock_denies_locked(
-                    rq->srv, rq->vault, "glacier:DeleteArchive", created, why, sizeof(why));
-                if (!denied) {
-                    rc = floe_vdb_begin(db, &err);
-                    if (!rc)
-                        rc = floe_vdb_exec(db, &err,
-                                           "UPDATE archives SET deleted_ms = ? WHERE id = ?", "it",
-                                           now, rq->id);
-                    if (!rc)
-                        rc = floe_vapi_vault_changed_locked(rq, now, &err);
-                    rc = floe_vdb_end(db, rc, &err);
-                }
-            }
-        }
-        sqlite3_reset(st);
-    }
-    floe_vdb_unlock(db);
-    if (missing_vault)
-        floe_vapi_vault_not_found(rq);
-    else if (other[0])
-        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER, "Invalid vault name: %s", other);
-    else if (denied)
-        floe_verr_reply(rq, FLOE_VERR_ACCESS_DENIED, "%s", why);
-    else if (rc)
+    struct delete_unit d = {.rq = rq, .now = floe_vutil_now_ms()};
+    int rc = floe_vcommit_run(rq->srv->commit, false, delete_archive_rows, &d, &err);
+    if (rc)
         floe_vapi_internal(rq, &err);
+    else if (d.missing_vault)
+        floe_vapi_vault_not_found(rq);
+    else if (d.other[0])
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER, "Invalid vault name: %s", d.other);
+    else if (d.denied)
+        floe_verr_reply(rq, FLOE_VERR_ACCESS_DENIED, "%s", d.why);
     else
         floe_vreq_reply_empty(rq, 204);
 }
