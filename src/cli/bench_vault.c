@@ -219,10 +219,24 @@ double floe_bench_proc_cpu_s(pid_t pid)
     return (double)(utime + stime) / (double)(hz > 0 ? hz : 100);
 }
 
+/* True when the host part starting at h is name and ends right after it (port, path, end). */
+static bool host_is(const char *h, const char *name)
+{
+    size_t n = strlen(name);
+    return strncmp(h, name, n) == 0 && (h[n] == 0 || h[n] == ':' || h[n] == '/');
+}
+
 bool floe_bench_url_is_loopback(const char *url)
 {
     const char *h = strstr(url, "://");
     h = h ? h + 3 : url;
-    return strncmp(h, "127.", 4) == 0 || strncmp(h, "localhost", 9) == 0 ||
-           strncmp(h, "[::1]", 5) == 0;
+    if (host_is(h, "localhost") || host_is(h, "[::1]"))
+        return true;
+    /* 127.0.0.0/8, written as four decimal numbers (not "127.example.com") */
+    unsigned a, b, c, d;
+    int end = 0;
+    if (sscanf(h, "%3u.%3u.%3u.%3u%n", &a, &b, &c, &d, &end) != 4 || a != 127 || b > 255 ||
+        c > 255 || d > 255)
+        return false;
+    return h[end] == 0 || h[end] == ':' || h[end] == '/';
 }

@@ -471,6 +471,12 @@ class BenchTests(unittest.TestCase):
         self.assertIn("20 measured operations", r.stderr)
         self.assertIn("--yes runs the benchmark", r.stderr)
         self.assertEqual(r.stdout, "")
+        # names that only start like a loopback address are not one
+        for url in ("http://localhost.example:9", "http://127.0.0.1.example:9",
+                    "http://127.example.com:9"):
+            r = self.floe("bench", "small", "--count", "1", endpoint=url)
+            self.assertEqual(r.returncode, 2, url)
+            self.assertIn("--yes runs the benchmark", r.stderr, url)
         r = self.floe("bench", "download", "--duration", "5", endpoint="http://192.0.2.1:9")
         self.assertIn("retrieval and data transfer fees", r.stderr)
         self.assertIn("not known in advance", r.stderr)
