@@ -1,14 +1,19 @@
 #!/usr/bin/env python3
 """floe vault purge against a floe-vault it starts: a dry run deletes nothing and prices the
-plan; filters on descriptions keep what they exclude; archives someone else deleted count as
-gone; kill -9 in the middle, then a re-run finishes from where it stopped; --delete-vault; and
-the errors a user can hit (no --yes off a terminal, bad options).
+plan; archives of several ages (--older-than, early-deletion charges); filters on descriptions
+keep what they exclude; archives someone else deleted count as gone; kill -9 in the middle, then
+a re-run finishes from where it stopped; throttling, 5xx and resets through the fault proxy; a
+locked vault's protected archives; --only-migrated with floe migrate's manifest and catalog
+(and ones that do not match); --delete-vault with and without floe-vault's
+--delete-vault-after-inventory emulation (--wait, a kill while waiting, --max-wait); and the
+errors a user can hit (no --yes off a terminal, bad options).
 
 usage: test_purge.py FLOE_BINARY FLOE_VAULT_BINARY
 """
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -103,6 +108,36 @@ class PurgeTests(unittest.TestCase):
         self.assertEqual(self.listed(vault), {a for a, d in ids.items() if d.startswith("keep-")})
         s, _ = self.purge(vault, "--yes", "--older-than", "1", "--dry-run")
         self.assertEqual(s["archives"], 0)  # nothing is a day old
+
+    def test_ages(self):
+        """Archives of several ages (creation dates moved back in floe-vault's database, which
+        its inventories read): --older-than selects by age; the plan counts those younger than
+        90 days and prices their early deletion."""
+        vault, _ = self.fill(0)
+        order = sorted(self.glacier.upload_archive(vaultName=vault, body=os.urandom(4 << 20))[
+            "archiveId"] for _ in range(6))  # big enough that the charges show in 6 decimals
+        day = 86400 * 1000
+        db = sqlite3.connect(os.path.join(self.vault.data_dir, "floe-vault.db"), timeout=30)
+        with db:
+            for aid, days in zip(order, (200, 200, 30, 30, 0, 0)):
+                db.execute("UPDATE archives SET created_ms = created_ms - ? WHERE id = ?",
+                           (days * day, aid))
+        db.close()
+        job = self.glacier.initiate_job(vaultName=vault,
+                                        jobParameters={"Type": "inventory-retrieval"})["jobId"]
+        s, _ = self.purge(vault, "--dry-run", "--older-than", "100", "--inventory-job", job)
+        self.assertEqual((s["archives"], s["archives_young"], s["archives_kept"]), (2, 0, 4))
+        self.assertEqual(s["early_deletion_usd"], 0)
+        s, _ = self.purge(vault, "--dry-run", "--older-than", "10", "--inventory-job", job)
+        self.assertEqual((s["archives"], s["archives_young"]), (4, 2))
+        self.assertGreater(s["early_deletion_usd"], 0)
+        young30 = s["early_deletion_usd"]
+        s, _ = self.purge(vault, "--dry-run", "--inventory-job", job)
+        self.assertEqual((s["archives"], s["archives_young"]), (6, 4))
+        self.assertGreater(s["early_deletion_usd"], young30)  # newer ones cost more to delete
+        s, _ = self.purge(vault, "--yes", "--older-than", "100", "--inventory-job", job)
+        self.assertEqual(s["deleted"], 2)
+        self.assertEqual(self.listed(vault), set(order[2:]))
 
     def test_kill_and_resume(self):
         vault, ids = self.fill(120)
