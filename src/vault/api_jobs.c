@@ -14,6 +14,7 @@
 #include "store_blob.h"
 #include "store_db.h"
 #include "vctx.h"
+#include "vselect.h"
 #include "vutil.h"
 #include "floe/range.h"
 #include "floe/treehash.h"
@@ -69,6 +70,8 @@ struct job_spec {
     bool has_range;
     char archive_tree[FLOE_HASH_HEX];
     char *select_json;
+    json_t *select_params;  /* SelectParameters of the request body (borrowed) */
+    char select_error[800]; /* why the archive refuses the query (JOB_BAD_SELECT) */
     char output_path[1200]; /* the S3 prefix (<= 512 bytes), then prefix/job-id/ */
 };
 
@@ -157,6 +160,12 @@ static bool check_select(struct floe_vreq *rq, json_t *body, struct job_spec *js
                         "OutputLocation.S3 needs BucketName and a Prefix of at most 512 bytes");
         return false;
     }
+    char msg[800];
+    if (floe_vselect_check_params(rq->srv, sp, ol, msg, sizeof(msg))) {
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER, "%s", msg);
+        return false;
+    }
+    js->select_params = sp;
     json_t *keep = json_pack("{s:O, s:O}", "SelectParameters", sp, "OutputLocation", ol);
     js->select_json = json_dumps(keep, JSON_COMPACT);
     json_decref(keep);
@@ -321,7 +330,15 @@ static bool check_job_type(struct floe_vreq *rq, json_t *body, struct job_spec *
     return !p || json_is_null(p) || check_inventory_params(rq, p, js);
 }
 
-enum job_outcome { JOB_OK, JOB_NO_VAULT, JOB_NO_ARCHIVE, JOB_BAD_RANGE, JOB_POLICY, JOB_FAILED };
+enum job_outcome {
+    JOB_OK,
+    JOB_NO_VAULT,
+    JOB_NO_ARCHIVE,
+    JOB_BAD_RANGE,
+    JOB_POLICY,
+    JOB_BAD_SELECT,
+    JOB_FAILED
+};
 
 /* The archive's size and tree hash, the retrieval range and the retrieval policy check for
  * an archive or select job (lock held). */
@@ -339,6 +356,9 @@ static enum job_outcome check_job_archive_locked(struct floe_vreq *rq, struct jo
     sqlite3_reset(st);
     if (!found)
         return JOB_NO_ARCHIVE;
+    if (js->select && floe_vselect_check_archive_locked(rq->srv, js->select_params, js->archive_id,
+                                                        js->select_error, sizeof(js->select_error)))
+        return JOB_BAD_SELECT;
     if (!js->archive)
         return JOB_OK;
     enum job_outcome outcome = JOB_OK;
@@ -422,6 +442,9 @@ void floe_vapi_initiate_job(struct floe_vreq *rq)
     case JOB_POLICY:
         floe_verr_reply(rq, FLOE_VERR_POLICY_ENFORCED,
                         "InitiateJob request denied by current data retrieval policy");
+        goto out;
+    case JOB_BAD_SELECT:
+        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER, "%s", js.select_error);
         goto out;
     case JOB_FAILED: floe_vapi_internal(rq, &err); goto out;
     case JOB_OK: break;

@@ -19,6 +19,7 @@
 #include "store_db.h"
 #include "vctx.h"
 #include "vlog.h"
+#include "vselect.h"
 #include "vutil.h"
 #include "floe/range.h"
 
@@ -66,8 +67,9 @@ struct floe_vjobs {
     struct {
         bool stopping;
         bool kicked;
-    } locked;           /* guarded by mu */
-    int64_t last_gc_ms; /* scheduler thread only */
+    } locked;                    /* guarded by mu */
+    int64_t last_gc_ms;          /* scheduler thread only */
+    struct floe_vselect *select; /* the select job runner (vselect.h); set before the thread */
 };
 
 static json_t *text_or_null(sqlite3_stmt *st, int col)
@@ -473,47 +475,33 @@ static void notification_locked(struct floe_vserver *srv, const char *job_id,
         topics[1] = floe_xstrdup(j->sns);
 }
 
-void floe_vjobs_complete(struct floe_vserver *srv, const char *job_id)
+/*
+ * Record job_id's outcome (fail NULL or "": Succeeded) with its results, then release the
+ * lock and post the notifications. Lock held on entry, released on return.
+ */
+static void record_outcome_unlock(struct floe_vserver *srv, const char *job_id,
+                                  const struct job_row *j, const char *fail, const char *tree_hex,
+                                  const struct inv_result *ir)
 {
     struct floe_error err = {0};
-    struct job_row j = {0};
     char *message = NULL, *topics[2] = {NULL, NULL};
-    floe_vdb_lock(srv->db);
-    if (!load_job_locked(srv, job_id, &j)) {
-        floe_vdb_unlock(srv->db);
-        return;
-    }
     int64_t now = floe_vutil_now_ms();
-    const char *status = "Succeeded", *status_msg = "Succeeded";
-    char tree_hex[FLOE_HASH_HEX] = "", fail[1024] = "";
-    struct inv_result ir = {0};
-    if (strcmp(j.action, "ArchiveRetrieval") == 0) {
-        archive_result_locked(srv, &j, tree_hex, fail, sizeof(fail));
-    } else if (strcmp(j.action, "InventoryRetrieval") == 0) {
-        if (build_inventory(srv, j.vault, j.format, j.inv[0], j.inv[1], j.inv[2], j.inv[3], now,
-                            &ir, &err))
-            snprintf(fail, sizeof(fail), "Inventory could not be written: %s", err.message);
-    } else {
-        snprintf(fail, sizeof(fail), "Select not supported by local server");
-    }
-    if (fail[0]) {
-        status = "Failed";
-        status_msg = fail;
-    }
+    bool failed = fail && fail[0];
+    const char *status = failed ? "Failed" : "Succeeded", *status_msg = failed ? fail : "Succeeded";
     if (floe_vdb_exec(srv->db, &err,
                       "UPDATE jobs SET status = ?, status_message = ?, completed_ms = ?,"
                       " expires_ms = ?, tree_hash = ?, inventory_size = ?, output_blob = ?,"
                       " next_marker = ? WHERE id = ? AND status = 'InProgress'",
                       "ttiitittt", status, status_msg, now, now + srv->cfg.job_expiry_ms,
-                      tree_hex[0] ? tree_hex : NULL, ir.blob[0] ? (int64_t)ir.size : 0,
-                      ir.blob[0] ? ir.blob : NULL, ir.next_marker[0] ? ir.next_marker : NULL,
+                      tree_hex[0] ? tree_hex : NULL, ir->blob[0] ? (int64_t)ir->size : 0,
+                      ir->blob[0] ? ir->blob : NULL, ir->next_marker[0] ? ir->next_marker : NULL,
                       job_id) != FLOE_OK) {
         floe_vlog(&srv->cfg, FLOE_VLOG_ERROR, "job %s: cannot record completion: %s", job_id,
                   err.message);
-        if (ir.blob[0])
-            floe_vblob_unlink(srv->blobs, ir.blob);
+        if (ir->blob[0])
+            floe_vblob_unlink(srv->blobs, ir->blob);
     } else {
-        notification_locked(srv, job_id, &j, topics, &message);
+        notification_locked(srv, job_id, j, topics, &message);
     }
     floe_vdb_unlock(srv->db);
     floe_vlog(&srv->cfg, FLOE_VLOG_INFO, "job %.16s... %s: %s", job_id, status, status_msg);
@@ -523,6 +511,48 @@ void floe_vjobs_complete(struct floe_vserver *srv, const char *job_id)
         free(topics[i]);
     }
     free(message);
+}
+
+void floe_vjobs_complete(struct floe_vserver *srv, const char *job_id)
+{
+    struct floe_error err = {0};
+    struct job_row j = {0};
+    floe_vdb_lock(srv->db);
+    if (!load_job_locked(srv, job_id, &j)) {
+        floe_vdb_unlock(srv->db);
+        return;
+    }
+    char tree_hex[FLOE_HASH_HEX] = "", fail[1024] = "";
+    struct inv_result ir = {0};
+    if (strcmp(j.action, "ArchiveRetrieval") == 0) {
+        archive_result_locked(srv, &j, tree_hex, fail, sizeof(fail));
+    } else if (strcmp(j.action, "InventoryRetrieval") == 0) {
+        if (build_inventory(srv, j.vault, j.format, j.inv[0], j.inv[1], j.inv[2], j.inv[3],
+                            floe_vutil_now_ms(), &ir, &err))
+            snprintf(fail, sizeof(fail), "Inventory could not be written: %s", err.message);
+    } else if (srv->jobs && srv->jobs->select) {
+        /* a select job runs on its own thread and records its outcome with floe_vjobs_finish */
+        floe_vdb_unlock(srv->db);
+        floe_vselect_launch(srv->jobs->select, job_id);
+        job_row_free(&j);
+        return;
+    } else {
+        snprintf(fail, sizeof(fail), "the select runner is not started");
+    }
+    record_outcome_unlock(srv, job_id, &j, fail, tree_hex, &ir);
+    job_row_free(&j);
+}
+
+void floe_vjobs_finish(struct floe_vserver *srv, const char *job_id, const char *fail)
+{
+    struct job_row j = {0};
+    struct inv_result ir = {0};
+    floe_vdb_lock(srv->db);
+    if (!load_job_locked(srv, job_id, &j)) {
+        floe_vdb_unlock(srv->db);
+        return;
+    }
+    record_outcome_unlock(srv, job_id, &j, fail, "", &ir);
     job_row_free(&j);
 }
 
@@ -628,9 +658,11 @@ int floe_vjobs_start(struct floe_vserver *srv, struct floe_vjobs **out, struct f
 {
     struct floe_vjobs *j = floe_xcalloc(1, sizeof(*j));
     j->srv = srv;
+    j->select = floe_vselect_start(srv, floe_vjobs_finish);
     pthread_mutex_init(&j->mu, NULL);
     pthread_cond_init(&j->cv, NULL); /* CLOCK_REALTIME: deadlines are wall-clock ms */
     if (pthread_create(&j->thread, NULL, run, j) != 0) {
+        floe_vselect_stop(j->select);
         free(j);
         return floe_error_set(err, FLOE_E_IO, "cannot start the job scheduler thread");
     }
@@ -647,6 +679,7 @@ void floe_vjobs_stop(struct floe_vjobs *j)
     pthread_cond_signal(&j->cv);
     pthread_mutex_unlock(&j->mu);
     pthread_join(j->thread, NULL);
+    floe_vselect_stop(j->select);
     pthread_mutex_destroy(&j->mu);
     pthread_cond_destroy(&j->cv);
     free(j);

@@ -43,6 +43,11 @@ void floe_vjobs_kick(struct floe_vjobs *j);
 /* Complete job_id now if it is still InProgress (takes the database lock itself). */
 void floe_vjobs_complete(struct floe_vserver *srv, const char *job_id);
 
+/* Record the outcome of select job job_id, which ran on the select runner (vselect.h): fail
+ * NULL or "" for Succeeded, else the status message of a failed job. Takes the lock; posts
+ * the notifications. A job no longer InProgress is left alone. */
+void floe_vjobs_finish(struct floe_vserver *srv, const char *job_id, const char *fail);
+
 /* Run one scheduler pass at time now_ms (complete due jobs, collect garbage); for tests. */
 void floe_vjobs_tick(struct floe_vserver *srv, int64_t now_ms);
 

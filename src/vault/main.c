@@ -9,6 +9,7 @@
  *              [--max-connections-per-client N] [--blob-io direct|buffered]
  *              [--notify TOPIC_ARN=URL ...] [--log-level error|warn|info|debug] [--no-auth]
  *              [--tls-cert FILE --tls-key FILE]
+ *              [--select-output-dir DIR] [--select-workers N]
  *
  * Without options it serves http://127.0.0.1:9190 (floe's default endpoint) from
  * $XDG_DATA_HOME/floe-vault or ~/.local/share/floe-vault.
@@ -38,6 +39,9 @@
 #include <pthread.h>
 #include <unistd.h>
 
+/* long options without a letter of their own */
+enum { OPT_SELECT_OUTPUT_DIR = 1000, OPT_SELECT_WORKERS };
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -53,6 +57,7 @@ static void usage(FILE *f)
             "                  [--blob-io direct|buffered] [--notify TOPIC_ARN=URL ...]\n"
             "                  [--log-level error|warn|info|debug] [--no-auth]\n"
             "                  [--tls-cert FILE --tls-key FILE]\n"
+            "                  [--select-output-dir DIR] [--select-workers N]\n"
             "       floe-vault scrub [--data-dir DIR] [--json] [--quiet]   (see floe-vault scrub "
             "--help)\n"
             "defaults: listen %s:%s (floe's default endpoint; port 0 picks a free one),\n"
@@ -75,7 +80,10 @@ static void usage(FILE *f)
             "          max connections %d, per client address %d (beyond either: 503 SlowDown,\n"
             "          closed; 0: no limit),\n"
             "          blob io direct (O_DIRECT writes behind the hash; buffered if unsupported),\n"
-            "          plain HTTP (--tls-cert and --tls-key: HTTPS)\n",
+            "          plain HTTP (--tls-cert and --tls-key: HTTPS),\n"
+            "          select jobs refused without --select-output-dir (output as files\n"
+            "          DIR/<BucketName>/<key>; the bucket directory must exist),\n"
+            "          select workers one per CPU (at most 16)\n",
             FLOE_VAULT_DEFAULT_HOST, FLOE_VAULT_DEFAULT_PORT, FLOE_VAULT_DEFAULT_ACCESS_KEY,
             FLOE_VAULT_DEFAULT_SECRET_KEY, FLOE_VAULT_DEFAULT_ACCOUNT, FLOE_VAULT_DEFAULT_REGION,
             FLOE_VAULT_DEFAULT_REQUEST_TIMEOUT_S, FLOE_VAULT_DEFAULT_HEADER_TIMEOUT_S,
@@ -416,6 +424,18 @@ static int apply_option(int c, const char *arg, struct floe_vconfig *cfg, bool *
         return 0;
     case 'c': return read_pem("--tls-cert", arg, &cfg->tls_cert_pem);
     case 'k': return read_pem("--tls-key", arg, &cfg->tls_key_pem);
+    case OPT_SELECT_OUTPUT_DIR: {
+        struct stat st;
+        if (!arg[0] || stat(arg, &st) != 0 || !S_ISDIR(st.st_mode))
+            return complain("--select-output-dir wants an existing directory, got \"%s\"\n", arg);
+        replace(&cfg->select_output_dir, arg);
+        return 0;
+    }
+    case OPT_SELECT_WORKERS:
+        if (floe_vutil_parse_u64(arg, &id) != 0 || id < 1 || id > 64)
+            return complain("--select-workers wants 1 to 64, got \"%s\"\n", arg);
+        cfg->select_workers = (int)id;
+        return 0;
     case 'h': usage(stdout); return 1;
     case 'V': printf("floe-vault 0.1.0\n"); return 1;
     default: usage(stderr); return -1;
@@ -456,6 +476,8 @@ static int parse_args(int argc, char **argv, struct floe_vconfig *cfg)
         {"max-connections-per-client", required_argument, NULL, 'C'},
         {"tls-cert", required_argument, NULL, 'c'},
         {"tls-key", required_argument, NULL, 'k'},
+        {"select-output-dir", required_argument, NULL, OPT_SELECT_OUTPUT_DIR},
+        {"select-workers", required_argument, NULL, OPT_SELECT_WORKERS},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},

@@ -39,6 +39,7 @@ void floe_vconfig_free(struct floe_vconfig *cfg)
     free(cfg->host);
     free(cfg->port);
     free(cfg->data_dir);
+    free(cfg->select_output_dir);
     free(cfg->port_file);
     free(cfg->access_key);
     free(cfg->secret_key);

@@ -49,8 +49,10 @@ struct floe_vconfig {
     unsigned max_client_connections; /* the same per client address */
     struct floe_vnotify_target *notify; /* --notify TOPIC_ARN=URL, nnotify entries */
     int nnotify;
-    int log_level; /* enum floe_vlog_level */
-    int blob_io;   /* enum floe_vblob_io: how upload bodies are written (--blob-io) */
+    int log_level;           /* enum floe_vlog_level */
+    int blob_io;             /* enum floe_vblob_io: how upload bodies are written (--blob-io) */
+    char *select_output_dir; /* --select-output-dir: select output as files; NULL: none */
+    int select_workers;      /* --select-workers: slices per select job; 0: one per CPU */
     bool no_auth;
     uint64_t scrub_rate;               /* bytes/s the background scrubber reads; 0: off */
     int64_t scrub_interval_ms;         /* a scrub pass starts at most this often */

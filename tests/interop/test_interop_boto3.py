@@ -163,19 +163,19 @@ class Boto3(unittest.TestCase):
         inv = json.loads(self.c.get_job_output(vaultName="b3-inv", jobId=jid)["body"].read())
         self.assertEqual(inv["ArchiveList"], [])
 
-    def test_select_job_fails_clearly(self):
+    def test_select_job_refused_without_output(self):
+        """Without --select-output-dir a select job is refused at InitiateJob, naming the option
+        (tests/vault/test_select_jobs.py runs them with it)."""
         self.c.create_vault(vaultName="b3-sel")
         aid = self.c.upload_archive(vaultName="b3-sel", body=b"a,b\n1,2\n")["archiveId"]
-        r = self.c.initiate_job(vaultName="b3-sel", jobParameters={
-            "Type": "select", "ArchiveId": aid, "Tier": "Expedited",
-            "SelectParameters": {"Expression": "select * from archive", "ExpressionType": "SQL",
-                                 "InputSerialization": {"csv": {}},
-                                 "OutputSerialization": {"csv": {}}},
-            "OutputLocation": {"S3": {"BucketName": "b", "Prefix": "out"}}})
-        self.assertEqual(r["jobOutputPath"], "out/%s/" % r["jobId"])
-        d = self.wait_job("b3-sel", r["jobId"])
-        self.assertEqual(d["StatusCode"], "Failed")
-        self.assertEqual(d["StatusMessage"], "Select not supported by local server")
+        with self.assertRaises(self.c.exceptions.InvalidParameterValueException) as cm:
+            self.c.initiate_job(vaultName="b3-sel", jobParameters={
+                "Type": "select", "ArchiveId": aid, "Tier": "Expedited",
+                "SelectParameters": {"Expression": "select * from archive", "ExpressionType": "SQL",
+                                     "InputSerialization": {"csv": {}},
+                                     "OutputSerialization": {"csv": {}}},
+                "OutputLocation": {"S3": {"BucketName": "bkt", "Prefix": "out"}}})
+        self.assertIn("--select-output-dir", str(cm.exception))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,926 @@
+/*
+ * vselect.c - select jobs in floe-vault (see vselect.h; docs/select.md 3).
+ *
+ * DESIGN
+ * InitiateJob checks everything a select job can be refused for before it answers: the SQL is
+ * parsed, the serialization characters checked, and (with FileHeaderInfo USE) the header read
+ * from the archive's first record and the column names bound to it. When the job is due, the
+ * scheduler calls floe_vselect_launch(): the job's due time is set to a sentinel (so the
+ * scheduler does not launch it twice) and a coordinating thread runs it:
+ *   1. open the archive's segment files (the row lock is held only for this), write job.txt;
+ *   2. read the header record (USE/IGNORE), then one pass of the boundary scanner splits the
+ *      rest into up to --select-workers slices at record ends (at least 64 KiB each);
+ *   3. one worker thread per slice reads it in 1 MiB preads into its own selrun, whose output
+ *      goes to the slice's own result object results/NNNN.csv (created at its first byte);
+ *   4. success: result_manifest.txt lists the result objects; failure (the first error of the
+ *      lowest slice wins; the other workers stop at their next chunk): errors/0001.txt holds
+ *      the message and error_manifest.txt lists it, and the job fails with that message.
+ * The outcome is recorded by the done function (jobs.c: floe_vjobs_finish). A stop (server
+ * shutdown) abandons running jobs: their due time is reset, so the next start runs them again from
+ * the beginning (the sentinel is reset at start too, for a crash).
+ *
+ * Output goes through a sink: with --select-output-dir DIR, objects are files under
+ * DIR/<BucketName>/<key>, written whole and renamed into place (a reader never sees half an
+ * object); the bucket is the directory DIR/<BucketName>, which must exist.
+ */
+#include "vselect.h"
+
+#include "alloc.h"
+#include "selcsv.h"
+#include "selrun.h"
+#include "selsql.h"
+#include "store_blob.h"
+#include "store_db.h"
+#include "vctx.h"
+#include "vlog.h"
+#include "vutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define RUNNING_SENTINEL INT64_MAX
+#define CHUNK ((size_t)1 << 20)
+#define MIN_SLICE ((uint64_t)64 << 10)
+#define MAX_SLICES 64
+
+/* ---- serialization ---- */
+
+struct ser {
+    struct floe_selcsv_in in;
+    enum floe_selrun_header hdr;
+    struct floe_selcsv_out out;
+};
+
+/* One character member of obj into *c (absent: left as is). */
+static int char_member(json_t *obj, const char *where, const char *name, char *c, bool empty_ok,
+                       char *msg, size_t cap)
+{
+    json_t *v = json_object_get(obj, name);
+    if (!v || json_is_null(v))
+        return 0;
+    const char *s = json_string_value(v);
+    if (!s || (strlen(s) != 1 && !(empty_ok && !s[0])) || (s[0] & 0x80)) {
+        snprintf(msg, cap, "%s.%s must be one ASCII character%s", where, name,
+                 empty_ok ? " (or empty)" : "");
+        return -1;
+    }
+    *c = s[0];
+    return 0;
+}
+
+static int only_members(json_t *obj, const char *where, const char *const *allowed, char *msg,
+                        size_t cap)
+{
+    const char *k;
+    json_t *v;
+    if (!json_is_object(obj)) {
+        snprintf(msg, cap, "%s must be a JSON object", where);
+        return -1;
+    }
+    json_object_foreach(obj, k, v)
+    {
+        bool ok = false;
+        for (size_t i = 0; allowed[i] && !ok; i++)
+            ok = strcmp(k, allowed[i]) == 0;
+        if (!ok) {
+            snprintf(msg, cap, "%s has an unknown member %s", where, k);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int parse_ser(json_t *sp, struct ser *s, char *msg, size_t cap)
+{
+    static const char *const in_names[] = {"FileHeaderInfo",
+                                           "RecordDelimiter",
+                                           "FieldDelimiter",
+                                           "QuoteCharacter",
+                                           "QuoteEscapeCharacter",
+                                           "Comments",
+                                           NULL};
+    static const char *const out_names[] = {"QuoteFields",          "RecordDelimiter",
+                                            "FieldDelimiter",       "QuoteCharacter",
+                                            "QuoteEscapeCharacter", NULL};
+    static const char *const csv_only[] = {"csv", NULL};
+    memset(s, 0, sizeof(*s));
+    json_t *is = json_object_get(sp, "InputSerialization");
+    json_t *os = json_object_get(sp, "OutputSerialization");
+    json_t *ic = json_object_get(is, "csv"), *oc = json_object_get(os, "csv");
+    if (!is || !ic) {
+        snprintf(msg, cap,
+                 "SelectParameters.InputSerialization.csv is required (select reads"
+                 " CSV archives only)");
+        return -1;
+    }
+    if (!os || !oc) {
+        snprintf(msg, cap, "SelectParameters.OutputSerialization.csv is required");
+        return -1;
+    }
+    const char *wi = "SelectParameters.InputSerialization.csv";
+    const char *wo = "SelectParameters.OutputSerialization.csv";
+    if (only_members(is, "SelectParameters.InputSerialization", csv_only, msg, cap) ||
+        only_members(os, "SelectParameters.OutputSerialization", csv_only, msg, cap) ||
+        only_members(ic, wi, in_names, msg, cap) || only_members(oc, wo, out_names, msg, cap))
+        return -1;
+    if (char_member(ic, wi, "RecordDelimiter", &s->in.record_delim, false, msg, cap) ||
+        char_member(ic, wi, "FieldDelimiter", &s->in.field_delim, false, msg, cap) ||
+        char_member(ic, wi, "QuoteCharacter", &s->in.quote, false, msg, cap) ||
+        char_member(ic, wi, "QuoteEscapeCharacter", &s->in.quote_escape, false, msg, cap) ||
+        char_member(ic, wi, "Comments", &s->in.comments, true, msg, cap) ||
+        char_member(oc, wo, "RecordDelimiter", &s->out.record_delim, false, msg, cap) ||
+        char_member(oc, wo, "FieldDelimiter", &s->out.field_delim, false, msg, cap) ||
+        char_member(oc, wo, "QuoteCharacter", &s->out.quote, false, msg, cap) ||
+        char_member(oc, wo, "QuoteEscapeCharacter", &s->out.quote_escape, false, msg, cap))
+        return -1;
+    const char *fh = json_string_value(json_object_get(ic, "FileHeaderInfo"));
+    if (json_object_get(ic, "FileHeaderInfo") && !fh)
+        fh = "?";
+    if (!fh || strcasecmp(fh, "NONE") == 0)
+        s->hdr = FLOE_SELRUN_HEADER_NONE;
+    else if (strcasecmp(fh, "USE") == 0)
+        s->hdr = FLOE_SELRUN_HEADER_USE;
+    else if (strcasecmp(fh, "IGNORE") == 0)
+        s->hdr = FLOE_SELRUN_HEADER_IGNORE;
+    else {
+        snprintf(msg, cap, "%s.FileHeaderInfo must be USE, IGNORE or NONE, not %s", wi, fh);
+        return -1;
+    }
+    const char *qf = json_string_value(json_object_get(oc, "QuoteFields"));
+    if (json_object_get(oc, "QuoteFields") && !qf)
+        qf = "?";
+    if (!qf || strcasecmp(qf, "ASNEEDED") == 0)
+        s->out.quote_fields = FLOE_SELCSV_ASNEEDED;
+    else if (strcasecmp(qf, "ALWAYS") == 0)
+        s->out.quote_fields = FLOE_SELCSV_ALWAYS;
+    else {
+        snprintf(msg, cap, "%s.QuoteFields must be ALWAYS or ASNEEDED, not %s", wo, qf);
+        return -1;
+    }
+    floe_selcsv_in_defaults(&s->in);
+    floe_selcsv_out_defaults(&s->out);
+    const struct floe_selcsv_in *in = &s->in;
+    if (in->field_delim == in->record_delim || in->quote == in->field_delim ||
+        in->quote == in->record_delim ||
+        (in->comments && (in->comments == in->field_delim || in->comments == in->record_delim ||
+                          in->comments == in->quote))) {
+        snprintf(msg, cap,
+                 "%s: RecordDelimiter, FieldDelimiter, QuoteCharacter and Comments must"
+                 " be different characters",
+                 wi);
+        return -1;
+    }
+    const struct floe_selcsv_out *out = &s->out;
+    if (out->field_delim == out->record_delim || out->quote == out->field_delim ||
+        out->quote == out->record_delim) {
+        snprintf(msg, cap,
+                 "%s: RecordDelimiter, FieldDelimiter and QuoteCharacter must be"
+                 " different characters",
+                 wo);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- output location ---- */
+
+static bool bucket_name_ok(const char *b)
+{
+    size_t n = strlen(b);
+    if (n < 3 || n > 63 || !strchr("abcdefghijklmnopqrstuvwxyz0123456789", b[0]) ||
+        !strchr("abcdefghijklmnopqrstuvwxyz0123456789", b[n - 1]))
+        return false;
+    return strspn(b, "abcdefghijklmnopqrstuvwxyz0123456789.-") == n && !strstr(b, "..");
+}
+
+/* A prefix that stays inside the bucket directory: no "." or ".." segment, no leading '/'. */
+static bool prefix_safe(const char *p)
+{
+    if (p[0] == '/')
+        return false;
+    for (const char *s = p; *s;) {
+        size_t n = strcspn(s, "/");
+        if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+            return false;
+        s += n;
+        if (*s)
+            s++;
+    }
+    return true;
+}
+
+static int check_location(const struct floe_vserver *srv, json_t *ol, char *msg, size_t cap)
+{
+    static const char *const s3_names[] = {
+        "BucketName", "Prefix",       "Encryption",   "CannedACL", "AccessControlList",
+        "Tagging",    "UserMetadata", "StorageClass", NULL};
+    static const char *const acls[] = {"private",
+                                       "public-read",
+                                       "public-read-write",
+                                       "aws-exec-read",
+                                       "authenticated-read",
+                                       "bucket-owner-read",
+                                       "bucket-owner-full-control",
+                                       NULL};
+    static const char *const classes[] = {"STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", NULL};
+    json_t *s3 = json_object_get(ol, "S3");
+    if (only_members(s3, "OutputLocation.S3", s3_names, msg, cap))
+        return -1;
+    const char *bucket = json_string_value(json_object_get(s3, "BucketName"));
+    const char *prefix = json_string_value(json_object_get(s3, "Prefix"));
+    if (!bucket || !bucket_name_ok(bucket)) {
+        snprintf(msg, cap, "OutputLocation.S3.BucketName %s%s%s is not a valid bucket name",
+                 bucket ? "'" : "", bucket ? bucket : "(missing)", bucket ? "'" : "");
+        return -1;
+    }
+    if (!prefix || strlen(prefix) > 512) {
+        snprintf(msg, cap, "OutputLocation.S3.Prefix must be a string of at most 512 bytes");
+        return -1;
+    }
+    const char *acl = json_string_value(json_object_get(s3, "CannedACL"));
+    const char *sc = json_string_value(json_object_get(s3, "StorageClass"));
+    bool found = !acl;
+    for (size_t i = 0; acl && acls[i]; i++)
+        found |= strcmp(acl, acls[i]) == 0;
+    if (!found || (json_object_get(s3, "CannedACL") && !acl)) {
+        snprintf(msg, cap, "OutputLocation.S3.CannedACL %s is not a canned ACL",
+                 acl ? acl : "(not a string)");
+        return -1;
+    }
+    found = !sc;
+    for (size_t i = 0; sc && classes[i]; i++)
+        found |= strcmp(sc, classes[i]) == 0;
+    if (!found || (json_object_get(s3, "StorageClass") && !sc)) {
+        snprintf(msg, cap,
+                 "OutputLocation.S3.StorageClass must be STANDARD, REDUCED_REDUNDANCY or"
+                 " STANDARD_IA");
+        return -1;
+    }
+    json_t *enc = json_object_get(s3, "Encryption");
+    const char *et = json_string_value(json_object_get(enc, "EncryptionType"));
+    if (enc && (!et || (strcmp(et, "AES256") != 0 && strcmp(et, "aws:kms") != 0))) {
+        snprintf(msg, cap, "OutputLocation.S3.Encryption.EncryptionType must be AES256 or aws:kms");
+        return -1;
+    }
+    const char *dir = srv->cfg.select_output_dir;
+    if (!dir) {
+        snprintf(msg, cap,
+                 "this floe-vault has no select output: start it with"
+                 " --select-output-dir DIR");
+        return -1;
+    }
+    if (!prefix_safe(prefix)) {
+        snprintf(msg, cap,
+                 "OutputLocation.S3.Prefix '%s' has a '.' or '..' segment or a leading"
+                 " '/' (refused with --select-output-dir)",
+                 prefix);
+        return -1;
+    }
+    char path[4096];
+    struct stat stt;
+    snprintf(path, sizeof(path), "%s/%s", dir, bucket);
+    if (stat(path, &stt) != 0 || !S_ISDIR(stt.st_mode)) {
+        snprintf(msg, cap, "OutputLocation.S3.BucketName: the bucket %s does not exist", bucket);
+        return -1;
+    }
+    return 0;
+}
+
+/* SelectParameters.Expression parsed into *q; -1 with msg naming the problem. */
+static int parse_expression(json_t *sp, struct floe_selsql_query **q, char *msg, size_t cap)
+{
+    const char *sql = json_string_value(json_object_get(sp, "Expression"));
+    char why[512];
+    if (floe_selsql_parse(sql ? sql : "", sql ? strlen(sql) : 0, q, why, sizeof(why))) {
+        snprintf(msg, cap, "Invalid SelectParameters.Expression: %s", why);
+        return -1;
+    }
+    return 0;
+}
+
+int floe_vselect_check_params(const struct floe_vserver *srv, json_t *sp, json_t *ol, char *msg,
+                              size_t cap)
+{
+    static const char *const sp_names[] = {"Expression", "ExpressionType", "InputSerialization",
+                                           "OutputSerialization", NULL};
+    struct ser s;
+    if (only_members(sp, "SelectParameters", sp_names, msg, cap) || parse_ser(sp, &s, msg, cap))
+        return -1;
+    struct floe_selsql_query *q;
+    char why[512];
+    if (parse_expression(sp, &q, msg, cap))
+        return -1;
+    int rc = 0;
+    if (!q->uses_names || s.hdr != FLOE_SELRUN_HEADER_USE)
+        rc = floe_selsql_bind(q, NULL, 0, why, sizeof(why)); /* positions only, or names refused */
+    floe_selsql_free(q);
+    if (rc) {
+        snprintf(msg, cap, "Invalid SelectParameters.Expression: %s", why);
+        return -1;
+    }
+    return check_location(srv, ol, msg, cap);
+}
+
+/* ---- the archive's bytes ---- */
+
+struct piece {
+    int fd;
+    uint64_t start, len; /* archive offset of the segment, its length */
+};
+
+struct arch {
+    struct piece *p;
+    size_t n;
+    uint64_t size;
+};
+
+static void arch_close(struct arch *a)
+{
+    for (size_t i = 0; i < a->n; i++)
+        close(a->p[i].fd);
+    free(a->p);
+    memset(a, 0, sizeof(*a));
+}
+
+/* Open archive_id's segment files (lock held). */
+static int arch_open_locked(struct floe_vserver *srv, const char *archive_id, struct arch *a,
+                            char *msg, size_t cap)
+{
+    memset(a, 0, sizeof(*a));
+    sqlite3_stmt *st = floe_vdb_stmt(srv->db, "SELECT seg_owner, part_size, size FROM archives"
+                                              " WHERE id = ?");
+    floe_vdb_bind(st, "t", archive_id);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_reset(st);
+        snprintf(msg, cap, "The archive was deleted before the job ran: %s", archive_id);
+        return -1;
+    }
+    char *owner = floe_xstrdup(floe_vdb_text(st, 0));
+    uint64_t part = (uint64_t)floe_vdb_int(st, 1);
+    a->size = (uint64_t)floe_vdb_int(st, 2);
+    sqlite3_reset(st);
+    st = floe_vdb_stmt(srv->db, "SELECT idx, blob, len FROM segments WHERE owner = ? ORDER BY idx");
+    floe_vdb_bind(st, "t", owner);
+    size_t capn = 0;
+    uint64_t covered = 0;
+    int rc = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (a->n == capn) {
+            capn = capn ? capn * 2 : 8;
+            a->p = floe_xrealloc(a->p, capn * sizeof(*a->p));
+        }
+        int fd = floe_vblob_open_read(srv->blobs, floe_vdb_text(st, 1));
+        if (fd < 0) {
+            snprintf(msg, cap, "cannot open archive data %s: %s", floe_vdb_text(st, 1),
+                     strerror(errno));
+            rc = -1;
+            break;
+        }
+        a->p[a->n++] =
+            (struct piece){fd, (uint64_t)floe_vdb_int(st, 0) * part, (uint64_t)floe_vdb_int(st, 2)};
+        covered += (uint64_t)floe_vdb_int(st, 2);
+    }
+    sqlite3_reset(st);
+    free(owner);
+    if (!rc && covered != a->size) {
+        snprintf(msg, cap, "the archive's data is incomplete");
+        rc = -1;
+    }
+    if (rc)
+        arch_close(a);
+    return rc;
+}
+
+/* Read archive bytes [off, off + len) into buf; returns the bytes read (short at the end). */
+static size_t arch_read(const struct arch *a, uint64_t off, char *buf, size_t len)
+{
+    size_t got = 0;
+    for (size_t i = 0; i < a->n && got < len; i++) {
+        const struct piece *p = &a->p[i];
+        uint64_t at = off + got;
+        if (at < p->start || at >= p->start + p->len)
+            continue;
+        size_t want = len - got;
+        if (want > p->start + p->len - at)
+            want = (size_t)(p->start + p->len - at);
+        ssize_t k = pread(p->fd, buf + got, want, (off_t)(at - p->start));
+        if (k <= 0)
+            break;
+        got += (size_t)k;
+        i--; /* the same piece may hold more */
+    }
+    return got;
+}
+
+/* The header record at the start of the archive: its fields and where the data begins. */
+static int read_header(const struct arch *a, const struct ser *s, size_t *start,
+                       struct floe_selcsv_field **h, size_t *nh, char *msg, size_t cap)
+{
+    size_t want =
+        a->size < FLOE_SELCSV_MAX_RECORD + 4096 ? (size_t)a->size : FLOE_SELCSV_MAX_RECORD + 4096;
+    char *buf = floe_xmalloc(want ? want : 1);
+    size_t got = arch_read(a, 0, buf, want);
+    int rc = floe_selrun_header(&s->in, buf, got, start, h, nh);
+    free(buf);
+    if (rc) {
+        snprintf(msg, cap, "the header record is longer than %zu bytes", FLOE_SELCSV_MAX_RECORD);
+        return -1;
+    }
+    return 0;
+}
+
+int floe_vselect_check_archive_locked(struct floe_vserver *srv, json_t *sp, const char *archive_id,
+                                      char *msg, size_t cap)
+{
+    struct ser s;
+    if (parse_ser(sp, &s, msg, cap))
+        return -1;
+    if (s.hdr != FLOE_SELRUN_HEADER_USE)
+        return 0; /* names were refused by floe_vselect_check_params */
+    struct floe_selsql_query *q;
+    char why[512];
+    if (parse_expression(sp, &q, msg, cap))
+        return -1;
+    struct arch a;
+    struct floe_selcsv_field *h = NULL;
+    size_t nh = 0, start;
+    int rc = arch_open_locked(srv, archive_id, &a, msg, cap);
+    if (!rc) {
+        rc = read_header(&a, &s, &start, &h, &nh, msg, cap);
+        arch_close(&a);
+    }
+    if (!rc && floe_selsql_bind(q, h, nh, why, sizeof(why))) {
+        snprintf(msg, cap, "Invalid SelectParameters.Expression: %s", why);
+        rc = -1;
+    }
+    floe_selrun_header_free(h, nh);
+    floe_selsql_free(q);
+    return rc;
+}
+
+/* ---- the sink: objects as files under DIR/<bucket>/ ---- */
+
+struct object {
+    int fd;
+    char tmp[4200], path[4096];
+};
+
+/* mkdir -p of the directory part of path. */
+static int make_parents(const char *path)
+{
+    char p[4200];
+    snprintf(p, sizeof(p), "%s", path);
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = 0;
+        if (mkdir(p, 0755) != 0 && errno != EEXIST)
+            return -1;
+        *s = '/';
+    }
+    return 0;
+}
+
+static int object_open(const char *dir, const char *bucket, const char *key, struct object *o,
+                       char *msg, size_t cap)
+{
+    snprintf(o->path, sizeof(o->path), "%s/%s/%s", dir, bucket, key);
+    snprintf(o->tmp, sizeof(o->tmp), "%.4090s.part", o->path);
+    o->fd = -1;
+    if (make_parents(o->path) != 0 ||
+        (o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+        snprintf(msg, cap, "cannot write s3://%s/%s: %s", bucket, key, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int object_write(struct object *o, const char *data, size_t len)
+{
+    while (len) {
+        ssize_t k = write(o->fd, data, len);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
+        data += k;
+        len -= (size_t)k;
+    }
+    return 0;
+}
+
+/* Close o; keep: rename it into place, else remove it. */
+static int object_close(struct object *o, bool keep)
+{
+    if (o->fd < 0)
+        return 0;
+    int rc = close(o->fd);
+    o->fd = -1;
+    if (keep && rc == 0 && rename(o->tmp, o->path) == 0)
+        return 0;
+    unlink(o->tmp);
+    return keep ? -1 : 0;
+}
+
+static int put_small(const char *dir, const char *bucket, const char *key, const char *data,
+                     size_t len, char *msg, size_t cap)
+{
+    struct object o;
+    if (object_open(dir, bucket, key, &o, msg, cap))
+        return -1;
+    if (object_write(&o, data, len) || object_close(&o, true)) {
+        object_close(&o, false);
+        snprintf(msg, cap, "cannot write s3://%s/%s: %s", bucket, key, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- the runner ---- */
+
+struct floe_vselect {
+    struct floe_vserver *srv;
+    floe_vselect_done_fn *done;
+    int workers;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct {
+        int running; /* job threads alive */
+        bool stopping;
+    } locked; /* guarded by mu */
+    atomic_bool stop;
+};
+
+struct job;
+
+struct slice {
+    struct job *job;
+    unsigned index;
+    uint64_t first, end; /* archive bytes [first, end) */
+    uint64_t records_before;
+    struct object obj;
+    bool opened;
+    char key[1400];
+    char *error;
+    pthread_t thread;
+};
+
+struct job {
+    struct floe_vselect *sel;
+    char id[FLOE_VID_MAX];
+    const char *dir, *bucket;
+    char base[1400]; /* <prefix>/<job id>/ */
+    struct arch arch;
+    struct ser ser;
+    struct floe_selsql_query *q;
+    int64_t now_us;
+    atomic_bool failed; /* some slice failed: the others stop */
+};
+
+static int slice_flush(void *ud, const char *data, size_t len)
+{
+    struct slice *s = ud;
+    char msg[600];
+    if (!s->opened) {
+        snprintf(s->key, sizeof(s->key), "%.1200sresults/%04u.csv", s->job->base, s->index + 1);
+        if (object_open(s->job->dir, s->job->bucket, s->key, &s->obj, msg, sizeof(msg))) {
+            s->error = floe_xstrdup(msg);
+            return 1;
+        }
+        s->opened = true;
+    }
+    if (object_write(&s->obj, data, len)) {
+        snprintf(msg, sizeof(msg), "cannot write s3://%.63s/%.400s: %s", s->job->bucket, s->key,
+                 strerror(errno));
+        s->error = floe_xstrdup(msg);
+        return 1;
+    }
+    return 0;
+}
+
+static void *slice_run(void *arg)
+{
+    struct slice *s = arg;
+    struct job *j = s->job;
+    struct floe_selrun *r = floe_selrun_new(j->q, &j->ser.in, &j->ser.out, j->now_us,
+                                            s->records_before, slice_flush, s);
+    char *buf = floe_xmalloc(CHUNK);
+    int rc = 0;
+    for (uint64_t at = s->first; at < s->end && !rc;) {
+        if (atomic_load(&j->failed) || atomic_load(&j->sel->stop)) {
+            rc = -1;
+            break;
+        }
+        size_t want = s->end - at < CHUNK ? (size_t)(s->end - at) : CHUNK;
+        size_t got = arch_read(&j->arch, at, buf, want);
+        if (got != want) {
+            s->error = floe_xstrdup("reading the archive failed");
+            rc = -1;
+            break;
+        }
+        rc = floe_selrun_feed(r, buf, got);
+        at += got;
+    }
+    if (!rc)
+        rc = floe_selrun_finish(r);
+    if (rc && !s->error && floe_selrun_error(r))
+        s->error = floe_xstrdup(floe_selrun_error(r));
+    if (s->error)
+        atomic_store(&j->failed, true);
+    free(buf);
+    floe_selrun_destroy(r);
+    return NULL;
+}
+
+/* Split [start, size) into up to n slices ending at record ends (one scanner pass). */
+static size_t split(struct job *j, uint64_t start, size_t n, struct slice *sl)
+{
+    uint64_t size = j->arch.size;
+    if (n > MAX_SLICES)
+        n = MAX_SLICES;
+    while (n > 1 && (size - start) / n < MIN_SLICE)
+        n--;
+    char *buf = floe_xmalloc(CHUNK);
+    uint64_t buf_at = start;
+    size_t buf_len = 0;
+    struct floe_selcsv_scan_state st = {0};
+    uint64_t at = start, slice_start = start, records_at_start = 0;
+    size_t count = 0;
+    while (count + 1 < n) {
+        uint64_t target = start + (size - start) * (count + 1) / n;
+        /* whole records until one ends at or after target (state 0: at a record's start) */
+        while (at < size && (at < target || st.state != 0)) {
+            if (at >= buf_at + buf_len) {
+                buf_at = at;
+                buf_len =
+                    arch_read(&j->arch, at, buf, size - at < CHUNK ? (size_t)(size - at) : CHUNK);
+                if (!buf_len)
+                    break;
+            }
+            size_t off = (size_t)(at - buf_at);
+            at += floe_selcsv_scan(&j->ser.in, &st, buf + off, buf_len - off);
+        }
+        if (at >= size || st.state != 0)
+            break;
+        sl[count] = (struct slice){.job = j,
+                                   .index = (unsigned)count,
+                                   .first = slice_start,
+                                   .end = at,
+                                   .records_before = records_at_start};
+        records_at_start = st.records;
+        slice_start = at;
+        count++;
+    }
+    sl[count] = (struct slice){.job = j,
+                               .index = (unsigned)count,
+                               .first = slice_start,
+                               .end = size,
+                               .records_before = records_at_start};
+    free(buf);
+    return count + 1;
+}
+
+/* Run the job; the failure message (malloc'd) or NULL on success. *abandoned when stopped. */
+static char *run_job(struct job *j, bool *abandoned)
+{
+    char msg[1024] = "";
+    size_t start = 0, nh = 0;
+    struct floe_selcsv_field *h = NULL;
+    if (j->ser.hdr != FLOE_SELRUN_HEADER_NONE &&
+        read_header(&j->arch, &j->ser, &start, &h, &nh, msg, sizeof(msg)))
+        return floe_xstrdup(msg);
+    char why[512];
+    int rc = floe_selsql_bind(j->q, j->ser.hdr == FLOE_SELRUN_HEADER_USE ? h : NULL,
+                              j->ser.hdr == FLOE_SELRUN_HEADER_USE ? nh : 0, why, sizeof(why));
+    floe_selrun_header_free(h, nh);
+    if (rc) {
+        snprintf(msg, sizeof(msg), "Invalid SelectParameters.Expression: %s", why);
+        return floe_xstrdup(msg);
+    }
+    struct slice *sl = floe_xcalloc(MAX_SLICES, sizeof(*sl));
+    size_t n = split(j, start, (size_t)j->sel->workers, sl);
+    size_t started = 0;
+    for (; started < n; started++)
+        if (pthread_create(&sl[started].thread, NULL, slice_run, &sl[started]) != 0)
+            break;
+    if (started < n) {
+        atomic_store(&j->failed, true);
+        snprintf(msg, sizeof(msg), "cannot start a select worker thread");
+    }
+    for (size_t i = 0; i < started; i++)
+        pthread_join(sl[i].thread, NULL);
+    *abandoned = atomic_load(&j->sel->stop);
+    for (size_t i = 0; i < n && !msg[0]; i++)
+        if (sl[i].error)
+            snprintf(msg, sizeof(msg), "%s", sl[i].error);
+    struct floe_selcsv_buf manifest = {0};
+    bool ok = !msg[0] && !*abandoned;
+    for (size_t i = 0; i < n; i++) {
+        if (sl[i].opened && object_close(&sl[i].obj, ok) != 0 && ok) {
+            snprintf(msg, sizeof(msg), "cannot write s3://%.63s/%.900s", j->bucket, sl[i].key);
+            ok = false;
+        }
+        if (sl[i].opened) {
+            floe_selcsv_buf_put(&manifest, sl[i].key, strlen(sl[i].key));
+            floe_selcsv_buf_put(&manifest, "\n", 1);
+        }
+        free(sl[i].error);
+    }
+    free(sl);
+    char key[1500];
+    if (ok && !*abandoned) {
+        snprintf(key, sizeof(key), "%sresult_manifest.txt", j->base);
+        put_small(j->dir, j->bucket, key, manifest.p ? manifest.p : "", manifest.len, msg,
+                  sizeof(msg));
+    }
+    floe_selcsv_buf_free(&manifest);
+    if (!msg[0] || *abandoned)
+        return NULL;
+    char emsg[1024], ekey[1500];
+    snprintf(ekey, sizeof(ekey), "%serrors/0001.txt", j->base);
+    snprintf(emsg, sizeof(emsg), "%.1000s\n", msg);
+    if (put_small(j->dir, j->bucket, ekey, emsg, strlen(emsg), why, sizeof(why)) == 0) {
+        snprintf(key, sizeof(key), "%serror_manifest.txt", j->base);
+        snprintf(emsg, sizeof(emsg), "%.1000s\n", ekey);
+        put_small(j->dir, j->bucket, key, emsg, strlen(emsg), why, sizeof(why));
+    }
+    return floe_xstrdup(msg);
+}
+
+/* Load job id: its parameters, the archive's open files. Returns 0; -1 with msg (fail the
+ * job); 1 when it is no longer InProgress. */
+static int load(struct job *j, json_t **sel_json, char *msg, size_t cap)
+{
+    struct floe_vserver *srv = j->sel->srv;
+    int rc = 0;
+    floe_vdb_lock(srv->db);
+    sqlite3_stmt *st = floe_vdb_stmt(srv->db, "SELECT select_json, archive_id, output_path FROM"
+                                              " jobs WHERE id = ? AND status = 'InProgress'");
+    floe_vdb_bind(st, "t", j->id);
+    char *archive_id = NULL;
+    if (sqlite3_step(st) != SQLITE_ROW || !floe_vdb_text(st, 0)) {
+        rc = 1;
+    } else {
+        *sel_json = json_loads(floe_vdb_text(st, 0), 0, NULL);
+        archive_id = floe_xstrdup(floe_vdb_text(st, 1));
+        snprintf(j->base, sizeof(j->base), "%s", floe_vdb_text(st, 2));
+    }
+    sqlite3_reset(st);
+    if (!rc)
+        rc = arch_open_locked(srv, archive_id, &j->arch, msg, cap);
+    floe_vdb_unlock(srv->db);
+    free(archive_id);
+    if (!rc && !*sel_json) {
+        snprintf(msg, cap, "the job's select parameters are unreadable");
+        rc = -1;
+    }
+    return rc;
+}
+
+static void *job_thread(void *arg)
+{
+    struct job *j = arg;
+    struct floe_vselect *sel = j->sel;
+    struct floe_vserver *srv = sel->srv;
+    char msg[1024] = "";
+    json_t *sj = NULL;
+    char *fail = NULL;
+    bool abandoned = false;
+    int rc = load(j, &sj, msg, sizeof(msg));
+    json_t *sp = json_object_get(sj, "SelectParameters");
+    json_t *s3 = json_object_get(json_object_get(sj, "OutputLocation"), "S3");
+    j->dir = srv->cfg.select_output_dir;
+    j->bucket = json_string_value(json_object_get(s3, "BucketName"));
+    if (!rc && (!j->dir || !j->bucket)) {
+        snprintf(msg, sizeof(msg), "this floe-vault has no select output");
+        rc = -1;
+    }
+    if (!rc && parse_ser(sp, &j->ser, msg, sizeof(msg)))
+        rc = -1;
+    if (!rc && parse_expression(sp, &j->q, msg, sizeof(msg)))
+        rc = -1;
+    if (!rc) {
+        /* job.txt: the job's id and parameters, before any result */
+        json_t *info = json_pack("{s:s, s:O, s:O}", "JobId", j->id, "SelectParameters", sp,
+                                 "OutputLocation", json_object_get(sj, "OutputLocation"));
+        char *text = json_dumps(info, JSON_INDENT(2));
+        char key[1500];
+        snprintf(key, sizeof(key), "%sjob.txt", j->base);
+        if (put_small(j->dir, j->bucket, key, text, strlen(text), msg, sizeof(msg)))
+            rc = -1;
+        free(text);
+        json_decref(info);
+    }
+    if (!rc)
+        fail = run_job(j, &abandoned);
+    else if (rc < 0)
+        fail = floe_xstrdup(msg);
+    if (abandoned) {
+        floe_vdb_lock(srv->db);
+        floe_vdb_exec(srv->db, NULL, "UPDATE jobs SET due_ms = 0 WHERE id = ?", "t", j->id);
+        floe_vdb_unlock(srv->db);
+    } else if (rc <= 0) {
+        sel->done(srv, j->id, fail);
+    }
+    free(fail);
+    floe_selsql_free(j->q);
+    arch_close(&j->arch);
+    json_decref(sj);
+    free(j);
+    pthread_mutex_lock(&sel->mu);
+    sel->locked.running--;
+    pthread_cond_broadcast(&sel->cv);
+    pthread_mutex_unlock(&sel->mu);
+    return NULL;
+}
+
+struct floe_vselect *floe_vselect_start(struct floe_vserver *srv, floe_vselect_done_fn *done)
+{
+    struct floe_vselect *s = floe_xcalloc(1, sizeof(*s));
+    s->srv = srv;
+    s->done = done;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    s->workers = srv->cfg.select_workers > 0 ? srv->cfg.select_workers
+                 : cpus > 0                  ? (int)(cpus > 16 ? 16 : cpus)
+                                             : 2;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    atomic_init(&s->stop, false);
+    /* jobs a crash left marked as running run again */
+    floe_vdb_lock(srv->db);
+    floe_vdb_exec(srv->db, NULL,
+                  "UPDATE jobs SET due_ms = 0 WHERE action = 'Select' AND status = 'InProgress'"
+                  " AND due_ms = ?",
+                  "i", RUNNING_SENTINEL);
+    floe_vdb_unlock(srv->db);
+    return s;
+}
+
+void floe_vselect_stop(struct floe_vselect *s)
+{
+    if (!s)
+        return;
+    atomic_store(&s->stop, true);
+    pthread_mutex_lock(&s->mu);
+    s->locked.stopping = true;
+    while (s->locked.running > 0)
+        pthread_cond_wait(&s->cv, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    free(s);
+}
+
+void floe_vselect_launch(struct floe_vselect *s, const char *job_id)
+{
+    struct floe_vserver *srv = s->srv;
+    /* claim it: only the call that moves due_ms to the sentinel runs the job */
+    floe_vdb_lock(srv->db);
+    sqlite3_stmt *st = floe_vdb_stmt(srv->db, "SELECT due_ms FROM jobs WHERE id = ? AND"
+                                              " status = 'InProgress'");
+    floe_vdb_bind(st, "t", job_id);
+    bool claimed = sqlite3_step(st) == SQLITE_ROW && floe_vdb_int(st, 0) != RUNNING_SENTINEL;
+    sqlite3_reset(st);
+    if (claimed)
+        claimed = floe_vdb_exec(srv->db, NULL, "UPDATE jobs SET due_ms = ? WHERE id = ?", "it",
+                                RUNNING_SENTINEL, job_id) == FLOE_OK;
+    floe_vdb_unlock(srv->db);
+    if (!claimed)
+        return;
+    struct job *j = floe_xcalloc(1, sizeof(*j));
+    j->sel = s;
+    snprintf(j->id, sizeof(j->id), "%s", job_id);
+    j->now_us = floe_vutil_now_ms() * 1000;
+    atomic_init(&j->failed, false);
+    pthread_mutex_lock(&s->mu);
+    bool stopping = s->locked.stopping;
+    if (!stopping)
+        s->locked.running++;
+    pthread_mutex_unlock(&s->mu);
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (stopping || pthread_create(&t, &attr, job_thread, j) != 0) {
+        floe_vdb_lock(srv->db);
+        floe_vdb_exec(srv->db, NULL, "UPDATE jobs SET due_ms = ? WHERE id = ?", "it",
+                      floe_vutil_now_ms() + 1000, job_id);
+        floe_vdb_unlock(srv->db);
+        if (!stopping) {
+            pthread_mutex_lock(&s->mu);
+            s->locked.running--;
+            pthread_mutex_unlock(&s->mu);
+        }
+        free(j);
+    }
+    pthread_attr_destroy(&attr);
+}
