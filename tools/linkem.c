@@ -442,6 +442,12 @@ static void conn_accept(void)
         int one = 1;
         setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         setsockopt(ufd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        /* what linkem writes counts as delivered (the rate log, the cap): keep its send
+         * buffers small, so a written byte is one the receiver has (nearly) taken, not one
+         * parked in megabytes of autotuned buffer on linkem's side */
+        int sndbuf = 256 * 1024;
+        setsockopt(cfd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+        setsockopt(ufd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
         struct conn *c = calloc(1, sizeof(*c));
         if (!c)
             die("calloc");

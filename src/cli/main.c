@@ -8,6 +8,7 @@
 #include "env.h"
 #include "log.h"
 
+#include "floe/bwlimit.h"
 #include "floe/client.h"
 #include "floe/error.h"
 
@@ -50,7 +51,7 @@ static void usage(FILE *f, const char *prog)
     fprintf(f,
             "usage: %s [--endpoint-url URL] [--region R] [--profile P] [--account-id ID]\n"
             "          [--json] [--quiet|-q] [--verbose|-v] [--debug] [--log-file FILE]\n"
-            "          [--retry-for DURATION] [--max-retries N]\n"
+            "          [--retry-for DURATION] [--max-retries N] [--bwlimit RATE]\n"
             "          [--ca-bundle FILE] [--no-verify-ssl] COMMAND [ARGS]\n"
             "       %s --version\n"
             "defaults: endpoint %s (a local floe-vault) unless AWS_ENDPOINT_URL[_GLACIER] or\n"
@@ -59,6 +60,8 @@ static void usage(FILE *f, const char *prog)
             "          10m, 2h, or minutes); --max-retries: no limit within --retry-for;\n"
             "          TLS trusts --ca-bundle, else AWS_CA_BUNDLE, else the profile's ca_bundle,\n"
             "          else the system's certificates (--no-verify-ssl: nothing is checked).\n"
+            "          --bwlimit off (RATE: 10M = 10 MiB/s, UP:DOWN, or a timetable\n"
+            "          \"08:00,10M 18:00,off\"; one limit shared by all the connections).\n"
             "Exit status: 0 success, 1 failure, 2 usage or validation error, 3 some files\n"
             "failed (upload, hash), 130 interrupted. See docs/cli.md.\n\ncommands:\n",
             prog, prog, FLOE_DEFAULT_ENDPOINT);
@@ -92,7 +95,7 @@ static bool opt_is(const char *arg, const char *name)
 int main(int argc, char **argv)
 {
     struct floe_cli cli = {.prog = "floe", .max_retries = -1};
-    const char *retry_for = NULL, *max_retries = NULL;
+    const char *retry_for = NULL, *max_retries = NULL, *bwlimit = NULL;
     char *rest[argc + 1];
     int nrest = 0;
     bool dashdash = false;
@@ -118,6 +121,8 @@ int main(int argc, char **argv)
             rc = take_value(argc, argv, &i, "--retry-for", &retry_for);
         } else if (opt_is(a, "--max-retries")) {
             rc = take_value(argc, argv, &i, "--max-retries", &max_retries);
+        } else if (opt_is(a, "--bwlimit")) {
+            rc = take_value(argc, argv, &i, "--bwlimit", &bwlimit);
         } else if (opt_is(a, "--endpoint-url")) {
             rc = take_value(argc, argv, &i, "--endpoint-url", &cli.endpoint_url);
         } else if (opt_is(a, "--region")) {
@@ -157,6 +162,13 @@ int main(int argc, char **argv)
                                 max_retries, 1000000, &n))
             return 2;
         cli.max_retries = (int)n;
+    }
+    if (bwlimit) {
+        struct floe_error err = {0};
+        if (floe_bwlimit_set(bwlimit, &err)) {
+            fprintf(stderr, "floe: %s\nusage: floe [--bwlimit RATE] COMMAND [ARGS]\n", err.message);
+            return 2;
+        }
     }
     if (floe_cli_log_open(&cli))
         return 2;

@@ -18,6 +18,7 @@
 #include "transfer.h"
 
 #include "alloc.h"
+#include "bwlimit.h"
 #include "floe/client.h"
 #include "latch.h"
 
@@ -31,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 
 struct floe_transfer {
@@ -225,6 +227,11 @@ static size_t on_body(char *buf, size_t size, size_t n, void *userp)
     long code = 0;
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
     bool error_body = code >= 300;
+    if (!error_body && floe_bwlimit_active() && !floe_bwlimit_charge(FLOE_BW_DOWN, len)) {
+        x->bw_paused = true; /* curl keeps these bytes; the loop resumes the handle */
+        x->bw_dir = FLOE_BW_DOWN;
+        return CURL_WRITEFUNC_PAUSE;
+    }
     if (x->body_write && !error_body) {
         if (x->body_write(x->body_ctx, (const uint8_t *)buf, len) != len)
             return 0; /* aborts the attempt: CURLE_WRITE_ERROR */
@@ -268,7 +275,19 @@ static size_t on_read_body(char *dst, size_t size, size_t n, void *userp)
         return 0;
     if (want > x->body_len - x->read_off)
         want = (size_t)(x->body_len - x->read_off);
-    size_t got = x->body_read(x->body_ctx, x->read_off, (uint8_t *)dst, want);
+    if (floe_bwlimit_active()) {
+        want = floe_bwlimit_take(FLOE_BW_UP, want);
+        if (want == 0) {
+            x->bw_paused = true; /* the loop resumes the handle when tokens are back */
+            x->bw_dir = FLOE_BW_UP;
+            return CURL_READFUNC_PAUSE;
+        }
+    }
+    size_t got = want;
+    if (x->body_read) /* else a memory body sent this way for the bandwidth limit */
+        got = x->body_read(x->body_ctx, x->read_off, (uint8_t *)dst, want);
+    else
+        memcpy(dst, x->body + x->read_off, want);
     if (got == 0)
         return CURL_READFUNC_ABORT;
     x->read_off += got;
@@ -390,6 +409,59 @@ static void finish(struct floe_transfer *t, struct floe_xfer *x, int status)
     x->done(x);
 }
 
+/* A curl buffer of a twentieth of a second at the limited rate, 16 KiB to dflt. */
+static long bw_buffer(enum floe_bw_dir dir, long dflt)
+{
+    double r = floe_bwlimit_rate(dir);
+    if (r <= 0)
+        return dflt;
+    long b = (long)(r / 20);
+    return b < 16384 ? 16384 : b > dflt ? dflt : b;
+}
+
+/* A new connection under a download limit gets a receive buffer of a twentieth of a second at the
+ * rate (64 KiB to 2 MiB) instead of the kernel's autotuned megabytes: TCP's window then slows
+ * the sender to the limit on the link itself, instead of the link filling the buffers at full
+ * speed while floe drains them slowly. */
+static int on_sockopt(void *clientp, curl_socket_t fd, curlsocktype purpose)
+{
+    (void)clientp;
+    double r = floe_bwlimit_rate(FLOE_BW_DOWN);
+    if (purpose == CURLSOCKTYPE_IPCXN && r > 0) {
+        int rcvbuf = r / 20 < 65536 ? 65536 : r / 20 > 2097152 ? 2097152 : (int)(r / 20);
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+    }
+    return CURL_SOCKOPT_OK;
+}
+
+/* Resume the handles the bandwidth limit paused whose bucket has tokens again; returns the
+ * milliseconds until the next one may go (0 = none paused, or all resumed). Transfer thread. */
+static int bw_resume(struct floe_transfer *t)
+{
+    uint64_t wait[2] = {UINT64_MAX, UINT64_MAX};
+    bool asked[2] = {false, false};
+    uint64_t next = UINT64_MAX;
+    for (unsigned i = 0; i < t->max_active; i++) {
+        struct floe_xfer *x = t->active[i];
+        if (!x || !x->bw_paused)
+            continue;
+        int d = x->bw_dir;
+        if (!asked[d]) {
+            wait[d] = floe_bwlimit_wait_ns(d);
+            asked[d] = true;
+        }
+        if (wait[d] == 0) {
+            x->bw_paused = false;
+            curl_easy_pause(x->easy, CURLPAUSE_CONT); /* may pause it again at once */
+        } else if (wait[d] < next) {
+            next = wait[d];
+        }
+    }
+    if (next == UINT64_MAX)
+        return 0;
+    return (int)(next / 1000000) + 1;
+}
+
 static int start_attempt(struct floe_transfer *t, struct floe_xfer *x)
 {
     struct curl_slist *hdrs = NULL;
@@ -425,8 +497,16 @@ static int start_attempt(struct floe_transfer *t, struct floe_xfer *x)
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 512L * 1024);
-    curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 2L * 1024 * 1024);
+    long down_buf = 512L * 1024, up_buf = 2L * 1024 * 1024;
+    if (floe_bwlimit_active()) { /* a limited rate moves in smaller steps: no bursts */
+        down_buf = bw_buffer(FLOE_BW_DOWN, down_buf);
+        up_buf = bw_buffer(FLOE_BW_UP, up_buf);
+    }
+    x->bw_paused = false;
+    if (floe_bwlimit_active())
+        curl_easy_setopt(e, CURLOPT_SOCKOPTFUNCTION, on_sockopt);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, down_buf);
+    curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, up_buf);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
                      t->opts.connect_timeout_ms ? t->opts.connect_timeout_ms : 10000L);
     /* stall rule: curl aborts an attempt whose rate stays below the limit for the time */
@@ -456,7 +536,7 @@ static int start_attempt(struct floe_transfer *t, struct floe_xfer *x)
         curl_easy_setopt(e, CURLOPT_NOBODY, 1L); /* no body follows, whatever Content-Length */
     } else {
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, x->method);
-        if (x->body_read) {
+        if (x->body_read || (x->body && x->body_len && floe_bwlimit_active())) {
             x->read_off = 0;
             curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
             curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read_body);
@@ -665,6 +745,9 @@ static void *transfer_main(void *arg)
             uint64_t now = now_ms();
             timeout = next_due <= now ? 0 : (int)(next_due - now < 1000 ? next_due - now : 1000);
         }
+        int bw_ms = bw_resume(t); /* also when the limit was lifted meanwhile */
+        if (bw_ms && bw_ms < timeout)
+            timeout = bw_ms;
         curl_multi_poll(t->multi, NULL, 0, timeout, NULL);
         int still = 0;
         curl_multi_perform(t->multi, &still);

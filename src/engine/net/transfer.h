@@ -104,6 +104,8 @@ struct floe_xfer {
     size_t resp_cap;
     bool overflow;
     bool expired_retried; /* on_expired was called */
+    bool bw_paused;       /* paused by the bandwidth limit (bwlimit.h) */
+    uint8_t bw_dir;       /* which of its buckets ran dry: enum floe_bw_dir */
     char curl_err[CURL_ERROR_SIZE];
     struct floe_xfer *next;
 };
