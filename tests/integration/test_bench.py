@@ -137,6 +137,33 @@ class BenchTests(unittest.TestCase):
         self.assertEqual(sum(int(n) for _, n in per_kind), 9)
         self.assertIn("peak RSS", r.stdout)
 
+    def test_live_line_on_a_terminal(self):
+        import pty
+        master, slave = pty.openpty()
+        p = subprocess.Popen([FLOE, "--endpoint-url", self.vault.url, "bench", "small",
+                              "--duration", "2", "--warmup", "0", "--concurrency", "2"],
+                             stdout=subprocess.PIPE, stderr=slave, text=True, env=self.env)
+        os.close(slave)
+        out, _ = p.communicate(timeout=120)
+        err = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            err += chunk
+        os.close(master)
+        self.assertEqual(p.returncode, 0, err)
+        # redrawn in place twice a second, then cleared before the table
+        lines = re.findall(rb"\rbench small c=2: (\d+) s, (\d+) ops \([\d.]+ ops/s\), [\d.]+ MB/s, 0 errors",
+                           err)
+        self.assertGreaterEqual(len(lines), 2, err)
+        self.assertLessEqual(int(lines[0][1]), int(lines[-1][1]))
+        self.assertIn("best: concurrency 2", out)
+        self.assertNotIn("bench small c=2", out)  # progress stays on stderr
+
     def test_vault_bin_option_and_errors(self):
         self.env.pop("FLOE_VAULT_BIN")
         doc = self.bench_json("small", "--count", "2", "--warmup", "0", "--concurrency", "1",
