@@ -155,6 +155,17 @@ static bool str_num(const char *s, size_t len, value *out)
         s++, len--;
     while (len && isspace((unsigned char)s[len - 1]))
         len--;
+    /* fast path: an optional sign and up to 18 digits, no overflow possible */
+    if (len && len <= 19) {
+        size_t i0 = (*s == '-' || *s == '+') ? 1 : 0, k = i0;
+        int64_t v = 0;
+        while (k < len && (unsigned)(s[k] - '0') < 10 && k - i0 < 18)
+            v = v * 10 + (s[k++] - '0');
+        if (k == len && k > i0) {
+            *out = v_int(*s == '-' ? -v : v);
+            return true;
+        }
+    }
     char buf[80];
     if (!len || len >= sizeof(buf))
         return false;
@@ -627,12 +638,7 @@ static int do_cast(struct floe_seleval *ev, const struct floe_selsql_expr *e, va
         *out = v;
         return 0;
     }
-    char shown[48];
-    if (v.type == FLOE_SELSQL_STRING)
-        snprintf(shown, sizeof(shown), "'%.*s%s'", (int)(v.u.s.len > 32 ? 32 : v.u.s.len), v.u.s.p,
-                 v.u.s.len > 32 ? "..." : "");
-    else
-        snprintf(shown, sizeof(shown), "a %s", floe_selsql_type_names[v.type]);
+    value orig = v; /* for the message */
     switch (to) {
     case FLOE_SELSQL_STRING: {
         const char *p;
@@ -691,6 +697,12 @@ static int do_cast(struct floe_seleval *ev, const struct floe_selsql_expr *e, va
         break;
     default: break;
     }
+    char shown[48];
+    if (orig.type == FLOE_SELSQL_STRING)
+        snprintf(shown, sizeof(shown), "'%.*s%s'", (int)(orig.u.s.len > 32 ? 32 : orig.u.s.len),
+                 orig.u.s.p, orig.u.s.len > 32 ? "..." : "");
+    else
+        snprintf(shown, sizeof(shown), "a %s", floe_selsql_type_names[orig.type]);
     return err(ev, e, "CAST of %s to %s failed", shown, tn);
 }
 

@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""Select jobs in floe-vault beside grep -c and awk over the same CSV (docs/performance.md,
+"Select jobs"). Generates a CSV of SIZE_MIB (rows "id,value,name"), uploads it to a floe-vault
+started here (--select-output-dir in a temporary directory, --job-delay instant), then for each
+of RUNS rounds, alternating, times:
+  grep -c ,9 FILE                 (a yardstick: one pass, no parsing)
+  awk -F, '$2 > N {print $1","$3}' FILE > /dev/null
+  the select job SELECT _1, _3 FROM ARCHIVE WHERE CAST(_2 AS INT) > N with --select-workers 1
+  and 2 (InitiateJob to Succeeded, as DescribeJob reports it),
+and prints the medians in MB/s (10^6 bytes), with floe-vault's peak RSS per worker count.
+
+usage: select_bench.py FLOE_VAULT [SIZE_MIB=1024] [RUNS=3]
+"""
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests",
+                                "helpers"))
+import servers  # noqa: E402
+import vault_helper as vh  # noqa: E402
+
+BIN = sys.argv[1]
+SIZE = int(sys.argv[2]) if len(sys.argv) > 2 else 1024
+RUNS = int(sys.argv[3]) if len(sys.argv) > 3 else 3
+N = 500000
+
+work = servers.tempdir("floe-select-bench-")
+path = os.path.join(work, "data.csv")
+rng = random.Random(1)
+names = ["alpha", "beta", "gamma", "delta", "a somewhat longer name", "x"]
+with open(path, "w") as f:
+    i = 0
+    chunk = []
+    written = 0
+    while written < SIZE << 20:
+        line = "%d,%d,%s\n" % (i, rng.randrange(1000000), names[i % len(names)])
+        chunk.append(line)
+        written += len(line)
+        i += 1
+        if len(chunk) == 10000:
+            f.write("".join(chunk))
+            chunk = []
+    f.write("".join(chunk))
+size = os.path.getsize(path)
+print("# %d bytes, %d rows" % (size, i), flush=True)
+
+
+def peak_rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def timed(cmd):
+    t = time.monotonic()
+    subprocess.run(cmd, shell=True, check=True, stdout=subprocess.DEVNULL)
+    return time.monotonic() - t
+
+
+results = {"grep -c": [], "awk": [], "select 1 worker": [], "select 2 workers": []}
+rss = {}
+vaults = {}
+for workers in (1, 2):
+    out = servers.tempdir("floe-select-bench-out-")
+    os.mkdir(os.path.join(out, "bench"))
+    v = vh.Vault(BIN, extra=("--job-delay", "instant", "--select-output-dir", out,
+                             "--select-workers", str(workers)))
+    c = v.client()
+    c.create_vault(vaultName="b")
+    with open(path, "rb") as f:
+        up = c.initiate_multipart_upload(vaultName="b", partSize=str(64 << 20))["uploadId"]
+        off = 0
+        hashes = []
+        while True:
+            part = f.read(64 << 20)
+            if not part:
+                break
+            c.upload_multipart_part(vaultName="b", uploadId=up, body=part,
+                                    range="bytes %d-%d/*" % (off, off + len(part) - 1))
+            off += len(part)
+    with open(path, "rb") as f:
+        th = vh.tree_hash(f.read())
+    aid = c.complete_multipart_upload(vaultName="b", uploadId=up, archiveSize=str(size),
+                                      checksum=th)["archiveId"]
+    vaults[workers] = (v, c, aid, out)
+
+
+def run_select(workers):
+    v, c, aid, out = vaults[workers]
+    t = time.monotonic()
+    jid = c.initiate_job(vaultName="b", jobParameters={
+        "Type": "select", "ArchiveId": aid,
+        "SelectParameters": {"Expression": "SELECT _1, _3 FROM ARCHIVE WHERE CAST(_2 AS INT) > %d"
+                             % N, "ExpressionType": "SQL",
+                             "InputSerialization": {"csv": {}},
+                             "OutputSerialization": {"csv": {}}},
+        "OutputLocation": {"S3": {"BucketName": "bench", "Prefix": "p"}}})["jobId"]
+    while True:
+        d = c.describe_job(vaultName="b", jobId=jid)
+        if d["Completed"]:
+            break
+        time.sleep(0.01)
+    dt = time.monotonic() - t
+    assert d["StatusCode"] == "Succeeded", d
+    subprocess.run(["rm", "-rf", os.path.join(out, "bench", "p")], check=True)
+    return dt
+
+
+for r in range(RUNS):
+    results["grep -c"].append(timed("grep -c ,9 %s" % path))
+    results["awk"].append(timed("awk -F, '$2 > %d {print $1\",\"$3}' %s" % (N, path)))
+    results["select 1 worker"].append(run_select(1))
+    results["select 2 workers"].append(run_select(2))
+for workers in (1, 2):
+    rss[workers] = peak_rss_kib(vaults[workers][0].proc.pid)
+    vaults[workers][0].close()
+print("%-18s %10s %10s" % ("", "median s", "MB/s"))
+for k, ts in results.items():
+    m = statistics.median(ts)
+    print("%-18s %10.3f %10.1f" % (k, m, size / m / 1e6))
+for workers in (1, 2):
+    print("floe-vault peak RSS with %d worker(s): %d MiB" % (workers, rss[workers] // 1024))
