@@ -22,6 +22,9 @@ extern "C" {
 #define FLOE_UPLOAD_DEFAULT_PART_SIZE ((uint64_t)64 << 20)
 #define FLOE_UPLOAD_DEFAULT_MEMORY_LIMIT ((uint64_t)1 << 30)
 #define FLOE_UPLOAD_DEFAULT_CONCURRENCY 4u
+/* Without a concurrency, a file's parts in flight adapt (start at the default, measured up to
+ * this many, within the memory limit: src/engine/pipeline/adapt.h). */
+#define FLOE_UPLOAD_ADAPTIVE_MAX 32u
 
 struct floe_upload_progress {
     uint64_t bytes_done;              /* confirmed by the service (or verified on resume) */
@@ -38,7 +41,9 @@ struct floe_upload_options {
     const char *path;            /* required: a file, or "-" for standard input */
     const char *description;     /* optional archive description (printable ASCII <= 1024) */
     uint64_t part_size;          /* 0 = 64 MiB; raised to fit 10,000 parts */
-    unsigned concurrency;        /* parts in flight (0 = 4) */
+    unsigned concurrency;        /* parts in flight (0 = adaptive for a file: from 4 up to
+                                    FLOE_UPLOAD_ADAPTIVE_MAX while throughput rises; 4 for
+                                    standard input) */
     uint64_t memory_limit;       /* bytes of part buffers (0 = 1 GiB) */
     const char *checkpoint_path; /* journal path; NULL = floe_checkpoint_default_path() */
     bool no_checkpoint;          /* never write a journal (no resume) */

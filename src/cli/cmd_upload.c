@@ -28,7 +28,8 @@
     "            [--no-checkpoint] [--max-retries N] [--retry-for DURATION]\n"                     \
     "       floe upload --resume CHECKPOINT\n"                                                     \
     "FILE '-' reads standard input. Defaults: --part-size 64MiB (raised to fit 10,000\n"           \
-    "parts); --concurrency 4 (parts in flight per file, 1 to 256); --memory-limit 1GiB,\n"         \
+    "parts); --concurrency adaptive (parts in flight per file: from 4 up to 32 while the\n"        \
+    "throughput rises, halved on retries; N = fixed, 1 to 256); --memory-limit 1GiB,\n"            \
     "shared by the files uploaded at once (up to 4); checkpoint in $XDG_CACHE_HOME/floe;\n"        \
     "--retry-for 10m, --max-retries no limit (global options: floe --help).\n"                     \
     "Exit status 3: some files were uploaded and some failed (each is reported)."
@@ -212,7 +213,7 @@ int floe_cmd_upload(const struct floe_cli *cli, int argc, char **argv)
     }
 
     struct floe_cli_client_opts copts = {
-        .max_connections = (unsigned)(conc ? conc : FLOE_UPLOAD_DEFAULT_CONCURRENCY) *
+        .max_connections = (unsigned)(conc ? conc : FLOE_UPLOAD_ADAPTIVE_MAX) *
                            (unsigned)(nfiles < 4 ? nfiles : 4),
     };
     struct floe_cli eff = *cli;

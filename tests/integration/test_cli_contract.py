@@ -265,7 +265,7 @@ class Contract(unittest.TestCase):
             self.assertTrue(r.stdout.startswith("usage: "), cmd)
             if re.search(r"--[a-z-]+ (SIZE|SECONDS|N)\b", r.stdout):  # valued options: defaults
                 self.assertRegex(r.stdout, r"[Dd]efault", cmd)
-        for cmd, default in (("upload", "--concurrency 4"), ("upload", "--part-size 64MiB"),
+        for cmd, default in (("upload", "--concurrency adaptive"), ("upload", "--part-size 64MiB"),
                              ("upload", "--memory-limit 1GiB"), ("retrieve", "--segment-size 32MiB"),
                              ("retrieve", "--tier Standard"), ("bench", "--runs 3")):
             r = subprocess.run([FLOE, cmd, "--help"], capture_output=True, text=True)

@@ -32,6 +32,7 @@
  */
 #include "floe/upload.h"
 
+#include "adapt.h"
 #include "alloc.h"
 #include "bufpool.h"
 #include "checkpoint.h"
@@ -117,7 +118,9 @@ struct upload {
     struct floe_ckpt_source src0; /* the source when it was opened (not for streams) */
     bool streaming; /* parts too large to buffer: hash pass, then sent from the file */
     unsigned concurrency;
-    uint64_t size; /* UINT64_MAX for a stream until its end is seen */
+    bool adaptive;           /* no --concurrency: the limit follows the link (adapt.h) */
+    struct floe_adapt adapt; /* orchestrating thread only */
+    uint64_t size;           /* UINT64_MAX for a stream until its end is seen */
     uint64_t part_size;
     uint64_t nparts_known; /* parts of a known size; streams grow it as they go */
     bool stream_ended;
@@ -365,7 +368,7 @@ static enum floe_orch_start start_part(void *ctx, uint64_t index)
     if (p->it.state != PART_PLANNED) /* a stream's part 0, fed in by try_single */
         return FLOE_ORCH_SKIP;
     if (u->streaming) {
-        if (u->orch.in_flight >= u->concurrency)
+        if (u->orch.in_flight >= (u->adaptive ? floe_adapt_limit(&u->adapt) : u->concurrency))
             return FLOE_ORCH_WAIT;
         p->offset = index * u->part_size;
         p->len = u->size - p->offset < u->part_size ? u->size - p->offset : u->part_size;
@@ -489,6 +492,13 @@ static void handle_hashed(struct upload *u, struct part *p)
 
 /* The service's answer to a sent part: its checksum must be ours (else re-sent, at most
  * MAX_CHECKSUM_RESENDS times), then the part is recorded and done. */
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static void handle_sent(struct upload *u, struct part *p)
 {
     if (p->ev.status != FLOE_OK) {
@@ -516,6 +526,8 @@ static void handle_sent(struct upload *u, struct part *p)
         floe_orch_fail_item(&u->orch, p, FLOE_E_CHECKSUM, &e);
         return;
     }
+    if (u->adaptive)
+        floe_adapt_done(&u->adapt, p->len, p->xfer->attempts > 1, mono_ns());
     floe_xfer_destroy(p->xfer); /* its curl handle is ~16 KB: memory must not grow per part */
     p->xfer = NULL;
     if (floe_orch_item_done(&u->orch, &p->it, p->offset, p->len, p->tree))
@@ -734,6 +746,17 @@ static int make_pool(struct upload *u, struct floe_error *err)
          * than reading whole parts into buffers (fresh part-sized memory is expensive to touch
          * and curl copies a buffer anyway) and keeps memory tiny (docs/architecture.md). */
         u->streaming = true;
+        if (!u->opts->concurrency) {
+            /* adaptive: from the default up to what the link rewards, within the memory
+             * limit (curl holds a 2 MiB send buffer per request in flight) */
+            uint64_t max = limit / (4u << 20);
+            if (max > FLOE_UPLOAD_ADAPTIVE_MAX)
+                max = FLOE_UPLOAD_ADAPTIVE_MAX;
+            if (max > u->nparts_known)
+                max = u->nparts_known;
+            u->adaptive = true;
+            floe_adapt_init(&u->adapt, conc, (unsigned)(max ? max : 1), mono_ns());
+        }
         unsigned nt = floe_hashpool_threads(u->hashpool);
         uint64_t per = limit / (2 * (uint64_t)nt);
         u->chunk = per >= HASH_CHUNK ? HASH_CHUNK : (size_t)per & ~(HASH_CHUNK_MIN - 1);

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# bench/e2e/far-link-bench.sh [SIZE_MIB] [RATE] [RUNS] [RTTS] - uploads over an emulated far
+# link (tools/linkem.c between the client and a floe-vault): for each round trip in RTTS
+# (default "0 20 50 100" ms) with a RATE cap (default 1Gbit), SIZE_MIB MiB (default 256) by
+# floe with adaptive concurrency (no flags), floe --concurrency 1 and 4 (8 MiB parts for all
+# three), `aws glacier upload-archive` and a boto3 upload_archive (both one request: what
+# those tools do for one archive). Prints the median MB/s (10^6 B/s) of RUNS runs (default 1).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SIZE_MIB=${1:-256}
+RATE=${2:-1Gbit}
+RUNS=${3:-1}
+RTTS=${4:-0 20 50 100}
+. bench/e2e/common.sh
+bench_setup farlink "$SIZE_MIB"
+cmake --build build-bench -j"$(nproc)" --target linkem >/dev/null
+LINKEM=$PWD/build-bench/linkem
+lpid=""
+trap '[ -n "$lpid" ] && kill $lpid 2>/dev/null; bench_cleanup' EXIT
+
+one() { # RTT NAME CMD... -> appends "rtt name seconds"
+    local rtt=$1 name=$2; shift 2
+    local t0 t1
+    t0=$(date +%s.%N)
+    "$@" > "$work/out" 2> "$work/err" || { echo "$name at $rtt ms failed:"; cat "$work/err"; exit 1; }
+    t1=$(date +%s.%N)
+    echo "$rtt $name $(echo "$t1 - $t0" | bc)" >> "$work/results"
+}
+
+start_vault
+for run in $(seq "$RUNS"); do
+    for rtt in $RTTS; do
+        rm -f "$work/lport"
+        "$LINKEM" --upstream "127.0.0.1:$(cat "$work/port")" --port-file "$work/lport" \
+            --rtt-ms "$rtt" --rate "$RATE" > "$work/linkem.log" 2>&1 &
+        lpid=$!
+        for _ in $(seq 100); do [ -s "$work/lport" ] && break; sleep 0.05; done
+        l=http://127.0.0.1:$(cat "$work/lport")
+        one "$rtt" floe-adaptive "$FLOE" --endpoint-url "$l" --quiet upload --no-checkpoint \
+            --part-size 8M bench "$file"
+        one "$rtt" floe-c1 "$FLOE" --endpoint-url "$l" --quiet upload --no-checkpoint \
+            --part-size 8M --concurrency 1 bench "$file"
+        one "$rtt" floe-c4 "$FLOE" --endpoint-url "$l" --quiet upload --no-checkpoint \
+            --part-size 8M --concurrency 4 bench "$file"
+        one "$rtt" awscli aws --endpoint-url "$l" glacier upload-archive --account-id - \
+            --vault-name bench --body "$file"
+        one "$rtt" boto3 python3 -c "
+import boto3
+g = boto3.client('glacier', endpoint_url='$l')
+with open('$file', 'rb') as f:
+    g.upload_archive(vaultName='bench', body=f)"
+        kill "$lpid"; wait "$lpid" 2>/dev/null || true; lpid=""
+    done
+done
+python3 - "$work/results" "$SIZE_MIB" "$RATE" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    rtt, name, s = line.split()
+    rows.setdefault((int(rtt), name), []).append(float(s))
+size = int(sys.argv[2]) << 20
+names = ["floe-adaptive", "floe-c1", "floe-c4", "awscli", "boto3"]
+print(f"{sys.argv[2]} MiB upload, cap {sys.argv[3]}, MB/s (median):")
+print("| RTT ms | " + " | ".join(names) + " |")
+print("|---" * (len(names) + 1) + "|")
+for rtt in sorted({k[0] for k in rows}):
+    print(f"| {rtt} | " + " | ".join(f"{size / statistics.median(rows[(rtt, n)]) / 1e6:.1f}"
+                                       for n in names) + " |")
+PY

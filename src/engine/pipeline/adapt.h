@@ -1,0 +1,40 @@
+/*
+ * adapt.h - adaptive concurrency: how many items a transfer keeps in flight, found by
+ * measuring instead of by --concurrency.
+ *
+ * The request type asks floe_adapt_limit() in its start() (admit while in_flight < limit) and
+ * reports each finished item with floe_adapt_done(). The controller measures throughput over
+ * windows of `limit` completions (about one round of requests): while a doubling raises it by
+ * 10% or more it doubles (slow start), then it climbs by one while a step still gains 5%, and
+ * otherwise returns to the best limit seen and holds it for 8 windows before probing one
+ * higher again. An item that needed a retry (throttling, a reset, a 5xx) halves the limit at
+ * once, at most once per window. Limits stay within [1, max]; max comes from the memory limit
+ * and the connection count. Not thread-safe: the orchestrating thread only.
+ */
+#ifndef FLOE_ENGINE_ADAPT_H
+#define FLOE_ENGINE_ADAPT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct floe_adapt {
+    unsigned limit, max;
+    unsigned best;    /* the limit of the best window so far */
+    double best_rate; /* its bytes per second */
+    bool slow_start;  /* still doubling */
+    unsigned hold;    /* windows left before the next probe */
+    bool cut_this_window;
+    unsigned win_done; /* completions in the current window */
+    uint64_t win_bytes, win_start_ns;
+    unsigned windows, cuts; /* counters, for logs and tests */
+};
+
+/* floe_adapt_init() - start at initial (clamped to [1, max]) at time now_ns. */
+void floe_adapt_init(struct floe_adapt *a, unsigned initial, unsigned max, uint64_t now_ns);
+/* floe_adapt_limit() - the items to keep in flight now. */
+unsigned floe_adapt_limit(const struct floe_adapt *a);
+/* floe_adapt_done() - an item of bytes finished at now_ns; retried: it needed more than one
+ * attempt (the link or the service pushed back). */
+void floe_adapt_done(struct floe_adapt *a, uint64_t bytes, bool retried, uint64_t now_ns);
+
+#endif

@@ -1,0 +1,90 @@
+/*
+ * test_adapt.c - adaptive concurrency against simulated links: a link whose throughput grows
+ * with the requests in flight up to a cap (the controller must climb near the knee and not far
+ * past it), a flat link (it must not ratchet up), and push-back (a retry halves the limit).
+ */
+#include "t_util.h"
+
+#include "adapt.h"
+
+/* Runs the controller for `rounds` windows on a link where n requests in flight move
+ * min(n * per_req, cap) bytes per second; items are `item` bytes. Returns the final limit. */
+static unsigned simulate(struct floe_adapt *a, double per_req, double cap, uint64_t item,
+                         int rounds, uint64_t *now)
+{
+    for (int r = 0; r < rounds; r++) {
+        unsigned n = floe_adapt_limit(a);
+        double rate = n * per_req < cap ? n * per_req : cap;
+        uint64_t dt = (uint64_t)((double)item * 1e9 / rate); /* one completion every dt */
+        for (unsigned i = 0; i < n; i++) {
+            *now += dt;
+            floe_adapt_done(a, item, false, *now);
+        }
+    }
+    return floe_adapt_limit(a);
+}
+
+static void test_adapt_climbs_to_the_knee(void **state)
+{
+    (void)state;
+    struct floe_adapt a;
+    uint64_t now = 1;
+    floe_adapt_init(&a, 4, 64, now);
+    /* 10 MB/s per request, a 200 MB/s link: the knee is at 20 */
+    unsigned n = simulate(&a, 10e6, 200e6, 16 << 20, 60, &now);
+    assert_true(n >= 16 && n <= 32);
+    assert_true(a.best_rate >= 0.8 * 200e6);
+}
+
+static void test_adapt_flat_link_stays_low(void **state)
+{
+    (void)state;
+    struct floe_adapt a;
+    uint64_t now = 1;
+    floe_adapt_init(&a, 4, 64, now);
+    /* loopback: 4 requests already fill it */
+    unsigned n = simulate(&a, 100e6, 300e6, 16 << 20, 60, &now);
+    assert_true(n <= 5);
+}
+
+static void test_adapt_respects_max_and_min(void **state)
+{
+    (void)state;
+    struct floe_adapt a;
+    uint64_t now = 1;
+    floe_adapt_init(&a, 4, 6, now);
+    assert_int_equal(simulate(&a, 1e6, 1e12, 1 << 20, 40, &now), 6);
+    floe_adapt_init(&a, 0, 0, now);
+    assert_int_equal(floe_adapt_limit(&a), 1);
+    floe_adapt_done(&a, 1, true, now + 1);
+    assert_int_equal(floe_adapt_limit(&a), 1);
+}
+
+static void test_adapt_retry_halves_once_per_window(void **state)
+{
+    (void)state;
+    struct floe_adapt a;
+    uint64_t now = 1;
+    floe_adapt_init(&a, 4, 64, now);
+    simulate(&a, 10e6, 200e6, 16 << 20, 60, &now);
+    unsigned before = floe_adapt_limit(&a);
+    floe_adapt_done(&a, 16 << 20, true, now += 1000);
+    assert_int_equal(floe_adapt_limit(&a), before / 2);
+    floe_adapt_done(&a, 16 << 20, true, now += 1000); /* same window: no second cut */
+    assert_int_equal(floe_adapt_limit(&a), before / 2);
+    assert_int_equal(a.cuts, 1);
+    /* and it grows again when the push-back stops */
+    unsigned n = simulate(&a, 10e6, 200e6, 16 << 20, 120, &now);
+    assert_true(n > before / 2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_adapt_climbs_to_the_knee),
+        cmocka_unit_test(test_adapt_flat_link_stays_low),
+        cmocka_unit_test(test_adapt_respects_max_and_min),
+        cmocka_unit_test(test_adapt_retry_halves_once_per_window),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
