@@ -79,6 +79,24 @@ struct floe_credentials_info {
 FLOE_API void floe_credentials_describe(struct floe_credentials *p,
                                         struct floe_credentials_info *out);
 
+struct floe_caller_identity {
+    char account[32];  /* the 12-digit account id */
+    char arn[512];     /* "arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION", ":user/NAME", ... */
+    char user_id[256]; /* the principal's unique id ("AROA...:session", "AIDA...") */
+};
+
+/*
+ * floe_credentials_check() - ask STS GetCallerIdentity (as `aws sts get-caller-identity`),
+ * signed with the provider's current keys, who they belong to. region: the regional STS
+ * endpoint's (NULL = us-east-1); AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL override the
+ * endpoint, AWS_CA_BUNDLE the trusted CAs. out written only on FLOE_OK.
+ * Returns  FLOE_OK; FLOE_E_AUTH with STS's code and message (InvalidClientTokenId,
+ *          ExpiredToken, ...) or a network failure naming STS.
+ * Threads  any; blocks for one request (short timeouts).
+ */
+FLOE_API int floe_credentials_check(struct floe_credentials *p, const char *region,
+                                    struct floe_caller_identity *out, struct floe_error *err);
+
 #ifdef __cplusplus
 }
 #endif

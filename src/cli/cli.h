@@ -45,6 +45,7 @@ int floe_cmd_archive(const struct floe_cli *cli, int argc, char **argv);
 int floe_cmd_multipart(const struct floe_cli *cli, int argc, char **argv);
 int floe_cmd_policy(const struct floe_cli *cli, int argc, char **argv);
 int floe_cmd_capacity(const struct floe_cli *cli, int argc, char **argv);
+int floe_cmd_config(const struct floe_cli *cli, int argc, char **argv);
 /* `floe vault policy|lock|tag ...` (cmd_vault_sub.c); argv[0] is "vault". */
 int floe_cmd_vault_sub(const struct floe_cli *cli, int argc, char **argv);
 /* `floe vault purge VAULT ...` (cmd_purge.c); argv[0] is "purge". */

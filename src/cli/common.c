@@ -93,6 +93,38 @@ int floe_cli_usage_error(const char *cmd, const char *usage, const char *fmt, ..
     return 2;
 }
 
+int floe_cli_credentials(const struct floe_cli *cli, const struct floe_awsconfig *ac, bool chain,
+                         struct floe_credentials **out, struct floe_error *err)
+{
+    int rc = FLOE_OK;
+    *out = NULL;
+    if (rc == FLOE_OK && ac->ca_bundle && access(ac->ca_bundle, R_OK) != 0)
+        rc = floe_error_set_errno(err, FLOE_E_INVALID_ARG, errno, ac->ca_bundle,
+                                  "the CA bundle %s (from %s) cannot be read", ac->ca_bundle,
+                                  ac->ca_from);
+    if (rc == FLOE_OK && ac->ca_bundle)
+        setenv("AWS_CA_BUNDLE", ac->ca_bundle, 1); /* the chain's STS and SSO calls trust it too */
+    if (rc == FLOE_OK && cli->no_verify_ssl)
+        fprintf(stderr,
+                "floe: WARNING: --no-verify-ssl: the endpoint's TLS certificate is NOT verified; "
+                "anyone on the network path can impersonate it and read or change the data\n");
+    if (rc == FLOE_OK && chain) {
+        /* the chain (docs/credentials.md); floe-vault's local endpoint: no metadata lookups,
+         * and its documented pair when nothing else applies */
+        bool local = strcmp(ac->endpoint_url, FLOE_DEFAULT_ENDPOINT) == 0;
+        struct floe_credentials_options co = {
+            .profile = cli->profile, /* NULL: the chain reads AWS_PROFILE as awsconfig did */
+            .profile_explicit = cli->profile != NULL,
+            .region = ac->region,
+            .no_instance_sources = local,
+            .fallback_access_key_id = local ? FLOE_LOCAL_ACCESS_KEY : NULL,
+            .fallback_secret_access_key = local ? FLOE_LOCAL_SECRET_KEY : NULL,
+        };
+        rc = floe_credentials_new_chain(&co, out, err);
+    }
+    return rc;
+}
+
 int floe_cli_client(const struct floe_cli *cli, const char *cmd,
                     const struct floe_cli_client_opts *opts, struct floe_client **out)
 {
@@ -100,31 +132,9 @@ int floe_cli_client(const struct floe_cli *cli, const char *cmd,
     struct floe_awsconfig ac;
     int rc = floe_awsconfig_resolve(cli, &ac, &err);
     struct floe_credentials *creds = NULL;
-    if (rc == FLOE_OK && ac.ca_bundle && access(ac.ca_bundle, R_OK) != 0)
-        rc = floe_error_set_errno(&err, FLOE_E_INVALID_ARG, errno, ac.ca_bundle,
-                                  "the CA bundle %s (from %s) cannot be read", ac.ca_bundle,
-                                  ac.ca_from);
-    if (rc == FLOE_OK && ac.ca_bundle)
-        setenv("AWS_CA_BUNDLE", ac.ca_bundle, 1); /* the chain's STS and SSO calls trust it too */
-    if (rc == FLOE_OK && cli->no_verify_ssl)
-        fprintf(stderr,
-                "floe: WARNING: --no-verify-ssl: the endpoint's TLS certificate is NOT verified; "
-                "anyone on the network path can impersonate it and read or change the data\n");
     bool fixed = opts && opts->access_key_id && opts->secret_access_key;
-    if (rc == FLOE_OK && !fixed) {
-        /* the chain (docs/credentials.md); floe-vault's local endpoint: no metadata lookups,
-         * and its documented pair when nothing else applies */
-        bool local = strcmp(ac.endpoint_url, FLOE_DEFAULT_ENDPOINT) == 0;
-        struct floe_credentials_options co = {
-            .profile = cli->profile, /* NULL: the chain reads AWS_PROFILE as awsconfig did */
-            .profile_explicit = cli->profile != NULL,
-            .region = ac.region,
-            .no_instance_sources = local,
-            .fallback_access_key_id = local ? FLOE_LOCAL_ACCESS_KEY : NULL,
-            .fallback_secret_access_key = local ? FLOE_LOCAL_SECRET_KEY : NULL,
-        };
-        rc = floe_credentials_new_chain(&co, &creds, &err);
-    }
+    if (rc == FLOE_OK)
+        rc = floe_cli_credentials(cli, &ac, !fixed, &creds, &err);
     if (rc == FLOE_OK) {
         struct floe_client_config cfg = {
             .endpoint_url = ac.endpoint_url,

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "floe/client.h"
+#include "floe/credentials.h"
 
 #include <jansson.h>
 #include <stdatomic.h>
@@ -29,6 +30,17 @@ struct floe_cli_client_opts {
  */
 int floe_cli_client(const struct floe_cli *cli, const char *cmd,
                     const struct floe_cli_client_opts *opts, struct floe_client **out);
+
+struct floe_awsconfig;
+/*
+ * floe_cli_credentials() - the TLS settings' checks and side effects (an unreadable CA bundle
+ * refused, AWS_CA_BUNDLE exported for the chain's STS/SSO calls, the --no-verify-ssl warning),
+ * then, when chain, the credential provider the options select (docs/credentials.md) into
+ * *out (NULL otherwise). ac: from floe_awsconfig_resolve(). FLOE_OK or the failure in err.
+ * Threads: the main thread, before other threads start (it may setenv).
+ */
+int floe_cli_credentials(const struct floe_cli *cli, const struct floe_awsconfig *ac, bool chain,
+                         struct floe_credentials **out, struct floe_error *err);
 
 /* The exit status for the last floe_cli_client() that failed (2 for a bad --region or
  * --endpoint-url, 1 otherwise). */

@@ -44,6 +44,7 @@ static const struct command s_commands[] = {
     {"notify", floe_cmd_notify, "set, get or delete a vault's notification configuration"},
     {"policy", floe_cmd_policy, "set or get the account's data retrieval policy"},
     {"capacity", floe_cmd_capacity, "purchase or list provisioned capacity units"},
+    {"config", floe_cmd_config, "show the credentials in use (credentials [--check])"},
 };
 
 static void usage(FILE *f, const char *prog)

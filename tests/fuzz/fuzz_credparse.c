@@ -31,6 +31,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check(floe_cred_parse_sts(s, size, 200, "AssumeRole", &v, &err), &v);
     if (floe_cred_parse_sts(s, size, 403, "AssumeRole", &v, &err) == FLOE_OK)
         abort(); /* an error status never yields keys */
+    struct floe_caller_identity id;
+    if (floe_cred_parse_identity(s, size, 200, &id, &err) == FLOE_OK &&
+        (!id.arn[0] || !id.account[0]))
+        abort(); /* a success names the principal */
+    if (floe_cred_parse_identity(s, size, 403, &id, &err) == FLOE_OK)
+        abort();
     check(floe_cred_parse_sso_role(s, size, &v, &err), &v);
     char *tok = NULL;
     if (floe_cred_parse_sso_cache(s, size, 0, "", &tok, &err) == FLOE_OK && !tok)

@@ -23,7 +23,7 @@ FLOE = FLOE_VAULT = None
 MIB = 1 << 20
 COMMANDS = ["hash", "vault", "vault policy", "vault lock", "vault tag", "archive", "multipart",
             "upload", "bench", "job", "retrieve", "inventory", "notify", "policy", "capacity",
-            "migrate"]
+            "migrate", "config"]
 
 
 def check_json_lines(tc, out, what):

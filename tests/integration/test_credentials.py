@@ -136,6 +136,21 @@ class Credentials(unittest.TestCase):
             "mfa_serial = arn:aws:iam::1:mfa/me\n")
         for prof in ("role", "chained"):
             self.floe("--profile", prof, "vault", "list", endpoint=rec.url)
+        # floe config credentials --check: GetCallerIdentity with moto's keys names the role
+        # and session they were issued for
+        p = self.floe("--profile", "role", "--json", "config", "credentials", "--check",
+                      endpoint=rec.url)
+        c = json.loads(p.stdout)
+        self.assertEqual(c["arn"], "arn:aws:sts::123456789012:assumed-role/floe-test/floe-it")
+        self.assertEqual(c["account"], "123456789012")
+        self.assertTrue(c["access_key_id"].startswith("ASIA"), c)
+        self.assertIn("floe-test", c["source"])
+        self.assertTrue(c["expiration"].endswith("Z"), c)
+        self.assertNotIn("SecretAccessKey", p.stdout)
+        p = self.floe("--profile", "base", "config", "credentials", "--check", endpoint=rec.url)
+        self.assertIn("expires        never", p.stdout)
+        self.assertIn("AKIAIOSFODNN7EXAMPLE", p.stdout)
+        self.assertNotIn("wJalrXUtnFEMI", p.stdout + p.stderr)
         # web identity as EKS sets it
         tokf = os.path.join(self.tmp, "token")
         with open(tokf, "w") as f:
@@ -160,6 +175,9 @@ class Credentials(unittest.TestCase):
         self.env["AWS_ENDPOINT_URL_STS"] = "http://127.0.0.1:1"
         p = self.floe("--profile", "role", "vault", "list", code=1, endpoint=rec.url)
         self.assertIn("STS AssumeRole", p.stderr)
+        p = self.floe("--profile", "base", "config", "credentials", "--check", code=1,
+                      endpoint=rec.url)
+        self.assertIn("STS GetCallerIdentity", p.stderr)
 
     # ---- IMDSv2, container, SSO ----
 

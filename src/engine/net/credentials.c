@@ -16,6 +16,7 @@
 
 #include "alloc.h"
 #include "credchain.h"
+#include "credfetch.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -255,4 +256,15 @@ void floe_credentials_describe(struct floe_credentials *p, struct floe_credentia
     out->expiration = p->locked.cur->expiration;
     out->fetches = p->locked.fetches;
     pthread_mutex_unlock(&p->mu);
+}
+
+int floe_credentials_check(struct floe_credentials *p, const char *region,
+                           struct floe_caller_identity *out, struct floe_error *err)
+{
+    struct floe_creds_snap *s = floe_credentials_acquire(p);
+    struct floe_cred_values keys = {s->access_key_id, s->secret_access_key, s->session_token,
+                                    s->expiration};
+    int rc = floe_cred_fetch_identity(region, &keys, out, err); /* keys borrowed from s */
+    floe_creds_snap_release(s);
+    return rc;
 }

@@ -170,7 +170,7 @@ static void service_endpoint(const char *var, const char *fmt, const char *regio
 /* Sends an STS form POST (signed when base is not NULL) and parses its answer. */
 static int sts_call(const char *op, const char *form, const struct floe_cred_role *r,
                     const struct floe_cred_values *base, struct floe_cred_values *out,
-                    struct floe_error *err)
+                    struct floe_caller_identity *ident, struct floe_error *err)
 {
     char url[512], host[300], what[64];
     snprintf(what, sizeof(what), "STS %s", op);
@@ -226,7 +226,9 @@ static int sts_call(const char *op, const char *form, const struct floe_cred_rol
     struct answer a = {0};
     if (rc == FLOE_OK)
         rc = http(what, "POST", url, hdrs, form, 3000, &status, &a, err);
-    if (rc == FLOE_OK)
+    if (rc == FLOE_OK && ident)
+        rc = floe_cred_parse_identity(a.body ? a.body : "", a.len, status, ident, err);
+    else if (rc == FLOE_OK)
         rc = floe_cred_parse_sts(a.body ? a.body : "", a.len, status, op, out, err);
     free(a.body);
     free(hosth);
@@ -262,7 +264,20 @@ int floe_cred_fetch_assume_role(const struct floe_cred_role *r, const struct flo
     role_form("AssumeRole", r, &form, &len);
     if (r->external_id && *r->external_id)
         form_add(&form, &len, "ExternalId", r->external_id);
-    int rc = sts_call("AssumeRole", form, r, base, out, err);
+    int rc = sts_call("AssumeRole", form, r, base, out, NULL, err);
+    free(form);
+    return rc;
+}
+
+int floe_cred_fetch_identity(const char *region, const struct floe_cred_values *keys,
+                             struct floe_caller_identity *out, struct floe_error *err)
+{
+    char *form = NULL;
+    size_t len = 0;
+    form_add(&form, &len, "Action", "GetCallerIdentity");
+    form_add(&form, &len, "Version", "2011-06-15");
+    struct floe_cred_role r = {.region = region};
+    int rc = sts_call("GetCallerIdentity", form, &r, keys, NULL, out, err);
     free(form);
     return rc;
 }
@@ -308,7 +323,7 @@ int floe_cred_fetch_web_identity(const struct floe_cred_role *r, const char *tok
     size_t len = 0;
     role_form("AssumeRoleWithWebIdentity", r, &form, &len);
     form_add(&form, &len, "WebIdentityToken", tok);
-    rc = sts_call("AssumeRoleWithWebIdentity", form, r, NULL, out, err);
+    rc = sts_call("AssumeRoleWithWebIdentity", form, r, NULL, out, NULL, err);
     memset(form, 0, len);
     free(form);
     memset(tok, 0, tn);

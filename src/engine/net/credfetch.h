@@ -33,6 +33,10 @@ struct floe_cred_role {
 int floe_cred_fetch_assume_role(const struct floe_cred_role *r, const struct floe_cred_values *base,
                                 struct floe_cred_values *out, struct floe_error *err);
 
+/* STS GetCallerIdentity signed with keys (region: the regional endpoint's; NULL = us-east-1). */
+int floe_cred_fetch_identity(const char *region, const struct floe_cred_values *keys,
+                             struct floe_caller_identity *out, struct floe_error *err);
+
 /* STS AssumeRoleWithWebIdentity with the token read from token_file (unsigned request). */
 int floe_cred_fetch_web_identity(const struct floe_cred_role *r, const char *token_file,
                                  struct floe_cred_values *out, struct floe_error *err);

@@ -245,11 +245,11 @@ static char *child_text(const char *p, const char *end, const char *name)
     return t ? unescape(t, len) : NULL;
 }
 
-int floe_cred_parse_sts(const char *xml, size_t n, long http_status, const char *op,
-                        struct floe_cred_values *out, struct floe_error *err)
+/* An STS error answer (http_status not 2xx) as FLOE_E_AUTH "STS <op>: <Code>: <Message>". */
+static int sts_error(const char *xml, const char *end, long http_status, const char *op,
+                     struct floe_error *err)
 {
-    const char *end = xml + n;
-    if (http_status < 200 || http_status > 299) {
+    {
         size_t el;
         const char *e = element(xml, end, "Error", &el);
         char *code = e ? child_text(e, e + el, "Code") : NULL;
@@ -267,6 +267,44 @@ int floe_cred_parse_sts(const char *xml, size_t n, long http_status, const char 
         free(msg);
         return rc;
     }
+}
+
+int floe_cred_parse_identity(const char *xml, size_t n, long http_status,
+                             struct floe_caller_identity *out, struct floe_error *err)
+{
+    const char *end = xml + n;
+    if (http_status < 200 || http_status > 299)
+        return sts_error(xml, end, http_status, "GetCallerIdentity", err);
+    size_t rl;
+    const char *r = element(xml, end, "GetCallerIdentityResult", &rl);
+    char *arn = r ? child_text(r, r + rl, "Arn") : NULL;
+    char *account = r ? child_text(r, r + rl, "Account") : NULL;
+    char *user = r ? child_text(r, r + rl, "UserId") : NULL;
+    int rc = FLOE_OK;
+    if (!arn || !account)
+        rc = floe_error_set(err, FLOE_E_AUTH,
+                            "STS GetCallerIdentity: the answer has no readable <%s>",
+                            !r     ? "GetCallerIdentityResult"
+                            : !arn ? "Arn"
+                                   : "Account");
+    else {
+        memset(out, 0, sizeof(*out));
+        snprintf(out->arn, sizeof(out->arn), "%s", arn);
+        snprintf(out->account, sizeof(out->account), "%s", account);
+        snprintf(out->user_id, sizeof(out->user_id), "%s", user ? user : "");
+    }
+    free(arn);
+    free(account);
+    free(user);
+    return rc;
+}
+
+int floe_cred_parse_sts(const char *xml, size_t n, long http_status, const char *op,
+                        struct floe_cred_values *out, struct floe_error *err)
+{
+    const char *end = xml + n;
+    if (http_status < 200 || http_status > 299)
+        return sts_error(xml, end, http_status, op, err);
     size_t cl;
     const char *c = element(xml, end, "Credentials", &cl);
     if (!c)

@@ -9,6 +9,7 @@
 #ifndef FLOE_ENGINE_CREDPARSE_H
 #define FLOE_ENGINE_CREDPARSE_H
 
+#include "floe/credentials.h"
 #include "floe/error.h"
 
 #include <stddef.h>
@@ -56,6 +57,12 @@ int floe_cred_parse_metadata(const char *text, size_t n, const char *what,
  */
 int floe_cred_parse_sts(const char *xml, size_t n, long http_status, const char *op,
                         struct floe_cred_values *out, struct floe_error *err);
+
+/* floe_cred_parse_identity() - an STS GetCallerIdentity answer: Arn and Account required,
+ * UserId copied when present; an error answer as floe_cred_parse_sts(). FLOE_OK or
+ * FLOE_E_AUTH; out written only on FLOE_OK. */
+int floe_cred_parse_identity(const char *xml, size_t n, long http_status,
+                             struct floe_caller_identity *out, struct floe_error *err);
 
 /*
  * floe_cred_parse_sso_cache() - a token file that `aws sso login` wrote under
