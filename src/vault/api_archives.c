@@ -78,10 +78,11 @@ static int insert_archive_rows(void *arg, struct floe_error *err)
                            (int64_t)up->w.bytes, up->tree_hex);
     if (!rc)
         rc = floe_vdb_exec(db, err,
-                           "INSERT INTO segments(owner, idx, blob, len, tree_hash, leaves)"
-                           " VALUES(?, 0, ?, ?, ?, ?)",
-                           "ttitb", a->id, up->w.name, (int64_t)up->w.bytes, up->tree_hex,
-                           up->leaves, (int64_t)(up->nleaves * FLOE_HASH_BYTES));
+                           "INSERT INTO segments(owner, idx, blob, len, tree_hash, leaves, off)"
+                           " VALUES(?, 0, ?, ?, ?, ?, ?)",
+                           "ttitbi", a->id, up->w.name, (int64_t)up->w.bytes, up->tree_hex,
+                           up->leaves, (int64_t)(up->nleaves * FLOE_HASH_BYTES),
+                           (int64_t)up->w.off);
     if (!rc)
         rc = floe_vapi_vault_changed_locked(rq, a->now, err);
     return rc;
@@ -96,8 +97,8 @@ void floe_vapi_upload_archive_end(struct floe_vreq *rq)
         return;
     floe_vutil_id(id, FLOE_VID_ARCHIVE_LEN, false);
     struct archive_rows a = {.rq = rq, .up = up, .id = id, .now = floe_vutil_now_ms()};
-    /* 201 only after the group commit that holds these rows (and fsynced blobs/) returned */
-    int rc = floe_vcommit_run(rq->srv->commit, true, insert_archive_rows, &a, &err);
+    /* 201 only after the group commit that holds these rows (and synced the body) returned */
+    int rc = floe_vcommit_run(rq->srv->commit, &up->w, insert_archive_rows, &a, &err);
     if (a.vault_gone) {
         floe_vblob_discard(rq->srv->blobs, &up->w);
         floe_vapi_vault_not_found(rq);

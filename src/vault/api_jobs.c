@@ -545,7 +545,8 @@ void floe_vapi_list_jobs(struct floe_vreq *rq)
  * into the reader's buffer and each MiB checked before any byte of it is sent (scrub.h). */
 struct piece {
     int fd;
-    uint64_t file_off; /* where the piece starts in its file */
+    uint64_t seg_off;  /* where its segment starts in the file (a log blob holds many) */
+    uint64_t file_off; /* where the piece starts in its segment */
     uint64_t len;
     uint8_t *leaves;  /* the segment's leaf hashes (NULL: an inventory, not checked) */
     uint64_t seg_len; /* the segment's length (its file's meaningful bytes) */
@@ -591,7 +592,7 @@ static bool load_mib(struct reader *r, size_t i, uint64_t at)
     r->mib_valid = false;
     char detail[256];
     errno = 0;
-    if (!pread_full(pc->fd, r->mib, n, start))
+    if (!pread_full(pc->fd, r->mib, n, pc->seg_off + start))
         snprintf(detail, sizeof(detail), "cannot read MiB %llu of the data file (%s)",
                  (unsigned long long)leaf, errno ? strerror(errno) : "it ends early");
     else if (!floe_vscrub_leaf_ok(r->mib, n, pc->leaves + leaf * FLOE_HASH_BYTES))
@@ -635,7 +636,7 @@ static ssize_t read_body(void *cls, uint64_t pos, char *buf, size_t max)
     }
     ssize_t k;
     do {
-        k = pread(pc->fd, buf, want, (off_t)at);
+        k = pread(pc->fd, buf, want, (off_t)(pc->seg_off + at));
     } while (k < 0 && errno == EINTR);
     if (k <= 0)
         return MHD_CONTENT_READER_END_WITH_ERROR;
@@ -662,9 +663,9 @@ static int open_archive_range_locked(struct floe_vreq *rq, const char *seg_owner
                                      struct reader *r, struct floe_error *err)
 {
     sqlite3_stmt *st = floe_vdb_stmt(
-        rq->srv->db, "SELECT s.idx, s.blob, s.len, s.leaves, d.detail FROM segments s LEFT JOIN"
-                     " damage d ON d.owner = s.owner AND d.idx = s.idx WHERE s.owner = ?"
-                     " AND s.idx BETWEEN ? AND ? ORDER BY s.idx");
+        rq->srv->db, "SELECT s.idx, s.blob, s.len, s.leaves, d.detail, s.off FROM segments s"
+                     " LEFT JOIN damage d ON d.owner = s.owner AND d.idx = s.idx WHERE"
+                     " s.owner = ? AND s.idx BETWEEN ? AND ? ORDER BY s.idx");
     floe_vdb_bind(st, "tii", seg_owner, (int64_t)(first / part_size), (int64_t)(last / part_size));
     size_t cap = 0;
     uint64_t covered = 0;
@@ -701,7 +702,9 @@ static int open_archive_range_locked(struct floe_vreq *rq, const char *seg_owner
         }
         uint8_t *leaves = floe_xmalloc(nleaves * FLOE_HASH_BYTES + 1);
         memcpy(leaves, sqlite3_column_blob(st, 3), nleaves * FLOE_HASH_BYTES);
+        /* seg_off: where the segment starts in its file (a log blob holds many) */
         r->p[r->n++] = (struct piece){.fd = fd,
+                                      .seg_off = (uint64_t)floe_vdb_int(st, 5),
                                       .file_off = a - start,
                                       .len = b - a + 1,
                                       .leaves = leaves,

@@ -224,9 +224,10 @@ static int put_part_row(void *arg, struct floe_error *err)
     sqlite3_reset(st);
     int rc = floe_vdb_exec(db, err,
                            "INSERT OR REPLACE INTO segments(owner, idx, blob, len, tree_hash,"
-                           " leaves) VALUES(?, ?, ?, ?, ?, ?)",
-                           "tititb", rq->id, idx, up->w.name, (int64_t)up->w.bytes, up->tree_hex,
-                           up->leaves, (int64_t)(up->nleaves * FLOE_HASH_BYTES));
+                           " leaves, off) VALUES(?, ?, ?, ?, ?, ?, ?)",
+                           "tititbi", rq->id, idx, up->w.name, (int64_t)up->w.bytes, up->tree_hex,
+                           up->leaves, (int64_t)(up->nleaves * FLOE_HASH_BYTES),
+                           (int64_t)up->w.off);
     if (!rc)
         rc = floe_vdb_exec(db, err, "UPDATE uploads SET touched_ms = ? WHERE id = ?", "it",
                            floe_vutil_now_ms(), rq->id);
@@ -240,8 +241,8 @@ void floe_vapi_upload_part_end(struct floe_vreq *rq)
     if (!floe_vupload_finish(rq, up))
         return;
     struct part_row p = {.rq = rq, .up = up};
-    /* 204 only after the group commit that holds the row (and fsynced blobs/) returned */
-    int rc = floe_vcommit_run(rq->srv->commit, true, put_part_row, &p, &err);
+    /* 204 only after the group commit that holds the row (and synced the body) returned */
+    int rc = floe_vcommit_run(rq->srv->commit, &up->w, put_part_row, &p, &err);
     if (rc) {
         floe_vblob_discard(rq->srv->blobs, &up->w);
         if (rc == FLOE_E_NOT_FOUND && !p.found)
@@ -442,7 +443,7 @@ void floe_vapi_complete_mpu(struct floe_vreq *rq)
         return;
     /* 201 only after the group commit that holds the archive row returned (no blob written
      * here: the parts' blobs were made durable by their own commits) */
-    int rc = floe_vcommit_run(rq->srv->commit, false, complete_rows, &c, &err);
+    int rc = floe_vcommit_run(rq->srv->commit, NULL, complete_rows, &c, &err);
     if (rc && c.outcome == DONE)
         c.outcome = FAILED; /* the group's COMMIT failed: nothing of it remains */
     if (rc && c.outcome == FAILED && err.status == 0)

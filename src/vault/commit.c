@@ -11,10 +11,12 @@
  * done under the mutex and broadcasts; a still-waiting unit whose caller wakes finds no
  * leader and becomes the next one.
  *
- * Durability: each blob was fdatasync'd and closed by its own request before it queued, and
- * its directory entry was created before that; the leader's fsync(blobs/) therefore covers
+ * Durability: each blob file was fdatasync'd and closed by its own request before it queued,
+ * and its directory entry was created before that; the leader's fsync(blobs/) therefore covers
  * every blob of the group, and it happens before BEGIN, so a row is never committed before
- * the entry of the blob it names is durable. A unit is reported FLOE_OK only after COMMIT
+ * the entry of the blob it names is durable. A body in a log blob was written (pwrite) before
+ * its request queued; the leader's fdatasync of that log, before BEGIN, covers it (and the
+ * first sync of a log fsyncs blobs/ for its entry). A unit is reported FLOE_OK only after COMMIT
  * (synchronous=FULL: the WAL is fsynced) returned.
  */
 #include "commit.h"
@@ -29,7 +31,8 @@
 struct unit {
     floe_vcommit_fn *fn;
     void *arg;
-    bool sync_blobs;
+    bool sync_dir;               /* a file of its own: its directory entry */
+    struct floe_vblob_log *log; /* a body in this log blob, or NULL */
     bool done;
     int rc;
     struct floe_error *err; /* the caller's */
@@ -82,8 +85,18 @@ static void commit_group(struct floe_vcommit *gc, struct unit *g)
 {
     struct floe_error e = {0};
     bool sync = false;
-    for (struct unit *u = g; u; u = u->next)
-        sync = sync || u->sync_blobs;
+    for (struct unit *u = g; u; u = u->next) {
+        sync = sync || u->sync_dir;
+        if (!u->log)
+            continue;
+        bool seen = false; /* one fdatasync per log, however many bodies it got */
+        for (struct unit *v = g; v != u && !seen; v = v->next)
+            seen = v->log == u->log;
+        if (!seen && floe_vblob_log_sync(gc->blobs, u->log, &e) != FLOE_OK) {
+            fail_all(g, &e);
+            return;
+        }
+    }
     if (sync && floe_vblob_sync_dir(gc->blobs, &e) != FLOE_OK) {
         fail_all(g, &e);
         return;
@@ -119,10 +132,14 @@ static void commit_group(struct floe_vcommit *gc, struct unit *g)
     floe_vdb_unlock(gc->db);
 }
 
-int floe_vcommit_run(struct floe_vcommit *gc, bool sync_blobs, floe_vcommit_fn *fn, void *arg,
-                     struct floe_error *err)
+int floe_vcommit_run(struct floe_vcommit *gc, const struct floe_vblob_writer *blob,
+                     floe_vcommit_fn *fn, void *arg, struct floe_error *err)
 {
-    struct unit me = {.fn = fn, .arg = arg, .sync_blobs = sync_blobs, .err = err};
+    struct unit me = {.fn = fn, .arg = arg, .err = err};
+    if (blob) {
+        me.log = floe_vblob_writer_log(blob);
+        me.sync_dir = !me.log;
+    }
     pthread_mutex_lock(&gc->mu);
     *gc->tail = &me;
     gc->tail = &me.next;

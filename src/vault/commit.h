@@ -1,19 +1,22 @@
 /*
- * commit.h - floe-vault's group committer: requests whose data is already written (each
- * blob fdatasync'd by its own request) share one fsync of blobs/ and one SQLite transaction,
- * so N concurrent uploads cost one directory fsync and one WAL fsync instead of N of each.
+ * commit.h - floe-vault's group committer: requests whose data is already written share one
+ * fsync of blobs/, one fdatasync per log blob and one SQLite transaction, so N concurrent
+ * uploads cost one directory fsync and one WAL fsync instead of N of each (and N small bodies
+ * in one log blob one fdatasync instead of N; store_blob.h, "Log blobs"). A body in a file of
+ * its own is fdatasync'd by its own request before it queues.
  *
  * Protocol (leader/follower): a request queues its unit of work and waits. If no group is
  * being committed, the first waiting request becomes the leader: it takes every request
  * queued at that moment (those that became ready while the previous group was committing),
- * fsyncs blobs/ once if any of them wrote a blob, then under the database lock runs BEGIN,
+ * fdatasyncs each log blob they wrote into, fsyncs blobs/ once if any of them created a file
+ * (a blob, or a log never synced before), then under the database lock runs BEGIN,
  * each request's work inside its own SAVEPOINT, and one COMMIT; then it wakes the group with
  * the outcome and hands leadership to the next waiting request. There is no timed window: a
  * lone request commits at once, and under load a group is as large as what arrived during
  * the previous group's fsyncs.
  *
  * Outcomes: a unit whose work fails (a not-found row, a SQL error) is rolled back to its
- * savepoint and gets its own error; the others still commit. If the directory fsync, BEGIN or
+ * savepoint and gets its own error; the others still commit. If a log or directory sync, BEGIN or
  * COMMIT fails, or a unit's error made SQLite end the whole transaction (SQLITE_FULL, IOERR),
  * every unit in the group fails with FLOE_E_IO and no row of the group remains.
  * floe_vcommit_run() returns FLOE_OK only after the COMMIT that includes the unit returned
@@ -35,6 +38,7 @@
 
 struct floe_vdb;
 struct floe_vblob;
+struct floe_vblob_writer;
 struct floe_vcommit; /* opaque */
 
 /* The unit of work: database changes only, lock held, inside a transaction. Returns FLOE_OK
@@ -49,13 +53,15 @@ void floe_vcommit_close(struct floe_vcommit *gc);
 
 /*
  * floe_vcommit_run() - run fn(arg) in the next group commit and wait for it.
- * sync_blobs  the caller created a blob (already fdatasync'd and closed) whose directory
- *             entry must be durable before the rows naming it are committed.
- * Returns     FLOE_OK once durable; fn's own error; or FLOE_E_IO (in err) when the group's
- *             directory fsync, BEGIN or COMMIT failed (nothing of fn's work remains).
+ * blob     the body the rows of fn name (finished: floe_vblob_finish_file()), or NULL when
+ *          fn names no new blob. A file of its own was fdatasync'd and closed: its directory
+ *          entry is made durable before the COMMIT; a body in a log blob is made durable with
+ *          the log's fdatasync (floe_vblob_log_sync()) before the COMMIT.
+ * Returns  FLOE_OK once durable; fn's own error; or FLOE_E_IO (in err) when the group's
+ *          log or directory sync, BEGIN or COMMIT failed (nothing of fn's work remains).
  */
-int floe_vcommit_run(struct floe_vcommit *gc, bool sync_blobs, floe_vcommit_fn *fn, void *arg,
-                     struct floe_error *err);
+int floe_vcommit_run(struct floe_vcommit *gc, const struct floe_vblob_writer *blob,
+                     floe_vcommit_fn *fn, void *arg, struct floe_error *err);
 
 /* Statistics for logs and tests: groups committed and units in them since open. */
 void floe_vcommit_stats(struct floe_vcommit *gc, unsigned long long *groups,

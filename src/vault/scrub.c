@@ -1,13 +1,13 @@
 /*
  * scrub.c - stored bytes against their leaf hashes (scrub.h).
  *
- * A segment row (owner, idx, blob, len, leaves) says: file blob holds len bytes whose MiB i
- * hashes to leaves[i]. Checking one reads the file a MiB at a time (never holding the database
- * lock while reading), hashes each MiB, and stops at the first that differs, at a short file, or
- * at a missing one. The background thread takes one segment row at a time under the lock (by
- * rowid, after its cursor), checks it with a byte budget refilled at the configured rate, and
- * sleeps on its condition variable when the budget is spent or a pass is over, so stop is
- * prompt.
+ * A segment row (owner, idx, blob, len, leaves, off) says: file blob holds len bytes from off
+ * (0 unless blob is a shared log blob, store_blob.h) whose MiB i hashes to leaves[i]. Checking one
+ * reads the file a MiB at a time (never holding the database lock while reading), hashes each MiB,
+ * and stops at the first that differs, at a short file, or at a missing one. The background thread
+ * takes one segment row at a time under the lock (by rowid, after its cursor), checks it with a
+ * byte budget refilled at the configured rate, and sleeps on its condition variable when the budget
+ * is spent or a pass is over, so stop is prompt.
  */
 #include "scrub.h"
 
@@ -48,6 +48,7 @@ struct segment {
     char owner[FLOE_VID_MAX];
     char blob[64];
     uint64_t len;
+    uint64_t off; /* where it starts in its file */
     uint8_t *leaves;
     size_t nleaves;
 };
@@ -129,7 +130,7 @@ void floe_vscrub_record(struct floe_vserver *srv, const char *owner, int64_t idx
 static bool next_segment_locked(struct floe_vserver *srv, int64_t after, struct segment *seg)
 {
     sqlite3_stmt *st =
-        floe_vdb_stmt(srv->db, "SELECT rowid, owner, idx, blob, len, leaves FROM segments"
+        floe_vdb_stmt(srv->db, "SELECT rowid, owner, idx, blob, len, leaves, off FROM segments"
                                " WHERE rowid > ? ORDER BY rowid LIMIT 1");
     floe_vdb_bind(st, "i", after);
     bool found = sqlite3_step(st) == SQLITE_ROW;
@@ -139,6 +140,7 @@ static bool next_segment_locked(struct floe_vserver *srv, int64_t after, struct 
         seg->idx = floe_vdb_int(st, 2);
         snprintf(seg->blob, sizeof(seg->blob), "%s", floe_vdb_text(st, 3));
         seg->len = (uint64_t)floe_vdb_int(st, 4);
+        seg->off = (uint64_t)floe_vdb_int(st, 6);
         seg->nleaves = (size_t)sqlite3_column_bytes(st, 5) / FLOE_HASH_BYTES;
         free(seg->leaves);
         seg->leaves = floe_xmalloc(seg->nleaves * FLOE_HASH_BYTES + 1);
@@ -182,7 +184,7 @@ static int check_segment(struct floe_vserver *srv, const struct segment *seg, ui
         }
         size_t got = 0;
         while (got < n) {
-            ssize_t k = pread(fd, buf + got, n - got, (off_t)(off + got));
+            ssize_t k = pread(fd, buf + got, n - got, (off_t)(seg->off + off + got));
             if (k < 0 && errno == EINTR)
                 continue;
             if (k <= 0) {
@@ -203,7 +205,8 @@ static int check_segment(struct floe_vserver *srv, const struct segment *seg, ui
             rc = 1;
         }
     }
-    posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED); /* a scrub pass should not evict the cache */
+    /* a scrub pass should not evict the cache */
+    posix_fadvise(fd, (off_t)seg->off, (off_t)seg->len, POSIX_FADV_DONTNEED);
     close(fd);
     return rc;
 }

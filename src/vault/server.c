@@ -81,6 +81,19 @@ static void remove_created(const char *top)
         nftw(top, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+static bool blob_referenced(const char *name, void *user);
+
+/* blob_referenced() for a caller without the database lock (store_blob.h,
+ * floe_vblob_set_referenced()). */
+static bool blob_referenced_unlocked(const char *name, void *user)
+{
+    bool found;
+    floe_vdb_lock(user);
+    found = blob_referenced(name, user);
+    floe_vdb_unlock(user);
+    return found;
+}
+
 static bool blob_referenced(const char *name, void *user)
 {
     struct floe_vdb *db = user;
@@ -114,6 +127,7 @@ int floe_vserver_start(struct floe_vserver *srv, struct floe_error *err)
     if (rc)
         goto out;
     floe_vblob_set_io(srv->blobs, (enum floe_vblob_io)srv->cfg.blob_io);
+    floe_vblob_set_referenced(srv->blobs, blob_referenced_unlocked, srv->db);
     srv->commit = floe_vcommit_open(srv->db, srv->blobs);
     floe_vdb_lock(srv->db);
     size_t swept = floe_vblob_sweep(srv->blobs, blob_referenced, srv->db);

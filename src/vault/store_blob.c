@@ -42,16 +42,32 @@
 
 const char *const floe_vblob_io_names[FLOE_VBLOB_IO_COUNT] = {"direct", "buffered"};
 
+/* A log blob (store_blob.h, "Log blobs"). fd and name are read-only while refs > 0. */
+struct floe_vblob_log {
+    int fd;
+    char name[FLOE_VBLOB_NAME_LEN + 1];
+    uint64_t end;              /* bytes reserved so far; guarded by the store's log_mu */
+    unsigned refs;             /* writers holding it, +1 while it is the current log; log_mu */
+    bool dir_synced;           /* its directory entry is durable; log_mu */
+    bool orphaned;             /* unlink was asked while it was held; log_mu */
+    struct floe_vblob_log *next; /* the store's list of open logs; log_mu */
+};
+
 struct floe_vblob {
     int dirfd;             /* <data-dir>/blobs, O_DIRECTORY; read-only after open */
     char *path;            /* for messages */
     enum floe_vblob_io io; /* set before serving, then read-only */
+    floe_vblob_referenced_fn *referenced; /* set before serving, then read-only */
+    void *referenced_user;
     pthread_mutex_t pool_mu;
     struct {
         void *free[FLOE_VBLOB_STAGE_MAX]; /* idle staging buffers */
         size_t nfree;
         size_t nalloc; /* buffers that exist (idle or lent) */
     } locked;          /* guarded by pool_mu */
+    pthread_mutex_t log_mu;
+    struct floe_vblob_log *log_cur;  /* the log taking new bodies, or NULL; log_mu */
+    struct floe_vblob_log *log_open; /* every log with refs > 0; log_mu */
 };
 
 /* One slot per staging buffer of a streamed writer. */
@@ -81,6 +97,7 @@ int floe_vblob_open(const char *data_dir, struct floe_vblob **out, struct floe_e
     size_t n = strlen(data_dir) + 8;
     b->dirfd = -1;
     pthread_mutex_init(&b->pool_mu, NULL);
+    pthread_mutex_init(&b->log_mu, NULL);
     b->path = floe_xmalloc(n);
     snprintf(b->path, n, "%s/blobs", data_dir);
     if (mkdir(b->path, 0700) != 0 && errno != EEXIST) {
@@ -103,11 +120,18 @@ void floe_vblob_close(struct floe_vblob *b)
 {
     if (!b)
         return;
+    /* no writer is left (the server stops HTTP first): only the current log is open */
+    for (struct floe_vblob_log *l = b->log_open, *next; l; l = next) {
+        next = l->next;
+        close(l->fd);
+        free(l);
+    }
     if (b->dirfd >= 0)
         close(b->dirfd);
     for (size_t i = 0; i < b->locked.nfree; i++)
         free(b->locked.free[i]);
     pthread_mutex_destroy(&b->pool_mu);
+    pthread_mutex_destroy(&b->log_mu);
     free(b->path);
     free(b);
 }
@@ -115,6 +139,12 @@ void floe_vblob_close(struct floe_vblob *b)
 void floe_vblob_set_io(struct floe_vblob *b, enum floe_vblob_io io)
 {
     b->io = io;
+}
+
+void floe_vblob_set_referenced(struct floe_vblob *b, floe_vblob_referenced_fn *fn, void *user)
+{
+    b->referenced = fn;
+    b->referenced_user = user;
 }
 
 /* Take FLOE_VBLOB_STAGE_DEPTH staging buffers, or none (false) if the pool is at its limit or
@@ -163,24 +193,181 @@ static void pool_give(struct floe_vblob *b, struct direct_slot *slots)
     pthread_mutex_unlock(&b->pool_mu);
 }
 
-static int open_new(struct floe_vblob *b, int flags, struct floe_vblob_writer *w)
+/* Create a file with a fresh random name (prefix + random characters, FLOE_VBLOB_NAME_LEN
+ * in all) in blobs/: *fd and name on success; 0 or an errno. */
+static int create_named(struct floe_vblob *b, const char *prefix, int flags, int *fd,
+                        char name[FLOE_VBLOB_NAME_LEN + 1])
 {
+    size_t np = strlen(prefix);
     for (int attempt = 0; attempt < 8; attempt++) {
-        char name[FLOE_VBLOB_NAME_LEN + 1];
-        floe_vutil_id(name, FLOE_VBLOB_NAME_LEN, true);
-        int fd = openat(b->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | flags, 0600);
-        if (fd >= 0) {
-            w->fd = fd;
-            w->bytes = 0;
-            w->flushed = 0;
-            w->direct = NULL;
-            memcpy(w->name, name, sizeof(name));
+        memcpy(name, prefix, np);
+        floe_vutil_id(name + np, FLOE_VBLOB_NAME_LEN - np, true);
+        *fd = openat(b->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | flags, 0600);
+        if (*fd >= 0)
             return 0;
-        }
         if (errno != EEXIST)
             return errno;
     }
     return EEXIST;
+}
+
+static int open_new(struct floe_vblob *b, int flags, struct floe_vblob_writer *w)
+{
+    int fd = -1;
+    char name[FLOE_VBLOB_NAME_LEN + 1];
+    int e = create_named(b, "", flags, &fd, name);
+    if (e)
+        return e;
+    w->fd = fd;
+    w->bytes = 0;
+    w->flushed = 0;
+    w->direct = NULL;
+    w->log = NULL;
+    w->off = 0;
+    w->cap = 0;
+    memcpy(w->name, name, sizeof(name));
+    return 0;
+}
+
+/* ---- log blobs (small bodies) ---- */
+
+/* Drop one reference (log_mu held). Returns true when it was the last one: the caller then
+ * closes the log outside the lock with log_close(). */
+static bool log_put_locked(struct floe_vblob *b, struct floe_vblob_log *l)
+{
+    if (--l->refs)
+        return false;
+    for (struct floe_vblob_log **pp = &b->log_open; *pp; pp = &(*pp)->next) {
+        if (*pp == l) {
+            *pp = l->next;
+            break;
+        }
+    }
+    return true;
+}
+
+/* Close a log nobody holds any more; remove it if rows naming it were deleted while it was
+ * held and none is left (no lock held: the referenced callback takes the database lock). */
+static void log_close(struct floe_vblob *b, struct floe_vblob_log *l)
+{
+    close(l->fd);
+    if (l->orphaned && b->referenced && !b->referenced(l->name, b->referenced_user))
+        unlinkat(b->dirfd, l->name, 0);
+    free(l);
+}
+
+/* Reserve size bytes for a body in the current log (a new log when there is none or it is
+ * full). Returns 0 or an errno. */
+static int log_reserve(struct floe_vblob *b, uint64_t size, struct floe_vblob_writer *w)
+{
+    struct floe_vblob_log *fresh = NULL, *retired = NULL;
+    pthread_mutex_lock(&b->log_mu);
+    struct floe_vblob_log *l = b->log_cur;
+    if (!l || l->end + size > FLOE_VBLOB_LOG_BYTES) {
+        pthread_mutex_unlock(&b->log_mu); /* create the file outside the lock */
+        fresh = floe_xcalloc(1, sizeof(*fresh));
+        int e = create_named(b, FLOE_VBLOB_LOG_PREFIX, 0, &fresh->fd, fresh->name);
+        if (e) {
+            free(fresh);
+            return e;
+        }
+        fresh->refs = 1; /* the store's, as the current log */
+        pthread_mutex_lock(&b->log_mu);
+        l = b->log_cur;
+        if (!l || l->end + size > FLOE_VBLOB_LOG_BYTES) {
+            if (l && log_put_locked(b, l))
+                retired = l;
+            fresh->next = b->log_open;
+            b->log_open = fresh;
+            b->log_cur = l = fresh;
+            fresh = NULL;
+        } /* else another request made a new log meanwhile: use it, drop ours */
+    }
+    /* regions start page-aligned: a body never shares a page with another, so a failed one
+     * is punched out whole */
+    w->off = l->end;
+    w->cap = size;
+    l->end += (size + DIRECT_ALIGN - 1) / DIRECT_ALIGN * DIRECT_ALIGN;
+    l->refs++;
+    pthread_mutex_unlock(&b->log_mu);
+    if (fresh) {
+        close(fresh->fd);
+        unlinkat(b->dirfd, fresh->name, 0);
+        free(fresh);
+    }
+    if (retired)
+        log_close(b, retired);
+    w->fd = -1;
+    w->bytes = 0;
+    w->flushed = 0;
+    w->direct = NULL;
+    w->log = l;
+    memcpy(w->name, l->name, sizeof(w->name));
+    return 0;
+}
+
+/* Release a log writer's reference (no lock held). */
+static void log_release(struct floe_vblob *b, struct floe_vblob_writer *w)
+{
+    struct floe_vblob_log *l = w->log;
+    if (!l)
+        return;
+    w->log = NULL;
+    w->name[0] = '\0';
+    pthread_mutex_lock(&b->log_mu);
+    bool last = log_put_locked(b, l);
+    pthread_mutex_unlock(&b->log_mu);
+    if (last)
+        log_close(b, l);
+}
+
+static int log_write(struct floe_vblob_writer *w, const char *p, size_t n, struct floe_error *err)
+{
+    if (n > w->cap - w->bytes)
+        return floe_error_set(err, FLOE_E_IO, "body longer than the %llu bytes reserved in %s",
+                              (unsigned long long)w->cap, w->name);
+    while (n) {
+        ssize_t k = pwrite(w->log->fd, p, n, (off_t)(w->off + w->bytes));
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return floe_error_set_errno(err, FLOE_E_IO, errno, w->name, "cannot write blob %s",
+                                        w->name);
+        }
+        p += k;
+        n -= (size_t)k;
+        w->bytes += (uint64_t)k;
+    }
+    return FLOE_OK;
+}
+
+int floe_vblob_log_sync(struct floe_vblob *b, struct floe_vblob_log *log, struct floe_error *err)
+{
+    if (fdatasync(log->fd) != 0)
+        return floe_error_set_errno(err, FLOE_E_IO, errno, log->name, "cannot sync blob %s",
+                                    log->name);
+    pthread_mutex_lock(&b->log_mu);
+    bool synced = log->dir_synced;
+    pthread_mutex_unlock(&b->log_mu);
+    if (!synced) {
+        int rc = floe_vblob_sync_dir(b, err);
+        if (rc)
+            return rc;
+        pthread_mutex_lock(&b->log_mu);
+        log->dir_synced = true;
+        pthread_mutex_unlock(&b->log_mu);
+    }
+    return FLOE_OK;
+}
+
+struct floe_vblob_log *floe_vblob_writer_log(const struct floe_vblob_writer *w)
+{
+    return w->log;
+}
+
+void floe_vblob_done(struct floe_vblob *b, struct floe_vblob_writer *w)
+{
+    log_release(b, w);
 }
 
 int floe_vblob_create(struct floe_vblob *b, struct floe_vblob_writer *w, struct floe_error *err)
@@ -286,7 +473,14 @@ static int direct_reserve(struct floe_vblob_direct *d, int fd, uint64_t upto)
 int floe_vblob_create_stream(struct floe_vblob *b, uint64_t size_bytes, struct floe_vblob_writer *w,
                              struct floe_error *err)
 {
-    if (b->io != FLOE_VBLOB_IO_DIRECT || size_bytes < FLOE_VBLOB_STREAM_MIN)
+    if (size_bytes < FLOE_VBLOB_STREAM_MIN) {
+        int e = log_reserve(b, size_bytes, w);
+        if (e)
+            return floe_error_set_errno(err, FLOE_E_IO, e, b->path,
+                                        "cannot create a log blob in %s", b->path);
+        return FLOE_OK;
+    }
+    if (b->io != FLOE_VBLOB_IO_DIRECT)
         return floe_vblob_create(b, w, err);
     struct floe_vblob_direct *d = floe_xcalloc(1, sizeof(*d));
     if (io_uring_queue_init(2 * FLOE_VBLOB_STAGE_DEPTH, &d->ring, 0) < 0) {
@@ -411,6 +605,8 @@ static void write_behind(struct floe_vblob_writer *w)
 int floe_vblob_write(struct floe_vblob_writer *w, const void *p, size_t n, struct floe_error *err)
 {
     const char *c = p;
+    if (w->log)
+        return log_write(w, c, n, err);
     if (w->direct)
         return direct_write(w, c, n, err);
     while (n) {
@@ -433,6 +629,8 @@ int floe_vblob_finish_file(struct floe_vblob *b, struct floe_vblob_writer *w,
                            struct floe_error *err)
 {
     int rc = FLOE_OK;
+    if (w->log)
+        return FLOE_OK; /* made durable by floe_vblob_log_sync() in the group commit */
     if (w->direct) {
         rc = direct_complete(w, err);
         direct_free(b, w);
@@ -472,6 +670,14 @@ int floe_vblob_finish(struct floe_vblob *b, struct floe_vblob_writer *w, struct 
 
 void floe_vblob_discard(struct floe_vblob *b, struct floe_vblob_writer *w)
 {
+    if (w->log) {
+        /* give the region's blocks back; its bytes were never named by a row */
+        if (w->bytes)
+            fallocate(w->log->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)w->off,
+                      (off_t)w->bytes);
+        log_release(b, w);
+        return;
+    }
     direct_free(b, w);
     if (w->fd >= 0)
         close(w->fd);
@@ -481,10 +687,30 @@ void floe_vblob_discard(struct floe_vblob *b, struct floe_vblob_writer *w)
     w->name[0] = '\0';
 }
 
+static bool is_log_name(const char *name)
+{
+    return strncmp(name, FLOE_VBLOB_LOG_PREFIX, sizeof(FLOE_VBLOB_LOG_PREFIX) - 1) == 0;
+}
+
 void floe_vblob_unlink(struct floe_vblob *b, const char *name)
 {
-    if (name && *name && !strchr(name, '/'))
-        unlinkat(b->dirfd, name, 0);
+    if (!name || !*name || strchr(name, '/'))
+        return;
+    if (is_log_name(name)) {
+        bool held = false;
+        pthread_mutex_lock(&b->log_mu);
+        for (struct floe_vblob_log *l = b->log_open; l && !held; l = l->next) {
+            if (strcmp(l->name, name) == 0) {
+                held = true;
+                l->orphaned = true; /* its last release checks again */
+            }
+        }
+        pthread_mutex_unlock(&b->log_mu);
+        /* a log nobody holds is never written again: once no row names it, it is garbage */
+        if (held || !b->referenced || b->referenced(name, b->referenced_user))
+            return;
+    }
+    unlinkat(b->dirfd, name, 0);
 }
 
 void floe_vblob_names_add(struct floe_vblob_names *ns, const char *name)
@@ -518,6 +744,8 @@ int floe_vblob_open_read(struct floe_vblob *b, const char *name)
 static bool name_ok(const char *s)
 {
     size_t n = 0;
+    if (is_log_name(s))
+        n = sizeof(FLOE_VBLOB_LOG_PREFIX) - 1;
     for (; s[n]; n++) {
         char c = s[n];
         if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))

@@ -46,21 +46,29 @@
 #define FLOE_VBLOB_STREAM_MIN ((uint64_t)1 << 20)     /* smaller bodies are written buffered */
 #define FLOE_VBLOB_WRITE_BEHIND ((uint64_t)8 << 20)   /* buffered: sync_file_range step */
 #define FLOE_VBLOB_RESERVE_AHEAD ((uint64_t)64 << 20) /* streamed: fallocate this far ahead */
+#define FLOE_VBLOB_LOG_BYTES ((uint64_t)64 << 20)     /* a log blob takes no body past this */
+#define FLOE_VBLOB_LOG_PREFIX "log."                  /* log blob names: this + 28 alnum */
 
 struct floe_vblob;        /* the blob directory */
 struct floe_vblob_direct; /* private state of a streamed (O_DIRECT) writer */
+struct floe_vblob_log;    /* a shared append-only log blob (small bodies) */
 
 /* How floe_vblob_create_stream() writes (--blob-io): direct with buffered fallback, or never. */
 enum floe_vblob_io { FLOE_VBLOB_IO_DIRECT = 0, FLOE_VBLOB_IO_BUFFERED, FLOE_VBLOB_IO_COUNT };
 extern const char *const floe_vblob_io_names[FLOE_VBLOB_IO_COUNT];
 
-/* One blob being written. Zero it before floe_vblob_create(); fd is -1 when closed. */
+/* One blob being written. Zero it before floe_vblob_create(); fd is -1 when closed. A body
+ * written into a log blob (log != NULL) has fd -1, name = the log's name and its bytes at
+ * [off, off + bytes) of that file; a body of its own file has off 0 and log NULL. */
 struct floe_vblob_writer {
     int fd;
     char name[FLOE_VBLOB_NAME_LEN + 1];
     uint64_t bytes;
     uint64_t flushed;                 /* buffered: bytes handed to writeback so far */
     struct floe_vblob_direct *direct; /* NULL: buffered writes */
+    struct floe_vblob_log *log;       /* the log holding the body (a reference), or NULL */
+    uint64_t off;                     /* where the body starts in its file */
+    uint64_t cap;                     /* log: the bytes reserved at off */
 };
 
 /*
@@ -85,6 +93,48 @@ int floe_vblob_create(struct floe_vblob *b, struct floe_vblob_writer *w, struct 
  */
 int floe_vblob_create_stream(struct floe_vblob *b, uint64_t size_bytes, struct floe_vblob_writer *w,
                              struct floe_error *err);
+
+/*
+ * Log blobs (small bodies, under FLOE_VBLOB_STREAM_MIN): instead of a file per body, each body
+ * gets a region reserved at the end of the current log blob, a file named
+ * FLOE_VBLOB_LOG_PREFIX + 28 random characters, and is written there with pwrite(). A log takes
+ * bodies until FLOE_VBLOB_LOG_BYTES are reserved, then a new one is started; a log is never
+ * reopened for writing after a restart. The bytes are made durable by the group committer:
+ * floe_vblob_log_sync() (one fdatasync of the log for every body of the group, plus one fsync
+ * of blobs/ the first time, for the log's directory entry) before the COMMIT of the rows that
+ * name the log (segments.blob = the log, segments.off = the region). What a request wrote
+ * before it failed is punched out of the file (a hole). A log file is removed once no row
+ * names it and no writer holds it: by floe_vblob_unlink() of its name (after the last row
+ * naming it was deleted; the referenced callback says whether another row still names it), by
+ * the last writer's release when the rows were deleted while it was open, or by the start-up
+ * sweep. Space of single deleted bodies inside a live log is not reclaimed.
+ * Why: a file per small body costs the server a create (directory entry and inode), a
+ * writeback and an fdatasync of its own per archive, about a third of its CPU for 1-64 KiB
+ * archives (docs/performance.md, floe-vault, "Many small archives").
+ */
+
+/*
+ * floe_vblob_set_referenced() - the callback floe_vblob_unlink() and a log's last release ask
+ * whether a database row still names a log blob. It takes the database lock itself, so
+ * floe_vblob_unlink() of a log name and floe_vblob_done()/floe_vblob_discard() of a log writer
+ * must be called without that lock. Call before serving.
+ */
+typedef bool floe_vblob_referenced_fn(const char *name, void *user);
+void floe_vblob_set_referenced(struct floe_vblob *b, floe_vblob_referenced_fn *fn, void *user);
+
+/*
+ * floe_vblob_log_sync() - make durable every byte written so far into log (fdatasync), and
+ * the first time its directory entry too (fsync of blobs/). Returns FLOE_OK or FLOE_E_IO. Any
+ * thread; log must be held by a writer.
+ */
+int floe_vblob_log_sync(struct floe_vblob *b, struct floe_vblob_log *log, struct floe_error *err);
+
+/* floe_vblob_writer_log() - the log w writes into (NULL: w has a file of its own). */
+struct floe_vblob_log *floe_vblob_writer_log(const struct floe_vblob_writer *w);
+
+/* floe_vblob_done() - a writer whose body is kept (its row committed): release what it holds
+ * (its log reference). Its file, if it has one, is already closed by floe_vblob_finish*(). */
+void floe_vblob_done(struct floe_vblob *b, struct floe_vblob_writer *w);
 
 /* Whether w writes through O_DIRECT (for logs and tests). */
 bool floe_vblob_is_direct(const struct floe_vblob_writer *w);
@@ -111,10 +161,12 @@ int floe_vblob_finish_file(struct floe_vblob *b, struct floe_vblob_writer *w,
  * crash). Returns FLOE_OK or FLOE_E_IO. Any thread. */
 int floe_vblob_sync_dir(struct floe_vblob *b, struct floe_error *err);
 
-/* floe_vblob_discard() - close (if open) and unlink a blob that will not be used. */
+/* floe_vblob_discard() - close (if open) and unlink a blob that will not be used (a log
+ * writer's region is punched out and its reference released). Idempotent. */
 void floe_vblob_discard(struct floe_vblob *b, struct floe_vblob_writer *w);
 
-/* floe_vblob_unlink() - remove a blob by name (no error if missing). */
+/* floe_vblob_unlink() - remove a blob by name (no error if missing). A log blob is removed
+ * only when no writer holds it and the referenced callback says no row names it. */
 void floe_vblob_unlink(struct floe_vblob *b, const char *name);
 
 /*
@@ -136,9 +188,6 @@ void floe_vblob_names_unlink(struct floe_vblob *b, struct floe_vblob_names *ns);
 
 /* floe_vblob_open_read() - open a blob read-only; returns an fd or -1 (errno set). */
 int floe_vblob_open_read(struct floe_vblob *b, const char *name);
-
-/* Whether a blob is referenced; called by the sweep for every file found. */
-typedef bool floe_vblob_referenced_fn(const char *name, void *user);
 
 /*
  * floe_vblob_sweep() - remove every file in blobs/ that is not a well-formed blob name or for

@@ -51,7 +51,8 @@ static const char *s_schema =
     " tree_hash TEXT, touched_ms INTEGER);"
     "CREATE TABLE IF NOT EXISTS segments("
     " owner TEXT NOT NULL, idx INTEGER NOT NULL, blob TEXT NOT NULL, len INTEGER NOT NULL,"
-    " tree_hash TEXT NOT NULL, leaves BLOB NOT NULL, PRIMARY KEY(owner, idx));"
+    " tree_hash TEXT NOT NULL, leaves BLOB NOT NULL, off INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY(owner, idx));"
     "CREATE INDEX IF NOT EXISTS segments_by_blob ON segments(blob);"
     "CREATE TABLE IF NOT EXISTS jobs("
     " seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, vault TEXT NOT NULL,"
@@ -74,6 +75,19 @@ static const char *s_schema =
     " blob TEXT NOT NULL, offset INTEGER NOT NULL, found_ms INTEGER NOT NULL,"
     " detail TEXT NOT NULL, PRIMARY KEY(owner, idx));";
 
+/* A data dir from before log blobs has no segments.off (where a segment starts in its blob
+ * file): add it, 0 for every existing row (each had a file of its own). */
+static int add_segment_offsets(sqlite3 *h, char **emsg)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(h, "SELECT off FROM segments LIMIT 0", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_finalize(st);
+        return SQLITE_OK;
+    }
+    return sqlite3_exec(h, "ALTER TABLE segments ADD COLUMN off INTEGER NOT NULL DEFAULT 0", NULL,
+                        NULL, emsg);
+}
+
 int floe_vdb_open(const char *path, struct floe_vdb **out, struct floe_error *err)
 {
     struct floe_vdb *db = floe_xcalloc(1, sizeof(*db));
@@ -90,7 +104,8 @@ int floe_vdb_open(const char *path, struct floe_vdb **out, struct floe_error *er
     if (sqlite3_exec(db->h,
                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;",
                      NULL, NULL, &emsg) != SQLITE_OK ||
-        sqlite3_exec(db->h, s_schema, NULL, NULL, &emsg) != SQLITE_OK) {
+        sqlite3_exec(db->h, s_schema, NULL, NULL, &emsg) != SQLITE_OK ||
+        add_segment_offsets(db->h, &emsg) != SQLITE_OK) {
         rc = floe_error_set(err, FLOE_E_IO, "cannot prepare database %s: %s", path,
                             emsg ? emsg : "unknown error");
         goto out;

@@ -30,6 +30,8 @@ static void free_op(struct floe_vreq *rq)
         return;
     if (!up->kept)
         floe_vblob_discard(rq->srv->blobs, &up->w);
+    else
+        floe_vblob_done(rq->srv->blobs, &up->w); /* a log writer's reference */
     floe_treehash_destroy(up->th);
     free(up->leaves);
     free(up->description);
@@ -80,7 +82,7 @@ static bool create_blob(struct floe_vreq *rq, struct floe_vupload *up)
 {
     struct floe_error err = {0};
     if (up->created)
-        return up->w.fd >= 0;
+        return up->w.fd >= 0 || floe_vblob_writer_log(&up->w); /* not discarded */
     up->created = true;
     if (floe_vblob_create_stream(rq->srv->blobs, up->expect_bytes, &up->w, &err) != FLOE_OK) {
         floe_vapi_internal(rq, &err);

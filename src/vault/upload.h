@@ -2,10 +2,12 @@
  * upload.h - the body receiver shared by UploadArchive and UploadMultipartPart: streams the
  * request body into a new blob while computing its 1 MiB leaf hashes and linear SHA-256 in
  * the same pass (floe_treehash with FLOE_TREEHASH_LINEAR | FLOE_TREEHASH_KEEP_LEAVES), then
- * checks both against the x-amz-content-sha256 and x-amz-sha256-tree-hash headers and makes
- * fdatasyncs the blob. The caller then records the blob through the group committer
- * (floe_vcommit_run() with sync_blobs, which fsyncs blobs/ before the COMMIT) and calls
- * floe_vupload_keep(); otherwise the blob is removed when the request is freed.
+ * checks both against the x-amz-content-sha256 and x-amz-sha256-tree-hash headers and
+ * fdatasyncs the blob (a body under 1 MiB goes into a shared log blob instead, synced by the
+ * group commit: store_blob.h, "Log blobs"). The caller then records the blob through the group
+ * committer (floe_vcommit_run() with the writer, which syncs the log or blobs/ before the
+ * COMMIT) and calls floe_vupload_keep(); otherwise the blob is removed when the request is
+ * freed.
  *
  * Threads: one receiver per request, used on the request's connection thread.
  */
@@ -53,7 +55,8 @@ void floe_vupload_data(struct floe_vreq *rq, const char *data, size_t n);
 
 /*
  * floe_vupload_finish() - the body is complete: compare the length and both hashes, then
- * fdatasync the blob (not yet the directory: floe_vcommit_run() does that). Returns true, or false
+ * fdatasync a blob file (not yet the directory, nor a log blob: floe_vcommit_run() does that).
+ * Returns true, or false
  * after answering the 400/500 error (nothing kept).
  */
 bool floe_vupload_finish(struct floe_vreq *rq, struct floe_vupload *up);

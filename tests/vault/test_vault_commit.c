@@ -67,7 +67,7 @@ static void *run_job(void *arg)
 {
     struct job *j = arg;
     struct floe_error err = {0};
-    j->rc = floe_vcommit_run(j->e->gc, true, insert_vault, j, &err);
+    j->rc = floe_vcommit_run(j->e->gc, NULL, insert_vault, j, &err);
     return NULL;
 }
 
