@@ -77,12 +77,12 @@ static int insert_archive_rows(void *arg, struct floe_error *err)
                            "tttiit", a->id, rq->vault, up->description, a->now,
                            (int64_t)up->w.bytes, up->tree_hex);
     if (!rc)
-        rc = floe_vdb_exec(db, err,
-                           "INSERT INTO segments(owner, idx, blob, len, tree_hash, leaves, off)"
-                           " VALUES(?, 0, ?, ?, ?, ?, ?)",
-                           "ttitbi", a->id, up->w.name, (int64_t)up->w.bytes, up->tree_hex,
-                           up->leaves, (int64_t)(up->nleaves * FLOE_HASH_BYTES),
-                           (int64_t)up->w.off);
+        rc =
+            floe_vdb_exec(db, err,
+                          "INSERT INTO segments(owner, idx, blob, len, tree_hash, leaves, off)"
+                          " VALUES(?, 0, ?, ?, ?, ?, ?)",
+                          "ttitbi", a->id, up->w.name, (int64_t)up->w.bytes, up->tree_hex,
+                          up->leaves, (int64_t)(up->nleaves * FLOE_HASH_BYTES), (int64_t)up->w.off);
     if (!rc)
         rc = floe_vapi_vault_changed_locked(rq, a->now, err);
     return rc;

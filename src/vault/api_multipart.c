@@ -222,12 +222,12 @@ static int put_part_row(void *arg, struct floe_error *err)
     if (sqlite3_step(st) == SQLITE_ROW)
         snprintf(p->old, sizeof(p->old), "%s", floe_vdb_text(st, 0));
     sqlite3_reset(st);
-    int rc = floe_vdb_exec(db, err,
-                           "INSERT OR REPLACE INTO segments(owner, idx, blob, len, tree_hash,"
-                           " leaves, off) VALUES(?, ?, ?, ?, ?, ?, ?)",
-                           "tititbi", rq->id, idx, up->w.name, (int64_t)up->w.bytes, up->tree_hex,
-                           up->leaves, (int64_t)(up->nleaves * FLOE_HASH_BYTES),
-                           (int64_t)up->w.off);
+    int rc =
+        floe_vdb_exec(db, err,
+                      "INSERT OR REPLACE INTO segments(owner, idx, blob, len, tree_hash,"
+                      " leaves, off) VALUES(?, ?, ?, ?, ?, ?, ?)",
+                      "tititbi", rq->id, idx, up->w.name, (int64_t)up->w.bytes, up->tree_hex,
+                      up->leaves, (int64_t)(up->nleaves * FLOE_HASH_BYTES), (int64_t)up->w.off);
     if (!rc)
         rc = floe_vdb_exec(db, err, "UPDATE uploads SET touched_ms = ? WHERE id = ?", "it",
                            floe_vutil_now_ms(), rq->id);

@@ -31,7 +31,7 @@
 struct unit {
     floe_vcommit_fn *fn;
     void *arg;
-    bool sync_dir;               /* a file of its own: its directory entry */
+    bool sync_dir;              /* a file of its own: its directory entry */
     struct floe_vblob_log *log; /* a body in this log blob, or NULL */
     bool done;
     int rc;

@@ -46,17 +46,17 @@ const char *const floe_vblob_io_names[FLOE_VBLOB_IO_COUNT] = {"direct", "buffere
 struct floe_vblob_log {
     int fd;
     char name[FLOE_VBLOB_NAME_LEN + 1];
-    uint64_t end;              /* bytes reserved so far; guarded by the store's log_mu */
-    unsigned refs;             /* writers holding it, +1 while it is the current log; log_mu */
-    bool dir_synced;           /* its directory entry is durable; log_mu */
-    bool orphaned;             /* unlink was asked while it was held; log_mu */
+    uint64_t end;                /* bytes reserved so far; guarded by the store's log_mu */
+    unsigned refs;               /* writers holding it, +1 while it is the current log; log_mu */
+    bool dir_synced;             /* its directory entry is durable; log_mu */
+    bool orphaned;               /* unlink was asked while it was held; log_mu */
     struct floe_vblob_log *next; /* the store's list of open logs; log_mu */
 };
 
 struct floe_vblob {
-    int dirfd;             /* <data-dir>/blobs, O_DIRECTORY; read-only after open */
-    char *path;            /* for messages */
-    enum floe_vblob_io io; /* set before serving, then read-only */
+    int dirfd;                            /* <data-dir>/blobs, O_DIRECTORY; read-only after open */
+    char *path;                           /* for messages */
+    enum floe_vblob_io io;                /* set before serving, then read-only */
     floe_vblob_referenced_fn *referenced; /* set before serving, then read-only */
     void *referenced_user;
     pthread_mutex_t pool_mu;
