@@ -26,10 +26,9 @@
 
 #include "alloc.h"
 #include "civil.h"
+#include "sha256.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <assert.h>
 #include <stdarg.h>
@@ -856,11 +855,35 @@ static void hex32(const unsigned char in[32], char out[65])
     out[64] = 0;
 }
 
+/* HMAC-SHA256 (RFC 2104) over floe_sha256: OpenSSL 3's one-shot HMAC() fetches the MAC and
+ * the digest on every call, which cost more than the hashing itself here (5 HMACs per
+ * request, signed by the client and verified by floe-vault: docs/performance.md). */
 static bool hmac256(const void *key, size_t klen, const char *msg, size_t mlen,
                     unsigned char out[32])
 {
-    unsigned int n = 32;
-    return HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)msg, mlen, out, &n) && n == 32;
+    uint8_t k[FLOE_SHA256_BLOCK] = {0}, pad[FLOE_SHA256_BLOCK], inner[FLOE_SHA256_BYTES];
+    struct floe_sha256 c;
+    if (klen > sizeof(k))
+        floe_sha256(key, klen, k);
+    else
+        memcpy(k, key, klen);
+    for (size_t i = 0; i < sizeof(k); i++)
+        pad[i] = k[i] ^ 0x36;
+    floe_sha256_init(&c);
+    floe_sha256_update(&c, pad, sizeof(pad));
+    floe_sha256_update(&c, msg, mlen);
+    floe_sha256_final(&c, inner);
+    for (size_t i = 0; i < sizeof(k); i++)
+        pad[i] = k[i] ^ 0x5c;
+    floe_sha256_init(&c);
+    floe_sha256_update(&c, pad, sizeof(pad));
+    floe_sha256_update(&c, inner, sizeof(inner));
+    floe_sha256_final(&c, out);
+    OPENSSL_cleanse(k, sizeof(k));
+    OPENSSL_cleanse(pad, sizeof(pad));
+    OPENSSL_cleanse(inner, sizeof(inner));
+    OPENSSL_cleanse(&c, sizeof(c));
+    return true;
 }
 
 /*
@@ -873,15 +896,11 @@ static int compute_signature(const char *cr, size_t crlen, const char *secret, c
 {
     unsigned char md[32], k1[32], k2[32], k3[32], k4[32], s[32];
     char crhex[65], kbuf[4 + FLOE_SIGV4_SECRET_MAX + 1];
-    unsigned int mdlen = 0;
     int rc = FLOE_OK;
     size_t slen = strlen(secret);
 
     assert(slen <= FLOE_SIGV4_SECRET_MAX);
-    if (!EVP_Digest(cr, crlen, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
-        rc = floe_error_set(err, FLOE_E_UNSUPPORTED, "OpenSSL could not compute SHA-256");
-        goto out;
-    }
+    floe_sha256(cr, crlen, md);
     hex32(md, crhex);
     sb_puts(sts, ALGORITHM "\n");
     sb_puts(sts, amz_date);
