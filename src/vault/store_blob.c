@@ -367,6 +367,8 @@ struct floe_vblob_log *floe_vblob_writer_log(const struct floe_vblob_writer *w)
 
 void floe_vblob_done(struct floe_vblob *b, struct floe_vblob_writer *w)
 {
+    if (w->log && w->bytes)
+        posix_fadvise(w->log->fd, (off_t)w->off, (off_t)w->bytes, POSIX_FADV_DONTNEED);
     log_release(b, w);
 }
 
