@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# `floe backup --layout file-per-archive` (one UploadArchive per file) against floe-vault on
+# loopback: floe and floe-vault built from BASE (a git rev) against the current tree's, side by
+# side in one run, RUNS rounds alternating old and new, each run on a fresh floe-vault and a
+# fresh catalog. FILES files of 1-64 KiB in 100 directories (the issue 9 tree).
+# Prints per run and as medians: wall time, files/s, the client's CPU (user+sys, ms per file)
+# and floe-vault's CPU (ms per archive, from /proc/PID/stat just before it is stopped), and
+# the machine's background load during each run (other processes' busy cores, /proc/stat).
+# Usage: bash bench/e2e/backup-per-file-bench.sh [FILES=10000] [RUNS=5] [BASE=<rev>]
+#   BASE defaults to the commit before floe-vault's log blobs (src/vault/store_blob.h).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+FILES=${1:-10000}
+RUNS=${2:-5}
+BASE=${3:-$(git log --format=%H -1 --grep='go into shared log blobs' -- src/vault/store_blob.c)~1}
+. bench/e2e/common.sh
+bench_setup perfilebench 1
+export XDG_DATA_HOME=$work/data
+echo "base: $(git log -1 --format='%h %s' "$BASE" | cut -c1-90)"
+echo "new:  $(git log -1 --format='%h %s' HEAD | cut -c1-90)$(git diff --quiet HEAD -- src || echo ' (+ uncommitted changes)')"
+mkdir -p "$work/base"
+git archive "$BASE" | tar -x -C "$work/base"
+cmake -S "$work/base" -B "$work/base-build" -DCMAKE_BUILD_TYPE=Release -DFLOE_TESTS=OFF \
+    -DFLOE_BENCH=OFF >/dev/null
+cmake --build "$work/base-build" -j"$(nproc)" --target floe floe-vault >/dev/null
+NEW_FLOE=$FLOE NEW_VAULT=$VAULT
+OLD_FLOE=$work/base-build/floe OLD_VAULT=$work/base-build/src/vault/floe-vault
+tree=$work/tree
+python3 - "$tree" "$FILES" <<'PY'
+import os, random, sys
+root, n = sys.argv[1], int(sys.argv[2])
+rnd = random.Random(7)
+for i in range(n):
+    d = os.path.join(root, "d%03d" % (i % 100))
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "f%06d" % i), "wb") as f:
+        f.write(os.urandom(rnd.randint(1024, 65536)))
+PY
+du -sb "$tree" | awk '{printf "tree: %d files, %.1f MB\n", '"$FILES"', $1/1e6}'
+
+busy() { awk '/^cpu /{print $2+$3+$4+$7+$8, $2+$3+$4+$5+$6+$7+$8}' /proc/stat; }
+ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+: > "$work/results"
+for r in $(seq "$RUNS"); do
+    for which in old new; do
+        if [ $which = old ]; then FLOE=$OLD_FLOE VAULT=$OLD_VAULT; else FLOE=$NEW_FLOE VAULT=$NEW_VAULT; fi
+        start_vault
+        read -r b0 t0 < <(busy)
+        /usr/bin/time -f "%e %U %S" -o "$work/t" "$FLOE" --endpoint-url "$url" --quiet backup \
+            "$tree" bench --catalog "$work/c.$which.$r.db" --no-snapshot \
+            --layout file-per-archive > "$work/out" 2> "$work/err" ||
+            { echo "$which run $r failed:"; tail -5 "$work/err"; exit 1; }
+        read -r b1 t1 < <(busy)
+        vt=$(ticks "$vpid")
+        stop_vault
+        rm -f "$work/c.$which.$r.db"*
+        read -r wall user sys < "$work/t"
+        # other processes' busy cores: machine busy time minus ours (client + server), per second
+        bg=$(awk -v b="$((b1 - b0))" -v t="$((t1 - t0))" -v u="$user" -v s="$sys" -v v="$vt" \
+            -v hz="$hz" -v w="$wall" -v n="$(nproc)" \
+            'BEGIN { x = (b / hz - u - s - v / hz) / w; if (x < 0) x = 0; printf "%.2f", x }')
+        echo "$which $r $wall $user $sys $(awk -v v="$vt" -v hz="$hz" 'BEGIN{print v/hz}') $bg" |
+            tee -a "$work/results"
+    done
+done
+python3 - "$work/results" "$FILES" <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1])]
+n = int(sys.argv[2])
+print()
+print("| build | runs | wall s | files/s | client CPU ms/file | floe-vault CPU ms/archive | background cores |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+med = {}
+for w in ("old", "new"):
+    r = [list(map(float, x[2:])) for x in rows if x[0] == w]
+    wall = statistics.median(x[0] for x in r)
+    cli = statistics.median((x[1] + x[2]) * 1000 / n for x in r)
+    srv = statistics.median(x[3] * 1000 / n for x in r)
+    bg = statistics.median(x[4] for x in r)
+    med[w] = wall
+    print("| %s | %d | %.2f | %.0f | %.3f | %.3f | %.2f |" % (w, len(r), wall, n / wall, cli, srv, bg))
+print()
+print("new vs old, median files/s: %.2fx" % (med["old"] / med["new"]))
+PY
