@@ -335,6 +335,7 @@ int floe_vselect_check_params(const struct floe_vserver *srv, json_t *sp, json_t
 struct piece {
     int fd;
     uint64_t start, len; /* archive offset of the segment, its length */
+    uint64_t file_off;   /* where the segment starts in its file (a log blob holds many) */
 };
 
 struct arch {
@@ -368,7 +369,8 @@ static int arch_open_locked(struct floe_vserver *srv, const char *archive_id, st
     uint64_t part = (uint64_t)floe_vdb_int(st, 1);
     a->size = (uint64_t)floe_vdb_int(st, 2);
     sqlite3_reset(st);
-    st = floe_vdb_stmt(srv->db, "SELECT idx, blob, len FROM segments WHERE owner = ? ORDER BY idx");
+    st = floe_vdb_stmt(srv->db,
+                       "SELECT idx, blob, len, off FROM segments WHERE owner = ? ORDER BY idx");
     floe_vdb_bind(st, "t", owner);
     size_t capn = 0;
     uint64_t covered = 0;
@@ -385,8 +387,8 @@ static int arch_open_locked(struct floe_vserver *srv, const char *archive_id, st
             rc = -1;
             break;
         }
-        a->p[a->n++] =
-            (struct piece){fd, (uint64_t)floe_vdb_int(st, 0) * part, (uint64_t)floe_vdb_int(st, 2)};
+        a->p[a->n++] = (struct piece){fd, (uint64_t)floe_vdb_int(st, 0) * part,
+                                      (uint64_t)floe_vdb_int(st, 2), (uint64_t)floe_vdb_int(st, 3)};
         covered += (uint64_t)floe_vdb_int(st, 2);
     }
     sqlite3_reset(st);
@@ -412,7 +414,7 @@ static size_t arch_read(const struct arch *a, uint64_t off, char *buf, size_t le
         size_t want = len - got;
         if (want > p->start + p->len - at)
             want = (size_t)(p->start + p->len - at);
-        ssize_t k = pread(p->fd, buf + got, want, (off_t)(at - p->start));
+        ssize_t k = pread(p->fd, buf + got, want, (off_t)(p->file_off + at - p->start));
         if (k <= 0)
             break;
         got += (size_t)k;
