@@ -127,6 +127,17 @@ class Tls(unittest.TestCase):
         self.assertLess(time.time() - t0, 30)  # not the 10-minute retry budget
         self.assertIn("is the endpoint https://?", p.stderr)
 
+    def test_clock_skew_taken_from_the_date_header(self):
+        # floe's clock an hour behind, then two hours ahead: floe-vault refuses the first
+        # signature ("Signature expired" / "not yet current", as Glacier), floe takes the
+        # offset from its Date header and the request goes through
+        plain = "http://127.0.0.1:%d" % self.plain.port
+        for off, sign in (("-3600", "+36"), ("7200", "-72")):
+            self.env["FLOE_CLOCK_OFFSET_S"] = off
+            p = self.floe("vault", "list", endpoint=plain)
+            self.assertIn("the service refused the request time", p.stderr)
+            self.assertIn(sign, p.stderr)
+
     def test_no_verify_ssl_warns(self):
         p = self.floe("--no-verify-ssl", "vault", "list")
         self.assertIn("WARNING: --no-verify-ssl", p.stderr)

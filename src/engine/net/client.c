@@ -202,7 +202,7 @@ static int call_prepare(struct floe_xfer *x, struct curl_slist **headers, struct
                                           snap->session_token};
     atomic_store(&k->creds_gen, snap->gen);
     struct floe_sigv4_signed sig;
-    int rc = floe_sigv4_sign(&req, &cred, c->region, "glacier", time(NULL), &sig, err);
+    int rc = floe_sigv4_sign(&req, &cred, c->region, "glacier", floe_transfer_now(), &sig, err);
     if (rc) {
         floe_creds_snap_release(snap);
         return rc;

@@ -613,10 +613,54 @@ static void append_waiting(struct floe_transfer *t, struct floe_xfer *list)
     *tail = list;
 }
 
+static atomic_llong s_clock_offset; /* seconds added to time(NULL) when signing */
+static pthread_once_t s_offset_once = PTHREAD_ONCE_INIT;
+
+static void offset_init(void)
+{
+    const char *e = getenv("FLOE_CLOCK_OFFSET_S");
+    if (e && *e)
+        atomic_store(&s_clock_offset, strtoll(e, NULL, 10));
+}
+
+time_t floe_transfer_now(void)
+{
+    pthread_once(&s_offset_once, offset_init);
+    return time(NULL) + (time_t)atomic_load(&s_clock_offset);
+}
+
+/* A refusal of the request's time (the service's clock and ours disagree by more than its
+ * window): learn the offset from its Date header. true when it was learnt (resend once). */
+static bool learn_skew(struct floe_transfer *t, struct floe_xfer *x)
+{
+    bool skew = strcmp(x->err.code, "RequestTimeTooSkewed") == 0 ||
+                (strcmp(x->err.code, "InvalidSignatureException") == 0 &&
+                 (strstr(x->err.message, "Signature expired") ||
+                  strstr(x->err.message, "Signature not yet current")));
+    const char *date = floe_xfer_header(x, "date");
+    time_t server = date ? curl_getdate(date, NULL) : -1;
+    if (!skew || server <= 0)
+        return false;
+    long long was = (long long)(server - floe_transfer_now());
+    atomic_store(&s_clock_offset, (long long)(server - time(NULL)));
+    tlog(t, FLOE_LOG_WARN,
+         "the service refused the request time (its Date: %s, %+lld s from the clock used): "
+         "signing with its clock from now on",
+         date, was);
+    return true;
+}
+
 static void on_attempt_done(struct floe_transfer *t, struct floe_xfer *x, CURLcode cc)
 {
     deactivate(t, x);
     int rc = classify(t, x, cc);
+    if (rc != -1 && rc != FLOE_OK && !x->skew_retried && learn_skew(t, x)) {
+        x->skew_retried = true;
+        x->not_before_ms = 0;
+        x->next = NULL;
+        append_waiting(t, x);
+        return;
+    }
     if (rc != -1 && rc != FLOE_OK && x->on_expired && !x->expired_retried &&
         (strcmp(x->err.code, "ExpiredToken") == 0 ||
          strcmp(x->err.code, "ExpiredTokenException") == 0)) {

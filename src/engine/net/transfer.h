@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 struct floe_xfer;
 struct floe_transfer;
@@ -104,11 +105,20 @@ struct floe_xfer {
     size_t resp_cap;
     bool overflow;
     bool expired_retried; /* on_expired was called */
+    bool skew_retried;    /* resent once after a clock skew answer */
     bool bw_paused;       /* paused by the bandwidth limit (bwlimit.h) */
     uint8_t bw_dir;       /* which of its buckets ran dry: enum floe_bw_dir */
     char curl_err[CURL_ERROR_SIZE];
     struct floe_xfer *next;
 };
+
+/*
+ * floe_transfer_now() - the time requests are signed with: the clock plus the offset learnt from
+ * a service that refused a signature as outside its time window (RequestTimeTooSkewed,
+ * "Signature expired" / "not yet current"): its Date header minus our clock, as the SDKs do.
+ * FLOE_CLOCK_OFFSET_S (tests) starts the process off by that many seconds. Any thread.
+ */
+time_t floe_transfer_now(void);
 
 /* floe_xfer_new() - a zeroed xfer owning a copy of url. Never NULL. */
 struct floe_xfer *floe_xfer_new(const char *method, const char *url);

@@ -273,7 +273,7 @@ int floe_s3req_sign(struct floe_s3req *r, time_t when, struct curl_slist **heade
 
 static int call_prepare(struct floe_xfer *x, struct curl_slist **headers, struct floe_error *err)
 {
-    return floe_s3req_sign(x->req_ctx, time(NULL), headers, err);
+    return floe_s3req_sign(x->req_ctx, floe_transfer_now(), headers, err);
 }
 
 /* ExpiredToken: new keys, once (see floe_xfer_expired_fn). */
