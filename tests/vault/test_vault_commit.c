@@ -168,5 +168,7 @@ int main(void)
         cmocka_unit_test_setup(test_group, setup),
         cmocka_unit_test_setup(test_group_transaction_lost, setup),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    t_cleanup_temp();
+    return rc;
 }
