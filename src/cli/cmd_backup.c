@@ -30,7 +30,7 @@
     "            [--description-format floe|mt2]\n"                                                \
     "Filters are rsync's: the first rule that matches decides (--include P is '+ P', --exclude\n"  \
     "P is '- P'). Defaults: --layout packed, --pack-threshold 4MiB, --pack-size 1GiB,\n"           \
-    "--concurrency 16, --compress off (level 3 when given without one), --description-format\n"    \
+    "--concurrency 64, --compress off (level 3 when given without one), --description-format\n"    \
     "floe (mt2: mt-aws-glacier's, with --layout file-per-archive), the catalog in\n"               \
     "$XDG_DATA_HOME/floe. Exit status 3: partial (some files skipped; see the warnings)."
 
@@ -252,7 +252,8 @@ int floe_cmd_backup(const struct floe_cli *cli, int argc, char **argv)
     o.filter_rules = (const char *const *)rules;
     o.nfilter_rules = filters.n;
 
-    struct floe_cli_client_opts copts = {.max_connections = o.concurrency ? o.concurrency : 16};
+    struct floe_cli_client_opts copts = {
+        .max_connections = o.concurrency ? o.concurrency : FLOE_BACKUP_DEFAULT_CONCURRENCY};
     struct floe_client *client = NULL;
     int status = 1;
     if (floe_cli_client(cli, "backup", &copts, &client) == 0) {
