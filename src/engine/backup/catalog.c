@@ -618,7 +618,7 @@ int floe_catalog_open(const char *path, const struct floe_catalog_options *opts,
     /* a bounded page cache (lookups of 100,000+ files per run stay in memory up to that size) */
     char pragmas[96];
     snprintf(pragmas, sizeof(pragmas), "PRAGMA foreign_keys = ON; PRAGMA cache_size = -%u;",
-             (opts->cache_mib ? opts->cache_mib : 64u) * 1024u);
+             (opts->cache_mib ? opts->cache_mib : 16u) * 1024u);
     if ((st = exec_sql(c, pragmas, "opening", err)) != FLOE_OK)
         goto out;
     if (opts->max_page_count) {
