@@ -60,7 +60,7 @@ struct floe_catalog_options {
     uint32_t cache_mib; /* SQLite page cache limit in MiB (0 = 16): bounds memory whatever
                            the number of files; lookups beyond it read through the kernel's
                            page cache (16, not 64: a re-run of 1,000,000 files was as fast,
-                           and its peak RSS 29 MB instead of 81, docs/performance.md) */
+                           and its peak RSS 29 MiB instead of 79, docs/performance.md) */
     uint32_t max_page_count; /* tests: the database may not grow past this many pages, which
                                 simulates a full disk (0 = no limit) */
 };
