@@ -102,7 +102,8 @@ int floe_vdb_open(const char *path, struct floe_vdb **out, struct floe_error *er
     }
     sqlite3_busy_timeout(db->h, 5000);
     if (sqlite3_exec(db->h,
-                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;",
+                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;"
+                     " PRAGMA temp_store=MEMORY;",
                      NULL, NULL, &emsg) != SQLITE_OK ||
         sqlite3_exec(db->h, s_schema, NULL, NULL, &emsg) != SQLITE_OK ||
         add_segment_offsets(db->h, &emsg) != SQLITE_OK) {

@@ -610,8 +610,11 @@ int floe_catalog_open(const char *path, const struct floe_catalog_options *opts,
     if ((st = identify(c, &version, err)) != FLOE_OK)
         goto out;
     if (!c->read_only) {
-        const char *prag = opts->no_sync ? "PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF;"
-                                         : "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;";
+        const char *prag =
+            opts->no_sync
+                ? "PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA temp_store = MEMORY;"
+                : "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA temp_store = "
+                  "MEMORY;";
         if ((st = exec_sql(c, prag, "switching to WAL", err)) != FLOE_OK)
             goto out;
     }

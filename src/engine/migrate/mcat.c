@@ -150,9 +150,10 @@ int floe_mcat_open(const char *path, bool create, bool readonly, struct floe_mca
         goto out;
     }
     sqlite3_busy_timeout(c->db, 10000);
-    if (!readonly && ((rc = exec(c, "PRAGMA journal_mode=WAL", "setting WAL", err)) ||
-                      (rc = exec(c, "PRAGMA synchronous=FULL", "setting synchronous", err)) ||
-                      (rc = exec(c, s_schema, "creating its tables", err))))
+    if (!readonly &&
+        ((rc = exec(c, "PRAGMA journal_mode=WAL; PRAGMA temp_store=MEMORY", "setting WAL", err)) ||
+         (rc = exec(c, "PRAGMA synchronous=FULL", "setting synchronous", err)) ||
+         (rc = exec(c, s_schema, "creating its tables", err))))
         goto out;
     if (readonly && (rc = exec(c, "SELECT count(*) FROM arch", "reading it", err)))
         goto out;
