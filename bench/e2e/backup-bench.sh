@@ -13,17 +13,7 @@ AWS_SAMPLE=${2:-40}
 bench_setup backupbench 1
 export XDG_DATA_HOME=$work/data
 tree=$work/tree
-python3 - "$tree" "$FILES" <<'PY'
-import os, random, sys
-root, n = sys.argv[1], int(sys.argv[2])
-rnd = random.Random(7)
-for i in range(n):
-    d = os.path.join(root, "d%03d" % (i % 100))
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, "f%06d" % i), "wb") as f:
-        f.write(os.urandom(rnd.randint(1024, 65536)))
-PY
-du -sb "$tree" | awk '{printf "tree: %d files, %.1f MB\n", '"$FILES"', $1/1e6}'
+small_file_tree "$tree" "$FILES"
 
 run() { # run NAME CMD...: prints "NAME wall user sys"
     local name=$1; shift

@@ -6,6 +6,10 @@
 #   start_vault                 a floe-vault on a free loopback port with an empty data dir and
 #                               instant jobs; sets $vpid and $url and creates vault "bench".
 #   stop_vault                  stops it (by PID).
+#   small_file_tree DIR N       N files of 1-64 KiB random bytes (seeded) in 100 directories under
+#                               DIR, and prints their count and size.
+#   build_rev REV DIR TARGET... builds TARGETs of git revision REV (Release) in DIR (its source
+#                               unpacked beside it), for a base-vs-current comparison.
 # Sets FLOE and VAULT (the binaries).
 
 bench_cleanup() {
@@ -49,4 +53,26 @@ start_vault() {
 
 stop_vault() {
     kill "$vpid"; wait "$vpid" 2>/dev/null || true; vpid=""
+}
+
+small_file_tree() {
+    python3 - "$1" "$2" <<'PY'
+import os, random, sys
+root, n = sys.argv[1], int(sys.argv[2])
+rnd = random.Random(7)
+for i in range(n):
+    d = os.path.join(root, "d%03d" % (i % 100))
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "f%06d" % i), "wb") as f:
+        f.write(os.urandom(rnd.randint(1024, 65536)))
+PY
+    du -sb "$1" | awk '{printf "tree: %d files, %.1f MB\n", '"$2"', $1/1e6}'
+}
+
+build_rev() {
+    local rev=$1 dir=$2; shift 2
+    mkdir -p "$dir.src"
+    git archive "$rev" | tar -x -C "$dir.src"
+    cmake -S "$dir.src" -B "$dir" -DCMAKE_BUILD_TYPE=Release -DFLOE_TESTS=OFF -DFLOE_BENCH=OFF >/dev/null
+    cmake --build "$dir" -j"$(nproc)" --target "$@" >/dev/null
 }

@@ -15,25 +15,11 @@ BASE=${2:-$(git log --diff-filter=A --format=%H -- src/vault/commit.c | tail -1)
 bench_setup gcbench 1
 export XDG_DATA_HOME=$work/data
 echo "base: $(git log -1 --format='%h %s' "$BASE" | cut -c1-80)"
-mkdir -p "$work/base"
-git archive "$BASE" | tar -x -C "$work/base"
-cmake -S "$work/base" -B "$work/base-build" -DCMAKE_BUILD_TYPE=Release -DFLOE_TESTS=OFF \
-    -DFLOE_BENCH=OFF >/dev/null
-cmake --build "$work/base-build" -j"$(nproc)" --target floe-vault >/dev/null
+build_rev "$BASE" "$work/base-build" floe-vault
 NEW_VAULT=$VAULT
 OLD_VAULT=$work/base-build/src/vault/floe-vault
 tree=$work/tree
-python3 - "$tree" "$FILES" <<'PY'
-import os, random, sys
-root, n = sys.argv[1], int(sys.argv[2])
-rnd = random.Random(7)
-for i in range(n):
-    d = os.path.join(root, "d%03d" % (i % 100))
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, "f%06d" % i), "wb") as f:
-        f.write(os.urandom(rnd.randint(1024, 65536)))
-PY
-du -sb "$tree" | awk '{printf "tree: %d files, %.1f MB\n", '"$FILES"', $1/1e6}'
+small_file_tree "$tree" "$FILES"
 
 run() { # run NAME CMD...: records "wall user sys" in $work/t.NAME
     local name=$1; shift
