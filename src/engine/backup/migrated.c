@@ -15,6 +15,7 @@
 #include "alloc.h"
 #include "floe/migrate.h"
 #include "floe/treehash.h"
+#include "selcsv.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -24,8 +25,6 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
-
-#define MANIFEST_HEAD "archive_id,name,destination,size,tree_hash"
 
 struct floe_migrated {
     sqlite3 *db;
@@ -66,74 +65,65 @@ static int add(struct loader *l, const char *id, uint64_t size, const char *tree
     return FLOE_OK;
 }
 
-/* One CSV field starting at *p (quoted or not) into out; *p moves past its comma. */
-static bool csv_field(const char **p, char *out, size_t cap)
+/* A field into out (NUL-terminated); false when it does not fit. */
+static bool field(const struct floe_selcsv_field *f, char *out, size_t cap)
 {
-    const char *s = *p;
-    size_t n = 0;
-    if (*s == '"') {
-        for (s++;; s++) {
-            if (!*s)
-                return false;
-            if (*s == '"' && s[1] == '"')
-                s++;
-            else if (*s == '"') {
-                s++;
-                break;
-            }
-            if (n + 1 >= cap)
-                return false;
-            out[n++] = *s;
-        }
-    } else {
-        while (*s && *s != ',' && *s != '\n' && *s != '\r') {
-            if (n + 1 >= cap)
-                return false;
-            out[n++] = *s++;
-        }
-    }
-    out[n] = '\0';
-    if (*s == ',')
-        s++;
-    *p = s;
+    if (f->len >= cap || memchr(f->p, '\0', f->len))
+        return false;
+    memcpy(out, f->p, f->len);
+    out[f->len] = '\0';
     return true;
 }
 
+/* One CSV record (floe_selcsv_record_fn): the header first, then archive_id, name,
+ * destination, size, tree_hash, sha256. */
+static int csv_record(void *ud, const struct floe_selcsv_field *f, size_t n)
+{
+    struct loader *l = ud;
+    static const char *const head[] = {"archive_id", "name", "destination", "size", "tree_hash"};
+    char id[1100], size[32], tree[80], name[16];
+    l->line++;
+    if (l->line == 1) {
+        for (size_t k = 0; k < 5; k++)
+            if (k >= n || !field(&f[k], name, sizeof(name)) || strcmp(name, head[k]) != 0)
+                return floe_error_set(l->err, FLOE_E_CORRUPT,
+                                      "%s is not a floe migrate manifest (its first line is not "
+                                      "\"archive_id,name,destination,size,tree_hash,sha256\")",
+                                      l->path);
+        return FLOE_OK;
+    }
+    if (n == 1 && f[0].len == 0)
+        return FLOE_OK; /* an empty line */
+    if (n < 5 || !field(&f[0], id, sizeof(id)) || !field(&f[3], size, sizeof(size)) ||
+        !field(&f[4], tree, sizeof(tree)))
+        return floe_error_set(l->err, FLOE_E_CORRUPT, "%s line %lu: not a manifest row", l->path,
+                              l->line);
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(size, &end, 10);
+    if (!*size || *end || errno)
+        return floe_error_set(l->err, FLOE_E_CORRUPT, "%s line %lu: bad size \"%s\"", l->path,
+                              l->line, size);
+    return add(l, id, v, tree);
+}
+
+/* The CSV manifest through core's streaming CSV reader (RFC 4180 quoting, as floe migrate
+ * writes it). */
 static int load_csv(struct loader *l, FILE *f)
 {
-    char *line = NULL;
-    size_t cap = 0;
-    int rc = FLOE_OK;
-    while (!rc && getline(&line, &cap, f) > 0) {
-        l->line++;
-        if (l->line == 1) {
-            if (strncmp(line, MANIFEST_HEAD, strlen(MANIFEST_HEAD)) != 0)
-                rc = floe_error_set(l->err, FLOE_E_CORRUPT,
-                                    "%s is not a floe migrate manifest (its first line is not "
-                                    "\"archive_id,name,destination,size,tree_hash,sha256\")",
-                                    l->path);
-            continue;
-        }
-        if (line[strspn(line, "\r\n")] == '\0')
-            continue;
-        char id[1100], skip[8192], size[32], tree[80];
-        const char *p = line;
-        char *end = NULL;
-        if (!csv_field(&p, id, sizeof(id)) || !csv_field(&p, skip, sizeof(skip)) ||
-            !csv_field(&p, skip, sizeof(skip)) || !csv_field(&p, size, sizeof(size)) ||
-            !csv_field(&p, tree, sizeof(tree)))
-            rc = floe_error_set(l->err, FLOE_E_CORRUPT, "%s line %lu: not a manifest row", l->path,
-                                l->line);
-        else {
-            errno = 0;
-            unsigned long long v = strtoull(size, &end, 10);
-            rc = !*size || *end || errno
-                     ? floe_error_set(l->err, FLOE_E_CORRUPT, "%s line %lu: bad size \"%s\"",
-                                      l->path, l->line, size)
-                     : add(l, id, v, tree);
-        }
-    }
-    free(line);
+    struct floe_selcsv_in in = {0};
+    struct floe_selcsv_reader *r = floe_selcsv_reader_new(&in);
+    char buf[1 << 16];
+    size_t n;
+    int rc = 0;
+    while (!rc && (n = fread(buf, 1, sizeof(buf), f)) > 0)
+        rc = floe_selcsv_feed(r, buf, n, csv_record, l);
+    if (!rc)
+        rc = floe_selcsv_finish(r, csv_record, l);
+    if (rc == -1)
+        rc = floe_error_set(l->err, FLOE_E_CORRUPT, "%s line %llu: a record over 1 MiB", l->path,
+                            (unsigned long long)floe_selcsv_record_no(r));
+    floe_selcsv_reader_destroy(r);
     return rc;
 }
 
