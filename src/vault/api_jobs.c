@@ -566,20 +566,6 @@ struct reader {
     bool mib_valid;
 };
 
-static bool pread_full(int fd, uint8_t *buf, size_t n, uint64_t off)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t k = pread(fd, buf + got, n - got, (off_t)(off + got));
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return false;
-        got += (size_t)k;
-    }
-    return true;
-}
-
 /* Loads and checks the MiB of piece pc (index i) holding file offset at. False: not readable or
  * damaged (recorded and logged): the response ends with an error, never with those bytes. */
 static bool load_mib(struct reader *r, size_t i, uint64_t at)
@@ -591,22 +577,17 @@ static bool load_mib(struct reader *r, size_t i, uint64_t at)
         r->mib = floe_xmalloc(FLOE_MIB);
     r->mib_valid = false;
     char detail[256];
-    errno = 0;
-    if (!pread_full(pc->fd, r->mib, n, pc->seg_off + start))
-        snprintf(detail, sizeof(detail), "cannot read MiB %llu of the data file (%s)",
-                 (unsigned long long)leaf, errno ? strerror(errno) : "it ends early");
-    else if (!floe_vscrub_leaf_ok(r->mib, n, pc->leaves + leaf * FLOE_HASH_BYTES))
-        snprintf(detail, sizeof(detail),
-                 "MiB %llu does not match its SHA-256 (found while serving GetJobOutput)",
-                 (unsigned long long)leaf);
-    else {
+    uint64_t bad;
+    if (floe_vscrub_check_mib(pc->fd, pc->seg_off, pc->seg_len, leaf, pc->leaves, r->mib, &bad,
+                              detail, sizeof(detail)) == 0) {
         r->mib_valid = true;
         r->mib_piece = i;
         r->mib_at = start;
         r->mib_len = n;
         return true;
     }
-    floe_vscrub_record(r->srv, pc->owner, pc->idx, start, detail);
+    strncat(detail, " (found while serving GetJobOutput)", sizeof(detail) - strlen(detail) - 1);
+    floe_vscrub_record(r->srv, pc->owner, pc->idx, bad, detail);
     return false;
 }
 

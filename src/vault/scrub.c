@@ -53,11 +53,34 @@ struct segment {
     size_t nleaves;
 };
 
-bool floe_vscrub_leaf_ok(const void *bytes, size_t n, const uint8_t *leaf)
+int floe_vscrub_check_mib(int fd, uint64_t seg_off, uint64_t seg_len, uint64_t i,
+                          const uint8_t *leaves, uint8_t *buf, uint64_t *bad, char *detail,
+                          size_t dn)
 {
+    uint64_t off = i * FLOE_MIB;
+    size_t n = (size_t)(seg_len - off < FLOE_MIB ? seg_len - off : FLOE_MIB);
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = pread(fd, buf + got, n - got, (off_t)(seg_off + off + got));
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            *bad = off + got;
+            snprintf(detail, dn, "%s at byte %llu of %llu",
+                     k < 0 ? strerror(errno) : "the data file ends",
+                     (unsigned long long)(off + got), (unsigned long long)seg_len);
+            return 1;
+        }
+        got += (size_t)k;
+    }
     uint8_t h[FLOE_HASH_BYTES];
-    floe_sha256(bytes, n, h);
-    return memcmp(h, leaf, FLOE_HASH_BYTES) == 0;
+    floe_sha256(buf, n, h);
+    if (memcmp(h, leaves + i * FLOE_HASH_BYTES, FLOE_HASH_BYTES) == 0)
+        return 0;
+    *bad = off;
+    snprintf(detail, dn, "MiB %llu (bytes %llu-%llu) does not match its SHA-256",
+             (unsigned long long)i, (unsigned long long)off, (unsigned long long)(off + n - 1));
+    return 1;
 }
 
 /* The vault and archive id of a segment owner ("" when no live archive has it: an upload). */
@@ -177,33 +200,11 @@ static int check_segment(struct floe_vserver *srv, const struct segment *seg, ui
     int rc = 0;
     for (uint64_t i = 0; i < want && !rc; i++) {
         uint64_t off = i * FLOE_MIB;
-        size_t n = (size_t)(seg->len - off < FLOE_MIB ? seg->len - off : FLOE_MIB);
-        if (pace && !pace(pacer, n)) {
+        if (pace && !pace(pacer, (size_t)(seg->len - off < FLOE_MIB ? seg->len - off : FLOE_MIB)))
             rc = -1;
-            break;
-        }
-        size_t got = 0;
-        while (got < n) {
-            ssize_t k = pread(fd, buf + got, n - got, (off_t)(seg->off + off + got));
-            if (k < 0 && errno == EINTR)
-                continue;
-            if (k <= 0) {
-                *offset = off + got;
-                snprintf(detail, dn, "%s at byte %llu of %llu",
-                         k < 0 ? strerror(errno) : "the data file ends",
-                         (unsigned long long)(off + got), (unsigned long long)seg->len);
-                rc = 1;
-                break;
-            }
-            got += (size_t)k;
-        }
-        if (!rc && !floe_vscrub_leaf_ok(buf, n, seg->leaves + i * FLOE_HASH_BYTES)) {
-            *offset = off;
-            snprintf(detail, dn, "MiB %llu (bytes %llu-%llu) does not match its SHA-256",
-                     (unsigned long long)i, (unsigned long long)off,
-                     (unsigned long long)(off + n - 1));
-            rc = 1;
-        }
+        else
+            rc = floe_vscrub_check_mib(fd, seg->off, seg->len, i, seg->leaves, buf, offset, detail,
+                                       dn);
     }
     /* a scrub pass should not evict the cache */
     posix_fadvise(fd, (off_t)seg->off, (off_t)seg->len, POSIX_FADV_DONTNEED);

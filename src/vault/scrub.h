@@ -7,7 +7,7 @@
  *     segments in row order, reads at most that many bytes a second, wraps around; where it
  *     resumes is kept in settings('scrub-cursor');
  *   - a one-shot pass over everything (`floe-vault scrub --data-dir DIR`), at full speed;
- *   - GetJobOutput (api_jobs.c) checks each MiB it serves with floe_vscrub_leaf_ok() and
+ *   - GetJobOutput (api_jobs.c) checks each MiB it serves with floe_vscrub_check_mib() and
  *     refuses a segment already recorded as damaged.
  * Damage is recorded in the table `damage` (owner, idx: the segment; offset: the first bad byte
  * of the segment's first bad MiB; detail), logged at error level, and counted per vault by
@@ -27,10 +27,15 @@ struct floe_vserver;
 struct floe_vscrub;
 
 /*
- * floe_vscrub_leaf_ok() - whether bytes [0, n) (n <= 1 MiB) hash to leaf (32 bytes).
- * Pure; any thread.
+ * floe_vscrub_check_mib() - reads MiB i of a segment that starts at seg_off in fd and holds
+ * seg_len bytes into buf (1 MiB), and compares it with leaves[i] (32 bytes each).
+ * Returns 0 intact (buf holds its bytes), 1 damaged: *bad is the segment offset of the first
+ * unreadable byte or of the damaged MiB, detail says why (a short file, a read error, a hash
+ * that differs). Any thread; it only reads fd.
  */
-bool floe_vscrub_leaf_ok(const void *bytes, size_t n, const uint8_t *leaf);
+int floe_vscrub_check_mib(int fd, uint64_t seg_off, uint64_t seg_len, uint64_t i,
+                          const uint8_t *leaves, uint8_t *buf, uint64_t *bad, char *detail,
+                          size_t dn);
 
 /*
  * floe_vscrub_record() - records segment (owner, idx) stored in blob as damaged at offset
