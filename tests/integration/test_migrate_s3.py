@@ -2,9 +2,11 @@
 """floe migrate to S3: floe-vault (Bulk jobs take a second) as the source and moto's S3 server
 as the destination, both started here on loopback; every object is read back with boto3 and
 checked (bytes, x-amz-checksum-sha256, the metadata floe writes, the storage class); a 20 MiB
-archive goes up in 8 MiB tree-hash-aligned parts; a re-run with a new catalog pays no job and
-copies nothing (HeadObject); a missing or denied bucket is reported before any job is paid for;
-an object in the way fails that archive only. Skipped (77) without moto.
+archive streams up in 8 MiB tree-hash-aligned parts; a re-run with a new catalog pays no job and
+copies nothing (HeadObject); kill -9 mid-copy and the re-run continues the same upload from the
+parts ListParts confirms; a chunk whose tree hash never matches fails that archive only (its id
+and byte range); a missing or denied bucket is reported before any job is paid for; an object in
+the way fails that archive only. Skipped (77) without moto.
 
 usage: test_migrate_s3.py FLOE_BINARY FLOE_VAULT_BINARY
 """
@@ -13,6 +15,7 @@ import csv
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -95,7 +98,10 @@ class MigrateS3Tests(unittest.TestCase):
             h = self.s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
             meta = h["Metadata"]
             self.assertEqual(meta["glacier-archive-id"], aid)
-            self.assertEqual(meta["sha256"], hashlib.sha256(body).hexdigest())
+            if len(body) == 1000:  # a one-part object: its SHA-256 is known before the PUT
+                self.assertEqual(meta["sha256"], hashlib.sha256(body).hexdigest())
+            else:  # streamed in parts: the SHA-256 is known at the end, in the manifest
+                self.assertNotIn("sha256", meta)
             self.assertEqual(meta["glacier-description"], desc)
             self.assertTrue(meta["glacier-creation-date"].startswith("20"))
             self.assertEqual(len(meta["glacier-tree-hash"]), 64)
@@ -112,7 +118,10 @@ class MigrateS3Tests(unittest.TestCase):
             rows = list(csv.DictReader(f))
         self.assertEqual({x["destination"] for x in rows},
                          {"s3://%s/pre/docs/small.txt" % bucket, "s3://%s/pre/srv/big.bin" % bucket})
-        self.assertEqual(os.listdir(catalog[:-3] + ".staging"), [])  # nothing left staged
+        self.assertEqual({x["sha256"] for x in rows},
+                         {hashlib.sha256(b).hexdigest() for _, b in data.values()})
+        self.assertEqual(os.listdir(catalog[:-3] + ".staging"), [])  # no parts journal left
+        # streamed: the job output was fetched in 8 MiB tree-hash-aligned ranges
         # a new catalog: HeadObject finds every object, no job is paid
         lines, _ = self.floe("migrate", vault, "--to", "s3://%s/pre" % bucket,
                              "--s3-endpoint-url", self.moto.url, "--storage-class", "STANDARD",
@@ -121,30 +130,101 @@ class MigrateS3Tests(unittest.TestCase):
         self.assertEqual((r["copied"], r["already_present"], r["jobs_requested"]), (0, 2, 0))
         self.assertEqual(len([j for j in self.jobs(vault) if j["Action"] == "ArchiveRetrieval"]), 2)
 
-    def test_kill_mid_upload_aborts_and_resumes(self):
-        vault, bucket, data = self.fill([("k/big.bin", (20 << 20) + 5)])
+    def test_kill_mid_upload_resumes_through_listparts(self):
+        vault, bucket, data = self.fill([("k/big.bin", (28 << 20) + 5)])
         (body,) = [b for _, b in data.values()]
         catalog = os.path.join(self.tmp.name, "kill.db")
-        proxy = servers.start_faultproxy(self.moto.port, ["PUT partNumber=2 delay:60 1"])
+        proxy = servers.start_faultproxy(self.moto.port, ["PUT partNumber=3 delay:60 1"])
         args = ["migrate", vault, "--to", "s3://%s/k" % bucket, "--storage-class", "STANDARD",
                 "--chunk-size", "8MiB", "--poll-interval", "1s", "--catalog", catalog]
         p = subprocess.Popen([FLOE, "--endpoint-url", self.vault.url, *args,
                               "--s3-endpoint-url", proxy.url], env=self.env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 60
-        while time.time() < deadline and "FAULT delay" not in proxy.log():
-            time.sleep(0.1)
-        p.send_signal(signal.SIGKILL)  # part 1 sent, part 2 in flight
-        p.wait()
-        self.assertEqual(len(self.s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])), 1)
-        lines, _ = self.floe(*args, "--s3-endpoint-url", self.moto.url)
+        try:
+            deadline = time.time() + 120
+            while time.time() < deadline and "FAULT delay" not in proxy.log():
+                time.sleep(0.1)
+            time.sleep(0.5)  # part 2's journal line is written once its answer is in
+        finally:
+            p.send_signal(signal.SIGKILL)  # parts 1 and 2 sent, part 3 in flight
+            p.wait()
+            proxy.stop()
+        uploads = self.s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+        self.assertEqual(len(uploads), 1)
+        listed = self.s3.list_parts(Bucket=bucket, Key="k/k/big.bin",
+                                    UploadId=uploads[0]["UploadId"])["Parts"]
+        # parts 1 and 2 confirmed; part 4 may have gone up beside the delayed part 3 (two
+        # chunks in flight) but its journal line waits for part 3, so the re-run sends it again
+        self.assertEqual([x["PartNumber"] for x in listed][:2], [1, 2])
+        self.assertNotIn(3, [x["PartNumber"] for x in listed])
+        # the staging directory holds the parts journal only: no archive bytes on disk
+        staged = os.listdir(catalog[:-3] + ".staging")
+        self.assertEqual([f for f in staged if not f.endswith(".parts")], [])
+        lines, err = self.floe(*args, "--s3-endpoint-url", self.moto.url)
         self.assertEqual((lines[-1]["copied"], lines[-1]["done"]), (1, 1))
-        # the killed run's upload was aborted, not left behind; the job was not paid twice
+        self.assertIn("2 parts confirmed by ListParts, 2 sent", err)
+        # the same upload was completed: nothing left behind, the job was not paid twice
         self.assertEqual(self.s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []), [])
         self.assertEqual(len(self.jobs(vault)) - 1, 1)  # the inventory and one retrieval
         got = self.s3.get_object(Bucket=bucket, Key="k/k/big.bin")["Body"].read()
         self.assertEqual(got, body)
-        proxy.stop()
+        self.assertEqual(self.s3.head_object(Bucket=bucket, Key="k/k/big.bin",
+                                             PartNumber=1)["PartsCount"], 4)
+        with open(catalog[:-3] + ".manifest.csv", newline="") as f:
+            (row,) = list(csv.DictReader(f))
+        self.assertEqual(row["sha256"], hashlib.sha256(body).hexdigest())
+
+    def test_kill_with_unrecorded_upload_leaves_nothing(self):
+        # a journal that does not match the recorded upload: the upload is aborted, a new one
+        # sent whole; an upload of the key nobody recorded is aborted too
+        vault, bucket, data = self.fill([("u/big.bin", (16 << 20) + 1)])
+        (body,) = [b for _, b in data.values()]
+        stray = self.s3.create_multipart_upload(Bucket=bucket, Key="u/u/big.bin")["UploadId"]
+        lines, err = self.floe("migrate", vault, "--to", "s3://%s/u" % bucket,
+                               "--s3-endpoint-url", self.moto.url, "--storage-class", "STANDARD",
+                               "--chunk-size", "8MiB", "--poll-interval", "1s",
+                               "--catalog", os.path.join(self.tmp.name, "stray.db"))
+        self.assertEqual((lines[-1]["copied"], lines[-1]["failed"]), (1, 0))
+        self.assertEqual(self.s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []), [])
+        self.assertNotEqual(stray, "")
+        got = self.s3.get_object(Bucket=bucket, Key="u/u/big.bin")["Body"].read()
+        self.assertEqual(got, body)
+
+    def test_chunk_with_wrong_tree_hash_fails_that_archive_only(self):
+        # every answer of the first three GetJobOutput calls carries a wrong tree hash: the
+        # first archive copied gets its chunk fetched three times, then fails with its id and
+        # byte range (its upload aborted); the other archive is copied
+        vault, bucket, data = self.fill([("b/one.bin", (16 << 20) + 3), ("b/two.bin", 5000)])
+        inv = self.glacier.initiate_job(vaultName=vault, jobParameters={
+            "Type": "inventory-retrieval"})["jobId"]  # migrate reuses it; its output is spared
+        deadline = time.time() + 60
+        while not self.glacier.describe_job(vaultName=vault, jobId=inv)["Completed"]:
+            self.assertLess(time.time(), deadline)
+            time.sleep(0.2)
+        proxy = servers.start_faultproxy(self.vault.port, [
+            "GET /jobs/(?!%s/)[^/]+/output badhash 3" % re.escape(inv)])
+        catalog = os.path.join(self.tmp.name, "badhash.db")
+        try:
+            lines, err = self.floe("migrate", vault, "--to", "s3://%s/b" % bucket,
+                                   "--s3-endpoint-url", self.moto.url,
+                                   "--storage-class", "STANDARD", "--chunk-size", "8MiB",
+                                   "--poll-interval", "1s", "--catalog", catalog,
+                                   url=proxy.url, expect=3)
+            self.assertEqual(proxy.log().count("FAULT badhash"), 3)
+        finally:
+            proxy.stop()
+        r = lines[-1]
+        self.assertEqual((r["copied"], r["done"], r["failed"]), (1, 1, 1))
+        st, _ = self.floe("migrate", "status", vault, "--to", "s3://%s/b" % bucket,
+                          "--catalog", catalog, "--list")
+        failed = [a for a in st if a.get("state") == "failed"]
+        self.assertEqual(len(failed), 1, st)
+        self.assertIn(failed[0]["archive_id"], failed[0]["reason"])
+        self.assertRegex(failed[0]["reason"], r"bytes \d+-\d+ did not match their tree hash "
+                                              r"in 3 fetches")
+        keys = [o["Key"] for o in self.s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+        self.assertEqual(len(keys), 1)
+        self.assertEqual(self.s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []), [])
 
     def test_default_storage_class_and_object_in_the_way(self):
         vault, bucket, data = self.fill([("x/a", 10), ("x/b", 20)])
@@ -189,4 +269,4 @@ class MigrateS3Tests(unittest.TestCase):
 
 if __name__ == "__main__":
     FLOE, VAULT_BIN = sys.argv[1], sys.argv[2]
-    unittest.main(argv=[sys.argv[0]], verbosity=2)
+    unittest.main(argv=[sys.argv[0]] + sys.argv[3:], verbosity=2)

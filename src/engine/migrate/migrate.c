@@ -445,20 +445,20 @@ static void discard(struct mig *m, const struct floe_mcat_row *r, const char *pa
 /* r's job output into path: DescribeJob, the job's tree hash against the inventory's, then the
  * verified parallel download (renamed to path only once whole and matching). Returns FLOE_OK,
  * MOVED, or the run's failure (r back in STAGED). */
-static int fetch(struct mig *m, struct floe_mcat_row *r, const char *path)
+/* DescribeJob of r's job: it must have succeeded with the inventory's tree hash. Returns
+ * FLOE_OK, MOVED (the archive failed), or the describe's status (derr filled). */
+static int check_job(struct mig *m, struct floe_mcat_row *r, struct floe_job_info *job,
+                     struct floe_error *derr)
 {
-    char why[900];
-    struct floe_job_info job;
-    struct floe_error derr = {0};
-    int rc = floe_job_describe(m->client, m->o->vault, r->job_id, &job, &derr);
-    if (rc == FLOE_OK && strcmp(job.status_code, "Succeeded") != 0)
-        rc = floe_error_set(&derr, FLOE_E_NOT_FOUND, "job %s is %s", r->job_id, job.status_code);
+    int rc = floe_job_describe(m->client, m->o->vault, r->job_id, job, derr);
+    if (rc == FLOE_OK && strcmp(job->status_code, "Succeeded") != 0)
+        rc = floe_error_set(derr, FLOE_E_NOT_FOUND, "job %s is %s", r->job_id, job->status_code);
     if (rc == FLOE_OK && r->tree[0]) {
-        char jt[65] = "";
-        if (job.has_archive_tree_hash)
-            hex(job.archive_tree_hash, jt);
-        else if (job.has_tree_hash)
-            hex(job.tree_hash, jt);
+        char jt[65] = "", why[900];
+        if (job->has_archive_tree_hash)
+            hex(job->archive_tree_hash, jt);
+        else if (job->has_tree_hash)
+            hex(job->tree_hash, jt);
         if (jt[0] && strcmp(jt, r->tree) != 0) {
             say(why, sizeof(why),
                 "retrieval job %s reports tree hash %s, the inventory %s: not copied", r->job_id,
@@ -467,6 +467,41 @@ static int fetch(struct mig *m, struct floe_mcat_row *r, const char *path)
             return rc ? rc : MOVED;
         }
     }
+    return rc;
+}
+
+/* What a failed copy of r means: the job output gone -> a new job; a checksum that never
+ * matched -> the archive fails; anything else stops the run with r back in STAGED. */
+static int copy_failed(struct mig *m, struct floe_mcat_row *r, int rc, struct floe_error *derr)
+{
+    char why[900];
+    switch (rc) {
+    case FLOE_E_NOT_FOUND:
+        m->out->jobs_rerequested++;
+        rc = replan(m, r, derr->message);
+        return rc ? rc : MOVED;
+    case FLOE_E_CHECKSUM:
+    case FLOE_E_CORRUPT:
+        if (strstr(derr->message, r->id))
+            say(why, sizeof(why), "%s", derr->message);
+        else
+            say(why, sizeof(why), "archive %s: %s", r->id, derr->message);
+        rc = move(m, r, FLOE_MIGRATE_FAILED, why);
+        return rc ? rc : MOVED;
+    default: /* the whole run stops; the same command continues */
+        floe_mcat_set(m->cat, r, FLOE_MIGRATE_STAGED, NULL);
+        *m->err = *derr;
+        return rc;
+    }
+}
+
+static int fetch(struct mig *m, struct floe_mcat_row *r, const char *path)
+{
+    struct floe_job_info job;
+    struct floe_error derr = {0};
+    int rc = check_job(m, r, &job, &derr);
+    if (rc == MOVED)
+        return rc;
     if (rc == FLOE_OK) {
         struct floe_download_options d = {.vault = m->o->vault,
                                           .job_id = r->job_id,
@@ -480,23 +515,9 @@ static int fetch(struct mig *m, struct floe_mcat_row *r, const char *path)
         struct floe_download_result dr;
         rc = floe_job_output_download(m->client, &d, &dr, &derr);
     }
-    switch (rc) {
-    case FLOE_OK: return FLOE_OK;
-    case FLOE_E_NOT_FOUND:
-        m->out->jobs_rerequested++;
-        rc = replan(m, r, derr.message);
-        return rc ? rc : MOVED;
-    case FLOE_E_CHECKSUM:
-    case FLOE_E_CORRUPT:
+    if (rc == FLOE_E_CHECKSUM || rc == FLOE_E_CORRUPT)
         discard(m, r, path);
-        say(why, sizeof(why), "archive %s: %s", r->id, derr.message);
-        rc = move(m, r, FLOE_MIGRATE_FAILED, why);
-        return rc ? rc : MOVED;
-    default: /* the whole run stops; the same command continues */
-        floe_mcat_set(m->cat, r, FLOE_MIGRATE_STAGED, NULL);
-        *m->err = derr;
-        return rc;
-    }
+    return rc ? copy_failed(m, r, rc, &derr) : FLOE_OK;
 }
 
 static int copy_to_dir(struct mig *m, struct floe_mcat_row *r)
@@ -563,68 +584,52 @@ static int s3_present(struct mig *m, struct floe_mcat_row *r, bool *present)
     return move(m, r, FLOE_MIGRATE_DONE, "");
 }
 
-/* The staged file's tree hash and SHA-256; FLOE_OK when it is the archive's. */
-static int check_staged(struct mig *m, const struct floe_mcat_row *r, const char *spath,
-                        char sha[65], struct floe_error *err)
-{
-    struct floe_filehash_result h;
-    int rc = hash_file(m, spath, &h, err);
-    if (rc)
-        return rc;
-    char tree[65];
-    hex(h.tree, tree);
-    if ((r->tree[0] && strcmp(tree, r->tree) != 0) || h.size != r->size)
-        return floe_error_set(err, FLOE_E_CHECKSUM,
-                              "archive %s: the staged copy %s has tree hash %s, the inventory "
-                              "%s",
-                              r->id, spath, tree, r->tree);
-    hex(h.linear, sha);
-    return FLOE_OK;
-}
-
+/* S3: the job output streams into the object (floe_ms3_stream); a multipart upload a killed
+ * run left is continued from the parts S3 confirms. */
 static int copy_to_s3(struct mig *m, struct floe_mcat_row *r)
 {
     bool present;
     int rc = s3_present(m, r, &present);
     if (rc || present)
         return rc;
-    char spath[4200], sha[65], desc[1100];
-    say(spath, sizeof(spath), "%s/%" PRId64 ".archive", m->staging, r->ord);
-    struct floe_error e = {0};
-    bool staged = access(spath, F_OK) == 0 && check_staged(m, r, spath, sha, &e) == FLOE_OK;
-    if (!staged && !fresh(m, r->job_done))
+    if (!fresh(m, r->job_done)) {
+        floe_ms3_abort_recorded(m->s3, m->cat, r, m->staging);
         return replan(m, r, "job output expires soon: a new job is requested");
+    }
     if ((rc = move(m, r, FLOE_MIGRATE_COPYING, "")))
         return rc;
-    floe_ms3_abort_recorded(m->s3, m->cat, r);
-    if (!staged) {
-        unlink(spath);
-        if ((rc = fetch(m, r, spath)))
-            return rc == MOVED ? FLOE_OK : rc;
-        memset(&e, 0, sizeof(e));
-        if ((rc = check_staged(m, r, spath, sha, &e))) {
-            unlink(spath);
-            if (rc != FLOE_E_CHECKSUM) {
-                floe_mcat_set(m->cat, r, FLOE_MIGRATE_STAGED, NULL);
-                *m->err = e;
-                return rc;
-            }
-            return move(m, r, FLOE_MIGRATE_FAILED, e.message);
-        }
+    struct floe_job_info job;
+    struct floe_error e = {0};
+    rc = check_job(m, r, &job, &e);
+    if (rc == MOVED) {
+        floe_ms3_abort_recorded(m->s3, m->cat, r, m->staging);
+        return FLOE_OK;
     }
-    floe_mcat_description(m->cat, r->ord, desc, sizeof(desc));
-    memset(&e, 0, sizeof(e));
-    rc = floe_ms3_upload(m->s3, m->cat, r, spath, desc, sha, &e);
-    if (rc == FLOE_E_CHECKSUM || rc == FLOE_E_INVALID_ARG || rc == FLOE_E_RANGE) {
-        unlink(spath);
+    char sha[65], desc[1100];
+    struct floe_ms3_stats st = {0};
+    if (!rc) {
+        floe_mcat_description(m->cat, r->ord, desc, sizeof(desc));
+        struct floe_ms3_source src = {.client = m->client,
+                                      .vault = m->o->vault,
+                                      .job_id = r->job_id,
+                                      .journal_dir = m->staging,
+                                      .cancel = m->o->cancel};
+        rc = floe_ms3_stream(m->s3, m->cat, r, &src, desc, sha, &st, &e);
+    }
+    if (st.parts_resumed) {
+        char msg[200];
+        say(msg, sizeof(msg), "resumed the S3 upload: %u parts confirmed by ListParts, %u sent",
+            st.parts_resumed, st.parts_sent);
+        note(m, r, msg);
+    }
+    if (rc == FLOE_E_INVALID_ARG || rc == FLOE_E_RANGE)
         return move(m, r, FLOE_MIGRATE_FAILED, e.message);
+    if (rc) {
+        if (rc == FLOE_E_NOT_FOUND)
+            floe_ms3_abort_recorded(m->s3, m->cat, r, m->staging);
+        rc = copy_failed(m, r, rc, &e);
+        return rc == MOVED ? FLOE_OK : rc;
     }
-    if (rc) { /* the staged copy is kept for the next run */
-        floe_mcat_set(m->cat, r, FLOE_MIGRATE_STAGED, NULL);
-        *m->err = e;
-        return rc;
-    }
-    unlink(spath);
     m->out->copied++;
     m->out->copied_bytes += r->size;
     snprintf(r->sha256, sizeof(r->sha256), "%s", sha);

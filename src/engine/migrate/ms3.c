@@ -1,24 +1,29 @@
 /*
- * ms3.c - see ms3.h. Parts go up one at a time from a chunk buffer read from the staged file:
- * memory is one chunk; the chunk's tree hash and SHA-256 come from one pass over it
- * (floe_treehash_part).
+ * ms3.c - see ms3.h. A chunk is fetched (one ranged GetJobOutput into a buffer), hashed in one
+ * pass (floe_treehash_part: its tree hash for the check, its SHA-256 for the part) and handed
+ * to the S3 client's transfer thread as UploadPart while the calling thread fetches the next
+ * chunk into the other buffer: memory is two chunks, and fetching overlaps sending.
  */
 #include "ms3.h"
 
 #include "alloc.h"
 #include "client_impl.h"
 #include "credentials.h"
+#include "floe/retrieve.h"
 #include "floe/s3part.h"
 #include "floe/treehash.h"
+#include "sha256.h"
 
 #include <openssl/evp.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 struct floe_ms3 {
@@ -149,129 +154,459 @@ int floe_ms3_present(struct floe_ms3 *m, const struct floe_mcat_row *r, char sha
     return rc;
 }
 
-/* Reads [off, off+n) of the staged file into buf. */
-static int read_at(int fd, const char *path, uint64_t off, uint8_t *buf, size_t n,
-                   struct floe_error *err)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t k = pread(fd, buf + got, n - got, (off_t)(off + got));
-        if (k <= 0)
-            return floe_error_set_errno(err, FLOE_E_IO, k < 0 ? errno : EIO, path,
-                                        "cannot read the staged archive %s", path);
-        got += (size_t)k;
-    }
-    return FLOE_OK;
-}
+/* ---- streaming: job output -> verified chunk -> UploadPart ---- */
 
-struct upload {
+#define SLOTS 2 /* chunks in memory: one being fetched while the other is sent */
+
+struct stream {
     struct floe_ms3 *m;
+    struct floe_mcat *cat;
     const struct floe_mcat_row *r;
+    const struct floe_ms3_source *src;
+    struct floe_ms3_stats *st;
     char key[2048];
-    struct floe_s3_meta meta[5];
     char desc[1100];
+    char sha_hex[65];
+    struct floe_s3_meta meta[5];
     struct floe_s3_put_opts po;
-    int fd;
-    const char *path;
-    uint8_t *buf;
+    uint64_t chunk, nparts;
     uint8_t (*leaves)[FLOE_HASH_BYTES];
+    uint8_t *buf[SLOTS];
+    struct floe_s3_part part[SLOTS];
+    struct floe_sha256 after[SLOTS]; /* the running SHA-256 after each slot's part */
+    bool busy[SLOTS], pending[SLOTS];
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    char upload_id[FLOE_S3_UPLOAD_ID_MAX];
+    char jpath[4200];
+    /* per part */
+    uint8_t (*trees)[FLOE_HASH_BYTES];
+    char (*etags)[FLOE_S3_ETAG_MAX];
+    char (*sums)[FLOE_S3_CHECKSUM_MAX];
+    struct floe_sha256 lin; /* the archive's SHA-256 over the parts sent so far, in order */
 };
 
-/* Hashes a chunk in buf: tree and SHA-256. */
-static void hash_chunk(struct upload *u, size_t n, uint8_t tree[32], uint8_t sha[32])
+static uint64_t part_len(const struct stream *s, uint64_t i)
 {
-    floe_treehash_part(u->buf, n, u->leaves, tree, sha);
+    uint64_t off = i * s->chunk, left = s->r->size - off;
+    return left < s->chunk ? left : s->chunk;
 }
 
-static int put_single(struct upload *u, struct floe_error *err)
+/* GetJobOutput of [off, off+n) into buf; hdr gets the service's tree hash ("" when none). */
+static int get_range(struct stream *s, uint64_t off, size_t n, uint8_t *buf, char hdr[65],
+                     struct floe_error *err)
 {
-    size_t n = (size_t)u->r->size;
-    uint8_t tree[32], sha[32];
-    char th[65], ours[FLOE_S3_CHECKSUM_MAX];
-    int rc = read_at(u->fd, u->path, 0, u->buf, n, err);
+    struct floe_client *c = s->src->client;
+    char *enc = floe_client_encode(s->src->job_id);
+    size_t plen = strlen(s->src->vault) + strlen(enc) + 32;
+    char *path = floe_xmalloc(plen);
+    snprintf(path, plen, "/vaults/%s/jobs/%s/output", s->src->vault, enc);
+    free(enc);
+    struct floe_call *k = floe_call_new(c, "GET", path, NULL);
+    free(path);
+    if (off != 0 || n != s->r->size) {
+        char range[80];
+        snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, off, off + n - 1);
+        floe_call_header(k, "range", range);
+    }
+    struct floe_xfer *x = floe_call_xfer(k);
+    x->sink = buf;
+    x->sink_cap = n ? n : 1;
+    int rc = floe_transfer_run(c->transfer, x);
     if (rc)
-        return rc;
-    hash_chunk(u, n, tree, sha);
-    hex(tree, th);
-    if (u->r->tree[0] && strcmp(th, u->r->tree) != 0)
-        return floe_error_set(err, FLOE_E_CHECKSUM,
-                              "archive %s: the staged bytes hash to %s, the inventory says %s: "
-                              "not uploaded",
-                              u->r->id, th, u->r->tree);
-    struct floe_s3_put_result pr;
-    if ((rc = floe_s3_put_object(u->m->s3, u->m->bucket, u->key, u->buf, n, &u->po, &pr, err)))
-        return rc;
-    b64(sha, ours);
-    if (pr.checksum_sha256[0] && strcmp(pr.checksum_sha256, ours) != 0)
-        return floe_error_set(err, FLOE_E_CHECKSUM,
-                              "archive %s: S3 stored checksum %s, the bytes sent have %s", u->r->id,
-                              pr.checksum_sha256, ours);
-    return FLOE_OK;
+        *err = x->err;
+    else if (x->resp_len != n)
+        rc = floe_error_set(err, FLOE_E_SERVICE,
+                            "GetJobOutput of job %s, bytes %" PRIu64 "-%" PRIu64
+                            ": %zu bytes received, %zu expected",
+                            s->src->job_id, off, off + n - 1, x->resp_len, n);
+    const char *h = rc ? NULL : floe_xfer_header(x, "x-amz-sha256-tree-hash");
+    snprintf(hdr, 65, "%s", h ? h : "");
+    floe_xfer_destroy(x);
+    return rc;
 }
 
-static int put_multipart(struct upload *u, struct floe_mcat *cat, uint64_t chunk,
+/* Chunk i into buf, its tree hash matching the service's (and, for the whole archive, the
+ * inventory's): fetched again on a mismatch, FLOE_RETRIEVE_MAX_FETCHES times in all. */
+static int fetch_verified(struct stream *s, uint64_t i, uint8_t *buf, uint8_t tree[32],
+                          uint8_t sha[32], struct floe_error *err)
+{
+    uint64_t off = i * s->chunk;
+    size_t n = (size_t)part_len(s, i);
+    for (int a = 1;; a++) {
+        char hdr[65], got[65];
+        int rc = get_range(s, off, n, buf, hdr, err);
+        if (rc)
+            return rc;
+        floe_treehash_part(buf, n, s->leaves, tree, sha);
+        hex(tree, got);
+        const char *want = NULL;
+        if (hdr[0] && strcasecmp(hdr, got) != 0)
+            want = hdr;
+        else if (n == s->r->size && s->r->tree[0] && strcmp(got, s->r->tree) != 0)
+            want = s->r->tree;
+        if (!want)
+            return FLOE_OK;
+        if (a >= FLOE_RETRIEVE_MAX_FETCHES)
+            return floe_error_set(err, FLOE_E_CHECKSUM,
+                                  "archive %s: bytes %" PRIu64 "-%" PRIu64
+                                  " did not match their tree hash in %d fetches (expected %s, "
+                                  "the bytes received hash to %s): not copied",
+                                  s->r->id, off, off + (n ? n - 1 : 0), a, want, got);
+        s->st->refetches++;
+    }
+}
+
+static void part_done(struct floe_s3_part *p)
+{
+    struct stream *s = p->user;
+    pthread_mutex_lock(&s->mu);
+    s->busy[p == &s->part[1]] = false;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void hex_bytes(const void *p, size_t n, char *out)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++)
+        snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+static bool unhex_bytes(const char *s, void *p, size_t n)
+{
+    uint8_t *b = p;
+    if (strlen(s) != 2 * n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        if (sscanf(s + 2 * i, "%2x", &v) != 1)
+            return false;
+        b[i] = (uint8_t)v;
+    }
+    return true;
+}
+
+/* One journal line of part i (its tree hash, checksum, ETag, the SHA-256 state after it). */
+static void journal_line(const struct stream *s, uint64_t i, const struct floe_sha256 *state,
+                         char *out, size_t cap)
+{
+    char th[65], sh[2 * sizeof(struct floe_sha256) + 1];
+    hex(s->trees[i], th);
+    hex_bytes(state, sizeof(*state), sh);
+    snprintf(out, cap, "%" PRIu64 " %s %s %s %s\n", i + 1, th, s->sums[i],
+             s->etags[i][0] ? s->etags[i] : "-", sh);
+}
+
+static int journal_write(const struct stream *s, const char *text, bool create,
                          struct floe_error *err)
 {
-    char upload_id[FLOE_S3_UPLOAD_ID_MAX];
-    int rc = floe_s3_create_multipart(u->m->s3, u->m->bucket, u->key, &u->po, upload_id, err);
-    if (rc)
-        return rc;
-    if ((rc = floe_mcat_set_upload(cat, u->r->ord, upload_id, err)))
-        return rc;
-    uint64_t size = u->r->size, nparts = (size + chunk - 1) / chunk;
-    struct floe_s3_completed_part *parts = floe_xcalloc(nparts, sizeof(*parts));
-    char(*etags)[FLOE_S3_ETAG_MAX] = floe_xcalloc(nparts, FLOE_S3_ETAG_MAX);
-    char(*sums)[FLOE_S3_CHECKSUM_MAX] = floe_xcalloc(nparts, FLOE_S3_CHECKSUM_MAX);
-    uint8_t(*trees)[FLOE_HASH_BYTES] = floe_xcalloc(nparts, FLOE_HASH_BYTES);
-    for (uint64_t i = 0; !rc && i < nparts; i++) {
-        uint64_t off = i * chunk;
-        size_t n = (size_t)(size - off < chunk ? size - off : chunk);
-        uint8_t sha[32];
-        if ((rc = read_at(u->fd, u->path, off, u->buf, n, err)))
-            break;
-        hash_chunk(u, n, trees[i], sha);
-        struct floe_s3_part p = {.bucket = u->m->bucket,
-                                 .key = u->key,
-                                 .upload_id = upload_id,
-                                 .part_number = (uint32_t)(i + 1),
-                                 .len = n,
-                                 .data = u->buf,
-                                 .last = i + 1 == nparts};
-        memcpy(p.sha256, sha, 32);
-        if ((rc = floe_s3_upload_part(u->m->s3, &p, err)))
-            break;
-        b64(sha, sums[i]);
-        if (p.checksum_sha256[0] && strcmp(p.checksum_sha256, sums[i]) != 0)
-            rc = floe_error_set(err, FLOE_E_CHECKSUM,
-                                "archive %s: S3 stored checksum %s for part %" PRIu64
-                                " (bytes %" PRIu64 "-%" PRIu64 "), the bytes sent have %s",
-                                u->r->id, p.checksum_sha256, i + 1, off, off + n - 1, sums[i]);
-        snprintf(etags[i], FLOE_S3_ETAG_MAX, "%s", p.etag);
-        parts[i] = (struct floe_s3_completed_part){(uint32_t)(i + 1), etags[i], sums[i]};
+    int fd = open(s->jpath, O_WRONLY | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : O_APPEND), 0600);
+    size_t n = strlen(text);
+    bool ok = fd >= 0 && write(fd, text, n) == (ssize_t)n && fdatasync(fd) == 0;
+    int e = errno;
+    if (fd >= 0)
+        close(fd);
+    return ok ? FLOE_OK
+              : floe_error_set_errno(err, FLOE_E_IO, e, s->jpath,
+                                     "cannot write the parts journal %s", s->jpath);
+}
+
+/* Waits for the part in slot b (if any) and records it. */
+static int wait_part(struct stream *s, int b, struct floe_error *err)
+{
+    pthread_mutex_lock(&s->mu);
+    while (s->busy[b])
+        pthread_cond_wait(&s->cv, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+    if (!s->pending[b])
+        return FLOE_OK;
+    s->pending[b] = false;
+    struct floe_s3_part *p = &s->part[b];
+    uint64_t i = p->part_number - 1, off = i * s->chunk;
+    if (p->status) {
+        *err = p->err;
+        /* an upload that is gone: the run stops; the next one starts a new upload */
+        return p->status == FLOE_E_NOT_FOUND ? (err->status = FLOE_E_SERVICE) : p->status;
     }
+    if (p->checksum_sha256[0] && strcmp(p->checksum_sha256, s->sums[i]) != 0)
+        return floe_error_set(err, FLOE_E_CHECKSUM,
+                              "archive %s: S3 stored checksum %s for part %" PRIu64
+                              " (bytes %" PRIu64 "-%" PRIu64 "), the bytes sent have %s",
+                              s->r->id, p->checksum_sha256, i + 1, off, off + p->len - 1,
+                              s->sums[i]);
+    snprintf(s->etags[i], FLOE_S3_ETAG_MAX, "%s", p->etag);
+    s->st->parts_sent++;
+    char line[1024];
+    journal_line(s, i, &s->after[b], line, sizeof(line));
+    return journal_write(s, line, false, err);
+}
+
+/* ListParts of the recorded upload into per-part sizes and checksums. */
+struct listed {
+    uint64_t n;
+    uint64_t *size;
+    char (*sum)[FLOE_S3_CHECKSUM_MAX];
+    char (*etag)[FLOE_S3_ETAG_MAX];
+};
+
+static int listed_part(const struct floe_s3_part_entry *p, void *user)
+{
+    struct listed *l = user;
+    if (p->part_number >= 1 && p->part_number <= l->n) {
+        l->size[p->part_number - 1] = p->size;
+        snprintf(l->sum[p->part_number - 1], FLOE_S3_CHECKSUM_MAX, "%s", p->checksum_sha256);
+        snprintf(l->etag[p->part_number - 1], FLOE_S3_ETAG_MAX, "%s", p->etag);
+    }
+    return 0;
+}
+
+/* Journal lines confirmed by ListParts, in order from part 1: returns how many; the lines
+ * themselves are appended to *kept (the journal is rewritten with them). A part is confirmed
+ * when its size is the chunk's and its stored checksum is the journal's (or, where ListParts
+ * shows none, as moto's does, its ETag is the one UploadPart answered after the service had
+ * checked the body against that checksum). */
+static uint64_t adopt_parts(struct stream *s, FILE *f, const struct listed *l, char **kept)
+{
+    char line[1024];
+    uint64_t k = 0;
+    size_t used = strlen(*kept);
+    while (k < s->nparts && fgets(line, sizeof(line), f)) {
+        char th[80], sum[FLOE_S3_CHECKSUM_MAX], etag[FLOE_S3_ETAG_MAX], state[600];
+        uint64_t no;
+        struct floe_sha256 st;
+        if (sscanf(line, "%" SCNu64 " %79s %63s %127s %599s", &no, th, sum, etag, state) != 5 ||
+            no != k + 1 || strlen(th) != 64 || !unhex_bytes(th, s->trees[k], 32) ||
+            !unhex_bytes(state, &st, sizeof(st)) || !floe_sha256_impl_available(st.impl) ||
+            l->size[k] != part_len(s, k) ||
+            (l->sum[k][0] ? strcmp(l->sum[k], sum) != 0
+                          : !l->etag[k][0] || strcmp(l->etag[k], etag) != 0))
+            break;
+        snprintf(s->sums[k], FLOE_S3_CHECKSUM_MAX, "%s", sum);
+        snprintf(s->etags[k], FLOE_S3_ETAG_MAX, "%s", strcmp(etag, "-") ? etag : "");
+        s->lin = st;
+        size_t n = strlen(line);
+        *kept = floe_xrealloc(*kept, used + n + 1);
+        memcpy(*kept + used, line, n + 1);
+        used += n;
+        k++;
+    }
+    return k;
+}
+
+static void drop_upload(struct stream *s, const char *id)
+{
+    floe_s3_abort_multipart(s->m->s3, s->m->bucket, s->key, id, NULL);
+    floe_mcat_set_upload(s->cat, s->r->ord, "", NULL);
+    unlink(s->jpath);
+    s->upload_id[0] = '\0';
+}
+
+/* The upload a killed run recorded: kept with the parts ListParts confirms (*first = how
+ * many), or aborted when its journal does not match. */
+static int resume(struct stream *s, uint64_t *first, struct floe_error *err)
+{
+    char id[FLOE_S3_UPLOAD_ID_MAX], head[FLOE_S3_UPLOAD_ID_MAX + 64], want[sizeof(head)];
+    *first = 0;
+    if (!floe_mcat_get_upload(s->cat, s->r->ord, id, sizeof(id)) || !id[0]) {
+        unlink(s->jpath);
+        return FLOE_OK;
+    }
+    FILE *f = fopen(s->jpath, "r");
+    snprintf(want, sizeof(want), "floe-ms3-parts 1 %" PRIu64 " %s\n", s->chunk, id);
+    if (!f || !fgets(head, sizeof(head), f) || strcmp(head, want) != 0) {
+        if (f)
+            fclose(f);
+        drop_upload(s, id);
+        return FLOE_OK;
+    }
+    struct listed l = {s->nparts, floe_xcalloc(s->nparts, sizeof(uint64_t)),
+                       floe_xcalloc(s->nparts, FLOE_S3_CHECKSUM_MAX),
+                       floe_xcalloc(s->nparts, FLOE_S3_ETAG_MAX)};
+    struct floe_error lerr = {0};
+    char *kept = floe_xstrdup("");
+    floe_sha256_init(&s->lin);
+    int rc = floe_s3_list_parts(s->m->s3, s->m->bucket, s->key, id, 0, listed_part, &l, &lerr);
+    if (rc == FLOE_E_NOT_FOUND) { /* the upload is gone */
+        drop_upload(s, id);
+        rc = FLOE_OK;
+    } else if (rc) {
+        *err = lerr;
+    } else {
+        snprintf(s->upload_id, sizeof(s->upload_id), "%s", id);
+        *first = adopt_parts(s, f, &l, &kept);
+        s->st->parts_resumed = (unsigned)*first;
+    }
+    fclose(f);
+    free(l.size);
+    free(l.sum);
+    free(l.etag);
+    /* the journal again, with only the confirmed parts */
+    if (!rc && s->upload_id[0] && !(rc = journal_write(s, want, true, err)))
+        rc = journal_write(s, kept, false, err);
+    free(kept);
+    return rc;
+}
+
+/* Uploads of this key that no catalog recorded (a kill between create and record). */
+struct strays {
+    const char *key;
+    char **ids;
+    size_t n;
+};
+
+static int stray_upload(const struct floe_s3_upload_entry *u, void *user)
+{
+    struct strays *x = user;
+    if (strcmp(u->key, x->key) == 0 && x->n < 64) {
+        x->ids = floe_xrealloc(x->ids, (x->n + 1) * sizeof(*x->ids));
+        x->ids[x->n++] = floe_xstrdup(u->upload_id);
+    }
+    return 0;
+}
+
+static int abort_strays(struct stream *s, struct floe_error *err)
+{
+    struct strays x = {.key = s->key};
+    int rc =
+        floe_s3_list_multipart_uploads(s->m->s3, s->m->bucket, s->key, 0, stray_upload, &x, err);
+    for (size_t i = 0; i < x.n; i++) {
+        if (!rc)
+            floe_s3_abort_multipart(s->m->s3, s->m->bucket, s->key, x.ids[i], NULL);
+        free(x.ids[i]);
+    }
+    free(x.ids);
+    return rc;
+}
+
+static int start_upload(struct stream *s, struct floe_error *err)
+{
+    int rc = abort_strays(s, err);
+    if (!rc)
+        rc = floe_s3_create_multipart(s->m->s3, s->m->bucket, s->key, &s->po, s->upload_id, err);
+    if (!rc)
+        rc = floe_mcat_set_upload(s->cat, s->r->ord, s->upload_id, err);
+    char head[FLOE_S3_UPLOAD_ID_MAX + 64];
+    snprintf(head, sizeof(head), "floe-ms3-parts 1 %" PRIu64 " %s\n", s->chunk, s->upload_id);
+    if (!rc)
+        rc = journal_write(s, head, true, err);
+    floe_sha256_init(&s->lin);
+    return rc;
+}
+
+/* Waits for every part in flight, oldest first; keeps the first failure in rc. */
+static int drain(struct stream *s, int rc, struct floe_error *err)
+{
+    int order[SLOTS] = {0, 1};
+    if (s->pending[0] && s->pending[1] && s->part[1].part_number < s->part[0].part_number)
+        order[0] = 1, order[1] = 0;
+    for (int j = 0; j < SLOTS; j++) {
+        struct floe_error e = {0};
+        int w = wait_part(s, order[j], &e);
+        if (w && !rc) {
+            rc = w;
+            *err = e;
+        }
+    }
+    return rc;
+}
+
+static int send_parts(struct stream *s, uint64_t first, struct floe_error *err)
+{
+    int rc = FLOE_OK;
+    for (uint64_t i = first; !rc && i < s->nparts; i++) {
+        int b = (int)(i & 1);
+        if ((rc = wait_part(s, b, err)))
+            break;
+        if (s->src->cancel && atomic_load(s->src->cancel)) {
+            rc = floe_error_set(err, FLOE_E_CANCELLED, "interrupted");
+            break;
+        }
+        uint8_t sha[32];
+        if ((rc = fetch_verified(s, i, s->buf[b], s->trees[i], sha, err)))
+            break;
+        size_t n = (size_t)part_len(s, i);
+        floe_sha256_update(&s->lin, s->buf[b], n);
+        s->after[b] = s->lin;
+        b64(sha, s->sums[i]);
+        s->part[b] = (struct floe_s3_part){.bucket = s->m->bucket,
+                                           .key = s->key,
+                                           .upload_id = s->upload_id,
+                                           .part_number = (uint32_t)(i + 1),
+                                           .len = n,
+                                           .data = s->buf[b],
+                                           .last = i + 1 == s->nparts,
+                                           .done = part_done,
+                                           .user = s};
+        memcpy(s->part[b].sha256, sha, 32);
+        s->busy[b] = s->pending[b] = true;
+        if ((rc = floe_s3_upload_part_submit(s->m->s3, &s->part[b], err)))
+            s->busy[b] = s->pending[b] = false;
+    }
+    return drain(s, rc, err);
+}
+
+static int multipart(struct stream *s, struct floe_error *err)
+{
+    uint64_t first = 0;
+    int rc = resume(s, &first, err);
+    if (!rc && !s->upload_id[0])
+        rc = start_upload(s, err);
+    if (!rc)
+        rc = send_parts(s, first, err);
     if (!rc) { /* the archive's tree hash, before the object can exist */
         uint8_t whole[32];
         char th[65];
-        floe_treehash_combine((const uint8_t(*)[FLOE_HASH_BYTES])trees, (size_t)nparts, whole);
+        floe_treehash_combine((const uint8_t(*)[FLOE_HASH_BYTES])s->trees, (size_t)s->nparts,
+                              whole);
         hex(whole, th);
-        if (u->r->tree[0] && strcmp(th, u->r->tree) != 0)
+        if (s->r->tree[0] && strcmp(th, s->r->tree) != 0)
             rc = floe_error_set(err, FLOE_E_CHECKSUM,
                                 "archive %s: the parts combine to tree hash %s, the inventory "
                                 "says %s: the upload is aborted",
-                                u->r->id, th, u->r->tree);
+                                s->r->id, th, s->r->tree);
     }
-    struct floe_s3_put_result pr;
-    if (!rc)
-        rc = floe_s3_complete_multipart(u->m->s3, u->m->bucket, u->key, upload_id, parts,
-                                        (size_t)nparts, &pr, err);
-    if (rc)
-        floe_s3_abort_multipart(u->m->s3, u->m->bucket, u->key, upload_id, NULL);
-    floe_mcat_set_upload(cat, u->r->ord, "", rc ? NULL : err);
-    free(parts);
-    free(etags);
-    free(sums);
-    free(trees);
+    if (!rc) {
+        struct floe_s3_completed_part *parts = floe_xcalloc(s->nparts, sizeof(*parts));
+        for (uint64_t i = 0; i < s->nparts; i++)
+            parts[i] = (struct floe_s3_completed_part){(uint32_t)(i + 1), s->etags[i], s->sums[i]};
+        rc = floe_s3_complete_multipart(s->m->s3, s->m->bucket, s->key, s->upload_id, parts,
+                                        (size_t)s->nparts, NULL, err);
+        free(parts);
+    }
+    if (!rc) {
+        uint8_t sha[32];
+        floe_sha256_final(&s->lin, sha);
+        hex(sha, s->sha_hex);
+        floe_mcat_set_upload(s->cat, s->r->ord, "", NULL);
+        unlink(s->jpath);
+    } else if (s->upload_id[0] && (rc == FLOE_E_CHECKSUM || rc == FLOE_E_RANGE ||
+                                   (rc == FLOE_E_NOT_FOUND && err->http_status == 404))) {
+        drop_upload(s, s->upload_id); /* the archive fails or gets a new job */
+    }
     return rc;
+}
+
+static int single(struct stream *s, struct floe_error *err)
+{
+    uint8_t tree[32], sha[32];
+    char ours[FLOE_S3_CHECKSUM_MAX];
+    int rc = fetch_verified(s, 0, s->buf[0], tree, sha, err);
+    if (rc)
+        return rc;
+    hex(sha, s->sha_hex);
+    s->meta[s->po.nmeta++] = (struct floe_s3_meta){"sha256", s->sha_hex};
+    struct floe_s3_put_result pr;
+    if ((rc = floe_s3_put_object(s->m->s3, s->m->bucket, s->key, s->buf[0], (size_t)s->r->size,
+                                 &s->po, &pr, err)))
+        return rc == FLOE_E_NOT_FOUND ? (err->status = FLOE_E_SERVICE) : rc;
+    b64(sha, ours);
+    if (pr.checksum_sha256[0] && strcmp(pr.checksum_sha256, ours) != 0)
+        return floe_error_set(err, FLOE_E_CHECKSUM,
+                              "archive %s: S3 stored checksum %s, the bytes sent have %s", s->r->id,
+                              pr.checksum_sha256, ours);
+    s->st->parts_sent++;
+    return FLOE_OK;
 }
 
 /* Metadata values are printable US-ASCII; anything else becomes '?'. */
@@ -283,49 +618,64 @@ static void printable(const char *s, char *out, size_t cap)
     out[o] = '\0';
 }
 
-int floe_ms3_upload(struct floe_ms3 *m, struct floe_mcat *cat, const struct floe_mcat_row *r,
-                    const char *path, const char *description, const char *sha256,
-                    struct floe_error *err)
+int floe_ms3_stream(struct floe_ms3 *m, struct floe_mcat *cat, const struct floe_mcat_row *r,
+                    const struct floe_ms3_source *src, const char *description, char sha256[65],
+                    struct floe_ms3_stats *st, struct floe_error *err)
 {
-    struct upload *u = floe_xcalloc(1, sizeof(*u));
-    u->m = m;
-    u->r = r;
-    u->path = path;
-    key_of(m, r->name, u->key, sizeof(u->key));
-    printable(description, u->desc, sizeof(u->desc));
-    u->meta[0] = (struct floe_s3_meta){"glacier-archive-id", r->id};
-    u->meta[1] = (struct floe_s3_meta){"glacier-tree-hash", r->tree};
-    u->meta[2] = (struct floe_s3_meta){"sha256", sha256};
-    u->meta[3] = (struct floe_s3_meta){"glacier-creation-date", r->created};
-    u->meta[4] = (struct floe_s3_meta){"glacier-description", u->desc};
-    u->po = (struct floe_s3_put_opts){
-        .storage_class = m->storage_class, .meta = u->meta, .nmeta = 5, .checksum_sha256 = true};
+    struct stream *s = floe_xcalloc(1, sizeof(*s));
+    s->m = m;
+    s->cat = cat;
+    s->r = r;
+    s->src = src;
+    s->st = st;
+    memset(st, 0, sizeof(*st));
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    key_of(m, r->name, s->key, sizeof(s->key));
+    snprintf(s->jpath, sizeof(s->jpath), "%s/%" PRId64 ".parts", src->journal_dir, r->ord);
+    printable(description, s->desc, sizeof(s->desc));
+    s->meta[0] = (struct floe_s3_meta){"glacier-archive-id", r->id};
+    s->meta[1] = (struct floe_s3_meta){"glacier-tree-hash", r->tree};
+    s->meta[2] = (struct floe_s3_meta){"glacier-creation-date", r->created};
+    s->meta[3] = (struct floe_s3_meta){"glacier-description", s->desc};
+    s->po = (struct floe_s3_put_opts){
+        .storage_class = m->storage_class, .meta = s->meta, .nmeta = 4, .checksum_sha256 = true};
     /* power of two chunks from the configured size, doubled until the parts fit */
-    uint64_t chunk = m->chunk;
-    while ((r->size + chunk - 1) / chunk > FLOE_S3_MAX_PARTS)
-        chunk *= 2;
-    int rc = floe_s3_key_valid(u->key, err);
-    u->fd = rc ? -1 : open(path, O_RDONLY | O_CLOEXEC);
-    if (!rc && u->fd < 0)
-        rc = floe_error_set_errno(err, FLOE_E_IO, errno, path, "cannot open %s", path);
+    s->chunk = m->chunk;
+    while ((r->size + s->chunk - 1) / s->chunk > FLOE_S3_MAX_PARTS)
+        s->chunk *= 2;
+    s->nparts = r->size <= s->chunk ? 1 : (r->size + s->chunk - 1) / s->chunk;
+    int rc = floe_s3_key_valid(s->key, err);
     if (!rc) {
-        size_t n = (size_t)(r->size < chunk ? r->size : chunk);
-        u->buf = floe_xmalloc(n ? n : 1);
-        u->leaves = floe_xcalloc(floe_treehash_leaf_count(n) + 1, FLOE_HASH_BYTES);
-        rc = r->size <= chunk ? put_single(u, err) : put_multipart(u, cat, chunk, err);
+        size_t n = (size_t)(r->size < s->chunk ? r->size : s->chunk);
+        for (int b = 0; b < (s->nparts > 1 ? SLOTS : 1); b++)
+            s->buf[b] = floe_xmalloc(n ? n : 1);
+        s->leaves = floe_xcalloc(floe_treehash_leaf_count(n) + 1, FLOE_HASH_BYTES);
+        s->trees = floe_xcalloc(s->nparts, FLOE_HASH_BYTES);
+        s->etags = floe_xcalloc(s->nparts, FLOE_S3_ETAG_MAX);
+        s->sums = floe_xcalloc(s->nparts, FLOE_S3_CHECKSUM_MAX);
+        rc = s->nparts == 1 ? single(s, err) : multipart(s, err);
     }
-    if (u->fd >= 0)
-        close(u->fd);
-    free(u->buf);
-    free(u->leaves);
-    free(u);
+    if (!rc)
+        snprintf(sha256, 65, "%s", s->sha_hex);
+    for (int b = 0; b < SLOTS; b++)
+        free(s->buf[b]);
+    free(s->leaves);
+    free(s->trees);
+    free(s->etags);
+    free(s->sums);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    free(s);
     return rc;
 }
 
 void floe_ms3_abort_recorded(struct floe_ms3 *m, struct floe_mcat *cat,
-                             const struct floe_mcat_row *r)
+                             const struct floe_mcat_row *r, const char *journal_dir)
 {
-    char id[FLOE_S3_UPLOAD_ID_MAX], key[2048];
+    char id[FLOE_S3_UPLOAD_ID_MAX], key[2048], jpath[4200];
+    snprintf(jpath, sizeof(jpath), "%s/%" PRId64 ".parts", journal_dir, r->ord);
+    unlink(jpath);
     if (!floe_mcat_get_upload(cat, r->ord, id, sizeof(id)) || !id[0])
         return;
     key_of(m, r->name, key, sizeof(key));

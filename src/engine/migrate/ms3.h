@@ -2,19 +2,21 @@
  * ms3.h - an S3 destination of a migration (docs/migrate.md, "To S3"): s3://BUCKET/PREFIX, the
  * S3 client made from the Glacier client's region and credentials (one transfer thread shared
  * with it), the bucket checked before anything is paid for, and one archive's copy: an object
- * already there with the same archive id and tree hash is skipped (HeadObject); else the staged,
- * verified archive goes up in power-of-two chunks (FLOE_MS3_MIN_CHUNK doubled until the archive
- * fits in 10,000 parts, so each chunk is a node of the archive's tree hash), each part with its
- * x-amz-checksum-sha256 compared with what S3 stored, the chunk tree hashes combined and compared
- * with the inventory's BEFORE CompleteMultipartUpload: a corrupt archive never becomes an object.
- * The object carries the archive id, tree hash, SHA-256, description and creation date as
- * metadata (x-amz-meta-glacier-*).
+ * already there with the same archive id and tree hash is skipped (HeadObject); else the job
+ * output streams into S3 (no local disk) in power-of-two chunks (--chunk-size doubled until the
+ * archive fits in 10,000 parts, so each chunk is a node of the archive's tree hash), each chunk
+ * verified against the service's tree hash, each part with its x-amz-checksum-sha256 compared
+ * with what S3 stored, the chunk tree hashes combined and compared with the inventory's BEFORE
+ * CompleteMultipartUpload: a corrupt archive never becomes an object. The object carries the
+ * archive id, tree hash, description and creation date (and, for a one-part object, the
+ * SHA-256) as metadata (x-amz-meta-glacier-*, x-amz-meta-sha256).
  *
  * Threads: the calling thread (the migration's).
  */
 #ifndef FLOE_ENGINE_MIGRATE_MS3_H
 #define FLOE_ENGINE_MIGRATE_MS3_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -54,20 +56,50 @@ void floe_ms3_dest(const struct floe_ms3 *m, const char *name, char *out, size_t
 int floe_ms3_present(struct floe_ms3 *m, const struct floe_mcat_row *r, char sha256[65],
                      struct floe_error *err);
 
-/*
- * floe_ms3_upload() - the archive staged (verified) at path up as r's object; description and
- * sha256 (hex) go into the metadata. The multipart upload id is recorded in the catalog while it
- * runs (so a re-run aborts one a crash left, floe_ms3_abort_recorded) and cleared after.
- * Returns FLOE_OK, FLOE_E_CHECKSUM (a part's stored checksum, or the combined tree hash, differs:
- * the upload is aborted), FLOE_E_IO (reading the staged file), or an S3 status.
- */
-int floe_ms3_upload(struct floe_ms3 *m, struct floe_mcat *cat, const struct floe_mcat_row *r,
-                    const char *path, const char *description, const char *sha256,
-                    struct floe_error *err);
+/* Where an archive's bytes come from: a succeeded retrieval job's output (GetJobOutput). */
+struct floe_ms3_source {
+    struct floe_client *client; /* the Glacier client (borrowed) */
+    const char *vault;
+    const char *job_id;
+    const char *journal_dir; /* where the parts journal of a multipart copy lives */
+    atomic_bool *cancel;     /* optional: stop between chunks (the upload is kept to resume) */
+};
 
-/* floe_ms3_abort_recorded() - abort the multipart upload a killed run left for r (if any) and
- * clear it in the catalog; failures to abort are ignored (an upload that is gone is fine). */
+struct floe_ms3_stats {
+    unsigned parts_sent;    /* parts uploaded in this call */
+    unsigned parts_resumed; /* parts a killed run sent, confirmed through ListParts */
+    unsigned refetches;     /* chunks fetched again because their tree hash did not match */
+};
+
+/*
+ * floe_ms3_stream() - copy r's job output into r's object without touching local disk for the
+ * bytes: one chunk at a time (power of two, tree-hash aligned) GetJobOutput with a Range into
+ * memory, its tree hash checked against the service's x-amz-sha256-tree-hash (a mismatch is
+ * fetched again, FLOE_RETRIEVE_MAX_FETCHES times in all), then UploadPart with its
+ * x-amz-checksum-sha256 while the next chunk is fetched (memory: two chunks). The chunk tree
+ * hashes are combined and compared with the inventory's before CompleteMultipartUpload. An
+ * archive of one chunk is one PutObject (its SHA-256 then also in the metadata).
+ * Resume: the upload id is recorded in the catalog and each sent part (its tree hash, checksum,
+ * ETag and the running SHA-256) in "<journal_dir>/<ord>.parts"; a later call continues that
+ * upload, keeping the parts ListParts confirms with the journal's checksum and size, and sends
+ * the rest. Uploads of r's key that no catalog records (a kill between create and record) are
+ * aborted before a new one is created.
+ * sha256   OUT: the archive's SHA-256 (hex), on FLOE_OK.
+ * Returns  FLOE_OK; FLOE_E_CHECKSUM (a chunk failed verification on every fetch, or the
+ *          combined tree hash differs: the message names the archive and byte range; the upload
+ *          is aborted); FLOE_E_NOT_FOUND (the job output is gone: upload aborted);
+ *          FLOE_E_INVALID_ARG (the key); otherwise the run's failure (network, S3, the journal
+ *          disk), with the upload kept for the next call.
+ * Threads: the calling thread (parts are sent on the S3 client's transfer thread).
+ */
+int floe_ms3_stream(struct floe_ms3 *m, struct floe_mcat *cat, const struct floe_mcat_row *r,
+                    const struct floe_ms3_source *src, const char *description, char sha256[65],
+                    struct floe_ms3_stats *st, struct floe_error *err);
+
+/* floe_ms3_abort_recorded() - abort the multipart upload a killed run left for r (if any),
+ * clear it in the catalog and drop its parts journal in journal_dir; failures to abort are
+ * ignored (an upload that is gone is fine). */
 void floe_ms3_abort_recorded(struct floe_ms3 *m, struct floe_mcat *cat,
-                             const struct floe_mcat_row *r);
+                             const struct floe_mcat_row *r, const char *journal_dir);
 
 #endif
