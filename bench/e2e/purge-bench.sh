@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `floe vault purge` against a local floe-vault on loopback, side by side in one run:
 #   - a vault of ARCHIVES tiny archives and one of ARCHIVES/10, each created through floe-vault's
-#     API (UploadArchive, 1-byte bodies, several processes of boto3 threads), then purged by
+#     API (UploadArchive, 1-byte bodies, 32 in flight from bench/e2e/archive-loader.c), then purged by
 #     floe: deletions per second and the client's peak RSS for both sizes (RSS should not grow
 #     with the vault: the inventory is streamed, the deletions are a bounded window);
 #   - a boto3 loop of delete_archive (one request at a time, one process), timed over SAMPLE
@@ -15,33 +15,16 @@ SMALL=$((ARCHIVES / 10))
 . bench/e2e/common.sh
 bench_setup purgebench 1
 
+# The loader: libfloe's client in C with many uploads in flight (bench/e2e/archive-loader.c),
+# built here against the build's libfloe.
+LIBDIR=$(dirname "$FLOE")
+[ -e "$LIBDIR/libfloe.so" ] || cmake --build "$LIBDIR" --target floe_shared >/dev/null
+cc -O2 -std=c11 -pthread -Iinclude bench/e2e/archive-loader.c -o "$work/archive-loader" \
+    -L"$LIBDIR" -Wl,-rpath,"$LIBDIR" -lfloe
+
 load() { # load VAULT COUNT: COUNT 1-byte archives through the API; prints archives/s
     "$FLOE" --endpoint-url "$url" vault create "$1" >/dev/null
-    python3 - "$url" "$1" "$2" <<'PY'
-import boto3, multiprocessing, sys, threading, time
-from botocore.config import Config
-url, vault, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-PROCS, THREADS = 3, 12
-
-def proc(count):
-    g = boto3.client("glacier", endpoint_url=url, config=Config(max_pool_connections=THREADS))
-    per = [count // THREADS + (1 if i < count % THREADS else 0) for i in range(THREADS)]
-    def run(k):
-        for _ in range(k):
-            g.upload_archive(vaultName=vault, body=b"x")
-    ts = [threading.Thread(target=run, args=(k,)) for k in per]
-    for t in ts: t.start()
-    for t in ts: t.join()
-
-t = time.time()
-ps = [multiprocessing.Process(target=proc, args=(n // PROCS + (1 if i < n % PROCS else 0),))
-      for i in range(PROCS)]
-for p in ps: p.start()
-for p in ps: p.join()
-if any(p.exitcode for p in ps):
-    sys.exit("loading failed")
-print("loaded %d archives into %s: %.0f archives/s" % (n, vault, n / (time.time() - t)))
-PY
+    "$work/archive-loader" "$url" "$1" "$2" 32
 }
 
 purge() { # purge NAME VAULT: "NAME wall user sys maxrss_kib"
@@ -51,26 +34,34 @@ purge() { # purge NAME VAULT: "NAME wall user sys maxrss_kib"
     cat "$work/t.$1"
 }
 
-start_vault
-load small "$SMALL"
-purge floe_small small
-load bench "$ARCHIVES"
-purge floe_full bench
-load sample "$SAMPLE"
-python3 - "$url" "$work/t.boto3" <<'PY'
+boto3_loop() { # boto3_loop VAULT: one delete_archive at a time over the whole vault
+    python3 - "$url" "$1" "$work/t.boto3.$1" <<'PY'
 import boto3, json, sys, time
-url, out = sys.argv[1], sys.argv[2]
+url, vault, out = sys.argv[1], sys.argv[2], sys.argv[3]
 g = boto3.client("glacier", endpoint_url=url)
-job = g.initiate_job(vaultName="sample", jobParameters={"Type": "inventory-retrieval"})["jobId"]
+job = g.initiate_job(vaultName=vault, jobParameters={"Type": "inventory-retrieval"})["jobId"]
 ids = [a["ArchiveId"] for a in json.loads(
-    g.get_job_output(vaultName="sample", jobId=job)["body"].read())["ArchiveList"]]
+    g.get_job_output(vaultName=vault, jobId=job)["body"].read())["ArchiveList"]]
 t = time.time()
 for a in ids:
-    g.delete_archive(vaultName="sample", archiveId=a)
+    g.delete_archive(vaultName=vault, archiveId=a)
 e = time.time() - t
 open(out, "w").write("boto3 %f %d\n" % (e, len(ids)))
-print("boto3 loop: %d deletions in %.2f s" % (len(ids), e))
+print("boto3 loop (%s): %d deletions in %.2f s" % (vault, len(ids), e))
 PY
+}
+
+# Everything is loaded first; then the boto3 samples alternate with floe's purges, so each floe
+# figure has a boto3 figure taken just before and just after it at the machine's load then.
+start_vault
+load small "$SMALL"
+load bench "$ARCHIVES"
+for i in 1 2 3; do load "sample$i" "$SAMPLE"; done
+boto3_loop sample1
+purge floe_small small
+boto3_loop sample2
+purge floe_full bench
+boto3_loop sample3
 stop_vault
 
 python3 - "$work" "$ARCHIVES" "$SMALL" <<'PY'
@@ -82,15 +73,23 @@ for name, count in (("floe_small", small), ("floe_full", n)):
     summary = json.loads(open("%s/out.%s" % (work, name)).read().splitlines()[-1])
     assert summary["deleted"] + summary["already_gone"] == count, summary
     rows[name] = (count, float(e), float(u) + float(s), int(rss) / 1024)
-_, e, k = open("%s/t.boto3" % work).read().split()
+boto = []
+for i in (1, 2, 3):
+    _, e, k = open("%s/t.boto3.sample%d" % (work, i)).read().split()
+    boto.append((int(k), float(e)))
 print("| client | archives | wall s | deletions/s | client CPU us/deletion | peak RSS MiB |")
 print("|---|---|---|---|---|---|")
 for name, (count, e2, cpu, rss) in rows.items():
     print("| %s | %d | %.2f | %.0f | %.1f | %.1f |" % (name, count, e2, count / e2,
                                                        cpu * 1e6 / count, rss))
-boto = int(k) / float(e)
-print("| boto3 delete_archive loop (sample) | %s | %.2f | %.0f | - | - |" % (k, float(e), boto))
+for i, (k, e) in enumerate(boto, 1):
+    print("| boto3 delete_archive loop (sample %d) | %d | %.2f | %.0f | - | - |" % (i, k, e, k / e))
+# floe_small sits between samples 1 and 2, floe_full between 2 and 3: each against the faster
+# of its two neighbours (the conservative ratio).
+near = {"floe_small": max(boto[0][0] / boto[0][1], boto[1][0] / boto[1][1]),
+        "floe_full": max(boto[1][0] / boto[1][1], boto[2][0] / boto[2][1])}
 full = rows["floe_full"]
-print("\nfloe / boto3 loop: %.1fx; peak RSS %d vs %d archives: %.1f vs %.1f MiB"
-      % (full[0] / full[1] / boto, n, small, full[3], rows["floe_small"][3]))
+for name, (count, e2, _, _) in rows.items():
+    print("%s / the faster neighbouring boto3 loop: %.1fx" % (name, count / e2 / near[name]))
+print("peak RSS %d vs %d archives: %.1f vs %.1f MiB" % (n, small, full[3], rows["floe_small"][3]))
 PY
