@@ -136,6 +136,15 @@ struct floe_s3_put_opts {
      * ListParts). CreateMultipartUpload: true declares the SHA256 checksum algorithm, which
      * then requires x-amz-checksum-sha256 on every part. */
     bool checksum_sha256;
+    /* Access and encryption headers, each sent only when not NULL (printable US-ASCII). */
+    const char *canned_acl;         /* x-amz-acl: private, public-read, bucket-owner-read, ... */
+    const char *grant_full_control; /* x-amz-grant-full-control: id="..", emailAddress="..", */
+    const char *grant_read;         /* x-amz-grant-read          uri=".." (comma-separated) */
+    const char *grant_read_acp;     /* x-amz-grant-read-acp */
+    const char *grant_write_acp;    /* x-amz-grant-write-acp */
+    const char *sse;                /* x-amz-server-side-encryption: AES256 or aws:kms */
+    const char *sse_kms_key_id;     /* x-amz-server-side-encryption-aws-kms-key-id */
+    const char *sse_kms_context;    /* x-amz-server-side-encryption-context (base64 JSON) */
 };
 
 /* floe_s3_storage_class_valid() - FLOE_OK for STANDARD, REDUCED_REDUNDANCY, STANDARD_IA,

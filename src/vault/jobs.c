@@ -658,7 +658,11 @@ int floe_vjobs_start(struct floe_vserver *srv, struct floe_vjobs **out, struct f
 {
     struct floe_vjobs *j = floe_xcalloc(1, sizeof(*j));
     j->srv = srv;
-    j->select = floe_vselect_start(srv, floe_vjobs_finish);
+    char msg[1024];
+    if (floe_vselect_start(srv, floe_vjobs_finish, &j->select, msg, sizeof(msg))) {
+        free(j);
+        return floe_error_set(err, FLOE_E_INVALID_ARG, "%s", msg);
+    }
     pthread_mutex_init(&j->mu, NULL);
     pthread_cond_init(&j->cv, NULL); /* CLOCK_REALTIME: deadlines are wall-clock ms */
     if (pthread_create(&j->thread, NULL, run, j) != 0) {

@@ -10,6 +10,7 @@
  *              [--notify TOPIC_ARN=URL ...] [--log-level error|warn|info|debug] [--no-auth]
  *              [--tls-cert FILE --tls-key FILE]
  *              [--select-output-dir DIR] [--select-workers N]
+ *              [--s3-endpoint URL [--s3-region R] [--s3-profile P]]
  *
  * Without options it serves http://127.0.0.1:9190 (floe's default endpoint) from
  * $XDG_DATA_HOME/floe-vault or ~/.local/share/floe-vault.
@@ -40,7 +41,13 @@
 #include <unistd.h>
 
 /* long options without a letter of their own */
-enum { OPT_SELECT_OUTPUT_DIR = 1000, OPT_SELECT_WORKERS };
+enum {
+    OPT_SELECT_OUTPUT_DIR = 1000,
+    OPT_SELECT_WORKERS,
+    OPT_S3_ENDPOINT,
+    OPT_S3_REGION,
+    OPT_S3_PROFILE
+};
 
 static void usage(FILE *f)
 {
@@ -58,6 +65,7 @@ static void usage(FILE *f)
             "                  [--log-level error|warn|info|debug] [--no-auth]\n"
             "                  [--tls-cert FILE --tls-key FILE]\n"
             "                  [--select-output-dir DIR] [--select-workers N]\n"
+            "                  [--s3-endpoint URL [--s3-region R] [--s3-profile P]]\n"
             "       floe-vault scrub [--data-dir DIR] [--json] [--quiet]   (see floe-vault scrub "
             "--help)\n"
             "defaults: listen %s:%s (floe's default endpoint; port 0 picks a free one),\n"
@@ -81,8 +89,11 @@ static void usage(FILE *f)
             "          closed; 0: no limit),\n"
             "          blob io direct (O_DIRECT writes behind the hash; buffered if unsupported),\n"
             "          plain HTTP (--tls-cert and --tls-key: HTTPS),\n"
-            "          select jobs refused without --select-output-dir (output as files\n"
-            "          DIR/<BucketName>/<key>; the bucket directory must exist),\n"
+            "          select jobs refused without --s3-endpoint or --select-output-dir\n"
+            "          (--s3-endpoint: output to that S3 endpoint, keys from the AWS SDK chain:\n"
+            "          AWS_ACCESS_KEY_ID..., --s3-profile or AWS_PROFILE, region us-east-1;\n"
+            "          --select-output-dir: output as files DIR/<BucketName>/<key>, the bucket\n"
+            "          directory must exist),\n"
             "          select workers one per CPU (at most 16)\n",
             FLOE_VAULT_DEFAULT_HOST, FLOE_VAULT_DEFAULT_PORT, FLOE_VAULT_DEFAULT_ACCESS_KEY,
             FLOE_VAULT_DEFAULT_SECRET_KEY, FLOE_VAULT_DEFAULT_ACCOUNT, FLOE_VAULT_DEFAULT_REGION,
@@ -436,6 +447,14 @@ static int apply_option(int c, const char *arg, struct floe_vconfig *cfg, bool *
             return complain("--select-workers wants 1 to 64, got \"%s\"\n", arg);
         cfg->select_workers = (int)id;
         return 0;
+    case OPT_S3_ENDPOINT:
+        if (strncmp(arg, "http://", 7) != 0 && strncmp(arg, "https://", 8) != 0)
+            return complain("--s3-endpoint wants http://HOST[:PORT] or https://..., got \"%s\"\n",
+                            arg);
+        replace(&cfg->s3_endpoint, arg);
+        return 0;
+    case OPT_S3_REGION: replace(&cfg->s3_region, arg); return 0;
+    case OPT_S3_PROFILE: replace(&cfg->s3_profile, arg); return 0;
     case 'h': usage(stdout); return 1;
     case 'V': printf("floe-vault 0.1.0\n"); return 1;
     default: usage(stderr); return -1;
@@ -478,6 +497,9 @@ static int parse_args(int argc, char **argv, struct floe_vconfig *cfg)
         {"tls-key", required_argument, NULL, 'k'},
         {"select-output-dir", required_argument, NULL, OPT_SELECT_OUTPUT_DIR},
         {"select-workers", required_argument, NULL, OPT_SELECT_WORKERS},
+        {"s3-endpoint", required_argument, NULL, OPT_S3_ENDPOINT},
+        {"s3-region", required_argument, NULL, OPT_S3_REGION},
+        {"s3-profile", required_argument, NULL, OPT_S3_PROFILE},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},

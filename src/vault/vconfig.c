@@ -40,6 +40,9 @@ void floe_vconfig_free(struct floe_vconfig *cfg)
     free(cfg->port);
     free(cfg->data_dir);
     free(cfg->select_output_dir);
+    free(cfg->s3_endpoint);
+    free(cfg->s3_region);
+    free(cfg->s3_profile);
     free(cfg->port_file);
     free(cfg->access_key);
     free(cfg->secret_key);

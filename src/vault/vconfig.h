@@ -53,6 +53,9 @@ struct floe_vconfig {
     int blob_io;             /* enum floe_vblob_io: how upload bodies are written (--blob-io) */
     char *select_output_dir; /* --select-output-dir: select output as files; NULL: none */
     int select_workers;      /* --select-workers: slices per select job; 0: one per CPU */
+    char *s3_endpoint;       /* --s3-endpoint: select output to this S3 endpoint; NULL: none */
+    char *s3_region;         /* --s3-region (NULL: the profile's, then us-east-1) */
+    char *s3_profile;        /* --s3-profile: the credentials' profile (NULL: the SDK chain) */
     bool no_auth;
     uint64_t scrub_rate;               /* bytes/s the background scrubber reads; 0: off */
     int64_t scrub_interval_ms;         /* a scrub pass starts at most this often */

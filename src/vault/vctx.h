@@ -20,6 +20,7 @@ struct floe_vjobs;
 struct floe_vnotify;
 struct floe_vhttp;
 struct floe_vscrub;
+struct floe_vs3out;
 
 struct floe_vserver {
     struct floe_vconfig cfg; /* read-only while serving */
@@ -29,8 +30,10 @@ struct floe_vserver {
     struct floe_vjobs *jobs;
     struct floe_vnotify *notify;
     struct floe_vhttp *http;
-    struct floe_vscrub *scrub; /* NULL when --scrub-rate 0 */
-    unsigned port;             /* the bound port */
+    struct floe_vscrub *scrub;      /* NULL when --scrub-rate 0 */
+    struct floe_vs3out *select_out; /* select output (vs3out.h); NULL: none. Set and freed by
+                                       the select runner (vselect.c) */
+    unsigned port;                  /* the bound port */
 };
 
 #endif

@@ -33,6 +33,7 @@
 #include "store_db.h"
 #include "vctx.h"
 #include "vlog.h"
+#include "vs3out.h"
 #include "vutil.h"
 
 #include <errno.h>
@@ -193,106 +194,24 @@ static int parse_ser(json_t *sp, struct ser *s, char *msg, size_t cap)
 
 /* ---- output location ---- */
 
-static bool bucket_name_ok(const char *b)
-{
-    size_t n = strlen(b);
-    if (n < 3 || n > 63 || !strchr("abcdefghijklmnopqrstuvwxyz0123456789", b[0]) ||
-        !strchr("abcdefghijklmnopqrstuvwxyz0123456789", b[n - 1]))
-        return false;
-    return strspn(b, "abcdefghijklmnopqrstuvwxyz0123456789.-") == n && !strstr(b, "..");
-}
-
-/* A prefix that stays inside the bucket directory: no "." or ".." segment, no leading '/'. */
-static bool prefix_safe(const char *p)
-{
-    if (p[0] == '/')
-        return false;
-    for (const char *s = p; *s;) {
-        size_t n = strcspn(s, "/");
-        if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
-            return false;
-        s += n;
-        if (*s)
-            s++;
-    }
-    return true;
-}
-
 static int check_location(const struct floe_vserver *srv, json_t *ol, char *msg, size_t cap)
 {
-    static const char *const s3_names[] = {
-        "BucketName", "Prefix",       "Encryption",   "CannedACL", "AccessControlList",
-        "Tagging",    "UserMetadata", "StorageClass", NULL};
-    static const char *const acls[] = {"private",
-                                       "public-read",
-                                       "public-read-write",
-                                       "aws-exec-read",
-                                       "authenticated-read",
-                                       "bucket-owner-read",
-                                       "bucket-owner-full-control",
-                                       NULL};
-    static const char *const classes[] = {"STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", NULL};
-    json_t *s3 = json_object_get(ol, "S3");
-    if (only_members(s3, "OutputLocation.S3", s3_names, msg, cap))
+    struct floe_vs3out_loc *loc;
+    if (floe_vs3out_loc_parse(json_object_get(ol, "S3"), &loc, msg, cap))
         return -1;
-    const char *bucket = json_string_value(json_object_get(s3, "BucketName"));
-    const char *prefix = json_string_value(json_object_get(s3, "Prefix"));
-    if (!bucket || !bucket_name_ok(bucket)) {
-        snprintf(msg, cap, "OutputLocation.S3.BucketName %s%s%s is not a valid bucket name",
-                 bucket ? "'" : "", bucket ? bucket : "(missing)", bucket ? "'" : "");
-        return -1;
-    }
-    if (!prefix || strlen(prefix) > 512) {
-        snprintf(msg, cap, "OutputLocation.S3.Prefix must be a string of at most 512 bytes");
-        return -1;
-    }
-    const char *acl = json_string_value(json_object_get(s3, "CannedACL"));
-    const char *sc = json_string_value(json_object_get(s3, "StorageClass"));
-    bool found = !acl;
-    for (size_t i = 0; acl && acls[i]; i++)
-        found |= strcmp(acl, acls[i]) == 0;
-    if (!found || (json_object_get(s3, "CannedACL") && !acl)) {
-        snprintf(msg, cap, "OutputLocation.S3.CannedACL %s is not a canned ACL",
-                 acl ? acl : "(not a string)");
-        return -1;
-    }
-    found = !sc;
-    for (size_t i = 0; sc && classes[i]; i++)
-        found |= strcmp(sc, classes[i]) == 0;
-    if (!found || (json_object_get(s3, "StorageClass") && !sc)) {
+    int rc = 0;
+    if (!srv->select_out) {
         snprintf(msg, cap,
-                 "OutputLocation.S3.StorageClass must be STANDARD, REDUCED_REDUNDANCY or"
-                 " STANDARD_IA");
-        return -1;
-    }
-    json_t *enc = json_object_get(s3, "Encryption");
-    const char *et = json_string_value(json_object_get(enc, "EncryptionType"));
-    if (enc && (!et || (strcmp(et, "AES256") != 0 && strcmp(et, "aws:kms") != 0))) {
-        snprintf(msg, cap, "OutputLocation.S3.Encryption.EncryptionType must be AES256 or aws:kms");
-        return -1;
-    }
-    const char *dir = srv->cfg.select_output_dir;
-    if (!dir) {
-        snprintf(msg, cap,
-                 "this floe-vault has no select output: start it with"
+                 "this floe-vault has no select output: start it with --s3-endpoint URL or"
                  " --select-output-dir DIR");
-        return -1;
+        rc = -1;
+    } else {
+        rc = floe_vs3out_check(
+            srv->select_out, loc,
+            json_string_value(json_object_get(json_object_get(ol, "S3"), "Prefix")), msg, cap);
     }
-    if (!prefix_safe(prefix)) {
-        snprintf(msg, cap,
-                 "OutputLocation.S3.Prefix '%s' has a '.' or '..' segment or a leading"
-                 " '/' (refused with --select-output-dir)",
-                 prefix);
-        return -1;
-    }
-    char path[4096];
-    struct stat stt;
-    snprintf(path, sizeof(path), "%s/%s", dir, bucket);
-    if (stat(path, &stt) != 0 || !S_ISDIR(stt.st_mode)) {
-        snprintf(msg, cap, "OutputLocation.S3.BucketName: the bucket %s does not exist", bucket);
-        return -1;
-    }
-    return 0;
+    floe_vs3out_loc_free(loc);
+    return rc;
 }
 
 /* SelectParameters.Expression parsed into *q; -1 with msg naming the problem. */
@@ -469,84 +388,6 @@ int floe_vselect_check_archive_locked(struct floe_vserver *srv, json_t *sp, cons
     return rc;
 }
 
-/* ---- the sink: objects as files under DIR/<bucket>/ ---- */
-
-struct object {
-    int fd;
-    char tmp[4200], path[4096];
-};
-
-/* mkdir -p of the directory part of path. */
-static int make_parents(const char *path)
-{
-    char p[4200];
-    snprintf(p, sizeof(p), "%s", path);
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = 0;
-        if (mkdir(p, 0755) != 0 && errno != EEXIST)
-            return -1;
-        *s = '/';
-    }
-    return 0;
-}
-
-static int object_open(const char *dir, const char *bucket, const char *key, struct object *o,
-                       char *msg, size_t cap)
-{
-    snprintf(o->path, sizeof(o->path), "%s/%s/%s", dir, bucket, key);
-    snprintf(o->tmp, sizeof(o->tmp), "%.4090s.part", o->path);
-    o->fd = -1;
-    if (make_parents(o->path) != 0 ||
-        (o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
-        snprintf(msg, cap, "cannot write s3://%s/%s: %s", bucket, key, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-static int object_write(struct object *o, const char *data, size_t len)
-{
-    while (len) {
-        ssize_t k = write(o->fd, data, len);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return -1;
-        data += k;
-        len -= (size_t)k;
-    }
-    return 0;
-}
-
-/* Close o; keep: rename it into place, else remove it. */
-static int object_close(struct object *o, bool keep)
-{
-    if (o->fd < 0)
-        return 0;
-    int rc = close(o->fd);
-    o->fd = -1;
-    if (keep && rc == 0 && rename(o->tmp, o->path) == 0)
-        return 0;
-    unlink(o->tmp);
-    return keep ? -1 : 0;
-}
-
-static int put_small(const char *dir, const char *bucket, const char *key, const char *data,
-                     size_t len, char *msg, size_t cap)
-{
-    struct object o;
-    if (object_open(dir, bucket, key, &o, msg, cap))
-        return -1;
-    if (object_write(&o, data, len) || object_close(&o, true)) {
-        object_close(&o, false);
-        snprintf(msg, cap, "cannot write s3://%s/%s: %s", bucket, key, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
 /* ---- the runner ---- */
 
 struct floe_vselect {
@@ -569,8 +410,7 @@ struct slice {
     unsigned index;
     uint64_t first, end; /* archive bytes [first, end) */
     uint64_t records_before;
-    struct object obj;
-    bool opened;
+    struct floe_vs3out_obj *obj; /* the result object, opened at its first byte */
     char key[1400];
     char *error;
     pthread_t thread;
@@ -579,7 +419,9 @@ struct slice {
 struct job {
     struct floe_vselect *sel;
     char id[FLOE_VID_MAX];
-    const char *dir, *bucket;
+    struct floe_vs3out *out;
+    struct floe_vs3out_loc *loc;
+    const char *bucket;
     char base[1400]; /* <prefix>/<job id>/ */
     struct arch arch;
     struct ser ser;
@@ -591,18 +433,12 @@ struct job {
 static int slice_flush(void *ud, const char *data, size_t len)
 {
     struct slice *s = ud;
-    char msg[600];
-    if (!s->opened) {
+    char msg[1200];
+    if (!s->obj) {
         snprintf(s->key, sizeof(s->key), "%.1200sresults/%04u.csv", s->job->base, s->index + 1);
-        if (object_open(s->job->dir, s->job->bucket, s->key, &s->obj, msg, sizeof(msg))) {
-            s->error = floe_xstrdup(msg);
-            return 1;
-        }
-        s->opened = true;
+        s->obj = floe_vs3out_open(s->job->out, s->job->loc, s->key);
     }
-    if (object_write(&s->obj, data, len)) {
-        snprintf(msg, sizeof(msg), "cannot write s3://%.63s/%.400s: %s", s->job->bucket, s->key,
-                 strerror(errno));
+    if (floe_vs3out_write(s->obj, data, len, msg, sizeof(msg))) {
         s->error = floe_xstrdup(msg);
         return 1;
     }
@@ -727,11 +563,12 @@ static char *run_job(struct job *j, bool *abandoned)
     struct floe_selcsv_buf manifest = {0};
     bool ok = !msg[0] && !*abandoned;
     for (size_t i = 0; i < n; i++) {
-        if (sl[i].opened && object_close(&sl[i].obj, ok) != 0 && ok) {
-            snprintf(msg, sizeof(msg), "cannot write s3://%.63s/%.900s", j->bucket, sl[i].key);
+        char why2[1024];
+        if (sl[i].obj && floe_vs3out_close(sl[i].obj, ok, why2, sizeof(why2)) != 0 && ok) {
+            snprintf(msg, sizeof(msg), "%s", why2);
             ok = false;
         }
-        if (sl[i].opened) {
+        if (sl[i].obj) {
             floe_selcsv_buf_put(&manifest, sl[i].key, strlen(sl[i].key));
             floe_selcsv_buf_put(&manifest, "\n", 1);
         }
@@ -741,8 +578,8 @@ static char *run_job(struct job *j, bool *abandoned)
     char key[1500];
     if (ok && !*abandoned) {
         snprintf(key, sizeof(key), "%sresult_manifest.txt", j->base);
-        put_small(j->dir, j->bucket, key, manifest.p ? manifest.p : "", manifest.len, msg,
-                  sizeof(msg));
+        floe_vs3out_put(j->out, j->loc, key, manifest.p ? manifest.p : "", manifest.len, msg,
+                        sizeof(msg));
     }
     floe_selcsv_buf_free(&manifest);
     if (!msg[0] || *abandoned)
@@ -750,10 +587,10 @@ static char *run_job(struct job *j, bool *abandoned)
     char emsg[1024], ekey[1500];
     snprintf(ekey, sizeof(ekey), "%serrors/0001.txt", j->base);
     snprintf(emsg, sizeof(emsg), "%.1000s\n", msg);
-    if (put_small(j->dir, j->bucket, ekey, emsg, strlen(emsg), why, sizeof(why)) == 0) {
+    if (floe_vs3out_put(j->out, j->loc, ekey, emsg, strlen(emsg), why, sizeof(why)) == 0) {
         snprintf(key, sizeof(key), "%serror_manifest.txt", j->base);
         snprintf(emsg, sizeof(emsg), "%.1000s\n", ekey);
-        put_small(j->dir, j->bucket, key, emsg, strlen(emsg), why, sizeof(why));
+        floe_vs3out_put(j->out, j->loc, key, emsg, strlen(emsg), why, sizeof(why));
     }
     return floe_xstrdup(msg);
 }
@@ -800,12 +637,15 @@ static void *job_thread(void *arg)
     int rc = load(j, &sj, msg, sizeof(msg));
     json_t *sp = json_object_get(sj, "SelectParameters");
     json_t *s3 = json_object_get(json_object_get(sj, "OutputLocation"), "S3");
-    j->dir = srv->cfg.select_output_dir;
-    j->bucket = json_string_value(json_object_get(s3, "BucketName"));
-    if (!rc && (!j->dir || !j->bucket)) {
+    j->out = srv->select_out;
+    if (!rc && !j->out) {
         snprintf(msg, sizeof(msg), "this floe-vault has no select output");
         rc = -1;
     }
+    if (!rc && floe_vs3out_loc_parse(s3, &j->loc, msg, sizeof(msg)))
+        rc = -1;
+    if (!rc)
+        j->bucket = floe_vs3out_loc_bucket(j->loc);
     if (!rc && parse_ser(sp, &j->ser, msg, sizeof(msg)))
         rc = -1;
     if (!rc && parse_expression(sp, &j->q, msg, sizeof(msg)))
@@ -817,7 +657,7 @@ static void *job_thread(void *arg)
         char *text = json_dumps(info, JSON_INDENT(2));
         char key[1500];
         snprintf(key, sizeof(key), "%sjob.txt", j->base);
-        if (put_small(j->dir, j->bucket, key, text, strlen(text), msg, sizeof(msg)))
+        if (floe_vs3out_put(j->out, j->loc, key, text, strlen(text), msg, sizeof(msg)))
             rc = -1;
         free(text);
         json_decref(info);
@@ -835,6 +675,7 @@ static void *job_thread(void *arg)
     }
     free(fail);
     floe_selsql_free(j->q);
+    floe_vs3out_loc_free(j->loc);
     arch_close(&j->arch);
     json_decref(sj);
     free(j);
@@ -845,8 +686,15 @@ static void *job_thread(void *arg)
     return NULL;
 }
 
-struct floe_vselect *floe_vselect_start(struct floe_vserver *srv, floe_vselect_done_fn *done)
+int floe_vselect_start(struct floe_vserver *srv, floe_vselect_done_fn *done,
+                       struct floe_vselect **out, char *msg, size_t cap)
 {
+    *out = NULL;
+    if (floe_vs3out_new(&srv->cfg, &srv->select_out, msg, cap))
+        return -1;
+    if (srv->select_out)
+        floe_vlog(&srv->cfg, FLOE_VLOG_INFO, "select output: %s",
+                  floe_vs3out_describe(srv->select_out));
     struct floe_vselect *s = floe_xcalloc(1, sizeof(*s));
     s->srv = srv;
     s->done = done;
@@ -864,7 +712,8 @@ struct floe_vselect *floe_vselect_start(struct floe_vserver *srv, floe_vselect_d
                   " AND due_ms = ?",
                   "i", RUNNING_SENTINEL);
     floe_vdb_unlock(srv->db);
-    return s;
+    *out = s;
+    return 0;
 }
 
 void floe_vselect_stop(struct floe_vselect *s)
@@ -879,6 +728,8 @@ void floe_vselect_stop(struct floe_vselect *s)
     pthread_mutex_unlock(&s->mu);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
+    floe_vs3out_destroy(s->srv->select_out);
+    s->srv->select_out = NULL;
     free(s);
 }
 

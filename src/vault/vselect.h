@@ -2,8 +2,8 @@
  * vselect.h - floe-vault's select jobs (docs/select.md, docs/floe-vault.md "Select jobs"): the
  * checks InitiateJob makes before it accepts one, and the runner that executes accepted jobs
  * on a pool of threads, writing job.txt, results/, result_manifest.txt or errors/ and
- * error_manifest.txt under <Prefix>/<JobId>/ of the output (--select-output-dir DIR: files
- * under DIR/<BucketName>/).
+ * error_manifest.txt under <Prefix>/<JobId>/ of the output (vs3out.h: an S3 endpoint, or
+ * files under --select-output-dir DIR).
  *
  * Threads: the checks are pure apart from the archive read (lock held where named). The runner
  * is started and stopped by the job scheduler (jobs.c); floe_vselect_launch() is safe from any
@@ -40,10 +40,13 @@ int floe_vselect_check_archive_locked(struct floe_vserver *srv, json_t *sp, cons
 /* Called on a job's thread when it ends: fail NULL for Succeeded, else the status message. */
 typedef void floe_vselect_done_fn(struct floe_vserver *srv, const char *job_id, const char *fail);
 
-/* The runner; done records each job's outcome (jobs.c passes floe_vjobs_finish).
- * floe_vselect_stop() cancels running jobs (they stay InProgress and run again at the next
- * start) and joins every thread. */
-struct floe_vselect *floe_vselect_start(struct floe_vserver *srv, floe_vselect_done_fn *done);
+/* The runner; done records each job's outcome (jobs.c passes floe_vjobs_finish). It also
+ * sets up the output (srv->select_out, vs3out.h: the S3 client of --s3-endpoint or the
+ * directory of --select-output-dir). Returns 0 with *out, or -1 with msg (no S3 credentials,
+ * a bad endpoint). floe_vselect_stop() cancels running jobs (they stay InProgress and run
+ * again at the next start), joins every thread and releases the output. */
+int floe_vselect_start(struct floe_vserver *srv, floe_vselect_done_fn *done,
+                       struct floe_vselect **out, char *msg, size_t cap);
 void floe_vselect_stop(struct floe_vselect *s);
 
 /* Run job job_id (a Select job InProgress whose due time has passed) on its own thread. */

@@ -110,12 +110,18 @@ def start_vault(binary, data_dir=None, extra=()):
     return s
 
 
-def start_moto():
-    workdir = tempdir("floe-moto-")
+def free_port():
+    """A loopback port nothing listens on (bound and released at once)."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
+    return port
+
+
+def start_moto():
+    workdir = tempdir("floe-moto-")
+    port = free_port()
     log_path = os.path.join(workdir, "moto.log")
     with open(log_path, "w") as log:
         proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",

@@ -244,7 +244,7 @@ class NoSelectOutput(unittest.TestCase):
                     "Type": "select", "ArchiveId": aid,
                     "SelectParameters": select_params("SELECT * FROM archive"),
                     "OutputLocation": {"S3": {"BucketName": "bkt", "Prefix": "p"}}})
-            self.assertIn("start it with --select-output-dir DIR",
+            self.assertIn("start it with --s3-endpoint URL or --select-output-dir DIR",
                           cm.exception.response["Error"]["Message"])
         finally:
             v.close()

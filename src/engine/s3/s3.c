@@ -308,11 +308,17 @@ static int check_put_opts(const struct floe_s3_put_opts *o, struct floe_error *e
         rc = check_meta(o, err);
     if (!rc)
         rc = check_tags(o, err);
-    if (!rc && o->content_type)
-        for (const char *p = o->content_type; *p && !rc; p++)
+    const char *const hv[] = {o->content_type, o->canned_acl,     o->grant_full_control,
+                              o->grant_read,   o->grant_read_acp, o->grant_write_acp,
+                              o->sse,          o->sse_kms_key_id, o->sse_kms_context};
+    const char *const hn[] = {"content type",    "canned ACL",     "full-control grant",
+                              "read grant",      "read-acp grant", "write-acp grant",
+                              "encryption type", "KMS key id",     "encryption context"};
+    for (size_t i = 0; i < sizeof(hv) / sizeof(hv[0]) && !rc; i++)
+        for (const char *p = hv[i]; p && *p && !rc; p++)
             if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
                 rc = floe_error_set(err, FLOE_E_INVALID_ARG,
-                                    "content type has a character outside printable US-ASCII");
+                                    "%s has a character outside printable US-ASCII", hn[i]);
     return rc;
 }
 
@@ -336,6 +342,20 @@ static void put_headers(struct floe_s3req *r, const struct floe_s3_put_opts *o)
         floe_s3req_header(r, "x-amz-storage-class", o->storage_class);
     if (o->content_type)
         floe_s3req_header(r, "Content-Type", o->content_type);
+    const char *const hv[] = {o->canned_acl,     o->grant_full_control, o->grant_read,
+                              o->grant_read_acp, o->grant_write_acp,    o->sse,
+                              o->sse_kms_key_id, o->sse_kms_context};
+    const char *const hn[] = {"x-amz-acl",
+                              "x-amz-grant-full-control",
+                              "x-amz-grant-read",
+                              "x-amz-grant-read-acp",
+                              "x-amz-grant-write-acp",
+                              "x-amz-server-side-encryption",
+                              "x-amz-server-side-encryption-aws-kms-key-id",
+                              "x-amz-server-side-encryption-context"};
+    for (size_t i = 0; i < sizeof(hv) / sizeof(hv[0]); i++)
+        if (hv[i])
+            floe_s3req_header(r, hn[i], hv[i]);
     for (size_t i = 0; i < o->nmeta; i++) {
         char name[300];
         snprintf(name, sizeof(name), "x-amz-meta-%s", o->meta[i].name);
