@@ -572,6 +572,74 @@ class BackupTests(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn(b"--compress cannot go with --description-format mt2", r.stderr)
 
+    def floe_rss(self, *args):
+        """Runs floe; returns (exit status, stderr, its peak RSS in KiB). It is started from a
+        fresh small Python: a child forked from this test process (which holds the test's
+        data) would count the test's memory in its own peak."""
+        helper = ("import resource, subprocess, sys\n"
+                  "rc = subprocess.call(sys.argv[1:])\n"
+                  "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+                  "sys.exit(rc)\n")
+        cmd = [sys.executable, "-c", helper, FLOE, "--endpoint-url", self.vault.url, *args]
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env)
+        return r.returncode, r.stderr, int(r.stdout.split()[-1])
+
+    def test_restore_streams_large_files(self):
+        """A file archive is restored through a bounded buffer, never whole in memory: restoring
+        a 64 MiB file (stored as it is, and as one zstd frame with --compress) takes less than
+        3/4 of its size in memory beyond what restoring a 1-byte file takes (the bound: 32 MiB
+        of download segments, 1 MiB of copy buffer, zstd's window). A catalog whose
+        size or xxh3 disagrees with the retrieved bytes fails the file with a clear message and
+        leaves neither the file nor a staging file behind."""
+        vault, src, cat = self.fresh()
+        big = 64 << 20
+        noise = os.urandom(big)
+        line = b"%08d a compressible line of a large log file, with a counter: %08x\n"
+        text = b"".join(line % (i, i * 2654435761 & 0xFFFFFFFF) for i in range(big // 80))
+        text += b"x" * (big - len(text))
+        files = {self.write(src, "tiny", b"t"): b"t", self.write(src, "noise.bin", noise): noise,
+                 self.write(src, "text.log", text): text}
+        files = {os.fsencode(os.path.realpath(p)): d for p, d in files.items()}
+        mtimes = {p: os.stat(p).st_mtime_ns for p in files}
+        s, _, _ = self.backup(src, vault, "--catalog", cat, "--no-snapshot", "--checksum",
+                              "--layout", "file-per-archive", "--compress=3")
+        self.assertEqual((s["files_new"], s["archives"]), (3, 3))
+        rows = self.catalog_files(cat)
+        by_name = {os.path.basename(p): p for p in files}
+        self.assertEqual(rows[by_name[b"text.log"]]["compression"], "zstd")
+        self.assertEqual(rows[by_name[b"noise.bin"]]["compression"], "none")
+        rss = {}
+        for name in (b"tiny", b"noise.bin", b"text.log"):
+            to = os.path.join(self.tmp.name, "%s-%s" % (vault, name.decode()))
+            os.makedirs(to)
+            rc, err, rss[name] = self.floe_rss("--quiet", "restore", vault, by_name[name],
+                                                  "--to", to, "--catalog", cat, "--tier",
+                                                  "Expedited")
+            self.assertEqual(rc, 0, err)
+            self.check_restored(to, {by_name[name]: files[by_name[name]]},
+                                {by_name[name]: mtimes[by_name[name]]})
+        print("peak RSS KiB", rss, file=sys.stderr)
+        for name in (b"noise.bin", b"text.log"):
+            self.assertLess((rss[name] - rss[b"tiny"]) << 10, big * 3 // 4, rss)
+        # the catalog disagrees with the bytes: each file fails, nothing is put in place
+        db = sqlite3.connect(cat)
+        db.execute("UPDATE files SET xxh3_128 = zeroblob(16) WHERE path = ?",
+                   (by_name[b"noise.bin"],))
+        db.execute("UPDATE files SET size_bytes = size_bytes - 1 WHERE path = ?",
+                   (by_name[b"text.log"],))
+        db.commit()
+        db.close()
+        for name, message in ((b"noise.bin", b"do not match its recorded xxh3"),
+                              (b"text.log", b"does not decompress to its %d bytes" % (big - 1))):
+            to = os.path.join(self.tmp.name, "%s-bad-%s" % (vault, name.decode()))
+            os.makedirs(to)
+            r = self.floe("restore", vault, by_name[name], "--to", to, "--catalog", cat,
+                          "--tier", "Expedited")
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn(message, r.stderr)
+            left = [os.path.join(d, f) for d, _, fs in os.walk(to) for f in fs]
+            self.assertEqual(left, [], r.stderr)
+
     def test_restore_checks_free_space_first(self):
         vault, src, cat = self.fresh()
         self.write(src, "big.bin", os.urandom(3 << 20))

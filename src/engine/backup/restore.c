@@ -45,6 +45,11 @@
 #include <zstd.h>
 
 #define MIB ((uint64_t)1 << 20)
+/* The job output's download: segments of 8 MiB, 4 at once, so a restore's memory stays at
+ * about 32 MiB of segment buffers (plus the extraction's, fill_stream) whatever the archive's
+ * size (floe_retrieve_pick_segment_size raises the segment only for outputs of 512 GiB or more). */
+#define RESTORE_SEGMENT (8 * MIB)
+#define RESTORE_SEGMENTS_AT_ONCE 4
 #define DEFAULT_JOB_MAX_AGE_S (20 * 3600) /* job output lives about 24 h; keep a margin */
 
 /* One archive the restore needs, and the byte span of it that holds the wanted files. */
@@ -507,8 +512,27 @@ static int link_file(const char *src, const char *dest, struct floe_error *err)
     return rc;
 }
 
-/* Writes data to dest atomically (tmp, fsync, mtime, rename), creating parent directories. */
-static int put_file(const char *dest, const void *data, uint64_t size, const struct file_row *f,
+/* Writes len bytes of data to out (the staging file tmp). */
+static int write_all(int out, const void *data, uint64_t len, const char *tmp,
+                     struct floe_error *err)
+{
+    for (uint64_t at = 0; at < len;) {
+        ssize_t w = write(out, (const uint8_t *)data + at, len - at);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return floe_error_set_errno(err, FLOE_E_IO, errno, tmp, "cannot write %s", tmp);
+        at += (uint64_t)w;
+    }
+    return FLOE_OK;
+}
+
+/* Writes a file's content into the staging file out (named tmp); FLOE_OK or a failure in err. */
+typedef int fill_fn(int out, const char *tmp, void *user, struct floe_error *err);
+
+/* Writes dest atomically (fill into tmp, fsync, mode, mtime, rename), creating parent
+ * directories. A failure leaves dest as it was and no staging file behind. */
+static int put_file(const char *dest, fill_fn *fill, void *user, const struct file_row *f,
                     uint32_t mode, struct floe_error *err)
 {
     char *tmp = NULL;
@@ -518,15 +542,8 @@ static int put_file(const char *dest, const void *data, uint64_t size, const str
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         rc = floe_error_set_errno(err, FLOE_E_IO, errno, tmp, "cannot create %s", tmp);
-    for (uint64_t at = 0; !rc && at < size;) {
-        ssize_t w = write(fd, (const uint8_t *)data + at, size - at);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            rc = floe_error_set_errno(err, FLOE_E_IO, errno, tmp, "cannot write %s", tmp);
-        else
-            at += (uint64_t)w;
-    }
+    if (!rc)
+        rc = fill(fd, tmp, user, err);
     if (!rc && fchmod(fd, mode) != 0)
         rc = floe_error_set_errno(err, FLOE_E_IO, errno, tmp, "cannot set the mode of %s", tmp);
     if (!rc && fsync(fd) != 0)
@@ -548,57 +565,158 @@ static int put_file(const char *dest, const void *data, uint64_t size, const str
     return rc;
 }
 
-/* One file out of the downloaded output (fd holds the job's bytes from job_off on). */
-static int extract_one(struct rs *r, int fd, uint64_t job_off, enum floe_catalog_kind kind,
-                       const struct file_row *f, const char *dest, struct floe_error *err)
+/* A pack's file, already extracted and verified in memory. */
+struct mem_src {
+    const uint8_t *data;
+    uint64_t size;
+};
+
+static int fill_mem(int out, const char *tmp, void *user, struct floe_error *err)
 {
-    /* a pack's frame, a compressed file archive (one zstd frame: its length), or a file's bytes */
-    bool zfile = kind != FLOE_CATALOG_KIND_PACK && f->comp == FLOE_CATALOG_COMP_ZSTD;
-    bool whole = kind != FLOE_CATALOG_KIND_PACK && !zfile;
-    uint64_t start = kind == FLOE_CATALOG_KIND_PACK ? f->offset - job_off : 0;
-    uint64_t len = whole ? f->size : f->length;
-    uint8_t *frame = floe_xmalloc(len ? len : 1);
-    uint8_t *data = whole ? frame : floe_xmalloc(f->size ? f->size : 1);
-    uint32_t mode = 0644; /* a file archive does not carry the mode */
+    const struct mem_src *m = user;
+    return write_all(out, m->data, m->size, tmp, err);
+}
+
+/* A file archive in the downloaded output (its bytes as they are, or one zstd frame), copied
+ * into the staging file through buffers of a fixed size: the file's size and xxh3-128 are
+ * checked on the way, so a file of any size is restored in bounded memory (RESTORE_BUF plus
+ * zstd's window, at most 1 << RESTORE_WINDOW_LOG). */
+#define RESTORE_BUF ((size_t)1 << 20)
+#define RESTORE_WINDOW_LOG 24 /* zfile.c's levels (1..19) use windows up to 8 MiB */
+struct stream_src {
+    int in; /* the job's output, the archive from offset 0 */
+    const struct file_row *f;
+    bool zstd;
+};
+
+static int stream_short(const struct file_row *f, ssize_t got, const char *what,
+                        struct floe_error *err)
+{
+    return floe_error_set_errno(err, FLOE_E_IO, got < 0 ? errno : 0, NULL,
+                                "the retrieved bytes of %s are short%s", f->path, what);
+}
+
+static int stream_corrupt(const struct file_row *f, const char *why, struct floe_error *err)
+{
+    return floe_error_set(err, FLOE_E_CORRUPT,
+                          "%s: the retrieved archive does not decompress to its %" PRIu64
+                          " bytes (%s)",
+                          f->path, f->size, why);
+}
+
+static int fill_stream(int out, const char *tmp, void *user, struct floe_error *err)
+{
+    const struct stream_src *s = user;
+    const struct file_row *f = s->f;
+    uint64_t len = s->zstd ? f->length : f->size; /* the archive's bytes */
+    uint8_t *ibuf = floe_xmalloc(RESTORE_BUF);
+    size_t ocap = s->zstd ? ZSTD_DStreamOutSize() : 0;
+    uint8_t *obuf = s->zstd ? floe_xmalloc(ocap) : NULL;
+    ZSTD_DCtx *z = s->zstd ? ZSTD_createDCtx() : NULL;
+    XXH3_state_t *xs = XXH3_createState();
     int rc = FLOE_OK;
-    ssize_t got = pread(fd, frame, len, (off_t)start);
-    if (got != (ssize_t)len)
-        rc = floe_error_set_errno(err, FLOE_E_IO, got < 0 ? errno : 0, dest,
-                                  "the retrieved bytes of %s are short", f->path);
-    if (!rc && kind == FLOE_CATALOG_KIND_PACK) {
-        struct floe_pack_entry e = {
-            .path = f->path,
-            .size = f->size,
-            .frame_offset = f->offset,
-            .frame_length = f->length,
-            .stored_length = f->length - floe_pack_frame_header_bytes(f->path_len),
-            .compression = f->comp == FLOE_CATALOG_COMP_ZSTD ? FLOE_PACK_ZSTD : FLOE_PACK_STORED,
-        };
-        memcpy(e.xxh128, f->xxh3, sizeof(e.xxh128));
-        rc = floe_pack_frame_meta(frame, len, &e.mtime_ns, &e.mode, err);
-        if (!rc)
-            rc = floe_pack_read_frame(frame, len, &e, data, err);
-        mode = e.mode & 07777;
-    } else if (!rc && zfile) { /* the archive's tree hash was checked; now the content */
-        size_t n = ZSTD_decompress(data, f->size, frame, len);
-        if (ZSTD_isError(n) || n != f->size)
-            rc = floe_error_set(
-                err, FLOE_E_CORRUPT,
-                "%s: the retrieved archive does not decompress to its %" PRIu64 " bytes (%s)",
-                f->path, f->size, ZSTD_isError(n) ? ZSTD_getErrorName(n) : "another size");
+    if (!xs || (s->zstd && !z))
+        rc = floe_error_set(err, FLOE_E_NOMEM, "%s: no memory to restore it", f->path);
+    else if (s->zstd)
+        ZSTD_DCtx_setParameter(z, ZSTD_d_windowLogMax, RESTORE_WINDOW_LOG);
+    if (!rc)
+        XXH3_128bits_reset(xs);
+    uint64_t at = 0, produced = 0;
+    size_t zret = 1; /* ZSTD_decompressStream: 0 once the frame is complete */
+    while (!rc && at < len) {
+        size_t want = len - at < RESTORE_BUF ? (size_t)(len - at) : RESTORE_BUF;
+        ssize_t got = pread(s->in, ibuf, want, (off_t)at);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0) {
+            rc = stream_short(f, got, "", err);
+            break;
+        }
+        at += (uint64_t)got;
+        if (!s->zstd) {
+            XXH3_128bits_update(xs, ibuf, (size_t)got);
+            produced += (uint64_t)got;
+            rc = write_all(out, ibuf, (uint64_t)got, tmp, err);
+            continue;
+        }
+        ZSTD_inBuffer in = {ibuf, (size_t)got, 0};
+        while (!rc && in.pos < in.size) {
+            ZSTD_outBuffer o = {obuf, ocap, 0};
+            zret = ZSTD_decompressStream(z, &o, &in);
+            if (ZSTD_isError(zret))
+                rc = stream_corrupt(f, ZSTD_getErrorName(zret), err);
+            else if ((produced += o.pos) > f->size)
+                rc = stream_corrupt(f, "another size", err);
+            else {
+                XXH3_128bits_update(xs, obuf, o.pos);
+                rc = write_all(out, obuf, o.pos, tmp, err);
+            }
+            if (!rc && zret == 0 && in.pos < in.size)
+                rc = stream_corrupt(f, "bytes after its frame", err);
+        }
+        if (!rc && s->zstd && zret == 0 && at < len)
+            rc = stream_corrupt(f, "bytes after its frame", err);
     }
-    if (!rc && kind != FLOE_CATALOG_KIND_PACK && f->has_xxh3) { /* cheap, after the tree hash */
+    if (!rc && s->zstd && zret != 0)
+        rc = stream_corrupt(f, "the frame ends early", err);
+    if (!rc && produced != f->size)
+        rc = s->zstd ? stream_corrupt(f, "another size", err) : stream_short(f, 0, "", err);
+    if (!rc && f->has_xxh3) { /* cheap, after the tree hash */
         XXH128_canonical_t c;
-        XXH128_canonicalFromHash(&c, XXH3_128bits(data, f->size));
+        XXH128_canonicalFromHash(&c, XXH3_128bits_digest(xs));
         if (memcmp(c.digest, f->xxh3, sizeof(c.digest)) != 0)
             rc = floe_error_set(err, FLOE_E_CHECKSUM,
                                 "%s: the retrieved bytes do not match its recorded xxh3", f->path);
     }
+    XXH3_freeState(xs);
+    ZSTD_freeDCtx(z);
+    free(obuf);
+    free(ibuf);
+    return rc;
+}
+
+/* One packed file out of the downloaded output (fd holds the job's bytes from job_off on):
+ * its frame read and checked in memory (a pack holds only files under the pack threshold). */
+static int extract_packed(int fd, uint64_t job_off, const struct file_row *f, const char *dest,
+                          struct floe_error *err)
+{
+    uint64_t len = f->length;
+    uint8_t *frame = floe_xmalloc(len ? len : 1);
+    uint8_t *data = floe_xmalloc(f->size ? f->size : 1);
+    ssize_t got = pread(fd, frame, len, (off_t)(f->offset - job_off));
+    int rc = got == (ssize_t)len ? FLOE_OK : stream_short(f, got, "", err);
+    struct floe_pack_entry e = {
+        .path = f->path,
+        .size = f->size,
+        .frame_offset = f->offset,
+        .frame_length = f->length,
+        .stored_length = f->length - floe_pack_frame_header_bytes(f->path_len),
+        .compression = f->comp == FLOE_CATALOG_COMP_ZSTD ? FLOE_PACK_ZSTD : FLOE_PACK_STORED,
+    };
+    memcpy(e.xxh128, f->xxh3, sizeof(e.xxh128));
     if (!rc)
-        rc = put_file(dest, data, f->size, f, mode, err);
-    if (data != frame)
-        free(data);
+        rc = floe_pack_frame_meta(frame, len, &e.mtime_ns, &e.mode, err);
+    if (!rc)
+        rc = floe_pack_read_frame(frame, len, &e, data, err);
+    struct mem_src m = {data, f->size};
+    if (!rc)
+        rc = put_file(dest, fill_mem, &m, f, e.mode & 07777, err);
+    free(data);
     free(frame);
+    return rc;
+}
+
+/* One file out of the downloaded output (fd holds the job's bytes from job_off on). */
+static int extract_one(struct rs *r, int fd, uint64_t job_off, enum floe_catalog_kind kind,
+                       const struct file_row *f, const char *dest, struct floe_error *err)
+{
+    int rc;
+    if (kind == FLOE_CATALOG_KIND_PACK) {
+        rc = extract_packed(fd, job_off, f, dest, err);
+    } else { /* the archive's tree hash was checked; now the content, streamed */
+        struct stream_src s = {fd, f, f->comp == FLOE_CATALOG_COMP_ZSTD};
+        rc = put_file(dest, fill_stream, &s, f, 0644, err); /* a file archive has no mode */
+    }
     if (!rc) {
         r->out->files++;
         r->out->bytes += f->size;
@@ -689,8 +807,13 @@ static int extract_job(struct rs *r, const struct floe_catalog_job *j)
 {
     char tmp[PATH_MAX];
     snprintf(tmp, sizeof(tmp), "%s/.floe-restore-%" PRIu64 "-%" PRId64, r->o->to, r->rid, j->id);
-    struct floe_download_options d = {
-        .vault = r->o->vault, .job_id = j->job_id, .output_path = tmp, .cancel = r->o->cancel};
+    struct floe_download_options d = {.vault = r->o->vault,
+                                      .job_id = j->job_id,
+                                      .output_path = tmp,
+                                      .segment_size = RESTORE_SEGMENT,
+                                      .concurrency = RESTORE_SEGMENTS_AT_ONCE,
+                                      .memory_limit = RESTORE_SEGMENT * RESTORE_SEGMENTS_AT_ONCE,
+                                      .cancel = r->o->cancel};
     struct floe_download_result dr;
     int rc = floe_job_output_download(r->client, &d, &dr, r->err);
     if (rc)
