@@ -22,7 +22,7 @@
  *             hash must equal the inventory's), floe_job_output_download() into
  *             "<path>.floe-part" (resumable journal), renamed only once the whole output's tree
  *             hash matched; then VERIFIED, the file's SHA-256, DONE.
- *   wait      nothing to copy but jobs in flight: sleep (1 s, x1.5 per poll, at most poll_ms),
+ *   wait      nothing to copy but jobs in flight: sleep (0.25 s, x1.5 per poll, at most poll_ms),
  *             then refresh.
  * A failure of one archive (wrong checksum after re-fetches, a name that cannot be created, a
  * job that failed three times) fails that archive with its reason; the rest go on. A failure
@@ -38,6 +38,8 @@
 #include "floe/jobs.h"
 #include "floe/retrieve.h"
 #include "mcat.h"
+#include "mfetch.h"
+#include "sha256.h"
 #include "mname.h"
 #include "mplan.h"
 #include "mprices.h"
@@ -45,6 +47,9 @@
 #include "checkpoint.h"
 
 #include <jansson.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
 
 #include <errno.h>
 #include <stdarg.h>
@@ -61,6 +66,7 @@
 #define SMALL_FILE ((uint64_t)16 << 20) /* hashed in one read; downloaded without a journal */
 #define PAUSE_MIN_S 60
 #define PAUSE_MAX_S 900
+#define FIRST_POLL_S 0.25 /* first poll after a request (x1.5 per poll) */
 
 struct mig {
     struct floe_client *client;
@@ -213,7 +219,20 @@ static bool was_seen(const struct mig *m, const char *job_id)
     return false;
 }
 
+static int refresh_some(struct mig *m);
+
+/* One ListJobs walk in one catalog transaction. */
 static int refresh(struct mig *m)
+{
+    int rc = floe_mcat_begin(m->cat, m->err);
+    if (rc)
+        return rc;
+    rc = refresh_some(m);
+    int crc = floe_mcat_commit(m->cat, rc ? NULL : m->err);
+    return rc ? rc : crc;
+}
+
+static int refresh_some(struct mig *m)
 {
     seen_clear(m);
     struct floe_job_list_filter f = {.completed = -1};
@@ -247,11 +266,108 @@ static bool paused_by(const struct floe_error *e, int rc)
            strcmp(e->code, "ThrottlingException") == 0;
 }
 
+static int request_some(struct mig *m, bool *quota_blocked);
+
+/* Requests in one catalog transaction (one sync for a hundred jobs instead of one each). A
+ * job requested but not committed (a kill) is adopted by the next refresh, never paid twice;
+ * what was recorded is committed even when the run stops. */
 static int request_jobs(struct mig *m, bool *quota_blocked)
 {
     *quota_blocked = false;
     if (now_s() < m->pause_until)
         return FLOE_OK;
+    int rc = floe_mcat_begin(m->cat, m->err);
+    if (rc)
+        return rc;
+    rc = request_some(m, quota_blocked);
+    int crc = floe_mcat_commit(m->cat, rc ? NULL : m->err);
+    return rc ? rc : crc;
+}
+
+#define REQ_BATCH 32  /* retrieval jobs initiated at once */
+#define REQ_THREADS 8 /* threads sending them (each call waits for its answer) */
+
+struct req {
+    struct floe_mcat_row r;
+    struct floe_job_retrieval_params jp;
+    struct floe_error e;
+    int rc;
+};
+
+struct reqs {
+    struct mig *m;
+    struct req *q;
+    size_t n;
+    atomic_size_t next;
+};
+
+static void *req_worker(void *arg)
+{
+    struct reqs *x = arg;
+    for (size_t i; (i = atomic_fetch_add(&x->next, 1)) < x->n;) {
+        struct req *q = &x->q[i];
+        q->rc =
+            floe_job_initiate_retrieval(x->m->client, x->m->o->vault, &q->jp, q->r.job_id, &q->e);
+    }
+    return NULL;
+}
+
+/* InitiateJob of n rows, REQ_THREADS at a time. */
+static void initiate_all(struct mig *m, struct req *q, size_t n)
+{
+    struct reqs x = {.m = m, .q = q, .n = n};
+    atomic_init(&x.next, 0);
+    pthread_t t[REQ_THREADS];
+    size_t nt = 0;
+    for (; nt < REQ_THREADS && nt + 1 < n; nt++)
+        if (pthread_create(&t[nt], NULL, req_worker, &x) != 0)
+            break;
+    req_worker(&x);
+    for (size_t i = 0; i < nt; i++)
+        pthread_join(t[i], NULL);
+}
+
+/* The answer to one InitiateJob: recorded, or the archive failed, or requests paused
+ * (*stop), or the run's failure. */
+static int request_done(struct mig *m, struct req *q, bool *stop)
+{
+    struct floe_mcat_row *r = &q->r;
+    int rc = q->rc;
+    if (rc == FLOE_OK) {
+        r->attempts++;
+        r->job_done = 0;
+        if ((rc = move(m, r, FLOE_MIGRATE_REQUESTED, "")) ||
+            (rc = floe_mcat_add_job(m->cat, q->jp.tier, r->size, m->err)))
+            return rc;
+        m->out->jobs_requested++;
+        m->pause_s = 0;
+        m->poll_s = FIRST_POLL_S;
+        return FLOE_OK;
+    }
+    if (paused_by(&q->e, rc)) {
+        if (!*stop) {
+            m->pause_s = m->pause_s ? m->pause_s * 2 : PAUSE_MIN_S;
+            if (m->pause_s > PAUSE_MAX_S)
+                m->pause_s = PAUSE_MAX_S;
+            m->pause_until = now_s() + m->pause_s;
+            char msg[700];
+            snprintf(msg, sizeof(msg), "retrieval requests paused for %.0f s: %s", m->pause_s,
+                     q->e.message);
+            note(m, NULL, msg);
+        }
+        *stop = true;
+        return FLOE_OK;
+    }
+    if (rc == FLOE_E_NOT_FOUND || rc == FLOE_E_INVALID_ARG || rc == FLOE_E_RANGE) {
+        r->job_id[0] = '\0';
+        return move(m, r, FLOE_MIGRATE_FAILED, q->e.message);
+    }
+    *m->err = q->e;
+    return rc;
+}
+
+static int request_some(struct mig *m, bool *quota_blocked)
+{
     uint64_t n[FLOE_MIGRATE_STATE_COUNT], b[FLOE_MIGRATE_STATE_COUNT];
     floe_mcat_counts(m->cat, n, b);
     uint64_t jobs = n[FLOE_MIGRATE_REQUESTED] + n[FLOE_MIGRATE_STAGED] + n[FLOE_MIGRATE_COPYING];
@@ -260,78 +376,63 @@ static int request_jobs(struct mig *m, bool *quota_blocked)
     unsigned max_jobs = m->o->max_jobs ? m->o->max_jobs : FLOE_MIGRATE_DEFAULT_MAX_JOBS;
     uint64_t max_staged =
         m->o->max_staged_bytes ? m->o->max_staged_bytes : FLOE_MIGRATE_DEFAULT_MAX_STAGED;
-    struct floe_mcat_row r;
+    struct req *q = floe_xcalloc(REQ_BATCH, sizeof(*q));
     int64_t after = -1;
-    while (jobs < max_jobs && floe_mcat_next(m->cat, FLOE_MIGRATE_PLANNED, after, &r)) {
-        after = r.ord;
-        if (jobs && bytes + r.size > max_staged)
-            break; /* one archive larger than the cap still goes, alone */
-        if (m->o->max_per_day_bytes && today && today + r.size > m->o->max_per_day_bytes) {
-            *quota_blocked = true;
-            break;
-        }
-        if (m->o->cancel && atomic_load(m->o->cancel))
-            return floe_error_set(m->err, FLOE_E_CANCELLED, "interrupted");
-        if (m->s3 && r.size > FLOE_MIGRATE_S3_OBJECT_MAX) {
-            int rc = move(m, &r, FLOE_MIGRATE_FAILED,
+    int rc = FLOE_OK;
+    bool stop = false;
+    while (!rc && !stop) {
+        size_t k = 0;
+        bool full = false;
+        struct floe_mcat_row r;
+        while (!rc && k < REQ_BATCH && jobs < max_jobs &&
+               floe_mcat_next(m->cat, FLOE_MIGRATE_PLANNED, after, &r)) {
+            after = r.ord;
+            if (jobs && bytes + r.size > max_staged) {
+                full = true; /* one archive larger than the cap still goes, alone */
+                break;
+            }
+            if (m->o->max_per_day_bytes && today && today + r.size > m->o->max_per_day_bytes) {
+                *quota_blocked = full = true;
+                break;
+            }
+            if (m->o->cancel && atomic_load(m->o->cancel)) {
+                rc = floe_error_set(m->err, FLOE_E_CANCELLED, "interrupted");
+                break;
+            }
+            if (m->s3 && r.size > FLOE_MIGRATE_S3_OBJECT_MAX) {
+                rc = move(m, &r, FLOE_MIGRATE_FAILED,
                           "larger than S3's 5 TiB object limit: not requested");
-            if (rc)
-                return rc;
-            continue;
-        }
-        if (m->s3) { /* already in S3 (an earlier migration): no job to pay for */
-            bool present;
-            int rc = s3_present(m, &r, &present);
-            if (rc)
-                return rc;
-            if (present)
                 continue;
-        }
-        struct floe_job_retrieval_params jp = {.archive_id = r.id,
-                                               .archive_size = r.size,
-                                               .tier = m->prices.tier[m->tier].name,
-                                               .description = "floe migrate"};
-        struct floe_error jerr = {0};
-        int rc = floe_job_initiate_retrieval(m->client, m->o->vault, &jp, r.job_id, &jerr);
-        if (rc == FLOE_OK) {
-            r.attempts++;
-            r.job_done = 0;
-            if ((rc = move(m, &r, FLOE_MIGRATE_REQUESTED, "")) ||
-                (rc = floe_mcat_add_job(m->cat, jp.tier, r.size, m->err)))
-                return rc;
-            m->out->jobs_requested++;
+            }
+            if (m->s3) { /* already in S3 (an earlier migration): no job to pay for */
+                bool present;
+                if ((rc = s3_present(m, &r, &present)) || present)
+                    continue;
+            }
+            q[k] = (struct req){.r = r};
+            q[k].jp = (struct floe_job_retrieval_params){.archive_id = q[k].r.id,
+                                                         .archive_size = r.size,
+                                                         .tier = m->prices.tier[m->tier].name,
+                                                         .description = "floe migrate"};
+            k++;
             jobs++;
             bytes += r.size;
             today += r.size;
-            m->pause_s = 0;
-            m->poll_s = 1;
-            continue;
         }
-        if (rc == FLOE_E_CANCELLED) {
-            *m->err = jerr;
-            return rc;
+        if (k)
+            initiate_all(m, q, k);
+        for (size_t i = 0; i < k; i++) {
+            struct floe_error keep = *m->err;
+            int qrc = request_done(m, &q[i], &stop); /* every paid job is recorded */
+            if (rc)
+                *m->err = keep; /* the first failure is the one reported */
+            rc = rc ? rc : qrc;
         }
-        if (paused_by(&jerr, rc)) {
-            m->pause_s = m->pause_s ? m->pause_s * 2 : PAUSE_MIN_S;
-            if (m->pause_s > PAUSE_MAX_S)
-                m->pause_s = PAUSE_MAX_S;
-            m->pause_until = now_s() + m->pause_s;
-            char msg[700];
-            snprintf(msg, sizeof(msg), "retrieval requests paused for %.0f s: %s", m->pause_s,
-                     jerr.message);
-            note(m, NULL, msg);
-            return FLOE_OK;
-        }
-        if (rc == FLOE_E_NOT_FOUND || rc == FLOE_E_INVALID_ARG || rc == FLOE_E_RANGE) {
-            r.job_id[0] = '\0';
-            if ((rc = move(m, &r, FLOE_MIGRATE_FAILED, jerr.message)))
-                return rc;
-            continue;
-        }
-        *m->err = jerr;
-        return rc;
+        if (k < REQ_BATCH || full)
+            break;
     }
-    return FLOE_OK;
+    free(q);
+    return rc;
 }
 
 /* ---- copy ---- */
@@ -392,6 +493,29 @@ static int hash_file(struct mig *m, const char *path, struct floe_filehash_resul
     free(buf);
     free(leaves);
     return rc;
+}
+
+/* The SHA-256 (hex) of a file just written (read back from the page cache, 4 MiB at a time). */
+static int sha256_file(const char *path, char out[65], struct floe_error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return floe_error_set_errno(err, FLOE_E_IO, errno, path, "cannot open %s", path);
+    size_t cap = (size_t)4 << 20;
+    uint8_t *buf = floe_xmalloc(cap), sha[32];
+    struct floe_sha256 c;
+    floe_sha256_init(&c);
+    ssize_t k;
+    while ((k = read(fd, buf, cap)) > 0)
+        floe_sha256_update(&c, buf, (size_t)k);
+    int e = errno;
+    close(fd);
+    free(buf);
+    if (k < 0)
+        return floe_error_set_errno(err, FLOE_E_IO, e, path, "cannot read %s", path);
+    floe_sha256_final(&c, sha);
+    hex(sha, out);
+    return FLOE_OK;
 }
 
 /* The file at path is in place: its tree hash must be the archive's; records its SHA-256. */
@@ -495,8 +619,9 @@ static int copy_failed(struct mig *m, struct floe_mcat_row *r, int rc, struct fl
     }
 }
 
-static int fetch(struct mig *m, struct floe_mcat_row *r, const char *path)
+static int fetch(struct mig *m, struct floe_mcat_row *r, const char *path, bool *whole)
 {
+    *whole = false;
     struct floe_job_info job;
     struct floe_error derr = {0};
     int rc = check_job(m, r, &job, &derr);
@@ -514,6 +639,11 @@ static int fetch(struct mig *m, struct floe_mcat_row *r, const char *path)
                                           .cancel = m->o->cancel};
         struct floe_download_result dr;
         rc = floe_job_output_download(m->client, &d, &dr, &derr);
+        char tree[65];
+        if (!rc && dr.has_tree && dr.verification == FLOE_VERIFY_WHOLE) {
+            hex(dr.tree, tree);
+            *whole = dr.size == r->size && strcmp(tree, r->tree) == 0;
+        }
     }
     if (rc == FLOE_E_CHECKSUM || rc == FLOE_E_CORRUPT)
         discard(m, r, path);
@@ -544,16 +674,189 @@ static int copy_to_dir(struct mig *m, struct floe_mcat_row *r)
     }
     if (!fresh(m, r->job_done))
         return replan(m, r, "job output expires soon: a new job is requested");
+    bool whole = false;
     int rc = move(m, r, FLOE_MIGRATE_COPYING, "");
     if (!rc)
-        rc = fetch(m, r, path);
+        rc = fetch(m, r, path, &whole);
     if (rc)
         return rc == MOVED ? FLOE_OK : rc;
     m->out->copied++;
     m->out->copied_bytes += r->size;
     if ((rc = move(m, r, FLOE_MIGRATE_VERIFIED, "")))
         return rc;
-    return finish(m, r, path, false);
+    if (!whole)
+        return finish(m, r, path, false);
+    /* the download matched the inventory's tree hash as a whole: only the SHA-256 is left */
+    struct floe_error herr = {0};
+    if ((rc = sha256_file(path, r->sha256, &herr))) {
+        *m->err = herr;
+        return rc;
+    }
+    return move(m, r, FLOE_MIGRATE_DONE, "");
+}
+
+/* ---- small archives to a directory: many at a time ---- */
+
+#define BATCH_MAX 128                    /* archives fetched at once */
+#define BATCH_BYTES ((uint64_t)64 << 20) /* their bytes in memory */
+#define BATCH_FILE ((uint64_t)1 << 20)   /* archives up to this size go in batches */
+
+struct batch {
+    struct floe_mcat_row rows[BATCH_MAX];
+    struct floe_mfetch f[BATCH_MAX];
+    char path[BATCH_MAX][4096 + FLOE_MNAME_CAP + 2];
+    bool written[BATCH_MAX];
+    size_t n;
+};
+
+/* Writes fetched item i to "<path>.floe-part" (not yet durable, not yet in place). */
+static int batch_write(struct mig *m, struct batch *b, size_t i)
+{
+    char part[sizeof(b->path[0]) + 16];
+    snprintf(part, sizeof(part), "%s%s", b->path[i], FLOE_RETRIEVE_PART_SUFFIX);
+    int fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    size_t n = (size_t)b->f[i].len, done = 0;
+    while (fd >= 0 && done < n) {
+        ssize_t k = write(fd, b->f[i].buf + done, n - done);
+        if (k <= 0)
+            break;
+        done += (size_t)k;
+    }
+    int e = errno;
+    if (fd >= 0 && close(fd) != 0 && done == n)
+        done = n + 1, e = errno;
+    if (fd >= 0 && done == n)
+        return FLOE_OK;
+    unlink(part);
+    return floe_error_set_errno(m->err, FLOE_E_IO, e ? e : EIO, part, "cannot write %s", part);
+}
+
+/* Every written file made durable, then renamed into place, then the renames made durable:
+ * two syncfs() calls for the whole batch instead of an fsync per file. */
+static int batch_place(struct mig *m, struct batch *b)
+{
+    int fd = -1, rc = FLOE_OK;
+    for (size_t i = 0; i < b->n && fd < 0; i++)
+        if (b->written[i])
+            fd = open(m->dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return FLOE_OK;
+    if (syncfs(fd) != 0)
+        rc = floe_error_set_errno(m->err, FLOE_E_IO, errno, m->dest, "cannot sync %s", m->dest);
+    for (size_t i = 0; i < b->n; i++) {
+        if (!b->written[i])
+            continue;
+        char part[sizeof(b->path[0]) + 16];
+        snprintf(part, sizeof(part), "%s%s", b->path[i], FLOE_RETRIEVE_PART_SUFFIX);
+        if (rc || rename(part, b->path[i]) != 0) {
+            if (!rc)
+                rc = floe_error_set_errno(m->err, FLOE_E_IO, errno, b->path[i],
+                                          "cannot rename %s into place", part);
+            unlink(part);
+            b->written[i] = false;
+        }
+    }
+    if (!rc && syncfs(fd) != 0)
+        rc = floe_error_set_errno(m->err, FLOE_E_IO, errno, m->dest, "cannot sync %s", m->dest);
+    close(fd);
+    return rc;
+}
+
+/* The catalog after a batch, in one transaction: placed archives done, archives whose job
+ * output is gone planned again. A failure of the run itself (rc) is kept. */
+static int batch_record(struct mig *m, struct batch *b, int rc)
+{
+    int trc = floe_mcat_begin(m->cat, rc ? NULL : m->err);
+    if (trc)
+        return rc ? rc : trc;
+    for (size_t i = 0; i < b->n && !trc; i++) {
+        struct floe_mcat_row *r = &b->rows[i];
+        if (b->written[i]) {
+            hex(b->f[i].sha256, r->sha256);
+            m->out->copied++;
+            m->out->copied_bytes += r->size;
+            if (!(trc = move(m, r, FLOE_MIGRATE_COPYING, "")) &&
+                !(trc = move(m, r, FLOE_MIGRATE_VERIFIED, "")))
+                trc = move(m, r, FLOE_MIGRATE_DONE, "");
+        } else if (b->f[i].status == FLOE_E_NOT_FOUND) {
+            m->out->jobs_rerequested++;
+            trc = replan(m, r, b->f[i].err.message);
+        }
+    }
+    int crc = floe_mcat_commit(m->cat, rc || trc ? NULL : m->err);
+    return rc ? rc : trc ? trc : crc;
+}
+
+/*
+ * Small STAGED archives (up to BATCH_FILE) copied many at a time: their job outputs fetched
+ * together into memory (floe_mfetch_run), each checked against the inventory's tree hash (and
+ * the service's), written beside its destination, made durable and renamed into place, and
+ * recorded in one transaction. An archive that needs more (an existing file, an expiring job,
+ * a hash that did not match: the re-fetches and their message) takes the one-archive path.
+ * Returns FLOE_OK, or the run's failure (the archives not placed stay STAGED).
+ */
+static int copy_batch(struct mig *m)
+{
+    struct batch *b = floe_xcalloc(1, sizeof(*b));
+    uint64_t bytes = 0;
+    int64_t after = -1;
+    struct floe_mcat_row r;
+    int rc = FLOE_OK;
+    while (b->n < BATCH_MAX && bytes < BATCH_BYTES &&
+           floe_mcat_next(m->cat, FLOE_MIGRATE_STAGED, after, &r)) {
+        after = r.ord;
+        if (r.size > BATCH_FILE)
+            continue;
+        size_t i = b->n;
+        struct stat st;
+        dest_path(m, &r, b->path[i], sizeof(b->path[i]));
+        if (!fresh(m, r.job_done) || lstat(b->path[i], &st) == 0 ||
+            make_dirs(m->dest, r.name) != 0) {
+            if ((rc = copy_to_dir(m, &r)))
+                break;
+            continue;
+        }
+        b->rows[i] = r;
+        b->f[i] = (struct floe_mfetch){.job_id = b->rows[i].job_id,
+                                       .len = r.size,
+                                       .whole = true,
+                                       .buf = floe_xmalloc(r.size ? r.size : 1)};
+        b->n++;
+        bytes += r.size;
+    }
+    if (!rc && b->n)
+        floe_mfetch_run(m->client, m->o->vault, b->f, b->n);
+    size_t redo[BATCH_MAX], nredo = 0;
+    for (size_t i = 0; i < b->n && !rc; i++) {
+        struct floe_mfetch *f = &b->f[i];
+        char got[65];
+        if (f->status == FLOE_E_NOT_FOUND)
+            continue; /* planned again below */
+        if (f->status) {
+            *m->err = f->err;
+            rc = f->status;
+            break;
+        }
+        floe_mfetch_tree_hex(f, got);
+        if ((b->rows[i].tree[0] && strcmp(got, b->rows[i].tree) != 0) ||
+            (f->service_tree[0] && strcasecmp(f->service_tree, got) != 0)) {
+            redo[nredo++] = i;
+            continue;
+        }
+        if (!(rc = batch_write(m, b, i)))
+            b->written[i] = true;
+    }
+    if (!rc)
+        rc = batch_place(m, b);
+    else
+        batch_place(m, b);
+    rc = batch_record(m, b, rc);
+    for (size_t k = 0; k < nredo && !rc; k++)
+        rc = copy_to_dir(m, &b->rows[redo[k]]);
+    for (size_t i = 0; i < b->n; i++)
+        free(b->f[i].buf);
+    free(b);
+    return rc;
 }
 
 /* S3: the object is there already (same archive id and tree hash): done without a job.
@@ -640,7 +943,9 @@ static int copy_to_s3(struct mig *m, struct floe_mcat_row *r)
 
 static int copy_one(struct mig *m, struct floe_mcat_row *r)
 {
-    return m->s3 ? copy_to_s3(m, r) : copy_to_dir(m, r);
+    if (m->s3)
+        return copy_to_s3(m, r);
+    return r->size <= BATCH_FILE ? copy_batch(m) : copy_to_dir(m, r);
 }
 
 /* ---- the manifest ---- */
@@ -852,7 +1157,7 @@ static void sleep_until(const struct mig *m, double t)
 static int run(struct mig *m)
 {
     double poll_max = (m->o->poll_ms ? m->o->poll_ms : FLOE_MIGRATE_DEFAULT_POLL_MS) / 1000.0;
-    m->poll_s = 1;
+    m->poll_s = FIRST_POLL_S;
     int rc = recover(m);
     bool quota = false, quota_noted = false;
     while (!rc) {

@@ -12,6 +12,7 @@
 #include "floe/retrieve.h"
 #include "floe/s3part.h"
 #include "floe/treehash.h"
+#include "mfetch.h"
 #include "sha256.h"
 
 #include <openssl/evp.h>
@@ -170,7 +171,6 @@ struct stream {
     struct floe_s3_meta meta[5];
     struct floe_s3_put_opts po;
     uint64_t chunk, nparts;
-    uint8_t (*leaves)[FLOE_HASH_BYTES];
     uint8_t *buf[SLOTS];
     struct floe_s3_part part[SLOTS];
     struct floe_sha256 after[SLOTS]; /* the running SHA-256 after each slot's part */
@@ -192,67 +192,39 @@ static uint64_t part_len(const struct stream *s, uint64_t i)
     return left < s->chunk ? left : s->chunk;
 }
 
-/* GetJobOutput of [off, off+n) into buf; hdr gets the service's tree hash ("" when none). */
-static int get_range(struct stream *s, uint64_t off, size_t n, uint8_t *buf, char hdr[65],
-                     struct floe_error *err)
-{
-    struct floe_client *c = s->src->client;
-    char *enc = floe_client_encode(s->src->job_id);
-    size_t plen = strlen(s->src->vault) + strlen(enc) + 32;
-    char *path = floe_xmalloc(plen);
-    snprintf(path, plen, "/vaults/%s/jobs/%s/output", s->src->vault, enc);
-    free(enc);
-    struct floe_call *k = floe_call_new(c, "GET", path, NULL);
-    free(path);
-    if (off != 0 || n != s->r->size) {
-        char range[80];
-        snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, off, off + n - 1);
-        floe_call_header(k, "range", range);
-    }
-    struct floe_xfer *x = floe_call_xfer(k);
-    x->sink = buf;
-    x->sink_cap = n ? n : 1;
-    int rc = floe_transfer_run(c->transfer, x);
-    if (rc)
-        *err = x->err;
-    else if (x->resp_len != n)
-        rc = floe_error_set(err, FLOE_E_SERVICE,
-                            "GetJobOutput of job %s, bytes %" PRIu64 "-%" PRIu64
-                            ": %zu bytes received, %zu expected",
-                            s->src->job_id, off, off + n - 1, x->resp_len, n);
-    const char *h = rc ? NULL : floe_xfer_header(x, "x-amz-sha256-tree-hash");
-    snprintf(hdr, 65, "%s", h ? h : "");
-    floe_xfer_destroy(x);
-    return rc;
-}
-
 /* Chunk i into buf, its tree hash matching the service's (and, for the whole archive, the
  * inventory's): fetched again on a mismatch, FLOE_RETRIEVE_MAX_FETCHES times in all. */
 static int fetch_verified(struct stream *s, uint64_t i, uint8_t *buf, uint8_t tree[32],
                           uint8_t sha[32], struct floe_error *err)
 {
-    uint64_t off = i * s->chunk;
-    size_t n = (size_t)part_len(s, i);
+    struct floe_mfetch f = {.job_id = s->src->job_id,
+                            .off = i * s->chunk,
+                            .len = part_len(s, i),
+                            .whole = s->nparts == 1,
+                            .buf = buf};
     for (int a = 1;; a++) {
-        char hdr[65], got[65];
-        int rc = get_range(s, off, n, buf, hdr, err);
-        if (rc)
-            return rc;
-        floe_treehash_part(buf, n, s->leaves, tree, sha);
-        hex(tree, got);
+        char got[65];
+        if (floe_mfetch_run(s->src->client, s->src->vault, &f, 1)) {
+            *err = f.err;
+            return f.status;
+        }
+        floe_mfetch_tree_hex(&f, got);
         const char *want = NULL;
-        if (hdr[0] && strcasecmp(hdr, got) != 0)
-            want = hdr;
-        else if (n == s->r->size && s->r->tree[0] && strcmp(got, s->r->tree) != 0)
+        if (f.service_tree[0] && strcasecmp(f.service_tree, got) != 0)
+            want = f.service_tree;
+        else if (f.len == s->r->size && s->r->tree[0] && strcmp(got, s->r->tree) != 0)
             want = s->r->tree;
-        if (!want)
+        if (!want) {
+            memcpy(tree, f.tree, 32);
+            memcpy(sha, f.sha256, 32);
             return FLOE_OK;
+        }
         if (a >= FLOE_RETRIEVE_MAX_FETCHES)
             return floe_error_set(err, FLOE_E_CHECKSUM,
                                   "archive %s: bytes %" PRIu64 "-%" PRIu64
                                   " did not match their tree hash in %d fetches (expected %s, "
                                   "the bytes received hash to %s): not copied",
-                                  s->r->id, off, off + (n ? n - 1 : 0), a, want, got);
+                                  s->r->id, f.off, f.off + (f.len ? f.len - 1 : 0), a, want, got);
         s->st->refetches++;
     }
 }
@@ -650,7 +622,6 @@ int floe_ms3_stream(struct floe_ms3 *m, struct floe_mcat *cat, const struct floe
         size_t n = (size_t)(r->size < s->chunk ? r->size : s->chunk);
         for (int b = 0; b < (s->nparts > 1 ? SLOTS : 1); b++)
             s->buf[b] = floe_xmalloc(n ? n : 1);
-        s->leaves = floe_xcalloc(floe_treehash_leaf_count(n) + 1, FLOE_HASH_BYTES);
         s->trees = floe_xcalloc(s->nparts, FLOE_HASH_BYTES);
         s->etags = floe_xcalloc(s->nparts, FLOE_S3_ETAG_MAX);
         s->sums = floe_xcalloc(s->nparts, FLOE_S3_CHECKSUM_MAX);
@@ -660,7 +631,6 @@ int floe_ms3_stream(struct floe_ms3 *m, struct floe_mcat *cat, const struct floe
         snprintf(sha256, 65, "%s", s->sha_hex);
     for (int b = 0; b < SLOTS; b++)
         free(s->buf[b]);
-    free(s->leaves);
     free(s->trees);
     free(s->etags);
     free(s->sums);
