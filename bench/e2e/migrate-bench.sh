@@ -5,8 +5,10 @@
 #     RUNS times; medians of MB/s (issue 10 asks migrate >= 90% of retrieve);
 #   - SMALL archives of 64 KiB: `floe migrate` end to end (inventory, jobs, copies, manifest),
 #     archives per second (issue 10 asks >= 500/s at 10,000 archives).
+#   - with BASE=DIR (another build's directory, e.g. of an older revision: build_rev in
+#     common.sh), the same two migrations by that build's floe too, alternating in each run.
 # Usage: bash bench/e2e/migrate-bench.sh [BIG=4] [BIG_MIB=64] [SMALL=1000] [RUNS=3]
-#        (BUILD=DIR uses an existing build)
+#        (BUILD=DIR uses an existing build; BASE=DIR adds a base build)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIG=${1:-4}
@@ -54,6 +56,13 @@ for r in $(seq "$RUNS"); do
     rm -rf "$work/s"
     read -r a b < <(timed "$FLOE" --endpoint-url "$url" migrate small --to "$work/s" --poll-interval 1s)
     echo "small $(python3 -c "print($b - $a)")" >> "$work/times"
+    if [ -n "${BASE:-}" ]; then
+        rm -rf "$work/m" "$work/s" "$work/cache"
+        read -r a b < <(timed "$BASE/floe" --endpoint-url "$url" migrate bench --to "$work/m" --poll-interval 1s)
+        echo "base-migrate $(python3 -c "print($b - $a)")" >> "$work/times"
+        read -r a b < <(timed "$BASE/floe" --endpoint-url "$url" migrate small --to "$work/s" --poll-interval 1s)
+        echo "base-small $(python3 -c "print($b - $a)")" >> "$work/times"
+    fi
 done
 stop_vault
 python3 - "$work/times" "$bytes" "$SMALL" "$BIG" "$BIG_MIB" <<'PY'
@@ -68,4 +77,8 @@ print("%s x %s MiB: floe migrate %.1f MB/s, floe retrieve (one after another) %.
       "migrate = %.0f%% of retrieve (medians of %d)" % (sys.argv[4], sys.argv[5], b / m / 1e6,
                                                         b / r / 1e6, 100 * r / m, len(rows["small"])))
 print("%d x 64 KiB: floe migrate %.1f s end to end = %.0f archives/s (median)" % (small, s, small / s))
+if "base-small" in rows:
+    bm, bs = statistics.median(rows["base-migrate"]), statistics.median(rows["base-small"])
+    print("base build: big %.1f MB/s (= %.0f%% of retrieve), small %.1f s = %.0f archives/s; "
+          "small: this build %.1fx the base" % (b / bm / 1e6, 100 * r / bm, bs, small / bs, bs / s))
 PY

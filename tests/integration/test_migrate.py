@@ -247,6 +247,23 @@ class MigrateTests(unittest.TestCase):
         self.assertEqual(len(self.retrieval_jobs(vault)), 4)
         self.check_copied(dest, data)
 
+    def test_job_near_expiry_gets_a_fresh_job(self):
+        # a succeeded job whose output expires within the margin is not reused: a new job is
+        # paid for instead (here the output lives 10 s and the margin is 8 s)
+        vault, data = self.fill(["e/0"])
+        (aid,) = list(data)
+        j = self.glacier.initiate_job(vaultName=vault, jobParameters={
+            "Type": "archive-retrieval", "ArchiveId": aid, "Tier": "Expedited"})
+        self.wait_job(vault, j["jobId"])
+        time.sleep(2.5)
+        dest = self.dest()
+        lines, _ = self.floe("--json", "migrate", vault, "--to", dest, "--tier", "Expedited",
+                             "--job-expiry", "10s", "--expiry-margin", "8s",
+                             "--poll-interval", "1s")
+        self.assertEqual((lines[-1]["jobs_reused"], lines[-1]["jobs_requested"]), (0, 1))
+        self.assertEqual(len(self.retrieval_jobs(vault)), 2)
+        self.check_copied(dest, data)
+
     def test_wrong_checksum_fails_one_archive(self):
         vault, data = self.fill(["c/%d" % i for i in range(3)], lambda i: (1 << 20) + i)
         bad = list(data)[1]
@@ -317,6 +334,57 @@ class MigrateTests(unittest.TestCase):
         self.assertIn(b"run the same command again", err)
         self.assertEqual(len(self.retrieval_jobs(vault)), 2)  # the quota held
         self.assertEqual(self.status(vault, dest)["states"]["planned"]["archives"], 2)
+
+    def test_caps_on_jobs_in_flight_and_bytes_staged(self):
+        # Bulk jobs take a second: without a cap every job would be created at once and finish
+        # a second later; with a cap of 2 in flight the k-th job is created only after the
+        # (k-2)-th archive was copied, so after that job completed
+        for cap in (["--max-jobs", "2"], ["--max-staged", "250000"]):
+            vault, data = self.fill(["f/%d" % i for i in range(6)], lambda i: 100000)
+            dest = self.dest()
+            lines, _ = self.floe("--json", "migrate", vault, "--to", dest, "--poll-interval", "1s",
+                                 *cap)
+            self.assertEqual((lines[-1]["done"], lines[-1]["jobs_requested"]), (6, 6))
+            jobs = sorted(self.retrieval_jobs(vault), key=lambda j: j["CreationDate"])
+            self.assertEqual(len(jobs), 6)
+            for k in range(2, 6):
+                self.assertGreaterEqual(jobs[k]["CreationDate"], jobs[k - 2]["CompletionDate"],
+                                        (cap, jobs))
+            self.check_copied(dest, data)
+
+    def test_retrieval_policy_pauses_requests(self):
+        # a BytesPerHour data retrieval policy the account is over: InitiateJob answers
+        # PolicyEnforcedException; requests pause (nothing fails, nothing is paid), and once
+        # the policy allows it the same command finishes
+        vault, data = self.fill(["p/%d" % i for i in range(3)], lambda i: 100000)
+        dest = self.dest()
+        self.glacier.set_data_retrieval_policy(Policy={"Rules": [
+            {"Strategy": "BytesPerHour", "BytesPerHour": 1}]})
+        try:
+            p = subprocess.Popen([FLOE, "--endpoint-url", self.vault.url, "migrate", vault,
+                                  "--to", dest, "--poll-interval", "1s"], env=self.env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                 stdin=subprocess.DEVNULL)
+            try:
+                line = b""
+                deadline = time.time() + 60
+                while time.time() < deadline and b"paused" not in line:
+                    line = p.stderr.readline()
+                    if not line:
+                        break
+            finally:
+                p.send_signal(signal.SIGINT)
+                err = line + p.communicate(timeout=30)[1]
+            self.assertEqual(p.returncode, 130, err)
+            self.assertIn(b"retrieval requests paused for 60 s", err)
+            self.assertIn(b"PolicyEnforcedException", err)
+            self.assertEqual(self.retrieval_jobs(vault), [])
+            self.assertEqual(self.status(vault, dest)["states"]["planned"]["archives"], 3)
+        finally:
+            self.glacier.set_data_retrieval_policy(Policy={"Rules": [{"Strategy": "None"}]})
+        lines, _ = self.floe("--json", "migrate", vault, "--to", dest, "--poll-interval", "1s")
+        self.assertEqual((lines[-1]["done"], lines[-1]["failed"]), (3, 0))
+        self.check_copied(dest, data)
 
     def test_shards_split_once_and_exclusive(self):
         descs = ["s/%02d" % i for i in range(14)] + ["s/dup", "s/dup"]
@@ -417,4 +485,4 @@ class MigrateTests(unittest.TestCase):
 
 if __name__ == "__main__":
     FLOE, VAULT_BIN = sys.argv[1], sys.argv[2]
-    unittest.main(argv=[sys.argv[0]], verbosity=2)
+    unittest.main(argv=[sys.argv[0]] + sys.argv[3:], verbosity=2)
