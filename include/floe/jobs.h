@@ -78,6 +78,12 @@ struct floe_job_info {
     char inventory_end_date[40];
     char inventory_limit[24];
     char inventory_marker[FLOE_JOB_ID_MAX];
+    /* Select jobs: JobOutputPath, and SelectParameters + OutputLocation as one compact JSON
+     * object {"SelectParameters": ..., "OutputLocation": ...} ("" for other jobs, and when it
+     * does not fit: select_json_truncated). */
+    char job_output_path[1100];
+    char select_json[16384];
+    bool select_json_truncated;
 };
 
 /*
@@ -102,6 +108,28 @@ FLOE_API int floe_job_initiate_retrieval(struct floe_client *c, const char *vaul
 FLOE_API int floe_job_initiate_inventory(struct floe_client *c, const char *vault,
                                          const struct floe_job_inventory_params *params,
                                          char job_id[FLOE_JOB_ID_MAX], struct floe_error *err);
+
+/* A select job (docs/select.md): SelectParameters and OutputLocation are the API's JSON
+ * objects as text, sent as they are (the service checks them). Strings borrowed. */
+struct floe_job_select_params {
+    const char *archive_id;             /* required */
+    const char *select_parameters_json; /* {"Expression": ..., "ExpressionType": "SQL", ...} */
+    const char *output_location_json;   /* {"S3": {"BucketName": ..., "Prefix": ...}} */
+    const char *tier;                   /* as floe_job_retrieval_params; NULL = Standard */
+    const char *sns_topic;              /* optional */
+    const char *description;            /* optional */
+};
+
+/* floe_job_select_body() - the InitiateJob body of a select job as compact JSON text (for a
+ * dry run; malloc'd, the caller frees), or NULL with err (a JSON member that does not parse
+ * as an object, a bad tier, description or archive id). Threads: any. */
+FLOE_API char *floe_job_select_body(const struct floe_job_select_params *params,
+                                    struct floe_error *err);
+
+/* floe_job_initiate_select() - InitiateJob of a select job; as floe_job_initiate_retrieval. */
+FLOE_API int floe_job_initiate_select(struct floe_client *c, const char *vault,
+                                      const struct floe_job_select_params *params,
+                                      char job_id[FLOE_JOB_ID_MAX], struct floe_error *err);
 
 /*
  * floe_job_describe() - DescribeJob.

@@ -38,6 +38,7 @@ int floe_cmd_prune(const struct floe_cli *cli, int argc, char **argv);
 int floe_cmd_migrate(const struct floe_cli *cli, int argc, char **argv);
 int floe_cmd_bench(const struct floe_cli *cli, int argc, char **argv);
 int floe_cmd_job(const struct floe_cli *cli, int argc, char **argv);
+int floe_cmd_select(const struct floe_cli *cli, int argc, char **argv);
 int floe_cmd_retrieve(const struct floe_cli *cli, int argc, char **argv);
 int floe_cmd_inventory(const struct floe_cli *cli, int argc, char **argv);
 int floe_cmd_notify(const struct floe_cli *cli, int argc, char **argv);

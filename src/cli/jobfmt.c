@@ -69,7 +69,44 @@ static json_t *job_json(const struct floe_job_info *j)
         set_str(p, "Marker", j->inventory_marker);
         json_object_set_new(o, "InventoryRetrievalParameters", p);
     }
+    if (strcmp(j->action, "Select") == 0) {
+        json_t *sel = j->select_json[0] ? json_loads(j->select_json, 0, NULL) : NULL;
+        const char *names[] = {"SelectParameters", "OutputLocation"};
+        for (int i = 0; i < 2; i++) {
+            json_t *v = json_object_get(sel, names[i]);
+            json_object_set_new(o, names[i],
+                                v                          ? json_incref(v)
+                                : j->select_json_truncated ? json_string("(too long to show)")
+                                                           : json_null());
+        }
+        json_decref(sel);
+        set_str(o, "JobOutputPath", j->job_output_path);
+    }
     return o;
+}
+
+/* "Key: value" lines of a description; nested objects as Key.Member.Member. */
+static void print_members(const char *prefix, json_t *o)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v)
+    {
+        char name[300];
+        snprintf(name, sizeof(name), "%s%s%s", prefix, prefix[0] ? "." : "", k);
+        if (json_is_object(v))
+            print_members(name, v);
+        else if (json_is_array(v)) {
+            char *text = json_dumps(v, JSON_COMPACT);
+            printf("%s: %s\n", name, text ? text : "");
+            free(text);
+        } else if (json_is_string(v))
+            printf("%s: %s\n", name, json_string_value(v));
+        else if (json_is_integer(v))
+            printf("%s: %lld\n", name, (long long)json_integer_value(v));
+        else if (json_is_boolean(v))
+            printf("%s: %s\n", name, json_is_true(v) ? "true" : "false");
+    }
 }
 
 void floe_cli_print_job(const struct floe_cli *cli, const struct floe_job_info *j, bool detailed)
@@ -85,29 +122,7 @@ void floe_cli_print_job(const struct floe_cli *cli, const struct floe_job_info *
         return;
     }
     json_t *o = job_json(j);
-    const char *k;
-    json_t *v;
-    json_object_foreach(o, k, v)
-    {
-        if (json_is_null(v))
-            continue;
-        if (json_is_object(v)) {
-            const char *k2;
-            json_t *v2;
-            json_object_foreach(v, k2, v2)
-            {
-                if (json_is_string(v2))
-                    printf("%s.%s: %s\n", k, k2, json_string_value(v2));
-            }
-            continue;
-        }
-        if (json_is_string(v))
-            printf("%s: %s\n", k, json_string_value(v));
-        else if (json_is_integer(v))
-            printf("%s: %lld\n", k, (long long)json_integer_value(v));
-        else if (json_is_boolean(v))
-            printf("%s: %s\n", k, json_is_true(v) ? "true" : "false");
-    }
+    print_members("", o);
     json_decref(o);
 }
 

@@ -41,6 +41,7 @@ static const struct command s_commands[] = {
     {"job", floe_cmd_job, "initiate, describe, list, wait for jobs; download job output"},
     {"retrieve", floe_cmd_retrieve, "retrieve an archive: initiate, wait, verified download"},
     {"inventory", floe_cmd_inventory, "list a vault's archives (inventory retrieval)"},
+    {"select", floe_cmd_select, "SQL over a CSV archive: a select job, results in S3 (--fetch)"},
     {"notify", floe_cmd_notify, "set, get or delete a vault's notification configuration"},
     {"policy", floe_cmd_policy, "set or get the account's data retrieval policy"},
     {"capacity", floe_cmd_capacity, "purchase or list provisioned capacity units"},

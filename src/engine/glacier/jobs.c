@@ -1,6 +1,6 @@
 /*
  * jobs.c - Glacier jobs and vault notifications: Initiate Job (archive and inventory
- * retrieval), Describe Job, List Jobs, waiting for completion, and the notification
+ * retrieval, select), Describe Job, List Jobs, waiting for completion, and the notification
  * configuration of a vault.
  *
  * DESIGN
@@ -64,6 +64,19 @@ static void job_from_json(json_t *o, struct floe_job_info *j)
         floe_json_copy_str(j->inventory_end_date, sizeof(j->inventory_end_date), inv, "EndDate");
         floe_json_copy_str(j->inventory_limit, sizeof(j->inventory_limit), inv, "Limit");
         floe_json_copy_str(j->inventory_marker, sizeof(j->inventory_marker), inv, "Marker");
+    }
+    floe_json_copy_str(j->job_output_path, sizeof(j->job_output_path), o, "JobOutputPath");
+    json_t *sp = json_object_get(o, "SelectParameters"), *ol = json_object_get(o, "OutputLocation");
+    if (json_is_object(sp) || json_is_object(ol)) {
+        json_t *both = json_pack("{s:O, s:O}", "SelectParameters", sp ? sp : json_null(),
+                                 "OutputLocation", ol ? ol : json_null());
+        char *text = both ? json_dumps(both, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        if (text && strlen(text) < sizeof(j->select_json))
+            memcpy(j->select_json, text, strlen(text) + 1);
+        else
+            j->select_json_truncated = true;
+        free(text);
+        json_decref(both);
     }
 }
 
@@ -192,6 +205,66 @@ int floe_job_initiate_retrieval(struct floe_client *c, const char *vault,
         snprintf(r, sizeof(r), "%" PRIu64 "-%" PRIu64, params->range.first, params->range.last);
         json_object_set_new(body, "RetrievalByteRange", json_string(r));
     }
+    rc = initiate(c, vault, body, job_id, err);
+    json_decref(body);
+    return rc;
+}
+
+/* The select body, or NULL with err. */
+static json_t *select_body(const struct floe_job_select_params *p, struct floe_error *err)
+{
+    int rc = floe_client_check_description(p->description, err);
+    if (rc)
+        return NULL;
+    if (!p->archive_id || !*p->archive_id || strlen(p->archive_id) >= FLOE_JOB_ID_MAX) {
+        floe_error_set(err, FLOE_E_INVALID_ARG, "an archive id (at most 1,024 bytes) is required");
+        return NULL;
+    }
+    const char *tier = NULL;
+    if (p->tier && *p->tier && !(tier = canonical_tier(p->tier))) {
+        floe_error_set(err, FLOE_E_INVALID_ARG,
+                       "tier \"%s\" is not one of Expedited, Standard, Bulk", p->tier);
+        return NULL;
+    }
+    json_error_t je;
+    json_t *sp = json_loads(p->select_parameters_json ? p->select_parameters_json : "", 0, &je);
+    json_t *ol = json_loads(p->output_location_json ? p->output_location_json : "", 0, &je);
+    if (!json_is_object(sp) || !json_is_object(ol)) {
+        floe_error_set(err, FLOE_E_INVALID_ARG,
+                       "SelectParameters and OutputLocation must be JSON objects");
+        json_decref(sp);
+        json_decref(ol);
+        return NULL;
+    }
+    json_t *body = json_object();
+    json_object_set_new(body, "Type", json_string("select"));
+    json_object_set_new(body, "ArchiveId", json_string(p->archive_id));
+    set_opt_str(body, "Description", p->description);
+    set_opt_str(body, "SNSTopic", p->sns_topic);
+    set_opt_str(body, "Tier", tier);
+    json_object_set_new(body, "SelectParameters", sp);
+    json_object_set_new(body, "OutputLocation", ol);
+    return body;
+}
+
+char *floe_job_select_body(const struct floe_job_select_params *params, struct floe_error *err)
+{
+    json_t *body = select_body(params, err);
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(body);
+    return text;
+}
+
+int floe_job_initiate_select(struct floe_client *c, const char *vault,
+                             const struct floe_job_select_params *params,
+                             char job_id[FLOE_JOB_ID_MAX], struct floe_error *err)
+{
+    int rc = check_initiate(vault, params->description, err);
+    if (rc)
+        return rc;
+    json_t *body = select_body(params, err);
+    if (!body)
+        return err ? err->status : FLOE_E_INVALID_ARG;
     rc = initiate(c, vault, body, job_id, err);
     json_decref(body);
     return rc;
