@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Power loss under floe backup (issue 15): the client runs with the crashfs shim
+(tests/crash/crashfs.c) over its own files (the backup catalog, a SQLite file, and the
+checkpoint journals of its multipart uploads); at a random change the shim drops or tears what
+was not synced and kills floe. After every crash the catalog opens, passes PRAGMA
+integrity_check, and names no archive the vault does not hold (same size and tree hash); the
+run is then resumed without the shim and must finish with everything recorded once, and at the
+end every file restores byte for byte. The vault is a plain floe-vault (its own power loss is
+test_vault_power_loss.py). The consistency checks are those of the kill -9 test
+(tests/integration/test_backup_kill.py).
+Environment: FLOE_CRASH_CLIENT_ROUNDS (crashes, default 4), FLOE_TEST_SEED (printed).
+Usage: test_client_power_loss.py <floe> <floe-vault> <crashfs.so>."""
+import json
+import os
+import random
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "helpers"))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+import servers  # noqa: E402
+import test_backup_kill as bk  # noqa: E402
+
+FLOE = VAULT_BIN = SHIM = None
+
+class ClientPowerLoss(unittest.TestCase):
+    # the kill -9 test's checks: make_tree, inventory, check_consistent (self.glacier, self.rnd)
+    inventory = bk.BackupKillTests.inventory
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="floe-crash-client-")
+        self.vault = servers.start_vault(VAULT_BIN)
+        self.glacier = servers.glacier_client(self.vault.url)
+        self.root = os.path.join(self.tmp.name, "client")
+        self.stash = os.path.join(self.tmp.name, "stash")
+        self.report = os.path.join(self.tmp.name, "report.json")
+        os.makedirs(self.root)
+        os.makedirs(self.stash)
+        self.env = servers.client_env(self.tmp.name)
+        self.env.update(XDG_CACHE_HOME=os.path.join(self.root, "cache"),
+                        XDG_DATA_HOME=os.path.join(self.root, "data"))
+        seed = int(os.environ.get("FLOE_TEST_SEED", "0")) or random.randrange(1, 1 << 30)
+        print("FLOE_TEST_SEED=%d" % seed, file=sys.stderr)
+        self.seed = seed
+        self.rnd = random.Random(seed)
+
+    def tearDown(self):
+        self.vault.stop()
+        self.tmp.cleanup()
+
+    def run_floe(self, args, crash_at=None, seed=0):
+        env = dict(self.env)
+        if crash_at is not None:
+            env.update(LD_PRELOAD=SHIM, FLOE_CRASH_ROOT=self.root, FLOE_CRASH_STASH=self.stash,
+                       FLOE_CRASH_REPORT=self.report, FLOE_CRASH_AT=str(crash_at),
+                       FLOE_CRASH_SEED=str(seed),
+                       ASAN_OPTIONS=env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
+        r = subprocess.run([FLOE, "--endpoint-url", self.vault.url, *args], env=env,
+                           capture_output=True, timeout=300)
+        rep = None
+        if crash_at is not None:
+            self.assertTrue(os.path.exists(self.report), (r.returncode, r.stderr[-2000:]))
+            with open(self.report) as f:
+                rep = json.loads(f.read())
+            os.unlink(self.report)
+        return r, rep
+
+    def catalog_ok(self, cat, label):
+        if os.path.exists(cat):
+            db = sqlite3.connect("file:%s?mode=ro" % cat, uri=True)
+            try:
+                self.assertEqual(db.execute("PRAGMA integrity_check").fetchone()[0], "ok", label)
+            finally:
+                db.close()
+        bk.BackupKillTests.check_consistent(self, self.name, cat)
+
+    def test_backup_power_loss(self):
+        rounds = int(os.environ.get("FLOE_CRASH_CLIENT_ROUNDS", "4"))
+        self.name = "pl%d" % self.rnd.randint(0, 1 << 30)
+        self.glacier.create_vault(vaultName=self.name)
+        src = os.path.join(self.tmp.name, "src")
+        files = bk.BackupKillTests.make_tree(self, src, 40)
+        cat = os.path.join(self.root, "cat.db")
+        args = ["--quiet", "backup", src, self.name, "--catalog", cat, "--no-snapshot",
+                "--pack-size", "2MiB", "--pack-threshold", "1MiB", "--part-size", "1MiB"]
+        # calibration on a throwaway catalog and vault: the changes one whole backup makes
+        self.glacier.create_vault(vaultName=self.name + "-cal")
+        r, rep = self.run_floe([*args[:3], self.name + "-cal", "--catalog",
+                                os.path.join(self.root, "cal.db"), *args[6:]], crash_at=0)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        span = rep["changes"]
+        stats = {"crashes": 0, "finished_first": 0, "kept": 0, "dropped": 0, "torn": 0,
+                 "dir_undone": 0, "changes_first_backup": span}
+        for i in range(rounds):
+            label = "round %d (FLOE_TEST_SEED=%d)" % (i, self.seed)
+            for path in self.rnd.sample(sorted(files), 4):  # new work for this round
+                data = os.urandom(self.rnd.randint(1, 40 * 1024))
+                with open(path, "wb") as f:
+                    f.write(data)
+                files[path] = data
+            r, rep = self.run_floe(args, crash_at=self.rnd.randint(1, span),
+                                   seed=self.seed * 1000 + i)
+            if rep.get("crashed"):
+                stats["crashes"] += 1
+                for k in ("kept", "dropped", "torn", "dir_undone"):
+                    stats[k] += rep[k]
+            else:  # this round needed fewer changes: aim the next crash inside them
+                stats["finished_first"] += 1
+                self.assertEqual(r.returncode, 0, r.stderr)
+                span = max(2, rep["changes"])
+            self.catalog_ok(cat, label)
+            r, _ = self.run_floe(args)  # resume, no shim
+            self.assertEqual(r.returncode, 0, (label, r.stderr))
+            self.catalog_ok(cat, label)
+            r, _ = self.run_floe(["--json", *args[1:]])
+            summary = json.loads(r.stdout.decode().splitlines()[-1])
+            self.assertEqual((summary["files_new"], summary["files_changed"]), (0, 0), label)
+        self.assertEqual(self.glacier.list_multipart_uploads(vaultName=self.name)["UploadsList"],
+                         [])
+        to = os.path.join(self.tmp.name, "out")
+        os.makedirs(to)
+        r, _ = self.run_floe(["restore", self.name, "--to", to, "--catalog", cat,
+                              "--tier", "Expedited"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for path, data in files.items():
+            with open(os.path.join(to, path.lstrip("/")), "rb") as f:
+                self.assertEqual(f.read(), data, path)
+        print("client power loss: " + json.dumps(stats), file=sys.stderr)
+        self.assertGreater(stats["crashes"], 0)
+
+if __name__ == "__main__":
+    SHIM = sys.argv.pop(3)
+    VAULT_BIN = sys.argv.pop(2)
+    FLOE = sys.argv.pop(1)
+    bk.FLOE, bk.VAULT_BIN = FLOE, VAULT_BIN
+    unittest.main(verbosity=2)
