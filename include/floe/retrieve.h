@@ -33,6 +33,9 @@ extern "C" {
 #define FLOE_RETRIEVE_DEFAULT_SEGMENT_SIZE ((uint64_t)32 << 20)
 #define FLOE_RETRIEVE_DEFAULT_CONCURRENCY 4u
 #define FLOE_RETRIEVE_DEFAULT_MEMORY_LIMIT ((uint64_t)1 << 30)
+/* Without a concurrency, the segments in flight adapt (start at the default, measured up to
+ * this many, within the memory limit: src/engine/pipeline/adapt.h). */
+#define FLOE_RETRIEVE_ADAPTIVE_MAX 32u
 #define FLOE_RETRIEVE_MAX_FETCHES 3 /* attempts at a segment that fails verification */
 #define FLOE_RETRIEVE_PART_SUFFIX ".floe-part"
 
@@ -61,7 +64,8 @@ struct floe_download_options {
     const char *job_id;              /* required */
     const char *output_path;         /* required: a file, or "-" for standard output */
     uint64_t segment_size;           /* power of two MiB; 0 = 32 MiB (raised for huge outputs) */
-    unsigned concurrency;            /* segments fetched at once; 0 = 4 */
+    unsigned concurrency;            /* segments fetched at once; 0 = adaptive: from 4 up to
+                                      * FLOE_RETRIEVE_ADAPTIVE_MAX while the throughput rises */
     uint64_t memory_limit;           /* bytes of segment buffers; 0 = 1 GiB */
     const char *checkpoint_path;     /* NULL = floe_checkpoint_default_path() */
     bool no_checkpoint;              /* no journal: an interruption starts over */
@@ -82,6 +86,8 @@ struct floe_download_result {
     unsigned segments_fetched;   /* downloaded in this run */
     unsigned segments_resumed;   /* confirmed by the checkpoint and re-checked locally */
     unsigned segments_refetched; /* fetches repeated because a hash did not match */
+    unsigned peak_in_flight;     /* most segments fetched at once */
+    unsigned adaptive_cuts;      /* adaptive: times a retried fetch halved the limit */
     double seconds;
     char checkpoint_path[4096]; /* the journal used ("" when none) */
 };

@@ -37,8 +37,9 @@
     "                [--no-checkpoint] [--overwrite]\n"                                            \
     "Defaults: --tier Standard, --format JSON, --timeout none, --interval 1 s growing to\n"        \
     "--max-interval 15 min, --page-size: the service's (1000), --segment-size 32MiB,\n"            \
-    "--concurrency 4 (1 to 256), --memory-limit 1GiB. An existing -o FILE is refused\n"            \
-    "without --overwrite.\n"                                                                       \
+    "--concurrency adaptive (segments in flight: from 4 up to 32 while the throughput\n"           \
+    "rises, halved on retries; N = fixed, 1 to 256), --memory-limit 1GiB. An existing\n"           \
+    "-o FILE is refused without --overwrite.\n"                                                    \
     "ARCHIVE_ID may start with '-': put it after '--' or write --archive-id=ID. -o is also\n"      \
     "--output; FILE '-' is standard output (spooled in $TMPDIR and written only after the\n"       \
     "whole output is verified). --status-code is also --statuscode (the API's name)."

@@ -28,8 +28,10 @@
     "the whole archive is verified); an existing FILE is refused without\n"                        \
     "--overwrite. A succeeded, unexpired job for the same archive and range is reused\n"           \
     "(--new-job starts another). Defaults: --tier Standard, the whole archive,\n"                  \
-    "--segment-size 32MiB, --concurrency 4 (1 to 256), --memory-limit 1GiB, --timeout none\n"      \
-    "(wait as long as the job takes), --poll-interval 1 s growing to 15 min, checkpoint in\n"      \
+    "--segment-size 32MiB, --concurrency adaptive (segments in flight: from 4 up to 32\n"          \
+    "while the throughput rises, halved on retries; N = fixed, 1 to 256), --memory-limit\n"        \
+    "1GiB, --timeout none (wait as long as the job takes), --poll-interval 1 s growing to\n"       \
+    "15 min, checkpoint in\n"                                                                      \
     "$XDG_CACHE_HOME/floe; --retry-for 10m, --max-retries no limit (global options)."
 
 struct ui {
@@ -146,7 +148,7 @@ int floe_cmd_retrieve(const struct floe_cli *cli, int argc, char **argv)
     if (floe_cli_check_output(cli, "retrieve", RETRIEVE_USAGE, out, overwrite, ckpt))
         return 2;
     struct floe_cli_client_opts copts = {
-        .max_connections = n ? (unsigned)n : FLOE_RETRIEVE_DEFAULT_CONCURRENCY,
+        .max_connections = n ? (unsigned)n : FLOE_RETRIEVE_ADAPTIVE_MAX,
     };
     struct floe_client *c = NULL;
     if (floe_cli_client(cli, "retrieve", &copts, &c))

@@ -136,13 +136,14 @@ void floe_cli_print_download(const struct floe_cli *cli, const char *cmd, const 
     double mbps = (double)r->size / secs / 1e6;
     const char *v = floe_verification_name(r->verification);
     if (cli->json) {
-        json_t *o =
-            json_pack("{s:o, s:s, s:I, s:s, s:s, s:o, s:o, s:i, s:i, s:i, s:i}", "file",
-                      floe_cli_jstr(path), "job_id", job_id, "size", (json_int_t)r->size,
-                      "tree_hash", tree, "verified", v, "seconds", floe_cli_jreal(r->seconds, 3),
-                      "mb_per_s", floe_cli_jreal(mbps, 2), "segments", (int)r->segments,
-                      "segments_fetched", (int)r->segments_fetched, "segments_resumed",
-                      (int)r->segments_resumed, "segments_refetched", (int)r->segments_refetched);
+        json_t *o = json_pack(
+            "{s:o, s:s, s:I, s:s, s:s, s:o, s:o, s:i, s:i, s:i, s:i, s:i, s:i}", "file",
+            floe_cli_jstr(path), "job_id", job_id, "size", (json_int_t)r->size, "tree_hash", tree,
+            "verified", v, "seconds", floe_cli_jreal(r->seconds, 3), "mb_per_s",
+            floe_cli_jreal(mbps, 2), "segments", (int)r->segments, "segments_fetched",
+            (int)r->segments_fetched, "segments_resumed", (int)r->segments_resumed,
+            "segments_refetched", (int)r->segments_refetched, "segments_in_flight_max",
+            (int)r->peak_in_flight, "concurrency_cuts", (int)r->adaptive_cuts);
         /* with -o - the data is on stdout: the summary must not join it */
         FILE *to = strcmp(path, "-") == 0 ? stderr : stdout;
         floe_cli_json_print(to, o);

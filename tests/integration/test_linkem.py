@@ -6,6 +6,7 @@ are generous (a shared machine) but each check fails if the feature is missing. 
 measured in bench/e2e/linkem-bench.sh, not here.
 
 usage: test_linkem.py LINKEM FLOE FLOE_VAULT"""
+import json
 import os
 import socket
 import subprocess
@@ -220,6 +221,67 @@ class LinkemTests(unittest.TestCase):
             r = subprocess.run([LINKEM, *args], capture_output=True, text=True, timeout=10)
             self.assertEqual(r.returncode, 2, args)
             self.assertIn(msg, r.stderr)
+
+
+class AdaptiveRetrieveTests(unittest.TestCase):
+    """Without --concurrency, a retrieval's segments in flight follow the link (adapt.c):
+    they grow past the default 4 on a far link and halve when the service throttles."""
+
+    def setUp(self):
+        self.vault = servers.start_vault(VAULT)
+        self.addCleanup(self.vault.stop)
+        self.tmp = servers.tempdir("floe-adapt-retrieve-")
+        self.env = servers.client_env(self.tmp)
+        self.data = os.urandom(48 << 20)
+        src = os.path.join(self.tmp, "src.bin")
+        with open(src, "wb") as f:
+            f.write(self.data)
+        direct = f"http://127.0.0.1:{self.vault.port}"
+        self.floe(direct, "vault", "create", "v")
+        up = self.floe(direct, "--json", "upload", "--no-checkpoint", "v", src)
+        self.aid = json.loads(up.stdout.splitlines()[0])["archive_id"]
+        os.unlink(src)
+
+    def floe(self, url, *args, check=True):
+        r = subprocess.run([FLOE, "--endpoint-url", url, *args], env=self.env,
+                           capture_output=True, text=True, timeout=240)
+        if check:
+            self.assertEqual(r.returncode, 0, r.stderr)
+        return r
+
+    def retrieve(self, url, name, *extra):
+        out = os.path.join(self.tmp, name)
+        r = self.floe(url, "--json", "retrieve", "v", "-o", out, "--no-checkpoint",
+                      "--segment-size", "1MiB", *extra, "--", self.aid)
+        with open(out, "rb") as f:
+            self.assertTrue(f.read() == self.data, "the retrieved bytes differ")
+        os.unlink(out)
+        return json.loads(r.stdout.splitlines()[-1])
+
+    def test_grows_on_a_delayed_link(self):
+        link = servers.start_linkem(LINKEM, self.vault.port, "--rtt-ms", "60")
+        self.addCleanup(link.stop)
+        url = f"http://127.0.0.1:{link.port}"
+        fixed = self.retrieve(url, "fixed.bin", "--concurrency", "4")
+        self.assertEqual(fixed["segments_in_flight_max"], 4)
+        adaptive = self.retrieve(url, "adaptive.bin")
+        self.assertEqual(adaptive["verified"], "whole")
+        # 1 MiB segments 60 ms away: each doubling pays, so it leaves the default behind
+        self.assertGreaterEqual(adaptive["segments_in_flight_max"], 8, adaptive)
+        self.assertEqual(adaptive["concurrency_cuts"], 0, adaptive)
+
+    def test_backs_off_when_throttled(self):
+        proxy = servers.start_faultproxy(self.vault.port, [
+            "GET /jobs/[^/]+/output status:400:ThrottlingException 6"])
+        self.addCleanup(proxy.stop)
+        url = f"http://127.0.0.1:{proxy.port}"
+        r = self.retrieve(url, "throttled.bin")
+        self.assertEqual(r["verified"], "whole")
+        self.assertGreaterEqual(r["concurrency_cuts"], 1, r)
+        with open(proxy.log_path) as f:
+            self.assertGreaterEqual(f.read().count("FAULT"), 6)
+        fixed = self.retrieve(url, "fixed.bin", "--concurrency", "4")
+        self.assertEqual(fixed["concurrency_cuts"], 0, fixed)
 
 
 if __name__ == "__main__":

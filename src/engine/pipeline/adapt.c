@@ -14,7 +14,16 @@
  */
 #include "adapt.h"
 
+#include <time.h>
+
 #define HOLD_WINDOWS 8u
+
+uint64_t floe_adapt_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 void floe_adapt_init(struct floe_adapt *a, unsigned initial, unsigned max, uint64_t now_ns)
 {

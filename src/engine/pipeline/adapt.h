@@ -37,4 +37,7 @@ unsigned floe_adapt_limit(const struct floe_adapt *a);
  * attempt (the link or the service pushed back). */
 void floe_adapt_done(struct floe_adapt *a, uint64_t bytes, bool retried, uint64_t now_ns);
 
+/* floe_adapt_now_ns() - the monotonic clock the callers pass as now_ns. Thread-safe. */
+uint64_t floe_adapt_now_ns(void);
+
 #endif

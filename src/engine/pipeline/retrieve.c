@@ -81,6 +81,7 @@
  */
 #include "floe/retrieve.h"
 
+#include "adapt.h"
 #include "alloc.h"
 #include "bufpool.h"
 #include "checkpoint.h"
@@ -208,9 +209,12 @@ struct dl {
     uint64_t total;    /* UINT64_MAX until known */
     uint64_t archive_first;
     uint64_t seg_size;
-    uint64_t nseg; /* segments planned: the core's items 0..nseg-1 */
-    unsigned concurrency;
-    uint64_t next_write; /* stdout: next segment to hand to the writer */
+    uint64_t nseg;           /* segments planned: the core's items 0..nseg-1 */
+    unsigned concurrency;    /* the fixed limit, or the adaptive one's ceiling (pool sizing) */
+    bool adaptive;           /* no --concurrency: segments in flight follow the link (adapt.h) */
+    struct floe_adapt adapt; /* orchestrating thread only */
+    unsigned peak;           /* most segments in flight at once */
+    uint64_t next_write;     /* stdout: next segment to hand to the writer */
     unsigned fetching;
     unsigned fetched, resumed, refetched;
     bool unverified;           /* some segment had no header */
@@ -581,7 +585,8 @@ static enum floe_orch_start start_segment(void *ctx, uint64_t index)
     struct dl *d = ctx;
     if (index >= d->nseg) /* while a probe runs, nothing else is planned */
         return FLOE_ORCH_END;
-    if ((d->streaming ? d->orch.in_flight : d->fetching) >= d->concurrency)
+    unsigned busy = d->streaming ? d->orch.in_flight : d->fetching;
+    if (busy >= (d->adaptive ? floe_adapt_limit(&d->adapt) : d->concurrency))
         return FLOE_ORCH_WAIT;
     struct seg *s = seg_at(d, index);
     if (s->it.state == SEG_DONE) /* resumed */
@@ -594,6 +599,8 @@ static enum floe_orch_start start_segment(void *ctx, uint64_t index)
     }
     floe_orch_enter(&d->orch);
     submit_fetch(d, s);
+    if (busy + 1 > d->peak)
+        d->peak = busy + 1;
     return FLOE_ORCH_STARTED;
 }
 
@@ -640,6 +647,9 @@ static void settle(struct dl *d, struct seg *s);
 static void handle_fetched(struct dl *d, struct seg *s)
 {
     d->fetching--;
+    if (d->adaptive) /* a retried answer (throttling, a reset, a 5xx) halves the limit */
+        floe_adapt_done(&d->adapt, s->ev.status ? 0 : s->len, s->xfer->attempts > 1,
+                        floe_adapt_now_ns());
     if (!d->streaming) {
         after_fetch(d, s);
         return;
@@ -1131,6 +1141,22 @@ static int make_pool(struct dl *d, struct floe_error *err)
 {
     uint64_t limit =
         d->opts->memory_limit ? d->opts->memory_limit : FLOE_RETRIEVE_DEFAULT_MEMORY_LIMIT;
+    if (!d->opts->concurrency && d->total != UINT64_MAX && d->nseg > 1) {
+        /* adaptive: from the default up to what the link rewards, within the memory limit
+         * (streaming: 2 chunks per segment in flight plus 4; buffered: a segment buffer each) */
+        uint64_t max = d->streaming ? (limit / CHUNK_BYTES - 4) / 2 : limit / d->seg_size;
+        if (limit / CHUNK_BYTES < 6)
+            max = 1;
+        if (max > FLOE_RETRIEVE_ADAPTIVE_MAX)
+            max = FLOE_RETRIEVE_ADAPTIVE_MAX;
+        if (max > d->nseg)
+            max = d->nseg;
+        if (max < d->concurrency) /* the default still gets its memory check below */
+            max = d->concurrency;
+        d->adaptive = true;
+        floe_adapt_init(&d->adapt, d->concurrency, (unsigned)max, floe_adapt_now_ns());
+        d->concurrency = (unsigned)max;
+    }
     if (d->streaming) {
         /* each segment in flight may hold one partly filled chunk; the rest keep both hash
          * threads and the writer busy. Small and reused: fresh memory is expensive to touch */
@@ -1274,6 +1300,8 @@ static int finish(struct dl *d, struct floe_download_result *out, struct floe_er
     out->segments_fetched = d->fetched;
     out->segments_resumed = d->resumed;
     out->segments_refetched = d->refetched;
+    out->peak_in_flight = d->peak;
+    out->adaptive_cuts = d->adaptive ? d->adapt.cuts : 0;
     return FLOE_OK;
 }
 

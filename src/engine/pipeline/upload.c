@@ -492,13 +492,6 @@ static void handle_hashed(struct upload *u, struct part *p)
 
 /* The service's answer to a sent part: its checksum must be ours (else re-sent, at most
  * MAX_CHECKSUM_RESENDS times), then the part is recorded and done. */
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void handle_sent(struct upload *u, struct part *p)
 {
     if (p->ev.status != FLOE_OK) {
@@ -527,7 +520,7 @@ static void handle_sent(struct upload *u, struct part *p)
         return;
     }
     if (u->adaptive)
-        floe_adapt_done(&u->adapt, p->len, p->xfer->attempts > 1, mono_ns());
+        floe_adapt_done(&u->adapt, p->len, p->xfer->attempts > 1, floe_adapt_now_ns());
     floe_xfer_destroy(p->xfer); /* its curl handle is ~16 KB: memory must not grow per part */
     p->xfer = NULL;
     if (floe_orch_item_done(&u->orch, &p->it, p->offset, p->len, p->tree))
@@ -755,7 +748,7 @@ static int make_pool(struct upload *u, struct floe_error *err)
             if (max > u->nparts_known)
                 max = u->nparts_known;
             u->adaptive = true;
-            floe_adapt_init(&u->adapt, conc, (unsigned)(max ? max : 1), mono_ns());
+            floe_adapt_init(&u->adapt, conc, (unsigned)(max ? max : 1), floe_adapt_now_ns());
         }
         unsigned nt = floe_hashpool_threads(u->hashpool);
         uint64_t per = limit / (2 * (uint64_t)nt);
