@@ -6,6 +6,7 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config
       liburing-dev libcurl4-openssl-dev libssl-dev libxxhash-dev libzstd-dev libexpat1-dev
       libbenchmark-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev libcmocka-dev
+      libpq-dev postgresql  # the migrate catalog's PostgreSQL backend, and the server its tests start
       openssl xxd clang-format
       chromium)  # the headless browser that opens floe bench --report pages (tests/integration/test_bench_report.py)
 

@@ -132,7 +132,9 @@ struct floe_migrate_options {
     const char *vault;           /* required */
     const char *destination;     /* required: a directory (created if missing) or s3://B/PREFIX */
     const char *catalog_path;    /* NULL: DIR/.floe-migrate/<vault>.db; for S3 the cache
-                                    directory's migrate-<hash>.db (floe_migrate_catalog_path) */
+                                    directory's migrate-<hash>.db (floe_migrate_catalog_path);
+                                    or postgresql://...: one plan shared by many workers (the
+                                    local files then where the default catalog would be) */
     const char *staging_dir;     /* S3: where an archive is staged while it is copied; NULL: the
                                     catalog's path with .staging instead of .db */
     const char *storage_class;   /* S3: NULL = DEEP_ARCHIVE */
@@ -157,6 +159,7 @@ struct floe_migrate_options {
     unsigned shard_index, shard_count; /* --shard I/N: only archives whose id hashes (xxh3-64)
                                          to I-1 modulo N; 0/0 = every archive. Each shard has
                                          its own catalog (and manifest): ".shard-I-of-N" */
+    unsigned lease_s; /* postgresql:// catalog: how long a worker's claim outlives it; 0 = 60 */
     atomic_bool *cancel;
     void (*phase)(const char *what, const char *detail, void *user);
     void (*event)(const struct floe_migrate_event *e, void *user);

@@ -27,7 +27,7 @@
     "                    [--max-per-day SIZE] [--max-jobs N] [--max-staged SIZE]\n"                \
     "                    [--expiry-margin DURATION] [--job-expiry DURATION]\n"                     \
     "                    [--poll-interval DURATION] [--concurrency N] [--retry-failed]\n"          \
-    "                    [--staging DIR]\n"                                                        \
+    "                    [--staging DIR] [--lease DURATION]\n"                                     \
     "       floe migrate status VAULT --to DEST [--catalog PATH] [--list] [--failed]\n"            \
     "DEST: a directory, or s3://BUCKET/PREFIX with [--storage-class CLASS]\n"                      \
     "      [--s3-endpoint-url URL] [--chunk-size SIZE] (also in PLAN OPTIONS).\n"                  \
@@ -39,14 +39,16 @@
     "--storage-class DEEP_ARCHIVE, --chunk-size 64MiB (doubled until 10,000 parts fit),\n"         \
     "--s3-endpoint-url from AWS_ENDPOINT_URL_S3 else AWS. Catalog: DIR/.floe-migrate/VAULT.db\n"   \
     "(manifest beside it); for S3 in $XDG_CACHE_HOME/floe, staging beside it. --shard I/N:\n"      \
-    "the archives whose id hashes to I of N (one worker each), with its own catalog."
+    "the archives whose id hashes to I of N (one worker each), with its own catalog.\n"            \
+    "--catalog postgresql://...: N workers share one plan, each archive claimed with a lease\n"    \
+    "(--lease, default 60s) that a dead worker's claims lose."
 
 struct mopts {
     struct floe_migrate_options o;
     struct floe_cli_list filters;
     char **rules;
     const char *to, *max_day, *max_jobs, *max_staged, *margin, *expiry, *poll, *conc, *chunk;
-    const char *shard;
+    const char *shard, *lease;
     bool list, failed, dry;
 };
 
@@ -90,6 +92,7 @@ static int parse(const char *cmd, int argc, char **argv, int start, struct mopts
         {"--chunk-size", NULL, &m->chunk, NULL},
         {"--staging", NULL, &o->staging_dir, NULL},
         {"--shard", NULL, &m->shard, NULL},
+        {"--lease", NULL, &m->lease, NULL},
         {"--max-per-day", NULL, &m->max_day, NULL},
         {"--max-jobs", NULL, &m->max_jobs, NULL},
         {"--max-staged", NULL, &m->max_staged, NULL},
@@ -149,6 +152,9 @@ static int parse(const char *cmd, int argc, char **argv, int start, struct mopts
     if (!rc && m->expiry &&
         !(rc = floe_cli_parse_duration(cmd, MIGRATE_USAGE, "--job-expiry", m->expiry, &ms)))
         o->job_expiry_s = ms / 1000 ? ms / 1000 : 1;
+    if (!rc && m->lease &&
+        !(rc = floe_cli_parse_duration(cmd, MIGRATE_USAGE, "--lease", m->lease, &ms)))
+        o->lease_s = ms / 1000 >= 3 ? (unsigned)(ms / 1000) : 3;
     if (!rc && m->poll &&
         !(rc = floe_cli_parse_duration(cmd, MIGRATE_USAGE, "--poll-interval", m->poll, &ms)))
         o->poll_ms = floe_cli_interval_ms(ms ? ms : 1000);

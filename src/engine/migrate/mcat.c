@@ -5,6 +5,7 @@
 #include "mcat.h"
 
 #include "alloc.h"
+#include "mcat_pg.h"
 
 #include <sqlite3.h>
 
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 struct floe_mcat {
+    struct floe_mcatpg *pg; /* the PostgreSQL backend, else SQLite */
     sqlite3 *db;
     int lock_fd;
     char path[4096];
@@ -67,6 +69,8 @@ static int fail(struct floe_mcat *c, int rc, const char *what, struct floe_error
 
 static int exec(struct floe_mcat *c, const char *sql, const char *what, struct floe_error *err)
 {
+    if (c->pg)
+        return floe_mcatpg_exec(c->pg, sql, what, err);
     int rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
     return rc == SQLITE_OK ? FLOE_OK : fail(c, rc, what, err);
 }
@@ -129,13 +133,27 @@ static int make_parent(const char *path, struct floe_error *err)
     return FLOE_OK;
 }
 
-int floe_mcat_open(const char *path, bool create, bool readonly, struct floe_mcat **out,
-                   struct floe_error *err)
+bool floe_mcat_is_url(const char *catalog)
+{
+    return catalog &&
+           (strncmp(catalog, "postgresql://", 13) == 0 || strncmp(catalog, "postgres://", 11) == 0);
+}
+
+int floe_mcat_open(const char *path, const char *local, unsigned lease_s, bool create,
+                   bool readonly, struct floe_mcat **out, struct floe_error *err)
 {
     struct floe_mcat *c = floe_xcalloc(1, sizeof(*c));
     c->lock_fd = -1;
     snprintf(c->path, sizeof(c->path), "%s", path);
     int rc = FLOE_OK;
+    if (floe_mcat_is_url(path)) {
+        if (local && !readonly && (rc = make_parent(local, err))) /* manifest, inventory */
+            goto out;
+        rc = floe_mcatpg_open(path, lease_s, create, readonly, &c->pg, err);
+        if (!rc)
+            snprintf(c->path, sizeof(c->path), "%s", local ? local : floe_mcatpg_name(c->pg));
+        goto out;
+    }
     if (access(path, F_OK) != 0 && !create) {
         rc = floe_error_set(err, FLOE_E_NOT_FOUND,
                             "no migration catalog at %s: nothing was planned there yet", path);
@@ -170,6 +188,7 @@ void floe_mcat_close(struct floe_mcat *c)
 {
     if (!c)
         return;
+    floe_mcatpg_close(c->pg);
     sqlite3_close(c->db);
     if (c->lock_fd >= 0)
         close(c->lock_fd);
@@ -178,7 +197,7 @@ void floe_mcat_close(struct floe_mcat *c)
 
 int floe_mcat_begin(struct floe_mcat *c, struct floe_error *err)
 {
-    return exec(c, "BEGIN IMMEDIATE", "starting a transaction", err);
+    return exec(c, c->pg ? "BEGIN" : "BEGIN IMMEDIATE", "starting a transaction", err);
 }
 
 int floe_mcat_commit(struct floe_mcat *c, struct floe_error *err)
@@ -188,6 +207,10 @@ int floe_mcat_commit(struct floe_mcat *c, struct floe_error *err)
 
 void floe_mcat_rollback(struct floe_mcat *c)
 {
+    if (c->pg) {
+        floe_mcatpg_exec(c->pg, "ROLLBACK", "rolling back", NULL);
+        return;
+    }
     sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
@@ -241,12 +264,16 @@ static bool lookup(struct floe_mcat *c, const char *sql, const char *arg, char *
 
 bool floe_mcat_meta_get(struct floe_mcat *c, const char *key, char *out, size_t cap)
 {
+    if (c->pg)
+        return floe_mcatpg_meta_get(c->pg, key, out, cap);
     return lookup(c, "SELECT v FROM meta WHERE k=?", key, out, cap);
 }
 
 int floe_mcat_meta_set(struct floe_mcat *c, const char *key, const char *value,
                        struct floe_error *err)
 {
+    if (c->pg)
+        return floe_mcatpg_meta_set(c->pg, key, value, err);
     sqlite3_stmt *st = prep(c, "INSERT OR REPLACE INTO meta VALUES(?, ?)");
     if (st) {
         sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
@@ -258,6 +285,8 @@ int floe_mcat_meta_set(struct floe_mcat *c, const char *key, const char *value,
 int floe_mcat_name_put(struct floe_mcat *c, const char *id, const char *name,
                        struct floe_error *err)
 {
+    if (c->pg)
+        return floe_mcatpg_name_put(c->pg, id, name, err);
     sqlite3_stmt *st = prep(c, "INSERT OR REPLACE INTO names VALUES(?, ?)");
     if (st) {
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -268,6 +297,8 @@ int floe_mcat_name_put(struct floe_mcat *c, const char *id, const char *name,
 
 bool floe_mcat_get_upload(struct floe_mcat *c, int64_t ord, char *out, size_t cap)
 {
+    if (c->pg)
+        return floe_mcatpg_get_upload(c->pg, ord, out, cap);
     char key[24];
     snprintf(key, sizeof(key), "%" PRId64, ord);
     return lookup(c, "SELECT upload_id FROM arch WHERE ord=?", key, out, cap);
@@ -276,6 +307,8 @@ bool floe_mcat_get_upload(struct floe_mcat *c, int64_t ord, char *out, size_t ca
 int floe_mcat_set_upload(struct floe_mcat *c, int64_t ord, const char *upload_id,
                          struct floe_error *err)
 {
+    if (c->pg)
+        return floe_mcatpg_set_upload(c->pg, ord, upload_id, err);
     sqlite3_stmt *st = prep(c, "UPDATE arch SET upload_id=? WHERE ord=?");
     if (st) {
         sqlite3_bind_text(st, 1, upload_id, -1, SQLITE_STATIC);
@@ -286,6 +319,8 @@ int floe_mcat_set_upload(struct floe_mcat *c, int64_t ord, const char *upload_id
 
 bool floe_mcat_description(struct floe_mcat *c, int64_t ord, char *out, size_t cap)
 {
+    if (c->pg)
+        return floe_mcatpg_description(c->pg, ord, out, cap);
     char key[24];
     snprintf(key, sizeof(key), "%" PRId64, ord);
     return lookup(c, "SELECT CAST(description AS TEXT) FROM arch WHERE ord=?", key, out, cap);
@@ -293,12 +328,16 @@ bool floe_mcat_description(struct floe_mcat *c, int64_t ord, char *out, size_t c
 
 bool floe_mcat_name_get(struct floe_mcat *c, const char *id, char out[FLOE_MNAME_CAP])
 {
+    if (c->pg)
+        return floe_mcatpg_name_get(c->pg, id, out);
     return lookup(c, "SELECT name FROM names WHERE id=?", id, out, FLOE_MNAME_CAP);
 }
 
 int floe_mcat_insert(struct floe_mcat *c, const struct floe_mcat_row *r, const char *description,
                      bool mine, struct floe_error *err)
 {
+    if (c->pg)
+        return floe_mcatpg_insert(c->pg, r, description, mine, err);
     sqlite3_stmt *st =
         prep(c, "INSERT INTO arch(ord, id, base, name, size, tree, created, description, state,"
                 " updated, mine) VALUES(?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)");
@@ -320,6 +359,8 @@ int floe_mcat_insert(struct floe_mcat *c, const struct floe_mcat_row *r, const c
 int floe_mcat_drop_others(struct floe_mcat *c, uint64_t *archives, uint64_t *bytes,
                           struct floe_error *err)
 {
+    if (c->pg)
+        return floe_mcatpg_drop_others(c->pg, archives, bytes, err);
     *archives = *bytes = 0;
     sqlite3_stmt *st = prep(c, "SELECT count(*), total(size) FROM arch WHERE mine=0");
     if (st && sqlite3_step(st) == SQLITE_ROW) {
@@ -368,6 +409,8 @@ static int rename_dups(struct floe_mcat *c, const char *sql, bool by_date, uint6
 
 int floe_mcat_dedup(struct floe_mcat *c, uint64_t *renamed, struct floe_error *err)
 {
+    if (c->pg)
+        return floe_mcatpg_dedup(c->pg, renamed, err);
     *renamed = 0;
     int rc = rename_dups(c,
                          "SELECT ord, name, created, id FROM arch WHERE base IN (SELECT base FROM"
@@ -399,6 +442,12 @@ int floe_mcat_set(struct floe_mcat *c, struct floe_mcat_row *r, enum floe_migrat
         fprintf(stderr, "floe: migrate: illegal state change %s -> %s of archive %s\n",
                 floe_migrate_state_name(r->state), floe_migrate_state_name(to), r->id);
         abort();
+    }
+    if (c->pg) {
+        int rc = floe_mcatpg_set(c->pg, r, to, err);
+        if (!rc)
+            r->state = to;
+        return rc;
     }
     sqlite3_stmt *st = prep(c, "UPDATE arch SET state=?, job_id=?, job_done=?, attempts=?,"
                                " reason=?, sha256=?, updated=? WHERE ord=?");
@@ -464,17 +513,23 @@ static bool one_row(struct floe_mcat *c, const char *sql, const char *s, int64_t
 bool floe_mcat_next(struct floe_mcat *c, enum floe_migrate_state s, int64_t after,
                     struct floe_mcat_row *out)
 {
+    if (c->pg)
+        return floe_mcatpg_next(c->pg, s, after, out);
     return one_row(c, "SELECT " ROW_COLS " FROM arch WHERE state=? AND ord>? ORDER BY ord LIMIT 1",
                    NULL, (int64_t)s, after, out);
 }
 
 bool floe_mcat_by_id(struct floe_mcat *c, const char *archive_id, struct floe_mcat_row *out)
 {
+    if (c->pg)
+        return floe_mcatpg_by(c->pg, "id", archive_id, out);
     return one_row(c, "SELECT " ROW_COLS " FROM arch WHERE id=?", archive_id, 0, 0, out);
 }
 
 bool floe_mcat_by_job(struct floe_mcat *c, const char *job_id, struct floe_mcat_row *out)
 {
+    if (c->pg)
+        return job_id[0] && floe_mcatpg_by(c->pg, "job_id", job_id, out);
     return job_id[0] &&
            one_row(c, "SELECT " ROW_COLS " FROM arch WHERE job_id=? LIMIT 1", job_id, 0, 0, out);
 }
@@ -486,6 +541,8 @@ const char *floe_mcat_path(const struct floe_mcat *c)
 
 uint64_t floe_mcat_count_over(struct floe_mcat *c, uint64_t limit)
 {
+    if (c->pg)
+        return floe_mcatpg_count_over(c->pg, limit);
     sqlite3_stmt *st = prep(c, "SELECT count(*) FROM arch WHERE size > ?");
     uint64_t n = 0;
     if (st) {
@@ -499,6 +556,8 @@ uint64_t floe_mcat_count_over(struct floe_mcat *c, uint64_t limit)
 
 uint64_t floe_mcat_s3_requests(struct floe_mcat *c, uint64_t chunk)
 {
+    if (c->pg)
+        return floe_mcatpg_s3_requests(c->pg, chunk);
     sqlite3_stmt *st = prep(c, "SELECT total(CASE WHEN size <= ?1 THEN 1 ELSE"
                                " (size + ?1 - 1) / ?1 + 2 END) FROM arch");
     uint64_t n = 0;
@@ -514,6 +573,10 @@ uint64_t floe_mcat_s3_requests(struct floe_mcat *c, uint64_t chunk)
 void floe_mcat_counts(struct floe_mcat *c, uint64_t archives[FLOE_MIGRATE_STATE_COUNT],
                       uint64_t bytes[FLOE_MIGRATE_STATE_COUNT])
 {
+    if (c->pg) {
+        floe_mcatpg_counts(c->pg, archives, bytes);
+        return;
+    }
     memset(archives, 0, sizeof(uint64_t) * FLOE_MIGRATE_STATE_COUNT);
     memset(bytes, 0, sizeof(uint64_t) * FLOE_MIGRATE_STATE_COUNT);
     sqlite3_stmt *st = prep(c, "SELECT state, count(*), total(size) FROM arch GROUP BY state");
@@ -531,6 +594,8 @@ int floe_mcat_each(struct floe_mcat *c, unsigned states_mask, bool by_name,
                    int (*fn)(const struct floe_mcat_row *r, void *user), void *user,
                    struct floe_error *err)
 {
+    if (c->pg)
+        return floe_mcatpg_each(c->pg, states_mask, by_name, fn, user, err);
     sqlite3_stmt *st = prep(c, by_name ? "SELECT " ROW_COLS " FROM arch ORDER BY name"
                                        : "SELECT " ROW_COLS " FROM arch ORDER BY ord");
     if (!st)
@@ -563,6 +628,8 @@ static void today(char out[16])
 
 uint64_t floe_mcat_today_bytes(struct floe_mcat *c)
 {
+    if (c->pg)
+        return floe_mcatpg_today_bytes(c->pg);
     char day[16];
     today(day);
     sqlite3_stmt *st = prep(c, "SELECT total(bytes) FROM daily WHERE day=?");
@@ -578,6 +645,8 @@ uint64_t floe_mcat_today_bytes(struct floe_mcat *c)
 
 int floe_mcat_add_job(struct floe_mcat *c, const char *tier, uint64_t bytes, struct floe_error *err)
 {
+    if (c->pg)
+        return floe_mcatpg_add_job(c->pg, tier, bytes, err);
     char day[16];
     today(day);
     sqlite3_stmt *st = prep(c, "INSERT INTO daily VALUES(?, ?, ?, 1) ON CONFLICT(day, tier)"
@@ -592,6 +661,10 @@ int floe_mcat_add_job(struct floe_mcat *c, const char *tier, uint64_t bytes, str
 
 void floe_mcat_jobs_total(struct floe_mcat *c, const char *tier, uint64_t *jobs, uint64_t *bytes)
 {
+    if (c->pg) {
+        floe_mcatpg_jobs_total(c->pg, tier, jobs, bytes);
+        return;
+    }
     *jobs = *bytes = 0;
     sqlite3_stmt *st = prep(c, "SELECT total(jobs), total(bytes) FROM daily WHERE tier=?");
     if (st) {
@@ -607,6 +680,8 @@ void floe_mcat_jobs_total(struct floe_mcat *c, const char *tier, uint64_t *jobs,
 int floe_mcat_run_record(struct floe_mcat *c, int64_t started, double seconds, uint64_t bytes,
                          struct floe_error *err)
 {
+    if (c->pg)
+        return floe_mcatpg_run_record(c->pg, started, seconds, bytes, err);
     sqlite3_stmt *st = prep(c, "INSERT OR REPLACE INTO runs VALUES(?, ?, ?)");
     if (st) {
         sqlite3_bind_int64(st, 1, started);
@@ -618,6 +693,10 @@ int floe_mcat_run_record(struct floe_mcat *c, int64_t started, double seconds, u
 
 void floe_mcat_runs_total(struct floe_mcat *c, double *seconds, uint64_t *bytes)
 {
+    if (c->pg) {
+        floe_mcatpg_runs_total(c->pg, seconds, bytes);
+        return;
+    }
     *seconds = 0;
     *bytes = 0;
     sqlite3_stmt *st = prep(c, "SELECT total(seconds), total(bytes) FROM runs");
@@ -626,4 +705,19 @@ void floe_mcat_runs_total(struct floe_mcat *c, double *seconds, uint64_t *bytes)
         *bytes = (uint64_t)sqlite3_column_double(st, 1);
     }
     sqlite3_finalize(st);
+}
+
+int floe_mcat_ready(struct floe_mcat *c, struct floe_error *err)
+{
+    return c->pg ? floe_mcatpg_ready(c->pg, err) : FLOE_OK;
+}
+
+int floe_mcat_check(struct floe_mcat *c, struct floe_error *err)
+{
+    return c->pg ? floe_mcatpg_failed(c->pg, err) : FLOE_OK;
+}
+
+const char *floe_mcat_name(const struct floe_mcat *c)
+{
+    return c->pg ? floe_mcatpg_name(c->pg) : c->path;
 }

@@ -18,6 +18,9 @@
  * A writable catalog holds flock(LOCK_EX) on "<path>.lock" while open: a second run of the same
  * migration is refused with the pid of the first. Readers (status) need no lock.
  *
+ * With a postgresql:// URI the same API runs on the PostgreSQL backend (mcat_pg.h): N workers
+ * share one plan, each row claimed with a lease; the states and transitions are the same.
+ *
  * Ownership: the handle owns its connection and lock. Threads: one thread at a time.
  */
 #ifndef FLOE_ENGINE_MIGRATE_MCAT_H
@@ -49,15 +52,34 @@ struct floe_mcat_row {
     char sha256[65];
 };
 
+#define FLOE_MCAT_DEFAULT_LEASE_S 60u /* PostgreSQL: how long a claim outlives its worker */
+
+/* The catalog is a PostgreSQL URI (postgresql:// or postgres://). */
+bool floe_mcat_is_url(const char *catalog);
+
 /*
- * floe_mcat_open() - open (create when create is set, with its directory) the catalog at path.
+ * floe_mcat_open() - open (create when create is set, with its directory) the catalog at path:
+ * a SQLite file, or a postgresql:// URI (the PostgreSQL backend, mcat_pg.h: shared by many
+ * workers, rows claimed with leases of lease_s seconds; local is then the local file path the
+ * manifest, inventory and staging are named after, NULL for the URL without its password).
  * readonly: no lock, no schema change. Returns FLOE_OK, FLOE_E_NOT_FOUND (missing, !create),
  * FLOE_E_IO (in use by another run: the message names its pid; unwritable), FLOE_E_CORRUPT
  * (not a database or damaged: the message says so and that it was not changed).
  */
-int floe_mcat_open(const char *path, bool create, bool readonly, struct floe_mcat **out,
-                   struct floe_error *err);
+int floe_mcat_open(const char *path, const char *local, unsigned lease_s, bool create,
+                   bool readonly, struct floe_mcat **out, struct floe_error *err);
 void floe_mcat_close(struct floe_mcat *c);
+
+/* The plan is in place: the other workers may go on (PostgreSQL: releases the planning lock
+ * a writable open took, so workers starting at once plan once). */
+int floe_mcat_ready(struct floe_mcat *c, struct floe_error *err);
+
+/* The first failure of the catalog's database, copied into err (FLOE_OK when none). Functions
+ * that return rows or counts report none after a failure: check this after them. */
+int floe_mcat_check(struct floe_mcat *c, struct floe_error *err);
+
+/* What messages call the catalog: its path, or its URL without the password (borrowed). */
+const char *floe_mcat_name(const struct floe_mcat *c);
 
 /* Transactions around many writes (the plan). */
 int floe_mcat_begin(struct floe_mcat *c, struct floe_error *err);

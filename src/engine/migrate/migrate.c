@@ -1000,8 +1000,8 @@ static int write_manifest(struct mig *m)
     snprintf(m->out->manifest_json, sizeof(m->out->manifest_json), "%.*s.manifest.json", (int)n,
              cp);
     char tcsv[4300], tjson[4300];
-    snprintf(tcsv, sizeof(tcsv), "%s.tmp", m->out->manifest_csv);
-    snprintf(tjson, sizeof(tjson), "%s.tmp", m->out->manifest_json);
+    snprintf(tcsv, sizeof(tcsv), "%s.tmp%ld", m->out->manifest_csv, (long)getpid());
+    snprintf(tjson, sizeof(tjson), "%s.tmp%ld", m->out->manifest_json, (long)getpid());
     struct manifest x = {.m = m, .csv = fopen(tcsv, "w"), .json = fopen(tjson, "w"), .first = true};
     int rc = FLOE_OK;
     if (x.csv && x.json) {
@@ -1046,6 +1046,10 @@ static int check_options(const struct floe_migrate_options *o, struct floe_error
     if (o->shard_count && (o->shard_index < 1 || o->shard_index > o->shard_count))
         return floe_error_set(err, FLOE_E_INVALID_ARG, "--shard %u/%u: I must be 1 to N",
                               o->shard_index, o->shard_count);
+    if (o->shard_count && floe_mcat_is_url(o->catalog_path))
+        return floe_error_set(err, FLOE_E_INVALID_ARG,
+                              "--shard is for workers with catalogs of their own; workers sharing "
+                              "a postgresql:// catalog split the plan by claiming archives");
     if (o->tier && floe_mprices_tier(o->tier) < 0)
         return floe_error_set(err, FLOE_E_INVALID_ARG,
                               "tier '%s' is not Expedited, Standard or Bulk", o->tier);
@@ -1061,8 +1065,13 @@ static int check_options(const struct floe_migrate_options *o, struct floe_error
 }
 
 static int default_catalog(const struct floe_migrate_options *o, char *out, size_t cap,
-                           struct floe_error *err)
+                           bool local_files, struct floe_error *err)
 {
+    if (o->catalog_path && local_files && floe_mcat_is_url(o->catalog_path)) {
+        struct floe_migrate_options lo = *o; /* PostgreSQL: local files where they would be */
+        lo.catalog_path = NULL;
+        return default_catalog(&lo, out, cap, false, err);
+    }
     if (o->catalog_path) {
         snprintf(out, cap, "%s", o->catalog_path);
     } else if (floe_ms3_is_s3(o->destination)) {
@@ -1160,7 +1169,7 @@ static int run(struct mig *m)
     m->poll_s = FIRST_POLL_S;
     int rc = recover(m);
     bool quota = false, quota_noted = false;
-    while (!rc) {
+    while (!rc && !(rc = floe_mcat_check(m->cat, m->err))) {
         if (m->o->cancel && atomic_load(m->o->cancel))
             return floe_error_set(m->err, FLOE_E_CANCELLED, "interrupted");
         if ((!m->refreshed || now_s() >= m->next_poll) && (rc = refresh(m)))
@@ -1190,7 +1199,7 @@ static int run(struct mig *m)
         sleep_until(m, m->next_poll);
         m->poll_s = m->poll_s * 1.5 > poll_max ? poll_max : m->poll_s * 1.5;
     }
-    return rc;
+    return rc ? rc : floe_mcat_check(m->cat, m->err); /* no rows because the catalog failed */
 }
 
 /* S3: the staging directory (the catalog's path with .staging for .db unless given). */
@@ -1250,12 +1259,17 @@ int floe_migrate(struct floe_client *c, const struct floe_migrate_options *opts,
     m->t0 = now_s();
     int rc = run_setup(m, opts);
     if (!rc)
-        rc = default_catalog(opts, res.catalog_path, sizeof(res.catalog_path), err);
+        rc = default_catalog(opts, res.catalog_path, sizeof(res.catalog_path), false, err);
+    char local[4096] = "";
+    if (!rc)
+        rc = default_catalog(opts, local, sizeof(local), true, err);
     if (!rc && m->s3)
-        rc = make_staging(m, opts, res.catalog_path);
+        rc = make_staging(m, opts, local);
     bool planned = false;
     if (!rc)
-        rc = floe_mcat_open(res.catalog_path, true, false, &m->cat, err);
+        rc = floe_mcat_open(res.catalog_path, local, opts->lease_s, true, false, &m->cat, err);
+    if (!rc) /* what the result and messages show: no password */
+        snprintf(res.catalog_path, sizeof(res.catalog_path), "%s", floe_mcat_name(m->cat));
     if (!rc)
         rc = check_catalog(m->cat, opts, &planned, err);
     if (!rc && !planned) {
@@ -1264,6 +1278,9 @@ int floe_migrate(struct floe_client *c, const struct floe_migrate_options *opts,
     }
     if (!rc) {
         floe_mplan_summary(m->cat, opts, &m->prices, &res.plan);
+        rc = floe_mcat_ready(m->cat, err);
+    }
+    if (!rc) {
         if (opts->phase)
             opts->phase("migrate", res.catalog_path, opts->user);
         rc = run(m);
@@ -1339,7 +1356,7 @@ int floe_migrate_plan(struct floe_client *c, const struct floe_migrate_options *
     if (floe_ms3_is_s3(opts->destination))
         rc = floe_ms3_open(c, opts, &s3, err); /* a missing bucket is said at once */
     if (!rc)
-        rc = floe_mcat_open(path, true, false, &cat, err);
+        rc = floe_mcat_open(path, NULL, 0, true, false, &cat, err);
     if (!rc)
         rc = floe_mplan_make(c, opts, cat, &plan, err);
     if (!rc) {
@@ -1379,9 +1396,10 @@ int floe_migrate_status(const struct floe_migrate_options *opts, unsigned states
         return floe_error_set(err, FLOE_E_INVALID_ARG,
                               "give VAULT and --to DESTINATION, or --catalog FILE");
     struct floe_mcat *cat = NULL;
-    if ((rc = default_catalog(opts, st.catalog_path, sizeof(st.catalog_path), err)) ||
-        (rc = floe_mcat_open(st.catalog_path, false, true, &cat, err)))
+    if ((rc = default_catalog(opts, st.catalog_path, sizeof(st.catalog_path), false, err)) ||
+        (rc = floe_mcat_open(st.catalog_path, NULL, 0, false, true, &cat, err)))
         return rc;
+    snprintf(st.catalog_path, sizeof(st.catalog_path), "%s", floe_mcat_name(cat));
     floe_mcat_counts(cat, st.archives, st.bytes);
     floe_mcat_meta_get(cat, "vault", st.vault, sizeof(st.vault));
     floe_mcat_meta_get(cat, "destination", st.destination, sizeof(st.destination));
@@ -1403,6 +1421,8 @@ int floe_migrate_status(const struct floe_migrate_options *opts, unsigned states
         struct lister lx = {list, list_user, st.destination};
         rc = floe_mcat_each(cat, states_mask, false, list_row, &lx, err);
     }
+    if (!rc)
+        rc = floe_mcat_check(cat, err);
     floe_mcat_close(cat);
     if (!rc)
         *out = st;

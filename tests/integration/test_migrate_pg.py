@@ -1,0 +1,280 @@
+#!/usr/bin/env python3
+"""floe migrate with a PostgreSQL catalog (--catalog postgresql://...) shared by several
+workers, against a floe-vault and a PostgreSQL cluster this test creates (initdb into a temp
+dir, the server on a free loopback port, run as the unprivileged user nobody when the test
+runs as root, stopped by PID, its directory removed, pass or fail): three workers on one plan
+with one of them killed -9 mid-run (every archive arrives exactly once, no job paid twice, the
+manifest complete, status across the workers); PostgreSQL stopped mid-run (the workers exit
+non-zero with a clear message, nothing lost, a re-run completes); an unreachable catalog;
+--shard refused with a shared catalog. Without PostgreSQL installed the test fails saying so.
+
+usage: test_migrate_pg.py FLOE_BINARY FLOE_VAULT_BINARY
+"""
+import csv
+import glob
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helpers"))
+import servers  # noqa: E402
+
+FLOE = VAULT_BIN = None
+
+
+def pg_bin(name):
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/" + name))
+    return found[-1] if found else shutil.which(name)
+
+
+class Postgres:
+    """A throwaway cluster: initdb, then postgres itself (one PID to stop) on 127.0.0.1."""
+
+    def __init__(self):
+        if not pg_bin("initdb") or not pg_bin("postgres"):
+            raise RuntimeError("PostgreSQL is not installed (initdb and postgres not found): "
+                               "run tools/install-deps.sh (Debian packages postgresql, "
+                               "libpq-dev)")
+        self.dir = servers.tempdir_for_others("floe-pg-test-")
+        self.data = os.path.join(self.dir, "data")
+        self.as_user = []
+        if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+            self.as_user = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+        r = subprocess.run(self.as_user + [pg_bin("initdb"), "-D", self.data, "-U", "floe",
+                                           "--auth=trust", "-E", "UTF8", "--no-sync"],
+                           capture_output=True, cwd=self.dir)
+        if r.returncode:
+            raise RuntimeError("initdb failed: " + r.stderr.decode(errors="replace"))
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        sock.close()
+        self.url = "postgresql://floe@127.0.0.1:%d/postgres" % self.port
+        self.proc = None
+        self.start()
+
+    def start(self):
+        self.log = open(os.path.join(self.dir, "pg.log"), "a")
+        self.proc = subprocess.Popen(
+            self.as_user + [pg_bin("postgres"), "-D", self.data, "-p", str(self.port),
+                            "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
+                            "-c", "fsync=off"],
+            stdout=self.log, stderr=subprocess.STDOUT, cwd=self.dir)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("postgres exited: " + open(self.log.name).read())
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                r = subprocess.run([pg_bin("pg_isready"), "-h", "127.0.0.1", "-p",
+                                    str(self.port)], capture_output=True)
+                if r.returncode == 0:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("postgres did not start")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGINT)  # fast shutdown
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        if self.log:
+            self.log.close()
+            self.log = None
+
+
+class MigratePgTests(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="floe-migrate-pg-test-")
+        cls.pg = None
+        cls.vault = servers.start_vault(VAULT_BIN, extra=[
+            "--job-delay", "Expedited=0,Standard=0,Bulk=1"])
+        try:
+            cls.pg = Postgres()
+        except Exception:
+            cls.tearDownClass()
+            raise
+        cls.env = servers.client_env(cls.tmp.name)
+        cls.glacier = servers.glacier_client(cls.vault.url)
+        cls.n = 0
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.pg:
+            cls.pg.stop()
+            shutil.rmtree(cls.pg.dir, ignore_errors=True)
+        cls.vault.stop()
+        cls.tmp.cleanup()
+
+    def fill(self, count, size):
+        type(self).n += 1
+        name = "pg%d" % self.n
+        self.glacier.create_vault(vaultName=name)
+        data = {}
+        for i in range(count):
+            body = os.urandom(size(i))
+            r = self.glacier.upload_archive(vaultName=name, body=body,
+                                            archiveDescription="w/%03d.bin" % i)
+            data[r["archiveId"]] = body
+        return name, data
+
+    def catalog(self, vault):
+        """A database of its own per migration (one plan per database)."""
+        r = subprocess.run(["psql", self.pg.url, "-qc", "CREATE DATABASE " + vault],
+                           capture_output=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return self.pg.url.rsplit("/", 1)[0] + "/" + vault
+
+    def psql(self, url, sql):
+        r = subprocess.run(["psql", url, "-tAc", sql], capture_output=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout.decode().strip()
+
+    def floe(self, *args, expect=0):
+        r = subprocess.run([FLOE, "--endpoint-url", self.vault.url, *args], capture_output=True,
+                           timeout=300, env=self.env, stdin=subprocess.DEVNULL)
+        err = r.stderr.decode(errors="replace")
+        self.assertEqual(r.returncode, expect, err + r.stdout.decode(errors="replace"))
+        return r.stdout.decode(), err
+
+    def worker(self, vault, dest, cat, *extra):
+        p = subprocess.Popen([FLOE, "--endpoint-url", self.vault.url, "--json", "migrate",
+                                 vault, "--to", dest, "--catalog", cat, "--lease", "3s",
+                                 "--poll-interval", "1s", *extra],
+                                env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                stdin=subprocess.DEVNULL)
+        self.addCleanup(self.reap, p)
+        return p
+
+    @staticmethod
+    def reap(p):
+        if p.poll() is None:
+            p.kill()
+        p.communicate()
+
+    def wait_done(self, vault, cat, procs, count):
+        deadline = time.time() + 90
+        while time.time() < deadline and self.done(vault, cat) < count:
+            self.assertTrue(all(p.poll() is None for p in procs), "a worker exited early")
+            time.sleep(0.2)
+
+    def status(self, vault, cat):
+        out, _ = self.floe("--json", "migrate", "status", vault, "--catalog", cat)
+        return json.loads(out.splitlines()[0])
+
+    def done(self, vault, cat):
+        try:
+            return self.status(vault, cat)["states"]["done"]["archives"]
+        except AssertionError:
+            return 0  # not planned yet
+
+    def retrieval_jobs(self, vault):
+        jobs = self.glacier.list_jobs(vaultName=vault)["JobList"]
+        return [j for j in jobs if j["Action"] == "ArchiveRetrieval"]
+
+    def check_copied(self, dest, data):
+        d = os.path.join(dest, ".floe-migrate")
+        csvs = [f for f in os.listdir(d) if f.endswith(".manifest.csv")]
+        self.assertEqual(len(csvs), 1, os.listdir(d))
+        with open(os.path.join(d, csvs[0]), newline="") as f:
+            rows = list(csv.DictReader(f))
+        self.assertEqual(sorted(r["archive_id"] for r in rows), sorted(data))  # each once
+        for r in rows:
+            with open(r["destination"], "rb") as f:
+                self.assertEqual(f.read(), data[r["archive_id"]], r["name"])
+            self.assertEqual(r["sha256"], hashlib.sha256(data[r["archive_id"]]).hexdigest())
+        files = [os.path.join(p, f) for p, _, fs in os.walk(dest) for f in fs
+                 if ".floe-migrate" not in p]
+        self.assertEqual(len(files), len(data), files)  # no part files, nothing twice
+
+    def test_three_workers_one_killed(self):
+        n = 24
+        vault, data = self.fill(n, lambda i: 150000 + 997 * i)
+        dest = tempfile.mkdtemp(prefix="dest-", dir=self.tmp.name)
+        cat = self.catalog(vault)
+        procs = [self.worker(vault, dest, cat, "--max-jobs", "6") for _ in range(3)]
+        self.wait_done(vault, cat, procs, 3)
+        procs[0].send_signal(signal.SIGKILL)  # mid-run: holding claims it never releases
+        procs[0].wait()
+        self.assertLess(self.done(vault, cat), n)  # the others still have work to take over
+        results = []
+        for p in procs[1:]:
+            out, err = p.communicate(timeout=240)
+            self.assertEqual(p.returncode, 0, err.decode(errors="replace"))
+            results.append(json.loads(out.decode().splitlines()[-1]))
+        st = self.status(vault, cat)
+        self.assertEqual(st["states"]["done"]["archives"], n, st)
+        self.assertEqual(st["bytes_copied"] > 0, True)
+        self.assertNotIn(":", st["catalog"].split("@")[0].split("//")[1])  # no password shown
+        self.check_copied(dest, data)
+        # every archive's job paid once (a worker killed between paying and recording may
+        # have paid one more; the claims it held were taken over with their jobs)
+        self.assertLessEqual(len(self.retrieval_jobs(vault)), n + 1)
+        # both survivors worked, and they did not copy the same archive twice
+        copied = sum(r["copied"] + r["already_present"] for r in results)
+        self.assertLessEqual(copied, n)
+        self.assertEqual(self.psql(cat, "SELECT count(*) FROM arch WHERE owner <> ''"), "0")
+        # --shard makes no sense with a shared catalog: refused
+        _, err = self.floe("migrate", vault, "--to", dest, "--catalog", cat, "--shard", "1/2",
+                           expect=2)
+        self.assertIn("--shard", err)
+
+    def test_postgres_stopped_mid_run(self):
+        n = 16
+        vault, data = self.fill(n, lambda i: 120000 + i)
+        dest = tempfile.mkdtemp(prefix="dest-", dir=self.tmp.name)
+        cat = self.catalog(vault)
+        procs = [self.worker(vault, dest, cat, "--max-jobs", "4") for _ in range(2)]
+        self.wait_done(vault, cat, procs, 2)
+        self.pg.stop()
+        try:
+            for p in procs:
+                out, err = p.communicate(timeout=120)
+                err = err.decode(errors="replace")
+                self.assertNotEqual(p.returncode, 0, err)
+                self.assertIn("unreachable", err)
+                self.assertIn("127.0.0.1", err)
+        finally:
+            self.pg.start()
+        # nothing lost: a re-run completes, each archive copied once, the manifest whole
+        out, err = self.floe("--json", "migrate", vault, "--to", dest, "--catalog", cat,
+                             "--poll-interval", "1s")
+        self.assertEqual(json.loads(out.splitlines()[-1])["done"], n)
+        self.check_copied(dest, data)
+        self.assertLessEqual(len(self.retrieval_jobs(vault)), n + 2)
+
+    def test_unreachable_catalog(self):
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        sock.close()
+        url = "postgresql://floe:secret@127.0.0.1:%d/none" % port
+        dest = tempfile.mkdtemp(prefix="dest-", dir=self.tmp.name)
+        _, err = self.floe("migrate", "v", "--to", dest, "--catalog", url, expect=1)
+        self.assertIn("is unreachable while connecting", err)
+        self.assertNotIn("secret", err)
+        _, err = self.floe("migrate", "status", "v", "--catalog", url, expect=1)
+        self.assertIn("unreachable", err)
+        # a database nobody planned in: status says so
+        cat = self.catalog("unplanned")
+        _, err = self.floe("migrate", "status", "v", "--catalog", cat, expect=1)
+        self.assertIn("nothing was planned", err)
+
+
+if __name__ == "__main__":
+    FLOE, VAULT_BIN = sys.argv[1], sys.argv[2]
+    unittest.main(argv=[sys.argv[0]], verbosity=2)
