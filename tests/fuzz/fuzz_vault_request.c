@@ -112,8 +112,8 @@ static void put_clean(char **buf, size_t *len, size_t *cap, const uint8_t *p, si
 
 static bool harness_header(const uint8_t *p, size_t n)
 {
-    static const char *const own[] = {"content-length:", "transfer-encoding:", "connection:",
-                                      "expect:", "host:"};
+    static const char *const own[] = {
+        "content-length:", "transfer-encoding:", "connection:", "expect:", "host:"};
     for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
         size_t k = strlen(own[i]);
         if (n >= k && strncasecmp((const char *)p, own[i], k) == 0)
@@ -149,7 +149,9 @@ static void exchange(unsigned port, const char *req, size_t len)
         ssize_t r = recv(fd, sink, sizeof(sink), 0);
         if (r > 0 && first && getenv("FLOE_FUZZ_TRACE")) {
             char *eol = memchr(sink, '\r', (size_t)r);
-            fprintf(stderr, "%.*s\n", getenv("FLOE_FUZZ_TRACE")[0] == '2' ? (int)r : (int)(eol ? eol - sink : r), sink);
+            fprintf(stderr, "%.*s\n",
+                    getenv("FLOE_FUZZ_TRACE")[0] == '2' ? (int)r : (int)(eol ? eol - sink : r),
+                    sink);
         }
         first = false;
         if (r > 0)
