@@ -53,31 +53,31 @@
 
 #define SECTOR 512
 
-typedef struct {      /* one unsynced change of a file's bytes or size */
-    off_t off, len;   /* the range it changed */
-    off_t old_size;   /* the file size before it */
+typedef struct {        /* one unsynced change of a file's bytes or size */
+    off_t off, len;     /* the range it changed */
+    off_t old_size;     /* the file size before it */
     unsigned char *pre; /* the bytes of [off, min(off+len, old_size)) before it */
     off_t prelen;
-    int is_write;     /* plain write: may be torn */
+    int is_write; /* plain write: may be torn */
 } data_op;
 
-typedef struct {      /* a file with unsynced changes (pinned open by fd) */
+typedef struct { /* a file with unsynced changes (pinned open by fd) */
     dev_t dev;
     ino_t ino;
-    int fd;           /* the shim's own O_RDWR descriptor of the inode */
+    int fd; /* the shim's own O_RDWR descriptor of the inode */
     data_op *ops;
     size_t n, cap;
 } file_rec;
 
 enum { M_CREATE, M_MKDIR, M_UNLINK, M_RENAME, M_LINK, M_RMDIR };
-typedef struct {      /* one unsynced directory change */
+typedef struct { /* one unsynced directory change */
     int kind;
     char *path, *path2; /* path: the entry made or removed; RENAME: from path to path2 */
     char *stash;        /* hard link that keeps a removed or replaced file */
     dev_t dev1, dev2;   /* the directories involved */
     ino_t dir1, dir2;
     int synced1, synced2;
-    ino_t ino;          /* the inode the entry names (CREATE, LINK, RENAME) */
+    ino_t ino; /* the inode the entry names (CREATE, LINK, RENAME) */
 } meta_op;
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -93,12 +93,12 @@ static size_t g_nfiles, g_capfiles;
 static meta_op *g_meta;
 static size_t g_nmeta, g_capmeta;
 
-#define REAL(ret, name, args)                                                                  \
-    static ret(*real_##name) args;                                                             \
-    static void load_##name(void)                                                              \
-    {                                                                                          \
-        if (!real_##name)                                                                      \
-            *(void **)&real_##name = dlsym(RTLD_NEXT, #name);                                  \
+#define REAL(ret, name, args)                                                                      \
+    static ret(*real_##name) args;                                                                 \
+    static void load_##name(void)                                                                  \
+    {                                                                                              \
+        if (!real_##name)                                                                          \
+            *(void **)&real_##name = dlsym(RTLD_NEXT, #name);                                      \
     }
 REAL(int, open, (const char *, int, ...))
 REAL(int, openat, (int, const char *, int, ...))
@@ -400,12 +400,8 @@ static void undo_meta(meta_op *m)
         if (ino_at(m->path) == m->ino)
             real_unlink(m->path);
         break;
-    case M_MKDIR:
-        real_rmdir(m->path);
-        break;
-    case M_RMDIR:
-        real_mkdir(m->path, 0700);
-        break;
+    case M_MKDIR: real_rmdir(m->path); break;
+    case M_RMDIR: real_mkdir(m->path, 0700); break;
     case M_UNLINK:
         if (m->stash && !ino_at(m->path))
             real_link(m->stash, m->path);
@@ -491,13 +487,13 @@ static int do_open(int dirfd, const char *name, int flags, mode_t mode, int at)
     return fd;
 }
 
-#define MODE_ARG(flags, mode)                                                                  \
-    mode_t mode = 0;                                                                           \
-    if ((flags) & (O_CREAT | __O_TMPFILE)) {                                                   \
-        va_list ap;                                                                            \
-        va_start(ap, flags);                                                                   \
-        mode = (mode_t)va_arg(ap, int);                                                        \
-        va_end(ap);                                                                            \
+#define MODE_ARG(flags, mode)                                                                      \
+    mode_t mode = 0;                                                                               \
+    if ((flags) & (O_CREAT | __O_TMPFILE)) {                                                       \
+        va_list ap;                                                                                \
+        va_start(ap, flags);                                                                       \
+        mode = (mode_t)va_arg(ap, int);                                                            \
+        va_end(ap);                                                                                \
     }
 
 int open(const char *name, int flags, ...)
@@ -538,8 +534,14 @@ static ssize_t do_pwrite(int fd, const void *buf, size_t n, off_t off, int use_o
     UNLOCK();
     return r;
 }
-ssize_t write(int fd, const void *buf, size_t n) { return do_pwrite(fd, buf, n, 0, 0); }
-ssize_t pwrite(int fd, const void *buf, size_t n, off_t off) { return do_pwrite(fd, buf, n, off, 1); }
+ssize_t write(int fd, const void *buf, size_t n)
+{
+    return do_pwrite(fd, buf, n, 0, 0);
+}
+ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+    return do_pwrite(fd, buf, n, off, 1);
+}
 ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
 {
     return do_pwrite(fd, buf, n, off, 1);
@@ -562,8 +564,14 @@ static int do_ftruncate(int fd, off_t len)
     UNLOCK();
     return r;
 }
-int ftruncate(int fd, off_t len) { return do_ftruncate(fd, len); }
-int ftruncate64(int fd, off_t len) { return do_ftruncate(fd, len); }
+int ftruncate(int fd, off_t len)
+{
+    return do_ftruncate(fd, len);
+}
+int ftruncate64(int fd, off_t len)
+{
+    return do_ftruncate(fd, len);
+}
 
 static int do_fallocate(int fd, int mode, off_t off, off_t len)
 {
@@ -582,7 +590,10 @@ static int do_fallocate(int fd, int mode, off_t off, off_t len)
     UNLOCK();
     return r;
 }
-int fallocate(int fd, int mode, off_t off, off_t len) { return do_fallocate(fd, mode, off, len); }
+int fallocate(int fd, int mode, off_t off, off_t len)
+{
+    return do_fallocate(fd, mode, off, len);
+}
 int fallocate64(int fd, int mode, off_t off, off_t len)
 {
     return do_fallocate(fd, mode, off, len);
@@ -610,8 +621,14 @@ static int do_sync(int fd, int data_only)
     UNLOCK();
     return r;
 }
-int fsync(int fd) { return do_sync(fd, 0); }
-int fdatasync(int fd) { return do_sync(fd, 1); }
+int fsync(int fd)
+{
+    return do_sync(fd, 0);
+}
+int fdatasync(int fd)
+{
+    return do_sync(fd, 1);
+}
 
 static int do_rename(int d1, const char *a, int d2, const char *b)
 {
@@ -638,8 +655,14 @@ static int do_rename(int d1, const char *a, int d2, const char *b)
     UNLOCK();
     return r;
 }
-int rename(const char *a, const char *b) { return do_rename(AT_FDCWD, a, AT_FDCWD, b); }
-int renameat(int d1, const char *a, int d2, const char *b) { return do_rename(d1, a, d2, b); }
+int rename(const char *a, const char *b)
+{
+    return do_rename(AT_FDCWD, a, AT_FDCWD, b);
+}
+int renameat(int d1, const char *a, int d2, const char *b)
+{
+    return do_rename(d1, a, d2, b);
+}
 
 static int do_unlink(int dirfd, const char *name, int flags)
 {
@@ -661,9 +684,18 @@ static int do_unlink(int dirfd, const char *name, int flags)
     UNLOCK();
     return r;
 }
-int unlink(const char *name) { return do_unlink(AT_FDCWD, name, 0); }
-int unlinkat(int dirfd, const char *name, int flags) { return do_unlink(dirfd, name, flags); }
-int rmdir(const char *name) { return do_unlink(AT_FDCWD, name, AT_REMOVEDIR); }
+int unlink(const char *name)
+{
+    return do_unlink(AT_FDCWD, name, 0);
+}
+int unlinkat(int dirfd, const char *name, int flags)
+{
+    return do_unlink(dirfd, name, flags);
+}
+int rmdir(const char *name)
+{
+    return do_unlink(AT_FDCWD, name, AT_REMOVEDIR);
+}
 
 int link(const char *a, const char *b)
 {

@@ -4,7 +4,8 @@ crashfs shim (tests/crash/crashfs.c) preloaded; at a random change of the data d
 drops or tears everything not yet synced and kills the server. floe-vault restarts on what is
 left, and the test checks: PRAGMA integrity_check is ok; every acknowledged archive is listed
 with its tree hash and its bytes (read straight from the blobs its segment rows name) hash to
-it; every acknowledged delete stays deleted; nothing is visible that was never sent whole; no
+it; every acknowledged delete stays deleted; nothing is visible that was never sent whole;
+every acknowledged multipart part keeps its row, tree hash and bytes; no
 blob file is left that no row names. All rounds share one data dir, so later rounds also crash
 during the recovery of earlier ones.
 Environment: FLOE_CRASH_ROUNDS (rounds, default 12), FLOE_TEST_SEED (replay a run; printed).
@@ -79,6 +80,8 @@ class Workload:
         self.acked, self.sent = {}, set()
         self.deleted, self.maybe_deleted = set(), set()
         self.round_acked = set()
+        self.parts = {}  # acknowledged multipart parts: (upload id, idx) -> tree hash
+        self.round_uploads = set()  # uploads with a part acknowledged this round
 
     def size(self, r):
         x = r.random()
@@ -104,6 +107,10 @@ class Workload:
                             self.deleted.add(aid)
                             self.maybe_deleted.discard(aid)
                     continue
+                if r.random() < 0.08:
+                    if not self.multipart(v, r):
+                        return
+                    continue
                 data = r.randbytes(self.size(r))
                 th = vh.tree_hash(data)
                 with self.lock:
@@ -118,6 +125,38 @@ class Workload:
             with self.lock:
                 self.acked[hd["x-amz-archive-id"]] = th
                 self.round_acked.add(hd["x-amz-archive-id"])
+
+    def multipart(self, v, r):
+        """Initiate, 1 MiB parts (each acknowledged part recorded), Complete; False if the
+        server went away (OSError propagates) or refused."""
+        data = r.randbytes(r.randint(MIB + 1, 3 * MIB))
+        st, hd, _ = v.request("POST", "/-/vaults/%s/multipart-uploads" % VAULT,
+                              headers={"x-amz-part-size": str(MIB)})
+        if st != 201:
+            return False
+        uid = hd["x-amz-multipart-upload-id"]
+        th = vh.tree_hash(data)
+        with self.lock:
+            self.sent.add(th)
+        for off in range(0, len(data), MIB):
+            chunk = data[off:off + MIB]
+            pth = vh.tree_hash(chunk)
+            st, _, _ = v.request("PUT", "/-/vaults/%s/multipart-uploads/%s" % (VAULT, uid), chunk,
+                                 {"Content-Range": "bytes %d-%d/*" % (off, off + len(chunk) - 1),
+                                  "x-amz-sha256-tree-hash": pth}, content_sha=vh.sha256(chunk))
+            if st != 204:
+                return False
+            with self.lock:
+                self.parts[(uid, off // MIB)] = pth
+                self.round_uploads.add(uid)
+        st, hd, _ = v.request("POST", "/-/vaults/%s/multipart-uploads/%s" % (VAULT, uid), headers={
+            "x-amz-archive-size": str(len(data)), "x-amz-sha256-tree-hash": th})
+        if st != 201:
+            return False
+        with self.lock:
+            self.acked[hd["x-amz-archive-id"]] = th
+            self.round_acked.add(hd["x-amz-archive-id"])
+        return True
 
     def run(self, v, seed, writers=4, limit=1000):
         threads = [threading.Thread(target=self.writer, args=(v, seed * 31 + i, limit))
@@ -186,6 +225,24 @@ class PowerLoss(unittest.TestCase):
                 body = archive_bytes(self.data, db, rows[aid][1])
                 self.assertIsNotNone(body, "%s: %s's blob is short" % (label, aid))
                 self.assertEqual(vh.tree_hash(body), rows[aid][0], "%s: %s's bytes" % (label, aid))
+            # every acknowledged part: its row, with its tree hash and bytes (the upload may
+            # have been completed since; its parts are then the archive's segments)
+            new_parts = w.round_uploads if label != "final" else {k[0] for k in w.parts}
+            segs = {(o, i): (th, b, off, ln) for o, i, th, b, off, ln in db.execute(
+                "SELECT owner, idx, tree_hash, blob, off, len FROM segments")}
+            for key, pth in w.parts.items():
+                owner = key[0]
+                done = db.execute("SELECT archive_id FROM uploads WHERE id = ? AND state = "
+                                  "'completed'", (owner,)).fetchone()
+                if done and (done[0] in w.deleted or done[0] in w.maybe_deleted):
+                    continue  # the archive it became was deleted
+                self.assertIn(key, segs, "%s: acknowledged part %s lost" % (label, key))
+                self.assertEqual(segs[key][0], pth, "%s: part %s" % (label, key))
+                if key[0] in new_parts:
+                    with open(os.path.join(self.data, "blobs", segs[key][1]), "rb") as f:
+                        f.seek(segs[key][2])
+                        self.assertEqual(vh.tree_hash(f.read(segs[key][3])), pth,
+                                         "%s: part %s's bytes" % (label, key))
             names = {r[0] for r in db.execute("SELECT blob FROM segments UNION SELECT output_blob "
                                               "FROM jobs WHERE output_blob IS NOT NULL")}
         finally:
@@ -233,7 +290,7 @@ class PowerLoss(unittest.TestCase):
                  "crash_in_startup": 0, "changes_per_round": span}
         for i in range(rounds):
             label = "round %d (FLOE_TEST_SEED=%d)" % (i, seed)
-            w.round_acked = set()
+            w.round_acked, w.round_uploads = set(), set()
             self.v.shim_env = self.shim(rnd.randint(1, span), seed * 1000 + i, ignore_sync)
             if self.v.start():
                 w.run(self.v, seed * 7919 + i)
@@ -254,6 +311,7 @@ class PowerLoss(unittest.TestCase):
         stats["byte_checks"] += self.check(w, rnd, "final")
         stats["acknowledged"] = len(w.acked)
         stats["deleted"] = len(w.deleted)
+        stats["parts_acknowledged"] = len(w.parts)
         return stats
 
 
