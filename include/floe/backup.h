@@ -27,7 +27,7 @@ extern "C" {
 
 #define FLOE_BACKUP_DEFAULT_PACK_THRESHOLD ((uint64_t)4 << 20) /* files below go into packs */
 #define FLOE_BACKUP_DEFAULT_PACK_SIZE ((uint64_t)1 << 30)      /* a pack closes at this size */
-#define FLOE_BACKUP_PACK_MAX_FILES 100000u /* ... or at this many files (its index in memory) */
+#define FLOE_BACKUP_PACK_MAX_FILES 10000u /* ... or at this many files (its index in memory) */
 /* Small archives in flight at once (file-per-archive). Each is a short request that waits
  * mostly for the service's durable commit, so throughput is what is in flight over that
  * latency: 64 made 1-64 KiB files about 1.6x faster than 16 against floe-vault

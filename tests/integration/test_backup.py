@@ -147,6 +147,24 @@ class BackupTests(unittest.TestCase):
         self.assertEqual((s2["files_new"], s2["files_changed"], s2["archives"]), (0, 0, 0))
         self.assertEqual(s2["files_unchanged"], len(files))
 
+    def test_pack_closes_at_its_file_count(self):
+        """A pack holds at most 10,000 files (FLOE_BACKUP_PACK_MAX_FILES: its index is in memory
+        until it is acknowledged): 10,001 tiny files make two packs, the second holding one
+        file; the second pack reuses the first one's buffers, and every file is at its place."""
+        vault, src, cat = self.fresh()
+        files = {}
+        for i in range(10001):
+            data = b"%d\n" % i
+            files[os.fsencode(os.path.realpath(self.write(src, "d%02d/f%05d" % (i // 500, i),
+                                                          data)))] = data
+        s, _, _ = self.backup(src, vault, "--catalog", cat, "--no-snapshot")
+        self.assertEqual((s["files_new"], s["packs"], s["archives"]), (10001, 2, 2))
+        rows = self.check_in_vault(vault, cat, files)
+        per_pack = {}
+        for r in rows.values():
+            per_pack[r["glacier_id"]] = per_pack.get(r["glacier_id"], 0) + 1
+        self.assertEqual(sorted(per_pack.values()), [1, 10000])
+
     def test_changed_new_and_removed_files(self):
         vault, src, cat = self.fresh()
         self.write(src, "keep.txt", b"same")

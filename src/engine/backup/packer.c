@@ -26,16 +26,79 @@ struct skip {
     char message[FLOE_ERROR_MSG_MAX];
 };
 
+/* Paths of a pack's files: blocks kept from pack to pack (reset, not freed), so a run of many
+ * packs reuses the same memory instead of freeing and reallocating 100,000 small strings a pack
+ * (which left glibc's heap fragmented and the first backup's RSS growing with the file count). */
+#define PATH_BLOCK ((size_t)256 << 10)
+struct path_block {
+    struct path_block *next;
+    size_t used, cap;
+    char data[];
+};
+
+/* What one run's packs reuse: the read buffer, the file list and the path blocks. Owned by
+ * floe_packer_run(); each pack's producer fills it from empty. */
+struct pack_mem {
+    uint8_t *buf; /* a file's bytes (max_file_size) */
+    struct floe_packed_file *files;
+    size_t cap;
+    struct path_block *blocks, *cur; /* cur: the block being filled */
+};
+
+static char *mem_path(struct pack_mem *m, const char *s, size_t n)
+{
+    while (!m->cur || m->cur->cap - m->cur->used < n + 1) {
+        if (m->cur && m->cur->next) { /* a block kept from an earlier pack */
+            m->cur = m->cur->next;
+            m->cur->used = 0;
+            continue;
+        }
+        size_t cap = n + 1 > PATH_BLOCK ? n + 1 : PATH_BLOCK;
+        struct path_block *b = floe_xmalloc(sizeof(*b) + cap);
+        b->next = NULL;
+        b->used = 0;
+        b->cap = cap;
+        if (m->cur)
+            m->cur->next = b;
+        else
+            m->blocks = b;
+        m->cur = b;
+    }
+    char *p = m->cur->data + m->cur->used;
+    memcpy(p, s, n);
+    p[n] = '\0';
+    m->cur->used += n + 1;
+    return p;
+}
+
+/* Empties m for the next pack, keeping its memory. */
+static void mem_reset(struct pack_mem *m)
+{
+    m->cur = m->blocks;
+    if (m->cur)
+        m->cur->used = 0;
+}
+
+static void mem_free(struct pack_mem *m)
+{
+    while (m->blocks) {
+        struct path_block *b = m->blocks;
+        m->blocks = b->next;
+        free(b);
+    }
+    free(m->files);
+    free(m->buf);
+}
+
 /* One pack's producer. Written by the producer thread until joined, then read by the caller. */
 struct producer {
     const struct floe_packer_options *o;
     struct floe_plan *plan;
     int fd;
     uint64_t seq;
-    bool have_first; /* plan->cur holds the pack's first file already */
-    uint8_t *buf;    /* a file's bytes (max_file_size) */
-    struct floe_packed_file *files;
-    size_t n, cap;
+    bool have_first;      /* plan->cur holds the pack's first file already */
+    struct pack_mem *mem; /* the buffer, the file list (mem->files[0..n)) and their paths */
+    size_t n;
     struct skip *skips;
     size_t nskips, skips_cap;
     bool plan_ended;
@@ -92,22 +155,22 @@ static int pack_one(struct producer *p, struct floe_pack_writer *w)
 {
     const struct floe_plan_item *it = &p->plan->cur;
     struct floe_error e = {0};
-    if (floe_plan_read_item(it, p->buf, &e) != FLOE_OK) {
+    struct pack_mem *m = p->mem;
+    if (floe_plan_read_item(it, m->buf, &e) != FLOE_OK) {
         add_skip(p, it->path, &e);
         return FLOE_OK;
     }
-    if (p->n == p->cap) {
-        p->cap = p->cap ? 2 * p->cap : 256;
-        p->files = floe_xrealloc(p->files, p->cap * sizeof(*p->files));
+    if (p->n == m->cap) {
+        m->cap = m->cap ? 2 * m->cap : 256;
+        m->files = floe_xrealloc(m->files, m->cap * sizeof(*m->files));
     }
-    struct floe_packed_file *pf = &p->files[p->n];
+    struct floe_packed_file *pf = &m->files[p->n];
     int rc =
-        floe_pack_add(w, it->path, it->mtime_ns, it->mode, p->buf, it->size, &pf->entry, &p->err);
+        floe_pack_add(w, it->path, it->mtime_ns, it->mode, m->buf, it->size, &pf->entry, &p->err);
     if (rc)
         return rc;
     pf->item = *it;
-    pf->item.path = floe_xmalloc(it->path_len + 1);
-    memcpy(pf->item.path, it->path, it->path_len + 1);
+    pf->item.path = mem_path(m, it->path, it->path_len);
     pf->entry.path = pf->item.path; /* the writer's copy lives only as long as the writer */
     p->n++;
     return FLOE_OK;
@@ -138,15 +201,12 @@ static void *produce(void *arg)
 
 static void producer_free(struct producer *p)
 {
-    for (size_t i = 0; i < p->n; i++)
-        free(p->files[i].item.path);
-    free(p->files);
+    mem_reset(p->mem);
     for (size_t i = 0; i < p->nskips; i++)
         free(p->skips[i].path);
     free(p->skips);
-    p->files = NULL;
     p->skips = NULL;
-    p->n = p->cap = p->nskips = p->skips_cap = 0;
+    p->n = p->nskips = p->skips_cap = 0;
 }
 
 static void on_initiated(const char *upload_id, void *user)
@@ -158,14 +218,14 @@ static void on_initiated(const char *upload_id, void *user)
 
 /* Uploads one pack whose first file is in plan->cur. */
 static int one_pack(struct floe_plan *plan, const struct floe_packer_options *o, uint64_t seq,
-                    uint8_t *buf, struct floe_packer_stats *st, bool *plan_ended,
+                    struct pack_mem *mem, struct floe_packer_stats *st, bool *plan_ended,
                     struct floe_error *err)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
         return floe_error_set_errno(err, FLOE_E_IO, errno, NULL, "cannot make a socket pair");
     struct producer p = {
-        .o = o, .plan = plan, .fd = sv[1], .seq = seq, .have_first = true, .buf = buf};
+        .o = o, .plan = plan, .fd = sv[1], .seq = seq, .have_first = true, .mem = mem};
     char desc[1025], name[64];
     o->describe(o->user, seq, desc);
     snprintf(name, sizeof(name), "pack %" PRIu64, seq);
@@ -210,12 +270,12 @@ static int one_pack(struct floe_plan *plan, const struct floe_packer_options *o,
         rc = p.status;
     }
     if (!rc)
-        rc = o->record(o->user, &ur, desc, p.files, p.n, err);
+        rc = o->record(o->user, &ur, desc, mem->files, p.n, err);
     if (!rc) {
         st->packs++;
         st->files += p.n;
         for (size_t i = 0; i < p.n; i++)
-            st->bytes += p.files[i].item.size;
+            st->bytes += mem->files[i].item.size;
         st->stored_bytes += ur.size;
         if (o->progress)
             o->progress(o->user, st->files, st->bytes, name);
@@ -227,7 +287,8 @@ static int one_pack(struct floe_plan *plan, const struct floe_packer_options *o,
 int floe_packer_run(struct floe_plan *plan, const struct floe_packer_options *opts,
                     uint64_t first_seq, struct floe_packer_stats *stats, struct floe_error *err)
 {
-    uint8_t *buf = floe_xmalloc(opts->max_file_size ? (size_t)opts->max_file_size : 1);
+    struct pack_mem mem = {.buf =
+                               floe_xmalloc(opts->max_file_size ? (size_t)opts->max_file_size : 1)};
     int rc = FLOE_OK;
     for (uint64_t seq = first_seq;; seq++) {
         int n = floe_plan_next(plan, FLOE_PLAN_SMALL, err);
@@ -236,9 +297,9 @@ int floe_packer_run(struct floe_plan *plan, const struct floe_packer_options *op
         if (n <= 0)
             break;
         bool ended = false;
-        if ((rc = one_pack(plan, opts, seq, buf, stats, &ended, err)) || ended)
+        if ((rc = one_pack(plan, opts, seq, &mem, stats, &ended, err)) || ended)
             break;
     }
-    free(buf);
+    mem_free(&mem);
     return rc;
 }
