@@ -11,9 +11,10 @@ cd "$(dirname "$0")/../.."
 rate=${1:-50}
 secs=${2:-30}
 bench_setup bwlimit-bench $((rate * secs))
-cmake --build build-bench -j"$(nproc)" --target linkem >/dev/null
+bdir=${BUILD:-build-bench}
+cmake --build "$bdir" -j"$(nproc)" --target linkem >/dev/null
 start_vault
-"$PWD/build-bench/linkem" --upstream "127.0.0.1:$(cat "$work/port")" --port-file "$work/lport" \
+"$(cd "$bdir" && pwd)/linkem" --upstream "127.0.0.1:$(cat "$work/port")" --port-file "$work/lport" \
     --rate-log "$work/rate.log" > "$work/linkem.log" 2>&1 &
 lpid=$!
 trap 'kill $lpid 2>/dev/null || true; bench_cleanup' EXIT

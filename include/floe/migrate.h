@@ -153,7 +153,8 @@ struct floe_migrate_options {
                                    0 = 4 h */
     uint64_t job_expiry_s;      /* how long job output lives; 0 = 24 h */
     uint32_t poll_ms;           /* the longest wait between ListJobs polls; 0 = 5 min */
-    unsigned concurrency;       /* segments of one archive fetched at once; 0 = 4 */
+    unsigned concurrency;       /* segments of one archive fetched at once; 0 =
+                                 * adaptive (floe_download_options.concurrency) */
     bool dry_run;               /* plan only: a temporary catalog, nothing requested */
     bool retry_failed;          /* failed archives are planned again (their attempts start over) */
     unsigned shard_index, shard_count; /* --shard I/N: only archives whose id hashes (xxh3-64)

@@ -3,11 +3,13 @@
  *
  * DESIGN: the report is drawn from the same JSON document `--json` prints, so a report shows
  * exactly what the numbers say and nothing the JSON lacks. Three charts, each an <svg> with
- * a stable id (throughput, cdf, sweep) and one <polyline class="series"> (or <rect
- * class="bar">) per concurrency setting, which tests find in the browser's DOM:
- *   throughput  the per-second rate of the first run at each setting
+ * a stable id (throughput, cdf, sweep) and one <polyline class="series"> per run of each
+ * concurrency setting (or one <rect class="bar"> per setting, with a <circle class="run"> per
+ * run), which tests find in the browser's DOM. A setting keeps one colour; its first run is a
+ * solid line, the repetitions dashed and lighter, so the spread between runs is visible:
+ *   throughput  the per-second rate of every run at each setting
  *   cdf         total latency at 101 quantiles (log scale when it spans more than 20x)
- *   sweep       the median rate at each setting, the best one marked
+ *   sweep       the median rate at each setting, the best one marked, each run a dot
  * No script, no external font or link: the page opens offline, in any browser.
  */
 #include "bench_report.h"
@@ -115,9 +117,14 @@ static void legend(FILE *f, int i, long long conc)
             W - MR + 12, y, W - MR + 32, y, palette[(size_t)i % NPAL], W - MR + 36, y + 4, conc);
 }
 
-static const json_t *first_run(const json_t *lvl)
+/* <polyline class="series"> for run r of setting i: opened up to the points attribute */
+static void series_open(FILE *f, size_t i, size_t r, const json_t *lvl)
 {
-    return json_array_get(json_object_get(lvl, "runs"), 0);
+    fprintf(f,
+            "<polyline class=\"series\" data-concurrency=\"%lld\" data-run=\"%zu\" "
+            "fill=\"none\" stroke-width=\"2\" stroke=\"%s\"%s points=\"",
+            (long long)json_integer_value(json_object_get(lvl, "concurrency")), r + 1,
+            palette[i % NPAL], r ? " stroke-opacity=\"0.55\" stroke-dasharray=\"5 3\"" : "");
 }
 
 static void chart_throughput(FILE *f, const json_t *doc)
@@ -130,34 +137,42 @@ static void chart_throughput(FILE *f, const json_t *doc)
     json_t *lvl;
     json_array_foreach(sweep, i, lvl)
     {
-        const json_t *tl = json_object_get(json_object_get(first_run(lvl), "timeline"), key);
-        if (json_array_size(tl) > xmax)
-            xmax = (double)json_array_size(tl);
-        size_t k;
-        json_t *v;
-        json_array_foreach(tl, k, v) if (json_number_value(v) > ymax) ymax = json_number_value(v);
+        size_t r;
+        json_t *run;
+        json_array_foreach(json_object_get(lvl, "runs"), r, run)
+        {
+            const json_t *tl = json_object_get(json_object_get(run, "timeline"), key);
+            if (json_array_size(tl) > xmax)
+                xmax = (double)json_array_size(tl);
+            size_t k;
+            json_t *v;
+            json_array_foreach(tl, k, v) if (json_number_value(v) > ymax) ymax =
+                json_number_value(v);
+        }
     }
     ymax = nice_max(ymax * 1.05);
-    frame(f, "throughput", "Throughput over time (first run of each setting)", "seconds",
+    frame(f, "throughput", "Throughput over time (every run; repetitions dashed)", "seconds",
           mb ? "MB/s" : "operations/s", xmax, ymax, false, 0, true);
     int pw = W - ML - MR, ph = H - MT - MB;
     json_array_foreach(sweep, i, lvl)
     {
-        const json_t *tl = json_object_get(json_object_get(first_run(lvl), "timeline"), key);
-        fprintf(f,
-                "<polyline class=\"series\" fill=\"none\" stroke-width=\"2\" stroke=\"%s\" "
-                "points=\"",
-                palette[i % NPAL]);
-        size_t k;
-        json_t *v;
-        json_array_foreach(tl, k, v)
+        size_t r;
+        json_t *run;
+        json_array_foreach(json_object_get(lvl, "runs"), r, run)
         {
-            /* each value is the rate during second k: drawn at the second's middle */
-            double x = ML + pw * ((double)k + 0.5) / xmax;
-            double y = MT + ph - ph * json_number_value(v) / ymax;
-            fprintf(f, "%.1f,%.1f ", x, y);
+            const json_t *tl = json_object_get(json_object_get(run, "timeline"), key);
+            series_open(f, i, r, lvl);
+            size_t k;
+            json_t *v;
+            json_array_foreach(tl, k, v)
+            {
+                /* each value is the rate during second k: drawn at the second's middle */
+                double x = ML + pw * ((double)k + 0.5) / xmax;
+                double y = MT + ph - ph * json_number_value(v) / ymax;
+                fprintf(f, "%.1f,%.1f ", x, y);
+            }
+            fprintf(f, "\"/>\n");
         }
-        fprintf(f, "\"/>\n");
         legend(f, (int)i, (long long)json_integer_value(json_object_get(lvl, "concurrency")));
     }
     fprintf(f, "</svg>\n");
@@ -171,15 +186,18 @@ static void chart_cdf(FILE *f, const json_t *doc)
     json_t *lvl;
     json_array_foreach(sweep, i, lvl)
     {
-        size_t k;
-        json_t *v;
-        json_array_foreach(json_object_get(first_run(lvl), "cdf_ms"), k, v)
+        size_t r, k;
+        json_t *run, *v;
+        json_array_foreach(json_object_get(lvl, "runs"), r, run)
         {
-            double x = json_number_value(v);
-            if (x > 0 && x < lo)
-                lo = x;
-            if (x > hi)
-                hi = x;
+            json_array_foreach(json_object_get(run, "cdf_ms"), k, v)
+            {
+                double x = json_number_value(v);
+                if (x > 0 && x < lo)
+                    lo = x;
+                if (x > hi)
+                    hi = x;
+            }
         }
     }
     if (!(hi > 0))
@@ -189,28 +207,30 @@ static void chart_cdf(FILE *f, const json_t *doc)
     bool xlog = hi / lo > 20;
     double xmin = xlog ? pow(10, floor(log10(lo))) : 0;
     double xmax = xlog ? pow(10, ceil(log10(hi))) : nice_max(hi);
-    frame(f, "cdf", "Latency CDF (total time of each operation, first run)",
+    frame(f, "cdf", "Latency CDF (total time of each operation, every run)",
           xlog ? "milliseconds (log scale)" : "milliseconds", "fraction of operations", xmax, 1,
           xlog, xmin, true);
     int pw = W - ML - MR, ph = H - MT - MB;
     json_array_foreach(sweep, i, lvl)
     {
-        fprintf(f,
-                "<polyline class=\"series\" fill=\"none\" stroke-width=\"2\" stroke=\"%s\" "
-                "points=\"",
-                palette[i % NPAL]);
-        size_t k;
-        json_t *v;
-        const json_t *cdf = json_object_get(first_run(lvl), "cdf_ms");
-        size_t n = json_array_size(cdf);
-        json_array_foreach(cdf, k, v)
+        size_t r;
+        json_t *run;
+        json_array_foreach(json_object_get(lvl, "runs"), r, run)
         {
-            double x = json_number_value(v);
-            double fx = xlog ? (x > xmin ? log10(x / xmin) / log10(xmax / xmin) : 0) : x / xmax;
-            double q = n > 1 ? (double)k / (double)(n - 1) : 1;
-            fprintf(f, "%.1f,%.1f ", ML + pw * fx, MT + ph - ph * q);
+            series_open(f, i, r, lvl);
+            size_t k;
+            json_t *v;
+            const json_t *cdf = json_object_get(run, "cdf_ms");
+            size_t n = json_array_size(cdf);
+            json_array_foreach(cdf, k, v)
+            {
+                double x = json_number_value(v);
+                double fx = xlog ? (x > xmin ? log10(x / xmin) / log10(xmax / xmin) : 0) : x / xmax;
+                double q = n > 1 ? (double)k / (double)(n - 1) : 1;
+                fprintf(f, "%.1f,%.1f ", ML + pw * fx, MT + ph - ph * q);
+            }
+            fprintf(f, "\"/>\n");
         }
-        fprintf(f, "\"/>\n");
         legend(f, (int)i, (long long)json_integer_value(json_object_get(lvl, "concurrency")));
     }
     fprintf(f, "</svg>\n");
@@ -226,10 +246,19 @@ static void chart_sweep(FILE *f, const json_t *doc)
     double ymax = 0;
     size_t i, n = json_array_size(sweep);
     json_t *lvl;
-    json_array_foreach(sweep, i, lvl) if (jnum(lvl, key) > ymax) ymax = jnum(lvl, key);
+    json_array_foreach(sweep, i, lvl)
+    {
+        size_t r;
+        json_t *run;
+        if (jnum(lvl, key) > ymax)
+            ymax = jnum(lvl, key);
+        json_array_foreach(json_object_get(lvl, "runs"), r, run) if (jnum(run, key) > ymax) ymax =
+            jnum(run, key);
+    }
     ymax = nice_max(ymax * 1.1);
-    frame(f, "sweep", "Concurrency sweep (median of the runs; the best is filled)", "concurrency",
-          mb ? "MB/s" : "operations/s", 1, ymax, false, 0, false);
+    frame(f, "sweep",
+          "Concurrency sweep (bars: median of the runs, the best filled; dots: each run)",
+          "concurrency", mb ? "MB/s" : "operations/s", 1, ymax, false, 0, false);
     int pw = W - ML - MR, ph = H - MT - MB;
     double slot = n ? (double)pw / (double)n : pw;
     json_array_foreach(sweep, i, lvl)
@@ -244,7 +273,17 @@ static void chart_sweep(FILE *f, const json_t *doc)
                 "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.4g</text>\n",
                 is_best ? " best" : "", x, MT + ph - bh, slot * 0.6, bh,
                 is_best ? "#1f77b4" : "#cfe0f3", x + slot * 0.3, MT + ph - bh - 4, v);
-        (void)c;
+        size_t r, nr = json_array_size(json_object_get(lvl, "runs"));
+        json_t *run;
+        json_array_foreach(json_object_get(lvl, "runs"), r, run)
+        {
+            /* spread across the bar so equal values stay distinguishable */
+            double cx = x + slot * 0.6 * ((double)r + 1) / ((double)nr + 1);
+            fprintf(f,
+                    "<circle class=\"run\" data-concurrency=\"%lld\" data-run=\"%zu\" "
+                    "cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"#d62728\" stroke=\"#fff\"/>\n",
+                    c, r + 1, cx, MT + ph - ph * jnum(run, key) / ymax);
+        }
     }
     json_array_foreach(sweep, i, lvl)
     {

@@ -30,7 +30,8 @@
     "            [--description-format floe|mt2]\n"                                                \
     "Filters are rsync's: the first rule that matches decides (--include P is '+ P', --exclude\n"  \
     "P is '- P'). Defaults: --layout packed, --pack-threshold 4MiB, --pack-size 1GiB,\n"           \
-    "--concurrency 64, --compress off (level 3 when given without one), --description-format\n"    \
+    "--concurrency adaptive (small-file requests in flight from 16 up to 64, halved on\n"          \
+    "retries; N = fixed), --compress off (level 3 when given without one), --description-format\n" \
     "floe (mt2: mt-aws-glacier's, with --layout file-per-archive), the catalog in\n"               \
     "$XDG_DATA_HOME/floe. Exit status 3: partial (some files skipped; see the warnings)."
 

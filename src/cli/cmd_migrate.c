@@ -15,6 +15,7 @@
 #include "common.h"
 
 #include "floe/migrate.h"
+#include "floe/retrieve.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -35,7 +36,8 @@
     "              [--prices FILE] [--inventory-job JOB_ID] [--catalog PATH] [--shard I/N]\n"      \
     "Names come from archive descriptions (floe1, mt2, else the description as a path);\n"         \
     "filters match names. Defaults: --tier Bulk, no daily quota, --max-jobs 100, --max-staged\n"   \
-    "1TiB, --expiry-margin 4h, --job-expiry 24h, --poll-interval 5m, --concurrency 4; S3:\n"       \
+    "1TiB, --expiry-margin 4h, --job-expiry 24h, --poll-interval 5m, --concurrency adaptive\n"     \
+    "(segments in flight per archive: 4 up to 32, halved on retries; N = fixed); S3:\n"            \
     "--storage-class DEEP_ARCHIVE, --chunk-size 64MiB (doubled until 10,000 parts fit),\n"         \
     "--s3-endpoint-url from AWS_ENDPOINT_URL_S3 else AWS. Catalog: DIR/.floe-migrate/VAULT.db\n"   \
     "(manifest beside it); for S3 in $XDG_CACHE_HOME/floe, staging beside it. --shard I/N:\n"      \
@@ -314,7 +316,9 @@ static void on_event(const struct floe_migrate_event *e, void *user)
 
 static int with_client(const struct floe_cli *cli, const char *cmd, struct floe_client **c)
 {
-    return floe_cli_client(cli, cmd, NULL, c) == 0 ? 0 : floe_cli_client_status();
+    /* room for an adaptive download's segments in flight (floe/retrieve.h) */
+    const struct floe_cli_client_opts o = {.max_connections = FLOE_RETRIEVE_ADAPTIVE_MAX};
+    return floe_cli_client(cli, cmd, &o, c) == 0 ? 0 : floe_cli_client_status();
 }
 
 static int cmd_plan(const struct floe_cli *cli, int argc, char **argv)

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """floe bench --report in a real browser: the HTML page and the SVG file are opened by Debian's
 chromium headless (tools/install-deps.sh installs it), which renders a screenshot and dumps
-the DOM it built; the test asserts the three charts are there with a series per concurrency
-setting, that the page has no script and loads nothing from outside, and that the screenshot
+the DOM it built; the test asserts the three charts are there with a series for every run
+of every concurrency setting, that the page has no script and loads nothing from outside, and that the screenshot
 is a real image. Skipped (exit 77) only when no chromium is installed.
 
 usage: test_bench_report.py FLOE_BINARY FLOE_VAULT_BINARY
@@ -42,7 +42,7 @@ class ReportTests(unittest.TestCase):
         cls.json = os.path.join(cls.tmp, "r.json")
         for path in (cls.html, cls.svg):
             r = subprocess.run([FLOE, "--endpoint-url", cls.vault.url, "--json", "bench", "small",
-                                "--duration", "2", "--warmup", "0", "--concurrency", "1,2,4",
+                                "--duration", "2", "--warmup", "0", "--concurrency", "1,2,4", "--runs", "2",
                                 "--size", "1KiB", "--report", path], capture_output=True,
                                text=True, timeout=300, env=env)
             assert r.returncode == 0, r.stderr
@@ -55,8 +55,15 @@ class ReportTests(unittest.TestCase):
     def check_dom(self, dom):
         for chart in ("throughput", "cdf", "sweep"):
             self.assertRegex(dom, r'<svg[^>]* id="%s"' % chart, chart)
-        # one line per concurrency setting in the two line charts, one bar per setting
-        self.assertEqual(len(re.findall(r'<polyline class="series"', dom)), 6)
+        # one line per run of each concurrency setting in the two line charts (3 settings x
+        # 2 runs x 2 charts), one bar per setting with a dot per run
+        self.assertEqual(len(re.findall(r'<polyline class="series"', dom)), 12)
+        for n in (1, 2, 4):
+            for run in (1, 2):
+                self.assertEqual(len(re.findall(r'<polyline class="series" data-concurrency="%d" '
+                                                r'data-run="%d"' % (n, run), dom)), 2, (n, run))
+                self.assertEqual(len(re.findall(r'<circle class="run" data-concurrency="%d" '
+                                                r'data-run="%d"' % (n, run), dom)), 1, (n, run))
         self.assertEqual(len(re.findall(r'<rect class="bar', dom)), 3)
         self.assertEqual(len(re.findall(r'<rect class="bar best"', dom)), 1)
         for n in (1, 2, 4):

@@ -109,14 +109,14 @@ static void test_bwlimit_bucket(void **state)
     (void)state;
     struct floe_bwbucket b = {0};
     uint64_t t = 1000000000ull;
-    floe_bwbucket_set_rate(&b, 1e6, t); /* 1 MB/s: burst 100 kB, starts empty */
+    floe_bwbucket_set_rate(&b, 1e6, t); /* 1 MB/s: burst 300 kB, starts empty */
     assert_int_equal(floe_bwbucket_take(&b, 4096, t), 0);
     assert_true(floe_bwbucket_wait_ns(&b, t) > 4000000); /* 4096 B at 1 MB/s: ~4.1 ms */
     t += 10000000;                                       /* 10 ms: 10,000 B */
     assert_int_equal(floe_bwbucket_take(&b, 65536, t), 10000);
     assert_int_equal(floe_bwbucket_take(&b, 1, t), 0);
-    t += 5000000000ull; /* 5 s idle: capped at the burst, 100 kB */
-    assert_int_equal(floe_bwbucket_take(&b, 1 << 20, t), 100000);
+    t += 5000000000ull; /* 5 s idle: capped at the burst, 300 kB */
+    assert_int_equal(floe_bwbucket_take(&b, 1 << 20, t), 300000);
     /* a receive is charged whole, into debt, then waits until the debt is repaid */
     t += 1000000; /* 1,000 B */
     assert_true(floe_bwbucket_charge(&b, 50000, t));
@@ -130,7 +130,7 @@ static void test_bwlimit_bucket(void **state)
         t += 1000000;
         total += floe_bwbucket_take(&b, 1 << 20, t);
     }
-    assert_true(total >= 9990000 && total <= 10000000 + 100000);
+    assert_true(total >= 9990000 && total <= 10000000 + 300000);
     /* unlimited */
     floe_bwbucket_set_rate(&b, 0, t);
     assert_int_equal(floe_bwbucket_take(&b, 12345, t), 12345);

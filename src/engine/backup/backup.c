@@ -272,6 +272,7 @@ static int run_singles(struct run *r, struct floe_error *err)
         .client = r->client,
         .vault = r->o->vault,
         .concurrency = r->o->concurrency ? r->o->concurrency : FLOE_BACKUP_DEFAULT_CONCURRENCY,
+        .adaptive = !r->o->concurrency,
         .max_size = r->threshold,
         .cancel = r->o->cancel,
         .describe = describe_single,

@@ -4,6 +4,7 @@
  */
 #include "singles.h"
 
+#include "adapt.h"
 #include "alloc.h"
 #include "bufpool.h"
 #include "client_impl.h"
@@ -67,6 +68,7 @@ struct singles {
     struct slot *slots, *free;
     unsigned nslots;
     bool plan_ended;
+    struct floe_adapt adapt; /* opts->adaptive: orchestrating thread only */
 };
 
 /* ---- stage: hash pool task (any thread) ---- */
@@ -122,7 +124,7 @@ static enum floe_orch_start start(void *ctx, uint64_t index)
     struct singles *s = ctx;
     if (s->plan_ended)
         return FLOE_ORCH_END;
-    if (!s->free)
+    if (!s->free || (s->o->adaptive && s->orch.in_flight >= floe_adapt_limit(&s->adapt)))
         return FLOE_ORCH_WAIT;
     struct floe_buf *b = floe_bufpool_try_acquire(s->pool);
     if (!b)
@@ -200,6 +202,9 @@ static void handle_sent(struct singles *s, struct slot *sl)
     struct floe_archive_result ar;
     struct floe_error e = {0};
     int rc = floe_client_upload_archive_answer(sl->xfer, sl->tree, sl->linear, &ar, &e);
+    if (s->o->adaptive) /* a retried request (throttling, a reset, a 5xx) halves the limit */
+        floe_adapt_done(&s->adapt, rc ? 0 : sl->item.size + 1, sl->xfer->attempts > 1,
+                        floe_adapt_now_ns());
     if (rc == FLOE_E_CHECKSUM && floe_orch_may_retry(&s->orch, &sl->it, MAX_SENDS)) {
         s->st->resent++;
         send_archive(s, sl);
@@ -263,6 +268,9 @@ int floe_singles_run(struct floe_plan *plan, const struct floe_singles_options *
         s.slots[i].next_free = s.free;
         s.free = &s.slots[i];
     }
+    if (opts->adaptive)
+        floe_adapt_init(&s.adapt, 16, opts->concurrency ? opts->concurrency : 1,
+                        floe_adapt_now_ns());
     floe_orch_init(&s.orch, &s_ops, &s, opts->cancel);
     rc = floe_orch_run(&s.orch, err);
     floe_orch_cleanup(&s.orch);

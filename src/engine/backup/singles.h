@@ -35,7 +35,8 @@ struct floe_singles_done {
 struct floe_singles_options {
     struct floe_client *client;
     const char *vault;
-    unsigned concurrency; /* requests in flight */
+    unsigned concurrency; /* requests in flight (adaptive: the ceiling) */
+    bool adaptive;        /* requests in flight follow the link from 16 up (pipeline/adapt.h) */
     uint64_t max_size;    /* the largest file (the plan's threshold): the buffer size */
     atomic_bool *cancel;
     /* required: the archive description of a file */

@@ -43,8 +43,8 @@ struct floe_bwbucket {
     uint64_t last_ns;
 };
 
-/* Set the rate (keeps the tokens, capped at the new burst: a tenth of a second of rate, at
- * least 16 KiB). */
+/* Set the rate (keeps the tokens, capped at the new burst: 0.3 s of rate, at least
+ * 16 KiB). */
 void floe_bwbucket_set_rate(struct floe_bwbucket *b, double rate_bps, uint64_t now_ns);
 /* Up to want bytes may go now: returns how many (0 = wait), taken from the bucket. */
 size_t floe_bwbucket_take(struct floe_bwbucket *b, size_t want, uint64_t now_ns);
