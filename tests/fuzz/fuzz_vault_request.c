@@ -13,7 +13,10 @@
  *
  * The request sent is "METHOD TARGET HTTP/1.1" with the given headers (CR and NUL dropped;
  * Content-Length, Transfer-Encoding, Connection and Expect are the harness's), Host,
- * Connection: close and the body's Content-Length. The answer is read until the server
+ * Connection: close and the body's Content-Length. So that inputs reach past "not found",
+ * the harness remembers the last archive, job, multipart upload and lock id the servers
+ * answered with, and puts them in for "{A}", "{J}", "{U}" and "{L}" in the request line,
+ * headers and body. The answer is read until the server
  * closes. A crash or sanitizer report is a finding; so is a request with no answer within
  * 20 s (a hang), which aborts. Sequential and single-threaded on the client side.
  * FLOE_FUZZ_TRACE=1 prints each answer's status line to stderr (to check what a corpus
@@ -36,6 +39,34 @@
 
 static struct floe_vserver s_srv[2]; /* [0] signatures checked, [1] --no-auth */
 static char s_root[64];
+
+/* The ids last answered (response header, token in inputs, value). */
+static struct {
+    const char *header;
+    const char *token;
+    char value[192];
+} s_ids[] = {{"x-amz-archive-id:", "{A}", "none"},
+             {"x-amz-job-id:", "{J}", "none"},
+             {"x-amz-multipart-upload-id:", "{U}", "none"},
+             {"x-amz-lock-id:", "{L}", "none"}};
+#define NIDS (sizeof(s_ids) / sizeof(s_ids[0]))
+
+/* Remember the ids in a response's head (head: NUL-terminated). */
+static void remember_ids(const char *head)
+{
+    for (size_t i = 0; i < NIDS; i++) {
+        const char *h = strcasestr(head, s_ids[i].header);
+        if (!h)
+            continue;
+        h += strlen(s_ids[i].header);
+        h += strspn(h, " ");
+        size_t n = strcspn(h, "\r\n");
+        if (n && n < sizeof(s_ids[i].value)) {
+            memcpy(s_ids[i].value, h, n);
+            s_ids[i].value[n] = 0;
+        }
+    }
+}
 
 static void stop_all(void)
 {
@@ -102,12 +133,29 @@ static void put(char **buf, size_t *len, size_t *cap, const void *p, size_t n)
     (*buf)[*len] = 0;
 }
 
-/* Copy one line of the input (without its '\n') minus CR and NUL bytes. */
+/* Copy one line of the input (without its '\n') minus CR and NUL bytes, with the remembered
+ * ids in place of their tokens. */
+static void put_ids(char **buf, size_t *len, size_t *cap, const uint8_t *p, size_t n, bool keep_cr)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '{' && i + 3 <= n) {
+            size_t k = 0;
+            while (k < NIDS && memcmp(p + i, s_ids[k].token, 3) != 0)
+                k++;
+            if (k < NIDS) {
+                put(buf, len, cap, s_ids[k].value, strlen(s_ids[k].value));
+                i += 2;
+                continue;
+            }
+        }
+        if (keep_cr || (p[i] != '\r' && p[i] != 0))
+            put(buf, len, cap, &p[i], 1);
+    }
+}
+
 static void put_clean(char **buf, size_t *len, size_t *cap, const uint8_t *p, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        if (p[i] != '\r' && p[i] != 0)
-            put(buf, len, cap, &p[i], 1);
+    put_ids(buf, len, cap, p, n, false);
 }
 
 static bool harness_header(const uint8_t *p, size_t n)
@@ -146,7 +194,16 @@ static void exchange(unsigned port, const char *req, size_t len)
     char sink[16384];
     bool first = true;
     for (;;) {
-        ssize_t r = recv(fd, sink, sizeof(sink), 0);
+        ssize_t r = recv(fd, sink, sizeof(sink) - 1, 0);
+        if (r > 0 && first) {
+            sink[r] = 0;
+            char *end = strstr(sink, "\r\n\r\n");
+            if (end)
+                *end = 0;
+            remember_ids(sink);
+            if (end)
+                *end = '\r';
+        }
         if (r > 0 && first && getenv("FLOE_FUZZ_TRACE")) {
             char *eol = memchr(sink, '\r', (size_t)r);
             fprintf(stderr, "%.*s\n",
@@ -200,14 +257,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         p = nl ? nl + 1 : end;
     }
-    size_t body = (size_t)(end - p);
+    char *body_buf = NULL;
+    size_t body = 0, body_cap = 0;
+    put_ids(&body_buf, &body, &body_cap, p, (size_t)(end - p), true);
     char tail[160];
     int t = snprintf(tail, sizeof(tail),
                      "Host: 127.0.0.1:%u\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n",
                      s_srv[which].port, body);
     put(&req, &len, &cap, tail, (size_t)t);
-    put(&req, &len, &cap, p, body);
+    if (body)
+        put(&req, &len, &cap, body_buf, body);
     exchange(s_srv[which].port, req, len);
+    free(body_buf);
     free(req);
     return 0;
 }
