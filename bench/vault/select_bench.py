@@ -7,12 +7,16 @@ of RUNS rounds, alternating, times:
   awk -F, '$2 > N {print $1","$3}' FILE > /dev/null
   the select job SELECT _1, _3 FROM ARCHIVE WHERE CAST(_2 AS INT) > N with --select-workers 1
   and 2 (InitiateJob to Succeeded, as DescribeJob reports it),
-and prints the medians in MB/s (10^6 bytes), with floe-vault's peak RSS per worker count.
+and prints the medians in MB/s (10^6 bytes), with floe-vault's peak RSS per worker count. The
+CPU seconds of each (user + system: the children's rusage for grep and awk, floe-vault's
+/proc/PID/stat across the job) give MB per CPU second, the per-core rate, which a busy shared
+machine does not distort the way it distorts the wall time.
 
 usage: select_bench.py FLOE_VAULT [SIZE_MIB=1024] [RUNS=3]
 """
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -59,8 +63,16 @@ def peak_rss_kib(pid):
 
 def timed(cmd):
     t = time.monotonic()
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(cmd, shell=True, check=True, stdout=subprocess.DEVNULL)
-    return time.monotonic() - t
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.monotonic() - t, r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime
+
+
+def proc_cpu(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 results = {"grep -c": [], "awk": [], "select 1 worker": [], "select 2 workers": []}
@@ -94,6 +106,7 @@ for workers in (1, 2):
 def run_select(workers):
     v, c, aid, out = vaults[workers]
     t = time.monotonic()
+    cpu = proc_cpu(v.proc.pid)
     jid = c.initiate_job(vaultName="b", jobParameters={
         "Type": "select", "ArchiveId": aid,
         "SelectParameters": {"Expression": "SELECT _1, _3 FROM ARCHIVE WHERE CAST(_2 AS INT) > %d"
@@ -107,9 +120,10 @@ def run_select(workers):
             break
         time.sleep(0.01)
     dt = time.monotonic() - t
+    cpu = proc_cpu(v.proc.pid) - cpu
     assert d["StatusCode"] == "Succeeded", d
     subprocess.run(["rm", "-rf", os.path.join(out, "bench", "p")], check=True)
-    return dt
+    return dt, cpu
 
 
 for r in range(RUNS):
@@ -120,9 +134,11 @@ for r in range(RUNS):
 for workers in (1, 2):
     rss[workers] = peak_rss_kib(vaults[workers][0].proc.pid)
     vaults[workers][0].close()
-print("%-18s %10s %10s" % ("", "median s", "MB/s"))
+print("%-18s %10s %10s %12s %14s" % ("", "median s", "MB/s", "median CPU s", "MB per CPU s"))
 for k, ts in results.items():
-    m = statistics.median(ts)
-    print("%-18s %10.3f %10.1f" % (k, m, size / m / 1e6))
+    m = statistics.median(t for t, _ in ts)
+    cpu = statistics.median(c for _, c in ts)
+    print("%-18s %10.3f %10.1f %12.3f %14.1f" % (k, m, size / m / 1e6, cpu,
+                                                size / cpu / 1e6 if cpu else 0))
 for workers in (1, 2):
     print("floe-vault peak RSS with %d worker(s): %d MiB" % (workers, rss[workers] // 1024))

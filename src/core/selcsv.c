@@ -7,8 +7,10 @@
  * its record buffer; the boundary scanner runs the same machine and only looks for record ends,
  * so a split point found by the scanner is exactly where the reader would end a record. The
  * reader's hot loop copies runs of plain bytes of an unquoted field without going through
- * step(). Quotes open a quoted section only at the start of a field; after the closing quote
- * further bytes are literal up to the next delimiter ("ab"cd reads abcd). With record
+ * step(), and a record that lies whole in the input with no quote, no '\r' and no comment mark
+ * (the common case) is split by fast_records() with one class-table pass and handed over in
+ * place, without being copied. Quotes open a quoted section only at the start of a field; after the
+ * closing quote further bytes are literal up to the next delimiter ("ab"cd reads abcd). With record
  * delimiter '\n', an unquoted '\r' just before it is dropped (CRLF files).
  */
 #include "selcsv.h"
@@ -111,7 +113,10 @@ struct floe_selcsv_reader {
     size_t capfields;
     bool any; /* the record has begun (a byte other than a comment was seen) */
     uint64_t record_no;
+    unsigned char cls[256]; /* fast_records(): C_PLAIN, C_FIELD, C_RECORD or C_SLOW per byte */
 };
+
+enum { C_PLAIN = 0, C_FIELD, C_RECORD, C_SLOW };
 
 struct floe_selcsv_reader *floe_selcsv_reader_new(const struct floe_selcsv_in *in)
 {
@@ -122,6 +127,13 @@ struct floe_selcsv_reader *floe_selcsv_reader_new(const struct floe_selcsv_in *i
     r->buf = floe_xmalloc(r->cap);
     r->capspans = 16;
     r->spans = floe_xmalloc(r->capspans * sizeof(*r->spans));
+    r->capfields = 16;
+    r->fields = floe_xmalloc(r->capfields * sizeof(*r->fields));
+    r->cls[(unsigned char)r->in.quote] = C_SLOW;
+    r->cls[(unsigned char)r->in.quote_escape] = C_SLOW;
+    r->cls['\r'] = C_SLOW;
+    r->cls[(unsigned char)r->in.field_delim] = C_FIELD;
+    r->cls[(unsigned char)r->in.record_delim] = C_RECORD;
     return r;
 }
 
@@ -174,7 +186,7 @@ static int end_record(struct floe_selcsv_reader *r, floe_selcsv_record_fn *fn, v
     bool empty = r->nspans == 1 && r->spans[0].len == 0 && !r->any;
     if (!empty) {
         if (r->capfields < r->nspans) {
-            r->capfields = r->capspans;
+            r->capfields = r->capspans > r->nspans ? r->capspans : r->nspans;
             r->fields = floe_xrealloc(r->fields, r->capfields * sizeof(*r->fields));
         }
         for (size_t i = 0; i < r->nspans; i++)
@@ -188,12 +200,63 @@ static int end_record(struct floe_selcsv_reader *r, floe_selcsv_record_fn *fn, v
     return rc;
 }
 
+/*
+ * Whole records from data + *pos while each lies entirely in data and has only plain bytes and
+ * delimiters (a quote, escape or '\r' byte, a comment mark or an empty line, a record that
+ * does not end in data or passes the limit: stop there and let the state machine read it).
+ * Fields point into data: no copy. Called only at a record's start with nothing buffered.
+ */
+static int fast_records(struct floe_selcsv_reader *r, const char *data, size_t len, size_t *pos,
+                        floe_selcsv_record_fn *fn, void *ud)
+{
+    const unsigned char *cls = r->cls;
+    const char comments = r->in.comments;
+    size_t i = *pos;
+    while (i < len && data[i] != r->in.record_delim && !(comments && data[i] == comments)) {
+        size_t limit = len - i > FLOE_SELCSV_MAX_RECORD ? i + FLOE_SELCSV_MAX_RECORD : len;
+        size_t nf = 0, fstart = i, j = i;
+        int c = C_PLAIN;
+        for (; j < limit; j++) {
+            c = cls[(unsigned char)data[j]];
+            if (c == C_PLAIN)
+                continue;
+            if (c == C_SLOW)
+                break;
+            if (nf == r->capfields) {
+                r->capfields *= 2;
+                r->fields = floe_xrealloc(r->fields, r->capfields * sizeof(*r->fields));
+            }
+            r->fields[nf++] = (struct floe_selcsv_field){data + fstart, j - fstart};
+            fstart = j + 1;
+            if (c == C_RECORD)
+                break;
+        }
+        if (j == limit || c != C_RECORD)
+            break;
+        r->record_no++;
+        i = j + 1;
+        *pos = i;
+        int rc = fn(ud, r->fields, nf);
+        if (rc)
+            return rc;
+    }
+    *pos = i;
+    return 0;
+}
+
 int floe_selcsv_feed(struct floe_selcsv_reader *r, const char *data, size_t len,
                      floe_selcsv_record_fn *fn, void *ud)
 {
     const struct floe_selcsv_in *in = &r->in;
     size_t i = 0;
     while (i < len) {
+        if (r->state == S_RSTART && !r->len && !r->nspans && !r->any) {
+            int rc = fast_records(r, data, len, &i, fn, ud);
+            if (rc)
+                return rc;
+            if (i == len)
+                break;
+        }
         if (r->state == S_FIELD) {
             /* hot path: a run of plain bytes */
             size_t j = i;
@@ -301,7 +364,7 @@ void floe_selcsv_out_defaults(struct floe_selcsv_out *out)
         out->quote_escape = out->quote;
 }
 
-void floe_selcsv_buf_put(struct floe_selcsv_buf *b, const char *p, size_t n)
+void floe_selcsv_buf_reserve(struct floe_selcsv_buf *b, size_t n)
 {
     if (b->len + n > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
@@ -310,6 +373,11 @@ void floe_selcsv_buf_put(struct floe_selcsv_buf *b, const char *p, size_t n)
         b->p = floe_xrealloc(b->p, cap);
         b->cap = cap;
     }
+}
+
+void floe_selcsv_buf_put(struct floe_selcsv_buf *b, const char *p, size_t n)
+{
+    floe_selcsv_buf_reserve(b, n);
     if (n)
         memcpy(b->p + b->len, p, n);
     b->len += n;

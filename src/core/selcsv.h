@@ -101,6 +101,8 @@ struct floe_selcsv_buf {
     size_t len, cap;
 };
 void floe_selcsv_buf_put(struct floe_selcsv_buf *b, const char *p, size_t n);
+/* Room for n more bytes after b->len (the caller then writes them and advances len). */
+void floe_selcsv_buf_reserve(struct floe_selcsv_buf *b, size_t n);
 void floe_selcsv_buf_free(struct floe_selcsv_buf *b);
 
 /*

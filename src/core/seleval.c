@@ -44,6 +44,17 @@ struct floe_seleval {
     char *msg;
     size_t cap;
     struct floe_selcsv_buf row; /* the output row being built */
+    /* Fast paths, planned at the first row (the query is bound by then): a WHERE of the shape
+     * CAST(col AS INT) OP n or col OP n (OP a comparison, n an INT literal) is decided on the
+     * field's bytes when they are a plain integer (optional sign, 1-18 digits): str_num() reads
+     * such a field as that integer, so the general evaluator gives the same answer; any other
+     * field goes the general way. A select list of columns only is written straight out. */
+    int plan; /* 0 not planned yet, 1 planned */
+    bool fast_where, cols_only;
+    size_t fw_col;
+    enum floe_selsql_op fw_op;
+    int64_t fw_lit;
+    unsigned char needs_quote[256]; /* cols_only with ASNEEDED: bytes that make a field quoted */
 };
 
 typedef struct floe_selsql_value value;
@@ -1228,26 +1239,107 @@ static int eval(struct floe_seleval *ev, const struct floe_selsql_expr *e, value
     }
 }
 
+static void plan_fast(struct floe_seleval *ev)
+{
+    const struct floe_selsql_query *q = ev->q;
+    const struct floe_selsql_expr *w = q->where;
+    ev->plan = 1;
+    ev->cols_only = !q->star;
+    for (size_t i = 0; i < q->nproj && ev->cols_only; i++)
+        ev->cols_only = q->proj[i]->op == FLOE_SELSQL_COL;
+    /* the bytes floe_selcsv_write_field() quotes a field for */
+    const char special[] = {
+        ev->out.field_delim, ev->out.record_delim, ev->out.quote, ev->out.quote_escape, '\r', '\n'};
+    for (size_t i = 0; i < sizeof(special); i++)
+        ev->needs_quote[(unsigned char)special[i]] = 1;
+    if (!w || w->op < FLOE_SELSQL_EQ || w->op > FLOE_SELSQL_GE || w->nkids != 2)
+        return;
+    const struct floe_selsql_expr *x = w->kids[0], *l = w->kids[1];
+    if (l->op != FLOE_SELSQL_LIT || l->lit.type != FLOE_SELSQL_INT)
+        return;
+    if (x->op == FLOE_SELSQL_CAST && x->cast_to == FLOE_SELSQL_INT && x->nkids == 1)
+        x = x->kids[0];
+    if (x->op != FLOE_SELSQL_COL)
+        return;
+    ev->fast_where = true;
+    ev->fw_col = x->col;
+    ev->fw_op = w->op;
+    ev->fw_lit = l->lit.u.i;
+}
+
+/* The fast WHERE (see struct floe_seleval): 1 true, 0 false, -2 not a plain integer. */
+static int fast_where(const struct floe_seleval *ev)
+{
+    if (ev->fw_col >= ev->n)
+        return -2;
+    const char *s = ev->f[ev->fw_col].p;
+    size_t len = ev->f[ev->fw_col].len, i = len && (s[0] == '-' || s[0] == '+');
+    if (len == i || len - i > 18)
+        return -2;
+    int64_t v = 0;
+    for (; i < len; i++) {
+        unsigned d = (unsigned)(s[i] - '0');
+        if (d > 9)
+            return -2;
+        v = v * 10 + (int64_t)d;
+    }
+    if (s[0] == '-')
+        v = -v;
+    int c = (v > ev->fw_lit) - (v < ev->fw_lit);
+    switch (ev->fw_op) {
+    case FLOE_SELSQL_EQ: return c == 0;
+    case FLOE_SELSQL_NE: return c != 0;
+    case FLOE_SELSQL_LT: return c < 0;
+    case FLOE_SELSQL_GT: return c > 0;
+    case FLOE_SELSQL_LE: return c <= 0;
+    default: return c >= 0;
+    }
+}
+
 int floe_seleval_row(struct floe_seleval *ev, const struct floe_selcsv_field *f, size_t n,
                      uint64_t record_no, struct floe_selcsv_buf *buf, char *msg, size_t cap)
 {
     const struct floe_selsql_query *q = ev->q;
+    if (!ev->plan)
+        plan_fast(ev);
     ev->f = f;
     ev->n = n;
     ev->record_no = record_no;
     ev->msg = msg;
     ev->cap = cap;
-    scratch_reset(ev);
-    if (q->where) {
+    int t = ev->fast_where ? fast_where(ev) : -2;
+    if (t == -2 && q->where) {
+        scratch_reset(ev);
         value w;
         if (eval(ev, q->where, &w))
             return -1;
-        int t = truth(ev, q->where, &w, "WHERE");
+        t = truth(ev, q->where, &w, "WHERE");
         if (t < 0)
             return -1;
-        if (t != 1)
-            return 0;
     }
+    if (q->where && t != 1)
+        return 0;
+    if (ev->cols_only) { /* no error can happen: straight into buf */
+        bool asneeded = ev->out.quote_fields != FLOE_SELCSV_ALWAYS;
+        for (size_t i = 0; i < q->nproj; i++) {
+            size_t c = q->proj[i]->col, len = c < n ? f[c].len : 0, k = 0;
+            const char *p = c < n ? f[c].p : "";
+            while (asneeded && k < len && !ev->needs_quote[(unsigned char)p[k]])
+                k++;
+            if (k < len || !asneeded) { /* quoting needed: the general writer */
+                floe_selcsv_write_field(buf, &ev->out, i == 0, p, len);
+                continue;
+            }
+            floe_selcsv_buf_reserve(buf, len + 1); /* the delimiter and the field */
+            if (i)
+                buf->p[buf->len++] = ev->out.field_delim;
+            memcpy(buf->p + buf->len, p, len);
+            buf->len += len;
+        }
+        floe_selcsv_write_end(buf, &ev->out);
+        return 1;
+    }
+    scratch_reset(ev);
     if (q->star) {
         for (size_t i = 0; i < n; i++)
             floe_selcsv_write_field(buf, &ev->out, i == 0, f[i].p, f[i].len);

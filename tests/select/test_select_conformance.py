@@ -443,6 +443,31 @@ check_error("quoted name is case-sensitive", 'SELECT "id" FROM archive', with_he
 check_error("names need USE", "SELECT Id FROM archive", with_header, 1,
             "column name 'Id' at position 8 needs FileHeaderInfo USE", ["--header", "ignore"])
 
+# the evaluator's fast paths (src/core/seleval.c: a WHERE "[CAST(col AS INT)] OP n" decided on
+# a plain-integer field, a select list of columns written straight out) against the reference,
+# over fields on both sides of the plain-integer rule: signs, leading zeros, spaces, 18 and 19
+# digits, decimals, text, empty and missing fields, quoted and CRLF records (the CSV slow path)
+fast_fields = ["12", "5", "4", " 12", "+5", "-0", "-7", "007", "123456789012345678",
+               "1234567890123456789", "-999999999999999999", "1.5", "abc", "", None]
+fast_rows = [["r%d" % i, f, "x%d" % i] if f is not None else ["r%d" % i]
+             for i, f in enumerate(fast_fields)]
+fast_data = "".join(",".join(r) + ("\r\n" if i % 5 == 3 else "\n") if i % 4 != 2 else
+                    '"%s",%s\n' % (r[0], ",".join(r[1:])) for i, r in enumerate(fast_rows))
+for op in ["=", "<>", "<", ">", "<=", ">="]:
+    for lit in [5, -7, 12, 0]:
+        want = "".join("%s,%s\n" % (r[0], r[2] if len(r) > 2 else "") for r in fast_rows
+                       if cmp3(col(r, 1), lit, op))
+        check("fast where %s %d" % (op, lit), "SELECT _1, _3 FROM archive WHERE _2 %s %d" % (op, lit),
+              fast_data, want)
+cast_rows = [r for r in fast_rows if len(r) > 1 and num(r[1]) is not None]
+cast_data = "".join(",".join(r) + "\n" for r in cast_rows)
+for op in [">", "<=", "<>"]:
+    want = "".join("%s,%s\n" % (r[0], r[2]) for r in cast_rows if cmp3(cast_int(r[1]), 5, op))
+    check("fast cast where %s" % op, "SELECT _1, _3 FROM archive WHERE CAST(_2 AS INT) %s 5" % op,
+          cast_data, want)
+check("fast columns, missing ones empty", "SELECT _3, _1, _9 FROM archive", fast_data,
+      "".join("%s,%s,\n" % (r[2] if len(r) > 2 else "", r[0]) for r in fast_rows))
+
 # runtime errors: exit 3, the rows before the failing record written, the message
 check_error("cast fails", "SELECT CAST(_2 AS INT) FROM archive", "a,1\nb,2\nc,x\nd,4\n", 3,
             "CAST of 'x' to INT failed at position 8 (record 3)", out_want="1\n2\n")
