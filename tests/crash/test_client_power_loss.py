@@ -131,6 +131,41 @@ class ClientPowerLoss(unittest.TestCase):
                 self.assertEqual(f.read(), data, path)
         print("client power loss: " + json.dumps(stats), file=sys.stderr)
         self.assertGreater(stats["crashes"], 0)
+    def test_retrieve_power_loss(self):
+        """floe retrieve (download journal + partial output under the shim) crashed and resumed:
+        the output ends up byte for byte the archive."""
+        rounds = int(os.environ.get("FLOE_CRASH_CLIENT_ROUNDS", "4"))
+        name = "rt%d" % self.rnd.randint(0, 1 << 30)
+        self.glacier.create_vault(vaultName=name)
+        data = self.rnd.randbytes(5 * 1024 * 1024 + 123)
+        aid = self.glacier.upload_archive(vaultName=name, body=data)["archiveId"]
+        out = os.path.join(self.root, "out", "archive.bin")
+        os.makedirs(os.path.dirname(out))
+        args = ["--quiet", "retrieve", name, "-o", out, "--segment-size", "1MiB",
+                "--concurrency", "2", "--poll-interval", "0.05", "--archive-id=" + aid]
+        r, rep = self.run_floe(args, crash_at=0)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        span = rep["changes"]
+        stats = {"crashes": 0, "finished_first": 0, "changes_per_retrieve": span}
+        for i in range(rounds):
+            label = "round %d (FLOE_TEST_SEED=%d)" % (i, self.seed)
+            os.unlink(out)
+            r, rep = self.run_floe(args, crash_at=self.rnd.randint(1, span),
+                                   seed=self.seed * 1000 + i)
+            stats["crashes" if rep.get("crashed") else "finished_first"] += 1
+            if not rep.get("crashed"):
+                self.assertEqual(r.returncode, 0, (label, r.stderr))
+            r, _ = self.run_floe(args)  # resume, no shim
+            if r.returncode != 0 and os.path.exists(out):
+                # the cut fell after the output was complete: an existing file is refused
+                self.assertIn(b"exists", r.stderr, (label, r.stderr))
+            else:
+                self.assertEqual(r.returncode, 0, (label, r.stderr))
+            with open(out, "rb") as f:
+                self.assertEqual(f.read(), data, label)
+        print("retrieve power loss: " + json.dumps(stats), file=sys.stderr)
+        self.assertGreater(stats["crashes"], 0)
+
 
 if __name__ == "__main__":
     SHIM = sys.argv.pop(3)

@@ -50,7 +50,9 @@
  *   - the rest of the file is a torn final write, dropped (torn_tail = true) when: fewer than
  *     16 bytes remain; or the frame is intact but the record runs past the end of the file; or
  *     the record ends exactly at the end of the file but its record_check fails; or every
- *     remaining byte is zero (file size extended, data never written);
+ *     remaining byte is zero (file size extended, data never written); or the record is
+ *     damaged and no valid frame starts after it (only the last, unsynced append can be torn,
+ *     and a power cut may keep some of its sectors and zero others: frame_follows());
  *   - anything else is FLOE_E_CORRUPT naming the record number and byte offset, and nothing
  *     after it is trusted (a flipped bit in the middle of the journal is not a crash artefact);
  *   - a bad first record is FLOE_E_CHECKPOINT (not a journal, newer version, torn header).
@@ -460,6 +462,21 @@ static bool all_zero(const uint8_t *p, size_t n)
     return true;
 }
 
+/* Whether a valid record frame (magic and frame_check) starts anywhere in p[1..n). Each append
+ * is synced before the next one is written, so only the last record can be torn by a crash; a
+ * damaged record with no valid frame after it is that last write, torn (a power cut can keep
+ * some of its sectors and lose others, with the file size already extended). */
+static bool frame_follows(const uint8_t *p, size_t n)
+{
+    for (size_t i = 1; i + FRAME_BYTES <= n; i++) {
+        struct ckpt_frame_disk f;
+        memcpy(&f, p + i, sizeof(f));
+        if (le32toh(f.magic) == FRAME_MAGIC && le32toh(f.frame_check) == frame_check(p + i))
+            return true;
+    }
+    return false;
+}
+
 static int cmp_part(const void *a, const void *b)
 {
     const struct part_seq *x = a, *y = b;
@@ -500,7 +517,7 @@ static int replay_buffer(const char *path, const uint8_t *data, uint64_t size,
         bool magic_ok = le32toh(f.magic) == FRAME_MAGIC;
         bool frame_ok = magic_ok && le32toh(f.frame_check) == frame_check(p);
         if (!frame_ok) {
-            if (all_zero(p, left)) {
+            if (all_zero(p, left) || (off > 0 && !frame_follows(p, (size_t)left))) {
                 rc = torn_at(&rp, off, size, err);
                 goto done;
             }
@@ -538,7 +555,7 @@ static int replay_buffer(const char *path, const uint8_t *data, uint64_t size,
         uint64_t check;
         memcpy(&check, p + FRAME_BYTES + body_len, 8);
         if (le64toh(check) != XXH3_64bits(p, FRAME_BYTES + body_len)) {
-            if (rec_len == left) {
+            if (rec_len == left || !frame_follows(p, (size_t)left)) {
                 rc = torn_at(&rp, off, size, err);
                 goto done;
             }
