@@ -126,7 +126,7 @@ void floe_vapi_reply_json(struct floe_vreq *rq, unsigned status, json_t *o)
 void floe_vapi_location(struct floe_vreq *rq, const char *suffix, const char *id)
 {
     char loc[1024];
-    snprintf(loc, sizeof(loc), "/%s/vaults/%s%s%s", rq->srv->cfg.account_id, rq->vault,
+    snprintf(loc, sizeof(loc), "/%s/vaults/%s%s%s", rq->account, floe_vconfig_vault_name(rq->vault),
              suffix ? suffix : "", id ? id : "");
     floe_vreq_set_header(rq, "Location", loc);
 }
@@ -202,10 +202,17 @@ json_t *floe_vapi_page_locked(struct floe_vreq *rq, sqlite3_stmt *st, int64_t li
     return list;
 }
 
+void floe_vapi_retrieval_policy_key(const struct floe_vreq *rq, char *key)
+{
+    floe_vconfig_vault_key(&rq->srv->cfg, rq->account, "retrieval-policy", key);
+}
+
 json_t *floe_vapi_retrieval_policy_locked(struct floe_vreq *rq)
 {
-    sqlite3_stmt *st =
-        floe_vdb_stmt(rq->srv->db, "SELECT value FROM settings WHERE key = 'retrieval-policy'");
+    char key[FLOE_VAULT_KEY_MAX];
+    floe_vapi_retrieval_policy_key(rq, key);
+    sqlite3_stmt *st = floe_vdb_stmt(rq->srv->db, "SELECT value FROM settings WHERE key = ?");
+    floe_vdb_bind(st, "t", key);
     json_t *p = NULL;
     if (sqlite3_step(st) == SQLITE_ROW)
         p = json_loads(floe_vdb_text(st, 0), 0, NULL);

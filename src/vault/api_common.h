@@ -77,6 +77,10 @@ struct json_t *floe_vapi_page_locked(struct floe_vreq *rq, struct sqlite3_stmt *
                                      floe_vapi_row_fn *row, floe_vapi_row_fn *marker, void *user,
                                      struct json_t **next);
 
+/* floe_vapi_retrieval_policy_key() - the settings key of rq->account's data retrieval policy
+ * into key (FLOE_VAULT_KEY_MAX bytes): "retrieval-policy", prefixed as vault keys are. */
+void floe_vapi_retrieval_policy_key(const struct floe_vreq *rq, char *key);
+
 /*
  * floe_vapi_retrieval_policy_locked() - the account's data retrieval policy as stored by
  * SetDataRetrievalPolicy ({"Rules": [...]}), or NULL when none is set. Lock held.

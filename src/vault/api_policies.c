@@ -3,7 +3,9 @@
  * policy, vault lock, tags, data-retrieval policy and provisioned capacity.
  *
  * Storage: notification config, access policy and lock live in the vaults row; tags in table
- * tags; the retrieval policy in settings('retrieval-policy'); capacity units in capacity.
+ * tags; the retrieval policy in settings('retrieval-policy', or 'ACCOUNT:retrieval-policy' for
+ * an account other than the default one); capacity units in capacity (column account: the
+ * account's vault-key prefix, vconfig.h).
  * Access policies are stored, not enforced; the lock policy's Deny rules for DeleteArchive
  * and DeleteVault are (policy.c).
  */
@@ -171,7 +173,7 @@ void floe_vapi_get_access_policy(struct floe_vreq *rq)
         return;
     if (!p)
         floe_verr_reply(rq, FLOE_VERR_NOT_FOUND, "No vault access policy is set for: %s",
-                        rq->vault);
+                        floe_vconfig_vault_name(rq->vault));
     else
         floe_vapi_reply_json(rq, 200, json_pack("{s:s}", "Policy", p));
     free(p);
@@ -270,7 +272,7 @@ void floe_vapi_abort_lock(struct floe_vreq *rq)
     else if (locked)
         floe_verr_reply(rq, FLOE_VERR_ACCESS_DENIED,
                         "The vault is locked; a completed vault lock cannot be aborted: %s",
-                        rq->vault);
+                        floe_vconfig_vault_name(rq->vault));
     else if (rc)
         floe_vapi_internal(rq, &err);
     else
@@ -521,11 +523,12 @@ void floe_vapi_set_retrieval_policy(struct floe_vreq *rq)
                         "BytesPerHour is only allowed with the BytesPerHour strategy");
         goto out;
     }
-    char *s = json_dumps(pol, JSON_COMPACT);
+    char *s = json_dumps(pol, JSON_COMPACT), key[FLOE_VAULT_KEY_MAX];
+    floe_vapi_retrieval_policy_key(rq, key);
     floe_vdb_lock(rq->srv->db);
-    int rc = floe_vdb_exec(
-        rq->srv->db, &err,
-        "INSERT OR REPLACE INTO settings(key, value) VALUES('retrieval-policy', ?)", "t", s);
+    int rc =
+        floe_vdb_exec(rq->srv->db, &err, "INSERT OR REPLACE INTO settings(key, value) VALUES(?, ?)",
+                      "tt", key, s);
     floe_vdb_unlock(rq->srv->db);
     free(s);
     if (rc)
@@ -575,18 +578,21 @@ void floe_vapi_purchase_capacity(struct floe_vreq *rq)
     int64_t now = floe_vutil_now_ms();
     bool full;
     int rc = FLOE_OK;
+    char acct[FLOE_VAULT_KEY_MAX];
+    floe_vconfig_vault_key(&rq->srv->cfg, rq->account, "", acct);
     floe_vutil_id(id, FLOE_VID_CAPACITY_LEN, true);
     floe_vdb_lock(rq->srv->db);
-    sqlite3_stmt *st =
-        floe_vdb_stmt(rq->srv->db, "SELECT COUNT(*) FROM capacity WHERE expires_ms > ?");
-    floe_vdb_bind(st, "i", now);
+    sqlite3_stmt *st = floe_vdb_stmt(
+        rq->srv->db, "SELECT COUNT(*) FROM capacity WHERE expires_ms > ? AND account = ?");
+    floe_vdb_bind(st, "it", now, acct);
     sqlite3_step(st);
     full = floe_vdb_int(st, 0) >= CAPACITY_UNITS;
     sqlite3_reset(st);
     if (!full)
         rc = floe_vdb_exec(rq->srv->db, &err,
-                           "INSERT INTO capacity(id, start_ms, expires_ms) VALUES(?, ?, ?)", "tii",
-                           id, now, add_month(now));
+                           "INSERT INTO capacity(id, start_ms, expires_ms, account)"
+                           " VALUES(?, ?, ?, ?)",
+                           "tiit", id, now, add_month(now), acct);
     floe_vdb_unlock(rq->srv->db);
     if (full)
         floe_verr_reply(rq, FLOE_VERR_LIMIT_EXCEEDED,
@@ -603,10 +609,12 @@ void floe_vapi_purchase_capacity(struct floe_vreq *rq)
 void floe_vapi_list_capacity(struct floe_vreq *rq)
 {
     json_t *list = json_array();
-    char a[FLOE_VTIME_ISO_MAX], b[FLOE_VTIME_ISO_MAX];
+    char a[FLOE_VTIME_ISO_MAX], b[FLOE_VTIME_ISO_MAX], acct[FLOE_VAULT_KEY_MAX];
+    floe_vconfig_vault_key(&rq->srv->cfg, rq->account, "", acct);
     floe_vdb_lock(rq->srv->db);
     sqlite3_stmt *st = floe_vdb_stmt(rq->srv->db, "SELECT id, start_ms, expires_ms FROM capacity"
-                                                  " ORDER BY start_ms");
+                                                  " WHERE account = ? ORDER BY start_ms");
+    floe_vdb_bind(st, "t", acct);
     while (sqlite3_step(st) == SQLITE_ROW) {
         floe_vutil_iso(floe_vdb_int(st, 1), true, a);
         floe_vutil_iso(floe_vdb_int(st, 2), true, b);

@@ -21,11 +21,15 @@
 #include <string.h>
 
 #define VAULT_LIMIT 1000
+/* The vaults of one account: ?1 is the account's key prefix ("" for the default account,
+ * "ACCOUNT:" otherwise; vconfig.h), and the rest of the key holds no ':'. */
+#define ACCOUNT_WHERE                                                                              \
+    " WHERE substr(name, 1, length(?1)) = ?1 AND instr(substr(name, length(?1) + 1), ':') = 0"
 
 void floe_vapi_create_vault(struct floe_vreq *rq)
 {
     struct floe_error err = {0};
-    if (floe_sigv4_vault_name_valid(rq->vault, &err) != FLOE_OK) {
+    if (floe_sigv4_vault_name_valid(floe_vconfig_vault_name(rq->vault), &err) != FLOE_OK) {
         floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER, "Invalid vault name: %s", err.message);
         return;
     }
@@ -33,7 +37,10 @@ void floe_vapi_create_vault(struct floe_vreq *rq)
     int rc = FLOE_OK;
     bool exists = floe_vapi_vault_exists_locked(rq), full = false;
     if (!exists) {
-        sqlite3_stmt *st = floe_vdb_stmt(rq->srv->db, "SELECT COUNT(*) FROM vaults");
+        char prefix[FLOE_VAULT_KEY_MAX];
+        floe_vconfig_vault_key(&rq->srv->cfg, rq->account, "", prefix);
+        sqlite3_stmt *st = floe_vdb_stmt(rq->srv->db, "SELECT COUNT(*) FROM vaults" ACCOUNT_WHERE);
+        floe_vdb_bind(st, "t", prefix);
         full = sqlite3_step(st) == SQLITE_ROW && floe_vdb_int(st, 0) >= VAULT_LIMIT;
         sqlite3_reset(st);
         if (!full)
@@ -66,7 +73,7 @@ static json_t *vault_json_locked(struct floe_vreq *rq, sqlite3_stmt *st, void *u
     floe_vconfig_vault_arn(&rq->srv->cfg, name, arn, sizeof(arn));
     json_t *o = json_object();
     json_object_set_new(o, "VaultARN", json_string(arn));
-    json_object_set_new(o, "VaultName", json_string(name));
+    json_object_set_new(o, "VaultName", json_string(floe_vconfig_vault_name(name)));
     floe_vutil_iso(floe_vdb_int(st, 1), true, iso);
     json_object_set_new(o, "CreationDate", json_string(iso));
     if (floe_vdb_is_null(st, 2)) {
@@ -219,11 +226,12 @@ void floe_vapi_list_vaults(struct floe_vreq *rq)
 {
     int64_t limit;
     const char *marker = floe_vreq_param(rq, "marker");
-    char prefix[256];
+    char prefix[256], key[FLOE_VAULT_KEY_MAX];
     const char *from = "";
     if (!floe_vapi_parse_limit(rq, 10, &limit))
         return;
-    floe_vconfig_vault_arn(&rq->srv->cfg, "", prefix, sizeof(prefix)); /* the ARN up to the name */
+    floe_vconfig_vault_key(&rq->srv->cfg, rq->account, "", key);
+    floe_vconfig_vault_arn(&rq->srv->cfg, key, prefix, sizeof(prefix)); /* the ARN up to the name */
     if (marker && *marker) {
         if (strncmp(marker, prefix, strlen(prefix)) != 0 || !marker[strlen(prefix)]) {
             floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
@@ -236,9 +244,9 @@ void floe_vapi_list_vaults(struct floe_vreq *rq)
     json_t *next;
     floe_vdb_lock(rq->srv->db);
     sqlite3_stmt *st =
-        floe_vdb_stmt(rq->srv->db, "SELECT name, created_ms, changed_ms FROM vaults WHERE name >= ?"
-                                   " ORDER BY name LIMIT ?");
-    floe_vdb_bind(st, "ti", from, limit + 1);
+        floe_vdb_stmt(rq->srv->db, "SELECT name, created_ms, changed_ms FROM vaults" ACCOUNT_WHERE
+                                   " AND name >= ?1 || ?2 ORDER BY name LIMIT ?3");
+    floe_vdb_bind(st, "tti", key, from, limit + 1);
     json_t *list =
         floe_vapi_page_locked(rq, st, limit, vault_json_locked, vault_marker, NULL, &next);
     floe_vdb_unlock(rq->srv->db);

@@ -5,7 +5,9 @@
  */
 #include "auth.h"
 
+#include "accounts.h"
 #include "errors.h"
+#include "policy.h"
 #include "vctx.h"
 #include "vlog.h"
 
@@ -14,12 +16,15 @@
 #include <strings.h>
 #include <time.h>
 
+/* The secret of a known access key; the key's identity becomes the request's caller. */
 static int lookup_secret(const char *access_key_id, char *secret_out, size_t secret_cap, void *user)
 {
-    const struct floe_vconfig *cfg = user;
-    if (strcmp(access_key_id, cfg->access_key) != 0)
+    struct floe_vreq *rq = user;
+    const struct floe_vcred *c = floe_vaccounts_find(&rq->srv->cfg, access_key_id);
+    if (!c)
         return 1;
-    snprintf(secret_out, secret_cap, "%s", cfg->secret_key);
+    snprintf(secret_out, secret_cap, "%s", c->secret_key);
+    rq->caller = c;
     return 0;
 }
 
@@ -91,6 +96,7 @@ static bool check(struct floe_vreq *rq, const char *payload_hex, bool headers_on
             floe_verr_reply_code(rq, 400, "IncompleteSignatureException", err.message);
             return false;
         }
+        rq->caller = floe_vaccounts_find(cfg, parsed.access_key_id);
         return true;
     }
     struct floe_sigv4_request req = {
@@ -106,7 +112,7 @@ static bool check(struct floe_vreq *rq, const char *payload_hex, bool headers_on
         .service = "glacier",
         .now = time(NULL),
         .lookup = lookup_secret,
-        .user = (void *)cfg,
+        .user = rq,
     };
     struct floe_sigv4_verdict verdict;
     int rc = floe_sigv4_verify(&req, authz, &opts, &verdict, &err);
@@ -146,11 +152,26 @@ bool floe_vauth_precheck(struct floe_vreq *rq)
 
 bool floe_vauth_account(struct floe_vreq *rq)
 {
+    const struct floe_vconfig *cfg = &rq->srv->cfg;
     const char *acct = rq->nseg > 0 ? rq->seg[0] : "";
-    if (strcmp(acct, "-") == 0 || strcmp(acct, rq->srv->cfg.account_id) == 0)
-        return true;
-    floe_verr_reply(rq, FLOE_VERR_ACCESS_DENIED,
-                    "Access denied: account %s does not own the signing credentials (use - or %s)",
-                    acct, rq->srv->cfg.account_id);
-    return false;
+    const char *own = rq->caller ? rq->caller->account_id : cfg->account_id;
+    if (strcmp(acct, "-") == 0)
+        acct = own;
+    if (!floe_vaccounts_account_id_valid(acct)) {
+        floe_verr_reply(rq, FLOE_VERR_ACCESS_DENIED,
+                        "Access denied: \"%.64s\" is not an account id (12 digits, or - for the "
+                        "signing account %s)",
+                        acct, own);
+        return false;
+    }
+    snprintf(rq->account, sizeof(rq->account), "%s", acct);
+    if (rq->vault) {
+        if (!floe_vconfig_vault_key(cfg, rq->account, rq->vault, rq->vault_key)) {
+            floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
+                            "Invalid vault name: longer than %d characters", FLOE_VAULT_NAME_MAX);
+            return false;
+        }
+        rq->vault = rq->vault_key;
+    }
+    return floe_vpolicy_authorize(rq);
 }

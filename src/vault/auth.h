@@ -1,7 +1,8 @@
 /*
  * auth.h - request authentication for floe-vault: SigV4 verification of every request with
- * the configured credentials (floe_sigv4_verify), and the account id of the path ("-" or the
- * configured id; any other id is 403 AccessDeniedException).
+ * the access keys of accounts.h (floe_sigv4_verify; the key found becomes rq->caller), and the
+ * account id of the path ("-": the caller's; another account's vaults are reached only as
+ * their vault policies allow, policy.h).
  *
  * Threads: safe from any thread; reads only the read-only configuration.
  */
@@ -37,8 +38,12 @@ bool floe_vauth_check(struct floe_vreq *rq, const char *payload_hex);
 bool floe_vauth_precheck(struct floe_vreq *rq);
 
 /*
- * floe_vauth_account() - check the path's account id (rq->seg[0]).
- * Returns  true, or false after answering 403 AccessDeniedException.
+ * floe_vauth_account() - the path's account id (rq->seg[0]; "-" is the signing key's account)
+ * into rq->account, rq->vault turned into the vault's key (vconfig.h: vault names are per
+ * account), and the caller's access to it (floe_vpolicy_authorize: another account's vaults
+ * only as their policies allow).
+ * Returns  true, or false after answering 403 AccessDeniedException (or 400 for a vault name
+ *          too long to exist).
  */
 bool floe_vauth_account(struct floe_vreq *rq);
 

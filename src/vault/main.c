@@ -2,7 +2,7 @@
  * main.c - floe-vault, the local Glacier-compatible server: command line, signals, startup.
  *
  *   floe-vault [--listen HOST:PORT] [--data-dir DIR] [--port-file F] [--access-key K
- *              --secret-key S] [--account-id ID] [--region R]
+ *              --secret-key S | --credentials-file F] [--account-id ID] [--region R]
  *              [--job-delay instant|Expedited=S,Standard=S,Bulk=S] [--job-expiry S]
  *              [--inventory-staleness S] [--request-timeout S] [--header-timeout S]
  *              [--min-body-rate B --rate-window S] [--max-connections N]
@@ -21,6 +21,7 @@
  */
 #include "server.h"
 
+#include "accounts.h"
 #include "alloc.h"
 #include "scrub_cmd.h"
 #include "store_blob.h"
@@ -46,14 +47,16 @@ enum {
     OPT_SELECT_WORKERS,
     OPT_S3_ENDPOINT,
     OPT_S3_REGION,
-    OPT_S3_PROFILE
+    OPT_S3_PROFILE,
+    OPT_CREDENTIALS_FILE
 };
 
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: floe-vault [--listen HOST:PORT] [--data-dir DIR] [--port-file F]\n"
-            "                  [--access-key K --secret-key S] [--account-id ID] [--region R]\n"
+            "                  [--access-key K --secret-key S | --credentials-file FILE]\n"
+            "                  [--account-id ID] [--region R]\n"
             "                  [--job-delay instant|Expedited=S,Standard=S,Bulk=S]\n"
             "                  [--job-expiry SECONDS] [--inventory-staleness SECONDS]\n"
             "                  [--delete-vault-after-inventory]\n"
@@ -72,6 +75,9 @@ static void usage(FILE *f)
             "          data dir $XDG_DATA_HOME/floe-vault or ~/.local/share/floe-vault\n"
             "          (created if missing),\n"
             "          access key %s, secret key %s, account %s, region %s,\n"
+            "          (--credentials-file: one key a line, ACCESS_KEY_ID SECRET_ACCESS_KEY\n"
+            "          ACCOUNT_ID USER_ARN; --account-id stays the default account, which owns\n"
+            "          the vaults of a data dir from before accounts),\n"
             "          job delays Expedited=1,Standard=3,Bulk=5 seconds, job expiry 86400 s,\n"
             "          inventory staleness 0 s (an inventory lists the vault as it was that long\n"
             "          before the job completed; 86400 emulates Glacier's daily inventory),\n"
@@ -342,11 +348,13 @@ static int pick(const char *arg, const char *const *names, int n)
 
 /*
  * apply_option() - one option c (getopt_long's value) with its argument into cfg; *key and
- * *secret record that --access-key / --secret-key were given.
+ * *secret record that --access-key / --secret-key were given, *creds_file --credentials-file
+ * (read once every option is in).
  * Returns  0, 1 after --help or --version (printed; exit status 0), or -1 after printing
  *          what is wrong (exit status 2).
  */
-static int apply_option(int c, const char *arg, struct floe_vconfig *cfg, bool *key, bool *secret)
+static int apply_option(int c, const char *arg, struct floe_vconfig *cfg, bool *key, bool *secret,
+                        const char **creds_file)
 {
     static const char *const levels[] = {"error", "warn", "info", "debug"};
     uint64_t id;
@@ -367,7 +375,7 @@ static int apply_option(int c, const char *arg, struct floe_vconfig *cfg, bool *
         *secret = true;
         return 0;
     case 'A':
-        if (strlen(arg) != 12 || floe_vutil_parse_u64(arg, &id) != 0)
+        if (!floe_vaccounts_account_id_valid(arg))
             return complain("--account-id wants 12 digits, got \"%s\"\n", arg);
         replace(&cfg->account_id, arg);
         return 0;
@@ -455,6 +463,7 @@ static int apply_option(int c, const char *arg, struct floe_vconfig *cfg, bool *
         return 0;
     case OPT_S3_REGION: replace(&cfg->s3_region, arg); return 0;
     case OPT_S3_PROFILE: replace(&cfg->s3_profile, arg); return 0;
+    case OPT_CREDENTIALS_FILE: *creds_file = arg; return 0;
     case 'h': usage(stdout); return 1;
     case 'V': printf("floe-vault 0.1.0\n"); return 1;
     default: usage(stderr); return -1;
@@ -500,14 +509,16 @@ static int parse_args(int argc, char **argv, struct floe_vconfig *cfg)
         {"s3-endpoint", required_argument, NULL, OPT_S3_ENDPOINT},
         {"s3-region", required_argument, NULL, OPT_S3_REGION},
         {"s3-profile", required_argument, NULL, OPT_S3_PROFILE},
+        {"credentials-file", required_argument, NULL, OPT_CREDENTIALS_FILE},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     bool key = false, secret = false;
+    const char *creds_file = NULL;
     int c, rc;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
-        if ((rc = apply_option(c, optarg, cfg, &key, &secret)) != 0)
+        if ((rc = apply_option(c, optarg, cfg, &key, &secret, &creds_file)) != 0)
             return rc;
     if (optind < argc)
         return complain("unexpected argument \"%s\"\n", argv[optind]);
@@ -515,6 +526,15 @@ static int parse_args(int argc, char **argv, struct floe_vconfig *cfg)
         return complain("neither an absolute XDG_DATA_HOME nor HOME is set: give --data-dir\n");
     if (key != secret)
         return complain("--access-key and --secret-key go together\n");
+    if (creds_file && key)
+        return complain("--credentials-file and --access-key/--secret-key: give one of them\n");
+    if (creds_file) {
+        char why[512];
+        if (floe_vaccounts_load_file(cfg, creds_file, why, sizeof(why)) != 0)
+            return complain("%s\n", why);
+    } else {
+        floe_vconfig_single_cred(cfg);
+    }
     if (!cfg->tls_cert_pem != !cfg->tls_key_pem)
         return complain("--tls-cert and --tls-key go together\n");
     return 0;

@@ -69,23 +69,36 @@ static const char *s_schema =
     "CREATE TABLE IF NOT EXISTS tags(vault TEXT NOT NULL, key TEXT NOT NULL,"
     " value TEXT NOT NULL, PRIMARY KEY(vault, key));"
     "CREATE TABLE IF NOT EXISTS capacity(id TEXT PRIMARY KEY, start_ms INTEGER NOT NULL,"
-    " expires_ms INTEGER NOT NULL);"
+    " expires_ms INTEGER NOT NULL, account TEXT NOT NULL DEFAULT '');"
     "CREATE TABLE IF NOT EXISTS settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS damage(owner TEXT NOT NULL, idx INTEGER NOT NULL,"
     " blob TEXT NOT NULL, offset INTEGER NOT NULL, found_ms INTEGER NOT NULL,"
     " detail TEXT NOT NULL, PRIMARY KEY(owner, idx));";
 
-/* A data dir from before log blobs has no segments.off (where a segment starts in its blob
- * file): add it, 0 for every existing row (each had a file of its own). */
-static int add_segment_offsets(sqlite3 *h, char **emsg)
+/* Add a column a data dir from before it lacks: probe runs when it exists, alter adds it. */
+static int add_column(sqlite3 *h, const char *probe, const char *alter, char **emsg)
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(h, "SELECT off FROM segments LIMIT 0", -1, &st, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(h, probe, -1, &st, NULL) == SQLITE_OK) {
         sqlite3_finalize(st);
         return SQLITE_OK;
     }
-    return sqlite3_exec(h, "ALTER TABLE segments ADD COLUMN off INTEGER NOT NULL DEFAULT 0", NULL,
-                        NULL, emsg);
+    return sqlite3_exec(h, alter, NULL, NULL, emsg);
+}
+
+/* Columns added since the first schema, with what existing rows get:
+ * - segments.off (where a segment starts in its blob file; log blobs): 0, each row had a
+ *   file of its own;
+ * - capacity.account (the owning account's vault-key prefix, vconfig.h; accounts): '', the
+ *   default account. */
+static int add_columns(sqlite3 *h, char **emsg)
+{
+    int rc = add_column(h, "SELECT off FROM segments LIMIT 0",
+                        "ALTER TABLE segments ADD COLUMN off INTEGER NOT NULL DEFAULT 0", emsg);
+    if (rc == SQLITE_OK)
+        rc = add_column(h, "SELECT account FROM capacity LIMIT 0",
+                        "ALTER TABLE capacity ADD COLUMN account TEXT NOT NULL DEFAULT ''", emsg);
+    return rc;
 }
 
 int floe_vdb_open(const char *path, struct floe_vdb **out, struct floe_error *err)
@@ -106,7 +119,7 @@ int floe_vdb_open(const char *path, struct floe_vdb **out, struct floe_error *er
                      " PRAGMA temp_store=MEMORY;",
                      NULL, NULL, &emsg) != SQLITE_OK ||
         sqlite3_exec(db->h, s_schema, NULL, NULL, &emsg) != SQLITE_OK ||
-        add_segment_offsets(db->h, &emsg) != SQLITE_OK) {
+        add_columns(db->h, &emsg) != SQLITE_OK) {
         rc = floe_error_set(err, FLOE_E_IO, "cannot prepare database %s: %s", path,
                             emsg ? emsg : "unknown error");
         goto out;

@@ -28,6 +28,14 @@ struct floe_vnotify_target {
     char *url;
 };
 
+/* One access key floe-vault accepts (--credentials-file, or --access-key/--secret-key): the
+ * account it belongs to and the ARN of the user it stands for (policies name either). */
+struct floe_vcred {
+    char *access_key, *secret_key;
+    char *account_id; /* 12 digits */
+    char *arn;        /* "arn:aws:iam::<account_id>:user/NAME" or ":root" */
+};
+
 struct floe_vconfig {
     char *host; /* listen address, e.g. "127.0.0.1" */
     char *port; /* "0" picks a free port */
@@ -35,8 +43,13 @@ struct floe_vconfig {
     char *port_file;  /* NULL: none */
     char *access_key; /* defaults: FLOE_VAULT_DEFAULT_ACCESS_KEY / _SECRET_KEY */
     char *secret_key;
-    char *account_id;
+    char *account_id; /* the default account: "-" of the one-key shortcut, and the owner of
+                         every vault of a data dir from before accounts (see vault keys) */
     char *region;
+    /* every access key accepted: --credentials-file, else the one --access-key pair (see
+     * accounts.h); the defaults' pair until main.c sets them before the server starts */
+    struct floe_vcred *creds;
+    size_t ncreds;
     int64_t delay_ms[FLOE_VTIER_COUNT]; /* job completion delay per tier */
     int64_t job_expiry_ms;              /* how long finished jobs and their output stay */
     int64_t inventory_staleness_ms;     /* inventories show the vault as of completion - this */
@@ -84,14 +97,26 @@ struct floe_vconfig {
 /*
  * floe_vconfig_defaults() - fill every default (listen 127.0.0.1:9190, delays 1/3/5 s, expiry
  * 24 h, request timeout 60 s, header timeout 30 s, minimum body rate 1024 B/s over 30 s,
- * 1024 connections, 256 per client, creds above); data_dir stays NULL (see
- * floe_vconfig_default_data_dir). The strings are malloc'd and owned by cfg.
+ * 1024 connections, 256 per client, creds above, as cfg->creds' one key too); data_dir stays NULL
+ * (see floe_vconfig_default_data_dir). The strings are malloc'd and owned by cfg.
  */
 void floe_vconfig_defaults(struct floe_vconfig *cfg);
 
 /* floe_vconfig_free() - free every string and the notify table cfg owns (the struct itself
  * is the caller's). */
 void floe_vconfig_free(struct floe_vconfig *cfg);
+
+/* floe_vconfig_add_cred() - one more accepted key in cfg->creds (strings copied). */
+void floe_vconfig_add_cred(struct floe_vconfig *cfg, const char *access_key, const char *secret_key,
+                           const char *account_id, const char *arn);
+
+/* floe_vconfig_single_cred() - cfg->creds = the one-key shortcut alone: cfg->access_key and
+ * secret_key as the root of cfg->account_id ("arn:aws:iam::ACCOUNT:root"). Call again after
+ * changing them. */
+void floe_vconfig_single_cred(struct floe_vconfig *cfg);
+
+/* floe_vconfig_clear_creds() - free cfg->creds (secrets wiped) and leave it empty. */
+void floe_vconfig_clear_creds(struct floe_vconfig *cfg);
 
 /*
  * floe_vconfig_default_data_dir() - $XDG_DATA_HOME/floe-vault, else $HOME/.local/share/floe-vault
@@ -100,8 +125,29 @@ void floe_vconfig_free(struct floe_vconfig *cfg);
  */
 char *floe_vconfig_default_data_dir(void);
 
-/* floe_vconfig_vault_arn() - "arn:aws:glacier:<region>:<account>:vaults/<name>" into out
- * (truncated to cap). */
+/*
+ * Vault keys: vault names are per account, and every table keys a vault by one string, its key:
+ * the name itself for a vault of the default account (cfg->account_id; so a data dir from
+ * before accounts opens unchanged), "<account id>:<name>" for any other account (':' is not a
+ * vault name character, so keys never collide). Handlers see rq->vault as the key; the name and
+ * account are shown through the functions below.
+ */
+#define FLOE_VAULT_NAME_MAX 255
+#define FLOE_VAULT_KEY_MAX (12 + 1 + FLOE_VAULT_NAME_MAX + 1)
+
+/* floe_vconfig_vault_key() - the key of vault name of account into out (FLOE_VAULT_KEY_MAX
+ * bytes). Returns false (out empty) when name is longer than FLOE_VAULT_NAME_MAX. */
+bool floe_vconfig_vault_key(const struct floe_vconfig *cfg, const char *account, const char *name,
+                            char *out);
+
+/* floe_vconfig_vault_name() - the vault name of key (a pointer into key). */
+const char *floe_vconfig_vault_name(const char *key);
+
+/* floe_vconfig_vault_account() - the account id owning key into out (16 bytes). */
+void floe_vconfig_vault_account(const struct floe_vconfig *cfg, const char *key, char *out);
+
+/* floe_vconfig_vault_arn() - "arn:aws:glacier:<region>:<account>:vaults/<name>" of the vault
+ * key into out (truncated to cap). */
 void floe_vconfig_vault_arn(const struct floe_vconfig *cfg, const char *vault, char *out,
                             size_t cap);
 

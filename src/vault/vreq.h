@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "floe/sigv4.h"
+#include "vconfig.h"
 
 struct floe_vserver;
 struct MHD_Response;
@@ -71,8 +72,12 @@ struct floe_vreq {
     uint64_t content_length;
 
     const struct floe_vroute *route;
-    const char *vault; /* seg[2] for vault routes, else NULL */
-    const char *id;    /* seg[4] for id routes, else NULL */
+    const char *vault; /* seg[2] for vault routes, else NULL; once the account is checked
+                          (floe_vauth_account) the vault's key, vault_key (vconfig.h) */
+    char vault_key[FLOE_VAULT_KEY_MAX];
+    char account[16];                /* the path's account id ("-" resolved), once checked */
+    const struct floe_vcred *caller; /* the signing key (NULL: --no-auth with an unknown key) */
+    const char *id;                  /* seg[4] for id routes, else NULL */
 
     /* body of buffered (JSON / empty) operations */
     char *body;
