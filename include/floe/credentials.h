@@ -38,6 +38,11 @@ struct floe_credentials_options {
      * its default endpoint); NULL = none, and finding nothing is an error. Copied. */
     const char *fallback_access_key_id;
     const char *fallback_secret_access_key;
+    /* TLS of the fetches over HTTPS (STS, the SSO portal, a container endpoint), as the
+     * Glacier requests have it: the CA bundle to trust (NULL = AWS_CA_BUNDLE, else the system
+     * store; copied), and no certificate check at all (--no-verify-ssl). */
+    const char *ca_bundle;
+    bool no_verify_ssl;
 };
 
 /*

@@ -119,6 +119,8 @@ int floe_cli_credentials(const struct floe_cli *cli, const struct floe_awsconfig
             .no_instance_sources = local,
             .fallback_access_key_id = local ? FLOE_LOCAL_ACCESS_KEY : NULL,
             .fallback_secret_access_key = local ? FLOE_LOCAL_SECRET_KEY : NULL,
+            .ca_bundle = ac->ca_bundle, /* STS, SSO, container over HTTPS: as Glacier's */
+            .no_verify_ssl = cli->no_verify_ssl,
         };
         rc = floe_credentials_new_chain(&co, out, err);
     }

@@ -12,8 +12,8 @@
 Every credential answer hands out --ak/--sk with a fresh session token (tok-<kind>-<n>) that
 expires --lifetime seconds later. GET /_stats returns the counts of credential fetches and the
 recorded Glacier requests. --mode imdsv1 refuses the token PUT (an IMDSv1-only endpoint);
---mode badjson answers credentials that are not JSON. Writes its port to --port-file; stopped
-by PID (SIGTERM)."""
+--mode badjson answers credentials that are not JSON. --tls-cert/--tls-key: HTTPS with that
+PEM certificate and key. Writes its port to --port-file; stopped by PID (SIGTERM)."""
 import argparse
 import datetime
 import json
@@ -118,8 +118,15 @@ def main():
     ap.add_argument("--sk", default="floe-vault-local-secret")
     ap.add_argument("--mode", default="normal", choices=["normal", "imdsv1", "badjson"])
     ap.add_argument("--container-token", default=None)
+    ap.add_argument("--tls-cert", default=None)
+    ap.add_argument("--tls-key", default=None)
     ARGS = ap.parse_args()
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if ARGS.tls_cert:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(ARGS.tls_cert, ARGS.tls_key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     with open(ARGS.port_file + ".tmp", "w") as f:
         f.write(str(srv.server_address[1]))
     import os

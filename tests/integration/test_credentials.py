@@ -5,10 +5,14 @@ PID, temporary directories removed pass or fail (docs/credentials.md):
   - moto's server as STS: AssumeRole (source_profile) and AssumeRoleWithWebIdentity (the EKS
     variables); the Glacier requests that follow are signed with the ASIA... key and session
     token moto issued (a recording endpoint in tests/helpers/credserver.py checks);
-  - tests/helpers/credserver.py as IMDSv2, the container endpoint and the SSO portal;
+  - tests/helpers/credserver.py as IMDSv2, the container endpoint and the SSO portal, and over
+    HTTPS with a CA made here (as tests/integration/test_tls.py makes it): the fetches trust
+    --ca-bundle, AWS_CA_BUNDLE and the profile's ca_bundle, refuse an unknown CA, and
+    --no-verify-ssl skips the check, as for the Glacier requests;
   - refresh during one long upload to floe-vault (parts delayed by tests/helpers/faultproxy.py):
-    credentials that live 20 s are fetched again while the upload runs, and an
-    ExpiredTokenException answer makes floe refresh and resend; the archive is verified.
+    credentials that live 20 s are fetched again while the multipart upload runs, and an
+    ExpiredTokenException answer makes floe refresh and resend; the archive is retrieved
+    again and compared byte for byte; the same for a long retrieval.
 floe-vault knows one key pair, so the fake sources hand out that pair with a new session token
 each time (floe-vault checks the signature, which covers x-amz-security-token).
 
@@ -28,6 +32,7 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "helpers"))
 import servers  # noqa: E402
+from test_tls import make_ca, make_server_cert  # noqa: E402
 
 FLOE = FLOE_VAULT = None
 MIB = 1 << 20
@@ -229,6 +234,60 @@ class Credentials(unittest.TestCase):
         p = self.floe("--profile", "sso", "vault", "list", code=1)
         self.assertIn("no cached token: run aws sso login", p.stderr)
 
+    def test_tls_of_credential_fetches(self):
+        ca = make_ca(self.tmp, "ca")
+        make_ca(self.tmp, "other")
+        cert, key = make_server_cert(self.tmp, "ca", "srv")
+        srv = self.server(servers.start_credserver("--tls-cert", cert, "--tls-key", key))
+        https = "https://127.0.0.1:%d" % srv.port
+        self.env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = https + "/container/creds"
+
+        def fetches():
+            ctx = __import__("ssl").create_default_context(cafile=ca)
+            with urllib.request.urlopen(https + "/_stats", context=ctx) as r:
+                return json.load(r)["counts"].get("container", 0)
+        # the system store does not know the test CA, nor does another CA: refused, no keys
+        p = self.floe("config", "credentials", code=1)
+        self.assertIn("container credentials", p.stderr)
+        self.assertIn("certificate", p.stderr)
+        p = self.floe("--ca-bundle", os.path.join(self.tmp, "other.pem"), "config",
+                      "credentials", code=1)
+        self.assertIn("certificate", p.stderr)
+        self.assertEqual(fetches(), 0)
+        # trusted through each way of naming the CA
+        self.floe("--ca-bundle", ca, "config", "credentials")
+        self.assertEqual(fetches(), 1)
+        self.env["AWS_CA_BUNDLE"] = ca
+        self.floe("vault", "list")
+        del self.env["AWS_CA_BUNDLE"]
+        self.write_config("[default]\nca_bundle = %s\n" % ca)
+        p = self.floe("--json", "config", "credentials")
+        self.assertEqual(json.loads(p.stdout)["source"], "container")
+        self.assertEqual(fetches(), 3)
+        self.write_config("")
+        # --no-verify-ssl: no check for the fetch either (and the warning)
+        p = self.floe("--no-verify-ssl", "config", "credentials")
+        self.assertIn("--no-verify-ssl", p.stderr)
+        self.assertEqual(fetches(), 4)
+        del self.env["AWS_CONTAINER_CREDENTIALS_FULL_URI"]
+        # the SSO portal over HTTPS: refused without the CA, fetched with --no-verify-ssl
+        self.env["AWS_ENDPOINT_URL_SSO"] = https
+        self.write_config("[profile sso]\nsso_start_url = https://d-1.awsapps.com/start\n"
+                          "sso_region = eu-west-1\nsso_account_id = 111122223333\n"
+                          "sso_role_name = Reader\n")
+        cache = os.path.join(self.tmp, ".aws", "sso", "cache")
+        os.makedirs(cache)
+        with open(os.path.join(cache, hashlib.sha1(b"https://d-1.awsapps.com/start")
+                               .hexdigest() + ".json"), "w") as f:
+            json.dump({"startUrl": "https://d-1.awsapps.com/start", "region": "eu-west-1",
+                       "accessToken": "sso-bearer", "expiresAt": time.strftime(
+                           "%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))}, f)
+        p = self.floe("--profile", "sso", "config", "credentials", code=1)
+        self.assertIn("SSO GetRoleCredentials", p.stderr)
+        self.assertIn("certificate", p.stderr)
+        self.floe("--profile", "sso", "--no-verify-ssl", "config", "credentials")
+        self.floe("--profile", "sso", "--ca-bundle", ca, "config", "credentials")
+
     def test_imds_failures(self):
         v1 = self.server(servers.start_credserver("--mode", "imdsv1"))
         del self.env["AWS_EC2_METADATA_DISABLED"]
@@ -258,9 +317,22 @@ class Credentials(unittest.TestCase):
         self.floe("vault", "create", vault, endpoint=proxy.url)
         before = stats(srv)["counts"].get("imds", 0)  # the create's own fetch
         t0 = time.time()
-        self.floe("upload", vault, data, "--part-size", "1MiB", "--concurrency", "1",
-                  endpoint=proxy.url, timeout=300)
-        return stats(srv)["counts"].get("imds", 0) - before, time.time() - t0
+        up = self.floe("--json", "upload", vault, data, "--part-size", "1MiB", "--concurrency",
+                       "1", endpoint=proxy.url, timeout=300)
+        secs = time.time() - t0
+        fetches = stats(srv)["counts"].get("imds", 0) - before
+        # the archive is what was sent: retrieved again (directly, local keys), byte for byte
+        aid = [json.loads(x) for x in up.stdout.splitlines() if "archive_id" in x][-1]
+        out = os.path.join(self.tmp, "back")
+        env = dict(self.env, AWS_ACCESS_KEY_ID=servers.LOCAL_AK,
+                   AWS_SECRET_ACCESS_KEY=servers.LOCAL_SK, AWS_EC2_METADATA_DISABLED="true")
+        subprocess.run([FLOE, "--endpoint-url", self.vault.url, "retrieve", vault,
+                        "--archive-id=" + aid["archive_id"], "-o", out, "--tier", "Expedited"],
+                       env=env, check=True, capture_output=True, timeout=300)
+        with open(data, "rb") as a, open(out, "rb") as b:
+            self.assertEqual(hashlib.sha256(a.read()).digest(),
+                             hashlib.sha256(b.read()).digest())
+        return fetches, secs
 
     def test_refresh_during_upload(self):
         # every part waits 1 s: the upload lasts > 20 s, the keys live 20 s and are due after

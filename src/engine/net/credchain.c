@@ -63,6 +63,7 @@ void floe_cred_source_free(struct floe_cred_source *s)
     free(s->sso.account_id);
     free(s->sso.role_name);
     free(s->tried);
+    free(s->ca_bundle);
     floe_cred_source_free(s->base);
     free(s);
 }
@@ -398,18 +399,23 @@ int floe_cred_source_resolve(const struct floe_credentials_options *o,
     }
     free(f.cred);
     free(f.conf);
-    if (rc)
+    if (rc) {
         floe_cred_source_free(s);
-    else
-        *out = s;
+        return rc;
+    }
+    s->ca_bundle = o->ca_bundle && *o->ca_bundle ? floe_xstrdup(o->ca_bundle) : NULL;
+    s->tls.ca_bundle = s->ca_bundle;
+    s->tls.insecure = o->no_verify_ssl;
+    *out = s;
     return rc;
 }
 
-int floe_cred_source_fetch(const struct floe_cred_source *s, struct floe_cred_values *out,
-                           struct floe_error *err)
+/* floe_cred_source_fetch() with the root's TLS for every source of the tree. */
+static int fetch(const struct floe_cred_source *s, const struct floe_cred_tls *tls,
+                 struct floe_cred_values *out, struct floe_error *err)
 {
-    struct floe_cred_role r = {s->role.arn, s->role.session_name, s->role.external_id,
-                               s->role.duration_s, s->role.region};
+    struct floe_cred_role r = {s->role.arn,        s->role.session_name, s->role.external_id,
+                               s->role.duration_s, s->role.region,       tls};
     switch (s->kind) {
     case FLOE_CRED_STATIC:
         out->access_key_id = floe_xstrdup(s->keys.access_key_id);
@@ -420,7 +426,7 @@ int floe_cred_source_fetch(const struct floe_cred_source *s, struct floe_cred_va
     case FLOE_CRED_PROCESS: return floe_cred_fetch_process(s->command, s->desc, out, err);
     case FLOE_CRED_ASSUME_ROLE: {
         struct floe_cred_values base = {0};
-        int rc = floe_cred_source_fetch(s->base, &base, err);
+        int rc = fetch(s->base, tls, &base, err);
         if (rc)
             return rc;
         rc = floe_cred_fetch_assume_role(&r, &base, out, err);
@@ -430,10 +436,10 @@ int floe_cred_source_fetch(const struct floe_cred_source *s, struct floe_cred_va
     case FLOE_CRED_WEB_IDENTITY: return floe_cred_fetch_web_identity(&r, s->token_file, out, err);
     case FLOE_CRED_SSO: {
         struct floe_cred_sso sso = {s->sso.cache_key, s->sso.region, s->sso.account_id,
-                                    s->sso.role_name};
+                                    s->sso.role_name, tls};
         return floe_cred_fetch_sso(&sso, out, err);
     }
-    case FLOE_CRED_CONTAINER: return floe_cred_fetch_container(out, err);
+    case FLOE_CRED_CONTAINER: return floe_cred_fetch_container(tls, out, err);
     case FLOE_CRED_IMDS: {
         int rc = floe_cred_fetch_imds(out, err);
         if (rc && s->tried) {
@@ -447,4 +453,10 @@ int floe_cred_source_fetch(const struct floe_cred_source *s, struct floe_cred_va
     case FLOE_CRED_KIND_COUNT: break;
     }
     return floe_error_set(err, FLOE_E_INVALID_ARG, "unknown credential source");
+}
+
+int floe_cred_source_fetch(const struct floe_cred_source *s, struct floe_cred_values *out,
+                           struct floe_error *err)
+{
+    return fetch(s, &s->tls, out, err);
 }

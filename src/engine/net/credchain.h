@@ -17,6 +17,7 @@
 #ifndef FLOE_ENGINE_CREDCHAIN_H
 #define FLOE_ENGINE_CREDCHAIN_H
 
+#include "credfetch.h"
 #include "credparse.h"
 #include "floe/credentials.h"
 
@@ -49,6 +50,9 @@ struct floe_cred_source {
     } sso;
     struct floe_cred_source *base; /* ASSUME_ROLE: where its base keys come from (owned) */
     char *tried;                   /* IMDS as the last resort: what the chain tried before */
+    /* the root's: TLS of its fetches and its base's (options ca_bundle, no_verify_ssl) */
+    char *ca_bundle;
+    struct floe_cred_tls tls; /* tls.ca_bundle points at ca_bundle */
 };
 
 /*
@@ -62,7 +66,7 @@ int floe_cred_source_resolve(const struct floe_credentials_options *o,
                              struct floe_cred_source **out, struct floe_error *err);
 void floe_cred_source_free(struct floe_cred_source *s);
 
-/* floe_cred_source_fetch() - keys from s now (base sources fetched first). */
+/* floe_cred_source_fetch() - keys from s now (base sources fetched first), with s's TLS. */
 int floe_cred_source_fetch(const struct floe_cred_source *s, struct floe_cred_values *out,
                            struct floe_error *err);
 

@@ -264,7 +264,8 @@ int floe_credentials_check(struct floe_credentials *p, const char *region,
     struct floe_creds_snap *s = floe_credentials_acquire(p);
     struct floe_cred_values keys = {s->access_key_id, s->secret_access_key, s->session_token,
                                     s->expiration};
-    int rc = floe_cred_fetch_identity(region, &keys, out, err); /* keys borrowed from s */
+    /* keys borrowed from s; the chain's TLS settings (a provider of given keys has none) */
+    int rc = floe_cred_fetch_identity(region, p->src ? &p->src->tls : NULL, &keys, out, err);
     floe_creds_snap_release(s);
     return rc;
 }

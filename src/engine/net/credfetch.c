@@ -62,11 +62,12 @@ static size_t on_body(char *p, size_t size, size_t n, void *ctx)
     return m;
 }
 
-/* One request. headers: NULL-terminated "Name: value" lines. On FLOE_OK *status is the HTTP
- * status and a->body (malloc'd, NUL-terminated, maybe NULL when empty) the answer. */
+/* One request. headers: NULL-terminated "Name: value" lines; tls: see struct floe_cred_tls.
+ * On FLOE_OK *status is the HTTP status and a->body (malloc'd, NUL-terminated, maybe NULL when
+ * empty) the answer. */
 static int http(const char *what, const char *method, const char *url, const char *const *headers,
-                const char *body, long timeout_ms, long *status, struct answer *a,
-                struct floe_error *err)
+                const char *body, long timeout_ms, const struct floe_cred_tls *tls, long *status,
+                struct answer *a, struct floe_error *err)
 {
     CURL *e = curl_easy_init();
     if (!e)
@@ -86,9 +87,13 @@ static int http(const char *what, const char *method, const char *url, const cha
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, cerr);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "floe/0.1");
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    const char *ca = env_nonempty("AWS_CA_BUNDLE"); /* the CLI sets it from --ca-bundle too */
+    const char *ca = tls && tls->ca_bundle ? tls->ca_bundle : env_nonempty("AWS_CA_BUNDLE");
     if (ca)
         curl_easy_setopt(e, CURLOPT_CAINFO, ca);
+    if (tls && tls->insecure) {
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
     if (strcmp(method, "GET") != 0) {
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, body ? body : "");
@@ -225,7 +230,7 @@ static int sts_call(const char *op, const char *form, const struct floe_cred_rol
     long status = 0;
     struct answer a = {0};
     if (rc == FLOE_OK)
-        rc = http(what, "POST", url, hdrs, form, 3000, &status, &a, err);
+        rc = http(what, "POST", url, hdrs, form, 3000, r->tls, &status, &a, err);
     if (rc == FLOE_OK && ident)
         rc = floe_cred_parse_identity(a.body ? a.body : "", a.len, status, ident, err);
     else if (rc == FLOE_OK)
@@ -269,14 +274,15 @@ int floe_cred_fetch_assume_role(const struct floe_cred_role *r, const struct flo
     return rc;
 }
 
-int floe_cred_fetch_identity(const char *region, const struct floe_cred_values *keys,
-                             struct floe_caller_identity *out, struct floe_error *err)
+int floe_cred_fetch_identity(const char *region, const struct floe_cred_tls *tls,
+                             const struct floe_cred_values *keys, struct floe_caller_identity *out,
+                             struct floe_error *err)
 {
     char *form = NULL;
     size_t len = 0;
     form_add(&form, &len, "Action", "GetCallerIdentity");
     form_add(&form, &len, "Version", "2011-06-15");
-    struct floe_cred_role r = {.region = region};
+    struct floe_cred_role r = {.region = region, .tls = tls};
     int rc = sts_call("GetCallerIdentity", form, &r, keys, NULL, out, err);
     free(form);
     return rc;
@@ -374,7 +380,7 @@ int floe_cred_fetch_sso(const struct floe_cred_sso *s, struct floe_cred_values *
     const char *hdrs[] = {th, NULL};
     long status = 0;
     struct answer a = {0};
-    rc = http("SSO GetRoleCredentials", "GET", url, hdrs, NULL, 3000, &status, &a, err);
+    rc = http("SSO GetRoleCredentials", "GET", url, hdrs, NULL, 3000, s->tls, &status, &a, err);
     if (rc == FLOE_OK && (status == 401 || status == 403))
         rc = floe_error_set(err, FLOE_E_AUTH,
                             "SSO GetRoleCredentials: HTTP %ld (the token was refused, or the role "
@@ -419,7 +425,8 @@ static bool allowed_http_host(const char *host)
     return strncmp(h, "127.", 4) == 0;
 }
 
-int floe_cred_fetch_container(struct floe_cred_values *out, struct floe_error *err)
+int floe_cred_fetch_container(const struct floe_cred_tls *tls, struct floe_cred_values *out,
+                              struct floe_error *err)
 {
     const char *what = "container credentials";
     char url[2048], host[300];
@@ -462,7 +469,7 @@ int floe_cred_fetch_container(struct floe_cred_values *out, struct floe_error *e
     const char *hdrs[] = {authh, NULL};
     long status = 0;
     struct answer a = {0};
-    rc = http(what, "GET", url, authh ? hdrs : NULL, NULL, 2000, &status, &a, err);
+    rc = http(what, "GET", url, authh ? hdrs : NULL, NULL, 2000, tls, &status, &a, err);
     if (rc == FLOE_OK && (status < 200 || status > 299))
         rc = floe_error_set(err, FLOE_E_AUTH, "%s: %s answered HTTP %ld", what, url, status);
     else if (rc == FLOE_OK)
@@ -503,7 +510,7 @@ int floe_cred_fetch_imds(struct floe_cred_values *out, struct floe_error *err)
     char *tokh = NULL, *role = NULL;
     snprintf(url, sizeof(url), "%s/latest/api/token", base);
     const char *ttl[] = {"X-aws-ec2-metadata-token-ttl-seconds: 21600", NULL};
-    int rc = http(what, "PUT", url, ttl, "", timeout_ms, &status, &a, err);
+    int rc = http(what, "PUT", url, ttl, "", timeout_ms, NULL, &status, &a, err);
     if (rc == FLOE_OK && (status != 200 || !a.body || strpbrk(a.body, "\r\n")))
         rc = floe_error_set(err, FLOE_E_AUTH,
                             "%s: the IMDSv2 token PUT %s answered HTTP %ld (floe uses IMDSv2 only)",
@@ -514,7 +521,7 @@ int floe_cred_fetch_imds(struct floe_cred_values *out, struct floe_error *err)
         snprintf(tokh, n, "X-aws-ec2-metadata-token: %s", a.body);
         const char *hdrs[] = {tokh, NULL};
         snprintf(url, sizeof(url), "%s/latest/meta-data/iam/security-credentials/", base);
-        rc = http(what, "GET", url, hdrs, NULL, timeout_ms, &status, &b, err);
+        rc = http(what, "GET", url, hdrs, NULL, timeout_ms, NULL, &status, &b, err);
         if (rc == FLOE_OK && status == 404)
             rc = floe_error_set(err, FLOE_E_AUTH, "%s: the instance has no IAM role", what);
         else if (rc == FLOE_OK && (status != 200 || !b.body || !b.body[0]))
@@ -526,7 +533,7 @@ int floe_cred_fetch_imds(struct floe_cred_values *out, struct floe_error *err)
             snprintf(url, sizeof(url), "%s/latest/meta-data/iam/security-credentials/%s", base,
                      esc ? esc : "");
             curl_free(esc);
-            rc = http(what, "GET", url, hdrs, NULL, timeout_ms, &status, &c, err);
+            rc = http(what, "GET", url, hdrs, NULL, timeout_ms, NULL, &status, &c, err);
             if (rc == FLOE_OK && status != 200)
                 rc =
                     floe_error_set(err, FLOE_E_AUTH, "%s: %s answered HTTP %ld", what, url, status);

@@ -16,6 +16,14 @@
 
 #include <stdbool.h>
 
+/* TLS of the credential fetches, as the Glacier requests have it (--ca-bundle and the
+ * profile's ca_bundle, --no-verify-ssl). Borrowed. NULL, or ca_bundle NULL: AWS_CA_BUNDLE,
+ * else the system's trust store. */
+struct floe_cred_tls {
+    const char *ca_bundle;
+    bool insecure; /* no certificate or host check */
+};
+
 /* credential_process: runs command with /bin/sh -c; its stdout is the JSON, its stderr goes to
  * floe's stderr. what names the profile in messages. */
 int floe_cred_fetch_process(const char *command, const char *what, struct floe_cred_values *out,
@@ -23,10 +31,11 @@ int floe_cred_fetch_process(const char *command, const char *what, struct floe_c
 
 struct floe_cred_role {
     const char *role_arn;
-    const char *session_name; /* NULL = "floe-<unix time>" */
-    const char *external_id;  /* NULL = none */
-    int duration_s;           /* 0 = the service's default (1 hour) */
-    const char *region;       /* the regional STS endpoint's region; NULL = us-east-1 */
+    const char *session_name;        /* NULL = "floe-<unix time>" */
+    const char *external_id;         /* NULL = none */
+    int duration_s;                  /* 0 = the service's default (1 hour) */
+    const char *region;              /* the regional STS endpoint's region; NULL = us-east-1 */
+    const struct floe_cred_tls *tls; /* NULL: see struct floe_cred_tls */
 };
 
 /* STS AssumeRole signed with base's keys. */
@@ -34,8 +43,9 @@ int floe_cred_fetch_assume_role(const struct floe_cred_role *r, const struct flo
                                 struct floe_cred_values *out, struct floe_error *err);
 
 /* STS GetCallerIdentity signed with keys (region: the regional endpoint's; NULL = us-east-1). */
-int floe_cred_fetch_identity(const char *region, const struct floe_cred_values *keys,
-                             struct floe_caller_identity *out, struct floe_error *err);
+int floe_cred_fetch_identity(const char *region, const struct floe_cred_tls *tls,
+                             const struct floe_cred_values *keys, struct floe_caller_identity *out,
+                             struct floe_error *err);
 
 /* STS AssumeRoleWithWebIdentity with the token read from token_file (unsigned request). */
 int floe_cred_fetch_web_identity(const struct floe_cred_role *r, const char *token_file,
@@ -46,6 +56,7 @@ struct floe_cred_sso {
     const char *region;     /* sso_region */
     const char *account_id; /* sso_account_id */
     const char *role_name;  /* sso_role_name */
+    const struct floe_cred_tls *tls;
 };
 
 /* The token `aws sso login` cached (~/.aws/sso/cache/<sha1 of cache_key>.json), then the
@@ -56,7 +67,8 @@ int floe_cred_fetch_sso(const struct floe_cred_sso *s, struct floe_cred_values *
 /* Is a container source configured (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or _FULL_URI)? */
 bool floe_cred_container_configured(void);
 /* The container credentials endpoint (ECS task role, EKS Pod Identity). */
-int floe_cred_fetch_container(struct floe_cred_values *out, struct floe_error *err);
+int floe_cred_fetch_container(const struct floe_cred_tls *tls, struct floe_cred_values *out,
+                              struct floe_error *err);
 
 /* Is instance metadata disabled (AWS_EC2_METADATA_DISABLED=true)? */
 bool floe_cred_imds_disabled(void);
