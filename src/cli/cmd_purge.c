@@ -9,6 +9,7 @@
 #include "argparse.h"
 #include "cli.h"
 #include "common.h"
+#include "progress.h"
 
 #include "floe/purge.h"
 
@@ -35,6 +36,7 @@ struct ctx {
     const struct floe_cli *cli;
     const char *vault;
     bool yes;
+    struct floe_progress_line *pl;
 };
 
 static json_t *plan_json(const struct floe_purge_plan *p)
@@ -44,6 +46,8 @@ static json_t *plan_json(const struct floe_purge_plan *p)
     json_object_set_new(o, "bytes", json_integer((json_int_t)p->bytes));
     json_object_set_new(o, "archives_kept", json_integer((json_int_t)p->archives_kept));
     json_object_set_new(o, "archives_unmigrated", json_integer((json_int_t)p->archives_unmigrated));
+    if (p->inventory_date && *p->inventory_date)
+        json_object_set_new(o, "inventory_date", json_string(p->inventory_date));
     json_object_set_new(o, "archives_young", json_integer((json_int_t)p->archives_young));
     json_object_set_new(o, "early_deletion_usd", floe_cli_jreal(p->early_deletion_usd, 6));
     json_object_set_new(o, "storage_usd_month", floe_cli_jreal(p->storage_usd_month, 6));
@@ -59,6 +63,9 @@ static void print_plan(const struct ctx *x, const struct floe_purge_plan *p, boo
         return;
     }
     FILE *out = dry ? stdout : stderr;
+    if (p->inventory_date && *p->inventory_date)
+        fprintf(out, "vault %s: inventory of %s (archives added since then are not in it)\n",
+                x->vault, p->inventory_date);
     fprintf(out,
             "vault %s: %llu archives (%llu bytes) to delete, %llu kept by the filters, "
             "%llu kept as not migrated; %llu younger than 90 days (early-deletion charge about "
@@ -86,24 +93,28 @@ static bool confirm(const struct floe_purge_plan *p, void *user)
 static void on_protected(const char *archive_id, const char *message, void *user)
 {
     struct ctx *x = user;
+    floe_progress_clear(x->pl);
     floe_cli_warning(x->cli, "vault purge", archive_id, message);
 }
 
+/* The common progress line (src/cli/progress.h), counting archives: redrawn on a terminal,
+ * a log line after 1 s and then every 10 s otherwise; none with --quiet or --json. Made at the
+ * first deletion, so its rate and ETA leave out the inventory wait and the confirmation. */
 static void on_progress(const struct floe_purge_progress *p, void *user)
 {
     struct ctx *x = user;
-    static double last;
-    if (x->cli->quiet || x->cli->json || p->seconds - last < 1.0)
-        return;
-    last = p->seconds;
-    fprintf(stderr, "floe vault purge: %llu of %llu deleted, %.0f/s\n",
-            (unsigned long long)p->deleted, (unsigned long long)p->total,
-            p->seconds > 0 ? (double)p->deleted / p->seconds : 0.0);
+    if (!x->pl) {
+        x->pl = floe_progress_new("vault purge", 1, !x->cli->quiet && !x->cli->json);
+        floe_progress_set_name(x->pl, x->vault);
+        floe_progress_set_unit(x->pl, "archives");
+    }
+    floe_progress_update(x->pl, 0, p->deleted, p->total);
 }
 
 static void on_note(const char *message, void *user)
 {
     struct ctx *x = user;
+    floe_progress_clear(x->pl);
     if (!x->cli->quiet) /* stderr, also with --json: a log line about what the run waits for */
         fprintf(stderr, "floe vault purge: %s\n", message);
 }
@@ -217,7 +228,7 @@ int floe_cmd_vault_purge(const struct floe_cli *cli, int argc, char **argv)
     struct floe_client *client = NULL;
     int status = 1;
     if (floe_cli_client(cli, "vault purge", NULL, &client) == 0) {
-        struct ctx x = {cli, o.vault, yes};
+        struct ctx x = {cli, o.vault, yes, NULL};
         o.cancel = floe_cli_cancel_on_sigint();
         o.confirm = confirm;
         o.progress = on_progress;
@@ -227,6 +238,7 @@ int floe_cmd_vault_purge(const struct floe_cli *cli, int argc, char **argv)
         struct floe_purge_result r;
         struct floe_error err = {0};
         int prc = floe_purge(client, &o, &r, &err);
+        floe_progress_destroy(x.pl);
         status = floe_cli_outcome("vault purge", prc, &err,
                                   "what was deleted is recorded: run the same command again to "
                                   "continue");

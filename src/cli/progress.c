@@ -11,13 +11,15 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 struct floe_progress_line {
     pthread_mutex_t mu;
     const char *verb;
-    char *name; /* guarded by mu */
+    const char *noun; /* NULL: bytes in MiB */
+    char *name;       /* guarded by mu */
     bool enabled;
     bool tty; /* a redrawn line; else periodic log lines */
     unsigned slots;
@@ -47,9 +49,22 @@ struct floe_progress_line *floe_progress_new(const char *verb, unsigned slots, b
     return pl;
 }
 
-static void fmt_mib(double b, char *out, size_t cap)
+/* An amount in the line's unit: MiB, or a count. */
+static void fmt_amount(const struct floe_progress_line *pl, double b, char *out, size_t cap)
 {
-    snprintf(out, cap, "%.1f MiB", b / 1048576.0);
+    if (pl->noun)
+        snprintf(out, cap, "%.0f", b);
+    else
+        snprintf(out, cap, "%.1f MiB", b / 1048576.0);
+}
+
+/* The rate in the line's unit. */
+static void fmt_rate(const struct floe_progress_line *pl, double rate, char *out, size_t cap)
+{
+    if (pl->noun)
+        snprintf(out, cap, "%.0f/s", rate);
+    else
+        snprintf(out, cap, "%.1f MiB/s", rate / 1048576.0);
 }
 
 static void fmt_eta(double s, char *out, size_t cap)
@@ -70,6 +85,15 @@ void floe_progress_set_name(struct floe_progress_line *pl, const char *name)
     pthread_mutex_lock(&pl->mu);
     free(pl->name);
     pl->name = name ? floe_cli_strdup(name) : NULL;
+    pthread_mutex_unlock(&pl->mu);
+}
+
+void floe_progress_set_unit(struct floe_progress_line *pl, const char *noun)
+{
+    if (!pl)
+        return;
+    pthread_mutex_lock(&pl->mu);
+    pl->noun = noun;
     pthread_mutex_unlock(&pl->mu);
 }
 
@@ -95,10 +119,11 @@ void floe_progress_update(struct floe_progress_line *pl, unsigned slot, uint64_t
                 tot += pl->total[i];
         }
         double secs = t - pl->t0, rate = secs > 0 ? (double)d / secs : 0;
-        char db[32], tb[32] = "?", eta[80] = "", pct[16] = "", e[48];
-        fmt_mib((double)d, db, sizeof(db));
+        char db[32], tb[64] = "?", eta[80] = "", pct[16] = "", e[48], rb[32];
+        fmt_amount(pl, (double)d, db, sizeof(db));
+        fmt_rate(pl, rate, rb, sizeof(rb));
         if (!unknown) {
-            fmt_mib((double)tot, tb, sizeof(tb));
+            fmt_amount(pl, (double)tot, tb, sizeof(tb));
             if (tot)
                 snprintf(pct, sizeof(pct), " (%.0f%%)", 100.0 * (double)d / (double)tot);
             if (rate > 0 && tot >= d) {
@@ -106,15 +131,19 @@ void floe_progress_update(struct floe_progress_line *pl, unsigned slot, uint64_t
                 snprintf(eta, sizeof(eta), ", ETA %s", e);
             }
         }
+        if (pl->noun) {
+            size_t n = strlen(tb);
+            snprintf(tb + n, sizeof(tb) - n, " %s", pl->noun);
+        }
         const char *name = pl->name ? pl->name : "";
         if (pl->tty) {
-            fprintf(stderr, "\r\033[K%s %s%s%s / %s%s, %.1f MiB/s%s", pl->verb, name,
-                    *name ? ": " : "", db, tb, pct, rate / 1048576.0, eta);
+            fprintf(stderr, "\r\033[K%s %s%s%s / %s%s, %s%s", pl->verb, name, *name ? ": " : "", db,
+                    tb, pct, rb, eta);
             fflush(stderr);
             pl->printed = true;
         } else {
-            floe_cli_logf(FLOE_LOG_WARN, "%s %s%s%s / %s%s, %.1f MiB/s%s", pl->verb, name,
-                          *name ? ": " : "", db, tb, pct, rate / 1048576.0, eta);
+            floe_cli_logf(FLOE_LOG_WARN, "%s %s%s%s / %s%s, %s%s", pl->verb, name,
+                          *name ? ": " : "", db, tb, pct, rb, eta);
         }
     }
     pthread_mutex_unlock(&pl->mu);

@@ -1,5 +1,6 @@
 /*
- * progress.h - transfer progress on stderr: bytes, rate, ETA, in MiB and MiB/s.
+ * progress.h - transfer progress on stderr: bytes, rate, ETA, in MiB and MiB/s (or, after
+ * floe_progress_set_unit(), a count of things: "12000 / 50000 archives (24%), 2143/s").
  * On a terminal: one status line redrawn at most 5 times per second. Otherwise (a log, a
  * pipe, --log-file): a timestamped line through log.h every 10 s (the first after 1 s) naming
  * the file, so unattended runs show they are alive. Nothing with --quiet or --json.
@@ -21,6 +22,9 @@ void floe_progress_update(struct floe_progress_line *pl, unsigned slot, uint64_t
                           uint64_t total);
 /* The name shown (a file; copied). Without one the verb alone is shown. */
 void floe_progress_set_name(struct floe_progress_line *pl, const char *name);
+/* Count things instead of bytes: amounts are shown as numbers followed by noun ("archives"; a
+ * static string, not copied), the rate per second. Call before the first update. */
+void floe_progress_set_unit(struct floe_progress_line *pl, const char *noun);
 /* Clears the line (before printing results). */
 void floe_progress_clear(struct floe_progress_line *pl);
 void floe_progress_destroy(struct floe_progress_line *pl);

@@ -93,6 +93,37 @@ class PurgeTests(unittest.TestCase):
         self.assertTrue(any("plan" in x for x in lines))
         self.assertEqual(self.listed(vault), set())
 
+    def test_a_second_purge_takes_a_new_inventory(self):
+        # a finished purge's inventory is not reused: archives uploaded after it are deleted by
+        # the next purge (which says which inventory it went by)
+        vault, ids = self.fill(5)
+        s, lines = self.purge(vault, "--yes")
+        self.assertEqual(s["deleted"], 5)
+        first = s["inventory_job_id"]
+        self.assertRegex(lines[0]["inventory_date"], r"^\d{4}-\d\d-\d\dT")
+        time.sleep(1.1)  # the new inventory job is created in a later second than the finish
+        late = {self.glacier.upload_archive(vaultName=vault, body=b"late%d" % i)["archiveId"]
+                for i in range(3)}
+        self.assertEqual(self.listed(vault), late)
+        s, _ = self.purge(vault, "--yes")
+        self.assertNotEqual(s["inventory_job_id"], first)
+        self.assertEqual((s["archives"], s["deleted"]), (3, 3))
+        self.assertEqual(self.listed(vault), set())
+
+    def test_progress_lines_in_a_log(self):
+        # stderr not a terminal, no --json: the common progress line, after 1 s and then
+        # every 10 s, counting archives with a rate and an ETA
+        vault, _ = self.fill(25)
+        r = subprocess.run([FLOE, "--endpoint-url", self.vault.url, "vault", "purge", vault,
+                            "--yes", "--max-rate", "10"], capture_output=True, timeout=120,
+                           env=self.env, stdin=subprocess.DEVNULL)
+        err = r.stderr.decode()
+        self.assertEqual(r.returncode, 0, err)
+        self.assertIn("vault %s: inventory of " % vault, err)
+        self.assertRegex(err, r"floe: vault purge %s: \d+ / 25 archives \(\d+%%\), \d+/s, "
+                              r"ETA \d+s" % vault)
+        self.assertIn("deleted 25 archives", r.stdout.decode() + err)
+
     def test_filters_and_archives_already_gone(self):
         vault, ids = self.fill(20, lambda i: ("keep-%d" if i % 4 == 0 else "old-%d") % i)
         gone = [a for a, d in ids.items() if d.startswith("old-")][:3]

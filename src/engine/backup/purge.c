@@ -96,6 +96,8 @@ struct purge {
     int64_t now;
     uint64_t fingerprint;
     char state_path[PATH_MAX], inv_path[PATH_MAX];
+    char done_path[PATH_MAX + 8]; /* "<state>.done": the inventory job a finished purge used */
+    char inventory_date[40];      /* the inventory's own InventoryDate (JSON) */
     uint64_t watermark;
     bool vault_phase;       /* every archive is deleted; DeleteVault is what is left */
     char vault_job[ID_MAX]; /* the inventory job that phase waits for ("" none yet) */
@@ -196,6 +198,7 @@ static int paths(struct purge *p)
         snprintf(p->state_path, sizeof(p->state_path), "%s", p->o->state_path);
     else
         snprintf(p->state_path, sizeof(p->state_path), "%s", p->inv_path);
+    snprintf(p->done_path, sizeof(p->done_path), "%s.done", p->state_path);
     size_t len = strlen(p->inv_path);
     if (len > 5 && strcmp(p->inv_path + len - 5, ".ckpt") == 0)
         p->inv_path[len - 5] = '\0';
@@ -209,6 +212,7 @@ struct newest {
     char id[ID_MAX];
     char date[40];
     int64_t not_before;
+    char used[ID_MAX]; /* the job a finished purge already went through ("" none) */
 };
 
 static int64_t iso_seconds(const char *s)
@@ -225,7 +229,7 @@ static int newest_inventory(const struct floe_job_info *j, void *user)
     struct newest *n = user;
     if (strcmp(j->action, "InventoryRetrieval") != 0 || strcmp(j->status_code, "Succeeded"))
         return 0;
-    if (iso_seconds(j->creation_date) < n->not_before)
+    if (iso_seconds(j->creation_date) <= n->not_before || strcmp(j->job_id, n->used) == 0)
         return 0;
     if (!n->id[0] || strcmp(j->creation_date, n->date) > 0) {
         snprintf(n->id, sizeof(n->id), "%s", j->job_id);
@@ -234,7 +238,44 @@ static int newest_inventory(const struct floe_job_info *j, void *user)
     return 0;
 }
 
-/* The inventory job: named, from the state, the newest of the last day, or a new one. */
+/* A finished purge leaves "<state>.done": the inventory job it went through and when it
+ * finished. That job is not reused (its archives were deleted), nor one created before the
+ * purge finished (it lists them too): the next purge of the vault starts a new inventory. */
+static void used_inventory(struct purge *p, struct newest *n)
+{
+    FILE *f = fopen(p->done_path, "r");
+    if (!f)
+        return;
+    long long finished = 0;
+    char job[ID_MAX] = "";
+    if (fscanf(f, "floe-purge-done 1\njob %1024s\nfinished %lld", job, &finished) == 2) {
+        snprintf(n->used, sizeof(n->used), "%s", job);
+        if (finished > n->not_before)
+            n->not_before = finished;
+    }
+    fclose(f);
+}
+
+/* Records the inventory job a purge went through to its end (see used_inventory()). Best
+ * effort: without it the next purge may go through the same inventory again, which deletes
+ * nothing twice (DeleteArchive of a deleted archive succeeds) but misses newer archives. */
+static void mark_used(struct purge *p)
+{
+    char tmp[sizeof(p->done_path) + 8];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", p->done_path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return;
+    bool ok = fprintf(f, "floe-purge-done 1\njob %s\nfinished %lld\n", p->out->inventory_job_id,
+                      (long long)time(NULL)) > 0;
+    ok = fflush(f) == 0 && fsync(fileno(f)) == 0 && ok;
+    ok = fclose(f) == 0 && ok;
+    if (!ok || rename(tmp, p->done_path) != 0)
+        unlink(tmp);
+}
+
+/* The inventory job: named, from the state, the newest of the last day not already gone
+ * through by a finished purge, or a new one. */
 static int find_inventory(struct purge *p)
 {
     char *id = p->out->inventory_job_id; /* the state's job, when there is a state */
@@ -247,6 +288,7 @@ static int find_inventory(struct purge *p)
         return FLOE_OK;
     unlink(p->inv_path); /* an inventory file without a state is not known to be this job's */
     struct newest n = {.not_before = p->now - INVENTORY_MAX_AGE_S};
+    used_inventory(p, &n);
     struct floe_job_list_filter f = {.status_code = "Succeeded", .completed = 1};
     int rc = floe_job_list(p->client, p->o->vault, &f, newest_inventory, &n, p->err);
     if (rc)
@@ -408,6 +450,10 @@ static int count_pass(struct purge *p)
     struct floe_inventory_summary s;
     if (!rc)
         rc = floe_inventory_parser_finish(p->parser, &s, p->err);
+    if (!rc) {
+        snprintf(p->inventory_date, sizeof(p->inventory_date), "%s", s.inventory_date);
+        p->out->plan.inventory_date = p->inventory_date;
+    }
     if (!rc && p->mismatched)
         rc = floe_error_set(p->err, FLOE_E_CORRUPT,
                             "%s does not match vault %s: %" PRIu64 " archives differ (first: "
@@ -757,6 +803,8 @@ int floe_purge(struct floe_client *c, const struct floe_purge_options *opts,
     if (!rc && !opts->dry_run)
         rc = finish(p);
     if (!rc && !opts->dry_run) { /* done: the next purge starts from a new inventory */
+        if (p->out->inventory_job_id[0])
+            mark_used(p);
         unlink(p->state_path);
         unlink(p->inv_path);
     }
