@@ -88,6 +88,16 @@ struct mig {
     char **seen;
     size_t nseen, seen_cap;
     struct floe_mcat_row row; /* scratch for the listing callback */
+    /* the SHA-256 of the last archive copied to a directory, read back on a thread while the
+     * next one downloads (sha_start / sha_join) */
+    struct {
+        bool active;
+        pthread_t t;
+        struct floe_mcat_row r;
+        char path[4096 + FLOE_MNAME_CAP + 2];
+        int rc;
+        struct floe_error err;
+    } sha;
 };
 
 static double now_s(void)
@@ -518,6 +528,49 @@ static int sha256_file(const char *path, char out[65], struct floe_error *err)
     return FLOE_OK;
 }
 
+static void *sha_thread(void *arg)
+{
+    struct mig *m = arg;
+    m->sha.rc = sha256_file(m->sha.path, m->sha.r.sha256, &m->sha.err);
+    return NULL;
+}
+
+/* The pending SHA-256 (if any) joined and its archive recorded done; FLOE_OK or the run's
+ * failure (the archive stays verified: the next run checks the file again). */
+static int sha_join(struct mig *m)
+{
+    if (!m->sha.active)
+        return FLOE_OK;
+    pthread_join(m->sha.t, NULL);
+    m->sha.active = false;
+    if (m->sha.rc) {
+        *m->err = m->sha.err;
+        return m->sha.rc;
+    }
+    return move(m, &m->sha.r, FLOE_MIGRATE_DONE, "");
+}
+
+/* r (verified, in place at path) gets its SHA-256 on a thread; the one before is joined. */
+static int sha_start(struct mig *m, const struct floe_mcat_row *r, const char *path)
+{
+    int rc = sha_join(m);
+    if (rc)
+        return rc;
+    m->sha.r = *r;
+    snprintf(m->sha.path, sizeof(m->sha.path), "%s", path);
+    memset(&m->sha.err, 0, sizeof(m->sha.err));
+    if (pthread_create(&m->sha.t, NULL, sha_thread, m) == 0) {
+        m->sha.active = true;
+        return FLOE_OK;
+    }
+    sha_thread(m); /* no thread: here */
+    if (m->sha.rc) {
+        *m->err = m->sha.err;
+        return m->sha.rc;
+    }
+    return move(m, &m->sha.r, FLOE_MIGRATE_DONE, "");
+}
+
 /* The file at path is in place: its tree hash must be the archive's; records its SHA-256. */
 static int finish(struct mig *m, struct floe_mcat_row *r, const char *path, bool adopt)
 {
@@ -686,13 +739,9 @@ static int copy_to_dir(struct mig *m, struct floe_mcat_row *r)
         return rc;
     if (!whole)
         return finish(m, r, path, false);
-    /* the download matched the inventory's tree hash as a whole: only the SHA-256 is left */
-    struct floe_error herr = {0};
-    if ((rc = sha256_file(path, r->sha256, &herr))) {
-        *m->err = herr;
-        return rc;
-    }
-    return move(m, r, FLOE_MIGRATE_DONE, "");
+    /* the download matched the inventory's tree hash as a whole: only the SHA-256 is left,
+     * read back while the next archive downloads */
+    return sha_start(m, r, path);
 }
 
 /* ---- small archives to a directory: many at a time ---- */
@@ -1170,8 +1219,10 @@ static int run(struct mig *m)
     int rc = recover(m);
     bool quota = false, quota_noted = false;
     while (!rc && !(rc = floe_mcat_check(m->cat, m->err))) {
-        if (m->o->cancel && atomic_load(m->o->cancel))
-            return floe_error_set(m->err, FLOE_E_CANCELLED, "interrupted");
+        if (m->o->cancel && atomic_load(m->o->cancel)) {
+            rc = floe_error_set(m->err, FLOE_E_CANCELLED, "interrupted");
+            break;
+        }
         if ((!m->refreshed || now_s() >= m->next_poll) && (rc = refresh(m)))
             break;
         if (m->next_poll <= now_s())
@@ -1196,9 +1247,16 @@ static int run(struct mig *m)
         if (!n[FLOE_MIGRATE_PLANNED] && !n[FLOE_MIGRATE_REQUESTED] && !n[FLOE_MIGRATE_STAGED] &&
             !n[FLOE_MIGRATE_COPYING])
             break;
+        if ((rc = sha_join(m)))
+            break;
         sleep_until(m, m->next_poll);
         m->poll_s = m->poll_s * 1.5 > poll_max ? poll_max : m->poll_s * 1.5;
     }
+    struct floe_error keep = *m->err;
+    int src = sha_join(m);
+    if (rc)
+        *m->err = keep;
+    rc = rc ? rc : src;
     return rc ? rc : floe_mcat_check(m->cat, m->err); /* no rows because the catalog failed */
 }
 
