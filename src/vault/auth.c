@@ -166,6 +166,14 @@ bool floe_vauth_account(struct floe_vreq *rq)
     }
     snprintf(rq->account, sizeof(rq->account), "%s", acct);
     if (rq->vault) {
+        /* ':' is no vault name character but separates a key's account: a name holding one
+         * must never reach another account's vault ("-/vaults/222222222222:photos") */
+        if (strchr(rq->vault, ':')) {
+            floe_verr_reply(rq, FLOE_VERR_NOT_FOUND,
+                            "Vault not found for ARN: arn:aws:glacier:%s:%s:vaults/%.255s",
+                            cfg->region, rq->account, rq->vault);
+            return false;
+        }
         if (!floe_vconfig_vault_key(cfg, rq->account, rq->vault, rq->vault_key)) {
             floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
                             "Invalid vault name: longer than %d characters", FLOE_VAULT_NAME_MAX);

@@ -121,6 +121,21 @@ class Team(unittest.TestCase):
             if not marker:
                 break
         self.assertEqual(seen, ["page0", "page1", "page2", "photos"])
+        # a name holding the key separator never reaches another account's vault
+        for name in ("%s:photos" % BOB_ACCT, ":photos", "photos:"):
+            with self.assertRaises(botocore.exceptions.ClientError) as cm:
+                a.describe_vault(vaultName=name)
+            self.assertEqual(cm.exception.response["Error"]["Code"],
+                             "ResourceNotFoundException", name)
+            with self.assertRaises(botocore.exceptions.ClientError) as cm:
+                a.upload_archive(vaultName=name, body=b"into bob's?")
+            self.assertEqual(cm.exception.response["Error"]["Code"],
+                             "ResourceNotFoundException", name)
+            with self.assertRaises(botocore.exceptions.ClientError) as cm:
+                a.create_vault(vaultName=name)
+            self.assertEqual(cm.exception.response["Error"]["Code"],
+                             "ResourceNotFoundException", name)
+        self.assertEqual(self.count(b, "photos"), 0)
         # DeleteVault removes bob's photos only
         b.delete_vault(vaultName="photos")
         self.assertEqual(self.count(a, "photos"), 1)
