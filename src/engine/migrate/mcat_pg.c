@@ -544,14 +544,14 @@ static void read_row(PGresult *r, int i, struct floe_mcat_row *o)
     o->size = strtoull(n, NULL, 10);
     col(r, i, 5, false, o->tree, sizeof(o->tree));
     col(r, i, 6, false, n, sizeof(n));
-    o->state = (enum floe_migrate_state)atoi(n);
+    o->state = (enum floe_migrate_state)strtol(n, NULL, 10);
     if ((unsigned)o->state >= FLOE_MIGRATE_STATE_COUNT)
         o->state = FLOE_MIGRATE_FAILED;
     col(r, i, 7, false, o->job_id, sizeof(o->job_id));
     col(r, i, 8, false, n, sizeof(n));
     o->job_done = strtoll(n, NULL, 10);
     col(r, i, 9, false, n, sizeof(n));
-    o->attempts = atoi(n);
+    o->attempts = (int)strtol(n, NULL, 10);
     col(r, i, 10, true, o->reason, sizeof(o->reason));
     col(r, i, 11, false, o->sha256, sizeof(o->sha256));
 }
@@ -641,7 +641,7 @@ void floe_mcatpg_counts(struct floe_mcatpg *p, uint64_t archives[FLOE_MIGRATE_ST
     if (!ok(r))
         fail(p, p->db, "counting archives", NULL);
     for (int i = 0; ok(r) && i < PQntuples(r); i++) {
-        int s = atoi(PQgetvalue(r, i, 0));
+        int s = (int)strtol(PQgetvalue(r, i, 0), NULL, 10);
         if (s < 0 || s >= FLOE_MIGRATE_STATE_COUNT)
             s = FLOE_MIGRATE_FAILED;
         archives[s] += strtoull(PQgetvalue(r, i, 1), NULL, 10);
