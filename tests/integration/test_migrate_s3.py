@@ -226,6 +226,26 @@ class MigrateS3Tests(unittest.TestCase):
         self.assertEqual(len(keys), 1)
         self.assertEqual(self.s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []), [])
 
+    def test_s3_throttling_and_5xx_are_retried(self):
+        # SlowDown and 500 on parts, a 503 on the completion: retried, the object arrives whole
+        vault, bucket, data = self.fill([("t/big.bin", (17 << 20) + 9)])
+        (body,) = [b for _, b in data.values()]
+        proxy = servers.start_faultproxy(self.moto.port, [
+            "PUT partNumber=1 s3status:503:SlowDown 2", "PUT partNumber=3 s3status:500 1",
+            "POST uploadId= s3status:503:ServiceUnavailable 1"])
+        try:
+            lines, _ = self.floe("migrate", vault, "--to", "s3://%s/t" % bucket,
+                                 "--s3-endpoint-url", proxy.url, "--storage-class", "STANDARD",
+                                 "--chunk-size", "8MiB", "--poll-interval", "1s",
+                                 "--catalog", os.path.join(self.tmp.name, "slow.db"))
+            self.assertEqual(proxy.log().count("FAULT"), 4)
+        finally:
+            proxy.stop()
+        self.assertEqual((lines[-1]["copied"], lines[-1]["failed"]), (1, 0))
+        got = self.s3.get_object(Bucket=bucket, Key="t/t/big.bin")["Body"].read()
+        self.assertEqual(got, body)
+        self.assertEqual(self.s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []), [])
+
     def test_default_storage_class_and_object_in_the_way(self):
         vault, bucket, data = self.fill([("x/a", 10), ("x/b", 20)])
         self.s3.put_object(Bucket=bucket, Key="x/a", Body=b"not the archive")
