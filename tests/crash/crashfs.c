@@ -108,6 +108,8 @@ REAL(int, ftruncate, (int, off_t))
 REAL(int, fallocate, (int, int, off_t, off_t))
 REAL(int, fsync, (int))
 REAL(int, fdatasync, (int))
+REAL(int, syncfs, (int))
+REAL(void, sync, (void))
 REAL(int, rename, (const char *, const char *))
 REAL(int, renameat, (int, const char *, int, const char *))
 REAL(int, unlink, (const char *))
@@ -621,6 +623,47 @@ static int do_sync(int fd, int data_only)
     UNLOCK();
     return r;
 }
+/* syncfs()/sync(): everything under the root becomes durable (the tests' root is on one file
+ * system). Lock held. */
+static void all_synced(void)
+{
+    if (g_ignore_sync)
+        return;
+    while (g_nfiles)
+        forget_file(&g_files[g_nfiles - 1]);
+    for (size_t i = 0; i < g_nmeta; i++)
+        g_meta[i].synced1 = g_meta[i].synced2 = 1;
+    report(NULL);
+}
+
+int syncfs(int fd)
+{
+    load_syncfs();
+    if (!enabled())
+        return real_syncfs(fd);
+    LOCK();
+    tick();
+    int r = real_syncfs(fd);
+    if (r == 0)
+        all_synced();
+    UNLOCK();
+    return r;
+}
+
+void sync(void)
+{
+    load_sync();
+    if (!enabled()) {
+        real_sync();
+        return;
+    }
+    LOCK();
+    tick();
+    real_sync();
+    all_synced();
+    UNLOCK();
+}
+
 int fsync(int fd)
 {
     return do_sync(fd, 0);

@@ -8,7 +8,11 @@ run is then resumed without the shim and must finish with everything recorded on
 end every file restores byte for byte. The vault is a plain floe-vault (its own power loss is
 test_vault_power_loss.py). The consistency checks are those of the kill -9 test
 (tests/integration/test_backup_kill.py).
-Environment: FLOE_CRASH_CLIENT_ROUNDS (crashes, default 4), FLOE_TEST_SEED (printed).
+test_retrieve_power_loss does the same for floe retrieve (download journal and partial output),
+test_migrate_power_loss for floe migrate to a directory (its SQLite catalog, .floe-part files
+and manifests; the checks of tests/integration/test_migrate.py, and no retrieval job paid
+twice).
+Environment: FLOE_CRASH_CLIENT_ROUNDS (crashes per test, default 4), FLOE_TEST_SEED (printed).
 Usage: test_client_power_loss.py <floe> <floe-vault> <crashfs.so>."""
 import json
 import os
@@ -24,12 +28,15 @@ sys.path.insert(0, os.path.join(HERE, "..", "helpers"))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import servers  # noqa: E402
 import test_backup_kill as bk  # noqa: E402
+import test_migrate as mg  # noqa: E402
 
 FLOE = VAULT_BIN = SHIM = None
 
 class ClientPowerLoss(unittest.TestCase):
     # the kill -9 test's checks: make_tree, inventory, check_consistent (self.glacier, self.rnd)
     inventory = bk.BackupKillTests.inventory
+    # the migrate test's checks: manifest, check_copied (files, manifests, no .floe-part left)
+    manifest = mg.MigrateTests.manifest
 
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory(prefix="floe-crash-client-")
@@ -166,10 +173,53 @@ class ClientPowerLoss(unittest.TestCase):
         print("retrieve power loss: " + json.dumps(stats), file=sys.stderr)
         self.assertGreater(stats["crashes"], 0)
 
+    def test_migrate_power_loss(self):
+        """floe migrate to a directory (its catalog in .floe-migrate, the copied files and
+        their .floe-part staging) crashed and re-run: every archive ends up copied once, byte
+        for byte, with both manifests, and no retrieval job is requested twice."""
+        rounds = int(os.environ.get("FLOE_CRASH_CLIENT_ROUNDS", "4"))
+        stats = {"crashes": 0, "finished_first": 0, "archives": 0}
+        for i in range(rounds):
+            label = "round %d (FLOE_TEST_SEED=%d)" % (i, self.seed)
+            name = "mg%d" % self.rnd.randint(0, 1 << 30)
+            self.glacier.create_vault(vaultName=name)
+            data = {}
+            for k in range(6):
+                body = self.rnd.randbytes(self.rnd.randint(1, 300 * 1024))
+                data[self.glacier.upload_archive(vaultName=name, body=body,
+                                                 archiveDescription="m/%d" % k)["archiveId"]] = body
+            dest = os.path.join(self.root, "dest%d" % i)
+            os.makedirs(dest)
+            args = ["--quiet", "migrate", name, "--to", dest, "--poll-interval", "0.1s"]
+            if i == 0:  # calibration: the changes one whole migration makes
+                cal = os.path.join(self.root, "cal")
+                os.makedirs(cal)
+                r, rep = self.run_floe(["--quiet", "migrate", name, "--to", cal,
+                                        "--poll-interval", "0.1s"], crash_at=0)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                span = rep["changes"]
+                jobs_before = len(mg.MigrateTests.retrieval_jobs(self, name))
+            else:
+                jobs_before = 0
+            r, rep = self.run_floe(args, crash_at=self.rnd.randint(1, span),
+                                   seed=self.seed * 1000 + i)
+            stats["crashes" if rep.get("crashed") else "finished_first"] += 1
+            r, _ = self.run_floe(args)  # re-run, no shim
+            self.assertEqual(r.returncode, 0, (label, r.stderr))
+            mg.MigrateTests.check_copied(self, dest, data)
+            # one retrieval job per archive for this destination (the calibration's own
+            # are reused by it, or not: they are counted before)
+            jobs = len(mg.MigrateTests.retrieval_jobs(self, name))
+            self.assertLessEqual(jobs - jobs_before, len(data) if i else 0, label)
+            stats["archives"] += len(data)
+        print("migrate power loss: " + json.dumps(stats), file=sys.stderr)
+        self.assertGreater(stats["crashes"], 0)
+
 
 if __name__ == "__main__":
     SHIM = sys.argv.pop(3)
     VAULT_BIN = sys.argv.pop(2)
     FLOE = sys.argv.pop(1)
     bk.FLOE, bk.VAULT_BIN = FLOE, VAULT_BIN
+    mg.FLOE, mg.VAULT_BIN = FLOE, VAULT_BIN
     unittest.main(verbosity=2)
