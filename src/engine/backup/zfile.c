@@ -22,6 +22,7 @@
 
 #define CHUNK (1u << 20)
 #define SAMPLE (128u << 10)
+#define MAX_WORKERS 4 /* zstd's own compression threads for one large file */
 
 bool floe_zfile_worth(const char *path, uint64_t size)
 {
@@ -132,6 +133,12 @@ static void *produce(void *arg)
     ZSTD_CCtx *z = ZSTD_createCCtx();
     ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel, o->level);
     ZSTD_CCtx_setParameter(z, ZSTD_c_checksumFlag, 1);
+    /* one frame still, compressed by zstd's worker threads (one per core, up to MAX_WORKERS) so
+     * one core's zstd speed does not cap the upload; a libzstd without threads refuses the
+     * parameter and compresses on this thread */
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    ZSTD_CCtx_setParameter(z, ZSTD_c_nbWorkers,
+                           cores < 2 ? 0 : (int)(cores < MAX_WORKERS ? cores : MAX_WORKERS));
     ZSTD_CCtx_setPledgedSrcSize(z, o->size);
     size_t out_cap = ZSTD_CStreamOutSize();
     uint8_t *in = floe_xmalloc(CHUNK), *out = floe_xmalloc(out_cap);

@@ -2,9 +2,10 @@
  * zfile.h - one large file of a backup as a single zstd frame (`floe backup --compress`),
  * streamed straight into a multipart upload: a producer thread reads the file, hashes its
  * original bytes (xxh3-128) and compresses them (ZSTD_compressStream2, content size and zstd's
- * own checksum in the frame) into one end of a socket pair; floe_upload_file() reads the other
- * end as a stream (parts hashed and sent in parallel, as `floe upload -` does). Nothing is
- * written to disk; memory is the upload's part buffers plus zstd's window.
+ * own checksum in the frame; zstd's worker threads, one per core up to 4, do the compressing)
+ * into one end of a socket pair; floe_upload_file() reads the other end as a stream (parts
+ * hashed and sent in parallel, as `floe upload -` does). Nothing is written to disk; memory is
+ * the upload's part buffers plus zstd's window and its workers' job buffers.
  *
  * Before that, floe_zfile_worth() samples the file: data that does not compress (media,
  * archives, encrypted files) goes the ordinary way instead (floe upload's resumable multipart
