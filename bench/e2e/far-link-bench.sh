@@ -4,7 +4,11 @@
 # (default "0 20 50 100" ms) with a RATE cap (default 1Gbit), SIZE_MIB MiB (default 256) by
 # floe with adaptive concurrency (no flags), floe --concurrency 1 and 4 (8 MiB parts for all
 # three), `aws glacier upload-archive` and a boto3 upload_archive (both one request: what
-# those tools do for one archive). Prints the median MB/s (10^6 B/s) of RUNS runs (default 1).
+# those tools do for one archive); then the verified retrieval of the same archive (a job
+# of floe-vault, ready at once) by floe retrieve with --concurrency adaptive and with
+# --concurrency 4 (8 MiB segments for both) and by `aws glacier get-job-output` (one GET,
+# not verified). Prints the median MB/s (10^6 B/s) of RUNS runs (default 1).
+# BUILD=DIR uses floe, floe-vault and linkem of an existing build.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SIZE_MIB=${1:-256}
@@ -13,8 +17,9 @@ RUNS=${3:-1}
 RTTS=${4:-0 20 50 100}
 . bench/e2e/common.sh
 bench_setup farlink "$SIZE_MIB"
-cmake --build build-bench -j"$(nproc)" --target linkem >/dev/null
-LINKEM=$PWD/build-bench/linkem
+bdir=${BUILD:-build-bench}
+cmake --build "$bdir" -j"$(nproc)" --target linkem >/dev/null
+LINKEM=$(cd "$bdir" && pwd)/linkem
 lpid=""
 trap '[ -n "$lpid" ] && kill $lpid 2>/dev/null; bench_cleanup' EXIT
 
@@ -28,6 +33,11 @@ one() { # RTT NAME CMD... -> appends "rtt name seconds"
 }
 
 start_vault
+aid=$("$FLOE" --endpoint-url "$url" --json upload --no-checkpoint bench "$file" |
+    python3 -c 'import json, sys; print(json.loads(sys.stdin.readline())["archive_id"])')
+job=$(aws --endpoint-url "$url" glacier initiate-job --account-id - --vault-name bench \
+    --job-parameters "{\"Type\": \"archive-retrieval\", \"ArchiveId\": \"$aid\"}" \
+    --query jobId --output text)
 for run in $(seq "$RUNS"); do
     for rtt in $RTTS; do
         rm -f "$work/lport"
@@ -49,6 +59,13 @@ import boto3
 g = boto3.client('glacier', endpoint_url='$l')
 with open('$file', 'rb') as f:
     g.upload_archive(vaultName='bench', body=f)"
+        one "$rtt" get-floe-adaptive "$FLOE" --endpoint-url "$l" --quiet retrieve --no-checkpoint \
+            --segment-size 8MiB --concurrency adaptive -o "$work/got" --overwrite bench -- "$aid"
+        one "$rtt" get-floe-c4 "$FLOE" --endpoint-url "$l" --quiet retrieve --no-checkpoint \
+            --segment-size 8MiB --concurrency 4 -o "$work/got" --overwrite bench -- "$aid"
+        one "$rtt" get-awscli aws --endpoint-url "$l" glacier get-job-output --account-id - \
+            --vault-name bench --job-id "$job" "$work/got"
+        rm -f "$work/got"
         kill "$lpid"; wait "$lpid" 2>/dev/null || true; lpid=""
     done
 done
@@ -59,11 +76,12 @@ for line in open(sys.argv[1]):
     rtt, name, s = line.split()
     rows.setdefault((int(rtt), name), []).append(float(s))
 size = int(sys.argv[2]) << 20
-names = ["floe-adaptive", "floe-c1", "floe-c4", "awscli", "boto3"]
-print(f"{sys.argv[2]} MiB upload, cap {sys.argv[3]}, MB/s (median):")
-print("| RTT ms | " + " | ".join(names) + " |")
-print("|---" * (len(names) + 1) + "|")
-for rtt in sorted({k[0] for k in rows}):
-    print(f"| {rtt} | " + " | ".join(f"{size / statistics.median(rows[(rtt, n)]) / 1e6:.1f}"
-                                       for n in names) + " |")
+for what, names in (("upload", ["floe-adaptive", "floe-c1", "floe-c4", "awscli", "boto3"]),
+                   ("retrieval", ["get-floe-adaptive", "get-floe-c4", "get-awscli"])):
+    print(f"{sys.argv[2]} MiB {what}, cap {sys.argv[3]}, MB/s (median):")
+    print("| RTT ms | " + " | ".join(names) + " |")
+    print("|---" * (len(names) + 1) + "|")
+    for rtt in sorted({k[0] for k in rows}):
+        print(f"| {rtt} | " + " | ".join(f"{size / statistics.median(rows[(rtt, n)]) / 1e6:.1f}"
+                                           for n in names) + " |")
 PY

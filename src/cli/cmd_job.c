@@ -37,9 +37,9 @@
     "                [--no-checkpoint] [--overwrite]\n"                                            \
     "Defaults: --tier Standard, --format JSON, --timeout none, --interval 1 s growing to\n"        \
     "--max-interval 15 min, --page-size: the service's (1000), --segment-size 32MiB,\n"            \
-    "--concurrency adaptive (segments in flight: from 4 up to 32 while the throughput\n"           \
-    "rises, halved on retries; N = fixed, 1 to 256), --memory-limit 1GiB. An existing\n"           \
-    "-o FILE is refused without --overwrite.\n"                                                    \
+    "--concurrency 4 (1 to 256; 'adaptive': from 4 up to 32 while the throughput rises,\n"         \
+    "halved on retries), --memory-limit 1GiB. An existing -o FILE is refused without\n"            \
+    "--overwrite.\n"                                                                               \
     "ARCHIVE_ID may start with '-': put it after '--' or write --archive-id=ID. -o is also\n"      \
     "--output; FILE '-' is standard output (spooled in $TMPDIR and written only after the\n"       \
     "whole output is verified). --status-code is also --statuscode (the API's name)."
@@ -320,9 +320,12 @@ static int cmd_output(const struct floe_cli *cli, int argc, char **argv)
         return 2;
     if (mem && floe_cli_parse_size("job", JOB_USAGE, "--memory-limit", mem, &o.memory_limit))
         return 2;
-    if (conc && floe_cli_parse_uint("job", JOB_USAGE, "--concurrency", conc, 256, &n))
+    bool adaptive = conc && strcmp(conc, "adaptive") == 0;
+    if (conc && !adaptive && floe_cli_parse_uint("job", JOB_USAGE, "--concurrency", conc, 256, &n))
         return 2;
-    if (conc && n == 0)
+    if (!conc) /* fixed by default: see --help */
+        n = FLOE_RETRIEVE_DEFAULT_CONCURRENCY;
+    else if (!adaptive && n == 0)
         return usage_err("--concurrency must be a whole number from 1 to 256, not \"%s\"", conc);
     o.concurrency = (unsigned)n;
     if (floe_cli_check_output(cli, "job", JOB_USAGE, out, overwrite, ckpt))

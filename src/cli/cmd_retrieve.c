@@ -28,10 +28,9 @@
     "the whole archive is verified); an existing FILE is refused without\n"                        \
     "--overwrite. A succeeded, unexpired job for the same archive and range is reused\n"           \
     "(--new-job starts another). Defaults: --tier Standard, the whole archive,\n"                  \
-    "--segment-size 32MiB, --concurrency adaptive (segments in flight: from 4 up to 32\n"          \
-    "while the throughput rises, halved on retries; N = fixed, 1 to 256), --memory-limit\n"        \
-    "1GiB, --timeout none (wait as long as the job takes), --poll-interval 1 s growing to\n"       \
-    "15 min, checkpoint in\n"                                                                      \
+    "--segment-size 32MiB, --concurrency 4 (1 to 256; 'adaptive': segments in flight from 4\n"     \
+    "up to 32 while the throughput rises, halved on retries), --memory-limit 1GiB, --timeout\n"    \
+    "none (wait as long as the job takes), --poll-interval 1 s growing to 15 min, checkpoint in\n" \
     "$XDG_CACHE_HOME/floe; --retry-for 10m, --max-retries no limit (global options)."
 
 struct ui {
@@ -129,9 +128,13 @@ int floe_cmd_retrieve(const struct floe_cli *cli, int argc, char **argv)
     if (mem && floe_cli_parse_size("retrieve", RETRIEVE_USAGE, "--memory-limit", mem,
                                    &o.download.memory_limit))
         return 2;
-    if (conc && floe_cli_parse_uint("retrieve", RETRIEVE_USAGE, "--concurrency", conc, 256, &n))
+    bool adaptive = conc && strcmp(conc, "adaptive") == 0;
+    if (conc && !adaptive &&
+        floe_cli_parse_uint("retrieve", RETRIEVE_USAGE, "--concurrency", conc, 256, &n))
         return 2;
-    if (conc && n == 0)
+    if (!conc) /* fixed by default: see --help */
+        n = FLOE_RETRIEVE_DEFAULT_CONCURRENCY;
+    else if (!adaptive && n == 0)
         return floe_cli_usage_error(
             "retrieve", RETRIEVE_USAGE,
             "--concurrency must be a whole number from 1 to 256, not \"0\"");
@@ -148,7 +151,7 @@ int floe_cmd_retrieve(const struct floe_cli *cli, int argc, char **argv)
     if (floe_cli_check_output(cli, "retrieve", RETRIEVE_USAGE, out, overwrite, ckpt))
         return 2;
     struct floe_cli_client_opts copts = {
-        .max_connections = n ? (unsigned)n : FLOE_RETRIEVE_ADAPTIVE_MAX,
+        .max_connections = n ? (unsigned)n : FLOE_RETRIEVE_ADAPTIVE_MAX, /* n 0: adaptive */
     };
     struct floe_client *c = NULL;
     if (floe_cli_client(cli, "retrieve", &copts, &c))

@@ -264,7 +264,7 @@ class AdaptiveRetrieveTests(unittest.TestCase):
         url = f"http://127.0.0.1:{link.port}"
         fixed = self.retrieve(url, "fixed.bin", "--concurrency", "4")
         self.assertEqual(fixed["segments_in_flight_max"], 4)
-        adaptive = self.retrieve(url, "adaptive.bin")
+        adaptive = self.retrieve(url, "adaptive.bin", "--concurrency", "adaptive")
         self.assertEqual(adaptive["verified"], "whole")
         # 1 MiB segments 60 ms away: each doubling pays, so it leaves the default behind
         self.assertGreaterEqual(adaptive["segments_in_flight_max"], 8, adaptive)
@@ -275,7 +275,7 @@ class AdaptiveRetrieveTests(unittest.TestCase):
             "GET /jobs/[^/]+/output status:400:ThrottlingException 6"])
         self.addCleanup(proxy.stop)
         url = f"http://127.0.0.1:{proxy.port}"
-        r = self.retrieve(url, "throttled.bin")
+        r = self.retrieve(url, "throttled.bin", "--concurrency", "adaptive")
         self.assertEqual(r["verified"], "whole")
         self.assertGreaterEqual(r["concurrency_cuts"], 1, r)
         with open(proxy.log_path) as f:
