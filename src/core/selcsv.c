@@ -336,6 +336,16 @@ size_t floe_selcsv_scan(const struct floe_selcsv_in *in, struct floe_selcsv_scan
 {
     struct floe_selcsv_in d = *in;
     floe_selcsv_in_defaults(&d);
+    if (st->state == S_RSTART && len && data[0] != d.record_delim &&
+        !(d.comments && data[0] == d.comments)) {
+        /* a record without a quote ends at the next record delimiter (only a quote changes
+         * what a delimiter means; the machine below would end it there too) */
+        const char *rd = memchr(data, d.record_delim, len);
+        if (rd && !memchr(data, d.quote, (size_t)(rd - data))) {
+            st->records++;
+            return (size_t)(rd - data) + 1;
+        }
+    }
     for (size_t i = 0; i < len; i++) {
         int act;
         if (st->state == S_FIELD && data[i] != d.record_delim && data[i] != d.field_delim)
