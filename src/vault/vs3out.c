@@ -444,6 +444,24 @@ int floe_vs3out_check(struct floe_vs3out *o, const struct floe_vs3out_loc *loc, 
 /* ---- objects ---- */
 
 /* mkdir -p of the directory part of path. */
+/* fsync the directory that holds path (its entry for the last component). */
+static int sync_parent(const char *path)
+{
+    char p[4200];
+    snprintf(p, sizeof(p), "%s", path);
+    char *slash = strrchr(p, '/');
+    if (!slash)
+        return 0;
+    *slash = 0;
+    int fd = open(*p ? p : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+/* mkdir -p of path's directories; each one created is made durable in its parent. */
 static int make_parents(const char *path)
 {
     char p[4200];
@@ -452,8 +470,12 @@ static int make_parents(const char *path)
         if (*s != '/')
             continue;
         *s = 0;
-        if (mkdir(p, 0755) != 0 && errno != EEXIST)
+        if (mkdir(p, 0755) == 0) {
+            if (sync_parent(p) != 0)
+                return -1;
+        } else if (errno != EEXIST) {
             return -1;
+        }
         *s = '/';
     }
     return 0;
@@ -581,11 +603,13 @@ int floe_vs3out_close(struct floe_vs3out_obj *obj, bool keep, char *msg, size_t 
         rc = close_s3(obj, keep, msg, cap);
     } else {
         if (keep && obj->fd < 0 && floe_vs3out_write(obj, "", 0, msg, cap))
-            rc = -1; /* an empty object is still a file */
-        if (!rc && obj->fd >= 0) {
-            int crc = close(obj->fd);
+            rc = -1;               /* an empty object is still a file */
+        if (!rc && obj->fd >= 0) { /* durable before it is visible, and its name after */
+            int crc = keep ? fdatasync(obj->fd) : 0;
+            crc = close(obj->fd) != 0 ? -1 : crc;
             obj->fd = -1;
-            if (keep && (crc != 0 || rename(obj->tmp, obj->path) != 0))
+            if (keep &&
+                (crc != 0 || rename(obj->tmp, obj->path) != 0 || sync_parent(obj->path) != 0))
                 rc = file_fail(obj, msg, cap);
             if (rc || !keep)
                 unlink(obj->tmp);

@@ -3,7 +3,7 @@
  * jobs"): an S3-compatible endpoint through libfloe's S3 client (--s3-endpoint URL, the same
  * SigV4 client `floe migrate` uses; credentials from the SDKs' chain), or, as the fallback
  * without S3, files under a directory (--select-output-dir DIR: object KEY of bucket B is the
- * file DIR/B/KEY, written aside and renamed into place; the bucket is the directory DIR/B).
+ * file DIR/B/KEY, written aside, fsynced, renamed into place; the bucket is the directory DIR/B).
  *
  * A job's OutputLocation.S3 is parsed once into a struct floe_vs3out_loc: the bucket and the
  * headers every object of the job carries (StorageClass, UserMetadata, Tagging, CannedACL,

@@ -20,8 +20,8 @@
  * the beginning (the sentinel is reset at start too, for a crash).
  *
  * Output goes through a sink: with --select-output-dir DIR, objects are files under
- * DIR/<BucketName>/<key>, written whole and renamed into place (a reader never sees half an
- * object); the bucket is the directory DIR/<BucketName>, which must exist.
+ * DIR/<BucketName>/<key>, written whole, fsynced and renamed into place (a reader never sees half
+ * an object); the bucket is the directory DIR/<BucketName>, which must exist.
  */
 #include "vselect.h"
 
