@@ -281,12 +281,14 @@ int floe_cred_parse_identity(const char *xml, size_t n, long http_status,
     char *account = r ? child_text(r, r + rl, "Account") : NULL;
     char *user = r ? child_text(r, r + rl, "UserId") : NULL;
     int rc = FLOE_OK;
-    if (!arn || !account)
+    /* an ARN is "arn:..." and an account id is not empty (a NUL in the text ends it early) */
+    bool arn_ok = arn && strncmp(arn, "arn:", 4) == 0, account_ok = account && account[0];
+    if (!arn_ok || !account_ok)
         rc = floe_error_set(err, FLOE_E_AUTH,
                             "STS GetCallerIdentity: the answer has no readable <%s>",
-                            !r     ? "GetCallerIdentityResult"
-                            : !arn ? "Arn"
-                                   : "Account");
+                            !r        ? "GetCallerIdentityResult"
+                            : !arn_ok ? "Arn"
+                                      : "Account");
     else {
         memset(out, 0, sizeof(*out));
         snprintf(out->arn, sizeof(out->arn), "%s", arn);
