@@ -3,10 +3,11 @@
 workers, against a floe-vault and a PostgreSQL cluster this test creates (initdb into a temp
 dir, the server on a free loopback port, run as the unprivileged user nobody when the test
 runs as root, stopped by PID, its directory removed, pass or fail): three workers on one plan
-with one of them killed -9 mid-run (every archive arrives exactly once, no job paid twice, the
-manifest complete, status across the workers); PostgreSQL stopped mid-run (the workers exit
-non-zero with a clear message, nothing lost, a re-run completes); an unreachable catalog;
---shard refused with a shared catalog. Without PostgreSQL installed the test fails saying so.
+with one of them killed -9 mid-run, and a worker stalled (SIGSTOP) past its lease (every
+archive arrives exactly once, no job paid twice, the manifest complete, status across the
+workers); PostgreSQL stopped mid-run (the workers exit non-zero with a clear message, nothing
+lost, a re-run completes); an unreachable catalog; --shard refused with a shared catalog.
+Without PostgreSQL installed the test fails saying so.
 
 usage: test_migrate_pg.py FLOE_BINARY FLOE_VAULT_BINARY
 """
@@ -232,6 +233,30 @@ class MigratePgTests(unittest.TestCase):
         _, err = self.floe("migrate", vault, "--to", dest, "--catalog", cat, "--shard", "1/2",
                            expect=2)
         self.assertIn("--shard", err)
+
+    def test_stalled_worker_loses_its_leases(self):
+        n = 16
+        vault, data = self.fill(n, lambda i: 100000 + 31 * i)
+        dest = tempfile.mkdtemp(prefix="dest-", dir=self.tmp.name)
+        cat = self.catalog(vault)
+        procs = [self.worker(vault, dest, cat, "--max-jobs", "6") for _ in range(2)]
+        self.wait_done(vault, cat, procs, 2)
+        procs[0].send_signal(signal.SIGSTOP)  # stalled past its 3 s lease, claims in hand
+        try:
+            out, err = procs[1].communicate(timeout=240)  # the other takes everything over
+            self.assertEqual(procs[1].returncode, 0, err.decode(errors="replace"))
+            self.assertEqual(self.status(vault, cat)["states"]["done"]["archives"], n)
+        finally:
+            procs[0].send_signal(signal.SIGCONT)
+        out, err = procs[0].communicate(timeout=120)
+        err = err.decode(errors="replace")
+        # back, it either finds nothing left or stops at the first row it no longer holds
+        if procs[0].returncode:
+            self.assertEqual(procs[0].returncode, 1, err)
+            self.assertIn("is no longer this worker's", err)
+        self.assertEqual(self.status(vault, cat)["states"]["done"]["archives"], n)
+        self.check_copied(dest, data)
+        self.assertLessEqual(len(self.retrieval_jobs(vault)), n)  # a stall pays no job twice
 
     def test_postgres_stopped_mid_run(self):
         n = 16

@@ -134,6 +134,16 @@ static void col(PGresult *r, int row, int c, bool bytea, char *out, size_t cap)
     PQfreemem(b);
 }
 
+/* Connects with bounds on a dead network (a connect timeout, TCP keepalives) unless the URL
+ * sets its own: a worker whose database vanished stops instead of hanging. */
+static PGconn *pg_connect(const char *url)
+{
+    const char *const keys[] = {"connect_timeout", "keepalives_idle", "keepalives_interval",
+                                "keepalives_count", "dbname", NULL};
+    const char *const vals[] = {"10", "30", "10", "3", url, NULL};
+    return PQconnectdbParams(keys, vals, 1);
+}
+
 /* The server's notices ("relation already exists, skipping") are not for the user. */
 static void quiet(void *arg, const char *message)
 {
@@ -156,7 +166,7 @@ static void hb_renew(struct floe_mcatpg *p, PGconn *db)
 static void *heartbeat(void *arg)
 {
     struct floe_mcatpg *p = arg;
-    PGconn *db = PQconnectdb(p->url);
+    PGconn *db = pg_connect(p->url);
     pthread_mutex_lock(&p->mu);
     while (!p->stop) {
         struct timespec t;
@@ -205,7 +215,7 @@ int floe_mcatpg_open(const char *url, unsigned lease_s, bool create, bool readon
              (unsigned long)ts.tv_nsec);
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
-    p->db = PQconnectdb(url);
+    p->db = pg_connect(url);
     PQsetNoticeProcessor(p->db, quiet, NULL);
     set_name(p, url);
     int rc = FLOE_OK;
