@@ -138,8 +138,8 @@ static void col(PGresult *r, int row, int c, bool bytea, char *out, size_t cap)
  * sets its own: a worker whose database vanished stops instead of hanging. */
 static PGconn *pg_connect(const char *url)
 {
-    const char *const keys[] = {"connect_timeout", "keepalives_idle", "keepalives_interval",
-                                "keepalives_count", "dbname", NULL};
+    const char *const keys[] = {"connect_timeout",  "keepalives_idle", "keepalives_interval",
+                                "keepalives_count", "dbname",          NULL};
     const char *const vals[] = {"10", "30", "10", "3", url, NULL};
     return PQconnectdbParams(keys, vals, 1);
 }
