@@ -36,7 +36,7 @@ struct floe_purge_plan {
     double storage_usd_month;     /* storage cost the deletion stops, per month */
     uint64_t archives_kept;       /* in the inventory, not selected by the filters */
     uint64_t archives_unmigrated; /* selected, but not verified by the migration (only_migrated) */
-    const char *inventory_date;   /* the inventory's date (borrowed for the callback) */
+    char inventory_date[40];      /* the inventory's own date (JSON InventoryDate), "" unknown */
 };
 
 struct floe_purge_progress {

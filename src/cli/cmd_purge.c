@@ -46,7 +46,7 @@ static json_t *plan_json(const struct floe_purge_plan *p)
     json_object_set_new(o, "bytes", json_integer((json_int_t)p->bytes));
     json_object_set_new(o, "archives_kept", json_integer((json_int_t)p->archives_kept));
     json_object_set_new(o, "archives_unmigrated", json_integer((json_int_t)p->archives_unmigrated));
-    if (p->inventory_date && *p->inventory_date)
+    if (p->inventory_date[0])
         json_object_set_new(o, "inventory_date", json_string(p->inventory_date));
     json_object_set_new(o, "archives_young", json_integer((json_int_t)p->archives_young));
     json_object_set_new(o, "early_deletion_usd", floe_cli_jreal(p->early_deletion_usd, 6));
@@ -63,7 +63,7 @@ static void print_plan(const struct ctx *x, const struct floe_purge_plan *p, boo
         return;
     }
     FILE *out = dry ? stdout : stderr;
-    if (p->inventory_date && *p->inventory_date)
+    if (p->inventory_date[0])
         fprintf(out, "vault %s: inventory of %s (archives added since then are not in it)\n",
                 x->vault, p->inventory_date);
     fprintf(out,

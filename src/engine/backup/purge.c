@@ -97,7 +97,6 @@ struct purge {
     uint64_t fingerprint;
     char state_path[PATH_MAX], inv_path[PATH_MAX];
     char done_path[PATH_MAX + 8]; /* "<state>.done": the inventory job a finished purge used */
-    char inventory_date[40];      /* the inventory's own InventoryDate (JSON) */
     uint64_t watermark;
     bool vault_phase;       /* every archive is deleted; DeleteVault is what is left */
     char vault_job[ID_MAX]; /* the inventory job that phase waits for ("" none yet) */
@@ -451,8 +450,8 @@ static int count_pass(struct purge *p)
     if (!rc)
         rc = floe_inventory_parser_finish(p->parser, &s, p->err);
     if (!rc) {
-        snprintf(p->inventory_date, sizeof(p->inventory_date), "%s", s.inventory_date);
-        p->out->plan.inventory_date = p->inventory_date;
+        snprintf(p->out->plan.inventory_date, sizeof(p->out->plan.inventory_date), "%s",
+                 s.inventory_date);
     }
     if (!rc && p->mismatched)
         rc = floe_error_set(p->err, FLOE_E_CORRUPT,
