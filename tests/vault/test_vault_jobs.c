@@ -101,13 +101,7 @@ static int teardown(void **state)
 {
     floe_vdb_close(s_srv.db);
     floe_vblob_close(s_srv.blobs);
-    free(s_srv.cfg.data_dir);
-    free(s_srv.cfg.host);
-    free(s_srv.cfg.port);
-    free(s_srv.cfg.access_key);
-    free(s_srv.cfg.secret_key);
-    free(s_srv.cfg.account_id);
-    free(s_srv.cfg.region);
+    floe_vconfig_free(&s_srv.cfg); /* every string and the access keys' list */
     return 0;
 }
 
