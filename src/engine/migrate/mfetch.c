@@ -6,36 +6,20 @@
 
 #include "alloc.h"
 #include "client_impl.h"
+#include "latch.h"
 
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct wait {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    size_t left;
-};
-
 static void on_done(struct floe_xfer *x)
 {
-    struct wait *w = x->user;
-    pthread_mutex_lock(&w->mu);
-    w->left--;
-    pthread_cond_broadcast(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-}
-
-void floe_mfetch_tree_hex(const struct floe_mfetch *item, char out[65])
-{
-    for (int i = 0; i < FLOE_HASH_BYTES; i++)
-        snprintf(out + 2 * i, 3, "%02x", item->tree[i]);
+    floe_latch_count_down(x->user);
 }
 
 static struct floe_xfer *make(struct floe_client *c, const char *vault, struct floe_mfetch *it,
-                              struct wait *w)
+                              struct floe_latch *w)
 {
     char *enc = floe_client_encode(it->job_id);
     size_t plen = strlen(vault) + strlen(enc) + 32;
@@ -61,18 +45,14 @@ static struct floe_xfer *make(struct floe_client *c, const char *vault, struct f
 size_t floe_mfetch_run(struct floe_client *c, const char *vault, struct floe_mfetch *items,
                        size_t n)
 {
-    struct wait w = {.left = n};
-    pthread_mutex_init(&w.mu, NULL);
-    pthread_cond_init(&w.cv, NULL);
+    struct floe_latch w;
+    floe_latch_init(&w, n);
     struct floe_xfer **xs = floe_xcalloc(n ? n : 1, sizeof(*xs));
     for (size_t i = 0; i < n; i++)
         xs[i] = make(c, vault, &items[i], &w);
     for (size_t i = 0; i < n; i++)
         floe_transfer_submit(c->transfer, xs[i]);
-    pthread_mutex_lock(&w.mu);
-    while (w.left)
-        pthread_cond_wait(&w.cv, &w.mu);
-    pthread_mutex_unlock(&w.mu);
+    floe_latch_wait(&w);
     size_t failed = 0;
     uint8_t(*leaves)[FLOE_HASH_BYTES] = NULL;
     uint64_t nleaves = 0;
@@ -106,7 +86,6 @@ size_t floe_mfetch_run(struct floe_client *c, const char *vault, struct floe_mfe
     }
     free(leaves);
     free(xs);
-    pthread_mutex_destroy(&w.mu);
-    pthread_cond_destroy(&w.cv);
+    floe_latch_destroy(&w);
     return failed;
 }

@@ -38,7 +38,4 @@ struct floe_mfetch {
 size_t floe_mfetch_run(struct floe_client *c, const char *vault, struct floe_mfetch *items,
                        size_t n);
 
-/* floe_mfetch_tree_hex() - the hex of item's computed tree hash into out. */
-void floe_mfetch_tree_hex(const struct floe_mfetch *item, char out[65]);
-
 #endif

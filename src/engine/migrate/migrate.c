@@ -107,12 +107,6 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void hex(const uint8_t *h, char out[65])
-{
-    for (int i = 0; i < FLOE_HASH_BYTES; i++)
-        snprintf(out + 2 * i, 3, "%02x", h[i]);
-}
-
 /* A message into a fixed buffer, cut when it does not fit (reasons are for people). */
 __attribute__((format(printf, 3, 4))) static void say(char *dst, size_t cap, const char *fmt, ...)
 {
@@ -524,7 +518,7 @@ static int sha256_file(const char *path, char out[65], struct floe_error *err)
     if (k < 0)
         return floe_error_set_errno(err, FLOE_E_IO, e, path, "cannot read %s", path);
     floe_sha256_final(&c, sha);
-    hex(sha, out);
+    floe_treehash_hex(sha, out);
     return FLOE_OK;
 }
 
@@ -582,7 +576,7 @@ static int finish(struct mig *m, struct floe_mcat_row *r, const char *path, bool
         return rc;
     }
     char tree[65];
-    hex(h.tree, tree);
+    floe_treehash_hex(h.tree, tree);
     if ((r->tree[0] && strcmp(tree, r->tree) != 0) || h.size != r->size) {
         char why[700];
         say(why, sizeof(why),
@@ -594,7 +588,7 @@ static int finish(struct mig *m, struct floe_mcat_row *r, const char *path, bool
     if (r->state != FLOE_MIGRATE_VERIFIED &&
         (rc = move(m, r, FLOE_MIGRATE_VERIFIED, adopt ? "already in place" : "")))
         return rc;
-    hex(h.linear, r->sha256);
+    floe_treehash_hex(h.linear, r->sha256);
     return move(m, r, FLOE_MIGRATE_DONE, "");
 }
 
@@ -633,9 +627,9 @@ static int check_job(struct mig *m, struct floe_mcat_row *r, struct floe_job_inf
     if (rc == FLOE_OK && r->tree[0]) {
         char jt[65] = "", why[900];
         if (job->has_archive_tree_hash)
-            hex(job->archive_tree_hash, jt);
+            floe_treehash_hex(job->archive_tree_hash, jt);
         else if (job->has_tree_hash)
-            hex(job->tree_hash, jt);
+            floe_treehash_hex(job->tree_hash, jt);
         if (jt[0] && strcmp(jt, r->tree) != 0) {
             say(why, sizeof(why),
                 "retrieval job %s reports tree hash %s, the inventory %s: not copied", r->job_id,
@@ -694,7 +688,7 @@ static int fetch(struct mig *m, struct floe_mcat_row *r, const char *path, bool 
         rc = floe_job_output_download(m->client, &d, &dr, &derr);
         char tree[65];
         if (!rc && dr.has_tree && dr.verification == FLOE_VERIFY_WHOLE) {
-            hex(dr.tree, tree);
+            floe_treehash_hex(dr.tree, tree);
             *whole = dr.size == r->size && strcmp(tree, r->tree) == 0;
         }
     }
@@ -821,7 +815,7 @@ static int batch_record(struct mig *m, struct batch *b, int rc)
     for (size_t i = 0; i < b->n && !trc; i++) {
         struct floe_mcat_row *r = &b->rows[i];
         if (b->written[i]) {
-            hex(b->f[i].sha256, r->sha256);
+            floe_treehash_hex(b->f[i].sha256, r->sha256);
             m->out->copied++;
             m->out->copied_bytes += r->size;
             if (!(trc = move(m, r, FLOE_MIGRATE_COPYING, "")) &&
@@ -886,7 +880,7 @@ static int copy_batch(struct mig *m)
             rc = f->status;
             break;
         }
-        floe_mfetch_tree_hex(f, got);
+        floe_treehash_hex(f->tree, got);
         if ((b->rows[i].tree[0] && strcmp(got, b->rows[i].tree) != 0) ||
             (f->service_tree[0] && strcasecmp(f->service_tree, got) != 0)) {
             redo[nredo++] = i;

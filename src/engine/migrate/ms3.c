@@ -40,12 +40,6 @@ bool floe_ms3_is_s3(const char *dest)
     return dest && strncmp(dest, "s3://", 5) == 0;
 }
 
-static void hex(const uint8_t *h, char out[65])
-{
-    for (int i = 0; i < FLOE_HASH_BYTES; i++)
-        snprintf(out + 2 * i, 3, "%02x", h[i]);
-}
-
 static void b64(const uint8_t h[32], char out[FLOE_S3_CHECKSUM_MAX])
 {
     EVP_EncodeBlock((unsigned char *)out, h, 32);
@@ -208,7 +202,7 @@ static int fetch_verified(struct stream *s, uint64_t i, uint8_t *buf, uint8_t tr
             *err = f.err;
             return f.status;
         }
-        floe_mfetch_tree_hex(&f, got);
+        floe_treehash_hex(f.tree, got);
         const char *want = NULL;
         if (f.service_tree[0] && strcasecmp(f.service_tree, got) != 0)
             want = f.service_tree;
@@ -264,7 +258,7 @@ static void journal_line(const struct stream *s, uint64_t i, const struct floe_s
                          char *out, size_t cap)
 {
     char th[65], sh[2 * sizeof(struct floe_sha256) + 1];
-    hex(s->trees[i], th);
+    floe_treehash_hex(s->trees[i], th);
     hex_bytes(state, sizeof(*state), sh);
     snprintf(out, cap, "%" PRIu64 " %s %s %s %s\n", i + 1, th, s->sums[i],
              s->etags[i][0] ? s->etags[i] : "-", sh);
@@ -531,7 +525,7 @@ static int multipart(struct stream *s, struct floe_error *err)
         char th[65];
         floe_treehash_combine((const uint8_t(*)[FLOE_HASH_BYTES])s->trees, (size_t)s->nparts,
                               whole);
-        hex(whole, th);
+        floe_treehash_hex(whole, th);
         if (s->r->tree[0] && strcmp(th, s->r->tree) != 0)
             rc = floe_error_set(err, FLOE_E_CHECKSUM,
                                 "archive %s: the parts combine to tree hash %s, the inventory "
@@ -549,7 +543,7 @@ static int multipart(struct stream *s, struct floe_error *err)
     if (!rc) {
         uint8_t sha[32];
         floe_sha256_final(&s->lin, sha);
-        hex(sha, s->sha_hex);
+        floe_treehash_hex(sha, s->sha_hex);
         floe_mcat_set_upload(s->cat, s->r->ord, "", NULL);
         unlink(s->jpath);
     } else if (s->upload_id[0] && (rc == FLOE_E_CHECKSUM || rc == FLOE_E_RANGE ||
@@ -566,7 +560,7 @@ static int single(struct stream *s, struct floe_error *err)
     int rc = fetch_verified(s, 0, s->buf[0], tree, sha, err);
     if (rc)
         return rc;
-    hex(sha, s->sha_hex);
+    floe_treehash_hex(sha, s->sha_hex);
     s->meta[s->po.nmeta++] = (struct floe_s3_meta){"sha256", s->sha_hex};
     struct floe_s3_put_result pr;
     if ((rc = floe_s3_put_object(s->m->s3, s->m->bucket, s->key, s->buf[0], (size_t)s->r->size,
