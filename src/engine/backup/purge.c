@@ -124,27 +124,38 @@ static double now_s(void)
 
 /* ---- the state file ---- */
 
-static int save_state(struct purge *p, struct floe_error *err)
+/* Replaces path with text atomically and durably (temp file, fsync, rename). */
+static int write_file(const char *path, const char *text, struct floe_error *err)
 {
-    char tmp[PATH_MAX + 8];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", p->state_path);
+    char tmp[PATH_MAX + 16];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
     if (!f)
         return floe_error_set_errno(err, FLOE_E_CHECKPOINT, errno, tmp, "cannot write %s", tmp);
-    fprintf(f, "floe-purge 1\njob %s\nselection %016" PRIx64 "\nwatermark %" PRIu64 "\n",
-            p->out->inventory_job_id, p->fingerprint, p->watermark);
-    if (p->vault_phase)
-        fprintf(f, "vault-job %s\n", p->vault_job[0] ? p->vault_job : "-");
-    bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
+    bool ok = fputs(text, f) >= 0;
+    ok = fflush(f) == 0 && fsync(fileno(f)) == 0 && ok;
     ok = fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, p->state_path) != 0) {
+    if (!ok || rename(tmp, path) != 0) {
         int e = errno;
         unlink(tmp);
-        return floe_error_set_errno(err, FLOE_E_CHECKPOINT, e, p->state_path, "cannot write %s",
-                                    p->state_path);
+        return floe_error_set_errno(err, FLOE_E_CHECKPOINT, e, path, "cannot write %s", path);
     }
-    p->last_save = now_s();
     return FLOE_OK;
+}
+
+static int save_state(struct purge *p, struct floe_error *err)
+{
+    char text[3 * ID_MAX];
+    int n = snprintf(text, sizeof(text),
+                     "floe-purge 1\njob %s\nselection %016" PRIx64 "\nwatermark %" PRIu64 "\n",
+                     p->out->inventory_job_id, p->fingerprint, p->watermark);
+    if (p->vault_phase)
+        snprintf(text + n, sizeof(text) - (size_t)n, "vault-job %s\n",
+                 p->vault_job[0] ? p->vault_job : "-");
+    int rc = write_file(p->state_path, text, err);
+    if (!rc)
+        p->last_save = now_s();
+    return rc;
 }
 
 /* The job and watermark of an earlier run of the same purge (same selection), if any. */
@@ -260,17 +271,11 @@ static void used_inventory(struct purge *p, struct newest *n)
  * nothing twice (DeleteArchive of a deleted archive succeeds) but misses newer archives. */
 static void mark_used(struct purge *p)
 {
-    char tmp[sizeof(p->done_path) + 8];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", p->done_path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return;
-    bool ok = fprintf(f, "floe-purge-done 1\njob %s\nfinished %lld\n", p->out->inventory_job_id,
-                      (long long)time(NULL)) > 0;
-    ok = fflush(f) == 0 && fsync(fileno(f)) == 0 && ok;
-    ok = fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, p->done_path) != 0)
-        unlink(tmp);
+    char text[2 * ID_MAX];
+    snprintf(text, sizeof(text), "floe-purge-done 1\njob %s\nfinished %lld\n",
+             p->out->inventory_job_id, (long long)time(NULL));
+    struct floe_error ignored = {0};
+    write_file(p->done_path, text, &ignored);
 }
 
 /* The inventory job: named, from the state, the newest of the last day not already gone
