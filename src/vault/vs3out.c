@@ -15,6 +15,7 @@
 #include "vs3out.h"
 
 #include "alloc.h"
+#include "dirsync.h"
 #include "sha256.h"
 #include "vconfig.h"
 
@@ -444,23 +445,6 @@ int floe_vs3out_check(struct floe_vs3out *o, const struct floe_vs3out_loc *loc, 
 /* ---- objects ---- */
 
 /* mkdir -p of the directory part of path. */
-/* fsync the directory that holds path (its entry for the last component). */
-static int sync_parent(const char *path)
-{
-    char p[4200];
-    snprintf(p, sizeof(p), "%s", path);
-    char *slash = strrchr(p, '/');
-    if (!slash)
-        return 0;
-    *slash = 0;
-    int fd = open(*p ? p : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 /* mkdir -p of path's directories; each one created is made durable in its parent. */
 static int make_parents(const char *path)
 {
@@ -471,7 +455,7 @@ static int make_parents(const char *path)
             continue;
         *s = 0;
         if (mkdir(p, 0755) == 0) {
-            if (sync_parent(p) != 0)
+            if (floe_dir_sync_parent(p, NULL) != FLOE_OK)
                 return -1;
         } else if (errno != EEXIST) {
             return -1;
@@ -608,8 +592,8 @@ int floe_vs3out_close(struct floe_vs3out_obj *obj, bool keep, char *msg, size_t 
             int crc = keep ? fdatasync(obj->fd) : 0;
             crc = close(obj->fd) != 0 ? -1 : crc;
             obj->fd = -1;
-            if (keep &&
-                (crc != 0 || rename(obj->tmp, obj->path) != 0 || sync_parent(obj->path) != 0))
+            if (keep && (crc != 0 || rename(obj->tmp, obj->path) != 0 ||
+                         floe_dir_sync_parent(obj->path, NULL) != FLOE_OK))
                 rc = file_fail(obj, msg, cap);
             if (rc || !keep)
                 unlink(obj->tmp);

@@ -24,6 +24,7 @@
 #include "catalog.h"
 
 #include "alloc.h"
+#include "dirsync.h"
 
 #include <sqlite3.h>
 #include <xxhash.h>
@@ -1347,25 +1348,6 @@ int floe_catalog_stats(struct floe_catalog *c, struct floe_catalog_stats *out,
 /* ---- snapshots ---- */
 
 /* fsync of the directory holding path, so a rename into it is durable. */
-static void sync_dir_of(const char *path)
-{
-    char *dup = floe_xstrdup(path);
-    char *slash = strrchr(dup, '/');
-    const char *dir = ".";
-    if (slash == dup)
-        dir = "/";
-    else if (slash) {
-        *slash = 0;
-        dir = dup;
-    }
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    free(dup);
-}
-
 static char *path_plus(const char *path, const char *suffix)
 {
     size_t n = strlen(path) + strlen(suffix) + 1;
@@ -1485,7 +1467,7 @@ int floe_catalog_snapshot(struct floe_catalog *c, const char *out_path, struct f
                                   out_path);
         goto out;
     }
-    sync_dir_of(out_path);
+    (void)floe_dir_sync_parent(out_path, NULL);
 out:
     if (in_fd >= 0)
         close(in_fd);
@@ -1533,7 +1515,7 @@ int floe_catalog_snapshot_unpack(const char *snapshot_path, const char *db_path,
         st = floe_error_set_errno(err, FLOE_E_IO, errno, db_path, "cannot create %s", db_path);
         goto out;
     }
-    sync_dir_of(db_path);
+    (void)floe_dir_sync_parent(db_path, NULL);
 out:
     if (in_fd >= 0)
         close(in_fd);

@@ -22,6 +22,7 @@
 #include "floe/purge.h"
 
 #include "alloc.h"
+#include "dirsync.h"
 #include "checkpoint.h"
 #include "civil.h"
 #include "client_impl.h"
@@ -124,7 +125,7 @@ static double now_s(void)
 
 /* ---- the state file ---- */
 
-/* Replaces path with text atomically and durably (temp file, fsync, rename). */
+/* Replaces path with text atomically and durably (temp file, fsync, rename, directory sync). */
 static int write_file(const char *path, const char *text, struct floe_error *err)
 {
     char tmp[PATH_MAX + 16];
@@ -140,7 +141,7 @@ static int write_file(const char *path, const char *text, struct floe_error *err
         unlink(tmp);
         return floe_error_set_errno(err, FLOE_E_CHECKPOINT, e, path, "cannot write %s", path);
     }
-    return FLOE_OK;
+    return floe_dir_sync_parent(path, err);
 }
 
 static int save_state(struct purge *p, struct floe_error *err)

@@ -22,6 +22,7 @@
 #include "floe/rebuild.h"
 
 #include "alloc.h"
+#include "dirsync.h"
 #include "catalog.h"
 #include "catopen.h"
 #include "describe.h"
@@ -449,7 +450,7 @@ static int place(struct rb *r)
     if (rename(r->tmp_db, r->path) != 0)
         return floe_error_set_errno(r->err, FLOE_E_IO, errno, r->path, "cannot rename %s to %s",
                                     r->tmp_db, r->path);
-    return FLOE_OK;
+    return floe_dir_sync_parent(r->path, r->err);
 }
 
 static void remove_db(const char *db)

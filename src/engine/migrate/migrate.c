@@ -32,6 +32,7 @@
 #include "floe/migrate.h"
 
 #include "alloc.h"
+#include "dirsync.h"
 #include "client_impl.h"
 #include "floe/filehash.h"
 #include "floe/treehash.h"
@@ -1064,7 +1065,7 @@ static int write_manifest(struct mig *m)
     if (x.json)
         fclose(x.json);
     if (ok && rename(tcsv, m->out->manifest_csv) == 0 && rename(tjson, m->out->manifest_json) == 0)
-        return FLOE_OK;
+        return floe_dir_sync_parent(m->out->manifest_json, m->err);
     e = errno ? errno : e;
     unlink(tcsv);
     unlink(tjson);

@@ -62,6 +62,7 @@
 #include "checkpoint.h"
 
 #include "alloc.h"
+#include "dirsync.h"
 
 #include <xxhash.h>
 
@@ -71,7 +72,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -782,22 +782,6 @@ int floe_checkpoint_check_source(const struct floe_ckpt_header *hdr, const char 
 
 /* ---- writing ---- */
 
-static int sync_dir_of(const char *path, struct floe_error *err)
-{
-    char *copy = floe_xstrdup(path);
-    const char *dir = dirname(copy);
-    int rc = FLOE_OK;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || fsync(fd) != 0) {
-        int e = errno;
-        rc = floe_error_set_errno(err, FLOE_E_IO, e, dir, "cannot sync directory %s", dir);
-    }
-    if (fd >= 0)
-        close(fd);
-    free(copy);
-    return rc;
-}
-
 static int lock_file(int fd, const char *path, struct floe_error *err)
 {
     if (flock(fd, LOCK_EX | LOCK_NB) == 0)
@@ -955,7 +939,7 @@ int floe_journal_create(const char *path, const struct floe_ckpt_header *hdr,
         tmp_made = false;
     }
     if (!j->no_sync) {
-        rc = sync_dir_of(path, err);
+        rc = floe_dir_sync_parent(path, err);
         if (rc)
             goto out;
     }
@@ -1102,7 +1086,7 @@ int floe_journal_remove(const char *path, struct floe_error *err)
             return FLOE_OK;
         return floe_error_set_errno(err, FLOE_E_IO, e, path, "cannot remove checkpoint %s", path);
     }
-    return sync_dir_of(path, err);
+    return floe_dir_sync_parent(path, err);
 }
 
 int floe_checkpoint_default_path(const char *kind, const char *key, size_t key_len, char *out,

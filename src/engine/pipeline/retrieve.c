@@ -83,6 +83,7 @@
 
 #include "adapt.h"
 #include "alloc.h"
+#include "dirsync.h"
 #include "bufpool.h"
 #include "checkpoint.h"
 #include "client_impl.h"
@@ -1276,13 +1277,8 @@ static int finish(struct dl *d, struct floe_download_result *out, struct floe_er
         if (rename(d->part_path, d->output_path) != 0)
             return floe_error_set_errno(err, FLOE_E_IO, errno, d->output_path,
                                         "cannot rename %s to %s", d->part_path, d->output_path);
-        char *dup = floe_xstrdup(d->output_path); /* the rename itself survives a crash */
-        int dfd = open(dirname(dup), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            (void)fsync(dfd);
-            close(dfd);
-        }
-        free(dup);
+        /* the rename itself survives a crash; the output is complete either way */
+        (void)floe_dir_sync_parent(d->output_path, NULL);
     }
     if (d->journal) {
         struct floe_error e = {0};
