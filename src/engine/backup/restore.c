@@ -802,6 +802,19 @@ static int extract_file(const struct floe_catalog_restore_file *rf, void *user)
     return 0;
 }
 
+/* One syncfs() of the filesystem under the target: the data and renames of every file
+ * restored so far are durable. */
+static int sync_target(struct rs *r, struct floe_error *err)
+{
+    int fd = open(r->o->to, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = fd < 0 || syncfs(fd) != 0
+                 ? floe_error_set_errno(err, FLOE_E_IO, errno, r->o->to, "cannot sync %s", r->o->to)
+                 : FLOE_OK;
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
 /* Downloads a succeeded job's output next to the files and takes its files out of it. */
 static int extract_job(struct rs *r, const struct floe_catalog_job *j)
 {
@@ -825,6 +838,12 @@ static int extract_job(struct rs *r, const struct floe_catalog_job *j)
     int fd = rc ? -1 : open(tmp, O_RDONLY | O_CLOEXEC);
     if (!rc && fd < 0)
         rc = floe_error_set_errno(r->err, FLOE_E_IO, errno, tmp, "cannot open %s", tmp);
+    /* The job's files are recorded in one transaction, committed only after one syncfs() has
+     * made their renames durable: after a power cut the catalog never names a file as restored
+     * whose directory entry was lost (a rerun extracts what was not committed again). */
+    bool tx = false;
+    if (!rc && !(rc = floe_catalog_begin(r->cat, r->err)))
+        tx = true;
     if (!rc) {
         struct extract_ctx x = {r, fd, j, a.kind, &rows, NULL, 0, 0};
         rc = floe_catalog_restore_iter_files(r->cat, r->rid, j->id, true, extract_file, &x, r->err);
@@ -841,10 +860,21 @@ static int extract_job(struct rs *r, const struct floe_catalog_job *j)
     for (size_t i = 0; i < rows.n; i++)
         free(rows.v[i].path);
     free(rows.v);
-    if (!rc) {
-        unlink(tmp);
+    if (!rc)
         rc = floe_catalog_restore_set_job(r->cat, j->id, NULL, FLOE_CATALOG_JOB_DOWNLOADED, r->err);
+    if (tx) { /* what was restored is kept even when a later file failed */
+        struct floe_error e = {0};
+        int src = sync_target(r, rc ? &e : r->err);
+        if (src) {
+            floe_catalog_rollback(r->cat);
+            rc = rc ? rc : src;
+        } else {
+            int crc = floe_catalog_commit(r->cat, rc ? &e : r->err);
+            rc = rc ? rc : crc;
+        }
     }
+    if (!rc)
+        unlink(tmp);
     return rc;
 }
 
