@@ -3,18 +3,17 @@
  */
 #include "mprices.h"
 
+#include "prices.h"
+
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-static const struct floe_mprices s_default = {
-    .as_of = "2026-12-01",
-    .region = "us-east-1",
-    .tier = {{"Expedited", 0.03, 10.0, 0.083},
-             {"Standard", 0.01, 0.05, 5.0},
-             {"Bulk", 0.0025, 0.025, 12.0}},
+/* S3's prices per storage class; the date, region and retrieval tiers are those of the one
+ * table every estimate uses (floe/prices.h). */
+static const struct floe_mprices s_s3 = {
     .s3 = {{"STANDARD", 0.005, 0.023},
            {"STANDARD_IA", 0.01, 0.0125},
            {"GLACIER_IR", 0.02, 0.004},
@@ -22,15 +21,27 @@ static const struct floe_mprices s_default = {
            {"DEEP_ARCHIVE", 0.05, 0.00099}},
 };
 
+_Static_assert(FLOE_MPRICES_TIERS == FLOE_PRICES_TIERS, "one retrieval tier table");
+
 void floe_mprices_default(struct floe_mprices *out)
 {
-    *out = s_default;
+    const struct floe_prices *p = floe_prices_default();
+    *out = s_s3;
+    snprintf(out->as_of, sizeof(out->as_of), "%s", p->as_of);
+    snprintf(out->region, sizeof(out->region), "%s", p->region);
+    for (int i = 0; i < FLOE_MPRICES_TIERS; i++) {
+        out->tier[i].name = p->retrieval[i].tier;
+        out->tier[i].per_gb_usd = p->retrieval[i].per_gb_usd;
+        out->tier[i].per_1000_requests_usd = p->retrieval[i].per_1000_requests_usd;
+        out->tier[i].hours = p->retrieval[i].typical_hours;
+    }
 }
 
 int floe_mprices_tier(const char *name)
 {
+    const struct floe_prices *p = floe_prices_default();
     for (int i = 0; name && i < FLOE_MPRICES_TIERS; i++)
-        if (strcasecmp(name, s_default.tier[i].name) == 0)
+        if (strcasecmp(name, p->retrieval[i].tier) == 0)
             return i;
     return -1;
 }

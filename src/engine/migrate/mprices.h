@@ -1,9 +1,10 @@
 /*
  * mprices.h - the dated price table behind a migration's estimates (docs/migrate.md,
  * "Prices"): Glacier retrieval per tier (per GB, per 1,000 requests, typical hours until a job
- * completes) and, for S3 destinations, PUT requests and storage per storage class. The
- * built-in figures are us-east-1 list prices on the date they carry; `--prices FILE` replaces
- * any of them with a JSON document of the same shape (floe_mprices_load).
+ * completes; these come from floe/prices.h, the one table of every estimate) and, for S3
+ * destinations, PUT requests and storage per storage class. The built-in figures are us-east-1
+ * list prices on the date they carry; `--prices FILE` replaces any of them with a JSON document
+ * of the same shape (floe_mprices_load).
  *
  * Threads: the table is plain data; loading is single-threaded.
  */
