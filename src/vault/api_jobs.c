@@ -173,13 +173,18 @@ static bool check_select(struct floe_vreq *rq, json_t *body, struct job_spec *js
     return true;
 }
 
-/* Bytes of archive retrievals initiated in the last hour (lock held). */
+/* Bytes of archive retrievals the request's account initiated in the last hour (lock held).
+ * A job's vault column is the vault key (vconfig.h): the bare name in the default account,
+ * "<account>:<name>" in another. */
 static int64_t recent_retrieval_bytes_locked(struct floe_vreq *rq, int64_t now)
 {
-    sqlite3_stmt *st =
-        floe_vdb_stmt(rq->srv->db, "SELECT COALESCE(SUM(range_last - range_first + 1), 0) FROM"
-                                   " jobs WHERE action = 'ArchiveRetrieval' AND created_ms > ?");
-    floe_vdb_bind(st, "i", now - 3600 * 1000);
+    sqlite3_stmt *st = floe_vdb_stmt(
+        rq->srv->db, "SELECT COALESCE(SUM(range_last - range_first + 1), 0) FROM jobs"
+                     " WHERE action = 'ArchiveRetrieval' AND created_ms > ?1 AND CASE WHEN ?2 = ''"
+                     " THEN instr(vault, ':') = 0 ELSE substr(vault, 1, length(?2) + 1) = ?2 || ':'"
+                     " END");
+    bool dflt = strcmp(rq->account, rq->srv->cfg.account_id) == 0;
+    floe_vdb_bind(st, "it", now - 3600 * 1000, dflt ? "" : rq->account);
     sqlite3_step(st);
     int64_t v = floe_vdb_int(st, 0);
     sqlite3_reset(st);

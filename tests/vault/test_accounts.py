@@ -152,6 +152,30 @@ class Team(unittest.TestCase):
                           e.list_provisioned_capacity()["ProvisionedCapacityList"]], [cid])
         self.assertEqual(a.list_provisioned_capacity()["ProvisionedCapacityList"], [])
 
+    def test_retrieval_policy_counts_its_own_account_only(self):
+        """A BytesPerHour policy limits what its account retrieves in the hour: other accounts'
+        retrievals (the default account's and another named account's) do not count."""
+        a, b, e = self.c["alice"], self.c["bob"], self.c["eve"]
+        b.set_data_retrieval_policy(Policy={"Rules": [
+            {"Strategy": "BytesPerHour", "BytesPerHour": 100}]})
+        try:
+            for who, name in ((a, "rp-alice"), (e, "rp-eve")):
+                who.create_vault(vaultName=name)
+                big = who.upload_archive(vaultName=name, body=b"x" * 500)["archiveId"]
+                who.initiate_job(vaultName=name, jobParameters={
+                    "Type": "archive-retrieval", "ArchiveId": big})
+            b.create_vault(vaultName="rp-bob")
+            ids = [b.upload_archive(vaultName="rp-bob", body=b"y" * n)["archiveId"]
+                   for n in (50, 60)]
+            b.initiate_job(vaultName="rp-bob", jobParameters={
+                "Type": "archive-retrieval", "ArchiveId": ids[0]})
+            with self.assertRaises(botocore.exceptions.ClientError) as cm:
+                b.initiate_job(vaultName="rp-bob", jobParameters={
+                    "Type": "archive-retrieval", "ArchiveId": ids[1]})
+            self.assertEqual(cm.exception.response["Error"]["Code"], "PolicyEnforcedException")
+        finally:
+            b.set_data_retrieval_policy(Policy={"Rules": [{"Strategy": "None"}]})
+
     def test_other_account_denied_everything(self):
         aid = self.fresh("private")
         b = self.c["bob"]
