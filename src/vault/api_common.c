@@ -43,9 +43,9 @@ bool floe_vapi_vault_exists_locked(struct floe_vreq *rq)
 
 bool floe_vapi_vault_exists(struct floe_vreq *rq)
 {
-    floe_vdb_lock(rq->srv->db);
+    floe_vdb_lock_read(rq->srv->db);
     bool ok = floe_vapi_vault_exists_locked(rq);
-    floe_vdb_unlock(rq->srv->db);
+    floe_vdb_unlock_read(rq->srv->db);
     if (!ok)
         floe_vapi_vault_not_found(rq);
     return ok;
@@ -150,14 +150,14 @@ bool floe_vapi_description(struct floe_vreq *rq, char **out)
 
 bool floe_vapi_vault_columns(struct floe_vreq *rq, const char *sql, char **out, int n)
 {
-    floe_vdb_lock(rq->srv->db);
+    floe_vdb_lock_read(rq->srv->db);
     sqlite3_stmt *st = floe_vdb_stmt(rq->srv->db, sql);
     floe_vdb_bind(st, "t", rq->vault);
     bool found = sqlite3_step(st) == SQLITE_ROW;
     for (int i = 0; i < n; i++)
         out[i] = found && floe_vdb_text(st, i) ? floe_xstrdup(floe_vdb_text(st, i)) : NULL;
     sqlite3_reset(st);
-    floe_vdb_unlock(rq->srv->db);
+    floe_vdb_unlock_read(rq->srv->db);
     if (!found)
         floe_vapi_vault_not_found(rq);
     return found;

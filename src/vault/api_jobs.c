@@ -478,13 +478,13 @@ void floe_vapi_describe_job(struct floe_vreq *rq)
     json_t *o = NULL;
     if (!floe_vapi_vault_exists(rq))
         return;
-    floe_vdb_lock(rq->srv->db);
+    floe_vdb_lock_read(rq->srv->db);
     sqlite3_stmt *st = floe_vdb_stmt(rq->srv->db, s_job_by_id);
     floe_vdb_bind(st, "tti", rq->id, rq->vault, floe_vutil_now_ms());
     if (sqlite3_step(st) == SQLITE_ROW)
         o = floe_vjobs_row_json(rq->srv, st);
     sqlite3_reset(st);
-    floe_vdb_unlock(rq->srv->db);
+    floe_vdb_unlock_read(rq->srv->db);
     if (!o) {
         job_not_found(rq);
         return;
@@ -521,7 +521,7 @@ void floe_vapi_list_jobs(struct floe_vreq *rq)
     if (!floe_vapi_vault_exists(rq))
         return;
     json_t *list = NULL, *next = NULL;
-    floe_vdb_lock(rq->srv->db);
+    floe_vdb_lock_read(rq->srv->db);
     bool bad_marker = !floe_vapi_marker_locked(
         rq, "SELECT seq FROM jobs WHERE id = ? AND vault = ?", marker, &from);
     if (!bad_marker) {
@@ -534,7 +534,7 @@ void floe_vapi_list_jobs(struct floe_vreq *rq)
                       floe_vutil_now_ms());
         list = floe_vapi_page_locked(rq, st, limit, job_json, NULL, NULL, &next);
     }
-    floe_vdb_unlock(rq->srv->db);
+    floe_vdb_unlock_read(rq->srv->db);
     if (bad_marker) {
         floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER, "Invalid marker: %s", marker);
         return;

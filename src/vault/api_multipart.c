@@ -105,7 +105,7 @@ void floe_vapi_list_mpus(struct floe_vreq *rq)
     if (!floe_vapi_parse_limit(rq, 50, &limit) || !floe_vapi_vault_exists(rq))
         return;
     json_t *list = NULL, *next = NULL;
-    floe_vdb_lock(rq->srv->db);
+    floe_vdb_lock_read(rq->srv->db);
     bool bad_marker = !floe_vapi_marker_locked(
         rq, "SELECT rowid FROM uploads WHERE id = ? AND vault = ? AND state = 'open'", marker,
         &from);
@@ -117,7 +117,7 @@ void floe_vapi_list_mpus(struct floe_vreq *rq)
         floe_vdb_bind(st, "tii", rq->vault, from, limit + 1);
         list = floe_vapi_page_locked(rq, st, limit, upload_json, NULL, NULL, &next);
     }
-    floe_vdb_unlock(rq->srv->db);
+    floe_vdb_unlock_read(rq->srv->db);
     if (bad_marker) {
         floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER, "Invalid marker: %s", marker);
         return;
@@ -528,7 +528,7 @@ void floe_vapi_list_parts(struct floe_vreq *rq)
         return;
     }
     json_t *o = NULL;
-    floe_vdb_lock(rq->srv->db);
+    floe_vdb_lock_read(rq->srv->db);
     sqlite3_stmt *st =
         floe_vdb_stmt(rq->srv->db, "SELECT id, description, part_size, created_ms FROM uploads"
                                    " WHERE id = ? AND vault = ? AND state = 'open'");
@@ -546,7 +546,7 @@ void floe_vapi_list_parts(struct floe_vreq *rq)
         json_object_set_new(o, "Parts", parts);
     }
     sqlite3_reset(st);
-    floe_vdb_unlock(rq->srv->db);
+    floe_vdb_unlock_read(rq->srv->db);
     if (!o) {
         upload_not_found(rq);
         return;

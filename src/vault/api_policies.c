@@ -229,9 +229,9 @@ void floe_vapi_get_lock(struct floe_vreq *rq)
 {
     struct floe_vlock l;
     char iso[FLOE_VTIME_ISO_MAX];
-    floe_vdb_lock(rq->srv->db);
+    floe_vdb_lock_read(rq->srv->db);
     floe_vpolicy_lock_load_locked(rq->srv, rq->vault, &l);
-    floe_vdb_unlock(rq->srv->db);
+    floe_vdb_unlock_read(rq->srv->db);
     if (!l.vault) {
         floe_vapi_vault_not_found(rq);
     } else if (!l.state) {
@@ -464,13 +464,13 @@ void floe_vapi_list_tags(struct floe_vreq *rq)
     if (!floe_vapi_vault_exists(rq))
         return;
     json_t *tags = json_object();
-    floe_vdb_lock(rq->srv->db);
+    floe_vdb_lock_read(rq->srv->db);
     sqlite3_stmt *st = floe_vdb_stmt(rq->srv->db, "SELECT key, value FROM tags WHERE vault = ?");
     floe_vdb_bind(st, "t", rq->vault);
     while (sqlite3_step(st) == SQLITE_ROW)
         json_object_set_new(tags, floe_vdb_text(st, 0), json_string(floe_vdb_text(st, 1)));
     sqlite3_reset(st);
-    floe_vdb_unlock(rq->srv->db);
+    floe_vdb_unlock_read(rq->srv->db);
     json_t *o = json_object();
     json_object_set_new(o, "Tags", tags);
     floe_vapi_reply_json(rq, 200, o);
@@ -541,9 +541,9 @@ out:
 
 void floe_vapi_get_retrieval_policy(struct floe_vreq *rq)
 {
-    floe_vdb_lock(rq->srv->db);
+    floe_vdb_lock_read(rq->srv->db);
     json_t *pol = floe_vapi_retrieval_policy_locked(rq);
-    floe_vdb_unlock(rq->srv->db);
+    floe_vdb_unlock_read(rq->srv->db);
     if (!pol)
         pol = json_pack("{s:[{s:s}]}", "Rules", "Strategy", "None");
     floe_vapi_reply_json(rq, 200, json_pack("{s:o}", "Policy", pol));
@@ -611,7 +611,7 @@ void floe_vapi_list_capacity(struct floe_vreq *rq)
     json_t *list = json_array();
     char a[FLOE_VTIME_ISO_MAX], b[FLOE_VTIME_ISO_MAX], acct[FLOE_VAULT_KEY_MAX];
     floe_vconfig_vault_key(&rq->srv->cfg, rq->account, "", acct);
-    floe_vdb_lock(rq->srv->db);
+    floe_vdb_lock_read(rq->srv->db);
     sqlite3_stmt *st = floe_vdb_stmt(rq->srv->db, "SELECT id, start_ms, expires_ms FROM capacity"
                                                   " WHERE account = ? ORDER BY start_ms");
     floe_vdb_bind(st, "t", acct);
@@ -622,6 +622,6 @@ void floe_vapi_list_capacity(struct floe_vreq *rq)
                                               "StartDate", a, "ExpirationDate", b));
     }
     sqlite3_reset(st);
-    floe_vdb_unlock(rq->srv->db);
+    floe_vdb_unlock_read(rq->srv->db);
     floe_vapi_reply_json(rq, 200, json_pack("{s:o}", "ProvisionedCapacityList", list));
 }

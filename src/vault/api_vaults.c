@@ -104,14 +104,14 @@ static json_t *vault_json_locked(struct floe_vreq *rq, sqlite3_stmt *st, void *u
 void floe_vapi_describe_vault(struct floe_vreq *rq)
 {
     json_t *o = NULL;
-    floe_vdb_lock(rq->srv->db);
+    floe_vdb_lock_read(rq->srv->db);
     sqlite3_stmt *st = floe_vdb_stmt(
         rq->srv->db, "SELECT name, created_ms, changed_ms FROM vaults WHERE name = ?");
     floe_vdb_bind(st, "t", rq->vault);
     if (sqlite3_step(st) == SQLITE_ROW)
         o = vault_json_locked(rq, st, NULL);
     sqlite3_reset(st);
-    floe_vdb_unlock(rq->srv->db);
+    floe_vdb_unlock_read(rq->srv->db);
     if (!o) {
         floe_vapi_vault_not_found(rq);
         return;
@@ -242,14 +242,14 @@ void floe_vapi_list_vaults(struct floe_vreq *rq)
         from = marker + strlen(prefix);
     }
     json_t *next;
-    floe_vdb_lock(rq->srv->db);
+    floe_vdb_lock_read(rq->srv->db);
     sqlite3_stmt *st =
         floe_vdb_stmt(rq->srv->db, "SELECT name, created_ms, changed_ms FROM vaults" ACCOUNT_WHERE
                                    " AND name >= ?1 || ?2 ORDER BY name LIMIT ?3");
     floe_vdb_bind(st, "tti", key, from, limit + 1);
     json_t *list =
         floe_vapi_page_locked(rq, st, limit, vault_json_locked, vault_marker, NULL, &next);
-    floe_vdb_unlock(rq->srv->db);
+    floe_vdb_unlock_read(rq->srv->db);
     json_t *o = json_object();
     json_object_set_new(o, "Marker", next);
     json_object_set_new(o, "VaultList", list);

@@ -491,9 +491,9 @@ bool floe_vpolicy_authorize(struct floe_vreq *rq)
         return true;
     floe_vconfig_vault_arn(cfg, rq->vault, resource, sizeof(resource));
     struct vault_facts f;
-    floe_vdb_lock(rq->srv->db);
+    floe_vdb_lock_read(rq->srv->db);
     facts_load_locked(rq, !owner, &f);
-    floe_vdb_unlock(rq->srv->db);
+    floe_vdb_unlock_read(rq->srv->db);
     int64_t now = floe_vutil_now_ms();
     struct floe_vpolicy_ctx ctx = {
         .action = action,

@@ -9,6 +9,15 @@
  * with synchronous=FULL, so COMMIT returns only after the WAL is fsynced; a 2xx is sent after
  * COMMIT. kill -9 at any moment leaves either the old or the new state of a transaction.
  *
+ * Reads that need no write (DescribeVault, List*, Describe/Get*, the authorizer's facts) do
+ * not queue behind that mutex: the group committer holds it through COMMIT's WAL fsync, which
+ * under load is most of a read's wait. They run on one of READERS read-only connections of
+ * their own (floe_vdb_lock_read), each with its own mutex and statement cache, inside one read
+ * transaction: WAL lets readers see the last commit while the writer works, so a reader sees
+ * every write acknowledged before it began and one consistent state throughout. The reader a
+ * thread holds is thread-local, so floe_vdb_stmt(db, ...) on that thread runs on it and the
+ * query code is the same for both kinds of lock.
+ *
  * Prepared statements are cached by the address of their SQL text (string literals), which
  * avoids re-parsing on hot paths (upload part, describe job) without a hash table.
  */
@@ -17,12 +26,14 @@
 #include "alloc.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define STMT_CACHE 160
+#define READERS 4
 
 struct floe_vdb {
     pthread_mutex_t mu;
@@ -32,7 +43,20 @@ struct floe_vdb {
         sqlite3_stmt *st;
     } cache[STMT_CACHE]; /* guarded by mu */
     int ncache;
+    struct floe_vdb *readers[READERS]; /* the writer's read-only connections; none in a reader */
+    atomic_uint next_reader;           /* where the next floe_vdb_lock_read() starts looking */
 };
+
+/* The reader this thread holds (floe_vdb_lock_read), the store it belongs to, and how many
+ * times the thread took it (nested reads reuse it). */
+static _Thread_local struct floe_vdb *t_reader, *t_reader_of;
+static _Thread_local int t_reader_depth;
+
+/* The connection a statement on db runs on: this thread's reader of db, or db itself. */
+static struct floe_vdb *conn(struct floe_vdb *db)
+{
+    return t_reader && t_reader_of == db ? t_reader : db;
+}
 
 static const char *s_schema =
     "CREATE TABLE IF NOT EXISTS vaults("
@@ -124,6 +148,16 @@ int floe_vdb_open(const char *path, struct floe_vdb **out, struct floe_error *er
                             emsg ? emsg : "unknown error");
         goto out;
     }
+    for (int i = 0; i < READERS; i++) {
+        struct floe_vdb *r = db->readers[i] = floe_xcalloc(1, sizeof(*r));
+        pthread_mutex_init(&r->mu, NULL);
+        if (sqlite3_open_v2(path, &r->h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+            rc = floe_error_set(err, FLOE_E_IO, "cannot open database %s for reading: %s", path,
+                                r->h ? sqlite3_errmsg(r->h) : "out of memory");
+            goto out;
+        }
+        sqlite3_busy_timeout(r->h, 5000);
+    }
     *out = db;
     db = NULL;
 out:
@@ -136,6 +170,8 @@ void floe_vdb_close(struct floe_vdb *db)
 {
     if (!db)
         return;
+    for (int i = 0; i < READERS; i++)
+        floe_vdb_close(db->readers[i]);
     for (int i = 0; i < db->ncache; i++)
         sqlite3_finalize(db->cache[i].st);
     if (db->h)
@@ -146,7 +182,52 @@ void floe_vdb_close(struct floe_vdb *db)
 
 void floe_vdb_lock(struct floe_vdb *db)
 {
+    if (t_reader && t_reader_of == db) {
+        /* a programming error: the writes would run on the read-only connection */
+        fprintf(stderr, "floe-vault: floe_vdb_lock() while this thread holds a read lock\n");
+        abort();
+    }
     pthread_mutex_lock(&db->mu);
+}
+
+void floe_vdb_lock_read(struct floe_vdb *db)
+{
+    if (t_reader && t_reader_of == db) {
+        t_reader_depth++;
+        return;
+    }
+    unsigned start = atomic_fetch_add_explicit(&db->next_reader, 1, memory_order_relaxed);
+    struct floe_vdb *r = NULL;
+    for (unsigned i = 0; i < READERS && !r; i++) {
+        struct floe_vdb *c = db->readers[(start + i) % READERS];
+        if (pthread_mutex_trylock(&c->mu) == 0)
+            r = c;
+    }
+    if (!r) { /* all busy: wait for one (reads are short) */
+        r = db->readers[start % READERS];
+        pthread_mutex_lock(&r->mu);
+    }
+    /* one snapshot for the whole unit of work; a BEGIN that fails leaves each statement its
+     * own snapshot, which is still a committed state */
+    sqlite3_exec(r->h, "BEGIN", NULL, NULL, NULL);
+    t_reader = r;
+    t_reader_of = db;
+    t_reader_depth = 1;
+}
+
+void floe_vdb_unlock_read(struct floe_vdb *db)
+{
+    struct floe_vdb *r = t_reader;
+    if (!r || t_reader_of != db) {
+        fprintf(stderr, "floe-vault: floe_vdb_unlock_read() without a read lock\n");
+        abort();
+    }
+    if (--t_reader_depth > 0)
+        return;
+    if (!sqlite3_get_autocommit(r->h))
+        sqlite3_exec(r->h, "COMMIT", NULL, NULL, NULL);
+    t_reader = t_reader_of = NULL;
+    pthread_mutex_unlock(&r->mu);
 }
 
 void floe_vdb_unlock(struct floe_vdb *db)
@@ -156,6 +237,7 @@ void floe_vdb_unlock(struct floe_vdb *db)
 
 sqlite3_stmt *floe_vdb_stmt(struct floe_vdb *db, const char *sql)
 {
+    db = conn(db);
     for (int i = 0; i < db->ncache; i++) {
         if (db->cache[i].sql == sql) {
             sqlite3_reset(db->cache[i].st);
@@ -225,7 +307,7 @@ int floe_vdb_exec(struct floe_vdb *db, struct floe_error *err, const char *sql, 
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     }
     if (rc != SQLITE_DONE)
-        return floe_error_set(err, FLOE_E_IO, "database error: %s", sqlite3_errmsg(db->h));
+        return floe_error_set(err, FLOE_E_IO, "database error: %s", sqlite3_errmsg(conn(db)->h));
     sqlite3_reset(st);
     return FLOE_OK;
 }

@@ -4,9 +4,10 @@
  * leaf hashes), jobs, tags, provisioned capacity and account settings. The schema is in
  * store_db.c (docs/internals/vault.md describes the files).
  *
- * Threads: one connection guarded by one mutex. Callers take floe_vdb_lock() around a unit of
- * work (a query, or BEGIN..COMMIT) and every other function here requires the lock to be held
- * (the _locked rule, written once here instead of on every name). Work under the lock is
+ * Threads: one writing connection guarded by one mutex, and a few read-only connections for
+ * reads (floe_vdb_lock_read). Callers take floe_vdb_lock() or floe_vdb_lock_read() around a
+ * unit of work (a query, or BEGIN..COMMIT) and every other function here requires one of them
+ * to be held (the _locked rule, written once here instead of on every name). Work under the lock is
  * metadata only; no request body I/O ever happens while holding it.
  */
 #ifndef FLOE_VAULT_STORE_DB_H
@@ -32,6 +33,18 @@ void floe_vdb_close(struct floe_vdb *db);
 
 void floe_vdb_lock(struct floe_vdb *db);
 void floe_vdb_unlock(struct floe_vdb *db);
+
+/*
+ * floe_vdb_lock_read() / floe_vdb_unlock_read() - a read lock: until the matching unlock, every
+ * floe_vdb_stmt(db, ...) on the calling thread runs on one of the store's read-only connections,
+ * in one read transaction (one consistent state that includes every write committed before the
+ * lock was taken). Readers never wait for the writer's lock or its COMMIT fsync. Nested read
+ * locks on one thread are counted. Statements that write fail on a reader; taking
+ * floe_vdb_lock() while holding a read lock aborts (a programming error). The reader belongs to
+ * the calling thread until it unlocks.
+ */
+void floe_vdb_lock_read(struct floe_vdb *db);
+void floe_vdb_unlock_read(struct floe_vdb *db);
 
 /*
  * floe_vdb_stmt() - a prepared statement for sql, cached by the sql pointer (pass string

@@ -29,6 +29,8 @@ import vault_helper as vh  # noqa: E402
 BIN = None
 MIB = vh.MIB
 FLOOD = int(os.environ.get("FLOE_ADMISSION_FLOOD", "200"))
+# Linux: a bind() to port 0 leaves the port to connect(), which picks it for the whole 4-tuple
+IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
 # RSS growth allowed during a flood; a TSan build spends several MB of shadow per thread
 RSS_BOUND = (512 if "TSAN_OPTIONS" in os.environ else 64) * (1 << 20)
 
@@ -132,6 +134,7 @@ class Admission(unittest.TestCase):
 
     def connect(self, source="127.0.0.1"):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)  # port chosen at connect()
         s.bind((source, 0))
         s.connect(("127.0.0.1", self.v.port))
         return s

@@ -40,6 +40,9 @@ MIB = vh.MIB
 
 def attacker(i):
     s = socket.socket()
+    # the source port is picked at connect() for the whole 4-tuple: a bind to port 0 alone
+    # reserves a port for every destination, and back-to-back runs (TIME_WAIT) then ran out
+    s.setsockopt(socket.IPPROTO_IP, ta.IP_BIND_ADDRESS_NO_PORT, 1)
     s.bind(("127.0.1.%d" % (1 + i // 20000), 0))
     return s
 

@@ -1,15 +1,17 @@
 /*
  * test_vault_store.c - floe-vault's storage: the SQLite store (schema, bindings, transactions
- * that roll back or persist across reopen) and the blob store (write/finish/discard, and the
- * start-up sweep that removes every file no row references), and streamed writers (O_DIRECT
- * through io_uring, or buffered with write-behind): exact bytes and length whatever the write
- * split, the tail padding trimmed, a mid-stream discard leaving nothing, the pool limit.
+ * that roll back or persist across reopen, reads on their own connections beside the writer)
+ * and the blob store (write/finish/discard, and the start-up sweep that removes every file no
+ * row references), and streamed writers (O_DIRECT through io_uring, or buffered with
+ * write-behind): exact bytes and length whatever the write split, the tail padding trimmed, a
+ * mid-stream discard leaving nothing, the pool limit.
  */
 #include "store_blob.h"
 #include "store_db.h"
 #include "t_util.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +95,66 @@ static void test_db_open_fails_cleanly(void **state)
 static bool referenced(const char *name, void *user)
 {
     return strcmp(name, (const char *)user) == 0;
+}
+
+/* A reader on another thread while the writer holds the lock inside an open transaction. */
+struct reader_arg {
+    struct floe_vdb *db;
+    int64_t seen, nested_seen;
+};
+
+static void *reader_thread(void *p)
+{
+    struct reader_arg *a = p;
+    floe_vdb_lock_read(a->db);
+    a->seen = count(a->db, "SELECT COUNT(*) FROM vaults");
+    floe_vdb_lock_read(a->db); /* nested: the same reader and snapshot */
+    a->nested_seen = count(a->db, "SELECT COUNT(*) FROM vaults");
+    floe_vdb_unlock_read(a->db);
+    floe_vdb_unlock_read(a->db);
+    return NULL;
+}
+
+static int64_t read_count(struct floe_vdb *db)
+{
+    struct reader_arg a = {db, -1, -1};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, reader_thread, &a), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(a.seen, a.nested_seen);
+    return a.seen;
+}
+
+/* Reads under floe_vdb_lock_read() neither wait for the writer (its lock is held and its
+ * transaction open throughout) nor see its uncommitted rows; they see every committed one,
+ * and a write through a read lock fails instead of landing. */
+static void test_db_reads_beside_the_writer(void **state)
+{
+    (void)state;
+    char path[600];
+    snprintf(path, sizeof(path), "%s/meta.db", s_dir);
+    struct floe_vdb *db = NULL;
+    struct floe_error err = {0};
+    assert_int_equal(floe_vdb_open(path, &db, &err), FLOE_OK);
+    floe_vdb_lock(db);
+    assert_int_equal(floe_vdb_exec(db, &err, "INSERT INTO vaults(name, created_ms) VALUES(?, 1)",
+                                   "t", "committed"),
+                     FLOE_OK);
+    assert_int_equal(floe_vdb_begin(db, &err), FLOE_OK);
+    assert_int_equal(floe_vdb_exec(db, &err, "INSERT INTO vaults(name, created_ms) VALUES(?, 2)",
+                                   "t", "pending"),
+                     FLOE_OK);
+    assert_int_equal(read_count(db), 1); /* returned while the writer still holds its lock */
+    assert_int_equal(floe_vdb_commit(db, &err), FLOE_OK);
+    floe_vdb_unlock(db);
+    assert_int_equal(read_count(db), 2);
+    floe_vdb_lock_read(db);
+    assert_int_not_equal(floe_vdb_exec(db, &err, "DELETE FROM vaults", ""), FLOE_OK);
+    floe_vdb_unlock_read(db);
+    floe_vdb_lock(db);
+    assert_int_equal(count(db, "SELECT COUNT(*) FROM vaults"), 2);
+    floe_vdb_unlock(db);
+    floe_vdb_close(db);
 }
 
 static void test_blob_write_discard_sweep(void **state)
@@ -310,6 +372,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_db_transactions, setup),
         cmocka_unit_test_setup(test_db_open_fails_cleanly, setup),
+        cmocka_unit_test_setup(test_db_reads_beside_the_writer, setup),
         cmocka_unit_test_setup(test_blob_write_discard_sweep, setup),
         cmocka_unit_test_setup(test_blob_stream_modes, setup),
         cmocka_unit_test_setup(test_blob_log, setup),
