@@ -9,6 +9,7 @@ end every file restores byte for byte. The vault is a plain floe-vault (its own 
 test_vault_power_loss.py). The consistency checks are those of the kill -9 test
 (tests/integration/test_backup_kill.py).
 test_retrieve_power_loss does the same for floe retrieve (download journal and partial output),
+test_restore_power_loss for floe restore (its catalog tables, job output and renamed files),
 test_migrate_power_loss for floe migrate to a directory (its SQLite catalog, .floe-part files
 and manifests; the checks of tests/integration/test_migrate.py, and no retrieval job paid
 twice).
@@ -141,6 +142,52 @@ class ClientPowerLoss(unittest.TestCase):
                 self.assertEqual(f.read(), data, path)
         print("client power loss: " + json.dumps(stats), file=sys.stderr)
         self.assertGreater(stats["crashes"], 0)
+    def test_restore_power_loss(self):
+        """floe restore (the catalog's restore tables, the job output it downloads and the
+        files it renames into place, all under the shim) crashed and resumed: every file ends
+        up byte for byte, the catalog passes its checks, no staging file is left."""
+        rounds = int(os.environ.get("FLOE_CRASH_CLIENT_ROUNDS", "4"))
+        name = self.name = "rs%d" % self.rnd.randint(0, 1 << 30)
+        self.glacier.create_vault(vaultName=name)
+        src = os.path.join(self.tmp.name, "src")
+        files = bk.BackupKillTests.make_tree(self, src, 30)
+        cat = os.path.join(self.root, "cat.db")
+        r, _ = self.run_floe(["--quiet", "backup", src, name, "--catalog", cat, "--no-snapshot",
+                              "--pack-size", "2MiB", "--pack-threshold", "1MiB"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+        def restore(to, **kw):
+            return self.run_floe(["--quiet", "restore", name, "--to", to, "--catalog", cat,
+                                  "--tier", "Expedited"], **kw)
+
+        def check(to, label):
+            for path, data in files.items():
+                with open(os.path.join(to, path.lstrip("/")), "rb") as f:
+                    self.assertEqual(f.read(), data, (label, path))
+            left = [n for _, _, names in os.walk(to) for n in names if ".floe-restore" in n]
+            self.assertEqual(left, [], label)
+
+        cal = os.path.join(self.root, "cal")
+        os.makedirs(cal)
+        r, rep = restore(cal, crash_at=0)  # calibration: the changes one whole restore makes
+        self.assertEqual(r.returncode, 0, r.stderr)
+        span = rep["changes"]
+        stats = {"crashes": 0, "finished_first": 0, "changes_per_restore": span}
+        for i in range(rounds):
+            label = "round %d (FLOE_TEST_SEED=%d)" % (i, self.seed)
+            to = os.path.join(self.root, "out%d" % i)
+            os.makedirs(to)
+            r, rep = restore(to, crash_at=self.rnd.randint(1, span), seed=self.seed * 1000 + i)
+            stats["crashes" if rep.get("crashed") else "finished_first"] += 1
+            if not rep.get("crashed"):
+                self.assertEqual(r.returncode, 0, (label, r.stderr))
+            self.catalog_ok(cat, label)
+            r, _ = restore(to)  # resume, no shim
+            self.assertEqual(r.returncode, 0, (label, r.stderr))
+            check(to, label)
+        print("restore power loss: " + json.dumps(stats), file=sys.stderr)
+        self.assertGreater(stats["crashes"], 0)
+
     def test_retrieve_power_loss(self):
         """floe retrieve (download journal + partial output under the shim) crashed and resumed:
         the output ends up byte for byte the archive."""

@@ -815,11 +815,18 @@ static int sync_target(struct rs *r, struct floe_error *err)
     return rc;
 }
 
+/* Where a job's output is downloaded: next to the files, removed once they are out of it. */
+static void job_output_path(const struct rs *r, const struct floe_catalog_job *j, char *out,
+                            size_t n)
+{
+    snprintf(out, n, "%s/.floe-restore-%" PRIu64 "-%" PRId64, r->o->to, r->rid, j->id);
+}
+
 /* Downloads a succeeded job's output next to the files and takes its files out of it. */
 static int extract_job(struct rs *r, const struct floe_catalog_job *j)
 {
     char tmp[PATH_MAX];
-    snprintf(tmp, sizeof(tmp), "%s/.floe-restore-%" PRIu64 "-%" PRId64, r->o->to, r->rid, j->id);
+    job_output_path(r, j, tmp, sizeof(tmp));
     struct floe_download_options d = {.vault = r->o->vault,
                                       .job_id = j->job_id,
                                       .output_path = tmp,
@@ -895,6 +902,12 @@ static int fail_job_files(const struct floe_catalog_restore_file *rf, void *user
 
 static int wait_and_extract(struct rs *r, struct floe_catalog_job *j)
 {
+    if (j->status == FLOE_CATALOG_JOB_DOWNLOADED) {
+        /* a run stopped between recording the job and removing its output */
+        char tmp[PATH_MAX];
+        job_output_path(r, j, tmp, sizeof(tmp));
+        unlink(tmp);
+    }
     if (j->status == FLOE_CATALOG_JOB_DOWNLOADED || j->status == FLOE_CATALOG_JOB_FAILED)
         return FLOE_OK;
     progress(r, "waiting");
