@@ -37,8 +37,8 @@
     "                [--no-checkpoint] [--overwrite]\n"                                            \
     "Defaults: --tier Standard, --format JSON, --timeout none, --interval 1 s growing to\n"        \
     "--max-interval 15 min, --page-size: the service's (1000), --segment-size 32MiB,\n"            \
-    "--concurrency 4 (1 to 256; 'adaptive': from 4 up to 32 while the throughput rises,\n"         \
-    "halved on retries), --memory-limit 1GiB. An existing -o FILE is refused without\n"            \
+    "--concurrency adaptive (from 4 up to 32 while the throughput rises, halved on retries;\n"     \
+    "or a fixed 1 to 256), --memory-limit 1GiB. An existing -o FILE is refused without\n"          \
     "--overwrite.\n"                                                                               \
     "ARCHIVE_ID may start with '-': put it after '--' or write --archive-id=ID. -o is also\n"      \
     "--output; FILE '-' is standard output (spooled in $TMPDIR and written only after the\n"       \
@@ -323,9 +323,7 @@ static int cmd_output(const struct floe_cli *cli, int argc, char **argv)
     bool adaptive = conc && strcmp(conc, "adaptive") == 0;
     if (conc && !adaptive && floe_cli_parse_uint("job", JOB_USAGE, "--concurrency", conc, 256, &n))
         return 2;
-    if (!conc) /* fixed by default: see --help */
-        n = FLOE_RETRIEVE_DEFAULT_CONCURRENCY;
-    else if (!adaptive && n == 0)
+    if (conc && !adaptive && n == 0) /* no --concurrency: adaptive (n 0), see --help */
         return usage_err("--concurrency must be a whole number from 1 to 256, not \"%s\"", conc);
     o.concurrency = (unsigned)n;
     if (floe_cli_check_output(cli, "job", JOB_USAGE, out, overwrite, ckpt))

@@ -36,8 +36,8 @@
     "              [--prices FILE] [--inventory-job JOB_ID] [--catalog PATH] [--shard I/N]\n"      \
     "Names come from archive descriptions (floe1, mt2, else the description as a path);\n"         \
     "filters match names. Defaults: --tier Bulk, no daily quota, --max-jobs 100, --max-staged\n"   \
-    "1TiB, --expiry-margin 4h, --job-expiry 24h, --poll-interval 5m, --concurrency 4\n"            \
-    "(segments in flight per archive; 'adaptive': 4 up to 32, halved on retries); S3:\n"           \
+    "1TiB, --expiry-margin 4h, --job-expiry 24h, --poll-interval 5m, --concurrency adaptive\n"     \
+    "(segments in flight per archive: 4 up to 32, halved on retries; or a fixed N); S3:\n"         \
     "--storage-class DEEP_ARCHIVE, --chunk-size 64MiB (doubled until 10,000 parts fit),\n"         \
     "--s3-endpoint-url from AWS_ENDPOINT_URL_S3 else AWS. Catalog: DIR/.floe-migrate/VAULT.db\n"   \
     "(manifest beside it); for S3 in $XDG_CACHE_HOME/floe, staging beside it. --shard I/N:\n"      \
@@ -142,9 +142,7 @@ static int parse(const char *cmd, int argc, char **argv, int start, struct mopts
             rc = floe_cli_usage_error(cmd, MIGRATE_USAGE, "--max-jobs must be 1 or more");
         o->max_jobs = (unsigned)n;
     }
-    if (!rc && !m->conc) /* fixed by default: see --help */
-        o->concurrency = FLOE_RETRIEVE_DEFAULT_CONCURRENCY;
-    if (!rc && m->conc && strcmp(m->conc, "adaptive") == 0)
+    if (!rc && (!m->conc || strcmp(m->conc, "adaptive") == 0)) /* the default, see --help */
         o->concurrency = 0;
     else if (!rc && m->conc &&
              !(rc = floe_cli_parse_uint(cmd, MIGRATE_USAGE, "--concurrency", m->conc, 64, &n))) {

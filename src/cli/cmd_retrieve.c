@@ -28,10 +28,11 @@
     "the whole archive is verified); an existing FILE is refused without\n"                        \
     "--overwrite. A succeeded, unexpired job for the same archive and range is reused\n"           \
     "(--new-job starts another). Defaults: --tier Standard, the whole archive,\n"                  \
-    "--segment-size 32MiB, --concurrency 4 (1 to 256; 'adaptive': segments in flight from 4\n"     \
-    "up to 32 while the throughput rises, halved on retries), --memory-limit 1GiB, --timeout\n"    \
-    "none (wait as long as the job takes), --poll-interval 1 s growing to 15 min, checkpoint in\n" \
-    "$XDG_CACHE_HOME/floe; --retry-for 10m, --max-retries no limit (global options)."
+    "--segment-size 32MiB, --concurrency adaptive (segments in flight from 4 up to 32 while\n"     \
+    "the throughput rises, halved on retries; or a fixed 1 to 256), --memory-limit 1GiB,\n"        \
+    "--timeout none (wait as long as the job takes), --poll-interval 1 s growing to 15 min,\n"     \
+    "checkpoint in $XDG_CACHE_HOME/floe; --retry-for 10m, --max-retries no limit (global\n"        \
+    "options)."
 
 struct ui {
     const struct floe_cli *cli;
@@ -132,9 +133,7 @@ int floe_cmd_retrieve(const struct floe_cli *cli, int argc, char **argv)
     if (conc && !adaptive &&
         floe_cli_parse_uint("retrieve", RETRIEVE_USAGE, "--concurrency", conc, 256, &n))
         return 2;
-    if (!conc) /* fixed by default: see --help */
-        n = FLOE_RETRIEVE_DEFAULT_CONCURRENCY;
-    else if (!adaptive && n == 0)
+    if (conc && !adaptive && n == 0) /* no --concurrency: adaptive (n 0), see --help */
         return floe_cli_usage_error(
             "retrieve", RETRIEVE_USAGE,
             "--concurrency must be a whole number from 1 to 256, not \"0\"");

@@ -174,7 +174,8 @@ void floe_cli_download_progress(const struct floe_download_progress *p, void *us
 int floe_cli_download(const struct floe_cli *cli, const char *cmd, struct floe_download_options *o)
 {
     struct floe_cli_client_opts copts = {
-        .max_connections = o->concurrency ? o->concurrency : FLOE_RETRIEVE_DEFAULT_CONCURRENCY,
+        .max_connections =
+            o->concurrency ? o->concurrency : FLOE_RETRIEVE_ADAPTIVE_MAX, /* 0: adaptive */
     };
     struct floe_client *c = NULL;
     if (floe_cli_client(cli, cmd, &copts, &c))

@@ -267,7 +267,7 @@ class Contract(unittest.TestCase):
                 self.assertRegex(r.stdout, r"[Dd]efault", cmd)
         for cmd, default in (("upload", "--concurrency adaptive"), ("upload", "--part-size 64MiB"),
                              ("upload", "--memory-limit 1GiB"), ("retrieve", "--segment-size 32MiB"),
-                             ("retrieve", "--tier Standard"), ("retrieve", "'adaptive'"), ("bench", "--runs 3")):
+                             ("retrieve", "--tier Standard"), ("retrieve", "--concurrency adaptive"), ("bench", "--runs 3")):
             r = subprocess.run([FLOE, cmd, "--help"], capture_output=True, text=True)
             self.assertIn(default, r.stdout, cmd)
 

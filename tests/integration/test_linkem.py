@@ -264,7 +264,7 @@ class AdaptiveRetrieveTests(unittest.TestCase):
         url = f"http://127.0.0.1:{link.port}"
         fixed = self.retrieve(url, "fixed.bin", "--concurrency", "4")
         self.assertEqual(fixed["segments_in_flight_max"], 4)
-        adaptive = self.retrieve(url, "adaptive.bin", "--concurrency", "adaptive")
+        adaptive = self.retrieve(url, "adaptive.bin")  # no --concurrency: adaptive is the default
         self.assertEqual(adaptive["verified"], "whole")
         # 1 MiB segments 60 ms away: each doubling pays, so it leaves the default behind
         self.assertGreaterEqual(adaptive["segments_in_flight_max"], 8, adaptive)

@@ -12,7 +12,8 @@
  *
  * Streaming (a file output of known size and more than one segment: the normal case). The
  * body of each GET is consumed as it arrives, in CHUNK_BYTES (2 MiB) chunks of a small
- * recycled ring (a FIFO buffer pool of 2 x concurrency + 4 chunks, ~24 MiB):
+ * recycled ring (a FIFO buffer pool of 2 x concurrency + 4 chunks, ~24 MiB; adaptive: sized for
+ * the ceiling, but only what the current limit needs is in the ring, see fit_ring()):
  *
  *   transfer thread: body_write copies the bytes into the segment's current chunk
  *     (non-temporal stores); a full chunk (or the segment's last bytes) goes to the hash pool
@@ -221,6 +222,9 @@ struct dl {
     bool unverified;           /* some segment had no header */
     struct floe_orch orch;     /* the transfer core: segment table, loop, journal record */
     struct floe_bufpool *pool; /* streaming: the chunk ring (FIFO); else segment buffers */
+    struct floe_buf **held;    /* adaptive streaming: chunks kept out of the ring (never touched) */
+    unsigned nheld;            /* orchestrating thread only */
+    unsigned ring_count;       /* streaming: chunks in the pool, held ones included */
     pthread_mutex_t chunk_mu;  /* streaming: guards every segment's chunks_finished */
     pthread_cond_t chunk_cv;   /* signalled when a chunk write completes */
     struct floe_hashpool *hashpool;
@@ -578,6 +582,41 @@ static void submit_fetch(struct dl *d, struct seg *s)
     floe_transfer_submit(d->client->transfer, s->xfer);
 }
 
+/* Adaptive streaming: the ring in use is what the current limit needs (2 chunks per segment in
+ * flight plus 4, as for a fixed --concurrency); the rest of the pool, sized for the ceiling,
+ * stays held here and is handed to the ring only when the limit grows. A FIFO ring cycles
+ * through every free chunk, so a ring sized for the ceiling touched (faulted in, and evicted
+ * from cache) 68 chunks where 12 do. Never shrinks: a cut only leaves spare chunks in the ring. */
+static unsigned ring_want(const struct dl *d)
+{
+    return 2 * floe_adapt_limit(&d->adapt) + 4;
+}
+
+static void fit_ring(struct dl *d)
+{
+    while (d->nheld && d->ring_count - d->nheld < ring_want(d))
+        floe_bufpool_release(d->pool, d->held[--d->nheld]);
+}
+
+static void hold_ring(struct dl *d, unsigned count)
+{
+    d->ring_count = count;
+    if (!d->adaptive || count <= ring_want(d))
+        return;
+    d->held = floe_xcalloc(count - ring_want(d), sizeof(*d->held));
+    while (d->nheld < count - ring_want(d) &&
+           (d->held[d->nheld] = floe_bufpool_try_acquire(d->pool)))
+        d->nheld++;
+}
+
+static void release_held(struct dl *d)
+{
+    while (d->nheld)
+        floe_bufpool_release(d->pool, d->held[--d->nheld]);
+    free(d->held);
+    d->held = NULL;
+}
+
 /* The core's start(). Streaming: a segment stays in flight until its last chunk is written,
  * and each one in flight may hold one partly filled chunk, so in_flight bounds the chunks held;
  * buffered: a segment needs a free buffer, and at most `concurrency` fetch at once. */
@@ -648,9 +687,11 @@ static void settle(struct dl *d, struct seg *s);
 static void handle_fetched(struct dl *d, struct seg *s)
 {
     d->fetching--;
-    if (d->adaptive) /* a retried answer (throttling, a reset, a 5xx) halves the limit */
+    if (d->adaptive) { /* a retried answer (throttling, a reset, a 5xx) halves the limit */
         floe_adapt_done(&d->adapt, s->ev.status ? 0 : s->len, s->xfer->attempts > 1,
                         floe_adapt_now_ns());
+        fit_ring(d);
+    }
     if (!d->streaming) {
         after_fetch(d, s);
         return;
@@ -1179,7 +1220,10 @@ static int make_pool(struct dl *d, struct floe_error *err)
             .memory_limit_bytes = limit,
             .fifo = true,
         };
-        return floe_bufpool_new(&bo, &d->pool, err);
+        int rc = floe_bufpool_new(&bo, &d->pool, err);
+        if (rc == FLOE_OK)
+            hold_ring(d, (unsigned)count);
+        return rc;
     }
     uint64_t bufsize = d->seg_size; /* mapped lazily: a small output touches few pages */
     if (bufsize > limit)
@@ -1471,6 +1515,8 @@ static void dl_free(struct dl *d)
 {
     floe_writer_destroy(d->writer);
     floe_orch_cleanup(&d->orch); /* segments give their buffers back to the pool first */
+    if (d->pool)
+        release_held(d);
     floe_bufpool_destroy(d->pool);
     floe_journal_destroy(d->journal);
     if (d->fd >= 0)
