@@ -17,7 +17,10 @@ a rule get a fault instead:
                               that gives up just closes the connection)
 Rules: --rule 'METHOD PATH_REGEX FAULT COUNT' fires on the first COUNT matching requests
 (COUNT 0 = always). The proxy writes its port to --port-file and logs one line per request
-("FAULT ..." or "PASS ...") to --log. Stopped by PID (SIGTERM).
+("FAULT ..." or "PASS ...") to --log; with --inflight each line ends with "inflight=N", the
+requests inside the proxy (this one included) when it was logged: arrived, and not yet
+answered (a request leaves the count before the first byte of its answer goes out, so the
+count never exceeds what the client has in flight). Stopped by PID (SIGTERM).
 """
 import argparse
 import http.client
@@ -74,10 +77,30 @@ class Handler(BaseHTTPRequestHandler):
 
     def _log(self, what):
         with self.server.log_lock:
-            self.server.log.write(f"{what} {self.command} {self.path}\n")
+            tail = f" inflight={self.server.inflight}" if self.server.track_inflight else ""
+            self.server.log.write(f"{what} {self.command} {self.path}{tail}\n")
             self.server.log.flush()
 
+    def _leave(self):
+        if self.counted:
+            self.counted = False
+            with self.server.log_lock:
+                self.server.inflight -= 1
+
+    def send_response_only(self, code, message=None):
+        self._leave()
+        super().send_response_only(code, message)
+
     def _handle(self):
+        with self.server.log_lock:
+            self.server.inflight += 1
+        self.counted = True
+        try:
+            self._forward()
+        finally:
+            self._leave()
+
+    def _forward(self):
         rate = 0
         for rule in self.server.rules:
             if rule.fault.startswith("slowbody:") and rule.take(self.command, self.path):
@@ -179,6 +202,7 @@ def main():
     ap.add_argument("--log", required=True)
     ap.add_argument("--rule", action="append", default=[])
     ap.add_argument("--port", type=int, default=0, help="port to bind (0 = a free one)")
+    ap.add_argument("--inflight", action="store_true", help="log the requests in flight")
     a = ap.parse_args()
     srv = Server(("127.0.0.1", a.port), Handler)
     srv.upstream_host, port = a.upstream.rsplit(":", 1)
@@ -186,6 +210,7 @@ def main():
     srv.rules = [Rule(r) for r in a.rule]
     srv.log = open(a.log, "a")
     srv.log_lock = threading.Lock()
+    srv.inflight, srv.track_inflight = 0, a.inflight
     with open(a.port_file + ".tmp", "w") as f:
         f.write(str(srv.server_address[1]))
     import os

@@ -139,7 +139,7 @@ def start_moto():
     raise RuntimeError("moto.server did not start")
 
 
-def start_faultproxy(upstream_port, rules, port=0):
+def start_faultproxy(upstream_port, rules, port=0, inflight=False):
     workdir = tempdir("floe-proxy-")
     port_file = os.path.join(workdir, "port")
     log_path = os.path.join(workdir, "proxy.log")
@@ -148,6 +148,8 @@ def start_faultproxy(upstream_port, rules, port=0):
             "--port", str(port)]
     for r in rules:
         args += ["--rule", r]
+    if inflight:  # each log line ends with " inflight=N" (faultproxy.py)
+        args.append("--inflight")
     proc = subprocess.Popen(args)
     port = _wait_port_file(port_file, proc, "faultproxy")
     return Server(proc, port, workdir, log_path)

@@ -3,7 +3,8 @@
 
 floe uploads and retrieves through tools/linkem.c (no delay, no cap of its own), whose rate
 log counts the bytes it delivered each second in each direction; the test checks the average
-rate over the transfer (within 10% of the limit) and that no whole second bursts above 1.5x.
+rate over the transfer (within 10% of the limit) and that no whole second bursts above 1.5x;
+one longer upload checks the issue's target itself (+-5%, no more than one second above 2x).
 Then UP:DOWN, a timetable, and the command-line checks (exit 2, the rule in the message).
 The long form of the rate targets (50M over 30 s) is bench/e2e/bwlimit-bench.sh.
 
@@ -87,6 +88,29 @@ class BwlimitTests(unittest.TestCase):
         self.assertEqual(json.loads(r.stdout)["size"], 24 * MIB)
         time.sleep(1.2)  # the rate log's last second
         self.check_rate(self.seconds(1, since), 5 * MIB, took, 24 * MIB)
+
+    def test_target_average_within_5_percent(self):
+        """The issue's target at a rate a loaded 2-core machine sustains: over ~10 s of an
+        upload on 4 connections, the whole seconds counted by linkem (another process) average
+        within +-5% of the limit, and no more than one second bursts above 2x. The long form
+        (50M over 30 s) is bench/e2e/bwlimit-bench.sh."""
+        limit, mib = 4 * MIB, 40
+        path = self.file("target.bin", mib)
+        since = self.log_lines()
+        t0 = time.monotonic()
+        self.floe("--bwlimit", "4M", "upload", "--part-size", "4M", "--concurrency", "4",
+                  "--no-checkpoint", "v", path)
+        took = time.monotonic() - t0
+        time.sleep(1.2)  # the rate log's last second
+        secs = self.seconds(1, since)
+        self.assertGreaterEqual(len(secs), 6, "%s (%.2f s)" % (secs, took))
+        avg = sum(secs) / len(secs)
+        self.assertTrue(0.95 * limit <= avg <= 1.05 * limit,
+                        "%.3f MiB/s a second for a 4 MiB/s limit: %s" % (avg / MIB, secs))
+        self.assertLessEqual(sum(1 for x in secs if x > 2 * limit), 1,
+                             "more than one second above 2x the limit: %s" % secs)
+        # floe's own clock: the whole command (start-up included) was not faster either
+        self.assertLessEqual(mib * MIB / took, 1.05 * limit)
 
     def test_single_request_upload_is_limited(self):
         path = self.file("single.bin", 12)

@@ -284,6 +284,89 @@ class AdaptiveRetrieveTests(unittest.TestCase):
         self.assertEqual(fixed["concurrency_cuts"], 0, fixed)
 
 
+class AdaptiveBackupTests(unittest.TestCase):
+    """Backup's small files in the file-per-archive layout (singles.c) keep a number of
+    uploads in flight that follows the link when --concurrency is not given: from 16 it grows
+    on a far link and halves when the service throttles. faultproxy in front of floe-vault
+    logs the requests inside it at each arrival ("inflight=N"): what floe has in flight,
+    seen from outside, and a fixed --concurrency 16 is the control each time."""
+
+    FILES = 300
+
+    def setUp(self):
+        self.vault = servers.start_vault(VAULT)
+        self.addCleanup(self.vault.stop)
+        self.tmp = servers.tempdir("floe-adapt-backup-")
+        self.env = servers.client_env(self.tmp)
+        self.src = os.path.join(self.tmp, "src")
+        for i in range(self.FILES):
+            d = os.path.join(self.src, "d%02d" % (i % 10))
+            os.makedirs(d, exist_ok=True)
+            with open(os.path.join(d, "f%03d" % i), "wb") as f:
+                f.write(os.urandom(512 + 13 * i))
+        r = subprocess.run([FLOE, "--endpoint-url", f"http://127.0.0.1:{self.vault.port}",
+                            "vault", "create", "v"], env=self.env, capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def backup(self, proxy, name, *extra):
+        """Backs the tree up through proxy into a fresh catalog; the in-flight counts of the
+        archive uploads, in arrival order."""
+        with open(proxy.log_path) as f:
+            since = len(f.read().splitlines())
+        cat = os.path.join(self.tmp, name + ".db")
+        r = subprocess.run([FLOE, "--endpoint-url", f"http://127.0.0.1:{proxy.port}", "--json",
+                            "backup", self.src, "v", "--catalog", cat, "--no-snapshot",
+                            "--layout", "file-per-archive", *extra], env=self.env,
+                           capture_output=True, text=True, timeout=240)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        summary = [json.loads(x) for x in r.stdout.splitlines() if "files_new" in x]
+        self.assertEqual(summary[-1]["files_new"], self.FILES, r.stdout)
+        with open(proxy.log_path) as f:
+            lines = f.read().splitlines()[since:]
+        return [(ln.split()[0] + " " + ln.split()[1], int(ln.rsplit("inflight=", 1)[1]))
+                for ln in lines if " POST " in ln and "/archives " in ln]
+
+    def test_small_files_grow_on_a_delayed_link(self):
+        # a far link (each upload pays a connect and a request round trip: the proxy opens
+        # one upstream connection per request), far enough that the round trips, not a busy
+        # machine's CPU, bound the rate at 16 in flight
+        link = servers.start_linkem(LINKEM, self.vault.port, "--rtt-ms", "250")
+        self.addCleanup(link.stop)
+        proxy = servers.start_faultproxy(link.port, [], inflight=True)
+        self.addCleanup(proxy.stop)
+        fixed = self.backup(proxy, "fixed", "--concurrency", "16")
+        self.assertLessEqual(max(n for _, n in fixed), 16, fixed)
+        adaptive = self.backup(proxy, "adaptive")
+        # every upload waits two round trips: more in flight pays, so it leaves its start (16)
+        # behind (a doubling, or a step of one after a hold; the proxy's count cannot exceed
+        # what floe has in flight, as the control shows)
+        self.assertGreater(max(n for _, n in adaptive), 16, adaptive)
+
+    def test_small_files_back_off_when_throttled(self):
+        # the first 20 uploads are throttled; every upload then takes 0.2 s (a far service)
+        proxy = servers.start_faultproxy(self.vault.port, [
+            "POST /archives$ status:400:ThrottlingException 20",
+            "POST /archives$ delay:0.2 0"], inflight=True)
+        self.addCleanup(proxy.stop)
+        adaptive = self.backup(proxy, "adaptive")
+        last = max(i for i, (what, _) in enumerate(adaptive) if what == "FAULT status:400:ThrottlingException")
+        # after the throttling (and the 16 it may have had in flight), the next 100 uploads
+        # stay below 16: halved (once or twice), held 8 windows, then one more at a time
+        # (adapt.c), which cannot climb back to 16 within 100 completions
+        after = [n for _, n in adaptive[last + 17:last + 117]]
+        self.assertGreaterEqual(len(after), 100, adaptive)
+        self.assertLess(max(after), 16, adaptive)
+        # the control, with the faults of its own: the same proxy, a fixed 16, reaches 16
+        proxy2 = servers.start_faultproxy(self.vault.port, [
+            "POST /archives$ status:400:ThrottlingException 20",
+            "POST /archives$ delay:0.2 0"], inflight=True)
+        self.addCleanup(proxy2.stop)
+        fixed = self.backup(proxy2, "fixed", "--concurrency", "16")
+        last = max(i for i, (what, _) in enumerate(fixed) if what == "FAULT status:400:ThrottlingException")
+        self.assertEqual(max(n for _, n in fixed[last + 17:]), 16, fixed)
+
+
 if __name__ == "__main__":
     LINKEM, FLOE, VAULT = sys.argv[1:4]
     unittest.main(argv=[sys.argv[0], "-v"] + sys.argv[4:])
