@@ -3,7 +3,9 @@
 # `floe upload` of the same size): alternately, against a fresh floe-vault each time,
 #   floe upload of SIZE_MIB MiB (random bytes, page cache), timed from outside (wall clock), and
 #   floe bench upload --size SIZE_MIB MiB --count 1 --warmup 0, its own MB/s,
-# both with 16 MiB parts and 4 in flight; prints the medians side by side.
+# both with 16 MiB parts and 4 in flight; prints the medians side by side, with the client CPU
+# (user + system seconds per GiB) of each whole command (/usr/bin/time, robust to the load of
+# a shared machine where the wall clock is not) and the bench's own client CPU figure.
 # Usage: bash bench/e2e/bench-overhead.sh [SIZE_MIB=256] [RUNS=5]
 # BUILD=DIR uses floe and floe-vault from an existing build (default: build-bench/, built
 # Release by bench/e2e/common.sh).
@@ -17,15 +19,35 @@ bench_setup overhead "$SIZE_MIB"
 for run in $(seq "$RUNS"); do
     start_vault
     t0=$(date +%s.%N)
-    "$FLOE" --endpoint-url "$url" --quiet upload bench "$file" --part-size 16MiB \
-        --concurrency 4 --no-checkpoint > "$work/up.out"
+    /usr/bin/time -f "%U %S" -o "$work/up.time" "$FLOE" --endpoint-url "$url" --quiet upload \
+        bench "$file" --part-size 16MiB --concurrency 4 --no-checkpoint > "$work/up.out"
     t1=$(date +%s.%N)
     echo "upload $(python3 -c "print($SIZE_MIB * 1048576 / ($t1 - $t0) / 1e6)")" >> "$work/results"
+    echo "upload-cpu $(awk -v m="$SIZE_MIB" '{print ($1 + $2) * 1024 / m}' "$work/up.time")" \
+        >> "$work/results"
     stop_vault
     start_vault
-    "$FLOE" --endpoint-url "$url" --json bench upload bench --size "${SIZE_MIB}MiB" \
-        --part-size 16MiB --concurrency 4 --count 1 --warmup 0 > "$work/bench.json"
-    echo "bench $(python3 -c "import json; print(json.load(open('$work/bench.json'))['mb_per_s'])")" \
+    /usr/bin/time -f "%U %S" -o "$work/bench.time" "$FLOE" --endpoint-url "$url" --json bench \
+        upload bench --size "${SIZE_MIB}MiB" --part-size 16MiB --concurrency 4 --count 1 \
+        --warmup 0 > "$work/bench.json"
+    python3 - "$work/bench.json" >> "$work/results" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+def find(o, k):  # the first value of key k anywhere in the result
+    if isinstance(o, dict):
+        if k in o:
+            return o[k]
+        o = list(o.values())
+    if isinstance(o, list):
+        for v in o:
+            r = find(v, k)
+            if r is not None:
+                return r
+    return None
+print("bench", j["mb_per_s"])
+print("bench-owncpu", find(j, "client_cpu_s_per_gib"))
+PY
+    echo "bench-cpu $(awk -v m="$SIZE_MIB" '{print ($1 + $2) * 1024 / m}' "$work/bench.time")" \
         >> "$work/results"
     stop_vault
 done
@@ -36,10 +58,15 @@ rows = {}
 for line in open(sys.argv[1]):
     name, v = line.split()
     rows.setdefault(name, []).append(float(v))
-up, b = statistics.median(rows["upload"]), statistics.median(rows["bench"])
+med = {k: statistics.median(v) for k, v in rows.items()}
+up, b = med["upload"], med["bench"]
+uc, bc, bo = med["upload-cpu"], med["bench-cpu"], med["bench-owncpu"]
 print(f"{sys.argv[2]} MiB, 16 MiB parts, 4 in flight, median of {sys.argv[3]} alternating runs")
-print("| measured by | MB/s |")
-print("|---|---|")
-print(f"| floe upload, timed from outside | {up:.1f} |")
-print(f"| floe bench upload, its own figure | {b:.1f} ({(b / up - 1) * 100:+.1f}%) |")
+print("| measured by | MB/s | client CPU s/GiB (whole command) | bench's own CPU s/GiB |")
+print("|---|---|---|---|")
+print(f"| floe upload, timed from outside | {up:.1f} | {uc:.2f} | |")
+print(f"| floe bench upload, its own figure | {b:.1f} ({(b / up - 1) * 100:+.1f}%) | "
+      f"{bc:.2f} ({(bc / uc - 1) * 100:+.1f}%) | {bo:.2f} ({(bo / uc - 1) * 100:+.1f}%) |")
+print("MB/s per run, upload:", [round(x, 1) for x in rows["upload"]])
+print("MB/s per run, bench: ", [round(x, 1) for x in rows["bench"]])
 PY
