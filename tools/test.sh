@@ -52,7 +52,8 @@ TSAN_OPTIONS=halt_on_error=1 python3 tests/integration/test_upload.py build-tsan
 echo "== backup (hash pool, transfer, pack producer) and purge (rate-limited core) under TSan"
 TSAN_OPTIONS=halt_on_error=1 python3 tests/integration/test_backup.py build-tsan/floe \
     build/src/vault/floe-vault BackupTests.test_file_per_archive_layout \
-    BackupTests.test_packed_backup_then_nothing_changed BackupTests.test_restore_packed_and_one_path
+    BackupTests.test_packed_backup_then_nothing_changed BackupTests.test_restore_packed_and_one_path \
+    BackupTests.test_compressed_packs_on_the_pool
 TSAN_OPTIONS=halt_on_error=1 python3 tests/integration/test_purge.py build-tsan/floe \
     build/src/vault/floe-vault PurgeTests.test_dry_run_then_purge PurgeTests.test_kill_and_resume
 echo "== floe bench: its workers, per-request timing and cleanup threads under TSan"

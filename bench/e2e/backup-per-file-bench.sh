@@ -24,7 +24,6 @@ OLD_FLOE=$work/base-build/floe OLD_VAULT=$work/base-build/src/vault/floe-vault
 tree=$work/tree
 small_file_tree "$tree" "$FILES"
 
-busy() { awk '/^cpu /{print $2+$3+$4+$7+$8, $2+$3+$4+$5+$6+$7+$8}' /proc/stat; }
 ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 : > "$work/results"
@@ -42,10 +41,8 @@ for r in $(seq "$RUNS"); do
         stop_vault
         rm -f "$work/c.$which.$r.db"*
         read -r wall user sys < "$work/t"
-        # other processes' busy cores: machine busy time minus ours (client + server), per second
-        bg=$(awk -v b="$((b1 - b0))" -v t="$((t1 - t0))" -v u="$user" -v s="$sys" -v v="$vt" \
-            -v hz="$hz" -v w="$wall" -v n="$(nproc)" \
-            'BEGIN { x = (b / hz - u - s - v / hz) / w; if (x < 0) x = 0; printf "%.2f", x }')
+        bg=$(background_cores "$((b1 - b0))" "$wall" \
+            "$(awk -v u="$user" -v s="$sys" -v v="$vt" -v hz="$hz" 'BEGIN { print u + s + v / hz }')")
         echo "$which $r $wall $user $sys $(awk -v v="$vt" -v hz="$hz" 'BEGIN{print v/hz}') $bg" |
             tee -a "$work/results"
     done

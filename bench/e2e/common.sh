@@ -76,3 +76,11 @@ build_rev() {
     cmake -S "$dir.src" -B "$dir" -DCMAKE_BUILD_TYPE=Release -DFLOE_TESTS=OFF -DFLOE_BENCH=OFF >/dev/null
     cmake --build "$dir" -j"$(nproc)" --target "$@" >/dev/null
 }
+# busy: the machine's busy and total jiffies (/proc/stat), read before and after a run.
+busy() { awk '/^cpu /{print $2+$3+$4+$7+$8, $2+$3+$4+$5+$6+$7+$8}' /proc/stat; }
+# background_cores BUSY_JIFFIES WALL_S OURS_S: other processes' busy cores during a run (the
+# machine's busy time minus the CPU seconds of our own processes, per second of wall time).
+background_cores() {
+    awk -v b="$1" -v w="$2" -v o="$3" -v hz="$(getconf CLK_TCK)" \
+        'BEGIN { x = (b / hz - o) / w; if (x < 0) x = 0; printf "%.2f", x }'
+}

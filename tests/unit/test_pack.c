@@ -5,12 +5,14 @@
  * the writer gave; every frame reads back by its entry, and floe_pack_frame_meta gives the
  * index's mtime and mode from the frame alone; every single-byte change anywhere in a
  * pack is detected (or, inside zstd data, changes nothing restored); truncation, a sink
- * failure at every write, bad arguments and the refusals' messages.
+ * failure at every write, bad arguments and the refusals' messages; frames prepared on
+ * threads of their own and added in order give the very bytes of floe_pack_add().
  */
 #include "t_util.h"
 
 #include "pack.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -522,6 +524,75 @@ static void test_pack_probe(void **state)
     floe_pack_writer_free(w);
 }
 
+/* One file's frame prepared on a thread of its own (as the packer does on the hash pool). */
+struct prep {
+    pthread_t th;
+    const struct file *f;
+    int level, rc;
+    struct floe_pack_frame frame;
+};
+
+static void *prepare_thread(void *arg)
+{
+    struct prep *p = arg;
+    struct floe_error err = {0};
+    p->rc = floe_pack_frame_prepare(&p->frame, p->level, p->f->data, p->f->size, &err);
+    return NULL;
+}
+
+/* Frames prepared in parallel, on one thread each, then added in order: the same pack, byte for
+ * byte and entry for entry, as floe_pack_add() writes at every level. */
+static void test_pack_prepared_frames_same_bytes(void **state)
+{
+    (void)state;
+    static const int levels[] = {0, 1, 3};
+    for (size_t l = 0; l < sizeof(levels) / sizeof(levels[0]); l++) {
+        struct set s;
+        make_set(&s);
+        struct sink one = {0}, many = {0};
+        write_pack(&s, levels[l], &one);
+        struct prep preps[16];
+        for (int i = 0; i < s.n; i++) {
+            preps[i] = (struct prep){.f = &s.f[i], .level = levels[l]};
+            assert_int_equal(pthread_create(&preps[i].th, NULL, prepare_thread, &preps[i]), 0);
+        }
+        struct floe_error err = {0};
+        struct floe_pack_writer *w = NULL;
+        struct floe_pack_writer_options o = {
+            .sink = mem_sink, .user = &many, .zstd_level = levels[l], .sequence = 42};
+        assert_int_equal(floe_pack_writer_new(&o, &w, &err), FLOE_OK);
+        int compressed = 0;
+        for (int i = 0; i < s.n; i++) {
+            assert_int_equal(pthread_join(preps[i].th, NULL), 0);
+            assert_int_equal(preps[i].rc, FLOE_OK);
+            struct floe_pack_entry e;
+            assert_int_equal(floe_pack_add_prepared(w, s.f[i].path, 1700000000123456789 + i,
+                                                    0100644 + i, &preps[i].frame, &e, &err),
+                             FLOE_OK);
+            assert_int_equal(e.frame_offset, s.f[i].entry.frame_offset);
+            assert_int_equal(e.stored_length, s.f[i].entry.stored_length);
+            assert_int_equal(e.compression, s.f[i].entry.compression);
+            assert_memory_equal(e.xxh128, s.f[i].entry.xxh128, FLOE_PACK_XXH_BYTES);
+            compressed += e.compression == FLOE_PACK_ZSTD;
+            floe_pack_frame_free(&preps[i].frame);
+        }
+        assert_int_equal(floe_pack_finish(w, NULL, &err), FLOE_OK);
+        floe_pack_writer_free(w);
+        assert_true(levels[l] == 0 ? compressed == 0 : compressed >= 3);
+        assert_int_equal(many.len, one.len);
+        assert_memory_equal(many.buf, one.buf, one.len);
+        free(one.buf);
+        free(many.buf);
+        free_set(&s);
+    }
+    struct floe_pack_frame f = {0};
+    struct floe_error err = {0};
+    assert_int_equal(floe_pack_frame_prepare(&f, 20, "x", 1, &err), FLOE_E_INVALID_ARG);
+    assert_int_equal(floe_pack_frame_prepare(&f, 1, NULL, 5, &err), FLOE_E_INVALID_ARG);
+    floe_pack_frame_free(&f);
+    floe_pack_frame_free(NULL);
+}
+
 int main(void)
 {
     t_seed();
@@ -533,6 +604,7 @@ int main(void)
         cmocka_unit_test(test_pack_sink_failure),
         cmocka_unit_test(test_pack_bad_arguments),
         cmocka_unit_test(test_pack_probe),
+        cmocka_unit_test(test_pack_prepared_frames_same_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,7 +35,10 @@
  * stored. The index is kept as one small record per
  * file (paths in an arena of 64 KiB blocks, so entry paths handed out stay valid) and streamed
  * to the sink in 64 KiB pieces by floe_pack_finish(), hashed as it goes. After a sink failure
- * the pack is incomplete and the writer refuses further calls.
+ * the pack is incomplete and the writer refuses further calls. A frame's data can also be
+ * prepared (hashed, compressed) apart from the writer on any thread (struct floe_pack_frame:
+ * its own zstd context and scratch) and added in order later; floe_pack_add() is prepare +
+ * add on the writer's own frame.
  */
 #include "pack.h"
 
@@ -147,9 +150,7 @@ struct floe_pack_writer {
     void *user;
     int level;
     uint64_t sequence;
-    ZSTD_CCtx *cctx;    /* level > 0 only */
-    uint8_t *scratch;   /* compressed frame data */
-    size_t scratch_cap; /* bytes at scratch */
+    struct floe_pack_frame frame; /* floe_pack_add()'s: zstd context and scratch */
     struct rec *recs;
     size_t count, cap;
     struct block *paths; /* newest first */
@@ -187,8 +188,7 @@ void floe_pack_writer_free(struct floe_pack_writer *w)
 {
     if (!w)
         return;
-    ZSTD_freeCCtx(w->cctx);
-    free(w->scratch);
+    floe_pack_frame_free(&w->frame);
     free(w->recs);
     while (w->paths) {
         struct block *b = w->paths;
@@ -211,7 +211,7 @@ int floe_pack_writer_new(const struct floe_pack_writer_options *opts, struct flo
     w->user = opts->user;
     w->level = opts->zstd_level;
     w->sequence = opts->sequence;
-    if (w->level > 0 && !(w->cctx = ZSTD_createCCtx())) {
+    if (w->level > 0 && !(w->frame.cctx = ZSTD_createCCtx())) {
         floe_pack_writer_free(w);
         return floe_error_set(err, FLOE_E_NOMEM, "pack writer: no memory for a zstd context");
     }
@@ -242,32 +242,76 @@ static int usable(const struct floe_pack_writer *w, struct floe_error *err)
     return FLOE_OK;
 }
 
-/* Compresses data into the scratch buffer; returns the compressed length, or 0 when the
- * frame is to be stored (level 0, tiny, its sample does not shrink, or not smaller). */
-static size_t compress(struct floe_pack_writer *w, const void *data, size_t size)
+void floe_pack_frame_free(struct floe_pack_frame *f)
 {
-    if (w->level == 0 || size < 2)
+    if (!f)
+        return;
+    ZSTD_freeCCtx(f->cctx);
+    free(f->scratch);
+    *f = (struct floe_pack_frame){0};
+}
+
+/* Compresses data into f's scratch buffer; returns the compressed length, or 0 when the
+ * frame is to be stored (level 0, tiny, its sample does not shrink, or not smaller). */
+static size_t compress(struct floe_pack_frame *f, int level, const void *data, size_t size)
+{
+    if (level == 0 || size < 2)
         return 0;
-    if (w->scratch_cap < size - 1) {
-        free(w->scratch);
-        w->scratch_cap = size - 1;
-        w->scratch = floe_xmalloc(w->scratch_cap);
+    if (f->scratch_cap < size - 1) {
+        free(f->scratch);
+        f->scratch_cap = size - 1;
+        f->scratch = floe_xmalloc(f->scratch_cap);
     }
     if (size >= PROBE_MIN) {
         // 8 KiB from the middle at level 1 must save 1/32, or the frame is stored untried
         const uint8_t *mid = (const uint8_t *)data + (size - PROBE_BYTES) / 2;
-        size_t n = ZSTD_compressCCtx(w->cctx, w->scratch, PROBE_BYTES - PROBE_BYTES / 32, mid,
+        size_t n = ZSTD_compressCCtx(f->cctx, f->scratch, PROBE_BYTES - PROBE_BYTES / 32, mid,
                                      PROBE_BYTES, 1);
         if (ZSTD_isError(n))
             return 0;
     }
-    size_t n = ZSTD_compressCCtx(w->cctx, w->scratch, size - 1, data, size, w->level);
+    size_t n = ZSTD_compressCCtx(f->cctx, f->scratch, size - 1, data, size, level);
     return ZSTD_isError(n) ? 0 : n; /* dstSize_tooSmall: it would not shrink */
+}
+
+int floe_pack_frame_prepare(struct floe_pack_frame *f, int zstd_level, const void *data,
+                            uint64_t size, struct floe_error *err)
+{
+    if (zstd_level < 0 || zstd_level > 19)
+        return floe_error_set(err, FLOE_E_INVALID_ARG, "pack frame: zstd level %d is outside 0..19",
+                              zstd_level);
+    if (size > SIZE_MAX || (size && !data))
+        return floe_error_set(err, FLOE_E_INVALID_ARG, "pack frame: no data for %llu bytes",
+                              (unsigned long long)size);
+    if (zstd_level > 0 && !f->cctx && !(f->cctx = ZSTD_createCCtx()))
+        return floe_error_set(err, FLOE_E_NOMEM, "pack writer: no memory for a zstd context");
+    xxh128(data ? data : "", (size_t)size, f->xxh128);
+    size_t csize = compress(f, zstd_level, data, (size_t)size);
+    f->size = size;
+    f->compression = csize ? FLOE_PACK_ZSTD : FLOE_PACK_STORED;
+    f->stored_length = csize ? csize : size;
+    f->stored = csize ? f->scratch : data;
+    return FLOE_OK;
 }
 
 int floe_pack_add(struct floe_pack_writer *w, const char *path, int64_t mtime_ns, uint32_t mode,
                   const void *data, uint64_t size, struct floe_pack_entry *out,
                   struct floe_error *err)
+{
+    int rc = usable(w, err);
+    if (rc)
+        return rc;
+    if (size > SIZE_MAX || (size && !data))
+        return floe_error_set(err, FLOE_E_INVALID_ARG, "pack file %s: no data for %llu bytes",
+                              path ? path : "", (unsigned long long)size);
+    if ((rc = floe_pack_frame_prepare(&w->frame, w->level, data, size, err)) != FLOE_OK)
+        return rc;
+    return floe_pack_add_prepared(w, path, mtime_ns, mode, &w->frame, out, err);
+}
+
+int floe_pack_add_prepared(struct floe_pack_writer *w, const char *path, int64_t mtime_ns,
+                           uint32_t mode, const struct floe_pack_frame *f,
+                           struct floe_pack_entry *out, struct floe_error *err)
 {
     int rc = usable(w, err);
     if (rc)
@@ -278,16 +322,16 @@ int floe_pack_add(struct floe_pack_writer *w, const char *path, int64_t mtime_ns
     if (plen > PATH_MAX_BYTES)
         return floe_error_set(err, FLOE_E_INVALID_ARG, "pack path of %zu bytes is longer than 4095",
                               plen);
-    if (size > SIZE_MAX || (size && !data))
-        return floe_error_set(err, FLOE_E_INVALID_ARG, "pack file %s: no data for %llu bytes", path,
-                              (unsigned long long)size);
-    struct rec r = {.path_len = (uint16_t)plen, .mode = mode, .mtime_ns = mtime_ns, .size = size};
-    xxh128(data ? data : "", (size_t)size, r.xxh);
-    size_t csize = compress(w, data, (size_t)size);
-    r.compression = csize ? FLOE_PACK_ZSTD : FLOE_PACK_STORED;
-    r.stored_length = csize ? csize : size;
-    r.frame_offset = w->bytes;
-    r.frame_length = FRAME_FIXED + plen + r.stored_length;
+    uint64_t size = f->size;
+    struct rec r = {.path_len = (uint16_t)plen,
+                    .mode = mode,
+                    .mtime_ns = mtime_ns,
+                    .size = size,
+                    .compression = (uint8_t)f->compression,
+                    .stored_length = f->stored_length,
+                    .frame_offset = w->bytes,
+                    .frame_length = FRAME_FIXED + plen + f->stored_length};
+    memcpy(r.xxh, f->xxh128, FLOE_PACK_XXH_BYTES);
 
     uint8_t h[FRAME_FIXED + PATH_MAX_BYTES] = {0};
     memcpy(h, k_frame_magic, 4);
@@ -302,8 +346,7 @@ int floe_pack_add(struct floe_pack_writer *w, const char *path, int64_t mtime_ns
     memcpy(h + FRAME_FIXED, path, plen);
     if ((rc = emit(w, h, FRAME_FIXED + plen, err)) != FLOE_OK)
         return rc;
-    if (r.stored_length &&
-        (rc = emit(w, csize ? w->scratch : data, (size_t)r.stored_length, err)) != FLOE_OK)
+    if (r.stored_length && (rc = emit(w, f->stored, (size_t)r.stored_length, err)) != FLOE_OK)
         return rc;
 
     r.path = arena_copy(w, path, plen);

@@ -70,6 +70,45 @@ int floe_pack_add(struct floe_pack_writer *w, const char *path, int64_t mtime_ns
                   const void *data, uint64_t size, struct floe_pack_entry *out,
                   struct floe_error *err);
 
+/*
+ * A file's frame data made ready apart from the writer: its xxh3-128 and, at a zstd level, the
+ * compressed copy (or the decision to store it), exactly as floe_pack_add() would make them.
+ * Frames can so be prepared on several threads and written in order by the writer's one
+ * thread (floe_pack_add_prepared()); the pack's bytes are the same either way.
+ * Ownership: zero-initialise; the frame owns its zstd context and scratch buffer, kept from
+ * call to call; free them with floe_pack_frame_free(). data is borrowed: the frame may point
+ * at it until it is added. Threads: one frame is used by one thread at a time.
+ */
+struct floe_pack_frame {
+    uint8_t xxh128[FLOE_PACK_XXH_BYTES];
+    enum floe_pack_compression compression;
+    uint64_t size;          /* the file's bytes */
+    uint64_t stored_length; /* the frame's data bytes */
+    const void *stored;     /* the frame's data: the caller's bytes or the scratch copy */
+    void *cctx;             /* ZSTD_CCtx, made on first use (a caller may lend its own) */
+    uint8_t *scratch;       /* private */
+    size_t scratch_cap;
+};
+
+/* floe_pack_frame_prepare() - hashes data[0..size) and, at zstd_level 1..19, compresses it
+ * (the writer's rules: probe, stored if not smaller). Returns FLOE_OK, FLOE_E_INVALID_ARG (no
+ * data, bad level) or FLOE_E_NOMEM (no zstd context). Pure apart from f; any thread. */
+int floe_pack_frame_prepare(struct floe_pack_frame *f, int zstd_level, const void *data,
+                            uint64_t size, struct floe_error *err);
+
+/* floe_pack_frame_free() - the frame's context and scratch (the struct itself is the
+ * caller's); the frame is zeroed and may be used again. NULL is fine. */
+void floe_pack_frame_free(struct floe_pack_frame *f);
+
+/*
+ * floe_pack_add_prepared() - as floe_pack_add(), with the data prepared by
+ * floe_pack_frame_prepare() (at the writer's level, so the pack is what floe_pack_add() would
+ * have written). f and the data it points at are only read, for the call.
+ */
+int floe_pack_add_prepared(struct floe_pack_writer *w, const char *path, int64_t mtime_ns,
+                           uint32_t mode, const struct floe_pack_frame *f,
+                           struct floe_pack_entry *out, struct floe_error *err);
+
 /* floe_pack_bytes() - bytes written to the sink so far (where the next frame will start). */
 uint64_t floe_pack_bytes(const struct floe_pack_writer *w);
 

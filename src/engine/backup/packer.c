@@ -11,6 +11,8 @@
 
 #include "alloc.h"
 #include "client_impl.h"
+#include "floe/hashpool.h"
+#include "latch.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -20,6 +22,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <zstd.h>
+
+#define MAX_SLOTS 8 /* files read and compressed ahead of the pack, at most */
 
 struct skip {
     char *path;
@@ -36,10 +41,33 @@ struct path_block {
     char data[];
 };
 
-/* What one run's packs reuse: the read buffer, the file list and the path blocks. Owned by
- * floe_packer_run(); each pack's producer fills it from empty. */
+/* One file on its way into a pack: read and prepared (hashed, compressed) by work(), on the
+ * producer thread or, with --compress, on the client's hash pool; then added to the pack in
+ * plan order by the producer. The producer owns a slot except between submitting it and its
+ * latch opening (the latch orders the task's writes before the producer's reads). */
+struct slot {
+    struct pack_mem *mem;
+    uint8_t *buf;               /* the file's bytes (max_file_size) */
+    struct floe_plan_item item; /* path in the pack's path blocks */
+    uint64_t raw;               /* the most its frame can add to the pack */
+    int level;
+    struct floe_pack_frame frame;
+    int read_rc, rc; /* read_rc: skip the file (read_err); rc: failure (err) */
+    struct floe_error read_err, err;
+    struct floe_latch done;
+};
+
+/* What one run's packs reuse: the slots, the zstd contexts, the file list and the path blocks.
+ * Owned by floe_packer_run(); each pack's producer fills it from empty. */
 struct pack_mem {
-    uint8_t *buf; /* a file's bytes (max_file_size) */
+    struct slot *slots;
+    size_t nslots;
+    struct floe_hashpool *pool; /* NULL: slots are worked on the producer (one slot) */
+    /* zstd contexts lent to the pool's tasks, last returned first out: a few contexts (one per
+     * busy worker) stay warm in the cores' caches instead of one per slot going cold */
+    pthread_mutex_t ctx_mu;
+    void *ctxs[MAX_SLOTS]; /* guarded by ctx_mu */
+    size_t nctxs;          /* guarded by ctx_mu */
     struct floe_packed_file *files;
     size_t cap;
     struct path_block *blocks, *cur; /* cur: the block being filled */
@@ -87,7 +115,15 @@ static void mem_free(struct pack_mem *m)
         free(b);
     }
     free(m->files);
-    free(m->buf);
+    for (size_t i = 0; i < m->nslots; i++) {
+        free(m->slots[i].buf);
+        floe_pack_frame_free(&m->slots[i].frame);
+        floe_latch_destroy(&m->slots[i].done);
+    }
+    free(m->slots);
+    for (size_t i = 0; i < m->nctxs; i++)
+        ZSTD_freeCCtx(m->ctxs[i]);
+    pthread_mutex_destroy(&m->ctx_mu);
 }
 
 /* One pack's producer. Written by the producer thread until joined, then read by the caller. */
@@ -150,48 +186,126 @@ static int next_file(struct producer *p)
     return n;
 }
 
-/* Reads one planned file and adds its frame; an unreadable or changed file is skipped. */
-static int pack_one(struct producer *p, struct floe_pack_writer *w)
+/* Reads a slot's file and prepares its frame. Runs on the producer or as a pool task. */
+static void work(struct slot *s)
+{
+    s->read_err = (struct floe_error){0};
+    s->rc = FLOE_OK;
+    s->read_rc = floe_plan_read_item(&s->item, s->buf, &s->read_err);
+    if (!s->read_rc)
+        s->rc = floe_pack_frame_prepare(&s->frame, s->level, s->buf, s->item.size, &s->err);
+}
+
+/* work() on the pool, with a zstd context borrowed from the run's (or a new one, kept after). */
+static void work_task(void *arg)
+{
+    struct slot *s = arg;
+    struct pack_mem *m = s->mem;
+    pthread_mutex_lock(&m->ctx_mu);
+    s->frame.cctx = m->nctxs ? m->ctxs[--m->nctxs] : NULL;
+    pthread_mutex_unlock(&m->ctx_mu);
+    work(s);
+    if (s->frame.cctx) {
+        pthread_mutex_lock(&m->ctx_mu);
+        m->ctxs[m->nctxs++] = s->frame.cctx; /* at most one per slot exists */
+        pthread_mutex_unlock(&m->ctx_mu);
+        s->frame.cctx = NULL;
+    }
+    floe_latch_count_down(&s->done);
+}
+
+/* Hands plan->cur to slot s: on the pool when there is one, else worked at once. */
+static void submit(struct producer *p, struct slot *s)
 {
     const struct floe_plan_item *it = &p->plan->cur;
-    struct floe_error e = {0};
-    struct pack_mem *m = p->mem;
-    if (floe_plan_read_item(it, m->buf, &e) != FLOE_OK) {
-        add_skip(p, it->path, &e);
+    s->item = *it;
+    s->item.path = mem_path(p->mem, it->path, it->path_len);
+    s->raw = floe_pack_frame_header_bytes(it->path_len) + it->size;
+    s->level = p->o->zstd_level;
+    if (!p->mem->pool) {
+        work(s);
+        return;
+    }
+    floe_latch_arm(&s->done, 1);
+    floe_hashpool_submit(p->mem->pool, work_task, s);
+}
+
+/* Adds a worked slot's frame to the pack; a file that could not be read, or changed since the
+ * plan, is skipped. */
+static int add_slot(struct producer *p, struct floe_pack_writer *w, struct slot *s)
+{
+    if (s->read_rc) {
+        add_skip(p, s->item.path, &s->read_err);
         return FLOE_OK;
     }
+    if (s->rc) {
+        p->err = s->err;
+        return s->rc;
+    }
+    struct pack_mem *m = p->mem;
     if (p->n == m->cap) {
         m->cap = m->cap ? 2 * m->cap : 256;
         m->files = floe_xrealloc(m->files, m->cap * sizeof(*m->files));
     }
     struct floe_packed_file *pf = &m->files[p->n];
-    int rc =
-        floe_pack_add(w, it->path, it->mtime_ns, it->mode, m->buf, it->size, &pf->entry, &p->err);
+    int rc = floe_pack_add_prepared(w, s->item.path, s->item.mtime_ns, s->item.mode, &s->frame,
+                                    &pf->entry, &p->err);
     if (rc)
         return rc;
-    pf->item = *it;
-    pf->item.path = mem_path(m, it->path, it->path_len);
+    pf->item = s->item;
     pf->entry.path = pf->item.path; /* the writer's copy lives only as long as the writer */
     p->n++;
     return FLOE_OK;
 }
 
+/*
+ * The pack's files go through a ring of slots: up to nslots files are read and prepared ahead
+ * (in parallel on the pool) while the oldest is added. A file is taken from the plan only while
+ * the pack's bytes plus the most the files in flight can add (their raw frames) stay below
+ * pack_size and the files fit max_files; otherwise the oldest is added first. With nothing in
+ * flight that rule is the sequential one (close once the pack reaches pack_size), so a pack
+ * holds exactly the files, in the order, it would hold without the ring.
+ */
 static void *produce(void *arg)
 {
     struct producer *p = arg;
+    struct pack_mem *m = p->mem;
     struct floe_pack_writer *w = NULL;
     struct floe_pack_writer_options wo = {
         .sink = sink, .user = p, .zstd_level = p->o->zstd_level, .sequence = p->seq};
     p->status = floe_pack_writer_new(&wo, &w, &p->err);
+    size_t head = 0, inflight = 0;
+    uint64_t raw = 0;
+    bool more = true;
     while (!p->status) {
-        int n = next_file(p);
-        if (n <= 0)
+        if (more && inflight < m->nslots && floe_pack_bytes(w) + raw < p->o->pack_size &&
+            p->n + inflight < p->o->max_files) {
+            int n = next_file(p);
+            if (n < 0)
+                break;
+            if (n == 0) {
+                more = false;
+                continue;
+            }
+            struct slot *s = &m->slots[(head + inflight) % m->nslots];
+            submit(p, s);
+            raw += s->raw;
+            inflight++;
+            continue;
+        }
+        if (!inflight)
             break;
-        if ((p->status = pack_one(p, w)))
-            break;
-        if (floe_pack_bytes(w) >= p->o->pack_size || p->n >= p->o->max_files)
-            break;
+        struct slot *s = &m->slots[head];
+        if (m->pool)
+            floe_latch_wait(&s->done);
+        head = (head + 1) % m->nslots;
+        inflight--;
+        raw -= s->raw;
+        p->status = add_slot(p, w, s);
     }
+    for (; inflight; inflight--, head = (head + 1) % m->nslots) /* after a failure */
+        if (m->pool)
+            floe_latch_wait(&m->slots[head].done);
     if (!p->status)
         p->status = floe_pack_finish(w, &p->total, &p->err);
     floe_pack_writer_free(w);
@@ -287,8 +401,22 @@ static int one_pack(struct floe_plan *plan, const struct floe_packer_options *o,
 int floe_packer_run(struct floe_plan *plan, const struct floe_packer_options *opts,
                     uint64_t first_seq, struct floe_packer_stats *stats, struct floe_error *err)
 {
-    struct pack_mem mem = {.buf =
-                               floe_xmalloc(opts->max_file_size ? (size_t)opts->max_file_size : 1)};
+    struct pack_mem mem = {.nslots = 1};
+    if (opts->zstd_level > 0) { /* compression is worth the hand-off to the pool */
+        int prc = floe_client_hashpool(opts->client, &mem.pool, err);
+        if (prc)
+            return prc;
+        mem.nslots = 2 * (size_t)floe_hashpool_threads(mem.pool);
+        if (mem.nslots > MAX_SLOTS)
+            mem.nslots = MAX_SLOTS;
+    }
+    mem.slots = floe_xcalloc(mem.nslots, sizeof(*mem.slots));
+    pthread_mutex_init(&mem.ctx_mu, NULL);
+    for (size_t i = 0; i < mem.nslots; i++) {
+        mem.slots[i].mem = &mem;
+        mem.slots[i].buf = floe_xmalloc(opts->max_file_size ? (size_t)opts->max_file_size : 1);
+        floe_latch_init(&mem.slots[i].done, 0);
+    }
     int rc = FLOE_OK;
     for (uint64_t seq = first_seq;; seq++) {
         int n = floe_plan_next(plan, FLOE_PLAN_SMALL, err);

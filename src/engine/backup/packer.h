@@ -11,8 +11,13 @@
  * run packs them again. A file that cannot be read, or changed since the plan, is left out of
  * the pack with a warning.
  *
+ * Compression: with a zstd level the producer reads and compresses the next files (up to twice
+ * the pool's threads, at most 8) on the client's hash pool, beside the upload's hashing, and
+ * adds them to the pack in plan order: the pack's bytes are those of one thread doing it all.
+ *
  * Threads: floe_packer_run() and every callback run on the calling thread; the producer thread
- * touches only the plan (which the caller must not use meanwhile), the files and the socket.
+ * touches only the plan (which the caller must not use meanwhile), the files and the socket;
+ * the pool's tasks only their own slot (a file's buffer and frame).
  */
 #ifndef FLOE_ENGINE_BACKUP_PACKER_H
 #define FLOE_ENGINE_BACKUP_PACKER_H
