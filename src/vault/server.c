@@ -11,6 +11,7 @@
 
 #include "alloc.h"
 #include "commit.h"
+#include "dirsync.h"
 #include "http.h"
 #include "jobs.h"
 #include "notify.h"
@@ -26,7 +27,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* mkdir -p: every missing component, mode 0700 (an existing directory is fine). *created
+/* mkdir -p: every missing component, mode 0700 (an existing directory is fine), each one made
+ * durable in its parent (else a power cut could take the data dir, synced files and all). *created
  * receives a copy of the first directory this call made (NULL when all existed), so a failed
  * start can remove exactly what it created. On failure the directories made are removed. */
 static int make_dirs(const char *dir, char **created)
@@ -41,6 +43,8 @@ static int make_dirs(const char *dir, char **created)
         if (mkdir(p, 0700) == 0) {
             if (!*created)
                 *created = floe_xstrdup(p);
+            if (floe_dir_sync_parent(p, NULL) != FLOE_OK)
+                rc = EIO;
         } else if (errno != EEXIST) {
             rc = errno;
         }
@@ -50,6 +54,8 @@ static int make_dirs(const char *dir, char **created)
         if (mkdir(p, 0700) == 0) {
             if (!*created)
                 *created = floe_xstrdup(p);
+            if (floe_dir_sync_parent(p, NULL) != FLOE_OK)
+                rc = EIO;
         } else if (errno != EEXIST) {
             rc = errno;
         } else {

@@ -24,6 +24,7 @@
 #include "store_blob.h"
 
 #include "alloc.h"
+#include "dirsync.h"
 #include "vutil.h"
 
 #include <dirent.h>
@@ -100,7 +101,11 @@ int floe_vblob_open(const char *data_dir, struct floe_vblob **out, struct floe_e
     pthread_mutex_init(&b->log_mu, NULL);
     b->path = floe_xmalloc(n);
     snprintf(b->path, n, "%s/blobs", data_dir);
-    if (mkdir(b->path, 0700) != 0 && errno != EEXIST) {
+    if (mkdir(b->path, 0700) == 0) {
+        rc = floe_dir_sync_parent(b->path, err); /* blobs/ itself survives a power cut */
+        if (rc)
+            goto out;
+    } else if (errno != EEXIST) {
         rc = floe_error_set_errno(err, FLOE_E_IO, errno, b->path, "cannot create %s", b->path);
         goto out;
     }

@@ -15,8 +15,12 @@
  *     did not);
  *   - the unsynced directory changes are cut at a random point (the journal of a file system
  *     commits them in order): everything after the cut is undone, newest first (a created
- *     file vanishes, a renamed one goes back, an unlinked one comes back from a hard link kept
- *     in FLOE_CRASH_STASH, which must be on the same file system);
+ *     file vanishes, a made directory vanishes with all it holds, a renamed one goes back, an
+ * unlinked one comes back from a hard link kept in FLOE_CRASH_STASH, which must be on the same file
+ * system); Writes the shim cannot see (io_uring submissions: floe-vault's --blob-io direct) are
+ * covered by an image: a file opened for writing with O_DIRECT gets a copy of its content at the
+ * open and at each later sync; at the cut, each 512-byte sector that differs from that copy
+ * independently reverts to it (zeros past its old end) or stays;
  * then it kills the process with SIGKILL. What a synced file or directory holds is never
  * touched. The disk then holds one state a power cut could have left; the test restarts the
  * program on it and checks its promises.
@@ -39,6 +43,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -67,6 +72,9 @@ typedef struct { /* a file with unsynced changes (pinned open by fd) */
     int fd; /* the shim's own O_RDWR descriptor of the inode */
     data_op *ops;
     size_t n, cap;
+    int imaged;         /* opened with O_DIRECT for writing: its writes may bypass the shim */
+    unsigned char *img; /* then its content at the open or at its last sync */
+    off_t img_size;
 } file_rec;
 
 enum { M_CREATE, M_MKDIR, M_UNLINK, M_RENAME, M_LINK, M_RMDIR };
@@ -85,7 +93,7 @@ static char g_root[PATH_MAX];
 static size_t g_rootlen;
 static char g_stash[PATH_MAX / 2];
 static char g_report[PATH_MAX];
-static unsigned long long g_ops, g_crash_at, g_rng, g_stashn;
+static unsigned long long g_ops, g_crash_at, g_rng, g_stashn, g_imaged;
 static int g_enabled = -1;
 static int g_ignore_sync; /* FLOE_CRASH_IGNORE_SYNC=1: syncs make nothing durable (control) */
 static file_rec *g_files;
@@ -207,7 +215,8 @@ static void report(const char *extra)
     if (fd < 0)
         return;
     char line[512];
-    int n = snprintf(line, sizeof line, "{\"changes\": %llu%s}\n", g_ops, extra ? extra : "");
+    int n = snprintf(line, sizeof line, "{\"changes\": %llu, \"direct_files\": %llu%s}\n", g_ops,
+                     g_imaged, extra ? extra : "");
     if (real_write(fd, line, (size_t)n) < 0)
         perror("crashfs report");
     close(fd);
@@ -279,14 +288,83 @@ static void record_data(int fd, const struct stat *st, off_t off, off_t len, int
         pread_all(f->fd, o->pre, o->prelen, off);
 }
 
-static void forget_file(file_rec *f)
+static void forget_ops(file_rec *f)
 {
     for (size_t i = 0; i < f->n; i++)
         free(f->ops[i].pre);
     free(f->ops);
+    f->ops = NULL;
+    f->n = f->cap = 0;
+}
+
+/* Copy the file's current content as its image (what a crash reverts unseen writes to). */
+static void take_image(file_rec *f)
+{
+    struct stat st;
+    free(f->img);
+    f->img = NULL;
+    f->img_size = 0;
+    if (f->fd < 0 || fstat(f->fd, &st) != 0)
+        return;
+    f->img_size = st.st_size;
+    f->img = st.st_size ? malloc((size_t)st.st_size) : NULL;
+    if (f->img)
+        pread_all(f->fd, f->img, st.st_size, 0);
+    else
+        f->img_size = 0;
+}
+
+static void forget_file(file_rec *f)
+{
+    forget_ops(f);
+    free(f->img);
     if (f->fd >= 0)
         close(f->fd);
     *f = g_files[--g_nfiles];
+}
+
+/* The file was synced: nothing recorded is at risk any more. An imaged file keeps its record,
+ * with its image renewed, since writes the shim cannot see may follow. */
+static void file_synced(file_rec *f)
+{
+    if (!f->imaged) {
+        forget_file(f);
+        return;
+    }
+    forget_ops(f);
+    take_image(f);
+}
+
+/* At the cut, for an imaged file: each sector that differs from the image (zeros past its end)
+ * reverts to it or stays, independently. Only within the current size (size changes are
+ * data_ops of their own). */
+static void tear_image(file_rec *f, unsigned long long *kept, unsigned long long *reverted)
+{
+    static const unsigned char zeros[SECTOR];
+    unsigned char cur[SECTOR];
+    struct stat st;
+    if (f->fd < 0 || fstat(f->fd, &st) != 0)
+        return;
+    for (off_t s = 0; s < st.st_size; s += SECTOR) {
+        off_t n = st.st_size - s < SECTOR ? st.st_size - s : SECTOR;
+        const unsigned char *old = zeros;
+        unsigned char was[SECTOR];
+        if (s < f->img_size) {
+            off_t k = f->img_size - s < n ? f->img_size - s : n;
+            memcpy(was, f->img + s, (size_t)k);
+            memset(was + k, 0, (size_t)(SECTOR - k));
+            old = was;
+        }
+        pread_all(f->fd, cur, n, s);
+        if (!memcmp(cur, old, (size_t)n))
+            continue;
+        if (rng() & 1) {
+            (*kept)++;
+            continue;
+        }
+        (*reverted)++;
+        pwrite_all(f->fd, old, n, s);
+    }
 }
 
 static void parent_of(const char *path, dev_t *dev, ino_t *ino)
@@ -393,6 +471,16 @@ static void undo_data(file_rec *f, unsigned long long *kept, unsigned long long 
     }
 }
 
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)ftw;
+    if (flag == FTW_DP)
+        real_rmdir(path);
+    else
+        real_unlink(path);
+    return 0;
+}
+
 static void undo_meta(meta_op *m)
 {
     load_rename(), load_unlink(), load_link(), load_rmdir(), load_mkdir();
@@ -402,7 +490,9 @@ static void undo_meta(meta_op *m)
         if (ino_at(m->path) == m->ino)
             real_unlink(m->path);
         break;
-    case M_MKDIR: real_rmdir(m->path); break;
+    case M_MKDIR: /* the directory's own entry is lost: whatever it holds goes with it */
+        nftw(m->path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        break;
     case M_RMDIR: real_mkdir(m->path, 0700); break;
     case M_UNLINK:
         if (m->stash && !ino_at(m->path))
@@ -421,8 +511,12 @@ static void undo_meta(meta_op *m)
 static void crash(void)
 {
     unsigned long long kept = 0, dropped = 0, torn = 0, undone = 0, unsynced = 0;
-    for (size_t i = 0; i < g_nfiles; i++)
+    unsigned long long img_kept = 0, img_reverted = 0;
+    for (size_t i = 0; i < g_nfiles; i++) {
+        if (g_files[i].imaged)
+            tear_image(&g_files[i], &img_kept, &img_reverted);
         undo_data(&g_files[i], &kept, &dropped, &torn);
+    }
     for (size_t i = 0; i < g_nmeta; i++)
         unsynced += !(g_meta[i].synced1 && g_meta[i].synced2);
     unsigned long long cut = rng() % (unsynced + 1), seen = 0;
@@ -440,8 +534,9 @@ static void crash(void)
     char extra[256];
     snprintf(extra, sizeof extra,
              ", \"crashed\": true, \"kept\": %llu, \"dropped\": %llu, \"torn\": %llu,"
-             " \"dir_unsynced\": %llu, \"dir_undone\": %llu",
-             kept, dropped, torn, unsynced, undone);
+             " \"dir_unsynced\": %llu, \"dir_undone\": %llu, \"direct_sectors_kept\": %llu,"
+             " \"direct_sectors_reverted\": %llu",
+             kept, dropped, torn, unsynced, undone, img_kept, img_reverted);
     report(extra);
     kill(getpid(), SIGKILL);
     for (;;)
@@ -461,7 +556,8 @@ static void tick(void)
 static int do_open(int dirfd, const char *name, int flags, mode_t mode, int at)
 {
     load_openat();
-    if (!enabled() || !(flags & (O_CREAT | O_TRUNC)))
+    int direct = (flags & O_DIRECT) && (flags & O_ACCMODE) != O_RDONLY;
+    if (!enabled() || !(flags & (O_CREAT | O_TRUNC) || direct))
         return real_openat(at ? dirfd : AT_FDCWD, name, flags, mode);
     char path[PATH_MAX];
     abspath(at ? dirfd : AT_FDCWD, name, path, sizeof path);
@@ -484,6 +580,14 @@ static int do_open(int dirfd, const char *name, int flags, mode_t mode, int at)
     if (fd >= 0 && !existed && (flags & O_CREAT)) {
         meta_op *m = record_meta(M_CREATE, path, NULL);
         m->ino = ino_at(path);
+    }
+    if (fd >= 0 && direct && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        file_rec *f = file_of(&st, fd);
+        if (!f->imaged) {
+            f->imaged = 1;
+            g_imaged++;
+            take_image(f);
+        }
     }
     UNLOCK();
     return fd;
@@ -616,7 +720,7 @@ static int do_sync(int fd, int data_only)
     if (r == 0 && kind == 1 && !g_ignore_sync) {
         file_rec *f = file_of(&st, -1);
         if (f)
-            forget_file(f);
+            file_synced(f);
     }
     if (kind == 2 || g_ops % 64 == 0)
         report(NULL);
@@ -629,8 +733,8 @@ static void all_synced(void)
 {
     if (g_ignore_sync)
         return;
-    while (g_nfiles)
-        forget_file(&g_files[g_nfiles - 1]);
+    for (size_t i = g_nfiles; i-- > 0;)
+        file_synced(&g_files[i]);
     for (size_t i = 0; i < g_nmeta; i++)
         g_meta[i].synced1 = g_meta[i].synced2 = 1;
     report(NULL);

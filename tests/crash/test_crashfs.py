@@ -3,7 +3,9 @@
 synced and unsynced changes and "loses power" before its last call; over many seeds the
 parent sees that what was synced always survives, and that each kind of unsynced change is
 sometimes kept and sometimes lost (an overwrite, a torn append with zeros past the old end, a
-file whose directory was not synced, a rename, an unlink).
+file whose directory was not synced, a rename, an unlink), and that writes the shim cannot see
+(pwritev to an O_DIRECT file, as io_uring writes are) are covered by the file's image: after
+its sync always there, after it each sector kept or reverted.
 Usage: test_crashfs.py <crashfs.so>."""
 import json
 import os
@@ -14,8 +16,12 @@ import unittest
 
 SHIM = None
 CHILD = r"""
-import os, sys
+import mmap, os, sys
 d = sys.argv[1]
+def unseen(fd, ch, n, off):  # pwritev is not wrapped by the shim, like an io_uring write
+    buf = mmap.mmap(-1, n)
+    buf.write(ch * n)
+    os.pwritev(fd, [buf], off)
 def put(name, data, sync):
     fd = os.open(os.path.join(d, name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.write(fd, data)
@@ -42,6 +48,10 @@ put("fresh", b"F" * 10, True)                 # data synced, directory not
 put("target.tmp", b"T-new", True)
 os.rename(os.path.join(d, "target.tmp"), os.path.join(d, "target"))  # rename not synced
 os.unlink(os.path.join(d, "doomed"))          # unlink not synced
+dfd = os.open(os.path.join(d, "direct"), os.O_WRONLY | os.O_CREAT | os.O_DIRECT, 0o600)
+unseen(dfd, b"D", 4096, 0)
+os.fsync(dfd)                                 # D synced
+unseen(dfd, b"E", 8192, 0)                    # unseen, unsynced: over D and past its end
 put("last", b"", True)                        # the power cut falls before this one's fsync
 """
 
@@ -76,7 +86,8 @@ class CrashFs(unittest.TestCase):
             self.assertEqual(rc, 0)
             self.assertNotIn("crashed", rep)
             crash_at = rep["changes"]  # the last fsync
-            seen = {k: set() for k in ("over", "append", "fresh", "target", "doomed")}
+            seen = {k: set() for k in ("over", "append", "fresh", "target", "doomed",
+                                       "direct", "direct_tail", "fresh_direct")}
             for seed in range(1, 41):
                 rc, rep, files = self.run_child(tmp, crash_at, seed)
                 self.assertEqual(rc, -9, "killed by the shim")
@@ -101,11 +112,22 @@ class CrashFs(unittest.TestCase):
                 if "doomed" in files:
                     self.assertEqual(files["doomed"], b"u" * 100)
                 seen["doomed"].add("doomed" in files)
+                self.assertEqual(rep["direct_files"], 1)
+                seen["fresh_direct"].add("direct" in files)  # its directory was not synced
+                dr = files.get("direct", b"")  # an unseen write: sectors of D or E, then E or 0
+                self.assertEqual(len(dr), 8192 if dr else 0)
+                for s in range(0, len(dr), 512):
+                    sec = dr[s:s + 512]
+                    self.assertIn(sec, (b"E" * 512, b"D" * 512 if s < 4096 else b"\0" * 512))
+                    seen["direct" if s < 4096 else "direct_tail"].add(sec[:1])
             self.assertEqual(seen["over"], {"new", "old", "torn"})
             self.assertEqual(seen["append"], {"lost", "whole", "torn"})
             self.assertEqual(seen["fresh"], {True, False})
             self.assertEqual(seen["target"], {b"T-old", b"T-new"})
             self.assertEqual(seen["doomed"], {True, False})
+            self.assertEqual(seen["direct"], {b"D", b"E"})
+            self.assertEqual(seen["direct_tail"], {b"E", b"\0"})
+            self.assertEqual(seen["fresh_direct"], {True, False})
 
     def test_synced_directory_keeps_entries(self):
         """With the directory synced after the rename and unlink, they always stay."""
@@ -121,6 +143,7 @@ class CrashFs(unittest.TestCase):
                     self.assertEqual(files["target"], b"T-new")
                     self.assertNotIn("doomed", files)
                     self.assertEqual(files["fresh"], b"F" * 10)
+                    self.assertIn(files["direct"][:512], (b"D" * 512, b"E" * 512))
         finally:
             CHILD = saved
 

@@ -7,12 +7,17 @@ with its tree hash and its bytes (read straight from the blobs its segment rows 
 it; every acknowledged delete stays deleted; nothing is visible that was never sent whole;
 every acknowledged multipart part keeps its row, tree hash and bytes; no
 blob file is left that no row names. All rounds share one data dir, so later rounds also crash
-during the recovery of earlier ones.
-Environment: FLOE_CRASH_ROUNDS (rounds, default 12), FLOE_TEST_SEED (replay a run; printed).
+during the recovery of earlier ones. test_crash_creating_data_dir crashes a first start on an
+empty data dir (and the first requests), each round on a new one.
+Environment: FLOE_CRASH_ROUNDS (rounds, default 12), FLOE_CRASH_FRESH_ROUNDS (first starts
+crashed, default 6), FLOE_CRASH_BLOB_IO (the server's --blob-io: buffered, the default, or
+direct, whose io_uring writes the shim covers by its images of O_DIRECT files), FLOE_TEST_SEED
+(replay a run; printed).
 Usage: test_vault_power_loss.py <floe-vault binary> <crashfs.so>."""
 import json
 import os
 import random
+import shutil
 import sqlite3
 import sys
 import tempfile
@@ -24,6 +29,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import vault_helper as vh  # noqa: E402
 
 BIN = SHIM = None
+BLOB_IO = os.environ.get("FLOE_CRASH_BLOB_IO", "buffered")
 KIB, MIB = 1024, vh.MIB
 VAULT = "cv"
 
@@ -37,7 +43,8 @@ class ShimVault(vh.Vault):
         os.environ.update(self.shim_env or {})
         try:
             super().start()
-        except RuntimeError:  # powered off during its own start-up
+        except (RuntimeError, FileNotFoundError):  # powered off during its own start-up (the
+            self.proc.wait(30)                      # port file's rename may be undone too)
             self.proc.stdout.close()
             self.proc = None
             self.stderr.close()
@@ -170,13 +177,15 @@ class Workload:
 class PowerLoss(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory(prefix="floe-crash-")
-        self.data = os.path.join(self.tmp.name, "data")
+        self.root = os.path.join(self.tmp.name, "root")  # the shim's root: data dir's parent
+        os.mkdir(self.root)
+        self.data = os.path.join(self.root, "data")
         self.stash = os.path.join(self.tmp.name, "stash")
         self.report = os.path.join(self.tmp.name, "report.json")
         os.mkdir(self.stash)
-        # buffered blob I/O: the shim sees write()s, not io_uring submissions (docs/crash-tests.md)
+        # direct blob I/O: io_uring writes, covered by the shim's images (docs/crash-tests.md)
         self.v = ShimVault(BIN, data_dir=self.data,
-                           extra=("--job-delay", "instant", "--blob-io", "buffered"))
+                           extra=("--job-delay", "instant", "--blob-io", BLOB_IO))
 
     def tearDown(self):
         if self.v.proc:
@@ -184,7 +193,7 @@ class PowerLoss(unittest.TestCase):
         self.tmp.cleanup()
 
     def shim(self, crash_at, seed, ignore_sync=False):
-        return {"FLOE_CRASH_IGNORE_SYNC": "1" if ignore_sync else "0","LD_PRELOAD": SHIM, "FLOE_CRASH_ROOT": self.data, "FLOE_CRASH_STASH": self.stash,
+        return {"FLOE_CRASH_IGNORE_SYNC": "1" if ignore_sync else "0","LD_PRELOAD": SHIM, "FLOE_CRASH_ROOT": self.root, "FLOE_CRASH_STASH": self.stash,
                 "FLOE_CRASH_REPORT": self.report, "FLOE_CRASH_AT": str(crash_at),
                 "FLOE_CRASH_SEED": str(seed),
                 "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"}
@@ -267,7 +276,58 @@ class PowerLoss(unittest.TestCase):
         span = self.read_report()["changes"]
         self.check(w, rnd, "calibration")
         stats = self.rounds(w, rnd, seed, rounds, span)
+        stats["blob_io"] = BLOB_IO
         print("power loss: " + json.dumps(stats), file=sys.stderr)
+        if BLOB_IO == "direct":  # the direct path was taken (not its buffered fallback)
+            self.assertGreater(stats["direct_files"], 0)
+
+    def test_crash_creating_data_dir(self):
+        """A first start on an empty data dir, crashed at a random change of the start-up, the
+        vault's creation or the first uploads; restarted without the shim it must start, keep
+        what it acknowledged (the vault, its archives) and take new uploads."""
+        rounds = int(os.environ.get("FLOE_CRASH_FRESH_ROUNDS", "6"))
+        seed = int(os.environ.get("FLOE_TEST_SEED", "0")) or random.randrange(1, 1 << 30)
+        print("FLOE_TEST_SEED=%d FLOE_CRASH_FRESH_ROUNDS=%d" % (seed, rounds), file=sys.stderr)
+        rnd = random.Random(seed)
+        self.v.stop()
+        self.v.shim_env = self.shim(0, seed)  # calibration: start, create the vault, stop
+        shutil.rmtree(self.data)
+        self.assertTrue(self.v.start())
+        self.assertEqual(self.v.request("PUT", "/-/vaults/" + VAULT)[0], 201)
+        self.v.stop()
+        span = self.read_report()["changes"]
+        lost_dir = 0
+        for i in range(rounds):
+            label = "fresh round %d (FLOE_TEST_SEED=%d)" % (i, seed)
+            shutil.rmtree(self.data)
+            for n in os.listdir(self.stash):
+                os.unlink(os.path.join(self.stash, n))
+            w = Workload(rnd)
+            made = False
+            self.v.shim_env = self.shim(rnd.randint(1, span), seed * 1000 + i)
+            if self.v.start():
+                try:
+                    made = self.v.request("PUT", "/-/vaults/" + VAULT)[0] == 201
+                except OSError:
+                    pass
+                if made:  # uploads until the power cut
+                    w.run(self.v, seed * 7919 + i, writers=2)
+                self.v.wait_dead()
+            self.assertTrue(self.read_report().get("crashed"), label)
+            lost_dir += not os.path.isdir(self.data)
+            self.v.shim_env = None
+            self.assertTrue(self.v.start(), "%s: no start after the cut: %s" % (
+                label, self.v.log()[-1500:]))
+            if made:
+                self.assertEqual(self.v.request("GET", "/-/vaults/" + VAULT)[0], 200,
+                                 "%s: acknowledged vault lost" % label)
+            self.assertEqual(self.v.request("PUT", "/-/vaults/" + VAULT)[0], 201, label)
+            w.round_acked, w.round_uploads = set(), set()
+            w.run(self.v, seed * 7919 + i + 1, writers=2, limit=3)
+            self.v.stop()
+            self.check(w, rnd, "final")
+        print("fresh data dir: %d rounds, data dir gone after %d" % (rounds, lost_dir),
+              file=sys.stderr)
 
     def test_control_without_syncs(self):
         """The same rounds with a shim whose syncs make nothing durable: the checks must catch
@@ -300,8 +360,10 @@ class PowerLoss(unittest.TestCase):
             rep = self.read_report()
             self.assertTrue(rep.get("crashed"), "%s: no crash: %s" % (label, rep))
             stats["crashes"] += 1
-            for k in ("kept", "dropped", "torn", "dir_undone"):
-                stats[k] += rep[k]
+            for k in ("kept", "dropped", "torn", "dir_undone", "direct_sectors_kept",
+                      "direct_sectors_reverted"):
+                stats[k] = stats.get(k, 0) + rep[k]
+            stats["direct_files"] = stats.get("direct_files", 0) + rep["direct_files"]
             self.v.shim_env = None
             self.assertTrue(self.v.start(), label)
             self.v.stop()
