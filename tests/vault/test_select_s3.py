@@ -3,7 +3,8 @@
 moto's S3 server as the endpoint (docs/floe-vault.md "Select jobs"): the API reference's example
 (CSV with a header, FileHeaderInfo USE, a WHERE on a casted column) through boto3, the layout
 (job.txt, results/, result_manifest.txt) read back with boto3's S3 client together with the
-storage class, user metadata, tags, ACL and server-side encryption the job asked for; a result
+storage class, user metadata, tags, ACL and server-side encryption the job asked for (AES256,
+and aws:kms with its key id); a result
 over one part (multipart upload); a bucket that does not exist (refused at InitiateJob), one
 deleted before the job runs and an unreachable endpoint (the job fails with the S3 error,
 written as its StatusMessage). Usage: test_select_s3.py <floe-vault binary>."""
@@ -120,6 +121,24 @@ class SelectToS3(unittest.TestCase):
             grants = self.s3.get_object_acl(Bucket="results", Key=key)["Grants"]
             self.assertIn((ALL_USERS, "READ"), [(g["Grantee"].get("URI"), g["Permission"])
                                                 for g in grants], key)
+
+    def test_kms_encryption_headers_reach_the_endpoint(self):
+        # aws:kms with a key id: moto records both headers (x-amz-server-side-encryption and
+        # its key id) on every object the job wrote, read back here with HeadObject
+        aid = self.c.upload_archive(vaultName="sel", body=b"a,1\nb,2\n")["archiveId"]
+        key_id = "arn:aws:kms:us-east-1:123456789012:key/floe-test-key"
+        loc = {"BucketName": "results", "Prefix": "kms",
+               "Encryption": {"EncryptionType": "aws:kms", "KMSKeyId": key_id}}
+        jid = self.initiate(aid, select_params("SELECT _1 FROM archive", "NONE"), loc)["jobId"]
+        d = self.wait(jid)
+        self.assertEqual(d["StatusCode"], "Succeeded", d)
+        base = "kms/%s/" % jid
+        keys, out = self.results(base)
+        self.assertEqual(out, b"a\nb\n")
+        for key in keys + [base + "result_manifest.txt", base + "job.txt"]:
+            h = self.s3.head_object(Bucket="results", Key=key)
+            self.assertEqual(h.get("ServerSideEncryption"), "aws:kms", key)
+            self.assertEqual(h.get("SSEKMSKeyId"), key_id, key)
 
     def test_access_control_list_and_multipart_result(self):
         # two slices of ~10 MiB each: every result object goes up as a multipart upload
