@@ -1038,6 +1038,8 @@ int floe_restore(struct floe_client *c, const struct floe_restore_options *opts,
     }
     if (!rc && !opts->dry_run)
         rc = run_jobs(&r);
+    if (!rc && !opts->dry_run) /* the job outputs' removal is durable before the end is */
+        rc = sync_target(&r, err);
     if (!rc && !opts->dry_run)
         rc = floe_catalog_restore_end(r.cat, r.rid, true, err);
     struct timespec t;
