@@ -18,7 +18,8 @@ med = {}
 for b in builds:
     runs = [list(map(float, r[2:])) for r in rows if r[0] == b]
     med[b] = [statistics.median(x[i] for x in runs) for i in range(len(names))]
-    print("| %s | %d | %s |" % (b, len(runs), " | ".join("%.4g" % v for v in med[b])))
+    cells = ("%d" % v if v >= 1e4 else "%.4g" % v for v in med[b])
+    print("| %s | %d | %s |" % (b, len(runs), " | ".join(cells)))
 print()
 for b in builds:
     print("medians %s %s" % (b, " ".join(repr(v) for v in med[b])))
