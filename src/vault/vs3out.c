@@ -422,6 +422,13 @@ int floe_vs3out_check(struct floe_vs3out *o, const struct floe_vs3out_loc *loc, 
                      loc->bucket);
             return -1;
         }
+        if (rc == FLOE_E_AUTH) {
+            snprintf(msg, cap,
+                     "OutputLocation.S3.BucketName: floe-vault's S3 credentials may not use the"
+                     " bucket %s (%s)",
+                     loc->bucket, err.message);
+            return -1;
+        }
         return 0; /* anything else: the job fails with it when it runs */
     }
     if (!prefix_safe(prefix)) {

@@ -51,8 +51,9 @@ const char *floe_vs3out_loc_bucket(const struct floe_vs3out_loc *loc);
 /*
  * floe_vs3out_check() - at InitiateJob: the bucket exists (directory sink: DIR/<bucket> is a
  * directory, and the prefix has no "." / ".." segment; S3: HeadBucket, a missing bucket
- * refused as the service would; any other S3 failure is let through, the job will fail with
- * it). Returns 0, or -1 with msg. Blocks for one request at most.
+ * refused as the service would, and so is a bucket the credentials may not use (HTTP 403);
+ * any other S3 failure is let through, the job will fail with it). Returns 0, or -1 with msg.
+ * Blocks for one request at most.
  */
 int floe_vs3out_check(struct floe_vs3out *o, const struct floe_vs3out_loc *loc, const char *prefix,
                       char *msg, size_t cap);

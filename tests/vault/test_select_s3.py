@@ -7,7 +7,9 @@ storage class, user metadata, tags, ACL and server-side encryption the job asked
 and aws:kms with its key id); a result
 over one part (multipart upload); a bucket that does not exist (refused at InitiateJob), one
 deleted before the job runs and an unreachable endpoint (the job fails with the S3 error,
-written as its StatusMessage). Usage: test_select_s3.py <floe-vault binary>."""
+written as its StatusMessage); with moto's IAM-like access control, a user denied PutObject
+(the job fails with AccessDenied) and one that may not even HeadBucket (refused at
+InitiateJob). Usage: test_select_s3.py <floe-vault binary>."""
 import csv
 import io
 import json
@@ -216,6 +218,81 @@ class SelectToS3(unittest.TestCase):
             self.assertIn("--s3-endpoint", str(cm.exception))
         finally:
             os.environ.update(saved)
+
+
+class SelectDenied(unittest.TestCase):
+    """moto with IAM-like access control (INITIAL_NO_AUTH_ACTION_COUNT: the first requests run
+    without checks, to create the bucket, the users, their policies and keys; every later one is
+    signed and checked): a user denied s3:PutObject on the output bucket, one with no policy."""
+    SETUP_ACTIONS = 6
+
+    @classmethod
+    def setUpClass(cls):
+        import boto3
+        s3_env()
+        os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = str(cls.SETUP_ACTIONS)
+        try:
+            cls.moto = servers.start_moto()
+        finally:
+            del os.environ["INITIAL_NO_AUTH_ACTION_COUNT"]
+        kw = dict(endpoint_url=cls.moto.url, region_name="us-east-1",
+                  aws_access_key_id="testing", aws_secret_access_key="testing")
+        boto3.client("s3", **kw).create_bucket(Bucket="results")
+        iam = boto3.client("iam", **kw)
+        iam.create_user(UserName="writer")
+        iam.put_user_policy(UserName="writer", PolicyName="no-put", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+                {"Effect": "Deny", "Action": "s3:PutObject",
+                 "Resource": "arn:aws:s3:::results/*"}]}))
+        cls.writer = iam.create_access_key(UserName="writer")["AccessKey"]
+        iam.create_user(UserName="nobody")
+        cls.nobody = iam.create_access_key(UserName="nobody")["AccessKey"]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.moto.stop()
+
+    def vault(self, key):
+        saved = {k: os.environ[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+        os.environ.update(AWS_ACCESS_KEY_ID=key["AccessKeyId"],
+                          AWS_SECRET_ACCESS_KEY=key["SecretAccessKey"])
+        try:
+            v = vh.Vault(BIN, extra=("--job-delay", "instant", "--s3-endpoint", self.moto.url))
+        finally:
+            os.environ.update(saved)
+        self.addCleanup(v.close)
+        c = v.client()
+        c.create_vault(vaultName="d")
+        aid = c.upload_archive(vaultName="d", body=b"a,1\nb,2\n")["archiveId"]
+        return c, aid
+
+    def initiate(self, c, aid):
+        return c.initiate_job(vaultName="d", jobParameters={
+            "Type": "select", "ArchiveId": aid, "Tier": "Expedited",
+            "SelectParameters": select_params("SELECT * FROM archive", "NONE"),
+            "OutputLocation": {"S3": {"BucketName": "results", "Prefix": "p"}}})
+
+    def test_put_object_denied_fails_the_job(self):
+        c, aid = self.vault(self.writer)
+        jid = self.initiate(c, aid)["jobId"]
+        d = vh.wait_for(lambda: (lambda d: d["Completed"] and d)(
+            c.describe_job(vaultName="d", jobId=jid)), 90)
+        self.assertEqual(d["StatusCode"], "Failed", d)
+        self.assertIn("S3 error", d["StatusMessage"])
+        self.assertIn("AccessDenied", d["StatusMessage"])
+
+    def test_head_bucket_denied_refused_at_initiate(self):
+        c, aid = self.vault(self.nobody)
+        with self.assertRaises(botocore.exceptions.ClientError) as cm:
+            self.initiate(c, aid)
+        e = cm.exception.response
+        status = e["ResponseMetadata"]["HTTPStatusCode"]
+        self.assertTrue(400 <= status < 500, e)
+        self.assertEqual(status, 400, e)
+        self.assertEqual(e["Error"]["Code"], "InvalidParameterValueException")
+        self.assertIn("may not use the bucket results", e["Error"]["Message"])
+        self.assertIn("AccessDenied", e["Error"]["Message"])
 
 
 if __name__ == "__main__":
