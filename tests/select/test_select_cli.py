@@ -6,7 +6,8 @@ libfloe's S3 client. Also: the serialization flags, `floe job describe` showing 
 fields (text and --json), --dry-run (nothing sent), the aws CLI's `glacier initiate-job` with
 select parameters to the same S3 output, and the error paths: bad SQL (the 400 message with its
 position, exit 1), an unknown vault, a job failing at run time (its error objects printed, exit
-1), an unreachable S3 endpoint for --fetch, and usage errors (exit 2).
+1), an unreachable S3 endpoint for --fetch, --fetch with credentials moto denies s3:GetObject
+(AccessDenied, exit 1, no output file), and usage errors (exit 2).
 
 usage: test_select_cli.py FLOE FLOE_VAULT
 """
@@ -217,6 +218,64 @@ class SelectCli(unittest.TestCase):
                  b"-o goes with --fetch")]:
             p = self.floe("select", "v", self.aid, *args, code=2)
             self.assertIn(want, p.stderr, args)
+
+
+class SelectFetchDenied(unittest.TestCase):
+    """--fetch with credentials moto (IAM-like access control: INITIAL_NO_AUTH_ACTION_COUNT
+    covers the setup requests) denies s3:GetObject: floe-vault writes with a user that may, floe
+    (and floe-vault's Glacier API, --access-key) uses a user that may not read."""
+
+    def test_get_object_denied(self):
+        import boto3
+        tmp = tempfile.mkdtemp(prefix="floe-select-denied-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = "7"
+        try:
+            moto = servers.start_moto()
+        finally:
+            del os.environ["INITIAL_NO_AUTH_ACTION_COUNT"]
+        self.addCleanup(moto.stop)
+        kw = dict(endpoint_url=moto.url, region_name="us-east-1",
+                  aws_access_key_id="testing", aws_secret_access_key="testing")
+        boto3.client("s3", **kw).create_bucket(Bucket="out")
+        iam = boto3.client("iam", **kw)
+        keys = {}
+        allow = {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}
+        deny = {"Effect": "Deny", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::out/*"}
+        for user, statements in (("writer", [allow]), ("reader", [allow, deny])):
+            iam.create_user(UserName=user)
+            iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps({
+                "Version": "2012-10-17", "Statement": statements}))
+            keys[user] = iam.create_access_key(UserName=user)["AccessKey"]
+        w, r = keys["writer"], keys["reader"]
+        saved = dict(os.environ)
+        os.environ.clear()
+        os.environ.update(servers.client_env(tmp, w["AccessKeyId"], w["SecretAccessKey"]))
+        try:
+            vault = servers.start_vault(FLOE_VAULT, extra=(
+                "--s3-endpoint", moto.url, "--access-key", r["AccessKeyId"],
+                "--secret-key", r["SecretAccessKey"]))
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        self.addCleanup(vault.stop)
+        env = servers.client_env(tmp, r["AccessKeyId"], r["SecretAccessKey"])
+        g = boto3.client("glacier", endpoint_url=vault.url, region_name="us-east-1",
+                         aws_access_key_id=r["AccessKeyId"],
+                         aws_secret_access_key=r["SecretAccessKey"])
+        g.create_vault(vaultName="v")
+        aid = g.upload_archive(vaultName="v", body=b"a,1\nb,2\n")["archiveId"]
+        out = os.path.join(tmp, "never.csv")
+        p = subprocess.run([FLOE, "--endpoint-url", vault.url, "select", "v", aid, "--sql",
+                            "SELECT _1 FROM archive", "--output", "s3://out/d", "--tier",
+                            "Expedited", "--fetch", "-o", out, "--s3-endpoint-url", moto.url],
+                           env=env, capture_output=True, timeout=120)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn(b"AccessDenied", p.stderr)
+        self.assertIn(b"result_manifest.txt", p.stderr)
+        self.assertFalse(os.path.exists(out))
+        # the job itself succeeded: the objects are there for a reader that may read them
+        self.assertIn(b"Succeeded", p.stderr)
 
 
 if __name__ == "__main__":
