@@ -202,6 +202,26 @@ class MigratePgTests(unittest.TestCase):
                  if ".floe-migrate" not in p]
         self.assertEqual(len(files), len(data), files)  # no part files, nothing twice
 
+    def test_plan_rows_round_trip(self):
+        """The plan goes up with COPY: descriptions with backslashes and escapes come back
+        byte for byte, and the plan is complete."""
+        type(self).n += 1
+        vault = "pg%d" % self.n
+        self.glacier.create_vault(vaultName=vault)
+        descs = ["a\\b\\\\c\\t\\n%d.bin" % i for i in range(5)]
+        descs += ["plain/%d" % i for i in range(5)]
+        ids = {}
+        for d in descs:
+            ids[self.glacier.upload_archive(vaultName=vault, body=b"x" * 10,
+                                            archiveDescription=d)["archiveId"]] = d
+        dest = tempfile.mkdtemp(prefix="dest-", dir=self.tmp.name)
+        cat = self.catalog(vault)
+        self.floe("migrate", vault, "--to", dest, "--catalog", cat, "--poll-interval", "1s")
+        rows = self.psql(cat, "SELECT id || '|' || encode(description, 'hex') FROM arch")
+        got = dict(r.split("|") for r in rows.splitlines())
+        self.assertEqual(got, {i: d.encode().hex() for i, d in ids.items()})
+        self.check_copied(dest, {i: b"x" * 10 for i in ids})
+
     def test_three_workers_one_killed(self):
         n = 24
         vault, data = self.fill(n, lambda i: 150000 + 997 * i)

@@ -34,7 +34,13 @@ struct floe_mcatpg {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop;
+    /* plan rows not yet sent: COPY text format, sent by flush() as one COPY ... FROM STDIN
+     * before the next statement (one round trip per batch instead of one per archive) */
+    char *rows;
+    size_t rows_len, rows_cap;
 };
+
+#define COPY_FLUSH_BYTES (1u << 20)
 
 static const char s_schema[] =
     "CREATE TABLE IF NOT EXISTS meta(k text PRIMARY KEY, v bytea);"
@@ -77,24 +83,59 @@ static int fail(struct floe_mcatpg *p, PGconn *db, const char *what, struct floe
     return e.status;
 }
 
+static bool ok(PGresult *r)
+{
+    ExecStatusType s = PQresultStatus(r);
+    return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
+}
+
+/* Sends the buffered plan rows with COPY (see floe_mcatpg_insert); FLOE_OK or the failure
+ * (kept). The buffer is empty afterwards either way. */
+static int flush(struct floe_mcatpg *p, struct floe_error *err)
+{
+    if (!p->rows_len || p->failed.status) {
+        p->rows_len = 0;
+        return p->failed.status;
+    }
+    size_t len = p->rows_len;
+    p->rows_len = 0;
+    PGresult *r = PQexec(p->db, "COPY arch(ord, id, base, name, size, tree, created, description,"
+                                " state, updated, mine) FROM STDIN");
+    bool in = PQresultStatus(r) == PGRES_COPY_IN;
+    PQclear(r);
+    if (!in)
+        return fail(p, p->db, "recording the plan", err);
+    bool sent = true;
+    for (size_t off = 0; sent && off < len;) {
+        int n = len - off > (1u << 30) ? 1 << 30 : (int)(len - off);
+        sent = PQputCopyData(p->db, p->rows + off, n) == 1;
+        off += (size_t)n;
+    }
+    sent = PQputCopyEnd(p->db, sent ? NULL : "floe: sending the plan failed") == 1 && sent;
+    int rc = FLOE_OK;
+    while ((r = PQgetResult(p->db))) {
+        if (!ok(r) && !rc)
+            rc = fail(p, p->db, "recording the plan", err);
+        PQclear(r);
+    }
+    if (!sent && !rc)
+        rc = fail(p, p->db, "recording the plan", err);
+    return rc;
+}
+
 /* PQexecParams with text parameters, except those whose bin[i] is set: byte strings
  * (bytea), sent in binary. */
 static PGresult *q(struct floe_mcatpg *p, const char *sql, int n, const char *const *vals,
                    const int *bin)
 {
     int lens[12] = {0}, fmts[12] = {0};
+    flush(p, NULL);
     for (int i = 0; i < n && bin; i++)
         if (bin[i]) {
             fmts[i] = 1;
             lens[i] = (int)strlen(vals[i]);
         }
     return PQexecParams(p->db, sql, n, NULL, vals, lens, fmts, 0);
-}
-
-static bool ok(PGresult *r)
-{
-    ExecStatusType s = PQresultStatus(r);
-    return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
 }
 
 /* Runs a statement; FLOE_OK or the failure (kept). */
@@ -106,6 +147,10 @@ static int run(struct floe_mcatpg *p, const char *sql, int n, const char *const 
             *err = p->failed;
         return p->failed.status;
     }
+    if (!n && !strcmp(sql, "ROLLBACK"))
+        p->rows_len = 0; /* rows of the transaction rolled back */
+    if (flush(p, err))
+        return p->failed.status;
     PGresult *r = n ? q(p, sql, n, vals, bin) : PQexec(p->db, sql); /* PQexec: many commands */
     int rc = ok(r) ? FLOE_OK : fail(p, p->db, what, err);
     PQclear(r);
@@ -281,6 +326,7 @@ void floe_mcatpg_close(struct floe_mcatpg *p)
                              NULL, v, NULL, NULL, 0));
     }
     PQfinish(p->db);
+    free(p->rows);
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
     free(p);
@@ -397,20 +443,68 @@ bool floe_mcatpg_description(struct floe_mcatpg *p, int64_t ord, char *out, size
                   "reading a description");
 }
 
+/* Appends n bytes to the COPY buffer; false when out of memory. */
+static bool put(struct floe_mcatpg *p, const void *b, size_t n)
+{
+    if (p->rows_len + n > p->rows_cap) {
+        size_t cap = p->rows_cap ? p->rows_cap : 1u << 16;
+        while (cap < p->rows_len + n)
+            cap *= 2;
+        char *g = realloc(p->rows, cap);
+        if (!g)
+            return false;
+        p->rows = g;
+        p->rows_cap = cap;
+    }
+    memcpy(p->rows + p->rows_len, b, n);
+    p->rows_len += n;
+    return true;
+}
+
+/* A text field in COPY text format (backslash, tab, newline and CR escaped), then sep. */
+static bool put_text(struct floe_mcatpg *p, const char *s, char sep)
+{
+    bool good = true;
+    for (; good && *s; s++) {
+        const char *e = *s == '\\'   ? "\\\\"
+                        : *s == '\t' ? "\\t"
+                        : *s == '\n' ? "\\n"
+                        : *s == '\r' ? "\\r"
+                                     : NULL;
+        good = e ? put(p, e, 2) : put(p, s, 1);
+    }
+    return good && put(p, &sep, 1);
+}
+
+/* A bytea field in COPY text format: \\x and hex (the backslash doubled by COPY), then sep. */
+static bool put_bytea(struct floe_mcatpg *p, const char *s, char sep)
+{
+    static const char hex[] = "0123456789abcdef";
+    bool good = put(p, "\\\\x", 3);
+    for (const unsigned char *u = (const unsigned char *)s; good && *u; u++) {
+        char h[2] = {hex[*u >> 4], hex[*u & 15]};
+        good = put(p, h, 2);
+    }
+    return good && put(p, &sep, 1);
+}
+
 int floe_mcatpg_insert(struct floe_mcatpg *p, const struct floe_mcat_row *r,
                        const char *description, bool mine, struct floe_error *err)
 {
-    char ord[24], size[24], now[24];
-    snprintf(ord, sizeof(ord), "%" PRId64, r->ord);
-    snprintf(size, sizeof(size), "%" PRIu64, r->size);
-    snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
-    const char *v[] = {ord,     r->id,      r->name,     r->name, size,
-                       r->tree, r->created, description, now,     mine ? "1" : "0"};
-    const int bin[] = {0, 0, 1, 1, 0, 0, 0, 1, 0, 0};
-    return run(p,
-               "INSERT INTO arch(ord, id, base, name, size, tree, created, description, state,"
-               " updated, mine) VALUES($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $10)",
-               10, v, bin, "recording the plan", err);
+    if (p->failed.status)
+        return floe_mcatpg_failed(p, err);
+    char nums[80];
+    snprintf(nums, sizeof(nums), "%" PRId64 "\t", r->ord);
+    bool good = put(p, nums, strlen(nums)) && put_text(p, r->id, '\t') &&
+                put_bytea(p, r->name, '\t') && put_bytea(p, r->name, '\t');
+    snprintf(nums, sizeof(nums), "%" PRIu64 "\t", r->size);
+    good = good && put(p, nums, strlen(nums)) && put_text(p, r->tree, '\t') &&
+           put_text(p, r->created, '\t') && put_bytea(p, description, '\t');
+    snprintf(nums, sizeof(nums), "0\t%lld\t%d\n", (long long)time(NULL), mine ? 1 : 0);
+    good = good && put(p, nums, strlen(nums));
+    if (!good)
+        return fail(p, NULL, "recording the plan", err);
+    return p->rows_len >= COPY_FLUSH_BYTES ? flush(p, err) : FLOE_OK;
 }
 
 /* Numbers of the first row of a query (NULL as 0); false when it failed. */
@@ -447,7 +541,7 @@ int floe_mcatpg_drop_others(struct floe_mcatpg *p, uint64_t *archives, uint64_t 
 static int rename_dups(struct floe_mcatpg *p, const char *sql, bool by_date, uint64_t *renamed,
                        struct floe_error *err)
 {
-    if (p->failed.status)
+    if (flush(p, err))
         return floe_mcatpg_failed(p, err);
     PGresult *res = PQexec(p->db, sql);
     if (!ok(res)) {
@@ -645,7 +739,7 @@ void floe_mcatpg_counts(struct floe_mcatpg *p, uint64_t archives[FLOE_MIGRATE_ST
 {
     memset(archives, 0, sizeof(uint64_t) * FLOE_MIGRATE_STATE_COUNT);
     memset(bytes, 0, sizeof(uint64_t) * FLOE_MIGRATE_STATE_COUNT);
-    if (p->failed.status)
+    if (flush(p, NULL))
         return;
     PGresult *r = PQexec(p->db, "SELECT state, count(*), sum(size) FROM arch GROUP BY state");
     if (!ok(r))
