@@ -993,7 +993,7 @@ static void parse_select_list(struct parser *ps, struct floe_selsql_query *q)
         /* alias.* */
         if ((ps->tok.kind == T_IDENT || ps->tok.kind == T_QIDENT) && !reserved(&ps->tok)) {
             size_t save_at = ps->at;
-            if (ps->sql[save_at] == '.' && save_at + 1 < ps->len && ps->sql[save_at + 1] == '*') {
+            if (save_at + 1 < ps->len && ps->sql[save_at] == '.' && ps->sql[save_at + 1] == '*') {
                 if (q->nproj) {
                     fail(ps, ps->tok.pos, "'*' is only allowed alone as the select list");
                     return;
