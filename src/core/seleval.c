@@ -962,7 +962,7 @@ static int substring(struct floe_seleval *ev, const struct floe_selsql_expr *e, 
     if (count < 0)
         return err(ev, e, "SUBSTRING length %lld is negative", (long long)count);
     /* characters [start, start + count) of 1-based positions, clipped to the string */
-    int64_t end = (count > INT64_MAX - start) ? INT64_MAX : start + count;
+    int64_t end = (start > 0 && count > INT64_MAX - start) ? INT64_MAX : start + count;
     if (start < 1)
         start = 1;
     if (end <= start) {
