@@ -59,7 +59,12 @@ struct parser {
     } * prefixes;
     size_t nprefixes;
     size_t first_name_pos, first_position_pos; /* 1-based; 0 = none */
+    unsigned depth; /* nesting of parse_expr/parse_unary/parse_not (MAX_DEPTH) */
 };
+
+/* Deepest nesting of parentheses, function arguments, unary signs and NOTs a query may have:
+ * the parser and the evaluator recurse that deep, and a query must not exhaust the stack. */
+#define MAX_DEPTH 256
 
 static void fail(struct parser *ps, size_t pos0, const char *fmt, ...)
 {
@@ -726,7 +731,29 @@ static struct floe_selsql_expr *parse_primary(struct parser *ps)
     return NULL;
 }
 
+/* Enters one level of nesting; false (and the query fails) beyond MAX_DEPTH. */
+static bool enter(struct parser *ps)
+{
+    if (++ps->depth <= MAX_DEPTH)
+        return true;
+    ps->depth--;
+    if (!ps->failed)
+        fail(ps, ps->tok.pos, "the expression is nested too deeply (parentheses, signs and NOTs)");
+    return false;
+}
+
+static struct floe_selsql_expr *parse_unary_in(struct parser *ps);
+
 static struct floe_selsql_expr *parse_unary(struct parser *ps)
+{
+    if (!enter(ps))
+        return NULL;
+    struct floe_selsql_expr *e = parse_unary_in(ps);
+    ps->depth--;
+    return e;
+}
+
+static struct floe_selsql_expr *parse_unary_in(struct parser *ps)
 {
     size_t pos = ps->tok.pos;
     if (accept_op(ps, "-")) {
@@ -894,7 +921,18 @@ static struct floe_selsql_expr *parse_pred(struct parser *ps)
     return a;
 }
 
+static struct floe_selsql_expr *parse_not_in(struct parser *ps);
+
 static struct floe_selsql_expr *parse_not(struct parser *ps)
+{
+    if (!enter(ps))
+        return NULL;
+    struct floe_selsql_expr *e = parse_not_in(ps);
+    ps->depth--;
+    return e;
+}
+
+static struct floe_selsql_expr *parse_not_in(struct parser *ps)
 {
     size_t pos = ps->tok.pos;
     if (accept_kw(ps, "NOT")) {
@@ -920,7 +958,18 @@ static struct floe_selsql_expr *parse_and(struct parser *ps)
     return a;
 }
 
+static struct floe_selsql_expr *parse_expr_in(struct parser *ps);
+
 static struct floe_selsql_expr *parse_expr(struct parser *ps)
+{
+    if (!enter(ps))
+        return NULL;
+    struct floe_selsql_expr *e = parse_expr_in(ps);
+    ps->depth--;
+    return e;
+}
+
+static struct floe_selsql_expr *parse_expr_in(struct parser *ps)
 {
     struct floe_selsql_expr *a = parse_and(ps);
     while (a && !ps->failed) {
