@@ -731,26 +731,28 @@ static struct floe_selsql_expr *parse_primary(struct parser *ps)
     return NULL;
 }
 
-/* Enters one level of nesting; false (and the query fails) beyond MAX_DEPTH. */
-static bool enter(struct parser *ps)
+typedef struct floe_selsql_expr *parse_fn(struct parser *ps);
+
+/* fn one level of nesting deeper; NULL (and the query fails) beyond MAX_DEPTH. */
+static struct floe_selsql_expr *nested(struct parser *ps, parse_fn *fn)
 {
-    if (++ps->depth <= MAX_DEPTH)
-        return true;
+    if (ps->depth >= MAX_DEPTH) {
+        if (!ps->failed)
+            fail(ps, ps->tok.pos,
+                 "the expression is nested too deeply (parentheses, signs and NOTs)");
+        return NULL;
+    }
+    ps->depth++;
+    struct floe_selsql_expr *e = fn(ps);
     ps->depth--;
-    if (!ps->failed)
-        fail(ps, ps->tok.pos, "the expression is nested too deeply (parentheses, signs and NOTs)");
-    return false;
+    return e;
 }
 
 static struct floe_selsql_expr *parse_unary_in(struct parser *ps);
 
 static struct floe_selsql_expr *parse_unary(struct parser *ps)
 {
-    if (!enter(ps))
-        return NULL;
-    struct floe_selsql_expr *e = parse_unary_in(ps);
-    ps->depth--;
-    return e;
+    return nested(ps, parse_unary_in);
 }
 
 static struct floe_selsql_expr *parse_unary_in(struct parser *ps)
@@ -925,11 +927,7 @@ static struct floe_selsql_expr *parse_not_in(struct parser *ps);
 
 static struct floe_selsql_expr *parse_not(struct parser *ps)
 {
-    if (!enter(ps))
-        return NULL;
-    struct floe_selsql_expr *e = parse_not_in(ps);
-    ps->depth--;
-    return e;
+    return nested(ps, parse_not_in);
 }
 
 static struct floe_selsql_expr *parse_not_in(struct parser *ps)
@@ -962,11 +960,7 @@ static struct floe_selsql_expr *parse_expr_in(struct parser *ps);
 
 static struct floe_selsql_expr *parse_expr(struct parser *ps)
 {
-    if (!enter(ps))
-        return NULL;
-    struct floe_selsql_expr *e = parse_expr_in(ps);
-    ps->depth--;
-    return e;
+    return nested(ps, parse_expr_in);
 }
 
 static struct floe_selsql_expr *parse_expr_in(struct parser *ps)
