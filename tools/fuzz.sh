@@ -65,16 +65,19 @@ for t in $targets; do
     mkdir -p "$work" "$art" "$(dirname "$log")"
     start=$(date +%s)
     rc=0
+    # vault_request keeps a store (fsync'd) under $TMPDIR: on tmpfs when there is one
+    tmpdir=${TMPDIR:-/tmp}
+    if [ "$t" = vault_request ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then tmpdir=/dev/shm; fi
     if [ "$libfuzzer" = 1 ]; then
         limit=(-max_total_time="$secs")
         [ -n "$runs" ] && limit=(-runs="$runs")
-        nice -n "$nice_n" "$bin" "${limit[@]}" -timeout=60 -max_len=8192 -print_final_stats=1 \
+        TMPDIR=$tmpdir nice -n "$nice_n" "$bin" "${limit[@]}" -timeout=60 -max_len=8192 -print_final_stats=1 \
             -artifact_prefix="$art/" "$work" "$here/tests/fuzz/corpus/$t" >"$log" 2>&1 || rc=$?
         execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
         [ "$merge" = 1 ] && [ "$rc" = 0 ] &&
             nice -n "$nice_n" "$bin" -merge=1 "$here/tests/fuzz/corpus/$t" "$work" >>"$log" 2>&1
     else
-        FLOE_FUZZ_ITERATIONS=$runs nice -n "$nice_n" "$bin" "$here/tests/fuzz/corpus/$t" \
+        TMPDIR=$tmpdir FLOE_FUZZ_ITERATIONS=$runs nice -n "$nice_n" "$bin" "$here/tests/fuzz/corpus/$t" \
             >"$log" 2>&1 || rc=$?
         execs=$runs
     fi

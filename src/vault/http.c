@@ -10,14 +10,15 @@
  * Request life:
  *   1. URI log callback: the raw request target is saved (MHD later unescapes its own copy;
  *      SigV4 needs the bytes as sent).
- *   2. First access-handler call (headers complete): collect headers (every occurrence: a
- *      repeated name is joined as SigV4 signs it, and a repeat of a header that must be
- *      single is refused), parse path and query, check header and body size, find the
- *      route. Upload routes are authenticated now, with the payload hash taken from
- *      x-amz-content-sha256, and their begin handler validates the headers; the body then
- *      streams into the handler without ever being held whole.
- *   3. Body calls: uploads -> handler data(); others -> buffered up to FLOE_VHTTP_BODY_MAX.
- *   4. Final call: others are authenticated with the body's SHA-256 and run.
+ *   2. First access-handler call (headers complete): collect headers (every occurrence),
+ *      then floe_vdispatch_head() (vdispatch.h: header checks, path and query, route,
+ *      authentication of uploads and their begin handler, the precheck of the others).
+ *   3. Body calls: floe_vdispatch_body() (uploads stream into their handler; the others
+ *      are buffered up to FLOE_VDISPATCH_BODY_MAX).
+ *   4. Final call: floe_vdispatch_end() (upload end, or the buffered request authenticated
+ *      with its body's SHA-256 and run), then the answer is sent.
+ *   The checks, route and handlers are vdispatch.c's, shared with floe_vdispatch_one(), the
+ *   in-process path of the fuzz target; this file adds only what the socket needs.
  * An error found before the body is read does not close the connection: the body is drained
  * and discarded, then the error is sent. Clients (urllib3) write the whole body before
  * reading, so closing early would turn a clear 4xx into a connection reset. A client that
@@ -67,11 +68,10 @@
 #include "auth.h"
 #include "errors.h"
 #include "router.h"
-#include "sha256.h"
+#include "vdispatch.h"
 #include "vctx.h"
 #include "vlog.h"
 #include "vutil.h"
-#include "floe/treehash.h"
 
 #include <errno.h>
 #include <microhttpd.h>
@@ -137,13 +137,10 @@ enum phase { PH_NEW = 0, PH_BODY, PH_DONE };
 struct http_req {
     struct floe_vreq rq; /* first member: http_req * == floe_vreq * */
     enum phase phase;
-    bool discard;    /* an answer is decided; drain the body */
-    bool stream;     /* an upload route: body goes to route->data */
-    bool target_bad; /* the path could not be parsed */
-    bool body_seen;  /* a body call came (so 100 Continue, if asked for, went out) */
-    bool authed;     /* the signature (or, before a buffered body, its precheck) passed */
-    bool close_now;  /* answer at once and close, never read the body (over a limit) */
-    enum floe_vroute_result route_result;
+    struct floe_vdispatch d; /* checks, route and handler (vdispatch.h) */
+    bool discard;            /* an answer is decided; drain the body */
+    bool body_seen;          /* a body call came (so 100 Continue, if asked for, went out) */
+    bool close_now;          /* answer at once and close, never read the body (over a limit) */
     /* stall watchdog (see DESIGN) */
     struct floe_vhttp *http;
     int fd;                        /* the connection's socket; set when listed */
@@ -425,73 +422,8 @@ static enum MHD_Result add_header(void *cls, enum MHD_ValueKind kind, const char
     struct floe_vreq *rq = cls;
     rq->headers[rq->nheaders].name = key;
     rq->headers[rq->nheaders].value = value ? value : "";
-    rq->header_bytes += strlen(key) + (value ? strlen(value) : 0) + 4;
     rq->nheaders++;
     return MHD_YES;
-}
-
-static bool parse_query(struct floe_vreq *rq)
-{
-    const char *q = rq->query;
-    size_t cap = 0;
-    while (*q) {
-        const char *amp = strchr(q, '&');
-        size_t len = amp ? (size_t)(amp - q) : strlen(q);
-        if (len) {
-            const char *eq = memchr(q, '=', len);
-            size_t nlen = eq ? (size_t)(eq - q) : len;
-            size_t vlen = eq ? len - nlen - 1 : 0;
-            if (rq->nparams == cap) {
-                cap = cap ? cap * 2 : 4;
-                rq->params = floe_xrealloc(rq->params, cap * sizeof(*rq->params));
-            }
-            struct floe_vparam *p = &rq->params[rq->nparams];
-            p->name = floe_xmalloc(nlen + 1);
-            p->value = floe_xmalloc(vlen + 1);
-            rq->nparams++;
-            if (floe_vutil_pct_decode(q, nlen, p->name, nlen + 1, false) < 0 ||
-                floe_vutil_pct_decode(eq ? eq + 1 : "", vlen, p->value, vlen + 1, false) < 0)
-                return false;
-        }
-        q += len;
-        if (*q == '&')
-            q++;
-    }
-    return true;
-}
-
-/* Split the raw target into path segments (decoded) and query parameters. */
-static bool parse_target(struct floe_vreq *rq)
-{
-    const char *u = rq->raw_uri;
-    const char *qm = strchr(u, '?');
-    size_t plen = qm ? (size_t)(qm - u) : strlen(u);
-    rq->path = floe_xmalloc(plen + 1);
-    memcpy(rq->path, u, plen);
-    rq->path[plen] = '\0';
-    rq->query = floe_xstrdup(qm ? qm + 1 : "");
-    if (plen == 0 || u[0] != '/')
-        return false;
-    const char *p = rq->path + 1;
-    while (*p) {
-        const char *slash = strchr(p, '/');
-        size_t len = slash ? (size_t)(slash - p) : strlen(p);
-        if (rq->nseg >= FLOE_VREQ_MAX_SEGMENTS || len == 0)
-            return false;
-        char *seg = floe_xmalloc(len + 1);
-        rq->seg[rq->nseg++] = seg;
-        if (floe_vutil_pct_decode(p, len, seg, len + 1, true) < 0)
-            return false;
-        if (!strcmp(seg, ".") || !strcmp(seg, ".."))
-            return false;
-        p += len;
-        if (*p == '/') {
-            p++;
-            if (!*p)
-                return false; /* trailing slash */
-        }
-    }
-    return parse_query(rq);
 }
 
 static void log_request(struct http_req *h, const char *how)
@@ -508,8 +440,6 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_re
 {
     struct floe_vreq *rq = &h->rq;
     struct MHD_Response *r;
-    if (!rq->resp.status)
-        floe_verr_reply(rq, FLOE_VERR_SERVICE_UNAVAILABLE, "The operation produced no response");
     if (rq->resp.custom) {
         r = rq->resp.custom;
         rq->resp.custom = NULL;
@@ -551,7 +481,7 @@ static enum MHD_Result answer_early(struct MHD_Connection *conn, struct http_req
     struct floe_vreq *rq = &h->rq;
     if (rq->has_length && rq->content_length == 0)
         return send_response(conn, h);
-    if (h->close_now || (!h->authed && h->phase == PH_BODY && !h->body_seen &&
+    if (h->close_now || (!h->d.authed && h->phase == PH_BODY && !h->body_seen &&
                          !(rq->has_length && rq->content_length <= UNAUTH_DRAIN_MAX))) {
         rq->resp.close = true; /* refused before any body byte: never read it */
         return send_response(conn, h);
@@ -568,49 +498,8 @@ static enum MHD_Result answer_early(struct MHD_Connection *conn, struct http_req
     return send_response(conn, h);
 }
 
-/* x-amz-glacier-version, when sent, must be the one API version there is; replies if not. */
-static bool version_ok(struct floe_vreq *rq)
-{
-    const char *version = floe_vreq_header(rq, "x-amz-glacier-version");
-    if (version && strcmp(version, "2012-06-01") != 0) {
-        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
-                        "Invalid x-amz-glacier-version: %s (this server speaks 2012-06-01)",
-                        version);
-        return false;
-    }
-    return true;
-}
-
-/* Headers a request may carry at most once (docs/floe-vault.md). */
-static const char *const s_single[] = {
-    "Content-Length",
-    "Host",
-    "X-Amz-Date",
-    "x-amz-content-sha256",
-    "x-amz-sha256-tree-hash",
-    "Content-Range",
-    "x-amz-archive-description",
-};
-
-/* A repeat of a header that must be single is 400; a repeated Content-Length also closes
- * the connection (where the body ends is unknown). Replies and returns false on a repeat. */
-static bool singles_ok(struct floe_vreq *rq)
-{
-    for (size_t i = 0; i < sizeof(s_single) / sizeof(s_single[0]); i++) {
-        size_t n = floe_vreq_header_count(rq, s_single[i]);
-        if (n <= 1)
-            continue;
-        floe_verr_reply(rq, FLOE_VERR_INVALID_PARAMETER,
-                        "Header %s appears %zu times; it must be sent once", s_single[i], n);
-        if (strcmp(s_single[i], "Content-Length") == 0) {
-            rq->resp.close = true;
-            rq->has_length = false;
-        }
-        return false;
-    }
-    return true;
-}
-
+/* The headers are in: collect every one (libmicrohttpd's strings, valid for the request's
+ * life) and let vdispatch.c check, route and admit the request. */
 static void start_request(struct http_req *h, struct MHD_Connection *conn, const char *method)
 {
     struct floe_vreq *rq = &h->rq;
@@ -620,44 +509,7 @@ static void start_request(struct http_req *h, struct MHD_Connection *conn, const
     MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, &n);
     rq->headers = floe_xcalloc(n ? n : 1, sizeof(*rq->headers));
     MHD_get_connection_values(conn, MHD_HEADER_KIND, add_header, rq);
-    floe_vreq_index_headers(rq);
-    const char *cl = floe_vreq_header(rq, "Content-Length");
-    const char *te = floe_vreq_header(rq, "Transfer-Encoding");
-    if (cl && !te && floe_vutil_parse_u64(cl, &rq->content_length) == 0)
-        rq->has_length = true;
-    else if (!cl && !te)
-        rq->has_length = true; /* no body */
-
-    if (rq->header_bytes > FLOE_VHTTP_HEADERS_MAX) {
-        floe_verr_reply(rq, FLOE_VERR_BAD_REQUEST,
-                        "Request headers are too large: %zu bytes (limit %u)", rq->header_bytes,
-                        FLOE_VHTTP_HEADERS_MAX);
-        return;
-    }
-    if (!singles_ok(rq))
-        return;
-    h->target_bad = !parse_target(rq);
-    if (!h->target_bad)
-        h->route_result = floe_vroute_find(rq, &rq->route);
-    if (h->target_bad || h->route_result != FLOE_VROUTE_OK || !rq->route->begin) {
-        /* buffered: a body is read only after the precheck of the headers (auth.h); the
-         * signature is checked in full once the body is in; a body too large is refused now */
-        bool body = !rq->has_length || rq->content_length > 0;
-        if (body && !floe_vauth_precheck(rq))
-            return;
-        h->authed = true;
-        if (rq->has_length && rq->content_length > FLOE_VHTTP_BODY_MAX)
-            floe_verr_reply(rq, FLOE_VERR_BAD_REQUEST, "Request body is larger than %u bytes",
-                            FLOE_VHTTP_BODY_MAX);
-        return;
-    }
-    h->stream = true;
-    if (!floe_vauth_check(rq, NULL))
-        return;
-    h->authed = true;
-    if (!floe_vauth_account(rq) || !version_ok(rq))
-        return;
-    rq->route->begin(rq);
+    floe_vdispatch_head(rq, &h->d);
 }
 
 /* A connection over --max-connections or --max-connections-per-client: 503 SlowDown at once
@@ -687,40 +539,6 @@ static void refuse_over_limit(struct http_req *h, const struct http_conn *c, con
     floe_vreq_set_header(rq, "Retry-After", "1");
 }
 
-/* After authentication: path, route and account errors, then the handler. */
-static void run_buffered(struct http_req *h)
-{
-    struct floe_vreq *rq = &h->rq;
-    uint8_t digest[FLOE_HASH_BYTES];
-    char hex[FLOE_HASH_HEX];
-    floe_sha256(rq->body ? rq->body : "", rq->body_len, digest);
-    floe_treehash_hex(digest, hex);
-    if (!floe_vauth_check(rq, hex))
-        return;
-    if (h->target_bad) {
-        floe_verr_reply(rq, FLOE_VERR_BAD_REQUEST,
-                        "Invalid request path: empty, '.' or '..' segments and encoded '/' or "
-                        "NUL are not allowed: %s",
-                        rq->path ? rq->path : rq->raw_uri);
-        return;
-    }
-    if (h->route_result == FLOE_VROUTE_NO_PATH) {
-        floe_verr_reply(rq, FLOE_VERR_UNKNOWN_OPERATION, "No Glacier operation has the path %s",
-                        rq->path);
-        return;
-    }
-    if (h->route_result == FLOE_VROUTE_NO_METHOD) {
-        floe_verr_reply(rq, FLOE_VERR_UNKNOWN_OPERATION, "No Glacier operation matches %s %s%s%s",
-                        rq->method, rq->path, *rq->query ? "?" : "", rq->query);
-        return;
-    }
-    if (!floe_vauth_account(rq))
-        return;
-    if (!version_ok(rq))
-        return;
-    rq->route->run(rq);
-}
-
 /* Body bytes of a request (h->mu held). */
 static enum MHD_Result body_bytes(struct MHD_Connection *conn, struct http_req *h, const char *data,
                                   size_t n)
@@ -728,25 +546,14 @@ static enum MHD_Result body_bytes(struct MHD_Connection *conn, struct http_req *
     struct floe_vreq *rq = &h->rq;
     if (h->discard || h->timed_out)
         return MHD_YES;
-    if (h->stream) {
-        rq->route->data(rq, data, n);
-        if (rq->resp.status)
-            h->discard = true;
+    floe_vdispatch_body(rq, &h->d, data, n);
+    if (!rq->resp.status)
+        return MHD_YES;
+    if (h->d.stream) { /* the upload handler refused: drain the rest */
+        h->discard = true;
         return MHD_YES;
     }
-    if (rq->body_len + n > FLOE_VHTTP_BODY_MAX) {
-        floe_verr_reply(rq, FLOE_VERR_BAD_REQUEST, "Request body is larger than %u bytes",
-                        FLOE_VHTTP_BODY_MAX);
-        return answer_early(conn, h);
-    }
-    if (rq->body_len + n + 1 > rq->body_cap) {
-        rq->body_cap = (rq->body_len + n + 1) * 2;
-        rq->body = floe_xrealloc(rq->body, rq->body_cap);
-    }
-    memcpy(rq->body + rq->body_len, data, n);
-    rq->body_len += n;
-    rq->body[rq->body_len] = '\0';
-    return MHD_YES;
+    return answer_early(conn, h); /* a buffered body too large */
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -799,12 +606,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     pthread_mutex_unlock(&h->mu);
     if (timed_out)
         return MHD_NO; /* already answered 408 on the socket */
-    if (!rq->resp.status) {
-        if (h->stream)
-            rq->route->end(rq);
-        else
-            run_buffered(h);
-    }
+    if (!rq->resp.status)
+        floe_vdispatch_end(rq, &h->d);
     return send_response(conn, h);
 }
 

@@ -15,11 +15,6 @@
 struct floe_vserver;
 struct floe_vhttp;
 
-/* Largest buffered (non-upload) request body; Select expressions (128 KB) fit. */
-#define FLOE_VHTTP_BODY_MAX (1u << 20)
-/* Largest total size of request header names and values answered with a JSON error. */
-#define FLOE_VHTTP_HEADERS_MAX (16u << 10)
-
 /*
  * floe_vhttp_start() - bind cfg.host:cfg.port and serve.
  * port     OUT: the bound port (useful with port 0); set only on FLOE_OK.

@@ -111,7 +111,7 @@ static bool blob_referenced(const char *name, void *user)
     return found;
 }
 
-int floe_vserver_start(struct floe_vserver *srv, struct floe_error *err)
+static int start(struct floe_vserver *srv, bool http, struct floe_error *err)
 {
     int rc = FLOE_OK;
     const char *dir = srv->cfg.data_dir;
@@ -150,7 +150,8 @@ int floe_vserver_start(struct floe_vserver *srv, struct floe_error *err)
     rc = floe_vscrub_start(srv, &srv->scrub, err);
     if (rc)
         goto out;
-    rc = floe_vhttp_start(srv, &srv->port, &srv->http, err);
+    if (http)
+        rc = floe_vhttp_start(srv, &srv->port, &srv->http, err);
 out:
     if (rc) {
         floe_vserver_stop(srv);
@@ -158,6 +159,16 @@ out:
     }
     free(created);
     return rc;
+}
+
+int floe_vserver_start(struct floe_vserver *srv, struct floe_error *err)
+{
+    return start(srv, true, err);
+}
+
+int floe_vserver_start_local(struct floe_vserver *srv, struct floe_error *err)
+{
+    return start(srv, false, err);
 }
 
 void floe_vserver_stop(struct floe_vserver *srv)

@@ -25,6 +25,13 @@
  */
 int floe_vserver_start(struct floe_vserver *srv, struct floe_error *err);
 
+/*
+ * floe_vserver_start_local() - floe_vserver_start() without HTTP: no socket, no port; requests
+ * are served in-process with floe_vdispatch_one() (vdispatch.h), e.g. by the fuzz target.
+ * Same ownership and return values; stop with floe_vserver_stop().
+ */
+int floe_vserver_start_local(struct floe_vserver *srv, struct floe_error *err);
+
 /* floe_vserver_stop() - stop HTTP, then jobs and notifier, then close stores. Idempotent. */
 void floe_vserver_stop(struct floe_vserver *srv);
 

@@ -35,6 +35,9 @@ void floe_vreq_index_headers(struct floe_vreq *rq)
     rq->fields = floe_xcalloc(n, sizeof(*rq->fields));
     rq->fields_own = floe_xcalloc(n, sizeof(*rq->fields_own));
     rq->nfields = 0;
+    rq->header_bytes = 0;
+    for (size_t i = 0; i < rq->nheaders; i++)
+        rq->header_bytes += strlen(rq->headers[i].name) + strlen(rq->headers[i].value) + 4;
     for (size_t i = 0; i < rq->nheaders; i++) {
         const char *name = rq->headers[i].name;
         bool seen = false;

@@ -61,7 +61,7 @@ struct floe_vreq {
     struct floe_sigv4_header *fields;
     char **fields_own;
     size_t nfields;
-    size_t header_bytes; /* total size of names and values */
+    size_t header_bytes; /* total size of names and values (+4 each), set with fields */
 
     struct floe_vparam *params; /* decoded query parameters */
     size_t nparams;
