@@ -45,6 +45,10 @@ struct floe_inventory_archive {
     uint64_t size;
     bool has_tree_hash;
     uint8_t tree_hash[FLOE_HASH_BYTES];
+    /* Where the record lies in the bytes fed to this parser: offset is its first byte (JSON:
+     * its '{'; CSV: the first byte of its row), end one past its last ('}' or the line break;
+     * the end of the input for a last row without one). Used to cut ranges (invrange.h). */
+    uint64_t offset, end;
 };
 
 /* Called once per archive, in file order, on the feeding thread; non-zero stops parsing
@@ -86,6 +90,14 @@ FLOE_API int floe_inventory_parser_feed(struct floe_inventory_parser *p, const v
 FLOE_API int floe_inventory_parser_finish(struct floe_inventory_parser *p,
                                           struct floe_inventory_summary *out,
                                           struct floe_error *err);
+
+/*
+ * floe_inventory_parser_summary() - the summary so far (archives, bytes, and the VaultARN and
+ * InventoryDate if already read), for a parse that is stopped before the end of the document.
+ * Threads: as the parser.
+ */
+FLOE_API void floe_inventory_parser_summary(const struct floe_inventory_parser *p,
+                                            struct floe_inventory_summary *out);
 
 /* floe_inventory_parser_destroy() - free; NULL is fine. */
 FLOE_API void floe_inventory_parser_destroy(struct floe_inventory_parser *p);

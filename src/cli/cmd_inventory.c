@@ -1,11 +1,12 @@
 /*
  * cmd_inventory.c - `floe inventory VAULT`: start an inventory retrieval (or use --job-id),
- * wait, download it (verified transport, parallel segments), then print a table of archives,
- * or keep the raw output with -o FILE --raw. With --limit the inventory comes in pages: each
- * completed job's Marker starts the next job until the marker is null.
+ * wait, read it in parallel byte ranges parsed as they arrive (floe/invrange.h) and print a
+ * table of archives, or keep the raw output with -o FILE --raw (verified parallel segments).
+ * With --limit the inventory comes in pages: each completed job's Marker starts the next job
+ * until the marker is null.
  *
- * Parsing streams (floe/inventory.h): rows are printed as they are parsed, so a vault with a
- * million archives needs no more memory than one with ten.
+ * Parsing streams: rows are printed in file order as their range is parsed, so memory is a few
+ * ranges (FLOE_INVENTORY_RANGE_SIZE, 8 MiB by default) whatever the number of archives.
  */
 #include "argparse.h"
 #include "cli.h"
@@ -13,6 +14,7 @@
 #include "jobfmt.h"
 
 #include "floe/inventory.h"
+#include "floe/invrange.h"
 #include "floe/jobs.h"
 #include "floe/retrieve.h"
 
@@ -63,6 +65,51 @@ static void on_wait(const struct floe_job_info *j, double waited, void *user)
     if (cli->quiet || cli->json || !j->completed)
         return;
     fprintf(stderr, "floe inventory: job %s %s after %.0f s\n", j->job_id, j->status_code, waited);
+}
+
+/* One page through the verified download of floe/retrieve.h: to raw_out (page N > 1 to
+ * raw_out.N) kept as it is, or (raw_out NULL) to a temporary file parsed into the table. */
+static int download_page(struct floe_client *c, const struct floe_cli *cli, const char *vault,
+                         const char *id, const struct floe_job_info *job, const char *raw_out,
+                         unsigned page, atomic_bool *cancel, struct table *tb, uint64_t *archives,
+                         uint64_t *bytes, struct floe_error *err)
+{
+    char path[4200];
+    if (raw_out) {
+        if (page == 1)
+            snprintf(path, sizeof(path), "%s", raw_out);
+        else
+            snprintf(path, sizeof(path), "%s.%u", raw_out, page);
+    } else {
+        const char *tmp = getenv("TMPDIR");
+        snprintf(path, sizeof(path), "%s/floe-inventory-%d-%u", tmp && *tmp ? tmp : "/tmp",
+                 (int)getpid(), page);
+    }
+    struct floe_download_options d = {
+        .vault = vault,
+        .job_id = id,
+        .output_path = path,
+        .no_checkpoint = true,
+        .job = job,
+        .cancel = cancel,
+    };
+    struct floe_download_result r;
+    int rc = floe_job_output_download(c, &d, &r, err);
+    if (rc)
+        return rc;
+    if (!raw_out) {
+        struct floe_inventory_summary sum;
+        rc = floe_inventory_parse_file(path, FLOE_INVENTORY_AUTO, print_row, tb, &sum, err);
+        unlink(path);
+        if (rc)
+            return rc;
+        *archives += sum.archives;
+        *bytes += sum.total_size_bytes;
+    } else if (!cli->quiet) {
+        fprintf(stderr, "floe inventory: wrote %s (%llu bytes)\n", path,
+                (unsigned long long)r.size);
+    }
+    return FLOE_OK;
 }
 
 int floe_cmd_inventory(const struct floe_cli *cli, int argc, char **argv)
@@ -137,41 +184,18 @@ int floe_cmd_inventory(const struct floe_cli *cli, int argc, char **argv)
         }
         if ((rc = floe_job_wait(c, vault, id, &wo, job, &err)))
             break;
-        char path[4200];
-        bool keep = raw;
-        if (raw) {
-            if (page == 1)
-                snprintf(path, sizeof(path), "%s", out);
-            else
-                snprintf(path, sizeof(path), "%s.%u", out, page);
-        } else {
-            const char *tmp = getenv("TMPDIR");
-            snprintf(path, sizeof(path), "%s/floe-inventory-%d-%u", tmp && *tmp ? tmp : "/tmp",
-                     (int)getpid(), page);
-        }
-        struct floe_download_options d = {
-            .vault = vault,
-            .job_id = id,
-            .output_path = path,
-            .no_checkpoint = true,
-            .job = job,
-            .cancel = wo.cancel,
-        };
-        struct floe_download_result r;
-        rc = floe_job_output_download(c, &d, &r, &err);
-        if (rc)
-            break;
-        if (!keep) {
+        if (!raw && floe_invrange_usable(job)) {
+            /* read in parallel ranges, each parsed as it arrives (floe/invrange.h) */
+            struct floe_invrange_options ro = {.cancel = wo.cancel};
             struct floe_inventory_summary sum;
-            rc = floe_inventory_parse_file(path, FLOE_INVENTORY_AUTO, print_row, &tb, &sum, &err);
-            unlink(path);
+            rc = floe_invrange_download(c, vault, id, &ro, print_row, &tb, &sum, NULL, &err);
             if (rc)
                 break;
             archives += sum.archives;
             bytes += sum.total_size_bytes;
-        } else if (!cli->quiet) {
-            fprintf(stderr, "floe inventory: wrote %s (%llu bytes)\n", path,
-                    (unsigned long long)r.size);
+        } else if ((rc = download_page(c, cli, vault, id, job, raw ? out : NULL, page, wo.cancel,
+                                       &tb, &archives, &bytes, &err))) {
+            break;
         }
         free(next_marker);
         next_marker = job->inventory_marker[0] ? strdup(job->inventory_marker) : NULL;

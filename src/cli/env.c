@@ -19,11 +19,19 @@ struct env_var {
 };
 
 static const struct env_var s_vars[] = {
-    {"FLOE_SHA256", "auto|shani|portable", 0}, {"FLOE_READER", "auto|uring|io_uring|sync", 0},
-    {"FLOE_WRITER", "auto|sync", 0},           {"FLOE_DIRECT_IO", "0|1", 0},
-    {"FLOE_RETRIEVE_STREAMING", "0|1", 0},     {"FLOE_UPLOAD_BUFFERED", "0|1", 0},
-    {"FLOE_RETRY_BASE_MS", NULL, 60000},       {"FLOE_STALL_TIMEOUT_S", NULL, 86400},
-    {"FLOE_STALL_MIN_RATE", NULL, 1ull << 30}, {"FLOE_CREDENTIALS_REFRESH_MARGIN_S", NULL, 86400},
+    {"FLOE_SHA256", "auto|shani|portable", 0},
+    {"FLOE_READER", "auto|uring|io_uring|sync", 0},
+    {"FLOE_WRITER", "auto|sync", 0},
+    {"FLOE_DIRECT_IO", "0|1", 0},
+    {"FLOE_RETRIEVE_STREAMING", "0|1", 0},
+    {"FLOE_UPLOAD_BUFFERED", "0|1", 0},
+    {"FLOE_RETRY_BASE_MS", NULL, 60000},
+    {"FLOE_STALL_TIMEOUT_S", NULL, 86400},
+    {"FLOE_STALL_MIN_RATE", NULL, 1ull << 30},
+    {"FLOE_CREDENTIALS_REFRESH_MARGIN_S", NULL, 86400},
+    {"FLOE_INVENTORY_RANGE_SIZE", NULL, 1ull << 30},
+    {"FLOE_INVENTORY_RANGE_OVERLAP", NULL, 1ull << 30},
+    {"FLOE_INVENTORY_RANGE_CONCURRENCY", NULL, 64},
 };
 
 static bool one_of(const char *v, const char *values)

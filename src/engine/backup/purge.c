@@ -7,7 +7,8 @@
  *   inventory the job in the state, the one named, the newest succeeded one of the last day, or
  *             a new one (its id goes into the state at once, so a re-run keeps waiting for it);
  *             its output is downloaded next to the state (verified, resumable) and parsed as a
- *             stream twice: once to count (the plan, the confirmation), once to delete.
+ *             stream twice: once to count (the plan, the confirmation; in parallel ranges,
+ *             floe/invrange.h), once to delete.
  *   delete    a request type of the transfer core: one DeleteArchive per selected archive, in
  *             inventory order, at most `concurrency` in flight from a fixed set of slots, at most
  *             max_rate per second (FLOE_ORCH_LATER). A completion marks its ordinal in a ring of
@@ -30,6 +31,7 @@
 #include "migrated.h"
 #include "floe/inventory.h"
 #include "floe/jobs.h"
+#include "floe/invrange.h"
 #include "floe/retrieve.h"
 #include "floe/sigv4.h"
 #include "orch.h"
@@ -445,16 +447,12 @@ static int refill(struct purge *p)
     return FLOE_OK;
 }
 
+/* The counting pass parses the file in parallel ranges (floe/invrange.h), in file order. */
 static int count_pass(struct purge *p)
 {
-    int rc = open_stream(p, count_one);
-    uint8_t buf[1 << 16];
-    size_t n;
-    while (!rc && (n = fread(buf, 1, sizeof(buf), p->inv)) > 0)
-        rc = floe_inventory_parser_feed(p->parser, buf, n, p->err);
+    struct floe_invrange_options ro = {.cancel = p->o->cancel};
     struct floe_inventory_summary s;
-    if (!rc)
-        rc = floe_inventory_parser_finish(p->parser, &s, p->err);
+    int rc = floe_invrange_parse_file(p->inv_path, &ro, count_one, p, &s, NULL, p->err);
     if (!rc) {
         snprintf(p->out->plan.inventory_date, sizeof(p->out->plan.inventory_date), "%s",
                  s.inventory_date);

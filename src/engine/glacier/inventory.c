@@ -82,13 +82,15 @@ struct floe_inventory_parser {
     enum floe_inventory_format format; /* AUTO until the first non-blank byte */
     floe_inventory_fn *fn;
     void *user;
-    uint64_t offset; /* bytes consumed */
+    uint64_t offset; /* bytes consumed (during feed: the offset of the byte being read) */
+    uint64_t fed;    /* bytes handed to feed */
     int failed;      /* sticky status */
     struct floe_inventory_summary sum;
     struct floe_error ferr;
     /* archive being built (both formats) */
     struct sbuf f[COL_COUNT];
     bool has_size;
+    uint64_t rec_start; /* offset of the record's first byte */
     /* JSON */
     enum lex_state lx;
     enum expect ex;
@@ -152,6 +154,8 @@ static int emit_archive(struct floe_inventory_parser *p)
         .archive_id = sbuf_str(&p->f[COL_ID]),
         .description = sbuf_str(&p->f[COL_DESC]),
         .creation_date = sbuf_str(&p->f[COL_DATE]),
+        .offset = p->rec_start,
+        .end = p->offset + (p->offset < p->fed),
     };
     if (p->format == FLOE_INVENTORY_CSV) {
         if (parse_u64(sbuf_str(&p->f[COL_SIZE]), &a.size) != 0)
@@ -211,6 +215,7 @@ static int on_value(struct floe_inventory_parser *p, enum tok t, const char *tex
         if (t != T_OPEN_OBJ)
             return perr(p, "an ArchiveList item is not an object");
         reset_archive(p);
+        p->rec_start = p->offset;
         return FLOE_OK;
     }
     if (d == 3 && p->stack[1] == 'a' && p->stack[2] == 'o' && strcmp(p->key1, "ArchiveList") == 0) {
@@ -659,6 +664,8 @@ static int csv_step(struct floe_inventory_parser *p, unsigned char c)
         return perr(p, "a character after a closing quote (a quote inside a field must be "
                        "written \\\")");
     case CS_FIELD_START:
+        if (!p->row_started && p->col == 0)
+            p->rec_start = p->offset;
         if (c == '"') {
             p->row_started = true;
             p->cs = CS_QUOTED;
@@ -703,6 +710,7 @@ int floe_inventory_parser_feed(struct floe_inventory_parser *p, const void *data
                                struct floe_error *err)
 {
     const unsigned char *b = data;
+    p->fed += n;
     if (p->failed) {
         if (err)
             *err = p->ferr;
@@ -763,6 +771,13 @@ int floe_inventory_parser_finish(struct floe_inventory_parser *p,
     p->sum.format = p->format;
     *out = p->sum;
     return FLOE_OK;
+}
+
+void floe_inventory_parser_summary(const struct floe_inventory_parser *p,
+                                   struct floe_inventory_summary *out)
+{
+    *out = p->sum;
+    out->format = p->format;
 }
 
 void floe_inventory_parser_destroy(struct floe_inventory_parser *p)

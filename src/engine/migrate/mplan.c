@@ -6,6 +6,7 @@
 #include "alloc.h"
 #include "filter.h"
 #include "floe/inventory.h"
+#include "floe/invrange.h"
 #include "floe/jobs.h"
 #include "floe/retrieve.h"
 #include "mname.h"
@@ -34,6 +35,7 @@ struct planner {
     uint64_t ord, pending;
     struct floe_mcat_row row;
     char inv_path[4200];
+    bool ranged; /* the job's output is read in ranges as it is parsed (floe/invrange.h) */
 };
 
 static void phase(const struct planner *p, const char *what, const char *detail)
@@ -208,6 +210,8 @@ static int fetch_inventory(struct planner *p)
     if (strcmp(job.status_code, "Succeeded") != 0)
         return floe_error_set(p->err, FLOE_E_SERVICE, "inventory job %s of vault %s %s: %s", id,
                               p->o->vault, job.status_code, job.status_message);
+    if ((p->ranged = floe_invrange_usable(&job)))
+        return FLOE_OK; /* read while it is parsed */
     struct floe_download_options d = {.vault = p->o->vault,
                                       .job_id = id,
                                       .output_path = p->inv_path,
@@ -307,7 +311,11 @@ int floe_mplan_make(struct floe_client *c, const struct floe_migrate_options *o,
     struct floe_inventory_summary sum;
     if (!rc) {
         phase(p, "plan", o->vault);
-        rc = floe_inventory_parse_file(p->inv_path, FLOE_INVENTORY_AUTO, add_archive, p, &sum, err);
+        struct floe_invrange_options ro = {.cancel = o->cancel};
+        rc = p->ranged ? floe_invrange_download(c, o->vault, out->inventory_job_id, &ro,
+                                                add_archive, p, &sum, NULL, err)
+                       : floe_inventory_parse_file(p->inv_path, FLOE_INVENTORY_AUTO, add_archive, p,
+                                                   &sum, err);
     }
     uint64_t renamed = 0;
     if (!rc)
