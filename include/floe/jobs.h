@@ -87,6 +87,19 @@ struct floe_job_info {
 };
 
 /*
+ * floe_job_from_notification() - the job a completion notification describes. body is what a
+ * queue subscribed to the job's SNS topic receives: the SNS envelope ({"Type": "Notification",
+ * "Message": "<the DescribeJob JSON as text>", ...}) or, with raw message delivery, the job
+ * JSON itself (docs/migrate.md "Notifications").
+ * out      OUT: written only on FLOE_OK.
+ * Returns  FLOE_OK; FLOE_E_INVALID_ARG saying what is wrong (not JSON, another SNS message
+ *          type, no Message, a Message that is not a job: no JobId, no known StatusCode).
+ * Threads  any; no state.
+ */
+FLOE_API int floe_job_from_notification(const char *body, size_t len, struct floe_job_info *out,
+                                        struct floe_error *err);
+
+/*
  * floe_job_output_size() - bytes of a succeeded job's output as its description states them:
  * the RetrievalByteRange length, else ArchiveSizeInBytes, for archive jobs; InventorySizeInBytes
  * for inventory jobs. Returns UINT64_MAX when the description does not say (moto).

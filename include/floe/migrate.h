@@ -43,6 +43,7 @@ extern "C" {
 #define FLOE_MIGRATE_DEFAULT_MAX_STAGED ((uint64_t)1 << 40) /* 1 TiB */
 #define FLOE_MIGRATE_DEFAULT_EXPIRY_MARGIN_S (4 * 3600)
 #define FLOE_MIGRATE_DEFAULT_POLL_MS (5 * 60 * 1000)
+#define FLOE_MIGRATE_NOTIFY_POLL_MS (15 * 60 * 1000)   /* ListJobs fallback with a queue */
 #define FLOE_MIGRATE_S3_OBJECT_MAX ((uint64_t)5 << 40) /* S3's largest object: 5 TiB */
 #define FLOE_MIGRATE_JOB_ATTEMPTS 3 /* retrieval jobs per archive before it is failed */
 
@@ -152,11 +153,17 @@ struct floe_migrate_options {
     uint64_t expiry_margin_s;   /* re-request a staged archive whose output expires within this;
                                    0 = 4 h */
     uint64_t job_expiry_s;      /* how long job output lives; 0 = 24 h */
-    uint32_t poll_ms;           /* the longest wait between ListJobs polls; 0 = 5 min */
-    unsigned concurrency;       /* segments of one archive fetched at once; 0 =
-                                 * adaptive (floe_download_options.concurrency) */
-    bool dry_run;               /* plan only: a temporary catalog, nothing requested */
-    bool retry_failed;          /* failed archives are planned again (their attempts start over) */
+    uint32_t poll_ms;           /* the longest wait between ListJobs polls; 0 = 5 min (with
+                                   notify_queue: the fixed interval; 0 = 15 min) */
+    /* an SQS queue URL subscribed to the SNS topic the retrieval jobs notify (the vault's
+     * notification configuration, or notify_topic): job completions are read from its
+     * messages and ListJobs is only the fallback every poll_ms; NULL: ListJobs polling */
+    const char *notify_queue;
+    const char *notify_topic; /* sent as the SNSTopic of every retrieval job; NULL: none */
+    unsigned concurrency;     /* segments of one archive fetched at once; 0 =
+                               * adaptive (floe_download_options.concurrency) */
+    bool dry_run;             /* plan only: a temporary catalog, nothing requested */
+    bool retry_failed;        /* failed archives are planned again (their attempts start over) */
     unsigned shard_index, shard_count; /* --shard I/N: only archives whose id hashes (xxh3-64)
                                          to I-1 modulo N; 0/0 = every archive. Each shard has
                                          its own catalog (and manifest): ".shard-I-of-N" */
@@ -173,8 +180,9 @@ struct floe_migrate_result {
     uint64_t copied, copied_bytes; /* this run */
     uint64_t already_present;      /* found in place by a re-run, verified, not copied again */
     uint64_t jobs_requested, jobs_reused, jobs_rerequested;
-    uint64_t failed; /* in the catalog after the run */
-    uint64_t done;   /* in the catalog after the run */
+    uint64_t jobs_notified; /* completions learnt from notify_queue's messages */
+    uint64_t failed;        /* in the catalog after the run */
+    uint64_t done;          /* in the catalog after the run */
     double seconds;
     char catalog_path[4096];
     char manifest_csv[4200], manifest_json[4200];

@@ -29,6 +29,7 @@
     "                    [--expiry-margin DURATION] [--job-expiry DURATION]\n"                     \
     "                    [--poll-interval DURATION] [--concurrency N] [--retry-failed]\n"          \
     "                    [--staging DIR] [--lease DURATION]\n"                                     \
+    "                    [--notify-queue SQS_URL [--notify-topic SNS_ARN]]\n"                      \
     "       floe migrate status VAULT --to DEST [--catalog PATH] [--list] [--failed]\n"            \
     "DEST: a directory, or s3://BUCKET/PREFIX with [--storage-class CLASS]\n"                      \
     "      [--s3-endpoint-url URL] [--chunk-size SIZE] (also in PLAN OPTIONS).\n"                  \
@@ -43,7 +44,11 @@
     "(manifest beside it); for S3 in $XDG_CACHE_HOME/floe, staging beside it. --shard I/N:\n"      \
     "the archives whose id hashes to I of N (one worker each), with its own catalog.\n"            \
     "--catalog postgresql://...: N workers share one plan, each archive claimed with a lease\n"    \
-    "(--lease, default 60s) that a dead worker's claims lose."
+    "(--lease, default 60s) that a dead worker's claims lose.\n"                                   \
+    "--notify-queue: job completions read from this SQS queue, subscribed to the SNS topic\n"      \
+    "the jobs notify (the vault's notification configuration, or --notify-topic: each job's\n"     \
+    "SNSTopic); messages of other jobs are left in the queue; ListJobs only every\n"               \
+    "--poll-interval (then 15m by default) in case a message is lost."
 
 struct mopts {
     struct floe_migrate_options o;
@@ -95,6 +100,8 @@ static int parse(const char *cmd, int argc, char **argv, int start, struct mopts
         {"--staging", NULL, &o->staging_dir, NULL},
         {"--shard", NULL, &m->shard, NULL},
         {"--lease", NULL, &m->lease, NULL},
+        {"--notify-queue", NULL, &o->notify_queue, NULL},
+        {"--notify-topic", NULL, &o->notify_topic, NULL},
         {"--max-per-day", NULL, &m->max_day, NULL},
         {"--max-jobs", NULL, &m->max_jobs, NULL},
         {"--max-staged", NULL, &m->max_staged, NULL},
@@ -445,14 +452,15 @@ static int cmd_run(const struct floe_cli *cli, int argc, char **argv)
             json_object_del(o, "plan");
             json_object_set_new(o, "migrate", floe_cli_jstr(m.o.vault));
             json_t *add = json_pack(
-                "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o}", "copied",
+                "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o}", "copied",
                 (json_int_t)r.copied, "copied_bytes", (json_int_t)r.copied_bytes, "already_present",
                 (json_int_t)r.already_present, "jobs_requested", (json_int_t)r.jobs_requested,
                 "jobs_reused", (json_int_t)r.jobs_reused, "jobs_rerequested",
-                (json_int_t)r.jobs_rerequested, "done", (json_int_t)r.done, "failed",
-                (json_int_t)r.failed, "seconds", floe_cli_jreal(r.seconds, 3), "catalog",
-                floe_cli_jstr(r.catalog_path), "manifest_csv", floe_cli_jstr(r.manifest_csv),
-                "manifest_json", floe_cli_jstr(r.manifest_json));
+                (json_int_t)r.jobs_rerequested, "jobs_notified", (json_int_t)r.jobs_notified,
+                "done", (json_int_t)r.done, "failed", (json_int_t)r.failed, "seconds",
+                floe_cli_jreal(r.seconds, 3), "catalog", floe_cli_jstr(r.catalog_path),
+                "manifest_csv", floe_cli_jstr(r.manifest_csv), "manifest_json",
+                floe_cli_jstr(r.manifest_json));
             json_object_update(o, add);
             json_decref(add);
             floe_cli_json_print(stdout, o);
@@ -468,6 +476,9 @@ static int cmd_run(const struct floe_cli *cli, int argc, char **argv)
                    (unsigned long long)r.failed, (unsigned long long)r.plan.archives,
                    (unsigned long long)r.jobs_requested, (unsigned long long)r.jobs_reused,
                    (unsigned long long)r.jobs_rerequested, r.manifest_csv, r.manifest_json);
+            if (m.o.notify_queue)
+                printf("notifications: %llu job completions read from %s\n",
+                       (unsigned long long)r.jobs_notified, m.o.notify_queue);
         }
         if (r.failed)
             fprintf(stderr,

@@ -11,6 +11,7 @@
  *              [--tls-cert FILE --tls-key FILE]
  *              [--select-output-dir DIR] [--select-workers N]
  *              [--s3-endpoint URL [--s3-region R] [--s3-profile P]]
+ *              [--sns-endpoint URL [--sns-region R]]
  *
  * Without options it serves http://127.0.0.1:9190 (floe's default endpoint) from
  * $XDG_DATA_HOME/floe-vault or ~/.local/share/floe-vault.
@@ -48,6 +49,8 @@ enum {
     OPT_S3_ENDPOINT,
     OPT_S3_REGION,
     OPT_S3_PROFILE,
+    OPT_SNS_ENDPOINT,
+    OPT_SNS_REGION,
     OPT_CREDENTIALS_FILE
 };
 
@@ -69,6 +72,7 @@ static void usage(FILE *f)
             "                  [--tls-cert FILE --tls-key FILE]\n"
             "                  [--select-output-dir DIR] [--select-workers N]\n"
             "                  [--s3-endpoint URL [--s3-region R] [--s3-profile P]]\n"
+            "                  [--sns-endpoint URL [--sns-region R]]\n"
             "       floe-vault scrub [--data-dir DIR] [--json] [--quiet]   (see floe-vault scrub "
             "--help)\n"
             "defaults: listen %s:%s (floe's default endpoint; port 0 picks a free one),\n"
@@ -100,7 +104,11 @@ static void usage(FILE *f)
             "          AWS_ACCESS_KEY_ID..., --s3-profile or AWS_PROFILE, region us-east-1;\n"
             "          --select-output-dir: output as files DIR/<BucketName>/<key>, the bucket\n"
             "          directory must exist),\n"
-            "          select workers one per CPU (at most 16)\n",
+            "          select workers one per CPU (at most 16),\n"
+            "          job notifications to notifications.log (and --notify URLs) only\n"
+            "          (--sns-endpoint: also SNS Publish of the job to its topic at that\n"
+            "          endpoint, retried for 60 s, keys from the AWS SDK chain, region\n"
+            "          --sns-region or us-east-1)\n",
             FLOE_VAULT_DEFAULT_HOST, FLOE_VAULT_DEFAULT_PORT, FLOE_VAULT_DEFAULT_ACCESS_KEY,
             FLOE_VAULT_DEFAULT_SECRET_KEY, FLOE_VAULT_DEFAULT_ACCOUNT, FLOE_VAULT_DEFAULT_REGION,
             FLOE_VAULT_DEFAULT_REQUEST_TIMEOUT_S, FLOE_VAULT_DEFAULT_HEADER_TIMEOUT_S,
@@ -462,6 +470,13 @@ static int apply_option(int c, const char *arg, struct floe_vconfig *cfg, bool *
         replace(&cfg->s3_endpoint, arg);
         return 0;
     case OPT_S3_REGION: replace(&cfg->s3_region, arg); return 0;
+    case OPT_SNS_ENDPOINT:
+        if (strncmp(arg, "http://", 7) != 0 && strncmp(arg, "https://", 8) != 0)
+            return complain("--sns-endpoint wants http://HOST[:PORT] or https://..., got \"%s\"\n",
+                            arg);
+        replace(&cfg->sns_endpoint, arg);
+        return 0;
+    case OPT_SNS_REGION: replace(&cfg->sns_region, arg); return 0;
     case OPT_S3_PROFILE: replace(&cfg->s3_profile, arg); return 0;
     case OPT_CREDENTIALS_FILE: *creds_file = arg; return 0;
     case 'h': usage(stdout); return 1;
@@ -509,6 +524,8 @@ static int parse_args(int argc, char **argv, struct floe_vconfig *cfg)
         {"s3-endpoint", required_argument, NULL, OPT_S3_ENDPOINT},
         {"s3-region", required_argument, NULL, OPT_S3_REGION},
         {"s3-profile", required_argument, NULL, OPT_S3_PROFILE},
+        {"sns-endpoint", required_argument, NULL, OPT_SNS_ENDPOINT},
+        {"sns-region", required_argument, NULL, OPT_SNS_REGION},
         {"credentials-file", required_argument, NULL, OPT_CREDENTIALS_FILE},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},

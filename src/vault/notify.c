@@ -6,6 +6,10 @@
  * the thread pops one message at a time, writes the log line (O_APPEND, one write() per line
  * so concurrent readers never see half a line), then POSTs it if the topic has a URL. Stop
  * sets a flag; the thread drains the queue before exiting, so a clean shutdown loses nothing.
+ * With --sns-endpoint the thread also Publishes the job JSON to the topic through libfloe's SNS
+ * client (floe/sns.h), whose transfer retries a failure that may pass (network, 5xx,
+ * throttling) for SNS_RETRY_MS; a message still refused is logged and dropped. Only this thread
+ * waits for SNS: the scheduler posts and goes on.
  */
 #include "notify.h"
 
@@ -13,6 +17,9 @@
 #include "vctx.h"
 #include "vlog.h"
 #include "vutil.h"
+
+#include "floe/credentials.h"
+#include "floe/sns.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -31,8 +38,12 @@ struct msg {
     char *message;
 };
 
+#define SNS_RETRY_MS 60000
+#define SNS_SUBJECT "Notification From AWS Glacier"
+
 struct floe_vnotify {
     struct floe_vserver *srv; /* read-only */
+    struct floe_sns *sns;     /* --sns-endpoint, or NULL; used by the thread only */
     pthread_t thread;
     int logfd; /* owned by the thread after start */
     pthread_mutex_t mu;
@@ -69,6 +80,16 @@ static void deliver(struct floe_vnotify *n, struct msg *m)
         floe_vlog(&n->srv->cfg, FLOE_VLOG_WARN, "cannot append to notifications.log: %s",
                   strerror(errno));
     free(line);
+    if (n->sns) {
+        struct floe_error err = {0};
+        char mid[FLOE_SNS_MESSAGE_ID_MAX];
+        if (floe_sns_publish(n->sns, m->topic, SNS_SUBJECT, m->message, mid, &err) != FLOE_OK)
+            floe_vlog(&n->srv->cfg, FLOE_VLOG_WARN, "SNS notification to %s not sent: %s", m->topic,
+                      err.message);
+        else
+            floe_vlog(&n->srv->cfg, FLOE_VLOG_DEBUG, "SNS notification to %s: MessageId %s",
+                      m->topic, mid);
+    }
     const char *url = NULL;
     for (int i = 0; i < n->srv->cfg.nnotify; i++)
         if (strcmp(n->srv->cfg.notify[i].topic_arn, m->topic) == 0)
@@ -121,9 +142,36 @@ static void *run(void *arg)
     return NULL;
 }
 
+/* The SNS client of --sns-endpoint (keys from the SDK chain), or NULL without the option. */
+static int sns_open(const struct floe_vconfig *cfg, struct floe_sns **out, struct floe_error *err)
+{
+    *out = NULL;
+    if (!cfg->sns_endpoint)
+        return FLOE_OK;
+    struct floe_credentials *creds = NULL;
+    struct floe_credentials_options co = {.region = cfg->sns_region};
+    struct floe_error e = {0};
+    int rc = floe_credentials_new_chain(&co, &creds, &e);
+    if (!rc) {
+        struct floe_sns_config sc = {.endpoint_url = cfg->sns_endpoint,
+                                     .region = cfg->sns_region,
+                                     .credentials = creds,
+                                     .retry_for_ms = SNS_RETRY_MS};
+        rc = floe_sns_new(&sc, out, &e); /* takes creds over in every case */
+    }
+    if (rc)
+        return floe_error_set(err, rc, "--sns-endpoint %s: %s", cfg->sns_endpoint, e.message);
+    return FLOE_OK;
+}
+
 int floe_vnotify_start(struct floe_vserver *srv, struct floe_vnotify **out, struct floe_error *err)
 {
+    struct floe_sns *sns = NULL;
+    int src = sns_open(&srv->cfg, &sns, err);
+    if (src)
+        return src;
     struct floe_vnotify *n = floe_xcalloc(1, sizeof(*n));
+    n->sns = sns;
     size_t len = strlen(srv->cfg.data_dir) + 32;
     char *path = floe_xmalloc(len);
     snprintf(path, len, "%s/notifications.log", srv->cfg.data_dir);
@@ -132,6 +180,7 @@ int floe_vnotify_start(struct floe_vserver *srv, struct floe_vnotify **out, stru
     if (n->logfd < 0) {
         int rc = floe_error_set_errno(err, FLOE_E_IO, errno, path, "cannot open %s", path);
         free(path);
+        floe_sns_destroy(n->sns);
         free(n);
         return rc;
     }
@@ -154,6 +203,7 @@ void floe_vnotify_stop(struct floe_vnotify *n)
     pthread_mutex_unlock(&n->mu);
     pthread_join(n->thread, NULL);
     close(n->logfd);
+    floe_sns_destroy(n->sns);
     pthread_mutex_destroy(&n->mu);
     pthread_cond_destroy(&n->cv);
     curl_global_cleanup();

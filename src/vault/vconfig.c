@@ -78,6 +78,8 @@ void floe_vconfig_free(struct floe_vconfig *cfg)
     free(cfg->s3_endpoint);
     free(cfg->s3_region);
     free(cfg->s3_profile);
+    free(cfg->sns_endpoint);
+    free(cfg->sns_region);
     free(cfg->port_file);
     free(cfg->access_key);
     free(cfg->secret_key);

@@ -69,6 +69,8 @@ struct floe_vconfig {
     char *s3_endpoint;       /* --s3-endpoint: select output to this S3 endpoint; NULL: none */
     char *s3_region;         /* --s3-region (NULL: the profile's, then us-east-1) */
     char *s3_profile;        /* --s3-profile: the credentials' profile (NULL: the SDK chain) */
+    char *sns_endpoint;      /* --sns-endpoint: job notifications Published there; NULL: none */
+    char *sns_region;        /* --sns-region (NULL: us-east-1) */
     bool no_auth;
     uint64_t scrub_rate;               /* bytes/s the background scrubber reads; 0: off */
     int64_t scrub_interval_ms;         /* a scrub pass starts at most this often */

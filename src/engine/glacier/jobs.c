@@ -80,6 +80,50 @@ static void job_from_json(json_t *o, struct floe_job_info *j)
     }
 }
 
+int floe_job_from_notification(const char *body, size_t len, struct floe_job_info *out,
+                               struct floe_error *err)
+{
+    json_error_t je;
+    json_t *doc = json_loadb(body ? body : "", body ? len : 0, JSON_REJECT_DUPLICATES, &je);
+    json_t *job = doc, *inner = NULL;
+    int rc = FLOE_OK;
+    if (!json_is_object(doc)) {
+        rc = floe_error_set(err, FLOE_E_INVALID_ARG, "not a JSON object%s%s", doc ? "" : ": ",
+                            doc ? "" : je.text);
+    } else if (json_object_get(doc, "Message") || json_object_get(doc, "Type")) {
+        /* an SNS envelope: Message is the job description as JSON text */
+        const char *type = json_string_value(json_object_get(doc, "Type"));
+        const char *msg = json_string_value(json_object_get(doc, "Message"));
+        if (!type || strcmp(type, "Notification") != 0)
+            rc = floe_error_set(err, FLOE_E_INVALID_ARG,
+                                "an SNS message of Type %s, not a Notification",
+                                type ? type : "(none)");
+        else if (!msg)
+            rc = floe_error_set(err, FLOE_E_INVALID_ARG,
+                                "the SNS notification has no Message string");
+        else if (!json_is_object(job = inner = json_loads(msg, JSON_REJECT_DUPLICATES, &je)))
+            rc = floe_error_set(err, FLOE_E_INVALID_ARG,
+                                "the SNS notification's Message is not a JSON object%s%s",
+                                inner ? "" : ": ", inner ? "" : je.text);
+    }
+    if (!rc) {
+        const char *id = json_string_value(json_object_get(job, "JobId"));
+        const char *st = json_string_value(json_object_get(job, "StatusCode"));
+        if (!id || !*id || strlen(id) >= FLOE_JOB_ID_MAX)
+            rc = floe_error_set(err, FLOE_E_INVALID_ARG, "not a job notification: no JobId");
+        else if (!st || (strcmp(st, "Succeeded") != 0 && strcmp(st, "Failed") != 0 &&
+                         strcmp(st, "InProgress") != 0))
+            rc = floe_error_set(err, FLOE_E_INVALID_ARG,
+                                "job %.64s: StatusCode %s is not InProgress, Succeeded or Failed",
+                                id, st ? st : "(none)");
+        else
+            job_from_json(job, out);
+    }
+    json_decref(inner);
+    json_decref(doc);
+    return rc;
+}
+
 uint64_t floe_job_output_size(const struct floe_job_info *job)
 {
     if (strcmp(job->action, "InventoryRetrieval") == 0)

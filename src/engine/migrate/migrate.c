@@ -23,7 +23,11 @@
  *             "<path>.floe-part" (resumable journal), renamed only once the whole output's tree
  *             hash matched; then VERIFIED, the file's SHA-256, DONE.
  *   wait      nothing to copy but jobs in flight: sleep (0.25 s, x1.5 per poll, at most poll_ms),
- *             then refresh.
+ *             then refresh. With a notification queue (--notify-queue, mnotify.h) the wait is a
+ *             long poll of the queue instead: a notification of a REQUESTED row's job moves it
+ *             as refresh would, and refresh runs only every poll_ms (15 min) as the fallback
+ *             for lost messages; the queue is also read (without waiting) once a second
+ *             between copies.
  * A failure of one archive (wrong checksum after re-fetches, a name that cannot be created, a
  * job that failed three times) fails that archive with its reason; the rest go on. A failure
  * of the whole run (disk full, the service gone past the retry budget, the catalog) stops it
@@ -42,6 +46,7 @@
 #include "mfetch.h"
 #include "sha256.h"
 #include "mname.h"
+#include "mnotify.h"
 #include "mplan.h"
 #include "mprices.h"
 #include "ms3.h"
@@ -68,6 +73,7 @@
 #define PAUSE_MIN_S 60
 #define PAUSE_MAX_S 900
 #define FIRST_POLL_S 0.25 /* first poll after a request (x1.5 per poll) */
+#define NOTIFY_WAIT_S 5   /* the longest wait for a notification in one ReceiveMessage */
 
 struct mig {
     struct floe_client *client;
@@ -85,6 +91,9 @@ struct mig {
     double t0;
     double poll_s, next_poll, pause_s, pause_until;
     bool refreshed;
+    struct floe_mnotify *notify; /* --notify-queue, or NULL (never given, or failed: polling) */
+    double next_receive;
+    int note_rc; /* a catalog failure inside a notification's callback */
     /* job ids of REQUESTED rows seen in the current listing */
     char **seen;
     size_t nseen, seen_cap;
@@ -162,6 +171,25 @@ static bool whole_archive(const struct floe_job_info *j, uint64_t size)
     return !j->has_range || (j->range.first == 0 && (size == 0 || j->range.last + 1 == size));
 }
 
+/* A REQUESTED row r whose job j is described (listed, or notified): succeeded -> STAGED (or a
+ * new job when its output expires too soon), failed -> PLANNED again (FAILED after
+ * FLOE_MIGRATE_JOB_ATTEMPTS jobs), in progress -> unchanged. */
+static int job_outcome(struct mig *m, struct floe_mcat_row *r, const struct floe_job_info *j)
+{
+    if (strcmp(j->status_code, "Succeeded") == 0) {
+        r->job_done = floe_mplan_iso_seconds(j->completion_date);
+        return fresh(m, r->job_done) ? move(m, r, FLOE_MIGRATE_STAGED, "")
+                                     : replan(m, r, "job output expires soon");
+    }
+    if (strcmp(j->status_code, "Failed") == 0) {
+        char why[600];
+        say(why, sizeof(why), "retrieval job %s failed: %s", j->job_id, j->status_message);
+        return r->attempts >= FLOE_MIGRATE_JOB_ATTEMPTS ? move(m, r, FLOE_MIGRATE_FAILED, why)
+                                                        : replan(m, r, why);
+    }
+    return FLOE_OK;
+}
+
 static int list_job(const struct floe_job_info *j, void *user)
 {
     struct mig *m = user;
@@ -179,16 +207,7 @@ static int list_job(const struct floe_job_info *j, void *user)
             m->seen = floe_xrealloc(m->seen, m->seen_cap * sizeof(*m->seen));
         }
         m->seen[m->nseen++] = floe_xstrdup(j->job_id);
-        if (ok) {
-            r->job_done = floe_mplan_iso_seconds(j->completion_date);
-            rc = fresh(m, r->job_done) ? move(m, r, FLOE_MIGRATE_STAGED, "")
-                                       : replan(m, r, "job output expires soon");
-        } else if (failed) {
-            char why[600];
-            say(why, sizeof(why), "retrieval job %s failed: %s", j->job_id, j->status_message);
-            rc = r->attempts >= FLOE_MIGRATE_JOB_ATTEMPTS ? move(m, r, FLOE_MIGRATE_FAILED, why)
-                                                          : replan(m, r, why);
-        }
+        rc = job_outcome(m, r, j);
     } else if (floe_mcat_by_id(m->cat, j->archive_id, r) && r->state == FLOE_MIGRATE_PLANNED &&
                whole_archive(j, r->size) && !failed) {
         int64_t done = ok ? floe_mplan_iso_seconds(j->completion_date) : 0;
@@ -258,6 +277,58 @@ static int refresh_some(struct mig *m)
             return rc;
     }
     m->refreshed = true;
+    return FLOE_OK;
+}
+
+/* ---- notifications: --notify-queue ---- */
+
+/* A notification: a job of this catalog is ours (its message deleted), a REQUESTED row's
+ * outcome recorded; any other job is left for whoever it belongs to. */
+static int notified_job(const struct floe_job_info *j, void *user)
+{
+    struct mig *m = user;
+    struct floe_mcat_row *r = &m->row;
+    if (!floe_mcat_by_job(m->cat, j->job_id, r))
+        return 0;
+    if (r->state == FLOE_MIGRATE_REQUESTED && strcmp(j->status_code, "InProgress") != 0) {
+        m->out->jobs_notified++;
+        if ((m->note_rc = job_outcome(m, r, j)))
+            return -1;
+    }
+    return 1;
+}
+
+/* The queue read once (waiting up to wait_s), in one catalog transaction, then our messages
+ * deleted; batches of 10 are read again at once. A failure of the queue is noted and the run
+ * goes on polling ListJobs as without one. */
+static int receive(struct mig *m, unsigned wait_s)
+{
+    size_t got = 10, foreign = 0;
+    int qrc = FLOE_OK;
+    struct floe_error e = {0};
+    for (int round = 0; !qrc && got == 10 && round < 100; round++, wait_s = 0) {
+        int rc = floe_mcat_begin(m->cat, m->err);
+        if (rc)
+            return rc;
+        qrc = floe_mnotify_poll(m->notify, wait_s, notified_job, m, &got, &foreign, &e);
+        rc = m->note_rc;
+        int crc = floe_mcat_commit(m->cat, rc ? NULL : m->err);
+        if (rc || crc)
+            return rc ? rc : crc;
+        if (!qrc)
+            qrc = floe_mnotify_ack(m->notify, &e);
+    }
+    m->next_receive = now_s() + 1;
+    if (qrc) {
+        char msg[FLOE_ERROR_MSG_MAX + 80];
+        snprintf(msg, sizeof(msg), "notification queue: %s; ListJobs polling from now on",
+                 e.message);
+        note(m, NULL, msg);
+        floe_mnotify_close(m->notify);
+        m->notify = NULL;
+        m->poll_s = FIRST_POLL_S;
+        m->next_poll = now_s();
+    }
     return FLOE_OK;
 }
 
@@ -346,7 +417,8 @@ static int request_done(struct mig *m, struct req *q, bool *stop)
             return rc;
         m->out->jobs_requested++;
         m->pause_s = 0;
-        m->poll_s = FIRST_POLL_S;
+        if (!m->notify)
+            m->poll_s = FIRST_POLL_S;
         return FLOE_OK;
     }
     if (paused_by(&q->e, rc)) {
@@ -418,6 +490,7 @@ static int request_some(struct mig *m, bool *quota_blocked)
             q[k].jp = (struct floe_job_retrieval_params){.archive_id = q[k].r.id,
                                                          .archive_size = r.size,
                                                          .tier = m->prices.tier[m->tier].name,
+                                                         .sns_topic = m->o->notify_topic,
                                                          .description = "floe migrate"};
             k++;
             jobs++;
@@ -1097,6 +1170,10 @@ static int check_options(const struct floe_migrate_options *o, struct floe_error
     if (o->tier && floe_mprices_tier(o->tier) < 0)
         return floe_error_set(err, FLOE_E_INVALID_ARG,
                               "tier '%s' is not Expedited, Standard or Bulk", o->tier);
+    if (o->notify_topic && strncmp(o->notify_topic, "arn:", 4) != 0)
+        return floe_error_set(err, FLOE_E_INVALID_ARG,
+                              "--notify-topic '%s' is not an SNS topic ARN (arn:aws:sns:...)",
+                              o->notify_topic);
     uint64_t expiry = o->job_expiry_s ? o->job_expiry_s : DAY_S;
     uint64_t margin =
         o->expiry_margin_s ? o->expiry_margin_s : FLOE_MIGRATE_DEFAULT_EXPIRY_MARGIN_S;
@@ -1209,8 +1286,11 @@ static void sleep_until(const struct mig *m, double t)
 
 static int run(struct mig *m)
 {
-    double poll_max = (m->o->poll_ms ? m->o->poll_ms : FLOE_MIGRATE_DEFAULT_POLL_MS) / 1000.0;
-    m->poll_s = FIRST_POLL_S;
+    uint32_t poll_ms = m->o->poll_ms ? m->o->poll_ms
+                       : m->notify   ? FLOE_MIGRATE_NOTIFY_POLL_MS
+                                     : FLOE_MIGRATE_DEFAULT_POLL_MS;
+    double poll_max = poll_ms / 1000.0;
+    m->poll_s = m->notify ? poll_max : FIRST_POLL_S;
     int rc = recover(m);
     bool quota = false, quota_noted = false;
     while (!rc && !(rc = floe_mcat_check(m->cat, m->err))) {
@@ -1222,6 +1302,8 @@ static int run(struct mig *m)
             break;
         if (m->next_poll <= now_s())
             m->next_poll = now_s() + m->poll_s;
+        if (m->notify && now_s() >= m->next_receive && (rc = receive(m, 0)))
+            break;
         if ((rc = request_jobs(m, &quota)))
             break;
         if (quota && !quota_noted)
@@ -1244,6 +1326,11 @@ static int run(struct mig *m)
             break;
         if ((rc = sha_join(m)))
             break;
+        if (m->notify) { /* a long poll of the queue, short enough for Ctrl-C to be seen */
+            double left = m->next_poll - now_s();
+            rc = receive(m, left >= NOTIFY_WAIT_S ? NOTIFY_WAIT_S : left > 1 ? (unsigned)left : 1);
+            continue;
+        }
         sleep_until(m, m->next_poll);
         m->poll_s = m->poll_s * 1.5 > poll_max ? poll_max : m->poll_s * 1.5;
     }
@@ -1286,6 +1373,8 @@ static int run_setup(struct mig *m, const struct floe_migrate_options *o)
     size_t n = strlen(m->dest);
     while (n > 1 && m->dest[n - 1] == '/')
         m->dest[--n] = '\0';
+    if (o->notify_queue && (rc = floe_mnotify_open(m->client, o->notify_queue, &m->notify, m->err)))
+        return rc; /* a missing or denied queue is reported before any job is paid for */
     if (floe_ms3_is_s3(o->destination)) /* the bucket is checked before anything is paid */
         return floe_ms3_open(m->client, o, &m->s3, m->err);
     if (mkdir(m->dest, 0755) != 0 && errno != EEXIST)
@@ -1352,6 +1441,7 @@ int floe_migrate(struct floe_client *c, const struct floe_migrate_options *opts,
     free(m->seen);
     floe_mcat_close(m->cat);
     floe_ms3_close(m->s3);
+    floe_mnotify_close(m->notify);
     free(m);
     if (!rc)
         *out = res;

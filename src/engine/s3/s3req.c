@@ -220,7 +220,7 @@ int floe_s3req_canonical(const struct floe_s3req *r, time_t when, char **out,
     return floe_sigv4_canonical_request(&req, NULL, out, err);
 }
 
-static struct curl_slist *append_header(struct curl_slist *l, const char *name, const char *value)
+struct curl_slist *floe_s3req_header_line(struct curl_slist *l, const char *name, const char *value)
 {
     size_t n = strlen(name) + strlen(value) + 3;
     char *line = floe_xmalloc(n);
@@ -254,16 +254,16 @@ int floe_s3req_sign(struct floe_s3req *r, time_t when, struct curl_slist **heade
         return rc;
     }
     bool has_type = false;
-    struct curl_slist *l = append_header(NULL, "x-amz-content-sha256", r->payload_hex);
+    struct curl_slist *l = floe_s3req_header_line(NULL, "x-amz-content-sha256", r->payload_hex);
     for (size_t i = 0; i < r->nh; i++) {
-        l = append_header(l, r->h[i].name, r->h[i].value);
+        l = floe_s3req_header_line(l, r->h[i].name, r->h[i].value);
         if (strcasecmp(r->h[i].name, "content-type") == 0)
             has_type = true;
     }
-    l = append_header(l, "X-Amz-Date", sig.amz_date);
-    l = append_header(l, "Authorization", sig.authorization);
+    l = floe_s3req_header_line(l, "X-Amz-Date", sig.amz_date);
+    l = floe_s3req_header_line(l, "Authorization", sig.authorization);
     if (sig.security_token)
-        l = append_header(l, "X-Amz-Security-Token", sig.security_token);
+        l = floe_s3req_header_line(l, "X-Amz-Security-Token", sig.security_token);
     floe_creds_snap_release(snap); /* sig.security_token pointed into it */
     if (!has_type)
         l = curl_slist_append(l, "Content-Type:"); /* not curl's form type */

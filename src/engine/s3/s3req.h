@@ -66,6 +66,11 @@ int floe_s3req_canonical(const struct floe_s3req *r, time_t when, char **out,
 int floe_s3req_sign(struct floe_s3req *r, time_t when, struct curl_slist **headers,
                     struct floe_error *err);
 
+/* floe_s3req_header_line() - l with "name: value" appended (curl_slist_append; the same list
+ * on success, NULL when curl could not allocate). Threads: any. Also the sqs room's. */
+struct curl_slist *floe_s3req_header_line(struct curl_slist *l, const char *name,
+                                          const char *value);
+
 /* Turns the request into an xfer that signs itself before each attempt and reads S3's XML
  * errors; the xfer owns r. */
 struct floe_xfer *floe_s3req_xfer(struct floe_s3req *r);

@@ -1,0 +1,237 @@
+#!/usr/bin/env python3
+"""Job completions from notifications: floe-vault Publishes each finished job to its SNS topic
+on moto's server (--sns-endpoint), an SQS queue subscribed to the topic receives it, and
+`floe migrate --notify-queue` takes the jobs' status from the queue instead of polling ListJobs.
+Everything is started here on loopback (moto, floe-vault, the fault proxy) and stopped by PID.
+
+Checked: a migration with notifications completes every job from the queue (jobs_notified),
+copies every byte (manifest and files against what was uploaded), sends far fewer ListJobs than
+the same migration polling, deletes its own messages and leaves other consumers' messages in the
+queue; with no notification arriving at all (lost), the ListJobs fallback still finishes; a
+queue that does not exist or denies access is reported before any job is paid for; floe-vault
+publishes for the vault's notification configuration too, and a topic SNS refuses does not
+hold the job back. Skipped (77) without moto.
+
+usage: test_notify.py FLOE_BINARY FLOE_VAULT_BINARY
+"""
+import csv
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helpers"))
+import servers  # noqa: E402
+
+try:
+    import boto3  # noqa: E402
+    import moto  # noqa: E402,F401
+except ImportError:
+    print("moto or boto3 not installed: skipped")
+    sys.exit(77)
+
+FLOE = VAULT_BIN = None
+BULK_DELAY = 4  # seconds a Bulk job takes in floe-vault
+
+
+class NotifyTests(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="floe-notify-test-")
+        cls.env = servers.client_env(cls.tmp.name)
+        cls.moto = servers.start_moto()
+        # floe-vault finds its SNS keys in the SDK chain: the environment it inherits
+        for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_CONFIG_FILE",
+                  "AWS_SHARED_CREDENTIALS_FILE", "AWS_DEFAULT_REGION"):
+            os.environ[k] = cls.env[k]
+        os.environ.pop("AWS_PROFILE", None)
+        cls.vault = servers.start_vault(VAULT_BIN, extra=[
+            "--job-delay", "Expedited=0,Standard=0,Bulk=%d" % BULK_DELAY,
+            "--sns-endpoint", cls.moto.url, "--log-level", "info"])
+        cls.glacier = servers.glacier_client(cls.vault.url)
+        kw = dict(endpoint_url=cls.moto.url, region_name="us-east-1",
+                  aws_access_key_id=servers.LOCAL_AK, aws_secret_access_key=servers.LOCAL_SK)
+        cls.sns = boto3.client("sns", **kw)
+        cls.sqs = boto3.client("sqs", **kw)
+        cls.n = 0
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.vault.stop()
+        cls.moto.stop()
+        cls.tmp.cleanup()
+
+    # ---- helpers ----
+
+    def topic_and_queue(self, visibility=1):
+        """A topic, a queue subscribed to it (messages hidden `visibility` s once received)."""
+        type(self).n += 1
+        topic = self.sns.create_topic(Name="jobs-%d" % self.n)["TopicArn"]
+        url = self.sqs.create_queue(QueueName="jobs-%d" % self.n, Attributes={
+            "VisibilityTimeout": str(visibility)})["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        self.sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+        return topic, url
+
+    def fill(self, sizes):
+        type(self).n += 1
+        name = "nt%d" % self.n
+        self.glacier.create_vault(vaultName=name)
+        data = {}
+        for i, size in enumerate(sizes):
+            body = os.urandom(size)
+            r = self.glacier.upload_archive(vaultName=name, body=body,
+                                            archiveDescription="d/f%d.bin" % i)
+            data[r["archiveId"]] = body
+        return name, data
+
+    def floe(self, *args, expect=0, url=None, timeout=300):
+        r = subprocess.run([FLOE, "--endpoint-url", url or self.vault.url, "--json", *args],
+                           capture_output=True, timeout=timeout, env=self.env,
+                           stdin=subprocess.DEVNULL)
+        err = r.stderr.decode(errors="replace")
+        self.assertEqual(r.returncode, expect, err)
+        return [json.loads(x) for x in r.stdout.decode().splitlines()], err
+
+    def requests(self, vault, op):
+        """How many requests of operation op floe-vault logged for vault."""
+        pat = re.compile(r" /-/vaults/%s(/\S*)? -> \d+ %s\b" % (re.escape(vault), op))
+        return sum(1 for line in self.vault.log().splitlines() if pat.search(line))
+
+    def check_copied(self, dest, data):
+        d = os.path.join(dest, ".floe-migrate")
+        path = os.path.join(d, [f for f in os.listdir(d) if f.endswith(".manifest.csv")][0])
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        self.assertEqual({r["archive_id"] for r in rows}, set(data))
+        for r in rows:
+            with open(r["destination"], "rb") as f:
+                self.assertEqual(f.read(), data[r["archive_id"]], r["name"])
+
+    def drain(self, url, want, timeout=30):
+        """The bodies of the messages in the queue, read until `want` arrived or timeout."""
+        bodies, deadline = {}, time.time() + timeout
+        while len(bodies) < want and time.time() < deadline:
+            r = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+            for m in r.get("Messages", []):
+                bodies[m["MessageId"]] = m["Body"]
+        return list(bodies.values())
+
+    # ---- tests ----
+
+    def test_migrate_from_notifications_vs_polling(self):
+        sizes = [1, 4096, 70000, (1 << 20) + 3, 5, 300]
+        topic, queue = self.topic_and_queue()
+        # two messages of someone else: not a job, and a job floe never asked for
+        self.sqs.send_message(QueueUrl=queue, MessageBody="not a notification")
+        other = json.dumps({"Type": "Notification", "Message": json.dumps(
+            {"JobId": "someone-elses-job", "Action": "ArchiveRetrieval",
+             "StatusCode": "Succeeded", "Completed": True})})
+        self.sqs.send_message(QueueUrl=queue, MessageBody=other)
+        vault, data = self.fill(sizes)
+        dest = os.path.join(self.tmp.name, vault)
+        t0 = time.time()
+        lines, err = self.floe("migrate", vault, "--to", dest, "--notify-queue", queue,
+                               "--notify-topic", topic, "--poll-interval", "10m")
+        notified_s = time.time() - t0
+        r = lines[-1]
+        self.assertEqual((r["done"], r["failed"], r["jobs_requested"]), (6, 0, 6), err)
+        self.assertEqual(r["jobs_notified"], 6, err)  # every completion came from the queue
+        self.check_copied(dest, data)
+        notified_lists = self.requests(vault, "ListJobs")
+        # a 10-minute fallback never came due: the ListJobs of the start alone
+        self.assertLessEqual(notified_lists, 2)
+        # the others' messages are still there, ours are gone
+        left = self.drain(queue, 2)
+        self.assertEqual(sorted(left), sorted(["not a notification", other]))
+
+        # the same migration polling ListJobs
+        vault2, data2 = self.fill(sizes)
+        dest2 = os.path.join(self.tmp.name, vault2)
+        lines, err = self.floe("migrate", vault2, "--to", dest2, "--poll-interval", "10m")
+        self.assertEqual((lines[-1]["done"], lines[-1]["jobs_notified"]), (6, 0), err)
+        self.check_copied(dest2, data2)
+        polled_lists = self.requests(vault2, "ListJobs")
+        print("ListJobs requests: %d with notifications, %d polling; DescribeJob %d vs %d;"
+              " %.1f s with notifications" % (
+                  notified_lists, polled_lists, self.requests(vault, "DescribeJob"),
+                  self.requests(vault2, "DescribeJob"), notified_s), file=sys.stderr)
+        # polling from 0.25 s, x1.5 each time, through a 4 s job delay: at least 5 walks
+        self.assertGreaterEqual(polled_lists, 5)
+        self.assertGreaterEqual(polled_lists, 3 * notified_lists)
+
+    def test_lost_notifications_fall_back_to_listjobs(self):
+        _, queue = self.topic_and_queue()
+        vault, data = self.fill([10, 20000, 3])
+        dest = os.path.join(self.tmp.name, vault)
+        # no topic for the jobs: not one notification arrives; ListJobs every 2 s finishes
+        lines, err = self.floe("migrate", vault, "--to", dest, "--notify-queue", queue,
+                               "--poll-interval", "2s")
+        r = lines[-1]
+        self.assertEqual((r["done"], r["failed"], r["jobs_notified"]), (3, 0, 0), err)
+        self.check_copied(dest, data)
+        self.assertGreaterEqual(self.requests(vault, "ListJobs"), 2)
+
+    def test_queue_missing_or_denied_before_any_job(self):
+        vault, _ = self.fill([10])
+        dest = os.path.join(self.tmp.name, vault)
+        missing = self.moto.url + "/123456789012/no-such-queue"
+        _, err = self.floe("migrate", vault, "--to", dest, "--notify-queue", missing, expect=1)
+        self.assertIn("--notify-queue " + missing, err)
+        self.assertIn("QueueDoesNotExist", err)
+        _, queue = self.topic_and_queue()
+        proxy = servers.start_faultproxy(self.moto.port, [
+            "POST ^/ status:403:AccessDeniedException 0"])
+        try:
+            denied = queue.replace(self.moto.url, proxy.url)
+            _, err = self.floe("migrate", vault, "--to", dest, "--notify-queue", denied,
+                               expect=1)
+        finally:
+            proxy.stop()
+        self.assertIn("--notify-queue " + denied, err)
+        self.assertIn("AccessDenied", err)
+        _, err = self.floe("migrate", vault, "--to", dest, "--notify-queue", "ftp://x/y",
+                           expect=2)
+        self.assertIn("not http(s)://HOST/ACCOUNT/NAME", err)
+        _, err = self.floe("migrate", vault, "--to", dest, "--notify-queue", queue,
+                           "--notify-topic", "jobs", expect=2)
+        self.assertIn("not an SNS topic ARN", err)
+        # nothing was paid for: not even the inventory job
+        self.assertEqual(self.requests(vault, "InitiateJob"), 0)
+
+    def test_vault_publishes_for_its_configuration_and_never_waits_for_sns(self):
+        topic, queue = self.topic_and_queue()
+        vault, data = self.fill([100])
+        aid = next(iter(data))
+        self.glacier.set_vault_notifications(vaultName=vault, vaultNotificationConfig={
+            "SNSTopic": topic, "Events": ["ArchiveRetrievalCompleted"]})
+        job = self.glacier.initiate_job(vaultName=vault, jobParameters={
+            "Type": "archive-retrieval", "ArchiveId": aid, "Tier": "Expedited"})["jobId"]
+        bodies = self.drain(queue, 1)
+        self.assertEqual(len(bodies), 1)
+        env = json.loads(bodies[0])
+        self.assertEqual((env["Type"], env["TopicArn"]), ("Notification", topic))
+        msg = json.loads(env["Message"])
+        self.assertEqual((msg["JobId"], msg["StatusCode"], msg["ArchiveId"]),
+                         (job, "Succeeded", aid))
+        # a topic SNS does not know: the job completes all the same, the failure is logged
+        bad = topic + "-gone"
+        job = self.glacier.initiate_job(vaultName=vault, jobParameters={
+            "Type": "archive-retrieval", "ArchiveId": aid, "Tier": "Expedited",
+            "SNSTopic": bad})["jobId"]
+        self.assertEqual(self.glacier.describe_job(vaultName=vault, jobId=job)["StatusCode"],
+                         "Succeeded")
+        deadline = time.time() + 30
+        while "SNS notification to %s not sent" % bad not in self.vault.log():
+            self.assertLess(time.time(), deadline, self.vault.log()[-2000:])
+            time.sleep(0.2)
+
+
+if __name__ == "__main__":
+    FLOE, VAULT_BIN = sys.argv[1], sys.argv[2]
+    unittest.main(argv=[sys.argv[0]] + sys.argv[3:], verbosity=2)
