@@ -64,6 +64,10 @@ class NotifyTests(unittest.TestCase):
         cls.vault.stop()
         cls.moto.stop()
         cls.tmp.cleanup()
+        # a clean stop (the notifier drains, the SNS client is freed: LeakSanitizer under ASan)
+        if cls.vault.proc.returncode != 0:
+            raise AssertionError("floe-vault exited %d: %s" % (cls.vault.proc.returncode,
+                                                              cls.vault.log()[-3000:]))
 
     # ---- helpers ----
 

@@ -94,6 +94,9 @@ int floe_job_from_notification(const char *body, size_t len, struct floe_job_inf
         /* an SNS envelope: Message is the job description as JSON text */
         const char *type = json_string_value(json_object_get(doc, "Type"));
         const char *msg = json_string_value(json_object_get(doc, "Message"));
+        /* loaded apart: json_is_object() evaluates its argument twice */
+        if (type && strcmp(type, "Notification") == 0 && msg)
+            job = inner = json_loads(msg, JSON_REJECT_DUPLICATES, &je);
         if (!type || strcmp(type, "Notification") != 0)
             rc = floe_error_set(err, FLOE_E_INVALID_ARG,
                                 "an SNS message of Type %s, not a Notification",
@@ -101,7 +104,7 @@ int floe_job_from_notification(const char *body, size_t len, struct floe_job_inf
         else if (!msg)
             rc = floe_error_set(err, FLOE_E_INVALID_ARG,
                                 "the SNS notification has no Message string");
-        else if (!json_is_object(job = inner = json_loads(msg, JSON_REJECT_DUPLICATES, &je)))
+        else if (!json_is_object(inner))
             rc = floe_error_set(err, FLOE_E_INVALID_ARG,
                                 "the SNS notification's Message is not a JSON object%s%s",
                                 inner ? "" : ": ", inner ? "" : je.text);
