@@ -8,8 +8,9 @@ Checked: a migration with notifications completes every job from the queue (jobs
 copies every byte (manifest and files against what was uploaded), sends far fewer ListJobs than
 the same migration polling, deletes its own messages and leaves other consumers' messages in the
 queue; with no notification arriving at all (lost), the ListJobs fallback still finishes; a
-queue that does not exist or denies access is reported before any job is paid for; floe-vault
-publishes for the vault's notification configuration too, and a topic SNS refuses does not
+queue that does not exist or denies access is reported before any job is paid for, and one
+that goes away mid-run leaves the run to ListJobs polling; floe-vault publishes for the vault's
+notification configuration too, retries an SNS that fails, and a topic SNS refuses does not
 hold the job back. Skipped (77) without moto.
 
 usage: test_notify.py FLOE_BINARY FLOE_VAULT_BINARY
@@ -180,6 +181,55 @@ class NotifyTests(unittest.TestCase):
         self.assertEqual((r["done"], r["failed"], r["jobs_notified"]), (3, 0, 0), err)
         self.check_copied(dest, data)
         self.assertGreaterEqual(self.requests(vault, "ListJobs"), 2)
+
+    def test_queue_gone_mid_run_falls_back_to_polling(self):
+        _, queue = self.topic_and_queue()
+        vault, data = self.fill([7, 9000])
+        dest = os.path.join(self.tmp.name, vault)
+        # no topic: nothing will arrive, and the ListJobs fallback is 10 minutes away
+        p = subprocess.Popen([FLOE, "--endpoint-url", self.vault.url, "--json", "migrate", vault,
+                              "--to", dest, "--notify-queue", queue, "--poll-interval", "10m"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env,
+                             stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            deadline = time.time() + 120
+            while self.requests(vault, "InitiateJob") < 3 and p.poll() is None:  # inventory + 2
+                self.assertLess(time.time(), deadline, "the jobs were not requested")
+                time.sleep(0.1)
+            self.sqs.delete_queue(QueueUrl=queue)
+            out, err = p.communicate(timeout=120)
+        except BaseException:
+            os.killpg(p.pid, 9)
+            p.communicate()
+            raise
+        err = err.decode(errors="replace")
+        self.assertEqual(p.returncode, 0, err)
+        r = json.loads(out.decode().splitlines()[-1])
+        self.assertEqual((r["done"], r["jobs_notified"]), (2, 0), err)
+        self.assertIn("notification queue: ", err)
+        self.assertIn("QueueDoesNotExist", err)
+        self.assertIn("ListJobs polling from now on", err)
+        self.check_copied(dest, data)
+
+    def test_vault_retries_a_failing_sns(self):
+        topic, queue = self.topic_and_queue()
+        proxy = servers.start_faultproxy(self.moto.port, ["POST ^/ status:500 2"])
+        vault = servers.start_vault(VAULT_BIN, extra=["--sns-endpoint", proxy.url])
+        try:
+            g = servers.glacier_client(vault.url)
+            g.create_vault(vaultName="r")
+            aid = g.upload_archive(vaultName="r", body=b"x" * 10)["archiveId"]
+            job = g.initiate_job(vaultName="r", jobParameters={
+                "Type": "archive-retrieval", "ArchiveId": aid, "SNSTopic": topic})["jobId"]
+            bodies = self.drain(queue, 1)
+        finally:
+            vault.stop()
+            proxy.stop()
+        self.assertEqual(len(bodies), 1, vault.log())
+        self.assertEqual(json.loads(json.loads(bodies[0])["Message"])["JobId"], job)
+        self.assertEqual(proxy.log().count("FAULT"), 2)  # two 500s, then the Publish passed
+        self.assertEqual(vault.proc.returncode, 0, vault.log())
+        self.assertNotIn("not sent", vault.log())
 
     def test_queue_missing_or_denied_before_any_job(self):
         vault, _ = self.fill([10])
