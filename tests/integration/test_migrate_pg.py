@@ -3,7 +3,8 @@
 workers, against a floe-vault and a PostgreSQL cluster this test creates (initdb into a temp
 dir, the server on a free loopback port, run as the unprivileged user nobody when the test
 runs as root, stopped by PID, its directory removed, pass or fail): three workers on one plan
-with one of them killed -9 mid-run, and a worker stalled (SIGSTOP) past its lease (every
+with one of them killed -9 mid-run, a dead worker's verified archives finished by a survivor,
+and a worker stalled (SIGSTOP) past its lease (every
 archive arrives exactly once, no job paid twice, the manifest complete, status across the
 workers); PostgreSQL stopped mid-run (the workers exit non-zero with a clear message, nothing
 lost, a re-run completes); an unreachable catalog; --shard refused with a shared catalog.
@@ -254,6 +255,43 @@ class MigratePgTests(unittest.TestCase):
                            expect=2)
         self.assertIn("--shard", err)
 
+    def test_dead_workers_verified_rows_finished(self):
+        """A worker that died after placing and verifying archives but before recording them
+        done: a surviving worker (past its start-up recovery) finishes them once their lease
+        expires, re-checking each file, instead of exiting with them left verified."""
+        n = 12
+        vault, data = self.fill(n, lambda i: 20000 + 7 * i)
+        dest = tempfile.mkdtemp(prefix="dest-", dir=self.tmp.name)
+        cat = self.catalog(vault)
+        # one job at a time (Bulk takes 1 s each here): this worker runs for >= n seconds
+        p = self.worker(vault, dest, cat, "--max-jobs", "1")
+        deadline = time.time() + 60
+        dead = ""
+        while not dead and time.time() < deadline and p.poll() is None:
+            time.sleep(0.1)
+            r = subprocess.run(
+                ["psql", cat, "-qtAc",
+                 "UPDATE arch SET state = 4, owner = 'dead-worker', lease_until = now() +"
+                 " interval '3 seconds' WHERE ord IN (SELECT ord FROM arch WHERE state = 0 AND"
+                 " owner = '' ORDER BY ord DESC LIMIT 3 FOR UPDATE SKIP LOCKED)"
+                 " RETURNING id || '|' || convert_from(name, 'UTF8')"], capture_output=True)
+            dead = r.stdout.decode().strip() if r.returncode == 0 else ""
+        self.assertTrue(dead, "no planned rows to hand to the dead worker")
+        self.assertIsNone(p.poll(), "the worker finished before the dead worker's rows existed")
+        for line in dead.splitlines():  # what the dead worker had put in place
+            aid, name = line.split("|", 1)
+            path = os.path.join(dest, name)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as f:
+                f.write(data[aid])
+        out, err = p.communicate(timeout=240)
+        self.assertEqual(p.returncode, 0, err.decode(errors="replace"))
+        result = json.loads(out.decode().splitlines()[-1])
+        self.assertEqual(self.status(vault, cat)["states"]["done"]["archives"], n)
+        self.assertEqual(result["already_present"], len(dead.splitlines()), result)
+        self.check_copied(dest, data)  # the dead worker's files with their SHA-256 recorded
+        self.assertLessEqual(len(self.retrieval_jobs(vault)), n - len(dead.splitlines()))
+
     def test_stalled_worker_loses_its_leases(self):
         n = 16
         vault, data = self.fill(n, lambda i: 100000 + 31 * i)
@@ -322,4 +360,4 @@ class MigratePgTests(unittest.TestCase):
 
 if __name__ == "__main__":
     FLOE, VAULT_BIN = sys.argv[1], sys.argv[2]
-    unittest.main(argv=[sys.argv[0]], verbosity=2)
+    unittest.main(argv=[sys.argv[0]] + sys.argv[3:], verbosity=2)  # then test names, -k

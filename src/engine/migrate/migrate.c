@@ -1255,6 +1255,19 @@ static int check_catalog(struct floe_mcat *cat, const struct floe_migrate_option
     return rc;
 }
 
+/* A VERIFIED row nobody is finishing (an interrupted run's, or with a shared catalog a dead
+ * worker's whose lease expired): in place and checked, so only its SHA-256 and DONE are left.
+ * The caller holds no pending SHA-256 of its own (sha_join first), so r is not one of its own
+ * in flight. */
+static int finish_verified(struct mig *m, struct floe_mcat_row *r)
+{
+    char path[4096 + FLOE_MNAME_CAP + 2];
+    dest_path(m, r, path, sizeof(path));
+    m->out->already_present++; /* in place before this worker came to it: not copied again */
+    /* S3: verified means completed, with its SHA-256 recorded */
+    return m->s3 ? move(m, r, FLOE_MIGRATE_DONE, "") : finish(m, r, path, true);
+}
+
 /* Rows an interrupted run left between steps (and failed ones, when asked). */
 static int recover(struct mig *m)
 {
@@ -1266,13 +1279,8 @@ static int recover(struct mig *m)
     }
     while (!rc && floe_mcat_next(m->cat, FLOE_MIGRATE_COPYING, -1, &r))
         rc = floe_mcat_set(m->cat, &r, FLOE_MIGRATE_STAGED, m->err);
-    while (!rc && floe_mcat_next(m->cat, FLOE_MIGRATE_VERIFIED, -1, &r)) {
-        char path[4096 + FLOE_MNAME_CAP + 2];
-        dest_path(m, &r, path, sizeof(path));
-        /* S3: verified means completed, with its SHA-256 recorded */
-        rc = m->s3 ? move(m, &r, FLOE_MIGRATE_DONE, "") : finish(m, &r, path, true);
-        m->out->already_present++; /* in place before this run: not copied again */
-    }
+    while (!rc && floe_mcat_next(m->cat, FLOE_MIGRATE_VERIFIED, -1, &r))
+        rc = finish_verified(m, &r);
     return rc;
 }
 
@@ -1319,12 +1327,17 @@ static int run(struct mig *m)
                                           m->err);
             continue;
         }
+        if ((rc = sha_join(m)))
+            break;
+        /* a shared catalog: a dead worker's archive that it verified but did not record done */
+        if (floe_mcat_next(m->cat, FLOE_MIGRATE_VERIFIED, -1, &r)) {
+            rc = finish_verified(m, &r);
+            continue;
+        }
         uint64_t n[FLOE_MIGRATE_STATE_COUNT], b[FLOE_MIGRATE_STATE_COUNT];
         floe_mcat_counts(m->cat, n, b);
         if (!n[FLOE_MIGRATE_PLANNED] && !n[FLOE_MIGRATE_REQUESTED] && !n[FLOE_MIGRATE_STAGED] &&
-            !n[FLOE_MIGRATE_COPYING])
-            break;
-        if ((rc = sha_join(m)))
+            !n[FLOE_MIGRATE_COPYING] && !n[FLOE_MIGRATE_VERIFIED])
             break;
         if (m->notify) { /* a long poll of the queue, short enough for Ctrl-C to be seen */
             double left = m->next_poll - now_s();
