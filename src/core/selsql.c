@@ -1127,15 +1127,20 @@ int floe_selsql_parse(const char *sql, size_t len, struct floe_selsql_query **ou
     return 0;
 }
 
+/* A column name as messages quote it: at most NAME_SHOWN bytes and "..." (a long quoted name
+ * must not push the position out of a message of bounded size). */
+#define NAME_SHOWN 100
+
 static int bind_expr(struct floe_selsql_expr *e, const struct floe_selcsv_field *header, size_t n,
                      char *msg, size_t cap)
 {
     if (e->op == FLOE_SELSQL_COL && e->name) {
+        const char *more = strlen(e->name) > NAME_SHOWN ? "..." : "";
         if (!header) {
             snprintf(msg, cap,
-                     "column name '%s' at position %zu needs FileHeaderInfo USE (without it,"
+                     "column name '%.*s%s' at position %zu needs FileHeaderInfo USE (without it,"
                      " columns are _1, _2, ...)",
-                     e->name, e->pos);
+                     NAME_SHOWN, e->name, more, e->pos);
             return -1;
         }
         size_t nl = strlen(e->name);
@@ -1148,8 +1153,8 @@ static int bind_expr(struct floe_selsql_expr *e, const struct floe_selcsv_field 
                 return 0;
             }
         }
-        snprintf(msg, cap, "unknown column name '%s' at position %zu (not in the header)", e->name,
-                 e->pos);
+        snprintf(msg, cap, "unknown column name '%.*s%s' at position %zu (not in the header)",
+                 NAME_SHOWN, e->name, more, e->pos);
         return -1;
     }
     for (size_t i = 0; i < e->nkids; i++)
