@@ -8,10 +8,14 @@ and a worker stalled (SIGSTOP) past its lease (every
 archive arrives exactly once, no job paid twice, the manifest complete, status across the
 workers); PostgreSQL stopped mid-run (the workers exit non-zero with a clear message, nothing
 lost, a re-run completes); an unreachable catalog; --shard refused with a shared catalog.
+The S3 variant (moto's server as the destination, started here too; skipped without moto):
+three workers, one killed -9 mid-run, every object read back with boto3 (bytes, SHA-256, the
+archive id in its metadata), each archive copied once, no multipart upload left.
 Without PostgreSQL installed the test fails saying so.
 
 usage: test_migrate_pg.py FLOE_BINARY FLOE_VAULT_BINARY
 """
+import base64
 import csv
 import glob
 import hashlib
@@ -28,6 +32,13 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helpers"))
 import servers  # noqa: E402
+
+try:
+    import boto3  # noqa: E402
+    import moto  # noqa: E402,F401
+    HAVE_MOTO = True
+except ImportError:
+    HAVE_MOTO = False
 
 FLOE = VAULT_BIN = None
 
@@ -162,6 +173,20 @@ class MigratePgTests(unittest.TestCase):
         self.addCleanup(self.reap, p)
         return p
 
+    def outcome(self, p, cat, timeout=240):
+        """A worker's (stdout, stderr) once it ends; one that has not ended within timeout is
+        killed and the test fails with its output and the catalog's rows (which claim held
+        it up), instead of hanging."""
+        try:
+            return p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate()
+            rows = self.psql(cat, "SELECT ord, state, owner, lease_until < now(), job_id,"
+                                  " convert_from(name, 'UTF8') FROM arch WHERE state <> 5")
+            self.fail("worker %d still running after %d s; rows not done:\n%s\nits stderr:\n%s"
+                      % (p.pid, timeout, rows, err.decode(errors="replace")[-4000:]))
+
     @staticmethod
     def reap(p):
         if p.poll() is None:
@@ -235,7 +260,7 @@ class MigratePgTests(unittest.TestCase):
         self.assertLess(self.done(vault, cat), n)  # the others still have work to take over
         results = []
         for p in procs[1:]:
-            out, err = p.communicate(timeout=240)
+            out, err = self.outcome(p, cat)
             self.assertEqual(p.returncode, 0, err.decode(errors="replace"))
             results.append(json.loads(out.decode().splitlines()[-1]))
         st = self.status(vault, cat)
@@ -255,42 +280,125 @@ class MigratePgTests(unittest.TestCase):
                            expect=2)
         self.assertIn("--shard", err)
 
+    def slow_worker(self, n, size):
+        """A vault of n archives and one worker migrating it to a new directory, one job at a
+        time (Bulk takes 1 s each here: it runs for >= n seconds); (vault, data, dest, cat, p)."""
+        vault, data = self.fill(n, size)
+        dest = tempfile.mkdtemp(prefix="dest-", dir=self.tmp.name)
+        cat = self.catalog(vault)
+        return vault, data, dest, cat, self.worker(vault, dest, cat, "--max-jobs", "1")
+
+    def hand_to_dead_worker(self, cat, p, state, count, lease_s):
+        """count planned rows (the last ones) made state, held by a worker that is gone (its
+        lease ends in lease_s seconds), while worker p runs; returns [(id, name)]."""
+        deadline = time.time() + 60
+        dead = []
+        while not dead and time.time() < deadline and p.poll() is None:
+            time.sleep(0.1)
+            r = subprocess.run(
+                ["psql", cat, "-qtAc",
+                 "UPDATE arch SET state = %d, owner = 'dead-worker', lease_until = now() +"
+                 " interval '%d seconds' WHERE ord IN (SELECT ord FROM arch WHERE state = 0 AND"
+                 " owner = '' ORDER BY ord DESC LIMIT %d FOR UPDATE SKIP LOCKED)"
+                 " RETURNING id || '|' || convert_from(name, 'UTF8')" % (state, lease_s, count)],
+                capture_output=True)
+            if r.returncode == 0:
+                dead = [tuple(line.split("|", 1)) for line in r.stdout.decode().split()]
+        self.assertTrue(dead, "no planned rows to hand to the dead worker")
+        self.assertIsNone(p.poll(), "the worker finished before the dead worker's rows existed")
+        return dead
+
     def test_dead_workers_verified_rows_finished(self):
         """A worker that died after placing and verifying archives but before recording them
         done: a surviving worker (past its start-up recovery) finishes them once their lease
         expires, re-checking each file, instead of exiting with them left verified."""
         n = 12
-        vault, data = self.fill(n, lambda i: 20000 + 7 * i)
-        dest = tempfile.mkdtemp(prefix="dest-", dir=self.tmp.name)
-        cat = self.catalog(vault)
-        # one job at a time (Bulk takes 1 s each here): this worker runs for >= n seconds
-        p = self.worker(vault, dest, cat, "--max-jobs", "1")
-        deadline = time.time() + 60
-        dead = ""
-        while not dead and time.time() < deadline and p.poll() is None:
-            time.sleep(0.1)
-            r = subprocess.run(
-                ["psql", cat, "-qtAc",
-                 "UPDATE arch SET state = 4, owner = 'dead-worker', lease_until = now() +"
-                 " interval '3 seconds' WHERE ord IN (SELECT ord FROM arch WHERE state = 0 AND"
-                 " owner = '' ORDER BY ord DESC LIMIT 3 FOR UPDATE SKIP LOCKED)"
-                 " RETURNING id || '|' || convert_from(name, 'UTF8')"], capture_output=True)
-            dead = r.stdout.decode().strip() if r.returncode == 0 else ""
-        self.assertTrue(dead, "no planned rows to hand to the dead worker")
-        self.assertIsNone(p.poll(), "the worker finished before the dead worker's rows existed")
-        for line in dead.splitlines():  # what the dead worker had put in place
-            aid, name = line.split("|", 1)
+        vault, data, dest, cat, p = self.slow_worker(n, lambda i: 20000 + 7 * i)
+        dead = self.hand_to_dead_worker(cat, p, 4, 3, 3)
+        for aid, name in dead:  # what the dead worker had put in place
             path = os.path.join(dest, name)
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "wb") as f:
                 f.write(data[aid])
-        out, err = p.communicate(timeout=240)
+        out, err = self.outcome(p, cat)
         self.assertEqual(p.returncode, 0, err.decode(errors="replace"))
         result = json.loads(out.decode().splitlines()[-1])
         self.assertEqual(self.status(vault, cat)["states"]["done"]["archives"], n)
-        self.assertEqual(result["already_present"], len(dead.splitlines()), result)
+        self.assertEqual(result["already_present"], len(dead), result)
         self.check_copied(dest, data)  # the dead worker's files with their SHA-256 recorded
-        self.assertLessEqual(len(self.retrieval_jobs(vault)), n - len(dead.splitlines()))
+        self.assertLessEqual(len(self.retrieval_jobs(vault)), n - len(dead))
+
+    def test_dead_workers_copy_with_a_listed_job_taken_over(self):
+        """A dead worker's copy whose retrieval job ListJobs still lists as succeeded: once
+        its lease expires it goes back to staged and a survivor copies it with that job. (The
+        survivor's ListJobs walk used to claim such a row by its job id and leave it copying,
+        its lease renewed by the survivor's heartbeat forever: every worker then waited.)"""
+        n = 10
+        vault, data, dest, cat, p = self.slow_worker(n, lambda i: 30000 + 11 * i)
+        dead = self.hand_to_dead_worker(cat, p, 3, 2, 6)
+        for aid, _ in dead:  # the dead worker's jobs, succeeded, recorded with its rows
+            job = self.glacier.initiate_job(vaultName=vault, jobParameters={
+                "Type": "archive-retrieval", "ArchiveId": aid, "Tier": "Expedited"})["jobId"]
+            self.psql(cat, "UPDATE arch SET job_id = '%s', job_done = extract(epoch FROM now())"
+                           "::bigint WHERE id = '%s'" % (job, aid))
+        out, err = self.outcome(p, cat, 120)
+        self.assertEqual(p.returncode, 0, err.decode(errors="replace"))
+        self.assertEqual(self.status(vault, cat)["states"]["done"]["archives"], n)
+        self.check_copied(dest, data)
+        self.assertLessEqual(len(self.retrieval_jobs(vault)), n)  # the dead worker's jobs used
+        self.assertEqual(self.psql(cat, "SELECT count(*) FROM arch WHERE owner <> ''"), "0")
+
+    @unittest.skipUnless(HAVE_MOTO, "moto or boto3 not installed")
+    def test_three_workers_one_killed_to_s3(self):
+        # small archives (one PutObject each) and two streamed in 8 MiB parts (multipart)
+        n = 18
+        sizes = lambda i: (17 << 20) + i if i < 2 else 120000 + 991 * i  # noqa: E731
+        vault, data = self.fill(n, sizes)
+        moto_srv = servers.start_moto()
+        self.addCleanup(moto_srv.stop)
+        s3 = boto3.client("s3", endpoint_url=moto_srv.url, region_name="us-east-1",
+                          aws_access_key_id=servers.LOCAL_AK,
+                          aws_secret_access_key=servers.LOCAL_SK)
+        bucket = "floe-pg-" + vault
+        s3.create_bucket(Bucket=bucket)
+        cat = self.catalog(vault)
+        to = "s3://%s/m/" % bucket
+        procs = [self.worker(vault, to, cat, "--max-jobs", "6", "--s3-endpoint-url",
+                             moto_srv.url, "--storage-class", "STANDARD", "--chunk-size",
+                             "8MiB") for _ in range(3)]
+        self.wait_done(vault, cat, procs, 3)
+        procs[0].send_signal(signal.SIGKILL)  # mid-run, claims (maybe an upload) in hand
+        procs[0].wait()
+        self.assertLess(self.done(vault, cat), n)
+        results = []
+        for p in procs[1:]:
+            out, err = self.outcome(p, cat)
+            self.assertEqual(p.returncode, 0, err.decode(errors="replace"))
+            results.append(json.loads(out.decode().splitlines()[-1]))
+        self.assertEqual(self.status(vault, cat)["states"]["done"]["archives"], n)
+        objs = s3.list_objects_v2(Bucket=bucket)["Contents"]
+        self.assertEqual(len(objs), n, [o["Key"] for o in objs])  # one object per archive
+        seen = set()
+        for o in objs:
+            h = s3.head_object(Bucket=bucket, Key=o["Key"], ChecksumMode="ENABLED")
+            aid = h["Metadata"]["glacier-archive-id"]
+            self.assertNotIn(aid, seen)
+            seen.add(aid)
+            body = data[aid]
+            got = s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()
+            self.assertEqual(hashlib.sha256(got).hexdigest(), hashlib.sha256(body).hexdigest(),
+                             o["Key"])
+            if len(body) < (8 << 20):  # one PutObject: its checksum is the body's SHA-256
+                self.assertEqual(h["ChecksumSHA256"],
+                                 base64.b64encode(hashlib.sha256(body).digest()).decode())
+                self.assertEqual(h["Metadata"]["sha256"], hashlib.sha256(body).hexdigest())
+        self.assertEqual(seen, set(data))
+        # the killed worker's upload was resumed or aborted, never left behind
+        self.assertEqual(s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []), [])
+        copied = sum(r["copied"] + r["already_present"] for r in results)
+        self.assertLessEqual(copied, n)
+        self.assertLessEqual(len(self.retrieval_jobs(vault)), n + 1)
+        self.assertEqual(self.psql(cat, "SELECT count(*) FROM arch WHERE owner <> ''"), "0")
 
     def test_stalled_worker_loses_its_leases(self):
         n = 16
@@ -301,12 +409,12 @@ class MigratePgTests(unittest.TestCase):
         self.wait_done(vault, cat, procs, 2)
         procs[0].send_signal(signal.SIGSTOP)  # stalled past its 3 s lease, claims in hand
         try:
-            out, err = procs[1].communicate(timeout=240)  # the other takes everything over
+            out, err = self.outcome(procs[1], cat)  # the other takes everything over
             self.assertEqual(procs[1].returncode, 0, err.decode(errors="replace"))
             self.assertEqual(self.status(vault, cat)["states"]["done"]["archives"], n)
         finally:
             procs[0].send_signal(signal.SIGCONT)
-        out, err = procs[0].communicate(timeout=120)
+        out, err = self.outcome(procs[0], cat, 120)
         err = err.decode(errors="replace")
         # back, it either finds nothing left or stops at the first row it no longer holds
         if procs[0].returncode:

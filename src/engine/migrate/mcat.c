@@ -488,7 +488,8 @@ static void read_row(sqlite3_stmt *st, struct floe_mcat_row *r)
     col_text(st, 11, r->sha256, sizeof(r->sha256));
 }
 
-/* One row of a query with one bound argument (text when s, else int64 i). */
+/* One row of a query with its arguments: text s then int64 i when s is given, else int64 i
+ * and j (a statement with fewer parameters ignores the others). */
 static bool one_row(struct floe_mcat *c, const char *sql, const char *s, int64_t i, int64_t j,
                     struct floe_mcat_row *out)
 {
@@ -496,9 +497,10 @@ static bool one_row(struct floe_mcat *c, const char *sql, const char *s, int64_t
     bool found = false;
     if (!st)
         return false;
-    if (s)
+    if (s) {
         sqlite3_bind_text(st, 1, s, -1, SQLITE_STATIC);
-    else {
+        sqlite3_bind_int64(st, 2, i); /* when the statement has a second parameter */
+    } else {
         sqlite3_bind_int64(st, 1, i);
         sqlite3_bind_int64(st, 2, j);
     }
@@ -519,19 +521,33 @@ bool floe_mcat_next(struct floe_mcat *c, enum floe_migrate_state s, int64_t afte
                    NULL, (int64_t)s, after, out);
 }
 
-bool floe_mcat_by_id(struct floe_mcat *c, const char *archive_id, struct floe_mcat_row *out)
+bool floe_mcat_by_id(struct floe_mcat *c, const char *archive_id, enum floe_migrate_state s,
+                     struct floe_mcat_row *out)
 {
     if (c->pg)
-        return floe_mcatpg_by(c->pg, "id", archive_id, out);
-    return one_row(c, "SELECT " ROW_COLS " FROM arch WHERE id=?", archive_id, 0, 0, out);
+        return floe_mcatpg_by(c->pg, "id", archive_id, s, out);
+    return one_row(c, "SELECT " ROW_COLS " FROM arch WHERE id=? AND state=?", archive_id, s, 0,
+                   out);
 }
 
-bool floe_mcat_by_job(struct floe_mcat *c, const char *job_id, struct floe_mcat_row *out)
+bool floe_mcat_by_job(struct floe_mcat *c, const char *job_id, enum floe_migrate_state s,
+                      struct floe_mcat_row *out)
 {
     if (c->pg)
-        return job_id[0] && floe_mcatpg_by(c->pg, "job_id", job_id, out);
+        return job_id[0] && floe_mcatpg_by(c->pg, "job_id", job_id, s, out);
     return job_id[0] &&
-           one_row(c, "SELECT " ROW_COLS " FROM arch WHERE job_id=? LIMIT 1", job_id, 0, 0, out);
+           one_row(c,
+                   "SELECT " ROW_COLS " FROM arch WHERE job_id=? AND state=? ORDER BY ord LIMIT 1",
+                   job_id, s, 0, out);
+}
+
+bool floe_mcat_has_job(struct floe_mcat *c, const char *job_id)
+{
+    if (c->pg)
+        return job_id[0] && floe_mcatpg_has_job(c->pg, job_id);
+    struct floe_mcat_row r;
+    return job_id[0] &&
+           one_row(c, "SELECT " ROW_COLS " FROM arch WHERE job_id=? LIMIT 1", job_id, 0, 0, &r);
 }
 
 const char *floe_mcat_path(const struct floe_mcat *c)

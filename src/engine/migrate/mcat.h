@@ -136,9 +136,15 @@ int floe_mcat_set(struct floe_mcat *c, struct floe_mcat_row *r, enum floe_migrat
 /* The first row (by ord) in state s with ord > after; false when none. */
 bool floe_mcat_next(struct floe_mcat *c, enum floe_migrate_state s, int64_t after,
                     struct floe_mcat_row *out);
-/* The row of an archive id / of a job id; false when none. */
-bool floe_mcat_by_id(struct floe_mcat *c, const char *archive_id, struct floe_mcat_row *out);
-bool floe_mcat_by_job(struct floe_mcat *c, const char *job_id, struct floe_mcat_row *out);
+/* The row of an archive id / of a job id when it is in state s; false when none is. (With a
+ * shared catalog the row is claimed, so only the state the caller acts on may be asked for: a
+ * row claimed and left alone would stay this worker's, its lease renewed, until it ends.) */
+bool floe_mcat_by_id(struct floe_mcat *c, const char *archive_id, enum floe_migrate_state s,
+                     struct floe_mcat_row *out);
+bool floe_mcat_by_job(struct floe_mcat *c, const char *job_id, enum floe_migrate_state s,
+                      struct floe_mcat_row *out);
+/* Whether any row has job id job_id (nothing claimed). */
+bool floe_mcat_has_job(struct floe_mcat *c, const char *job_id);
 
 /* The catalog's path (borrowed). */
 const char *floe_mcat_path(const struct floe_mcat *c);

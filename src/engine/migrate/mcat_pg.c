@@ -596,6 +596,11 @@ int floe_mcatpg_dedup(struct floe_mcatpg *p, uint64_t *renamed, struct floe_erro
     return rc ? rc : floe_mcatpg_failed(p, err);
 }
 
+/* A row that reaches done or failed is released in the same UPDATE (nobody needs to hold a
+ * finished row; one left held by a worker that then died would stay held). */
+_Static_assert(FLOE_MIGRATE_DONE == 5 && FLOE_MIGRATE_FAILED == 6,
+               "floe_mcatpg_set's SQL releases the rows it moves to states 5 and 6");
+
 int floe_mcatpg_set(struct floe_mcatpg *p, const struct floe_mcat_row *r,
                     enum floe_migrate_state to, struct floe_error *err)
 {
@@ -611,7 +616,10 @@ int floe_mcatpg_set(struct floe_mcatpg *p, const struct floe_mcat_row *r,
     const int bin[] = {0, 0, 0, 0, 1, 0, 0, 0, 0};
     PGresult *res = q(p,
                       "UPDATE arch SET state = $1, job_id = $2, job_done = $3, attempts = $4,"
-                      " reason = $5, sha256 = $6, updated = $7 WHERE ord = $8 AND owner = $9",
+                      " reason = $5, sha256 = $6, updated = $7,"
+                      " owner = CASE WHEN $1::int IN (5, 6) THEN '' ELSE owner END,"
+                      " lease_until = CASE WHEN $1::int IN (5, 6) THEN NULL ELSE lease_until END"
+                      " WHERE ord = $8 AND owner = $9",
                       9, v, bin);
     int rc = FLOE_OK;
     if (!ok(res))
@@ -703,11 +711,20 @@ bool floe_mcatpg_next(struct floe_mcatpg *p, enum floe_migrate_state s, int64_t 
 }
 
 bool floe_mcatpg_by(struct floe_mcatpg *p, const char *column, const char *value,
-                    struct floe_mcat_row *out)
+                    enum floe_migrate_state s, struct floe_mcat_row *out)
 {
-    char where[64];
-    snprintf(where, sizeof(where), "%s = $1 AND $2 = ''", column);
-    return claim(p, where, value, "", out);
+    char where[64], st[8];
+    snprintf(where, sizeof(where), "%s = $1 AND state = $2::int", column);
+    snprintf(st, sizeof(st), "%d", (int)s);
+    return claim(p, where, value, st, out);
+}
+
+bool floe_mcatpg_has_job(struct floe_mcatpg *p, const char *job_id)
+{
+    const char *v[] = {job_id};
+    char one[8];
+    return first(p, "SELECT 1 FROM arch WHERE job_id = $1 LIMIT 1", 1, v, NULL, false, one,
+                 sizeof(one), "looking up a job");
 }
 
 /* One number a query with one number parameter returns (0 when it failed). */

@@ -11,9 +11,10 @@
  * Leases: every row this backend hands out (next, by_id, by_job) is claimed first, in one
  * UPDATE over a SELECT ... FOR UPDATE SKIP LOCKED of the rows nobody holds, this worker holds,
  * or whose lease has expired; a state change is written only while the row is still this
- * worker's. A heartbeat thread (its own connection) renews this worker's leases every third of
- * the lease; close releases them. A worker killed -9 stops renewing: its rows return to the
- * pool when the lease expires (copying rows go back to staged then).
+ * worker's, and a row moved to done or failed is released with it. A heartbeat thread (its own
+ * connection) renews this worker's leases every third of the lease; close releases them. A worker
+ * killed -9 stops renewing: its rows return to the pool when the lease expires (copying rows go
+ * back to staged then).
  *
  * Planning: a writable open holds a session advisory lock until floe_mcatpg_ready(), so when
  * several workers start at once one creates the tables and loads the plan and the others wait,
@@ -61,7 +62,8 @@ int floe_mcatpg_set(struct floe_mcatpg *p, const struct floe_mcat_row *r,
 bool floe_mcatpg_next(struct floe_mcatpg *p, enum floe_migrate_state s, int64_t after,
                       struct floe_mcat_row *out);
 bool floe_mcatpg_by(struct floe_mcatpg *p, const char *column, const char *value,
-                    struct floe_mcat_row *out);
+                    enum floe_migrate_state s, struct floe_mcat_row *out);
+bool floe_mcatpg_has_job(struct floe_mcatpg *p, const char *job_id);
 uint64_t floe_mcatpg_count_over(struct floe_mcatpg *p, uint64_t limit);
 uint64_t floe_mcatpg_s3_requests(struct floe_mcatpg *p, uint64_t chunk);
 void floe_mcatpg_counts(struct floe_mcatpg *p, uint64_t archives[FLOE_MIGRATE_STATE_COUNT],

@@ -199,16 +199,14 @@ static int list_job(const struct floe_job_info *j, void *user)
     bool ok = strcmp(j->status_code, "Succeeded") == 0;
     bool failed = strcmp(j->status_code, "Failed") == 0;
     int rc = FLOE_OK;
-    if (floe_mcat_by_job(m->cat, j->job_id, r)) {
-        if (r->state != FLOE_MIGRATE_REQUESTED)
-            return 0;
+    if (floe_mcat_by_job(m->cat, j->job_id, FLOE_MIGRATE_REQUESTED, r)) {
         if (m->nseen == m->seen_cap) {
             m->seen_cap = m->seen_cap ? 2 * m->seen_cap : 64;
             m->seen = floe_xrealloc(m->seen, m->seen_cap * sizeof(*m->seen));
         }
         m->seen[m->nseen++] = floe_xstrdup(j->job_id);
         rc = job_outcome(m, r, j);
-    } else if (floe_mcat_by_id(m->cat, j->archive_id, r) && r->state == FLOE_MIGRATE_PLANNED &&
+    } else if (floe_mcat_by_id(m->cat, j->archive_id, FLOE_MIGRATE_PLANNED, r) &&
                whole_archive(j, r->size) && !failed) {
         int64_t done = ok ? floe_mplan_iso_seconds(j->completion_date) : 0;
         if (ok && !fresh(m, done))
@@ -288,14 +286,14 @@ static int notified_job(const struct floe_job_info *j, void *user)
 {
     struct mig *m = user;
     struct floe_mcat_row *r = &m->row;
-    if (!floe_mcat_by_job(m->cat, j->job_id, r))
-        return 0;
-    if (r->state == FLOE_MIGRATE_REQUESTED && strcmp(j->status_code, "InProgress") != 0) {
+    if (strcmp(j->status_code, "InProgress") != 0 &&
+        floe_mcat_by_job(m->cat, j->job_id, FLOE_MIGRATE_REQUESTED, r)) {
         m->out->jobs_notified++;
         if ((m->note_rc = job_outcome(m, r, j)))
             return -1;
+        return 1;
     }
-    return 1;
+    return floe_mcat_has_job(m->cat, j->job_id) ? 1 : 0;
 }
 
 /* The queue read once (waiting up to wait_s), in one catalog transaction, then our messages
