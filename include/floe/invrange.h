@@ -111,8 +111,9 @@ FLOE_API bool floe_invrange_usable(const struct floe_job_info *job);
  * floe_invrange_download() - floe_invrange_parse() of a succeeded inventory job's output,
  * read with ranged GetJobOutput requests through client (its retries apply to each range).
  * The first range also tells the output's size (Content-Range), so a description without
- * InventorySizeInBytes is fine. Returns as floe_invrange_parse(), and FLOE_E_SERVICE when the
- * endpoint ignores Range for a document larger than one range, or answers a range short;
+ * InventorySizeInBytes is fine. An endpoint that ignores Range (moto answers 200 with the
+ * whole output) is read whole once, into memory, and the ranges are parsed from there.
+ * Returns as floe_invrange_parse(), and FLOE_E_SERVICE when a range comes back short;
  * FLOE_E_CHECKSUM when a range's x-amz-sha256-tree-hash does not match its bytes.
  * Threads  as floe_invrange_parse(); the client is shared.
  */

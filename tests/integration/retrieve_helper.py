@@ -92,6 +92,10 @@ class _Handler(BaseHTTPRequestHandler):
                 if corrupt and srv.forge and k.lower() == "x-amz-sha256-tree-hash":
                     v = vault_helper.tree_hash(data)  # the segment check cannot see it
                 self.send_header(k, v)
+        if (srv.add_hash and self.command == "GET" and "/output" in self.path
+                and r.status in (200, 206) and not r.getheader("x-amz-sha256-tree-hash")):
+            self.send_header("x-amz-sha256-tree-hash",
+                             vault_helper.tree_hash(data) if srv.add_hash == "good" else "0" * 64)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -111,10 +115,13 @@ class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
 class CorruptProxy:
     """Forwards to 127.0.0.1:upstream_port; corrupts `count` matching GET bodies (-1 = all).
     The pattern is searched in "PATH RANGE". forge: the corrupted body's x-amz-sha256-tree-hash
-    is replaced by its own, so only the whole-output check can catch it."""
+    is replaced by its own, so only the whole-output check can catch it. add_hash "good" / "bad":
+    a job-output answer without x-amz-sha256-tree-hash gets one, its body's or a wrong one."""
 
-    def __init__(self, upstream_port, pattern=r"/output", count=0, delay_s=0.0, forge=False):
+    def __init__(self, upstream_port, pattern=r"/output", count=0, delay_s=0.0, forge=False,
+                 add_hash=None):
         self.srv = _Server(("127.0.0.1", 0), _Handler)
+        self.srv.add_hash = add_hash
         self.srv.forge = forge  # send the corrupted body's own tree hash with it
         self.srv.delay_s = delay_s  # sleep before forwarding each job-output GET
         self.srv.upstream_port = upstream_port

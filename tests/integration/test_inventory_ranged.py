@@ -6,7 +6,9 @@ descriptions are full of braces, quotes, backslashes and an escaped `{"ArchiveId
 once) gives exactly the records of one range covering the whole output and of the raw output
 parsed by Python, in the same order; the GETs seen by a logging proxy are ranged and overlap;
 `floe migrate plan` plans every archive through the same path; an overlap shorter than a
-record fails with a clear message and exit 1.
+record fails with a clear message and exit 1. A proxy that adds x-amz-sha256-tree-hash to each
+ranged answer: the right hash passes, a wrong one fails (exit 1, the byte range named). moto,
+which ignores Range, is read whole once and gives the same records (skipped without moto).
 
 usage: test_inventory_ranged.py FLOE FLOE_VAULT   (FLOE_TEST_SEED: the descriptions' seed)
 """
@@ -19,6 +21,7 @@ import tempfile
 import unittest
 
 import retrieve_helper as rh
+import servers
 import vault_helper
 
 FLOE = FLOE_VAULT = None
@@ -117,6 +120,50 @@ class InventoryRanged(unittest.TestCase):
         lines = [json.loads(x) for x in p.stdout.decode().splitlines() if x.strip()]
         self.assertEqual(lines[-1]["archives"], N)
         self.assertEqual({x["archive_id"] for x in lines[:-1]}, set(self.want))
+
+    def test_range_tree_hash_checked(self):
+        job, _ = self.job("JSON")
+        env = {"FLOE_INVENTORY_RANGE_SIZE": "8192"}
+        for good in (True, False):
+            proxy = rh.CorruptProxy(self.vault.port, add_hash="good" if good else "bad")
+            try:
+                f = rh.Floe(FLOE, proxy.url, self.tmp.name)
+                f.env.update(env)
+                p = f.run("--json", "inventory", "inv", "--job-id", job, check=False)
+            finally:
+                proxy.close()
+            if good:
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertEqual(len(p.stdout.decode().splitlines()), N)
+            else:
+                self.assertEqual(p.returncode, 1, p.stderr)
+                self.assertIn(b"do not match their x-amz-sha256-tree-hash", p.stderr)
+                self.assertRegex(p.stderr, rb"inventory bytes \d+-\d+ ")
+
+    def test_moto_ignores_range(self):
+        try:
+            import boto3  # noqa: F401
+            import moto  # noqa: F401
+        except ImportError:
+            self.skipTest("moto or boto3 not installed")
+        m = servers.start_moto()
+        try:
+            g = boto3.client("glacier", endpoint_url=m.url, region_name="us-east-1",
+                             aws_access_key_id="AKIDMOTO", aws_secret_access_key="moto")
+            g.create_vault(vaultName="m")
+            rng = random.Random(5)
+            want = {}
+            for i in range(150):
+                d = description(rng) or "d"
+                want[g.upload_archive(vaultName="m", body=b"%d" % i,
+                                      archiveDescription=d)["archiveId"]] = d
+            f = rh.Floe(FLOE, m.url, self.tmp.name, access="AKIDMOTO", secret="moto")
+            f.env.update(FLOE_INVENTORY_RANGE_SIZE="4096")
+            p = f.run("--json", "inventory", "m", "--poll-interval", "0.5", "--timeout", "120")
+            rows = [json.loads(x) for x in p.stdout.decode().splitlines() if x.strip()]
+            self.assertEqual({r["ArchiveId"]: r["ArchiveDescription"] for r in rows}, want)
+        finally:
+            m.stop()
 
     def test_overlap_shorter_than_a_record_fails_clearly(self):
         job, _ = self.job("JSON")

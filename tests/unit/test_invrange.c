@@ -379,6 +379,35 @@ static void test_invrange_errors(void **state)
     free(c.p);
 }
 
+/* A file read in ranges (pread) gives what the sequential parse of it gives; a missing file
+ * is FLOE_E_IO naming it. */
+static void test_invrange_file(void **state)
+{
+    (void)state;
+    size_t len;
+    char *doc = gen_json(300, true, false, &len);
+    char *path = t_write_temp("inventory.json", doc, len);
+    struct seen a = {0}, b = {0};
+    struct floe_inventory_summary sa, sb;
+    struct floe_invrange_stats st;
+    struct floe_error err = {0};
+    struct floe_invrange_options o = {.range_size = 1000, .concurrency = 2};
+    assert_int_equal(sequential(doc, len, &a, &sa, &err), FLOE_OK);
+    assert_int_equal(floe_invrange_parse_file(path, &o, record, &b, &sb, &st, &err), FLOE_OK);
+    assert_string_equal(b.all.p, a.all.p);
+    assert_int_equal(st.size, len);
+    assert_int_equal(st.ranges, (len + 999) / 1000);
+    assert_true(st.bytes_read > len); /* the overlaps */
+    assert_int_equal(
+        floe_invrange_parse_file("/nonexistent/inv.json", &o, record, &b, &sb, NULL, &err),
+        FLOE_E_IO);
+    assert_non_null(strstr(err.message, "/nonexistent/inv.json"));
+    free(a.all.p);
+    free(b.all.p);
+    free(path);
+    free(doc);
+}
+
 int main(void)
 {
     t_seed();
@@ -389,6 +418,9 @@ int main(void)
         cmocka_unit_test(test_invrange_csv_hostile),
         cmocka_unit_test(test_invrange_small_documents),
         cmocka_unit_test(test_invrange_errors),
+        cmocka_unit_test(test_invrange_file),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    t_cleanup_temp();
+    return rc;
 }

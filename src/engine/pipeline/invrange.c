@@ -211,8 +211,9 @@ static int overlap_error(struct part *pt, const struct cut *k, uint64_t at, uint
 static void parse_part(const struct cut *k, const uint8_t *buf, uint64_t base, size_t len,
                        uint64_t lo, uint64_t hi, uint64_t sync, struct part *pt)
 {
-    batch_free(&pt->b);
-    *pt = (struct part){.next = NONE};
+    struct batch keep = pt->b; /* its memory is reused */
+    keep.n = keep.alen = 0;
+    *pt = (struct part){.next = NONE, .b = keep};
     if (lo == 0) {
         sync = 0;
     } else if (sync == NONE) {
@@ -280,6 +281,12 @@ struct run {
     unsigned handed;    /* ranges handed over (the calling thread's progress) */
     bool stop;
     _Atomic uint64_t bytes_read;
+    /* buffers and batches of ranges handed over, for the next ones (no fresh pages for each) */
+    struct spare {
+        uint8_t *buf;
+        struct batch b;
+    } * spare;
+    unsigned nspare;
 };
 
 static uint64_t range_lo(const struct run *r, unsigned i)
@@ -301,7 +308,15 @@ static void read_range(struct run *r, unsigned i, struct slot *s)
         end = r->k.total;
     s->base = lo ? lo - 1 : 0;
     size_t want = (size_t)(end - s->base);
-    s->buf = floe_xmalloc(want ? want : 1);
+    pthread_mutex_lock(&r->mu);
+    if (r->nspare) {
+        struct spare *sp = &r->spare[--r->nspare];
+        s->buf = sp->buf;
+        s->pt.b = sp->b;
+    }
+    pthread_mutex_unlock(&r->mu);
+    if (!s->buf)
+        s->buf = floe_xmalloc((size_t)(r->R + r->O + 1)); /* the most a range reads */
     uint64_t total = 0;
     s->read_status = r->read(r->ctx, s->base, s->buf, want, &s->len, &total, &s->read_err);
     if (!s->read_status && (s->len != want || total != r->k.total))
@@ -446,10 +461,10 @@ static int hand_over_rest(struct run *r, uint64_t expect, floe_inventory_fn *fn,
                 expect = s->pt.doc_end ? NONE : s->pt.next;
             }
         } /* else: a record straddles the whole range, or the document ended: nothing here */
-        free(s->buf);
-        s->buf = NULL;
-        batch_free(&s->pt.b);
         pthread_mutex_lock(&r->mu);
+        r->spare[r->nspare++] = (struct spare){s->buf, s->pt.b};
+        s->buf = NULL;
+        s->pt.b = (struct batch){0};
         r->handed = i + 1;
         pthread_cond_broadcast(&r->cv);
         pthread_mutex_unlock(&r->mu);
@@ -517,6 +532,7 @@ int floe_invrange_parse(const struct floe_invrange_options *o, floe_invrange_rea
     if (!rc && r.n > 1) {
         r.window = conc + 2;
         r.slots = floe_xcalloc(r.n, sizeof(*r.slots));
+        r.spare = floe_xcalloc(r.n, sizeof(*r.spare));
         r.next_take = 1;
         r.handed = 1;
         pthread_mutex_init(&r.mu, NULL);
@@ -547,6 +563,11 @@ int floe_invrange_parse(const struct floe_invrange_options *o, floe_invrange_rea
             free(r.slots[i].buf);
             batch_free(&r.slots[i].pt.b);
         }
+        for (unsigned i = 0; i < r.nspare; i++) {
+            free(r.spare[i].buf);
+            batch_free(&r.spare[i].b);
+        }
+        free(r.spare);
         free(r.slots);
         pthread_mutex_destroy(&r.mu);
         pthread_cond_destroy(&r.cv);
@@ -624,6 +645,11 @@ bool floe_invrange_usable(const struct floe_job_info *job)
 struct http_src {
     struct floe_client *client;
     char *path;
+    /* an endpoint that ignores Range (moto): the whole output, read once */
+    pthread_mutex_t mu;
+    uint8_t *whole;
+    size_t whole_len, whole_cap;
+    bool have_whole;
 };
 
 /* The total of a 206 answer's Content-Range "bytes A-B/TOTAL", or 0. */
@@ -636,55 +662,107 @@ static uint64_t content_range_total(const struct floe_xfer *x)
     return slash && end && !*end ? (uint64_t)t : 0;
 }
 
+static size_t whole_write(void *ctx, const uint8_t *src, size_t n)
+{
+    struct http_src *h = ctx;
+    if (h->whole_len + n > h->whole_cap) {
+        size_t cap = h->whole_cap ? h->whole_cap * 2 : (size_t)1 << 20;
+        while (cap < h->whole_len + n)
+            cap *= 2;
+        h->whole = floe_xrealloc(h->whole, cap);
+        h->whole_cap = cap;
+    }
+    memcpy(h->whole + h->whole_len, src, n);
+    h->whole_len += n;
+    return n;
+}
+
+static void whole_restart(void *ctx)
+{
+    ((struct http_src *)ctx)->whole_len = 0;
+}
+
+/* The endpoint answered a Range request with the whole output: read it whole, once, into
+ * memory (every later range is served from there). Called with h->mu held. */
+static int fetch_whole(struct http_src *h, struct floe_error *err)
+{
+    if (h->have_whole)
+        return FLOE_OK;
+    struct floe_xfer *x = floe_call_xfer(floe_call_new(h->client, "GET", h->path, NULL));
+    x->body_write = whole_write;
+    x->body_restart = whole_restart;
+    x->body_ctx = h;
+    int rc = floe_transfer_run(h->client->transfer, x);
+    if (rc && err)
+        *err = x->err;
+    floe_xfer_destroy(x);
+    h->have_whole = rc == FLOE_OK;
+    return rc;
+}
+
+/* A tree-hash header on a ranged answer is checked against the bytes it came with. */
+static int check_range_hash(const struct floe_xfer *x, const uint8_t *buf, const char *range,
+                            struct floe_error *err)
+{
+    const char *th = floe_xfer_header(x, "x-amz-sha256-tree-hash");
+    if (!th)
+        return FLOE_OK;
+    uint8_t want[FLOE_HASH_BYTES], have[FLOE_HASH_BYTES];
+    struct floe_treehash *t = floe_treehash_new(0);
+    floe_treehash_update(t, buf, x->resp_len);
+    floe_treehash_final(t, have, NULL);
+    floe_treehash_destroy(t);
+    if (floe_treehash_parse_hex(th, want, NULL) != FLOE_OK || memcmp(want, have, sizeof(want)))
+        return floe_error_set(err, FLOE_E_CHECKSUM,
+                              "inventory bytes %s do not match their x-amz-sha256-tree-hash",
+                              range);
+    return FLOE_OK;
+}
+
 static int read_http(void *ctx, uint64_t off, uint8_t *buf, size_t cap, size_t *got,
                      uint64_t *total, struct floe_error *err)
 {
     struct http_src *h = ctx;
-    struct floe_call *k = floe_call_new(h->client, "GET", h->path, NULL);
-    char range[80];
-    snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, off, off + cap - 1);
-    floe_call_header(k, "range", range);
-    struct floe_xfer *x = floe_call_xfer(k);
-    x->sink = buf;
-    x->sink_cap = cap;
-    int rc = floe_transfer_run(h->client->transfer, x);
-    if (rc) {
-        if (err)
+    int rc = FLOE_OK;
+    pthread_mutex_lock(&h->mu);
+    bool whole = h->have_whole;
+    pthread_mutex_unlock(&h->mu);
+    if (!whole) {
+        struct floe_call *k = floe_call_new(h->client, "GET", h->path, NULL);
+        char range[80];
+        snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, off, off + cap - 1);
+        floe_call_header(k, "range", range);
+        struct floe_xfer *x = floe_call_xfer(k);
+        x->sink = buf;
+        x->sink_cap = cap;
+        rc = floe_transfer_run(h->client->transfer, x);
+        if (rc && err)
             *err = x->err;
-        if (x->overflow && off == 0)
-            rc = floe_error_set(err, FLOE_E_SERVICE,
-                                "GetJobOutput answered a Range request with more than %zu bytes "
-                                "(the endpoint seems to ignore Range)",
-                                cap);
+        /* a whole output larger than the buffer, or a 200 to a range past byte 0: the endpoint
+         * ignores Range */
+        whole = (rc && x->overflow) || (!rc && x->http_status == 200 && off > 0);
+        if (!rc && !whole) {
+            *got = x->resp_len;
+            *total = x->http_status == 206 ? content_range_total(x) : x->resp_len;
+            if (!*total)
+                rc = floe_error_set(err, FLOE_E_SERVICE,
+                                    "GetJobOutput's Content-Range has no total");
+            if (!rc)
+                rc = check_range_hash(x, buf, range + 6, err);
+        }
         floe_xfer_destroy(x);
-        return rc;
+        if (!whole)
+            return rc;
     }
-    *got = x->resp_len;
-    if (x->http_status == 206) {
-        *total = content_range_total(x);
-        if (!*total)
-            rc = floe_error_set(err, FLOE_E_SERVICE, "GetJobOutput's Content-Range has no total");
-    } else if (off == 0) {
-        *total = x->resp_len; /* the whole output (it fitted) */
-    } else {
-        rc = floe_error_set(err, FLOE_E_SERVICE,
-                            "GetJobOutput answered %ld to a Range request from byte %" PRIu64
-                            " (the endpoint seems to ignore Range)",
-                            x->http_status, off);
+    pthread_mutex_lock(&h->mu);
+    rc = fetch_whole(h, err);
+    if (!rc) {
+        size_t n = off < h->whole_len ? h->whole_len - (size_t)off : 0;
+        *got = n < cap ? n : cap;
+        memcpy(buf, h->whole + off, *got);
+        *total = h->whole_len;
     }
-    const char *th = floe_xfer_header(x, "x-amz-sha256-tree-hash");
-    if (!rc && th) {
-        uint8_t want[FLOE_HASH_BYTES], have[FLOE_HASH_BYTES];
-        struct floe_treehash *t = floe_treehash_new(0);
-        floe_treehash_update(t, buf, x->resp_len);
-        floe_treehash_final(t, have, NULL);
-        floe_treehash_destroy(t);
-        if (floe_treehash_parse_hex(th, want, NULL) != FLOE_OK || memcmp(want, have, sizeof(want)))
-            rc = floe_error_set(err, FLOE_E_CHECKSUM,
-                                "inventory bytes %s do not match their x-amz-sha256-tree-hash",
-                                range + 6);
-    }
-    floe_xfer_destroy(x);
+    pthread_mutex_unlock(&h->mu);
     return rc;
 }
 
@@ -698,7 +776,10 @@ int floe_invrange_download(struct floe_client *client, const char *vault, const 
     struct http_src h = {.client = client, .path = floe_xmalloc(n)};
     snprintf(h.path, n, "/vaults/%s/jobs/%s/output", vault, enc);
     free(enc);
+    pthread_mutex_init(&h.mu, NULL);
     int rc = floe_invrange_parse(opts, read_http, &h, fn, user, sum, stats, err);
+    pthread_mutex_destroy(&h.mu);
+    free(h.whole);
     free(h.path);
     return rc;
 }
