@@ -174,18 +174,32 @@ FLOE_API int floe_job_list(struct floe_client *c, const char *vault,
 /* Called after every poll of floe_job_wait(), on the waiting thread. */
 typedef void floe_job_wait_fn(const struct floe_job_info *job, double waited_s, void *user);
 
+/*
+ * A source of job notifications for floe_job_wait() (the CLI's --notify-queue reads an SQS
+ * queue): called instead of sleeping, with at most max_ms to wait (a few seconds, so a cancel
+ * is seen); returns 1 when it learnt that job_id completed (DescribeJob is then sent at once
+ * for the authoritative description), 0 when max_ms passed without that, -1 when it can no
+ * longer tell (it said why itself): the wait goes on polling as without it. Called on the
+ * waiting thread.
+ */
+typedef int floe_job_notified_fn(const char *job_id, uint32_t max_ms, void *user);
+
 struct floe_job_wait_options {
-    uint32_t first_interval_ms; /* first poll delay; 0 = 1 s (then x1.5 per poll) */
+    uint32_t first_interval_ms; /* first poll delay; 0 = 1 s (then x1.5 per poll); with
+                                   notified: the fixed poll interval, 0 = max_interval_ms */
     uint32_t max_interval_ms;   /* poll delay cap; 0 = 15 min */
     uint64_t timeout_ms;        /* give up after this; 0 = wait forever */
     atomic_bool *cancel;        /* optional: set to stop waiting (FLOE_E_CANCELLED) */
     floe_job_wait_fn *progress; /* optional */
     void *progress_user;
+    floe_job_notified_fn *notified; /* optional: notifications; polls become the fallback */
+    void *notified_user;
 };
 
 /*
  * floe_job_wait() - poll DescribeJob (first at once, then with growing delays) until the job
- * completes.
+ * completes. With opts->notified, between polls it waits on the notifications instead of
+ * sleeping, and the polls (at a fixed, long interval) only cover a lost notification.
  * opts     IN: may be NULL (defaults).
  * out      OUT: the final description; written only on FLOE_OK.
  * Returns  FLOE_OK (the job Succeeded); FLOE_E_SERVICE with code "JobFailed" and the job's

@@ -10,6 +10,7 @@
 #include "argparse.h"
 #include "cli.h"
 #include "common.h"
+#include "notifywait.h"
 #include "jobfmt.h"
 #include "progress.h"
 
@@ -31,7 +32,7 @@
     "       floe job describe VAULT JOB_ID\n"                                                      \
     "       floe job list VAULT [--completed true|false] [--status-code CODE] [--page-size N]\n"   \
     "       floe job wait VAULT JOB_ID [--timeout SECONDS] [--interval SECONDS]\n"                 \
-    "                [--max-interval SECONDS]\n"                                                   \
+    "                [--max-interval SECONDS] [--notify-queue SQS_URL]\n"                          \
     "       floe job output VAULT JOB_ID -o FILE [--segment-size SIZE] [--concurrency N]\n"        \
     "                [--memory-limit SIZE] [--checkpoint PATH] [--keep-checkpoint]\n"              \
     "                [--no-checkpoint] [--overwrite]\n"                                            \
@@ -42,7 +43,9 @@
     "--overwrite.\n"                                                                               \
     "ARCHIVE_ID may start with '-': put it after '--' or write --archive-id=ID. -o is also\n"      \
     "--output; FILE '-' is standard output (spooled in $TMPDIR and written only after the\n"       \
-    "whole output is verified). --status-code is also --statuscode (the API's name)."
+    "whole output is verified). --status-code is also --statuscode (the API's name).\n"            \
+    "wait --notify-queue: the completion read from this SQS queue, subscribed to the job's SNS\n"  \
+    "topic; DescribeJob then only every --max-interval in case the message is lost."
 
 static int usage_err(const char *fmt, const char *arg)
 {
@@ -231,11 +234,12 @@ static void on_wait(const struct floe_job_info *j, double waited, void *user)
 /* Parses seconds (whole or fractional) into ms; 0 or 2. */
 static int cmd_wait(const struct floe_cli *cli, int argc, char **argv)
 {
-    const char *timeout = NULL, *interval = NULL, *maxint = NULL;
+    const char *timeout = NULL, *interval = NULL, *maxint = NULL, *queue = NULL;
     const struct floe_cli_opt opts[] = {
         {"--timeout", NULL, &timeout, NULL},
         {"--interval", NULL, &interval, NULL},
         {"--max-interval", NULL, &maxint, NULL},
+        {"--notify-queue", NULL, &queue, NULL},
         {NULL, NULL, NULL, NULL},
     };
     const char *pos[2];
@@ -263,9 +267,17 @@ static int cmd_wait(const struct floe_cli *cli, int argc, char **argv)
     struct floe_client *c = NULL;
     if (floe_cli_client(cli, "job", NULL, &c))
         return floe_cli_client_status();
+    struct floe_cli_notify *nq = NULL;
+    if (queue && !(nq = floe_cli_notify_open(c, "job", queue))) {
+        floe_client_destroy(c);
+        return 1;
+    }
+    if (nq) /* --max-interval: the fallback DescribeJob poll */
+        floe_cli_notify_wait_options(nq, floe_cli_interval_ms(m), &wo);
     struct floe_error err = {0};
     struct floe_job_info *j = calloc(1, sizeof(*j));
     rc = floe_job_wait(c, pos[0], pos[1], &wo, j, &err);
+    floe_cli_notify_close(nq);
     floe_client_destroy(c);
     if (!rc)
         floe_cli_print_job(cli, j, true);

@@ -6,6 +6,7 @@
 #include "argparse.h"
 #include "cli.h"
 #include "common.h"
+#include "notifywait.h"
 #include "jobfmt.h"
 #include "progress.h"
 
@@ -21,7 +22,7 @@
     "              [--description TEXT] [--sns-topic ARN] [--segment-size SIZE]\n"                 \
     "              [--concurrency N] [--memory-limit SIZE] [--checkpoint PATH]\n"                  \
     "              [--keep-checkpoint] [--no-checkpoint] [--timeout SECONDS]\n"                    \
-    "              [--poll-interval SECONDS]\n"                                                    \
+    "              [--poll-interval SECONDS] [--notify-queue SQS_URL]\n"                           \
     "              [--overwrite] [--new-job] [--retry-for DURATION] [--max-retries N]\n"           \
     "ARCHIVE_ID may start with '-': put it after '--' or use --archive-id=ID.\n"                   \
     "FILE '-' is standard output (not resumable; spooled in $TMPDIR and written only after\n"      \
@@ -32,7 +33,9 @@
     "the throughput rises, halved on retries; or a fixed 1 to 256), --memory-limit 1GiB,\n"        \
     "--timeout none (wait as long as the job takes), --poll-interval 1 s growing to 15 min,\n"     \
     "checkpoint in $XDG_CACHE_HOME/floe; --retry-for 10m, --max-retries no limit (global\n"        \
-    "options)."
+    "options). --notify-queue: the job's completion read from this SQS queue, subscribed to\n"     \
+    "the job's SNS topic (--sns-topic or the vault's notifications); DescribeJob then only\n"      \
+    "every --poll-interval (15 min by default) in case the message is lost."
 
 struct ui {
     const struct floe_cli *cli;
@@ -69,7 +72,7 @@ int floe_cmd_retrieve(const struct floe_cli *cli, int argc, char **argv)
 {
     const char *out = NULL, *range = NULL, *tier = NULL, *desc = NULL, *topic = NULL, *seg = NULL,
                *conc = NULL, *mem = NULL, *ckpt = NULL, *archive = NULL, *timeout = NULL,
-               *poll = NULL;
+               *poll = NULL, *queue = NULL;
     bool keep = false, nockpt = false, overwrite = false, new_job = false;
     const struct floe_cli_opt opts[] = {
         {"--output", "-o", &out, NULL},
@@ -84,6 +87,7 @@ int floe_cmd_retrieve(const struct floe_cli *cli, int argc, char **argv)
         {"--archive-id", NULL, &archive, NULL},
         {"--timeout", NULL, &timeout, NULL},
         {"--poll-interval", NULL, &poll, NULL},
+        {"--notify-queue", NULL, &queue, NULL},
         {"--keep-checkpoint", NULL, NULL, &keep},
         {"--no-checkpoint", NULL, NULL, &nockpt},
         {"--overwrite", NULL, NULL, &overwrite},
@@ -165,6 +169,14 @@ int floe_cmd_retrieve(const struct floe_cli *cli, int argc, char **argv)
     o.download.progress_user = ui.pl;
     o.wait.progress = on_wait;
     o.wait.progress_user = &ui;
+    struct floe_cli_notify *nq = NULL;
+    if (queue && !(nq = floe_cli_notify_open(c, "retrieve", queue))) {
+        floe_progress_destroy(ui.pl);
+        floe_client_destroy(c);
+        return 1;
+    }
+    if (nq)
+        floe_cli_notify_wait_options(nq, floe_cli_interval_ms(p), &o.wait);
     o.phase = on_phase;
     o.phase_user = &ui;
     struct floe_download_result r;
@@ -172,6 +184,7 @@ int floe_cmd_retrieve(const struct floe_cli *cli, int argc, char **argv)
     rc = floe_retrieve_archive(c, &o, &r, job_id, &err);
     floe_progress_clear(ui.pl);
     floe_progress_destroy(ui.pl);
+    floe_cli_notify_close(nq);
     floe_client_destroy(c);
     if (rc == FLOE_E_CANCELLED) {
         char again[8192];

@@ -182,6 +182,39 @@ class NotifyTests(unittest.TestCase):
         self.check_copied(dest, data)
         self.assertGreaterEqual(self.requests(vault, "ListJobs"), 2)
 
+    def test_retrieve_and_job_wait_from_notifications(self):
+        topic, queue = self.topic_and_queue()
+        vault, data = self.fill([3000])
+        aid, body = next(iter(data.items()))
+        out = os.path.join(self.tmp.name, vault + ".out")
+        self.floe("retrieve", vault, aid, "-o", out, "--tier", "Bulk", "--sns-topic", topic,
+                  "--notify-queue", queue)
+        with open(out, "rb") as f:
+            self.assertEqual(f.read(), body)
+        notified = self.requests(vault, "DescribeJob")
+        # the same retrieval polling
+        self.floe("retrieve", vault, aid, "-o", out + ".2", "--tier", "Bulk", "--new-job")
+        with open(out + ".2", "rb") as f:
+            self.assertEqual(f.read(), body)
+        polled = self.requests(vault, "DescribeJob") - notified
+        print("retrieve DescribeJob: %d with notifications, %d polling" % (notified, polled),
+              file=sys.stderr)
+        self.assertLess(notified, polled)
+        # floe job wait: at the start, and once the notification is in; the poll is 10 min away
+        job = self.glacier.initiate_job(vaultName=vault, jobParameters={
+            "Type": "archive-retrieval", "ArchiveId": aid, "Tier": "Bulk",
+            "SNSTopic": topic})["jobId"]
+        before = self.requests(vault, "DescribeJob")
+        lines, _ = self.floe("job", "wait", vault, job, "--notify-queue", queue,
+                             "--max-interval", "600", timeout=120)
+        self.assertEqual((lines[-1]["JobId"], lines[-1]["StatusCode"]), (job, "Succeeded"))
+        self.assertEqual(self.requests(vault, "DescribeJob") - before, 2)
+        self.assertEqual(self.drain(queue, 1, timeout=3), [])  # both messages were taken
+        _, err = self.floe("job", "wait", vault, job, "--notify-queue",
+                           self.moto.url + "/123456789012/none", expect=1)
+        self.assertIn("--notify-queue", err)
+        self.assertIn("QueueDoesNotExist", err)
+
     def test_queue_gone_mid_run_falls_back_to_polling(self):
         _, queue = self.topic_and_queue()
         vault, data = self.fill([7, 9000])

@@ -463,6 +463,8 @@ int floe_job_wait(struct floe_client *c, const char *vault, const char *job_id,
         o = *opts;
     double interval_ms = o.first_interval_ms ? o.first_interval_ms : 1000;
     double cap_ms = o.max_interval_ms ? o.max_interval_ms : 15.0 * 60 * 1000;
+    if (o.notified) /* the polls are the fallback: at once, then every first_interval_ms */
+        interval_ms = cap_ms = o.first_interval_ms ? o.first_interval_ms : cap_ms;
     double t0 = now_s();
     struct floe_job_info *info = floe_xmalloc(sizeof(*info));
     int rc;
@@ -507,6 +509,19 @@ int floe_job_wait(struct floe_client *c, const char *vault, const char *job_id,
                 goto out;
             }
             double left = until - now_s();
+            if (o.notified) {
+                int n =
+                    o.notified(job_id, (uint32_t)((left < 5 ? left : 5) * 1000), o.notified_user);
+                if (n > 0)
+                    break;   /* DescribeJob now */
+                if (n < 0) { /* polling as without notifications, from the first interval */
+                    o.notified = NULL;
+                    interval_ms = o.first_interval_ms ? o.first_interval_ms : 1000;
+                    cap_ms = o.max_interval_ms ? o.max_interval_ms : 15.0 * 60 * 1000;
+                    until = now_s() + interval_ms / 1000;
+                }
+                continue;
+            }
             struct timespec ts = {0, (long)((left < 0.1 ? left : 0.1) * 1e9)};
             nanosleep(&ts, NULL);
         }
