@@ -166,9 +166,11 @@ class NotifyTests(unittest.TestCase):
               " %.1f s with notifications" % (
                   notified_lists, polled_lists, self.requests(vault, "DescribeJob"),
                   self.requests(vault2, "DescribeJob"), notified_s), file=sys.stderr)
-        # polling from 0.25 s, x1.5 each time, through a 4 s job delay: at least 5 walks
-        self.assertGreaterEqual(polled_lists, 5)
-        self.assertGreaterEqual(polled_lists, 3 * notified_lists)
+        # polling needs the plan's walk, the start's and at least one after the 4 s the jobs
+        # take (8 on this machine: 0.25 s growing by half); no bound that a slow machine's
+        # timing could break
+        self.assertGreaterEqual(polled_lists, 3)
+        self.assertGreater(polled_lists, notified_lists)
 
     def test_lost_notifications_fall_back_to_listjobs(self):
         _, queue = self.topic_and_queue()
@@ -199,7 +201,8 @@ class NotifyTests(unittest.TestCase):
         polled = self.requests(vault, "DescribeJob") - notified
         print("retrieve DescribeJob: %d with notifications, %d polling" % (notified, polled),
               file=sys.stderr)
-        self.assertLess(notified, polled)
+        self.assertEqual(notified, 2)  # at the start (InProgress), then on the notification
+        self.assertGreaterEqual(polled, 2)  # 4 here: at 0, 1, 2.5 and 4.75 s
         # floe job wait: at the start, and once the notification is in; the poll is 10 min away
         job = self.glacier.initiate_job(vaultName=vault, jobParameters={
             "Type": "archive-retrieval", "ArchiveId": aid, "Tier": "Bulk",
