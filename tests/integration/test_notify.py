@@ -247,6 +247,29 @@ class NotifyTests(unittest.TestCase):
         self.assertIn("ListJobs polling from now on", err)
         self.check_copied(dest, data)
 
+    def test_vault_refuses_to_start_without_sns_keys_or_with_a_bad_url(self):
+        d = servers.tempdir("floe-notify-nokeys-")
+        for f in ("config", "credentials"):
+            open(os.path.join(d, f), "w").close()
+        env = {"PATH": os.environ["PATH"], "HOME": d, "AWS_EC2_METADATA_DISABLED": "true",
+               "AWS_CONFIG_FILE": os.path.join(d, "config"),
+               "AWS_SHARED_CREDENTIALS_FILE": os.path.join(d, "credentials")}
+        base = [VAULT_BIN, "--listen", "127.0.0.1:0", "--data-dir", os.path.join(d, "data")]
+        r = subprocess.run(base + ["--sns-endpoint", self.moto.url], env=env, timeout=60,
+                           capture_output=True, stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"--sns-endpoint " + self.moto.url.encode() + b": no AWS credentials found",
+                      r.stderr)
+        r = subprocess.run(base + ["--sns-endpoint", "ftp://x"], env=env, timeout=60,
+                           capture_output=True, stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(b"--sns-endpoint wants http://HOST[:PORT]", r.stderr)
+        env.update(AWS_ACCESS_KEY_ID=servers.LOCAL_AK, AWS_SECRET_ACCESS_KEY=servers.LOCAL_SK)
+        r = subprocess.run(base + ["--sns-endpoint", self.moto.url, "--sns-region", "us east"],
+                           env=env, timeout=60, capture_output=True, stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b'sns region "us east" is not valid', r.stderr)
+
     def test_vault_retries_a_failing_sns(self):
         topic, queue = self.topic_and_queue()
         proxy = servers.start_faultproxy(self.moto.port, ["POST ^/ status:500 2"])
@@ -320,6 +343,8 @@ class NotifyTests(unittest.TestCase):
         while "SNS notification to %s not sent" % bad not in self.vault.log():
             self.assertLess(time.time(), deadline, self.vault.log()[-2000:])
             time.sleep(0.2)
+        line = [x for x in self.vault.log().splitlines() if "to %s not sent" % bad in x][0]
+        self.assertIn(": NotFound: ", line)  # the code of SNS's XML <ErrorResponse> (expat)
 
 
 if __name__ == "__main__":
