@@ -21,6 +21,7 @@
 
 #include "floe/client.h"
 #include "floe/error.h"
+#include "floe/jobs.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -64,6 +65,10 @@ struct floe_purge_options {
                                last inventory), start an inventory job, wait, try again */
     uint64_t vault_wait_ms; /* give up waiting after this long; 0 = 72 hours */
     uint32_t vault_poll_ms; /* inventory job polls (fixed interval); 0 = floe_job_wait's default */
+    /* optional: inventory jobs' completions from notifications (floe_job_wait_options'
+     * notified); the polls are then the fallback, every vault_poll_ms or 15 min */
+    floe_job_notified_fn *notified;
+    void *notified_user;
     const char *state_path; /* NULL: $XDG_CACHE_HOME/floe/purge-<hash>.state */
     atomic_bool *cancel;
     /* Called once the plan is known, before anything is deleted (not in a dry run): return

@@ -9,6 +9,7 @@
 #include "argparse.h"
 #include "cli.h"
 #include "common.h"
+#include "notifywait.h"
 #include "progress.h"
 
 #include "floe/purge.h"
@@ -24,13 +25,17 @@
     "                 [--filter RULE] [--only-migrated MANIFEST|CATALOG] [--dry-run] [--yes]\n"    \
     "                 [--max-rate N] [--concurrency N] [--inventory-job JOB_ID]\n"                 \
     "                 [--delete-vault [--wait] [--max-wait DURATION] [--poll-interval SECONDS]]\n" \
+    "                 [--notify-queue SQS_URL]\n"                                                  \
     "Filters match archive descriptions (rsync rules; the first match decides). Defaults: every\n" \
     "archive, --concurrency 32, no rate limit, the newest inventory of the last day (else a new\n" \
     "inventory job, waited for). --yes is required when standard input is not a terminal.\n"       \
     "--only-migrated: only archives floe migrate verified at their destination (its manifest or\n" \
     "catalog); one it recorded with another size or tree hash stops the run, nothing deleted.\n"   \
     "--delete-vault --wait: when DeleteVault is refused (written since the last inventory),\n"     \
-    "start an inventory job, wait for it, try again; at most --max-wait (72h) in all."
+    "start an inventory job, wait for it, try again; at most --max-wait (72h) in all.\n"           \
+    "--notify-queue: inventory jobs' completions read from this SQS queue, subscribed to the\n"    \
+    "vault's notification topic (InventoryRetrievalCompleted); polls then only every\n"            \
+    "--poll-interval (15 min by default) in case the message is lost."
 
 struct ctx {
     const struct floe_cli *cli;
@@ -175,7 +180,8 @@ int floe_cmd_vault_purge(const struct floe_cli *cli, int argc, char **argv)
 {
     struct floe_purge_options o = {0};
     struct floe_cli_list filters = {0};
-    const char *older = NULL, *rate = NULL, *conc = NULL, *max_wait = NULL, *poll = NULL;
+    const char *older = NULL, *rate = NULL, *conc = NULL, *max_wait = NULL, *poll = NULL,
+               *queue = NULL;
     bool yes = false;
     const struct floe_cli_opt opts[] = {
         {"--older-than", NULL, &older, NULL},
@@ -189,6 +195,7 @@ int floe_cmd_vault_purge(const struct floe_cli *cli, int argc, char **argv)
         {"--wait", NULL, NULL, &o.wait_vault},
         {"--max-wait", NULL, &max_wait, NULL},
         {"--poll-interval", NULL, &poll, NULL},
+        {"--notify-queue", NULL, &queue, NULL},
         {NULL, NULL, NULL, NULL},
     };
     static const char *const list_names[] = {"--include", "--exclude", "--filter", NULL};
@@ -227,8 +234,12 @@ int floe_cmd_vault_purge(const struct floe_cli *cli, int argc, char **argv)
     o.nfilter_rules = filters.n;
     struct floe_client *client = NULL;
     int status = 1;
-    if (floe_cli_client(cli, "vault purge", NULL, &client) == 0) {
+    struct floe_cli_notify *nq = NULL;
+    if (floe_cli_client(cli, "vault purge", NULL, &client) == 0 &&
+        (!queue || (nq = floe_cli_notify_open(client, "vault purge", queue)))) {
         struct ctx x = {cli, o.vault, yes, NULL};
+        o.notified = nq ? floe_cli_notify_wait : NULL;
+        o.notified_user = nq;
         o.cancel = floe_cli_cancel_on_sigint();
         o.confirm = confirm;
         o.progress = on_progress;
@@ -246,8 +257,9 @@ int floe_cmd_vault_purge(const struct floe_cli *cli, int argc, char **argv)
             print_result(&x, &o, &r);
             status = r.protected ? 3 : 0;
         }
-        floe_client_destroy(client);
     }
+    floe_cli_notify_close(nq);
+    floe_client_destroy(client);
     floe_cli_filter_rules_free(rules, filters.n);
     free(filters.items);
     return status;

@@ -57,7 +57,7 @@ void floe_cli_notify_close(struct floe_cli_notify *n)
     free(n);
 }
 
-static int notified(const char *job_id, uint32_t max_ms, void *user)
+int floe_cli_notify_wait(const char *job_id, uint32_t max_ms, void *user)
 {
     struct floe_cli_notify *n = user;
     if (max_ms < 1000) {
@@ -93,7 +93,7 @@ static int notified(const char *job_id, uint32_t max_ms, void *user)
 void floe_cli_notify_wait_options(struct floe_cli_notify *n, uint32_t poll_ms,
                                   struct floe_job_wait_options *wo)
 {
-    wo->notified = notified;
+    wo->notified = floe_cli_notify_wait;
     wo->notified_user = n;
     wo->first_interval_ms = poll_ms ? poll_ms : FALLBACK_MS;
 }

@@ -1,8 +1,8 @@
 /*
- * notifywait.h - `--notify-queue SQS_URL` of the commands that wait for one job (`floe
- * retrieve`, `floe job wait`): an SQS queue subscribed to the job's SNS topic, read as a
- * floe_job_notified_fn (floe/jobs.h) so floe_job_wait() waits on it instead of polling
- * DescribeJob (docs/cli.md "Job status from notifications").
+ * notifywait.h - `--notify-queue SQS_URL` of the commands that wait for one job at a time
+ * (`floe retrieve`, `floe job wait`, `floe vault purge`'s inventory jobs): an SQS queue subscribed
+ * to the job's SNS topic, read as a floe_job_notified_fn (floe/jobs.h) so floe_job_wait() waits on
+ * it instead of polling DescribeJob (docs/cli.md "Job status from notifications").
  *
  * Threads: the command's thread; the requests run on the client's transfer thread.
  */
@@ -21,6 +21,9 @@ struct floe_cli_notify;
 struct floe_cli_notify *floe_cli_notify_open(struct floe_client *c, const char *cmd,
                                              const char *url);
 void floe_cli_notify_close(struct floe_cli_notify *n); /* NULL is fine */
+
+/* The floe_job_notified_fn over n (user = n): for options structs that carry one (purge). */
+int floe_cli_notify_wait(const char *job_id, uint32_t max_ms, void *user);
 
 /* Set wo up to wait on n: wo->notified and its user, the fallback DescribeJob poll every
  * poll_ms (0: 15 min). */

@@ -11,7 +11,8 @@ queue; with no notification arriving at all (lost), the ListJobs fallback still 
 queue that does not exist or denies access is reported before any job is paid for, and one
 that goes away mid-run leaves the run to ListJobs polling; floe-vault publishes for the vault's
 notification configuration too, retries an SNS that fails, and a topic SNS refuses does not
-hold the job back. Skipped (77) without moto.
+hold the job back; `floe retrieve`, `floe job wait` and `floe vault purge` wait for their one
+job at a time on the queue (DescribeJob at the start and on the notification only). Skipped (77) without moto.
 
 usage: test_notify.py FLOE_BINARY FLOE_VAULT_BINARY
 """
@@ -217,6 +218,32 @@ class NotifyTests(unittest.TestCase):
                            self.moto.url + "/123456789012/none", expect=1)
         self.assertIn("--notify-queue", err)
         self.assertIn("QueueDoesNotExist", err)
+
+    def test_purge_waits_for_its_inventory_on_notifications(self):
+        topic, queue = self.topic_and_queue()
+        vault = servers.start_vault(VAULT_BIN, extra=[
+            "--job-delay", "Expedited=0,Standard=3,Bulk=3", "--sns-endpoint", self.moto.url,
+            "--log-level", "info"])
+        try:
+            g = servers.glacier_client(vault.url)
+            g.create_vault(vaultName="p")
+            for i in range(3):
+                g.upload_archive(vaultName="p", body=b"%d" % i)
+            g.set_vault_notifications(vaultName="p", vaultNotificationConfig={
+                "SNSTopic": topic, "Events": ["InventoryRetrievalCompleted"]})
+            r = subprocess.run([FLOE, "--endpoint-url", vault.url, "--json", "vault", "purge",
+                                "p", "--yes", "--notify-queue", queue], capture_output=True,
+                               timeout=120, env=self.env, stdin=subprocess.DEVNULL)
+            err = r.stderr.decode(errors="replace")
+            self.assertEqual(r.returncode, 0, err)
+            self.assertEqual(json.loads(r.stdout.decode().splitlines()[-1])["deleted"], 3, err)
+            log = vault.log()
+        finally:
+            vault.stop()
+        self.assertEqual(vault.proc.returncode, 0, vault.log())
+        # the inventory job (3 s) was described at the start and once its notification came
+        self.assertEqual(len(re.findall(r" -> 200 DescribeJob\b", log)), 2, log)
+        self.assertEqual(self.drain(queue, 1, timeout=3), [])  # its message was taken
 
     def test_queue_gone_mid_run_falls_back_to_polling(self):
         _, queue = self.topic_and_queue()

@@ -312,7 +312,8 @@ static int find_inventory(struct purge *p)
 
 static int fetch_inventory(struct purge *p)
 {
-    struct floe_job_wait_options wo = {.cancel = p->o->cancel};
+    struct floe_job_wait_options wo = {
+        .cancel = p->o->cancel, .notified = p->o->notified, .notified_user = p->o->notified_user};
     struct floe_job_info job;
     int rc = floe_job_wait(p->client, p->o->vault, p->out->inventory_job_id, &wo, &job, p->err);
     if (rc)
@@ -719,7 +720,9 @@ static int wait_and_delete_vault(struct purge *p)
         struct floe_job_wait_options wo = {.cancel = p->o->cancel,
                                            .timeout_ms = left > 1 ? (uint64_t)(left * 1000) : 1000,
                                            .first_interval_ms = p->o->vault_poll_ms,
-                                           .max_interval_ms = p->o->vault_poll_ms};
+                                           .max_interval_ms = p->o->vault_poll_ms,
+                                           .notified = p->o->notified,
+                                           .notified_user = p->o->notified_user};
         struct floe_job_info job;
         rc = floe_job_wait(p->client, p->o->vault, p->vault_job, &wo, &job, p->err);
         if (rc == FLOE_E_NOT_FOUND ||
