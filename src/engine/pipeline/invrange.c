@@ -3,9 +3,10 @@
  * handed over in file order (floe/invrange.h has the rules).
  *
  * DESIGN
- * Range 0 is read and parsed first on the calling thread: it fixes the document's size (the
- * read tells it), its format and, for CSV, the header row every other range is parsed under.
- * Worker threads then take ranges 1..n-1 in order, at most `window` ahead of the range being
+ * Range 0 is read first on the calling thread: it fixes the document's size (the read tells
+ * it), its format and, for CSV, the header row every other range is parsed under. Worker
+ * threads then start, and range 0 is parsed and handed over on the calling thread while they
+ * take ranges 1..n-1 in order, at most `window` ahead of the range being
  * handed over (memory: window x (R + O) bytes plus the parsed records), read each, find the
  * start of its first record (a guess: JSON `{"ArchiveId":`, CSV the byte after a line break)
  * and parse from there with the streaming parser, fed a prefix that makes the bytes a document
@@ -517,15 +518,6 @@ int floe_invrange_parse(const struct floe_invrange_options *o, floe_invrange_rea
     uint64_t expect = NONE;
     unsigned reparsed = 0;
     struct floe_inventory_summary acc = {.format = r.k.format};
-    if (!rc) {
-        parse_part(&r.k, first.buf, 0, first.len, 0, range_hi(&r, 0), NONE, &first.pt);
-        if (first.pt.status) {
-            *err = first.pt.err;
-            rc = first.pt.status;
-        } else {
-            expect = first.pt.doc_end ? NONE : first.pt.next;
-        }
-    }
     atomic_store(&r.bytes_read, first.len);
     pthread_t th[64];
     unsigned nth = 0;
@@ -545,7 +537,16 @@ int floe_invrange_parse(const struct floe_invrange_options *o, floe_invrange_rea
             worker(&r);
         }
     }
-    /* hand over range 0 while the workers read on */
+    /* range 0 is parsed and handed over here while the workers read and parse the next ones */
+    if (!rc) {
+        parse_part(&r.k, first.buf, 0, first.len, 0, range_hi(&r, 0), NONE, &first.pt);
+        if (first.pt.status) {
+            *err = first.pt.err;
+            rc = first.pt.status;
+        } else {
+            expect = first.pt.doc_end ? NONE : first.pt.next;
+        }
+    }
     if (!rc)
         rc = hand_over(&first.pt, fn, user, &acc, err);
     if (!rc && r.n > 1)
