@@ -152,6 +152,11 @@ uint64_t floe_selcsv_record_no(const struct floe_selcsv_reader *r)
     return r->record_no;
 }
 
+bool floe_selcsv_at_record_start(const struct floe_selcsv_reader *r)
+{
+    return r->state == S_RSTART && !r->len && !r->nspans && !r->any;
+}
+
 /* Room for n more bytes; false when the record would pass the limit. */
 static bool reserve(struct floe_selcsv_reader *r, size_t n)
 {

@@ -70,6 +70,11 @@ int floe_selcsv_finish(struct floe_selcsv_reader *r, floe_selcsv_record_fn *fn, 
 /* The 1-based number of the record being read or last delivered (comments not counted). */
 uint64_t floe_selcsv_record_no(const struct floe_selcsv_reader *r);
 
+/* Whether everything fed so far ended at a record end: no byte of a record or comment line is
+ * pending (the state a fresh reader starts in). A caller that split an input at a guessed
+ * boundary checks it there: true exactly when the boundary is a record end of the input. */
+bool floe_selcsv_at_record_start(const struct floe_selcsv_reader *r);
+
 /*
  * The boundary scanner: the reader's quote and comment state without its fields. Start with
  * a zeroed struct (the start of a record); floe_selcsv_scan() moves over data[0..len) and

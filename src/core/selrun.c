@@ -64,6 +64,11 @@ const char *floe_selrun_error(const struct floe_selrun *r)
     return r->error;
 }
 
+bool floe_selrun_at_record_start(const struct floe_selrun *r)
+{
+    return floe_selcsv_at_record_start(r->reader);
+}
+
 void floe_selrun_counts(const struct floe_selrun *r, uint64_t *records, uint64_t *rows,
                         uint64_t *bytes_out)
 {

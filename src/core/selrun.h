@@ -14,6 +14,7 @@
 #include "selcsv.h"
 #include "selsql.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,6 +53,10 @@ void floe_selrun_fail(struct floe_selrun *r, const char *msg);
 
 /* The failure message, or NULL while the run has not failed. Valid until destroy. */
 const char *floe_selrun_error(const struct floe_selrun *r);
+
+/* Whether the input fed so far ended at a record end (floe_selcsv_at_record_start); ask before
+ * floe_selrun_finish. */
+bool floe_selrun_at_record_start(const struct floe_selrun *r);
 
 /* Counters: records read (in this slice), rows written, output bytes handed to flush. */
 void floe_selrun_counts(const struct floe_selrun *r, uint64_t *records, uint64_t *rows,

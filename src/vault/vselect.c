@@ -8,11 +8,18 @@
  * scheduler calls floe_vselect_launch(): the job's due time is set to a sentinel (so the
  * scheduler does not launch it twice) and a coordinating thread runs it:
  *   1. open the archive's segment files (the row lock is held only for this), write job.txt;
- *   2. read the header record (USE/IGNORE), then one pass of the boundary scanner splits the
- *      rest into up to --select-workers slices at record ends (at least 64 KiB each);
+ *   2. read the header record (USE/IGNORE), then split the rest into up to --select-workers
+ *      slices (at least 64 KiB each) at guessed record ends: just past the first record
+ *      delimiter after each equal share (guess_split: a few small reads, not a pass over the
+ *      archive, which cost a serial read of all but the last slice before the workers began);
  *   3. one worker thread per slice reads it in 1 MiB preads into its own selrun, whose output
- *      goes to the slice's own result object results/NNNN.csv (created at its first byte);
- *   4. success: result_manifest.txt lists the result objects; failure (the first error of the
+ *      goes to the slice's own result object results/NNNN.csv (created at its first byte); a
+ *      slice whose end was guessed checks that its reader is at a record start there;
+ *   4. when a guess was wrong (a record delimiter inside a quoted field), or a slice after
+ *      the first failed (its record numbers count from its own start), every result object is
+ *      dropped and the slices run again split exactly: one pass of the boundary scanner
+ *      (split), which also counts the records before each slice;
+ *   5. success: result_manifest.txt lists the result objects; failure (the first error of the
  *      lowest slice wins; the other workers stop at their next chunk): errors/0001.txt holds
  *      the message and error_manifest.txt lists it, and the job fails with that message.
  * The outcome is recorded by the done function (jobs.c: floe_vjobs_finish). A stop (server
@@ -52,6 +59,7 @@
 #define CHUNK ((size_t)1 << 20)
 #define MIN_SLICE ((uint64_t)64 << 10)
 #define MAX_SLICES 64
+#define GUESS_READ ((size_t)64 << 10)
 
 /* ---- serialization ---- */
 
@@ -413,6 +421,8 @@ struct slice {
     struct floe_vs3out_obj *obj; /* the result object, opened at its first byte */
     char key[1400];
     char *error;
+    bool check_end; /* end is a guess (guess_split): the reader must be at a record start there */
+    bool bad_end;   /* it was not: the split is redone exactly */
     pthread_t thread;
 };
 
@@ -468,25 +478,36 @@ static void *slice_run(void *arg)
         rc = floe_selrun_feed(r, buf, got);
         at += got;
     }
+    if (!rc && s->check_end && !floe_selrun_at_record_start(r)) {
+        s->bad_end = true; /* the next slice began inside a record: its output is wrong */
+        rc = -1;
+    }
     if (!rc)
         rc = floe_selrun_finish(r);
     if (rc && !s->error && floe_selrun_error(r))
         s->error = floe_xstrdup(floe_selrun_error(r));
-    if (s->error)
+    if (s->error || s->bad_end)
         atomic_store(&j->failed, true);
     free(buf);
     floe_selrun_destroy(r);
     return NULL;
 }
 
+/* How many slices `bytes` of records are cut into for n workers (each at least MIN_SLICE). */
+static size_t slice_count(uint64_t bytes, size_t n)
+{
+    if (n > MAX_SLICES)
+        n = MAX_SLICES;
+    while (n > 1 && bytes / n < MIN_SLICE)
+        n--;
+    return n;
+}
+
 /* Split [start, size) into up to n slices ending at record ends (one scanner pass). */
 static size_t split(struct job *j, uint64_t start, size_t n, struct slice *sl)
 {
     uint64_t size = j->arch.size;
-    if (n > MAX_SLICES)
-        n = MAX_SLICES;
-    while (n > 1 && (size - start) / n < MIN_SLICE)
-        n--;
+    n = slice_count(size - start, n);
     char *buf = floe_xmalloc(CHUNK);
     uint64_t buf_at = start;
     size_t buf_len = 0;
@@ -527,6 +548,98 @@ static size_t split(struct job *j, uint64_t start, size_t n, struct slice *sl)
     return count + 1;
 }
 
+/*
+ * Guess up to n slices of [start, size) without reading the archive through: each boundary is
+ * just past the first record delimiter at or after an equal share (a few small reads). A guess
+ * can fall inside a quoted field that holds a record delimiter; the slice before it checks, as
+ * it ends, that its reader is at a record start there (check_end), and run_slices() is redone
+ * with split() when one is not. records_before is known only for the first slice (0 after the
+ * header), so a runtime error of a later slice is taken only from the exact split.
+ */
+static size_t guess_split(struct job *j, uint64_t start, size_t n, struct slice *sl)
+{
+    const uint64_t size = j->arch.size;
+    char *buf = floe_xmalloc(GUESS_READ);
+    uint64_t first = start;
+    size_t count = 0;
+    n = slice_count(size - start, n);
+    for (size_t k = 1; k < n; k++) {
+        uint64_t at = start + (size - start) * k / n, end = 0;
+        if (at < first)
+            at = first;
+        /* a record is at most FLOE_SELCSV_MAX_RECORD long: look no further than that */
+        for (uint64_t limit = at + FLOE_SELCSV_MAX_RECORD + GUESS_READ;
+             !end && at < size && at < limit;) {
+            size_t got = arch_read(&j->arch, at, buf,
+                                   size - at < GUESS_READ ? (size_t)(size - at) : GUESS_READ);
+            if (!got)
+                break;
+            const char *rd = memchr(buf, j->ser.in.record_delim, got);
+            if (rd)
+                end = at + (uint64_t)(rd - buf) + 1;
+            at += got;
+        }
+        if (!end || end >= size)
+            break;
+        sl[count] = (struct slice){
+            .job = j, .index = (unsigned)count, .first = first, .end = end, .check_end = true};
+        first = end;
+        count++;
+    }
+    sl[count] = (struct slice){.job = j, .index = (unsigned)count, .first = first, .end = size};
+    free(buf);
+    return count + 1;
+}
+
+/*
+ * Run slices sl[0..n) on their threads, and close their result objects (kept when keep_ok
+ * and the run succeeded; added to manifest). Returns 0 when every slice succeeded; 1 when
+ * the split must be redone exactly (a guessed boundary was wrong, or a slice after the first
+ * of a guessed split failed: its record numbers are unknown), the objects dropped; -1 with
+ * msg (the job fails). Frees the slices' errors.
+ */
+static int run_slices(struct job *j, struct slice *sl, size_t n, bool *abandoned,
+                      struct floe_selcsv_buf *manifest, char *msg, size_t cap)
+{
+    atomic_store(&j->failed, false);
+    size_t started = 0;
+    for (; started < n; started++)
+        if (pthread_create(&sl[started].thread, NULL, slice_run, &sl[started]) != 0)
+            break;
+    if (started < n) {
+        atomic_store(&j->failed, true);
+        snprintf(msg, cap, "cannot start a select worker thread");
+    }
+    for (size_t i = 0; i < started; i++)
+        pthread_join(sl[i].thread, NULL);
+    *abandoned = atomic_load(&j->sel->stop);
+    int redo = 0;
+    for (size_t i = 0; i < n && !msg[0] && !redo; i++) {
+        if (sl[i].bad_end || (sl[i].error && i > 0 && sl[0].check_end))
+            redo = 1;
+        else if (sl[i].error)
+            snprintf(msg, cap, "%s", sl[i].error);
+    }
+    bool ok = !msg[0] && !*abandoned && !redo;
+    for (size_t i = 0; i < n; i++) {
+        char why[1024];
+        if (sl[i].obj && floe_vs3out_close(sl[i].obj, ok, why, sizeof(why)) != 0 && ok) {
+            snprintf(msg, cap, "%s", why);
+            ok = false;
+        }
+        if (sl[i].obj && ok) {
+            floe_selcsv_buf_put(manifest, sl[i].key, strlen(sl[i].key));
+            floe_selcsv_buf_put(manifest, "\n", 1);
+        }
+        sl[i].obj = NULL;
+        free(sl[i].error);
+        sl[i].error = NULL;
+    }
+    if (*abandoned)
+        return 0;
+    return redo && !msg[0] ? 1 : msg[0] ? -1 : 0;
+}
+
 /* Run the job; the failure message (malloc'd) or NULL on success. *abandoned when stopped. */
 static char *run_job(struct job *j, bool *abandoned)
 {
@@ -545,35 +658,18 @@ static char *run_job(struct job *j, bool *abandoned)
         return floe_xstrdup(msg);
     }
     struct slice *sl = floe_xcalloc(MAX_SLICES, sizeof(*sl));
-    size_t n = split(j, start, (size_t)j->sel->workers, sl);
-    size_t started = 0;
-    for (; started < n; started++)
-        if (pthread_create(&sl[started].thread, NULL, slice_run, &sl[started]) != 0)
-            break;
-    if (started < n) {
-        atomic_store(&j->failed, true);
-        snprintf(msg, sizeof(msg), "cannot start a select worker thread");
-    }
-    for (size_t i = 0; i < started; i++)
-        pthread_join(sl[i].thread, NULL);
-    *abandoned = atomic_load(&j->sel->stop);
-    for (size_t i = 0; i < n && !msg[0]; i++)
-        if (sl[i].error)
-            snprintf(msg, sizeof(msg), "%s", sl[i].error);
     struct floe_selcsv_buf manifest = {0};
-    bool ok = !msg[0] && !*abandoned;
-    for (size_t i = 0; i < n; i++) {
-        char why2[1024];
-        if (sl[i].obj && floe_vs3out_close(sl[i].obj, ok, why2, sizeof(why2)) != 0 && ok) {
-            snprintf(msg, sizeof(msg), "%s", why2);
-            ok = false;
-        }
-        if (sl[i].obj) {
-            floe_selcsv_buf_put(&manifest, sl[i].key, strlen(sl[i].key));
-            floe_selcsv_buf_put(&manifest, "\n", 1);
-        }
-        free(sl[i].error);
+    size_t n = guess_split(j, start, (size_t)j->sel->workers, sl);
+    int out = run_slices(j, sl, n, abandoned, &manifest, msg, sizeof(msg));
+    if (out == 1) {
+        floe_vlog(&j->sel->srv->cfg, FLOE_VLOG_INFO,
+                  "select job %s: a guessed slice boundary was not a record end (or a later"
+                  " slice failed); the %zu slices are run again, split exactly",
+                  j->id, n);
+        n = split(j, start, (size_t)j->sel->workers, sl);
+        out = run_slices(j, sl, n, abandoned, &manifest, msg, sizeof(msg));
     }
+    bool ok = !out && !msg[0];
     free(sl);
     char key[1500];
     if (ok && !*abandoned) {
