@@ -6,7 +6,8 @@ descriptions are full of braces, quotes, backslashes and an escaped `{"ArchiveId
 once) gives exactly the records of one range covering the whole output and of the raw output
 parsed by Python, in the same order; the GETs seen by a logging proxy are ranged and overlap;
 `floe migrate plan` plans every archive through the same path; an overlap shorter than a
-record fails with a clear message and exit 1. A proxy that adds x-amz-sha256-tree-hash to each
+record fails with a clear message and exit 1; Ctrl-C while ranges are read exits 130 with
+the --job-id to resume with. A proxy that adds x-amz-sha256-tree-hash to each
 ranged answer: the right hash passes, a wrong one fails (exit 1, the byte range named). moto,
 which ignores Range, is read whole once and gives the same records (skipped without moto).
 
@@ -16,6 +17,8 @@ import json
 import os
 import random
 import re
+import signal
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -164,6 +167,32 @@ class InventoryRanged(unittest.TestCase):
             self.assertEqual({r["ArchiveId"]: r["ArchiveDescription"] for r in rows}, want)
         finally:
             m.stop()
+
+    def test_interrupt_while_reading_ranges(self):
+        job, _ = self.job("JSON")
+        proxy = rh.CorruptProxy(self.vault.port, delay_s=1.0)  # each range takes a second
+        try:
+            f = rh.Floe(FLOE, proxy.url, self.tmp.name)
+            f.env.update(FLOE_INVENTORY_RANGE_SIZE="4096", FLOE_INVENTORY_RANGE_CONCURRENCY="1")
+            proc = subprocess.Popen([FLOE, "--endpoint-url", proxy.url, "inventory", "inv",
+                                     "--job-id", job], env=f.env, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, start_new_session=True)
+            try:
+                # the first range's rows are out: the ranges after it are being read
+                first = proc.stdout.readline()
+                self.assertTrue(first.strip(), "no row before the interrupt")
+                proc.send_signal(signal.SIGINT)
+                out, err = proc.communicate(timeout=120)
+            except BaseException:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                raise
+        finally:
+            proxy.close()
+        self.assertEqual(proc.returncode, 130, err)
+        self.assertIn(b"interrupted", err)
+        self.assertIn(b"floe inventory inv --job-id " + job.encode(), err)
+        self.assertLess(len(out.splitlines()) + 1, N)  # stopped before the end
 
     def test_overlap_shorter_than_a_record_fails_clearly(self):
         job, _ = self.job("JSON")

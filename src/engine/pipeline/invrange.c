@@ -444,7 +444,7 @@ static int hand_over_rest(struct run *r, uint64_t expect, floe_inventory_fn *fn,
         }
         pthread_mutex_unlock(&r->mu);
         if (cancelled(r))
-            return floe_error_set(err, FLOE_E_CANCELLED, "inventory download cancelled");
+            return floe_error_set(err, FLOE_E_CANCELLED, "interrupted while reading the inventory");
         uint64_t lo = range_lo(r, i), hi = range_hi(r, i);
         if (s->read_status) {
             *err = s->read_err;
