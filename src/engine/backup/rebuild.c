@@ -3,7 +3,7 @@
  *
  *   inventory  the job given, else the newest succeeded inventory job of the vault younger than
  *              20 hours (its output lives about 24), else a new one, waited for; its output is
- *              downloaded beside the catalog and parsed streaming (inventory.h); the archives
+ *              downloaded beside the catalog and parsed in ranges (invrange.h); the archives
  *              are kept as a list (id, size, tree hash, creation time, description) and sorted
  *              by creation time, so a later version of a path supersedes an earlier one
  *   snapshot   the newest archive described `floe1 catalog` is retrieved whole and unpacked
@@ -28,6 +28,7 @@
 #include "describe.h"
 #include "floe/inventory.h"
 #include "floe/jobs.h"
+#include "floe/invrange.h"
 #include "floe/retrieve.h"
 #include "mtglacier.h"
 #include "pack.h"
@@ -185,7 +186,8 @@ static int read_inventory(struct rb *r)
     if ((rc = floe_job_output_download(r->client, &d, &dr, r->err)))
         return rc;
     struct floe_inventory_summary sum;
-    rc = floe_inventory_parse_file(r->tmp_inv, FLOE_INVENTORY_AUTO, collect, r, &sum, r->err);
+    struct floe_invrange_options ro = {.cancel = r->o->cancel}; /* parsed in parallel ranges */
+    rc = floe_invrange_parse_file(r->tmp_inv, &ro, collect, r, &sum, NULL, r->err);
     unlink(r->tmp_inv);
     if (rc)
         return rc;
