@@ -15,23 +15,23 @@
 struct env_var {
     const char *name;
     const char *values; /* '|'-separated valid values, or NULL for a whole number */
-    uint64_t max;       /* whole numbers: 1..max */
+    uint64_t min, max;  /* whole numbers: min..max */
 };
 
 static const struct env_var s_vars[] = {
-    {"FLOE_SHA256", "auto|shani|portable", 0},
-    {"FLOE_READER", "auto|uring|io_uring|sync", 0},
-    {"FLOE_WRITER", "auto|sync", 0},
-    {"FLOE_DIRECT_IO", "0|1", 0},
-    {"FLOE_RETRIEVE_STREAMING", "0|1", 0},
-    {"FLOE_UPLOAD_BUFFERED", "0|1", 0},
-    {"FLOE_RETRY_BASE_MS", NULL, 60000},
-    {"FLOE_STALL_TIMEOUT_S", NULL, 86400},
-    {"FLOE_STALL_MIN_RATE", NULL, 1ull << 30},
-    {"FLOE_CREDENTIALS_REFRESH_MARGIN_S", NULL, 86400},
-    {"FLOE_INVENTORY_RANGE_SIZE", NULL, 1ull << 30},
-    {"FLOE_INVENTORY_RANGE_OVERLAP", NULL, 1ull << 30},
-    {"FLOE_INVENTORY_RANGE_CONCURRENCY", NULL, 64},
+    {"FLOE_SHA256", "auto|shani|portable", 0, 0},
+    {"FLOE_READER", "auto|uring|io_uring|sync", 0, 0},
+    {"FLOE_WRITER", "auto|sync", 0, 0},
+    {"FLOE_DIRECT_IO", "0|1", 0, 0},
+    {"FLOE_RETRIEVE_STREAMING", "0|1", 0, 0},
+    {"FLOE_UPLOAD_BUFFERED", "0|1", 0, 0},
+    {"FLOE_RETRY_BASE_MS", NULL, 1, 60000},
+    {"FLOE_STALL_TIMEOUT_S", NULL, 1, 86400},
+    {"FLOE_STALL_MIN_RATE", NULL, 1, 1ull << 30},
+    {"FLOE_CREDENTIALS_REFRESH_MARGIN_S", NULL, 1, 86400},
+    {"FLOE_INVENTORY_RANGE_SIZE", NULL, 256, 1ull << 30},
+    {"FLOE_INVENTORY_RANGE_OVERLAP", NULL, 1, 1ull << 30},
+    {"FLOE_INVENTORY_RANGE_CONCURRENCY", NULL, 1, 64},
 };
 
 static bool one_of(const char *v, const char *values)
@@ -46,13 +46,13 @@ static bool one_of(const char *v, const char *values)
     return false;
 }
 
-static bool whole(const char *v, uint64_t max, uint64_t *out)
+static bool whole(const char *v, uint64_t min, uint64_t max, uint64_t *out)
 {
     char *end = NULL;
     if (!*v || v[0] == '-' || v[0] == '+')
         return false;
     unsigned long long n = strtoull(v, &end, 10);
-    if (*end || n < 1 || n > max)
+    if (*end || n < min || n > max)
         return false;
     *out = n;
     return true;
@@ -64,7 +64,7 @@ int floe_cli_env_check(void)
         const struct env_var *e = &s_vars[i];
         const char *v = getenv(e->name);
         uint64_t n;
-        if (!v || (e->values ? one_of(v, e->values) : whole(v, e->max, &n)))
+        if (!v || (e->values ? one_of(v, e->values) : whole(v, e->min, e->max, &n)))
             continue;
         if (e->values) {
             fprintf(stderr, "floe: %s=%s is not valid: use one of ", e->name, v);
@@ -72,8 +72,8 @@ int floe_cli_env_check(void)
                 fputs(*p == '|' ? ", " : (char[]){*p, 0}, stderr);
             fputs("\n", stderr);
         } else {
-            fprintf(stderr, "floe: %s=%s is not valid: use a whole number from 1 to %llu\n",
-                    e->name, v, (unsigned long long)e->max);
+            fprintf(stderr, "floe: %s=%s is not valid: use a whole number from %llu to %llu\n",
+                    e->name, v, (unsigned long long)e->min, (unsigned long long)e->max);
         }
         return 2;
     }

@@ -6,13 +6,14 @@ descriptions are full of braces, quotes, backslashes and an escaped `{"ArchiveId
 once) gives exactly the records of one range covering the whole output and of the raw output
 parsed by Python, in the same order; the GETs seen by a logging proxy are ranged and overlap;
 `floe migrate plan` plans every archive through the same path; an overlap shorter than a
-record fails with a clear message and exit 1; Ctrl-C while ranges are read exits 130 with
+record fails with a clear message and exit 1, and out-of-bounds settings exit 2; Ctrl-C while ranges are read exits 130 with
 the --job-id to resume with. A proxy that adds x-amz-sha256-tree-hash to each
 ranged answer: the right hash passes, a wrong one fails (exit 1, the byte range named). moto,
 which ignores Range, is read whole once and gives the same records (skipped without moto).
 
 usage: test_inventory_ranged.py FLOE FLOE_VAULT   (FLOE_TEST_SEED: the descriptions' seed)
 """
+import concurrent.futures
 import json
 import os
 import random
@@ -55,11 +56,12 @@ class InventoryRanged(unittest.TestCase):
             raise
         cls.floe = rh.Floe(FLOE, cls.vault.url, cls.tmp.name)
         cls.floe.run("vault", "create", "inv")
-        cls.want = {}
-        for i in range(N):
-            d = description(rng)
-            body = b"%d" % i
-            cls.want[cls.vault.upload("inv", body, d)] = (d, len(body))
+        descs = [description(rng) for _ in range(N)]
+        bodies = [b"%d" % i for i in range(N)]
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:  # the server group-commits
+            ids = list(pool.map(lambda i: cls.vault.upload("inv", bodies[i], descs[i]),
+                                range(N)))
+        cls.want = {a: (d, len(b)) for a, d, b in zip(ids, descs, bodies)}
 
     @classmethod
     def tearDownClass(cls):
@@ -193,6 +195,17 @@ class InventoryRanged(unittest.TestCase):
         self.assertIn(b"interrupted", err)
         self.assertIn(b"floe inventory inv --job-id " + job.encode(), err)
         self.assertLess(len(out.splitlines()) + 1, N)  # stopped before the end
+
+    def test_settings_out_of_bounds_refused(self):
+        for var, val, bounds in (("FLOE_INVENTORY_RANGE_SIZE", "100", b"from 256 to 1073741824"),
+                                 ("FLOE_INVENTORY_RANGE_CONCURRENCY", "65", b"from 1 to 64"),
+                                 ("FLOE_INVENTORY_RANGE_OVERLAP", "16k", b"from 1 to")):
+            f = rh.Floe(FLOE, self.vault.url, self.tmp.name)
+            f.env[var] = val
+            p = f.run("inventory", "inv", check=False)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn(("%s=%s is not valid" % (var, val)).encode(), p.stderr)
+            self.assertIn(bounds, p.stderr)
 
     def test_overlap_shorter_than_a_record_fails_clearly(self):
         job, _ = self.job("JSON")
