@@ -634,6 +634,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
+/* Connections the kernel completes before they are accepted (it caps this at
+ * net.core.somaxconn, 4096 on current kernels). A crowd connecting at once overflowed a queue
+ * of 128 while the listening thread started each connection's thread: the kernel then dropped
+ * SYNs and the clients, a legitimate one among them, waited a second to retry (the load test's
+ * DescribeVault tail; its 10,000 idle connections took 44-50 s to connect). */
+#define LISTEN_BACKLOG 4096
+
 static int listen_on(const char *host, const char *port, unsigned *bound, struct floe_error *err)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
@@ -655,7 +662,7 @@ static int listen_on(const char *host, const char *port, unsigned *bound, struct
         }
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, 128) == 0)
+        if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, LISTEN_BACKLOG) == 0)
             break;
         saved = errno;
         close(fd);
