@@ -12,11 +12,20 @@ CPU seconds of each (user + system: the children's rusage for grep and awk, floe
 /proc/PID/stat across the job) give MB per CPU second, the per-core rate, which a busy shared
 machine does not distort the way it distorts the wall time.
 
-usage: select_bench.py FLOE_VAULT [SIZE_MIB=1024] [RUNS=3]
+With OTHER_FLOE_VAULT (another build, e.g. the commit before a change), its two select jobs
+run in the same rounds, alternating with this build's, as "other select ...".
+
+With FLOE_SELECT_BENCH_PERF=stat or record in the environment, perf stat (task clock, context
+switches, migrations, page faults, major faults, cache misses) or perf record -g is attached
+to floe-vault across each select job; the files go to FLOE_SELECT_BENCH_PERF_DIR (default .)
+as perf-stat-LABEL-ROUND.txt or perf-LABEL-ROUND.data.
+
+usage: select_bench.py FLOE_VAULT [SIZE_MIB=1024] [RUNS=3] [OTHER_FLOE_VAULT]
 """
 import os
 import random
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -30,6 +39,11 @@ import vault_helper as vh  # noqa: E402
 BIN = sys.argv[1]
 SIZE = int(sys.argv[2]) if len(sys.argv) > 2 else 1024
 RUNS = int(sys.argv[3]) if len(sys.argv) > 3 else 3
+OTHER = sys.argv[4] if len(sys.argv) > 4 else None
+# (label, binary, --select-workers) of every select job a round runs
+CONFIGS = [("select 1 worker", BIN, 1), ("select 2 workers", BIN, 2)]
+if OTHER:
+    CONFIGS += [("other select 1 worker", OTHER, 1), ("other select 2 workers", OTHER, 2)]
 N = 500000
 
 work = servers.tempdir("floe-select-bench-")
@@ -75,13 +89,14 @@ def proc_cpu(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-results = {"grep -c": [], "awk": [], "select 1 worker": [], "select 2 workers": []}
+results = {"grep -c": [], "awk": []}
+results.update((label, []) for label, _, _ in CONFIGS)
 rss = {}
 vaults = {}
-for workers in (1, 2):
+for label, binary, workers in CONFIGS:
     out = servers.tempdir("floe-select-bench-out-")
     os.mkdir(os.path.join(out, "bench"))
-    v = vh.Vault(BIN, extra=("--job-delay", "instant", "--select-output-dir", out,
+    v = vh.Vault(binary, extra=("--job-delay", "instant", "--select-output-dir", out,
                              "--select-workers", str(workers)))
     c = v.client()
     c.create_vault(vaultName="b")
@@ -100,11 +115,29 @@ for workers in (1, 2):
         th = vh.tree_hash(f.read())
     aid = c.complete_multipart_upload(vaultName="b", uploadId=up, archiveSize=str(size),
                                       checksum=th)["archiveId"]
-    vaults[workers] = (v, c, aid, out)
+    vaults[label] = (v, c, aid, out)
 
 
-def run_select(workers):
-    v, c, aid, out = vaults[workers]
+PERF = os.environ.get("FLOE_SELECT_BENCH_PERF")
+PERF_DIR = os.environ.get("FLOE_SELECT_BENCH_PERF_DIR", ".")
+
+
+def perf_attach(pid, name):
+    if PERF == "stat":
+        cmd = ["perf", "stat", "-e", "task-clock,context-switches,cpu-migrations,page-faults,"
+               "major-faults,cache-misses", "-o", os.path.join(PERF_DIR, "perf-stat-%s.txt" % name)]
+    elif PERF == "record":
+        cmd = ["perf", "record", "-g", "-o", os.path.join(PERF_DIR, "perf-%s.data" % name)]
+    else:
+        return None
+    p = subprocess.Popen(cmd + ["-p", str(pid)], stderr=subprocess.DEVNULL)
+    time.sleep(0.5)  # attached before the job starts
+    return p
+
+
+def run_select(label, rnd):
+    v, c, aid, out = vaults[label]
+    perf = perf_attach(v.proc.pid, "%s-%d" % (label.replace(" ", "-"), rnd))
     t = time.monotonic()
     cpu = proc_cpu(v.proc.pid)
     jid = c.initiate_job(vaultName="b", jobParameters={
@@ -121,6 +154,9 @@ def run_select(workers):
         time.sleep(0.01)
     dt = time.monotonic() - t
     cpu = proc_cpu(v.proc.pid) - cpu
+    if perf:
+        perf.send_signal(signal.SIGINT)
+        perf.wait(60)
     assert d["StatusCode"] == "Succeeded", d
     subprocess.run(["rm", "-rf", os.path.join(out, "bench", "p")], check=True)
     return dt, cpu
@@ -130,16 +166,17 @@ for r in range(RUNS):
     # through a pipe: GNU grep stops at the first match when its output is /dev/null
     results["grep -c"].append(timed("grep -c ,9 %s | cat" % path))
     results["awk"].append(timed("awk -F, '$2 > %d {print $1\",\"$3}' %s" % (N, path)))
-    results["select 1 worker"].append(run_select(1))
-    results["select 2 workers"].append(run_select(2))
-for workers in (1, 2):
-    rss[workers] = peak_rss_kib(vaults[workers][0].proc.pid)
-    vaults[workers][0].close()
-print("%-18s %10s %10s %12s %14s" % ("", "median s", "MB/s", "median CPU s", "MB per CPU s"))
+    for label, _, _ in CONFIGS:
+        results[label].append(run_select(label, r))
+for label, _, _ in CONFIGS:
+    rss[label] = peak_rss_kib(vaults[label][0].proc.pid)
+    vaults[label][0].close()
+print("%-24s %10s %10s %12s %14s" % ("", "median s", "MB/s", "median CPU s", "MB per CPU s"))
 for k, ts in results.items():
     m = statistics.median(t for t, _ in ts)
     cpu = statistics.median(c for _, c in ts)
-    print("%-18s %10.3f %10.1f %12.3f %14.1f" % (k, m, size / m / 1e6, cpu,
+    print("%-24s %10.3f %10.1f %12.3f %14.1f" % (k, m, size / m / 1e6, cpu,
                                                 size / cpu / 1e6 if cpu else 0))
-for workers in (1, 2):
-    print("floe-vault peak RSS with %d worker(s): %d MiB" % (workers, rss[workers] // 1024))
+for label, _, _ in CONFIGS:
+    print("floe-vault peak RSS, %s: %d MiB" % (label, rss[label] // 1024))
+print("load average at the end: %s" % " ".join(open("/proc/loadavg").read().split()[:3]))

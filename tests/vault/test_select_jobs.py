@@ -11,6 +11,7 @@ import io
 import json
 import os
 import random
+import sqlite3
 import subprocess
 import sys
 import unittest
@@ -185,6 +186,42 @@ class SelectJobs(unittest.TestCase):
                          [base + "errors/0001.txt"])
         self.assertFalse(os.path.exists(os.path.join(self.out, "results-bucket", base,
                                                      "result_manifest.txt")))
+
+    def test_segment_file_shorter_than_the_archive_fails_the_job(self):
+        # A segment file cut short outside floe-vault (damage): the worker's read comes up
+        # short, the job fails with a message and errors/ objects, and the server goes on.
+        # A server of its own: the cut file may hold other archives' segments.
+        v = vh.Vault(BIN, extra=("--job-delay", "instant", "--select-output-dir", self.out,
+                                 "--select-workers", "2"))
+        try:
+            c = v.client()
+            c.create_vault(vaultName="cut")
+            data = b"".join(b"%d,%d\n" % (i, i % 7) for i in range(300000))
+            aid = c.upload_archive(vaultName="cut", body=data)["archiveId"]
+            db = sqlite3.connect(os.path.join(v.data_dir, "floe-vault.db"))
+            try:
+                blob, off, n = db.execute(
+                    "SELECT s.blob, s.off, s.len FROM segments s JOIN archives a ON s.owner ="
+                    " a.seg_owner WHERE a.id = ? ORDER BY s.idx DESC", (aid,)).fetchone()
+            finally:
+                db.close()
+            os.truncate(os.path.join(v.data_dir, "blobs", blob), off + n // 2)
+            jid = c.initiate_job(vaultName="cut", jobParameters={
+                "Type": "select", "ArchiveId": aid,
+                "SelectParameters": select_params("SELECT _1 FROM archive WHERE _2 = 3",
+                                                  header="NONE"),
+                "OutputLocation": {"S3": {"BucketName": "results-bucket", "Prefix": "cut"}}}
+            )["jobId"]
+            d = vh.wait_for(lambda: (lambda d: d["Completed"] and d)(
+                c.describe_job(vaultName="cut", jobId=jid)), 60)
+            self.assertEqual(d["StatusCode"], "Failed", d)
+            self.assertEqual(d["StatusMessage"], "reading the archive failed")
+            self.assertEqual(self.read("cut/%s/errors/0001.txt" % jid),
+                             b"reading the archive failed\n")
+            self.assertEqual(v.proc.poll(), None)  # still serving
+            self.assertEqual(c.describe_job(vaultName="cut", jobId=jid)["StatusCode"], "Failed")
+        finally:
+            v.close()
 
     def test_output_serialization_and_input_characters(self):
         data = "# comment\n1|'a;b'|x\n2|'it''s'|y\n".replace("\n", ";").encode()
