@@ -449,6 +449,38 @@ static void test_catalog_record_link(void **state)
     free(path);
 }
 
+/* A read transaction: lookups inside it work, it refuses to nest with itself or a write
+ * transaction, and once it ends writes work again. */
+static void test_catalog_read_snapshot(void **state)
+{
+    (void)state;
+    char *path = tpath("readtx.db");
+    struct floe_catalog *c = open_ok(path);
+    struct floe_error err = {0};
+    record_one(c, "R-1", "/s/a", 10);
+    assert_int_equal(floe_catalog_read_begin(c, &err), FLOE_OK);
+    struct floe_catalog_file got;
+    assert_int_equal(floe_catalog_lookup(c, "/s/a", 4, &got, &err), FLOE_OK);
+    assert_string_equal(got.archive_id, "R-1");
+    assert_int_equal(floe_catalog_lookup(c, "/s/b", 4, &got, &err), FLOE_E_NOT_FOUND);
+    assert_int_equal(floe_catalog_read_begin(c, &err), FLOE_E_INVALID_ARG);
+    assert_non_null(strstr(err.message, "open already"));
+    assert_int_not_equal(floe_catalog_begin(c, &err), FLOE_OK); /* no write inside it */
+    floe_catalog_read_end(c);
+    floe_catalog_read_end(c); /* none open: a no-op */
+    record_one(c, "R-2", "/s/b", 20);
+    assert_int_equal(floe_catalog_lookup(c, "/s/b", 4, &got, &err), FLOE_OK);
+    assert_int_equal(got.size_bytes, 20);
+    /* not inside a write transaction either, and read_end leaves that one alone */
+    assert_int_equal(floe_catalog_begin(c, &err), FLOE_OK);
+    assert_int_equal(floe_catalog_read_begin(c, &err), FLOE_E_INVALID_ARG);
+    floe_catalog_read_end(c);
+    assert_true(floe_catalog_in_transaction(c));
+    assert_int_equal(floe_catalog_commit(c, &err), FLOE_OK);
+    floe_catalog_close(c);
+    free(path);
+}
+
 static void test_catalog_versions_and_removed(void **state)
 {
     (void)state;
@@ -980,6 +1012,7 @@ int main(void)
         cmocka_unit_test(test_catalog_full_rolls_back),
         cmocka_unit_test(test_catalog_versions_and_removed),
         cmocka_unit_test(test_catalog_record_link),
+        cmocka_unit_test(test_catalog_read_snapshot),
         cmocka_unit_test(test_catalog_prunable),
         cmocka_unit_test(test_catalog_snapshot_round_trip),
         cmocka_unit_test(test_catalog_restore_tables),

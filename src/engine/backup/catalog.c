@@ -381,6 +381,20 @@ void floe_catalog_rollback(struct floe_catalog *c)
         c->in_tx = false;
 }
 
+int floe_catalog_read_begin(struct floe_catalog *c, struct floe_error *err)
+{
+    if (c->in_tx || !sqlite3_get_autocommit(c->db))
+        return floe_error_set(err, FLOE_E_INVALID_ARG, "catalog %s: a transaction is open already",
+                              c->path);
+    return exec_sql(c, "BEGIN", "starting a read transaction", err);
+}
+
+void floe_catalog_read_end(struct floe_catalog *c)
+{
+    if (c && !c->in_tx && !sqlite3_get_autocommit(c->db))
+        sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+}
+
 bool floe_catalog_in_transaction(const struct floe_catalog *c)
 {
     return c->in_tx;

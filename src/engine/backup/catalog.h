@@ -131,6 +131,17 @@ void floe_catalog_rollback(struct floe_catalog *c);
  * failed write: check after an error). */
 bool floe_catalog_in_transaction(const struct floe_catalog *c);
 
+/*
+ * floe_catalog_read_begin() - open a read transaction (a deferred BEGIN): the lookups that
+ * follow share one snapshot and one WAL read lock instead of taking and dropping it each (the
+ * backup plan's per-file lookups). No write may happen until floe_catalog_read_end(). Fails
+ * with FLOE_E_INVALID_ARG when a transaction is open already.
+ * floe_catalog_read_end() - close it (nothing was written: nothing to make durable). Cannot
+ * fail; a no-op when none is open. Both: the catalog's thread only, like every call.
+ */
+int floe_catalog_read_begin(struct floe_catalog *c, struct floe_error *err);
+void floe_catalog_read_end(struct floe_catalog *c);
+
 /* ---- runs ---- */
 
 enum floe_catalog_outcome {

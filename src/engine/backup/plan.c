@@ -393,8 +393,13 @@ int floe_plan_build(struct floe_catalog *c, bool mark_seen, const struct floe_ba
                                       "directory");
     struct walk_ctx w = {
         .p = p, .c = c, .mark_seen = c && mark_seen, .o = opts, .threshold = threshold, .err = err};
+    /* one read snapshot for the walk's lookups: no WAL read lock taken and dropped per file */
+    struct floe_error se = {0}; /* without it the lookups still work, one lock each */
+    bool snap = !rc && c && floe_catalog_read_begin(c, &se) == FLOE_OK;
     for (size_t i = 0; !rc && i < opts->nsources; i++)
         rc = plan_source(&w, opts->sources[i], filter);
+    if (snap)
+        floe_catalog_read_end(c);
     for (int i = 0; !rc && i < FLOE_PLAN_LISTS; i++)
         if (fflush(p->list[i]) != 0)
             rc = floe_error_set_errno(err, FLOE_E_IO, errno, NULL,

@@ -49,6 +49,8 @@ struct floe_transfer {
     struct floe_xfer **active; /* max_active slots; NULL = free */
     unsigned max_active;
     unsigned running;
+    CURL **spare; /* curl handles of finished xfers, reused (reset) by the next attempts */
+    unsigned nspare, spare_cap;
     uint64_t rng;
     uint64_t last_warn_ms; /* the last outage warning (rate limit) */
     atomic_bool reached;   /* an attempt got an HTTP answer; set on the transfer thread */
@@ -399,10 +401,24 @@ static void report_timing(struct floe_transfer *t, struct floe_xfer *x, int stat
     t->opts.on_request(t->opts.on_request_user, &rt);
 }
 
+/* x's curl handle goes back to the spares (or is freed when they are full): a new request
+ * costs a curl_easy_reset instead of a curl_easy_init and its buffers. Transfer thread. */
+static void park_easy(struct floe_transfer *t, struct floe_xfer *x)
+{
+    if (!x->easy)
+        return;
+    if (t->nspare < t->spare_cap)
+        t->spare[t->nspare++] = x->easy;
+    else
+        curl_easy_cleanup(x->easy);
+    x->easy = NULL;
+}
+
 static void finish(struct floe_transfer *t, struct floe_xfer *x, int status)
 {
     if (t->opts.on_request)
         report_timing(t, x, status);
+    park_easy(t, x); /* no longer in the multi; nothing reads it after done() */
     x->status = status;
     if (status == FLOE_OK)
         memset(&x->err, 0, sizeof(x->err));
@@ -479,6 +495,8 @@ static int start_attempt(struct floe_transfer *t, struct floe_xfer *x)
     hdrs = curl_slist_append(hdrs, "Expect:");
     curl_slist_free_all(x->req_headers);
     x->req_headers = hdrs;
+    if (!x->easy && t->nspare)
+        x->easy = t->spare[--t->nspare];
     if (!x->easy)
         x->easy = curl_easy_init();
     else
@@ -839,11 +857,14 @@ int floe_transfer_new(const struct floe_transfer_opts *opts, struct floe_transfe
     t->rng = floe_retry_seed();
     t->max_active = t->opts.max_active ? t->opts.max_active : 8;
     t->active = floe_xcalloc(t->max_active, sizeof(*t->active));
+    t->spare_cap = t->max_active;
+    t->spare = floe_xcalloc(t->spare_cap, sizeof(*t->spare));
     pthread_mutex_init(&t->mu, NULL);
     t->multi = curl_multi_init();
     if (!t->multi) {
         pthread_mutex_destroy(&t->mu);
         free(t->active);
+        free(t->spare);
         free((void *)t->opts.ca_bundle);
         free(t);
         return floe_error_set(err, FLOE_E_NETWORK, "curl_multi_init failed");
@@ -854,6 +875,7 @@ int floe_transfer_new(const struct floe_transfer_opts *opts, struct floe_transfe
         curl_multi_cleanup(t->multi);
         pthread_mutex_destroy(&t->mu);
         free(t->active);
+        free(t->spare);
         free((void *)t->opts.ca_bundle);
         free(t);
         return floe_error_set_errno(err, FLOE_E_NOMEM, prc, NULL,
@@ -871,13 +893,17 @@ void floe_transfer_submit(struct floe_transfer *t, struct floe_xfer *x)
     x->attempts = 0;
     x->submit_s = t->opts.on_request ? now_s() : 0;
     pthread_mutex_lock(&t->mu);
+    /* a non-empty list has not been taken yet: whoever pushed its first xfer wakes the thread
+     * (after unlocking), and the thread takes the whole list. One wake-up for a burst. */
+    bool wake = !t->locked.incoming_head;
     if (t->locked.incoming_tail)
         t->locked.incoming_tail->next = x;
     else
         t->locked.incoming_head = x;
     t->locked.incoming_tail = x;
     pthread_mutex_unlock(&t->mu);
-    curl_multi_wakeup(t->multi);
+    if (wake)
+        curl_multi_wakeup(t->multi);
 }
 
 static void sync_done(struct floe_xfer *x)
@@ -908,6 +934,9 @@ void floe_transfer_destroy(struct floe_transfer *t)
     pthread_mutex_unlock(&t->mu);
     curl_multi_wakeup(t->multi);
     pthread_join(t->thread, NULL);
+    while (t->nspare)
+        curl_easy_cleanup(t->spare[--t->nspare]);
+    free(t->spare);
     curl_multi_cleanup(t->multi);
     pthread_mutex_destroy(&t->mu);
     free(t->active);
