@@ -142,6 +142,8 @@ struct floe_migrate_options {
     const char *s3_endpoint_url; /* S3: NULL = AWS (https://s3.REGION.amazonaws.com) */
     uint64_t chunk_size; /* S3: power of two >= 8 MiB (0 = 64 MiB), doubled until <= 10,000 parts */
     const char *inventory_job_id;    /* use this inventory job; NULL: reuse or start one */
+    const char *inventory_path;      /* plan from this inventory file (JSON or CSV output of an
+                                        inventory job); NULL: from a job (not with inventory_job_id) */
     const char *names_path;          /* CSV "archive_id,name" lines overriding names; NULL: none */
     const char *const *filter_rules; /* rsync rules matched against the names */
     size_t nfilter_rules;

@@ -34,7 +34,8 @@
     "DEST: a directory, or s3://BUCKET/PREFIX with [--storage-class CLASS]\n"                      \
     "      [--s3-endpoint-url URL] [--chunk-size SIZE] (also in PLAN OPTIONS).\n"                  \
     "PLAN OPTIONS: [--include PATTERN] [--exclude PATTERN] [--filter RULE] [--names FILE.csv]\n"   \
-    "              [--prices FILE] [--inventory-job JOB_ID] [--catalog PATH] [--shard I/N]\n"      \
+    "              [--prices FILE] [--inventory-job JOB_ID | --inventory FILE]\n"                  \
+    "              [--catalog PATH] [--shard I/N]\n"                                               \
     "Names come from archive descriptions (floe1, mt2, else the description as a path);\n"         \
     "filters match names. Defaults: --tier Bulk, no daily quota, --max-jobs 100, --max-staged\n"   \
     "1TiB, --expiry-margin 4h, --job-expiry 24h, --poll-interval 5m, --concurrency adaptive\n"     \
@@ -43,6 +44,8 @@
     "--s3-endpoint-url from AWS_ENDPOINT_URL_S3 else AWS. Catalog: DIR/.floe-migrate/VAULT.db\n"   \
     "(manifest beside it); for S3 in $XDG_CACHE_HOME/floe, staging beside it. --shard I/N:\n"      \
     "the archives whose id hashes to I of N (one worker each), with its own catalog.\n"            \
+    "--inventory FILE: plan from an inventory job's output already downloaded (JSON or CSV,\n"     \
+    "as floe inventory saves it raw) instead of an inventory job.\n"                               \
     "--catalog postgresql://...: N workers share one plan, each archive claimed with a lease\n"    \
     "(--lease, default 60s) that a dead worker's claims lose.\n"                                   \
     "--notify-queue: job completions read from this SQS queue, subscribed to the SNS topic\n"      \
@@ -93,6 +96,7 @@ static int parse(const char *cmd, int argc, char **argv, int start, struct mopts
         {"--names", NULL, &o->names_path, NULL},
         {"--prices", NULL, &o->prices_path, NULL},
         {"--inventory-job", NULL, &o->inventory_job_id, NULL},
+        {"--inventory", NULL, &o->inventory_path, NULL},
         {"--tier", NULL, &o->tier, NULL},
         {"--storage-class", NULL, &o->storage_class, NULL},
         {"--s3-endpoint-url", NULL, &o->s3_endpoint_url, NULL},
@@ -123,6 +127,10 @@ static int parse(const char *cmd, int argc, char **argv, int start, struct mopts
     if (rc)
         return rc;
     uint64_t n = 0, ms = 0;
+    if (o->inventory_job_id && o->inventory_path)
+        rc = floe_cli_usage_error(cmd, MIGRATE_USAGE,
+                                  "--inventory-job and --inventory both name the inventory: "
+                                  "give one");
     if (!rc && m->max_day &&
         !(rc = floe_cli_parse_size(cmd, MIGRATE_USAGE, "--max-per-day", m->max_day, &n)))
         o->max_per_day_bytes = n;
@@ -258,8 +266,12 @@ static void print_plan(const struct floe_cli *cli, const struct floe_migrate_opt
         fprintf(f, "  shard %u of %u: %llu archives (%s) left to the other shards\n",
                 o->shard_index, o->shard_count, (unsigned long long)p->other_shards,
                 fmt_size(p->other_shards_bytes, b));
-    fprintf(f, "  inventory job %s%s; prices as of %s (estimates, not a bill)\n",
-            p->inventory_job_id, p->inventory_reused ? " (reused)" : "", p->prices_as_of);
+    if (p->inventory_job_id[0])
+        fprintf(f, "  inventory job %s%s;", p->inventory_job_id,
+                p->inventory_reused ? " (reused)" : "");
+    else
+        fprintf(f, "  inventory from a file (--inventory);");
+    fprintf(f, " prices as of %s (estimates, not a bill)\n", p->prices_as_of);
     fprintf(f, "  %-10s %12s %12s %12s %12s  %s\n", "tier", "retrieval", "requests", "destination",
             "total", "time");
     for (int t = 0; t < 3; t++) {

@@ -185,6 +185,40 @@ class MigrateTests(unittest.TestCase):
         d = os.path.join(dest, ".floe-migrate")
         return os.path.join(d, [f for f in os.listdir(d) if f.endswith(".manifest." + ext)][0])
 
+    def test_plan_from_an_inventory_file(self):
+        """--inventory FILE: the plan comes from an inventory already downloaded (no inventory
+        job); another vault's inventory, a missing file and both inventory options refused."""
+        vault, data = self.fill(["inv/f%d.bin" % i for i in range(5)])
+        other, _ = self.fill(["other.bin"])
+        job = self.glacier.initiate_job(vaultName=vault, jobParameters={
+            "Type": "inventory-retrieval", "Format": "JSON"})["jobId"]
+        self.wait_job(vault, job)
+        inv = os.path.join(self.tmp.name, vault + ".inventory.json")
+        with open(inv, "wb") as f:
+            f.write(self.glacier.get_job_output(vaultName=vault, jobId=job)["body"].read())
+        jobs_before = len(self.glacier.list_jobs(vaultName=vault)["JobList"])
+        dest = self.dest()
+        lines, _ = self.floe("--json", "migrate", "plan", vault, "--to", dest, "--inventory", inv)
+        self.assertEqual((lines[0]["archives"], lines[0]["inventory_job_id"]), (5, ""))
+        out, _ = self.floe("migrate", "plan", vault, "--to", self.dest(), "--inventory", inv)
+        self.assertIn("inventory from a file", out)
+        lines, _ = self.floe("--json", "migrate", vault, "--to", dest, "--inventory", inv,
+                             "--poll-interval", "1s")
+        self.assertEqual((lines[-1]["copied"], lines[-1]["done"]), (5, 5))
+        self.check_copied(dest, data)
+        jobs = self.glacier.list_jobs(vaultName=vault)["JobList"]
+        self.assertEqual(len(jobs), jobs_before + 5)  # the archives' jobs, no inventory job
+        _, err = self.floe("migrate", "plan", other, "--to", self.dest(), "--inventory", inv,
+                           expect=2)
+        self.assertIn("not of vault %s" % other, err)
+        missing = os.path.join(self.tmp.name, "no-such-inventory.json")
+        _, err = self.floe("migrate", "plan", vault, "--to", self.dest(), "--inventory", missing,
+                           expect=1)
+        self.assertIn(missing, err)
+        _, err = self.floe("migrate", "plan", vault, "--to", self.dest(), "--inventory", inv,
+                           "--inventory-job", job, expect=2)
+        self.assertIn("give one", err)
+
     def test_migrate_verify_manifest_rerun(self):
         sizes = [2, 1, 1 << 20, (3 << 20) + 5, 70000, 5]
         vault, data = self.fill(["dir/f%d.bin" % i for i in range(6)], lambda i: sizes[i])

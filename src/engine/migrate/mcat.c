@@ -23,9 +23,17 @@
 struct floe_mcat {
     struct floe_mcatpg *pg; /* the PostgreSQL backend, else SQLite */
     sqlite3 *db;
+    sqlite3_stmt *insert; /* floe_mcat_insert's, prepared once (a plan inserts every archive) */
     int lock_fd;
     char path[4096];
 };
+
+/* SQLite's page cache for a catalog: a plan inserts every archive into four indexes in one
+ * transaction, and with the default 2 MiB cache the index pages of a large vault were read
+ * back from the OS and spilled to the WAL again and again. Bounded, whatever the vault's size. */
+#define MCAT_CACHE_KIB 65536
+#define FLOE_STR2(x) #x
+#define FLOE_STR(x) FLOE_STR2(x)
 
 static const char *const s_state_names[FLOE_MIGRATE_STATE_COUNT] = {
     "planned", "requested", "staged", "copying", "verified", "done", "failed"};
@@ -75,6 +83,15 @@ static int exec(struct floe_mcat *c, const char *sql, const char *what, struct f
     return rc == SQLITE_OK ? FLOE_OK : fail(c, rc, what, err);
 }
 
+/* arch's indexes but the archive id's: dropped while a plan loads (sorted once at its end
+ * instead of growing one random insert at a time, which made a 1,000,000-archive plan spend
+ * most of its time reading and spilling index pages). */
+#define PLAN_INDEXES                                                                               \
+    "CREATE INDEX IF NOT EXISTS arch_state ON arch(state, ord);"                                   \
+    "CREATE INDEX IF NOT EXISTS arch_base ON arch(base);"                                          \
+    "CREATE INDEX IF NOT EXISTS arch_name ON arch(name);"                                          \
+    "CREATE INDEX IF NOT EXISTS arch_job ON arch(job_id);"
+
 static const char s_schema[] =
     "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT);"
     "CREATE TABLE IF NOT EXISTS arch(ord INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL,"
@@ -82,11 +99,7 @@ static const char s_schema[] =
     " created TEXT NOT NULL, description BLOB, state INTEGER NOT NULL, job_id TEXT NOT NULL"
     " DEFAULT '', job_done INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,"
     " reason TEXT NOT NULL DEFAULT '', sha256 TEXT NOT NULL DEFAULT '', updated INTEGER,"
-    " upload_id TEXT NOT NULL DEFAULT '', mine INTEGER NOT NULL DEFAULT 1);"
-    "CREATE INDEX IF NOT EXISTS arch_state ON arch(state, ord);"
-    "CREATE INDEX IF NOT EXISTS arch_base ON arch(base);"
-    "CREATE INDEX IF NOT EXISTS arch_name ON arch(name);"
-    "CREATE INDEX IF NOT EXISTS arch_job ON arch(job_id);"
+    " upload_id TEXT NOT NULL DEFAULT '', mine INTEGER NOT NULL DEFAULT 1);" PLAN_INDEXES
     "CREATE TABLE IF NOT EXISTS names(id TEXT PRIMARY KEY, name TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS daily(day TEXT, tier TEXT, bytes INTEGER, jobs INTEGER,"
     " PRIMARY KEY(day, tier));"
@@ -168,10 +181,12 @@ int floe_mcat_open(const char *path, const char *local, unsigned lease_s, bool c
         goto out;
     }
     sqlite3_busy_timeout(c->db, 10000);
-    if (!readonly &&
-        ((rc = exec(c, "PRAGMA journal_mode=WAL; PRAGMA temp_store=MEMORY", "setting WAL", err)) ||
-         (rc = exec(c, "PRAGMA synchronous=FULL", "setting synchronous", err)) ||
-         (rc = exec(c, s_schema, "creating its tables", err))))
+    if (!readonly && ((rc = exec(c,
+                                 "PRAGMA journal_mode=WAL;"
+                                 " PRAGMA cache_size=-" FLOE_STR(MCAT_CACHE_KIB),
+                                 "setting WAL", err)) ||
+                      (rc = exec(c, "PRAGMA synchronous=FULL", "setting synchronous", err)) ||
+                      (rc = exec(c, s_schema, "creating its tables", err))))
         goto out;
     if (readonly && (rc = exec(c, "SELECT count(*) FROM arch", "reading it", err)))
         goto out;
@@ -189,6 +204,7 @@ void floe_mcat_close(struct floe_mcat *c)
     if (!c)
         return;
     floe_mcatpg_close(c->pg);
+    sqlite3_finalize(c->insert);
     sqlite3_close(c->db);
     if (c->lock_fd >= 0)
         close(c->lock_fd);
@@ -216,7 +232,18 @@ void floe_mcat_rollback(struct floe_mcat *c)
 
 int floe_mcat_clear_plan(struct floe_mcat *c, struct floe_error *err)
 {
-    return exec(c, "DELETE FROM arch; DELETE FROM names", "clearing an unfinished plan", err);
+    if (c->pg)
+        return exec(c, "DELETE FROM arch; DELETE FROM names", "clearing an unfinished plan", err);
+    return exec(c,
+                "DELETE FROM arch; DELETE FROM names; DROP INDEX IF EXISTS arch_state;"
+                " DROP INDEX IF EXISTS arch_base; DROP INDEX IF EXISTS arch_name;"
+                " DROP INDEX IF EXISTS arch_job",
+                "clearing an unfinished plan", err);
+}
+
+int floe_mcat_plan_loaded(struct floe_mcat *c, struct floe_error *err)
+{
+    return c->pg ? FLOE_OK : exec(c, PLAN_INDEXES, "indexing the plan", err);
 }
 
 /* Prepares sql; NULL on failure (the caller's step reports the database's error). */
@@ -338,10 +365,14 @@ int floe_mcat_insert(struct floe_mcat *c, const struct floe_mcat_row *r, const c
 {
     if (c->pg)
         return floe_mcatpg_insert(c->pg, r, description, mine, err);
-    sqlite3_stmt *st =
-        prep(c, "INSERT INTO arch(ord, id, base, name, size, tree, created, description, state,"
-                " updated, mine) VALUES(?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)");
-    if (st) {
+    if (!c->insert)
+        c->insert =
+            prep(c, "INSERT INTO arch(ord, id, base, name, size, tree, created, description,"
+                    " state, updated, mine) VALUES(?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)");
+    sqlite3_stmt *st = c->insert;
+    if (!st)
+        return fail(c, sqlite3_errcode(c->db), "recording the plan", err);
+    {
         sqlite3_bind_int64(st, 1, r->ord);
         sqlite3_bind_text(st, 2, r->id, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, r->name, -1, SQLITE_STATIC);
@@ -353,7 +384,10 @@ int floe_mcat_insert(struct floe_mcat *c, const struct floe_mcat_row *r, const c
         sqlite3_bind_int64(st, 9, (sqlite3_int64)time(NULL));
         sqlite3_bind_int(st, 10, mine);
     }
-    return step_done(c, st, "recording the plan", err);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE ? FLOE_OK : fail(c, rc, "recording the plan", err);
 }
 
 int floe_mcat_drop_others(struct floe_mcat *c, uint64_t *archives, uint64_t *bytes,

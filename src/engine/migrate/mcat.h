@@ -88,8 +88,13 @@ int floe_mcat_commit(struct floe_mcat *c, struct floe_error *err);
 /* Rolls back the open transaction (after a failure; nothing to report). */
 void floe_mcat_rollback(struct floe_mcat *c);
 
-/* Removes the archive rows and names of an unfinished plan. */
+/* Removes the archive rows and names of an unfinished plan (SQLite: and arch's indexes but the
+ * archive id's, until floe_mcat_plan_loaded()). */
 int floe_mcat_clear_plan(struct floe_mcat *c, struct floe_error *err);
+/* floe_mcat_plan_loaded() - every archive of a plan inserted (after floe_mcat_clear_plan()
+ * and the inserts, before anything looks rows up): builds the indexes the clear dropped so the
+ * load did not have to grow them row by row. */
+int floe_mcat_plan_loaded(struct floe_mcat *c, struct floe_error *err);
 
 /* meta: get into out ("" when absent; returns false), set. */
 bool floe_mcat_meta_get(struct floe_mcat *c, const char *key, char *out, size_t cap);

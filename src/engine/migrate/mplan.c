@@ -287,6 +287,19 @@ static int build_filter(struct planner *p)
     return FLOE_OK;
 }
 
+/* An inventory file given by the user must be this vault's: a JSON inventory names its vault
+ * (VaultARN ends in ":vaults/NAME"); a CSV one does not, and is taken as given. */
+static int check_inventory_vault(const struct floe_migrate_options *o,
+                                 const struct floe_inventory_summary *sum, struct floe_error *err)
+{
+    const char *v = strstr(sum->vault_arn, ":vaults/");
+    if (!sum->vault_arn[0] || (v && strcmp(v + strlen(":vaults/"), o->vault) == 0))
+        return FLOE_OK;
+    return floe_error_set(err, FLOE_E_INVALID_ARG,
+                          "inventory %s is of %s, not of vault %s: give this vault's inventory",
+                          o->inventory_path, sum->vault_arn, o->vault);
+}
+
 int floe_mplan_make(struct floe_client *c, const struct floe_migrate_options *o,
                     struct floe_mcat *cat, struct floe_migrate_plan *out, struct floe_error *err)
 {
@@ -303,7 +316,7 @@ int floe_mplan_make(struct floe_client *c, const struct floe_migrate_options *o,
         rc = rc ? rc : crc;
     }
     snprintf(p->inv_path, sizeof(p->inv_path), "%s.inventory", floe_mcat_path(cat));
-    if (!rc)
+    if (!rc && !o->inventory_path)
         rc = fetch_inventory(p);
     if (!rc)
         rc = floe_mcat_begin(cat, err);
@@ -312,12 +325,19 @@ int floe_mplan_make(struct floe_client *c, const struct floe_migrate_options *o,
     if (!rc) {
         phase(p, "plan", o->vault);
         struct floe_invrange_options ro = {.cancel = o->cancel};
-        rc = p->ranged ? floe_invrange_download(c, o->vault, out->inventory_job_id, &ro,
-                                                add_archive, p, &sum, NULL, err)
-                       : floe_inventory_parse_file(p->inv_path, FLOE_INVENTORY_AUTO, add_archive, p,
-                                                   &sum, err);
+        if (o->inventory_path) {
+            rc = floe_invrange_parse_file(o->inventory_path, &ro, add_archive, p, &sum, NULL, err);
+            if (!rc)
+                rc = check_inventory_vault(o, &sum, err);
+        } else
+            rc = p->ranged ? floe_invrange_download(c, o->vault, out->inventory_job_id, &ro,
+                                                    add_archive, p, &sum, NULL, err)
+                           : floe_inventory_parse_file(p->inv_path, FLOE_INVENTORY_AUTO,
+                                                       add_archive, p, &sum, err);
     }
     uint64_t renamed = 0;
+    if (!rc)
+        rc = floe_mcat_plan_loaded(cat, err);
     if (!rc)
         rc = floe_mcat_dedup(cat, &renamed, err);
     if (!rc)
