@@ -233,7 +233,7 @@ void floe_mcat_rollback(struct floe_mcat *c)
 int floe_mcat_clear_plan(struct floe_mcat *c, struct floe_error *err)
 {
     if (c->pg)
-        return exec(c, "DELETE FROM arch; DELETE FROM names", "clearing an unfinished plan", err);
+        return floe_mcatpg_clear_plan(c->pg, err);
     return exec(c,
                 "DELETE FROM arch; DELETE FROM names; DROP INDEX IF EXISTS arch_state;"
                 " DROP INDEX IF EXISTS arch_base; DROP INDEX IF EXISTS arch_name;"
@@ -243,7 +243,8 @@ int floe_mcat_clear_plan(struct floe_mcat *c, struct floe_error *err)
 
 int floe_mcat_plan_loaded(struct floe_mcat *c, struct floe_error *err)
 {
-    return c->pg ? FLOE_OK : exec(c, PLAN_INDEXES, "indexing the plan", err);
+    return c->pg ? floe_mcatpg_plan_loaded(c->pg, err)
+                 : exec(c, PLAN_INDEXES, "indexing the plan", err);
 }
 
 /* Prepares sql; NULL on failure (the caller's step reports the database's error). */

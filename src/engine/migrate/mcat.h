@@ -88,8 +88,8 @@ int floe_mcat_commit(struct floe_mcat *c, struct floe_error *err);
 /* Rolls back the open transaction (after a failure; nothing to report). */
 void floe_mcat_rollback(struct floe_mcat *c);
 
-/* Removes the archive rows and names of an unfinished plan (SQLite: and arch's indexes but the
- * archive id's, until floe_mcat_plan_loaded()). */
+/* Removes the archive rows and names of an unfinished plan, and arch's indexes but the
+ * archive id's until floe_mcat_plan_loaded(). */
 int floe_mcat_clear_plan(struct floe_mcat *c, struct floe_error *err);
 /* floe_mcat_plan_loaded() - every archive of a plan inserted (after floe_mcat_clear_plan()
  * and the inserts, before anything looks rows up): builds the indexes the clear dropped so the

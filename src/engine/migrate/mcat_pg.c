@@ -42,6 +42,15 @@ struct floe_mcatpg {
 
 #define COPY_FLUSH_BYTES (1u << 20)
 
+/* arch's indexes but the archive id's: dropped while a plan loads and built once at its end
+ * (floe_mcatpg_clear_plan, floe_mcatpg_plan_loaded), as the SQLite catalog does. */
+#define PLAN_INDEXES                                                                               \
+    "CREATE INDEX IF NOT EXISTS arch_state ON arch(state, ord);"                                   \
+    "CREATE INDEX IF NOT EXISTS arch_base ON arch(base);"                                          \
+    "CREATE INDEX IF NOT EXISTS arch_name ON arch(name);"                                          \
+    "CREATE INDEX IF NOT EXISTS arch_job ON arch(job_id);"                                         \
+    "CREATE INDEX IF NOT EXISTS arch_owner ON arch(owner);"
+
 static const char s_schema[] =
     "CREATE TABLE IF NOT EXISTS meta(k text PRIMARY KEY, v bytea);"
     "CREATE TABLE IF NOT EXISTS arch(ord bigint PRIMARY KEY, id text UNIQUE NOT NULL,"
@@ -50,12 +59,7 @@ static const char s_schema[] =
     " DEFAULT '', job_done bigint NOT NULL DEFAULT 0, attempts int NOT NULL DEFAULT 0,"
     " reason bytea NOT NULL DEFAULT '', sha256 text NOT NULL DEFAULT '', updated bigint,"
     " upload_id text NOT NULL DEFAULT '', mine int NOT NULL DEFAULT 1,"
-    " owner text NOT NULL DEFAULT '', lease_until timestamptz);"
-    "CREATE INDEX IF NOT EXISTS arch_state ON arch(state, ord);"
-    "CREATE INDEX IF NOT EXISTS arch_base ON arch(base);"
-    "CREATE INDEX IF NOT EXISTS arch_name ON arch(name);"
-    "CREATE INDEX IF NOT EXISTS arch_job ON arch(job_id);"
-    "CREATE INDEX IF NOT EXISTS arch_owner ON arch(owner);"
+    " owner text NOT NULL DEFAULT '', lease_until timestamptz);" PLAN_INDEXES
     "CREATE TABLE IF NOT EXISTS names(id text PRIMARY KEY, name bytea NOT NULL);"
     "CREATE TABLE IF NOT EXISTS daily(day text, tier text, bytes bigint, jobs bigint,"
     " PRIMARY KEY(day, tier));"
@@ -351,6 +355,20 @@ int floe_mcatpg_failed(struct floe_mcatpg *p, struct floe_error *err)
     if (p->failed.status && err)
         *err = p->failed;
     return p->failed.status;
+}
+
+int floe_mcatpg_clear_plan(struct floe_mcatpg *p, struct floe_error *err)
+{
+    return floe_mcatpg_exec(p,
+                            "DELETE FROM arch; DELETE FROM names; DROP INDEX IF EXISTS arch_state;"
+                            " DROP INDEX IF EXISTS arch_base; DROP INDEX IF EXISTS arch_name;"
+                            " DROP INDEX IF EXISTS arch_job; DROP INDEX IF EXISTS arch_owner",
+                            "clearing an unfinished plan", err);
+}
+
+int floe_mcatpg_plan_loaded(struct floe_mcatpg *p, struct floe_error *err)
+{
+    return floe_mcatpg_exec(p, PLAN_INDEXES, "indexing the plan", err);
 }
 
 int floe_mcatpg_exec(struct floe_mcatpg *p, const char *sql, const char *what,

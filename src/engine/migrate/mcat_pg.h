@@ -40,6 +40,9 @@ void floe_mcatpg_close(struct floe_mcatpg *p);
 const char *floe_mcatpg_name(const struct floe_mcatpg *p);
 int floe_mcatpg_ready(struct floe_mcatpg *p, struct floe_error *err);
 int floe_mcatpg_failed(struct floe_mcatpg *p, struct floe_error *err);
+/* floe_mcat_clear_plan() and floe_mcat_plan_loaded() (mcat.h) of this backend. */
+int floe_mcatpg_clear_plan(struct floe_mcatpg *p, struct floe_error *err);
+int floe_mcatpg_plan_loaded(struct floe_mcatpg *p, struct floe_error *err);
 int floe_mcatpg_exec(struct floe_mcatpg *p, const char *sql, const char *what,
                      struct floe_error *err);
 bool floe_mcatpg_meta_get(struct floe_mcatpg *p, const char *key, char *out, size_t cap);
