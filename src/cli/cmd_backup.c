@@ -158,8 +158,10 @@ static int parse_values(struct floe_backup_options *o, const char *const v[10], 
         rc = floe_cli_parse_size("backup", BACKUP_USAGE, names[2], v[2], &o->pack_threshold);
     if (!rc && v[3])
         rc = floe_cli_parse_size("backup", BACKUP_USAGE, names[3], v[3], &o->pack_size);
-    if (!rc && v[4] &&
-        !(rc = floe_cli_parse_uint("backup", BACKUP_USAGE, names[4], v[4], 1024, &n))) {
+    /* "adaptive" is the default (0), see --help */
+    const char *conc = v[4] && strcmp(v[4], "adaptive") != 0 ? v[4] : NULL;
+    if (!rc && conc &&
+        !(rc = floe_cli_parse_uint("backup", BACKUP_USAGE, names[4], conc, 1024, &n))) {
         if (n == 0)
             rc = floe_cli_usage_error("backup", BACKUP_USAGE, "--concurrency must be 1 or more");
         o->concurrency = (unsigned)n;

@@ -135,6 +135,8 @@ int floe_cmd_upload(const struct floe_cli *cli, int argc, char **argv)
     if (!rc && mem_s)
         rc = floe_cli_parse_size("upload", UPLOAD_USAGE, "--memory-limit", mem_s,
                                  &base.memory_limit);
+    if (conc_s && strcmp(conc_s, "adaptive") == 0) /* the default (conc 0), see --help */
+        conc_s = NULL;
     if (!rc && conc_s)
         rc = floe_cli_parse_uint("upload", UPLOAD_USAGE, "--concurrency", conc_s, 256, &conc);
     if (!rc && conc_s && conc == 0)

@@ -271,6 +271,22 @@ class Contract(unittest.TestCase):
             r = subprocess.run([FLOE, cmd, "--help"], capture_output=True, text=True)
             self.assertIn(default, r.stdout, cmd)
 
+    def test_concurrency_adaptive_is_accepted(self):
+        # --help names the default "--concurrency adaptive": writing it out must work too
+        self.ok("vault", "create", "ad")
+        p = self.file("ad", b"adaptive" * 1000)
+        up = self.jlines("upload", "ad", p, "--concurrency", "adaptive")
+        self.assertEqual(up[-1]["size"], 8000, up)
+        tree = os.path.join(self.tmp.name, "ad-tree")
+        os.makedirs(tree, exist_ok=True)
+        self.file(os.path.join("ad-tree", "one"), b"one")
+        cat = os.path.join(self.tmp.name, "ad-catalog")
+        self.ok("backup", tree, "ad", "--catalog", cat, "--concurrency", "adaptive")
+        for cmd in (("upload", "ad", p), ("backup", tree, "ad", "--catalog", cat)):
+            r = self.floe(*cmd, "--concurrency", "fast")
+            self.assertEqual(r.returncode, 2, (cmd, r.stderr))
+            self.assertIn("--concurrency", r.stderr, cmd)
+
     # ---- logs ----
     def test_debug_log_redacts_secrets(self):
         token = "SESSIONTOKENSECRET123"
