@@ -8,6 +8,8 @@
 #   stop_vault                  stops it (by PID).
 #   small_file_tree DIR N       N files of 1-64 KiB random bytes (seeded) in 100 directories under
 #                               DIR, and prints their count and size.
+#   build_bench_tool NAME...    builds each C tool NAME of bench/e2e (on libfloe's public API,
+#                               e.g. archive-loader) against the build's libfloe as $work/NAME.
 #   build_rev REV DIR TARGET... builds TARGETs of git revision REV (Release) in DIR (its source
 #                               unpacked beside it), for a base-vs-current comparison.
 # Sets FLOE and VAULT (the binaries).
@@ -49,6 +51,16 @@ start_vault() {
     [ -s "$work/port" ] || { echo "floe-vault did not start:"; cat "$work/vault.log"; exit 1; }
     url=http://127.0.0.1:$(cat "$work/port")
     "$FLOE" --endpoint-url "$url" vault create bench >/dev/null
+}
+
+build_bench_tool() {
+    local libdir t
+    libdir=$(dirname "$FLOE")
+    [ -e "$libdir/libfloe.so" ] || cmake --build "$libdir" --target floe_shared >/dev/null
+    for t in "$@"; do
+        cc -O2 -std=c11 -pthread -Iinclude "bench/e2e/$t.c" -o "$work/$t" \
+            -L"$libdir" -Wl,-rpath,"$libdir" -lfloe
+    done
 }
 
 stop_vault() {

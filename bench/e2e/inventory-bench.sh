@@ -22,12 +22,7 @@ LOAD=${3:-100000}
 . bench/e2e/common.sh
 bench_setup invbench 1
 
-LIBDIR=$(dirname "$FLOE")
-[ -e "$LIBDIR/libfloe.so" ] || cmake --build "$LIBDIR" --target floe_shared >/dev/null
-for t in inventory-parse archive-loader; do
-    cc -O2 -std=c11 -pthread -Iinclude "bench/e2e/$t.c" -o "$work/$t" \
-        -L"$LIBDIR" -Wl,-rpath,"$LIBDIR" -lfloe
-done
+build_bench_tool inventory-parse archive-loader
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for fmt in json csv; do

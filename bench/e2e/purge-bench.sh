@@ -17,10 +17,7 @@ bench_setup purgebench 1
 
 # The loader: libfloe's client in C with many uploads in flight (bench/e2e/archive-loader.c),
 # built here against the build's libfloe.
-LIBDIR=$(dirname "$FLOE")
-[ -e "$LIBDIR/libfloe.so" ] || cmake --build "$LIBDIR" --target floe_shared >/dev/null
-cc -O2 -std=c11 -pthread -Iinclude bench/e2e/archive-loader.c -o "$work/archive-loader" \
-    -L"$LIBDIR" -Wl,-rpath,"$LIBDIR" -lfloe
+build_bench_tool archive-loader
 
 load() { # load VAULT COUNT: COUNT 1-byte archives through the API; prints archives/s
     "$FLOE" --endpoint-url "$url" vault create "$1" >/dev/null
