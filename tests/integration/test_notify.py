@@ -202,7 +202,9 @@ class NotifyTests(unittest.TestCase):
         polled = self.requests(vault, "DescribeJob") - notified
         print("retrieve DescribeJob: %d with notifications, %d polling" % (notified, polled),
               file=sys.stderr)
-        self.assertEqual(notified, 2)  # at the start (InProgress), then on the notification
+        # at the start (InProgress), then on the notification; 1 when a loaded machine let the
+        # 4 s job finish before the first DescribeJob
+        self.assertIn(notified, (1, 2))
         self.assertGreaterEqual(polled, 2)  # 4 here: at 0, 1, 2.5 and 4.75 s
         # floe job wait: at the start, and once the notification is in; the poll is 10 min away
         job = self.glacier.initiate_job(vaultName=vault, jobParameters={
@@ -212,8 +214,12 @@ class NotifyTests(unittest.TestCase):
         lines, _ = self.floe("job", "wait", vault, job, "--notify-queue", queue,
                              "--max-interval", "600", timeout=120)
         self.assertEqual((lines[-1]["JobId"], lines[-1]["StatusCode"]), (job, "Succeeded"))
-        self.assertEqual(self.requests(vault, "DescribeJob") - before, 2)
-        self.assertEqual(self.drain(queue, 1, timeout=3), [])  # both messages were taken
+        waited = self.requests(vault, "DescribeJob") - before
+        self.assertIn(waited, (1, 2))  # 1: the job was done before floe started (loaded machine)
+        if waited == 2:
+            self.assertEqual(self.drain(queue, 1, timeout=3), [])  # both messages were taken
+        else:
+            self.drain(queue, 2, timeout=3)  # not read: floe never had to wait
         _, err = self.floe("job", "wait", vault, job, "--notify-queue",
                            self.moto.url + "/123456789012/none", expect=1)
         self.assertIn("--notify-queue", err)
