@@ -373,18 +373,16 @@ int floe_mcat_insert(struct floe_mcat *c, const struct floe_mcat_row *r, const c
     sqlite3_stmt *st = c->insert;
     if (!st)
         return fail(c, sqlite3_errcode(c->db), "recording the plan", err);
-    {
-        sqlite3_bind_int64(st, 1, r->ord);
-        sqlite3_bind_text(st, 2, r->id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, r->name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, r->name, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 5, (sqlite3_int64)r->size);
-        sqlite3_bind_text(st, 6, r->tree, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 7, r->created, -1, SQLITE_STATIC);
-        sqlite3_bind_blob(st, 8, description, (int)strlen(description), SQLITE_STATIC);
-        sqlite3_bind_int64(st, 9, (sqlite3_int64)time(NULL));
-        sqlite3_bind_int(st, 10, mine);
-    }
+    sqlite3_bind_int64(st, 1, r->ord);
+    sqlite3_bind_text(st, 2, r->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, r->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, r->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)r->size);
+    sqlite3_bind_text(st, 6, r->tree, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, r->created, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 8, description, (int)strlen(description), SQLITE_STATIC);
+    sqlite3_bind_int64(st, 9, (sqlite3_int64)time(NULL));
+    sqlite3_bind_int(st, 10, mine);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
