@@ -219,6 +219,19 @@ class MigrateTests(unittest.TestCase):
                            "--inventory-job", job, expect=2)
         self.assertIn("give one", err)
 
+    def test_big_archives_sha256_read_back(self):
+        """Archives above 16 MiB take the journaled download, and their SHA-256 is read back
+        from the file on a thread while the next one downloads (O_DIRECT, two buffers): the
+        manifest's SHA-256 must be of the bytes on disk, an unaligned tail and a size that is a
+        whole number of read buffers included."""
+        sizes = [(17 << 20) + 5, 20 << 20, (16 << 20) + 4097]
+        vault, data = self.fill(["big/f%d.bin" % i for i in range(3)], lambda i: sizes[i])
+        dest = self.dest()
+        lines, _ = self.floe("--json", "migrate", vault, "--to", dest, "--poll-interval", "1s")
+        self.assertEqual((lines[-1]["copied"], lines[-1]["done"], lines[-1]["failed"]), (3, 3, 0))
+        rows = self.check_copied(dest, data)
+        self.assertEqual(sorted(int(r["size"]) for r in rows), sorted(sizes))
+
     def test_migrate_verify_manifest_rerun(self):
         sizes = [2, 1, 1 << 20, (3 << 20) + 5, 70000, 5]
         vault, data = self.fill(["dir/f%d.bin" % i for i in range(6)], lambda i: sizes[i])

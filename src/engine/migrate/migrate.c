@@ -571,24 +571,121 @@ static int hash_file(struct mig *m, const char *path, struct floe_filehash_resul
     return rc;
 }
 
-/* The SHA-256 (hex) of a file just written (read back from the page cache, 4 MiB at a time). */
+/* Reading a file back for its SHA-256: a reader thread fills one of two buffers while the
+ * caller hashes the other, so the disk and the hash overlap. */
+#define SHA_READ_BYTES ((size_t)4 << 20)
+struct sha_reader {
+    int fd;
+    uint8_t *buf[2];
+    ssize_t len[2]; /* > 0 bytes; 0 end of file; < 0 failed (err[] holds errno) */
+    int err[2];
+    bool full[2];
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+};
+
+/* One read into buf: EINTR retried; O_DIRECT refused at read time (EINVAL: a file system
+ * that opens but cannot read directly) turns the descriptor buffered and reads again. */
+static ssize_t sha_read(int fd, uint8_t *buf, int *err)
+{
+    for (;;) {
+        ssize_t k = read(fd, buf, SHA_READ_BYTES);
+        if (k >= 0)
+            return k;
+        int fl;
+        if (errno == EINVAL && (fl = fcntl(fd, F_GETFL)) >= 0 && (fl & O_DIRECT) &&
+            fcntl(fd, F_SETFL, fl & ~O_DIRECT) == 0)
+            continue;
+        if (errno != EINTR) {
+            *err = errno;
+            return k;
+        }
+    }
+}
+
+static void *sha_reader_thread(void *arg)
+{
+    struct sha_reader *rd = arg;
+    for (unsigned i = 0;; i ^= 1) {
+        pthread_mutex_lock(&rd->mu);
+        while (rd->full[i])
+            pthread_cond_wait(&rd->cv, &rd->mu);
+        pthread_mutex_unlock(&rd->mu);
+        int e = 0;
+        ssize_t k = sha_read(rd->fd, rd->buf[i], &e);
+        pthread_mutex_lock(&rd->mu);
+        rd->len[i] = k;
+        rd->err[i] = e;
+        rd->full[i] = true;
+        pthread_cond_broadcast(&rd->cv);
+        pthread_mutex_unlock(&rd->mu);
+        if (k <= 0)
+            return NULL;
+    }
+}
+
+/* The SHA-256 (hex) of a file just written. The download wrote it with O_DIRECT, so the page
+ * cache does not hold it: it is read back with O_DIRECT too (the disk copies straight into the
+ * aligned buffers; a buffered read cost a page-cache copy per byte, as much CPU as the hash),
+ * buffered where the file system refuses O_DIRECT. Without a reader thread: read, then hash. */
 static int sha256_file(const char *path, char out[65], struct floe_error *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    struct sha_reader rd = {.fd = open(path, O_RDONLY | O_CLOEXEC | O_DIRECT)};
+    if (rd.fd < 0 && errno == EINVAL)
+        rd.fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (rd.fd < 0)
         return floe_error_set_errno(err, FLOE_E_IO, errno, path, "cannot open %s", path);
-    size_t cap = (size_t)4 << 20;
-    uint8_t *buf = floe_xmalloc(cap), sha[32];
+    rd.buf[0] = aligned_alloc(4096, SHA_READ_BYTES);
+    rd.buf[1] = aligned_alloc(4096, SHA_READ_BYTES);
+    pthread_t t;
+    bool threaded = false;
+    if (rd.buf[0] && rd.buf[1] && pthread_mutex_init(&rd.mu, NULL) == 0) {
+        if (pthread_cond_init(&rd.cv, NULL) == 0) {
+            threaded = pthread_create(&t, NULL, sha_reader_thread, &rd) == 0;
+            if (!threaded)
+                pthread_cond_destroy(&rd.cv);
+        }
+        if (!threaded)
+            pthread_mutex_destroy(&rd.mu);
+    }
+    ssize_t k = -1;
+    int e = ENOMEM;
+    uint8_t sha[32];
     struct floe_sha256 c;
     floe_sha256_init(&c);
-    ssize_t k;
-    while ((k = read(fd, buf, cap)) > 0)
-        floe_sha256_update(&c, buf, (size_t)k);
-    int e = errno;
-    close(fd);
-    free(buf);
+    for (unsigned i = 0; rd.buf[0]; i ^= 1) {
+        if (threaded) {
+            pthread_mutex_lock(&rd.mu);
+            while (!rd.full[i])
+                pthread_cond_wait(&rd.cv, &rd.mu);
+            k = rd.len[i];
+            e = rd.err[i];
+            pthread_mutex_unlock(&rd.mu);
+        } else {
+            i = 0;
+            k = sha_read(rd.fd, rd.buf[0], &e);
+        }
+        if (k <= 0)
+            break;
+        floe_sha256_update(&c, rd.buf[i], (size_t)k);
+        if (threaded) {
+            pthread_mutex_lock(&rd.mu);
+            rd.full[i] = false;
+            pthread_cond_broadcast(&rd.cv);
+            pthread_mutex_unlock(&rd.mu);
+        }
+    }
+    if (threaded) { /* the reader stopped at the same end (k <= 0) */
+        pthread_join(t, NULL);
+        pthread_cond_destroy(&rd.cv);
+        pthread_mutex_destroy(&rd.mu);
+    }
+    close(rd.fd);
+    free(rd.buf[0]);
+    free(rd.buf[1]);
     if (k < 0)
-        return floe_error_set_errno(err, FLOE_E_IO, e, path, "cannot read %s", path);
+        return floe_error_set_errno(err, e == ENOMEM ? FLOE_E_NOMEM : FLOE_E_IO, e, path,
+                                    "cannot read %s", path);
     floe_sha256_final(&c, sha);
     floe_treehash_hex(sha, out);
     return FLOE_OK;
