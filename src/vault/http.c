@@ -2,10 +2,18 @@
  * http.c - libmicrohttpd glue (see http.h).
  *
  * DESIGN
- * Thread per connection (MHD_USE_THREAD_PER_CONNECTION). Handlers block on fsync and on the
- * database mutex; with a shared polling pool one slow fsync would stall every connection on
- * that pool thread, while a thread per connection only stalls its own client. Connections are
- * few (tens) for a local server, so the thread cost is small.
+ * A pool of POOL_THREADS threads polls the connections (MHD_USE_INTERNAL_POLLING_THREAD |
+ * MHD_USE_EPOLL, MHD_OPTION_THREAD_POOL_SIZE): each takes its share of the accepted
+ * connections and serves them from one epoll set. An idle connection costs a socket and
+ * libmicrohttpd's per-connection state, not a thread, so 10,000 of them fit in bounded
+ * memory, and the runnable threads stay few however many clients are connected (with a
+ * thread per connection, as before, 11,000 threads held the load test's idle crowd and the
+ * scheduling of a thousand runnable ones made the DescribeVault tail: docs/performance.md).
+ * Handlers still block (a body write, an upload's group-commit wait, the database mutex):
+ * while one does, the other connections of the same pool thread wait. Reads do not wait on a
+ * commit (store_db.c: read-only connections), and the pool is wide enough that an fsync
+ * stalls only a small share of the connections for its duration; suspending the blocking
+ * handlers (MHD_ALLOW_SUSPEND_RESUME) would remove that too and is not done.
  *
  * Request life:
  *   1. URI log callback: the raw request target is saved (MHD later unescapes its own copy;
@@ -32,8 +40,9 @@
  *   - connections: each one is counted when it opens (MHD_OPTION_NOTIFY_CONNECTION, admit.h);
  *     one over --max-connections or --max-connections-per-client is answered 503 SlowDown
  *     (Retry-After: 1) as soon as its headers are in (or after REFUSED_HEADER_MS without
- *     them), its body never read, and closed, so its thread ends at once.
- *     MHD_OPTION_CONNECTION_LIMIT, a quarter higher, is the silent backstop.
+ *     them), its body never read, and closed. A quarter higher, accept_policy() closes new
+ *     connections at once: the silent backstop (libmicrohttpd's own limit would split it
+ *     among the pool threads, and one at its share would leave its connections unaccepted).
  *   - headers: a connection's request headers must be complete within --header-timeout
  *     (default 30 s) of its opening (later requests on it: of their request line), else the
  *     watchdog answers 408 on the socket and shuts it down. That bounds how slowly headers
@@ -55,7 +64,7 @@
  * (guarded by `mu`) with the time of its last body bytes. When that is older than the
  * timeout, the watchdog takes the request's own mutex (only with trylock: the connection
  * thread holds it while it processes body bytes, which means the body is not stalled),
- * marks it timed out, removes its blob (the connection thread will not touch the upload
+ * marks it timed out, removes its blob (the connection's pool thread will not touch the upload
  * again: it checks the mark under the same mutex), writes a complete 408
  * RequestTimeoutException response on the socket and shuts the socket down. libmicrohttpd
  * then sees the connection end and completes the request as usual. The list lock is taken
@@ -74,6 +83,7 @@
 #include "vutil.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -94,6 +104,8 @@
 /* A connection over a limit waits this long at most for its headers (then 503 all the same):
  * idle connections beyond the cap must not keep their threads for the whole header timeout. */
 #define REFUSED_HEADER_MS 2000
+/* Threads polling the connections (epoll), each serving its share of them (see DESIGN). */
+#define POOL_THREADS 64
 
 struct http_req;
 struct http_conn;
@@ -103,6 +115,7 @@ struct floe_vhttp {
     int lfd;
     struct floe_vserver *srv;
     struct floe_vadmit *admit; /* connection counts (admit.h) */
+    unsigned hard_limit;       /* connections beyond this are closed at accept; 0: none */
     /* read-only after start (see DESIGN, "Hostile clients") */
     int64_t timeout_ms;        /* --request-timeout: a body with no bytes this long; 0: never */
     int64_t header_timeout_ms; /* --header-timeout; 0: never */
@@ -189,6 +202,16 @@ static void conn_unwatch_locked(struct floe_vhttp *http, struct http_conn *c)
     if (c->next)
         c->next->prev = c->prev;
     c->listed = false;
+}
+
+/* Before a connection is set up: the silent backstop (see DESIGN, "connections"). Any pool
+ * thread; reads the admission counts under their own lock. */
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+    struct floe_vhttp *http = cls;
+    (void)addr;
+    (void)len;
+    return http->hard_limit && floe_vadmit_open(http->admit) >= http->hard_limit ? MHD_NO : MHD_YES;
 }
 
 /* A connection opens: count it (admit.h) and start its header deadline. */
@@ -291,7 +314,7 @@ static void unwatch(struct http_req *h)
 
 /* Watchdog: a complete error answer (408 RequestTimeoutException, or 503 SlowDown for a
  * connection over a limit) with msg straight on the socket, then the socket is shut down
- * (which wakes the connection's thread: libmicrohttpd ends the request). */
+ * (libmicrohttpd sees it and ends the request). */
 static void answer_on_socket(int fd, bool slow_down, const char *request_id, const char *msg)
 {
     char head[512];
@@ -705,18 +728,24 @@ int floe_vhttp_start(struct floe_vserver *srv, unsigned *port, struct floe_vhttp
     unsigned mhd_timeout_s = (unsigned)(h->timeout_ms / 1000) + 30;
     if (mhd_timeout_s < 300)
         mhd_timeout_s = 300;
-    /* Beyond --max-connections, connections are answered 503 (their threads end at once);
-     * libmicrohttpd's own limit, which closes without a word, sits above that as a backstop. */
+    /* Beyond --max-connections, connections are answered 503 and closed at once;
+     * accept_policy(), which closes without a word, sits above that as a backstop. */
     unsigned hard_limit = 0;
     if (srv->cfg.max_connections)
         hard_limit = srv->cfg.max_connections + srv->cfg.max_connections / 4 + 16;
+    h->hard_limit = hard_limit;
+    /* libmicrohttpd splits its connection limit evenly among the pool threads, and a thread at
+     * its share stops accepting (the rest would wait unanswered in the listen queue): so each
+     * thread may take them all, and accept_policy() holds the total. */
+    unsigned mhd_limit = (unsigned)FD_SETSIZE * 64;
+    if (hard_limit && hard_limit < UINT_MAX / POOL_THREADS)
+        mhd_limit = hard_limit * POOL_THREADS;
     h->lfd = listen_on(srv->cfg.host, srv->cfg.port, &bound, err);
     if (h->lfd < 0) {
         rc = FLOE_E_NETWORK;
         goto out;
     }
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_POLL | MHD_USE_ITC;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
     if (srv->cfg.log_level >= FLOE_VLOG_DEBUG)
         flags |= MHD_USE_ERROR_LOG;
     /* --tls-cert/--tls-key: HTTPS (libmicrohttpd's GnuTLS) on the same socket and threads */
@@ -728,12 +757,12 @@ int floe_vhttp_start(struct floe_vserver *srv, unsigned *port, struct floe_vhttp
     if (srv->cfg.tls_cert_pem)
         flags |= MHD_USE_TLS;
     h->d = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, h->lfd,
+        flags, 0, accept_policy, h, on_request, h, MHD_OPTION_LISTEN_SOCKET, h->lfd,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128u << 10), MHD_OPTION_CONNECTION_TIMEOUT,
         mhd_timeout_s, MHD_OPTION_URI_LOG_CALLBACK, uri_log, h, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
-        MHD_OPTION_CONNECTION_LIMIT, hard_limit ? hard_limit : (unsigned)FD_SETSIZE * 64,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_ARRAY,
+        MHD_OPTION_CONNECTION_LIMIT, mhd_limit, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)POOL_THREADS, MHD_OPTION_ARRAY,
         srv->cfg.tls_cert_pem ? tls : tls + 2, MHD_OPTION_END);
     if (!h->d) {
         rc = floe_error_set(err, FLOE_E_NETWORK, "libmicrohttpd could not start on %s:%s%s",

@@ -3,9 +3,9 @@
  * struct floe_vreq, authenticates it, routes it to its handler, streams upload bodies to the
  * handler as they arrive, and sends the response the handler built.
  *
- * Threads: MHD runs one thread per connection (bounded by --max-connections); a request lives
- * on its connection's thread; one watchdog thread enforces the header deadline and the body
- * timeouts (see http.c, DESIGN).
+ * Threads: MHD runs a fixed pool of threads, each polling its share of the connections
+ * (epoll); a request lives on the pool thread of its connection; one watchdog thread
+ * enforces the header deadline and the body timeouts (see http.c, DESIGN).
  */
 #ifndef FLOE_VAULT_HTTP_H
 #define FLOE_VAULT_HTTP_H
