@@ -5,7 +5,8 @@
  * Signing is bit-exact with botocore 1.43 botocore.auth.SigV4Auth for a request whose URL
  * already carries its query string (what botocore's own clients send). The rules are in
  * docs/internals/sigv4.md. Everything here is pure computation: no allocation survives a call
- * (except floe_sigv4_canonical_request()'s result), no global state, no I/O.
+ * (except floe_sigv4_canonical_request()'s result), no I/O; the only state kept is each thread's
+ * last derived signing key (see sigv4.c), which never changes a result.
  *
  * Threads: every function is safe to call from any thread at once; the structs passed in
  * belong to the caller and are only read (inputs) or written (outputs) during the call.

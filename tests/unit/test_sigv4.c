@@ -13,6 +13,7 @@
 #include "floe/sigv4.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -1651,6 +1652,78 @@ static int teardown_group(void **state)
     return 0;
 }
 
+/* ------------------------------------------------------------------------------------------
+ * The per-thread signing-key cache: a new day, region, service or secret must derive a new key
+ * ---------------------------------------------------------------------------------------- */
+
+struct key_case {
+    time_t when;
+    const char *region, *service, *secret;
+    char sig[FLOE_SIGV4_SIGNATURE_HEX_LEN + 1];
+};
+
+/* no cmocka assertion here: it may run on another thread; "" on failure */
+/* no cmocka assertion here: it runs on other threads too; sig is "" on failure */
+static void sign_case(struct key_case *kc)
+{
+    const struct floe_sigv4_header hs[] = {
+        {"Host", "glacier.us-east-1.amazonaws.com"},
+        {"x-amz-glacier-version", "2012-06-01"},
+    };
+    struct floe_sigv4_request req = {.method = "PUT",
+                                     .path = "/-/vaults/examplevault",
+                                     .headers = hs,
+                                     .nheaders = 2,
+                                     .payload_sha256_hex = EMPTY_SHA};
+    struct floe_sigv4_credentials cred = {AKID, kc->secret, NULL};
+    struct floe_sigv4_signed out;
+    struct floe_error err = {0};
+    kc->sig[0] = 0;
+    if (floe_sigv4_sign(&req, &cred, kc->region, kc->service, kc->when, &out, &err) == FLOE_OK)
+        memcpy(kc->sig, out.signature, sizeof(kc->sig));
+    else
+        fprintf(stderr, "floe_sigv4_sign: %s\n", err.message);
+}
+
+/* a new thread starts with an empty cache: its signature is derived from scratch */
+static void *sign_case_fresh(void *arg)
+{
+    sign_case(arg);
+    return NULL;
+}
+
+static void test_sigv4_signing_key_cache_follows_inputs(void **state)
+{
+    (void)state;
+    const time_t day1 = T_20120525, prev_day = T_20120525 - (24 * 60 + 53) - 1; /* 23:59:59 */
+    struct key_case cases[] = {
+        {day1, "us-east-1", "glacier", SECRET, ""},
+        {day1 + 60, "us-east-1", "glacier", SECRET, ""}, /* same day: same key, new time */
+        {prev_day, "us-east-1", "glacier", SECRET, ""},  /* one second before midnight */
+        {day1, "eu-west-1", "glacier", SECRET, ""},
+        {day1, "us-east-1", "s3", SECRET, ""},
+        {day1, "us-east-1", "glacier", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEZ", ""},
+        {day1, "us-east-1", "glacier", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKE", ""},
+        {day1, "us-east-1", "glacier", SECRET, ""}, /* back to the first: its key again */
+    };
+    const size_t n = sizeof(cases) / sizeof(cases[0]);
+    for (size_t round = 0; round < 2; round++) { /* the second round starts from a warm cache */
+        for (size_t i = 0; i < n; i++) {
+            struct key_case fresh = cases[i];
+            pthread_t th;
+            assert_int_equal(pthread_create(&th, NULL, sign_case_fresh, &fresh), 0);
+            assert_int_equal(pthread_join(th, NULL), 0);
+            sign_case(&cases[i]);
+            assert_int_equal(strlen(fresh.sig), FLOE_SIGV4_SIGNATURE_HEX_LEN);
+            assert_string_equal(cases[i].sig, fresh.sig);
+        }
+    }
+    assert_string_equal(cases[7].sig, cases[0].sig);
+    for (size_t i = 0; i + 1 < n - 1; i++)
+        for (size_t j = i + 1; j < n - 1; j++)
+            assert_string_not_equal(cases[i].sig, cases[j].sig);
+}
+
 int main(void)
 {
     t_seed();
@@ -1672,6 +1745,7 @@ int main(void)
         cmocka_unit_test(test_sigv4_verify_survives_bad_lookup),
         cmocka_unit_test(test_sigv4_reason_names_and_errors),
         cmocka_unit_test(test_sigv4_vault_names),
+        cmocka_unit_test(test_sigv4_signing_key_cache_follows_inputs),
     };
     return cmocka_run_group_tests(tests, NULL, teardown_group);
 }
