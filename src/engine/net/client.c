@@ -149,13 +149,20 @@ static void call_free(void *p)
     free(k);
 }
 
+/* The line is built on the stack when it fits (every header floe signs but a long
+ * description): curl_slist_append copies it anyway, so a heap copy per header per request
+ * was an allocation and a free for nothing. */
 static struct curl_slist *append_header(struct curl_slist *l, const char *name, const char *value)
 {
-    size_t n = strlen(name) + strlen(value) + 3;
-    char *line = floe_xmalloc(n);
-    snprintf(line, n, "%s: %s", name, value);
+    size_t nl = strlen(name), vl = strlen(value), n = nl + vl + 3;
+    char small[512];
+    char *line = n <= sizeof(small) ? small : floe_xmalloc(n);
+    memcpy(line, name, nl);
+    memcpy(line + nl, ": ", 2);
+    memcpy(line + nl + 2, value, vl + 1);
     struct curl_slist *r = curl_slist_append(l, line);
-    free(line);
+    if (line != small)
+        free(line);
     return r;
 }
 
