@@ -180,7 +180,9 @@ typedef void floe_job_wait_fn(const struct floe_job_info *job, double waited_s, 
  * is seen); returns 1 when it learnt that job_id completed (DescribeJob is then sent at once
  * for the authoritative description), 0 when max_ms passed without that, -1 when it can no
  * longer tell (it said why itself): the wait goes on polling as without it. Called on the
- * waiting thread.
+ * waiting thread. Called once more with max_ms 0 when the job is found complete, so a message
+ * the source already holds for it (read while another job was awaited) is taken; the result
+ * is then ignored.
  */
 typedef int floe_job_notified_fn(const char *job_id, uint32_t max_ms, void *user);
 

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "floe/client.h"
+#include "floe/jobs.h"
 #include "floe/error.h"
 
 #ifdef __cplusplus
@@ -45,6 +46,9 @@ struct floe_restore_options {
     bool overwrite;           /* replace existing files that differ (else they are skipped) */
     bool dry_run;             /* plan and print; nothing initiated, nothing written */
     uint64_t job_max_age_s;   /* reuse succeeded jobs younger than this; 0 = 20 hours */
+    /* how each retrieval job is waited for (floe_job_wait(): poll intervals, timeout, and
+     * optionally notifications); its cancel defaults to cancel below */
+    struct floe_job_wait_options wait;
     atomic_bool *cancel;
     floe_restore_progress_fn *progress;
     floe_restore_warn_fn *warn;

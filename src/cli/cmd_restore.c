@@ -10,6 +10,8 @@
 #include "cli.h"
 #include "common.h"
 
+#include "notifywait.h"
+
 #include "floe/restore.h"
 
 #include <jansson.h>
@@ -20,10 +22,13 @@
 #define RESTORE_USAGE                                                                              \
     "floe restore VAULT [PATH...] --to DIR [--include PATTERN] [--exclude PATTERN]\n"              \
     "             [--filter RULE] [--tier Expedited|Standard|Bulk] [--overwrite] [--dry-run]\n"    \
-    "             [--catalog PATH]\n"                                                              \
+    "             [--catalog PATH] [--poll-interval SECONDS] [--notify-queue SQS_URL]\n"           \
     "PATH: restore only files at or below these paths (as backed up: absolute). Defaults:\n"       \
     "--tier Standard, existing files that differ are kept (--overwrite replaces them), the\n"      \
-    "catalog in $XDG_DATA_HOME/floe."
+    "catalog in $XDG_DATA_HOME/floe, --poll-interval 1 s growing to 15 min (each job).\n"          \
+    "--notify-queue: the jobs' completions read from this SQS queue, subscribed to the vault's\n"  \
+    "notification topic (ArchiveRetrievalCompleted); DescribeJob then only every\n"                \
+    "--poll-interval (15 min by default) in case a message is lost."
 
 struct ctx {
     const struct floe_cli *cli;
@@ -96,12 +101,15 @@ int floe_cmd_restore(const struct floe_cli *cli, int argc, char **argv)
 {
     struct floe_restore_options o = {0};
     struct floe_cli_list filters = {0};
+    const char *poll = NULL, *queue = NULL;
     const struct floe_cli_opt opts[] = {
         {"--to", NULL, &o.to, NULL},
         {"--tier", NULL, &o.tier, NULL},
         {"--catalog", NULL, &o.catalog_path, NULL},
         {"--overwrite", NULL, NULL, &o.overwrite},
         {"--dry-run", NULL, NULL, &o.dry_run},
+        {"--poll-interval", NULL, &poll, NULL},
+        {"--notify-queue", NULL, &queue, NULL},
         {NULL, NULL, NULL, NULL},
     };
     static const char *const list_names[] = {"--include", "--exclude", "--filter", NULL};
@@ -119,6 +127,9 @@ int floe_cmd_restore(const struct floe_cli *cli, int argc, char **argv)
         strcasecmp(o.tier, "Bulk"))
         rc = floe_cli_usage_error("restore", RESTORE_USAGE,
                                   "--tier must be Expedited, Standard or Bulk, not '%s'", o.tier);
+    uint64_t poll_ms = 0;
+    if (!rc && poll)
+        rc = floe_cli_parse_seconds("restore", RESTORE_USAGE, "--poll-interval", poll, &poll_ms);
     char **rules = rc ? NULL : floe_cli_filter_rules(&filters);
     if (rc) {
         free(filters.items);
@@ -132,8 +143,13 @@ int floe_cmd_restore(const struct floe_cli *cli, int argc, char **argv)
     o.nfilter_rules = filters.n;
     struct floe_client *client = NULL;
     int status = 1;
-    if (floe_cli_client(cli, "restore", NULL, &client) == 0) {
+    struct floe_cli_notify *nq = NULL;
+    floe_cli_poll_options(poll_ms, &o.wait);
+    if (floe_cli_client(cli, "restore", NULL, &client) == 0 &&
+        (!queue || (nq = floe_cli_notify_open(client, "restore", queue)))) {
         struct ctx x = {cli};
+        if (nq)
+            floe_cli_notify_wait_options(nq, floe_cli_interval_ms(poll_ms), &o.wait);
         o.cancel = floe_cli_cancel_on_sigint();
         o.warn = on_warn;
         o.progress = on_progress;
@@ -148,8 +164,9 @@ int floe_cmd_restore(const struct floe_cli *cli, int argc, char **argv)
             print_summary(cli, &o, &r);
             status = r.partial ? 3 : 0;
         }
-        floe_client_destroy(client);
     }
+    floe_cli_notify_close(nq);
+    floe_client_destroy(client);
     floe_cli_filter_rules_free(rules, filters.n);
     free(filters.items);
     free(pos);

@@ -147,9 +147,7 @@ int floe_cmd_retrieve(const struct floe_cli *cli, int argc, char **argv)
         (poll && floe_cli_parse_seconds("retrieve", RETRIEVE_USAGE, "--poll-interval", poll, &p)))
         return 2;
     o.wait.timeout_ms = timeout && t == 0 ? 1 : t;
-    o.wait.first_interval_ms = floe_cli_interval_ms(p);
-    if (p)
-        o.wait.max_interval_ms = (uint32_t)(p * 8 > 900000 ? 900000 : p * 8);
+    floe_cli_poll_options(p, &o.wait);
 
     if (floe_cli_check_output(cli, "retrieve", RETRIEVE_USAGE, out, overwrite, ckpt))
         return 2;

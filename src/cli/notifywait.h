@@ -25,6 +25,10 @@ void floe_cli_notify_close(struct floe_cli_notify *n); /* NULL is fine */
 /* The floe_job_notified_fn over n (user = n): for options structs that carry one (purge). */
 int floe_cli_notify_wait(const char *job_id, uint32_t max_ms, void *user);
 
+/* The --poll-interval of a job wait (poll_ms; 0: floe_job_wait's default, 1 s growing to
+ * 15 min): the first poll after poll_ms, growing to 8 times that (at most 15 min). */
+void floe_cli_poll_options(uint64_t poll_ms, struct floe_job_wait_options *wo);
+
 /* Set wo up to wait on n: wo->notified and its user, the fallback DescribeJob poll every
  * poll_ms (0: 15 min). */
 void floe_cli_notify_wait_options(struct floe_cli_notify *n, uint32_t poll_ms,

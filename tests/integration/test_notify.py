@@ -12,7 +12,9 @@ queue that does not exist or denies access is reported before any job is paid fo
 that goes away mid-run leaves the run to ListJobs polling; floe-vault publishes for the vault's
 notification configuration too, retries an SNS that fails, and a topic SNS refuses does not
 hold the job back; `floe retrieve`, `floe job wait` and `floe vault purge` wait for their one
-job at a time on the queue (DescribeJob at the start and on the notification only). Skipped (77) without moto.
+job at a time on the queue (DescribeJob at the start and on the notification only); `floe
+restore` waits for its jobs one after another on the queue, remembering the completions of the
+jobs it has not reached yet, and falls back to polling when nothing arrives. Skipped (77) without moto.
 
 usage: test_notify.py FLOE_BINARY FLOE_VAULT_BINARY
 """
@@ -224,6 +226,88 @@ class NotifyTests(unittest.TestCase):
                            self.moto.url + "/123456789012/none", expect=1)
         self.assertIn("--notify-queue", err)
         self.assertIn("QueueDoesNotExist", err)
+
+    def backed_up(self, nfiles):
+        """A vault holding a file-per-archive backup of nfiles files: (vault, catalog, files
+        by their absolute path)."""
+        type(self).n += 1
+        vault = "rs%d" % self.n
+        self.glacier.create_vault(vaultName=vault)
+        src = os.path.join(self.tmp.name, vault + "-src")
+        os.makedirs(src)
+        files = {}
+        for i in range(nfiles):
+            path = os.path.join(os.path.realpath(src), "f%d.bin" % i)
+            files[path] = os.urandom(100 + 7919 * i)
+            with open(path, "wb") as f:
+                f.write(files[path])
+        cat = os.path.join(self.tmp.name, vault + ".db")
+        self.floe("backup", src, vault, "--catalog", cat, "--no-snapshot", "--layout",
+                  "file-per-archive")
+        return vault, cat, files
+
+    def check_restored(self, to, files):
+        for path, data in files.items():
+            with open(os.path.join(to, path.lstrip("/")), "rb") as f:
+                self.assertEqual(f.read(), data, path)
+
+    def test_restore_waits_for_its_jobs_on_notifications(self):
+        topic, queue = self.topic_and_queue(visibility=30)
+        vault, cat, files = self.backed_up(4)
+        self.glacier.set_vault_notifications(vaultName=vault, vaultNotificationConfig={
+            "SNSTopic": topic, "Events": ["ArchiveRetrievalCompleted"]})
+        to = os.path.join(self.tmp.name, vault + "-to")
+        os.makedirs(to)
+        # the fallback poll is 10 minutes away: the restore finishes only on the notifications.
+        # The queue hides a received message for 30 s: a job's completion read while floe
+        # waits for another one is remembered, not left to come back 30 s later
+        t0 = time.time()
+        lines, err = self.floe("restore", vault, "--to", to, "--catalog", cat, "--tier", "Bulk",
+                               "--notify-queue", queue, "--poll-interval", "600", timeout=240)
+        took = time.time() - t0
+        s = lines[-1]
+        self.assertEqual((s["jobs"], s["files"], s["partial"]), (4, 4, False), err)
+        self.check_restored(to, files)
+        described = self.requests(vault, "DescribeJob")
+        print("restore: 4 jobs, DescribeJob %d, %.1f s" % (described, took), file=sys.stderr)
+        # each job: once at the start of its wait (InProgress, or already done), once on its
+        # notification, once before its output is read; never a poll (600 s away)
+        self.assertLessEqual(described, 3 * 4, "\n".join(
+            l for l in self.vault.log().splitlines() if vault in l and "Job" in l))
+        self.assertLess(took, 120)
+        # every message was taken, the ones read while another job was awaited too (those are
+        # hidden for 30 s after a read: counted, not drained)
+        a = self.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=[
+            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        self.assertEqual((a["ApproximateNumberOfMessages"],
+                          a["ApproximateNumberOfMessagesNotVisible"]), ("0", "0"))
+
+    def test_restore_without_notifications_falls_back_to_polling(self):
+        _, queue = self.topic_and_queue()
+        vault, cat, files = self.backed_up(2)
+        to = os.path.join(self.tmp.name, vault + "-to")
+        os.makedirs(to)
+        # no topic for the vault: nothing arrives; DescribeJob every 2 s finishes the restore
+        lines, err = self.floe("restore", vault, "--to", to, "--catalog", cat, "--tier", "Bulk",
+                               "--notify-queue", queue, "--poll-interval", "2", timeout=240)
+        self.assertEqual((lines[-1]["files"], lines[-1]["partial"]), (2, False), err)
+        self.check_restored(to, files)
+        self.assertGreaterEqual(self.requests(vault, "DescribeJob"), 3)
+
+    def test_restore_queue_missing_before_any_job(self):
+        vault, cat, _ = self.backed_up(1)
+        to = os.path.join(self.tmp.name, vault + "-to")
+        os.makedirs(to)
+        missing = self.moto.url + "/123456789012/no-such-queue"
+        _, err = self.floe("restore", vault, "--to", to, "--catalog", cat, "--notify-queue",
+                           missing, expect=1)
+        self.assertIn("floe restore: --notify-queue " + missing, err)
+        self.assertIn("QueueDoesNotExist", err)
+        _, err = self.floe("restore", vault, "--to", to, "--catalog", cat, "--poll-interval",
+                           "soon", expect=2)
+        self.assertIn("--poll-interval", err)
+        self.assertEqual(self.requests(vault, "InitiateJob"), 0)  # nothing was paid for
+        self.assertEqual(os.listdir(to), [])
 
     def test_purge_waits_for_its_inventory_on_notifications(self):
         topic, queue = self.topic_and_queue()

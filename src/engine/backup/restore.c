@@ -911,7 +911,9 @@ static int wait_and_extract(struct rs *r, struct floe_catalog_job *j)
     if (j->status == FLOE_CATALOG_JOB_DOWNLOADED || j->status == FLOE_CATALOG_JOB_FAILED)
         return FLOE_OK;
     progress(r, "waiting");
-    struct floe_job_wait_options wo = {.cancel = r->o->cancel};
+    struct floe_job_wait_options wo = r->o->wait;
+    if (!wo.cancel)
+        wo.cancel = r->o->cancel;
     struct floe_job_info info;
     int rc = floe_job_wait(r->client, r->o->vault, j->job_id, &wo, &info, r->err);
     if (rc == FLOE_E_SERVICE && strcmp(r->err->code, "JobFailed") == 0) {

@@ -476,6 +476,8 @@ int floe_job_wait(struct floe_client *c, const char *vault, const char *job_id,
         if (o.progress)
             o.progress(info, waited, o.progress_user);
         if (info->completed || strcmp(info->status_code, "InProgress") != 0) {
+            if (o.notified) /* a message already read for it is taken (max_ms 0: no wait) */
+                o.notified(job_id, 0, o.notified_user);
             if (strcmp(info->status_code, "Succeeded") == 0) {
                 *out = *info;
                 rc = FLOE_OK;
