@@ -916,29 +916,29 @@ static bool key_cache_hit(const struct key_cache *kc, const char *secret, size_t
 
 /* key = the signing key for (secret, date[0..8), region, service), from t_key or derived into
  * it. region and service are at most FLOE_SIGV4_SCOPE_PART_MAX bytes (checked by callers). */
-static void signing_key(const char *secret, size_t slen, const char *date, const char *region,
+static bool signing_key(const char *secret, size_t slen, const char *date, const char *region,
                         const char *service, unsigned char key[32])
 {
     struct key_cache *kc = &t_key;
     size_t rlen = strlen(region), svlen = strlen(service);
     if (key_cache_hit(kc, secret, slen, date, region, service)) {
         memcpy(key, kc->key, 32);
-        return;
+        return true;
     }
     unsigned char k1[32], k2[32], k3[32];
     char kbuf[4 + FLOE_SIGV4_SECRET_MAX + 1];
     memcpy(kbuf, "AWS4", 4);
     memcpy(kbuf + 4, secret, slen);
-    hmac256(kbuf, 4 + slen, date, 8, k1);
-    hmac256(k1, 32, region, rlen, k2);
-    hmac256(k2, 32, service, svlen, k3);
-    hmac256(k3, 32, TERMINATOR, strlen(TERMINATOR), key);
+    bool ok = hmac256(kbuf, 4 + slen, date, 8, k1) && hmac256(k1, 32, region, rlen, k2) &&
+              hmac256(k2, 32, service, svlen, k3) &&
+              hmac256(k3, 32, TERMINATOR, strlen(TERMINATOR), key);
     OPENSSL_cleanse(kbuf, sizeof(kbuf));
     OPENSSL_cleanse(k1, sizeof(k1));
     OPENSSL_cleanse(k2, sizeof(k2));
     OPENSSL_cleanse(k3, sizeof(k3));
     OPENSSL_cleanse(kc, sizeof(*kc));
-    if (rlen < sizeof(kc->region) && svlen < sizeof(kc->service) && slen <= sizeof(kc->secret)) {
+    if (ok && rlen < sizeof(kc->region) && svlen < sizeof(kc->service) &&
+        slen <= sizeof(kc->secret)) {
         memcpy(kc->date, date, 8);
         memcpy(kc->region, region, rlen + 1);
         memcpy(kc->service, service, svlen + 1);
@@ -947,6 +947,7 @@ static void signing_key(const char *secret, size_t slen, const char *date, const
         memcpy(kc->key, key, 32);
         kc->valid = true;
     }
+    return ok; /* a failed key is never cached */
 }
 
 /*
@@ -961,7 +962,6 @@ static int compute_signature(const char *cr, size_t crlen, const char *secret, c
     char crhex[65];
     size_t slen = strlen(secret);
 
-    (void)err;
     assert(slen <= FLOE_SIGV4_SECRET_MAX);
     floe_sha256(cr, crlen, md);
     hex32(md, crhex);
@@ -976,10 +976,12 @@ static int compute_signature(const char *cr, size_t crlen, const char *secret, c
     sb_puts(sts, "/" TERMINATOR "\n");
     sb_puts(sts, crhex);
 
-    signing_key(secret, slen, amz_date, region, service, key);
-    hmac256(key, 32, sts->p, sts->len, s);
-    hex32(s, sig);
+    bool ok = signing_key(secret, slen, amz_date, region, service, key) &&
+              hmac256(key, 32, sts->p, sts->len, s);
     OPENSSL_cleanse(key, sizeof(key));
+    if (!ok)
+        return floe_error_set(err, FLOE_E_UNSUPPORTED, "OpenSSL could not compute HMAC-SHA256");
+    hex32(s, sig);
     return FLOE_OK;
 }
 

@@ -1662,7 +1662,6 @@ struct key_case {
     char sig[FLOE_SIGV4_SIGNATURE_HEX_LEN + 1];
 };
 
-/* no cmocka assertion here: it may run on another thread; "" on failure */
 /* no cmocka assertion here: it runs on other threads too; sig is "" on failure */
 static void sign_case(struct key_case *kc)
 {
