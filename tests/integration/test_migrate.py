@@ -5,8 +5,10 @@ filters, --names, --prices, per-tier costs); a migration to a directory whose fi
 (CSV and JSON) and status are checked byte for byte and hash for hash; a re-run that copies
 and pays nothing; kill -9 and a re-run that neither pays a job twice nor copies an archive
 twice; jobs of someone else reused; a wrong checksum that fails one archive while the rest
-go on; throttling and 5xx; the daily quota and Ctrl-C; and the user's errors (catalog locked
-or damaged, other filters on a re-run, a file in the way, bad options).
+go on; a job that fails (its archive deleted while it runs) failing that archive only; a full
+destination (exit 1, nothing half-written visible, the re-run finishing without a new job);
+throttling and 5xx; the daily quota and Ctrl-C; and the user's errors (catalog locked or
+damaged, other filters on a re-run, a file in the way, bad options).
 
 usage: test_migrate.py FLOE_BINARY FLOE_VAULT_BINARY
 """
@@ -16,6 +18,7 @@ import fcntl
 import hashlib
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -332,6 +335,82 @@ class MigrateTests(unittest.TestCase):
         del data[bad]
         self.check_copied(dest, data)
         proxy.stop()
+
+    def test_disk_full_on_the_destination(self):
+        mib = 1 << 20
+        sizes = [1000, 20 * mib + 3, 70000]
+        vault, data = self.fill(["a/small", "b/big", "c/other"], lambda i: sizes[i])
+        big = list(data)[1]
+        dest = self.dest()
+
+        def limit():  # the destination "fills up" at 4 MiB per file
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (4 * mib, 4 * mib))
+        r = subprocess.run([FLOE, "--endpoint-url", self.vault.url, "--json", "migrate", vault,
+                            "--to", dest, "--poll-interval", "1s"], capture_output=True,
+                           timeout=300, env=self.env, stdin=subprocess.DEVNULL, preexec_fn=limit)
+        err = r.stderr.decode(errors="replace")
+        self.assertEqual(r.returncode, 1, err)
+        self.assertIn("b/big.floe-part cannot grow past offset", err)
+        self.assertFalse(os.path.exists(os.path.join(dest, "b", "big")))  # never visible
+        for name, aid in (("a/small", list(data)[0]), ("c/other", list(data)[2])):
+            with open(os.path.join(dest, name), "rb") as f:
+                self.assertEqual(f.read(), data[aid], name)
+        # room again: the same command finishes with the job it has, nothing paid twice
+        lines, err = self.floe("--json", "migrate", vault, "--to", dest, "--poll-interval", "1s")
+        r = lines[-1]
+        self.assertEqual((r["done"], r["failed"], r["copied"], r["jobs_requested"]),
+                         (3, 0, 1, 0), err)
+        with open(os.path.join(dest, "b", "big"), "rb") as f:
+            self.assertEqual(f.read(), data[big])
+        self.assertFalse(os.path.exists(os.path.join(dest, "b", "big.floe-part")))
+        self.check_copied(dest, data)
+
+    def test_job_that_fails_fails_its_archive_only(self):
+        # a floe-vault whose Bulk jobs take 10 s: an archive deleted while its job runs fails
+        # the job ("deleted before the job completed"); the new job for it is refused (the
+        # archive is gone), so that archive fails with the reason and the others are copied
+        v = servers.start_vault(VAULT_BIN, extra=["--job-delay", "Expedited=0,Standard=0,Bulk=10"])
+        try:
+            g = servers.glacier_client(v.url)
+            g.create_vault(vaultName="jf")
+            data = {}
+            for i in range(3):
+                body = os.urandom(1000 + i)
+                data[g.upload_archive(vaultName="jf", body=body,
+                                      archiveDescription="f%d" % i)["archiveId"]] = body
+            gone = list(data)[1]
+            dest = self.dest()
+            p = subprocess.Popen([FLOE, "--endpoint-url", v.url, "--json", "migrate", "jf", "--to",
+                                  dest, "--poll-interval", "1"], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, env=self.env, stdin=subprocess.DEVNULL)
+            try:
+                deadline = time.time() + 120
+                while time.time() < deadline and not any(
+                        j["ArchiveId"] == gone for j in g.list_jobs(vaultName="jf")["JobList"]
+                        if j["Action"] == "ArchiveRetrieval"):
+                    time.sleep(0.05)
+                g.delete_archive(vaultName="jf", archiveId=gone)
+                out, err = p.communicate(timeout=180)
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.communicate()
+            err = err.decode(errors="replace")
+            self.assertEqual(p.returncode, 3, err)
+            r = json.loads(out.decode().splitlines()[-1])
+            self.assertEqual((r["done"], r["failed"]), (2, 1), err)
+            self.assertIn("deleted before the job completed", err)
+            failed, _ = self.floe("--json", "migrate", "status", "jf", "--to", dest, "--failed",
+                                  url=v.url)
+            rows = [x for x in failed if "archive_id" in x]
+            self.assertEqual([x["archive_id"] for x in rows], [gone])
+            self.assertIn("not found", rows[0]["reason"])
+            self.assertFalse(os.path.exists(rows[0]["destination"]))
+            del data[gone]
+            self.check_copied(dest, data)
+        finally:
+            v.stop()
 
     def test_job_output_gone_mid_copy_gets_a_new_job(self):
         vault, data = self.fill(["g/%d" % i for i in range(3)])
