@@ -12,8 +12,10 @@
  * Handlers still block (a body write, an upload's group-commit wait, the database mutex):
  * while one does, the other connections of the same pool thread wait. Reads do not wait on a
  * commit (store_db.c: read-only connections), and the pool is wide enough that an fsync
- * stalls only a small share of the connections for its duration; suspending the blocking
- * handlers (MHD_ALLOW_SUSPEND_RESUME) would remove that too and is not done.
+ * stalls only a small share of the connections for its duration. Suspending the commit
+ * waits (MHD_ALLOW_SUSPEND_RESUME, the ends on a second pool) was built and measured: the
+ * DescribeVault tail under load did not shrink (it is CPU contention, not blocked threads;
+ * docs/performance.md, "Suspending the commit waits"), so it was not kept.
  *
  * Request life:
  *   1. URI log callback: the raw request target is saved (MHD later unescapes its own copy;
