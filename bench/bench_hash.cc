@@ -6,6 +6,10 @@
  *   sha256_1MiB/...      one 1 MiB message per iteration: OpenSSL EVP_Digest, floe_sha256()
  *                        on the portable and the SHA-NI implementation.
  *   sha256_x2_2x1MiB/... floe_sha256_x2() of two 1 MiB leaves (2 MiB per iteration).
+ *   sha256_2streams_2x128MiB/... two 128 MiB messages fed in 4 MiB pieces, as migrate reads
+ *                        two files back for their SHA-256: one after the other
+ *                        (floe_sha256_update) vs together (floe_sha256_update2). 256 MiB per
+ *                        iteration, streaming from memory.
  *   part_64MiB/...       leaf hashes + tree hash + linear SHA-256 of one 64 MiB part: two
  *                        OpenSSL passes (the baseline) vs floe_treehash_part(). 64 MiB counted
  *                        once per iteration.
@@ -69,6 +73,38 @@ void sha256_x2(benchmark::State &state, enum floe_sha256_impl impl)
     }
     bg.report(state);
     set_bytes(state, 2 * kMiB);
+}
+
+constexpr size_t kStream = 128 * kMiB;
+constexpr size_t kPiece = 4 * kMiB;
+
+void sha256_2streams(benchmark::State &state, bool together)
+{
+    if (!use_impl(state, FLOE_SHA256_SHANI))
+        return;
+    const uint8_t *p = data(2 * kStream);
+    uint8_t a[FLOE_HASH_BYTES], b[FLOE_HASH_BYTES];
+    Background bg;
+    for (auto _ : state) {
+        struct floe_sha256 ca, cb;
+        floe_sha256_init(&ca);
+        floe_sha256_init(&cb);
+        if (together) {
+            for (size_t off = 0; off < kStream; off += kPiece)
+                floe_sha256_update2(&ca, p + off, &cb, p + kStream + off, kPiece);
+        } else {
+            for (size_t off = 0; off < kStream; off += kPiece)
+                floe_sha256_update(&ca, p + off, kPiece);
+            for (size_t off = 0; off < kStream; off += kPiece)
+                floe_sha256_update(&cb, p + kStream + off, kPiece);
+        }
+        floe_sha256_final(&ca, a);
+        floe_sha256_final(&cb, b);
+        benchmark::DoNotOptimize(a);
+        benchmark::DoNotOptimize(b);
+    }
+    bg.report(state);
+    set_bytes(state, 2 * kStream);
 }
 
 constexpr size_t kPart = 64 * kMiB;
@@ -204,6 +240,13 @@ BENCHMARK_CAPTURE(sha256_x2, shani, FLOE_SHA256_SHANI)
 BENCHMARK_CAPTURE(sha256_x2, portable, FLOE_SHA256_PORTABLE)
     ->Name("sha256_x2_2x1MiB/floe_portable")
     ->Unit(benchmark::kMicrosecond);
+
+BENCHMARK_CAPTURE(sha256_2streams, one_after_the_other, false)
+    ->Name("sha256_2streams_2x128MiB/one_after_the_other")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(sha256_2streams, together, true)
+    ->Name("sha256_2streams_2x128MiB/update2")
+    ->Unit(benchmark::kMillisecond);
 
 BENCHMARK(part_two_openssl_passes)
     ->Name("part_64MiB/openssl_two_passes")

@@ -224,9 +224,10 @@ class MigrateTests(unittest.TestCase):
 
     def test_big_archives_sha256_read_back(self):
         """Archives above 16 MiB take the journaled download, and their SHA-256 is read back
-        from the file on a thread while the next one downloads (O_DIRECT, two buffers): the
-        manifest's SHA-256 must be of the bytes on disk, an unaligned tail and a size that is a
-        whole number of read buffers included."""
+        from the file (O_DIRECT, two buffers), two archives hashed together on a thread while
+        the next one downloads, an odd one alone at the end: the manifest's SHA-256 must be of
+        the bytes on disk, an unaligned tail, a size that is a whole number of read buffers,
+        and a pair of different lengths (one stream goes on alone) included."""
         sizes = [(17 << 20) + 5, 20 << 20, (16 << 20) + 4097]
         vault, data = self.fill(["big/f%d.bin" % i for i in range(3)], lambda i: sizes[i])
         dest = self.dest()

@@ -75,6 +75,14 @@
 #define FIRST_POLL_S 0.25 /* first poll after a request (x1.5 per poll) */
 #define NOTIFY_WAIT_S 5   /* the longest wait for a notification in one ReceiveMessage */
 
+/* An archive copied to a directory, verified and in place, whose SHA-256 is to be read back. */
+struct sha_item {
+    struct floe_mcat_row r; /* r.sha256 receives the hex digest */
+    char path[4096 + FLOE_MNAME_CAP + 2];
+    int rc;
+    struct floe_error err;
+};
+
 struct mig {
     struct floe_client *client;
     const struct floe_migrate_options *o;
@@ -98,15 +106,16 @@ struct mig {
     char **seen;
     size_t nseen, seen_cap;
     struct floe_mcat_row row; /* scratch for the listing callback */
-    /* the SHA-256 of the last archive copied to a directory, read back on a thread while the
-     * next one downloads (sha_start / sha_join) */
+    /* the SHA-256 of archives copied to a directory, read back two at a time on a thread
+     * while the next ones download (sha_start / sha_join) */
     struct {
-        bool active;
+        bool active;   /* run[0..nrun) hashed (threaded: on t), not recorded yet */
+        bool threaded; /* t is to be joined */
         pthread_t t;
-        struct floe_mcat_row r;
-        char path[4096 + FLOE_MNAME_CAP + 2];
-        int rc;
-        struct floe_error err;
+        struct sha_item run[2];
+        unsigned nrun;
+        bool held; /* wait holds an archive waiting for a partner */
+        struct sha_item wait;
     } sha;
 };
 
@@ -580,6 +589,9 @@ struct sha_reader {
     ssize_t len[2]; /* > 0 bytes; 0 end of file; < 0 failed (err[] holds errno) */
     int err[2];
     bool full[2];
+    unsigned cur; /* the buffer the caller takes next */
+    bool threaded;
+    pthread_t t;
     pthread_mutex_t mu;
     pthread_cond_t cv;
 };
@@ -624,114 +636,230 @@ static void *sha_reader_thread(void *arg)
     }
 }
 
-/* The SHA-256 (hex) of a file just written. The download wrote it with O_DIRECT, so the page
- * cache does not hold it: it is read back with O_DIRECT too (the disk copies straight into the
- * aligned buffers; a buffered read cost a page-cache copy per byte, as much CPU as the hash),
- * buffered where the file system refuses O_DIRECT. Without a reader thread: read, then hash. */
-static int sha256_file(const char *path, char out[65], struct floe_error *err)
+/* Open path for reading back. The download wrote it with O_DIRECT, so the page cache does not
+ * hold it: it is read with O_DIRECT too (the disk copies straight into the aligned buffers; a
+ * buffered read cost a page-cache copy per byte, as much CPU as the hash), buffered where the
+ * file system refuses O_DIRECT; with a reader thread where one starts, else read in turn.
+ * Returns 0 or an errno (nothing to close then). */
+static int sha_open(struct sha_reader *rd, const char *path)
 {
-    struct sha_reader rd = {.fd = open(path, O_RDONLY | O_CLOEXEC | O_DIRECT)};
-    if (rd.fd < 0 && errno == EINVAL)
-        rd.fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (rd.fd < 0)
-        return floe_error_set_errno(err, FLOE_E_IO, errno, path, "cannot open %s", path);
-    rd.buf[0] = aligned_alloc(4096, SHA_READ_BYTES);
-    rd.buf[1] = aligned_alloc(4096, SHA_READ_BYTES);
-    pthread_t t;
-    bool threaded = false;
-    if (rd.buf[0] && rd.buf[1] && pthread_mutex_init(&rd.mu, NULL) == 0) {
-        if (pthread_cond_init(&rd.cv, NULL) == 0) {
-            threaded = pthread_create(&t, NULL, sha_reader_thread, &rd) == 0;
-            if (!threaded)
-                pthread_cond_destroy(&rd.cv);
-        }
-        if (!threaded)
-            pthread_mutex_destroy(&rd.mu);
+    *rd = (struct sha_reader){.fd = open(path, O_RDONLY | O_CLOEXEC | O_DIRECT)};
+    if (rd->fd < 0 && errno == EINVAL)
+        rd->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (rd->fd < 0)
+        return errno;
+    rd->buf[0] = aligned_alloc(4096, SHA_READ_BYTES);
+    rd->buf[1] = aligned_alloc(4096, SHA_READ_BYTES);
+    if (!rd->buf[0] || !rd->buf[1]) {
+        free(rd->buf[0]);
+        free(rd->buf[1]);
+        close(rd->fd);
+        return ENOMEM;
     }
-    ssize_t k = -1;
-    int e = ENOMEM;
-    uint8_t sha[32];
-    struct floe_sha256 c;
-    floe_sha256_init(&c);
-    for (unsigned i = 0; rd.buf[0]; i ^= 1) {
-        if (threaded) {
-            pthread_mutex_lock(&rd.mu);
-            while (!rd.full[i])
-                pthread_cond_wait(&rd.cv, &rd.mu);
-            k = rd.len[i];
-            e = rd.err[i];
-            pthread_mutex_unlock(&rd.mu);
-        } else {
-            i = 0;
-            k = sha_read(rd.fd, rd.buf[0], &e);
+    if (pthread_mutex_init(&rd->mu, NULL) == 0) {
+        if (pthread_cond_init(&rd->cv, NULL) == 0) {
+            rd->threaded = pthread_create(&rd->t, NULL, sha_reader_thread, rd) == 0;
+            if (!rd->threaded)
+                pthread_cond_destroy(&rd->cv);
         }
-        if (k <= 0)
-            break;
-        floe_sha256_update(&c, rd.buf[i], (size_t)k);
-        if (threaded) {
-            pthread_mutex_lock(&rd.mu);
-            rd.full[i] = false;
-            pthread_cond_broadcast(&rd.cv);
-            pthread_mutex_unlock(&rd.mu);
+        if (!rd->threaded)
+            pthread_mutex_destroy(&rd->mu);
+    }
+    return 0;
+}
+
+/* The next piece of the file: > 0 bytes at *p (valid until sha_done()), 0 at the end, < 0 on
+ * a read error (*e its errno). After 0 or < 0 call only sha_close(). */
+static ssize_t sha_next(struct sha_reader *rd, const uint8_t **p, int *e)
+{
+    ssize_t k;
+    if (rd->threaded) {
+        pthread_mutex_lock(&rd->mu);
+        while (!rd->full[rd->cur])
+            pthread_cond_wait(&rd->cv, &rd->mu);
+        k = rd->len[rd->cur];
+        *e = rd->err[rd->cur];
+        pthread_mutex_unlock(&rd->mu);
+    } else {
+        k = sha_read(rd->fd, rd->buf[0], e);
+    }
+    *p = rd->buf[rd->threaded ? rd->cur : 0];
+    return k;
+}
+
+/* The piece sha_next() gave is hashed: its buffer goes back to the reader. */
+static void sha_done(struct sha_reader *rd)
+{
+    if (!rd->threaded)
+        return;
+    pthread_mutex_lock(&rd->mu);
+    rd->full[rd->cur] = false;
+    pthread_cond_broadcast(&rd->cv);
+    pthread_mutex_unlock(&rd->mu);
+    rd->cur ^= 1;
+}
+
+/* After sha_next() returned 0 or < 0 (the reader thread stopped at the same end). */
+static void sha_close(struct sha_reader *rd)
+{
+    if (rd->threaded) {
+        pthread_join(rd->t, NULL);
+        pthread_cond_destroy(&rd->cv);
+        pthread_mutex_destroy(&rd->mu);
+    }
+    close(rd->fd);
+    free(rd->buf[0]);
+    free(rd->buf[1]);
+}
+
+/*
+ * The SHA-256 of n (1 or 2) files just written, into each item's r.sha256 (or its rc and err).
+ * Two files are hashed together: while both have bytes left, each 4 MiB piece of one and the
+ * piece of the other go through floe_sha256_update2(), which runs the two streams interleaved
+ * in one loop (SHA-NI): about the time of one stream, where the hash of every byte copied was
+ * the cost that held big-archive migration below `floe retrieve` (docs/performance.md).
+ */
+static void sha256_files(struct sha_item *it, unsigned n)
+{
+    struct sha_reader rd[2];
+    struct floe_sha256 c[2];
+    bool open_[2] = {false, false}, more[2] = {false, false};
+    for (unsigned i = 0; i < n; i++) {
+        int e = sha_open(&rd[i], it[i].path);
+        if (e) {
+            it[i].rc = floe_error_set_errno(&it[i].err, e == ENOMEM ? FLOE_E_NOMEM : FLOE_E_IO, e,
+                                            it[i].path, "cannot open %s", it[i].path);
+            continue;
+        }
+        open_[i] = more[i] = true;
+        floe_sha256_init(&c[i]);
+    }
+    while (more[0] || more[1]) {
+        const uint8_t *p[2] = {NULL, NULL};
+        ssize_t k[2] = {0, 0};
+        for (unsigned i = 0; i < n; i++) {
+            if (!more[i])
+                continue;
+            int e = 0;
+            k[i] = sha_next(&rd[i], &p[i], &e);
+            if (k[i] > 0)
+                continue;
+            more[i] = false;
+            if (k[i] < 0)
+                it[i].rc = floe_error_set_errno(&it[i].err, FLOE_E_IO, e, it[i].path,
+                                                "cannot read %s", it[i].path);
+        }
+        size_t both = 0;
+        if (k[0] > 0 && k[1] > 0) {
+            both = (size_t)(k[0] < k[1] ? k[0] : k[1]);
+            floe_sha256_update2(&c[0], p[0], &c[1], p[1], both);
+        }
+        for (unsigned i = 0; i < n; i++) {
+            if (k[i] <= 0)
+                continue;
+            floe_sha256_update(&c[i], p[i] + both, (size_t)k[i] - both);
+            sha_done(&rd[i]);
         }
     }
-    if (threaded) { /* the reader stopped at the same end (k <= 0) */
-        pthread_join(t, NULL);
-        pthread_cond_destroy(&rd.cv);
-        pthread_mutex_destroy(&rd.mu);
+    for (unsigned i = 0; i < n; i++) {
+        if (!open_[i])
+            continue;
+        sha_close(&rd[i]);
+        if (it[i].rc)
+            continue;
+        uint8_t sha[32];
+        floe_sha256_final(&c[i], sha);
+        floe_treehash_hex(sha, it[i].r.sha256);
     }
-    close(rd.fd);
-    free(rd.buf[0]);
-    free(rd.buf[1]);
-    if (k < 0)
-        return floe_error_set_errno(err, e == ENOMEM ? FLOE_E_NOMEM : FLOE_E_IO, e, path,
-                                    "cannot read %s", path);
-    floe_sha256_final(&c, sha);
-    floe_treehash_hex(sha, out);
-    return FLOE_OK;
 }
 
 static void *sha_thread(void *arg)
 {
     struct mig *m = arg;
-    m->sha.rc = sha256_file(m->sha.path, m->sha.r.sha256, &m->sha.err);
+    sha256_files(m->sha.run, m->sha.nrun);
     return NULL;
 }
 
-/* The pending SHA-256 (if any) joined and its archive recorded done; FLOE_OK or the run's
- * failure (the archive stays verified: the next run checks the file again). */
-static int sha_join(struct mig *m)
+/* The running pair (or single) joined and its archives recorded done, in the order they were
+ * copied; FLOE_OK or the first failure (an archive whose SHA-256 failed stays verified: the
+ * next run checks the file again). */
+static int sha_join_running(struct mig *m)
 {
     if (!m->sha.active)
         return FLOE_OK;
-    pthread_join(m->sha.t, NULL);
-    m->sha.active = false;
-    if (m->sha.rc) {
-        *m->err = m->sha.err;
-        return m->sha.rc;
+    if (m->sha.threaded)
+        pthread_join(m->sha.t, NULL);
+    m->sha.active = m->sha.threaded = false;
+    int rc = FLOE_OK;
+    for (unsigned i = 0; i < m->sha.nrun && !rc; i++) {
+        if (m->sha.run[i].rc) {
+            *m->err = m->sha.run[i].err;
+            rc = m->sha.run[i].rc;
+        } else {
+            rc = move(m, &m->sha.run[i].r, FLOE_MIGRATE_DONE, "");
+        }
     }
-    return move(m, &m->sha.r, FLOE_MIGRATE_DONE, "");
+    return rc;
 }
 
-/* r (verified, in place at path) gets its SHA-256 on a thread; the one before is joined. */
+/* Start hashing the n items now in m->sha.run: on a thread (while the next archive
+ * downloads), else here. */
+static int sha_run(struct mig *m, unsigned n)
+{
+    m->sha.nrun = n;
+    for (unsigned i = 0; i < n; i++) {
+        m->sha.run[i].rc = FLOE_OK;
+        memset(&m->sha.run[i].err, 0, sizeof(m->sha.run[i].err));
+    }
+    m->sha.threaded = pthread_create(&m->sha.t, NULL, sha_thread, m) == 0;
+    if (!m->sha.threaded)
+        sha_thread(m);    /* no thread: here */
+    m->sha.active = true; /* recorded by sha_join_running() */
+    return FLOE_OK;
+}
+
+/* Every SHA-256 pending joined or taken, and its archive recorded done: the running pair,
+ * then an archive held for a partner (alone, here). */
+static int sha_join(struct mig *m)
+{
+    int rc = sha_join_running(m);
+    if (rc || !m->sha.held)
+        return rc;
+    m->sha.held = false;
+    m->sha.run[0] = m->sha.wait;
+    m->sha.nrun = 1;
+    m->sha.run[0].rc = FLOE_OK;
+    memset(&m->sha.run[0].err, 0, sizeof(m->sha.run[0].err));
+    sha256_files(m->sha.run, 1);
+    if (m->sha.run[0].rc) {
+        *m->err = m->sha.run[0].err;
+        return m->sha.run[0].rc;
+    }
+    return move(m, &m->sha.run[0].r, FLOE_MIGRATE_DONE, "");
+}
+
+/* r (verified, in place at path) gets its SHA-256 read back: the first of a pair is held until
+ * the next archive is in place, then both are hashed together on a thread while the next ones
+ * download (sha256_files); the pair before is joined first. A held archive is hashed alone when
+ * nothing else is staged (sha_join). Killed meanwhile, the archive stays verified and the next
+ * run checks its file again. */
 static int sha_start(struct mig *m, const struct floe_mcat_row *r, const char *path)
 {
-    int rc = sha_join(m);
-    if (rc)
-        return rc;
-    m->sha.r = *r;
-    snprintf(m->sha.path, sizeof(m->sha.path), "%s", path);
-    memset(&m->sha.err, 0, sizeof(m->sha.err));
-    if (pthread_create(&m->sha.t, NULL, sha_thread, m) == 0) {
-        m->sha.active = true;
+    struct sha_item *it = m->sha.held ? &m->sha.run[1] : &m->sha.wait;
+    if (m->sha.held) {
+        int rc = sha_join_running(m);
+        if (rc)
+            return rc;
+    }
+    it->r = *r;
+    snprintf(it->path, sizeof(it->path), "%s", path);
+    if (!m->sha.held) {
+        m->sha.held = true;
         return FLOE_OK;
     }
-    sha_thread(m); /* no thread: here */
-    if (m->sha.rc) {
-        *m->err = m->sha.err;
-        return m->sha.rc;
-    }
-    return move(m, &m->sha.r, FLOE_MIGRATE_DONE, "");
+    m->sha.held = false;
+    m->sha.run[0] = m->sha.wait;
+    return sha_run(m, 2);
 }
 
 /* The file at path is in place: its tree hash must be the archive's; records its SHA-256. */
