@@ -156,6 +156,15 @@ struct floe_job_list_filter {
     const char *status_code; /* "InProgress" | "Succeeded" | "Failed"; NULL = any */
     int completed;           /* -1 = any, 0 = only incomplete, 1 = only completed */
     unsigned page_limit;     /* jobs per request; 0 = service default */
+    /* the Marker of a page to start at (one that last_marker returned; NULL or "" = the
+     * first page). A marker is the service's token: it may be refused (the job it names has
+     * gone), and the caller then walks from the first page. */
+    const char *start_marker;
+    /* OUT, if not NULL: when the walk reached the last page (fn never stopped it), the Marker
+     * that page was requested with ("" when it was the first), so a later walk can start
+     * there and see only the jobs listed from that page on; truncated to last_marker_cap. */
+    char *last_marker;
+    size_t last_marker_cap;
 };
 
 /* Called once per job in the service's order (initiation time); non-zero stops the listing. */

@@ -183,8 +183,11 @@ struct floe_migrate_result {
     uint64_t already_present;      /* found in place by a re-run, verified, not copied again */
     uint64_t jobs_requested, jobs_reused, jobs_rerequested;
     uint64_t jobs_notified; /* completions learnt from notify_queue's messages */
-    uint64_t failed;        /* in the catalog after the run */
-    uint64_t done;          /* in the catalog after the run */
+    /* ListJobs walks: of every job, of the tail from the last page seen, of the jobs in
+     * progress (docs/migrate.md, "refresh") */
+    uint64_t job_walks_full, job_walks_tail, job_walks_running;
+    uint64_t failed; /* in the catalog after the run */
+    uint64_t done;   /* in the catalog after the run */
     double seconds;
     char catalog_path[4096];
     char manifest_csv[4200], manifest_json[4200];

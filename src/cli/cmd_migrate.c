@@ -474,6 +474,10 @@ static int cmd_run(const struct floe_cli *cli, int argc, char **argv)
                 "manifest_csv", floe_cli_jstr(r.manifest_csv), "manifest_json",
                 floe_cli_jstr(r.manifest_json));
             json_object_update(o, add);
+            json_object_set_new(o, "job_walks",
+                                json_pack("{s:I, s:I, s:I}", "full", (json_int_t)r.job_walks_full,
+                                          "tail", (json_int_t)r.job_walks_tail, "running",
+                                          (json_int_t)r.job_walks_running));
             json_decref(add);
             floe_cli_json_print(stdout, o);
         } else {

@@ -42,7 +42,7 @@ class MigrateTests(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory(prefix="floe-migrate-test-")
         cls.vault = servers.start_vault(VAULT_BIN, extra=[
-            "--job-delay", "Expedited=0,Standard=0,Bulk=1"])
+            "--job-delay", "Expedited=0,Standard=0,Bulk=1", "--log-level", "info"])
         cls.env = servers.client_env(cls.tmp.name)
         cls.glacier = servers.glacier_client(cls.vault.url)
         cls.n = 0
@@ -256,6 +256,52 @@ class MigrateTests(unittest.TestCase):
         out, _ = self.floe("migrate", "status", vault, "--to", dest, "--list")
         self.assertIn("dir/f5.bin", out)
         self.assertIn("done", out)
+
+    def test_refresh_lists_the_tail_not_every_job(self):
+        """With thousands of jobs in a vault, each poll used to list every one of them (ListJobs
+        walked from the first page). Instant jobs, 300 archives, 20 jobs in flight: 15
+        rounds, the listing growing to 7 pages of 50. Once the listing is known to be in
+        ascending creation order and spans pages, a poll lists only the tail from the last
+        page seen (the jobs requested since are there): full walks only while it fits one page,
+        and far fewer ListJobs requests than a full walk per round (about 51)."""
+        n = 300
+        vault, data = self.fill(["t/%03d" % i for i in range(n)], lambda i: 100 + i)
+        dest = self.dest()
+        before = self.list_jobs_requests(vault)
+        lines, _ = self.floe("--json", "migrate", vault, "--to", dest, "--tier", "Expedited",
+                             "--max-jobs", "20", "--poll-interval", "1s")
+        r = lines[-1]
+        self.assertEqual((r["copied"], r["done"], r["failed"], r["jobs_requested"]), (n, n, 0, n))
+        walks = r["job_walks"]
+        # the first refresh and the rounds with 21 and 41 jobs fit one page (no tail to start
+        # at: the running jobs, then the full walk); one more for slack
+        self.assertLessEqual(walks["full"], 6, walks)
+        self.assertGreaterEqual(walks["tail"], 10, walks)
+        self.check_copied(dest, data)
+        pages = self.list_jobs_requests(vault) - before
+        self.assertGreater(pages, 0)
+        self.assertLess(pages, 40, walks)
+
+    def test_refresh_lists_running_jobs_while_they_run(self):
+        """Jobs that take a while (Bulk: 1 s here): a poll finds the older requested jobs among
+        the jobs in progress (completed=false) and does not walk the whole listing for them;
+        a job that finished since the last poll is found by a full walk. Every archive is
+        copied either way."""
+        n = 12
+        vault, data = self.fill(["r/%02d" % i for i in range(n)], lambda i: 2000 + i)
+        dest = self.dest()
+        lines, _ = self.floe("--json", "migrate", vault, "--to", dest, "--max-jobs", "4",
+                             "--poll-interval", "1s")
+        r = lines[-1]
+        self.assertEqual((r["copied"], r["done"], r["failed"]), (n, n, 0))
+        self.assertGreaterEqual(r["job_walks"]["running"], 1, r["job_walks"])
+        self.check_copied(dest, data)
+
+    def list_jobs_requests(self, vault):
+        """ListJobs requests for vault in the floe-vault's log so far."""
+        with open(self.vault.log_path, errors="replace") as f:
+            return sum(1 for line in f if "GET /-/vaults/%s/jobs" % vault in line
+                       and "ListJobs" in line)
 
     def test_kill_and_resume(self):
         n = 30

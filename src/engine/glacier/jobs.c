@@ -388,14 +388,20 @@ struct list_ctx {
     const struct floe_job_list_filter *f;
     floe_job_list_fn *fn;
     void *user;
+    bool stopped; /* fn stopped the walk */
 };
 
 /* One page's query: completed, limit, marker, statuscode as the filter asks. */
 static void list_query(char *query, size_t cap, const char *marker, void *ctx)
 {
-    const struct floe_job_list_filter *f = ((struct list_ctx *)ctx)->f;
+    struct list_ctx *lc = ctx;
+    const struct floe_job_list_filter *f = lc->f;
     size_t n = 0;
     query[0] = 0;
+    if (!marker && f && f->start_marker && *f->start_marker)
+        marker = f->start_marker; /* the first page of a walk that starts later */
+    if (f && f->last_marker && f->last_marker_cap)
+        snprintf(f->last_marker, f->last_marker_cap, "%s", marker ? marker : "");
     /* canonical order does not matter here: the signer sorts the query */
     if (f && f->completed >= 0)
         n += (size_t)snprintf(query + n, cap - n, "%scompleted=%s", n ? "&" : "",
@@ -422,7 +428,7 @@ static int list_page(json_t *doc, void *ctx, bool *stop, struct floe_error *err)
     {
         job_from_json(item, info);
         if (lc->fn(info, lc->user)) {
-            *stop = true;
+            *stop = lc->stopped = true;
             break;
         }
     }
@@ -441,10 +447,13 @@ int floe_job_list(struct floe_client *c, const char *vault, const struct floe_jo
         return floe_error_set(err, FLOE_E_INVALID_ARG,
                               "status code \"%s\" is not InProgress, Succeeded or Failed",
                               f->status_code);
-    struct list_ctx lc = {f, fn, user};
-    return floe_request_pages(
+    struct list_ctx lc = {.f = f, .fn = fn, .user = user};
+    rc = floe_request_pages(
         c, &(struct floe_request){.method = "GET", .vault = vault, .path = "/jobs"}, "ListJobs",
         list_query, list_page, &lc, err);
+    if (f && f->last_marker && f->last_marker_cap && (rc || lc.stopped))
+        f->last_marker[0] = 0; /* no last page reached: nothing to start at */
+    return rc;
 }
 
 static double now_s(void)

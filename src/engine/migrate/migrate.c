@@ -73,7 +73,12 @@
 #define PAUSE_MIN_S 60
 #define PAUSE_MAX_S 900
 #define FIRST_POLL_S 0.25 /* first poll after a request (x1.5 per poll) */
-#define NOTIFY_WAIT_S 5   /* the longest wait for a notification in one ReceiveMessage */
+/* A job that completes this soon after its creation is an endpoint's instant job (floe-vault
+ * --job-delay instant; Glacier's fastest tier takes minutes): the first poll after a request
+ * comes after FAST_POLL_S instead of FIRST_POLL_S. */
+#define FAST_JOB_S 1
+#define FAST_POLL_S 0.02
+#define NOTIFY_WAIT_S 5 /* the longest wait for a notification in one ReceiveMessage */
 
 /* An archive copied to a directory, verified and in place, whose SHA-256 is to be read back. */
 struct sha_item {
@@ -99,6 +104,12 @@ struct mig {
     double t0;
     double poll_s, next_poll, pause_s, pause_until;
     bool refreshed;
+    /* refresh's walks (see refresh_some): the last full walk listed the jobs in ascending
+     * creation order, and the marker of its (or a later tail walk's) last page */
+    bool full_walk, ascending, went_down;
+    int64_t prev_created;
+    char tail_marker[1024];
+    bool fast_jobs;              /* a job of ours completed within FAST_JOB_S of its creation */
     struct floe_mnotify *notify; /* --notify-queue, or NULL (never given, or failed: polling) */
     double next_receive;
     int note_rc; /* a catalog failure inside a notification's callback */
@@ -187,6 +198,8 @@ static int job_outcome(struct mig *m, struct floe_mcat_row *r, const struct floe
 {
     if (strcmp(j->status_code, "Succeeded") == 0) {
         r->job_done = floe_mplan_iso_seconds(j->completion_date);
+        if (r->job_done - floe_mplan_iso_seconds(j->creation_date) <= FAST_JOB_S)
+            m->fast_jobs = true;
         return fresh(m, r->job_done) ? move(m, r, FLOE_MIGRATE_STAGED, "")
                                      : replan(m, r, "job output expires soon");
     }
@@ -203,6 +216,11 @@ static int list_job(const struct floe_job_info *j, void *user)
 {
     struct mig *m = user;
     struct floe_mcat_row *r = &m->row;
+    if (m->full_walk) { /* the listing's order, for the tail walks */
+        int64_t c = floe_mplan_iso_seconds(j->creation_date);
+        m->went_down |= c < m->prev_created;
+        m->prev_created = c;
+    }
     if (strcmp(j->action, "ArchiveRetrieval") != 0)
         return 0;
     bool ok = strcmp(j->status_code, "Succeeded") == 0;
@@ -263,18 +281,97 @@ static int refresh(struct mig *m)
     return rc ? rc : crc;
 }
 
+/* One ListJobs walk with filter f through list_job. Returns FLOE_OK; the catalog's failure (a
+ * write in the callback: m->err set, *cat_failed true); or the listing's own failure,
+ * described in *lerr. */
+static int walk(struct mig *m, struct floe_job_list_filter *f, struct floe_error *lerr,
+                bool *cat_failed)
+{
+    memset(lerr, 0, sizeof(*lerr));
+    int rc = floe_job_list(m->client, m->o->vault, f, list_job, m, lerr);
+    *cat_failed = rc == FLOE_E_CANCELLED && m->err->status;
+    return *cat_failed ? m->err->status : rc;
+}
+
+/* Has every REQUESTED row's job been seen in this refresh's walks? */
+static bool requested_all_seen(struct mig *m)
+{
+    struct floe_mcat_row r;
+    int64_t after = -1;
+    while (floe_mcat_next(m->cat, FLOE_MIGRATE_REQUESTED, after, &r)) {
+        after = r.ord;
+        if (!was_seen(m, r.job_id))
+            return false;
+    }
+    return true;
+}
+
+/* After a first full walk, a refresh tries two short walks before a full one: when the last
+ * full walk listed the jobs in ascending creation order, the tail (from the marker of the last
+ * page seen: the jobs requested since are there), then the jobs still in progress (the older
+ * requested ones still running). When every REQUESTED row's job was seen in them, their
+ * outcomes are recorded and nothing else is listed; a requested job seen in neither finished
+ * (or is gone) before the tail and needs the full walk, as does a refused marker. So a run
+ * with thousands of jobs lists a few pages per poll, not every job of the vault each time. */
+static int refresh_short(struct mig *m, bool *done)
+{
+    struct floe_error lerr;
+    bool cat_failed;
+    char marker[sizeof(m->tail_marker)];
+    *done = false;
+    if (m->ascending && m->tail_marker[0]) {
+        struct floe_job_list_filter f = {.completed = -1,
+                                         .start_marker = m->tail_marker,
+                                         .last_marker = marker,
+                                         .last_marker_cap = sizeof(marker)};
+        int rc = walk(m, &f, &lerr, &cat_failed);
+        if (rc)
+            return cat_failed ? rc : FLOE_OK; /* a refused marker, say: the full walk */
+        m->out->job_walks_tail++;
+        if (marker[0])
+            snprintf(m->tail_marker, sizeof(m->tail_marker), "%s", marker);
+        if ((*done = requested_all_seen(m)))
+            return FLOE_OK;
+    }
+    struct floe_job_list_filter f = {.completed = 0};
+    int rc = walk(m, &f, &lerr, &cat_failed);
+    if (rc)
+        return cat_failed ? rc : FLOE_OK;
+    m->out->job_walks_running++;
+    *done = requested_all_seen(m);
+    return FLOE_OK;
+}
+
 static int refresh_some(struct mig *m)
 {
     seen_clear(m);
-    struct floe_job_list_filter f = {.completed = -1};
-    struct floe_error lerr = {0};
-    int rc = floe_job_list(m->client, m->o->vault, &f, list_job, m, &lerr);
-    if (rc == FLOE_E_CANCELLED && m->err->status) /* a catalog write failed in the callback */
-        return m->err->status;
+    if (m->refreshed) {
+        bool done = false;
+        int rc = refresh_short(m, &done);
+        if (rc || done)
+            return rc;
+        seen_clear(m);
+    }
+    char marker[sizeof(m->tail_marker)];
+    struct floe_job_list_filter f = {
+        .completed = -1, .last_marker = marker, .last_marker_cap = sizeof(marker)};
+    struct floe_error lerr;
+    bool cat_failed;
+    m->full_walk = true;
+    m->went_down = false;
+    m->prev_created = INT64_MIN;
+    int rc = walk(m, &f, &lerr, &cat_failed);
+    m->full_walk = false;
     if (rc) {
-        *m->err = lerr;
+        if (!cat_failed)
+            *m->err = lerr;
         return rc;
     }
+    m->out->job_walks_full++;
+    /* equal dates count as ascending: a wrong guess only costs the short walks (their jobs
+     * are not in the tail, so the full walk follows), never a missed job */
+    m->ascending = !m->went_down;
+    snprintf(m->tail_marker, sizeof(m->tail_marker), "%s", marker);
     /* requested rows whose job the service no longer lists: expired or unknown */
     struct floe_mcat_row r;
     int64_t after = -1;
@@ -425,7 +522,7 @@ static int request_done(struct mig *m, struct req *q, bool *stop)
         m->out->jobs_requested++;
         m->pause_s = 0;
         if (!m->notify)
-            m->poll_s = FIRST_POLL_S;
+            m->poll_s = m->fast_jobs ? FAST_POLL_S : FIRST_POLL_S;
         return FLOE_OK;
     }
     if (paused_by(&q->e, rc)) {
