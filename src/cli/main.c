@@ -14,6 +14,9 @@
 
 #include <stdio.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #define FLOE_VERSION_STRING "0.1.0"
 
@@ -94,8 +97,28 @@ static bool opt_is(const char *arg, const char *name)
     return strncmp(arg, name, n) == 0 && (arg[n] == 0 || arg[n] == '=');
 }
 
+/*
+ * Freed blocks of up to 32 MiB stay in the process for the next request instead of going back
+ * to the kernel. Every request in flight gets send and receive buffers of a few MiB (curl's
+ * upload buffer, response bodies); above glibc's initial 128 KiB threshold each is a fresh
+ * mmap whose pages fault in on first touch and are unmapped on free: 33,000 page faults and
+ * about 20% of a 1 GiB upload's throughput on loopback (docs/performance.md, "floe bench
+ * workloads"). glibc raises its threshold by itself after the first large free, which is why a
+ * process that had freed one big block (floe bench) did not pay it; set here, every command
+ * starts that way. Part and segment buffers come from their own mappings (bufpool) and are
+ * not affected. Process-wide, so here and not in libfloe: the program decides.
+ */
+static void keep_freed_buffers(void)
+{
+#ifdef __GLIBC__
+    (void)mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    (void)mallopt(M_TRIM_THRESHOLD, 64 << 20);
+#endif
+}
+
 int main(int argc, char **argv)
 {
+    keep_freed_buffers();
     struct floe_cli cli = {.prog = "floe", .max_retries = -1};
     const char *retry_for = NULL, *max_retries = NULL, *bwlimit = NULL;
     char *rest[argc + 1];
