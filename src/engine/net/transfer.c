@@ -2,12 +2,17 @@
  * transfer.c - the transfer stage: one thread owning a curl multi handle (see transfer.h).
  *
  * DESIGN
- * Threads: submitters push xfers onto `locked.incoming` under mu and wake the thread with
- * curl_multi_wakeup(). Only the transfer thread touches the CURLM, the easy handles and the
- * `waiting` list (xfers not yet started, or backing off before a retry).
+ * Threads: submitters push xfers onto `locked.incoming` under mu and wake the thread through
+ * an eventfd (only the push that finds the list empty writes it). Only the transfer thread
+ * touches the CURLM, the easy handles, the epoll set and the `waiting` list (xfers not yet
+ * started, or backing off before a retry).
  * Loop: move incoming to waiting; start waiting xfers whose not_before has passed while fewer
- * than max_active are running (prepare() signs each attempt); curl_multi_poll() until a socket
- * is ready, a wakeup, or the next retry is due; curl_multi_perform(); drain
+ * than max_active are running (prepare() signs each attempt); epoll_wait() on the sockets curl
+ * asked for (CURLMOPT_SOCKETFUNCTION keeps the epoll set) and the eventfd, until a socket is
+ * ready, new work, curl's own timer (CURLMOPT_TIMERFUNCTION: connect and stall timeouts, new
+ * handles) or the next retry is due; curl_multi_socket_action() for each ready socket only (and
+ * CURL_SOCKET_TIMEOUT when curl's timer is due): unlike curl_multi_perform, which runs every
+ * transfer in flight and polls each one's socket, a wake-up costs only what is ready. Then drain
  * curl_multi_info_read() and classify each finished attempt: success (2xx), retry after a
  * full-jitter backoff (network failure, 5xx, 408, 429, throttling), or final failure.
  * Error bodies are Glacier JSON {code, message, type}, or whatever the xfer's parse_error hook
@@ -32,12 +37,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 struct floe_transfer {
-    CURLM *multi; /* transfer thread only (wakeup: any thread) */
+    CURLM *multi; /* transfer thread only */
     pthread_t thread;
+    int epfd;                       /* the sockets curl waits on, and evfd; transfer thread only */
+    int evfd;                       /* eventfd: new work or stopping (written by any thread) */
     struct floe_transfer_opts opts; /* read-only after new */
     pthread_mutex_t mu;
     struct {
@@ -53,7 +63,9 @@ struct floe_transfer {
     unsigned nspare, spare_cap;
     uint64_t rng;
     uint64_t last_warn_ms; /* the last outage warning (rate limit) */
-    atomic_bool reached;   /* an attempt got an HTTP answer; set on the transfer thread */
+    bool curl_timer;       /* curl asked for a CURL_SOCKET_TIMEOUT call at curl_due_ms */
+    uint64_t curl_due_ms;
+    atomic_bool reached; /* an attempt got an HTTP answer; set on the transfer thread */
 };
 
 /* One line to the embedder's log, when it wants that level. Transfer thread only. */
@@ -515,7 +527,13 @@ static int start_attempt(struct floe_transfer *t, struct floe_xfer *x)
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-    long down_buf = 512L * 1024, up_buf = 2L * 1024 * 1024;
+    /* curl allocates the receive buffer for every attempt and frees it when the attempt ends:
+     * 512 KiB for downloads (GET, or a body streamed or sunk), curl's default 16 KiB for the
+     * short answers to uploads and other calls. A 512 KiB malloc and free per small file cost
+     * more than its whole request: arena growth and trimming (mprotect, madvise), fresh pages
+     * faulted in, malloc_consolidate on the free. */
+    bool download = x->body_write || x->sink || strcmp(x->method, "GET") == 0;
+    long down_buf = download ? 512L * 1024 : CURL_MAX_WRITE_SIZE, up_buf = 2L * 1024 * 1024;
     if (floe_bwlimit_active()) { /* a limited rate moves in smaller steps: no bursts */
         down_buf = bw_buffer(FLOE_BW_DOWN, down_buf);
         up_buf = bw_buffer(FLOE_BW_UP, up_buf);
@@ -787,9 +805,61 @@ static void cancel_all(struct floe_transfer *t)
     }
 }
 
+/* CURLMOPT_SOCKETFUNCTION: keep the epoll set to what curl waits for on socket s. socketp is
+ * NULL until the socket is first added (then marked with curl_multi_assign). */
+static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
+{
+    (void)e;
+    struct floe_transfer *t = userp;
+    if (what == CURL_POLL_REMOVE) {
+        epoll_ctl(t->epfd, EPOLL_CTL_DEL, s, NULL); /* ENOENT/EBADF: already gone with close */
+        return 0;
+    }
+    struct epoll_event ev = {.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) |
+                                       (what & CURL_POLL_OUT ? EPOLLOUT : 0u),
+                             .data.fd = s};
+    int op = socketp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    if (epoll_ctl(t->epfd, op, s, &ev) != 0) {
+        /* a closed socket left the set by itself, or a number reused before curl said REMOVE */
+        if (errno == ENOENT)
+            epoll_ctl(t->epfd, EPOLL_CTL_ADD, s, &ev);
+        else if (errno == EEXIST)
+            epoll_ctl(t->epfd, EPOLL_CTL_MOD, s, &ev);
+    }
+    if (!socketp)
+        curl_multi_assign(t->multi, s, t);
+    return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: when curl wants CURL_SOCKET_TIMEOUT (-1 = never). The due time stays
+ * until curl sets another: a TIMEOUT call that finds nothing expired yet is simply repeated. */
+static int on_timer(CURLM *m, long timeout_ms, void *userp)
+{
+    (void)m;
+    struct floe_transfer *t = userp;
+    t->curl_timer = timeout_ms >= 0;
+    if (t->curl_timer)
+        t->curl_due_ms = now_ms() + (uint64_t)timeout_ms;
+    return 0;
+}
+
+/* The transfer thread's own struct (done callbacks that submit do not need to wake it). */
+static _Thread_local struct floe_transfer *tls_self;
+
+static void wake_thread(struct floe_transfer *t)
+{
+    uint64_t one = 1;
+    while (write(t->evfd, &one, sizeof(one)) < 0 && errno == EINTR)
+        ;
+}
+
+#define MAX_EVENTS 64
+
 static void *transfer_main(void *arg)
 {
     struct floe_transfer *t = arg;
+    struct epoll_event evs[MAX_EVENTS];
+    tls_self = t;
     for (;;) {
         bool stopping;
         take_incoming(t, &stopping);
@@ -803,16 +873,34 @@ static void *transfer_main(void *arg)
         uint64_t next_due = 0;
         start_ready(t, &next_due);
         int timeout = 1000;
-        if (next_due) {
-            uint64_t now = now_ms();
+        uint64_t now = now_ms();
+        if (next_due)
             timeout = next_due <= now ? 0 : (int)(next_due - now < 1000 ? next_due - now : 1000);
-        }
         int bw_ms = bw_resume(t); /* also when the limit was lifted meanwhile */
         if (bw_ms && bw_ms < timeout)
             timeout = bw_ms;
-        curl_multi_poll(t->multi, NULL, 0, timeout, NULL);
+        if (t->curl_timer) { /* after bw_resume: a resumed handle asks to run at once */
+            uint64_t d = t->curl_due_ms <= now ? 0 : t->curl_due_ms - now;
+            if (d < (uint64_t)timeout)
+                timeout = (int)d;
+        }
+        int n = epoll_wait(t->epfd, evs, MAX_EVENTS, timeout);
         int still = 0;
-        curl_multi_perform(t->multi, &still);
+        for (int i = 0; i < n; i++) {
+            int fd = evs[i].data.fd;
+            if (fd == t->evfd) {
+                uint64_t v;
+                while (read(t->evfd, &v, sizeof(v)) < 0 && errno == EINTR)
+                    ;
+                continue;
+            }
+            uint32_t e = evs[i].events;
+            int mask = (e & EPOLLIN ? CURL_CSELECT_IN : 0) | (e & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+                       (e & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+            curl_multi_socket_action(t->multi, fd, mask, &still);
+        }
+        if (t->curl_timer && now_ms() >= t->curl_due_ms)
+            curl_multi_socket_action(t->multi, CURL_SOCKET_TIMEOUT, 0, &still);
         CURLMsg *msg;
         int left;
         while ((msg = curl_multi_info_read(t->multi, &left)) != NULL) {
@@ -860,29 +948,44 @@ int floe_transfer_new(const struct floe_transfer_opts *opts, struct floe_transfe
     t->spare_cap = t->max_active;
     t->spare = floe_xcalloc(t->spare_cap, sizeof(*t->spare));
     pthread_mutex_init(&t->mu, NULL);
+    t->epfd = epoll_create1(EPOLL_CLOEXEC);
+    t->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = t->evfd};
+    if (t->epfd < 0 || t->evfd < 0 || epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->evfd, &ev) != 0) {
+        rc = floe_error_set_errno(err, FLOE_E_NETWORK, errno, NULL,
+                                  "cannot set up the transfer thread's epoll set");
+        goto fail;
+    }
     t->multi = curl_multi_init();
     if (!t->multi) {
-        pthread_mutex_destroy(&t->mu);
-        free(t->active);
-        free(t->spare);
-        free((void *)t->opts.ca_bundle);
-        free(t);
-        return floe_error_set(err, FLOE_E_NETWORK, "curl_multi_init failed");
+        rc = floe_error_set(err, FLOE_E_NETWORK, "curl_multi_init failed");
+        goto fail;
     }
     curl_multi_setopt(t->multi, CURLMOPT_MAXCONNECTS, (long)t->max_active + 4);
+    curl_multi_setopt(t->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(t->multi, CURLMOPT_SOCKETDATA, t);
+    curl_multi_setopt(t->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(t->multi, CURLMOPT_TIMERDATA, t);
     int prc = pthread_create(&t->thread, NULL, transfer_main, t);
     if (prc) {
-        curl_multi_cleanup(t->multi);
-        pthread_mutex_destroy(&t->mu);
-        free(t->active);
-        free(t->spare);
-        free((void *)t->opts.ca_bundle);
-        free(t);
-        return floe_error_set_errno(err, FLOE_E_NOMEM, prc, NULL,
-                                    "cannot start the transfer thread");
+        rc = floe_error_set_errno(err, FLOE_E_NOMEM, prc, NULL, "cannot start the transfer thread");
+        goto fail;
     }
     *out = t;
     return FLOE_OK;
+fail:
+    if (t->multi)
+        curl_multi_cleanup(t->multi);
+    if (t->evfd >= 0)
+        close(t->evfd);
+    if (t->epfd >= 0)
+        close(t->epfd);
+    pthread_mutex_destroy(&t->mu);
+    free(t->active);
+    free(t->spare);
+    free((void *)t->opts.ca_bundle);
+    free(t);
+    return rc;
 }
 
 void floe_transfer_submit(struct floe_transfer *t, struct floe_xfer *x)
@@ -902,8 +1005,10 @@ void floe_transfer_submit(struct floe_transfer *t, struct floe_xfer *x)
         t->locked.incoming_head = x;
     t->locked.incoming_tail = x;
     pthread_mutex_unlock(&t->mu);
-    if (wake)
-        curl_multi_wakeup(t->multi);
+    /* the transfer thread itself (a done callback submitting the next request) takes the list
+     * before it waits again */
+    if (wake && tls_self != t)
+        wake_thread(t);
 }
 
 static void sync_done(struct floe_xfer *x)
@@ -932,12 +1037,14 @@ void floe_transfer_destroy(struct floe_transfer *t)
     pthread_mutex_lock(&t->mu);
     t->locked.stopping = true;
     pthread_mutex_unlock(&t->mu);
-    curl_multi_wakeup(t->multi);
+    wake_thread(t);
     pthread_join(t->thread, NULL);
     while (t->nspare)
         curl_easy_cleanup(t->spare[--t->nspare]);
     free(t->spare);
-    curl_multi_cleanup(t->multi);
+    curl_multi_cleanup(t->multi); /* REMOVEs the cached connections' sockets from epfd */
+    close(t->evfd);
+    close(t->epfd);
     pthread_mutex_destroy(&t->mu);
     free(t->active);
     free((void *)t->opts.ca_bundle);
