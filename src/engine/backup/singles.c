@@ -1,6 +1,10 @@
 /*
  * singles.c - see singles.h. The slots are the request type's own (the core's item table is
  * not used: ops.item_size is 0), recycled through a free list when an item leaves flight.
+ * Reads go to the hash pool without waiting for room in its queue: a read that does not fit
+ * waits in `unsent` (in order) and is handed over when a finished read makes room, so the
+ * orchestrating thread never sleeps on the pool's queue (a futex wake-up per file when the
+ * slots outnumber the queue, as they do: 64 requests in flight, a queue of 4 per thread).
  */
 #include "singles.h"
 
@@ -48,6 +52,7 @@ struct slot {
     struct floe_orch_event ev;
     struct singles *s;
     struct slot *next_free;
+    struct slot *next_unsent;
     struct floe_plan_item item; /* a copy: the plan's cur is overwritten by the next read */
     size_t path_cap;
     struct floe_buf *buf;
@@ -66,6 +71,7 @@ struct singles {
     struct floe_hashpool *hashpool;
     struct floe_bufpool *pool;
     struct slot *slots, *free;
+    struct slot *unsent_head, *unsent_tail; /* READING, not yet taken by the hash pool */
     unsigned nslots;
     bool plan_ended;
     struct floe_adapt adapt; /* opts->adaptive: orchestrating thread only */
@@ -119,6 +125,30 @@ static void copy_item(struct slot *sl, const struct floe_plan_item *it)
     sl->item.path = path;
 }
 
+/* Hands the unsent reads to the hash pool while its queue has room. */
+static void send_reads(struct singles *s)
+{
+    while (s->unsent_head) {
+        struct slot *sl = s->unsent_head, *next = sl->next_unsent;
+        if (floe_hashpool_try_submit(s->hashpool, read_task, sl) != 0)
+            break;
+        s->unsent_head = next;
+        if (!next)
+            s->unsent_tail = NULL;
+    }
+}
+
+static void queue_read(struct singles *s, struct slot *sl)
+{
+    sl->next_unsent = NULL;
+    if (s->unsent_tail)
+        s->unsent_tail->next_unsent = sl;
+    else
+        s->unsent_head = sl;
+    s->unsent_tail = sl;
+    send_reads(s);
+}
+
 static enum floe_orch_start start(void *ctx, uint64_t index)
 {
     struct singles *s = ctx;
@@ -146,7 +176,7 @@ static enum floe_orch_start start(void *ctx, uint64_t index)
     sl->buf = b;
     floe_orch_set_state(&s->orch, &sl->it, S_READING);
     floe_orch_enter(&s->orch);
-    floe_hashpool_submit(s->hashpool, read_task, sl);
+    queue_read(s, sl);
     return FLOE_ORCH_STARTED;
 }
 
@@ -237,11 +267,19 @@ static void handle(void *ctx, struct floe_orch_event *ev)
     }
 }
 
+/* Each turn of the loop (after an event: a finished read left room in the pool's queue; also
+ * after a failure, when start() is no longer asked). */
+static void tick(void *ctx)
+{
+    send_reads(ctx);
+}
+
 static const struct floe_orch_ops s_ops = {
     .states = &s_states,
     .start = start,
     .handle = handle,
     .release = release,
+    .tick = tick,
 };
 
 int floe_singles_run(struct floe_plan *plan, const struct floe_singles_options *opts,
