@@ -147,13 +147,8 @@ struct floe_xfer *floe_xfer_new(const char *method, const char *url)
 
 static void clear_response(struct floe_xfer *x)
 {
-    for (size_t i = 0; i < x->nrh; i++) {
-        free(x->rh[i].name);
-        free(x->rh[i].value);
-    }
-    free(x->rh);
-    x->rh = NULL;
-    x->nrh = 0;
+    x->nrh = 0; /* rh and hbuf are kept for the next attempt */
+    x->hbuf_len = 0;
     free(x->resp);
     x->resp = NULL;
     x->resp_len = 0;
@@ -167,6 +162,8 @@ void floe_xfer_destroy(struct floe_xfer *x)
     if (!x)
         return;
     clear_response(x);
+    free(x->rh);
+    free(x->hbuf);
     if (x->easy)
         curl_easy_cleanup(x->easy);
     curl_slist_free_all(x->req_headers);
@@ -198,11 +195,8 @@ static size_t on_header(char *buf, size_t size, size_t n, void *userp)
     if (x->first_byte_s == 0) /* the attempt's first response byte (for opts.on_request) */
         x->first_byte_s = now_s();
     if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) { /* a new response (e.g. after 100) */
-        for (size_t i = 0; i < x->nrh; i++) {
-            free(x->rh[i].name);
-            free(x->rh[i].value);
-        }
         x->nrh = 0;
+        x->hbuf_len = 0;
         return len;
     }
     const char *colon = memchr(buf, ':', len);
@@ -214,14 +208,34 @@ static size_t on_header(char *buf, size_t size, size_t n, void *userp)
         v++;
     while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
         end--;
-    x->rh = floe_xrealloc(x->rh, (x->nrh + 1) * sizeof(*x->rh));
-    char *name = floe_xmalloc(nlen + 1);
+    size_t vlen = (size_t)(end - v), need = nlen + 1 + vlen + 1;
+    if (x->hbuf_len + need > x->hbuf_cap) { /* grow: move the lines so far, repoint them */
+        size_t cap = x->hbuf_cap ? x->hbuf_cap : 1024;
+        while (cap < x->hbuf_len + need)
+            cap *= 2;
+        char *nb = floe_xmalloc(cap);
+        if (x->hbuf_len)
+            memcpy(nb, x->hbuf, x->hbuf_len);
+        for (size_t i = 0; i < x->nrh; i++) {
+            x->rh[i].name = nb + (x->rh[i].name - x->hbuf);
+            x->rh[i].value = nb + (x->rh[i].value - x->hbuf);
+        }
+        free(x->hbuf);
+        x->hbuf = nb;
+        x->hbuf_cap = cap;
+    }
+    if (x->nrh == x->rh_cap) {
+        x->rh_cap = x->rh_cap ? 2 * x->rh_cap : 16;
+        x->rh = floe_xrealloc(x->rh, x->rh_cap * sizeof(*x->rh));
+    }
+    char *name = x->hbuf + x->hbuf_len;
     for (size_t i = 0; i < nlen; i++)
         name[i] = (char)tolower((unsigned char)buf[i]);
     name[nlen] = 0;
-    char *value = floe_xmalloc((size_t)(end - v) + 1);
-    memcpy(value, v, (size_t)(end - v));
-    value[end - v] = 0;
+    char *value = name + nlen + 1;
+    memcpy(value, v, vlen);
+    value[vlen] = 0;
+    x->hbuf_len += need;
     x->rh[x->nrh].name = name;
     x->rh[x->nrh].value = value;
     x->nrh++;
@@ -431,6 +445,10 @@ static void finish(struct floe_transfer *t, struct floe_xfer *x, int status)
     if (t->opts.on_request)
         report_timing(t, x, status);
     park_easy(t, x); /* no longer in the multi; nothing reads it after done() */
+    /* freed here, on the thread whose arena they came from (prepare ran here), not by whoever
+     * destroys x: a cross-thread free takes the other arena's lock */
+    curl_slist_free_all(x->req_headers);
+    x->req_headers = NULL;
     x->status = status;
     if (status == FLOE_OK)
         memset(&x->err, 0, sizeof(x->err));

@@ -91,7 +91,8 @@ struct floe_xfer {
     int attempts;
     uint8_t *resp;               /* response body when no sink (owned; NUL-terminated) */
     size_t resp_len;             /* bytes received (into sink or resp) */
-    struct floe_http_header *rh; /* response headers of the last attempt (owned) */
+    struct floe_http_header *rh; /* response headers of the last attempt (owned; name and
+                                    value point into hbuf) */
     size_t nrh;
 
     /* ---- private to the transfer thread ---- */
@@ -103,6 +104,9 @@ struct floe_xfer {
     double first_byte_s;       /* CLOCK_MONOTONIC of the attempt's first response byte (0 = none) */
     uint64_t read_off;
     size_t resp_cap;
+    size_t rh_cap;             /* slots of rh */
+    char *hbuf;                /* the response headers' names and values, NUL-terminated */
+    size_t hbuf_len, hbuf_cap; /* kept across attempts: no malloc per header line */
     bool overflow;
     bool expired_retried; /* on_expired was called */
     bool skew_retried;    /* resent once after a clock skew answer */
