@@ -213,6 +213,25 @@ class BackupTests(unittest.TestCase):
         self.assertTrue(all(d.startswith("floe1 file ") for d in descs), descs[:3])
         self.assertEqual(len(rows), 40)
 
+    def test_file_per_archive_more_reads_than_the_pool_queue(self):
+        # the default concurrency keeps up to 64 files in flight while the hash pool queues 4
+        # per thread: the reads that do not fit wait in singles.c's own list and are handed over
+        # as room appears (src/engine/backup/singles.c); none may be lost, repeated or mixed up
+        vault, src, cat = self.fresh()
+        rnd = random.Random(9)
+        files = {}
+        for i in range(240):
+            data = os.urandom(rnd.randint(1, 3000))
+            rel = "d%d/f%03d" % (i % 7, i)
+            files[os.path.join(os.path.realpath(src), rel).encode()] = data
+            self.write(src, rel, data)
+        s, _, _ = self.backup(src, vault, "--catalog", cat, "--layout", "file-per-archive",
+                              "--no-snapshot")
+        self.assertEqual((s["files_new"], s["archives"], s["packs"]), (240, 240, 0))
+        rows = self.check_in_vault(vault, cat, files)
+        self.assertEqual(len(rows), 240)
+        self.assertEqual(len({r["glacier_id"] for r in rows.values()}), 240)
+
     def test_mt2_descriptions(self):
         import base64
         vault, src, cat = self.fresh()
