@@ -75,6 +75,14 @@ struct floe_download_options {
     atomic_bool *cancel;             /* optional: set to stop cleanly (journal kept) */
     floe_download_progress_fn *progress;
     void *progress_user;
+    /* Also the output's SHA-256 (its linear hash), taken from the downloaded bytes in output
+     * order in the same pass as their tree-hash leaves, where that can be done: a file output
+     * of several segments fetched from the start (nothing resumed), no fetch retried or
+     * repeated, and the whole output verified (FLOE_VERIFY_WHOLE). Chunks that arrive ahead of
+     * the first one not yet hashed are held in memory (as many again as the ring of chunks;
+     * small segments keep them few); one that cannot be held gives the hash up. The result's
+     * has_sha256 says whether it was taken; otherwise read the file back. */
+    bool linear_sha256;
 };
 
 struct floe_download_result {
@@ -91,6 +99,8 @@ struct floe_download_result {
     unsigned adaptive_cuts;      /* adaptive: times a retried fetch halved the limit */
     double seconds;
     char checkpoint_path[4096]; /* the journal used ("" when none) */
+    bool has_sha256;            /* opts->linear_sha256 was asked and sha256 is the output's */
+    uint8_t sha256[FLOE_HASH_BYTES];
 };
 
 /*

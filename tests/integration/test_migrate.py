@@ -30,6 +30,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import servers  # noqa: E402
 
 FLOE = VAULT_BIN = None
+IN_PASS = "done: SHA-256 taken while downloading"  # an archive's line in floe migrate's log
 
 
 def mt2(name):
@@ -66,9 +67,9 @@ class MigrateTests(unittest.TestCase):
     def dest(self):
         return tempfile.mkdtemp(prefix="dest-", dir=self.tmp.name)
 
-    def floe(self, *args, expect=0, url=None, timeout=300):
+    def floe(self, *args, expect=0, url=None, timeout=300, env=None):
         r = subprocess.run([FLOE, "--endpoint-url", url or self.vault.url, *args],
-                           capture_output=True, timeout=timeout, env=self.env,
+                           capture_output=True, timeout=timeout, env=dict(self.env, **(env or {})),
                            stdin=subprocess.DEVNULL)
         err = r.stderr.decode(errors="replace")
         self.assertEqual(r.returncode, expect, err + r.stdout.decode(errors="replace"))
@@ -227,14 +228,89 @@ class MigrateTests(unittest.TestCase):
         from the file (O_DIRECT, two buffers), two archives hashed together on a thread while
         the next one downloads, an odd one alone at the end: the manifest's SHA-256 must be of
         the bytes on disk, an unaligned tail, a size that is a whole number of read buffers,
-        and a pair of different lengths (one stream goes on alone) included."""
+        and a pair of different lengths (one stream goes on alone) included. (The read-back is
+        what a download that could not take the SHA-256 in its pass falls back to:
+        FLOE_MIGRATE_LINEAR_SHA256=0 makes every archive take it.)"""
         sizes = [(17 << 20) + 5, 20 << 20, (16 << 20) + 4097]
         vault, data = self.fill(["big/f%d.bin" % i for i in range(3)], lambda i: sizes[i])
         dest = self.dest()
-        lines, _ = self.floe("--json", "migrate", vault, "--to", dest, "--poll-interval", "1s")
+        lines, err = self.floe("--json", "migrate", vault, "--to", dest, "--poll-interval", "1s",
+                               env={"FLOE_MIGRATE_LINEAR_SHA256": "0"})
         self.assertEqual((lines[-1]["copied"], lines[-1]["done"], lines[-1]["failed"]), (3, 3, 0))
+        self.assertNotIn(IN_PASS, err)
         rows = self.check_copied(dest, data)
         self.assertEqual(sorted(int(r["size"]) for r in rows), sorted(sizes))
+
+    def test_big_archives_sha256_in_the_download_pass(self):
+        """Archives of several 8 MiB segments get their SHA-256 from the downloaded bytes in
+        archive order, in the pass that hashes their leaves (chunks that arrive ahead held in
+        memory): an unaligned tail, a whole number of segments, one segment and a few bytes.
+        A segment whose tree hash did not match is fetched again: that archive's SHA-256 is
+        then read back from the file (the first fetch's bytes went into the hash), and every
+        manifest SHA-256 is still the file's."""
+        sizes = [(40 << 20) + 5, 24 << 20, (8 << 20) + 4097]
+        vault, data = self.fill(["pass/f%d.bin" % i for i in range(3)], lambda i: sizes[i])
+        dest = self.dest()
+        lines, err = self.floe("--json", "migrate", vault, "--to", dest, "--poll-interval", "1s")
+        self.assertEqual((lines[-1]["copied"], lines[-1]["done"], lines[-1]["failed"]), (3, 3, 0))
+        self.assertEqual(err.count(IN_PASS), 3, err)
+        rows = self.check_copied(dest, data)
+        self.assertEqual(sorted(int(r["size"]) for r in rows), sorted(sizes))
+        # a wrong x-amz-sha256-tree-hash on the first segment fetched: refetched, read back
+        vault, data = self.fill(["refetch/f%d.bin" % i for i in range(2)], lambda i: sizes[i])
+        proxy = servers.start_faultproxy(self.vault.port, [
+            "GET /output delay:0 1",  # the inventory's output passes
+            "GET /output badhash 1"])
+        dest = self.dest()
+        lines, err = self.floe("--json", "migrate", vault, "--to", dest, "--poll-interval", "1s",
+                               url=proxy.url)
+        proxy.stop()
+        self.assertEqual((lines[-1]["copied"], lines[-1]["done"], lines[-1]["failed"]), (2, 2, 0))
+        self.assertEqual(proxy.log().count("FAULT badhash"), 1)
+        self.assertEqual(err.count(IN_PASS), 1, err)
+        self.check_copied(dest, data)
+
+    def test_kill_mid_archive_and_resume_sha256(self):
+        """kill -9 while a 64 MiB archive downloads (slowed by the proxy) with segments
+        confirmed in its journal: the re-run resumes the download (the confirmed segments
+        are not in memory, so the SHA-256 is read back from the file, not taken in the pass)
+        and the manifest's SHA-256 is the file's."""
+        size = (64 << 20) + 3
+        vault, data = self.fill(["kill/big.bin"], lambda i: size)
+        proxy = servers.start_faultproxy(self.vault.port, [
+            "GET /output delay:0 1",  # the inventory's output passes
+            "GET /output slowresp:3000000 0"])
+        dest = self.dest()
+        part = os.path.join(dest, "kill", "big.bin.floe-part")
+        args = [FLOE, "--endpoint-url", proxy.url, "migrate", vault, "--to", dest,
+                "--poll-interval", "1s"]
+        p = subprocess.Popen(args, env=self.env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        try:
+            # the part file grows past 24 MiB only once the bytes before it are hashed in order
+            # and going to the file (chunks ahead are held): segments 0-2 are then written
+            deadline = time.time() + 120
+            while time.time() < deadline:
+                if os.path.exists(part) and os.path.getsize(part) > (24 << 20):
+                    time.sleep(0.3)  # their writes complete and their journal records land
+                    break
+                self.assertIsNone(p.poll(), "migrate ended before it was killed")
+                time.sleep(0.05)
+            else:
+                self.fail("the download did not get past 24 MiB")
+        finally:
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+        self.assertFalse(os.path.exists(os.path.join(dest, "kill", "big.bin")))
+        lines, err = self.floe("--json", "migrate", vault, "--to", dest, "--poll-interval", "1s",
+                               url=proxy.url)
+        proxy.stop()
+        r = lines[-1]
+        self.assertEqual((r["copied"], r["done"], r["failed"], r["jobs_requested"]), (1, 1, 0, 0),
+                         err)
+        self.assertNotIn(IN_PASS, err)  # resumed: read back
+        self.assertEqual(len(self.retrieval_jobs(vault)), 1)
+        self.check_copied(dest, data)
 
     def test_migrate_verify_manifest_rerun(self):
         sizes = [2, 1, 1 << 20, (3 << 20) + 5, 70000, 5]

@@ -70,6 +70,16 @@
 
 #define DAY_S 86400
 #define SMALL_FILE ((uint64_t)16 << 20) /* hashed in one read; downloaded without a journal */
+/* A big archive's SHA-256 (for the manifest) is taken from the downloaded bytes in archive order,
+ * in the pass that hashes their tree-hash leaves (floe_download_options.linear_sha256), instead
+ * of reading the file back afterwards. The download holds the chunks that arrive ahead of the
+ * first one not yet hashed, so its segments are small (8 MiB: a few chunks ahead per segment in
+ * flight) and their number fixed (--concurrency N, else 4, as `floe retrieve`): an adaptive
+ * limit grows on a fast link, and with it the chunks held and the ring they come from, which
+ * cost more CPU than the hash saved. Where the download could not take it (resumed, a fetch
+ * repeated, a chunk it could not hold), the file is read back as before (sha_start).
+ * FLOE_MIGRATE_LINEAR_SHA256=0 always reads back (tests cover both paths). */
+#define LINEAR_SEGMENT ((uint64_t)8 << 20)
 #define PAUSE_MIN_S 60
 #define PAUSE_MAX_S 900
 #define FIRST_POLL_S 0.25 /* first poll after a request (x1.5 per poll) */
@@ -117,6 +127,7 @@ struct mig {
     char **seen;
     size_t nseen, seen_cap;
     struct floe_mcat_row row; /* scratch for the listing callback */
+    bool linear_sha256;       /* see LINEAR_SEGMENT */
     /* the SHA-256 of archives copied to a directory, read back two at a time on a thread
      * while the next ones download (sha_start / sha_join) */
     struct {
@@ -1060,9 +1071,11 @@ static int copy_failed(struct mig *m, struct floe_mcat_row *r, int rc, struct fl
     }
 }
 
-static int fetch(struct mig *m, struct floe_mcat_row *r, const char *path, bool *whole)
+static int fetch(struct mig *m, struct floe_mcat_row *r, const char *path, bool *whole,
+                 char sha256[65])
 {
     *whole = false;
+    sha256[0] = 0;
     struct floe_job_info job;
     struct floe_error derr = {0};
     int rc = check_job(m, r, &job, &derr);
@@ -1078,12 +1091,20 @@ static int fetch(struct mig *m, struct floe_mcat_row *r, const char *path, bool 
                                              journaled (a journal costs fsyncs per segment) */
                                           .no_checkpoint = r->size <= SMALL_FILE,
                                           .cancel = m->o->cancel};
+        if (m->linear_sha256) { /* the SHA-256 in the download's pass (LINEAR_SEGMENT) */
+            d.linear_sha256 = true;
+            d.segment_size = LINEAR_SEGMENT;
+            if (!d.concurrency)
+                d.concurrency = FLOE_RETRIEVE_DEFAULT_CONCURRENCY;
+        }
         struct floe_download_result dr;
         rc = floe_job_output_download(m->client, &d, &dr, &derr);
         char tree[65];
         if (!rc && dr.has_tree && dr.verification == FLOE_VERIFY_WHOLE) {
             floe_treehash_hex(dr.tree, tree);
             *whole = dr.size == r->size && strcmp(tree, r->tree) == 0;
+            if (*whole && dr.has_sha256)
+                floe_treehash_hex(dr.sha256, sha256);
         }
     }
     if (rc == FLOE_E_CHECKSUM || rc == FLOE_E_CORRUPT)
@@ -1116,9 +1137,10 @@ static int copy_to_dir(struct mig *m, struct floe_mcat_row *r)
     if (!fresh(m, r->job_done))
         return replan(m, r, "job output expires soon: a new job is requested");
     bool whole = false;
+    char sha256[65];
     int rc = move(m, r, FLOE_MIGRATE_COPYING, "");
     if (!rc)
-        rc = fetch(m, r, path, &whole);
+        rc = fetch(m, r, path, &whole, sha256);
     if (rc)
         return rc == MOVED ? FLOE_OK : rc;
     m->out->copied++;
@@ -1127,6 +1149,10 @@ static int copy_to_dir(struct mig *m, struct floe_mcat_row *r)
         return rc;
     if (!whole)
         return finish(m, r, path, false);
+    if (sha256[0]) { /* taken from the downloaded bytes, in the pass that verified them */
+        memcpy(r->sha256, sha256, sizeof(sha256));
+        return move(m, r, FLOE_MIGRATE_DONE, "SHA-256 taken while downloading");
+    }
     /* the download matched the inventory's tree hash as a whole: only the SHA-256 is left,
      * read back while the next archive downloads */
     return sha_start(m, r, path);
@@ -1703,6 +1729,8 @@ static int run_setup(struct mig *m, const struct floe_migrate_options *o)
     m->expiry_s = o->job_expiry_s ? o->job_expiry_s : DAY_S;
     m->margin_s = o->expiry_margin_s ? o->expiry_margin_s : FLOE_MIGRATE_DEFAULT_EXPIRY_MARGIN_S;
     snprintf(m->dest, sizeof(m->dest), "%s", o->destination);
+    const char *lin = getenv("FLOE_MIGRATE_LINEAR_SHA256");
+    m->linear_sha256 = !(lin && strcmp(lin, "0") == 0);
     size_t n = strlen(m->dest);
     while (n > 1 && m->dest[n - 1] == '/')
         m->dest[--n] = '\0';
