@@ -214,14 +214,15 @@ class BackupTests(unittest.TestCase):
         self.assertEqual(len(rows), 40)
 
     def test_file_per_archive_more_reads_than_the_pool_queue(self):
-        # the default concurrency keeps up to 64 files in flight while the hash pool queues 4
+        # the default concurrency keeps 16 to 64 files in flight while the hash pool queues 4
         # per thread: the reads that do not fit wait in singles.c's own list and are handed over
-        # as room appears (src/engine/backup/singles.c); none may be lost, repeated or mixed up
+        # as room appears (src/engine/backup/singles.c); files up to 4 KiB are read on the
+        # orchestrating thread instead. None may be lost, repeated or mixed up.
         vault, src, cat = self.fresh()
         rnd = random.Random(9)
         files = {}
         for i in range(240):
-            data = os.urandom(rnd.randint(1, 3000))
+            data = os.urandom(rnd.randint(1, 12000))
             rel = "d%d/f%03d" % (i % 7, i)
             files[os.path.join(os.path.realpath(src), rel).encode()] = data
             self.write(src, rel, data)

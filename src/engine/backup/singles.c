@@ -27,6 +27,10 @@
 #include <xxhash.h>
 
 #define MAX_SENDS 4 /* one send and three re-sends after a checksum mismatch */
+/* Files up to this size are read and hashed on the orchestrating thread: for them the two
+ * hand-offs through the hash pool (a wake-up of a hashing thread, then of the orchestrator)
+ * cost more than the read itself. */
+#define INLINE_READ_MAX (4 * 1024)
 
 enum { S_PLANNED, S_READING, S_SENDING, S_DONE, S_COUNT };
 static const char *const s_names[S_COUNT] = {"PLANNED", "READING", "SENDING", "DONE"};
@@ -176,7 +180,10 @@ static enum floe_orch_start start(void *ctx, uint64_t index)
     sl->buf = b;
     floe_orch_set_state(&s->orch, &sl->it, S_READING);
     floe_orch_enter(&s->orch);
-    queue_read(s, sl);
+    if (sl->item.size <= INLINE_READ_MAX)
+        read_task(sl); /* its event is popped next, like a hashing thread's */
+    else
+        queue_read(s, sl);
     return FLOE_ORCH_STARTED;
 }
 
