@@ -87,8 +87,10 @@
  * in use, so the segments in flight always find buffers as without the hash, and the
  * frontier's segment has started (segments start in order), so held chunks always drain. A
  * segment stays in flight until its last chunk is written, so at most (in flight - 1) segments
- * are ahead of the frontier: with segments of 8 MiB (4 chunks) that is at most 4 x (limit - 1)
- * chunks, within lin_cap = 4 x limit + 8. Anything that would make the linear stream differ
+ * are ahead of the frontier; the limit (fixed or adaptive) counts the segments fetching, not
+ * those whose bytes are all in and held (they take no connection, and counting them left
+ * connections idle behind a slow frontier segment), and a segment starts only while the
+ * segments ahead of the frontier fit in lin_cap. Anything that would make the linear stream differ
  * from the verified output gives it up (lin_bad; the held chunks are hashed and written as
  * usual): a chunk that cannot be held, a failed, short or restarted fetch, a refetch after a
  * hash mismatch. The hash is reported only when every byte went through it once and the whole
@@ -780,8 +782,18 @@ static enum floe_orch_start start_segment(void *ctx, uint64_t index)
     if (index >= d->nseg) /* while a probe runs, nothing else is planned */
         return FLOE_ORCH_END;
     unsigned busy = d->streaming ? d->orch.in_flight : d->fetching;
-    if (busy >= (d->adaptive ? floe_adapt_limit(&d->adapt) : d->concurrency))
+    unsigned limit = d->adaptive ? floe_adapt_limit(&d->adapt) : d->concurrency;
+    if (d->lin) {
+        /* a segment whose bytes are all in, held for the frontier, takes no connection: the
+         * limit counts fetches, and the segments in flight are bounded by what may be held
+         * (at most in_flight of them ahead of the frontier once this one starts) */
+        uint64_t per_seg = (d->seg_size + CHUNK_BYTES - 1) / CHUNK_BYTES;
+        if (d->fetching >= limit || d->orch.in_flight * per_seg > d->lin_cap)
+            return FLOE_ORCH_WAIT;
+        busy = d->fetching;
+    } else if (busy >= limit) {
         return FLOE_ORCH_WAIT;
+    }
     struct seg *s = seg_at(d, index);
     if (s->it.state == SEG_DONE) /* resumed */
         return FLOE_ORCH_SKIP;
