@@ -66,7 +66,7 @@ struct floe_download_options {
     uint64_t segment_size;           /* power of two MiB; 0 = 32 MiB (raised for huge outputs) */
     unsigned concurrency;            /* segments fetched at once; 0 = adaptive: from 4 up to
                                       * FLOE_RETRIEVE_ADAPTIVE_MAX while the throughput rises
-                                      * (the CLI passes 4 unless --concurrency adaptive) */
+                                      * (`floe retrieve`'s default; --concurrency N fixes it) */
     uint64_t memory_limit;           /* bytes of segment buffers; 0 = 1 GiB */
     const char *checkpoint_path;     /* NULL = floe_checkpoint_default_path() */
     bool no_checkpoint;              /* no journal: an interruption starts over */
