@@ -786,9 +786,10 @@ static enum floe_orch_start start_segment(void *ctx, uint64_t index)
     if (d->lin) {
         /* a segment whose bytes are all in, held for the frontier, takes no connection: the
          * limit counts fetches, and the segments in flight are bounded by what may be held
-         * (at most in_flight of them ahead of the frontier once this one starts) */
+         * (once this one starts, in_flight of them ahead of the frontier, and chunks of the
+         * frontier's own segment that a hash thread took while the one before was hashed) */
         uint64_t per_seg = (d->seg_size + CHUNK_BYTES - 1) / CHUNK_BYTES;
-        if (d->fetching >= limit || d->orch.in_flight * per_seg > d->lin_cap)
+        if (d->fetching >= limit || ((uint64_t)d->orch.in_flight + 1) * per_seg > d->lin_cap)
             return FLOE_ORCH_WAIT;
         busy = d->fetching;
     } else if (busy >= limit) {
