@@ -498,7 +498,7 @@ static void leaves_and_write(struct chunk *c)
 }
 
 /* The frontier chunk: each leaf and the linear context over the same bytes at once. */
-static void leaves_linear_and_write(struct chunk *c)
+static void leaves_linear(struct chunk *c)
 {
     struct seg *s = c->s;
     struct dl *d = s->d;
@@ -510,7 +510,6 @@ static void leaves_linear_and_write(struct chunk *c)
         floe_sha256_update2(&l, c->buf->data + at, &d->lin_ctx, c->buf->data + at, n);
         floe_sha256_final(&l, *leaf);
     }
-    write_chunk(c);
 }
 
 /* lin_mu held: the linear hash is given up; the held chunks are returned (*n of them, in a
@@ -587,12 +586,16 @@ static void chunk_task(void *arg)
         return;
     }
     while (c) {
-        uint64_t end = c->off + c->len;
-        leaves_linear_and_write(c); /* c may be gone after this */
+        leaves_linear(c);
         pthread_mutex_lock(&d->lin_mu);
-        d->lin_next = end;
-        c = d->lin_bad ? NULL : lin_take_locked(d, end);
+        d->lin_next = c->off + c->len;
+        struct chunk *next = d->lin_bad ? NULL : lin_take_locked(d, d->lin_next);
         pthread_mutex_unlock(&d->lin_mu);
+        /* the frontier moved before the write: once the last chunk is written the download
+         * may finish and free d, so nothing of d is touched after it (next is not written
+         * yet, so its download is still running) */
+        write_chunk(c);
+        c = next;
     }
 }
 
@@ -1505,9 +1508,14 @@ static int finish(struct dl *d, struct floe_download_result *out, struct floe_er
         if (!d->opts->keep_checkpoint)
             floe_journal_remove(d->ckpt_path, &e);
     }
-    if (d->lin && !d->lin_bad && d->lin_next == d->total && v == FLOE_VERIFY_WHOLE) {
-        floe_sha256_final(&d->lin_ctx, out->sha256);
-        out->has_sha256 = true;
+    if (d->lin) {
+        pthread_mutex_lock(&d->lin_mu);
+        bool whole = !d->lin_bad && d->lin_next == d->total;
+        pthread_mutex_unlock(&d->lin_mu);
+        if (whole && v == FLOE_VERIFY_WHOLE) {
+            floe_sha256_final(&d->lin_ctx, out->sha256);
+            out->has_sha256 = true;
+        }
     }
     out->size = d->total;
     out->verification = v;
