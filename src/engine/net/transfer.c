@@ -890,6 +890,12 @@ static void *transfer_main(void *arg)
         }
         uint64_t next_due = 0;
         start_ready(t, &next_due);
+        /* curl's timers belong to its easy handles. When the last one leaves the multi (we
+         * remove it after the socket_action call that finished it), curl does not always say
+         * -1: a due time left behind would make every turn a TIMEOUT call with nothing to do,
+         * a busy loop until the next request */
+        if (t->running == 0)
+            t->curl_timer = false;
         int timeout = 1000;
         uint64_t now = now_ms();
         if (next_due)
