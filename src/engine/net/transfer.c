@@ -10,7 +10,8 @@
  * than max_active are running (prepare() signs each attempt); epoll_wait() on the sockets curl
  * asked for (CURLMOPT_SOCKETFUNCTION keeps the epoll set) and the eventfd, until a socket is
  * ready, new work, curl's own timer (CURLMOPT_TIMERFUNCTION: connect and stall timeouts, new
- * handles) or the next retry is due; curl_multi_socket_action() for each ready socket only (and
+ * handles) or the next retry is due (a cached connection's socket stays in the set between
+ * requests: struct sock_state); curl_multi_socket_action() for each ready socket only (and
  * CURL_SOCKET_TIMEOUT when curl's timer is due): unlike curl_multi_perform, which runs every
  * transfer in flight and polls each one's socket, a wake-up costs only what is ready. Then drain
  * curl_multi_info_read() and classify each finished attempt: success (2xx), retry after a
@@ -43,6 +44,17 @@
 #include <time.h>
 #include <unistd.h>
 
+/* What the epoll set holds for a socket number. A socket opened through on_open_socket
+ * ("ours": curl closes it through on_close_socket, so its number cannot be reused behind our
+ * back) stays in the set while curl does not watch it - an idle connection in curl's cache
+ * between two requests - so reusing it costs no EPOLL_CTL_DEL and ADD. */
+struct sock_state {
+    uint32_t events; /* registered in the set (valid while in_set) */
+    bool in_set;
+    bool ours;
+    bool wanted; /* curl watches it now (the last on_socket call for it was not REMOVE) */
+};
+
 struct floe_transfer {
     CURLM *multi; /* transfer thread only */
     pthread_t thread;
@@ -65,8 +77,14 @@ struct floe_transfer {
     uint64_t last_warn_ms; /* the last outage warning (rate limit) */
     bool curl_timer;       /* curl asked for a CURL_SOCKET_TIMEOUT call at curl_due_ms */
     uint64_t curl_due_ms;
+    struct sock_state *socks; /* by socket number (see on_socket); transfer thread only */
+    size_t nsocks;
     atomic_bool reached; /* an attempt got an HTTP answer; set on the transfer thread */
 };
+
+static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose,
+                                    struct curl_sockaddr *addr);
+static int on_close_socket(void *clientp, curl_socket_t s);
 
 /* One line to the embedder's log, when it wants that level. Transfer thread only. */
 __attribute__((format(printf, 3, 4))) static void tlog(struct floe_transfer *t, int level,
@@ -545,6 +563,10 @@ static int start_attempt(struct floe_transfer *t, struct floe_xfer *x)
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, t);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, t);
     /* curl allocates the receive buffer for every attempt and frees it when the attempt ends:
      * 512 KiB for downloads (GET, or a body streamed or sunk), curl's default 16 KiB for the
      * short answers to uploads and other calls. A 512 KiB malloc and free per small file cost
@@ -823,30 +845,104 @@ static void cancel_all(struct floe_transfer *t)
     }
 }
 
+/* The state of socket number s, grown to fit (NULL for a negative number). Transfer thread. */
+static struct sock_state *sock_at(struct floe_transfer *t, curl_socket_t s)
+{
+    if (s < 0)
+        return NULL;
+    if ((size_t)s >= t->nsocks) {
+        size_t n = t->nsocks ? t->nsocks : 64;
+        while (n <= (size_t)s)
+            n *= 2;
+        t->socks = floe_xrealloc(t->socks, n * sizeof(*t->socks));
+        memset(t->socks + t->nsocks, 0, (n - t->nsocks) * sizeof(*t->socks));
+        t->nsocks = n;
+    }
+    return &t->socks[s];
+}
+
+/* CURLOPT_OPENSOCKETFUNCTION: what curl would do itself, and the number is marked ours. A fresh
+ * number is in no epoll set (closing a socket takes it out of every set). */
+static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+    (void)purpose;
+    struct floe_transfer *t = clientp;
+    curl_socket_t s = socket(addr->family, addr->socktype, addr->protocol);
+    struct sock_state *ss = sock_at(t, s);
+    if (ss)
+        *ss = (struct sock_state){.ours = true};
+    return s;
+}
+
+/* CURLOPT_CLOSESOCKETFUNCTION: curl closes an opened socket here, never behind our back. */
+static int on_close_socket(void *clientp, curl_socket_t s)
+{
+    struct floe_transfer *t = clientp;
+    if (s >= 0 && (size_t)s < t->nsocks)
+        t->socks[s] = (struct sock_state){0}; /* close() takes it out of the set */
+    return close(s);
+}
+
 /* CURLMOPT_SOCKETFUNCTION: keep the epoll set to what curl waits for on socket s. socketp is
- * NULL until the socket is first added (then marked with curl_multi_assign). */
+ * NULL until the socket is first added (then marked with curl_multi_assign). A socket of ours
+ * that curl stops watching stays in the set, with curl's last interest, until curl watches it
+ * again (no system call when the interest is the same), it is closed, or it becomes ready
+ * while unwatched (the loop takes it out then: a server closing an idle connection). */
 static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
 {
     (void)e;
     struct floe_transfer *t = userp;
+    struct sock_state *ss = sock_at(t, s);
+    bool ours = ss && ss->ours;
     if (what == CURL_POLL_REMOVE) {
+        if (ours && ss->in_set) {
+            ss->wanted = false;
+            return 0;
+        }
         epoll_ctl(t->epfd, EPOLL_CTL_DEL, s, NULL); /* ENOENT/EBADF: already gone with close */
+        if (ss)
+            ss->in_set = false;
         return 0;
     }
     struct epoll_event ev = {.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) |
                                        (what & CURL_POLL_OUT ? EPOLLOUT : 0u),
                              .data.fd = s};
-    int op = socketp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-    if (epoll_ctl(t->epfd, op, s, &ev) != 0) {
-        /* a closed socket left the set by itself, or a number reused before curl said REMOVE */
-        if (errno == ENOENT)
-            epoll_ctl(t->epfd, EPOLL_CTL_ADD, s, &ev);
-        else if (errno == EEXIST)
-            epoll_ctl(t->epfd, EPOLL_CTL_MOD, s, &ev);
+    if (ours && ss->in_set && ss->events == ev.events) {
+        ss->wanted = true;
+    } else {
+        int op = (ours ? ss->in_set : socketp != NULL) ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+        if (epoll_ctl(t->epfd, op, s, &ev) != 0) {
+            /* a closed socket left the set by itself, or a number reused before curl said
+             * REMOVE (sockets curl opens without on_open_socket: the resolver's pair) */
+            if (errno == ENOENT)
+                epoll_ctl(t->epfd, EPOLL_CTL_ADD, s, &ev);
+            else if (errno == EEXIST)
+                epoll_ctl(t->epfd, EPOLL_CTL_MOD, s, &ev);
+        }
+        if (ss) {
+            ss->in_set = true;
+            ss->events = ev.events;
+            ss->wanted = true;
+        }
     }
     if (!socketp)
         curl_multi_assign(t->multi, s, t);
     return 0;
+}
+
+/* An event on a socket of ours that curl does not watch (an idle connection the server closed,
+ * or one that became readable): out of the set; curl checks a cached connection before it
+ * reuses one. true when fd was such a socket. */
+static bool drop_unwatched(struct floe_transfer *t, int fd)
+{
+    if (fd < 0 || (size_t)fd >= t->nsocks)
+        return false;
+    struct sock_state *ss = &t->socks[fd];
+    if (!ss->ours || !ss->in_set || ss->wanted)
+        return false;
+    epoll_ctl(t->epfd, EPOLL_CTL_DEL, fd, NULL);
+    ss->in_set = false;
+    return true;
 }
 
 /* CURLMOPT_TIMERFUNCTION: when curl wants CURL_SOCKET_TIMEOUT (-1 = never). The due time stays
@@ -918,6 +1014,8 @@ static void *transfer_main(void *arg)
                     ;
                 continue;
             }
+            if (drop_unwatched(t, fd))
+                continue;
             uint32_t e = evs[i].events;
             int mask = (e & EPOLLIN ? CURL_CSELECT_IN : 0) | (e & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
                        (e & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
@@ -1066,7 +1164,8 @@ void floe_transfer_destroy(struct floe_transfer *t)
     while (t->nspare)
         curl_easy_cleanup(t->spare[--t->nspare]);
     free(t->spare);
-    curl_multi_cleanup(t->multi); /* REMOVEs the cached connections' sockets from epfd */
+    curl_multi_cleanup(t->multi); /* closes the cached connections (on_close_socket) */
+    free(t->socks);
     close(t->evfd);
     close(t->epfd);
     pthread_mutex_destroy(&t->mu);
