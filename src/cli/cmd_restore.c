@@ -3,14 +3,17 @@
  * planned from the backup catalog (floe/restore.h; behaviour in docs/backup.md, "Restore").
  *
  * Output: a summary (text, or one JSON object with --json); warnings on stderr (and, with
- * --json, as {"warning":...} lines). Exit status: 0 all restored (or already there), 3 partial,
- * 1 failure, 2 usage, 130 interrupted (run the same command again to continue).
+ * --json, as {"warning":...} lines); progress on the common line (progress.h: redrawn on a
+ * terminal, a log line every 10 s otherwise), the phase, jobs and files as its name. Exit status: 0
+ * all restored (or already there), 3 partial, 1 failure, 2 usage, 130 interrupted (run the same
+ * command again to continue).
  */
 #include "argparse.h"
 #include "cli.h"
 #include "common.h"
 
 #include "notifywait.h"
+#include "progress.h"
 
 #include "floe/restore.h"
 
@@ -32,22 +35,49 @@
 
 struct ctx {
     const struct floe_cli *cli;
+    struct floe_progress_line *pl;     /* created at the first report */
+    struct floe_restore_progress last; /* the last report (its phase is a static string) */
 };
 
 static void on_warn(const char *path, const char *message, void *user)
 {
     struct ctx *x = user;
+    floe_progress_clear(x->pl);
     floe_cli_warning(x->cli, "restore", path, message);
 }
 
+/* The common line with what is being done as its name: "waiting for job ABC... (InProgress,
+ * 120 s), jobs 0/2, files 0/51". */
+static void show(struct ctx *x, const char *doing)
+{
+    if (!x->pl)
+        x->pl = floe_progress_new("restore", 1, !x->cli->quiet && !x->cli->json);
+    const struct floe_restore_progress *p = &x->last;
+    char name[256];
+    snprintf(name, sizeof(name), "%s, jobs %llu/%llu, files %llu/%llu", doing,
+             (unsigned long long)p->jobs_done, (unsigned long long)p->jobs_total,
+             (unsigned long long)p->files_done, (unsigned long long)p->files_total);
+    floe_progress_set_name(x->pl, name);
+    floe_progress_update(x->pl, 0, p->bytes_done, p->bytes_total);
+}
+
+/* Called at each phase and each file extracted: the progress line decides what is shown. */
 static void on_progress(const struct floe_restore_progress *p, void *user)
 {
     struct ctx *x = user;
-    if (x->cli->quiet || x->cli->json)
-        return;
-    fprintf(stderr, "floe restore: %s: jobs %llu/%llu, files %llu/%llu\n", p->phase,
-            (unsigned long long)p->jobs_done, (unsigned long long)p->jobs_total,
-            (unsigned long long)p->files_done, (unsigned long long)p->files_total);
+    x->last = *p;
+    show(x, p->phase);
+}
+
+/* Called at each DescribeJob of a job waited for (1 s apart at first, then up to 15 min):
+ * what keeps a log alive through the hours a job takes. */
+static void on_wait(const struct floe_job_info *j, double waited, void *user)
+{
+    struct ctx *x = user;
+    char doing[96];
+    snprintf(doing, sizeof(doing), "waiting for job %.16s... (%s, %.0f s)", j->job_id,
+             j->status_code, waited);
+    show(x, doing);
 }
 
 static void print_summary(const struct floe_cli *cli, const struct floe_restore_options *o,
@@ -147,16 +177,19 @@ int floe_cmd_restore(const struct floe_cli *cli, int argc, char **argv)
     floe_cli_poll_options(poll_ms, &o.wait);
     if (floe_cli_client(cli, "restore", NULL, &client) == 0 &&
         (!queue || (nq = floe_cli_notify_open(client, "restore", queue)))) {
-        struct ctx x = {cli};
+        struct ctx x = {.cli = cli};
         if (nq)
             floe_cli_notify_wait_options(nq, floe_cli_interval_ms(poll_ms), &o.wait);
         o.cancel = floe_cli_cancel_on_sigint();
         o.warn = on_warn;
         o.progress = on_progress;
+        o.wait.progress = on_wait;
+        o.wait.progress_user = &x;
         o.user = &x;
         struct floe_restore_result r;
         struct floe_error err = {0};
         int xrc = floe_restore(client, &o, &r, &err);
+        floe_progress_destroy(x.pl);
         status = floe_cli_outcome("restore", xrc, &err,
                                   "the plan and progress are in the catalog: run the same "
                                   "command again to continue");

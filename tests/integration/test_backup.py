@@ -753,6 +753,42 @@ class BackupTests(unittest.TestCase):
         s, _ = self.restore(vault, "--to", mnt, "--catalog", cat, "--tier", "Expedited")
         self.assertEqual((s["files"], s["resumed"]), (1, False))
 
+    def test_restore_progress_is_periodic(self):
+        """Without a terminal, restore's progress is a log line every 10 s (the first after
+        1 s) naming the phase, jobs and files, not a line per file extracted."""
+        v = servers.start_vault(VAULT_BIN, extra=("--job-delay",
+                                                  "Expedited=2,Standard=2,Bulk=2"))
+        try:
+            glacier = boto3.client("glacier", endpoint_url=v.url, region_name="us-east-1",
+                                   aws_access_key_id=servers.LOCAL_AK,
+                                   aws_secret_access_key=servers.LOCAL_SK)
+            glacier.create_vault(vaultName="slowjobs")
+            src = os.path.join(self.tmp.name, "progress-src")
+            files = {}
+            for i in range(300):
+                data = os.urandom(100 + i)
+                files[os.fsencode(os.path.realpath(self.write(src, "f%03d" % i, data)))] = data
+            cat = os.path.join(self.tmp.name, "progress.db")
+            base = [FLOE, "--endpoint-url", v.url]
+            r = subprocess.run(base + ["--quiet", "backup", src, "slowjobs", "--catalog", cat,
+                                       "--no-snapshot"], capture_output=True, env=self.env,
+                               timeout=300)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            to = os.path.join(self.tmp.name, "progress-restored")
+            os.makedirs(to)
+            r = subprocess.run(base + ["restore", "slowjobs", "--to", to, "--catalog", cat],
+                               capture_output=True, env=self.env, timeout=300)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.check_restored(to, files)
+            lines = [x for x in r.stderr.decode().splitlines() if "restore" in x]
+            # the job waits 2 s: one line after 1 s (maybe one more), never one per file
+            self.assertGreaterEqual(len(lines), 1, r.stderr)
+            self.assertLessEqual(len(lines), 3, r.stderr)
+            self.assertRegex(lines[0], r"restore waiting for job .{16}\.\.\. \(InProgress, \d+ s\), "
+                                       r"jobs 0/1, files 0/300")
+        finally:
+            v.stop()
+
     def test_restore_errors(self):
         vault, src, cat = self.fresh()
         r = self.floe("restore", vault, "--catalog", cat)
