@@ -83,6 +83,9 @@ struct floe_download_options {
      * small segments keep them few); one that cannot be held gives the hash up. The result's
      * has_sha256 says whether it was taken; otherwise read the file back. */
     bool linear_sha256;
+    /* Adaptive only: the limit to start from (0 = FLOE_RETRIEVE_DEFAULT_CONCURRENCY), e.g. the
+     * adaptive_next of the download before over the same link; within the ceiling. */
+    unsigned adaptive_start;
 };
 
 struct floe_download_result {
@@ -97,6 +100,9 @@ struct floe_download_result {
     unsigned segments_refetched; /* fetches repeated because a hash did not match */
     unsigned peak_in_flight;     /* most segments fetched at once */
     unsigned adaptive_cuts;      /* adaptive: times a retried fetch halved the limit */
+    unsigned adaptive_next;      /* adaptive with linear_sha256: the limit it ended at when the
+                                  * fetches still waited long for their first byte (a far link:
+                                  * a start for the next download), else 0 */
     double seconds;
     char checkpoint_path[4096]; /* the journal used ("" when none) */
     bool has_sha256;            /* opts->linear_sha256 was asked and sha256 is the output's */

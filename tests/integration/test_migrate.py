@@ -7,8 +7,10 @@ and pays nothing; kill -9 and a re-run that neither pays a job twice nor copies 
 twice; jobs of someone else reused; a wrong checksum that fails one archive while the rest
 go on; a job that fails (its archive deleted while it runs) failing that archive only; a full
 destination (exit 1, nothing half-written visible, the re-run finishing without a new job);
-throttling and 5xx; the daily quota and Ctrl-C; and the user's errors (catalog locked or
-damaged, other filters on a re-run, a file in the way, bad options).
+throttling and 5xx; the daily quota and Ctrl-C; the user's errors (catalog locked or
+damaged, other filters on a re-run, a file in the way, bad options); and the default
+concurrency of big archives through tools/linkem.c (its binary beside floe's, as in a build
+directory; the test is skipped without it): it grows on a far link, not on a capped one.
 
 usage: test_migrate.py FLOE_BINARY FLOE_VAULT_BINARY
 """
@@ -18,6 +20,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import resource
 import signal
 import subprocess
@@ -269,6 +272,39 @@ class MigrateTests(unittest.TestCase):
         self.assertEqual(proxy.log().count("FAULT badhash"), 1)
         self.assertEqual(err.count(IN_PASS), 1, err)
         self.check_copied(dest, data)
+
+    def test_default_concurrency_grows_only_on_a_latency_bound_link(self):
+        """A big archive to a directory with no --concurrency (the SHA-256 taken in the
+        download's pass) starts at 4 segments in flight and grows only while its fetches wait
+        a fifth of their time or more for the first byte: through linkem with a 200 ms round
+        trip (each 8 MiB fetch waits one round trip, then moves 4 MiB per round trip) it grows
+        past 4; through linkem capped at 40 MB/s with no delay (the fetches move bytes, they
+        barely wait) it stays at 4, where the controller alone would double after its first
+        window. Both take the SHA-256 in the pass."""
+        linkem = os.path.join(os.path.dirname(os.path.abspath(FLOE)), "linkem")
+        if not os.access(linkem, os.X_OK):
+            self.skipTest("no linkem beside %s (built with the tests)" % FLOE)
+        size = 128 << 20  # 16 segments of 8 MiB
+        vault, data = self.fill(["far/big.bin"], lambda i: size)
+        for link_args, grows in ((["--rtt-ms", "200"], True), (["--rate", "40M"], False)):
+            link = servers.start_linkem(linkem, self.vault.port, *link_args)
+            try:
+                dest = self.dest()
+                lines, err = self.floe("--json", "migrate", vault, "--to", dest,
+                                       "--poll-interval", "1s",
+                                       url="http://127.0.0.1:%d" % link.port)
+            finally:
+                link.stop()
+            self.assertEqual((lines[-1]["copied"], lines[-1]["done"], lines[-1]["failed"]),
+                             (1, 1, 0), err)
+            self.assertEqual(err.count(IN_PASS), 1, err)
+            peak = [int(n) for n in re.findall(r"segments in flight: up to (\d+)", err)]
+            self.assertEqual(len(peak), 1, err)
+            if grows:
+                self.assertGreater(peak[0], 4, (link_args, err))
+            else:
+                self.assertEqual(peak[0], 4, (link_args, err))
+            self.check_copied(dest, data)
 
     def test_kill_mid_archive_and_resume_sha256(self):
         """kill -9 while a 64 MiB archive downloads (slowed by the proxy) with segments

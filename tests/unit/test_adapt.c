@@ -1,7 +1,8 @@
 /*
  * test_adapt.c - adaptive concurrency against simulated links: a link whose throughput grows
  * with the requests in flight up to a cap (the controller must climb near the knee and not far
- * past it), a flat link (it must not ratchet up), and push-back (a retry halves the limit).
+ * past it), a flat link (it must not ratchet up), push-back (a retry halves the limit), and the
+ * caller's no_growth (held where it is, then climbs when released).
  */
 #include "t_util.h"
 
@@ -78,6 +79,23 @@ static void test_adapt_retry_halves_once_per_window(void **state)
     assert_true(n > before / 2);
 }
 
+static void test_adapt_no_growth_holds_the_limit(void **state)
+{
+    (void)state;
+    struct floe_adapt a;
+    uint64_t now = 1;
+    floe_adapt_init(&a, 4, 64, now);
+    a.no_growth = true; /* e.g. a download whose fetches do not wait for their first byte */
+    assert_int_equal(simulate(&a, 10e6, 200e6, 16 << 20, 30, &now), 4);
+    a.no_growth = false; /* the same link, growth allowed: it climbs toward the knee (20) */
+    assert_true(simulate(&a, 10e6, 200e6, 16 << 20, 60, &now) >= 16);
+    a.no_growth = true; /* held: never grows, but a retry still halves */
+    unsigned held = floe_adapt_limit(&a);
+    floe_adapt_done(&a, 16 << 20, true, now += 1000);
+    assert_int_equal(floe_adapt_limit(&a), held / 2);
+    assert_int_equal(simulate(&a, 10e6, 200e6, 16 << 20, 30, &now), held / 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -85,6 +103,7 @@ int main(void)
         cmocka_unit_test(test_adapt_flat_link_stays_low),
         cmocka_unit_test(test_adapt_respects_max_and_min),
         cmocka_unit_test(test_adapt_retry_halves_once_per_window),
+        cmocka_unit_test(test_adapt_no_growth_holds_the_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

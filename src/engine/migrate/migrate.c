@@ -74,11 +74,14 @@
  * in the pass that hashes their tree-hash leaves (floe_download_options.linear_sha256), instead
  * of reading the file back afterwards. The download holds the chunks that arrive ahead of the
  * first one not yet hashed, so its segments are small (8 MiB: a few chunks ahead per segment in
- * flight) and their number fixed (--concurrency N, else 4, as `floe retrieve`): an adaptive
- * limit grows on a fast link, and with it the chunks held and the ring they come from, which
- * cost more CPU than the hash saved. Where the download could not take it (resumed, a fetch
- * repeated, a chunk it could not hold), the file is read back as before (sha_start).
- * FLOE_MIGRATE_LINEAR_SHA256=0 always reads back (tests cover both paths). */
+ * flight). Their number is --concurrency N, else adaptive as for `floe retrieve` but held to what
+ * a far link needs: from 4 up to 16, growing only while the fetches spend a fifth of their time
+ * or more waiting for their first byte (retrieve.c, "The linear hash"). On loopback they do not
+ * (a plain adaptive limit climbed there on noise, and with it the chunks held and the ring, which
+ * cost more CPU than the hash saved); 50-200 ms away they do (docs/performance.md). Where the
+ * download could not take the SHA-256 (resumed, a fetch repeated, a chunk it could not hold), the
+ * file is read back as before (sha_start). FLOE_MIGRATE_LINEAR_SHA256=0 always reads back (tests
+ * cover both paths). */
 #define LINEAR_SEGMENT ((uint64_t)8 << 20)
 #define PAUSE_MIN_S 60
 #define PAUSE_MAX_S 900
@@ -128,6 +131,7 @@ struct mig {
     size_t nseen, seen_cap;
     struct floe_mcat_row row; /* scratch for the listing callback */
     bool linear_sha256;       /* see LINEAR_SEGMENT */
+    unsigned adaptive_next;   /* the last such download's floe_download_result.adaptive_next */
     /* the SHA-256 of archives copied to a directory, read back two at a time on a thread
      * while the next ones download (sha_start / sha_join) */
     struct {
@@ -1072,10 +1076,11 @@ static int copy_failed(struct mig *m, struct floe_mcat_row *r, int rc, struct fl
 }
 
 static int fetch(struct mig *m, struct floe_mcat_row *r, const char *path, bool *whole,
-                 char sha256[65])
+                 char sha256[65], unsigned *peak)
 {
     *whole = false;
     sha256[0] = 0;
+    *peak = 0;
     struct floe_job_info job;
     struct floe_error derr = {0};
     int rc = check_job(m, r, &job, &derr);
@@ -1094,11 +1099,15 @@ static int fetch(struct mig *m, struct floe_mcat_row *r, const char *path, bool 
         if (m->linear_sha256) { /* the SHA-256 in the download's pass (LINEAR_SEGMENT) */
             d.linear_sha256 = true;
             d.segment_size = LINEAR_SEGMENT;
-            if (!d.concurrency)
-                d.concurrency = FLOE_RETRIEVE_DEFAULT_CONCURRENCY;
+            d.adaptive_start = m->adaptive_next; /* a far link: where the last one got to */
         }
         struct floe_download_result dr;
         rc = floe_job_output_download(m->client, &d, &dr, &derr);
+        if (!rc) {
+            *peak = dr.peak_in_flight;
+            if (dr.segments > 1) /* one segment: nothing measured */
+                m->adaptive_next = dr.adaptive_next;
+        }
         char tree[65];
         if (!rc && dr.has_tree && dr.verification == FLOE_VERIFY_WHOLE) {
             floe_treehash_hex(dr.tree, tree);
@@ -1138,9 +1147,10 @@ static int copy_to_dir(struct mig *m, struct floe_mcat_row *r)
         return replan(m, r, "job output expires soon: a new job is requested");
     bool whole = false;
     char sha256[65];
+    unsigned peak;
     int rc = move(m, r, FLOE_MIGRATE_COPYING, "");
     if (!rc)
-        rc = fetch(m, r, path, &whole, sha256);
+        rc = fetch(m, r, path, &whole, sha256, &peak);
     if (rc)
         return rc == MOVED ? FLOE_OK : rc;
     m->out->copied++;
@@ -1151,7 +1161,9 @@ static int copy_to_dir(struct mig *m, struct floe_mcat_row *r)
         return finish(m, r, path, false);
     if (sha256[0]) { /* taken from the downloaded bytes, in the pass that verified them */
         memcpy(r->sha256, sha256, sizeof(sha256));
-        return move(m, r, FLOE_MIGRATE_DONE, "SHA-256 taken while downloading");
+        say(why, sizeof(why), "SHA-256 taken while downloading (segments in flight: up to %u)",
+            peak);
+        return move(m, r, FLOE_MIGRATE_DONE, why);
     }
     /* the download matched the inventory's tree hash as a whole: only the SHA-256 is left,
      * read back while the next archive downloads */

@@ -90,7 +90,7 @@ void floe_adapt_done(struct floe_adapt *a, uint64_t bytes, bool retried, uint64_
     }
     if (a->hold) {
         a->hold--;
-    } else if (a->limit < a->max) {
+    } else if (a->limit < a->max && !a->no_growth) {
         unsigned up = a->slow_start ? a->limit * 2 : a->limit + 1;
         a->limit = up > a->max ? a->max : up;
     }

@@ -9,7 +9,9 @@
  * otherwise returns to the best limit seen and holds it for 8 windows before probing one
  * higher again. An item that needed a retry (throttling, a reset, a 5xx) halves the limit at
  * once, at most once per window. Limits stay within [1, max]; max comes from the memory limit
- * and the connection count. Not thread-safe: the orchestrating thread only.
+ * and the connection count. A caller that knows more can hold growth (no_growth: a download
+ * that measured its fetches as bandwidth-bound, retrieve.c). Not thread-safe: the
+ * orchestrating thread only.
  */
 #ifndef FLOE_ENGINE_ADAPT_H
 #define FLOE_ENGINE_ADAPT_H
@@ -27,6 +29,7 @@ struct floe_adapt {
     unsigned win_done; /* completions in the current window */
     uint64_t win_bytes, win_start_ns;
     unsigned windows, cuts; /* counters, for logs and tests */
+    bool no_growth; /* set by the caller: while true the limit does not grow (probes wait) */
 };
 
 /* floe_adapt_init() - start at initial (clamped to [1, max]) at time now_ns. */

@@ -95,6 +95,16 @@
  * usual): a chunk that cannot be held, a failed, short or restarted fetch, a refetch after a
  * hash mismatch. The hash is reported only when every byte went through it once and the whole
  * output matched the job's tree hash.
+ * An adaptive limit with the linear hash (floe migrate's default) has a lower ceiling
+ * (LIN_ADAPTIVE_MAX) and grows only while the download is latency-bound: the shortest wait for a
+ * fetch's first body byte (after the first round, whose waits include the connections' setup)
+ * is at least LIN_LATENCY_SHARE of the average fetch's time. That floor is the link's round trip
+ * plus the service's fastest answer, the time a connection idles per fetch whatever the load,
+ * which more fetches in flight hide; on loopback it is a millisecond or two against fetches of
+ * tens of milliseconds, and the plain controller, which doubles after its first window and keeps
+ * a step on a 10% gain, climbed there on noise (segment times vary with the CPU, not the link),
+ * and the chunks held and the ring with it, for no gain. The waits themselves are no signal on a
+ * busy machine: queued behind the CPU they were half of a fetch on loopback.
  *
  * Failure: the first fatal error stops new segments; events drain until nothing is in flight;
  * the journal stays (resumable) unless the whole-output hash itself failed, in which case the
@@ -141,6 +151,12 @@
 /* opts->linear_sha256: the ring is this many times its usual size; all but the usual share may
  * be held (DESIGN, "The linear hash") */
 #define LIN_RING 3u
+/* opts->linear_sha256 with an adaptive limit: its ceiling, and the share of a fetch's time spent
+ * waiting for the first byte below which the limit does not grow (DESIGN, "The linear hash") */
+#define LIN_ADAPTIVE_MAX 16u
+#define LIN_LATENCY_SHARE 0.20
+#define LIN_WARMUP_SKIP 4u
+#define LIN_WARMUP_FETCHES 8u
 #define DIO_ALIGN 4096u /* O_DIRECT alignment of offsets, lengths and buffers (>= any block) */
 
 static const char *const s_verify_names[FLOE_VERIFY_COUNT] = {"none", "segments", "whole"};
@@ -219,6 +235,9 @@ struct seg {
     struct floe_error chunk_err;
     uint64_t recv; /* transfer thread: body bytes of this attempt */
     bool overflow; /* transfer thread: the answer is longer than asked */
+    /* the fetch's submission (orchestrator) and its first body byte (transfer thread; read by
+     * the orchestrator after EV_FETCHED), floe_adapt_now_ns() */
+    uint64_t sent_ns, first_ns;
 };
 
 struct dl {
@@ -240,6 +259,10 @@ struct dl {
     unsigned concurrency;    /* the fixed limit, or the adaptive one's ceiling (pool sizing) */
     bool adaptive;           /* no --concurrency: segments in flight follow the link (adapt.h) */
     struct floe_adapt adapt; /* orchestrating thread only */
+    bool latency_gate;       /* adaptive linear hash: grow only while latency-bound (DESIGN) */
+    uint64_t wait_floor_ns;  /* its shortest time to first byte so far (UINT64_MAX: none) */
+    double fetch_avg_ns;     /* its moving average of a fetch's time (0: none yet) */
+    unsigned waits;          /* fetches measured */
     unsigned peak;           /* most segments in flight at once */
     uint64_t next_write;     /* stdout: next segment to hand to the writer */
     unsigned fetching;
@@ -635,6 +658,8 @@ static size_t on_body(void *ctx, const uint8_t *src, size_t n)
 {
     struct seg *s = ctx;
     struct dl *d = s->d;
+    if (!s->first_ns)
+        s->first_ns = floe_adapt_now_ns();
     if (n > s->len - s->recv) {
         s->overflow = true;
         return 0; /* aborts the attempt */
@@ -723,6 +748,8 @@ static void submit_fetch(struct dl *d, struct seg *s)
     }
     s->xfer->done = on_fetched;
     s->xfer->user = s;
+    s->sent_ns = floe_adapt_now_ns();
+    s->first_ns = 0;
     s->it.attempts++;
     d->fetching++;
     set_state(s, SEG_FETCHING);
@@ -857,9 +884,18 @@ static void settle(struct dl *d, struct seg *s);
 static void handle_fetched(struct dl *d, struct seg *s)
 {
     d->fetching--;
+    uint64_t now = floe_adapt_now_ns();
+    if (d->latency_gate && !s->ev.status && s->first_ns > s->sent_ns && now > s->first_ns) {
+        uint64_t wait = s->first_ns - s->sent_ns;
+        double took = (double)(now - s->sent_ns);
+        if (++d->waits > LIN_WARMUP_SKIP && wait < d->wait_floor_ns)
+            d->wait_floor_ns = wait;
+        d->fetch_avg_ns = d->fetch_avg_ns == 0 ? took : 0.75 * d->fetch_avg_ns + 0.25 * took;
+        d->adapt.no_growth = d->waits < LIN_WARMUP_FETCHES ||
+                             (double)d->wait_floor_ns < LIN_LATENCY_SHARE * d->fetch_avg_ns;
+    }
     if (d->adaptive) { /* a retried answer (throttling, a reset, a 5xx) halves the limit */
-        floe_adapt_done(&d->adapt, s->ev.status ? 0 : s->len, s->xfer->attempts > 1,
-                        floe_adapt_now_ns());
+        floe_adapt_done(&d->adapt, s->ev.status ? 0 : s->len, s->xfer->attempts > 1, now);
         fit_ring(d);
     }
     if (!d->streaming) {
@@ -1362,12 +1398,23 @@ static int make_pool(struct dl *d, struct floe_error *err)
             max = 1;
         if (max > FLOE_RETRIEVE_ADAPTIVE_MAX)
             max = FLOE_RETRIEVE_ADAPTIVE_MAX;
+        if (d->streaming && d->opts->linear_sha256) {
+            /* the chunks held for the linear hash grow with the limit: a lower ceiling, and
+             * growth only while fetches wait for their first byte (DESIGN, "The linear hash") */
+            if (max > LIN_ADAPTIVE_MAX)
+                max = LIN_ADAPTIVE_MAX;
+            d->latency_gate = true;
+            d->wait_floor_ns = UINT64_MAX;
+        }
         if (max > d->nseg)
             max = d->nseg;
         if (max < d->concurrency) /* the default still gets its memory check below */
             max = d->concurrency;
         d->adaptive = true;
-        floe_adapt_init(&d->adapt, d->concurrency, (unsigned)max, floe_adapt_now_ns());
+        floe_adapt_init(&d->adapt,
+                        d->opts->adaptive_start ? d->opts->adaptive_start : d->concurrency,
+                        (unsigned)max, floe_adapt_now_ns());
+        d->adapt.no_growth = d->latency_gate; /* until a fetch has been measured */
         d->concurrency = (unsigned)max;
     }
     if (d->streaming) {
@@ -1526,6 +1573,8 @@ static int finish(struct dl *d, struct floe_download_result *out, struct floe_er
     out->segments_refetched = d->refetched;
     out->peak_in_flight = d->peak;
     out->adaptive_cuts = d->adaptive ? d->adapt.cuts : 0;
+    /* still latency-bound at the end: the next download over the link may start here */
+    out->adaptive_next = d->latency_gate && !d->adapt.no_growth ? floe_adapt_limit(&d->adapt) : 0;
     return FLOE_OK;
 }
 
