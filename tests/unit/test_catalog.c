@@ -271,6 +271,45 @@ static int count_fn(const struct floe_catalog_file *f, void *user)
     return 0;
 }
 
+/* An archive id recorded twice inside a batch (backup's transaction): refused by name, and the
+ * rows recorded before and after it in the same transaction are kept. */
+static void test_catalog_duplicate_in_transaction(void **state)
+{
+    (void)state;
+    char *path = tpath("dup-tx.db");
+    struct floe_catalog *c = open_ok(path);
+    struct floe_error err = {0};
+    assert_int_equal(floe_catalog_begin(c, &err), FLOE_OK);
+    record_one(c, "ARCH-A", "/data/a", 1);
+    struct floe_catalog_archive a;
+    struct floe_catalog_file f;
+    make_archive(&a, "ARCH-A", FLOE_CATALOG_KIND_FILE);
+    make_file(&f, "/data/other", 2);
+    assert_int_equal(floe_catalog_record_archive(c, &a, &f, 1, &err), FLOE_E_INVALID_ARG);
+    assert_non_null(strstr(err.message, "ARCH-A is already in catalog"));
+    assert_true(floe_catalog_in_transaction(c));
+    record_one(c, "ARCH-B", "/data/b", 3);
+    assert_int_equal(floe_catalog_commit(c, &err), FLOE_OK);
+    floe_catalog_close(c);
+    c = open_ok(path);
+    struct floe_catalog_file got;
+    assert_int_equal(floe_catalog_lookup(c, "/data/a", 7, &got, &err), FLOE_OK);
+    assert_string_equal(got.archive_id, "ARCH-A");
+    assert_int_equal(floe_catalog_lookup(c, "/data/b", 7, &got, &err), FLOE_OK);
+    assert_string_equal(got.archive_id, "ARCH-B");
+    assert_int_equal(floe_catalog_lookup(c, "/data/other", 11, &got, &err), FLOE_E_NOT_FOUND);
+    struct floe_catalog_stats stats;
+    assert_int_equal(floe_catalog_stats(c, &stats, &err), FLOE_OK);
+    assert_int_equal(stats.archives, 2);
+    assert_int_equal(stats.files_current, 2);
+    /* outside a transaction: refused, and the catalog can be written right after */
+    assert_int_equal(floe_catalog_record_archive(c, &a, &f, 1, &err), FLOE_E_INVALID_ARG);
+    assert_false(floe_catalog_in_transaction(c));
+    record_one(c, "ARCH-C", "/data/c", 4);
+    floe_catalog_close(c);
+    free(path);
+}
+
 /* A valid header with damaged pages behind it: reads say FLOE_E_CORRUPT, nothing is rewritten. */
 static void test_catalog_damaged_pages(void **state)
 {
@@ -1008,6 +1047,7 @@ int main(void)
         cmocka_unit_test(test_catalog_newer_schema_refused),
         cmocka_unit_test(test_catalog_lock_contention),
         cmocka_unit_test(test_catalog_corrupt_refused),
+        cmocka_unit_test(test_catalog_duplicate_in_transaction),
         cmocka_unit_test(test_catalog_damaged_pages),
         cmocka_unit_test(test_catalog_full_rolls_back),
         cmocka_unit_test(test_catalog_versions_and_removed),

@@ -758,7 +758,9 @@ static void read_archive_row(sqlite3_stmt *st, struct floe_catalog_archive *a)
 
 /* ---- recording ---- */
 
-static int check_archive_input(struct floe_catalog *c, const struct floe_catalog_archive *a,
+/* The arguments' own checks; an id already in the catalog is found by the insert itself (the
+ * archive_id column is UNIQUE), which spares every recorded archive a lookup of its id. */
+static int check_archive_input(const struct floe_catalog_archive *a,
                                const struct floe_catalog_file *files, size_t n,
                                struct floe_error *err)
 {
@@ -783,17 +785,7 @@ static int check_archive_input(struct floe_catalog *c, const struct floe_catalog
                                   "length out of range",
                                   a->archive_id, i);
     }
-    sqlite3_stmt *st = NULL;
-    int s = stmt_get(c, S_ARCHIVE_ID, &st, err);
-    if (s != FLOE_OK)
-        return s;
-    sqlite3_bind_text(st, 1, a->archive_id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW)
-        return floe_error_set(err, FLOE_E_INVALID_ARG, "archive %s is already in catalog %s",
-                              a->archive_id, c->path);
-    return rc == SQLITE_DONE ? FLOE_OK : cat_error(c, rc, "looking up an archive", err);
+    return FLOE_OK;
 }
 
 static int insert_file(struct floe_catalog *c, int64_t archive_row, int64_t now,
@@ -833,7 +825,7 @@ int floe_catalog_record_archive(struct floe_catalog *c, const struct floe_catalo
                                 const struct floe_catalog_file *files, size_t n,
                                 struct floe_error *err)
 {
-    int st = check_archive_input(c, a, files, n, err);
+    int st = check_archive_input(a, files, n, err);
     if (st != FLOE_OK)
         return st;
     bool own;
@@ -848,7 +840,18 @@ int floe_catalog_record_archive(struct floe_catalog *c, const struct floe_catalo
         sqlite3_bind_text(s, 4, a->description ? a->description : "", -1, SQLITE_STATIC);
         sqlite3_bind_text(s, 5, floe_catalog_kind_names[a->kind], -1, SQLITE_STATIC);
         sqlite3_bind_int64(s, 6, a->created_at ? a->created_at : now);
-        st = step_done(c, s, "recording an archive", err);
+        int rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+            /* the id is there already: an input error. The failed statement undid only itself
+             * (nothing of this call was written), so a caller's transaction stays as it was */
+            st = floe_error_set(err, FLOE_E_INVALID_ARG, "archive %s is already in catalog %s",
+                                a->archive_id, c->path);
+            if (own)
+                sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+            return st;
+        }
+        st = rc == SQLITE_DONE ? FLOE_OK : cat_error(c, rc, "recording an archive", err);
     }
     int64_t row = sqlite3_last_insert_rowid(c->db);
     for (size_t i = 0; st == FLOE_OK && i < n; i++)
