@@ -108,11 +108,20 @@ const char *floe_sigv4_reason_glacier_error(enum floe_sigv4_reason reason, int *
 
 /* ---- a growable string (canonical request, signed-header list) ---- */
 
+/* {0}: on the heap from the first byte. sb_on_stack(): in the caller's buffer until it is
+ * outgrown (a request signed per small file then costs no malloc for it). */
 struct sbuf {
     char *p;
     size_t len;
     size_t cap;
+    bool heap; /* p is malloc'd */
 };
+
+static void sb_on_stack(struct sbuf *b, char *buf, size_t cap)
+{
+    *b = (struct sbuf){.p = buf, .cap = cap};
+    buf[0] = 0;
+}
 
 static void sb_put(struct sbuf *b, const char *s, size_t n)
 {
@@ -125,7 +134,11 @@ static void sb_put(struct sbuf *b, const char *s, size_t n)
             cap *= 2;
         if (cap < need)
             cap = need;
-        b->p = floe_xrealloc(b->p, cap);
+        char *np = floe_xrealloc(b->heap ? b->p : NULL, cap);
+        if (!b->heap && b->len)
+            memcpy(np, b->p, b->len);
+        b->p = np;
+        b->heap = true;
         b->cap = cap;
     }
     memcpy(b->p + b->len, s, n);
@@ -145,7 +158,8 @@ static void sb_putc(struct sbuf *b, char c)
 
 static void sb_free(struct sbuf *b)
 {
-    free(b->p);
+    if (b->heap)
+        free(b->p);
     memset(b, 0, sizeof(*b));
 }
 
@@ -622,8 +636,10 @@ static void put_canonical_uri(struct sbuf *b, const char *path)
     size_t n = strlen(path), nseg = 1;
     for (size_t i = 0; i < n; i++)
         nseg += path[i] == '/';
-    const char **seg = floe_xmalloc(nseg * sizeof(*seg));
-    size_t *len = floe_xmalloc(nseg * sizeof(*len));
+    const char *seg_small[32];
+    size_t len_small[32];
+    const char **seg = nseg <= 32 ? seg_small : floe_xmalloc(nseg * sizeof(*seg));
+    size_t *len = nseg <= 32 ? len_small : floe_xmalloc(nseg * sizeof(*len));
     size_t kept = 0;
     for (size_t i = 0; i <= n;) {
         size_t j = i;
@@ -647,8 +663,10 @@ static void put_canonical_uri(struct sbuf *b, const char *path)
     }
     if (kept && path[n - 1] == '/')
         sb_putc(b, '/');
-    free(seg);
-    free(len);
+    if (seg != seg_small) {
+        free(seg);
+        free(len);
+    }
 }
 
 struct qpair {
@@ -684,7 +702,8 @@ static void put_canonical_query(struct sbuf *b, const char *q)
     size_t n = strlen(q), np = 1;
     for (size_t i = 0; i < n; i++)
         np += q[i] == '&';
-    struct qpair *p = floe_xmalloc(np * sizeof(*p));
+    struct qpair small[16];
+    struct qpair *p = np <= 16 ? small : floe_xmalloc(np * sizeof(*p));
     size_t k = 0;
     for (size_t i = 0; i <= n; k++) {
         size_t j = i;
@@ -706,7 +725,8 @@ static void put_canonical_query(struct sbuf *b, const char *q)
         sb_putc(b, '=');
         sb_put(b, p[i].v, p[i].vn);
     }
-    free(p);
+    if (p != small)
+        free(p);
 }
 
 /* Trimall: drop leading/trailing blanks, collapse inner runs of blanks to one space. */
@@ -780,7 +800,8 @@ static enum build_result build_canonical(const struct floe_sigv4_request *req,
     sb_putc(cr, '\n');
 
     if (!signed_list) {
-        struct hitem *it = floe_xmalloc((nh ? nh : 1) * sizeof(*it));
+        struct hitem small[16];
+        struct hitem *it = nh <= 16 ? small : floe_xmalloc(nh * sizeof(*it));
         size_t n = 0;
         for (size_t i = 0; i < nh; i++) {
             if (!blocklisted(hs[i].name)) {
@@ -807,7 +828,8 @@ static enum build_result build_canonical(const struct floe_sigv4_request *req,
         }
         if (n)
             sb_putc(cr, '\n');
-        free(it);
+        if (it != small)
+            free(it);
     } else {
         for (const char *p = signed_list; *p;) {
             const char *e = strchr(p, ';');
@@ -1023,8 +1045,11 @@ int floe_sigv4_sign(const struct floe_sigv4_request *req, const struct floe_sigv
 {
     char why[WHY_MAX];
     struct floe_sigv4_signed res;
-    struct floe_sigv4_header *hs = NULL;
-    struct sbuf cr = {0}, sl = {0}, sts = {0};
+    struct floe_sigv4_header hs_small[16], *hs = NULL;
+    char cr_buf[4096], sl_buf[512];
+    struct sbuf cr, sl, sts = {0};
+    sb_on_stack(&cr, cr_buf, sizeof(cr_buf));
+    sb_on_stack(&sl, sl_buf, sizeof(sl_buf));
     const char *payload = NULL;
     int rc = FLOE_OK;
 
@@ -1065,7 +1090,7 @@ int floe_sigv4_sign(const struct floe_sigv4_request *req, const struct floe_sigv
     }
 
     size_t nh = req->nheaders;
-    hs = floe_xmalloc((nh + 2) * sizeof(*hs));
+    hs = nh + 2 <= 16 ? hs_small : floe_xmalloc((nh + 2) * sizeof(*hs));
     if (nh)
         memcpy(hs, req->headers, nh * sizeof(*hs));
     hs[nh++] = (struct floe_sigv4_header){"x-amz-date", res.amz_date};
@@ -1091,7 +1116,8 @@ int floe_sigv4_sign(const struct floe_sigv4_request *req, const struct floe_sigv
     res.security_token = token;
     *out = res;
 out:
-    free(hs);
+    if (hs != hs_small)
+        free(hs);
     sb_free(&cr);
     sb_free(&sl);
     if (sts.p)

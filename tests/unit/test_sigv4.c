@@ -629,6 +629,27 @@ static void test_sigv4_matches_botocore_encoding_and_headers(void **state)
     c = vc_new(&s, "path: root");
     vc_target(c, "GET", "/", NULL);
 
+    /* past the signer's stack buffers (sigv4.c: 4 KiB canonical request, 512 B signed-header
+     * list, 32 path segments, 16 query pairs, 16 headers): the heap takes over, same bytes */
+    c = vc_new(&s, "sizes: canonical request over 4 KiB, 40 segments, 20 pairs, 22 headers");
+    {
+        char path[512] = "", query[1024] = "";
+        size_t pn = 0, qn = 0;
+        for (int i = 0; i < 40; i++)
+            pn += (size_t)snprintf(path + pn, sizeof(path) - pn, "/s%d", i);
+        for (int i = 0; i < 20; i++)
+            qn += (size_t)snprintf(query + qn, sizeof(query) - qn, "%sq%02d=%d", i ? "&" : "",
+                                   19 - i, i);
+        vc_target(c, "PUT", path, query);
+        for (int i = 0; i < 22; i++) {
+            char name[64], value[256];
+            snprintf(name, sizeof(name), "x-amz-meta-header-number-%02d", i);
+            memset(value, 'a' + i % 26, 250);
+            value[250] = 0;
+            vc_header(c, name, value);
+        }
+    }
+
     c = vc_new(&s, "path: .. above root");
     vc_target(c, "GET", "/../../a/..", NULL);
 
