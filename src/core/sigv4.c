@@ -614,15 +614,19 @@ static void put_pct(struct sbuf *b, unsigned char c)
     sb_put(b, e, 3);
 }
 
-/* Python quote(s, safe='/~') of one segment (no '/' inside). */
+/* Python quote(s, safe='/~') of one segment (no '/' inside). Runs of unreserved bytes are
+ * copied whole. */
 static void put_quoted(struct sbuf *b, const char *s, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (is_unreserved(c))
-            sb_putc(b, (char)c);
-        else
-            put_pct(b, c);
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && is_unreserved((unsigned char)s[j]))
+            j++;
+        if (j > i)
+            sb_put(b, s + i, j - i);
+        if (j < n)
+            put_pct(b, (unsigned char)s[j++]);
+        i = j;
     }
 }
 
@@ -729,27 +733,36 @@ static void put_canonical_query(struct sbuf *b, const char *q)
         free(p);
 }
 
-/* Trimall: drop leading/trailing blanks, collapse inner runs of blanks to one space. */
+/* Trimall: drop leading/trailing blanks, collapse inner runs of blanks to one space. Runs of
+ * other bytes are copied whole. */
 static void put_trimall(struct sbuf *b, const char *v)
 {
-    bool any = false, gap = false;
-    for (; *v; v++) {
-        if (*v == ' ' || *v == '\t') {
-            gap = any;
-            continue;
-        }
-        if (gap)
+    bool any = false;
+    for (;;) {
+        size_t blanks = strspn(v, " \t");
+        v += blanks;
+        if (!*v)
+            return;
+        if (blanks && any)
             sb_putc(b, ' ');
-        gap = false;
+        size_t run = strcspn(v, " \t");
+        sb_put(b, v, run);
+        v += run;
         any = true;
-        sb_putc(b, *v);
     }
 }
 
 static void put_lower(struct sbuf *b, const char *s, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        sb_putc(b, (char)lower((unsigned char)s[i]));
+    char low[64];
+    while (n) {
+        size_t k = n < sizeof(low) ? n : sizeof(low);
+        for (size_t i = 0; i < k; i++)
+            low[i] = (char)lower((unsigned char)s[i]);
+        sb_put(b, low, k);
+        s += k;
+        n -= k;
+    }
 }
 
 struct hitem {
