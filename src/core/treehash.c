@@ -14,6 +14,7 @@
 #include "alloc.h"
 #include "hex.h"
 #include "sha256.h"
+#include "treehash_lin.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -161,6 +162,16 @@ uint64_t floe_treehash_leaf_count(uint64_t size)
     return size / LEAF + (size % LEAF != 0);
 }
 
+/* One leaf of len bytes at p, and lin over the same bytes. */
+static void leaf_lin(const uint8_t *p, size_t len, struct floe_sha256 *lin,
+                     uint8_t out[FLOE_HASH_BYTES])
+{
+    struct floe_sha256 leaf;
+    floe_sha256_init(&leaf);
+    floe_sha256_update2(lin, p, &leaf, p, len);
+    floe_sha256_final(&leaf, out);
+}
+
 void floe_treehash_part(const void *data, size_t n, uint8_t (*leaves)[FLOE_HASH_BYTES],
                         uint8_t tree[FLOE_HASH_BYTES], uint8_t linear[FLOE_HASH_BYTES])
 {
@@ -172,11 +183,8 @@ void floe_treehash_part(const void *data, size_t n, uint8_t (*leaves)[FLOE_HASH_
     floe_sha256_init(&lin);
     for (size_t off = 0, i = 0; off < n; off += LEAF, i++) {
         size_t len = n - off < LEAF ? n - off : LEAF;
-        struct floe_sha256 leaf;
         uint8_t h[FLOE_HASH_BYTES];
-        floe_sha256_init(&leaf);
-        floe_sha256_update2(&lin, p + off, &leaf, p + off, len);
-        floe_sha256_final(&leaf, h);
+        leaf_lin(p + off, len, &lin, h);
         if (leaves)
             memcpy(leaves[i], h, FLOE_HASH_BYTES);
         if (tree)
@@ -190,11 +198,21 @@ void floe_treehash_part(const void *data, size_t n, uint8_t (*leaves)[FLOE_HASH_
 
 void floe_treehash_leaves(const void *data, size_t n, uint8_t (*leaves)[FLOE_HASH_BYTES])
 {
+    floe_treehash_leaves_lin(data, n, leaves, NULL);
+}
+
+void floe_treehash_leaves_lin(const void *data, size_t n, uint8_t (*leaves)[FLOE_HASH_BYTES],
+                              struct floe_sha256 *lin)
+{
     const uint8_t *p = data;
     size_t off = 0, i = 0;
     while (off < n) {
         size_t la = n - off < LEAF ? n - off : LEAF;
-        if (off + la < n) {
+        if (lin) {
+            leaf_lin(p + off, la, lin, leaves[i]);
+            off += la;
+            i++;
+        } else if (off + la < n) {
             size_t lb = n - off - la < LEAF ? n - off - la : LEAF;
             floe_sha256_x2(p + off, la, p + off + la, lb, leaves[i], leaves[i + 1]);
             off += la + lb;

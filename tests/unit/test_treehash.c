@@ -10,6 +10,7 @@
 #include "floe/hashpool.h"
 #include "floe/treehash.h"
 #include "sha256.h"
+#include "treehash_lin.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +154,17 @@ static void test_treehash_part_and_leaves(void **state)
             expect_hex(lin, v->linear, "part linear hash", v->size);
             floe_treehash_leaves(v->data, v->size, l2);
             assert_memory_equal(l1, l2, n * 32);
+            /* the leaves with a running SHA-256, continued over a split at a leaf boundary
+             * (as retrieve.c feeds 2 MiB chunks in order): the same leaves, the linear hash */
+            struct floe_sha256 ctx;
+            floe_sha256_init(&ctx);
+            size_t cut = v->size / 2 / MIB * MIB;
+            memset(l2, 0, n * 32);
+            floe_treehash_leaves_lin(v->data, cut, l2, &ctx);
+            floe_treehash_leaves_lin(v->data + cut, v->size - cut, l2 + cut / MIB, &ctx);
+            assert_memory_equal(l1, l2, n * 32);
+            floe_sha256_final(&ctx, lin);
+            expect_hex(lin, v->linear, "leaves_lin linear hash", v->size);
             floe_treehash_combine((const uint8_t(*)[32])l2, n, tree2);
             expect_hex(tree2, v->tree, "combined leaves", v->size);
             /* each leaf equals a plain SHA-256 of its bytes */

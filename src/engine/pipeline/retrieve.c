@@ -125,6 +125,7 @@
 #include "floe/sigv4.h"
 #include "orch.h"
 #include "sha256.h"
+#include "treehash_lin.h"
 #include "writer.h"
 
 #include <assert.h>
@@ -511,28 +512,19 @@ static void write_chunk(struct chunk *c)
         on_chunk_written(c, e.status, &e);
 }
 
-/* The chunk's leaves (chunks start on leaf boundaries of their segment), then its write. */
-static void leaves_and_write(struct chunk *c)
+/* The chunk's leaves (chunks start on leaf boundaries of their segment); lin: the frontier
+ * chunk, each leaf and the linear context over the same bytes at once. */
+static void leaves(struct chunk *c, struct floe_sha256 *lin)
 {
     struct seg *s = c->s;
-    floe_treehash_leaves(c->buf->data, c->len,
-                         s->leaves + (c->off - s->off) / FLOE_TREEHASH_LEAF_BYTES);
-    write_chunk(c);
+    floe_treehash_leaves_lin(c->buf->data, c->len,
+                             s->leaves + (c->off - s->off) / FLOE_TREEHASH_LEAF_BYTES, lin);
 }
 
-/* The frontier chunk: each leaf and the linear context over the same bytes at once. */
-static void leaves_linear(struct chunk *c)
+static void leaves_and_write(struct chunk *c)
 {
-    struct seg *s = c->s;
-    struct dl *d = s->d;
-    uint8_t(*leaf)[FLOE_HASH_BYTES] = s->leaves + (c->off - s->off) / FLOE_TREEHASH_LEAF_BYTES;
-    for (size_t at = 0; at < c->len; at += FLOE_TREEHASH_LEAF_BYTES, leaf++) {
-        size_t n = c->len - at < FLOE_TREEHASH_LEAF_BYTES ? c->len - at : FLOE_TREEHASH_LEAF_BYTES;
-        struct floe_sha256 l;
-        floe_sha256_init(&l);
-        floe_sha256_update2(&l, c->buf->data + at, &d->lin_ctx, c->buf->data + at, n);
-        floe_sha256_final(&l, *leaf);
-    }
+    leaves(c, NULL);
+    write_chunk(c);
 }
 
 /* lin_mu held: the linear hash is given up; the held chunks are returned (*n of them, in a
@@ -609,7 +601,7 @@ static void chunk_task(void *arg)
         return;
     }
     while (c) {
-        leaves_linear(c);
+        leaves(c, &d->lin_ctx);
         pthread_mutex_lock(&d->lin_mu);
         d->lin_next = c->off + c->len;
         struct chunk *next = d->lin_bad ? NULL : lin_take_locked(d, d->lin_next);
