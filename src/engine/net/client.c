@@ -29,14 +29,19 @@
 
 #define MAX_CALL_HEADERS 12
 
+/* A call's strings (path, query, header names and values) live in one buffer, strs: a request
+ * costs one allocation for them instead of two per header. They are found by offset (the
+ * buffer moves when it grows); CALL_STR turns one into a pointer. */
 struct floe_call {
     struct floe_client *client;
     const char *method;
-    char *path; /* full: /{account}/... */
-    char *query;
+    char *strs;
+    size_t strs_len, strs_cap;
+    size_t path;  /* full: /{account}/... */
+    size_t query; /* NO_STR: none */
     struct {
-        char *name;
-        char *value;
+        size_t name;
+        size_t value;
     } h[MAX_CALL_HEADERS];
     size_t nh;
     const uint8_t *body;
@@ -83,16 +88,39 @@ int floe_client_check_description(const char *d, struct floe_error *err)
     return FLOE_OK;
 }
 
+#define NO_STR SIZE_MAX
+#define CALL_STR(k, off) ((off) == NO_STR ? NULL : (k)->strs + (off))
+
+/* Appends the n bytes at s and a NUL to k->strs; returns their offset. */
+static size_t call_put(struct floe_call *k, const char *s, size_t n)
+{
+    if (k->strs_len + n + 1 > k->strs_cap) {
+        size_t cap = k->strs_cap ? k->strs_cap : 1024;
+        while (cap < k->strs_len + n + 1)
+            cap *= 2;
+        k->strs = floe_xrealloc(k->strs, cap);
+        k->strs_cap = cap;
+    }
+    size_t off = k->strs_len;
+    memcpy(k->strs + off, s, n);
+    k->strs[off + n] = 0;
+    k->strs_len += n + 1;
+    return off;
+}
+
 struct floe_call *floe_call_new(struct floe_client *c, const char *method, const char *path,
                                 const char *query)
 {
     struct floe_call *k = floe_xcalloc(1, sizeof(*k));
     k->client = c;
     k->method = method;
-    size_t n = strlen(c->account_id) + strlen(path) + 2;
-    k->path = floe_xmalloc(n);
-    snprintf(k->path, n, "/%s%s", c->account_id, path);
-    k->query = query && *query ? floe_xstrdup(query) : NULL;
+    size_t alen = strlen(c->account_id), plen = strlen(path);
+    k->path = call_put(k, "/", 1);
+    k->strs_len--; /* the account id and the path follow the '/' */
+    call_put(k, c->account_id, alen);
+    k->strs_len--;
+    call_put(k, path, plen);
+    k->query = query && *query ? call_put(k, query, strlen(query)) : NO_STR;
     floe_call_header(k, "x-amz-glacier-version", "2012-06-01");
     return k;
 }
@@ -101,8 +129,8 @@ void floe_call_header(struct floe_call *k, const char *name, const char *value)
 {
     if (k->nh == MAX_CALL_HEADERS)
         abort(); /* a programming error: no Glacier call needs more */
-    k->h[k->nh].name = floe_xstrdup(name);
-    k->h[k->nh].value = floe_xstrdup(value);
+    k->h[k->nh].name = call_put(k, name, strlen(name));
+    k->h[k->nh].value = call_put(k, value, strlen(value));
     k->nh++;
 }
 
@@ -140,12 +168,7 @@ static void call_free(void *p)
     struct floe_call *k = p;
     if (!k)
         return;
-    for (size_t i = 0; i < k->nh; i++) {
-        free(k->h[i].name);
-        free(k->h[i].value);
-    }
-    free(k->path);
-    free(k->query);
+    free(k->strs);
     free(k);
 }
 
@@ -172,7 +195,8 @@ static int call_prepare(struct floe_xfer *x, struct curl_slist **headers, struct
     struct floe_client *c = k->client;
     /* a "." or ".." segment (a vault named "..", an id "."): curl would drop it from the path
      * it sends, so the request would reach another resource, or fail its signature */
-    for (const char *seg = k->path; seg && *seg;) {
+    const char *path = CALL_STR(k, k->path), *query = CALL_STR(k, k->query);
+    for (const char *seg = path; seg && *seg;) {
         seg += *seg == '/';
         size_t len = strcspn(seg, "/");
         if ((len == 1 && seg[0] == '.') || (len == 2 && seg[0] == '.' && seg[1] == '.'))
@@ -188,15 +212,15 @@ static int call_prepare(struct floe_xfer *x, struct curl_slist **headers, struct
     sh[n++].value = c->host_header;
     bool has_type = false;
     for (size_t i = 0; i < k->nh; i++) {
-        sh[n].name = k->h[i].name;
-        sh[n++].value = k->h[i].value;
-        if (strcasecmp(k->h[i].name, "content-type") == 0)
+        sh[n].name = CALL_STR(k, k->h[i].name);
+        sh[n++].value = CALL_STR(k, k->h[i].value);
+        if (strcasecmp(sh[n - 1].name, "content-type") == 0)
             has_type = true;
     }
     struct floe_sigv4_request req = {
         .method = k->method,
-        .path = k->path,
-        .query = k->query,
+        .path = path,
+        .query = query,
         .headers = sh,
         .nheaders = n,
         .payload_sha256_hex =
@@ -216,7 +240,7 @@ static int call_prepare(struct floe_xfer *x, struct curl_slist **headers, struct
     }
     struct curl_slist *l = NULL;
     for (size_t i = 0; i < k->nh; i++)
-        l = append_header(l, k->h[i].name, k->h[i].value);
+        l = append_header(l, CALL_STR(k, k->h[i].name), CALL_STR(k, k->h[i].value));
     l = append_header(l, "X-Amz-Date", sig.amz_date);
     l = append_header(l, "Authorization", sig.authorization);
     if (sig.security_token)
@@ -238,12 +262,14 @@ static bool call_expired(struct floe_xfer *x)
 struct floe_xfer *floe_call_xfer(struct floe_call *k)
 {
     struct floe_client *c = k->client;
-    size_t n = strlen(c->endpoint) + strlen(k->path) + (k->query ? strlen(k->query) : 0) + 2;
-    char *url = floe_xmalloc(n);
-    snprintf(url, n, "%s%s%s%s", c->endpoint, k->path, k->query ? "?" : "",
-             k->query ? k->query : "");
+    const char *path = CALL_STR(k, k->path), *query = CALL_STR(k, k->query);
+    size_t n = strlen(c->endpoint) + strlen(path) + (query ? strlen(query) : 0) + 2;
+    char small[512];
+    char *url = n <= sizeof(small) ? small : floe_xmalloc(n);
+    snprintf(url, n, "%s%s%s%s", c->endpoint, path, query ? "?" : "", query ? query : "");
     struct floe_xfer *x = floe_xfer_new(k->method, url);
-    free(url);
+    if (url != small)
+        free(url);
     x->body = k->body;
     x->body_len = k->body_len;
     x->body_read = k->body_read;
