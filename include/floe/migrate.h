@@ -129,6 +129,18 @@ struct floe_migrate_event {
     const char *message; /* why (failed, re-requested), or the note; may be "" */
 };
 
+/* Where a run is, for a progress line: while it waits for the inventory job (stage
+ * "inventory": job_id and job_status set, the counts zero), then the catalog's archives and
+ * bytes per state (stage "migrate"). */
+struct floe_migrate_progress {
+    const char *stage;      /* "inventory" or "migrate" (static) */
+    const char *job_id;     /* inventory: the job waited for; else NULL */
+    const char *job_status; /* inventory: its StatusCode ("InProgress"); else NULL */
+    uint64_t archives[FLOE_MIGRATE_STATE_COUNT], bytes[FLOE_MIGRATE_STATE_COUNT];
+    uint64_t copied_bytes; /* this run */
+    double seconds;        /* since the run started */
+};
+
 struct floe_migrate_options {
     const char *vault;           /* required */
     const char *destination;     /* required: a directory (created if missing) or s3://B/PREFIX */
@@ -173,6 +185,10 @@ struct floe_migrate_options {
     atomic_bool *cancel;
     void (*phase)(const char *what, const char *detail, void *user);
     void (*event)(const struct floe_migrate_event *e, void *user);
+    /* optional: at every DescribeJob of the inventory job, then at most every 2 s while
+     * archives are copied and at every ListJobs poll while jobs are awaited (up to poll_ms
+     * apart); on the calling thread */
+    void (*progress)(const struct floe_migrate_progress *p, void *user);
     void *user;
 };
 

@@ -13,6 +13,7 @@
 #include "argparse.h"
 #include "cli.h"
 #include "common.h"
+#include "progress.h"
 
 #include "floe/migrate.h"
 #include "floe/retrieve.h"
@@ -313,18 +314,29 @@ static int list_one(const struct floe_migrate_archive *a, void *user)
     return 0;
 }
 
+/* What the callbacks of a plan or a run share. */
+struct ui {
+    const struct floe_cli *cli;
+    struct floe_progress_line *pl; /* the run's progress line (created at its first report) */
+    bool based;                    /* pl knows what earlier runs did */
+    bool inventory;                /* pl shows the inventory job's wait */
+};
+
 static void on_phase(const char *what, const char *detail, void *user)
 {
-    const struct floe_cli *cli = user;
-    if (!cli->quiet)
+    struct ui *u = user;
+    floe_progress_clear(u->pl);
+    if (!u->cli->quiet)
         fprintf(stderr, "floe migrate: %s %s\n", what, detail);
 }
 
 static void on_event(const struct floe_migrate_event *e, void *user)
 {
-    const struct floe_cli *cli = user;
+    struct ui *u = user;
+    const struct floe_cli *cli = u->cli;
     if (cli->quiet && e->state != FLOE_MIGRATE_FAILED)
         return;
+    floe_progress_clear(u->pl);
     if (!e->archive_id) {
         fprintf(stderr, "floe migrate: %s\n", e->message);
         return;
@@ -335,6 +347,51 @@ static void on_event(const struct floe_migrate_event *e, void *user)
         fprintf(stderr, "floe migrate: %s (%llu bytes): %s%s%s\n", e->name,
                 (unsigned long long)e->size, floe_migrate_state_name(e->state),
                 e->message[0] ? ": " : "", e->message);
+}
+
+/* The common progress line (progress.h: redrawn on a terminal, a log line every 10 s
+ * otherwise): the bytes of the archives done out of the plan's, the states as its name; while
+ * the inventory job runs, that job. What earlier runs did is the line's base (its rate and ETA
+ * are this run's). */
+static void on_progress(const struct floe_migrate_progress *p, void *user)
+{
+    struct ui *u = user;
+    if (u->pl && u->inventory && !p->job_id) { /* the copy's rate starts now */
+        floe_progress_destroy(u->pl);
+        u->pl = NULL;
+    }
+    u->inventory = p->job_id != NULL;
+    if (!u->pl)
+        u->pl = floe_progress_new("migrate", 1, !u->cli->quiet && !u->cli->json);
+    char name[256];
+    if (p->job_id) {
+        snprintf(name, sizeof(name), "waiting for inventory job %.16s... (%s, %.0f s)", p->job_id,
+                 p->job_status, p->seconds);
+        floe_progress_set_name(u->pl, name);
+        floe_progress_update(u->pl, 0, 0, UINT64_MAX);
+        return;
+    }
+    const uint64_t *n = p->archives;
+    uint64_t total = 0, done = p->bytes[FLOE_MIGRATE_DONE] + p->bytes[FLOE_MIGRATE_VERIFIED];
+    uint64_t archives = 0;
+    for (int s = 0; s < FLOE_MIGRATE_STATE_COUNT; s++) {
+        total += p->bytes[s];
+        archives += n[s];
+    }
+    if (!u->based) {
+        uint64_t before = done > p->copied_bytes ? done - p->copied_bytes : 0;
+        floe_progress_set_base(u->pl, before);
+        u->based = true;
+    }
+    snprintf(name, sizeof(name),
+             "%llu/%llu archives done; %llu requested, %llu staged, %llu copying, %llu failed",
+             (unsigned long long)(n[FLOE_MIGRATE_DONE] + n[FLOE_MIGRATE_VERIFIED]),
+             (unsigned long long)archives, (unsigned long long)n[FLOE_MIGRATE_REQUESTED],
+             (unsigned long long)n[FLOE_MIGRATE_STAGED],
+             (unsigned long long)n[FLOE_MIGRATE_COPYING],
+             (unsigned long long)n[FLOE_MIGRATE_FAILED]);
+    floe_progress_set_name(u->pl, name);
+    floe_progress_update(u->pl, 0, done, total);
 }
 
 static int with_client(const struct floe_cli *cli, const char *cmd, struct floe_client **c)
@@ -356,8 +413,9 @@ static int cmd_plan(const struct floe_cli *cli, int argc, char **argv)
         return rc;
     }
     m.o.cancel = floe_cli_cancel_on_sigint();
+    struct ui u = {.cli = cli};
     m.o.phase = on_phase;
-    m.o.user = (void *)cli;
+    m.o.user = &u;
     struct floe_migrate_plan p;
     struct floe_error err = {0};
     struct lister l = {cli, false};
@@ -449,12 +507,15 @@ static int cmd_run(const struct floe_cli *cli, int argc, char **argv)
         return rc;
     }
     m.o.cancel = floe_cli_cancel_on_sigint();
+    struct ui u = {.cli = cli};
     m.o.phase = on_phase;
     m.o.event = on_event;
-    m.o.user = (void *)cli;
+    m.o.progress = on_progress;
+    m.o.user = &u;
     struct floe_migrate_result r;
     struct floe_error err = {0};
     int mrc = floe_migrate(c, &m.o, &r, &err);
+    floe_progress_destroy(u.pl);
     int status = floe_cli_outcome("migrate", mrc, &err,
                                   "every step is recorded: run the same command again to continue");
     if (status < 0 && m.dry) {

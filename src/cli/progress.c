@@ -24,6 +24,7 @@ struct floe_progress_line {
     bool tty; /* a redrawn line; else periodic log lines */
     unsigned slots;
     uint64_t *done, *total; /* guarded by mu */
+    uint64_t base;          /* done before the line started (floe_progress_set_base); mu */
     double t0, last_print;  /* guarded by mu */
     bool printed;
 };
@@ -97,6 +98,15 @@ void floe_progress_set_unit(struct floe_progress_line *pl, const char *noun)
     pthread_mutex_unlock(&pl->mu);
 }
 
+void floe_progress_set_base(struct floe_progress_line *pl, uint64_t done_before)
+{
+    if (!pl)
+        return;
+    pthread_mutex_lock(&pl->mu);
+    pl->base = done_before;
+    pthread_mutex_unlock(&pl->mu);
+}
+
 void floe_progress_update(struct floe_progress_line *pl, unsigned slot, uint64_t done,
                           uint64_t total)
 {
@@ -118,7 +128,8 @@ void floe_progress_update(struct floe_progress_line *pl, unsigned slot, uint64_t
             else
                 tot += pl->total[i];
         }
-        double secs = t - pl->t0, rate = secs > 0 ? (double)d / secs : 0;
+        double secs = t - pl->t0;
+        double rate = secs > 0 && d > pl->base ? (double)(d - pl->base) / secs : 0;
         char db[32], tb[64] = "?", eta[80] = "", pct[16] = "", e[48], rb[32];
         fmt_amount(pl, (double)d, db, sizeof(db));
         fmt_rate(pl, rate, rb, sizeof(rb));

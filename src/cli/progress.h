@@ -25,6 +25,9 @@ void floe_progress_set_name(struct floe_progress_line *pl, const char *name);
 /* Count things instead of bytes: amounts are shown as numbers followed by noun ("archives"; a
  * static string, not copied), the rate per second. Call before the first update. */
 void floe_progress_set_unit(struct floe_progress_line *pl, const char *noun);
+/* What was done before this line started (a resumed run): the amount shown counts it, the rate
+ * and ETA only what is done after. Call before the first update. */
+void floe_progress_set_base(struct floe_progress_line *pl, uint64_t done_before);
 /* Clears the line (before printing results). */
 void floe_progress_clear(struct floe_progress_line *pl);
 void floe_progress_destroy(struct floe_progress_line *pl);

@@ -575,6 +575,29 @@ class MigrateTests(unittest.TestCase):
         finally:
             v.stop()
 
+    def test_progress_lines_while_jobs_wait(self):
+        # without a terminal: a line after 1 s and then every 10 s (src/cli/progress.c) while
+        # the inventory job runs and while the retrieval jobs run, not silence for the hours
+        # they take on Glacier; each archive copied is still named once
+        v = servers.start_vault(VAULT_BIN, extra=["--job-delay", "Expedited=0,Standard=2,Bulk=3"])
+        try:
+            g = servers.glacier_client(v.url)
+            g.create_vault(vaultName="pw")
+            for i in range(3):
+                g.upload_archive(vaultName="pw", body=os.urandom(1000 + i),
+                                 archiveDescription="f%d" % i)
+            _, err = self.floe("migrate", "pw", "--to", self.dest(), "--poll-interval", "1",
+                               url=v.url)
+            lines = [x for x in err.splitlines() if " floe: migrate " in x]
+            self.assertTrue(any(re.search(r"migrate waiting for inventory job .{16}\.\.\. "
+                                          r"\(InProgress, \d+ s\)", x) for x in lines), err)
+            self.assertTrue(any(re.search(r"migrate 0/3 archives done; 3 requested, 0 staged, "
+                                          r"0 copying, 0 failed: ", x) for x in lines), err)
+            self.assertLessEqual(len(lines), 4, err)
+            self.assertEqual(len([x for x in err.splitlines() if x.endswith("): done")]), 3, err)
+        finally:
+            v.stop()
+
     def test_job_output_gone_mid_copy_gets_a_new_job(self):
         vault, data = self.fill(["g/%d" % i for i in range(3)])
         proxy = servers.start_faultproxy(self.vault.port, [

@@ -92,6 +92,7 @@
 #define FAST_JOB_S 1
 #define FAST_POLL_S 0.02
 #define NOTIFY_WAIT_S 5 /* the longest wait for a notification in one ReceiveMessage */
+#define PROGRESS_S 2    /* the shortest interval between two progress callbacks while copying */
 
 /* An archive copied to a directory, verified and in place, whose SHA-256 is to be read back. */
 struct sha_item {
@@ -116,6 +117,7 @@ struct mig {
     int64_t started;
     double t0;
     double poll_s, next_poll, pause_s, pause_until;
+    double last_report; /* the last progress callback (report) */
     bool refreshed;
     /* refresh's walks (see refresh_some): the last full walk listed the jobs in ascending
      * creation order, and the marker of its (or a later tail walk's) last page */
@@ -1650,6 +1652,20 @@ static void sleep_until(const struct mig *m, double t)
     }
 }
 
+/* The progress callback with the catalog's counts: always when force, else at most every
+ * PROGRESS_S (a count walks the catalog). */
+static void report(struct mig *m, bool force)
+{
+    double t = now_s();
+    if (!m->o->progress || (!force && t - m->last_report < PROGRESS_S))
+        return;
+    m->last_report = t;
+    struct floe_migrate_progress p = {
+        .stage = "migrate", .copied_bytes = m->out->copied_bytes, .seconds = t - m->t0};
+    floe_mcat_counts(m->cat, p.archives, p.bytes);
+    m->o->progress(&p, m->o->user);
+}
+
 static int run(struct mig *m)
 {
     uint32_t poll_ms = m->o->poll_ms ? m->o->poll_ms
@@ -1664,8 +1680,10 @@ static int run(struct mig *m)
             rc = floe_error_set(m->err, FLOE_E_CANCELLED, "interrupted");
             break;
         }
-        if ((!m->refreshed || now_s() >= m->next_poll) && (rc = refresh(m)))
+        bool polled = !m->refreshed || now_s() >= m->next_poll;
+        if (polled && (rc = refresh(m)))
             break;
+        report(m, polled);
         if (m->next_poll <= now_s())
             m->next_poll = now_s() + m->poll_s;
         if (m->notify && now_s() >= m->next_receive && (rc = receive(m, 0)))

@@ -195,6 +195,15 @@ static int inventory_job(struct planner *p, char id[FLOE_JOB_ID_MAX])
     return floe_mcat_meta_set(p->cat, "inventory_job_id", id, p->err);
 }
 
+/* floe_job_wait_options.progress: each DescribeJob of the inventory job. */
+static void inventory_wait(const struct floe_job_info *j, double waited, void *user)
+{
+    const struct planner *p = user;
+    struct floe_migrate_progress pr = {
+        .stage = "inventory", .job_id = j->job_id, .job_status = j->status_code, .seconds = waited};
+    p->o->progress(&pr, p->o->user);
+}
+
 static int fetch_inventory(struct planner *p)
 {
     char *id = p->out->inventory_job_id;
@@ -203,7 +212,9 @@ static int fetch_inventory(struct planner *p)
         return rc;
     phase(p, "inventory", id);
     struct floe_job_wait_options wo = {.cancel = p->o->cancel,
-                                       .max_interval_ms = p->o->poll_ms ? p->o->poll_ms : 0};
+                                       .max_interval_ms = p->o->poll_ms ? p->o->poll_ms : 0,
+                                       .progress = p->o->progress ? inventory_wait : NULL,
+                                       .progress_user = p};
     struct floe_job_info job;
     if ((rc = floe_job_wait(p->client, p->o->vault, id, &wo, &job, p->err)))
         return rc;
