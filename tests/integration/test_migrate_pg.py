@@ -416,13 +416,63 @@ class MigratePgTests(unittest.TestCase):
             procs[0].send_signal(signal.SIGCONT)
         out, err = self.outcome(procs[0], cat, 120)
         err = err.decode(errors="replace")
-        # back, it either finds nothing left or stops at the first row it no longer holds
+        # back, it either finds nothing left or stops at the first row it no longer holds, or
+        # (stopped inside a catalog transaction, whose row locks the others pass over) finds its
+        # session ended by the database after 10 leases (30 s here), its rows released
         if procs[0].returncode:
             self.assertEqual(procs[0].returncode, 1, err)
-            self.assertIn("is no longer this worker's", err)
+            self.assertTrue("is no longer this worker's" in err or
+                            "its rows are no longer this worker's" in err, err)
         self.assertEqual(self.status(vault, cat)["states"]["done"]["archives"], n)
         self.check_copied(dest, data)
         self.assertLessEqual(len(self.retrieval_jobs(vault)), n)  # a stall pays no job twice
+
+    def test_worker_stopped_inside_a_transaction(self):
+        # A worker holds a catalog transaction over its InitiateJob requests (a batch is claimed,
+        # requested and recorded together); stopped there, its row locks stay, SKIP LOCKED makes
+        # the others pass those rows over and its lease cannot free them. The database ends a
+        # session idle in a transaction for 10 leases (30 s here), so the rows come back.
+        n = 8
+        vault, data = self.fill(n, lambda i: 50000 + i)
+        dest = tempfile.mkdtemp(prefix="dest-", dir=self.tmp.name)
+        cat = self.catalog(vault)
+        # worker 0's InitiateJob requests take 4 s each: it sits in the transaction meanwhile
+        proxy = servers.start_faultproxy(self.vault.port,
+                                         ["POST /[^/]+/vaults/[^/]+/jobs$ delay:4 0"])
+        self.addCleanup(proxy.stop)
+        p0 = subprocess.Popen([FLOE, "--endpoint-url", proxy.url, "--json", "migrate", vault,
+                               "--to", dest, "--catalog", cat, "--lease", "3s",
+                               "--poll-interval", "1s"], env=self.env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        self.addCleanup(self.reap, p0)
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            self.assertIsNone(p0.poll(), "the worker exited early")
+            # its claims are not visible to others before the commit: the session's state says
+            # it sits in the transaction, after claiming rows, waiting for the service
+            held = self.psql(cat, "SELECT count(*) FROM pg_stat_activity WHERE datname = '%s' "
+                                  "AND state = 'idle in transaction' AND now() - state_change > "
+                                  "interval '1 second' AND query LIKE 'UPDATE arch SET owner%%'"
+                                  % vault)
+            if held != "0":
+                break
+            time.sleep(0.2)
+        else:
+            self.fail("worker 0 never sat in a transaction holding claims")
+        p0.send_signal(signal.SIGSTOP)
+        try:
+            p1 = self.worker(vault, dest, cat)
+            out, err = self.outcome(p1, cat, 150)
+            self.assertEqual(p1.returncode, 0, err.decode(errors="replace"))
+            self.assertEqual(self.status(vault, cat)["states"]["done"]["archives"], n)
+        finally:
+            p0.send_signal(signal.SIGCONT)
+        out, err = self.outcome(p0, cat, 120)
+        err = err.decode(errors="replace")
+        self.assertEqual(p0.returncode, 1, err)
+        self.assertIn("its rows are no longer this worker's", err)
+        self.assertEqual(self.status(vault, cat)["states"]["done"]["archives"], n)
+        self.check_copied(dest, data)
 
     def test_postgres_stopped_mid_run(self):
         n = 16

@@ -67,6 +67,15 @@ static const char s_schema[] =
     " PRIMARY KEY(started, worker));"
     "INSERT INTO meta VALUES('schema', '1') ON CONFLICT DO NOTHING;";
 
+/* How long this worker's session may sit inside a transaction between two statements (a
+ * transaction spans the requests of a batch: InitiateJob, ListJobs pages) before the server
+ * ends the session: the bound on a stalled worker's row locks, which SKIP LOCKED makes the
+ * others pass over and the lease cannot free (its heartbeat has a connection of its own). */
+static unsigned stall_s(const struct floe_mcatpg *p)
+{
+    return p->lease_s * 10 < 30 ? 30 : p->lease_s * 10;
+}
+
 /* Keeps the first failure; returns its status. */
 static int fail(struct floe_mcatpg *p, PGconn *db, const char *what, struct floe_error *err)
 {
@@ -74,12 +83,21 @@ static int fail(struct floe_mcatpg *p, PGconn *db, const char *what, struct floe
     snprintf(msg, sizeof(msg), "%s", db ? PQerrorMessage(db) : "out of memory");
     msg[strcspn(msg, "\n")] = '\0';
     bool gone = !db || PQstatus(db) != CONNECTION_OK;
+    char why[300];
+    if (strstr(msg, "idle-in-transaction"))
+        snprintf(why, sizeof(why),
+                 " (this worker stopped for more than %u s inside a catalog transaction, so the "
+                 "database ended its session: its rows are no longer this worker's and went back "
+                 "to the pool; run it again to continue)",
+                 stall_s(p));
+    else
+        snprintf(why, sizeof(why), "%s",
+                 gone ? " (this worker stops; its leases return to the pool when they expire;"
+                        " run it again when the database is back)"
+                      : "");
     struct floe_error e = {0};
     floe_error_set(&e, FLOE_E_IO, "migration catalog %s %s while %s: %s%s", p->name,
-                   gone ? "is unreachable" : "failed", what, msg,
-                   gone ? " (this worker stops; its leases return to the pool when they expire;"
-                          " run it again when the database is back)"
-                        : "");
+                   gone ? "is unreachable" : "failed", what, msg, why);
     if (!p->failed.status)
         p->failed = e;
     if (err)
@@ -272,6 +290,10 @@ int floe_mcatpg_open(const char *url, unsigned lease_s, bool create, bool readon
         rc = fail(p, p->db, "connecting", err);
         goto out;
     }
+    char set[96];
+    snprintf(set, sizeof(set), "SET idle_in_transaction_session_timeout = %u", stall_s(p) * 1000);
+    if ((rc = run(p, set, 0, NULL, NULL, "setting up its session", err)))
+        goto out;
     if (readonly) {
         PGresult *r = PQexec(p->db, "SELECT count(*) FROM arch");
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
