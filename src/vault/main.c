@@ -534,6 +534,11 @@ static int parse_args(int argc, char **argv, struct floe_vconfig *cfg)
     bool key = false, secret = false;
     const char *creds_file = NULL;
     int c, rc;
+    const char *inexact = floe_vutil_inexact_option(argc, argv, opts);
+    if (inexact)
+        return complain("unknown option \"%s\" (options are spelt out in full: "
+                        "floe-vault --help)\n",
+                        inexact);
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
         if ((rc = apply_option(c, optarg, cfg, &key, &secret, &creds_file)) != 0)
             return rc;

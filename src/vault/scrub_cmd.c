@@ -80,6 +80,13 @@ int floe_vscrub_main(int argc, char **argv)
     char *dir = NULL;
     int c;
     optind = 1;
+    const char *inexact = floe_vutil_inexact_option(argc, argv, opts);
+    if (inexact) {
+        fprintf(stderr, "floe-vault scrub: unknown option \"%s\" (options are spelt out in full)\n",
+                inexact);
+        usage(stderr);
+        return 2;
+    }
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'd':

@@ -5,6 +5,7 @@
 
 #include "hex.h"
 
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,4 +208,24 @@ long floe_vutil_b64url_decode(const char *in, size_t n, void *out)
     if (n % 4 == 1)
         return -1;
     return (long)len;
+}
+
+const char *floe_vutil_inexact_option(int argc, char *const *argv, const struct option *opts)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0)
+            return NULL;
+        if (strncmp(a, "--", 2) != 0)
+            continue;
+        size_t n = strcspn(a + 2, "=");
+        const struct option *o = opts;
+        while (o->name && !(strlen(o->name) == n && strncmp(o->name, a + 2, n) == 0))
+            o++;
+        if (!o->name)
+            return a;
+        if (o->has_arg == required_argument && !a[2 + n])
+            i++; /* its argument, whatever it looks like */
+    }
+    return NULL;
 }

@@ -30,6 +30,14 @@
  */
 void floe_vutil_id(char *out, size_t len, bool alnum_only);
 
+/*
+ * floe_vutil_inexact_option() - the first "--name" of argv[1..argc) that names none of opts
+ * exactly (getopt_long would take an unambiguous prefix: "--port 0" for "--port-file 0"), or
+ * NULL. The arguments of opts' required_argument options and everything after "--" are skipped.
+ */
+struct option;
+const char *floe_vutil_inexact_option(int argc, char *const *argv, const struct option *opts);
+
 /* Wall clock in milliseconds since the epoch (CLOCK_REALTIME). */
 int64_t floe_vutil_now_ms(void);
 

@@ -51,6 +51,25 @@ class StartupErrors(unittest.TestCase):
         self.assertIn("cannot listen on 127.0.0.1:%d: Address already in use" % port, r.stderr)
         self.assert_nothing_created()
 
+    def test_abbreviated_options_refused(self):
+        # getopt_long takes an unambiguous prefix: "--port 0" was "--port-file 0" (a file named
+        # 0 in the working directory, the server on its default port)
+        for args, bad in ((("--port", "0"), "--port"), (("--data", self.d), "--data"),
+                          (("--listen", "127.0.0.1:0", "--data-dir=" + self.d, "--job-del",
+                            "instant"), "--job-del"),
+                          (("scrub", "--data-d", self.d), "--data-d")):
+            r = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=60,
+                               cwd=self.d)
+            self.assertEqual(r.returncode, 2, (args, r.stderr))
+            self.assertIn('unknown option "%s"' % bad, r.stderr)
+            self.assertIn("spelt out in full", r.stderr)
+            self.assert_nothing_created()
+        # an option's argument that looks like an option is not checked as one
+        r = run("--listen", "127.0.0.1:0", "--data-dir", os.path.join(self.d, "--data"),
+                "--port-file", os.path.join(self.d, "missing", "port"))
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("cannot write --port-file", r.stderr)
+
     def test_listen_address_not_local(self):
         # 192.0.2.1 (TEST-NET-1) is not an address of this machine
         r = run("--listen", "192.0.2.1:0", "--data-dir", os.path.join(self.d, "data"))
