@@ -63,6 +63,22 @@ build_bench_tool() {
     done
 }
 
+# start_linkem RTT_MS RATE: linkem ($LINKEM, the link emulator) in front of the floe-vault of
+# start_vault; sets lpid (stop_linkem ends it) and l, its URL.
+start_linkem() {
+    rm -f "$work/lport"
+    "$LINKEM" --upstream "127.0.0.1:$(cat "$work/port")" --port-file "$work/lport" \
+        --rtt-ms "$1" --rate "$2" > "$work/linkem.log" 2>&1 &
+    lpid=$!
+    for _ in $(seq 100); do [ -s "$work/lport" ] && break; sleep 0.05; done
+    [ -s "$work/lport" ] || { echo "linkem did not start:"; cat "$work/linkem.log"; exit 1; }
+    l=http://127.0.0.1:$(cat "$work/lport")
+}
+
+stop_linkem() {
+    kill "$lpid"; wait "$lpid" 2>/dev/null || true; lpid=""
+}
+
 stop_vault() {
     kill "$vpid"; wait "$vpid" 2>/dev/null || true; vpid=""
 }

@@ -40,12 +40,7 @@ job=$(aws --endpoint-url "$url" glacier initiate-job --account-id - --vault-name
     --query jobId --output text)
 for run in $(seq "$RUNS"); do
     for rtt in $RTTS; do
-        rm -f "$work/lport"
-        "$LINKEM" --upstream "127.0.0.1:$(cat "$work/port")" --port-file "$work/lport" \
-            --rtt-ms "$rtt" --rate "$RATE" > "$work/linkem.log" 2>&1 &
-        lpid=$!
-        for _ in $(seq 100); do [ -s "$work/lport" ] && break; sleep 0.05; done
-        l=http://127.0.0.1:$(cat "$work/lport")
+        start_linkem "$rtt" "$RATE"
         one "$rtt" floe-adaptive "$FLOE" --endpoint-url "$l" --quiet upload --no-checkpoint \
             --part-size 8M bench "$file"
         one "$rtt" floe-c1 "$FLOE" --endpoint-url "$l" --quiet upload --no-checkpoint \
@@ -66,7 +61,7 @@ with open('$file', 'rb') as f:
         one "$rtt" get-awscli aws --endpoint-url "$l" glacier get-job-output --account-id - \
             --vault-name bench --job-id "$job" "$work/got"
         rm -f "$work/got"
-        kill "$lpid"; wait "$lpid" 2>/dev/null || true; lpid=""
+        stop_linkem
     done
 done
 python3 - "$work/results" "$SIZE_MIB" "$RATE" <<'PY'

@@ -50,12 +50,7 @@ one() { # RTT NAME CMD...: appends "rtt name seconds cpu-seconds archives-hashed
 
 for run in $(seq "$RUNS"); do
     for rtt in $RTTS; do
-        rm -f "$work/lport"
-        "$LINKEM" --upstream "127.0.0.1:$(cat "$work/port")" --port-file "$work/lport" \
-            --rtt-ms "$rtt" --rate "$RATE" > "$work/linkem.log" 2>&1 &
-        lpid=$!
-        for _ in $(seq 100); do [ -s "$work/lport" ] && break; sleep 0.05; done
-        l=http://127.0.0.1:$(cat "$work/lport")
+        start_linkem "$rtt" "$RATE"
         one "$rtt" migrate "$FLOE" --endpoint-url "$l" migrate bench --to "$work/m" \
             --poll-interval 1s
         one "$rtt" migrate-c4 "$FLOE" --endpoint-url "$l" migrate bench --to "$work/m" \
@@ -67,7 +62,7 @@ for run in $(seq "$RUNS"); do
         one "$rtt" retrieve bash -c 'for id in "${@:3}"; do "$1" --endpoint-url "$2" retrieve \
             bench --archive-id="$id" --tier Expedited -o "'"$work"'/r/$id" || exit 1; done' \
             _ "$FLOE" "$l" "${ids[@]}"
-        kill "$lpid"; wait "$lpid" 2>/dev/null || true; lpid=""
+        stop_linkem
     done
 done
 stop_vault

@@ -22,11 +22,7 @@ lpid=""
 trap '[ -n "$lpid" ] && kill $lpid 2>/dev/null; bench_cleanup' EXIT
 small_file_tree "$work/src" "$N"
 start_vault
-"$LINKEM" --upstream "127.0.0.1:$(cat "$work/port")" --port-file "$work/lport" \
-    --rtt-ms "$RTT" --rate 1Gbit > "$work/linkem.log" 2>&1 &
-lpid=$!
-for _ in $(seq 100); do [ -s "$work/lport" ] && break; sleep 0.05; done
-l=http://127.0.0.1:$(cat "$work/lport")
+start_linkem "$RTT" 1Gbit
 for run in $(seq "$RUNS"); do
     rm -f "$work/cat.db"
     t0=$(date +%s.%N)
