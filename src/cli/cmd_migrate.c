@@ -41,8 +41,9 @@
     "filters match names. Defaults: --tier Bulk, no daily quota, --max-jobs 100, --max-staged\n"   \
     "1TiB, --expiry-margin 4h, --job-expiry 24h, --poll-interval 5m, --concurrency adaptive\n"     \
     "(8 MiB segments in flight per archive over 1 MiB to a directory, their SHA-256 taken\n"       \
-    "while downloading: 4, up to 16 while the fetches wait a fifth of their time or more for\n"    \
-    "the first byte (a far link), halved on retries; or a fixed N); S3:\n"                         \
+    "while downloading, and 8 MiB ranges per archive to S3: 4, up to 16 while the fetches\n"       \
+    "wait a fifth of their time or more for the first byte (a far link), halved on retries;\n"     \
+    "or a fixed N); S3:\n"                                                                         \
     "--storage-class DEEP_ARCHIVE, --chunk-size 64MiB (doubled until 10,000 parts fit),\n"         \
     "--s3-endpoint-url from AWS_ENDPOINT_URL_S3 else AWS. Catalog: DIR/.floe-migrate/VAULT.db\n"   \
     "(manifest beside it); for S3 in $XDG_CACHE_HOME/floe, staging beside it. --shard I/N:\n"      \

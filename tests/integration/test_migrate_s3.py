@@ -190,17 +190,90 @@ class MigrateS3Tests(unittest.TestCase):
         got = self.s3.get_object(Bucket=bucket, Key="u/u/big.bin")["Body"].read()
         self.assertEqual(got, body)
 
-    def test_chunk_with_wrong_tree_hash_fails_that_archive_only(self):
-        # every answer of the first three GetJobOutput calls carries a wrong tree hash: the
-        # first archive copied gets its chunk fetched three times, then fails with its id and
-        # byte range (its upload aborted); the other archive is copied
-        vault, bucket, data = self.fill([("b/one.bin", (16 << 20) + 3), ("b/two.bin", 5000)])
+    def wait_inventory(self, vault):
         inv = self.glacier.initiate_job(vaultName=vault, jobParameters={
             "Type": "inventory-retrieval"})["jobId"]  # migrate reuses it; its output is spared
         deadline = time.time() + 60
         while not self.glacier.describe_job(vaultName=vault, jobId=inv)["Completed"]:
             self.assertLess(time.time(), deadline)
             time.sleep(0.2)
+        return inv
+
+    def test_corrupt_ranges_fetched_again(self):
+        # the default: a 40 MiB archive in one 64 MiB chunk, fetched as six ranges (8 MiB) at
+        # once; the first two answers carry a wrong tree hash: those two ranges (and only
+        # they) are fetched again, the object is right, its SHA-256 is the bytes'
+        vault, bucket, data = self.fill([("c/big.bin", (40 << 20) + 7)])
+        (body,) = [b for _, b in data.values()]
+        inv = self.wait_inventory(vault)
+        proxy = servers.start_faultproxy(self.vault.port, [
+            "GET /jobs/(?!%s/)[^/]+/output badhash 2" % re.escape(inv)])
+        catalog = os.path.join(self.tmp.name, "refetch.db")
+        try:
+            lines, err = self.floe("migrate", vault, "--to", "s3://%s/c" % bucket,
+                                   "--s3-endpoint-url", self.moto.url,
+                                   "--storage-class", "STANDARD", "--poll-interval", "1s",
+                                   "--catalog", catalog, url=proxy.url)
+            log = proxy.log()
+        finally:
+            proxy.stop()
+        self.assertEqual(log.count("FAULT badhash"), 2)
+        self.assertEqual(len(re.findall(r"GET /[^ ]*/jobs/(?!%s/)[^/ ]+/output" % re.escape(inv),
+                                        log)), 6 + 2, log)
+        self.assertEqual((lines[-1]["copied"], lines[-1]["failed"]), (1, 0))
+        peak = re.findall(r"ranges in flight: up to (\d+), 2 fetched again", err)
+        self.assertEqual(len(peak), 1, err)
+        self.assertGreater(int(peak[0]), 1, err)
+        got = self.s3.get_object(Bucket=bucket, Key="c/c/big.bin")["Body"].read()
+        self.assertEqual(got, body)
+        h = self.s3.head_object(Bucket=bucket, Key="c/c/big.bin", ChecksumMode="ENABLED")
+        self.assertEqual(h["Metadata"]["sha256"], hashlib.sha256(body).hexdigest())
+        self.assertEqual(h["ChecksumSHA256"],
+                         base64.b64encode(hashlib.sha256(body).digest()).decode())
+
+    def test_default_grows_only_on_a_latency_bound_link(self):
+        """No --concurrency: an archive's ranges start 4 at a time and grow only while they
+        wait a fifth of their time or more for the first byte: through linkem with a 200 ms
+        round trip between floe and the vault (S3 on loopback) the 16 ranges of a 128 MiB
+        archive go more than 4 at a time; through linkem capped at 40 MB/s with no delay
+        (the fetches move bytes, they barely wait) they stay at 4. --concurrency 2 is a fixed
+        2. Every object read back."""
+        linkem = os.path.join(os.path.dirname(os.path.abspath(FLOE)), "linkem")
+        if not os.access(linkem, os.X_OK):
+            self.skipTest("no linkem beside %s (built with the tests)" % FLOE)
+        size = 128 << 20
+        vault, bucket, data = self.fill([("far/big.bin", size)])
+        (body,) = [b for _, b in data.values()]
+        runs = ((["--rtt-ms", "200"], [], lambda p: p > 4),
+                (["--rate", "40M"], [], lambda p: p == 4),
+                (["--rtt-ms", "200"], ["--concurrency", "2"], lambda p: p == 2))
+        for i, (link_args, extra, ok) in enumerate(runs):
+            link = servers.start_linkem(linkem, self.vault.port, *link_args)
+            try:
+                lines, err = self.floe("migrate", vault, "--to", "s3://%s/r%d" % (bucket, i),
+                                       "--s3-endpoint-url", self.moto.url,
+                                       "--storage-class", "STANDARD", "--poll-interval", "1s",
+                                       "--catalog", os.path.join(self.tmp.name, "far%d.db" % i),
+                                       *extra, url="http://127.0.0.1:%d" % link.port)
+            finally:
+                link.stop()
+            self.assertEqual((lines[-1]["copied"], lines[-1]["done"]), (1, 1), err)
+            peak = [int(n) for n in re.findall(r"ranges in flight: up to (\d+)", err)]
+            self.assertEqual(len(peak), 1, err)
+            self.assertTrue(ok(peak[0]), (link_args, extra, err))
+            key = "r%d/far/big.bin" % i
+            got = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            self.assertEqual(got, body)
+            self.assertEqual(self.s3.head_object(Bucket=bucket, Key=key,
+                                                 PartNumber=1)["PartsCount"], 2)
+
+    def test_chunk_with_wrong_tree_hash_fails_that_archive_only(self):
+        # every answer of the first three GetJobOutput calls carries a wrong tree hash: with
+        # one range at a time (--concurrency 1) the first archive copied gets its first range
+        # fetched three times, then fails with its id and byte range (its upload aborted);
+        # the other archive is copied
+        vault, bucket, data = self.fill([("b/one.bin", (16 << 20) + 3), ("b/two.bin", 5000)])
+        inv = self.wait_inventory(vault)
         proxy = servers.start_faultproxy(self.vault.port, [
             "GET /jobs/(?!%s/)[^/]+/output badhash 3" % re.escape(inv)])
         catalog = os.path.join(self.tmp.name, "badhash.db")
@@ -209,7 +282,7 @@ class MigrateS3Tests(unittest.TestCase):
                                    "--s3-endpoint-url", self.moto.url,
                                    "--storage-class", "STANDARD", "--chunk-size", "8MiB",
                                    "--poll-interval", "1s", "--catalog", catalog,
-                                   url=proxy.url, expect=3)
+                                   "--concurrency", "1", url=proxy.url, expect=3)
             self.assertEqual(proxy.log().count("FAULT badhash"), 3)
         finally:
             proxy.stop()

@@ -96,6 +96,39 @@ static void test_adapt_no_growth_holds_the_limit(void **state)
     assert_int_equal(simulate(&a, 10e6, 200e6, 16 << 20, 30, &now), held / 2);
 }
 
+static void test_adapt_gate(void **state)
+{
+    (void)state;
+    const uint64_t ms = 1000000;
+    struct floe_adapt_gate g;
+    /* a far link: every fetch waits ~100 ms of its ~320 ms for the first byte; the first
+     * FLOE_ADAPT_GATE_SKIP (connection setup) do not count, and nothing is said before
+     * FLOE_ADAPT_GATE_MIN fetches */
+    floe_adapt_gate_init(&g);
+    assert_false(floe_adapt_gate_bound(&g));
+    uint64_t t = 1000 * ms;
+    for (unsigned i = 1; i <= 12; i++, t += 400 * ms) {
+        bool bound = floe_adapt_gate_fetch(&g, t, t + (i <= 4 ? 5 * ms : 100 * ms), t + 320 * ms);
+        assert_int_equal(bound, i >= FLOE_ADAPT_GATE_MIN);
+    }
+    assert_int_equal(g.floor_ns, 100 * ms); /* the setup waits (5 ms) were left out */
+    /* loopback on a busy machine: waits that queue (30 ms of 60) but a floor of 2 ms */
+    floe_adapt_gate_init(&g);
+    for (unsigned i = 1; i <= 20; i++, t += 100 * ms)
+        assert_false(floe_adapt_gate_fetch(&g, t, t + (i == 7 ? 2 : 30) * ms, t + 60 * ms));
+    /* a capped link with no delay: the fetch moves bytes, it barely waits */
+    floe_adapt_gate_init(&g);
+    for (unsigned i = 1; i <= 20; i++, t += 300 * ms)
+        assert_false(floe_adapt_gate_fetch(&g, t, t + 1 * ms, t + 200 * ms));
+    /* no first byte, or times out of order: ignored */
+    floe_adapt_gate_init(&g);
+    for (unsigned i = 1; i <= 20; i++, t += 300 * ms) {
+        assert_false(floe_adapt_gate_fetch(&g, t, 0, t + 200 * ms));
+        assert_false(floe_adapt_gate_fetch(&g, t + 10 * ms, t, t + 200 * ms));
+    }
+    assert_int_equal(g.n, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -104,6 +137,7 @@ int main(void)
         cmocka_unit_test(test_adapt_respects_max_and_min),
         cmocka_unit_test(test_adapt_retry_halves_once_per_window),
         cmocka_unit_test(test_adapt_no_growth_holds_the_limit),
+        cmocka_unit_test(test_adapt_gate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1415,7 +1415,13 @@ static int copy_to_s3(struct mig *m, struct floe_mcat_row *r)
     snprintf(r->sha256, sizeof(r->sha256), "%s", sha);
     if ((rc = move(m, r, FLOE_MIGRATE_VERIFIED, "")))
         return rc;
-    return move(m, r, FLOE_MIGRATE_DONE, "");
+    char why[200] = "";
+    if (st.refetches)
+        say(why, sizeof(why), "ranges in flight: up to %u, %u fetched again (tree hash mismatch)",
+            st.peak_in_flight, st.refetches);
+    else if (st.peak_in_flight > 1)
+        say(why, sizeof(why), "ranges in flight: up to %u", st.peak_in_flight);
+    return move(m, r, FLOE_MIGRATE_DONE, why);
 }
 
 static int copy_one(struct mig *m, struct floe_mcat_row *r)

@@ -1,19 +1,43 @@
 /*
- * ms3.c - see ms3.h. A chunk is fetched (one ranged GetJobOutput into a buffer), hashed in one
- * pass (floe_treehash_part: its tree hash for the check, its SHA-256 for the part) and handed
- * to the S3 client's transfer thread as UploadPart while the calling thread fetches the next
- * chunk into the other buffer: memory is two chunks, and fetching overlaps sending.
+ * ms3.c - see ms3.h.
+ *
+ * DESIGN (the stream of one archive)
+ * One ranged GetJobOutput per 8 MiB range (SEG_BYTES, a node of the archive's tree hash, so the
+ * service's x-amz-sha256-tree-hash checks it alone), several in flight, each written by the
+ * Glacier client's transfer thread straight into its place in a chunk buffer (a slot). The
+ * calling thread is the pump: it starts ranges in archive order while the limit and the free
+ * slots allow; verifies each range as it answers (its 1 MiB leaves into the chunk's leaf array,
+ * their root against the header; a mismatch fetches that range again,
+ * FLOE_RETRIEVE_MAX_FETCHES fetches in all); takes the frontier chunk's verified ranges through
+ * the part's SHA-256 and the archive's running SHA-256 in archive order (one pass, two chains:
+ * floe_sha256_update2), and once a chunk's ranges are all in, hands it to the S3 client's
+ * transfer thread as UploadPart (several may be in flight). Answered parts are checked and
+ * journaled strictly in part order (the journal's SHA-256 state after each part is what a
+ * resumed run continues from); a slot is free again once its part is journaled.
+ *   range:  IDLE --start--> FETCHING --answer, tree hash matches--> VERIFIED --frontier-->
+ *           HASHED (a mismatch goes back to FETCHING)
+ *   chunk:  slot claimed --all ranges HASHED--> UploadPart --answered, in order--> journaled,
+ *           slot free
+ * Memory: MEMORY_BYTES / chunk slots (at least 2; 4 x 64 MiB by default), their buffers kept in
+ * struct floe_ms3 for the next archive. Ranges in flight: --concurrency N, else adaptive
+ * (adapt.h) from ADAPT_START up to ADAPT_MAX within the slots (all but one), growing only while
+ * the fetches are latency-bound (adapt.h's latency gate, the rule `floe retrieve`'s linear pass
+ * uses for migrate to a directory): on loopback the CPU, not the link, bounds the copy and more
+ * ranges only cost memory; 50-200 ms away one range waits a round trip per 8 MiB and more hide
+ * it. A retried answer halves the limit. The next archive starts where a latency-bound one got
+ * to. The first failure stops new requests; everything in flight is awaited before returning.
  */
 #include "ms3.h"
 
+#include "adapt.h"
 #include "alloc.h"
 #include "client_impl.h"
 #include "credentials.h"
 #include "floe/retrieve.h"
 #include "floe/s3part.h"
 #include "floe/treehash.h"
-#include "mfetch.h"
 #include "sha256.h"
+#include "treehash_lin.h"
 
 #include <openssl/evp.h>
 
@@ -21,11 +45,14 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+
+#define POOL 32 /* MEMORY_BYTES / FLOE_MS3_MIN_CHUNK */
 
 struct floe_ms3 {
     struct floe_s3 *s3;
@@ -33,6 +60,12 @@ struct floe_ms3 {
     char prefix[1024];
     const char *storage_class;
     uint64_t chunk;
+    unsigned concurrency; /* --concurrency: ranges of an archive fetched at once (0: adaptive) */
+    unsigned adapt_next;  /* where the next archive's adaptive limit starts (0: the default) */
+    /* chunk buffers kept from one archive to the next (fresh memory costs a page fault and a
+     * zeroed page per 4 KiB: ~0.5 s of system time per GiB) */
+    uint8_t *pool[POOL];
+    size_t pool_cap[POOL];
 };
 
 bool floe_ms3_is_s3(const char *dest)
@@ -68,6 +101,7 @@ int floe_ms3_open(struct floe_client *c, const struct floe_migrate_options *o,
     struct floe_ms3 *m = floe_xcalloc(1, sizeof(*m));
     m->storage_class = o->storage_class ? o->storage_class : "DEEP_ARCHIVE";
     m->chunk = o->chunk_size ? o->chunk_size : FLOE_MS3_DEFAULT_CHUNK;
+    m->concurrency = o->concurrency;
     int rc = parse(m, o->destination, err);
     if (!rc)
         rc = floe_s3_storage_class_valid(m->storage_class, err);
@@ -110,6 +144,8 @@ void floe_ms3_close(struct floe_ms3 *m)
     if (!m)
         return;
     floe_s3_destroy(m->s3);
+    for (unsigned i = 0; i < POOL; i++)
+        free(m->pool[i]);
     free(m);
 }
 
@@ -149,9 +185,53 @@ int floe_ms3_present(struct floe_ms3 *m, const struct floe_mcat_row *r, char sha
     return rc;
 }
 
-/* ---- streaming: job output -> verified chunk -> UploadPart ---- */
+/* ---- streaming: job output -> verified ranges -> chunk -> UploadPart ---- */
 
-#define SLOTS 2 /* chunks in memory: one being fetched while the other is sent */
+/* A ranged GetJobOutput: a node of the archive's tree hash (aligned to its size), so the
+ * service's x-amz-sha256-tree-hash checks it alone and a mismatch refetches only it. */
+#define SEG_BYTES ((uint64_t)8 << 20)
+/* The chunk buffers one archive's copy holds: MEMORY_BYTES / chunk of them, at least 2 (one
+ * being filled while another is sent: 256 MiB at the default 64 MiB chunk). */
+#define MEMORY_BYTES ((uint64_t)256 << 20)
+#define MIN_SLOTS 2u
+/* Ranges in flight without --concurrency: from ADAPT_START up to ADAPT_MAX (within the slots),
+ * growing only while the fetches are latency-bound (adapt.h, the latency gate). */
+#define ADAPT_START 4u
+#define ADAPT_MAX 16u
+#define NO_CHUNK UINT64_MAX
+
+enum { SEG_IDLE, SEG_FETCHING, SEG_VERIFIED, SEG_HASHED };
+
+struct stream;
+
+/* A chunk in memory: its ranges fetched (in any order) and verified, then taken through the
+ * part's and the archive's SHA-256 in order, then sent. */
+struct slot {
+    uint64_t chunk;         /* NO_CHUNK: free */
+    uint8_t *buf;           /* the stream's chunk bytes (allocated on first use) */
+    uint64_t len;           /* this chunk's bytes */
+    unsigned nseg, hashed;  /* its ranges; how many went through the SHA-256s, in order */
+    uint8_t *state, *tries; /* per range: SEG_*, fetches so far */
+    uint8_t (*leaves)[FLOE_HASH_BYTES];
+    struct floe_sha256 part;  /* the part's SHA-256 (x-amz-checksum-sha256) */
+    struct floe_sha256 after; /* the archive's running SHA-256 after this part */
+    struct floe_s3_part p;
+    bool sending; /* UploadPart submitted, not answered (under mu) */
+    bool pending; /* submitted and not yet recorded */
+};
+
+/* One ranged GetJobOutput in flight. */
+struct fetch {
+    struct stream *s;
+    struct slot *slot;
+    unsigned seg;
+    uint64_t off, len; /* archive bytes */
+    uint8_t *dst;
+    uint64_t got; /* transfer thread */
+    uint64_t sent_ns, first_ns, end_ns;
+    struct floe_xfer *x;
+    struct fetch *next; /* the answered list (under mu) */
+};
 
 struct stream {
     struct floe_ms3 *m;
@@ -164,20 +244,31 @@ struct stream {
     char sha_hex[65];
     struct floe_s3_meta meta[5];
     struct floe_s3_put_opts po;
-    uint64_t chunk, nparts;
-    uint8_t *buf[SLOTS];
-    struct floe_s3_part part[SLOTS];
-    struct floe_sha256 after[SLOTS]; /* the running SHA-256 after each slot's part */
-    bool busy[SLOTS], pending[SLOTS];
+    uint64_t chunk, nparts, seg;
+    unsigned segs_per_chunk, nslots;
+    struct slot *slots;
+    /* the pump (calling thread) */
+    uint64_t next_chunk; /* the next range to fetch: next_chunk, range next_seg */
+    unsigned next_seg;
+    uint64_t hashed;   /* chunks hashed in order (the frontier) */
+    uint64_t recorded; /* parts answered and journaled, in order */
+    unsigned fetching, fixed;
+    struct floe_adapt adapt;
+    struct floe_adapt_gate gate;
+    /* under mu: what the transfer thread reports */
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    struct fetch *answered;
+    unsigned sending;
+    uint64_t part_answers;
+    bool part_failed;
     char upload_id[FLOE_S3_UPLOAD_ID_MAX];
     char jpath[4200];
     /* per part */
     uint8_t (*trees)[FLOE_HASH_BYTES];
     char (*etags)[FLOE_S3_ETAG_MAX];
     char (*sums)[FLOE_S3_CHECKSUM_MAX];
-    struct floe_sha256 lin; /* the archive's SHA-256 over the parts sent so far, in order */
+    struct floe_sha256 lin; /* the archive's SHA-256 over the parts hashed so far, in order */
 };
 
 static uint64_t part_len(const struct stream *s, uint64_t i)
@@ -186,48 +277,173 @@ static uint64_t part_len(const struct stream *s, uint64_t i)
     return left < s->chunk ? left : s->chunk;
 }
 
-/* Chunk i into buf, its tree hash matching the service's (and, for the whole archive, the
- * inventory's): fetched again on a mismatch, FLOE_RETRIEVE_MAX_FETCHES times in all. */
-static int fetch_verified(struct stream *s, uint64_t i, uint8_t *buf, uint8_t tree[32],
-                          uint8_t sha[32], struct floe_error *err)
+static struct slot *slot_of(struct stream *s, uint64_t chunk)
 {
-    struct floe_mfetch f = {.job_id = s->src->job_id,
-                            .off = i * s->chunk,
-                            .len = part_len(s, i),
-                            .whole = s->nparts == 1,
-                            .buf = buf};
-    for (int a = 1;; a++) {
-        char got[65];
-        if (floe_mfetch_run(s->src->client, s->src->vault, &f, 1)) {
-            *err = f.err;
-            return f.status;
-        }
-        floe_treehash_hex(f.tree, got);
-        const char *want = NULL;
-        if (f.service_tree[0] && strcasecmp(f.service_tree, got) != 0)
-            want = f.service_tree;
-        else if (f.len == s->r->size && s->r->tree[0] && strcmp(got, s->r->tree) != 0)
-            want = s->r->tree;
-        if (!want) {
-            memcpy(tree, f.tree, 32);
-            memcpy(sha, f.sha256, 32);
-            return FLOE_OK;
-        }
-        if (a >= FLOE_RETRIEVE_MAX_FETCHES)
-            return floe_error_set(err, FLOE_E_CHECKSUM,
-                                  "archive %s: bytes %" PRIu64 "-%" PRIu64
-                                  " did not match their tree hash in %d fetches (expected %s, "
-                                  "the bytes received hash to %s): not copied",
-                                  s->r->id, f.off, f.off + (f.len ? f.len - 1 : 0), a, want, got);
-        s->st->refetches++;
+    return &s->slots[chunk % s->nslots];
+}
+
+static unsigned limit_now(const struct stream *s)
+{
+    return s->fixed ? s->fixed : floe_adapt_limit(&s->adapt);
+}
+
+static size_t fetch_write(void *ctx, const uint8_t *src, size_t n)
+{
+    struct fetch *f = ctx;
+    if (f->got + n > f->len)
+        return 0; /* more than asked for: the attempt fails */
+    if (!f->first_ns)
+        f->first_ns = floe_adapt_now_ns();
+    memcpy(f->dst + f->got, src, n);
+    f->got += n;
+    return n;
+}
+
+static void fetch_restart(void *ctx)
+{
+    ((struct fetch *)ctx)->got = 0;
+}
+
+static void fetch_done(struct floe_xfer *x)
+{
+    struct fetch *f = x->user;
+    struct stream *s = f->s;
+    uint64_t now = floe_adapt_now_ns();
+    pthread_mutex_lock(&s->mu);
+    f->end_ns = now;
+    f->next = s->answered;
+    s->answered = f;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Range j of the chunk in sl: one GetJobOutput into its place in the chunk's buffer. */
+static void fetch_submit(struct stream *s, struct slot *sl, unsigned j)
+{
+    struct fetch *f = floe_xcalloc(1, sizeof(*f));
+    f->s = s;
+    f->slot = sl;
+    f->seg = j;
+    f->off = sl->chunk * s->chunk + (uint64_t)j * s->seg;
+    f->len = sl->len - (uint64_t)j * s->seg < s->seg ? sl->len - (uint64_t)j * s->seg : s->seg;
+    f->dst = sl->buf + (uint64_t)j * s->seg;
+    char *enc = floe_client_encode(s->src->job_id);
+    size_t plen = strlen(s->src->vault) + strlen(enc) + 32;
+    char *path = floe_xmalloc(plen);
+    snprintf(path, plen, "/vaults/%s/jobs/%s/output", s->src->vault, enc);
+    free(enc);
+    struct floe_call *k = floe_call_new(s->src->client, "GET", path, NULL);
+    free(path);
+    if (f->len != s->r->size) { /* the whole output: no Range */
+        char range[80];
+        snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, f->off, f->off + f->len - 1);
+        floe_call_header(k, "range", range);
     }
+    struct floe_xfer *x = floe_call_xfer(k);
+    x->body_write = fetch_write;
+    x->body_restart = fetch_restart;
+    x->body_ctx = f;
+    x->done = fetch_done;
+    x->user = f;
+    f->x = x;
+    sl->state[j] = SEG_FETCHING;
+    sl->tries[j]++;
+    if (++s->fetching > s->st->peak_in_flight)
+        s->st->peak_in_flight = s->fetching;
+    f->sent_ns = floe_adapt_now_ns();
+    floe_transfer_submit(s->src->client->transfer, x);
+}
+
+/* Takes a free slot for chunk c. */
+static void slot_claim(struct stream *s, struct slot *sl, uint64_t c)
+{
+    sl->chunk = c;
+    sl->len = part_len(s, c);
+    sl->nseg = (unsigned)((sl->len + s->seg - 1) / s->seg);
+    if (!sl->nseg)
+        sl->nseg = 1;
+    sl->hashed = 0;
+    memset(sl->state, SEG_IDLE, s->segs_per_chunk);
+    memset(sl->tries, 0, s->segs_per_chunk);
+    floe_sha256_init(&sl->part);
+    if (!sl->buf) { /* the first chunk of this slot: the pool's buffer, grown if need be */
+        unsigned i = (unsigned)(sl - s->slots);
+        size_t n = (size_t)(s->r->size < s->chunk ? s->r->size : s->chunk);
+        if (s->m->pool_cap[i] < n) {
+            free(s->m->pool[i]);
+            s->m->pool[i] = floe_xmalloc(n ? n : 1);
+            s->m->pool_cap[i] = n;
+        }
+        sl->buf = s->m->pool[i];
+    }
+}
+
+/* A fetch answered: checks it (size; its tree hash against the service's and, for the whole
+ * archive, the inventory's) into its chunk's leaves, or fetches it again on a mismatch
+ * (FLOE_RETRIEVE_MAX_FETCHES fetches in all). */
+static int fetched(struct stream *s, struct fetch *f, struct floe_error *err)
+{
+    struct floe_xfer *x = f->x;
+    struct slot *sl = f->slot;
+    int rc = x->status;
+    if (rc)
+        *err = x->err;
+    else if (x->resp_len != f->len)
+        rc = floe_error_set(err, FLOE_E_SERVICE,
+                            "GetJobOutput of job %s, bytes %" PRIu64 "-%" PRIu64
+                            ": %zu bytes received, %" PRIu64 " expected",
+                            s->src->job_id, f->off, f->off + f->len - 1, x->resp_len, f->len);
+    if (!s->fixed) { /* a retried answer (throttling, a reset, a 5xx) halves the limit */
+        if (!rc && x->attempts == 1)
+            s->adapt.no_growth =
+                !floe_adapt_gate_fetch(&s->gate, f->sent_ns, f->first_ns, f->end_ns);
+        floe_adapt_done(&s->adapt, rc ? 0 : f->len, x->attempts > 1, f->end_ns);
+    }
+    if (rc)
+        return rc;
+    uint8_t(*leaves)[FLOE_HASH_BYTES] =
+        sl->leaves + (uint64_t)f->seg * (s->seg / FLOE_TREEHASH_LEAF_BYTES);
+    uint8_t root[FLOE_HASH_BYTES];
+    char got[65];
+    uint64_t nl = floe_treehash_leaf_count(f->len);
+    if (nl) {
+        floe_treehash_leaves_lin(f->dst, (size_t)f->len, leaves, NULL);
+        floe_treehash_combine((const uint8_t(*)[FLOE_HASH_BYTES])leaves, (size_t)nl, root);
+    } else {
+        floe_sha256(f->dst, 0, root);
+    }
+    floe_treehash_hex(root, got);
+    const char *h = floe_xfer_header(x, "x-amz-sha256-tree-hash"), *want = NULL;
+    if (h && h[0] && strcasecmp(h, got) != 0)
+        want = h;
+    else if (f->len == s->r->size && s->r->tree[0] && strcmp(got, s->r->tree) != 0)
+        want = s->r->tree;
+    if (!want) {
+        sl->state[f->seg] = SEG_VERIFIED;
+        return FLOE_OK;
+    }
+    if (sl->tries[f->seg] >= FLOE_RETRIEVE_MAX_FETCHES)
+        return floe_error_set(err, FLOE_E_CHECKSUM,
+                              "archive %s: bytes %" PRIu64 "-%" PRIu64
+                              " did not match their tree hash in %d fetches (expected %s, "
+                              "the bytes received hash to %s): not copied",
+                              s->r->id, f->off, f->off + (f->len ? f->len - 1 : 0),
+                              (int)sl->tries[f->seg], want, got);
+    s->st->refetches++;
+    fetch_submit(s, sl, f->seg);
+    return FLOE_OK;
 }
 
 static void part_done(struct floe_s3_part *p)
 {
+    struct slot *sl = (struct slot *)((char *)p - offsetof(struct slot, p));
     struct stream *s = p->user;
     pthread_mutex_lock(&s->mu);
-    s->busy[p == &s->part[1]] = false;
+    sl->sending = false;
+    s->sending--;
+    s->part_answers++;
+    if (p->status)
+        s->part_failed = true;
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
 }
@@ -278,34 +494,43 @@ static int journal_write(const struct stream *s, const char *text, bool create,
                                      "cannot write the parts journal %s", s->jpath);
 }
 
-/* Waits for the part in slot b (if any) and records it. */
-static int wait_part(struct stream *s, int b, struct floe_error *err)
+/* The parts answered, in order from the first not yet recorded: each checked (S3's stored
+ * checksum is the one sent) and journaled with the archive's SHA-256 state after it; its slot
+ * is then free. Stops at the first part still in flight. */
+static int record_parts(struct stream *s, struct floe_error *err)
 {
-    pthread_mutex_lock(&s->mu);
-    while (s->busy[b])
-        pthread_cond_wait(&s->cv, &s->mu);
-    pthread_mutex_unlock(&s->mu);
-    if (!s->pending[b])
-        return FLOE_OK;
-    s->pending[b] = false;
-    struct floe_s3_part *p = &s->part[b];
-    uint64_t i = p->part_number - 1, off = i * s->chunk;
-    if (p->status) {
-        *err = p->err;
-        /* an upload that is gone: the run stops; the next one starts a new upload */
-        return p->status == FLOE_E_NOT_FOUND ? (err->status = FLOE_E_SERVICE) : p->status;
+    while (s->recorded < s->hashed && s->recorded < s->nparts) {
+        struct slot *sl = slot_of(s, s->recorded);
+        pthread_mutex_lock(&s->mu);
+        bool busy = sl->sending;
+        pthread_mutex_unlock(&s->mu);
+        if (busy || !sl->pending)
+            return FLOE_OK;
+        sl->pending = false;
+        struct floe_s3_part *p = &sl->p;
+        uint64_t i = p->part_number - 1, off = i * s->chunk;
+        if (p->status) {
+            *err = p->err;
+            /* an upload that is gone: the run stops; the next one starts a new upload */
+            return p->status == FLOE_E_NOT_FOUND ? (err->status = FLOE_E_SERVICE) : p->status;
+        }
+        if (p->checksum_sha256[0] && strcmp(p->checksum_sha256, s->sums[i]) != 0)
+            return floe_error_set(err, FLOE_E_CHECKSUM,
+                                  "archive %s: S3 stored checksum %s for part %" PRIu64
+                                  " (bytes %" PRIu64 "-%" PRIu64 "), the bytes sent have %s",
+                                  s->r->id, p->checksum_sha256, i + 1, off, off + p->len - 1,
+                                  s->sums[i]);
+        snprintf(s->etags[i], FLOE_S3_ETAG_MAX, "%s", p->etag);
+        s->st->parts_sent++;
+        char line[1024];
+        journal_line(s, i, &sl->after, line, sizeof(line));
+        int rc = journal_write(s, line, false, err);
+        if (rc)
+            return rc;
+        sl->chunk = NO_CHUNK;
+        s->recorded++;
     }
-    if (p->checksum_sha256[0] && strcmp(p->checksum_sha256, s->sums[i]) != 0)
-        return floe_error_set(err, FLOE_E_CHECKSUM,
-                              "archive %s: S3 stored checksum %s for part %" PRIu64
-                              " (bytes %" PRIu64 "-%" PRIu64 "), the bytes sent have %s",
-                              s->r->id, p->checksum_sha256, i + 1, off, off + p->len - 1,
-                              s->sums[i]);
-    snprintf(s->etags[i], FLOE_S3_ETAG_MAX, "%s", p->etag);
-    s->st->parts_sent++;
-    char line[1024];
-    journal_line(s, i, &s->after[b], line, sizeof(line));
-    return journal_write(s, line, false, err);
+    return FLOE_OK;
 }
 
 /* ListParts of the recorded upload into per-part sizes and checksums. */
@@ -460,56 +685,134 @@ static int start_upload(struct stream *s, struct floe_error *err)
     return rc;
 }
 
-/* Waits for every part in flight, oldest first; keeps the first failure in rc. */
-static int drain(struct stream *s, int rc, struct floe_error *err)
+/* The chunks at the frontier whose ranges are all verified: through the part's SHA-256 and the
+ * archive's (in archive order, the bytes read once for both), their tree hash from the leaves,
+ * then (several parts) sent as UploadPart on the S3 client's transfer thread. */
+static int hash_ready(struct stream *s, struct floe_error *err)
 {
-    int order[SLOTS] = {0, 1};
-    if (s->pending[0] && s->pending[1] && s->part[1].part_number < s->part[0].part_number)
-        order[0] = 1, order[1] = 0;
-    for (int j = 0; j < SLOTS; j++) {
+    while (s->hashed < s->nparts) {
+        struct slot *sl = slot_of(s, s->hashed);
+        if (sl->chunk != s->hashed)
+            return FLOE_OK;
+        while (sl->hashed < sl->nseg && sl->state[sl->hashed] == SEG_VERIFIED) {
+            uint64_t o = (uint64_t)sl->hashed * s->seg,
+                     n = sl->len - o < s->seg ? sl->len - o : s->seg;
+            if (s->nparts == 1) /* the part is the archive */
+                floe_sha256_update(&sl->part, sl->buf + o, (size_t)n);
+            else
+                floe_sha256_update2(&sl->part, sl->buf + o, &s->lin, sl->buf + o, (size_t)n);
+            sl->state[sl->hashed++] = SEG_HASHED;
+        }
+        if (sl->hashed < sl->nseg)
+            return FLOE_OK;
+        uint64_t i = s->hashed, nl = floe_treehash_leaf_count(sl->len);
+        uint8_t sha[32];
+        if (nl)
+            floe_treehash_combine((const uint8_t(*)[FLOE_HASH_BYTES])sl->leaves, (size_t)nl,
+                                  s->trees[i]);
+        else
+            floe_sha256(sl->buf, 0, s->trees[i]);
+        floe_sha256_final(&sl->part, sha);
+        b64(sha, s->sums[i]);
+        s->hashed++;
+        if (s->nparts == 1) {
+            floe_treehash_hex(sha, s->sha_hex);
+            return FLOE_OK;
+        }
+        sl->after = s->lin;
+        sl->p = (struct floe_s3_part){.bucket = s->m->bucket,
+                                      .key = s->key,
+                                      .upload_id = s->upload_id,
+                                      .part_number = (uint32_t)(i + 1),
+                                      .len = (size_t)sl->len,
+                                      .data = sl->buf,
+                                      .last = i + 1 == s->nparts,
+                                      .done = part_done,
+                                      .user = s};
+        memcpy(sl->p.sha256, sha, 32);
+        pthread_mutex_lock(&s->mu);
+        sl->sending = sl->pending = true;
+        s->sending++;
+        pthread_mutex_unlock(&s->mu);
+        int rc = floe_s3_upload_part_submit(s->m->s3, &sl->p, err);
+        if (rc) {
+            pthread_mutex_lock(&s->mu);
+            sl->sending = sl->pending = false;
+            s->sending--;
+            pthread_mutex_unlock(&s->mu);
+            return rc;
+        }
+    }
+    return FLOE_OK;
+}
+
+/* Fetches, verifies, hashes and (several parts) sends chunks first.. of the archive: ranges
+ * are fetched in order, as many at once as the limit says and the free slots hold; whatever
+ * answers is verified at once; the frontier chunk is hashed and sent as soon as its ranges are
+ * all in. The first failure stops new requests; what is in flight is awaited. */
+static int pump(struct stream *s, uint64_t first, struct floe_error *err)
+{
+    int rc = FLOE_OK;
+    s->next_chunk = s->hashed = s->recorded = first;
+    s->next_seg = 0;
+    for (;;) {
+        if (!rc && s->src->cancel && atomic_load(s->src->cancel))
+            rc = floe_error_set(err, FLOE_E_CANCELLED, "interrupted");
+        pthread_mutex_lock(&s->mu);
+        bool stop = rc || s->part_failed;
+        pthread_mutex_unlock(&s->mu);
+        while (!stop && s->next_chunk < s->nparts && s->fetching < limit_now(s)) {
+            struct slot *sl = slot_of(s, s->next_chunk);
+            if (sl->chunk != s->next_chunk) {
+                if (sl->chunk != NO_CHUNK)
+                    break; /* its slot still holds an earlier chunk */
+                slot_claim(s, sl, s->next_chunk);
+            }
+            fetch_submit(s, sl, s->next_seg);
+            if (++s->next_seg == sl->nseg) {
+                s->next_chunk++;
+                s->next_seg = 0;
+            }
+        }
+        pthread_mutex_lock(&s->mu);
+        while (!s->answered && !s->part_answers && (s->fetching || s->sending))
+            pthread_cond_wait(&s->cv, &s->mu);
+        struct fetch *list = s->answered;
+        bool news = list || s->part_answers;
+        bool quiet = !s->fetching && !s->sending;
+        s->answered = NULL;
+        s->part_answers = 0;
+        pthread_mutex_unlock(&s->mu);
+        if (quiet && !news) { /* nothing in flight, nothing new: done, failed, or stuck */
+            bool finished = s->nparts == 1 ? s->hashed == 1 : s->recorded == s->nparts;
+            if (!rc && !finished)
+                rc = floe_error_set(err, FLOE_E_SERVICE, "archive %s: the S3 copy stalled",
+                                    s->r->id);
+            break;
+        }
+        while (list) {
+            struct fetch *f = list;
+            list = f->next;
+            s->fetching--;
+            struct floe_error e = {0};
+            int frc = rc ? FLOE_OK : fetched(s, f, &e);
+            if (frc && !rc) {
+                rc = frc;
+                *err = e;
+            }
+            floe_xfer_destroy(f->x);
+            free(f);
+        }
+        if (!rc)
+            rc = hash_ready(s, err);
         struct floe_error e = {0};
-        int w = wait_part(s, order[j], &e);
-        if (w && !rc) {
-            rc = w;
+        int prc = record_parts(s, &e);
+        if (prc && !rc) {
+            rc = prc;
             *err = e;
         }
     }
     return rc;
-}
-
-static int send_parts(struct stream *s, uint64_t first, struct floe_error *err)
-{
-    int rc = FLOE_OK;
-    for (uint64_t i = first; !rc && i < s->nparts; i++) {
-        int b = (int)(i & 1);
-        if ((rc = wait_part(s, b, err)))
-            break;
-        if (s->src->cancel && atomic_load(s->src->cancel)) {
-            rc = floe_error_set(err, FLOE_E_CANCELLED, "interrupted");
-            break;
-        }
-        uint8_t sha[32];
-        if ((rc = fetch_verified(s, i, s->buf[b], s->trees[i], sha, err)))
-            break;
-        size_t n = (size_t)part_len(s, i);
-        floe_sha256_update(&s->lin, s->buf[b], n);
-        s->after[b] = s->lin;
-        b64(sha, s->sums[i]);
-        s->part[b] = (struct floe_s3_part){.bucket = s->m->bucket,
-                                           .key = s->key,
-                                           .upload_id = s->upload_id,
-                                           .part_number = (uint32_t)(i + 1),
-                                           .len = n,
-                                           .data = s->buf[b],
-                                           .last = i + 1 == s->nparts,
-                                           .done = part_done,
-                                           .user = s};
-        memcpy(s->part[b].sha256, sha, 32);
-        s->busy[b] = s->pending[b] = true;
-        if ((rc = floe_s3_upload_part_submit(s->m->s3, &s->part[b], err)))
-            s->busy[b] = s->pending[b] = false;
-    }
-    return drain(s, rc, err);
 }
 
 static int multipart(struct stream *s, struct floe_error *err)
@@ -519,7 +822,7 @@ static int multipart(struct stream *s, struct floe_error *err)
     if (!rc && !s->upload_id[0])
         rc = start_upload(s, err);
     if (!rc)
-        rc = send_parts(s, first, err);
+        rc = pump(s, first, err);
     if (!rc) { /* the archive's tree hash, before the object can exist */
         uint8_t whole[32];
         char th[65];
@@ -555,18 +858,25 @@ static int multipart(struct stream *s, struct floe_error *err)
 
 static int single(struct stream *s, struct floe_error *err)
 {
-    uint8_t tree[32], sha[32];
     char ours[FLOE_S3_CHECKSUM_MAX];
-    int rc = fetch_verified(s, 0, s->buf[0], tree, sha, err);
+    int rc = pump(s, 0, err);
     if (rc)
         return rc;
-    floe_treehash_hex(sha, s->sha_hex);
+    if (s->r->tree[0]) { /* the whole archive's tree hash (its ranges were checked alone) */
+        char th[65];
+        floe_treehash_hex(s->trees[0], th);
+        if (strcmp(th, s->r->tree) != 0)
+            return floe_error_set(err, FLOE_E_CHECKSUM,
+                                  "archive %s: its bytes hash to tree hash %s, the inventory "
+                                  "says %s: not copied",
+                                  s->r->id, th, s->r->tree);
+    }
     s->meta[s->po.nmeta++] = (struct floe_s3_meta){"sha256", s->sha_hex};
     struct floe_s3_put_result pr;
-    if ((rc = floe_s3_put_object(s->m->s3, s->m->bucket, s->key, s->buf[0], (size_t)s->r->size,
-                                 &s->po, &pr, err)))
+    if ((rc = floe_s3_put_object(s->m->s3, s->m->bucket, s->key, s->slots[0].buf,
+                                 (size_t)s->r->size, &s->po, &pr, err)))
         return rc == FLOE_E_NOT_FOUND ? (err->status = FLOE_E_SERVICE) : rc;
-    b64(sha, ours);
+    snprintf(ours, sizeof(ours), "%s", s->sums[0]);
     if (pr.checksum_sha256[0] && strcmp(pr.checksum_sha256, ours) != 0)
         return floe_error_set(err, FLOE_E_CHECKSUM,
                               "archive %s: S3 stored checksum %s, the bytes sent have %s", s->r->id,
@@ -611,20 +921,52 @@ int floe_ms3_stream(struct floe_ms3 *m, struct floe_mcat *cat, const struct floe
     while ((r->size + s->chunk - 1) / s->chunk > FLOE_S3_MAX_PARTS)
         s->chunk *= 2;
     s->nparts = r->size <= s->chunk ? 1 : (r->size + s->chunk - 1) / s->chunk;
+    s->seg = s->chunk < SEG_BYTES ? s->chunk : SEG_BYTES;
+    s->segs_per_chunk = (unsigned)(s->chunk / s->seg);
+    uint64_t nslots = MEMORY_BYTES / s->chunk, nsegs = (r->size + s->seg - 1) / s->seg;
+    if (nslots < MIN_SLOTS)
+        nslots = MIN_SLOTS;
+    if (nslots > s->nparts)
+        nslots = s->nparts;
+    s->nslots = (unsigned)nslots;
+    /* --concurrency N: N ranges at once; else adaptive within what the slots hold (all but
+     * the one being sent), from where the last archive of a latency-bound link got to */
+    uint64_t max = (nslots > 1 ? nslots - 1 : 1) * s->segs_per_chunk;
+    if (max > ADAPT_MAX)
+        max = ADAPT_MAX;
+    if (max > nsegs)
+        max = nsegs ? nsegs : 1;
+    s->fixed = m->concurrency;
+    floe_adapt_init(&s->adapt, m->adapt_next ? m->adapt_next : ADAPT_START, (unsigned)max,
+                    floe_adapt_now_ns());
+    floe_adapt_gate_init(&s->gate);
+    s->adapt.no_growth = true; /* until the fetches are measured as latency-bound */
     int rc = floe_s3_key_valid(s->key, err);
     if (!rc) {
-        size_t n = (size_t)(r->size < s->chunk ? r->size : s->chunk);
-        for (int b = 0; b < (s->nparts > 1 ? SLOTS : 1); b++)
-            s->buf[b] = floe_xmalloc(n ? n : 1);
+        s->slots = floe_xcalloc(s->nslots, sizeof(*s->slots));
+        uint64_t nl = floe_treehash_leaf_count(s->chunk);
+        for (unsigned i = 0; i < s->nslots; i++) {
+            struct slot *sl = &s->slots[i];
+            sl->chunk = NO_CHUNK;
+            sl->state = floe_xcalloc(s->segs_per_chunk, 1);
+            sl->tries = floe_xcalloc(s->segs_per_chunk, 1);
+            sl->leaves = floe_xcalloc(nl ? nl : 1, FLOE_HASH_BYTES);
+        }
         s->trees = floe_xcalloc(s->nparts, FLOE_HASH_BYTES);
         s->etags = floe_xcalloc(s->nparts, FLOE_S3_ETAG_MAX);
         s->sums = floe_xcalloc(s->nparts, FLOE_S3_CHECKSUM_MAX);
         rc = s->nparts == 1 ? single(s, err) : multipart(s, err);
+        if (!s->fixed && nsegs > 1) /* the next archive starts where a far link got to */
+            m->adapt_next = floe_adapt_gate_bound(&s->gate) ? floe_adapt_limit(&s->adapt) : 0;
     }
     if (!rc)
         snprintf(sha256, 65, "%s", s->sha_hex);
-    for (int b = 0; b < SLOTS; b++)
-        free(s->buf[b]);
+    for (unsigned i = 0; s->slots && i < s->nslots; i++) { /* the buffers stay in the pool */
+        free(s->slots[i].state);
+        free(s->slots[i].tries);
+        free(s->slots[i].leaves);
+    }
+    free(s->slots);
     free(s->trees);
     free(s->etags);
     free(s->sums);

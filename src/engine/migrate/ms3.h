@@ -11,7 +11,8 @@
  * archive id, tree hash, description and creation date (and, for a one-part object, the
  * SHA-256) as metadata (x-amz-meta-glacier-*, x-amz-meta-sha256).
  *
- * Threads: the calling thread (the migration's).
+ * Threads: the calling thread (the migration's); a stream's requests run on the clients'
+ * transfer threads.
  */
 #ifndef FLOE_ENGINE_MIGRATE_MS3_H
 #define FLOE_ENGINE_MIGRATE_MS3_H
@@ -66,19 +67,23 @@ struct floe_ms3_source {
 };
 
 struct floe_ms3_stats {
-    unsigned parts_sent;    /* parts uploaded in this call */
-    unsigned parts_resumed; /* parts a killed run sent, confirmed through ListParts */
-    unsigned refetches;     /* chunks fetched again because their tree hash did not match */
+    unsigned parts_sent;     /* parts uploaded in this call */
+    unsigned parts_resumed;  /* parts a killed run sent, confirmed through ListParts */
+    unsigned refetches;      /* ranges fetched again because their tree hash did not match */
+    unsigned peak_in_flight; /* the most ranges fetched at once */
 };
 
 /*
  * floe_ms3_stream() - copy r's job output into r's object without touching local disk for the
- * bytes: one chunk at a time (power of two, tree-hash aligned) GetJobOutput with a Range into
- * memory, its tree hash checked against the service's x-amz-sha256-tree-hash (a mismatch is
- * fetched again, FLOE_RETRIEVE_MAX_FETCHES times in all), then UploadPart with its
- * x-amz-checksum-sha256 while the next chunk is fetched (memory: two chunks). The chunk tree
- * hashes are combined and compared with the inventory's before CompleteMultipartUpload. An
- * archive of one chunk is one PutObject (its SHA-256 then also in the metadata).
+ * bytes: chunks (power of two, tree-hash aligned) fetched as 8 MiB ranged GetJobOutput calls,
+ * several at once (--concurrency N, else adaptive: 4 up to 16, growing only on a latency-bound
+ * link), each range's tree hash checked against the service's x-amz-sha256-tree-hash as it
+ * arrives (a mismatch is fetched again, FLOE_RETRIEVE_MAX_FETCHES times in all), the chunk
+ * hashed in order (the part's SHA-256 and the archive's) and sent as UploadPart with its
+ * x-amz-checksum-sha256 while the next chunks are fetched (memory: 256 MiB of chunk buffers,
+ * at least two chunks, kept in m for the next archive; see ms3.c). The chunk tree hashes are
+ * combined and compared with the inventory's before CompleteMultipartUpload. An archive of one
+ * chunk is one PutObject (its SHA-256 then also in the metadata).
  * Resume: the upload id is recorded in the catalog and each sent part (its tree hash, checksum,
  * ETag and the running SHA-256) in "<journal_dir>/<ord>.parts"; a later call continues that
  * upload, keeping the parts ListParts confirms with the journal's checksum and size, and sends

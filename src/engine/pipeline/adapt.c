@@ -96,3 +96,27 @@ void floe_adapt_done(struct floe_adapt *a, uint64_t bytes, bool retried, uint64_
     }
     next_window(a, now_ns);
 }
+
+void floe_adapt_gate_init(struct floe_adapt_gate *g)
+{
+    *g = (struct floe_adapt_gate){.floor_ns = UINT64_MAX};
+}
+
+bool floe_adapt_gate_bound(const struct floe_adapt_gate *g)
+{
+    return g->n >= FLOE_ADAPT_GATE_MIN && g->floor_ns != UINT64_MAX &&
+           (double)g->floor_ns >= FLOE_ADAPT_GATE_SHARE * g->avg_ns;
+}
+
+bool floe_adapt_gate_fetch(struct floe_adapt_gate *g, uint64_t sent_ns, uint64_t first_ns,
+                           uint64_t end_ns)
+{
+    if (first_ns > sent_ns && end_ns >= first_ns) {
+        uint64_t wait = first_ns - sent_ns;
+        double took = (double)(end_ns - sent_ns);
+        if (++g->n > FLOE_ADAPT_GATE_SKIP && wait < g->floor_ns)
+            g->floor_ns = wait;
+        g->avg_ns = g->avg_ns == 0 ? took : 0.75 * g->avg_ns + 0.25 * took;
+    }
+    return floe_adapt_gate_bound(g);
+}
