@@ -66,11 +66,17 @@
  * (guarded by `mu`) with the time of its last body bytes. When that is older than the
  * timeout, the watchdog takes the request's own mutex (only with trylock: the connection
  * thread holds it while it processes body bytes, which means the body is not stalled),
- * marks it timed out, removes its blob (the connection's pool thread will not touch the upload
- * again: it checks the mark under the same mutex), writes a complete 408
+ * marks it timed out (the connection's pool thread will not touch the upload again: it checks
+ * the mark under the same mutex) and takes it for answering. After the sweep it releases the
+ * list lock, then for each request taken removes its blob, writes a complete 408
  * RequestTimeoutException response on the socket and shuts the socket down. libmicrohttpd
- * then sees the connection end and completes the request as usual. The list lock is taken
- * before a request's mutex, never after; completion unlists a request before freeing it.
+ * then sees the connection end and completes the request as usual. Answering outside the lock
+ * matters when many are cut at once (the load test's thousand slow senders: their unlinks and
+ * sends under the lock held up every connection that opened or started a request meanwhile,
+ * docs/performance.md). A request taken stays valid until it is answered: unlisting it
+ * (unwatch(), at its end or completion) waits for that. Connections whose headers are late are
+ * answered the same way, on a duplicate of their socket. The list lock is taken before a
+ * request's mutex, never after; completion unlists a request before freeing it.
  */
 #include "http.h"
 
@@ -85,6 +91,7 @@
 #include "vutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -128,6 +135,7 @@ struct floe_vhttp {
     bool watchdog_started;
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    pthread_cond_t reaped; /* the watchdog finished answering a request it took (mu) */
     struct {
         struct http_req *head;       /* requests whose body is still arriving */
         struct http_conn *conn_head; /* connections whose request headers are still arriving */
@@ -162,7 +170,10 @@ struct http_req {
     bool listed;                   /* on http->locked.head; changed under http->mu */
     struct http_req *prev, *next;  /* guarded by http->mu */
     pthread_mutex_t mu;            /* held by the connection thread while it handles body bytes */
-    bool timed_out;                /* guarded by mu: the watchdog answered 408 */
+    bool timed_out;                /* guarded by mu: the watchdog answers (answered) 408 */
+    bool reaping;                  /* guarded by http->mu: the watchdog is answering it */
+    char *reap_msg;                /* the watchdog's while reaping */
+    struct http_req *reap_next;    /* the watchdog's while reaping */
     _Atomic int64_t last_body_ms;  /* when body bytes last arrived */
     _Atomic uint64_t window_bytes; /* body bytes since window_start_ms */
     int64_t window_start_ms;       /* the minimum-rate window; the watchdog's (set before) */
@@ -302,6 +313,8 @@ static void unwatch(struct http_req *h)
 {
     struct floe_vhttp *http = h->http;
     pthread_mutex_lock(&http->mu);
+    while (h->reaping) /* the watchdog still answers on h->fd and frees h's upload */
+        pthread_cond_wait(&http->reaped, &http->mu);
     if (h->listed) {
         if (h->prev)
             h->prev->next = h->next;
@@ -337,11 +350,11 @@ static void answer_on_socket(int fd, bool slow_down, const char *request_id, con
     shutdown(fd, SHUT_RDWR);
 }
 
-/* Watchdog: h is listed, its mutex held, its body stalled or too slow. Answer 408 (msg). */
-static void time_out_locked(struct http_req *h, const char *msg)
+/* Watchdog, http->mu not held: h was marked timed_out and reaping (so its connection thread
+ * leaves its upload alone and unwatch() waits, keeping h and its socket). Answer 408 (msg). */
+static void time_out(struct http_req *h, const char *msg)
 {
     struct floe_vreq *rq = &h->rq;
-    h->timed_out = true;
     if (rq->op_free)
         rq->op_free(rq); /* an upload's blob goes before anyone hears of the timeout */
     floe_vlog(&rq->srv->cfg, FLOE_VLOG_INFO, "%s %s: %s", rq->method, rq->path, msg);
@@ -350,43 +363,68 @@ static void time_out_locked(struct http_req *h, const char *msg)
 }
 
 /* Watchdog, h's mutex held: the idle rule (--request-timeout), then the minimum rate over the
- * window (--min-body-rate, --rate-window), which starts again each time it is met. */
-static void check_body_locked(struct floe_vhttp *http, struct http_req *h, int64_t now)
+ * window (--min-body-rate, --rate-window), which starts again each time it is met. True when
+ * h is to be answered 408 with msg. */
+static bool check_body_locked(struct floe_vhttp *http, struct http_req *h, int64_t now, char *msg,
+                              size_t cap)
 {
-    char msg[256];
     int64_t idle = now - atomic_load(&h->last_body_ms);
     if (http->timeout_ms && idle >= http->timeout_ms) {
-        snprintf(msg, sizeof(msg), "The upload body stalled: no bytes for %.1f seconds",
+        snprintf(msg, cap, "The upload body stalled: no bytes for %.1f seconds",
                  (double)idle / 1000.0);
-        time_out_locked(h, msg);
-        return;
+        return true;
     }
     int64_t span = now - h->window_start_ms;
     if (!http->min_rate || span < http->window_ms)
-        return;
+        return false;
     uint64_t got = atomic_exchange(&h->window_bytes, 0);
     if ((double)got * 1000.0 >= (double)http->min_rate * (double)span) {
         h->window_start_ms = now;
-        return;
+        return false;
     }
-    snprintf(msg, sizeof(msg),
+    snprintf(msg, cap,
              "The request body is too slow: %llu bytes in %.1f seconds (%.1f bytes/s); the "
              "minimum is %llu bytes/s over %.1f seconds",
              (unsigned long long)got, (double)span / 1000.0, (double)got * 1000.0 / (double)span,
              (unsigned long long)http->min_rate, (double)http->window_ms / 1000.0);
-    time_out_locked(h, msg);
+    return true;
 }
 
-/* Watchdog, http->mu held: connections whose request headers are past the deadline. */
-static void check_headers_locked(struct floe_vhttp *http, int64_t now)
+/* A connection the watchdog answers: a duplicate of its socket (the connection may close and
+ * its descriptor be reused meanwhile; the duplicate keeps the same socket) and which answer. */
+struct late_conn {
+    int fd;
+    bool over;
+};
+
+/* Watchdog, http->mu held: connections whose request headers are past the deadline, taken off
+ * the list and appended to *late (grown as needed); answered by answer_late() after the lock. */
+static void check_headers_locked(struct floe_vhttp *http, int64_t now, struct late_conn **late,
+                                 size_t *n, size_t *cap)
 {
     for (struct http_conn *c = http->locked.conn_head, *next; c; c = next) {
         next = c->next;
         if (now < c->deadline_ms)
             continue;
+        conn_unwatch_locked(http, c);
+        int fd = fcntl(c->fd, F_DUPFD_CLOEXEC, 0);
+        if (fd < 0) { /* out of descriptors: the connection is cut without an answer */
+            shutdown(c->fd, SHUT_RDWR);
+            continue;
+        }
+        if (*n == *cap) {
+            *cap = *cap ? 2 * *cap : 64;
+            *late = floe_xrealloc(*late, *cap * sizeof(**late));
+        }
+        (*late)[(*n)++] = (struct late_conn){fd, c->verdict != FLOE_VADMIT_OK};
+    }
+}
+
+static void answer_late(struct floe_vhttp *http, const struct late_conn *late, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
         char msg[192], id[64];
-        bool over = c->verdict != FLOE_VADMIT_OK;
-        if (over)
+        if (late[i].over)
             snprintf(msg, sizeof(msg),
                      "Too many connections (--max-connections %u, per client %u); retry later",
                      http->srv->cfg.max_connections, http->srv->cfg.max_client_connections);
@@ -395,11 +433,16 @@ static void check_headers_locked(struct floe_vhttp *http, int64_t now)
                      (double)http->header_timeout_ms / 1000.0);
         floe_vutil_id(id, 52, true);
         floe_vlog(&http->srv->cfg, FLOE_VLOG_INFO, "connection closed: %s", msg);
-        conn_unwatch_locked(http, c);
-        answer_on_socket(c->fd, over, id, msg);
+        answer_on_socket(late[i].fd, late[i].over, id, msg);
+        close(late[i].fd);
     }
 }
 
+/* The watchdog. Each tick it finds, under http->mu, the bodies that stalled or are too slow
+ * and the connections whose headers are late, and marks them; it answers them (and frees the
+ * uploads' blobs) after releasing the lock, so a sweep that cuts a thousand slow senders at
+ * once does not hold up every connection that opens or starts a request meanwhile (they take
+ * http->mu). A marked request stays valid meanwhile: unwatch() waits until it is answered. */
 static void *watchdog_main(void *arg)
 {
     struct floe_vhttp *http = arg;
@@ -411,18 +454,46 @@ static void *watchdog_main(void *arg)
             tick_ms = spans[i] / 4;
     if (tick_ms < 10)
         tick_ms = 10;
+    struct late_conn *late = NULL;
+    size_t nlate = 0, caplate = 0;
     pthread_mutex_lock(&http->mu);
     while (!http->locked.stopping) {
         int64_t now = floe_vutil_now_ms();
+        struct http_req *reap = NULL;
         for (struct http_req *h = http->locked.head; h; h = h->next) {
             if (pthread_mutex_trylock(&h->mu) != 0)
                 continue; /* its thread is taking body bytes right now */
-            if (!h->timed_out)
-                check_body_locked(http, h, now);
+            char msg[256];
+            if (!h->timed_out && check_body_locked(http, h, now, msg, sizeof(msg))) {
+                h->timed_out = true;
+                h->reaping = true;
+                h->reap_msg = floe_xstrdup(msg);
+                h->reap_next = reap;
+                reap = h;
+            }
             pthread_mutex_unlock(&h->mu);
         }
+        nlate = 0;
         if (http->header_timeout_ms)
-            check_headers_locked(http, now);
+            check_headers_locked(http, now, &late, &nlate, &caplate);
+        if (reap || nlate) {
+            pthread_mutex_unlock(&http->mu);
+            /* each request is released as soon as it is answered: its connection thread, woken
+             * by the shut-down socket, waits in unwatch() for that one only */
+            for (struct http_req *h = reap, *next; h; h = next) {
+                next = h->reap_next; /* h may be freed once it is released */
+                time_out(h, h->reap_msg);
+                free(h->reap_msg);
+                h->reap_msg = NULL;
+                pthread_mutex_lock(&http->mu);
+                h->reaping = false;
+                pthread_cond_broadcast(&http->reaped);
+                pthread_mutex_unlock(&http->mu);
+            }
+            answer_late(http, late, nlate);
+            pthread_mutex_lock(&http->mu);
+            continue; /* look again before sleeping: time went by */
+        }
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += (long)(tick_ms % 1000) * 1000000L;
@@ -431,6 +502,7 @@ static void *watchdog_main(void *arg)
         pthread_cond_timedwait(&http->cv, &http->mu, &ts);
     }
     pthread_mutex_unlock(&http->mu);
+    free(late);
     return NULL;
 }
 
@@ -726,6 +798,7 @@ int floe_vhttp_start(struct floe_vserver *srv, unsigned *port, struct floe_vhttp
     h->admit = floe_vadmit_new(srv->cfg.max_connections, srv->cfg.max_client_connections);
     pthread_mutex_init(&h->mu, NULL);
     pthread_cond_init(&h->cv, NULL);
+    pthread_cond_init(&h->reaped, NULL);
     /* libmicrohttpd's idle timeout (silent close) stays above ours (a 408 answer) */
     unsigned mhd_timeout_s = (unsigned)(h->timeout_ms / 1000) + 30;
     if (mhd_timeout_s < 300)
@@ -807,6 +880,7 @@ void floe_vhttp_stop(struct floe_vhttp *h)
         close(h->lfd);
     floe_vadmit_free(h->admit);
     pthread_cond_destroy(&h->cv);
+    pthread_cond_destroy(&h->reaped);
     pthread_mutex_destroy(&h->mu);
     free(h);
 }
