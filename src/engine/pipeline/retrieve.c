@@ -96,15 +96,16 @@
  * hash mismatch. The hash is reported only when every byte went through it once and the whole
  * output matched the job's tree hash.
  * An adaptive limit with the linear hash (floe migrate's default) has a lower ceiling
- * (LIN_ADAPTIVE_MAX) and grows only while the download is latency-bound: the shortest wait for a
- * fetch's first body byte (after the first round, whose waits include the connections' setup)
- * is at least LIN_LATENCY_SHARE of the average fetch's time. That floor is the link's round trip
- * plus the service's fastest answer, the time a connection idles per fetch whatever the load,
- * which more fetches in flight hide; on loopback it is a millisecond or two against fetches of
- * tens of milliseconds, and the plain controller, which doubles after its first window and keeps
- * a step on a 10% gain, climbed there on noise (segment times vary with the CPU, not the link),
- * and the chunks held and the ring with it, for no gain. The waits themselves are no signal on a
- * busy machine: queued behind the CPU they were half of a fetch on loopback.
+ * (LIN_ADAPTIVE_MAX) and grows only while the download is latency-bound (adapt.h's latency
+ * gate): the shortest wait for a fetch's first body byte (after the first round, whose waits
+ * include the connections' setup) is at least FLOE_ADAPT_GATE_SHARE of the average fetch's
+ * time. That floor is the link's round trip plus the service's fastest answer, the time a
+ * connection idles per fetch whatever the load, which more fetches in flight hide; on loopback
+ * it is a millisecond or two against fetches of tens of milliseconds, and the plain controller,
+ * which doubles after its first window and keeps a step on a 10% gain, climbed there on noise
+ * (segment times vary with the CPU, not the link), and the chunks held and the ring with it, for
+ * no gain. The waits themselves are no signal on a busy machine: queued behind the CPU they were
+ * half of a fetch on loopback.
  *
  * Failure: the first fatal error stops new segments; events drain until nothing is in flight;
  * the journal stays (resumable) unless the whole-output hash itself failed, in which case the
@@ -152,12 +153,8 @@
 /* opts->linear_sha256: the ring is this many times its usual size; all but the usual share may
  * be held (DESIGN, "The linear hash") */
 #define LIN_RING 3u
-/* opts->linear_sha256 with an adaptive limit: its ceiling, and the share of a fetch's time spent
- * waiting for the first byte below which the limit does not grow (DESIGN, "The linear hash") */
+/* opts->linear_sha256 with an adaptive limit: its ceiling (DESIGN, "The linear hash") */
 #define LIN_ADAPTIVE_MAX 16u
-#define LIN_LATENCY_SHARE 0.20
-#define LIN_WARMUP_SKIP 4u
-#define LIN_WARMUP_FETCHES 8u
 #define DIO_ALIGN 4096u /* O_DIRECT alignment of offsets, lengths and buffers (>= any block) */
 
 static const char *const s_verify_names[FLOE_VERIFY_COUNT] = {"none", "segments", "whole"};
@@ -261,11 +258,9 @@ struct dl {
     bool adaptive;           /* no --concurrency: segments in flight follow the link (adapt.h) */
     struct floe_adapt adapt; /* orchestrating thread only */
     bool latency_gate;       /* adaptive linear hash: grow only while latency-bound (DESIGN) */
-    uint64_t wait_floor_ns;  /* its shortest time to first byte so far (UINT64_MAX: none) */
-    double fetch_avg_ns;     /* its moving average of a fetch's time (0: none yet) */
-    unsigned waits;          /* fetches measured */
-    unsigned peak;           /* most segments in flight at once */
-    uint64_t next_write;     /* stdout: next segment to hand to the writer */
+    struct floe_adapt_gate gate; /* its measurements (adapt.h) */
+    unsigned peak;               /* most segments in flight at once */
+    uint64_t next_write;         /* stdout: next segment to hand to the writer */
     unsigned fetching;
     unsigned fetched, resumed, refetched;
     bool unverified;           /* some segment had no header */
@@ -877,15 +872,8 @@ static void handle_fetched(struct dl *d, struct seg *s)
 {
     d->fetching--;
     uint64_t now = floe_adapt_now_ns();
-    if (d->latency_gate && !s->ev.status && s->first_ns > s->sent_ns && now > s->first_ns) {
-        uint64_t wait = s->first_ns - s->sent_ns;
-        double took = (double)(now - s->sent_ns);
-        if (++d->waits > LIN_WARMUP_SKIP && wait < d->wait_floor_ns)
-            d->wait_floor_ns = wait;
-        d->fetch_avg_ns = d->fetch_avg_ns == 0 ? took : 0.75 * d->fetch_avg_ns + 0.25 * took;
-        d->adapt.no_growth = d->waits < LIN_WARMUP_FETCHES ||
-                             (double)d->wait_floor_ns < LIN_LATENCY_SHARE * d->fetch_avg_ns;
-    }
+    if (d->latency_gate && !s->ev.status && s->first_ns > s->sent_ns && now > s->first_ns)
+        d->adapt.no_growth = !floe_adapt_gate_fetch(&d->gate, s->sent_ns, s->first_ns, now);
     if (d->adaptive) { /* a retried answer (throttling, a reset, a 5xx) halves the limit */
         floe_adapt_done(&d->adapt, s->ev.status ? 0 : s->len, s->xfer->attempts > 1, now);
         fit_ring(d);
@@ -1396,7 +1384,7 @@ static int make_pool(struct dl *d, struct floe_error *err)
             if (max > LIN_ADAPTIVE_MAX)
                 max = LIN_ADAPTIVE_MAX;
             d->latency_gate = true;
-            d->wait_floor_ns = UINT64_MAX;
+            floe_adapt_gate_init(&d->gate);
         }
         if (max > d->nseg)
             max = d->nseg;
