@@ -63,6 +63,16 @@ build_bench_tool() {
     done
 }
 
+# linkem_setup: builds linkem (tools/linkem.c) in the build of bench_setup (BUILD, else
+# build-bench), sets LINKEM, and ends a linkem still running before bench_cleanup at exit.
+linkem_setup() {
+    local bdir=${BUILD:-build-bench}
+    cmake --build "$bdir" -j"$(nproc)" --target linkem >/dev/null
+    LINKEM=$(cd "$bdir" && pwd)/linkem
+    lpid=""
+    trap '[ -z "$lpid" ] || kill "$lpid" 2>/dev/null; bench_cleanup' EXIT
+}
+
 # start_linkem RTT_MS RATE: linkem ($LINKEM, the link emulator) in front of the floe-vault of
 # start_vault; sets lpid (stop_linkem ends it) and l, its URL.
 start_linkem() {

@@ -17,11 +17,7 @@ RUNS=${3:-1}
 RTTS=${4:-0 20 50 100}
 . bench/e2e/common.sh
 bench_setup farlink "$SIZE_MIB"
-bdir=${BUILD:-build-bench}
-cmake --build "$bdir" -j"$(nproc)" --target linkem >/dev/null
-LINKEM=$(cd "$bdir" && pwd)/linkem
-lpid=""
-trap '[ -n "$lpid" ] && kill $lpid 2>/dev/null; bench_cleanup' EXIT
+linkem_setup
 
 one() { # RTT NAME CMD... -> appends "rtt name seconds"
     local rtt=$1 name=$2; shift 2

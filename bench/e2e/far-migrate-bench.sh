@@ -20,11 +20,7 @@ RTTS=${4:-50 100}
 RATE=${5:-1Gbit}
 . bench/e2e/common.sh
 bench_setup farmigrate "$SIZE_MIB"
-bdir=${BUILD:-build-bench}
-cmake --build "$bdir" -j"$(nproc)" --target linkem >/dev/null
-LINKEM=$(cd "$bdir" && pwd)/linkem
-lpid=""
-trap '[ -n "$lpid" ] && kill $lpid 2>/dev/null; bench_cleanup' EXIT
+linkem_setup
 
 start_vault
 ids=()

@@ -15,11 +15,7 @@ SAMPLE=${3:-30}
 RUNS=${4:-3}
 . bench/e2e/common.sh
 bench_setup farsmall 1
-bdir=${BUILD:-build-bench}
-cmake --build "$bdir" -j"$(nproc)" --target linkem >/dev/null
-LINKEM=$(cd "$bdir" && pwd)/linkem
-lpid=""
-trap '[ -n "$lpid" ] && kill $lpid 2>/dev/null; bench_cleanup' EXIT
+linkem_setup
 small_file_tree "$work/src" "$N"
 start_vault
 start_linkem "$RTT" 1Gbit
