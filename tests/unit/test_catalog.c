@@ -429,13 +429,16 @@ static void test_catalog_full_rolls_back(void **state)
 struct collect {
     size_t n;
     char paths[16][64];
+    int64_t superseded[16];
 };
 
 static int collect_fn(const struct floe_catalog_file *f, void *user)
 {
     struct collect *col = user;
-    if (col->n < 16)
+    if (col->n < 16) {
         snprintf(col->paths[col->n], 64, "%.*s", (int)f->path_len, f->path);
+        col->superseded[col->n] = f->superseded_at;
+    }
     col->n++;
     return 0;
 }
@@ -516,6 +519,43 @@ static void test_catalog_read_snapshot(void **state)
     floe_catalog_read_end(c);
     assert_true(floe_catalog_in_transaction(c));
     assert_int_equal(floe_catalog_commit(c, &err), FLOE_OK);
+    floe_catalog_close(c);
+    free(path);
+}
+
+/* A path recorded twice in one transaction (the second insert meets the first on files_current):
+ * the first version is superseded, the second is current, the transaction goes on. */
+static void test_catalog_new_version_in_transaction(void **state)
+{
+    (void)state;
+    char *path = tpath("version-tx.db");
+    struct floe_catalog *c = open_ok(path);
+    struct floe_error err = {0};
+    record_one(c, "V0", "/data/a", 1); /* committed before: superseded in the transaction */
+    assert_int_equal(floe_catalog_begin(c, &err), FLOE_OK);
+    record_one(c, "V1", "/data/a", 2);
+    record_one(c, "V2", "/data/a", 3);
+    record_one(c, "V3", "/data/b", 4);
+    assert_true(floe_catalog_in_transaction(c));
+    assert_int_equal(floe_catalog_commit(c, &err), FLOE_OK);
+    struct floe_catalog_file got;
+    assert_int_equal(floe_catalog_lookup(c, "/data/a", 7, &got, &err), FLOE_OK);
+    assert_string_equal(got.archive_id, "V2");
+    assert_int_equal(got.size_bytes, 3);
+    assert_int_equal(got.superseded_at, 0);
+    struct floe_catalog_stats stats;
+    assert_int_equal(floe_catalog_stats(c, &stats, &err), FLOE_OK);
+    assert_int_equal(stats.files_current, 2);
+    assert_int_equal(stats.file_versions, 4);
+    const char *old[] = {"V0", "V1"};
+    for (int i = 0; i < 2; i++) {
+        struct collect col = {0};
+        assert_int_equal(floe_catalog_iter_archive_files(c, old[i], collect_fn, &col, &err),
+                         FLOE_OK);
+        assert_int_equal(col.n, 1);
+        assert_string_equal(col.paths[0], "/data/a");
+        assert_true(col.superseded[0] > 0);
+    }
     floe_catalog_close(c);
     free(path);
 }
@@ -1048,6 +1088,7 @@ int main(void)
         cmocka_unit_test(test_catalog_lock_contention),
         cmocka_unit_test(test_catalog_corrupt_refused),
         cmocka_unit_test(test_catalog_duplicate_in_transaction),
+        cmocka_unit_test(test_catalog_new_version_in_transaction),
         cmocka_unit_test(test_catalog_damaged_pages),
         cmocka_unit_test(test_catalog_full_rolls_back),
         cmocka_unit_test(test_catalog_versions_and_removed),

@@ -788,8 +788,9 @@ static int check_archive_input(const struct floe_catalog_archive *a,
     return FLOE_OK;
 }
 
-static int insert_file(struct floe_catalog *c, int64_t archive_row, int64_t now,
-                       const struct floe_catalog_file *f, struct floe_error *err)
+/* Supersedes the current version of f's path, if any. */
+static int supersede(struct floe_catalog *c, const struct floe_catalog_file *f, int64_t now,
+                     struct floe_error *err)
 {
     sqlite3_stmt *st = NULL;
     int s = stmt_get(c, S_FILE_SUPERSEDE, &st, err);
@@ -797,9 +798,22 @@ static int insert_file(struct floe_catalog *c, int64_t archive_row, int64_t now,
         return s;
     sqlite3_bind_blob(st, 1, f->path, (int)f->path_len, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, now);
-    if ((s = step_done(c, st, "superseding a file version", err)) != FLOE_OK)
-        return s;
-    if ((s = stmt_get(c, S_FILE_INSERT, &st, err)) != FLOE_OK)
+    return step_done(c, st, "superseding a file version", err);
+}
+
+/*
+ * The insert comes first: a path without a current version (every file of a first backup, every
+ * new file after it) costs one statement, not an UPDATE that finds nothing and then the insert.
+ * A path with one fails the insert on files_current (the only UNIQUE index of files: nothing was
+ * written, the caller's transaction is intact); its version is superseded and the insert runs
+ * again, so the outcome is the same as superseding first.
+ */
+static int insert_file(struct floe_catalog *c, int64_t archive_row, int64_t now,
+                       const struct floe_catalog_file *f, struct floe_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int s = stmt_get(c, S_FILE_INSERT, &st, err);
+    if (s != FLOE_OK)
         return s;
     sqlite3_bind_blob(st, 1, f->path, (int)f->path_len, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, (int64_t)f->size_bytes);
@@ -818,7 +832,15 @@ static int insert_file(struct floe_catalog *c, int64_t archive_row, int64_t now,
     if (c->run_id)
         sqlite3_bind_int64(st, 12, (int64_t)c->run_id);
     sqlite3_bind_int64(st, 13, f->uploaded_at ? f->uploaded_at : now);
-    return step_done(c, st, "recording a file", err);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st); /* the bindings stay for the second try */
+    if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+        if ((s = supersede(c, f, now, err)) != FLOE_OK)
+            return s;
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+    }
+    return rc == SQLITE_DONE ? FLOE_OK : cat_error(c, rc, "recording a file", err);
 }
 
 int floe_catalog_record_archive(struct floe_catalog *c, const struct floe_catalog_archive *a,
