@@ -172,23 +172,6 @@ static void call_free(void *p)
     free(k);
 }
 
-/* The line is built on the stack when it fits (every header floe signs but a long
- * description): curl_slist_append copies it anyway, so a heap copy per header per request
- * was an allocation and a free for nothing. */
-static struct curl_slist *append_header(struct curl_slist *l, const char *name, const char *value)
-{
-    size_t nl = strlen(name), vl = strlen(value), n = nl + vl + 3;
-    char small[512];
-    char *line = n <= sizeof(small) ? small : floe_xmalloc(n);
-    memcpy(line, name, nl);
-    memcpy(line + nl, ": ", 2);
-    memcpy(line + nl + 2, value, vl + 1);
-    struct curl_slist *r = curl_slist_append(l, line);
-    if (line != small)
-        free(line);
-    return r;
-}
-
 static int call_prepare(struct floe_xfer *x, struct curl_slist **headers, struct floe_error *err)
 {
     struct floe_call *k = x->req_ctx;
@@ -238,17 +221,17 @@ static int call_prepare(struct floe_xfer *x, struct curl_slist **headers, struct
         floe_creds_snap_release(snap);
         return rc;
     }
-    struct curl_slist *l = NULL;
+    /* the lines go into the xfer's own header buffer (no curl_slist: two allocations a line) */
+    *headers = NULL;
     for (size_t i = 0; i < k->nh; i++)
-        l = append_header(l, CALL_STR(k, k->h[i].name), CALL_STR(k, k->h[i].value));
-    l = append_header(l, "X-Amz-Date", sig.amz_date);
-    l = append_header(l, "Authorization", sig.authorization);
+        floe_xfer_add_header(x, CALL_STR(k, k->h[i].name), CALL_STR(k, k->h[i].value));
+    floe_xfer_add_header(x, "X-Amz-Date", sig.amz_date);
+    floe_xfer_add_header(x, "Authorization", sig.authorization);
     if (sig.security_token)
-        l = append_header(l, "X-Amz-Security-Token", sig.security_token);
+        floe_xfer_add_header(x, "X-Amz-Security-Token", sig.security_token);
     floe_creds_snap_release(snap); /* sig.security_token pointed into it */
     if (!has_type)
-        l = curl_slist_append(l, "Content-Type:"); /* no form type on raw bodies */
-    *headers = l;
+        floe_xfer_add_header(x, "Content-Type", NULL); /* no form type on raw bodies */
     return FLOE_OK;
 }
 

@@ -182,6 +182,10 @@ void floe_xfer_destroy(struct floe_xfer *x)
     clear_response(x);
     free(x->rh);
     free(x->hbuf);
+    if (x->qh_buf != x->qh_small)
+        free(x->qh_buf);
+    if (x->qh_nodes != x->qh_inline)
+        free(x->qh_nodes);
     if (x->easy)
         curl_easy_cleanup(x->easy);
     curl_slist_free_all(x->req_headers);
@@ -189,6 +193,63 @@ void floe_xfer_destroy(struct floe_xfer *x)
         x->ctx_free(x->req_ctx);
     free(x->url);
     free(x);
+}
+
+void floe_xfer_add_header(struct floe_xfer *x, const char *name, const char *value)
+{
+    if (!x->qh_buf) {
+        x->qh_buf = x->qh_small;
+        x->qh_cap = sizeof(x->qh_small);
+    }
+    size_t nl = strlen(name), vl = value ? strlen(value) : 0, need = nl + (value ? 2 : 1) + vl + 1;
+    if (x->qh_len + need > x->qh_cap) {
+        size_t cap = 2 * x->qh_cap;
+        while (cap < x->qh_len + need)
+            cap *= 2;
+        char *nb = floe_xmalloc(cap);
+        memcpy(nb, x->qh_buf, x->qh_len);
+        if (x->qh_buf != x->qh_small)
+            free(x->qh_buf);
+        x->qh_buf = nb;
+        x->qh_cap = cap;
+    }
+    char *line = x->qh_buf + x->qh_len;
+    memcpy(line, name, nl);
+    line[nl] = ':';
+    size_t k = nl + 1;
+    if (value) {
+        line[k++] = ' ';
+        memcpy(line + k, value, vl);
+        k += vl;
+    }
+    line[k] = 0;
+    x->qh_len += k + 1;
+    x->qh_n++;
+}
+
+/* The list curl is given: the added lines (their pointers taken now: qh_buf may have moved while
+ * they were added), then prepare()'s own list. */
+static struct curl_slist *header_list(struct floe_xfer *x, struct curl_slist *own)
+{
+    if (!x->qh_n)
+        return own;
+    if (!x->qh_nodes) {
+        x->qh_nodes = x->qh_inline;
+        x->qh_nodes_cap = FLOE_XFER_HEADERS_INLINE;
+    }
+    if (x->qh_n > x->qh_nodes_cap) {
+        if (x->qh_nodes != x->qh_inline)
+            free(x->qh_nodes);
+        x->qh_nodes_cap = x->qh_n;
+        x->qh_nodes = floe_xcalloc(x->qh_nodes_cap, sizeof(*x->qh_nodes));
+    }
+    char *p = x->qh_buf;
+    for (size_t i = 0; i < x->qh_n; i++) {
+        x->qh_nodes[i].data = p;
+        x->qh_nodes[i].next = i + 1 < x->qh_n ? &x->qh_nodes[i + 1] : own;
+        p += strlen(p) + 1;
+    }
+    return x->qh_nodes;
 }
 
 const char *floe_xfer_header(const struct floe_xfer *x, const char *name)
@@ -533,6 +594,8 @@ static int start_attempt(struct floe_transfer *t, struct floe_xfer *x)
     clear_response(x);
     if (x->body_write && x->body_restart && x->attempts > 0)
         x->body_restart(x->body_ctx);
+    x->qh_len = 0; /* this attempt's lines (floe_xfer_add_header) */
+    x->qh_n = 0;
     if (x->prepare) {
         int rc = x->prepare(x, &hdrs, &x->err);
         if (rc) {
@@ -540,9 +603,10 @@ static int start_attempt(struct floe_transfer *t, struct floe_xfer *x)
             return rc;
         }
     }
-    hdrs = curl_slist_append(hdrs, "Expect:");
+    floe_xfer_add_header(x, "Expect", NULL);
     curl_slist_free_all(x->req_headers);
     x->req_headers = hdrs;
+    hdrs = header_list(x, hdrs);
     if (!x->easy && t->nspare)
         x->easy = t->spare[--t->nspare];
     if (!x->easy)

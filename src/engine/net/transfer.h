@@ -24,8 +24,9 @@
 struct floe_xfer;
 struct floe_transfer;
 
-/* Builds this attempt's request headers (signed). Runs on the transfer thread. Return FLOE_OK
- * or a status (the xfer then fails without being sent). *headers is freed by the transfer. */
+/* Builds this attempt's request headers (signed): with floe_xfer_add_header(), or as a curl_slist
+ * in *headers (freed by the transfer; sent after the added ones). Runs on the transfer thread.
+ * Return FLOE_OK or a status (the xfer then fails without being sent). */
 typedef int floe_xfer_prepare_fn(struct floe_xfer *x, struct curl_slist **headers,
                                  struct floe_error *err);
 /* Called once when the xfer is finished (success, failure after retries, or cancel), on the
@@ -40,6 +41,11 @@ typedef void floe_xfer_retry_fn(struct floe_xfer *x, const struct floe_error *wh
  * true when newer keys are in place, and the attempt is made again at once (not counted as a
  * retry), signed by prepare() with them. */
 typedef bool floe_xfer_expired_fn(struct floe_xfer *x);
+
+/* Request header lines an xfer keeps in one buffer (see floe_xfer_add_header): the first
+ * FLOE_XFER_HEADERS_INLINE lines and FLOE_XFER_HEADER_BYTES bytes live in the xfer itself. */
+#define FLOE_XFER_HEADERS_INLINE 12
+#define FLOE_XFER_HEADER_BYTES 1024
 
 struct floe_http_header {
     char *name;  /* lower-case */
@@ -97,7 +103,15 @@ struct floe_xfer {
 
     /* ---- private to the transfer thread ---- */
     CURL *easy;
-    struct curl_slist *req_headers;
+    struct curl_slist *req_headers; /* prepare()'s own list (freed with curl_slist_free_all) */
+    /* the lines of floe_xfer_add_header, NUL-terminated one after the other in qh_buf (qh_small
+     * or the heap), and the list curl is given (qh_nodes: qh_inline or the heap) */
+    char *qh_buf;
+    size_t qh_len, qh_cap;
+    struct curl_slist *qh_nodes;
+    size_t qh_n, qh_nodes_cap;
+    struct curl_slist qh_inline[FLOE_XFER_HEADERS_INLINE];
+    char qh_small[FLOE_XFER_HEADER_BYTES];
     uint64_t not_before_ms;
     uint64_t failing_since_ms; /* end of the first failed attempt (0 = none failed yet) */
     double submit_s;           /* CLOCK_MONOTONIC at submit (for opts.on_request) */
@@ -129,6 +143,13 @@ struct floe_xfer *floe_xfer_new(const char *method, const char *url);
 /* floe_xfer_destroy() - free the xfer and everything it owns; NULL is fine. Not while it is
  * submitted (only after done ran). */
 void floe_xfer_destroy(struct floe_xfer *x);
+/*
+ * floe_xfer_add_header() - for prepare(): one request header line of this attempt, "name: value"
+ * (value NULL: "name:", which keeps curl from sending a header of its own by that name). The
+ * lines live in a buffer the xfer keeps across attempts: no allocation per line (curl_slist_append
+ * makes two). Transfer thread.
+ */
+void floe_xfer_add_header(struct floe_xfer *x, const char *name, const char *value);
 /* Response header value by lower-case name, or NULL. Borrowed from x. */
 const char *floe_xfer_header(const struct floe_xfer *x, const char *name);
 
