@@ -523,6 +523,51 @@ static void test_catalog_read_snapshot(void **state)
     free(path);
 }
 
+/* floe's connection does not evaluate the schema's CHECKs (see floe_catalog_open): the API
+ * refuses what they would, and another writer of the file still meets them. */
+static void test_catalog_checks_by_api(void **state)
+{
+    (void)state;
+    char *path = tpath("checks.db");
+    struct floe_catalog *c = open_ok(path);
+    struct floe_error err = {0};
+    struct floe_catalog_archive a;
+    struct floe_catalog_file f;
+    make_archive(&a, "K1", FLOE_CATALOG_KIND_COUNT);
+    make_file(&f, "/k/1", 1);
+    assert_int_equal(floe_catalog_record_archive(c, &a, &f, 1, &err), FLOE_E_INVALID_ARG);
+    make_archive(&a, "K1", FLOE_CATALOG_KIND_FILE);
+    f.compression = FLOE_CATALOG_COMP_COUNT;
+    assert_int_equal(floe_catalog_record_archive(c, &a, &f, 1, &err), FLOE_E_INVALID_ARG);
+    uint64_t run;
+    assert_int_equal(floe_catalog_run_begin(c, &run, &err), FLOE_OK);
+    assert_int_equal(floe_catalog_run_end(c, FLOE_CATALOG_OUTCOME_COUNT, NULL, &err),
+                     FLOE_E_INVALID_ARG);
+    assert_int_equal(floe_catalog_run_end(c, FLOE_CATALOG_OK, NULL, &err), FLOE_OK);
+    record_one(c, "K2", "/k/2", 2);
+    floe_catalog_close(c);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_extended_result_codes(db, 1);
+    static const char *const bad[] = {
+        "INSERT INTO archives (archive_id, size_bytes, tree_hash, kind, created_at)"
+        " VALUES ('K3', 1, zeroblob(32), 'bogus', 1)",
+        "INSERT INTO archives (archive_id, size_bytes, tree_hash, kind, created_at)"
+        " VALUES ('K4', 1, zeroblob(31), 'file', 1)",
+        "UPDATE files SET compression = 'lz4'",
+        "UPDATE runs SET outcome = 'maybe'",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(sqlite3_exec(db, bad[i], NULL, NULL, NULL), SQLITE_CONSTRAINT_CHECK);
+    sqlite3_close(db);
+    c = open_ok(path);
+    struct floe_catalog_file got;
+    assert_int_equal(floe_catalog_lookup(c, "/k/2", 4, &got, &err), FLOE_OK);
+    assert_int_equal(got.compression, FLOE_CATALOG_COMP_NONE);
+    floe_catalog_close(c);
+    free(path);
+}
+
 /* A path recorded twice in one transaction (the second insert meets the first on files_current):
  * the first version is superseded, the second is current, the transaction goes on. */
 static void test_catalog_new_version_in_transaction(void **state)
@@ -1089,6 +1134,7 @@ int main(void)
         cmocka_unit_test(test_catalog_corrupt_refused),
         cmocka_unit_test(test_catalog_duplicate_in_transaction),
         cmocka_unit_test(test_catalog_new_version_in_transaction),
+        cmocka_unit_test(test_catalog_checks_by_api),
         cmocka_unit_test(test_catalog_damaged_pages),
         cmocka_unit_test(test_catalog_full_rolls_back),
         cmocka_unit_test(test_catalog_versions_and_removed),
