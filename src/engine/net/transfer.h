@@ -110,8 +110,6 @@ struct floe_xfer {
     size_t qh_len, qh_cap;
     struct curl_slist *qh_nodes;
     size_t qh_n, qh_nodes_cap;
-    struct curl_slist qh_inline[FLOE_XFER_HEADERS_INLINE];
-    char qh_small[FLOE_XFER_HEADER_BYTES];
     uint64_t not_before_ms;
     uint64_t failing_since_ms; /* end of the first failed attempt (0 = none failed yet) */
     double submit_s;           /* CLOCK_MONOTONIC at submit (for opts.on_request) */
@@ -128,6 +126,9 @@ struct floe_xfer {
     uint8_t bw_dir;       /* which of its buckets ran dry: enum floe_bw_dir */
     char curl_err[CURL_ERROR_SIZE];
     struct floe_xfer *next;
+    /* last, and not zeroed by floe_xfer_new (written before they are read) */
+    struct curl_slist qh_inline[FLOE_XFER_HEADERS_INLINE];
+    char qh_small[FLOE_XFER_HEADER_BYTES];
 };
 
 /*
