@@ -5,6 +5,11 @@
  * through a done callback, as the Glacier upload does. The body comes from the caller's memory
  * or from a read callback (a stream: a Glacier retrieval copied into S3 without a temp file).
  *
+ * The same way (submit + done callback on the transfer thread), PutObject and HeadObject of many
+ * small objects at once (struct floe_s3_put, struct floe_s3_head): a migration copies its small
+ * archives in batches without a round trip per object (src/engine/migrate/ms3.c). They build the
+ * same requests and read the same answers as floe_s3_put_object() and floe_s3_head_object().
+ *
  * Every part carries its SHA-256, computed by the caller before the send: it is the signed
  * payload hash (x-amz-content-sha256) and, base64, the x-amz-checksum-sha256 the service checks
  * and stores. The facts are in docs/s3-api.md 4.
@@ -103,6 +108,58 @@ FLOE_API int floe_s3_upload_part_submit(struct floe_s3 *s3, struct floe_s3_part 
  */
 FLOE_API int floe_s3_upload_part(struct floe_s3 *s3, struct floe_s3_part *p,
                                  struct floe_error *err);
+
+/*
+ * One PutObject to send asynchronously. Caller-owned: zero it, fill the request fields and keep
+ * it (and data, opts, the strings) untouched from floe_s3_put_object_submit() until done runs.
+ */
+struct floe_s3_put;
+typedef void floe_s3_put_done_fn(struct floe_s3_put *p);
+struct floe_s3_put {
+    /* request (borrowed) */
+    const char *bucket;
+    const char *key;
+    const void *data; /* len bytes (NULL when len is 0) */
+    size_t len;
+    const struct floe_s3_put_opts *opts; /* NULL for defaults */
+    const uint8_t *sha256;               /* data's SHA-256 if known (32 bytes), else NULL */
+    floe_s3_put_done_fn *done;           /* required */
+    void *user;
+    /* result, valid in done and after */
+    int status;
+    struct floe_error err;
+    struct floe_s3_put_result result;
+};
+
+/*
+ * floe_s3_put_object_submit() - check p as floe_s3_put_object() does and queue the PutObject on
+ * the transfer thread. done(p) runs exactly once on the transfer thread when this returns
+ * FLOE_OK (never when it fails); it must not call the S3 client.
+ * Returns  FLOE_OK (submitted), or the local check's FLOE_E_INVALID_ARG / FLOE_E_RANGE (err).
+ * Threads  any thread.
+ */
+FLOE_API int floe_s3_put_object_submit(struct floe_s3 *s3, struct floe_s3_put *p,
+                                       struct floe_error *err);
+
+/* One HeadObject to send asynchronously; as struct floe_s3_put. info is filled on FLOE_OK
+ * (release it with floe_s3_object_info_cleanup() in any case). */
+struct floe_s3_head;
+typedef void floe_s3_head_done_fn(struct floe_s3_head *h);
+struct floe_s3_head {
+    const char *bucket; /* borrowed */
+    const char *key;
+    floe_s3_head_done_fn *done; /* required */
+    void *user;
+    /* result: status as floe_s3_head_object() returns it (FLOE_E_NOT_FOUND: no object) */
+    int status;
+    struct floe_error err;
+    struct floe_s3_object_info info;
+};
+
+/* floe_s3_head_object_submit() - floe_s3_head_object() asynchronously (as
+ * floe_s3_put_object_submit()). */
+FLOE_API int floe_s3_head_object_submit(struct floe_s3 *s3, struct floe_s3_head *h,
+                                        struct floe_error *err);
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,7 @@ usage: test_migrate_s3.py FLOE_BINARY FLOE_VAULT_BINARY
 import base64
 import csv
 import hashlib
+import io
 import json
 import os
 import re
@@ -28,12 +29,18 @@ import servers  # noqa: E402
 
 try:
     import boto3  # noqa: E402
+    import botocore.utils  # noqa: E402
     import moto  # noqa: E402,F401
 except ImportError:
     print("moto or boto3 not installed: skipped")
     sys.exit(77)
 
 FLOE = VAULT_BIN = None
+
+
+def tree_hash(body):
+    """The Glacier tree hash (hex) of body."""
+    return botocore.utils.calculate_tree_hash(io.BytesIO(body))
 
 
 class MigrateS3Tests(unittest.TestCase):
@@ -130,6 +137,16 @@ class MigrateS3Tests(unittest.TestCase):
         self.assertEqual((r["copied"], r["already_present"], r["jobs_requested"]), (0, 2, 0))
         self.assertEqual(len([j for j in self.jobs(vault) if j["Action"] == "ArchiveRetrieval"]), 2)
 
+    def start_until_delayed(self, args, proxy):
+        """floe ARGS with S3 through proxy, returned once the proxy delays a request."""
+        p = subprocess.Popen([FLOE, "--endpoint-url", self.vault.url, *args,
+                              "--s3-endpoint-url", proxy.url], env=self.env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 120
+        while time.time() < deadline and "FAULT delay" not in proxy.log():
+            time.sleep(0.1)
+        return p
+
     def test_kill_mid_upload_resumes_through_listparts(self):
         vault, bucket, data = self.fill([("k/big.bin", (28 << 20) + 5)])
         (body,) = [b for _, b in data.values()]
@@ -137,13 +154,8 @@ class MigrateS3Tests(unittest.TestCase):
         proxy = servers.start_faultproxy(self.moto.port, ["PUT partNumber=3 delay:60 1"])
         args = ["migrate", vault, "--to", "s3://%s/k" % bucket, "--storage-class", "STANDARD",
                 "--chunk-size", "8MiB", "--poll-interval", "1s", "--catalog", catalog]
-        p = subprocess.Popen([FLOE, "--endpoint-url", self.vault.url, *args,
-                              "--s3-endpoint-url", proxy.url], env=self.env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        p = self.start_until_delayed(args, proxy)
         try:
-            deadline = time.time() + 120
-            while time.time() < deadline and "FAULT delay" not in proxy.log():
-                time.sleep(0.1)
             time.sleep(0.5)  # part 2's journal line is written once its answer is in
         finally:
             p.send_signal(signal.SIGKILL)  # parts 1 and 2 sent, part 3 in flight
@@ -360,6 +372,164 @@ class MigrateS3Tests(unittest.TestCase):
                            "STANDARD", expect=2)
         self.assertIn("for S3 destinations", err)
 
+
+    # ---- small archives: copied in batches (HeadObject, GetJobOutput, PutObject in flight
+    # together, one catalog transaction per batch) ----
+
+    def fill_small(self, n, sizes, prefix):
+        """n archives named PREFIX/fNNN.bin of the given sizes (cycled), and their bucket."""
+        return self.fill([("%s/f%03d.bin" % (prefix, i), sizes[i % len(sizes)])
+                          for i in range(n)])
+
+    def objects(self, bucket):
+        keys = {}
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for o in page.get("Contents", []):
+                keys[o["Key"]] = (o["ETag"], o["LastModified"])
+        return keys
+
+    def check_objects(self, bucket, data, skip=()):
+        """Every archive of data is the object p/DESCRIPTION: bytes, checksum, metadata."""
+        self.assertEqual(len(self.objects(bucket)), len(data))
+        for aid, (desc, body) in data.items():
+            if desc in skip:
+                continue
+            key = "p/" + desc
+            h = self.s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+            meta = h["Metadata"]
+            self.assertEqual(meta["glacier-archive-id"], aid)
+            self.assertEqual(meta["glacier-description"], desc)
+            self.assertEqual(meta["sha256"], hashlib.sha256(body).hexdigest())
+            self.assertEqual(meta["glacier-tree-hash"], tree_hash(body))
+            self.assertEqual(h["ContentLength"], len(body))
+            self.assertEqual(h["ChecksumSHA256"],
+                             base64.b64encode(hashlib.sha256(body).digest()).decode())
+            self.assertEqual(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read(), body)
+
+    @staticmethod
+    def peak(log, method):
+        """The most requests the proxy (--inflight) had in flight when a METHOD one came."""
+        return max([int(x) for x in re.findall(r"^PASS %s .* inflight=(\d+)$" % method, log,
+                                               re.M)] or [0])
+
+    def migrate_small(self, vault, bucket, s3_url, catalog, expect=0, url=None):
+        return self.floe("migrate", vault, "--to", "s3://%s/p" % bucket, "--s3-endpoint-url",
+                         s3_url, "--storage-class", "STANDARD", "--poll-interval", "1s",
+                         "--catalog", os.path.join(self.tmp.name, catalog), expect=expect,
+                         url=url)
+
+    def test_small_archives_go_in_batches(self):
+        # 299 archives of 1 byte to 1 MiB (Glacier has no empty archive) and one of 2 MiB (streamed alone): every object
+        # right, one PutObject each; HeadObjects and PutObjects went many at a time
+        sizes = [1, 2, 1000, 4096, 65536, 12345, 1 << 20, 777, 300000, 31]
+        items = [("s/f%03d.bin" % i, sizes[i % len(sizes)]) for i in range(299)]
+        vault, bucket, data = self.fill(items + [("s/big.bin", (2 << 20) + 1)])
+        proxy = servers.start_faultproxy(self.moto.port, [], inflight=True)
+        try:
+            lines, err = self.migrate_small(vault, bucket, proxy.url, "many.db")
+            log = proxy.log()
+        finally:
+            proxy.stop()
+        r = lines[-1]
+        self.assertEqual((r["copied"], r["done"], r["failed"], r["already_present"]),
+                         (300, 300, 0, 0), err)
+        self.assertEqual(r["copied_bytes"], sum(len(b) for _, b in data.values()))
+        self.check_objects(bucket, data)
+        self.assertEqual(len(re.findall(r"^PASS PUT ", log, re.M)), 300)
+        self.assertGreater(self.peak(log, "PUT"), 8, log[-3000:])
+        self.assertGreater(self.peak(log, "HEAD"), 8, log[-3000:])
+
+    def test_corrupt_output_in_a_batch_is_fetched_again_alone(self):
+        # the first job output fetched carries a wrong tree hash: that archive (only) goes the
+        # one-archive way (DescribeJob, fetched again); the others need no DescribeJob
+        vault, bucket, data = self.fill_small(20, [1, 10, 2000, 70000], "c")
+        inv = self.wait_inventory(vault)
+        proxy = servers.start_faultproxy(self.vault.port, [
+            "GET /jobs/(?!%s/)[^/]+/output badhash 1" % re.escape(inv)])
+        try:
+            lines, err = self.migrate_small(vault, bucket, self.moto.url, "corrupt.db",
+                                            url=proxy.url)
+            log = proxy.log()
+        finally:
+            proxy.stop()
+        self.assertEqual((lines[-1]["copied"], lines[-1]["failed"]), (20, 0), err)
+        self.assertEqual(log.count("FAULT badhash"), 1)
+        outputs = re.findall(r"GET /[^ ]*/jobs/(?!%s/)[^/ ]+/output" % re.escape(inv), log)
+        self.assertEqual(len(outputs), 20 + 1, log)
+        describes = re.findall(r"^PASS GET /[^ ]*/jobs/(?!%s)[^/ ?]+$" % re.escape(inv), log,
+                               re.M)
+        self.assertEqual(len(describes), 1, log)
+        self.check_objects(bucket, data)
+
+    def test_object_already_there_is_adopted_without_put(self):
+        vault, bucket, data = self.fill_small(6, [100, 5000], "a")
+        by_desc = {d: (aid, b) for aid, (d, b) in data.items()}
+        aid, body = by_desc["a/f002.bin"]
+        self.s3.put_object(Bucket=bucket, Key="p/a/f002.bin", Body=body, Metadata={
+            "glacier-archive-id": aid, "glacier-tree-hash": tree_hash(body),
+            "glacier-description": "a/f002.bin", "sha256": hashlib.sha256(body).hexdigest()},
+            ChecksumAlgorithm="SHA256")
+        self.s3.put_object(Bucket=bucket, Key="p/a/f004.bin", Body=b"in the way")
+        proxy = servers.start_faultproxy(self.moto.port, [], inflight=True)
+        try:
+            lines, err = self.migrate_small(vault, bucket, proxy.url, "adopt.db", expect=3)
+            log = proxy.log()
+        finally:
+            proxy.stop()
+        r = lines[-1]
+        self.assertEqual((r["copied"], r["already_present"], r["failed"]), (4, 1, 1), err)
+        self.assertIn("p/a/f004.bin exists and is not this archive", err)
+        puts = re.findall(r"^PASS PUT (\S+)", log, re.M)
+        self.assertEqual(len(puts), 4, log)
+        self.assertFalse([p for p in puts if "f002" in p or "f004" in p], log)
+        self.assertGreater(self.peak(log, "HEAD"), 1, log)  # the batch's HeadObjects together
+        self.assertEqual(self.s3.get_object(Bucket=bucket, Key="p/a/f004.bin")["Body"].read(),
+                         b"in the way")
+        self.check_objects(bucket, data, skip=("a/f004.bin",))
+
+    def test_kill_during_a_batch_then_resume(self):
+        # one PutObject of the batch hangs; the others are answered, then kill -9 before the
+        # batch is recorded: the re-run adopts what S3 holds (HeadObject: same archive id and
+        # tree hash) and sends only what is missing, never an object twice
+        n = 60
+        vault, bucket, data = self.fill_small(n, [100, 3000, 70000], "k")
+        catalog = os.path.join(self.tmp.name, "kb.db")
+        proxy = servers.start_faultproxy(self.moto.port, ["PUT f059\\.bin delay:60 1"])
+        args = ["migrate", vault, "--to", "s3://%s/p" % bucket, "--storage-class", "STANDARD",
+                "--poll-interval", "1s", "--catalog", catalog]
+        p = self.start_until_delayed(args, proxy)
+        try:
+            self.assertIn("FAULT delay", proxy.log())
+            puts = -1
+            while puts != proxy.log().count("PASS PUT"):  # the others answered
+                puts = proxy.log().count("PASS PUT")
+                time.sleep(1.0)
+        finally:
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+            proxy.stop()
+        before = self.objects(bucket)
+        self.assertNotIn("p/k/f059.bin", before)
+        self.assertTrue(0 < len(before) < n, before)
+        proxy = servers.start_faultproxy(self.moto.port, [])
+        try:
+            lines, err = self.floe(*args, "--s3-endpoint-url", proxy.url)
+            log = proxy.log()
+        finally:
+            proxy.stop()
+        r = lines[-1]
+        self.assertEqual((r["copied"], r["done"], r["failed"]), (n - len(before), n, 0), err)
+        self.assertGreaterEqual(r["already_present"], 1, err)  # sent, not recorded: adopted
+        puts = re.findall(r"^PASS PUT /[^/]+/(\S+)", log, re.M)
+        self.assertEqual(len(puts), n - len(before), log)
+        self.assertFalse(set(puts) & set(before), log)
+        after = self.objects(bucket)
+        for k, v in before.items():  # not sent again
+            self.assertEqual(after[k], v)
+        self.check_objects(bucket, data)
+        jobs = [j for page in self.glacier.get_paginator("list_jobs").paginate(vaultName=vault)
+                for j in page["JobList"] if j["Action"] == "ArchiveRetrieval"]
+        self.assertEqual(len(jobs), n)  # no job paid twice
 
 if __name__ == "__main__":
     FLOE, VAULT_BIN = sys.argv[1], sys.argv[2]

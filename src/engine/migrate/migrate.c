@@ -455,7 +455,8 @@ static int receive(struct mig *m, unsigned wait_s)
 
 /* ---- request ---- */
 
-static int s3_present(struct mig *m, struct floe_mcat_row *r, bool *present);
+static int s3_adopt(struct mig *m, struct floe_mcat_row *r, int rc, const char *sha,
+                    const struct floe_error *e, bool *present);
 
 static bool paused_by(const struct floe_error *e, int rc)
 {
@@ -564,6 +565,39 @@ static int request_done(struct mig *m, struct req *q, bool *stop)
     return rc;
 }
 
+/* S3: the HeadObjects of q[0..*k) in flight together; archives already in S3 (s3_adopt) leave
+ * q and the counts. rc: a failure met while gathering q (kept; the HeadObjects still run). A
+ * failure of the run stops at that archive: it and those after it are not requested. */
+static int s3_present_some(struct mig *m, struct req *q, size_t *k, uint64_t *jobs, uint64_t *bytes,
+                           uint64_t *today, int rc)
+{
+    struct floe_ms3_item *it = floe_xcalloc(*k, sizeof(*it));
+    for (size_t i = 0; i < *k; i++)
+        it[i].r = &q[i].r;
+    floe_ms3_present_many(m->s3, it, *k);
+    size_t keep = 0;
+    for (size_t i = 0; i < *k; i++) {
+        bool present = false;
+        int arc = s3_adopt(m, &q[i].r, it[i].status, it[i].sha256_hex, &it[i].err, &present);
+        if (arc) {
+            rc = rc ? rc : arc;
+            break;
+        }
+        if (!present) {
+            q[keep++] = q[i];
+            continue;
+        }
+        (*jobs)--;
+        *bytes -= q[i].r.size;
+        *today -= q[i].r.size;
+    }
+    for (size_t i = 0; i < keep; i++) /* it moved: point at its own row again */
+        q[i].jp.archive_id = q[i].r.id;
+    free(it);
+    *k = keep;
+    return rc;
+}
+
 static int request_some(struct mig *m, bool *quota_blocked)
 {
     uint64_t n[FLOE_MIGRATE_STATE_COUNT], b[FLOE_MIGRATE_STATE_COUNT];
@@ -602,11 +636,6 @@ static int request_some(struct mig *m, bool *quota_blocked)
                           "larger than S3's 5 TiB object limit: not requested");
                 continue;
             }
-            if (m->s3) { /* already in S3 (an earlier migration): no job to pay for */
-                bool present;
-                if ((rc = s3_present(m, &r, &present)) || present)
-                    continue;
-            }
             q[k] = (struct req){.r = r};
             q[k].jp = (struct floe_job_retrieval_params){.archive_id = q[k].r.id,
                                                          .archive_size = r.size,
@@ -618,6 +647,9 @@ static int request_some(struct mig *m, bool *quota_blocked)
             bytes += r.size;
             today += r.size;
         }
+        size_t gathered = k;
+        if (m->s3 && k) /* already in S3 (an earlier migration): no job to pay for */
+            rc = s3_present_some(m, q, &k, &jobs, &bytes, &today, rc);
         if (k)
             initiate_all(m, q, k);
         for (size_t i = 0; i < k; i++) {
@@ -627,7 +659,7 @@ static int request_some(struct mig *m, bool *quota_blocked)
                 *m->err = keep; /* the first failure is the one reported */
             rc = rc ? rc : qrc;
         }
-        if (k < REQ_BATCH || full)
+        if (gathered < REQ_BATCH || full)
             break;
     }
     free(q);
@@ -1239,6 +1271,57 @@ static int batch_place(struct mig *m, struct batch *b)
     return rc;
 }
 
+/* The next STAGED archive after *after that goes in a batch (up to BATCH_FILE). */
+static bool batch_next(struct mig *m, int64_t *after, struct floe_mcat_row *r)
+{
+    while (floe_mcat_next(m->cat, FLOE_MIGRATE_STAGED, *after, r)) {
+        *after = r->ord;
+        if (r->size <= BATCH_FILE)
+            return true;
+    }
+    return false;
+}
+
+/* A batch's archive in its destination (r->sha256 set): copied, inside the batch's transaction. */
+static int batch_done(struct mig *m, struct floe_mcat_row *r)
+{
+    m->out->copied++;
+    m->out->copied_bytes += r->size;
+    int rc = move(m, r, FLOE_MIGRATE_COPYING, "");
+    if (!rc)
+        rc = move(m, r, FLOE_MIGRATE_VERIFIED, "");
+    return rc ? rc : move(m, r, FLOE_MIGRATE_DONE, "");
+}
+
+/* A batch's archive whose job output is gone (f's FLOE_E_NOT_FOUND): a new job. */
+static int batch_gone(struct mig *m, struct floe_mcat_row *r, const struct floe_mfetch *f)
+{
+    m->out->jobs_rerequested++;
+    return replan(m, r, f->err.message);
+}
+
+enum { FETCHED_OK, FETCHED_GONE, FETCHED_REDO, FETCHED_FAILED };
+
+/* What a batch's fetch f of r came to: its bytes match the inventory's tree hash (when known)
+ * and the service's (when sent): FETCHED_OK; the job output is gone: FETCHED_GONE (planned
+ * again when the batch is recorded); a mismatch: FETCHED_REDO (the one-archive path fetches it
+ * again, with its message); any other failure is the run's: FETCHED_FAILED (m->err set). */
+static int batch_fetched(struct mig *m, const struct floe_mcat_row *r, const struct floe_mfetch *f)
+{
+    char got[65];
+    if (f->status == FLOE_E_NOT_FOUND)
+        return FETCHED_GONE;
+    if (f->status) {
+        *m->err = f->err;
+        return FETCHED_FAILED;
+    }
+    floe_treehash_hex(f->tree, got);
+    if ((r->tree[0] && strcmp(got, r->tree) != 0) ||
+        (f->service_tree[0] && strcasecmp(f->service_tree, got) != 0))
+        return FETCHED_REDO;
+    return FETCHED_OK;
+}
+
 /* The catalog after a batch, in one transaction: placed archives done, archives whose job
  * output is gone planned again. A failure of the run itself (rc) is kept. */
 static int batch_record(struct mig *m, struct batch *b, int rc)
@@ -1250,14 +1333,9 @@ static int batch_record(struct mig *m, struct batch *b, int rc)
         struct floe_mcat_row *r = &b->rows[i];
         if (b->written[i]) {
             floe_treehash_hex(b->f[i].sha256, r->sha256);
-            m->out->copied++;
-            m->out->copied_bytes += r->size;
-            if (!(trc = move(m, r, FLOE_MIGRATE_COPYING, "")) &&
-                !(trc = move(m, r, FLOE_MIGRATE_VERIFIED, "")))
-                trc = move(m, r, FLOE_MIGRATE_DONE, "");
+            trc = batch_done(m, r);
         } else if (b->f[i].status == FLOE_E_NOT_FOUND) {
-            m->out->jobs_rerequested++;
-            trc = replan(m, r, b->f[i].err.message);
+            trc = batch_gone(m, r, &b->f[i]);
         }
     }
     int crc = floe_mcat_commit(m->cat, rc || trc ? NULL : m->err);
@@ -1279,11 +1357,7 @@ static int copy_batch(struct mig *m)
     int64_t after = -1;
     struct floe_mcat_row r;
     int rc = FLOE_OK;
-    while (b->n < BATCH_MAX && bytes < BATCH_BYTES &&
-           floe_mcat_next(m->cat, FLOE_MIGRATE_STAGED, after, &r)) {
-        after = r.ord;
-        if (r.size > BATCH_FILE)
-            continue;
+    while (b->n < BATCH_MAX && bytes < BATCH_BYTES && batch_next(m, &after, &r)) {
         size_t i = b->n;
         struct stat st;
         dest_path(m, &r, b->path[i], sizeof(b->path[i]));
@@ -1305,22 +1379,12 @@ static int copy_batch(struct mig *m)
         floe_mfetch_run(m->client, m->o->vault, b->f, b->n);
     size_t redo[BATCH_MAX], nredo = 0;
     for (size_t i = 0; i < b->n && !rc; i++) {
-        struct floe_mfetch *f = &b->f[i];
-        char got[65];
-        if (f->status == FLOE_E_NOT_FOUND)
-            continue; /* planned again below */
-        if (f->status) {
-            *m->err = f->err;
-            rc = f->status;
-            break;
-        }
-        floe_treehash_hex(f->tree, got);
-        if ((b->rows[i].tree[0] && strcmp(got, b->rows[i].tree) != 0) ||
-            (f->service_tree[0] && strcasecmp(f->service_tree, got) != 0)) {
+        int what = batch_fetched(m, &b->rows[i], &b->f[i]);
+        if (what == FETCHED_FAILED)
+            rc = b->f[i].status;
+        else if (what == FETCHED_REDO)
             redo[nredo++] = i;
-            continue;
-        }
-        if (!(rc = batch_write(m, b, i)))
+        else if (what == FETCHED_OK && !(rc = batch_write(m, b, i)))
             b->written[i] = true;
     }
     if (!rc)
@@ -1336,22 +1400,21 @@ static int copy_batch(struct mig *m)
     return rc;
 }
 
-/* S3: the object is there already (same archive id and tree hash): done without a job.
- * Returns FLOE_OK (moved to done, *present set), or FLOE_E_NOT_FOUND (not there: go on),
- * or the run's failure; an object in the way fails the archive. */
-static int s3_present(struct mig *m, struct floe_mcat_row *r, bool *present)
+/* S3: what floe_ms3_present()'s answer (rc, sha, e) means for r: the object is there already
+ * (same archive id and tree hash): done without a job. Returns FLOE_OK (moved to done,
+ * *present set), or FLOE_OK with *present false (not there: go on), or the run's failure; an
+ * object in the way fails the archive. */
+static int s3_adopt(struct mig *m, struct floe_mcat_row *r, int rc, const char *sha,
+                    const struct floe_error *e, bool *present)
 {
-    struct floe_error e = {0};
-    char sha[65];
     *present = false;
-    int rc = floe_ms3_present(m->s3, r, sha, &e);
     if (rc == FLOE_E_NOT_FOUND)
         return FLOE_OK;
     *present = true;
     if (rc == FLOE_E_SOURCE_CHANGED)
-        return move(m, r, FLOE_MIGRATE_FAILED, e.message);
+        return move(m, r, FLOE_MIGRATE_FAILED, e->message);
     if (rc) {
-        *m->err = e;
+        *m->err = *e;
         return rc;
     }
     m->out->already_present++;
@@ -1362,6 +1425,15 @@ static int s3_present(struct mig *m, struct floe_mcat_row *r, bool *present)
     if ((rc = move(m, r, FLOE_MIGRATE_VERIFIED, "already in S3")))
         return rc;
     return move(m, r, FLOE_MIGRATE_DONE, "");
+}
+
+/* S3: HeadObject of r's key, then s3_adopt(). */
+static int s3_present(struct mig *m, struct floe_mcat_row *r, bool *present)
+{
+    struct floe_error e = {0};
+    char sha[65] = "";
+    int rc = floe_ms3_present(m->s3, r, sha, &e);
+    return s3_adopt(m, r, rc, sha, &e, present);
 }
 
 /* S3: the job output streams into the object (floe_ms3_stream); a multipart upload a killed
@@ -1424,10 +1496,152 @@ static int copy_to_s3(struct mig *m, struct floe_mcat_row *r)
     return move(m, r, FLOE_MIGRATE_DONE, why);
 }
 
+/* ---- small archives to S3: many at a time ---- */
+
+struct s3batch {
+    struct floe_mcat_row rows[BATCH_MAX];
+    struct floe_mfetch f[BATCH_MAX];
+    struct floe_ms3_item it[BATCH_MAX]; /* HeadObject of rows[i], then the PutObjects */
+    size_t put[BATCH_MAX];              /* it[k] sends rows[put[k]] */
+    char desc[BATCH_MAX][1100];
+    size_t n, nput;
+};
+
+/* The catalog after an S3 batch, in one transaction and only for what S3 acknowledged:
+ * archives whose PutObject answered 200 with our checksum done (COPYING, VERIFIED, DONE with
+ * the SHA-256), archives S3 refused for good failed (as the one-archive path fails them),
+ * archives whose job output is gone planned again. The rest stay STAGED (a run's failure, rc or
+ * the first one here, is returned). */
+static int s3batch_record(struct mig *m, struct s3batch *b, int rc)
+{
+    int trc = floe_mcat_begin(m->cat, rc ? NULL : m->err);
+    if (trc)
+        return rc ? rc : trc;
+    for (size_t k = 0; k < b->nput && !trc; k++) {
+        struct floe_ms3_item *it = &b->it[k];
+        struct floe_mcat_row *r = &b->rows[b->put[k]];
+        char why[900];
+        switch (it->status) {
+        case FLOE_OK:
+            snprintf(r->sha256, sizeof(r->sha256), "%s", it->sha256_hex);
+            trc = batch_done(m, r);
+            break;
+        case FLOE_E_CHECKSUM:
+        case FLOE_E_INVALID_ARG:
+        case FLOE_E_RANGE:
+            if (strstr(it->err.message, r->id))
+                say(why, sizeof(why), "%s", it->err.message);
+            else
+                say(why, sizeof(why), "archive %s: %s", r->id, it->err.message);
+            trc = move(m, r, FLOE_MIGRATE_FAILED, why);
+            break;
+        default: /* the run's failure (a missing bucket too, as in the one-archive path) */
+            if (!rc) {
+                *m->err = it->err;
+                rc =
+                    it->status == FLOE_E_NOT_FOUND ? (m->err->status = FLOE_E_SERVICE) : it->status;
+            }
+        }
+    }
+    for (size_t i = 0; i < b->n && !trc; i++)
+        if (b->f[i].status == FLOE_E_NOT_FOUND)
+            trc = batch_gone(m, &b->rows[i], &b->f[i]);
+    int crc = floe_mcat_commit(m->cat, rc || trc ? NULL : m->err);
+    return rc ? rc : trc ? trc : crc;
+}
+
+/*
+ * Small STAGED archives (up to BATCH_FILE) copied to S3 many at a time, each step one batch of
+ * requests in flight together: HeadObject of every key (an object already there with the
+ * archive id and tree hash is adopted, one in the way fails its archive, as in the one-archive
+ * path), the job outputs fetched into memory (floe_mfetch_run), each checked against the
+ * inventory's tree hash and the service's, the verified ones sent as PutObject (floe_ms3_put_many:
+ * S3's x-amz-checksum-sha256 must echo ours), then the catalog written once (s3batch_record).
+ * The rows stay STAGED until then: a kill -9 before the commit leaves complete objects (a
+ * PutObject is atomic) that the next run's HeadObject adopts, never a partial one.
+ * No DescribeJob per archive: the one-archive path asks it for two things, that the job
+ * succeeded (its output answering in full says so) and that its tree hash is the inventory's
+ * (here the output itself is hashed and compared with the inventory's, which is stronger); an
+ * archive without an inventory tree hash takes the one-archive path. So does one that needs
+ * more: an expiring job, a hash that did not match (re-fetched there, with its message).
+ * Memory: the batch's bytes (BATCH_BYTES at most, plus one archive). Returns FLOE_OK, or the
+ * run's failure (the archives not recorded stay STAGED).
+ */
+static int copy_batch_s3(struct mig *m)
+{
+    struct s3batch *b = floe_xcalloc(1, sizeof(*b));
+    uint64_t bytes = 0;
+    int64_t after = -1;
+    struct floe_mcat_row r;
+    int rc = FLOE_OK;
+    while (b->n < BATCH_MAX && bytes < BATCH_BYTES && batch_next(m, &after, &r)) {
+        if (!fresh(m, r.job_done) || !r.tree[0]) {
+            if ((rc = copy_to_s3(m, &r)))
+                break;
+            continue;
+        }
+        b->rows[b->n++] = r;
+        bytes += r.size;
+    }
+    /* HeadObject of the batch: adopted / in the way / not there (kept) */
+    if (!rc && b->n) {
+        for (size_t i = 0; i < b->n; i++)
+            b->it[i] = (struct floe_ms3_item){.r = &b->rows[i]};
+        floe_ms3_present_many(m->s3, b->it, b->n);
+    }
+    size_t keep = 0;
+    for (size_t i = 0; i < b->n && !rc; i++) {
+        bool present;
+        rc =
+            s3_adopt(m, &b->rows[i], b->it[i].status, b->it[i].sha256_hex, &b->it[i].err, &present);
+        if (!rc && !present)
+            b->rows[keep++] = b->rows[i];
+    }
+    b->n = rc ? 0 : keep;
+    memset(b->it, 0, sizeof(b->it));
+    for (size_t i = 0; i < b->n; i++)
+        b->f[i] = (struct floe_mfetch){.job_id = b->rows[i].job_id,
+                                       .len = b->rows[i].size,
+                                       .whole = true,
+                                       .buf = floe_xmalloc(b->rows[i].size ? b->rows[i].size : 1)};
+    if (b->n && m->o->cancel && atomic_load(m->o->cancel))
+        rc = floe_error_set(m->err, FLOE_E_CANCELLED, "interrupted");
+    if (!rc && b->n)
+        floe_mfetch_run(m->client, m->o->vault, b->f, b->n);
+    size_t redo[BATCH_MAX], nredo = 0;
+    for (size_t i = 0; i < b->n && !rc; i++) {
+        struct floe_mfetch *f = &b->f[i];
+        int what = batch_fetched(m, &b->rows[i], f);
+        if (what == FETCHED_FAILED)
+            rc = f->status;
+        else if (what == FETCHED_REDO)
+            redo[nredo++] = i;
+        if (what != FETCHED_OK)
+            continue; /* gone: planned again in s3batch_record */
+        size_t k = b->nput++;
+        b->put[k] = i;
+        floe_mcat_description(m->cat, b->rows[i].ord, b->desc[k], sizeof(b->desc[k]));
+        b->it[k] =
+            (struct floe_ms3_item){.r = &b->rows[i], .description = b->desc[k], .data = f->buf};
+        memcpy(b->it[k].sha256, f->sha256, sizeof(b->it[k].sha256));
+    }
+    if (rc)
+        b->nput = 0;
+    if (b->nput)
+        floe_ms3_put_many(m->s3, b->it, b->nput);
+    rc = s3batch_record(m, b, rc);
+    for (size_t k = 0; k < nredo && !rc; k++)
+        rc = copy_to_s3(m, &b->rows[redo[k]]);
+    for (size_t i = 0; i < b->n; i++)
+        free(b->f[i].buf);
+    free(b);
+    return rc;
+}
+
 static int copy_one(struct mig *m, struct floe_mcat_row *r)
 {
     if (m->s3)
-        return copy_to_s3(m, r);
+        return r->size <= BATCH_FILE ? copy_batch_s3(m) : copy_to_s3(m, r);
     return r->size <= BATCH_FILE ? copy_batch(m) : copy_to_dir(m, r);
 }
 

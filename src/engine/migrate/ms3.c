@@ -36,6 +36,7 @@
 #include "floe/retrieve.h"
 #include "floe/s3part.h"
 #include "floe/treehash.h"
+#include "latch.h"
 #include "sha256.h"
 #include "treehash_lin.h"
 
@@ -159,6 +160,27 @@ void floe_ms3_dest(const struct floe_ms3 *m, const char *name, char *out, size_t
     snprintf(out, cap, "s3://%s/%s%s", m->bucket, m->prefix, name);
 }
 
+/* What a HeadObject of r's key (rc, info) means: see floe_ms3_present(). */
+static int present_check(const struct floe_ms3 *m, const struct floe_mcat_row *r, const char *key,
+                         int rc, const struct floe_s3_object_info *info, char sha256[65],
+                         struct floe_error *err)
+{
+    if (rc)
+        return rc;
+    const char *id = floe_s3_object_meta(info, "glacier-archive-id");
+    const char *tree = floe_s3_object_meta(info, "glacier-tree-hash");
+    const char *sha = floe_s3_object_meta(info, "sha256");
+    if (id && tree && strcmp(id, r->id) == 0 && strcmp(tree, r->tree) == 0 &&
+        info->size == r->size) {
+        snprintf(sha256, 65, "%s", sha ? sha : "");
+        return FLOE_OK;
+    }
+    return floe_error_set(err, FLOE_E_SOURCE_CHANGED,
+                          "s3://%s/%s exists and is not this archive (its metadata names "
+                          "another archive or tree hash): move it away and run again",
+                          m->bucket, key);
+}
+
 int floe_ms3_present(struct floe_ms3 *m, const struct floe_mcat_row *r, char sha256[65],
                      struct floe_error *err)
 {
@@ -166,23 +188,111 @@ int floe_ms3_present(struct floe_ms3 *m, const struct floe_mcat_row *r, char sha
     key_of(m, r->name, key, sizeof(key));
     struct floe_s3_object_info info = {0};
     int rc = floe_s3_head_object(m->s3, m->bucket, key, &info, err);
-    if (rc)
-        return rc;
-    const char *id = floe_s3_object_meta(&info, "glacier-archive-id");
-    const char *tree = floe_s3_object_meta(&info, "glacier-tree-hash");
-    const char *sha = floe_s3_object_meta(&info, "sha256");
-    if (id && tree && strcmp(id, r->id) == 0 && strcmp(tree, r->tree) == 0 &&
-        info.size == r->size) {
-        snprintf(sha256, 65, "%s", sha ? sha : "");
-        rc = FLOE_OK;
-    } else {
-        rc = floe_error_set(err, FLOE_E_SOURCE_CHANGED,
-                            "s3://%s/%s exists and is not this archive (its metadata names "
-                            "another archive or tree hash): move it away and run again",
-                            m->bucket, key);
-    }
+    rc = present_check(m, r, key, rc, &info, sha256, err);
     floe_s3_object_info_cleanup(&info);
     return rc;
+}
+
+/* ---- small archives: many HeadObjects / PutObjects in flight at once ---- */
+
+struct many {
+    struct floe_s3_head h;
+    struct floe_s3_put p;
+    char key[2048];
+    char desc[1100];
+    struct floe_s3_meta meta[5];
+    struct floe_s3_put_opts po;
+};
+
+static void many_head_done(struct floe_s3_head *h)
+{
+    floe_latch_count_down(h->user);
+}
+
+static void many_put_done(struct floe_s3_put *p)
+{
+    floe_latch_count_down(p->user);
+}
+
+void floe_ms3_present_many(struct floe_ms3 *m, struct floe_ms3_item *it, size_t n)
+{
+    struct many *x = floe_xcalloc(n ? n : 1, sizeof(*x));
+    struct floe_latch w;
+    floe_latch_init(&w, n);
+    for (size_t i = 0; i < n; i++) {
+        key_of(m, it[i].r->name, x[i].key, sizeof(x[i].key));
+        x[i].h = (struct floe_s3_head){
+            .bucket = m->bucket, .key = x[i].key, .done = many_head_done, .user = &w};
+        memset(&it[i].err, 0, sizeof(it[i].err));
+        if ((it[i].status = floe_s3_head_object_submit(m->s3, &x[i].h, &it[i].err)))
+            floe_latch_count_down(&w);
+    }
+    floe_latch_wait(&w);
+    for (size_t i = 0; i < n; i++) {
+        if (!it[i].status) {
+            it[i].err = x[i].h.err;
+            it[i].status = present_check(m, it[i].r, x[i].key, x[i].h.status, &x[i].h.info,
+                                         it[i].sha256_hex, &it[i].err);
+        }
+        floe_s3_object_info_cleanup(&x[i].h.info);
+    }
+    floe_latch_destroy(&w);
+    free(x);
+}
+
+static void printable(const char *s, char *out, size_t cap);
+
+void floe_ms3_put_many(struct floe_ms3 *m, struct floe_ms3_item *it, size_t n)
+{
+    struct many *x = floe_xcalloc(n ? n : 1, sizeof(*x));
+    struct floe_latch w;
+    floe_latch_init(&w, n);
+    for (size_t i = 0; i < n; i++) {
+        const struct floe_mcat_row *r = it[i].r;
+        struct many *k = &x[i];
+        key_of(m, r->name, k->key, sizeof(k->key));
+        printable(it[i].description ? it[i].description : "", k->desc, sizeof(k->desc));
+        floe_treehash_hex(it[i].sha256, it[i].sha256_hex);
+        /* the metadata floe_ms3_stream() gives a one-chunk archive */
+        k->meta[0] = (struct floe_s3_meta){"glacier-archive-id", r->id};
+        k->meta[1] = (struct floe_s3_meta){"glacier-tree-hash", r->tree};
+        k->meta[2] = (struct floe_s3_meta){"glacier-creation-date", r->created};
+        k->meta[3] = (struct floe_s3_meta){"glacier-description", k->desc};
+        k->meta[4] = (struct floe_s3_meta){"sha256", it[i].sha256_hex};
+        k->po = (struct floe_s3_put_opts){.storage_class = m->storage_class,
+                                          .meta = k->meta,
+                                          .nmeta = 5,
+                                          .checksum_sha256 = true};
+        k->p = (struct floe_s3_put){.bucket = m->bucket,
+                                    .key = k->key,
+                                    .data = it[i].data,
+                                    .len = (size_t)r->size,
+                                    .opts = &k->po,
+                                    .sha256 = it[i].sha256,
+                                    .done = many_put_done,
+                                    .user = &w};
+        memset(&it[i].err, 0, sizeof(it[i].err));
+        if ((it[i].status = floe_s3_put_object_submit(m->s3, &k->p, &it[i].err)))
+            floe_latch_count_down(&w);
+    }
+    floe_latch_wait(&w);
+    for (size_t i = 0; i < n; i++) {
+        if (it[i].status)
+            continue; /* not sent: the local check's failure */
+        char ours[FLOE_S3_CHECKSUM_MAX];
+        b64(it[i].sha256, ours);
+        const char *theirs = x[i].p.result.checksum_sha256;
+        it[i].err = x[i].p.err;
+        if ((it[i].status = x[i].p.status))
+            continue;
+        if (theirs[0] && strcmp(theirs, ours) != 0) /* as single() */
+            it[i].status = floe_error_set(&it[i].err, FLOE_E_CHECKSUM,
+                                          "archive %s: S3 stored checksum %s, the bytes sent "
+                                          "have %s",
+                                          it[i].r->id, theirs, ours);
+    }
+    floe_latch_destroy(&w);
+    free(x);
 }
 
 /* ---- streaming: job output -> verified ranges -> chunk -> UploadPart ---- */

@@ -57,6 +57,35 @@ void floe_ms3_dest(const struct floe_ms3 *m, const char *name, char *out, size_t
 int floe_ms3_present(struct floe_ms3 *m, const struct floe_mcat_row *r, char sha256[65],
                      struct floe_error *err);
 
+/*
+ * A small archive of a batch: its HeadObject, or its verified bytes sent as one PutObject,
+ * together with the rest of the batch (all in flight at once on the S3 client's transfer thread).
+ */
+struct floe_ms3_item {
+    const struct floe_mcat_row *r; /* borrowed */
+    const char *description;       /* put: borrowed */
+    const uint8_t *data;           /* put: r->size bytes, already verified against r->tree */
+    uint8_t sha256[32];            /* put: their SHA-256 */
+    /* result */
+    int status; /* as floe_ms3_present(), or the PutObject's (FLOE_E_CHECKSUM: S3 stored
+                   another checksum than the bytes sent have) */
+    struct floe_error err;
+    char sha256_hex[65]; /* present: the recorded SHA-256 ("" when missing); put: of data */
+};
+
+/* floe_ms3_present_many() - floe_ms3_present() of n archives, their HeadObjects in flight
+ * together; each item's status and sha256_hex as floe_ms3_present() returns them. */
+void floe_ms3_present_many(struct floe_ms3 *m, struct floe_ms3_item *it, size_t n);
+
+/*
+ * floe_ms3_put_many() - n small archives (each at most 5 GiB), each one PutObject as
+ * floe_ms3_stream() sends a one-chunk archive (the same key, metadata with the SHA-256, storage
+ * class, x-amz-checksum-sha256 compared with what S3 answers), all in flight together. Each
+ * item's status: FLOE_OK (the object is complete), FLOE_E_CHECKSUM, FLOE_E_INVALID_ARG (the
+ * key, the metadata), or the PutObject's failure.
+ */
+void floe_ms3_put_many(struct floe_ms3 *m, struct floe_ms3_item *it, size_t n);
+
 /* Where an archive's bytes come from: a succeeded retrieval job's output (GetJobOutput). */
 struct floe_ms3_source {
     struct floe_client *client; /* the Glacier client (borrowed) */

@@ -16,6 +16,7 @@
 
 #include "alloc.h"
 #include "client_impl.h"
+#include "floe/s3part.h"
 #include "s3doc.h"
 #include "s3req.h"
 #include "s3xml.h"
@@ -490,24 +491,30 @@ static void put_result(const struct floe_xfer *x, struct floe_s3_put_result *out
     copy_header(out->version_id, sizeof(out->version_id), x, "x-amz-version-id");
 }
 
-int floe_s3_put_object(struct floe_s3 *s3, const char *bucket, const char *key, const void *data,
-                       size_t len, const struct floe_s3_put_opts *opts,
-                       struct floe_s3_put_result *out, struct floe_error *err)
+/* The PutObject request (one copy for the synchronous call and the submitted one): the local
+ * checks, then the request with its headers. sha256: the body's, or NULL to compute it here.
+ * NULL with err filled when a check fails. */
+static struct floe_s3req *put_request(struct floe_s3 *s3, const char *bucket, const char *key,
+                                      const void *data, size_t len,
+                                      const struct floe_s3_put_opts *opts, const uint8_t *sha256,
+                                      struct floe_error *err)
 {
     int rc = check_target(bucket, key, err);
     if (!rc)
         rc = check_put_opts(opts, err);
+    if (!rc && (uint64_t)len > (5ULL << 30))
+        rc = floe_error_set(err, FLOE_E_RANGE,
+                            "PutObject of %zu bytes: S3 takes at most 5 GiB in one request; "
+                            "use a multipart upload",
+                            len);
     if (rc)
-        return rc;
-    if ((uint64_t)len > (5ULL << 30))
-        return floe_error_set(err, FLOE_E_RANGE,
-                              "PutObject of %zu bytes: S3 takes at most 5 GiB in one request; "
-                              "use a multipart upload",
-                              len);
-    char op[1400], b64[FLOE_S3_CHECKSUM_MAX];
-    op_name(op, sizeof(op), "PutObject", bucket, key);
+        return NULL;
+    char b64[FLOE_S3_CHECKSUM_MAX];
     uint8_t sha[FLOE_SHA256_BYTES];
-    floe_sha256(data ? data : "", len, sha);
+    if (sha256)
+        memcpy(sha, sha256, sizeof(sha));
+    else
+        floe_sha256(data ? data : "", len, sha);
     struct floe_s3req *r = floe_s3req_new(s3, "PUT", bucket, key, NULL);
     floe_s3req_body(r, data, len, sha);
     put_headers(r, opts);
@@ -522,12 +529,55 @@ int floe_s3_put_object(struct floe_s3 *s3, const char *bucket, const char *key, 
         base64(md5, sizeof(md5), b64, sizeof(b64));
         floe_s3req_header(r, "Content-MD5", b64);
     }
+    return r;
+}
+
+int floe_s3_put_object(struct floe_s3 *s3, const char *bucket, const char *key, const void *data,
+                       size_t len, const struct floe_s3_put_opts *opts,
+                       struct floe_s3_put_result *out, struct floe_error *err)
+{
+    struct floe_s3req *r = put_request(s3, bucket, key, data, len, opts, NULL, err);
+    if (!r)
+        return err ? err->status : FLOE_E_INVALID_ARG;
+    char op[1400];
+    op_name(op, sizeof(op), "PutObject", bucket, key);
     struct floe_xfer *x = NULL;
-    rc = floe_s3req_run(r, op, &x, err);
+    int rc = floe_s3req_run(r, op, &x, err);
     if (!rc)
         put_result(x, out);
     floe_xfer_destroy(x);
     return rc;
+}
+
+static void put_done(struct floe_xfer *x)
+{
+    struct floe_s3_put *p = x->user;
+    memset(&p->err, 0, sizeof(p->err));
+    p->status = FLOE_OK;
+    if (x->status) {
+        char op[1400];
+        op_name(op, sizeof(op), "PutObject", p->bucket, p->key);
+        p->status = floe_s3req_fail(x, op, &p->err);
+    } else {
+        put_result(x, &p->result);
+    }
+    floe_xfer_destroy(x);
+    p->done(p);
+}
+
+int floe_s3_put_object_submit(struct floe_s3 *s3, struct floe_s3_put *p, struct floe_error *err)
+{
+    if (!p->done)
+        return floe_error_set(err, FLOE_E_INVALID_ARG, "PutObject: no done callback");
+    struct floe_s3req *r =
+        put_request(s3, p->bucket, p->key, p->data, p->len, p->opts, p->sha256, err);
+    if (!r)
+        return err ? err->status : FLOE_E_INVALID_ARG;
+    struct floe_xfer *x = floe_s3req_xfer(r);
+    x->user = p;
+    x->done = put_done;
+    floe_transfer_submit(s3->transfer, x);
+    return FLOE_OK;
 }
 
 void floe_s3_object_info_cleanup(struct floe_s3_object_info *info)
@@ -587,24 +637,63 @@ static int object_info(const struct floe_xfer *x, const char *op, struct floe_s3
     return FLOE_OK;
 }
 
+/* The HeadObject request (the synchronous call's and the submitted one's). */
+static struct floe_s3req *head_request(struct floe_s3 *s3, const char *bucket, const char *key,
+                                       struct floe_error *err)
+{
+    if (check_target(bucket, key, err))
+        return NULL;
+    struct floe_s3req *r = floe_s3req_new(s3, "HEAD", bucket, key, NULL);
+    floe_s3req_header(r, "x-amz-checksum-mode", "ENABLED");
+    return r;
+}
+
+/* HeadObject's answer x (rc: the run's status) into info / err. */
+static int head_answer(int rc, const struct floe_xfer *x, const char *op,
+                       struct floe_s3_object_info *info, struct floe_error *err)
+{
+    return rc ? head_failure(rc, x, op, "NotFound", err) : object_info(x, op, info, err);
+}
+
 int floe_s3_head_object(struct floe_s3 *s3, const char *bucket, const char *key,
                         struct floe_s3_object_info *info, struct floe_error *err)
 {
-    int rc = check_target(bucket, key, err);
-    if (rc)
-        return rc;
+    struct floe_s3req *r = head_request(s3, bucket, key, err);
+    if (!r)
+        return err ? err->status : FLOE_E_INVALID_ARG;
     char op[1400];
     op_name(op, sizeof(op), "HeadObject", bucket, key);
-    struct floe_s3req *r = floe_s3req_new(s3, "HEAD", bucket, key, NULL);
-    floe_s3req_header(r, "x-amz-checksum-mode", "ENABLED");
     struct floe_xfer *x = NULL;
-    rc = floe_s3req_run(r, op, &x, err);
-    if (rc)
-        rc = head_failure(rc, x, op, "NotFound", err);
-    else
-        rc = object_info(x, op, info, err);
+    int rc = floe_s3req_run(r, op, &x, err);
+    rc = head_answer(rc, x, op, info, err);
     floe_xfer_destroy(x);
     return rc;
+}
+
+static void head_done(struct floe_xfer *x)
+{
+    struct floe_s3_head *h = x->user;
+    char op[1400];
+    op_name(op, sizeof(op), "HeadObject", h->bucket, h->key);
+    memset(&h->err, 0, sizeof(h->err));
+    int rc = x->status ? floe_s3req_fail(x, op, &h->err) : FLOE_OK;
+    h->status = head_answer(rc, x, op, &h->info, &h->err);
+    floe_xfer_destroy(x);
+    h->done(h);
+}
+
+int floe_s3_head_object_submit(struct floe_s3 *s3, struct floe_s3_head *h, struct floe_error *err)
+{
+    if (!h->done)
+        return floe_error_set(err, FLOE_E_INVALID_ARG, "HeadObject: no done callback");
+    struct floe_s3req *r = head_request(s3, h->bucket, h->key, err);
+    if (!r)
+        return err ? err->status : FLOE_E_INVALID_ARG;
+    struct floe_xfer *x = floe_s3req_xfer(r);
+    x->user = h;
+    x->done = head_done;
+    floe_transfer_submit(s3->transfer, x);
+    return FLOE_OK;
 }
 
 struct get_sink {
