@@ -9,13 +9,17 @@
  * memory, and the runnable threads stay few however many clients are connected (with a
  * thread per connection, as before, 11,000 threads held the load test's idle crowd and the
  * scheduling of a thousand runnable ones made the DescribeVault tail: docs/performance.md).
- * Handlers still block (a body write, an upload's group-commit wait, the database mutex):
- * while one does, the other connections of the same pool thread wait. Reads do not wait on a
- * commit (store_db.c: read-only connections), and the pool is wide enough that an fsync
- * stalls only a small share of the connections for its duration. Suspending the commit
- * waits (MHD_ALLOW_SUSPEND_RESUME, the ends on a second pool) was built and measured: the
- * DescribeVault tail under load did not shrink (it is CPU contention, not blocked threads;
- * docs/performance.md, "Suspending the commit waits"), so it was not kept.
+ * A handler that blocks holds up the other connections of its pool thread. Reads do not
+ * wait on a commit (store_db.c: read-only connections).
+ *
+ * Ends off the pool: the end of a request that changes state (every method but GET and HEAD:
+ * an upload's fdatasync and group-commit wait, a buffered request's handler and its commit)
+ * runs on one of ENDERS ender threads while its connection is suspended
+ * (MHD_ALLOW_SUSPEND_RESUME); the ender resumes it and the pool thread sends the answer. Run
+ * inline, a hundred uploads committing at once stalled the kept-alive connections sharing
+ * their pool threads for up to 300 ms (the load test's DescribeVault tail; docs/performance.md,
+ * "Ends off the pool"). libmicrohttpd must not be stopped with a connection suspended:
+ * floe_vhttp_stop() first makes ends run inline again and waits for those queued or running.
  *
  * Request life:
  *   1. URI log callback: the raw request target is saved (MHD later unescapes its own copy;
@@ -115,6 +119,9 @@
 #define REFUSED_HEADER_MS 2000
 /* Threads polling the connections (epoll), each serving its share of them (see DESIGN). */
 #define POOL_THREADS 64
+/* Threads running the ends of requests that change state (see DESIGN, "Ends off the pool"):
+ * as many as the group commit usefully batches; more ends wait in their queue. */
+#define ENDERS 32
 
 struct http_req;
 struct http_conn;
@@ -141,6 +148,19 @@ struct floe_vhttp {
         struct http_conn *conn_head; /* connections whose request headers are still arriving */
         bool stopping;
     } locked; /* guarded by mu */
+    /* the end of a request that changes state runs on an ender thread while its connection is
+     * suspended (see DESIGN, "Ends off the pool") */
+    pthread_t enders[ENDERS];
+    unsigned nenders;
+    pthread_mutex_t end_mu;
+    pthread_cond_t end_cv;   /* work queued, or stop */
+    pthread_cond_t end_idle; /* pending fell to 0 */
+    struct {
+        struct http_req *head, *tail; /* ends waiting for an ender */
+        unsigned pending;             /* queued or running */
+        bool inline_only;             /* stopping: ends run on the pool thread again */
+        bool stop;                    /* the enders exit */
+    } ends;                           /* guarded by end_mu */
 };
 
 /* Per-connection state (MHD's socket context), from open to close. */
@@ -177,6 +197,10 @@ struct http_req {
     _Atomic int64_t last_body_ms;  /* when body bytes last arrived */
     _Atomic uint64_t window_bytes; /* body bytes since window_start_ms */
     int64_t window_start_ms;       /* the minimum-rate window; the watchdog's (set before) */
+    /* an end run by an ender (see DESIGN, "Ends off the pool") */
+    struct MHD_Connection *conn; /* the suspended connection, resumed by the ender */
+    struct http_req *end_next;   /* guarded by http->end_mu */
+    bool ended;                  /* the ender ran the end (read after the resume) */
 };
 
 static struct http_conn *conn_of(struct MHD_Connection *conn)
@@ -653,6 +677,65 @@ static enum MHD_Result body_bytes(struct MHD_Connection *conn, struct http_req *
     return answer_early(conn, h); /* a buffered body too large */
 }
 
+/* An ender: runs queued ends (floe_vdispatch_end: the upload's fdatasync and group commit, a
+ * buffered request's handler) and resumes each connection, whose pool thread then sends the
+ * answer (on_request, h->ended). */
+static void *ender_main(void *arg)
+{
+    struct floe_vhttp *http = arg;
+    pthread_mutex_lock(&http->end_mu);
+    for (;;) {
+        while (!http->ends.head && !http->ends.stop)
+            pthread_cond_wait(&http->end_cv, &http->end_mu);
+        struct http_req *h = http->ends.head;
+        if (!h)
+            break; /* stop, and nothing left */
+        http->ends.head = h->end_next;
+        if (!http->ends.head)
+            http->ends.tail = NULL;
+        pthread_mutex_unlock(&http->end_mu);
+        floe_vdispatch_end(&h->rq, &h->d);
+        h->ended = true;
+        /* the resume goes through libmicrohttpd's mutex: the pool thread that then calls
+         * on_request sees everything the end wrote */
+        MHD_resume_connection(h->conn);
+        pthread_mutex_lock(&http->end_mu);
+        if (--http->ends.pending == 0)
+            pthread_cond_broadcast(&http->end_idle);
+    }
+    pthread_mutex_unlock(&http->end_mu);
+    return NULL;
+}
+
+/* Hands a request's end to an ender, its connection suspended meanwhile: true when it did
+ * (the pool thread returns to its other connections), false when the end is cheap (GET and
+ * HEAD change nothing and wait on no commit) or the server is stopping (it runs inline). */
+static bool defer_end(struct MHD_Connection *conn, struct http_req *h)
+{
+    struct floe_vhttp *http = h->http;
+    const char *m = h->rq.method;
+    if (!http->nenders || !m || strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0)
+        return false;
+    pthread_mutex_lock(&http->end_mu);
+    if (http->ends.inline_only) {
+        pthread_mutex_unlock(&http->end_mu);
+        return false;
+    }
+    /* suspended before it is queued: an ender may resume it at once */
+    MHD_suspend_connection(conn);
+    h->conn = conn;
+    h->end_next = NULL;
+    if (http->ends.tail)
+        http->ends.tail->end_next = h;
+    else
+        http->ends.head = h;
+    http->ends.tail = h;
+    http->ends.pending++;
+    pthread_cond_signal(&http->end_cv);
+    pthread_mutex_unlock(&http->end_mu);
+    return true;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -697,14 +780,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         pthread_mutex_unlock(&h->mu);
         return ret;
     }
+    if (h->ended) /* resumed: an ender ran the end */
+        return send_response(conn, h);
     unwatch(h);
     pthread_mutex_lock(&h->mu);
     bool timed_out = h->timed_out;
     pthread_mutex_unlock(&h->mu);
     if (timed_out)
         return MHD_NO; /* already answered 408 on the socket */
-    if (!rq->resp.status)
+    if (!rq->resp.status) {
+        if (defer_end(conn, h))
+            return MHD_YES;
         floe_vdispatch_end(rq, &h->d);
+    }
     return send_response(conn, h);
 }
 
@@ -799,6 +887,9 @@ int floe_vhttp_start(struct floe_vserver *srv, unsigned *port, struct floe_vhttp
     pthread_mutex_init(&h->mu, NULL);
     pthread_cond_init(&h->cv, NULL);
     pthread_cond_init(&h->reaped, NULL);
+    pthread_mutex_init(&h->end_mu, NULL);
+    pthread_cond_init(&h->end_cv, NULL);
+    pthread_cond_init(&h->end_idle, NULL);
     /* libmicrohttpd's idle timeout (silent close) stays above ours (a 408 answer) */
     unsigned mhd_timeout_s = (unsigned)(h->timeout_ms / 1000) + 30;
     if (mhd_timeout_s < 300)
@@ -820,7 +911,7 @@ int floe_vhttp_start(struct floe_vserver *srv, unsigned *port, struct floe_vhttp
         rc = FLOE_E_NETWORK;
         goto out;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
     if (srv->cfg.log_level >= FLOE_VLOG_DEBUG)
         flags |= MHD_USE_ERROR_LOG;
     /* --tls-cert/--tls-key: HTTPS (libmicrohttpd's GnuTLS) on the same socket and threads */
@@ -848,6 +939,12 @@ int floe_vhttp_start(struct floe_vserver *srv, unsigned *port, struct floe_vhttp
         goto out;
     }
     h->lfd = -1; /* MHD owns it now */
+    while (h->nenders < ENDERS && pthread_create(&h->enders[h->nenders], NULL, ender_main, h) == 0)
+        h->nenders++;
+    if (!h->nenders) {
+        rc = floe_error_set(err, FLOE_E_NETWORK, "cannot start the request enders");
+        goto out;
+    }
     if (h->watchdog_needed) {
         if (pthread_create(&h->watchdog, NULL, watchdog_main, h) != 0) {
             rc = floe_error_set(err, FLOE_E_NETWORK, "cannot start the request watchdog");
@@ -867,6 +964,17 @@ void floe_vhttp_stop(struct floe_vhttp *h)
 {
     if (!h)
         return;
+    /* libmicrohttpd must not be stopped with a connection suspended: ends run inline from
+     * here on, and those queued or running finish (and resume theirs) first */
+    pthread_mutex_lock(&h->end_mu);
+    h->ends.inline_only = true;
+    while (h->ends.pending)
+        pthread_cond_wait(&h->end_idle, &h->end_mu);
+    h->ends.stop = true;
+    pthread_cond_broadcast(&h->end_cv);
+    pthread_mutex_unlock(&h->end_mu);
+    for (unsigned i = 0; i < h->nenders; i++)
+        pthread_join(h->enders[i], NULL);
     if (h->d)
         MHD_stop_daemon(h->d); /* completes (and unlists) every request */
     if (h->watchdog_started) {
@@ -882,5 +990,8 @@ void floe_vhttp_stop(struct floe_vhttp *h)
     pthread_cond_destroy(&h->cv);
     pthread_cond_destroy(&h->reaped);
     pthread_mutex_destroy(&h->mu);
+    pthread_cond_destroy(&h->end_cv);
+    pthread_cond_destroy(&h->end_idle);
+    pthread_mutex_destroy(&h->end_mu);
     free(h);
 }
