@@ -21,20 +21,8 @@ static void on_done(struct floe_xfer *x)
 static struct floe_xfer *make(struct floe_client *c, const char *vault, struct floe_mfetch *it,
                               struct floe_latch *w)
 {
-    char *enc = floe_client_encode(it->job_id);
-    size_t plen = strlen(vault) + strlen(enc) + 32;
-    char *path = floe_xmalloc(plen);
-    snprintf(path, plen, "/vaults/%s/jobs/%s/output", vault, enc);
-    free(enc);
-    struct floe_call *k = floe_call_new(c, "GET", path, NULL);
-    free(path);
-    if (!it->whole) {
-        char range[80];
-        snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, it->off,
-                 it->off + it->len - 1);
-        floe_call_header(k, "range", range);
-    }
-    struct floe_xfer *x = floe_call_xfer(k);
+    struct floe_xfer *x =
+        floe_call_xfer(floe_call_job_output(c, vault, it->job_id, !it->whole, it->off, it->len));
     x->sink = it->buf;
     x->sink_cap = it->len ? (size_t)it->len : 1;
     x->done = on_done;

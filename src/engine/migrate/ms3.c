@@ -437,19 +437,9 @@ static void fetch_submit(struct stream *s, struct slot *sl, unsigned j)
     f->off = sl->chunk * s->chunk + (uint64_t)j * s->seg;
     f->len = sl->len - (uint64_t)j * s->seg < s->seg ? sl->len - (uint64_t)j * s->seg : s->seg;
     f->dst = sl->buf + (uint64_t)j * s->seg;
-    char *enc = floe_client_encode(s->src->job_id);
-    size_t plen = strlen(s->src->vault) + strlen(enc) + 32;
-    char *path = floe_xmalloc(plen);
-    snprintf(path, plen, "/vaults/%s/jobs/%s/output", s->src->vault, enc);
-    free(enc);
-    struct floe_call *k = floe_call_new(s->src->client, "GET", path, NULL);
-    free(path);
-    if (f->len != s->r->size) { /* the whole output: no Range */
-        char range[80];
-        snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, f->off, f->off + f->len - 1);
-        floe_call_header(k, "range", range);
-    }
-    struct floe_xfer *x = floe_call_xfer(k);
+    /* the whole output: no Range */
+    struct floe_xfer *x = floe_call_xfer(floe_call_job_output(
+        s->src->client, s->src->vault, s->src->job_id, f->len != s->r->size, f->off, f->len));
     x->body_write = fetch_write;
     x->body_restart = fetch_restart;
     x->body_ctx = f;
@@ -488,6 +478,16 @@ static void slot_claim(struct stream *s, struct slot *sl, uint64_t c)
     }
 }
 
+/* Whether an UploadPart of the stream failed (its error is reported in part order, or by pump
+ * when the copy stopped before reaching it): no refetch and no new part is sent after one. */
+static bool parts_failed(struct stream *s)
+{
+    pthread_mutex_lock(&s->mu);
+    bool failed = s->part_failed;
+    pthread_mutex_unlock(&s->mu);
+    return failed;
+}
+
 /* A fetch answered: checks it (size; its tree hash against the service's and, for the whole
  * archive, the inventory's) into its chunk's leaves, or fetches it again on a mismatch
  * (FLOE_RETRIEVE_MAX_FETCHES fetches in all). */
@@ -498,11 +498,12 @@ static int fetched(struct stream *s, struct fetch *f, struct floe_error *err)
     int rc = x->status;
     if (rc)
         *err = x->err;
-    else if (x->resp_len != f->len)
+    else if (x->resp_len != f->len || f->got != f->len) /* a short answer is not verified */
         rc = floe_error_set(err, FLOE_E_SERVICE,
-                            "GetJobOutput of job %s, bytes %" PRIu64 "-%" PRIu64
-                            ": %zu bytes received, %" PRIu64 " expected",
-                            s->src->job_id, f->off, f->off + f->len - 1, x->resp_len, f->len);
+                            "GetJobOutput of job %s, bytes %" PRIu64 "-%" PRIu64 ": %" PRIu64
+                            " bytes received, %" PRIu64 " expected",
+                            s->src->job_id, f->off, f->off + f->len - 1,
+                            x->resp_len != f->len ? (uint64_t)x->resp_len : f->got, f->len);
     if (!s->fixed) { /* a retried answer (throttling, a reset, a 5xx) halves the limit */
         if (!rc && x->attempts == 1)
             s->adapt.no_growth =
@@ -539,6 +540,8 @@ static int fetched(struct stream *s, struct fetch *f, struct floe_error *err)
                               "the bytes received hash to %s): not copied",
                               s->r->id, f->off, f->off + (f->len ? f->len - 1 : 0),
                               (int)sl->tries[f->seg], want, got);
+    if (parts_failed(s))
+        return FLOE_OK; /* the copy stops: nothing more is sent (pump reports the part) */
     s->st->refetches++;
     fetch_submit(s, sl, f->seg);
     return FLOE_OK;
@@ -829,6 +832,8 @@ static int hash_ready(struct stream *s, struct floe_error *err)
             floe_treehash_hex(sha, s->sha_hex);
             return FLOE_OK;
         }
+        if (parts_failed(s))
+            return FLOE_OK; /* hashed, not sent: the copy stops */
         sl->after = s->lin;
         sl->p = (struct floe_s3_part){.bucket = s->m->bucket,
                                       .key = s->key,
@@ -895,6 +900,14 @@ static int pump(struct stream *s, uint64_t first, struct floe_error *err)
         pthread_mutex_unlock(&s->mu);
         if (quiet && !news) { /* nothing in flight, nothing new: done, failed, or stuck */
             bool finished = s->nparts == 1 ? s->hashed == 1 : s->recorded == s->nparts;
+            for (unsigned i = 0; !rc && !finished && i < s->nslots; i++) {
+                struct slot *sl = &s->slots[i]; /* a failed part record_parts did not reach */
+                if (sl->pending && sl->p.status) {
+                    *err = sl->p.err;
+                    rc = sl->p.status == FLOE_E_NOT_FOUND ? (err->status = FLOE_E_SERVICE)
+                                                          : sl->p.status;
+                }
+            }
             if (!rc && !finished)
                 rc = floe_error_set(err, FLOE_E_SERVICE, "archive %s: the S3 copy stalled",
                                     s->r->id);

@@ -125,6 +125,24 @@ struct floe_call *floe_call_new(struct floe_client *c, const char *method, const
     return k;
 }
 
+struct floe_call *floe_call_job_output(struct floe_client *c, const char *vault, const char *job_id,
+                                       bool ranged, uint64_t off, uint64_t len)
+{
+    char *enc = floe_client_encode(job_id);
+    size_t n = strlen(vault) + strlen(enc) + 32;
+    char *path = floe_xmalloc(n);
+    snprintf(path, n, "/vaults/%s/jobs/%s/output", vault, enc);
+    free(enc);
+    struct floe_call *k = floe_call_new(c, "GET", path, NULL);
+    free(path);
+    if (ranged) {
+        char range[80];
+        snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, off, off + len - 1);
+        floe_call_header(k, "range", range);
+    }
+    return k;
+}
+
 void floe_call_header(struct floe_call *k, const char *name, const char *value)
 {
     if (k->nh == MAX_CALL_HEADERS)

@@ -43,6 +43,13 @@ struct floe_call; /* one request's signing inputs; owned by its xfer once made *
  */
 struct floe_call *floe_call_new(struct floe_client *c, const char *method, const char *path,
                                 const char *query);
+/*
+ * floe_call_job_output() - GetJobOutput of job_id in vault (GET /vaults/VAULT/jobs/ID/output,
+ * the id percent-encoded): the whole output, or with ranged "Range: bytes=OFF-(OFF+LEN-1)"
+ * (len at least 1). Returns a new call as floe_call_new() does.
+ */
+struct floe_call *floe_call_job_output(struct floe_client *c, const char *vault, const char *job_id,
+                                       bool ranged, uint64_t off, uint64_t len);
 /* Adds a header that is sent and signed (copied). */
 void floe_call_header(struct floe_call *k, const char *name, const char *value);
 /*

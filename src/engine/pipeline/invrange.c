@@ -645,7 +645,7 @@ bool floe_invrange_usable(const struct floe_job_info *job)
 
 struct http_src {
     struct floe_client *client;
-    char *path;
+    const char *vault, *job_id; /* GetJobOutput of this job (borrowed) */
     /* an endpoint that ignores Range (moto): the whole output, read once */
     pthread_mutex_t mu;
     uint8_t *whole;
@@ -689,7 +689,8 @@ static int fetch_whole(struct http_src *h, struct floe_error *err)
 {
     if (h->have_whole)
         return FLOE_OK;
-    struct floe_xfer *x = floe_call_xfer(floe_call_new(h->client, "GET", h->path, NULL));
+    struct floe_xfer *x =
+        floe_call_xfer(floe_call_job_output(h->client, h->vault, h->job_id, false, 0, 0));
     x->body_write = whole_write;
     x->body_restart = whole_restart;
     x->body_ctx = h;
@@ -729,11 +730,8 @@ static int read_http(void *ctx, uint64_t off, uint8_t *buf, size_t cap, size_t *
     bool whole = h->have_whole;
     pthread_mutex_unlock(&h->mu);
     if (!whole) {
-        struct floe_call *k = floe_call_new(h->client, "GET", h->path, NULL);
-        char range[80];
-        snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, off, off + cap - 1);
-        floe_call_header(k, "range", range);
-        struct floe_xfer *x = floe_call_xfer(k);
+        struct floe_xfer *x =
+            floe_call_xfer(floe_call_job_output(h->client, h->vault, h->job_id, true, off, cap));
         x->sink = buf;
         x->sink_cap = cap;
         rc = floe_transfer_run(h->client->transfer, x);
@@ -748,8 +746,10 @@ static int read_http(void *ctx, uint64_t off, uint8_t *buf, size_t cap, size_t *
             if (!*total)
                 rc = floe_error_set(err, FLOE_E_SERVICE,
                                     "GetJobOutput's Content-Range has no total");
+            char range[80];
+            snprintf(range, sizeof(range), "%" PRIu64 "-%" PRIu64, off, off + cap - 1);
             if (!rc)
-                rc = check_range_hash(x, buf, range + 6, err);
+                rc = check_range_hash(x, buf, range, err);
         }
         floe_xfer_destroy(x);
         if (!whole)
@@ -772,15 +772,10 @@ int floe_invrange_download(struct floe_client *client, const char *vault, const 
                            void *user, struct floe_inventory_summary *sum,
                            struct floe_invrange_stats *stats, struct floe_error *err)
 {
-    char *enc = floe_client_encode(job_id);
-    size_t n = strlen(vault) + strlen(enc) + 32;
-    struct http_src h = {.client = client, .path = floe_xmalloc(n)};
-    snprintf(h.path, n, "/vaults/%s/jobs/%s/output", vault, enc);
-    free(enc);
+    struct http_src h = {.client = client, .vault = vault, .job_id = job_id};
     pthread_mutex_init(&h.mu, NULL);
     int rc = floe_invrange_parse(opts, read_http, &h, fn, user, sum, stats, err);
     pthread_mutex_destroy(&h.mu);
     free(h.whole);
-    free(h.path);
     return rc;
 }

@@ -705,21 +705,11 @@ static void on_body_restart(void *ctx)
 
 static void submit_fetch(struct dl *d, struct seg *s)
 {
-    char *enc = floe_client_encode(d->job_id);
-    size_t n = strlen(d->vault) + strlen(enc) + 32;
-    char *path = floe_xmalloc(n);
-    snprintf(path, n, "/vaults/%s/jobs/%s/output", d->vault, enc);
-    free(enc);
-    struct floe_call *k = floe_call_new(d->client, "GET", path, NULL);
-    free(path);
     /* a probe, or the whole output in one request, may receive more than the description
      * says (moto reports 10000 bytes for every inventory): allow up to the buffer */
     uint64_t want = s->probe || d->nseg == 1 ? s->buf->cap : s->len;
-    if (s->probe || d->nseg > 1) {
-        char range[80];
-        snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, s->off, s->off + want - 1);
-        floe_call_header(k, "range", range);
-    }
+    struct floe_call *k =
+        floe_call_job_output(d->client, d->vault, d->job_id, s->probe || d->nseg > 1, s->off, want);
     floe_xfer_destroy(s->xfer);
     s->xfer = floe_call_xfer(k);
     if (d->streaming) {
