@@ -12,6 +12,8 @@
 #                               e.g. archive-loader) against the build's libfloe as $work/NAME.
 #   build_rev REV DIR TARGET... builds TARGETs of git revision REV (Release) in DIR (its source
 #                               unpacked beside it), for a base-vs-current comparison.
+#   start_s3 / stop_s3          S3 on loopback for the migrate-to-S3 benchmarks (below).
+#   rtt_table RESULTS ...       the median table of the far-link migrate benchmarks (below).
 # Sets FLOE and VAULT (the binaries).
 
 bench_cleanup() {
@@ -121,4 +123,66 @@ busy() { awk '/^cpu /{print $2+$3+$4+$7+$8, $2+$3+$4+$5+$6+$7+$8}' /proc/stat; }
 background_cores() {
     awk -v b="$1" -v w="$2" -v o="$3" -v hz="$(getconf CLK_TCK)" \
         'BEGIN { x = (b / hz - o) / w; if (x < 0) x = 0; printf "%.2f", x }'
+}
+
+# start_s3: S3 on a free loopback port for the migrate-to-S3 benchmarks: moto's S3 server, or
+# with S3=sink bench/e2e/s3sink.py (keeps nothing; its listen backlog raised from Python's 5 to
+# 128, so that a batch opening many connections at once is not held up ~1 s by dropped SYNs).
+# Sets murl and mpid (stop_s3 ends it; call it from the script's exit trap).
+start_s3() {
+    if [ "${S3:-moto}" = sink ]; then
+        python3 -c 'import runpy, sys, http.server
+http.server.ThreadingHTTPServer.request_queue_size = 128
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")' bench/e2e/s3sink.py "$work/sport" \
+            > "$work/sink.log" 2>&1 &
+        mpid=$!
+        for _ in $(seq 200); do [ -s "$work/sport" ] && break; sleep 0.05; done
+        murl=http://127.0.0.1:$(cat "$work/sport")
+    else
+        local mport
+        mport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+        python3 -m moto.server -H 127.0.0.1 -p "$mport" > "$work/moto.log" 2>&1 &
+        mpid=$!
+        murl=http://127.0.0.1:$mport
+        for _ in $(seq 200); do curl -s -o /dev/null "$murl" && break; sleep 0.1; done
+    fi
+}
+
+stop_s3() {
+    [ -z "${mpid:-}" ] || { kill "$mpid"; wait "$mpid" 2>/dev/null || true; mpid=""; }
+}
+
+# rtt_table RESULTS BYTES ARCHIVES TITLE NAME...: per round trip (rows) and NAME (columns, in
+# that order, those present) the medians of RESULTS' lines "RTT NAME SECONDS CPU_S [EXTRA]":
+# MB/s (10^6 B/s) and client CPU s/GiB for BYTES, or with ARCHIVES > 0 archives/s and CPU ms
+# per archive; EXTRA (when not 0) listed per run after "up to".
+rtt_table() {
+    python3 - "$@" <<'PY'
+import statistics, sys
+path, total, archives, title, order = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5:]
+rows = {}
+for line in open(path):
+    f = line.split()
+    rows.setdefault((int(f[0]), f[1]), []).append((float(f[2]), float(f[3]), f[4] if len(f) > 4 else "0"))
+names = [n for n in order if any(k[1] == n for k in rows)]
+print(title)
+print("| RTT ms | " + " | ".join(names) + " |")
+print("|---" * (len(names) + 1) + "|")
+for rtt in sorted({k[0] for k in rows}):
+    cells = []
+    for n in names:
+        r = rows.get((rtt, n), [])
+        if not r:
+            cells.append("-")
+            continue
+        s, cpu = statistics.median(x[0] for x in r), statistics.median(x[1] for x in r)
+        if archives:
+            cell = f"{archives / s:.0f} archives/s ({1000 * cpu / archives:.2f} ms CPU/archive"
+        else:
+            cell = f"{total / s / 1e6:.1f} ({cpu / (total / 2**30):.2f} s/GiB"
+        extra = [x[2] for x in r if x[2] != "0"]
+        cells.append(cell + (f", up to {'/'.join(extra)})" if extra else ")"))
+    print(f"| {rtt} | " + " | ".join(cells) + " |")
+PY
 }

@@ -13,10 +13,17 @@
 # per round trip the median MB/s (10^6 B/s, N x SIZE_MIB over the wall time) of RUNS runs
 # (default 3), floe's CPU (user + sys) per GiB, and the most ranges in flight (default only).
 # BUILD=DIR uses floe, floe-vault and linkem of an existing build.
+# SMALL=1: N small archives instead (default 1000, of 1-64 KiB, random, seeded: the files of
+# small_file_tree uploaded with `floe upload`), S3 behind its own linkem with the same round
+# trip (a migration run far from both), no retrieve column, archives/s and client CPU ms per
+# archive (medians) - the small-archive batches of docs/migrate.md "To S3".
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-N=${1:-2}
+SMALL=${SMALL:-}
+N=${1:-${SMALL:+1000}}
+N=${N:-2}
 SIZE_MIB=${2:-256}
+[ -z "$SMALL" ] || SIZE_MIB=1
 RUNS=${3:-3}
 RTTS=${4:-0 50 100 200}
 RATE=${5:-1Gbit}
@@ -25,33 +32,26 @@ bench_setup farmigs3 "$SIZE_MIB"
 bdir=${BUILD:-build-bench}
 cmake --build "$bdir" -j"$(nproc)" --target linkem >/dev/null
 LINKEM=$(cd "$bdir" && pwd)/linkem
-lpid="" mpid=""
-stop_all() {
-    [ -z "$lpid" ] || kill "$lpid" 2>/dev/null || true
-    [ -z "$mpid" ] || { kill "$mpid"; wait "$mpid" 2>/dev/null || true; }
-    bench_cleanup
-}
-trap stop_all EXIT
-if [ "${S3:-moto}" = sink ]; then # bench/e2e/s3sink.py: checks each body's SHA-256, keeps nothing
-    python3 bench/e2e/s3sink.py "$work/sport" > "$work/sink.log" 2>&1 &
-    mpid=$!
-    for _ in $(seq 200); do [ -s "$work/sport" ] && break; sleep 0.05; done
-    murl=http://127.0.0.1:$(cat "$work/sport")
-else
-    mport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    python3 -m moto.server -H 127.0.0.1 -p "$mport" > "$work/moto.log" 2>&1 &
-    mpid=$!
-    murl=http://127.0.0.1:$mport
-    for _ in $(seq 200); do curl -s -o /dev/null "$murl" && break; sleep 0.1; done
-fi
+lpid="" mpid="" slpid=""
+trap '[ -z "$lpid" ] || kill "$lpid" 2>/dev/null || true
+      [ -z "$slpid" ] || kill "$slpid" 2>/dev/null || true; stop_s3; bench_cleanup' EXIT
+start_s3
 
 start_vault
 ids=()
-for i in $(seq "$N"); do
-    ids+=("$("$FLOE" --endpoint-url "$url" --json upload --no-checkpoint bench "$file" \
-        --description "far/$i.bin" |
-        python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["archive_id"])')")
-done
+if [ -n "$SMALL" ]; then
+    small_file_tree "$work/tree" "$N"
+    bytes=$(du -sb --apparent-size "$work/tree" | cut -f1)
+    (cd "$work/tree" && "$FLOE" --endpoint-url "$url" upload --no-checkpoint bench ./*/* \
+        >/dev/null)
+else
+    bytes=$((N * SIZE_MIB * 1048576))
+    for i in $(seq "$N"); do
+        ids+=("$("$FLOE" --endpoint-url "$url" --json upload --no-checkpoint bench "$file" \
+            --description "far/$i.bin" |
+            python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["archive_id"])')")
+    done
+fi
 
 b=0
 one() { # RTT NAME CMD...: appends "rtt name seconds cpu-seconds peak"
@@ -74,43 +74,39 @@ migrate() { # RTT NAME FLOE_BINARY
     [ "${S3:-moto}" = sink ] ||
         aws --endpoint-url "$murl" s3api create-bucket --bucket "floe-far-$b" >/dev/null
     one "$1" "$2" "$3" --endpoint-url "$l" migrate bench --to "s3://floe-far-$b/m" \
-        --s3-endpoint-url "$murl" --storage-class STANDARD --poll-interval 1s
+        --s3-endpoint-url "$sl" --storage-class STANDARD --poll-interval 1s
     [ "${S3:-moto}" = sink ] || aws --endpoint-url "$murl" s3 rb --force "s3://floe-far-$b" >/dev/null
 }
 
 for run in $(seq "$RUNS"); do
     for rtt in $RTTS; do
         if [ "$rtt" = 0 ]; then l=$url; else start_linkem "$rtt" "$RATE"; fi
+        sl=$murl
+        if [ -n "$SMALL" ] && [ "$rtt" != 0 ]; then # small archives: S3 far away too
+            rm -f "$work/slport"
+            "$LINKEM" --upstream "${murl#http://}" --port-file "$work/slport" --rtt-ms "$rtt" \
+                --rate "$RATE" > "$work/slinkem.log" 2>&1 &
+            slpid=$!
+            for _ in $(seq 100); do [ -s "$work/slport" ] && break; sleep 0.05; done
+            sl=http://127.0.0.1:$(cat "$work/slport")
+        fi
         migrate "$rtt" migrate "$FLOE"
         [ -z "${BASE:-}" ] || migrate "$rtt" base-migrate "$BASE/floe"
-        one "$rtt" retrieve bash -c 'for id in "${@:3}"; do "$1" --endpoint-url "$2" retrieve \
+        [ -n "$SMALL" ] || one "$rtt" retrieve bash -c 'for id in "${@:3}"; do "$1" --endpoint-url "$2" retrieve \
             bench --archive-id="$id" --tier Expedited -o "'"$work"'/r/$id" || exit 1; done' \
             _ "$FLOE" "$l" "${ids[@]}"
         [ "$rtt" = 0 ] || stop_linkem
+        [ -z "$slpid" ] || { kill "$slpid"; wait "$slpid" 2>/dev/null || true; slpid=""; }
     done
     echo "run $run done, load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 done
 stop_vault
-python3 - "$work/results" "$((N * SIZE_MIB * 1048576))" "$N" "$SIZE_MIB" "$RATE" <<'PY'
-import statistics, sys
-rows = {}
-for line in open(sys.argv[1]):
-    rtt, name, s, cpu, peak = line.split()
-    rows.setdefault((int(rtt), name), []).append((float(s), float(cpu), int(peak)))
-b = int(sys.argv[2])
-names = [n for n in ("migrate", "base-migrate", "retrieve") if any(k[1] == n for k in rows)]
-print(f"{sys.argv[3]} x {sys.argv[4]} MiB, cap {sys.argv[5]} (RTT 0: no linkem): MB/s (median), "
-      "floe CPU s/GiB (median), most ranges in flight (the runs' peaks)")
-print("| RTT ms | " + " | ".join(names) + " |")
-print("|---" * (len(names) + 1) + "|")
-for rtt in sorted({k[0] for k in rows}):
-    cells = []
-    for n in names:
-        r = rows[(rtt, n)]
-        mbs = b / statistics.median(x[0] for x in r) / 1e6
-        cpu = statistics.median(x[1] for x in r) / (b / 2**30)
-        cell = f"{mbs:.1f} ({cpu:.2f} s/GiB"
-        cell += f", up to {'/'.join(str(x[2]) for x in r)})" if n == "migrate" else ")"
-        cells.append(cell)
-    print(f"| {rtt} | " + " | ".join(cells) + " |")
-PY
+if [ -n "$SMALL" ]; then
+    rtt_table "$work/results" "$bytes" "$N" \
+        "$N small archives ($((bytes / 1024)) KiB), cap $RATE (RTT 0: no linkem): archives/s (median), floe CPU ms per archive (median)" \
+        migrate base-migrate
+else
+    rtt_table "$work/results" "$bytes" 0 \
+        "$N x $SIZE_MIB MiB, cap $RATE (RTT 0: no linkem): MB/s (median), floe CPU s/GiB (median), most ranges in flight (the runs' peaks)" \
+        migrate base-migrate retrieve
+fi

@@ -12,16 +12,8 @@ RUNS=${3:-3}
 . bench/e2e/common.sh
 bench_setup migs3bench "$MIB"
 mpid=""
-stop_all() {
-    [ -z "$mpid" ] || { kill "$mpid"; wait "$mpid" 2>/dev/null || true; }
-    bench_cleanup
-}
-trap stop_all EXIT
-mport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-python3 -m moto.server -H 127.0.0.1 -p "$mport" > "$work/moto.log" 2>&1 &
-mpid=$!
-murl=http://127.0.0.1:$mport
-for _ in $(seq 200); do curl -s -o /dev/null "$murl" && break; sleep 0.1; done
+trap 'stop_s3; bench_cleanup' EXIT
+start_s3
 start_vault
 for i in $(seq "$N"); do
     "$FLOE" --endpoint-url "$url" upload bench "$file" --description "big/$i.bin" >/dev/null
