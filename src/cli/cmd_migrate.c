@@ -48,6 +48,8 @@
     "--s3-endpoint-url from AWS_ENDPOINT_URL_S3 else AWS. Catalog: DIR/.floe-migrate/VAULT.db\n"   \
     "(manifest beside it); for S3 in $XDG_CACHE_HOME/floe, staging beside it. --shard I/N:\n"      \
     "the archives whose id hashes to I of N (one worker each), with its own catalog.\n"            \
+    "Archives up to 1 MiB go 128 at a time (to S3: HeadObject and PutObject in flight\n"           \
+    "together), recorded at once.\n"                                                               \
     "--inventory FILE: plan from an inventory job's output already downloaded (JSON or CSV,\n"     \
     "as floe inventory saves it raw) instead of an inventory job.\n"                               \
     "--catalog postgresql://...: N workers share one plan, each archive claimed with a lease\n"    \

@@ -21,7 +21,10 @@
  *             kill -9 between rename and record); else COPYING, DescribeJob (the job's tree
  *             hash must equal the inventory's), floe_job_output_download() into
  *             "<path>.floe-part" (resumable journal), renamed only once the whole output's tree
- *             hash matched; then VERIFIED, the file's SHA-256, DONE.
+ *             hash matched; then VERIFIED, the file's SHA-256, DONE. To S3 the output streams
+ *             into the object instead (ms3.h). Archives up to BATCH_FILE go in batches
+ *             (copy_batch, copy_batch_s3): each step's requests for up to BATCH_MAX of them in
+ *             flight together, one catalog transaction per batch.
  *   wait      nothing to copy but jobs in flight: sleep (0.25 s, x1.5 per poll, at most poll_ms),
  *             then refresh. With a notification queue (--notify-queue, mnotify.h) the wait is a
  *             long poll of the queue instead: a notification of a REQUESTED row's job moves it

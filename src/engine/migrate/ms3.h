@@ -9,7 +9,9 @@
  * with what S3 stored, the chunk tree hashes combined and compared with the inventory's BEFORE
  * CompleteMultipartUpload: a corrupt archive never becomes an object. The object carries the
  * archive id, tree hash, description and creation date (and, for a one-part object, the
- * SHA-256) as metadata (x-amz-meta-glacier-*, x-amz-meta-sha256).
+ * SHA-256) as metadata (x-amz-meta-glacier-*, x-amz-meta-sha256). Small archives: the
+ * HeadObjects, or the PutObjects of their verified bytes, of a whole batch in flight together
+ * (floe_ms3_present_many, floe_ms3_put_many).
  *
  * Threads: the calling thread (the migration's); a stream's requests run on the clients'
  * transfer threads.
