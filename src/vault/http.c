@@ -924,7 +924,7 @@ int floe_vhttp_start(struct floe_vserver *srv, unsigned *port, struct floe_vhttp
         flags |= MHD_USE_TLS;
     h->d = MHD_start_daemon(
         flags, 0, accept_policy, h, on_request, h, MHD_OPTION_LISTEN_SOCKET, h->lfd,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128u << 10), MHD_OPTION_CONNECTION_TIMEOUT,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32u << 10), MHD_OPTION_CONNECTION_TIMEOUT,
         mhd_timeout_s, MHD_OPTION_URI_LOG_CALLBACK, uri_log, h, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
         MHD_OPTION_CONNECTION_LIMIT, mhd_limit, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,

@@ -10,12 +10,12 @@
  *
  * Streamed writers (request bodies): the body is copied into 4 MiB page-aligned staging
  * buffers; each full buffer becomes one O_DIRECT write at its offset, submitted to the
- * writer's own io_uring without waiting, and the next buffer is filled meanwhile. Buffers are
- * used round-robin, so when the one to fill next is still in flight the thread waits for its
- * completion: at most FLOE_VBLOB_STAGE_DEPTH - 1 writes are in flight and memory stays fixed.
- * A short write is resubmitted for its remainder; -EAGAIN is resubmitted; any other error is
- * remembered and reported by the next write or by finish. Before a writer releases its
- * buffers (finish or discard) every write in flight is reaped, so a buffer is never reused
+ * writer's io_uring (one of RING_POOL kept rings) without waiting, and the next buffer is filled
+ * meanwhile. Buffers are used round-robin, so when the one to fill next is still in flight the
+ * thread waits for its completion: at most FLOE_VBLOB_STAGE_DEPTH - 1 writes are in flight and
+ * memory stays fixed. A short write is resubmitted for its remainder; -EAGAIN is resubmitted; any
+ * other error is remembered and reported by the next write or by finish. Before a writer releases
+ * its buffers (finish or discard) every write in flight is reaped, so a buffer is never reused
  * while the kernel may still read it. Why: buffered writes cost a page-cache copy plus
  * ext4 delayed-allocation and writeback work per byte, and the dirty pages of a part were
  * only written back by the final fdatasync, with the disk idle during the transfer (see
@@ -40,6 +40,11 @@
 #include <unistd.h>
 
 #define DIRECT_ALIGN 4096u
+/* Rings kept for the next streamed writer: as many as can hold staging buffers at once. A
+ * ring made and torn down per upload cost an io_uring_setup and three mmap()/munmap() pairs,
+ * and each of those takes the process's memory-map lock for writing, stalling every thread's
+ * page faults meanwhile (tens of ms under load: docs/performance.md, "Memory-map churn"). */
+#define RING_POOL (FLOE_VBLOB_STAGE_MAX / FLOE_VBLOB_STAGE_DEPTH)
 
 const char *const floe_vblob_io_names[FLOE_VBLOB_IO_COUNT] = {"direct", "buffered"};
 
@@ -64,8 +69,10 @@ struct floe_vblob {
     struct {
         void *free[FLOE_VBLOB_STAGE_MAX]; /* idle staging buffers */
         size_t nfree;
-        size_t nalloc; /* buffers that exist (idle or lent) */
-    } locked;          /* guarded by pool_mu */
+        size_t nalloc;                     /* buffers that exist (idle or lent) */
+        struct io_uring *rings[RING_POOL]; /* idle rings of streamed writers */
+        size_t nrings;
+    } locked; /* guarded by pool_mu */
     pthread_mutex_t log_mu;
     struct floe_vblob_log *log_cur;  /* the log taking new bodies, or NULL; log_mu */
     struct floe_vblob_log *log_open; /* every log with refs > 0; log_mu */
@@ -81,7 +88,7 @@ struct direct_slot {
 };
 
 struct floe_vblob_direct {
-    struct io_uring ring;
+    struct io_uring *ring; /* from ring_take(), back by ring_give() with nothing in flight */
     struct direct_slot slot[FLOE_VBLOB_STAGE_DEPTH];
     unsigned cur; /* slot being filled */
     size_t fill;  /* bytes in slot[cur].buf */
@@ -135,6 +142,10 @@ void floe_vblob_close(struct floe_vblob *b)
         close(b->dirfd);
     for (size_t i = 0; i < b->locked.nfree; i++)
         free(b->locked.free[i]);
+    for (size_t i = 0; i < b->locked.nrings; i++) {
+        io_uring_queue_exit(b->locked.rings[i]);
+        free(b->locked.rings[i]);
+    }
     pthread_mutex_destroy(&b->pool_mu);
     pthread_mutex_destroy(&b->log_mu);
     free(b->path);
@@ -185,6 +196,39 @@ static bool pool_take(struct floe_vblob *b, struct direct_slot *slots)
             slots[i].buf = NULL;
     }
     return ok;
+}
+
+/* A ring for a streamed writer: a kept one, else a new one; NULL when io_uring is not
+ * available here (seccomp, an old kernel). */
+static struct io_uring *ring_take(struct floe_vblob *b)
+{
+    struct io_uring *r = NULL;
+    pthread_mutex_lock(&b->pool_mu);
+    if (b->locked.nrings)
+        r = b->locked.rings[--b->locked.nrings];
+    pthread_mutex_unlock(&b->pool_mu);
+    if (r)
+        return r;
+    r = floe_xmalloc(sizeof(*r));
+    if (io_uring_queue_init(2 * FLOE_VBLOB_STAGE_DEPTH, r, 0) < 0) {
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* Back to the pool (every write it carried reaped), or torn down when the pool is full. */
+static void ring_give(struct floe_vblob *b, struct io_uring *r)
+{
+    pthread_mutex_lock(&b->pool_mu);
+    bool kept = b->locked.nrings < RING_POOL;
+    if (kept)
+        b->locked.rings[b->locked.nrings++] = r;
+    pthread_mutex_unlock(&b->pool_mu);
+    if (!kept) {
+        io_uring_queue_exit(r);
+        free(r);
+    }
 }
 
 static void pool_give(struct floe_vblob *b, struct direct_slot *slots)
@@ -393,11 +437,11 @@ int floe_vblob_create(struct floe_vblob *b, struct floe_vblob_writer *w, struct 
 static void direct_submit_slot(struct floe_vblob_direct *d, int fd, unsigned i)
 {
     struct direct_slot *s = &d->slot[i];
-    struct io_uring_sqe *sqe = io_uring_get_sqe(&d->ring);
+    struct io_uring_sqe *sqe = io_uring_get_sqe(d->ring);
     /* Never NULL: the ring has more entries than there are slots, one SQE per slot. */
     io_uring_prep_write(sqe, fd, s->buf + s->done, (unsigned)(s->len - s->done), s->off + s->done);
     io_uring_sqe_set_data64(sqe, i);
-    io_uring_submit(&d->ring);
+    io_uring_submit(d->ring);
 }
 
 /* Reap one completion (waiting for it); resubmits short writes and -EAGAIN. */
@@ -406,7 +450,7 @@ static void direct_reap_one(struct floe_vblob_direct *d, int fd)
     struct io_uring_cqe *cqe = NULL;
     int r;
     do
-        r = io_uring_wait_cqe(&d->ring, &cqe);
+        r = io_uring_wait_cqe(d->ring, &cqe);
     while (r == -EINTR);
     if (r < 0) { /* the ring itself failed: nothing more will complete */
         if (!d->error)
@@ -418,7 +462,7 @@ static void direct_reap_one(struct floe_vblob_direct *d, int fd)
     }
     unsigned i = (unsigned)io_uring_cqe_get_data64(cqe);
     int res = cqe->res;
-    io_uring_cqe_seen(&d->ring, cqe);
+    io_uring_cqe_seen(d->ring, cqe);
     struct direct_slot *s = &d->slot[i];
     if (res == -EAGAIN || res == -EINTR || (res > 0 && s->done + (size_t)res < s->len)) {
         if (res > 0)
@@ -446,7 +490,7 @@ static void direct_free(struct floe_vblob *b, struct floe_vblob_writer *w)
     if (!d)
         return;
     direct_drain(d, w->fd);
-    io_uring_queue_exit(&d->ring);
+    ring_give(b, d->ring);
     pool_give(b, d->slot);
     free(d);
     w->direct = NULL;
@@ -490,18 +534,18 @@ int floe_vblob_create_stream(struct floe_vblob *b, uint64_t size_bytes, struct f
     if (b->io != FLOE_VBLOB_IO_DIRECT)
         return floe_vblob_create(b, w, err);
     struct floe_vblob_direct *d = floe_xcalloc(1, sizeof(*d));
-    if (io_uring_queue_init(2 * FLOE_VBLOB_STAGE_DEPTH, &d->ring, 0) < 0) {
+    if (!(d->ring = ring_take(b))) {
         free(d); /* no io_uring here (seccomp, old kernel): buffered */
         return floe_vblob_create(b, w, err);
     }
     if (!pool_take(b, d->slot)) {
-        io_uring_queue_exit(&d->ring);
+        ring_give(b, d->ring);
         free(d); /* every staging buffer is in use by other uploads: buffered */
         return floe_vblob_create(b, w, err);
     }
     int e = open_new(b, O_DIRECT, w);
     if (e == EINVAL) { /* the file system has no O_DIRECT: buffered */
-        io_uring_queue_exit(&d->ring);
+        ring_give(b, d->ring);
         pool_give(b, d->slot);
         free(d);
         return floe_vblob_create(b, w, err);
