@@ -126,16 +126,11 @@ background_cores() {
 }
 
 # start_s3: S3 on a free loopback port for the migrate-to-S3 benchmarks: moto's S3 server, or
-# with S3=sink bench/e2e/s3sink.py (keeps nothing; its listen backlog raised from Python's 5 to
-# 128, so that a batch opening many connections at once is not held up ~1 s by dropped SYNs).
+# with S3=sink bench/e2e/s3sink.py (keeps nothing).
 # Sets murl and mpid (stop_s3 ends it; call it from the script's exit trap).
 start_s3() {
     if [ "${S3:-moto}" = sink ]; then
-        python3 -c 'import runpy, sys, http.server
-http.server.ThreadingHTTPServer.request_queue_size = 128
-sys.argv = sys.argv[1:]
-runpy.run_path(sys.argv[0], run_name="__main__")' bench/e2e/s3sink.py "$work/sport" \
-            > "$work/sink.log" 2>&1 &
+        python3 bench/e2e/s3sink.py "$work/sport" > "$work/sink.log" 2>&1 &
         mpid=$!
         for _ in $(seq 200); do [ -s "$work/sport" ] && break; sleep 0.05; done
         murl=http://127.0.0.1:$(cat "$work/sport")

@@ -106,8 +106,14 @@ class Sink(BaseHTTPRequestHandler):
         self.answer(204)
 
 
+class Server(ThreadingHTTPServer):
+    # Python's listen backlog is 5: a client opening many connections at once (floe's batches)
+    # then has SYNs dropped and waits ~1 s for each retransmission
+    request_queue_size = 128
+
+
 if __name__ == "__main__":
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+    srv = Server(("127.0.0.1", 0), Sink)
     srv.daemon_threads = True
     with open(sys.argv[1], "w") as f:
         f.write(str(srv.server_address[1]))

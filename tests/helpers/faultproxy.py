@@ -193,6 +193,9 @@ class Handler(BaseHTTPRequestHandler):
 class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # the default listen backlog of 5 drops SYNs when a client opens many connections at once
+    # (each then waits ~1 s for its retransmission)
+    request_queue_size = 128
 
 
 def main():
