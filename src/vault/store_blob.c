@@ -96,6 +96,7 @@ struct floe_vblob_direct {
     uint64_t alloc_bytes; /* fallocate()d so far; UINT64_MAX: not supported here */
     uint64_t want_bytes;  /* the announced length, aligned up: alloc_bytes never passes it */
     int error;            /* first failed write: positive errno, 0 if none */
+    bool ring_failed;     /* the ring itself failed: never back in the pool (ring_give) */
 };
 
 int floe_vblob_open(const char *data_dir, struct floe_vblob **out, struct floe_error *err)
@@ -217,11 +218,13 @@ static struct io_uring *ring_take(struct floe_vblob *b)
     return r;
 }
 
-/* Back to the pool (every write it carried reaped), or torn down when the pool is full. */
+/* Back to the pool (every write it carried reaped), or torn down when the pool is full or
+ * the ring still holds an entry (it never should: a later writer would take it for its own). */
 static void ring_give(struct floe_vblob *b, struct io_uring *r)
 {
+    bool idle = io_uring_cq_ready(r) == 0 && io_uring_sq_ready(r) == 0;
     pthread_mutex_lock(&b->pool_mu);
-    bool kept = b->locked.nrings < RING_POOL;
+    bool kept = idle && b->locked.nrings < RING_POOL;
     if (kept)
         b->locked.rings[b->locked.nrings++] = r;
     pthread_mutex_unlock(&b->pool_mu);
@@ -441,7 +444,17 @@ static void direct_submit_slot(struct floe_vblob_direct *d, int fd, unsigned i)
     /* Never NULL: the ring has more entries than there are slots, one SQE per slot. */
     io_uring_prep_write(sqe, fd, s->buf + s->done, (unsigned)(s->len - s->done), s->off + s->done);
     io_uring_sqe_set_data64(sqe, i);
-    io_uring_submit(d->ring);
+    int r;
+    do
+        r = io_uring_submit(d->ring);
+    while (r == -EINTR);
+    if (r < 0) { /* never submitted: it will not complete, and the ring is not to be trusted */
+        if (!d->error)
+            d->error = -r;
+        d->ring_failed = true;
+        s->inflight = false;
+        d->inflight--;
+    }
 }
 
 /* Reap one completion (waiting for it); resubmits short writes and -EAGAIN. */
@@ -455,6 +468,7 @@ static void direct_reap_one(struct floe_vblob_direct *d, int fd)
     if (r < 0) { /* the ring itself failed: nothing more will complete */
         if (!d->error)
             d->error = -r;
+        d->ring_failed = true;
         for (unsigned i = 0; i < FLOE_VBLOB_STAGE_DEPTH; i++)
             d->slot[i].inflight = false;
         d->inflight = 0;
@@ -490,7 +504,12 @@ static void direct_free(struct floe_vblob *b, struct floe_vblob_writer *w)
     if (!d)
         return;
     direct_drain(d, w->fd);
-    ring_give(b, d->ring);
+    if (d->ring_failed) { /* completions may still come: no other writer may take them */
+        io_uring_queue_exit(d->ring);
+        free(d->ring);
+    } else {
+        ring_give(b, d->ring);
+    }
     pool_give(b, d->slot);
     free(d);
     w->direct = NULL;
@@ -534,13 +553,14 @@ int floe_vblob_create_stream(struct floe_vblob *b, uint64_t size_bytes, struct f
     if (b->io != FLOE_VBLOB_IO_DIRECT)
         return floe_vblob_create(b, w, err);
     struct floe_vblob_direct *d = floe_xcalloc(1, sizeof(*d));
-    if (!(d->ring = ring_take(b))) {
-        free(d); /* no io_uring here (seccomp, old kernel): buffered */
+    /* staging buffers first: an upload beyond them goes buffered without setting up a ring */
+    if (!pool_take(b, d->slot)) {
+        free(d); /* every staging buffer is in use by other uploads: buffered */
         return floe_vblob_create(b, w, err);
     }
-    if (!pool_take(b, d->slot)) {
-        ring_give(b, d->ring);
-        free(d); /* every staging buffer is in use by other uploads: buffered */
+    if (!(d->ring = ring_take(b))) {
+        pool_give(b, d->slot);
+        free(d); /* no io_uring here (seccomp, old kernel): buffered */
         return floe_vblob_create(b, w, err);
     }
     int e = open_new(b, O_DIRECT, w);
