@@ -487,6 +487,27 @@ class MigrateS3Tests(unittest.TestCase):
                          b"in the way")
         self.check_objects(bucket, data, skip=("a/f004.bin",))
 
+    def test_objects_already_there_do_not_use_the_daily_quota(self):
+        # archives found in S3 before any job is requested cost no job and no retrieval: they
+        # must not count against --max-per-day (nor --max-jobs) while a round is gathered, so
+        # no "quota used up" note and the archive after them is requested in the same pass
+        vault, bucket, data = self.fill_small(5, [5000], "q")
+        by_desc = {d: (aid, b) for aid, (d, b) in data.items()}
+        for i in range(4):
+            aid, body = by_desc["q/f%03d.bin" % i]
+            self.s3.put_object(Bucket=bucket, Key="p/q/f%03d.bin" % i, Body=body, Metadata={
+                "glacier-archive-id": aid, "glacier-tree-hash": tree_hash(body),
+                "glacier-description": "q/f%03d.bin" % i,
+                "sha256": hashlib.sha256(body).hexdigest()}, ChecksumAlgorithm="SHA256")
+        lines, err = self.floe("migrate", vault, "--to", "s3://%s/p" % bucket,
+                               "--s3-endpoint-url", self.moto.url, "--storage-class", "STANDARD",
+                               "--poll-interval", "1s", "--max-per-day", "12000", "--catalog",
+                               os.path.join(self.tmp.name, "quota.db"))
+        r = lines[-1]
+        self.assertEqual((r["copied"], r["already_present"], r["done"]), (1, 4, 5), err)
+        self.assertNotIn("daily retrieval quota", err)
+        self.check_objects(bucket, data)
+
     def test_kill_during_a_batch_then_resume(self):
         # one PutObject of the batch hangs; the others are answered, then kill -9 before the
         # batch is recorded: the re-run adopts what S3 holds (HeadObject: same archive id and

@@ -621,7 +621,8 @@ static int request_some(struct mig *m, bool *quota_blocked)
         struct floe_mcat_row r;
         while (!rc && k < REQ_BATCH && jobs < max_jobs &&
                floe_mcat_next(m->cat, FLOE_MIGRATE_PLANNED, after, &r)) {
-            after = r.ord;
+            /* a row that stops the round is not passed: archives found in S3 below may free
+             * the budget for it */
             if (jobs && bytes + r.size > max_staged) {
                 full = true; /* one archive larger than the cap still goes, alone */
                 break;
@@ -634,6 +635,7 @@ static int request_some(struct mig *m, bool *quota_blocked)
                 rc = floe_error_set(m->err, FLOE_E_CANCELLED, "interrupted");
                 break;
             }
+            after = r.ord;
             if (m->s3 && r.size > FLOE_MIGRATE_S3_OBJECT_MAX) {
                 rc = move(m, &r, FLOE_MIGRATE_FAILED,
                           "larger than S3's 5 TiB object limit: not requested");
@@ -653,6 +655,10 @@ static int request_some(struct mig *m, bool *quota_blocked)
         size_t gathered = k;
         if (m->s3 && k) /* already in S3 (an earlier migration): no job to pay for */
             rc = s3_present_some(m, q, &k, &jobs, &bytes, &today, rc);
+        bool adopted = k < gathered; /* their jobs, bytes and quota are free again */
+        if (adopted && full) {
+            full = *quota_blocked = false; /* the row that stopped the round is tried again */
+        }
         if (k)
             initiate_all(m, q, k);
         for (size_t i = 0; i < k; i++) {
@@ -662,7 +668,7 @@ static int request_some(struct mig *m, bool *quota_blocked)
                 *m->err = keep; /* the first failure is the one reported */
             rc = rc ? rc : qrc;
         }
-        if (gathered < REQ_BATCH || full)
+        if ((gathered < REQ_BATCH && !adopted) || full)
             break;
     }
     free(q);
