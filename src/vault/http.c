@@ -19,7 +19,11 @@
  * inline, a hundred uploads committing at once stalled the kept-alive connections sharing
  * their pool threads for up to 300 ms (the load test's DescribeVault tail; docs/performance.md,
  * "Ends off the pool"). libmicrohttpd must not be stopped with a connection suspended:
- * floe_vhttp_stop() first makes ends run inline again and waits for those queued or running.
+ * floe_vhttp_stop() first makes ends run inline again and waits for those queued or running
+ * (an end that never returns would hold it, as it held libmicrohttpd's stop before). Lock
+ * order: end_mu, then libmicrohttpd's own (MHD_suspend_connection runs under end_mu, so that
+ * the inline_only check, the suspend and the count are one step against stop): end_mu is
+ * never taken from a libmicrohttpd callback that may hold its mutex.
  *
  * Request life:
  *   1. URI log callback: the raw request target is saved (MHD later unescapes its own copy;
@@ -911,6 +915,13 @@ int floe_vhttp_start(struct floe_vserver *srv, unsigned *port, struct floe_vhttp
         rc = FLOE_E_NETWORK;
         goto out;
     }
+    /* the enders start before the pool threads that read nenders (they only wait meanwhile) */
+    while (h->nenders < ENDERS && pthread_create(&h->enders[h->nenders], NULL, ender_main, h) == 0)
+        h->nenders++;
+    if (!h->nenders) {
+        rc = floe_error_set(err, FLOE_E_NETWORK, "cannot start the request enders");
+        goto out;
+    }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
     if (srv->cfg.log_level >= FLOE_VLOG_DEBUG)
         flags |= MHD_USE_ERROR_LOG;
@@ -939,12 +950,6 @@ int floe_vhttp_start(struct floe_vserver *srv, unsigned *port, struct floe_vhttp
         goto out;
     }
     h->lfd = -1; /* MHD owns it now */
-    while (h->nenders < ENDERS && pthread_create(&h->enders[h->nenders], NULL, ender_main, h) == 0)
-        h->nenders++;
-    if (!h->nenders) {
-        rc = floe_error_set(err, FLOE_E_NETWORK, "cannot start the request enders");
-        goto out;
-    }
     if (h->watchdog_needed) {
         if (pthread_create(&h->watchdog, NULL, watchdog_main, h) != 0) {
             rc = floe_error_set(err, FLOE_E_NETWORK, "cannot start the request watchdog");
