@@ -64,6 +64,21 @@ def retrieve(v, vault, aid):
     return body, hd.get("x-amz-sha256-tree-hash")
 
 
+def inventory(v, vault):
+    """{archive id: tree hash} of an inventory job's output (the server's --job-delay instant)."""
+    _, hd, _ = v.request("POST", "/-/vaults/%s/jobs" % vault,
+                         json.dumps({"Type": "inventory-retrieval"}).encode())
+    _, _, body = v.request("GET", "/-/vaults/%s/jobs/%s/output" % (vault, hd["x-amz-job-id"]))
+    return {a["ArchiveId"]: a["SHA256TreeHash"] for a in json.loads(body)["ArchiveList"]}
+
+
+def post_archive(v, vault, data, th):
+    """UploadArchive of data with its tree hash th: (status, headers)."""
+    st, hd, _ = v.request("POST", "/-/vaults/%s/archives" % vault, data,
+                          {"x-amz-sha256-tree-hash": th}, content_sha=vh.sha256(data))
+    return st, hd
+
+
 class Crash(unittest.TestCase):
     def setUp(self):
         self.v = vh.Vault(BIN)
@@ -164,10 +179,7 @@ class Crash(unittest.TestCase):
             t.join()
         self.v.start()
         self.assertEqual(orphans(self.v), set())
-        st, hd, _ = self.v.request("POST", "/-/vaults/cv/jobs",
-                                   json.dumps({"Type": "inventory-retrieval"}).encode())
-        st, _, body = self.v.request("GET", "/-/vaults/cv/jobs/%s/output" % hd["x-amz-job-id"])
-        inv = {a["ArchiveId"]: a["SHA256TreeHash"] for a in json.loads(body)["ArchiveList"]}
+        inv = inventory(self.v, "cv")
         for aid, th in acked.items():
             self.assertEqual(inv.get(aid), th)
         for aid in inv:  # every visible archive is whole
@@ -186,9 +198,7 @@ class Crash(unittest.TestCase):
                 data = os.urandom(random.randint(1, 256 * 1024))
                 th = vh.tree_hash(data)
                 try:
-                    st, hd, _ = self.v.request("POST", "/-/vaults/cv/archives", data,
-                                               {"x-amz-sha256-tree-hash": th},
-                                               content_sha=vh.sha256(data))
+                    st, hd = post_archive(self.v, "cv", data, th)
                 except OSError:
                     return
                 if st != 201:
@@ -208,10 +218,7 @@ class Crash(unittest.TestCase):
         self.v.stop()
         self.v.start()
         self.assertEqual(orphans(self.v), set())
-        st, hd, _ = self.v.request("POST", "/-/vaults/cv/jobs",
-                                   json.dumps({"Type": "inventory-retrieval"}).encode())
-        st, _, body = self.v.request("GET", "/-/vaults/cv/jobs/%s/output" % hd["x-amz-job-id"])
-        inv = {a["ArchiveId"]: a["SHA256TreeHash"] for a in json.loads(body)["ArchiveList"]}
+        inv = inventory(self.v, "cv")
         self.assertGreaterEqual(len(acked), 50)
         for aid, th in acked.items():
             self.assertEqual(inv.get(aid), th)
