@@ -387,10 +387,14 @@ static enum job_outcome check_job_archive_locked(struct floe_vreq *rq, struct jo
 static enum job_outcome insert_job(struct floe_vreq *rq, struct job_spec *js, const char *job_id,
                                    struct floe_error *err)
 {
-    int64_t now = floe_vutil_now_ms();
     struct floe_vdb *db = rq->srv->db;
     enum job_outcome outcome = JOB_OK;
     floe_vdb_lock(db);
+    /* taken under the lock: ListJobs lists in insertion order, and the creation dates must
+     * not go down along it (jobs requested at once, their ends run on several threads, were
+     * inserted in another order than they were dated; clients that read the listing as
+     * ascending then lost their short walks, tests/integration/test_migrate.py) */
+    int64_t now = floe_vutil_now_ms();
     if (!floe_vapi_vault_exists_locked(rq))
         outcome = JOB_NO_VAULT;
     if (outcome == JOB_OK && js->archive_id)
