@@ -462,16 +462,19 @@ class MigrateTests(unittest.TestCase):
 
     def test_job_near_expiry_gets_a_fresh_job(self):
         # a succeeded job whose output expires within the margin is not reused: a new job is
-        # paid for instead (here the output lives 10 s and the margin is 8 s)
+        # paid for instead (here the output lives 30 s and the margin is 24 s). The new job
+        # must itself be copied while it is still fresh: within 6 s of its completion, less
+        # the fraction of a second its whole-second CompletionDate loses (with 10 s and 8 s
+        # that left 1-2 s for a poll and the copy, too little under ASan on a loaded machine)
         vault, data = self.fill(["e/0"])
         (aid,) = list(data)
         j = self.glacier.initiate_job(vaultName=vault, jobParameters={
             "Type": "archive-retrieval", "ArchiveId": aid, "Tier": "Expedited"})
         self.wait_job(vault, j["jobId"])
-        time.sleep(2.5)
+        time.sleep(6.5)  # the old job is past 30 - 24 s (waiting longer only makes it older)
         dest = self.dest()
         lines, _ = self.floe("--json", "migrate", vault, "--to", dest, "--tier", "Expedited",
-                             "--job-expiry", "10s", "--expiry-margin", "8s",
+                             "--job-expiry", "30s", "--expiry-margin", "24s",
                              "--poll-interval", "1s")
         self.assertEqual((lines[-1]["jobs_reused"], lines[-1]["jobs_requested"]), (0, 1))
         self.assertEqual(len(self.retrieval_jobs(vault)), 2)
