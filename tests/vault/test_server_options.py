@@ -68,7 +68,9 @@ class ExpiryAndStaleness(unittest.TestCase):
     --inventory-staleness makes an inventory show the vault as it was that long ago."""
 
     def test_expired_job_is_gone_at_once(self):
-        v = vh.Vault(BIN, extra=("--job-delay", "instant", "--job-expiry", "1"))
+        # the output is read within 3 s of the job's completion (two requests: a loaded
+        # machine under ASan can take more than the 1 s this used to leave), gone 3.5 s after
+        v = vh.Vault(BIN, extra=("--job-delay", "instant", "--job-expiry", "3"))
         try:
             g = v.client()
             g.create_vault(vaultName="e")
@@ -81,7 +83,7 @@ class ExpiryAndStaleness(unittest.TestCase):
                 time.sleep(0.05)
             self.assertEqual(g.get_job_output(vaultName="e", jobId=jid)["body"].read(),
                              b"expiring")
-            time.sleep(1.3)
+            time.sleep(3.5)
             for call in (lambda: g.describe_job(vaultName="e", jobId=jid),
                          lambda: g.get_job_output(vaultName="e", jobId=jid)):
                 with self.assertRaises(g.exceptions.ResourceNotFoundException):
@@ -91,7 +93,9 @@ class ExpiryAndStaleness(unittest.TestCase):
             v.close()
 
     def test_inventory_staleness(self):
-        v = vh.Vault(BIN, extra=("--job-delay", "instant", "--inventory-staleness", "2"))
+        # 4 s: each inventory below must start within that of the write before it (a loaded
+        # machine under ASan can take more than the 2 s this used to leave)
+        v = vh.Vault(BIN, extra=("--job-delay", "instant", "--inventory-staleness", "4"))
         try:
             g = v.client()
             g.create_vault(vaultName="s")
@@ -107,8 +111,8 @@ class ExpiryAndStaleness(unittest.TestCase):
                 out = json.loads(g.get_job_output(vaultName="s", jobId=jid)["body"].read())
                 return [a["ArchiveId"] for a in out["ArchiveList"]]
 
-            self.assertEqual(inventory(), [])  # not in the snapshot of 2 s ago
-            time.sleep(2.3)
+            self.assertEqual(inventory(), [])  # not in the snapshot of 4 s ago
+            time.sleep(4.3)
             self.assertEqual(inventory(), [aid])
             g.delete_archive(vaultName="s", archiveId=aid)
             self.assertEqual(inventory(), [aid])  # deleted after the snapshot: still listed
@@ -200,10 +204,10 @@ class RequestTimeout(unittest.TestCase):
         body = os.urandom(2 * MIB)
         s = send_partial(self.v, "POST", "/-/vaults/t/archives", body, 0,
                          {"x-amz-sha256-tree-hash": vh.tree_hash(body)})
-        step = len(body) // 5
-        for i in range(5):  # 5 pieces, 0.6 s apart: 3 s in all, never 1 s idle
-            time.sleep(0.6)
-            s.sendall(body[i * step:(i + 1) * step if i < 4 else len(body)])
+        step = len(body) // 10
+        for i in range(10):  # 10 pieces, 0.3 s apart: 3 s in all, never 1 s idle (0.7 s to
+            time.sleep(0.3)  # spare for a loaded machine's scheduling)
+            s.sendall(body[i * step:(i + 1) * step if i < 9 else len(body)])
         s.settimeout(30)
         data = s.recv(65536)
         s.close()
