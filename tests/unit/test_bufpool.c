@@ -133,6 +133,7 @@ static void test_bufpool_names_the_memory_limit(void **state)
 struct waiter {
     struct floe_bufpool *pool;
     atomic_int started;
+    atomic_int tid;
     int rc;
     int sys_errno;
     struct floe_buf *buf;
@@ -142,10 +143,33 @@ static void *wait_one(void *arg)
 {
     struct waiter *w = arg;
     struct floe_error err = {0};
+    atomic_store(&w->tid, (int)gettid());
     atomic_store(&w->started, 1);
     w->rc = floe_bufpool_acquire(w->pool, &w->buf, &err);
     w->sys_errno = err.sys_errno;
     return NULL;
+}
+
+/* Until the waiter thread sleeps (in acquire's wait: it does nothing else that sleeps), or 30 s.
+ * A fixed 20 ms let a waiter that was not scheduled in time take the released buffer without
+ * waiting (waits 0) on a loaded machine. */
+static void until_asleep(struct waiter *w)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/task/%d/stat", atomic_load(&w->tid));
+    for (int i = 0; i < 30000; i++) {
+        char line[512] = "";
+        FILE *f = fopen(path, "r");
+        assert_non_null(f);
+        size_t n = fread(line, 1, sizeof(line) - 1, f);
+        fclose(f);
+        line[n] = 0;
+        const char *end = strrchr(line, ')'); /* the state follows "(comm)" */
+        if (end && end[1] == ' ' && end[2] == 'S')
+            return;
+        usleep(1000);
+    }
+    fail_msg("the waiter thread never blocked");
 }
 
 static void test_bufpool_acquire_waits_for_release(void **state)
@@ -159,7 +183,7 @@ static void test_bufpool_acquire_waits_for_release(void **state)
     assert_int_equal(pthread_create(&t, NULL, wait_one, &w), 0);
     while (!atomic_load(&w.started))
         usleep(1000);
-    usleep(20000); /* let it block */
+    until_asleep(&w); /* blocked in acquire */
     floe_bufpool_release(pool, held);
     pthread_join(t, NULL);
     assert_int_equal(w.rc, FLOE_OK);
