@@ -19,11 +19,14 @@
  * inline, a hundred uploads committing at once stalled the kept-alive connections sharing
  * their pool threads for up to 300 ms (the load test's DescribeVault tail; docs/performance.md,
  * "Ends off the pool"). libmicrohttpd must not be stopped with a connection suspended:
- * floe_vhttp_stop() first makes ends run inline again and waits for those queued or running
- * (an end that never returns would hold it, as it held libmicrohttpd's stop before). Lock
- * order: end_mu, then libmicrohttpd's own (MHD_suspend_connection runs under end_mu, so that
- * the inline_only check, the suspend and the count are one step against stop): end_mu is
- * never taken from a libmicrohttpd callback that may hold its mutex.
+ * floe_vhttp_stop() first admits no more ends (a request reaching its end is answered 503,
+ * nothing done), runs the admitted ones inline and waits for those queued or running (an end
+ * that never returns would hold it, as it held libmicrohttpd's stop before), then waits (for
+ * STOP_ANSWER_WAIT_MS at most) until the answer of every end it let run has been sent: a
+ * client whose upload was committed hears so, instead of a closed connection that makes it
+ * upload again. Lock order: end_mu, then libmicrohttpd's own (MHD_suspend_connection runs
+ * under end_mu, so that the stopping check, the suspend and the count are one step against
+ * stop): end_mu is never taken from a libmicrohttpd callback that may hold its mutex.
  *
  * Request life:
  *   1. URI log callback: the raw request target is saved (MHD later unescapes its own copy;
@@ -126,6 +129,9 @@
 /* Threads running the ends of requests that change state (see DESIGN, "Ends off the pool"):
  * as many as the group commit usefully batches; more ends wait in their queue. */
 #define ENDERS 32
+/* How long a stop waits for the answers of the ends it let run to go out (a client that
+ * does not read its answer must not hold the stop). */
+#define STOP_ANSWER_WAIT_MS 10000
 
 struct http_req;
 struct http_conn;
@@ -158,13 +164,16 @@ struct floe_vhttp {
     unsigned nenders;
     pthread_mutex_t end_mu;
     pthread_cond_t end_cv;   /* work queued, or stop */
-    pthread_cond_t end_idle; /* pending fell to 0 */
+    pthread_cond_t end_idle; /* pending or answering fell to 0 */
     struct {
         struct http_req *head, *tail; /* ends waiting for an ender */
         unsigned pending;             /* queued or running */
-        bool inline_only;             /* stopping: ends run on the pool thread again */
-        bool stop;                    /* the enders exit */
-    } ends;                           /* guarded by end_mu */
+        bool stopping; /* no end admitted any more; the admitted run on the pool thread */
+        bool stop;     /* the enders exit */
+    } ends;            /* guarded by end_mu */
+    /* ends admitted whose answer is not yet sent: raised under end_mu (with the stopping
+     * check), lowered without it (by the completion callback) */
+    _Atomic unsigned answering;
 };
 
 /* Per-connection state (MHD's socket context), from open to close. */
@@ -205,6 +214,7 @@ struct http_req {
     struct MHD_Connection *conn; /* the suspended connection, resumed by the ender */
     struct http_req *end_next;   /* guarded by http->end_mu */
     bool ended;                  /* the ender ran the end (read after the resume) */
+    bool answering;              /* counted in http->answering until completed */
 };
 
 static struct http_conn *conn_of(struct MHD_Connection *conn)
@@ -711,17 +721,54 @@ static void *ender_main(void *arg)
     return NULL;
 }
 
+/* Does the request's end change state (every method but GET and HEAD)? */
+static bool changes_state(const struct http_req *h)
+{
+    const char *m = h->rq.method;
+    return m && strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0;
+}
+
+/* Admits a request that changes state to its end, counted until its answer has been sent
+ * (on_completed), so that stop can wait for the answer of everything it let change: false
+ * once stop has begun (the request is refused and nothing it asked for is done). */
+static bool admit_end(struct http_req *h)
+{
+    struct floe_vhttp *http = h->http;
+    if (!changes_state(h))
+        return true;
+    pthread_mutex_lock(&http->end_mu);
+    bool ok = !http->ends.stopping;
+    if (ok) {
+        atomic_fetch_add(&http->answering, 1);
+        h->answering = true;
+    }
+    pthread_mutex_unlock(&http->end_mu);
+    return ok;
+}
+
+/* The answer of an admitted end went out (or its client left): stop need not wait for it.
+ * Called from the completion callback, so end_mu is not taken (see DESIGN, lock order): the
+ * wake-up may come between stop's check and its wait, which then ends at its next tick. */
+static void answered(struct http_req *h)
+{
+    struct floe_vhttp *http = h->http;
+    if (!h->answering)
+        return;
+    h->answering = false;
+    if (atomic_fetch_sub(&http->answering, 1) == 1)
+        pthread_cond_broadcast(&http->end_idle);
+}
+
 /* Hands a request's end to an ender, its connection suspended meanwhile: true when it did
  * (the pool thread returns to its other connections), false when the end is cheap (GET and
  * HEAD change nothing and wait on no commit) or the server is stopping (it runs inline). */
 static bool defer_end(struct MHD_Connection *conn, struct http_req *h)
 {
     struct floe_vhttp *http = h->http;
-    const char *m = h->rq.method;
-    if (!http->nenders || !m || strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0)
+    if (!http->nenders || !changes_state(h))
         return false;
     pthread_mutex_lock(&http->end_mu);
-    if (http->ends.inline_only) {
+    if (http->ends.stopping) {
         pthread_mutex_unlock(&http->end_mu);
         return false;
     }
@@ -793,9 +840,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (timed_out)
         return MHD_NO; /* already answered 408 on the socket */
     if (!rq->resp.status) {
-        if (defer_end(conn, h))
+        if (!admit_end(h)) {
+            floe_verr_reply(rq, FLOE_VERR_SERVICE_UNAVAILABLE,
+                            "floe-vault is stopping: nothing was done; retry the request");
+            rq->resp.close = true;
+        } else if (defer_end(conn, h)) {
             return MHD_YES;
-        floe_vdispatch_end(rq, &h->d);
+        } else {
+            floe_vdispatch_end(rq, &h->d);
+        }
     }
     return send_response(conn, h);
 }
@@ -807,6 +860,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!h)
         return;
     unwatch(h); /* the watchdog cannot reach h after this */
+    answered(h);
     const char *how = NULL;
     if (h->timed_out)
         how = "(body stalled: answered 408, nothing stored)";
@@ -969,12 +1023,24 @@ void floe_vhttp_stop(struct floe_vhttp *h)
 {
     if (!h)
         return;
-    /* libmicrohttpd must not be stopped with a connection suspended: ends run inline from
-     * here on, and those queued or running finish (and resume theirs) first */
+    /* libmicrohttpd must not be stopped with a connection suspended: no end is admitted from
+     * here on (the request is answered 503, nothing done), the admitted ones run inline, and
+     * those queued or running finish (and resume theirs) first. Then the answers of all the
+     * admitted ends go out before the connections are closed (a client whose change was made
+     * hears so and does not repeat it), for STOP_ANSWER_WAIT_MS at most. */
     pthread_mutex_lock(&h->end_mu);
-    h->ends.inline_only = true;
+    h->ends.stopping = true;
     while (h->ends.pending)
         pthread_cond_wait(&h->end_idle, &h->end_mu);
+    int64_t give_up = floe_vutil_now_ms() + STOP_ANSWER_WAIT_MS;
+    while (atomic_load(&h->answering) && floe_vutil_now_ms() < give_up) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100 * 1000000L;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&h->end_idle, &h->end_mu, &ts);
+    }
     h->ends.stop = true;
     pthread_cond_broadcast(&h->end_cv);
     pthread_mutex_unlock(&h->end_mu);

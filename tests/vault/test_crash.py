@@ -190,7 +190,9 @@ class Crash(unittest.TestCase):
         """SIGTERM while 16 writers upload: the ends of uploads run on ender threads with their
         connections suspended (src/vault/http.c, "Ends off the pool"), and libmicrohttpd must
         not be stopped with one suspended. The server exits 0 in time, every acknowledged
-        archive is there after a restart, and no blob is left unreferenced."""
+        archive is there after a restart, no blob is left unreferenced, and nothing is there
+        that was not acknowledged: a stop sends the answer of every upload it committed and
+        refuses (503) the ones that reach their end after it began."""
         acked, lock, stop = {}, threading.Lock(), threading.Event()
 
         def writer():
@@ -222,6 +224,7 @@ class Crash(unittest.TestCase):
         self.assertGreaterEqual(len(acked), 50)
         for aid, th in acked.items():
             self.assertEqual(inv.get(aid), th)
+        self.assertEqual(set(inv) - set(acked), set(), "stored but never acknowledged")
 
     def test_group_commit_kill_loop(self):
         """16 writers of small archives (they share group commits); kill -9 at a random moment,
