@@ -199,6 +199,22 @@ class Contract(unittest.TestCase):
             r = self.floe("upload", "partial", good, bad)
             self.assertEqual(r.returncode, 3, r.stderr)
 
+    def interrupt_after(self, proc, mark):
+        """SIGINT to proc once its stderr has a line with mark (the job initiated, the wait
+        begun) rather than after a fixed time, which a slow start (ASan, a loaded machine) can
+        outlast: the hint names the job only once there is one. The lines read, for the
+        caller's checks."""
+        got = ""
+        deadline = time.time() + 60
+        while mark not in got and time.time() < deadline:
+            line = proc.stderr.readline()
+            if not line:
+                break  # exited before it got there: the caller's checks say how
+            got += line
+        self.assertIn(mark, got)
+        proc.send_signal(signal.SIGINT)
+        return got
+
     def test_exit_130_with_resume_hint(self):
         slow = servers.start_vault(FLOE_VAULT, extra=("--job-delay", "Standard=60"))
         try:
@@ -218,9 +234,9 @@ class Contract(unittest.TestCase):
                 proc = subprocess.Popen([FLOE, "--endpoint-url", url] + argv, env=env,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                         text=True)
-                time.sleep(1.5)
-                proc.send_signal(signal.SIGINT)
+                first = self.interrupt_after(proc, " initiated")
                 so, se = proc.communicate(timeout=60)
+                se = first + se
                 self.assertEqual(proc.returncode, 130, se)
                 self.assertIn("interrupted", se)
                 self.assertIn("to resume, run: " + hint, se)
@@ -230,9 +246,9 @@ class Contract(unittest.TestCase):
             proc = subprocess.Popen([FLOE, "--endpoint-url", url, "job", "wait", "slow", jid],
                                     env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     text=True)
-            time.sleep(1)
-            proc.send_signal(signal.SIGINT)
+            first = self.interrupt_after(proc, " InProgress after ")
             so, se = proc.communicate(timeout=60)
+            se = first + se
             self.assertEqual(proc.returncode, 130)
             self.assertIn("to resume, run: floe job wait slow " + jid, se)
         finally:
