@@ -10,8 +10,10 @@ errors a user can hit (no --yes off a terminal, bad options).
 
 usage: test_purge.py FLOE_BINARY FLOE_VAULT_BINARY
 """
+import glob
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -170,13 +172,37 @@ class PurgeTests(unittest.TestCase):
         self.assertEqual(s["deleted"], 2)
         self.assertEqual(self.listed(vault), set(order[2:]))
 
+    def states(self):
+        return set(glob.glob(os.path.join(self.env["XDG_CACHE_HOME"], "**", "purge-*.ckpt"),
+                             recursive=True))
+
+    def watermark(self, old=()):
+        """The highest watermark in the purge states under the cache dir but those in old (0:
+        none yet)."""
+        best = 0
+        for path in self.states() - set(old):
+            try:
+                with open(path) as f:
+                    m = re.search(r"^watermark (\d+)$", f.read(), re.M)
+            except FileNotFoundError:
+                continue
+            if m:
+                best = max(best, int(m.group(1)))
+        return best
+
     def test_kill_and_resume(self):
         vault, ids = self.fill(120)
         args = [FLOE, "--endpoint-url", self.vault.url, "vault", "purge", vault, "--yes",
                 "--max-rate", "40", "--concurrency", "4"]
+        old = self.states()
         p = subprocess.Popen(args, env=self.env, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-        time.sleep(2.0)
+        # killed once its state records deletions (a watermark above 0, saved at most once a
+        # second: about 40 of the 120 by then), not after a fixed 2 s that a slow start
+        # (ASan, a loaded machine) could spend before the first deletion
+        deadline = time.time() + 120
+        while self.watermark(old) == 0 and p.poll() is None and time.time() < deadline:
+            time.sleep(0.02)
         p.send_signal(signal.SIGKILL)
         p.wait()
         left = self.listed(vault)
