@@ -155,8 +155,21 @@ class MigrateS3Tests(unittest.TestCase):
         args = ["migrate", vault, "--to", "s3://%s/k" % bucket, "--storage-class", "STANDARD",
                 "--chunk-size", "8MiB", "--poll-interval", "1s", "--catalog", catalog]
         p = self.start_until_delayed(args, proxy)
-        try:
-            time.sleep(0.5)  # part 2's journal line is written once its answer is in
+        staging = catalog[:-3] + ".staging"
+
+        def journaled():  # part 2's journal line is written once its answer is in
+            for name in os.listdir(staging) if os.path.isdir(staging) else []:
+                if name.endswith(".parts"):
+                    with open(os.path.join(staging, name)) as f:
+                        if any(line.startswith("2 ") for line in f):
+                            return True
+            return False
+
+        try:  # parts 1 and 2 can take long beside others' work (CI): wait for the line
+            deadline = time.time() + 50  # part 3 is held 60 s
+            while not journaled() and time.time() < deadline:
+                time.sleep(0.1)
+            self.assertTrue(journaled(), "part 2 was never journaled")
         finally:
             p.send_signal(signal.SIGKILL)  # parts 1 and 2 sent, part 3 in flight
             p.wait()
