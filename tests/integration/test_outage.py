@@ -60,8 +60,19 @@ class Outage(unittest.TestCase):
         t0 = time.time()
         time.sleep(OUTAGE_S)
         self.assertIsNone(proc.poll(), "the command gave up during the outage")
-        self.vault = servers.start_vault(FLOE_VAULT, data_dir=self.data_dir,
-                                         extra=("--listen", "127.0.0.1:%d" % self.port))
+        # the port was free for 20 s: another test's connection (ctest -j2) may hold it as its
+        # own end for a moment; the restart is tried again until it binds
+        deadline = time.time() + 60
+        while True:
+            try:
+                self.vault = servers.start_vault(FLOE_VAULT, data_dir=self.data_dir,
+                                                 extra=("--listen", "127.0.0.1:%d" % self.port))
+                break
+            except RuntimeError as e:
+                if time.time() > deadline:
+                    raise
+                print("restart on port %d: %s; again" % (self.port, e), file=sys.stderr)
+                time.sleep(0.5)
         return time.time() - t0
 
     def wait_for_first_part(self, proc):
