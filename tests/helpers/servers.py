@@ -120,23 +120,33 @@ def free_port():
 
 
 def start_moto():
+    """moto's server on 127.0.0.1, on a port it binds itself (tests/helpers/motoserver.py:
+    port 0 and a port file, never a port picked here and bound later)."""
     workdir = tempdir("floe-moto-")
-    port = free_port()
+    port_file = os.path.join(workdir, "port")
     log_path = os.path.join(workdir, "moto.log")
     with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
-                                 str(port)], stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([sys.executable, os.path.join(HERE, "motoserver.py"),
+                                 "--port-file", port_file], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        port = _wait_port_file(port_file, proc, "moto's server", timeout=60)  # its imports
+    except RuntimeError as e:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        with open(log_path) as f:
+            raise RuntimeError("%s: %s" % (e, f.read())) from None
+    s = Server(proc, port, workdir, log_path)
+    # serving: the port file is written before serve_forever(), and the socket listens
     deadline = time.time() + 30
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("moto.server exited early: " + open(log_path).read())
+    while True:
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return Server(proc, port, workdir, log_path)
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+            return s
         except OSError:
+            if time.time() > deadline:
+                raise
             time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("moto.server did not start")
 
 
 def start_faultproxy(upstream_port, rules, port=0, inflight=False):

@@ -3,31 +3,21 @@
 boto3 are retrieved by `floe retrieve` and compared byte for byte; moto describes archive jobs
 with size 0 and no hashes and ignores Range, so floe must discover the size from the answer
 and report the output as unverified; `floe inventory` reads moto's (always JSON) inventory.
-Skipped (77) when moto is not installed. The server runs on a free 127.0.0.1 port and is
+Skipped (77) when moto is not installed. The server binds a free 127.0.0.1 port itself and is
 stopped by PID.
 
 usage: test_retrieve_moto.py FLOE
 """
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
 import retrieve_helper as rh
+import servers  # noqa: E402  (tests/helpers, on the path retrieve_helper set)
 
 FLOE = None
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Moto(unittest.TestCase):
@@ -36,17 +26,10 @@ class Moto(unittest.TestCase):
         import boto3
         from botocore.config import Config
         cls.tmp = tempfile.TemporaryDirectory(prefix="floe-moto-")
-        port = free_port()
-        cls.proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1",
-                                     "-p", str(port)], stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL)
-        cls.url = "http://127.0.0.1:%d" % port
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        # moto's server on a port it binds itself (a port picked here and bound after its
+        # imports could be taken in between), up to 60 s to start on a loaded machine
+        cls.moto = servers.start_moto()
+        cls.url = cls.moto.url
         cls.glacier = boto3.client("glacier", endpoint_url=cls.url, region_name="us-east-1",
                                    aws_access_key_id="x", aws_secret_access_key="y",
                                    config=Config(retries={"max_attempts": 1}))
@@ -55,8 +38,7 @@ class Moto(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        os.kill(cls.proc.pid, signal.SIGTERM)
-        cls.proc.wait(10)
+        cls.moto.stop()
         cls.tmp.cleanup()
 
     def test_retrieve_boto3_uploads(self):

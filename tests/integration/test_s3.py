@@ -24,7 +24,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,17 +32,10 @@ import unittest
 import urllib.request
 
 DRIVER = None
+HELPERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helpers")
 MIB = 1 << 20
 REGION = "eu-west-1"
 MOTO = None  # {"url", "proc", "ak", "sk"}
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def set_auth(on):
@@ -68,22 +60,29 @@ class unsigned:
 
 
 def start_moto(workdir):
+    """moto's server on a port it binds itself (tests/helpers/motoserver.py), logging to
+    workdir/moto.log."""
     import boto3
-    port = free_port()
     log = open(os.path.join(workdir, "moto.log"), "w")
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
-                             str(port)], stdout=log, stderr=subprocess.STDOUT)
+    pf = os.path.join(workdir, "moto.port")
+    proc = subprocess.Popen([sys.executable, os.path.join(HELPERS, "motoserver.py"),
+                             "--port-file", pf], stdout=log, stderr=subprocess.STDOUT)
     log.close()
-    url = "http://127.0.0.1:%d" % port
-    for _ in range(300):
+    port = None
+    for _ in range(600):
         if proc.poll() is not None:
-            raise RuntimeError("moto.server exited early: " +
+            raise RuntimeError("moto's server exited early: " +
                                open(os.path.join(workdir, "moto.log")).read())
         try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            with open(pf) as f:
+                port = int(f.read())
             break
-        except OSError:
+        except (FileNotFoundError, ValueError):
             time.sleep(0.1)
+    if port is None:
+        proc.kill()
+        raise RuntimeError("moto's server did not start within 60 s")
+    url = "http://127.0.0.1:%d" % port
     global MOTO
     MOTO = {"url": url, "proc": proc, "auth": False}
     iam = boto3.client("iam", endpoint_url=url, region_name="us-east-1",
