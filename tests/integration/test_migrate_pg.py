@@ -48,6 +48,10 @@ def pg_bin(name):
     return found[-1] if found else shutil.which(name)
 
 
+class PortTaken(RuntimeError):
+    pass
+
+
 class Postgres:
     """A throwaway cluster: initdb, then postgres itself (one PID to stop) on 127.0.0.1."""
 
@@ -66,16 +70,50 @@ class Postgres:
                            capture_output=True, cwd=self.dir)
         if r.returncode:
             raise RuntimeError("initdb failed: " + r.stderr.decode(errors="replace"))
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        sock.close()
-        self.url = "postgresql://floe@127.0.0.1:%d/postgres" % self.port
         self.proc = None
-        self.start()
+        # postgres binds the port it is given: one picked here (bound and released) may be
+        # taken before it does by another test's server or connection under ctest -j2; then
+        # another port is tried
+        for attempt in range(10):
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+            sock.close()
+            self.url = "postgresql://floe@127.0.0.1:%d/postgres" % self.port
+            try:
+                self.start(retry_s=0)
+                break
+            except PortTaken:
+                continue
+        else:
+            raise RuntimeError("postgres found no free port in 10 tries")
 
-    def start(self):
+    def bind_failed(self):
+        with open(os.path.join(self.dir, "pg.log"), errors="replace") as f:
+            return "Address already in use" in f.read()[self.log_at:]
+
+    def start(self, retry_s=60):
+        """Starts postgres on self.port; while the port is taken (a restart: another test's
+        connection may hold it as its own end for a moment), tries again for retry_s, then
+        raises PortTaken."""
+        deadline = time.time() + retry_s
+        while True:
+            try:
+                return self.start_once()
+            except RuntimeError:
+                taken = self.bind_failed()
+                if self.log:
+                    self.log.close()
+                    self.log = None
+                if not taken:
+                    raise
+                if time.time() >= deadline:
+                    raise PortTaken("127.0.0.1:%d is taken" % self.port) from None
+                time.sleep(0.5)
+
+    def start_once(self):
         self.log = open(os.path.join(self.dir, "pg.log"), "a")
+        self.log_at = self.log.tell()
         self.proc = subprocess.Popen(
             self.as_user + [pg_bin("postgres"), "-D", self.data, "-p", str(self.port),
                             "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
