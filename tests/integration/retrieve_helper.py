@@ -61,6 +61,17 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         pass
 
+    def handle(self):
+        """One client connection (its requests one after the other), counted in srv.conns
+        while it is open."""
+        with self.server.lock:
+            self.server.conns += 1
+        try:
+            super().handle()
+        finally:
+            with self.server.lock:
+                self.server.conns -= 1
+
     def _handle(self):
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n) if n else b""
@@ -127,6 +138,7 @@ class CorruptProxy:
         self.srv.upstream_port = upstream_port
         self.srv.lock = threading.Lock()
         self.srv.log = []
+        self.srv.conns = 0  # client connections open (their requests handled or not)
         self.srv.corrupted = 0
         self.set(pattern, count)
         self.url = "http://127.0.0.1:%d" % self.srv.server_address[1]
@@ -146,6 +158,11 @@ class CorruptProxy:
     @property
     def corrupted(self):
         return self.srv.corrupted
+
+    @property
+    def conns(self):
+        with self.srv.lock:
+            return self.srv.conns
 
     def close(self):
         self.srv.shutdown()

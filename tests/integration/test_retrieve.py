@@ -342,7 +342,13 @@ class Retrieve(unittest.TestCase):
             p.stderr.close()
             self.assertTrue(os.path.exists(part))
             self.assertFalse(os.path.exists(out))
-            time.sleep(0.5)  # requests in flight at the kill finish at the proxy
+            # the requests in flight at the kill finish at the proxy (logged as they end):
+            # until the killed client's connections are all gone there, not a fixed 0.5 s,
+            # which a loaded machine's proxy threads can outlast (then the re-run's count is
+            # off by them)
+            time.sleep(0.5)
+            self.assertTrue(vault_helper.wait_for(lambda: proxy.conns == 0, 60),
+                            "%d connections of the killed floe still open" % proxy.conns)
             before = len([e for e in proxy.log if "/output" in e[1]])
             r = f.json("job", "output", "v", j, "-o", out, "--segment-size", "1MiB",
                        "--checkpoint", ckpt)[0]
