@@ -160,9 +160,21 @@ def start_faultproxy(upstream_port, rules, port=0, inflight=False):
         args += ["--rule", r]
     if inflight:  # each log line ends with " inflight=N" (faultproxy.py)
         args.append("--inflight")
-    proc = subprocess.Popen(args)
-    port = _wait_port_file(port_file, proc, "faultproxy")
-    return Server(proc, port, workdir, log_path)
+    # a given port (a proxy started again where another one was) may be held for a moment by
+    # another test's connection under ctest -j2: tried again for up to 30 s
+    deadline = time.time() + 30
+    while True:
+        proc = subprocess.Popen(args)
+        try:
+            port = _wait_port_file(port_file, proc, "faultproxy")
+            return Server(proc, port, workdir, log_path)
+        except RuntimeError:
+            if port == 0 or proc.poll() is None or time.time() > deadline:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+                raise
+            time.sleep(0.5)
 
 
 def start_linkem(binary, upstream_port, *extra):
