@@ -305,8 +305,8 @@ class Credentials(unittest.TestCase):
 
     # ---- refresh during one long upload ----
 
-    def upload_through(self, rules, size_mib, vault):
-        srv = self.server(servers.start_credserver("--lifetime", "20"))
+    def upload_through(self, rules, size_mib, vault, lifetime=20):
+        srv = self.server(servers.start_credserver("--lifetime", str(lifetime)))
         proxy = self.server(servers.start_faultproxy(self.vault.port, rules))
         del self.env["AWS_EC2_METADATA_DISABLED"]
         self.env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = srv.url
@@ -342,13 +342,16 @@ class Credentials(unittest.TestCase):
         self.assertGreaterEqual(fetches, 2, "fetches in %.0f s" % secs)
 
     def test_expired_token_answer_refreshes(self):
+        # keys that live 120 s: no refresh comes due during the upload, however slow the
+        # machine (with 20 s one came due after 10 s, a third fetch)
         fetches, _ = self.upload_through(
-            ["PUT /multipart-uploads/ status:403:ExpiredTokenException 1"], 3, "refresh2")
+            ["PUT /multipart-uploads/ status:403:ExpiredTokenException 1"], 3, "refresh2",
+            lifetime=120)
         self.assertEqual(fetches, 2)  # the first, and the one the answer forced
 
     # ---- refresh during one long retrieval ----
 
-    def retrieve_through(self, rules, size_mib, vault):
+    def retrieve_through(self, rules, size_mib, vault, lifetime=20):
         """An archive uploaded directly, then retrieved through the proxy with keys from the
         fake instance metadata that live 20 s; the file is compared byte for byte."""
         env = dict(self.env, AWS_ACCESS_KEY_ID=servers.LOCAL_AK,
@@ -363,7 +366,7 @@ class Credentials(unittest.TestCase):
                             capture_output=True, text=True)
         aid = [json.loads(x) for x in up.stdout.splitlines() if "archive_id" in x][-1]
         aid = aid["archive_id"]
-        srv = self.server(servers.start_credserver("--lifetime", "20"))
+        srv = self.server(servers.start_credserver("--lifetime", str(lifetime)))
         proxy = self.server(servers.start_faultproxy(self.vault.port, rules))
         del self.env["AWS_EC2_METADATA_DISABLED"]
         self.env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = srv.url
@@ -386,7 +389,7 @@ class Credentials(unittest.TestCase):
 
     def test_expired_token_answer_during_retrieval(self):
         fetches, _ = self.retrieve_through(
-            ["GET /output status:403:ExpiredTokenException 1"], 3, "refresh4")
+            ["GET /output status:403:ExpiredTokenException 1"], 3, "refresh4", lifetime=120)
         self.assertEqual(fetches, 2)  # the first, and the one the answer forced
 
 
