@@ -11,6 +11,8 @@ a rule get a fault instead:
   reset                       close the connection without answering (after reading the body)
   delay:SECONDS               sleep before forwarding (for timeouts)
   badhash                     forward, but answer with a wrong x-amz-sha256-tree-hash
+  badsum                      forward, but answer with a wrong x-amz-checksum-sha256 (a
+                              forged echo of the checksum S3 stored)
   slowbody:BYTES_PER_S        read the request body at that rate (logged when the body
                               starts: "FAULT slowbody"), then forward it
   slowresp:BYTES_PER_S        forward, then send the answer's body at that rate (a client
@@ -23,6 +25,8 @@ answered (a request leaves the count before the first byte of its answer goes ou
 count never exceeds what the client has in flight). Stopped by PID (SIGTERM).
 """
 import argparse
+import base64
+import hashlib
 import http.client
 import json
 import re
@@ -32,6 +36,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler
 
+FORGED_SUM = base64.b64encode(hashlib.sha256(b"forged by faultproxy").digest()).decode()
 HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te",
        "trailer"}
 
@@ -108,12 +113,13 @@ class Handler(BaseHTTPRequestHandler):
                 rate = int(rule.fault.split(":")[1])
                 break
         body = self._body(rate)
-        badhash, slow = False, 0
+        badhash, badsum, slow = False, False, 0
         for rule in self.server.rules:
             if rule.fault.startswith("slowbody:"):
                 continue
             if rule.take(self.command, self.path):
                 badhash = rule.fault == "badhash"
+                badsum = rule.fault == "badsum"
                 if rule.fault.startswith("slowresp:"):
                     slow = int(rule.fault.split(":")[1])
                 self._log("FAULT " + rule.fault)
@@ -125,7 +131,7 @@ class Handler(BaseHTTPRequestHandler):
                 if kind[0] == "delay":
                     time.sleep(float(kind[1]))
                     break
-                if kind[0] in ("badhash", "slowresp"):
+                if kind[0] in ("badhash", "badsum", "slowresp"):
                     break
                 if kind[0] == "s3status":
                     code = int(kind[1])
@@ -168,7 +174,11 @@ class Handler(BaseHTTPRequestHandler):
             if k.lower() not in HOP and (head or k.lower() != "content-length"):
                 if badhash and k.lower() == "x-amz-sha256-tree-hash":
                     v = "0" * 64
+                if badsum and k.lower() == "x-amz-checksum-sha256":
+                    continue  # sent forged below
                 self.send_header(k, v)
+        if badsum:
+            self.send_header("x-amz-checksum-sha256", FORGED_SUM)
         if not head:
             self.send_header("Content-Length", str(len(data)))
         self.end_headers()

@@ -401,11 +401,15 @@ class MigrateS3Tests(unittest.TestCase):
                 keys[o["Key"]] = (o["ETag"], o["LastModified"])
         return keys
 
-    def check_objects(self, bucket, data, skip=()):
-        """Every archive of data is the object p/DESCRIPTION: bytes, checksum, metadata."""
-        self.assertEqual(len(self.objects(bucket)), len(data))
+    def check_objects(self, bucket, data, skip=(), absent=()):
+        """Every archive of data is the object p/DESCRIPTION: bytes, checksum, metadata (not
+        checked for skip; absent: no object at all)."""
+        keys = self.objects(bucket)
+        self.assertEqual(len(keys), len(data) - len(absent))
+        for desc in absent:
+            self.assertNotIn("p/" + desc, keys)
         for aid, (desc, body) in data.items():
-            if desc in skip:
+            if desc in skip or desc in absent:
                 continue
             key = "p/" + desc
             h = self.s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
@@ -425,11 +429,24 @@ class MigrateS3Tests(unittest.TestCase):
         return max([int(x) for x in re.findall(r"^PASS %s .* inflight=(\d+)$" % method, log,
                                                re.M)] or [0])
 
-    def migrate_small(self, vault, bucket, s3_url, catalog, expect=0, url=None):
-        return self.floe("migrate", vault, "--to", "s3://%s/p" % bucket, "--s3-endpoint-url",
-                         s3_url, "--storage-class", "STANDARD", "--poll-interval", "1s",
-                         "--catalog", os.path.join(self.tmp.name, catalog), expect=expect,
-                         url=url)
+    def migrate_small(self, vault, bucket, s3_url, catalog, *extra, expect=0, url=None,
+                      pre=()):
+        return self.floe(*pre, "migrate", vault, "--to", "s3://%s/p" % bucket,
+                         "--s3-endpoint-url", s3_url, "--storage-class", "STANDARD",
+                         "--poll-interval", "1s", "--catalog", os.path.join(self.tmp.name, catalog),
+                         *extra, expect=expect, url=url)
+
+    def states(self, vault, bucket, catalog):
+        """{description: (state, reason)} of the catalog (floe migrate status --list)."""
+        st, _ = self.floe("migrate", "status", vault, "--to", "s3://%s/p" % bucket, "--catalog",
+                          os.path.join(self.tmp.name, catalog), "--list")
+        return {a["name"]: (a["state"], a.get("reason", "")) for a in st if "state" in a}
+
+    @staticmethod
+    def puts_of(log, name):
+        """The proxy's log lines of the PUTs of key .../NAME (PASS or FAULT)."""
+        return re.findall(r"^(?:PASS|FAULT \S+) PUT \S*/%s(?:\?\S*)? *$" % re.escape(name),
+                          log, re.M)
 
     def test_small_archives_go_in_batches(self):
         # 299 archives of 1 byte to 1 MiB (Glacier has no empty archive) and one of 2 MiB (streamed alone): every object
@@ -519,6 +536,45 @@ class MigrateS3Tests(unittest.TestCase):
         r = lines[-1]
         self.assertEqual((r["copied"], r["already_present"], r["done"]), (1, 4, 5), err)
         self.assertNotIn("daily retrieval quota", err)
+        self.check_objects(bucket, data)
+
+    def test_corrupted_put_is_sent_again_then_fails_that_archive(self):
+        # S3 refuses a body as not matching its checksum (BadDigest), or answers another
+        # stored checksum than the bytes sent have (a forged x-amz-checksum-sha256): that
+        # PutObject is sent again (3 in all) like any corruption on the way; once, the archive
+        # is copied; every time, that archive alone fails with its id (never recorded copied,
+        # no object left that a later HeadObject could adopt) and the rest of the batch goes
+        # on; --retry-failed copies them
+        vault, bucket, data = self.fill_small(10, [10, 3000, 70000], "d")
+        ids = {d: aid for aid, (d, _) in data.items()}
+        proxy = servers.start_faultproxy(self.moto.port, [
+            "PUT /d/f002\\.bin s3status:400:BadDigest 1", "PUT /d/f004\\.bin badsum 1",
+            "PUT /d/f006\\.bin badsum 0", "PUT /d/f008\\.bin s3status:400:BadDigest 0"])
+        try:
+            lines, err = self.migrate_small(vault, bucket, proxy.url, "digest.db", expect=3)
+            log = proxy.log()
+        finally:
+            proxy.stop()
+        r = lines[-1]
+        self.assertEqual((r["copied"], r["done"], r["failed"]), (8, 8, 2), err)
+        for name, n in (("f002", 2), ("f004", 2), ("f006", 3), ("f008", 3)):
+            self.assertEqual(len(self.puts_of(log, "d/%s.bin" % name)), n, log)
+        st = self.states(vault, bucket, "digest.db")
+        state, why = st["d/f006.bin"]
+        self.assertEqual(state, "failed")
+        self.assertIn(ids["d/f006.bin"], why)
+        self.assertRegex(why, r"S3 stored checksum \S+, the bytes sent have \S+ \(3 PutObjects\)"
+                              r": not copied")
+        state, why = st["d/f008.bin"]
+        self.assertEqual(state, "failed")
+        self.assertIn(ids["d/f008.bin"], why)
+        self.assertIn("BadDigest", why)
+        self.assertIn("in 3 PutObjects", why)
+        self.check_objects(bucket, data, absent=("d/f006.bin", "d/f008.bin"))
+        lines, err = self.migrate_small(vault, bucket, self.moto.url, "digest.db",
+                                        "--retry-failed")
+        self.assertEqual((lines[-1]["copied"], lines[-1]["done"], lines[-1]["failed"]),
+                         (2, 10, 0), err)
         self.check_objects(bucket, data)
 
     def test_kill_during_a_batch_then_resume(self):

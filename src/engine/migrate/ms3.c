@@ -53,7 +53,13 @@
 #include <strings.h>
 #include <unistd.h>
 
-#define POOL 32 /* MEMORY_BYTES / FLOE_MS3_MIN_CHUNK */
+#define POOL 32           /* MEMORY_BYTES / FLOE_MS3_MIN_CHUNK */
+#define OBJ_DESC_MAX 1100 /* an object's glacier-description, made printable */
+#define OBJ_META_MAX 5    /* its metadata entries (object_attrs) */
+/* PutObjects of a small archive in all when S3 says the body it received is not the one sent
+ * (BadDigest, XAmzContentSHA256Mismatch) or answers another stored checksum: corruption on the
+ * way, sent again as a range whose tree hash did not match is fetched again. */
+#define PUT_TRIES FLOE_RETRIEVE_MAX_FETCHES
 
 struct floe_ms3 {
     struct floe_s3 *s3;
@@ -160,6 +166,48 @@ void floe_ms3_dest(const struct floe_ms3 *m, const char *name, char *out, size_t
     snprintf(out, cap, "s3://%s/%s%s", m->bucket, m->prefix, name);
 }
 
+/* Metadata values are printable US-ASCII; anything else becomes '?'. */
+static void printable(const char *s, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (; *s && o + 1 < cap; s++)
+        out[o++] = (*s >= 0x20 && *s < 0x7f) ? *s : '?';
+    out[o] = '\0';
+}
+
+/* The attributes of r's object, one copy for a PutObject (floe_ms3_put_many, and so a streamed
+ * one-chunk archive) and a multipart upload: the storage class, x-amz-checksum-sha256, and the
+ * metadata: archive id, tree hash, creation date, description (made printable into desc), and
+ * for a one-part object its SHA-256 (sha_hex; NULL for a multipart upload, whose SHA-256 is
+ * known only at the end). meta and desc must live as long as po. */
+static void object_attrs(const struct floe_ms3 *m, const struct floe_mcat_row *r,
+                         const char *description, const char *sha_hex, char desc[OBJ_DESC_MAX],
+                         struct floe_s3_meta meta[OBJ_META_MAX], struct floe_s3_put_opts *po)
+{
+    printable(description ? description : "", desc, OBJ_DESC_MAX);
+    size_t n = 0;
+    meta[n++] = (struct floe_s3_meta){"glacier-archive-id", r->id};
+    meta[n++] = (struct floe_s3_meta){"glacier-tree-hash", r->tree};
+    meta[n++] = (struct floe_s3_meta){"glacier-creation-date", r->created};
+    meta[n++] = (struct floe_s3_meta){"glacier-description", desc};
+    if (sha_hex)
+        meta[n++] = (struct floe_s3_meta){"sha256", sha_hex};
+    *po = (struct floe_s3_put_opts){
+        .storage_class = m->storage_class, .meta = meta, .nmeta = n, .checksum_sha256 = true};
+}
+
+/* S3's answer to a body sent with x-amz-checksum-sha256 ours (base64): the checksum it stored
+ * (theirs; "" when the answer has none) must be ours. what names a part ("" for an object). */
+static int echo_check(const struct floe_mcat_row *r, const char *theirs, const char *ours,
+                      const char *what, struct floe_error *err)
+{
+    if (!theirs[0] || strcmp(theirs, ours) == 0)
+        return FLOE_OK;
+    return floe_error_set(err, FLOE_E_CHECKSUM,
+                          "archive %s: S3 stored checksum %s%s, the bytes sent have %s", r->id,
+                          theirs, what, ours);
+}
+
 /* What a HeadObject of r's key (rc, info) means: see floe_ms3_present(). */
 static int present_check(const struct floe_ms3 *m, const struct floe_mcat_row *r, const char *key,
                          int rc, const struct floe_s3_object_info *info, char sha256[65],
@@ -199,8 +247,8 @@ struct many {
     struct floe_s3_head h;
     struct floe_s3_put p;
     char key[2048];
-    char desc[1100];
-    struct floe_s3_meta meta[5];
+    char desc[OBJ_DESC_MAX];
+    struct floe_s3_meta meta[OBJ_META_MAX];
     struct floe_s3_put_opts po;
 };
 
@@ -240,58 +288,94 @@ void floe_ms3_present_many(struct floe_ms3 *m, struct floe_ms3_item *it, size_t 
     free(x);
 }
 
-static void printable(const char *s, char *out, size_t cap);
+/* Whether a PutObject's failure says the body arrived other than it was sent (its
+ * x-amz-checksum-sha256 or x-amz-content-sha256 did not match): sent again (PUT_TRIES). */
+static bool put_corrupted(int status, const struct floe_error *e)
+{
+    return status == FLOE_E_CHECKSUM ||
+           (status && (strcmp(e->code, "BadDigest") == 0 ||
+                       strcmp(e->code, "XAmzContentSHA256Mismatch") == 0));
+}
+
+/* Item i's PutObject answered (or not sent): its status, the echoed checksum checked. */
+static int put_answered(struct floe_ms3_item *it, const struct floe_s3_put *p)
+{
+    char ours[FLOE_S3_CHECKSUM_MAX];
+    it->err = p->err;
+    if (p->status) /* a bucket that is gone is not a job output that is gone */
+        return p->status == FLOE_E_NOT_FOUND ? (it->err.status = FLOE_E_SERVICE) : p->status;
+    b64(it->sha256, ours);
+    return echo_check(it->r, p->result.checksum_sha256, ours, "", &it->err);
+}
+
+/* An archive whose PutObjects all came back corrupted: its message, and an object S3 kept with
+ * another checksum deleted (its metadata names the archive: a later HeadObject would adopt it). */
+static void put_given_up(struct floe_ms3 *m, struct floe_ms3_item *it, const char *key)
+{
+    char msg[FLOE_ERROR_MSG_MAX];
+    snprintf(msg, sizeof(msg), "%s", it->err.message);
+    if (it->status == FLOE_E_CHECKSUM) {
+        struct floe_error e = {0};
+        int drc = floe_s3_delete_object(m->s3, m->bucket, key, &e);
+        floe_error_set(&it->err, FLOE_E_CHECKSUM,
+                       "%s (%d PutObjects): not copied; the object S3 kept %s", msg, PUT_TRIES,
+                       drc ? "could not be deleted" : "is deleted");
+        return;
+    }
+    it->status = floe_error_set(&it->err, FLOE_E_CHECKSUM,
+                                "archive %s: S3 refused the bytes sent as not matching their "
+                                "checksum in %d PutObjects (%s): not copied",
+                                it->r->id, PUT_TRIES, msg);
+}
 
 void floe_ms3_put_many(struct floe_ms3 *m, struct floe_ms3_item *it, size_t n)
 {
     struct many *x = floe_xcalloc(n ? n : 1, sizeof(*x));
-    struct floe_latch w;
-    floe_latch_init(&w, n);
+    size_t *todo = floe_xcalloc(n ? n : 1, sizeof(*todo)), ntodo = 0;
     for (size_t i = 0; i < n; i++) {
-        const struct floe_mcat_row *r = it[i].r;
         struct many *k = &x[i];
-        key_of(m, r->name, k->key, sizeof(k->key));
-        printable(it[i].description ? it[i].description : "", k->desc, sizeof(k->desc));
+        key_of(m, it[i].r->name, k->key, sizeof(k->key));
         floe_treehash_hex(it[i].sha256, it[i].sha256_hex);
-        /* the metadata floe_ms3_stream() gives a one-chunk archive */
-        k->meta[0] = (struct floe_s3_meta){"glacier-archive-id", r->id};
-        k->meta[1] = (struct floe_s3_meta){"glacier-tree-hash", r->tree};
-        k->meta[2] = (struct floe_s3_meta){"glacier-creation-date", r->created};
-        k->meta[3] = (struct floe_s3_meta){"glacier-description", k->desc};
-        k->meta[4] = (struct floe_s3_meta){"sha256", it[i].sha256_hex};
-        k->po = (struct floe_s3_put_opts){.storage_class = m->storage_class,
-                                          .meta = k->meta,
-                                          .nmeta = 5,
-                                          .checksum_sha256 = true};
-        k->p = (struct floe_s3_put){.bucket = m->bucket,
-                                    .key = k->key,
-                                    .data = it[i].data,
-                                    .len = (size_t)r->size,
-                                    .opts = &k->po,
-                                    .sha256 = it[i].sha256,
-                                    .done = many_put_done,
-                                    .user = &w};
-        memset(&it[i].err, 0, sizeof(it[i].err));
-        if ((it[i].status = floe_s3_put_object_submit(m->s3, &k->p, &it[i].err)))
-            floe_latch_count_down(&w);
+        object_attrs(m, it[i].r, it[i].description, it[i].sha256_hex, k->desc, k->meta, &k->po);
+        todo[ntodo++] = i;
     }
-    floe_latch_wait(&w);
-    for (size_t i = 0; i < n; i++) {
-        if (it[i].status)
-            continue; /* not sent: the local check's failure */
-        char ours[FLOE_S3_CHECKSUM_MAX];
-        b64(it[i].sha256, ours);
-        const char *theirs = x[i].p.result.checksum_sha256;
-        it[i].err = x[i].p.err;
-        if ((it[i].status = x[i].p.status))
-            continue;
-        if (theirs[0] && strcmp(theirs, ours) != 0) /* as single() */
-            it[i].status = floe_error_set(&it[i].err, FLOE_E_CHECKSUM,
-                                          "archive %s: S3 stored checksum %s, the bytes sent "
-                                          "have %s",
-                                          it[i].r->id, theirs, ours);
+    for (int round = 1; ntodo; round++) {
+        struct floe_latch w;
+        floe_latch_init(&w, ntodo);
+        for (size_t t = 0; t < ntodo; t++) {
+            size_t i = todo[t];
+            x[i].p = (struct floe_s3_put){.bucket = m->bucket,
+                                          .key = x[i].key,
+                                          .data = it[i].data,
+                                          .len = (size_t)it[i].r->size,
+                                          .opts = &x[i].po,
+                                          .sha256 = it[i].sha256,
+                                          .done = many_put_done,
+                                          .user = &w};
+            memset(&it[i].err, 0, sizeof(it[i].err));
+            if ((it[i].status = floe_s3_put_object_submit(m->s3, &x[i].p, &it[i].err))) {
+                x[i].p.status = -1; /* not sent: the local check's failure stands */
+                floe_latch_count_down(&w);
+            }
+        }
+        floe_latch_wait(&w);
+        floe_latch_destroy(&w);
+        size_t again = 0;
+        for (size_t t = 0; t < ntodo; t++) {
+            size_t i = todo[t];
+            if (x[i].p.status == -1)
+                continue;
+            it[i].status = put_answered(&it[i], &x[i].p);
+            if (!put_corrupted(it[i].status, &it[i].err))
+                continue;
+            if (round < PUT_TRIES)
+                todo[again++] = i;
+            else
+                put_given_up(m, &it[i], x[i].key);
+        }
+        ntodo = again;
     }
-    floe_latch_destroy(&w);
+    free(todo);
     free(x);
 }
 
@@ -350,10 +434,12 @@ struct stream {
     const struct floe_ms3_source *src;
     struct floe_ms3_stats *st;
     char key[2048];
-    char desc[1100];
+    const char *description;
+    char desc[OBJ_DESC_MAX];
     char sha_hex[65];
-    struct floe_s3_meta meta[5];
-    struct floe_s3_put_opts po;
+    uint8_t sha[32]; /* the SHA-256 of a one-part archive */
+    struct floe_s3_meta meta[OBJ_META_MAX];
+    struct floe_s3_put_opts po; /* of a multipart upload */
     uint64_t chunk, nparts, seg;
     unsigned segs_per_chunk, nslots;
     struct slot *slots;
@@ -627,12 +713,12 @@ static int record_parts(struct stream *s, struct floe_error *err)
             /* an upload that is gone: the run stops; the next one starts a new upload */
             return p->status == FLOE_E_NOT_FOUND ? (err->status = FLOE_E_SERVICE) : p->status;
         }
-        if (p->checksum_sha256[0] && strcmp(p->checksum_sha256, s->sums[i]) != 0)
-            return floe_error_set(err, FLOE_E_CHECKSUM,
-                                  "archive %s: S3 stored checksum %s for part %" PRIu64
-                                  " (bytes %" PRIu64 "-%" PRIu64 "), the bytes sent have %s",
-                                  s->r->id, p->checksum_sha256, i + 1, off, off + p->len - 1,
-                                  s->sums[i]);
+        char what[100];
+        snprintf(what, sizeof(what), " for part %" PRIu64 " (bytes %" PRIu64 "-%" PRIu64 ")", i + 1,
+                 off, off + p->len - 1);
+        int erc = echo_check(s->r, p->checksum_sha256, s->sums[i], what, err);
+        if (erc)
+            return erc;
         snprintf(s->etags[i], FLOE_S3_ETAG_MAX, "%s", p->etag);
         s->st->parts_sent++;
         char line[1024];
@@ -829,6 +915,7 @@ static int hash_ready(struct stream *s, struct floe_error *err)
         b64(sha, s->sums[i]);
         s->hashed++;
         if (s->nparts == 1) {
+            memcpy(s->sha, sha, sizeof(s->sha));
             floe_treehash_hex(sha, s->sha_hex);
             return FLOE_OK;
         }
@@ -979,9 +1066,10 @@ static int multipart(struct stream *s, struct floe_error *err)
     return rc;
 }
 
+/* One chunk: the archive's verified bytes go up as one PutObject, exactly as a batch's small
+ * archive does (floe_ms3_put_many: the same metadata, checksum check and resends). */
 static int single(struct stream *s, struct floe_error *err)
 {
-    char ours[FLOE_S3_CHECKSUM_MAX];
     int rc = pump(s, 0, err);
     if (rc)
         return rc;
@@ -994,27 +1082,15 @@ static int single(struct stream *s, struct floe_error *err)
                                   "says %s: not copied",
                                   s->r->id, th, s->r->tree);
     }
-    s->meta[s->po.nmeta++] = (struct floe_s3_meta){"sha256", s->sha_hex};
-    struct floe_s3_put_result pr;
-    if ((rc = floe_s3_put_object(s->m->s3, s->m->bucket, s->key, s->slots[0].buf,
-                                 (size_t)s->r->size, &s->po, &pr, err)))
-        return rc == FLOE_E_NOT_FOUND ? (err->status = FLOE_E_SERVICE) : rc;
-    snprintf(ours, sizeof(ours), "%s", s->sums[0]);
-    if (pr.checksum_sha256[0] && strcmp(pr.checksum_sha256, ours) != 0)
-        return floe_error_set(err, FLOE_E_CHECKSUM,
-                              "archive %s: S3 stored checksum %s, the bytes sent have %s", s->r->id,
-                              pr.checksum_sha256, ours);
+    struct floe_ms3_item it = {.r = s->r, .description = s->description, .data = s->slots[0].buf};
+    memcpy(it.sha256, s->sha, sizeof(it.sha256));
+    floe_ms3_put_many(s->m, &it, 1);
+    if (it.status) {
+        *err = it.err;
+        return it.status;
+    }
     s->st->parts_sent++;
     return FLOE_OK;
-}
-
-/* Metadata values are printable US-ASCII; anything else becomes '?'. */
-static void printable(const char *s, char *out, size_t cap)
-{
-    size_t o = 0;
-    for (; *s && o + 1 < cap; s++)
-        out[o++] = (*s >= 0x20 && *s < 0x7f) ? *s : '?';
-    out[o] = '\0';
 }
 
 int floe_ms3_stream(struct floe_ms3 *m, struct floe_mcat *cat, const struct floe_mcat_row *r,
@@ -1032,13 +1108,8 @@ int floe_ms3_stream(struct floe_ms3 *m, struct floe_mcat *cat, const struct floe
     pthread_cond_init(&s->cv, NULL);
     key_of(m, r->name, s->key, sizeof(s->key));
     snprintf(s->jpath, sizeof(s->jpath), "%s/%" PRId64 ".parts", src->journal_dir, r->ord);
-    printable(description, s->desc, sizeof(s->desc));
-    s->meta[0] = (struct floe_s3_meta){"glacier-archive-id", r->id};
-    s->meta[1] = (struct floe_s3_meta){"glacier-tree-hash", r->tree};
-    s->meta[2] = (struct floe_s3_meta){"glacier-creation-date", r->created};
-    s->meta[3] = (struct floe_s3_meta){"glacier-description", s->desc};
-    s->po = (struct floe_s3_put_opts){
-        .storage_class = m->storage_class, .meta = s->meta, .nmeta = 4, .checksum_sha256 = true};
+    s->description = description;
+    object_attrs(m, r, description, NULL, s->desc, s->meta, &s->po);
     /* power of two chunks from the configured size, doubled until the parts fit */
     s->chunk = m->chunk;
     while ((r->size + s->chunk - 1) / s->chunk > FLOE_S3_MAX_PARTS)

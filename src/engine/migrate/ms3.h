@@ -70,7 +70,8 @@ struct floe_ms3_item {
     uint8_t sha256[32];            /* put: their SHA-256 */
     /* result */
     int status; /* as floe_ms3_present(), or the PutObject's (FLOE_E_CHECKSUM: S3 stored
-                   another checksum than the bytes sent have) */
+                   another checksum than the bytes sent have, or refused the body as not
+                   matching it, in every PutObject) */
     struct floe_error err;
     char sha256_hex[65]; /* present: the recorded SHA-256 ("" when missing); put: of data */
 };
@@ -80,11 +81,15 @@ struct floe_ms3_item {
 void floe_ms3_present_many(struct floe_ms3 *m, struct floe_ms3_item *it, size_t n);
 
 /*
- * floe_ms3_put_many() - n small archives (each at most 5 GiB), each one PutObject as
- * floe_ms3_stream() sends a one-chunk archive (the same key, metadata with the SHA-256, storage
- * class, x-amz-checksum-sha256 compared with what S3 answers), all in flight together. Each
- * item's status: FLOE_OK (the object is complete), FLOE_E_CHECKSUM, FLOE_E_INVALID_ARG (the
- * key, the metadata), or the PutObject's failure.
+ * floe_ms3_put_many() - n small archives (each at most 5 GiB), each one PutObject (the key,
+ * metadata with the SHA-256, storage class, x-amz-checksum-sha256 compared with what S3
+ * answers), all in flight together; floe_ms3_stream() sends a one-chunk archive through it
+ * too. A body that arrived corrupted (S3 answers BadDigest or XAmzContentSHA256Mismatch, or
+ * echoes another checksum than ours) is sent again, FLOE_RETRIEVE_MAX_FETCHES PutObjects in
+ * all, as a range whose tree hash did not match is fetched again. Each item's status: FLOE_OK
+ * (the object is complete), FLOE_E_CHECKSUM (corrupted every time: the message names the
+ * archive; an object S3 kept with another checksum is deleted), FLOE_E_INVALID_ARG (the key,
+ * the metadata), or the PutObject's failure (FLOE_E_SERVICE for a bucket that is gone).
  */
 void floe_ms3_put_many(struct floe_ms3 *m, struct floe_ms3_item *it, size_t n);
 
