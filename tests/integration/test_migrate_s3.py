@@ -18,6 +18,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -538,6 +539,32 @@ class MigrateS3Tests(unittest.TestCase):
         self.assertNotIn("daily retrieval quota", err)
         self.check_objects(bucket, data)
 
+    def run_until_fault(self, args, proxy, url=None):
+        """floe --json ARGS in the background, returned once the proxy logs a FAULT."""
+        p = subprocess.Popen([FLOE, "--endpoint-url", url or self.vault.url, "--json", *args],
+                             env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL)
+        deadline = time.time() + 120
+        while "FAULT" not in proxy.log():
+            if time.time() > deadline or p.poll() is not None:
+                p.kill()
+                out, err = p.communicate()
+                self.fail("no FAULT in the proxy's log: %s" % err.decode(errors="replace"))
+            time.sleep(0.05)
+        return p
+
+    def finish(self, p, expect):
+        """The JSON lines and stderr of a floe started by run_until_fault (killed if stuck)."""
+        try:
+            out, err = p.communicate(timeout=300)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+        err = err.decode(errors="replace")
+        self.assertEqual(p.returncode, expect, err)
+        return [json.loads(x) for x in out.decode().splitlines()], err
+
     def test_corrupted_put_is_sent_again_then_fails_that_archive(self):
         # S3 refuses a body as not matching its checksum (BadDigest), or answers another
         # stored checksum than the bytes sent have (a forged x-amz-checksum-sha256): that
@@ -576,6 +603,102 @@ class MigrateS3Tests(unittest.TestCase):
         self.assertEqual((lines[-1]["copied"], lines[-1]["done"], lines[-1]["failed"]),
                          (2, 10, 0), err)
         self.check_objects(bucket, data)
+
+    def output_fault(self, prefix, fault, catalog, *extra, expect=0):
+        """12 small archives PREFIX/fNNN.bin migrated through a proxy before floe-vault that
+        answers the first job output fetched (not the inventory's) with FAULT: (vault,
+        bucket, data, the run's JSON lines, its stderr, the proxy's log)."""
+        vault, bucket, data = self.fill_small(12, [10, 3000], prefix)
+        inv = self.wait_inventory(vault)
+        proxy = servers.start_faultproxy(self.vault.port, [
+            "GET /jobs/(?!%s/)[^/]+/output %s 1" % (re.escape(inv), fault)])
+        try:
+            lines, err = self.migrate_small(vault, bucket, self.moto.url, catalog, *extra,
+                                            url=proxy.url, expect=expect)
+            log = proxy.log()
+        finally:
+            proxy.stop()
+        self.assertEqual(log.count("FAULT"), 1, log)
+        return vault, bucket, data, lines, err, log
+
+    def test_job_output_gone_in_a_batch_is_requested_again(self):
+        # the first job output fetched in the batch answers 404: that archive gets a new job
+        # (as in the one-archive path), the rest of the batch is copied
+        vault, bucket, data, lines, err, _ = self.output_fault(
+            "g", "status:404:ResourceNotFoundException", "gone.db")
+        r = lines[-1]
+        self.assertEqual((r["copied"], r["done"], r["failed"], r["jobs_requested"],
+                          r["jobs_rerequested"]), (12, 12, 0, 13, 1), err)
+        self.check_objects(bucket, data)
+
+    def test_job_output_failing_in_a_batch_stops_the_run_after_the_rest(self):
+        # one job output of the batch answers an error that is not retried (400): the rest
+        # of the batch is still sent and recorded; the run then stops naming that archive,
+        # left STAGED, and the same command copies it without a new job. Expedited jobs
+        # (instant on this floe-vault) put the twelve archives in one batch.
+        vault, bucket, data, _, err, log = self.output_fault(
+            "e", "status:400:InvalidParameterValueException", "fail.db", "--tier", "Expedited",
+            expect=1)
+        (job,) = re.findall(r"^FAULT \S+ GET /[^ ]*/jobs/([^/ ]+)/output", log, re.M)
+        aid = self.glacier.describe_job(vaultName=vault, jobId=job)["ArchiveId"]
+        name = data[aid][0]
+        self.assertIn("archive %s (%s): " % (aid, name), err)
+        self.assertIn("InvalidParameterValueException", err)
+        st = self.states(vault, bucket, "fail.db")
+        self.assertEqual(st.pop(name)[0], "staged", err)
+        self.assertEqual({v[0] for v in st.values()}, {"done"}, (st, err))
+        self.check_objects(bucket, data, absent=(name,))
+        lines, err = self.migrate_small(vault, bucket, self.moto.url, "fail.db", "--tier",
+                                        "Expedited")
+        r = lines[-1]
+        self.assertEqual((r["copied"], r["done"], r["jobs_requested"]), (1, 12, 0), err)
+        self.check_objects(bucket, data)
+
+    def test_batch_is_recorded_whole_or_not_at_all(self):
+        # a catalog write inside the batch's transaction fails (a trigger, created while the
+        # batch's job outputs are fetched, refuses the 6th archive's DONE): the whole batch is
+        # rolled back - no archive of it done, none counted or reported done - and the run
+        # stops; S3 holds the objects (sent before the record), so the next run adopts them
+        # all without a PutObject or a job. Expedited jobs (instant here): one batch.
+        vault, bucket, data = self.fill_small(10, [10, 3000], "t")
+        inv = self.wait_inventory(vault)
+        catalog = os.path.join(self.tmp.name, "atomic.db")
+        args = ["migrate", vault, "--to", "s3://%s/p" % bucket, "--s3-endpoint-url",
+                self.moto.url, "--storage-class", "STANDARD", "--poll-interval", "1s",
+                "--tier", "Expedited", "--catalog", catalog]
+        proxy = servers.start_faultproxy(self.vault.port, [
+            "GET /jobs/(?!%s/)[^/]+/output delay:3 1" % re.escape(inv)])
+        try:
+            p = self.run_until_fault(args, proxy, url=proxy.url)
+            db = sqlite3.connect(catalog, timeout=60)
+            with db:
+                db.execute("CREATE TRIGGER refuse BEFORE UPDATE OF state ON arch WHEN"
+                           " NEW.state = 5 AND NEW.name = 't/f005.bin' BEGIN SELECT"
+                           " RAISE(ABORT, 'refused by the test'); END")
+            db.close()
+            _, err = self.finish(p, 1)
+        finally:
+            proxy.stop()
+        self.assertIn("refused by the test", err)
+        self.assertNotRegex(err, r"\): done", err)
+        st = self.states(vault, bucket, "atomic.db")
+        self.assertEqual(len(st), 10)
+        self.assertEqual({v[0] for v in st.values()}, {"staged"}, (st, err))
+        self.check_objects(bucket, data)
+        db = sqlite3.connect(catalog, timeout=60)
+        with db:
+            db.execute("DROP TRIGGER refuse")
+        db.close()
+        proxy = servers.start_faultproxy(self.moto.port, [])
+        try:
+            lines, err = self.floe(*args[:5], proxy.url, *args[6:])
+            log = proxy.log()
+        finally:
+            proxy.stop()
+        r = lines[-1]
+        self.assertEqual((r["copied"], r["already_present"], r["done"], r["jobs_requested"]),
+                         (0, 10, 10, 0), err)
+        self.assertNotIn("PUT", log)
 
     def test_kill_during_a_batch_then_resume(self):
         # one PutObject of the batch hangs; the others are answered, then kill -9 before the

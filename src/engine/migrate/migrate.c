@@ -136,7 +136,16 @@ struct mig {
     size_t nseen, seen_cap;
     struct floe_mcat_row row; /* scratch for the listing callback */
     bool linear_sha256;       /* see LINEAR_SEGMENT */
-    unsigned adaptive_next;   /* the last such download's floe_download_result.adaptive_next */
+    /* a batch's transaction is open: its archives' events are held until it is committed
+     * (batch_commit; dropped when it is rolled back) */
+    bool hold;
+    struct held {
+        char *id, *name, *message;
+        enum floe_migrate_state state;
+        uint64_t size;
+    } * held;
+    size_t nheld;
+    unsigned adaptive_next; /* the last such download's floe_download_result.adaptive_next */
     /* the SHA-256 of archives copied to a directory, read back two at a time on a thread
      * while the next ones download (sha_start / sha_join) */
     struct {
@@ -170,6 +179,12 @@ static void note(struct mig *m, const struct floe_mcat_row *r, const char *msg)
 {
     if (!m->o->event)
         return;
+    if (m->hold && r) {
+        m->held = floe_xrealloc(m->held, (m->nheld + 1) * sizeof(*m->held));
+        m->held[m->nheld++] = (struct held){floe_xstrdup(r->id), floe_xstrdup(r->name),
+                                            floe_xstrdup(msg ? msg : ""), r->state, r->size};
+        return;
+    }
     struct floe_migrate_event e = {.archive_id = r ? r->id : NULL,
                                    .name = r ? r->name : NULL,
                                    .state = r ? r->state : FLOE_MIGRATE_PLANNED,
@@ -1291,15 +1306,64 @@ static bool batch_next(struct mig *m, int64_t *after, struct floe_mcat_row *r)
     return false;
 }
 
-/* A batch's archive in its destination (r->sha256 set): copied, inside the batch's transaction. */
-static int batch_done(struct mig *m, struct floe_mcat_row *r)
+/* What a batch's transaction made done: counted as copied only once it is committed. */
+struct tally {
+    uint64_t copied, bytes;
+};
+
+/* A batch's archive in its destination (r->sha256 set): done, inside the batch's transaction
+ * (counted in t, added to the run's counts by batch_commit). */
+static int batch_done(struct mig *m, struct floe_mcat_row *r, struct tally *t)
 {
-    m->out->copied++;
-    m->out->copied_bytes += r->size;
     int rc = move(m, r, FLOE_MIGRATE_COPYING, "");
     if (!rc)
         rc = move(m, r, FLOE_MIGRATE_VERIFIED, "");
-    return rc ? rc : move(m, r, FLOE_MIGRATE_DONE, "");
+    if (!rc)
+        rc = move(m, r, FLOE_MIGRATE_DONE, "");
+    if (!rc) {
+        t->copied++;
+        t->bytes += r->size;
+    }
+    return rc;
+}
+
+/* Opens a batch's transaction (its events held: note()). */
+static int batch_begin(struct mig *m, int rc)
+{
+    int trc = floe_mcat_begin(m->cat, rc ? NULL : m->err);
+    m->hold = !trc;
+    return trc;
+}
+
+/* Ends a batch's transaction: committed, its done archives count as copied and its events are
+ * reported; a write inside it that failed (trc) or a failed commit rolls the whole batch back
+ * (nothing counted or reported: what is in place is adopted by the next run). Returns the
+ * run's failure rc, else trc, else the commit's. */
+static int batch_commit(struct mig *m, int rc, int trc, const struct tally *t)
+{
+    int crc = trc ? trc : floe_mcat_commit(m->cat, rc ? NULL : m->err);
+    if (crc) {
+        floe_mcat_rollback(m->cat);
+    } else {
+        m->out->copied += t->copied;
+        m->out->copied_bytes += t->bytes;
+    }
+    m->hold = false;
+    for (size_t i = 0; i < m->nheld; i++) {
+        struct held *h = &m->held[i];
+        struct floe_mcat_row r = {.state = h->state, .size = h->size};
+        snprintf(r.id, sizeof(r.id), "%s", h->id);
+        snprintf(r.name, sizeof(r.name), "%s", h->name);
+        if (!crc)
+            note(m, &r, h->message);
+        free(h->id);
+        free(h->name);
+        free(h->message);
+    }
+    free(m->held);
+    m->held = NULL;
+    m->nheld = 0;
+    return rc ? rc : crc;
 }
 
 /* A batch's archive whose job output is gone (f's FLOE_E_NOT_FOUND): a new job. */
@@ -1335,20 +1399,20 @@ static int batch_fetched(struct mig *m, const struct floe_mcat_row *r, const str
  * output is gone planned again. A failure of the run itself (rc) is kept. */
 static int batch_record(struct mig *m, struct batch *b, int rc)
 {
-    int trc = floe_mcat_begin(m->cat, rc ? NULL : m->err);
+    struct tally t = {0};
+    int trc = batch_begin(m, rc);
     if (trc)
         return rc ? rc : trc;
     for (size_t i = 0; i < b->n && !trc; i++) {
         struct floe_mcat_row *r = &b->rows[i];
         if (b->written[i]) {
             floe_treehash_hex(b->f[i].sha256, r->sha256);
-            trc = batch_done(m, r);
+            trc = batch_done(m, r, &t);
         } else if (b->f[i].status == FLOE_E_NOT_FOUND) {
             trc = batch_gone(m, r, &b->f[i]);
         }
     }
-    int crc = floe_mcat_commit(m->cat, rc || trc ? NULL : m->err);
-    return rc ? rc : trc ? trc : crc;
+    return batch_commit(m, rc, trc, &t);
 }
 
 /*
@@ -1518,12 +1582,15 @@ struct s3batch {
 
 /* The catalog after an S3 batch, in one transaction and only for what S3 acknowledged:
  * archives whose PutObject answered 200 with our checksum done (COPYING, VERIFIED, DONE with
- * the SHA-256), archives S3 refused for good failed (as the one-archive path fails them),
- * archives whose job output is gone planned again. The rest stay STAGED (a run's failure, rc or
- * the first one here, is returned). */
+ * the SHA-256), archives S3 refused for good failed (as the one-archive path fails them: a key
+ * or metadata it cannot take, or a body that arrived corrupted in every one of
+ * floe_ms3_put_many's PutObjects), archives whose job output is gone planned again. The rest
+ * stay STAGED (a run's failure, rc or the first one here, is returned). The archives done are
+ * counted as copied once the transaction is committed (batch_commit). */
 static int s3batch_record(struct mig *m, struct s3batch *b, int rc)
 {
-    int trc = floe_mcat_begin(m->cat, rc ? NULL : m->err);
+    struct tally t = {0};
+    int trc = batch_begin(m, rc);
     if (trc)
         return rc ? rc : trc;
     for (size_t k = 0; k < b->nput && !trc; k++) {
@@ -1533,7 +1600,7 @@ static int s3batch_record(struct mig *m, struct s3batch *b, int rc)
         switch (it->status) {
         case FLOE_OK:
             snprintf(r->sha256, sizeof(r->sha256), "%s", it->sha256_hex);
-            trc = batch_done(m, r);
+            trc = batch_done(m, r, &t);
             break;
         case FLOE_E_CHECKSUM:
         case FLOE_E_INVALID_ARG:
@@ -1555,8 +1622,7 @@ static int s3batch_record(struct mig *m, struct s3batch *b, int rc)
     for (size_t i = 0; i < b->n && !trc; i++)
         if (b->f[i].status == FLOE_E_NOT_FOUND)
             trc = batch_gone(m, &b->rows[i], &b->f[i]);
-    int crc = floe_mcat_commit(m->cat, rc || trc ? NULL : m->err);
-    return rc ? rc : trc ? trc : crc;
+    return batch_commit(m, rc, trc, &t);
 }
 
 /*
@@ -1568,6 +1634,10 @@ static int s3batch_record(struct mig *m, struct s3batch *b, int rc)
  * S3's x-amz-checksum-sha256 must echo ours), then the catalog written once (s3batch_record).
  * The rows stay STAGED until then: a kill -9 before the commit leaves complete objects (a
  * PutObject is atomic) that the next run's HeadObject adopts, never a partial one.
+ * A job output that is gone plans its archive again; one that failed otherwise (the service
+ * past the retry budget, an answer of the wrong size) is the run's failure, as in the
+ * one-archive path, but only once the rest of the batch is sent and recorded (its archive
+ * stays STAGED; the message names it).
  * No DescribeJob per archive: the one-archive path asks it for two things, that the job
  * succeeded (its output answering in full says so) and that its tree hash is the inventory's
  * (here the output itself is hashed and compared with the inventory's, which is stronger); an
@@ -1582,7 +1652,7 @@ static int copy_batch_s3(struct mig *m)
     uint64_t bytes = 0;
     int64_t after = -1;
     struct floe_mcat_row r;
-    int rc = FLOE_OK;
+    int rc = FLOE_OK, frc = FLOE_OK; /* frc: a job output that failed (not gone) */
     while (b->n < BATCH_MAX && bytes < BATCH_BYTES && batch_next(m, &after, &r)) {
         if (!fresh(m, r.job_done) || !r.tree[0]) {
             if ((rc = copy_to_s3(m, &r)))
@@ -1621,9 +1691,16 @@ static int copy_batch_s3(struct mig *m)
     for (size_t i = 0; i < b->n && !rc; i++) {
         struct floe_mfetch *f = &b->f[i];
         int what = batch_fetched(m, &b->rows[i], f);
-        if (what == FETCHED_FAILED)
-            rc = f->status;
-        else if (what == FETCHED_REDO)
+        if (what == FETCHED_FAILED) { /* the run's failure, once the rest is sent and recorded */
+            if (!frc) {
+                frc = f->status;
+                *m->err = f->err;
+                floe_error_set(m->err, frc, "archive %s (%s): %s", b->rows[i].id, b->rows[i].name,
+                               f->err.message);
+            }
+            continue;
+        }
+        if (what == FETCHED_REDO)
             redo[nredo++] = i;
         if (what != FETCHED_OK)
             continue; /* gone: planned again in s3batch_record */
@@ -1638,7 +1715,7 @@ static int copy_batch_s3(struct mig *m)
         b->nput = 0;
     if (b->nput)
         floe_ms3_put_many(m->s3, b->it, b->nput);
-    rc = s3batch_record(m, b, rc);
+    rc = s3batch_record(m, b, rc ? rc : frc);
     for (size_t k = 0; k < nredo && !rc; k++)
         rc = copy_to_s3(m, &b->rows[redo[k]]);
     for (size_t i = 0; i < b->n; i++)
