@@ -18,11 +18,13 @@ a rule get a fault instead:
   slowresp:BYTES_PER_S        forward, then send the answer's body at that rate (a client
                               that gives up just closes the connection)
 Rules: --rule 'METHOD PATH_REGEX FAULT COUNT' fires on the first COUNT matching requests
-(COUNT 0 = always). The proxy writes its port to --port-file and logs one line per request
-("FAULT ..." or "PASS ...") to --log; with --inflight each line ends with "inflight=N", the
-requests inside the proxy (this one included) when it was logged: arrived, and not yet
-answered (a request leaves the count before the first byte of its answer goes out, so the
-count never exceeds what the client has in flight). Stopped by PID (SIGTERM).
+(COUNT 0 = always); COUNT written SKIP+N lets the first SKIP matching requests pass and fires
+on the N after them (SKIP+0: on every one after them). The proxy writes its port to
+--port-file and logs one line per request ("FAULT ..." or "PASS ...") to --log; with
+--inflight each line ends with "inflight=N", the requests inside the proxy (this one
+included) when it was logged: arrived, and not yet answered (a request leaves the count
+before the first byte of its answer goes out, so the count never exceeds what the client has
+in flight). Stopped by PID (SIGTERM).
 """
 import argparse
 import base64
@@ -44,6 +46,8 @@ HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upg
 class Rule:
     def __init__(self, text):
         method, pattern, fault, count = text.split()
+        skip, _, count = count.rpartition("+")
+        self.skip = int(skip) if skip else 0
         self.method, self.pattern, self.fault, self.left = method, re.compile(pattern), fault, int(count)
         self.always = self.left == 0
         self.lock = threading.Lock()
@@ -52,6 +56,9 @@ class Rule:
         if self.method not in ("*", method) or not self.pattern.search(path):
             return False
         with self.lock:
+            if self.skip > 0:
+                self.skip -= 1
+                return False
             if self.always:
                 return True
             if self.left > 0:

@@ -565,6 +565,51 @@ class MigrateS3Tests(unittest.TestCase):
         self.assertEqual(p.returncode, expect, err)
         return [json.loads(x) for x in out.decode().splitlines()], err
 
+    def test_put_failures_in_a_batch_are_retried(self):
+        # inside a batch: PutObjects answered 500 / 503 SlowDown or cut without an answer are
+        # sent again and the archives copied in the end
+        vault, bucket, data = self.fill_small(12, [10, 3000, 70000], "r")
+        proxy = servers.start_faultproxy(self.moto.port, [
+            "PUT /r/f003\\.bin s3status:500 2", "PUT /r/f007\\.bin reset 1",
+            "PUT /r/f009\\.bin s3status:503:SlowDown 1"])
+        try:
+            lines, err = self.migrate_small(vault, bucket, proxy.url, "putretry.db")
+            log = proxy.log()
+        finally:
+            proxy.stop()
+        r = lines[-1]
+        self.assertEqual((r["copied"], r["done"], r["failed"]), (12, 12, 0), err)
+        self.assertEqual(log.count("FAULT"), 4, log)
+        self.assertEqual(len(self.puts_of(log, "r/f003.bin")), 3, log)
+        self.assertEqual(len(self.puts_of(log, "r/f007.bin")), 2, log)
+        self.check_objects(bucket, data)
+
+    def test_put_failing_past_the_retries_records_nothing_it_did_not_send(self):
+        # one PutObject of the batch answers 500 every time (--max-retries 1): the run stops
+        # with that archive STAGED and every other one of the batch done and in S3 (nothing
+        # is recorded done that S3 does not hold); the same command then copies it, no job
+        # paid twice. Expedited jobs (instant on this floe-vault) put all ten in one batch.
+        vault, bucket, data = self.fill_small(10, [10, 3000, 70000], "h")
+        proxy = servers.start_faultproxy(self.moto.port, ["PUT /h/f005\\.bin s3status:500 0"])
+        try:
+            _, err = self.migrate_small(vault, bucket, proxy.url, "puthard.db", "--tier",
+                                        "Expedited", expect=1, pre=("--max-retries", "1"))
+            log = proxy.log()
+        finally:
+            proxy.stop()
+        self.assertEqual(len(self.puts_of(log, "h/f005.bin")), 2, log)  # sent, retried once
+        self.assertIn("h/f005.bin", err)
+        st = self.states(vault, bucket, "puthard.db")
+        self.assertEqual(st.pop("h/f005.bin")[0], "staged", err)
+        self.assertEqual({v[0] for v in st.values()}, {"done"}, st)
+        self.check_objects(bucket, data, absent=("h/f005.bin",))
+        lines, err = self.migrate_small(vault, bucket, self.moto.url, "puthard.db", "--tier",
+                                        "Expedited")
+        r = lines[-1]
+        self.assertEqual((r["copied"], r["done"], r["failed"], r["jobs_requested"]),
+                         (1, 10, 0, 0), err)
+        self.check_objects(bucket, data)
+
     def test_corrupted_put_is_sent_again_then_fails_that_archive(self):
         # S3 refuses a body as not matching its checksum (BadDigest), or answers another
         # stored checksum than the bytes sent have (a forged x-amz-checksum-sha256): that
@@ -652,6 +697,41 @@ class MigrateS3Tests(unittest.TestCase):
                                         "Expedited")
         r = lines[-1]
         self.assertEqual((r["copied"], r["done"], r["jobs_requested"]), (1, 12, 0), err)
+        self.check_objects(bucket, data)
+
+    def test_object_in_the_way_found_by_the_batch(self):
+        # an object appears at an archive's key after its job was requested (the HeadObject
+        # before the request found nothing): the batch's own HeadObject finds it in the way,
+        # and it goes as in the one-archive path (test_default_storage_class_and_object_in_
+        # the_way): that archive fails ("exists and is not this archive", exit 3), the object
+        # is left alone, no PutObject for it, the rest copied; moved away, --retry-failed
+        # copies it
+        vault, bucket, data = self.fill_small(6, [100, 5000], "w")
+        catalog = os.path.join(self.tmp.name, "way.db")
+        proxy = servers.start_faultproxy(self.moto.port, ["HEAD /w/f002\\.bin delay:5 1+1"])
+        try:
+            p = self.run_until_fault(["migrate", vault, "--to", "s3://%s/p" % bucket,
+                                      "--s3-endpoint-url", proxy.url, "--storage-class",
+                                      "STANDARD", "--poll-interval", "1s", "--catalog", catalog],
+                                     proxy)
+            self.s3.put_object(Bucket=bucket, Key="p/w/f002.bin", Body=b"in the way")
+            lines, err = self.finish(p, 3)
+            log = proxy.log()
+        finally:
+            proxy.stop()
+        r = lines[-1]
+        self.assertEqual((r["copied"], r["already_present"], r["failed"]), (5, 0, 1), err)
+        self.assertIn("p/w/f002.bin exists and is not this archive", err)
+        self.assertEqual(len(re.findall(r"HEAD \S*/w/f002\.bin", log)), 2, log)
+        self.assertEqual(self.puts_of(log, "w/f002.bin"), [], log)
+        self.assertEqual(len(re.findall(r"^PASS PUT ", log, re.M)), 5, log)
+        self.assertEqual(self.s3.get_object(Bucket=bucket, Key="p/w/f002.bin")["Body"].read(),
+                         b"in the way")
+        self.check_objects(bucket, data, skip=("w/f002.bin",))
+        self.s3.delete_object(Bucket=bucket, Key="p/w/f002.bin")
+        lines, err = self.migrate_small(vault, bucket, self.moto.url, "way.db", "--retry-failed")
+        self.assertEqual((lines[-1]["copied"], lines[-1]["done"], lines[-1]["failed"]),
+                         (1, 6, 0), err)
         self.check_objects(bucket, data)
 
     def test_batch_is_recorded_whole_or_not_at_all(self):
