@@ -518,6 +518,29 @@ class MigrateS3Tests(unittest.TestCase):
                          b"in the way")
         self.check_objects(bucket, data, skip=("a/f004.bin",))
 
+    def test_object_whose_checksum_is_not_its_recorded_sha256_is_not_adopted(self):
+        # an object at the key with the archive's id, tree hash and size in its metadata, but
+        # whose stored checksum is not of the SHA-256 its metadata records (corrupted, or not
+        # what floe wrote): in the way, never adopted, left alone
+        vault, bucket, data = self.fill_small(3, [100], "s")
+        by_desc = {d: (aid, b) for aid, (d, b) in data.items()}
+        aid, body = by_desc["s/f001.bin"]
+        other = bytes(reversed(body))
+        self.s3.put_object(Bucket=bucket, Key="p/s/f001.bin", Body=other, Metadata={
+            "glacier-archive-id": aid, "glacier-tree-hash": tree_hash(body),
+            "glacier-description": "s/f001.bin", "sha256": hashlib.sha256(body).hexdigest()},
+            ChecksumAlgorithm="SHA256")
+        lines, err = self.migrate_small(vault, bucket, self.moto.url, "notsha.db", expect=3)
+        r = lines[-1]
+        self.assertEqual((r["copied"], r["already_present"], r["failed"]), (2, 0, 1), err)
+        self.assertIn("p/s/f001.bin exists and is not this archive (S3 stored checksum %s, its "
+                      "metadata records SHA-256 %s)"
+                      % (base64.b64encode(hashlib.sha256(other).digest()).decode(),
+                         hashlib.sha256(body).hexdigest()), err)
+        self.assertEqual(self.s3.get_object(Bucket=bucket, Key="p/s/f001.bin")["Body"].read(),
+                         other)
+        self.check_objects(bucket, data, skip=("s/f001.bin",))
+
     def test_objects_already_there_do_not_use_the_daily_quota(self):
         # archives found in S3 before any job is requested cost no job and no retrieval: they
         # must not count against --max-per-day (nor --max-jobs) while a round is gathered, so

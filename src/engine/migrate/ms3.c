@@ -208,7 +208,11 @@ static int echo_check(const struct floe_mcat_row *r, const char *theirs, const c
                           theirs, what, ours);
 }
 
-/* What a HeadObject of r's key (rc, info) means: see floe_ms3_present(). */
+static bool unhex_bytes(const char *s, void *p, size_t n);
+
+/* What a HeadObject of r's key (rc, info) means: see floe_ms3_present(). An object whose
+ * metadata names r but whose stored checksum is not of the SHA-256 it records is in the way
+ * too (corrupted, or not what floe wrote). */
 static int present_check(const struct floe_ms3 *m, const struct floe_mcat_row *r, const char *key,
                          int rc, const struct floe_s3_object_info *info, char sha256[65],
                          struct floe_error *err)
@@ -218,15 +222,26 @@ static int present_check(const struct floe_ms3 *m, const struct floe_mcat_row *r
     const char *id = floe_s3_object_meta(info, "glacier-archive-id");
     const char *tree = floe_s3_object_meta(info, "glacier-tree-hash");
     const char *sha = floe_s3_object_meta(info, "sha256");
-    if (id && tree && strcmp(id, r->id) == 0 && strcmp(tree, r->tree) == 0 &&
-        info->size == r->size) {
-        snprintf(sha256, 65, "%s", sha ? sha : "");
-        return FLOE_OK;
+    if (!id || !tree || strcmp(id, r->id) != 0 || strcmp(tree, r->tree) != 0 ||
+        info->size != r->size)
+        return floe_error_set(err, FLOE_E_SOURCE_CHANGED,
+                              "s3://%s/%s exists and is not this archive (its metadata names "
+                              "another archive or tree hash): move it away and run again",
+                              m->bucket, key);
+    /* a one-part object: the checksum S3 stored is of the SHA-256 its metadata records */
+    uint8_t raw[32];
+    char want[FLOE_S3_CHECKSUM_MAX];
+    if (sha && info->checksum_sha256[0] && unhex_bytes(sha, raw, sizeof(raw))) {
+        b64(raw, want);
+        if (strcmp(want, info->checksum_sha256) != 0)
+            return floe_error_set(err, FLOE_E_SOURCE_CHANGED,
+                                  "s3://%s/%s exists and is not this archive (S3 stored "
+                                  "checksum %s, its metadata records SHA-256 %s): move it away "
+                                  "and run again",
+                                  m->bucket, key, info->checksum_sha256, sha);
     }
-    return floe_error_set(err, FLOE_E_SOURCE_CHANGED,
-                          "s3://%s/%s exists and is not this archive (its metadata names "
-                          "another archive or tree hash): move it away and run again",
-                          m->bucket, key);
+    snprintf(sha256, 65, "%s", sha ? sha : "");
+    return FLOE_OK;
 }
 
 int floe_ms3_present(struct floe_ms3 *m, const struct floe_mcat_row *r, char sha256[65],

@@ -54,7 +54,8 @@ void floe_ms3_dest(const struct floe_ms3 *m, const char *name, char *out, size_t
  * floe_ms3_present() - HeadObject of r's key: FLOE_OK when the object exists with r's archive id
  * and tree hash in its metadata (sha256 then holds the recorded SHA-256 hex, "" when missing),
  * FLOE_E_NOT_FOUND when there is no such object, FLOE_E_SOURCE_CHANGED when another object is
- * in the way (message says which), or a service status.
+ * in the way (message says which; that includes one whose checksum S3 stored is not of the
+ * SHA-256 its metadata records), or a service status.
  */
 int floe_ms3_present(struct floe_ms3 *m, const struct floe_mcat_row *r, char sha256[65],
                      struct floe_error *err);
