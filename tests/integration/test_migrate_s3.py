@@ -326,6 +326,45 @@ class MigrateS3Tests(unittest.TestCase):
         self.assertEqual(len(keys), 1)
         self.assertEqual(self.s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []), [])
 
+    def test_failed_part_stops_the_upload(self):
+        # part 2 of a 6-part copy is refused for good (400, not retried); the ranges after it
+        # are slow (5 s each, one at a time): once the refusal is in, nothing more is sent for
+        # that upload - no other part, no retry of part 2, no CompleteMultipartUpload, no range
+        # fetched beyond the one in flight - and the run stops with the upload kept; the same
+        # command continues it from part 1 (ListParts) and the object is right
+        vault, bucket, data = self.fill([("f/big.bin", (40 << 20) + 11)])
+        (body,) = [b for _, b in data.values()]
+        inv = self.wait_inventory(vault)
+        catalog = os.path.join(self.tmp.name, "partfail.db")
+        args = ["migrate", vault, "--to", "s3://%s/f" % bucket, "--storage-class", "STANDARD",
+                "--chunk-size", "8MiB", "--concurrency", "1", "--poll-interval", "1s",
+                "--catalog", catalog]
+        s3proxy = servers.start_faultproxy(self.moto.port, [
+            "PUT partNumber=2 s3status:400:InvalidArgument 0"])
+        gproxy = servers.start_faultproxy(self.vault.port, [
+            "GET /jobs/(?!%s/)[^/]+/output delay:5 2+0" % re.escape(inv)])
+        try:
+            _, err = self.floe(*args, "--s3-endpoint-url", s3proxy.url, url=gproxy.url,
+                               expect=1)
+            log, glog = s3proxy.log(), gproxy.log()
+        finally:
+            s3proxy.stop()
+            gproxy.stop()
+        self.assertIn("InvalidArgument", err)
+        parts = re.findall(r"^(\S+)(?: \S+)? PUT \S*partNumber=(\d+)", log, re.M)
+        self.assertEqual(sorted(parts), [("FAULT", "2"), ("PASS", "1")], log)
+        self.assertNotRegex(log, r"POST \S*uploadId=", log)
+        outputs = re.findall(r"GET /[^ ]*/jobs/(?!%s/)[^/ ]+/output" % re.escape(inv), glog)
+        self.assertIn(len(outputs), (2, 3), glog)  # ranges 1, 2 and the one in flight, if any
+        uploads = self.s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+        self.assertEqual(len(uploads), 1)
+        lines, err = self.floe(*args, "--s3-endpoint-url", self.moto.url)
+        self.assertEqual((lines[-1]["copied"], lines[-1]["done"]), (1, 1), err)
+        self.assertIn("1 parts confirmed by ListParts, 5 sent", err)
+        self.assertEqual(self.s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []), [])
+        got = self.s3.get_object(Bucket=bucket, Key="f/f/big.bin")["Body"].read()
+        self.assertEqual(got, body)
+
     def test_s3_throttling_and_5xx_are_retried(self):
         # SlowDown and 500 on parts, a 503 on the completion: retried, the object arrives whole
         vault, bucket, data = self.fill([("t/big.bin", (17 << 20) + 9)])
@@ -436,6 +475,16 @@ class MigrateS3Tests(unittest.TestCase):
                          "--s3-endpoint-url", s3_url, "--storage-class", "STANDARD",
                          "--poll-interval", "1s", "--catalog", os.path.join(self.tmp.name, catalog),
                          *extra, expect=expect, url=url)
+
+    def migrate_small_via(self, rules, vault, bucket, catalog, *extra, expect=0, pre=()):
+        """migrate_small with S3 through a faultproxy with RULES: (lines, stderr, its log)."""
+        proxy = servers.start_faultproxy(self.moto.port, rules)
+        try:
+            lines, err = self.migrate_small(vault, bucket, proxy.url, catalog, *extra,
+                                            expect=expect, pre=pre)
+            return lines, err, proxy.log()
+        finally:
+            proxy.stop()
 
     def states(self, vault, bucket, catalog):
         """{description: (state, reason)} of the catalog (floe migrate status --list)."""
@@ -592,14 +641,9 @@ class MigrateS3Tests(unittest.TestCase):
         # inside a batch: PutObjects answered 500 / 503 SlowDown or cut without an answer are
         # sent again and the archives copied in the end
         vault, bucket, data = self.fill_small(12, [10, 3000, 70000], "r")
-        proxy = servers.start_faultproxy(self.moto.port, [
+        lines, err, log = self.migrate_small_via([
             "PUT /r/f003\\.bin s3status:500 2", "PUT /r/f007\\.bin reset 1",
-            "PUT /r/f009\\.bin s3status:503:SlowDown 1"])
-        try:
-            lines, err = self.migrate_small(vault, bucket, proxy.url, "putretry.db")
-            log = proxy.log()
-        finally:
-            proxy.stop()
+            "PUT /r/f009\\.bin s3status:503:SlowDown 1"], vault, bucket, "putretry.db")
         r = lines[-1]
         self.assertEqual((r["copied"], r["done"], r["failed"]), (12, 12, 0), err)
         self.assertEqual(log.count("FAULT"), 4, log)
@@ -613,13 +657,9 @@ class MigrateS3Tests(unittest.TestCase):
         # is recorded done that S3 does not hold); the same command then copies it, no job
         # paid twice. Expedited jobs (instant on this floe-vault) put all ten in one batch.
         vault, bucket, data = self.fill_small(10, [10, 3000, 70000], "h")
-        proxy = servers.start_faultproxy(self.moto.port, ["PUT /h/f005\\.bin s3status:500 0"])
-        try:
-            _, err = self.migrate_small(vault, bucket, proxy.url, "puthard.db", "--tier",
-                                        "Expedited", expect=1, pre=("--max-retries", "1"))
-            log = proxy.log()
-        finally:
-            proxy.stop()
+        _, err, log = self.migrate_small_via(["PUT /h/f005\\.bin s3status:500 0"], vault, bucket,
+                                             "puthard.db", "--tier", "Expedited", expect=1,
+                                             pre=("--max-retries", "1"))
         self.assertEqual(len(self.puts_of(log, "h/f005.bin")), 2, log)  # sent, retried once
         self.assertIn("h/f005.bin", err)
         st = self.states(vault, bucket, "puthard.db")
@@ -642,14 +682,10 @@ class MigrateS3Tests(unittest.TestCase):
         # on; --retry-failed copies them
         vault, bucket, data = self.fill_small(10, [10, 3000, 70000], "d")
         ids = {d: aid for aid, (d, _) in data.items()}
-        proxy = servers.start_faultproxy(self.moto.port, [
+        lines, err, log = self.migrate_small_via([
             "PUT /d/f002\\.bin s3status:400:BadDigest 1", "PUT /d/f004\\.bin badsum 1",
-            "PUT /d/f006\\.bin badsum 0", "PUT /d/f008\\.bin s3status:400:BadDigest 0"])
-        try:
-            lines, err = self.migrate_small(vault, bucket, proxy.url, "digest.db", expect=3)
-            log = proxy.log()
-        finally:
-            proxy.stop()
+            "PUT /d/f006\\.bin badsum 0", "PUT /d/f008\\.bin s3status:400:BadDigest 0"],
+            vault, bucket, "digest.db", expect=3)
         r = lines[-1]
         self.assertEqual((r["copied"], r["done"], r["failed"]), (8, 8, 2), err)
         for name, n in (("f002", 2), ("f004", 2), ("f006", 3), ("f008", 3)):
@@ -792,12 +828,8 @@ class MigrateS3Tests(unittest.TestCase):
         with db:
             db.execute("DROP TRIGGER refuse")
         db.close()
-        proxy = servers.start_faultproxy(self.moto.port, [])
-        try:
-            lines, err = self.floe(*args[:5], proxy.url, *args[6:])
-            log = proxy.log()
-        finally:
-            proxy.stop()
+        lines, err, log = self.migrate_small_via([], vault, bucket, "atomic.db", "--tier",
+                                                 "Expedited")
         r = lines[-1]
         self.assertEqual((r["copied"], r["already_present"], r["done"], r["jobs_requested"]),
                          (0, 10, 10, 0), err)
