@@ -367,8 +367,10 @@ class Retrieve(unittest.TestCase):
         """floe retrieve interrupted after initiation keeps the job id in its checkpoint."""
         out = self.path("again.bin")
         ckpt = self.path("again.ckpt")
+        # jobs of 3 s: the first run (--timeout 0) finds its job still in progress even when
+        # its one DescribeJob comes late (ASan, a loaded machine; 1 s was the margin)
         slow = vault_helper.Vault(FLOE_VAULT, extra=("--job-delay",
-                                                     "Expedited=1,Standard=1,Bulk=1"))
+                                                     "Expedited=3,Standard=3,Bulk=3"))
         try:
             f = rh.Floe(FLOE, slow.url, self.tmp.name)
             f.run("vault", "create", "s")
@@ -394,8 +396,10 @@ class Retrieve(unittest.TestCase):
         be resumed from its recorded segments."""
         out = self.path("resize.bin")
         ckpt = self.path("resize.ckpt")
+        # jobs of 3 s: the first run (--timeout 0) finds its job still in progress even when
+        # its one DescribeJob comes late (ASan, a loaded machine; 1 s was the margin)
         slow = vault_helper.Vault(FLOE_VAULT, extra=("--job-delay",
-                                                     "Expedited=1,Standard=1,Bulk=1"))
+                                                     "Expedited=3,Standard=3,Bulk=3"))
         proxy = rh.CorruptProxy(slow.port, r"bytes=5242880-", -1)  # segment 5 never verifies
         try:
             f = rh.Floe(FLOE, proxy.url, self.tmp.name)
@@ -460,8 +464,10 @@ class Retrieve(unittest.TestCase):
         self.assertIn(b"unknown option '-x'", p.stderr)
 
     def test_wait_timeout_and_failed_job(self):
+        # Expedited jobs of 5 s: each archive below is deleted while its job runs, by a new
+        # boto3 client after a floe run (1 s was tight for that on a loaded machine)
         slow = vault_helper.Vault(FLOE_VAULT, extra=("--job-delay",
-                                                     "Expedited=1,Standard=30,Bulk=30"))
+                                                     "Expedited=5,Standard=30,Bulk=30"))
         try:
             f = rh.Floe(FLOE, slow.url, self.tmp.name)
             f.run("vault", "create", "s")
@@ -511,7 +517,7 @@ class Retrieve(unittest.TestCase):
                                "127.0.0.1:%d" % self.vault.port, "--port-file", pf, "--log",
                                log, "--rule", "GET /jobs/ status:404:ResourceNotFoundException 0"])
         try:
-            self.assertTrue(vault_helper.wait_for(lambda: os.path.exists(pf), 10))
+            self.assertTrue(vault_helper.wait_for(lambda: os.path.exists(pf), 60))
             with open(pf) as fh:
                 f = rh.Floe(FLOE, "http://127.0.0.1:%s" % fh.read().strip(), self.tmp.name)
             out = self.path("late.bin")
