@@ -607,8 +607,9 @@ class MigrateTests(unittest.TestCase):
     def test_progress_lines_while_jobs_wait(self):
         # without a terminal: a line after 1 s and then every 10 s (src/cli/progress.c) while
         # the inventory job runs and while the retrieval jobs run, not silence for the hours
-        # they take on Glacier; each archive copied is still named once
-        v = servers.start_vault(VAULT_BIN, extra=["--job-delay", "Expedited=0,Standard=2,Bulk=3"])
+        # they take on Glacier; each archive copied is still named once. Jobs of 4 s: the
+        # line after 1 s comes well inside each wait even when the machine is slow
+        v = servers.start_vault(VAULT_BIN, extra=["--job-delay", "Expedited=0,Standard=4,Bulk=4"])
         try:
             g = servers.glacier_client(v.url)
             g.create_vault(vaultName="pw")
