@@ -365,6 +365,42 @@ class MigrateS3Tests(unittest.TestCase):
         got = self.s3.get_object(Bucket=bucket, Key="f/f/big.bin")["Body"].read()
         self.assertEqual(got, body)
 
+    def test_corrupted_part_is_sent_again(self):
+        # UploadParts answered BadDigest once, or with a forged checksum once: sent again (as a
+        # small archive's PutObject is), the object is right; a part whose checksum comes back
+        # forged every time fails that archive only, after 3 UploadParts, naming it; its
+        # upload is aborted
+        vault, bucket, data = self.fill([("q/one.bin", (16 << 20) + 3),
+                                         ("q/two.bin", (16 << 20) + 5)])
+        ids = {d: aid for aid, (d, _) in data.items()}
+        proxy = servers.start_faultproxy(self.moto.port, [
+            "PUT one\\.bin\\?partNumber=2& s3status:400:BadDigest 1",
+            "PUT one\\.bin\\?partNumber=3& badsum 1", "PUT two\\.bin\\?partNumber=2& badsum 0"])
+        catalog = os.path.join(self.tmp.name, "partsum.db")
+        try:
+            lines, err = self.floe("migrate", vault, "--to", "s3://%s/q" % bucket,
+                                   "--s3-endpoint-url", proxy.url, "--storage-class", "STANDARD",
+                                   "--chunk-size", "8MiB", "--poll-interval", "1s",
+                                   "--catalog", catalog, expect=3)
+            log = proxy.log()
+        finally:
+            proxy.stop()
+        self.assertEqual((lines[-1]["copied"], lines[-1]["failed"]), (1, 1), err)
+        for name, part, n in (("one", 1, 1), ("one", 2, 2), ("one", 3, 2), ("two", 2, 3)):
+            self.assertEqual(len(re.findall(r"PUT \S*/%s\.bin\?partNumber=%d&" % (name, part),
+                                            log)), n, log)
+        st, _ = self.floe("migrate", "status", vault, "--to", "s3://%s/q" % bucket,
+                          "--catalog", catalog, "--list")
+        (failed,) = [a for a in st if a.get("state") == "failed"]
+        self.assertEqual(failed["name"], "q/two.bin")
+        self.assertIn("archive %s: the body of part 2 arrived corrupted in 3 UploadParts"
+                      % ids["q/two.bin"], failed["reason"])
+        got = self.s3.get_object(Bucket=bucket, Key="q/q/one.bin")["Body"].read()
+        self.assertEqual(got, data[ids["q/one.bin"]][1])
+        keys = [o["Key"] for o in self.s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+        self.assertEqual(keys, ["q/q/one.bin"])
+        self.assertEqual(self.s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []), [])
+
     def test_s3_throttling_and_5xx_are_retried(self):
         # SlowDown and 500 on parts, a 503 on the completion: retried, the object arrives whole
         vault, bucket, data = self.fill([("t/big.bin", (17 << 20) + 9)])

@@ -427,6 +427,7 @@ struct slot {
     struct floe_s3_part p;
     bool sending; /* UploadPart submitted, not answered (under mu) */
     bool pending; /* submitted and not yet recorded */
+    int sends;    /* UploadParts of this chunk so far (a corrupted one is sent again) */
 };
 
 /* One ranged GetJobOutput in flight. */
@@ -648,10 +649,35 @@ static int fetched(struct stream *s, struct fetch *f, struct floe_error *err)
     return FLOE_OK;
 }
 
+/* An UploadPart answered (the transfer thread). A body that arrived corrupted (put_corrupted:
+ * BadDigest, XAmzContentSHA256Mismatch, another stored checksum, which floe/s3part.h reports
+ * as FLOE_E_CHECKSUM) is sent again from here, PUT_TRIES UploadParts in all, unless another
+ * part failed (the copy stops); corrupted every time, the part fails the archive
+ * (FLOE_E_CHECKSUM: its upload is aborted). */
 static void part_done(struct floe_s3_part *p)
 {
     struct slot *sl = (struct slot *)((char *)p - offsetof(struct slot, p));
     struct stream *s = p->user;
+    if (put_corrupted(p->status, &p->err)) {
+        pthread_mutex_lock(&s->mu);
+        bool stop = s->part_failed;
+        pthread_mutex_unlock(&s->mu);
+        struct floe_error e = {0};
+        if (!stop && sl->sends < PUT_TRIES) {
+            sl->sends++;
+            if (floe_s3_upload_part_submit(s->m->s3, p, &e) == FLOE_OK)
+                return; /* still sending: done runs again */
+            p->status = e.status;
+            p->err = e;
+        } else if (sl->sends >= PUT_TRIES) {
+            char msg[FLOE_ERROR_MSG_MAX];
+            snprintf(msg, sizeof(msg), "%s", p->err.message);
+            p->status = floe_error_set(&p->err, FLOE_E_CHECKSUM,
+                                       "archive %s: the body of part %u arrived corrupted in %d "
+                                       "UploadParts (%s): not copied",
+                                       s->r->id, p->part_number, sl->sends, msg);
+        }
+    }
     pthread_mutex_lock(&s->mu);
     sl->sending = false;
     s->sending--;
@@ -947,6 +973,7 @@ static int hash_ready(struct stream *s, struct floe_error *err)
                                       .done = part_done,
                                       .user = s};
         memcpy(sl->p.sha256, sha, 32);
+        sl->sends = 1;
         pthread_mutex_lock(&s->mu);
         sl->sending = sl->pending = true;
         s->sending++;

@@ -127,9 +127,10 @@ struct floe_ms3_stats {
  * the rest. Uploads of r's key that no catalog records (a kill between create and record) are
  * aborted before a new one is created.
  * sha256   OUT: the archive's SHA-256 (hex), on FLOE_OK.
- * Returns  FLOE_OK; FLOE_E_CHECKSUM (a chunk failed verification on every fetch, or the
- *          combined tree hash differs: the message names the archive and byte range; the upload
- *          is aborted); FLOE_E_NOT_FOUND (the job output is gone: upload aborted);
+ * Returns  FLOE_OK; FLOE_E_CHECKSUM (a chunk failed verification on every fetch, a part
+ *          arrived corrupted in each of its FLOE_RETRIEVE_MAX_FETCHES UploadParts, or the
+ *          combined tree hash differs: the message names the archive and byte range or part;
+ *          the upload is aborted); FLOE_E_NOT_FOUND (the job output is gone: upload aborted);
  *          FLOE_E_INVALID_ARG (the key); otherwise the run's failure (network, S3, the journal
  *          disk), with the upload kept for the next call.
  * Threads: the calling thread (parts are sent on the S3 client's transfer thread).
