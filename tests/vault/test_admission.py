@@ -526,7 +526,7 @@ class Unauthenticated(Admission):
             for s in socks:
                 s.close()
             sampler.stop()
-        settled = vh.wait_for(lambda: proc_status(pid)[1] <= base_threads + 2, 10)
+        settled = vh.wait_for(lambda: proc_status(pid)[1] <= base_threads + 2, 30)
         end_rss, end_threads = proc_status(pid)
         figure("%d unauthenticated 1 MiB-body connections in %.1f s: RSS %.1f -> peak %.1f -> "
                "%.1f MB, threads %d -> peak %d -> %d; %d answered 400 (the rest reset)"

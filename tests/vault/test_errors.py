@@ -206,7 +206,7 @@ class Errors(unittest.TestCase):
         s.sendall(head.encode() + data[:100000])
         time.sleep(0.2)
         s.close()  # the client gives up mid-body
-        vh.wait_for(lambda: self.blobs() == before, 5)
+        vh.wait_for(lambda: self.blobs() == before, 30)
         self.assertEqual(self.blobs(), before)
 
     # ---- multipart ----
