@@ -19,12 +19,12 @@
  * inline, a hundred uploads committing at once stalled the kept-alive connections sharing
  * their pool threads for up to 300 ms (the load test's DescribeVault tail; docs/performance.md,
  * "Ends off the pool"). libmicrohttpd must not be stopped with a connection suspended:
- * floe_vhttp_stop() first admits no more ends (a request reaching its end is answered 503,
- * nothing done), runs the admitted ones inline and waits for those queued or running (an end
- * that never returns would hold it, as it held libmicrohttpd's stop before), then waits (for
- * STOP_ANSWER_WAIT_MS at most) until the answer of every end it let run has been sent: a
- * client whose upload was committed hears so, instead of a closed connection that makes it
- * upload again. Lock order: end_mu, then libmicrohttpd's own (MHD_suspend_connection runs
+ * floe_vhttp_stop() first admits no more ends (a request reaching its end is answered 500
+ * ServiceUnavailableException, nothing done), runs the admitted ones inline and waits for those
+ * queued or running (an end that never returns would hold it, as it held libmicrohttpd's stop
+ * before), then waits (for STOP_ANSWER_WAIT_MS at most) until the answer of every end it let run
+ * has been sent: a client whose upload was committed hears so, instead of a closed connection that
+ * makes it upload again. Lock order: end_mu, then libmicrohttpd's own (MHD_suspend_connection runs
  * under end_mu, so that the stopping check, the suspend and the count are one step against
  * stop): end_mu is never taken from a libmicrohttpd callback that may hold its mutex.
  *
@@ -1024,10 +1024,10 @@ void floe_vhttp_stop(struct floe_vhttp *h)
     if (!h)
         return;
     /* libmicrohttpd must not be stopped with a connection suspended: no end is admitted from
-     * here on (the request is answered 503, nothing done), the admitted ones run inline, and
-     * those queued or running finish (and resume theirs) first. Then the answers of all the
-     * admitted ends go out before the connections are closed (a client whose change was made
-     * hears so and does not repeat it), for STOP_ANSWER_WAIT_MS at most. */
+     * here on (the request is answered 500 ServiceUnavailableException, nothing done), the
+     * admitted ones run inline, and those queued or running finish (and resume theirs) first. Then
+     * the answers of all the admitted ends go out before the connections are closed (a client whose
+     * change was made hears so and does not repeat it), for STOP_ANSWER_WAIT_MS at most. */
     pthread_mutex_lock(&h->end_mu);
     h->ends.stopping = true;
     while (h->ends.pending)
