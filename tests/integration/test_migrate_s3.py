@@ -715,16 +715,18 @@ class MigrateS3Tests(unittest.TestCase):
         # PutObject is sent again (3 in all) like any corruption on the way; once, the archive
         # is copied; every time, that archive alone fails with its id (never recorded copied,
         # no object left that a later HeadObject could adopt) and the rest of the batch goes
-        # on; --retry-failed copies them
+        # on; --retry-failed copies them. f009: S3 keeps the first try's bytes under another
+        # checksum, then refuses the next two (BadDigest): what it kept is deleted all the same
         vault, bucket, data = self.fill_small(10, [10, 3000, 70000], "d")
         ids = {d: aid for aid, (d, _) in data.items()}
         lines, err, log = self.migrate_small_via([
             "PUT /d/f002\\.bin s3status:400:BadDigest 1", "PUT /d/f004\\.bin badsum 1",
-            "PUT /d/f006\\.bin badsum 0", "PUT /d/f008\\.bin s3status:400:BadDigest 0"],
+            "PUT /d/f006\\.bin badsum 0", "PUT /d/f008\\.bin s3status:400:BadDigest 0",
+            "PUT /d/f009\\.bin badsum 1", "PUT /d/f009\\.bin s3status:400:BadDigest 0"],
             vault, bucket, "digest.db", expect=3)
         r = lines[-1]
-        self.assertEqual((r["copied"], r["done"], r["failed"]), (8, 8, 2), err)
-        for name, n in (("f002", 2), ("f004", 2), ("f006", 3), ("f008", 3)):
+        self.assertEqual((r["copied"], r["done"], r["failed"]), (7, 7, 3), err)
+        for name, n in (("f002", 2), ("f004", 2), ("f006", 3), ("f008", 3), ("f009", 3)):
             self.assertEqual(len(self.puts_of(log, "d/%s.bin" % name)), n, log)
         st = self.states(vault, bucket, "digest.db")
         state, why = st["d/f006.bin"]
@@ -737,11 +739,16 @@ class MigrateS3Tests(unittest.TestCase):
         self.assertIn(ids["d/f008.bin"], why)
         self.assertIn("BadDigest", why)
         self.assertIn("in 3 PutObjects", why)
-        self.check_objects(bucket, data, absent=("d/f006.bin", "d/f008.bin"))
+        self.assertNotIn("object S3 kept", why)
+        state, why = st["d/f009.bin"]
+        self.assertEqual(state, "failed")
+        self.assertIn("in 3 PutObjects", why)
+        self.assertIn("the object S3 kept is deleted", why)
+        self.check_objects(bucket, data, absent=("d/f006.bin", "d/f008.bin", "d/f009.bin"))
         lines, err = self.migrate_small(vault, bucket, self.moto.url, "digest.db",
                                         "--retry-failed")
         self.assertEqual((lines[-1]["copied"], lines[-1]["done"], lines[-1]["failed"]),
-                         (2, 10, 0), err)
+                         (3, 10, 0), err)
         self.check_objects(bucket, data)
 
     def output_fault(self, prefix, fault, catalog, *extra, expect=0):

@@ -265,6 +265,9 @@ struct many {
     char desc[OBJ_DESC_MAX];
     struct floe_s3_meta meta[OBJ_META_MAX];
     struct floe_s3_put_opts po;
+    /* a PutObject answered 2xx with another checksum: S3 may keep an object under this key
+     * that is not the archive, whatever a later try answers */
+    bool kept_other;
 };
 
 static void many_head_done(struct floe_s3_head *h)
@@ -324,23 +327,30 @@ static int put_answered(struct floe_ms3_item *it, const struct floe_s3_put *p)
 }
 
 /* An archive whose PutObjects all came back corrupted: its message, and an object S3 kept with
- * another checksum deleted (its metadata names the archive: a later HeadObject would adopt it). */
-static void put_given_up(struct floe_ms3 *m, struct floe_ms3_item *it, const char *key)
+ * another checksum in any of the tries (kept_other) deleted: its metadata names the archive, so
+ * a later HeadObject would take it for the archive's copy. */
+static void put_given_up(struct floe_ms3 *m, struct floe_ms3_item *it, const char *key,
+                         bool kept_other)
 {
-    char msg[FLOE_ERROR_MSG_MAX];
+    char msg[FLOE_ERROR_MSG_MAX], kept[FLOE_ERROR_MSG_MAX + 64] = "";
     snprintf(msg, sizeof(msg), "%s", it->err.message);
-    if (it->status == FLOE_E_CHECKSUM) {
+    if (kept_other) {
         struct floe_error e = {0};
-        int drc = floe_s3_delete_object(m->s3, m->bucket, key, &e);
-        floe_error_set(&it->err, FLOE_E_CHECKSUM,
-                       "%s (%d PutObjects): not copied; the object S3 kept %s", msg, PUT_TRIES,
-                       drc ? "could not be deleted" : "is deleted");
+        if (floe_s3_delete_object(m->s3, m->bucket, key, &e))
+            snprintf(kept, sizeof(kept), "; the object S3 kept could not be deleted (%s)",
+                     e.message);
+        else
+            snprintf(kept, sizeof(kept), "; the object S3 kept is deleted");
+    }
+    if (it->status == FLOE_E_CHECKSUM) {
+        floe_error_set(&it->err, FLOE_E_CHECKSUM, "%s (%d PutObjects): not copied%s", msg,
+                       PUT_TRIES, kept);
         return;
     }
     it->status = floe_error_set(&it->err, FLOE_E_CHECKSUM,
                                 "archive %s: S3 refused the bytes sent as not matching their "
-                                "checksum in %d PutObjects (%s): not copied",
-                                it->r->id, PUT_TRIES, msg);
+                                "checksum in %d PutObjects (%s): not copied%s",
+                                it->r->id, PUT_TRIES, msg, kept);
 }
 
 void floe_ms3_put_many(struct floe_ms3 *m, struct floe_ms3_item *it, size_t n)
@@ -381,12 +391,14 @@ void floe_ms3_put_many(struct floe_ms3 *m, struct floe_ms3_item *it, size_t n)
             if (x[i].p.status == -1)
                 continue;
             it[i].status = put_answered(&it[i], &x[i].p);
+            if (!x[i].p.status && it[i].status == FLOE_E_CHECKSUM)
+                x[i].kept_other = true; /* answered 2xx, echoing another checksum */
             if (!put_corrupted(it[i].status, &it[i].err))
                 continue;
             if (round < PUT_TRIES)
                 todo[again++] = i;
             else
-                put_given_up(m, &it[i], x[i].key);
+                put_given_up(m, &it[i], x[i].key, x[i].kept_other);
         }
         ntodo = again;
     }
