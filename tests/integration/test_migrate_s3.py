@@ -328,7 +328,8 @@ class MigrateS3Tests(unittest.TestCase):
 
     def test_failed_part_stops_the_upload(self):
         # part 2 of a 6-part copy is refused for good (400, not retried); the ranges after it
-        # are slow (5 s each, one at a time): once the refusal is in, nothing more is sent for
+        # are slow (10 s each, one at a time: part 2's refusal is in before the next range is
+        # asked for, even on a loaded machine): once the refusal is in, nothing more is sent for
         # that upload - no other part, no retry of part 2, no CompleteMultipartUpload, no range
         # fetched beyond the one in flight - and the run stops with the upload kept; the same
         # command continues it from part 1 (ListParts) and the object is right
@@ -342,7 +343,7 @@ class MigrateS3Tests(unittest.TestCase):
         s3proxy = servers.start_faultproxy(self.moto.port, [
             "PUT partNumber=2 s3status:400:InvalidArgument 0"])
         gproxy = servers.start_faultproxy(self.vault.port, [
-            "GET /jobs/(?!%s/)[^/]+/output delay:5 2+0" % re.escape(inv)])
+            "GET /jobs/(?!%s/)[^/]+/output delay:10 2+0" % re.escape(inv)])
         try:
             _, err = self.floe(*args, "--s3-endpoint-url", s3proxy.url, url=gproxy.url,
                                expect=1)
@@ -841,7 +842,8 @@ class MigrateS3Tests(unittest.TestCase):
         # batch's job outputs are fetched, refuses the 6th archive's DONE): the whole batch is
         # rolled back - no archive of it done, none counted or reported done - and the run
         # stops; S3 holds the objects (sent before the record), so the next run adopts them
-        # all without a PutObject or a job. Expedited jobs (instant here): one batch.
+        # all without a PutObject or a job. Expedited jobs (instant here): one batch. The
+        # first output is held 10 s: time for the trigger even on a loaded machine.
         vault, bucket, data = self.fill_small(10, [10, 3000], "t")
         inv = self.wait_inventory(vault)
         catalog = os.path.join(self.tmp.name, "atomic.db")
@@ -849,7 +851,7 @@ class MigrateS3Tests(unittest.TestCase):
                 self.moto.url, "--storage-class", "STANDARD", "--poll-interval", "1s",
                 "--tier", "Expedited", "--catalog", catalog]
         proxy = servers.start_faultproxy(self.vault.port, [
-            "GET /jobs/(?!%s/)[^/]+/output delay:3 1" % re.escape(inv)])
+            "GET /jobs/(?!%s/)[^/]+/output delay:10 1" % re.escape(inv)])
         try:
             p = self.run_until_fault(args, proxy, url=proxy.url)
             db = sqlite3.connect(catalog, timeout=60)
