@@ -893,9 +893,15 @@ class MigrateS3Tests(unittest.TestCase):
         p = self.start_until_delayed(args, proxy)
         try:
             self.assertIn("FAULT delay", proxy.log())
-            puts = -1
-            while puts != proxy.log().count("PASS PUT"):  # the others answered
-                puts = proxy.log().count("PASS PUT")
+            # the others answered: every PUT the proxy passed on is in S3, and no more come
+            # for a second (a PUT still on its way when floe is killed could land after the
+            # listing below and be adopted, not sent, by the re-run)
+            puts, deadline = -1, time.time() + 50  # f059 is held 60 s
+            while time.time() < deadline:
+                now = proxy.log().count("PASS PUT")
+                if now == puts and now == len(self.objects(bucket)):
+                    break
+                puts = now
                 time.sleep(1.0)
         finally:
             p.send_signal(signal.SIGKILL)
