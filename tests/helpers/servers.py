@@ -17,7 +17,9 @@ LOCAL_SK = "floe-vault-local-secret"
 LOCAL_ACCOUNT = "123456789012"
 
 
-def _wait_port_file(path, proc, what, timeout=20):
+def _wait_port_file(path, proc, what, timeout=60):
+    # 60 s: a server under ASan starting beside other tests on a loaded 2-core machine (the
+    # wait ends as soon as the port is written, or the process exits)
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
