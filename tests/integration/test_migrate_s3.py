@@ -626,6 +626,18 @@ class MigrateS3Tests(unittest.TestCase):
         self.assertEqual(self.s3.get_object(Bucket=bucket, Key="p/s/f001.bin")["Body"].read(),
                          other)
         self.check_objects(bucket, data, skip=("s/f001.bin",))
+        # the right bytes, but a recorded SHA-256 that is not one: in the way too (it would go
+        # into the catalog and the manifest as the archive's)
+        aid, body = by_desc["s/f002.bin"]
+        self.s3.put_object(Bucket=bucket, Key="p/s/f002.bin", Body=body, Metadata={
+            "glacier-archive-id": aid, "glacier-tree-hash": tree_hash(body),
+            "glacier-description": "s/f002.bin", "sha256": "not-a-sha256"},
+            ChecksumAlgorithm="SHA256")
+        lines, err = self.migrate_small(vault, bucket, self.moto.url, "notsha2.db", expect=3)
+        r = lines[-1]
+        self.assertEqual((r["already_present"], r["failed"]), (1, 2), err)
+        self.assertIn("p/s/f002.bin exists and is not this archive (its metadata records "
+                      "SHA-256 \"not-a-sha256\", not 64 hex digits)", err)
 
     def test_objects_already_there_do_not_use_the_daily_quota(self):
         # archives found in S3 before any job is requested cost no job and no retrieval: they

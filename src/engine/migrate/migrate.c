@@ -1308,7 +1308,7 @@ static bool batch_next(struct mig *m, int64_t *after, struct floe_mcat_row *r)
 
 /* What a batch's transaction made done: counted as copied only once it is committed. */
 struct tally {
-    uint64_t copied, bytes;
+    uint64_t copied, bytes, rerequested;
 };
 
 /* A batch's archive in its destination (r->sha256 set): done, inside the batch's transaction
@@ -1347,6 +1347,7 @@ static int batch_commit(struct mig *m, int rc, int trc, const struct tally *t)
     } else {
         m->out->copied += t->copied;
         m->out->copied_bytes += t->bytes;
+        m->out->jobs_rerequested += t->rerequested;
     }
     m->hold = false;
     for (size_t i = 0; i < m->nheld; i++) {
@@ -1366,11 +1367,15 @@ static int batch_commit(struct mig *m, int rc, int trc, const struct tally *t)
     return rc ? rc : crc;
 }
 
-/* A batch's archive whose job output is gone (f's FLOE_E_NOT_FOUND): a new job. */
-static int batch_gone(struct mig *m, struct floe_mcat_row *r, const struct floe_mfetch *f)
+/* A batch's archive whose job output is gone (f's FLOE_E_NOT_FOUND): a new job, inside the
+ * batch's transaction (counted in t, added to the run's counts by batch_commit). */
+static int batch_gone(struct mig *m, struct floe_mcat_row *r, const struct floe_mfetch *f,
+                      struct tally *t)
 {
-    m->out->jobs_rerequested++;
-    return replan(m, r, f->err.message);
+    int rc = replan(m, r, f->err.message);
+    if (!rc)
+        t->rerequested++;
+    return rc;
 }
 
 enum { FETCHED_OK, FETCHED_GONE, FETCHED_REDO, FETCHED_FAILED };
@@ -1409,7 +1414,7 @@ static int batch_record(struct mig *m, struct batch *b, int rc)
             floe_treehash_hex(b->f[i].sha256, r->sha256);
             trc = batch_done(m, r, &t);
         } else if (b->f[i].status == FLOE_E_NOT_FOUND) {
-            trc = batch_gone(m, r, &b->f[i]);
+            trc = batch_gone(m, r, &b->f[i], &t);
         }
     }
     return batch_commit(m, rc, trc, &t);
@@ -1621,7 +1626,7 @@ static int s3batch_record(struct mig *m, struct s3batch *b, int rc)
     }
     for (size_t i = 0; i < b->n && !trc; i++)
         if (b->f[i].status == FLOE_E_NOT_FOUND)
-            trc = batch_gone(m, &b->rows[i], &b->f[i]);
+            trc = batch_gone(m, &b->rows[i], &b->f[i], &t);
     return batch_commit(m, rc, trc, &t);
 }
 

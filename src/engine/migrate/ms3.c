@@ -211,8 +211,9 @@ static int echo_check(const struct floe_mcat_row *r, const char *theirs, const c
 static bool unhex_bytes(const char *s, void *p, size_t n);
 
 /* What a HeadObject of r's key (rc, info) means: see floe_ms3_present(). An object whose
- * metadata names r but whose stored checksum is not of the SHA-256 it records is in the way
- * too (corrupted, or not what floe wrote). */
+ * metadata names r but whose stored checksum is not of the SHA-256 it records, or whose
+ * recorded SHA-256 is not one (64 hex digits), is in the way too (corrupted, or not what floe
+ * wrote): its metadata would otherwise go into the catalog and manifest as the archive's. */
 static int present_check(const struct floe_ms3 *m, const struct floe_mcat_row *r, const char *key,
                          int rc, const struct floe_s3_object_info *info, char sha256[65],
                          struct floe_error *err)
@@ -231,7 +232,12 @@ static int present_check(const struct floe_ms3 *m, const struct floe_mcat_row *r
     /* a one-part object: the checksum S3 stored is of the SHA-256 its metadata records */
     uint8_t raw[32];
     char want[FLOE_S3_CHECKSUM_MAX];
-    if (sha && info->checksum_sha256[0] && unhex_bytes(sha, raw, sizeof(raw))) {
+    if (sha && !unhex_bytes(sha, raw, sizeof(raw)))
+        return floe_error_set(err, FLOE_E_SOURCE_CHANGED,
+                              "s3://%s/%s exists and is not this archive (its metadata records "
+                              "SHA-256 \"%.80s\", not 64 hex digits): move it away and run again",
+                              m->bucket, key, sha);
+    if (sha && info->checksum_sha256[0]) {
         b64(raw, want);
         if (strcmp(want, info->checksum_sha256) != 0)
             return floe_error_set(err, FLOE_E_SOURCE_CHANGED,
