@@ -351,10 +351,12 @@ class AdaptiveBackupTests(unittest.TestCase):
         self.addCleanup(proxy.stop)
         adaptive = self.backup(proxy, "adaptive")
         last = max(i for i, (what, _) in enumerate(adaptive) if what == "FAULT status:400:ThrottlingException")
-        # after the throttling (and the 16 it may have had in flight), the next 100 uploads
-        # stay below 16: halved (once or twice), held 8 windows, then one more at a time
-        # (adapt.c), which cannot climb back to 16 within 100 completions
-        after = [n for _, n in adaptive[last + 17:last + 117]]
+        # after the throttling (and the 16 it may have had in flight, whose retries are cut
+        # when they complete; the proxy may count a request whose answer is already sent a
+        # moment longer: a 17th at 16 was seen under ASan), the next 100 uploads stay below
+        # 16: halved (once or twice), held 8 windows, then one more at a time (adapt.c),
+        # which cannot climb back to 16 within 100 completions
+        after = [n for _, n in adaptive[last + 20:last + 120]]
         self.assertGreaterEqual(len(after), 100, adaptive)
         self.assertLess(max(after), 16, adaptive)
         # the control, with the faults of its own: the same proxy, a fixed 16, reaches 16
