@@ -476,6 +476,18 @@ static void answer_late(struct floe_vhttp *http, const struct late_conn *late, s
     }
 }
 
+/* Waits on cv (mu held) until signalled or ms milliseconds have passed (conditions use the
+ * default clock, CLOCK_REALTIME). */
+static void wait_ms(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    ts.tv_sec += (time_t)(ms / 1000) + ts.tv_nsec / 1000000000L;
+    ts.tv_nsec %= 1000000000L;
+    pthread_cond_timedwait(cv, mu, &ts);
+}
+
 /* The watchdog. Each tick it finds, under http->mu, the bodies that stalled or are too slow
  * and the connections whose headers are late, and marks them; it answers them (and frees the
  * uploads' blobs) after releasing the lock, so a sweep that cuts a thousand slow senders at
@@ -532,12 +544,7 @@ static void *watchdog_main(void *arg)
             pthread_mutex_lock(&http->mu);
             continue; /* look again before sleeping: time went by */
         }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += (long)(tick_ms % 1000) * 1000000L;
-        ts.tv_sec += (time_t)(tick_ms / 1000) + ts.tv_nsec / 1000000000L;
-        ts.tv_nsec %= 1000000000L;
-        pthread_cond_timedwait(&http->cv, &http->mu, &ts);
+        wait_ms(&http->cv, &http->mu, tick_ms);
     }
     pthread_mutex_unlock(&http->mu);
     free(late);
@@ -1034,12 +1041,7 @@ void floe_vhttp_stop(struct floe_vhttp *h)
         pthread_cond_wait(&h->end_idle, &h->end_mu);
     int64_t give_up = floe_vutil_now_ms() + STOP_ANSWER_WAIT_MS;
     while (atomic_load(&h->answering) && floe_vutil_now_ms() < give_up) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 100 * 1000000L;
-        ts.tv_sec += ts.tv_nsec / 1000000000L;
-        ts.tv_nsec %= 1000000000L;
-        pthread_cond_timedwait(&h->end_idle, &h->end_mu, &ts);
+        wait_ms(&h->end_idle, &h->end_mu, 100);
     }
     h->ends.stop = true;
     pthread_cond_broadcast(&h->end_cv);
